@@ -1,0 +1,43 @@
+// Reading program files by their ending: .rasm, .rmod (and .ent, .rimg as
+// those layers land). Every failure is a RarError naming the file.
+
+import { readFileSync } from "node:fs";
+import { assemble } from "../../lang/asm.js";
+import { RarError } from "../vm/errors.js";
+import { decodeModule, type Module } from "../vm/module.js";
+import { verify } from "../vm/verify.js";
+
+export interface LoadedProgram {
+  module: Module;
+  /** Source texts by file name, for disassembly with source lines. */
+  sources: Map<string, string>;
+}
+
+export function readInput(file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : (e as Error).message;
+    throw new RarError("io", "read", why, file);
+  }
+}
+
+export function extensionOf(file: string): string {
+  const m = /\.[^./\\]+$/.exec(file);
+  return m ? m[0].toLowerCase() : "";
+}
+
+export function loadProgram(file: string): LoadedProgram {
+  const ext = extensionOf(file);
+  switch (ext) {
+    case ".rasm": {
+      const text = readInput(file).toString("utf8");
+      return { module: verify(assemble(text, file)), sources: new Map([[file, text]]) };
+    }
+    case ".rmod":
+      return { module: verify(decodeModule(readInput(file), file)), sources: new Map() };
+    default:
+      throw new RarError("usage", "file_type", `unsupported file type '${ext || "(none)"}' (expected .rasm or .rmod)`, file);
+  }
+}

@@ -1,0 +1,99 @@
+#!/usr/bin/env node
+// The `rar` command line (CLI.md). Each command is a thin layer over the
+// embedding API; this file only parses flags, prints and picks exit codes.
+
+import { Command, CommanderError, Option } from "commander";
+import { disassemble } from "../../lang/disasm.js";
+import { DEFAULT_GAS, DEFAULT_MEM, Session, type RunResult } from "../session.js";
+import { parseCount, parseProgramArgs } from "./args.js";
+import { EXIT, reportError } from "./exit.js";
+import { loadProgram } from "./load.js";
+
+const err = (s: string): void => void process.stderr.write(s);
+
+function summary(r: RunResult): string {
+  const result = r.value !== undefined ? ` result=${r.value}` : "";
+  return `rar: ${r.status}${result} gas=${r.gasUsed}/${r.gasLimit} mem=${r.memUsed}/${r.memLimit}\n`;
+}
+
+function exitFor(r: RunResult): number {
+  switch (r.status) {
+    case "done":
+      return EXIT.done;
+    case "fault":
+      return EXIT.fault;
+    default:
+      return EXIT.suspended;
+  }
+}
+
+interface RunFlags {
+  gas: number;
+  mem: number;
+  allow: string[];
+  deny: string[];
+  out?: string;
+}
+
+function runCommand(file: string, rawArgs: string[], flags: RunFlags): number {
+  const args = parseProgramArgs(rawArgs);
+  const { module } = loadProgram(file);
+  const caps = new Set(["io.print", ...flags.allow]);
+  for (const d of flags.deny) caps.delete(d);
+  const session = Session.start(module, { gas: flags.gas, mem: flags.mem, args, caps: [...caps].sort() });
+  const r = session.run();
+  if (r.fault) err(`rar: ${r.fault}\n`);
+  err(summary(r));
+  if (r.status !== "done" && r.status !== "fault")
+    err("rar: suspended, but writing images is not supported yet; nothing was written\n");
+  return exitFor(r);
+}
+
+function build(): Command {
+  const program = new Command("rar")
+    .description("rar: a recursive sandbox runtime (metered VM, nested budgets, images, traces)")
+    .showHelpAfterError()
+    .exitOverride()
+    .configureOutput({ writeErr: err });
+  const collect = (v: string, prev: string[]): string[] => [...prev, v];
+
+  program
+    .command("run")
+    .description("run a program (.rasm, .rmod) with bounded gas and memory")
+    .argument("<file>", "program to run")
+    .argument("[args...]", "integers passed to main(args)")
+    .addOption(new Option("--gas <n>", "root gas limit").argParser(parseCount("--gas")).default(DEFAULT_GAS))
+    .addOption(new Option("--mem <n>", "root memory limit in words").argParser(parseCount("--mem")).default(DEFAULT_MEM))
+    .option("--allow <cap>", "grant a capability to the root (repeatable)", collect, [])
+    .option("--deny <cap>", "refuse a capability (repeatable)", collect, [])
+    .option("--out <image>", "where to write the image when the run suspends")
+    .action((file: string, args: string[], flags: RunFlags) => {
+      process.exitCode = runCommand(file, args, flags);
+    });
+
+  program
+    .command("disasm")
+    .description("print the code of a .rasm or .rmod as assembly text")
+    .argument("<file>", "module to disassemble")
+    .action((file: string) => {
+      const { module, sources } = loadProgram(file);
+      process.stdout.write(disassemble(module, { sources }));
+    });
+
+  return program;
+}
+
+export function main(argv: string[]): void {
+  try {
+    build().parse(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Help and version are successes; anything else commander rejects is usage.
+      process.exitCode = e.exitCode === 0 ? 0 : EXIT.usage;
+      return;
+    }
+    process.exitCode = reportError(e, err);
+  }
+}
+
+main(process.argv);

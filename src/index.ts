@@ -1,0 +1,32 @@
+// The embedding API: everything a host imports. Guest code never touches a
+// host object; only words cross the boundary.
+
+/** Assemble `.rasm` text into a module definition (unverified). */
+export { assemble } from "../lang/asm.js";
+/** Disassemble a module into `.rasm` text that assembles back to the same code. */
+export { disassemble } from "../lang/disasm.js";
+/** Verify an untrusted module definition; throws a RarError naming function and offset. */
+export { verify } from "./vm/verify.js";
+/** Canonical `.rmod` encoding and decoding (decode results must still be verified). */
+export { encodeModule, decodeModule } from "./vm/module.js";
+export type { Module, ModuleDef, FunctionDef, SourceMap } from "./vm/module.js";
+/** Errors: RarError for bad input (kind, message, where); fault kinds for guests. */
+export { RarError, FAULTS, type FaultKind } from "./vm/errors.js";
+/** The instruction set table and guest status codes. */
+export { OPS, StatusCode } from "./vm/opcodes.js";
+/** Capabilities: typed host handlers. */
+export { CapRegistry, type CapHandler, type CapSignature, type CapValue } from "./caps/registry.js";
+/** The process tree and the machine that runs it. */
+export { Process, type StatusName } from "./process/process.js";
+export { Machine, type MachineOptions, type CapCallEvent } from "./process/scheduler.js";
+/** A host's handle on one process tree: start, run, refuel, resume. */
+export { Session, DEFAULT_GAS, DEFAULT_MEM, type SessionOptions, type RunResult } from "./session.js";
+
+import { decodeModule } from "./vm/module.js";
+import type { Module } from "./vm/module.js";
+import { verify } from "./vm/verify.js";
+
+/** Decode and verify `.rmod` bytes in one step. */
+export function loadModule(bytes: Uint8Array): Module {
+  return verify(decodeModule(bytes));
+}

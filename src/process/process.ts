@@ -1,0 +1,132 @@
+// A process: one node of the tree. Everything needed to continue it lives
+// here (no hidden state), which is what makes images possible.
+
+import type { FaultKind } from "../vm/errors.js";
+import type { Module } from "../vm/module.js";
+import { StatusCode } from "../vm/opcodes.js";
+
+/** Words charged for a process's own bookkeeping, so spawn bombs are bounded by memory limits. */
+export const PROCESS_WORDS = 16;
+
+export type StatusName = "ready" | "done" | "fault" | "out_of_gas" | "out_of_mem" | "yielded" | "cap_call";
+
+export const STATUS_NAMES: readonly StatusName[] = [
+  "ready",
+  "done",
+  "fault",
+  "out_of_gas",
+  "out_of_mem",
+  "yielded",
+  "cap_call",
+];
+
+/** A capability call trapped for the parent to answer. */
+export interface CapRequest {
+  readonly cap: string;
+  /** Arguments as the callee sees them: an int argument is a one-element array. */
+  readonly args: readonly Int32Array[];
+}
+
+export class Process {
+  parent: Process | null;
+  /** This process's handle in its parent (0 for a root). */
+  handle: number;
+  depth: number;
+  module: Module;
+  /** Function the process starts in; it has no frames until it is first entered. */
+  entryFn: number;
+
+  status: number = StatusCode.READY;
+  /** done(value) / yielded(value). */
+  value = 0;
+  faultKind: FaultKind | null = null;
+  faultDetail = "";
+  /** Gas or words the refused instruction needs (out_of_gas / out_of_mem). */
+  need = 0;
+  request: CapRequest | null = null;
+  /** The value a trapped capability call returns when resumed. */
+  answer = 0;
+  /** Handle of the child this process is resuming (waiting in RESUME), or 0. */
+  waiting = 0;
+
+  // registers (see vm/interpreter.ts Cpu)
+  pc = 0;
+  sp = 0;
+  bp = 0;
+  fp = 0;
+  stack: Int32Array;
+  frames: Int32Array = new Int32Array(12);
+  mem: Int32Array;
+  memSize = 0;
+
+  gasLimit: number;
+  gasUsed = 0;
+  memLimit: number;
+  /** Footprint of the whole subtree, in words. */
+  memUsed = 0;
+
+  /** Capabilities held, sorted. */
+  caps: string[];
+  /** Capabilities whose calls stop this process for its parent to answer, sorted. */
+  traps: string[];
+  children = new Map<number, Process>();
+  nextHandle = 1;
+
+  constructor(
+    module: Module,
+    entryFn: number,
+    args: ArrayLike<number>,
+    memory: Int32Array,
+    gasLimit: number,
+    memLimit: number,
+    caps: string[],
+    traps: string[],
+    parent: Process | null,
+    handle: number,
+  ) {
+    this.module = module;
+    this.entryFn = entryFn;
+    this.parent = parent;
+    this.handle = handle;
+    this.depth = parent ? parent.depth + 1 : 0;
+    this.gasLimit = gasLimit;
+    this.memLimit = memLimit;
+    this.caps = caps;
+    this.traps = traps;
+    this.stack = new Int32Array(Math.max(16, module.nlocals[entryFn] + module.maxStack[entryFn]));
+    for (let i = 0; i < args.length; i++) this.stack[i] = args[i];
+    this.sp = args.length;
+    this.mem = memory;
+    this.memSize = memory.length;
+  }
+
+  /** Words this process itself occupies (without children): bookkeeping, memory, frames. */
+  ownFootprint(): number {
+    let words = PROCESS_WORDS + this.memSize;
+    for (let i = 0; i < this.fp; i += 3) words += this.module.frameCost[this.frames[i + 2]];
+    return words;
+  }
+
+  /** A fresh process has not been entered yet (no frames, never ran). */
+  get fresh(): boolean {
+    return this.fp === 0 && this.status === StatusCode.READY;
+  }
+
+  get statusName(): StatusName {
+    return STATUS_NAMES[this.status];
+  }
+
+  /** "0" for a root, "0.3.1" for child 1 of child 3 of the root. */
+  get path(): string {
+    const parts: number[] = [];
+    for (let p: Process | null = this; p; p = p.parent) parts.push(p.handle);
+    return parts.reverse().join(".");
+  }
+
+  /** The root of this process's tree. */
+  get root(): Process {
+    let p: Process = this;
+    while (p.parent) p = p.parent;
+    return p;
+  }
+}

@@ -1,0 +1,49 @@
+// Human descriptions of where a process is: function, source position and the
+// chain of calls, read from its frames. Used by fault messages and inspect.
+
+import { FAULTS } from "../vm/errors.js";
+import { functionAt, sourceAt } from "../vm/module.js";
+import { WIDTH, Op } from "../vm/opcodes.js";
+import type { Process } from "./process.js";
+
+export interface Location {
+  function: string;
+  pc: number;
+  /** "file:line:col" when the module has a source map. */
+  source?: string;
+}
+
+export function locate(p: Process, pc: number): Location {
+  const m = p.module;
+  const f = functionAt(m, pc);
+  const src = sourceAt(m, pc);
+  return {
+    function: f >= 0 ? m.functions[f].name : "?",
+    pc,
+    source: src ? `${src.file}:${src.line}:${src.col}` : undefined,
+  };
+}
+
+/** The call chain of p, innermost first. Empty for a process that has not started or has finished. */
+export function callChain(p: Process): Location[] {
+  const chain: Location[] = [];
+  if (p.fp === 0) return chain;
+  chain.push(locate(p, p.pc));
+  // frames[k] holds the return pc into the caller of frame k/3.
+  for (let k = p.fp - 3; k > 0; k -= 3) chain.push(locate(p, p.frames[k] - WIDTH[Op.CALL]));
+  return chain;
+}
+
+export function formatLocation(l: Location): string {
+  return `${l.function}${l.source ? ` (${l.source})` : ` @${l.pc}`}`;
+}
+
+/** One line for a fault: kind, detail, process path, function, source line, callers. */
+export function describeFault(p: Process): string {
+  const kind = p.faultKind ?? "trap";
+  const chain = callChain(p);
+  const where = chain.length > 0 ? ` in ${formatLocation(chain[0])}` : "";
+  const callers = chain.length > 1 ? `; called from ${chain.slice(1).map(formatLocation).join(" <- ")}` : "";
+  const detail = p.faultDetail && p.faultDetail !== FAULTS[kind] ? `: ${p.faultDetail}` : "";
+  return `fault ${kind} (${FAULTS[kind]}${detail}) in process ${p.path}${where}${callers}`;
+}

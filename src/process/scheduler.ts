@@ -1,0 +1,637 @@
+// The scheduler moves control around the process tree and implements the
+// intentional resource model (DESIGN §2):
+//
+// - Control is always in the deepest process D of the active path; every
+//   ancestor of D waits in a RESUME.
+// - On entering D it computes the smallest gas and memory headroom over the
+//   chain root..D (O(depth), once per switch), and the interpreter runs
+//   against those two counters.
+// - On leaving D it settles what was used into every process of the chain.
+// - When an instruction does not fit, the shallowest process E of the chain
+//   that lacks the budget stops (out_of_gas / out_of_mem) and control goes to
+//   E's parent; E..D stay frozen, D's pc still at the refused instruction.
+//   Resuming E walks back down to D, which retries it.
+//
+// Everything is iterative: no host recursion grows with the depth of the tree.
+
+import { CapRegistry, argWords, type CapValue } from "../caps/registry.js";
+import { FAULTS, RarError, type FaultKind } from "../vm/errors.js";
+import { Cpu, Exit, interpret } from "../vm/interpreter.js";
+import { decodeModule, type Module } from "../vm/module.js";
+import { GAS, Op, StatusCode, bulkGas } from "../vm/opcodes.js";
+import { SPAWN_EXTRA, verify } from "../vm/verify.js";
+import { PROCESS_WORDS, Process } from "./process.js";
+
+export interface MachineOptions {
+  /** Maximum depth of the process tree (root is depth 0). Default 4096. */
+  maxDepth?: number;
+  /** Largest linear memory of one process, in words. Default 2^28. */
+  memMax?: number;
+  /** Host capabilities (io.print, ...). */
+  caps?: CapRegistry;
+  /** Called for every capability call that reached the host, in order. */
+  onCapCall?: (event: CapCallEvent) => void;
+}
+
+export interface CapCallEvent {
+  path: string;
+  cap: string;
+  args: CapValue[];
+  result: CapValue;
+}
+
+/** Why Machine.run returned. */
+export type RunStop = "stopped" | "pending";
+
+const MAX_LIMIT = Number.MAX_SAFE_INTEGER;
+
+/** Outcome of a slow instruction. */
+const enum Step {
+  Continue,
+  Gas,
+  Mem,
+  Fault,
+  /** Control moves to `this.next`. */
+  Switch,
+  /** The current process stopped itself (yield, trapped capability call). */
+  Stop,
+  /** An async capability call is in flight. */
+  Pending,
+}
+
+export class Machine {
+  readonly cpu = new Cpu();
+  readonly maxDepth: number;
+  readonly caps: CapRegistry;
+  private readonly onCapCall?: (event: CapCallEvent) => void;
+  /** Verified modules by digest, shared by every process that runs them. */
+  readonly modules = new Map<string, Module>();
+
+  private cur: Process | null = null;
+  private next: Process | null = null;
+  private gasStart = 0;
+  private memStart = 0;
+  /** The async capability call in flight, if any. */
+  pending: { proc: Process; promise: Promise<CapValue>; cap: string; args: CapValue[] } | null = null;
+
+  constructor(options: MachineOptions = {}) {
+    this.maxDepth = options.maxDepth ?? 4096;
+    this.cpu.memMax = options.memMax ?? 1 << 28;
+    this.caps = options.caps ?? new CapRegistry();
+    this.onCapCall = options.onCapCall;
+  }
+
+  /** Registers a verified module so processes share it. */
+  intern(m: Module): Module {
+    const known = this.modules.get(m.digest);
+    if (known) return known;
+    this.modules.set(m.digest, m);
+    return m;
+  }
+
+  /** Makes a root process running `entry(args)` with the given limits and capabilities. */
+  createRoot(
+    module: Module,
+    entry: number,
+    args: ArrayLike<number>,
+    limits: { gas: number; mem: number },
+    caps: string[] = [],
+    memory: Int32Array = new Int32Array(0),
+  ): Process {
+    if (entry < 0 || entry >= module.functions.length) throw new RarError("usage", "entry", `no function #${entry}`);
+    if (args.length !== module.nparams[entry])
+      throw new RarError(
+        "usage",
+        "arity",
+        `${module.functions[entry].name} takes ${module.nparams[entry]} argument(s), got ${args.length}`,
+      );
+    const p = new Process(
+      this.intern(module),
+      entry,
+      Int32Array.from(args),
+      memory,
+      clampLimit(limits.gas),
+      clampLimit(limits.mem),
+      [...new Set(caps)].sort(),
+      [],
+      null,
+      0,
+    );
+    p.memUsed = PROCESS_WORDS + memory.length;
+    return p;
+  }
+
+  /**
+   * Runs the tree of `root` until the root stops: done, fault, out_of_gas,
+   * out_of_mem, yielded or cap_call. Returns "pending" if an async capability
+   * call is in flight (see settlePending). The root must be ready.
+   */
+  run(root: Process): RunStop {
+    if (root.status !== StatusCode.READY) throw new RarError("usage", "not_ready", `process is ${root.statusName}`);
+    let d = deepest(root);
+    this.load(d);
+    const cpu = this.cpu;
+    for (;;) {
+      let exit: Exit;
+      if (cpu.fp === 0) exit = this.enter(d) ? interpret(cpu) : Exit.Mem;
+      else exit = interpret(cpu);
+      let step: Step;
+      switch (exit) {
+        case Exit.Gas:
+          step = Step.Gas;
+          break;
+        case Exit.Mem:
+          step = Step.Mem;
+          break;
+        case Exit.Fault:
+          step = Step.Fault;
+          break;
+        case Exit.Done:
+          this.leave(d);
+          d.status = StatusCode.DONE;
+          d.value = cpu.value;
+          step = Step.Stop;
+          break;
+        default:
+          step = this.slow(d);
+      }
+      if (step === Step.Continue) continue;
+      if (step === Step.Pending) return "pending";
+      if (step === Step.Switch) {
+        d = this.next as Process;
+        this.load(d);
+        continue;
+      }
+      // Something stopped: find which process, hand control to its parent.
+      let stopped = d;
+      if (step === Step.Gas || step === Step.Mem) {
+        this.leave(d);
+        stopped = shallowestLacking(d, step === Step.Gas, cpu.need);
+        stopped.status = step === Step.Gas ? StatusCode.OUT_OF_GAS : StatusCode.OUT_OF_MEM;
+        stopped.need = cpu.need;
+      } else if (step === Step.Fault) {
+        this.leave(d);
+        d.status = StatusCode.FAULT;
+        d.faultKind = cpu.fault;
+        d.faultDetail = cpu.detail;
+      }
+      if (stopped === root) {
+        this.cur = null;
+        return "stopped";
+      }
+      d = stopped.parent as Process;
+      // Complete the parent's RESUME: its handle operand becomes the status.
+      d.stack[d.sp - 1] = stopped.status;
+      d.pc += 1;
+      d.waiting = 0;
+      this.load(d);
+    }
+  }
+
+  /** Resumes a stopped root (host side): out_of_gas, out_of_mem, yielded or cap_call. */
+  resume(root: Process): RunStop {
+    wake(root);
+    return this.run(root);
+  }
+
+  /** Completes an async capability call once its promise settled, then keeps running. */
+  settlePending(root: Process, value: CapValue | Error): RunStop {
+    const pend = this.pending;
+    if (!pend) throw new RarError("usage", "no_pending", "no capability call is pending");
+    this.pending = null;
+    const p = pend.proc;
+    if (value instanceof Error) {
+      p.status = StatusCode.FAULT;
+      p.faultKind = "cap_failed";
+      p.faultDetail = `${pend.cap}: ${value.message}`;
+      // The call never returned: control goes to the parent as for any fault.
+      return this.resumeAfterStop(root, p);
+    }
+    if (typeof value !== "number") throw new RarError("usage", "cap_result", "array results are not supported yet");
+    p.stack[p.sp++] = value;
+    this.onCapCall?.({ path: p.path, cap: pend.cap, args: pend.args, result: value });
+    return this.run(root);
+  }
+
+  private resumeAfterStop(root: Process, p: Process): RunStop {
+    if (p === root) return "stopped";
+    const parent = p.parent as Process;
+    parent.stack[parent.sp - 1] = p.status;
+    parent.pc += 1;
+    parent.waiting = 0;
+    // Ancestors of parent were waiting; the parent continues.
+    return this.run(root);
+  }
+
+  // --- control transfer -------------------------------------------------
+
+  private load(p: Process): void {
+    const cpu = this.cpu;
+    this.cur = p;
+    cpu.module = p.module;
+    cpu.pc = p.pc;
+    cpu.sp = p.sp;
+    cpu.bp = p.bp;
+    cpu.fp = p.fp;
+    cpu.stack = p.stack;
+    cpu.frames = p.frames;
+    cpu.mem = p.mem;
+    cpu.memSize = p.memSize;
+    let g = Infinity;
+    let m = Infinity;
+    for (let q: Process | null = p; q; q = q.parent) {
+      const gq = q.gasLimit - q.gasUsed;
+      const mq = q.memLimit - q.memUsed;
+      if (gq < g) g = gq;
+      if (mq < m) m = mq;
+    }
+    cpu.gas = this.gasStart = g;
+    cpu.memFree = this.memStart = m;
+  }
+
+  /** Saves the registers into p and settles used gas and memory into the whole chain. */
+  private leave(p: Process): void {
+    const cpu = this.cpu;
+    p.pc = cpu.pc;
+    p.sp = cpu.sp;
+    p.bp = cpu.bp;
+    p.fp = cpu.fp;
+    p.stack = cpu.stack;
+    p.frames = cpu.frames;
+    p.mem = cpu.mem;
+    p.memSize = cpu.memSize;
+    const g = this.gasStart - cpu.gas;
+    const m = this.memStart - cpu.memFree;
+    if (g !== 0 || m !== 0) {
+      for (let q: Process | null = p; q; q = q.parent) {
+        q.gasUsed += g;
+        q.memUsed += m;
+      }
+    }
+    this.gasStart = cpu.gas;
+    this.memStart = cpu.memFree;
+  }
+
+  /** First entry of a fresh process: push the bottom frame (charged like a call). */
+  private enter(p: Process): boolean {
+    const cpu = this.cpu;
+    const m = p.module;
+    const f = p.entryFn;
+    const cost = m.frameCost[f];
+    if (cost > cpu.memFree) {
+      cpu.need = cost;
+      return false;
+    }
+    cpu.memFree -= cost;
+    const top = m.nlocals[f] + m.maxStack[f];
+    if (cpu.stack.length < top) {
+      const s = new Int32Array(top);
+      s.set(cpu.stack.subarray(0, cpu.sp));
+      cpu.stack = s;
+    }
+    cpu.stack.fill(0, cpu.sp, m.nlocals[f]);
+    cpu.frames[0] = -1;
+    cpu.frames[1] = 0;
+    cpu.frames[2] = f;
+    cpu.fp = 3;
+    cpu.bp = 0;
+    cpu.sp = m.nlocals[f];
+    cpu.pc = m.entries[f];
+    return true;
+  }
+
+  // --- slow instructions -------------------------------------------------
+
+  private fault(kind: FaultKind, detail: string): Step {
+    this.cpu.fault = kind;
+    this.cpu.detail = detail || FAULTS[kind];
+    return Step.Fault;
+  }
+
+  /** Charges `gas` if it fits; otherwise records the need. */
+  private charge(gas: number): boolean {
+    const cpu = this.cpu;
+    if (gas > cpu.gas) {
+      cpu.need = gas;
+      return false;
+    }
+    cpu.gas -= gas;
+    return true;
+  }
+
+  private child(p: Process, h: number): Process | null {
+    return p.children.get(h) ?? null;
+  }
+
+  private slow(d: Process): Step {
+    const cpu = this.cpu;
+    const code = d.module.code;
+    const pc = cpu.pc;
+    const op = code[pc];
+    const s = cpu.stack;
+    const sp = cpu.sp;
+    const base = GAS[op];
+    switch (op) {
+      case Op.GASLEFT:
+      case Op.MEMLEFT: {
+        if (!this.charge(base)) return Step.Gas;
+        const left =
+          op === Op.GASLEFT
+            ? d.gasLimit - d.gasUsed - (this.gasStart - cpu.gas)
+            : d.memLimit - d.memUsed - (this.memStart - cpu.memFree);
+        s[sp] = Math.max(-0x80000000, Math.min(0x7fffffff, left));
+        cpu.sp = sp + 1;
+        cpu.pc = pc + 1;
+        return Step.Continue;
+      }
+      case Op.STATUS:
+      case Op.RESULT: {
+        const c = this.child(d, s[sp - 1]);
+        if (!c) return this.fault("bad_handle", `handle ${s[sp - 1]}`);
+        if (op === Op.RESULT && c.status !== StatusCode.DONE && c.status !== StatusCode.YIELDED)
+          return this.fault("no_result", `child ${c.path} is ${c.statusName}`);
+        if (!this.charge(base)) return Step.Gas;
+        s[sp - 1] = op === Op.STATUS ? c.status : c.value;
+        cpu.pc = pc + 1;
+        return Step.Continue;
+      }
+      case Op.REFUEL: {
+        const c = this.child(d, s[sp - 3]);
+        const g = s[sp - 2];
+        const m = s[sp - 1];
+        if (!c) return this.fault("bad_handle", `handle ${s[sp - 3]}`);
+        if (g < 0 || m < 0) return this.fault("bad_arg", `refuel by ${g} gas, ${m} words`);
+        if (!this.charge(base)) return Step.Gas;
+        c.gasLimit = clampLimit(c.gasLimit + g);
+        c.memLimit = clampLimit(c.memLimit + m);
+        cpu.sp = sp - 3;
+        cpu.pc = pc + 1;
+        return Step.Continue;
+      }
+      case Op.KILL: {
+        const c = this.child(d, s[sp - 1]);
+        if (!c) return this.fault("bad_handle", `handle ${s[sp - 1]}`);
+        if (!this.charge(base)) return Step.Gas;
+        d.children.delete(c.handle);
+        c.parent = null;
+        // Releasing the subtree's footprint from d and every ancestor of d.
+        cpu.memFree += c.memUsed;
+        cpu.sp = sp - 1;
+        cpu.pc = pc + 1;
+        return Step.Continue;
+      }
+      case Op.CLOAD:
+      case Op.CSTORE: {
+        const c = this.child(d, s[sp - 4]);
+        if (!c) return this.fault("bad_handle", `handle ${s[sp - 4]}`);
+        const a = s[sp - 3];
+        const b = s[sp - 2];
+        const n = s[sp - 1];
+        // CLOAD: a = child src, b = own dst. CSTORE: a = child dst, b = own src.
+        if (n < 0 || a < 0 || a + n > c.memSize || b < 0 || b + n > cpu.memSize)
+          return this.fault("mem_bounds", `copy of ${n} words between child ${c.path} at ${a} and self at ${b}`);
+        if (!this.charge(base + bulkGas(n))) return Step.Gas;
+        if (op === Op.CLOAD) cpu.mem.set(c.mem.subarray(a, a + n), b);
+        else c.mem.set(cpu.mem.subarray(b, b + n), a);
+        cpu.sp = sp - 4;
+        cpu.pc = pc + 1;
+        return Step.Continue;
+      }
+      case Op.YIELD:
+        if (!this.charge(base)) return Step.Gas;
+        cpu.sp = sp - 1;
+        cpu.pc = pc + 1;
+        this.leave(d);
+        d.status = StatusCode.YIELDED;
+        d.value = s[sp - 1];
+        return Step.Stop;
+      case Op.RESUME:
+        return this.resumeChild(d);
+      case Op.SPAWN:
+      case Op.SPAWNC:
+        return this.spawn(d, op);
+      case Op.CAP:
+        return this.capCall(d);
+      default:
+        throw new Error(`internal: opcode ${op} reached the slow path`);
+    }
+  }
+
+  private resumeChild(d: Process): Step {
+    const cpu = this.cpu;
+    const h = cpu.stack[cpu.sp - 1];
+    const c = this.child(d, h);
+    if (!c) return this.fault("bad_handle", `handle ${h}`);
+    const st = c.status;
+    if (st === StatusCode.DONE || st === StatusCode.FAULT) {
+      // Nothing to run: RESUME reports the final status at once.
+      if (!this.charge(GAS[Op.RESUME])) return Step.Gas;
+      cpu.stack[cpu.sp - 1] = st;
+      cpu.pc += 1;
+      return Step.Continue;
+    }
+    if (!this.charge(GAS[Op.RESUME])) return Step.Gas;
+    this.leave(d);
+    d.waiting = h;
+    wake(c);
+    this.next = deepest(c);
+    return Step.Switch;
+  }
+
+  private spawn(d: Process, op: number): Step {
+    const cpu = this.cpu;
+    const s = cpu.stack;
+    let sp = cpu.sp;
+    let module = d.module;
+    let entry = 0;
+    let codeWords = 0;
+    if (op === Op.SPAWNC) {
+      const clen = s[sp - 1];
+      const cptr = s[sp - 2];
+      sp -= 2;
+      if (clen < 0 || cptr < 0 || cptr + clen > cpu.memSize)
+        return this.fault("mem_bounds", `code bytes at ${cptr}, ${clen} long`);
+      codeWords = clen;
+    } else {
+      entry = d.module.code[cpu.pc + 1];
+    }
+    const trap = s[sp - 1];
+    const grant = s[sp - 2];
+    const memLimit = s[sp - 3];
+    const gasLimit = s[sp - 4];
+    const len = s[sp - 5];
+    const ptr = s[sp - 6];
+    if (gasLimit < 0 || memLimit < 0) return this.fault("bad_arg", `spawn with gas ${gasLimit}, mem ${memLimit}`);
+    if (len < 0 || ptr < 0 || ptr + len > cpu.memSize)
+      return this.fault("mem_bounds", `spawn memory block at ${ptr}, ${len} words`);
+    if (d.depth + 1 > this.maxDepth) return this.fault("depth_limit", `depth ${d.depth + 1} > ${this.maxDepth}`);
+    const caps = this.capSet(d, grant, true);
+    if (typeof caps === "string") return this.fault("cap_denied", caps);
+    const traps = this.capSet(d, trap, false) as string[];
+    const gas = GAS[op] + bulkGas(len) + Math.ceil(codeWords / 4);
+    if (gas > cpu.gas) {
+      cpu.need = gas;
+      return Step.Gas;
+    }
+    const footprint = PROCESS_WORDS + len;
+    if (footprint > cpu.memFree) {
+      cpu.need = footprint;
+      return Step.Mem;
+    }
+    if (op === Op.SPAWNC) {
+      const cptr = s[cpu.sp - 2];
+      const loaded = this.loadCode(cpu.mem.subarray(cptr, cptr + codeWords));
+      if (typeof loaded === "string") return this.fault("bad_code", loaded);
+      if (loaded.nparams[0] !== 0) return this.fault("bad_code", "entry function 0 must take no parameters");
+      module = loaded;
+    }
+    cpu.gas -= gas;
+    cpu.memFree -= footprint;
+    const nargs = op === Op.SPAWN ? module.nparams[entry] : 0;
+    const argBase = sp - SPAWN_EXTRA - nargs;
+    const h = d.nextHandle++;
+    const child = new Process(
+      module,
+      entry,
+      s.subarray(argBase, argBase + nargs),
+      cpu.mem.slice(ptr, ptr + len),
+      gasLimit,
+      memLimit,
+      caps,
+      traps,
+      d,
+      h,
+    );
+    child.memUsed = footprint;
+    d.children.set(h, child);
+    s[argBase] = h;
+    cpu.sp = argBase + 1;
+    cpu.pc += op === Op.SPAWN ? 2 : 1;
+    return Step.Continue;
+  }
+
+  /** Capability names selected by a bitmask over d's manifest; for grants, d must hold each. */
+  private capSet(d: Process, mask: number, mustHold: boolean): string[] | string {
+    const names: string[] = [];
+    const manifest = d.module.caps;
+    for (let i = 0; i < 32; i++) {
+      if ((mask & (1 << i)) === 0) continue;
+      const name = manifest[i];
+      if (name === undefined) return `capability bit ${i} is not in the manifest`;
+      if (mustHold && !d.caps.includes(name)) return `cannot grant ${name}: not held`;
+      names.push(name);
+    }
+    return names.sort();
+  }
+
+  private loadCode(words: Int32Array): Module | string {
+    const bytes = new Uint8Array(words.length);
+    for (let i = 0; i < words.length; i++) {
+      const w = words[i];
+      if (w < 0 || w > 255) return `word ${i} is not a byte (${w})`;
+      bytes[i] = w;
+    }
+    try {
+      return this.intern(verify(decodeModule(bytes, "spawned code")));
+    } catch (e) {
+      if (e instanceof RarError) return e.message;
+      throw e;
+    }
+  }
+
+  private capCall(d: Process): Step {
+    const cpu = this.cpu;
+    const code = d.module.code;
+    const pc = cpu.pc;
+    const name = d.module.caps[code[pc + 1]];
+    const n = code[pc + 2];
+    const s = cpu.stack;
+    const argBase = cpu.sp - n;
+    const trapped = d.traps.includes(name);
+    const handler = this.caps.get(name);
+    if (!trapped && (!d.caps.includes(name) || !handler)) return this.fault("cap_denied", name);
+    // Without a host signature (trapped, unknown to the host) every word is an int argument.
+    const sig = handler?.sig ?? { args: new Array<"int">(n).fill("int"), result: "int" as const };
+    if (argWords(sig) !== n) return this.fault("bad_arg", `${name} takes ${argWords(sig)} argument words, got ${n}`);
+    const args: CapValue[] = [];
+    let words = 0;
+    for (let i = 0, k = argBase; i < sig.args.length; i++) {
+      if (sig.args[i] === "int") {
+        args.push(s[k++]);
+        words += 1;
+      } else {
+        const ptr = s[k++];
+        const len = s[k++];
+        if (len < 0 || ptr < 0 || ptr + len > cpu.memSize)
+          return this.fault("mem_bounds", `${name} argument ${i}: ${len} words at ${ptr}`);
+        args.push(cpu.mem.slice(ptr, ptr + len));
+        words += len;
+      }
+    }
+    if (!this.charge(GAS[Op.CAP] + bulkGas(words))) return Step.Gas;
+    cpu.sp = argBase;
+    cpu.pc = pc + 3;
+    if (trapped) {
+      this.leave(d);
+      d.status = StatusCode.CAP_CALL;
+      d.request = { cap: name, args: args.map((a) => (typeof a === "number" ? Int32Array.of(a) : a)) };
+      d.answer = 0;
+      return Step.Stop;
+    }
+    const result = (handler as NonNullable<typeof handler>).call(args, { path: d.path });
+    if (result instanceof Promise) {
+      this.leave(d);
+      this.pending = { proc: d, promise: result, cap: name, args };
+      return Step.Pending;
+    }
+    if (typeof result !== "number") return this.fault("cap_failed", `${name}: array results are not supported yet`);
+    s[cpu.sp++] = result;
+    this.onCapCall?.({ path: d.path, cap: name, args, result });
+    return Step.Continue;
+  }
+}
+
+/** The process control is in when `p` runs: follow the chain of waiting processes. */
+export function deepest(p: Process): Process {
+  let d = p;
+  while (d.waiting !== 0) {
+    const c = d.children.get(d.waiting);
+    if (!c) throw new Error(`internal: ${d.path} waits on a missing child`);
+    d = c;
+  }
+  return d;
+}
+
+/** Shallowest process on the chain root..d whose remaining budget is below `need`. */
+export function shallowestLacking(d: Process, gas: boolean, need: number): Process {
+  let found = d;
+  for (let q: Process | null = d; q; q = q.parent) {
+    const left = gas ? q.gasLimit - q.gasUsed : q.memLimit - q.memUsed;
+    if (left < need) found = q;
+  }
+  return found;
+}
+
+/** Makes a stopped, resumable process ready again (its parent or the host is resuming it). */
+function wake(c: Process): void {
+  switch (c.status) {
+    case StatusCode.READY:
+      return;
+    case StatusCode.OUT_OF_GAS:
+    case StatusCode.OUT_OF_MEM:
+    case StatusCode.YIELDED:
+      c.status = StatusCode.READY;
+      return;
+    case StatusCode.CAP_CALL:
+      c.stack[c.sp++] = c.answer;
+      c.request = null;
+      c.status = StatusCode.READY;
+      return;
+    default:
+      throw new RarError("usage", "not_resumable", `process ${c.path} is ${c.statusName}`);
+  }
+}
+
+function clampLimit(x: number): number {
+  return Math.max(0, Math.min(MAX_LIMIT, Math.floor(x)));
+}

@@ -1,0 +1,45 @@
+// Every error and fault kind is declared once here, grouped by phase. Host-side
+// errors (bad input, bad code, bad images) are RarError values carrying a kind,
+// a message and a location; guest faults are process statuses, never exceptions.
+
+/** Phases in which host-side errors arise; the CLI maps each to an exit code. */
+export type Phase = "usage" | "decode" | "verify" | "compile" | "image" | "policy" | "trace" | "io";
+
+/** A host-side error: bad input named by what and where. Never a guest fault. */
+export class RarError extends Error {
+  constructor(
+    readonly phase: Phase,
+    readonly kind: string,
+    message: string,
+    /** Where: "function f at pc 12", "image: process 0.3 stack", "prog.ent:3:7". */
+    readonly where?: string,
+  ) {
+    super(where ? `${where}: ${message}` : message);
+    this.name = "RarError";
+  }
+}
+
+/** Guest fault kinds with their human messages. A fault stops the faulting process only. */
+export const FAULTS = {
+  div_by_zero: "division by zero",
+  overflow: "integer overflow (INT_MIN / -1)",
+  mem_bounds: "memory access out of bounds",
+  bad_handle: "no such child handle",
+  bad_arg: "invalid operand",
+  not_resumable: "child cannot be resumed in its state",
+  no_result: "child has no result in its state",
+  cap_denied: "capability not granted",
+  cap_failed: "capability call failed",
+  depth_limit: "process tree depth limit reached",
+  bad_code: "code bytes failed verification",
+  bad_image: "image bytes failed verification",
+  mem_limit: "memory size limit of the runtime reached",
+  trap: "explicit trap",
+  child_failed: "sandboxed call did not finish",
+} as const;
+
+export type FaultKind = keyof typeof FAULTS;
+
+export function isFaultKind(s: string): s is FaultKind {
+  return Object.prototype.hasOwnProperty.call(FAULTS, s);
+}

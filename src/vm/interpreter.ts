@@ -1,0 +1,414 @@
+// The hot loop. It runs one process's code against two local counters: `gas`
+// and `memFree`, the smallest remaining gas and memory headroom over the whole
+// ancestor chain (computed by the scheduler when control enters a process).
+// Checking one counter per instruction keeps the cost independent of tree
+// depth; the scheduler settles what was used into every ancestor when control
+// leaves. An instruction that does not fit exits *before* it has any effect,
+// with pc unchanged, so it can be retried after a refuel.
+//
+// Instructions that touch the process tree or the host (spawn, resume,
+// capability calls, ...) are not run here: the loop exits with Exit.Slow and
+// the scheduler executes them.
+
+import type { FaultKind } from "./errors.js";
+import type { Module } from "./module.js";
+import { GAS, Op } from "./opcodes.js";
+
+export const enum Exit {
+  /** `need` gas did not fit; nothing happened. */
+  Gas,
+  /** `need` words did not fit; nothing happened. */
+  Mem,
+  /** The bottom frame returned `value`. */
+  Done,
+  /** A fault; pc is at the faulting instruction. */
+  Fault,
+  /** The instruction at pc must be executed by the scheduler. */
+  Slow,
+}
+
+/** Registers of the running process. One Cpu is reused for every process. */
+export class Cpu {
+  module: Module | null = null;
+  pc = 0;
+  sp = 0;
+  /** Base of the current frame's locals in `stack`. */
+  bp = 0;
+  /** Words used in `frames` (3 per frame: return pc, saved bp, function). */
+  fp = 0;
+  stack: Int32Array = new Int32Array(0);
+  frames: Int32Array = new Int32Array(0);
+  mem: Int32Array = new Int32Array(0);
+  memSize = 0;
+  /** Gas headroom over the chain; decremented per instruction. */
+  gas = 0;
+  /** Memory headroom over the chain, in words. */
+  memFree = 0;
+  /** Largest memory a process may have, in words (host protection). */
+  memMax = 1 << 28;
+  // exit details
+  need = 0;
+  value = 0;
+  fault: FaultKind = "trap";
+  detail = "";
+}
+
+/** Grows a typed array to at least `min` entries, doubling; the cold path of calls and MGROW. */
+export function growInt32(a: Int32Array, min: number, used: number): Int32Array {
+  let size = Math.max(64, a.length * 2);
+  while (size < min) size *= 2;
+  const b = new Int32Array(size);
+  b.set(a.subarray(0, used));
+  return b;
+}
+
+export function interpret(cpu: Cpu): Exit {
+  const m = cpu.module as Module;
+  const code = m.code;
+  const frameCost = m.frameCost;
+  const nparams = m.nparams;
+  const nlocals = m.nlocals;
+  const maxStack = m.maxStack;
+  const entries = m.entries;
+  const memMax = cpu.memMax;
+  let pc = cpu.pc;
+  let sp = cpu.sp;
+  let bp = cpu.bp;
+  let fp = cpu.fp;
+  let stack = cpu.stack;
+  let frames = cpu.frames;
+  let mem = cpu.mem;
+  let memSize = cpu.memSize;
+  let gas = cpu.gas;
+  let memFree = cpu.memFree;
+  let exit: Exit;
+
+  loop: for (;;) {
+    const op = code[pc];
+    const c = GAS[op];
+    if (c > gas) {
+      cpu.need = c;
+      exit = Exit.Gas;
+      break;
+    }
+    gas -= c;
+    switch (op) {
+      case Op.NOP:
+        pc += 1;
+        continue;
+      case Op.PUSH:
+        stack[sp++] = code[pc + 1];
+        pc += 2;
+        continue;
+      case Op.POP:
+        sp--;
+        pc += 1;
+        continue;
+      case Op.DUP:
+        stack[sp] = stack[sp - 1];
+        sp++;
+        pc += 1;
+        continue;
+      case Op.SWAP: {
+        const t = stack[sp - 1];
+        stack[sp - 1] = stack[sp - 2];
+        stack[sp - 2] = t;
+        pc += 1;
+        continue;
+      }
+      case Op.OVER:
+        stack[sp] = stack[sp - 2];
+        sp++;
+        pc += 1;
+        continue;
+      case Op.LGET:
+        stack[sp++] = stack[bp + code[pc + 1]];
+        pc += 2;
+        continue;
+      case Op.LSET:
+        stack[bp + code[pc + 1]] = stack[--sp];
+        pc += 2;
+        continue;
+      case Op.LTEE:
+        stack[bp + code[pc + 1]] = stack[sp - 1];
+        pc += 2;
+        continue;
+      case Op.LINC:
+        // Int32Array stores wrap (ToInt32), which is exactly i32 arithmetic.
+        stack[bp + code[pc + 1]] += code[pc + 2];
+        pc += 3;
+        continue;
+      case Op.ADD:
+        sp--;
+        stack[sp - 1] += stack[sp];
+        pc += 1;
+        continue;
+      case Op.SUB:
+        sp--;
+        stack[sp - 1] -= stack[sp];
+        pc += 1;
+        continue;
+      case Op.MUL:
+        sp--;
+        stack[sp - 1] = Math.imul(stack[sp - 1], stack[sp]);
+        pc += 1;
+        continue;
+      case Op.DIV:
+      case Op.REM: {
+        const b = stack[sp - 1];
+        const a = stack[sp - 2];
+        if (b === 0) {
+          cpu.fault = "div_by_zero";
+          cpu.detail = `${a} ${op === Op.DIV ? "/" : "%"} 0`;
+          exit = Exit.Fault;
+          break loop;
+        }
+        if (op === Op.DIV) {
+          if (a === -2147483648 && b === -1) {
+            cpu.fault = "overflow";
+            cpu.detail = "-2147483648 / -1";
+            exit = Exit.Fault;
+            break loop;
+          }
+          stack[sp - 2] = (a / b) | 0;
+        } else {
+          stack[sp - 2] = b === -1 ? 0 : a % b;
+        }
+        sp--;
+        pc += 1;
+        continue;
+      }
+      case Op.ADDI:
+        stack[sp - 1] += code[pc + 1];
+        pc += 2;
+        continue;
+      case Op.NEG:
+        stack[sp - 1] = -stack[sp - 1];
+        pc += 1;
+        continue;
+      case Op.AND:
+        sp--;
+        stack[sp - 1] &= stack[sp];
+        pc += 1;
+        continue;
+      case Op.OR:
+        sp--;
+        stack[sp - 1] |= stack[sp];
+        pc += 1;
+        continue;
+      case Op.XOR:
+        sp--;
+        stack[sp - 1] ^= stack[sp];
+        pc += 1;
+        continue;
+      case Op.SHL:
+        sp--;
+        stack[sp - 1] <<= stack[sp];
+        pc += 1;
+        continue;
+      case Op.SHR:
+        sp--;
+        stack[sp - 1] >>= stack[sp];
+        pc += 1;
+        continue;
+      case Op.SHRU:
+        sp--;
+        stack[sp - 1] = stack[sp - 1] >>> stack[sp];
+        pc += 1;
+        continue;
+      case Op.NOT:
+        stack[sp - 1] = ~stack[sp - 1];
+        pc += 1;
+        continue;
+      case Op.EQ:
+        sp--;
+        stack[sp - 1] = stack[sp - 1] === stack[sp] ? 1 : 0;
+        pc += 1;
+        continue;
+      case Op.NE:
+        sp--;
+        stack[sp - 1] = stack[sp - 1] !== stack[sp] ? 1 : 0;
+        pc += 1;
+        continue;
+      case Op.LT:
+        sp--;
+        stack[sp - 1] = stack[sp - 1] < stack[sp] ? 1 : 0;
+        pc += 1;
+        continue;
+      case Op.LE:
+        sp--;
+        stack[sp - 1] = stack[sp - 1] <= stack[sp] ? 1 : 0;
+        pc += 1;
+        continue;
+      case Op.GT:
+        sp--;
+        stack[sp - 1] = stack[sp - 1] > stack[sp] ? 1 : 0;
+        pc += 1;
+        continue;
+      case Op.GE:
+        sp--;
+        stack[sp - 1] = stack[sp - 1] >= stack[sp] ? 1 : 0;
+        pc += 1;
+        continue;
+      case Op.EQZ:
+        stack[sp - 1] = stack[sp - 1] === 0 ? 1 : 0;
+        pc += 1;
+        continue;
+      case Op.JMP:
+        pc = code[pc + 1];
+        continue;
+      case Op.JZ:
+        pc = stack[--sp] === 0 ? code[pc + 1] : pc + 2;
+        continue;
+      case Op.JNZ:
+        pc = stack[--sp] !== 0 ? code[pc + 1] : pc + 2;
+        continue;
+      case Op.CALL: {
+        const f = code[pc + 1];
+        const cost = frameCost[f];
+        if (cost > memFree) {
+          gas += c;
+          cpu.need = cost;
+          exit = Exit.Mem;
+          break loop;
+        }
+        memFree -= cost;
+        const nb = sp - nparams[f];
+        const top = nb + nlocals[f];
+        if (top + maxStack[f] > stack.length) stack = cpu.stack = growInt32(stack, top + maxStack[f], sp);
+        if (fp + 3 > frames.length) frames = cpu.frames = growInt32(frames, fp + 3, fp);
+        for (let i = sp; i < top; i++) stack[i] = 0;
+        frames[fp] = pc + 2;
+        frames[fp + 1] = bp;
+        frames[fp + 2] = f;
+        fp += 3;
+        bp = nb;
+        sp = top;
+        pc = entries[f];
+        continue;
+      }
+      case Op.RET: {
+        const v = stack[sp - 1];
+        fp -= 3;
+        memFree += frameCost[frames[fp + 2]];
+        sp = bp;
+        bp = frames[fp + 1];
+        if (fp === 0) {
+          cpu.value = v;
+          exit = Exit.Done;
+          break loop;
+        }
+        pc = frames[fp];
+        stack[sp++] = v;
+        continue;
+      }
+      case Op.TRAP:
+        cpu.fault = "trap";
+        cpu.detail = `trap ${code[pc + 1]}`;
+        exit = Exit.Fault;
+        break loop;
+      case Op.MSIZE:
+        stack[sp++] = memSize;
+        pc += 1;
+        continue;
+      case Op.LOAD: {
+        const a = stack[sp - 1] + code[pc + 1];
+        if (a < 0 || a >= memSize) {
+          cpu.fault = "mem_bounds";
+          cpu.detail = `load at ${a}, memory size ${memSize}`;
+          exit = Exit.Fault;
+          break loop;
+        }
+        stack[sp - 1] = mem[a];
+        pc += 2;
+        continue;
+      }
+      case Op.STORE: {
+        const a = stack[sp - 2] + code[pc + 1];
+        if (a < 0 || a >= memSize) {
+          cpu.fault = "mem_bounds";
+          cpu.detail = `store at ${a}, memory size ${memSize}`;
+          exit = Exit.Fault;
+          break loop;
+        }
+        mem[a] = stack[sp - 1];
+        sp -= 2;
+        pc += 2;
+        continue;
+      }
+      case Op.MGROW: {
+        const n = stack[sp - 1];
+        if (n < 0) {
+          cpu.fault = "bad_arg";
+          cpu.detail = `grow by ${n}`;
+          exit = Exit.Fault;
+          break loop;
+        }
+        const extra = Math.ceil(n / 16);
+        if (extra > gas) {
+          gas += c;
+          cpu.need = c + extra;
+          exit = Exit.Gas;
+          break loop;
+        }
+        if (n > memFree) {
+          gas += c;
+          cpu.need = n;
+          exit = Exit.Mem;
+          break loop;
+        }
+        if (memSize + n > memMax) {
+          cpu.fault = "mem_limit";
+          cpu.detail = `memory of ${memSize + n} words exceeds the runtime's ${memMax}`;
+          exit = Exit.Fault;
+          break loop;
+        }
+        gas -= extra;
+        memFree -= n;
+        if (memSize + n > mem.length) mem = cpu.mem = growInt32(mem, memSize + n, memSize);
+        stack[sp - 1] = memSize;
+        memSize += n;
+        pc += 1;
+        continue;
+      }
+      case Op.MCOPY:
+      case Op.MFILL: {
+        const d = stack[sp - 3];
+        const s = stack[sp - 2];
+        const n = stack[sp - 1];
+        if (n < 0 || d < 0 || d + n > memSize || (op === Op.MCOPY && (s < 0 || s + n > memSize))) {
+          cpu.fault = "mem_bounds";
+          cpu.detail = `${op === Op.MCOPY ? "copy" : "fill"} of ${n} words at ${d}, memory size ${memSize}`;
+          exit = Exit.Fault;
+          break loop;
+        }
+        const extra = Math.ceil(n / 16);
+        if (extra > gas) {
+          gas += c;
+          cpu.need = c + extra;
+          exit = Exit.Gas;
+          break loop;
+        }
+        gas -= extra;
+        if (op === Op.MCOPY) mem.copyWithin(d, s, s + n);
+        else mem.fill(s, d, d + n);
+        sp -= 3;
+        pc += 1;
+        continue;
+      }
+      default:
+        // Process, capability and headroom instructions: the scheduler runs them.
+        gas += c;
+        exit = Exit.Slow;
+        break loop;
+    }
+  }
+  cpu.pc = pc;
+  cpu.sp = sp;
+  cpu.bp = bp;
+  cpu.fp = fp;
+  cpu.memSize = memSize;
+  cpu.gas = gas;
+  cpu.memFree = memFree;
+  return exit;
+}

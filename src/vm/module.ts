@@ -1,0 +1,189 @@
+// Code modules: the unit of code shared by processes. A module is built by the
+// assembler or compiler as a ModuleDef, then verified into a Module (see
+// verify.ts), which carries what verification derived (max stack heights,
+// frame costs) and its content digest. The `.rmod` file is the canonical
+// msgpack encoding of a ModuleDef.
+
+import { sha256 } from "@noble/hashes/sha2";
+import { bytesToHex } from "@noble/hashes/utils";
+import { Packr } from "msgpackr";
+import { RarError } from "./errors.js";
+
+export interface FunctionDef {
+  readonly name: string;
+  readonly nparams: number;
+  /** Local slots including the parameters (nlocals >= nparams). */
+  readonly nlocals: number;
+  /** First code word of the function. */
+  readonly entry: number;
+  /** One past its last code word. Functions tile the code array in order. */
+  readonly end: number;
+}
+
+/** pc -> source position. `entries` holds quads (pc, file index, line, column), sorted by pc. */
+export interface SourceMap {
+  readonly files: readonly string[];
+  readonly entries: Int32Array;
+}
+
+export interface ModuleDef {
+  readonly name: string;
+  /** The capability manifest: every capability the code may call, by name. */
+  readonly caps: readonly string[];
+  readonly functions: readonly FunctionDef[];
+  readonly code: Int32Array;
+  readonly sourceMap?: SourceMap;
+}
+
+/** A verified module. Only verify() makes these. */
+export interface Module extends ModuleDef {
+  readonly digest: string;
+  /** Per function: maximum operand stack height, derived by the verifier. */
+  readonly maxStack: Int32Array;
+  /** Per function: words charged when a frame is pushed (nlocals + maxStack + FRAME_WORDS). */
+  readonly frameCost: Int32Array;
+  readonly nparams: Int32Array;
+  readonly nlocals: Int32Array;
+  readonly entries: Int32Array;
+  /** Canonical encoding, kept for images and SPAWNC comparisons. */
+  readonly bytes: Uint8Array;
+}
+
+/** Bookkeeping words charged per call frame (return pc, saved base, function). */
+export const FRAME_WORDS = 3;
+export const MODULE_MAGIC = "rmod";
+export const MODULE_VERSION = 1;
+/** Hard bounds that keep decoding of untrusted modules cheap. */
+export const MODULE_LIMITS = {
+  functions: 65_536,
+  codeWords: 16 * 1024 * 1024,
+  caps: 32,
+  locals: 65_536,
+  nameLength: 256,
+  files: 1024,
+} as const;
+
+export const packr = new Packr({ useRecords: false, variableMapSize: true, mapsAsObjects: true });
+
+export function int32ToBytes(a: Int32Array): Uint8Array {
+  // Node is little-endian; the format is little-endian. Copy so the view is exact.
+  return new Uint8Array(a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength));
+}
+
+export function bytesToInt32(b: Uint8Array): Int32Array {
+  const copy = new Uint8Array(b.byteLength);
+  copy.set(b);
+  return new Int32Array(copy.buffer, 0, b.byteLength >> 2);
+}
+
+/** The canonical msgpack form of a module definition. */
+export function moduleToWire(def: ModuleDef): unknown[] {
+  return [
+    MODULE_MAGIC,
+    MODULE_VERSION,
+    def.name,
+    [...def.caps],
+    def.functions.map((f) => [f.name, f.nparams, f.nlocals, f.entry, f.end]),
+    int32ToBytes(def.code),
+    def.sourceMap ? [...def.sourceMap.files] : [],
+    def.sourceMap ? int32ToBytes(def.sourceMap.entries) : new Uint8Array(0),
+  ];
+}
+
+export function encodeModule(def: ModuleDef): Uint8Array {
+  return packr.pack(moduleToWire(def));
+}
+
+export function digestBytes(bytes: Uint8Array): string {
+  return bytesToHex(sha256(bytes));
+}
+
+function fail(kind: string, message: string, where = "module"): never {
+  throw new RarError("decode", kind, message, where);
+}
+
+function isInt(x: unknown, lo: number, hi: number): x is number {
+  return typeof x === "number" && Number.isInteger(x) && x >= lo && x <= hi;
+}
+
+function isName(x: unknown): x is string {
+  return typeof x === "string" && x.length <= MODULE_LIMITS.nameLength;
+}
+
+/** Checks the shape of a decoded wire value and builds a ModuleDef. Semantics are verify()'s job. */
+export function moduleFromWire(w: unknown, where = "module"): ModuleDef {
+  if (!Array.isArray(w) || w.length !== 8) fail("shape", "not a module (expected an 8-element array)", where);
+  const [magic, version, name, caps, fns, code, files, map] = w as unknown[];
+  if (magic !== MODULE_MAGIC) fail("magic", `bad magic ${JSON.stringify(magic)}`, where);
+  if (version !== MODULE_VERSION) fail("version", `unsupported module version ${String(version)}`, where);
+  if (!isName(name)) fail("shape", "name must be a short string", where);
+  if (!Array.isArray(caps) || caps.length > MODULE_LIMITS.caps || !caps.every(isName))
+    fail("shape", `caps must be at most ${MODULE_LIMITS.caps} names`, where);
+  if (!Array.isArray(fns) || fns.length === 0 || fns.length > MODULE_LIMITS.functions)
+    fail("shape", "functions must be a non-empty array", where);
+  const functions: FunctionDef[] = [];
+  for (let i = 0; i < fns.length; i++) {
+    const f: unknown = fns[i];
+    if (
+      !Array.isArray(f) ||
+      f.length !== 5 ||
+      !isName(f[0]) ||
+      !isInt(f[1], 0, 255) ||
+      !isInt(f[2], 0, MODULE_LIMITS.locals) ||
+      !isInt(f[3], 0, MODULE_LIMITS.codeWords) ||
+      !isInt(f[4], 0, MODULE_LIMITS.codeWords)
+    )
+      fail("shape", "function entry must be [name, nparams, nlocals, entry, end]", `${where}: function ${i}`);
+    functions.push({ name: f[0], nparams: f[1], nlocals: f[2], entry: f[3], end: f[4] });
+  }
+  if (!(code instanceof Uint8Array) || code.byteLength % 4 !== 0 || code.byteLength / 4 > MODULE_LIMITS.codeWords)
+    fail("shape", "code must be binary, a multiple of 4 bytes", where);
+  if (!Array.isArray(files) || files.length > MODULE_LIMITS.files || !files.every((f) => typeof f === "string"))
+    fail("shape", "source map files must be strings", where);
+  if (!(map instanceof Uint8Array) || map.byteLength % 16 !== 0)
+    fail("shape", "source map must be binary quads", where);
+  const entries = bytesToInt32(map);
+  const sourceMap = files.length > 0 || entries.length > 0 ? { files: files as string[], entries } : undefined;
+  return { name, caps: caps as string[], functions, code: bytesToInt32(code), sourceMap };
+}
+
+/** Decodes untrusted msgpack bytes into an (unverified) ModuleDef. */
+export function decodeModule(bytes: Uint8Array, where = "module"): ModuleDef {
+  let w: unknown;
+  try {
+    w = packr.unpack(bytes);
+  } catch (e) {
+    fail("msgpack", `not valid msgpack (${(e as Error).message})`, where);
+  }
+  return moduleFromWire(w, where);
+}
+
+/** Source position of a pc, if the module has a source map. */
+export function sourceAt(m: ModuleDef, pc: number): { file: string; line: number; col: number } | undefined {
+  const sm = m.sourceMap;
+  if (!sm || sm.entries.length === 0) return undefined;
+  const e = sm.entries;
+  let lo = 0;
+  let hi = e.length / 4 - 1;
+  if (e[0] > pc) return undefined;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (e[mid * 4] <= pc) lo = mid;
+    else hi = mid - 1;
+  }
+  return { file: sm.files[e[lo * 4 + 1]] ?? "?", line: e[lo * 4 + 2], col: e[lo * 4 + 3] };
+}
+
+/** The function containing pc, by index, or -1. */
+export function functionAt(m: ModuleDef, pc: number): number {
+  const fs = m.functions;
+  let lo = 0;
+  let hi = fs.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (pc < fs[mid].entry) hi = mid - 1;
+    else if (pc >= fs[mid].end) lo = mid + 1;
+    else return mid;
+  }
+  return -1;
+}

@@ -1,0 +1,165 @@
+// The verifier: modules are untrusted. It checks every instruction's operands
+// and proves a consistent operand-stack height at every instruction, so the
+// interpreter never checks stack bounds. It works with an explicit worklist:
+// no host recursion, whatever the code looks like.
+
+import { RarError } from "./errors.js";
+import {
+  FRAME_WORDS,
+  MODULE_LIMITS,
+  digestBytes,
+  encodeModule,
+  type Module,
+  type ModuleDef,
+} from "./module.js";
+import { OPS, Op, WIDTH } from "./opcodes.js";
+
+/** Operand stack height bound per frame; keeps frames and charges small. */
+export const MAX_STACK = 4096;
+export const MAX_CAP_ARGS = 16;
+
+/** Words SPAWN pops besides the entry function's arguments. */
+export const SPAWN_EXTRA = 6;
+
+function bad(kind: string, message: string, where: string): never {
+  throw new RarError("verify", kind, message, where);
+}
+
+/** Verifies a module definition; returns the verified Module or throws a RarError naming function and offset. */
+export function verify(def: ModuleDef): Module {
+  const code = def.code;
+  const fns = def.functions;
+  const n = fns.length;
+  if (n === 0) bad("no_functions", "module has no functions", "module");
+  if (n > MODULE_LIMITS.functions) bad("too_many", "too many functions", "module");
+  if (def.caps.length > MODULE_LIMITS.caps) bad("too_many", `more than ${MODULE_LIMITS.caps} capabilities`, "module");
+  if (new Set(def.caps).size !== def.caps.length) bad("duplicate", "duplicate capability in manifest", "module");
+  const maxStack = new Int32Array(n);
+  const frameCost = new Int32Array(n);
+  const nparams = new Int32Array(n);
+  const nlocals = new Int32Array(n);
+  const entries = new Int32Array(n);
+  let expectedEntry = 0;
+  for (let f = 0; f < n; f++) {
+    const fn = fns[f];
+    const where = `function ${fn.name} (#${f})`;
+    if (fn.entry !== expectedEntry) bad("layout", `starts at ${fn.entry}, expected ${expectedEntry}`, where);
+    if (fn.end <= fn.entry || fn.end > code.length) bad("layout", `bad end ${fn.end}`, where);
+    if (fn.nlocals < fn.nparams) bad("layout", "nlocals < nparams", where);
+    expectedEntry = fn.end;
+    nparams[f] = fn.nparams;
+    nlocals[f] = fn.nlocals;
+    entries[f] = fn.entry;
+  }
+  if (expectedEntry !== code.length) bad("layout", "code after the last function", "module");
+  // Heights of every function first (CALL needs only nparams, known already).
+  const height = new Int32Array(code.length).fill(-1);
+  const isStart = new Uint8Array(code.length);
+  for (let f = 0; f < n; f++) {
+    maxStack[f] = verifyFunction(def, f, height, isStart);
+    frameCost[f] = fns[f].nlocals + maxStack[f] + FRAME_WORDS;
+  }
+  if (def.sourceMap) verifySourceMap(def);
+  const bytes = encodeModule(def);
+  return { ...def, digest: digestBytes(bytes), maxStack, frameCost, nparams, nlocals, entries, bytes };
+}
+
+function verifyFunction(def: ModuleDef, f: number, height: Int32Array, isStart: Uint8Array): number {
+  const code = def.code;
+  const fn = def.functions[f];
+  const { entry, end } = fn;
+  // Pass 1: decode instruction boundaries and check static operands.
+  for (let pc = entry; pc < end; ) {
+    const op = code[pc];
+    const where = `function ${fn.name} at pc ${pc}`;
+    if (op < 0 || op >= OPS.length) bad("bad_opcode", `unknown opcode ${op}`, where);
+    const info = OPS[op];
+    const w = WIDTH[op];
+    if (pc + w > end) bad("truncated", `${info.name} runs past the end of the function`, where);
+    isStart[pc] = 1;
+    for (let k = 0; k < info.operands.length; k++) {
+      const v = code[pc + 1 + k];
+      switch (info.operands[k]) {
+        case "local":
+          if (v < 0 || v >= fn.nlocals) bad("bad_local", `local ${v} out of range (nlocals ${fn.nlocals})`, where);
+          break;
+        case "func":
+          if (v < 0 || v >= def.functions.length) bad("bad_func", `function index ${v} out of range`, where);
+          break;
+        case "cap":
+          if (v < 0 || v >= def.caps.length) bad("bad_cap", `capability index ${v} not in the manifest`, where);
+          break;
+        case "count":
+          if (v < 0 || v > MAX_CAP_ARGS) bad("bad_count", `count ${v} out of range 0..${MAX_CAP_ARGS}`, where);
+          break;
+        case "label":
+          if (v < entry || v >= end) bad("bad_jump", `jump target ${v} outside the function`, where);
+          break;
+        case "i32":
+          break;
+      }
+    }
+    pc += w;
+  }
+  // Pass 2: stack heights by worklist over reachable instructions.
+  let max = 0;
+  const work: number[] = [entry];
+  height[entry] = 0;
+  const join = (target: number, h: number, from: number): void => {
+    const where = `function ${fn.name} at pc ${from}`;
+    if (!isStart[target]) bad("bad_jump", `target ${target} is not an instruction start`, where);
+    if (height[target] === -1) {
+      height[target] = h;
+      work.push(target);
+    } else if (height[target] !== h) {
+      bad("stack_mismatch", `stack height ${h} meets ${height[target]} at pc ${target}`, where);
+    }
+  };
+  while (work.length > 0) {
+    const pc = work.pop() as number;
+    const op = code[pc];
+    const info = OPS[op];
+    const h = height[pc];
+    const where = `function ${fn.name} at pc ${pc}`;
+    let pop = info.pop;
+    if (op === Op.CALL) pop = def.functions[code[pc + 1]].nparams;
+    else if (op === Op.SPAWN) pop = def.functions[code[pc + 1]].nparams + SPAWN_EXTRA;
+    else if (op === Op.CAP) pop = code[pc + 2];
+    if (h < pop) bad("stack_underflow", `${info.name} needs ${pop} operands, stack has ${h}`, where);
+    const after = h - pop + info.push;
+    // DUP/OVER/SWAP read below what they "pop"; covered since pop counts them.
+    if (after > MAX_STACK) bad("stack_overflow", `stack height exceeds ${MAX_STACK}`, where);
+    if (after > max) max = after;
+    const next = pc + WIDTH[op];
+    switch (info.flow) {
+      case "next":
+        if (next >= fn.end) bad("falls_off", "execution falls off the end of the function", where);
+        join(next, after, pc);
+        break;
+      case "jump":
+        join(code[pc + 1], after, pc);
+        break;
+      case "branch":
+        join(code[pc + 1], after, pc);
+        if (next >= fn.end) bad("falls_off", "execution falls off the end of the function", where);
+        join(next, after, pc);
+        break;
+      case "end":
+        break;
+    }
+  }
+  return max;
+}
+
+function verifySourceMap(def: ModuleDef): void {
+  const sm = def.sourceMap;
+  if (!sm) return;
+  const e = sm.entries;
+  let last = -1;
+  for (let i = 0; i < e.length; i += 4) {
+    const where = `source map entry ${i / 4}`;
+    if (e[i] < last || e[i] < 0 || e[i] >= def.code.length) bad("bad_source_map", "pc out of order or range", where);
+    if (e[i + 1] < 0 || e[i + 1] >= sm.files.length) bad("bad_source_map", "file index out of range", where);
+    last = e[i];
+  }
+}
