@@ -8,7 +8,8 @@ export { disassemble } from "../lang/disasm.js";
 /** Verify an untrusted module definition; throws a RarError naming function and offset. */
 export { verify } from "./vm/verify.js";
 /** Canonical `.rmod` encoding and decoding (decode results must still be verified). */
-export { encodeModule, decodeModule } from "./vm/module.js";
+export { encodeModule, decodeModule, encodeBundle, decodeBundle } from "./vm/module.js";
+export { verifyBundle } from "./vm/verify.js";
 export type { Module, ModuleDef, FunctionDef, SourceMap } from "./vm/module.js";
 /** Errors: RarError for bad input (kind, message, where); fault kinds for guests. */
 export { RarError, FAULTS, type FaultKind } from "./vm/errors.js";
@@ -22,11 +23,11 @@ export { Machine, type MachineOptions, type CapCallEvent } from "./process/sched
 /** A host's handle on one process tree: start, run, refuel, resume. */
 export { Session, DEFAULT_GAS, DEFAULT_MEM, type SessionOptions, type RunResult } from "./session.js";
 
-import { decodeModule } from "./vm/module.js";
+import { decodeBundle } from "./vm/module.js";
 import type { Module } from "./vm/module.js";
-import { verify } from "./vm/verify.js";
+import { verifyBundle } from "./vm/verify.js";
 
-/** Decode and verify `.rmod` bytes in one step. */
-export function loadModule(bytes: Uint8Array): Module {
-  return verify(decodeModule(bytes));
+/** Decode and verify `.rmod` bundle bytes in one step: the entry module first, then the modules it links. */
+export function loadModules(bytes: Uint8Array): Module[] {
+  return verifyBundle(decodeBundle(bytes));
 }

@@ -33,6 +33,8 @@ export interface SessionOptions {
   maxDepth?: number;
   /** Called for every capability call answered by the host. */
   onCapCall?: (event: CapCallEvent) => void;
+  /** Modules the entry module links (untrusted imports). */
+  linked?: readonly Module[];
 }
 
 /** What a run ended with. */
@@ -87,6 +89,7 @@ export class Session {
       maxDepth: opts.maxDepth,
       onCapCall: opts.onCapCall,
     });
+    for (const m of opts.linked ?? []) machine.intern(m);
     const entry = entryIndex(module, opts.entry);
     if (module.nparams[entry] !== 0)
       throw new RarError("usage", "entry", `entry function '${module.functions[entry].name}' must take no parameters`);

@@ -4,11 +4,13 @@
 import { readFileSync } from "node:fs";
 import { assemble } from "../../lang/asm.js";
 import { RarError } from "../vm/errors.js";
-import { decodeModule, type Module } from "../vm/module.js";
-import { verify } from "../vm/verify.js";
+import { decodeBundle, type Module } from "../vm/module.js";
+import { verify, verifyBundle } from "../vm/verify.js";
 
 export interface LoadedProgram {
   module: Module;
+  /** Modules the entry module links (untrusted imports), each once. */
+  linked: Module[];
   /** Source texts by file name, for disassembly with source lines. */
   sources: Map<string, string>;
 }
@@ -33,10 +35,12 @@ export function loadProgram(file: string): LoadedProgram {
   switch (ext) {
     case ".rasm": {
       const text = readInput(file).toString("utf8");
-      return { module: verify(assemble(text, file)), sources: new Map([[file, text]]) };
+      return { module: verify(assemble(text, file)), linked: [], sources: new Map([[file, text]]) };
     }
-    case ".rmod":
-      return { module: verify(decodeModule(readInput(file), file)), sources: new Map() };
+    case ".rmod": {
+      const [module, ...linked] = verifyBundle(decodeBundle(readInput(file), file), file);
+      return { module, linked, sources: new Map() };
+    }
     default:
       throw new RarError("usage", "file_type", `unsupported file type '${ext || "(none)"}' (expected .rasm or .rmod)`, file);
   }

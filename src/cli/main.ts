@@ -37,10 +37,10 @@ interface RunFlags {
 
 function runCommand(file: string, rawArgs: string[], flags: RunFlags): number {
   const args = parseProgramArgs(rawArgs);
-  const { module } = loadProgram(file);
+  const { module, linked } = loadProgram(file);
   const caps = new Set(["io.print", ...flags.allow]);
   for (const d of flags.deny) caps.delete(d);
-  const session = Session.start(module, { gas: flags.gas, mem: flags.mem, args, caps: [...caps].sort() });
+  const session = Session.start(module, { gas: flags.gas, mem: flags.mem, args, caps: [...caps].sort(), linked });
   const r = session.run();
   if (r.fault) err(`rar: ${r.fault}\n`);
   err(summary(r));

@@ -48,6 +48,8 @@ export class Process {
   answer = 0;
   /** Handle of the child this process is resuming (waiting in RESUME), or 0. */
   waiting = 0;
+  /** Host-side words the process holds outside its memory (snapshot bytes, array results); charged. */
+  inbox: Int32Array | null = null;
 
   // registers (see vm/interpreter.ts Cpu)
   pc = 0;
@@ -102,7 +104,7 @@ export class Process {
 
   /** Words this process itself occupies (without children): bookkeeping, memory, frames. */
   ownFootprint(): number {
-    let words = PROCESS_WORDS + this.memSize;
+    let words = PROCESS_WORDS + this.memSize + (this.inbox?.length ?? 0);
     for (let i = 0; i < this.fp; i += 3) words += this.module.frameCost[this.frames[i + 2]];
     return words;
   }

@@ -22,6 +22,14 @@ import { GAS, Op, StatusCode, bulkGas } from "../vm/opcodes.js";
 import { SPAWN_EXTRA, verify } from "../vm/verify.js";
 import { PROCESS_WORDS, Process } from "./process.js";
 
+/** Encodes and decodes process subtrees as images (provided by the image layer). */
+export interface ImageCodec {
+  /** The image bytes of p's subtree. */
+  encode(p: Process, machine: Machine): Uint8Array;
+  /** A detached tree (root has no parent) from untrusted bytes; throws a RarError if they are bad. */
+  decode(bytes: Uint8Array, machine: Machine): Process;
+}
+
 export interface MachineOptions {
   /** Maximum depth of the process tree (root is depth 0). Default 4096. */
   maxDepth?: number;
@@ -31,6 +39,8 @@ export interface MachineOptions {
   caps?: CapRegistry;
   /** Called for every capability call that reached the host, in order. */
   onCapCall?: (event: CapCallEvent) => void;
+  /** Image codec for SNAPSHOT and RESTORE. */
+  images?: ImageCodec;
 }
 
 export interface CapCallEvent {
@@ -64,6 +74,7 @@ export class Machine {
   readonly maxDepth: number;
   readonly caps: CapRegistry;
   private readonly onCapCall?: (event: CapCallEvent) => void;
+  images?: ImageCodec;
   /** Verified modules by digest, shared by every process that runs them. */
   readonly modules = new Map<string, Module>();
 
@@ -79,6 +90,7 @@ export class Machine {
     this.cpu.memMax = options.memMax ?? 1 << 28;
     this.caps = options.caps ?? new CapRegistry();
     this.onCapCall = options.onCapCall;
+    this.images = options.images;
   }
 
   /** Registers a verified module so processes share it. */
@@ -207,9 +219,16 @@ export class Machine {
       // The call never returned: control goes to the parent as for any fault.
       return this.resumeAfterStop(root, p);
     }
-    if (typeof value !== "number") throw new RarError("usage", "cap_result", "array results are not supported yet");
-    p.stack[p.sp++] = value;
-    this.onCapCall?.({ path: p.path, cap: pend.cap, args: pend.args, result: value });
+    this.load(p);
+    const step = this.deliver(p, pend.cap, pend.args, value);
+    if (step === Step.Fault) {
+      this.leave(p);
+      p.status = StatusCode.FAULT;
+      p.faultKind = this.cpu.fault;
+      p.faultDetail = this.cpu.detail;
+      return this.resumeAfterStop(root, p);
+    }
+    this.leave(p);
     return this.run(root);
   }
 
@@ -409,7 +428,16 @@ export class Machine {
         return this.resumeChild(d);
       case Op.SPAWN:
       case Op.SPAWNC:
+      case Op.SPAWNX:
         return this.spawn(d, op);
+      case Op.INBOX:
+      case Op.INLEN:
+      case Op.SNAPSHOT:
+      case Op.RESTORE:
+      case Op.ANSWER:
+      case Op.ANSWERA:
+      case Op.REQUEST:
+        return this.inboxOps(d, op);
       case Op.CAP:
         return this.capCall(d);
       default:
@@ -441,20 +469,9 @@ export class Machine {
   private spawn(d: Process, op: number): Step {
     const cpu = this.cpu;
     const s = cpu.stack;
-    let sp = cpu.sp;
-    let module = d.module;
-    let entry = 0;
-    let codeWords = 0;
-    if (op === Op.SPAWNC) {
-      const clen = s[sp - 1];
-      const cptr = s[sp - 2];
-      sp -= 2;
-      if (clen < 0 || cptr < 0 || cptr + clen > cpu.memSize)
-        return this.fault("mem_bounds", `code bytes at ${cptr}, ${clen} long`);
-      codeWords = clen;
-    } else {
-      entry = d.module.code[cpu.pc + 1];
-    }
+    const pc = cpu.pc;
+    // SPAWNC has two more operands on top: the code bytes.
+    const sp = op === Op.SPAWNC ? cpu.sp - 2 : cpu.sp;
     const trap = s[sp - 1];
     const grant = s[sp - 2];
     const memLimit = s[sp - 3];
@@ -468,6 +485,27 @@ export class Machine {
     const caps = this.capSet(d, grant, true);
     if (typeof caps === "string") return this.fault("cap_denied", caps);
     const traps = this.capSet(d, trap, false) as string[];
+    let module = d.module;
+    let entry = 0;
+    let nargs = 0;
+    let codeWords = 0;
+    if (op === Op.SPAWN) {
+      entry = d.module.code[pc + 1];
+      nargs = module.nparams[entry];
+    } else if (op === Op.SPAWNX) {
+      const digest = (d.module.links ?? [])[d.module.code[pc + 1]];
+      const linked = this.modules.get(digest);
+      if (!linked) return this.fault("bad_code", `linked module ${digest.slice(0, 12)} is not loaded`);
+      entry = d.module.code[pc + 2];
+      if (entry < 0 || entry >= linked.functions.length) return this.fault("bad_code", `no function #${entry} in linked module`);
+      module = linked;
+    } else {
+      const clen = s[cpu.sp - 1];
+      const cptr = s[cpu.sp - 2];
+      if (clen < 0 || cptr < 0 || cptr + clen > cpu.memSize)
+        return this.fault("mem_bounds", `code bytes at ${cptr}, ${clen} long`);
+      codeWords = clen;
+    }
     const gas = GAS[op] + bulkGas(len) + Math.ceil(codeWords / 4);
     if (gas > cpu.gas) {
       cpu.need = gas;
@@ -482,12 +520,12 @@ export class Machine {
       const cptr = s[cpu.sp - 2];
       const loaded = this.loadCode(cpu.mem.subarray(cptr, cptr + codeWords));
       if (typeof loaded === "string") return this.fault("bad_code", loaded);
-      if (loaded.nparams[0] !== 0) return this.fault("bad_code", "entry function 0 must take no parameters");
       module = loaded;
     }
+    if (op !== Op.SPAWN && module.nparams[entry] !== 0)
+      return this.fault("bad_code", `entry function ${module.functions[entry].name} must take no parameters`);
     cpu.gas -= gas;
     cpu.memFree -= footprint;
-    const nargs = op === Op.SPAWN ? module.nparams[entry] : 0;
     const argBase = sp - SPAWN_EXTRA - nargs;
     const h = d.nextHandle++;
     const child = new Process(
@@ -506,7 +544,159 @@ export class Machine {
     d.children.set(h, child);
     s[argBase] = h;
     cpu.sp = argBase + 1;
-    cpu.pc += op === Op.SPAWN ? 2 : 1;
+    cpu.pc = pc + (op === Op.SPAWN ? 2 : op === Op.SPAWNX ? 3 : 1);
+    return Step.Continue;
+  }
+
+  /** Replaces d's inbox with `data`, charging its words (d is the running process). */
+  private fillInbox(d: Process, data: Int32Array): void {
+    this.cpu.memFree += (d.inbox?.length ?? 0) - data.length;
+    d.inbox = data;
+  }
+
+  private inboxOps(d: Process, op: number): Step {
+    const cpu = this.cpu;
+    const s = cpu.stack;
+    const sp = cpu.sp;
+    const held = d.inbox?.length ?? 0;
+    switch (op) {
+      case Op.INLEN:
+        if (!this.charge(GAS[op])) return Step.Gas;
+        s[sp] = held;
+        cpu.sp = sp + 1;
+        break;
+      case Op.INBOX: {
+        const dst = s[sp - 1];
+        if (dst < 0 || dst + held > cpu.memSize) return this.fault("mem_bounds", `inbox of ${held} to ${dst}`);
+        if (!this.charge(GAS[op] + bulkGas(held))) return Step.Gas;
+        if (d.inbox) cpu.mem.set(d.inbox, dst);
+        this.cpu.memFree += held;
+        d.inbox = null;
+        cpu.sp = sp - 1;
+        break;
+      }
+      case Op.SNAPSHOT: {
+        const c = this.child(d, s[sp - 1]);
+        if (!c) return this.fault("bad_handle", `handle ${s[sp - 1]}`);
+        if (!this.images) return this.fault("bad_image", "no image codec in this runtime");
+        const bytes = this.images.encode(c, this);
+        if (!this.charge(GAS[op] + bulkGas(bytes.length))) return Step.Gas;
+        if (bytes.length - held > cpu.memFree) {
+          cpu.gas += GAS[op] + bulkGas(bytes.length);
+          cpu.need = bytes.length - held;
+          return Step.Mem;
+        }
+        this.fillInbox(d, Int32Array.from(bytes));
+        s[sp - 1] = bytes.length;
+        break;
+      }
+      case Op.RESTORE:
+        return this.restore(d);
+      case Op.ANSWER:
+      case Op.ANSWERA: {
+        const n = op === Op.ANSWER ? 2 : 3;
+        const c = this.child(d, s[sp - n]);
+        if (!c) return this.fault("bad_handle", `handle ${s[sp - n]}`);
+        if (c.status !== StatusCode.CAP_CALL) return this.fault("not_resumable", `child ${c.path} is ${c.statusName}, not cap_call`);
+        if (op === Op.ANSWER) {
+          if (!this.charge(GAS[op])) return Step.Gas;
+          c.answer = s[sp - 1];
+        } else {
+          const ptr = s[sp - 2];
+          const len = s[sp - 1];
+          if (len < 0 || ptr < 0 || ptr + len > cpu.memSize) return this.fault("mem_bounds", `answer of ${len} at ${ptr}`);
+          const grow = len - (c.inbox?.length ?? 0);
+          if (grow > c.memLimit - c.memUsed) return this.fault("bad_arg", `answer of ${len} words exceeds child ${c.path}'s memory`);
+          if (!this.charge(GAS[op] + bulkGas(len))) return Step.Gas;
+          if (grow > cpu.memFree) {
+            cpu.gas += GAS[op] + bulkGas(len);
+            cpu.need = grow;
+            return Step.Mem;
+          }
+          // The child's footprint grows; so do d's and its ancestors' (through memFree).
+          cpu.memFree -= grow;
+          c.memUsed += grow;
+          c.inbox = cpu.mem.slice(ptr, ptr + len);
+          c.answer = len;
+        }
+        cpu.sp = sp - n;
+        break;
+      }
+      case Op.REQUEST: {
+        const c = this.child(d, s[sp - 2]);
+        const k = s[sp - 1];
+        if (!c) return this.fault("bad_handle", `handle ${s[sp - 2]}`);
+        const req = c.request;
+        if (!req) return this.fault("no_result", `child ${c.path} is ${c.statusName}, not cap_call`);
+        if (k < -1 || k >= req.args.length) return this.fault("bad_arg", `request argument ${k} of ${req.args.length}`);
+        const data = k === -1 ? Int32Array.from([...req.cap].map((ch) => ch.codePointAt(0) as number)) : req.args[k].slice();
+        if (!this.charge(GAS[op] + bulkGas(data.length))) return Step.Gas;
+        if (data.length - held > cpu.memFree) {
+          cpu.gas += GAS[op] + bulkGas(data.length);
+          cpu.need = data.length - held;
+          return Step.Mem;
+        }
+        this.fillInbox(d, data);
+        s[sp - 2] = data.length;
+        cpu.sp = sp - 1;
+        break;
+      }
+    }
+    cpu.pc += 1;
+    return Step.Continue;
+  }
+
+  private restore(d: Process): Step {
+    const cpu = this.cpu;
+    const s = cpu.stack;
+    const sp = cpu.sp;
+    const ptr = s[sp - 2];
+    const len = s[sp - 1];
+    if (len < 0 || ptr < 0 || ptr + len > cpu.memSize) return this.fault("mem_bounds", `image bytes at ${ptr}, ${len} long`);
+    if (!this.images) return this.fault("bad_image", "no image codec in this runtime");
+    const gas = GAS[Op.RESTORE] + Math.ceil(len / 4);
+    if (!this.charge(gas)) return Step.Gas;
+    const bytes = new Uint8Array(len);
+    for (let i = 0; i < len; i++) {
+      const w = cpu.mem[ptr + i];
+      if (w < 0 || w > 255) {
+        cpu.gas += gas;
+        return this.fault("bad_image", `word ${i} is not a byte (${w})`);
+      }
+      bytes[i] = w;
+    }
+    let tree: Process;
+    try {
+      tree = this.images.decode(bytes, this);
+    } catch (e) {
+      if (!(e instanceof RarError)) throw e;
+      return this.fault("bad_image", e.message);
+    }
+    // Depth and authority are re-derived from the new position in the tree.
+    let deepestDepth = 0;
+    const stack: Process[] = [tree];
+    while (stack.length > 0) {
+      const p = stack.pop() as Process;
+      const parentCaps = p === tree ? d.caps : (p.parent as Process).caps;
+      p.depth = p === tree ? d.depth + 1 : (p.parent as Process).depth + 1;
+      p.caps = p.caps.filter((c) => parentCaps.includes(c));
+      if (p.depth > deepestDepth) deepestDepth = p.depth;
+      for (const c of p.children.values()) stack.push(c);
+    }
+    if (deepestDepth > this.maxDepth) return this.fault("depth_limit", `restored tree reaches depth ${deepestDepth}`);
+    if (tree.memUsed > cpu.memFree) {
+      cpu.gas += gas;
+      cpu.need = tree.memUsed;
+      return Step.Mem;
+    }
+    cpu.memFree -= tree.memUsed;
+    const h = d.nextHandle++;
+    tree.parent = d;
+    tree.handle = h;
+    d.children.set(h, tree);
+    s[sp - 2] = h;
+    cpu.sp = sp - 1;
+    cpu.pc += 1;
     return Step.Continue;
   }
 
@@ -584,9 +774,23 @@ export class Machine {
       this.pending = { proc: d, promise: result, cap: name, args };
       return Step.Pending;
     }
-    if (typeof result !== "number") return this.fault("cap_failed", `${name}: array results are not supported yet`);
-    s[cpu.sp++] = result;
-    this.onCapCall?.({ path: d.path, cap: name, args, result });
+    return this.deliver(d, name, args, result);
+  }
+
+  /** Pushes a capability result; an array goes to the inbox (charged) and its length is pushed. */
+  private deliver(d: Process, cap: string, args: CapValue[], result: CapValue): Step {
+    const cpu = this.cpu;
+    if (typeof result === "number") {
+      cpu.stack[cpu.sp++] = result | 0;
+    } else {
+      const copy = Int32Array.from(result);
+      const grow = copy.length - (d.inbox?.length ?? 0);
+      // The host call already happened, so this cannot be retried: over budget is a fault.
+      if (grow > cpu.memFree) return this.fault("cap_failed", `${cap}: result of ${copy.length} words exceeds memory headroom`);
+      this.fillInbox(d, copy);
+      cpu.stack[cpu.sp++] = copy.length;
+    }
+    this.onCapCall?.({ path: d.path, cap, args, result });
     return Step.Continue;
   }
 }

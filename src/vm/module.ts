@@ -33,6 +33,8 @@ export interface ModuleDef {
   readonly functions: readonly FunctionDef[];
   readonly code: Int32Array;
   readonly sourceMap?: SourceMap;
+  /** Digests of the modules SPAWNX may start (untrusted imports). Empty for most modules. */
+  readonly links?: readonly string[];
 }
 
 /** A verified module. Only verify() makes these. */
@@ -51,8 +53,10 @@ export interface Module extends ModuleDef {
 
 /** Bookkeeping words charged per call frame (return pc, saved base, function). */
 export const FRAME_WORDS = 3;
-export const MODULE_MAGIC = "rmod";
-export const MODULE_VERSION = 1;
+/** Tag of a module's wire form; the `.rmod` file wraps modules in a versioned bundle. */
+export const MODULE_TAG = "mod";
+export const BUNDLE_MAGIC = "rmod";
+export const BUNDLE_VERSION = 1;
 /** Hard bounds that keep decoding of untrusted modules cheap. */
 export const MODULE_LIMITS = {
   functions: 65_536,
@@ -61,6 +65,8 @@ export const MODULE_LIMITS = {
   locals: 65_536,
   nameLength: 256,
   files: 1024,
+  links: 256,
+  bundle: 1024,
 } as const;
 
 export const packr = new Packr({ useRecords: false, variableMapSize: true, mapsAsObjects: true });
@@ -76,20 +82,21 @@ export function bytesToInt32(b: Uint8Array): Int32Array {
   return new Int32Array(copy.buffer, 0, b.byteLength >> 2);
 }
 
-/** The canonical msgpack form of a module definition. */
+/** The canonical msgpack form of a module definition; its digest is the sha-256 of its encoding. */
 export function moduleToWire(def: ModuleDef): unknown[] {
   return [
-    MODULE_MAGIC,
-    MODULE_VERSION,
+    MODULE_TAG,
     def.name,
     [...def.caps],
     def.functions.map((f) => [f.name, f.nparams, f.nlocals, f.entry, f.end]),
     int32ToBytes(def.code),
     def.sourceMap ? [...def.sourceMap.files] : [],
     def.sourceMap ? int32ToBytes(def.sourceMap.entries) : new Uint8Array(0),
+    [...(def.links ?? [])],
   ];
 }
 
+/** Canonical bytes of one module (what its digest covers). */
 export function encodeModule(def: ModuleDef): Uint8Array {
   return packr.pack(moduleToWire(def));
 }
@@ -113,9 +120,8 @@ function isName(x: unknown): x is string {
 /** Checks the shape of a decoded wire value and builds a ModuleDef. Semantics are verify()'s job. */
 export function moduleFromWire(w: unknown, where = "module"): ModuleDef {
   if (!Array.isArray(w) || w.length !== 8) fail("shape", "not a module (expected an 8-element array)", where);
-  const [magic, version, name, caps, fns, code, files, map] = w as unknown[];
-  if (magic !== MODULE_MAGIC) fail("magic", `bad magic ${JSON.stringify(magic)}`, where);
-  if (version !== MODULE_VERSION) fail("version", `unsupported module version ${String(version)}`, where);
+  const [tag, name, caps, fns, code, files, map, links] = w as unknown[];
+  if (tag !== MODULE_TAG) fail("magic", `not a module (tag ${JSON.stringify(tag)})`, where);
   if (!isName(name)) fail("shape", "name must be a short string", where);
   if (!Array.isArray(caps) || caps.length > MODULE_LIMITS.caps || !caps.every(isName))
     fail("shape", `caps must be at most ${MODULE_LIMITS.caps} names`, where);
@@ -142,20 +148,46 @@ export function moduleFromWire(w: unknown, where = "module"): ModuleDef {
     fail("shape", "source map files must be strings", where);
   if (!(map instanceof Uint8Array) || map.byteLength % 16 !== 0)
     fail("shape", "source map must be binary quads", where);
+  if (!Array.isArray(links) || links.length > MODULE_LIMITS.links || !links.every(isDigest))
+    fail("shape", "links must be module digests (64 hex digits)", where);
   const entries = bytesToInt32(map);
   const sourceMap = files.length > 0 || entries.length > 0 ? { files: files as string[], entries } : undefined;
-  return { name, caps: caps as string[], functions, code: bytesToInt32(code), sourceMap };
+  const def: ModuleDef = { name, caps: caps as string[], functions, code: bytesToInt32(code), sourceMap };
+  return links.length > 0 ? { ...def, links: links as string[] } : def;
 }
 
-/** Decodes untrusted msgpack bytes into an (unverified) ModuleDef. */
-export function decodeModule(bytes: Uint8Array, where = "module"): ModuleDef {
-  let w: unknown;
+export function isDigest(x: unknown): x is string {
+  return typeof x === "string" && /^[0-9a-f]{64}$/.test(x);
+}
+
+function unpackUntrusted(bytes: Uint8Array, where: string): unknown {
   try {
-    w = packr.unpack(bytes);
+    return packr.unpack(bytes);
   } catch (e) {
     fail("msgpack", `not valid msgpack (${(e as Error).message})`, where);
   }
-  return moduleFromWire(w, where);
+}
+
+/** Decodes one module's untrusted wire bytes into an (unverified) ModuleDef. */
+export function decodeModule(bytes: Uint8Array, where = "module"): ModuleDef {
+  return moduleFromWire(unpackUntrusted(bytes, where), where);
+}
+
+/** A `.rmod` file: the entry module first, then every module it links (each once). */
+export function encodeBundle(modules: readonly ModuleDef[]): Uint8Array {
+  return packr.pack([BUNDLE_MAGIC, BUNDLE_VERSION, modules.map(moduleToWire)]);
+}
+
+/** Decodes a `.rmod` bundle; the caller verifies each module and resolves links. */
+export function decodeBundle(bytes: Uint8Array, where = "module"): ModuleDef[] {
+  const w = unpackUntrusted(bytes, where);
+  if (!Array.isArray(w) || w.length !== 3) fail("shape", "not a .rmod bundle (expected [magic, version, modules])", where);
+  if (w[0] !== BUNDLE_MAGIC) fail("magic", `bad magic ${JSON.stringify(w[0])}`, where);
+  if (w[1] !== BUNDLE_VERSION) fail("version", `unsupported .rmod version ${String(w[1])}`, where);
+  const mods = w[2];
+  if (!Array.isArray(mods) || mods.length === 0 || mods.length > MODULE_LIMITS.bundle)
+    fail("shape", "a bundle holds 1..1024 modules", where);
+  return mods.map((m, i) => moduleFromWire(m, `${where}: module ${i}`));
 }
 
 /** Source position of a pc, if the module has a source map. */

@@ -10,7 +10,8 @@ export type OperandKind =
   | "label" // an absolute code address (a jump target inside the function)
   | "func" // a function index in the module
   | "cap" // an index into the module's capability manifest
-  | "count"; // a small non-negative count (0..16)
+  | "count" // a small non-negative count (0..16)
+  | "link"; // an index into the module's linked modules
 
 /** How control leaves an instruction; the verifier follows these. */
 export type Flow = "next" | "jump" | "branch" | "end";
@@ -79,17 +80,25 @@ export const enum Op {
   MFILL = 42,
   SPAWN = 43,
   SPAWNC = 44,
-  RESUME = 45,
-  REFUEL = 46,
-  STATUS = 47,
-  RESULT = 48,
-  CLOAD = 49,
-  CSTORE = 50,
-  KILL = 51,
-  YIELD = 52,
-  GASLEFT = 53,
-  MEMLEFT = 54,
-  CAP = 55,
+  SPAWNX = 45,
+  RESUME = 46,
+  REFUEL = 47,
+  STATUS = 48,
+  RESULT = 49,
+  CLOAD = 50,
+  CSTORE = 51,
+  KILL = 52,
+  YIELD = 53,
+  GASLEFT = 54,
+  MEMLEFT = 55,
+  CAP = 56,
+  SNAPSHOT = 57,
+  RESTORE = 58,
+  INBOX = 59,
+  INLEN = 60,
+  ANSWER = 61,
+  ANSWERA = 62,
+  REQUEST = 63,
 }
 
 // prettier-ignore
@@ -147,6 +156,7 @@ const TABLE: readonly OpInfo[] = [
   // --- processes (DESIGN §3)
   { name: "SPAWN",   operands: ["func"],         pop: -1, push: 1, gas: 20, bulk: true, flow: "next", doc: "args.. ptr len gas mem grant trap: child running f(args) with mem[ptr..ptr+len) as its memory; push handle" },
   { name: "SPAWNC",  operands: [],               pop: 8, push: 1, gas: 40, bulk: true, flow: "next", doc: "ptr len gas mem grant trap cptr clen: child from module bytes mem[cptr..+clen) (one byte per word, verified), entry function 0 (no parameters); push handle" },
+  { name: "SPAWNX",  operands: ["link", "i32"], pop: 6, push: 1, gas: 20, bulk: true, flow: "next", doc: "ptr len gas mem grant trap: child running function imm (no parameters) of linked module l, memory from mem[ptr..ptr+len); push handle" },
   { name: "RESUME",  operands: [],               pop: 1, push: 1, gas: 5, flow: "next", doc: "h: run child h until it stops; push its status" },
   { name: "REFUEL",  operands: [],               pop: 3, push: 0, gas: 2, flow: "next", doc: "h g m: raise child h's gas limit by g and memory limit by m (both >= 0)" },
   { name: "STATUS",  operands: [],               pop: 1, push: 1, gas: 1, flow: "next", doc: "h: push child h's status" },
@@ -157,7 +167,14 @@ const TABLE: readonly OpInfo[] = [
   { name: "YIELD",   operands: [],               pop: 1, push: 0, gas: 2, flow: "next", doc: "stop as yielded(a); the parent's resume continues after this instruction" },
   { name: "GASLEFT", operands: [],               pop: 0, push: 1, gas: 1, flow: "next", doc: "push own gasLimit - gasUsed (saturated to i32)" },
   { name: "MEMLEFT", operands: [],               pop: 0, push: 1, gas: 1, flow: "next", doc: "push own memLimit - memUsed (saturated to i32)" },
-  { name: "CAP",     operands: ["cap", "count"], pop: -1, push: 1, gas: 10, bulk: true, flow: "next", doc: "call capability c with n argument words; push its result" },
+  { name: "CAP",     operands: ["cap", "count"], pop: -1, push: 1, gas: 10, bulk: true, flow: "next", doc: "call capability c with n argument words; push its result (an array result goes to the inbox; its length is pushed)" },
+  { name: "SNAPSHOT",operands: [],               pop: 1, push: 1, gas: 20, bulk: true, flow: "next", doc: "h: encode child h's subtree as an image into the inbox (charged); push its length in bytes" },
+  { name: "RESTORE", operands: [],               pop: 2, push: 1, gas: 40, bulk: true, flow: "next", doc: "ptr len: verify image bytes mem[ptr..ptr+len) (one byte per word) and make its tree a new child; push handle" },
+  { name: "INBOX",   operands: [],               pop: 1, push: 0, gas: 2, bulk: true, flow: "next", doc: "dst: copy the inbox (one element per word) to mem[dst..], then empty it, releasing its charge" },
+  { name: "INLEN",   operands: [],               pop: 0, push: 1, gas: 1, flow: "next", doc: "push the inbox length" },
+  { name: "ANSWER",  operands: [],               pop: 2, push: 0, gas: 2, flow: "next", doc: "h v: set the int value child h's trapped capability call returns" },
+  { name: "ANSWERA", operands: [],               pop: 3, push: 0, gas: 2, bulk: true, flow: "next", doc: "h ptr len: answer child h's trapped call with the array mem[ptr..ptr+len) (goes to its inbox; its call returns len)" },
+  { name: "REQUEST", operands: [],               pop: 2, push: 1, gas: 2, bulk: true, flow: "next", doc: "h k: child h's trapped request into the inbox: k = -1 the capability name (code points), k >= 0 argument k; push its length" },
 ];
 
 export const OPS: readonly OpInfo[] = TABLE;

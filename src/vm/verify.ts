@@ -92,6 +92,9 @@ function verifyFunction(def: ModuleDef, f: number, height: Int32Array, isStart: 
         case "count":
           if (v < 0 || v > MAX_CAP_ARGS) bad("bad_count", `count ${v} out of range 0..${MAX_CAP_ARGS}`, where);
           break;
+        case "link":
+          if (v < 0 || v >= (def.links?.length ?? 0)) bad("bad_link", `link ${v} not in the module's links`, where);
+          break;
         case "label":
           if (v < entry || v >= end) bad("bad_jump", `jump target ${v} outside the function`, where);
           break;
@@ -162,4 +165,15 @@ function verifySourceMap(def: ModuleDef): void {
     if (e[i + 1] < 0 || e[i + 1] >= sm.files.length) bad("bad_source_map", "file index out of range", where);
     last = e[i];
   }
+}
+
+/** Verifies every module of a `.rmod` bundle and checks that each link resolves inside it. Entry module first. */
+export function verifyBundle(defs: readonly ModuleDef[], where = "bundle"): Module[] {
+  const mods = defs.map((d) => verify(d));
+  const known = new Set(mods.map((m) => m.digest));
+  mods.forEach((m, i) => {
+    for (const l of m.links ?? [])
+      if (!known.has(l)) bad("unresolved_link", `links module ${l.slice(0, 12)}…, which the bundle does not hold`, `${where}: module ${i}`);
+  });
+  return mods;
 }
