@@ -628,7 +628,13 @@ export class Machine {
         if (!c) return this.fault("bad_handle", `handle ${s[sp - 2]}`);
         const req = c.request;
         if (!req) return this.fault("no_result", `child ${c.path} is ${c.statusName}, not cap_call`);
-        if (k < -1 || k >= req.args.length) return this.fault("bad_arg", `request argument ${k} of ${req.args.length}`);
+        if (k < -2 || k >= req.args.length) return this.fault("bad_arg", `request argument ${k} of ${req.args.length}`);
+        if (k === -2) {
+          if (!this.charge(GAS[op])) return Step.Gas;
+          s[sp - 2] = req.args.length;
+          cpu.sp = sp - 1;
+          break;
+        }
         const data = k === -1 ? Int32Array.from([...req.cap].map((ch) => ch.codePointAt(0) as number)) : req.args[k].slice();
         if (!this.charge(GAS[op] + bulkGas(data.length))) return Step.Gas;
         if (data.length - held > cpu.memFree) {

@@ -174,7 +174,7 @@ const TABLE: readonly OpInfo[] = [
   { name: "INLEN",   operands: [],               pop: 0, push: 1, gas: 1, flow: "next", doc: "push the inbox length" },
   { name: "ANSWER",  operands: [],               pop: 2, push: 0, gas: 2, flow: "next", doc: "h v: set the int value child h's trapped capability call returns" },
   { name: "ANSWERA", operands: [],               pop: 3, push: 0, gas: 2, bulk: true, flow: "next", doc: "h ptr len: answer child h's trapped call with the array mem[ptr..ptr+len) (goes to its inbox; its call returns len)" },
-  { name: "REQUEST", operands: [],               pop: 2, push: 1, gas: 2, bulk: true, flow: "next", doc: "h k: child h's trapped request into the inbox: k = -1 the capability name (code points), k >= 0 argument k; push its length" },
+  { name: "REQUEST", operands: [],               pop: 2, push: 1, gas: 2, bulk: true, flow: "next", doc: "h k: child h's trapped request: k = -2 push its argument count; k = -1 its capability name (code points) into the inbox, k >= 0 argument k into the inbox, and push the length" },
 ];
 
 export const OPS: readonly OpInfo[] = TABLE;
