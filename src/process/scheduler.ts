@@ -54,6 +54,12 @@ export interface CapCallEvent {
 export type RunStop = "stopped" | "pending";
 
 const MAX_LIMIT = Number.MAX_SAFE_INTEGER;
+/**
+ * The hot loop's counters are capped at this window so they stay small
+ * integers (V8 then keeps them in int32 registers). When a counter runs out
+ * but the real headroom is larger, the scheduler refills it: once per 2^30.
+ */
+const WINDOW = 2 ** 30;
 
 /** Outcome of a slow instruction. */
 const enum Step {
@@ -150,10 +156,9 @@ export class Machine {
       let step: Step;
       switch (exit) {
         case Exit.Gas:
-          step = Step.Gas;
-          break;
         case Exit.Mem:
-          step = Step.Mem;
+          if (this.refill(d, exit === Exit.Gas)) continue;
+          step = exit === Exit.Gas ? Step.Gas : Step.Mem;
           break;
         case Exit.Fault:
           step = Step.Fault;
@@ -264,8 +269,17 @@ export class Machine {
       if (gq < g) g = gq;
       if (mq < m) m = mq;
     }
-    cpu.gas = this.gasStart = g;
-    cpu.memFree = this.memStart = m;
+    cpu.gas = this.gasStart = Math.min(g, WINDOW);
+    cpu.memFree = this.memStart = Math.min(m, WINDOW);
+  }
+
+  /** After a refusal: settle, recompute the counters, and say whether the instruction now fits. */
+  private refill(d: Process, gas: boolean): boolean {
+    const need = this.cpu.need;
+    this.leave(d);
+    this.load(d);
+    this.cpu.need = need;
+    return gas ? this.cpu.gas >= need : this.cpu.memFree >= need;
   }
 
   /** Saves the registers into p and settles used gas and memory into the whole chain. */

@@ -13,6 +13,7 @@
 import type { FaultKind } from "./errors.js";
 import type { Module } from "./module.js";
 import { GAS, Op } from "./opcodes.js";
+import { DISPATCH_GAS, Fused } from "./quicken.js";
 
 export const enum Exit {
   /** `need` gas did not fit; nothing happened. */
@@ -64,7 +65,7 @@ export function growInt32(a: Int32Array, min: number, used: number): Int32Array 
 
 export function interpret(cpu: Cpu): Exit {
   const m = cpu.module as Module;
-  const code = m.code;
+  const code = m.fast;
   const frameCost = m.frameCost;
   const nparams = m.nparams;
   const nlocals = m.nlocals;
@@ -84,12 +85,17 @@ export function interpret(cpu: Cpu): Exit {
   let exit: Exit;
 
   loop: for (;;) {
-    const op = code[pc];
-    const c = GAS[op];
+    let op = code[pc];
+    let c = DISPATCH_GAS[op];
     if (c > gas) {
-      cpu.need = c;
-      exit = Exit.Gas;
-      break;
+      // A fused pair that does not fit runs its first instruction alone.
+      op = m.code[pc];
+      c = GAS[op];
+      if (c > gas) {
+        cpu.need = c;
+        exit = Exit.Gas;
+        break;
+      }
     }
     gas -= c;
     switch (op) {
@@ -394,6 +400,62 @@ export function interpret(cpu: Cpu): Exit {
         else mem.fill(s, d, d + n);
         sp -= 3;
         pc += 1;
+        continue;
+      }
+      // --- fused pairs (quicken.ts): operands sit where the plain pair has them
+      case Fused.LGET_LGET:
+        stack[sp] = stack[bp + code[pc + 1]];
+        stack[sp + 1] = stack[bp + code[pc + 3]];
+        sp += 2;
+        pc += 4;
+        continue;
+      case Fused.LGET_PUSH:
+        stack[sp] = stack[bp + code[pc + 1]];
+        stack[sp + 1] = code[pc + 3];
+        sp += 2;
+        pc += 4;
+        continue;
+      case Fused.LGET_ADDI:
+        stack[sp++] = stack[bp + code[pc + 1]] + code[pc + 3];
+        pc += 4;
+        continue;
+      case Fused.LT_JZ:
+        sp -= 2;
+        pc = stack[sp] < stack[sp + 1] ? pc + 3 : code[pc + 2];
+        continue;
+      case Fused.LE_JZ:
+        sp -= 2;
+        pc = stack[sp] <= stack[sp + 1] ? pc + 3 : code[pc + 2];
+        continue;
+      case Fused.GT_JZ:
+        sp -= 2;
+        pc = stack[sp] > stack[sp + 1] ? pc + 3 : code[pc + 2];
+        continue;
+      case Fused.GE_JZ:
+        sp -= 2;
+        pc = stack[sp] >= stack[sp + 1] ? pc + 3 : code[pc + 2];
+        continue;
+      case Fused.EQ_JZ:
+        sp -= 2;
+        pc = stack[sp] === stack[sp + 1] ? pc + 3 : code[pc + 2];
+        continue;
+      case Fused.NE_JZ:
+        sp -= 2;
+        pc = stack[sp] !== stack[sp + 1] ? pc + 3 : code[pc + 2];
+        continue;
+      case Fused.LGET_LOAD: {
+        const a = stack[bp + code[pc + 1]] + code[pc + 3];
+        if (a < 0 || a >= memSize) {
+          // Fault as the plain pair would: the LGET happened, pc at the LOAD (both charged).
+          stack[sp++] = stack[bp + code[pc + 1]];
+          pc += 2;
+          cpu.fault = "mem_bounds";
+          cpu.detail = `load at ${a}, memory size ${memSize}`;
+          exit = Exit.Fault;
+          break loop;
+        }
+        stack[sp++] = mem[a];
+        pc += 4;
         continue;
       }
       default:

@@ -49,6 +49,8 @@ export interface Module extends ModuleDef {
   readonly entries: Int32Array;
   /** Canonical encoding, kept for images and SPAWNC comparisons. */
   readonly bytes: Uint8Array;
+  /** Quickened code the interpreter dispatches on (same layout as `code`; see quicken.ts). */
+  readonly fast: Int32Array;
 }
 
 /** Bookkeeping words charged per call frame (return pc, saved base, function). */

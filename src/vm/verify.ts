@@ -13,6 +13,7 @@ import {
   type ModuleDef,
 } from "./module.js";
 import { OPS, Op, WIDTH } from "./opcodes.js";
+import { quicken } from "./quicken.js";
 
 /** Operand stack height bound per frame; keeps frames and charges small. */
 export const MAX_STACK = 4096;
@@ -61,7 +62,8 @@ export function verify(def: ModuleDef): Module {
   }
   if (def.sourceMap) verifySourceMap(def);
   const bytes = encodeModule(def);
-  return { ...def, digest: digestBytes(bytes), maxStack, frameCost, nparams, nlocals, entries, bytes };
+  const fast = quicken(code, fns);
+  return { ...def, digest: digestBytes(bytes), maxStack, frameCost, nparams, nlocals, entries, bytes, fast };
 }
 
 function verifyFunction(def: ModuleDef, f: number, height: Int32Array, isStart: Uint8Array): number {

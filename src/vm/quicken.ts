@@ -1,0 +1,76 @@
+// Quickening: a copy of verified code in which the first opcode word of some
+// common instruction pairs is replaced by a fused opcode. The layout is
+// unchanged (same pcs, operands where they were), so a jump into the middle
+// of a pair still runs the plain second instruction, and images, pcs and
+// disassembly only ever see the original code.
+//
+// A fused opcode costs the sum of its parts. If that does not fit, the
+// interpreter runs the original first instruction alone, so exhaustion still
+// happens at exactly the same instruction boundary as without fusion.
+
+import type { FunctionDef } from "./module.js";
+import { GAS, OPS, Op, WIDTH } from "./opcodes.js";
+
+/** Fused opcodes; numbered after the public instruction set. */
+export const enum Fused {
+  LGET_LGET = 100, // LGET a; LGET b
+  LGET_PUSH, // LGET a; PUSH k
+  LGET_ADDI, // LGET a; ADDI k
+  LGET_LOAD, // LGET a; LOAD off
+  LT_JZ, // LT; JZ t   (and the other comparisons)
+  LE_JZ,
+  GT_JZ,
+  GE_JZ,
+  EQ_JZ,
+  NE_JZ,
+  END,
+}
+
+interface Pair {
+  first: number;
+  second: number;
+  fused: Fused;
+}
+
+const PAIRS: readonly Pair[] = [
+  { first: Op.LGET, second: Op.LGET, fused: Fused.LGET_LGET },
+  { first: Op.LGET, second: Op.PUSH, fused: Fused.LGET_PUSH },
+  { first: Op.LGET, second: Op.ADDI, fused: Fused.LGET_ADDI },
+  { first: Op.LGET, second: Op.LOAD, fused: Fused.LGET_LOAD },
+  { first: Op.LT, second: Op.JZ, fused: Fused.LT_JZ },
+  { first: Op.LE, second: Op.JZ, fused: Fused.LE_JZ },
+  { first: Op.GT, second: Op.JZ, fused: Fused.GT_JZ },
+  { first: Op.GE, second: Op.JZ, fused: Fused.GE_JZ },
+  { first: Op.EQ, second: Op.JZ, fused: Fused.EQ_JZ },
+  { first: Op.NE, second: Op.JZ, fused: Fused.NE_JZ },
+];
+
+/** Gas of every opcode the interpreter may dispatch: public ones, then fused sums. */
+export const DISPATCH_GAS: Int32Array = (() => {
+  const g = new Int32Array(Fused.END);
+  g.set(GAS);
+  for (const p of PAIRS) g[p.fused] = GAS[p.first] + GAS[p.second];
+  return g;
+})();
+
+/** The quickened copy of verified code. */
+export function quicken(code: Int32Array, functions: readonly FunctionDef[]): Int32Array {
+  const fast = code.slice();
+  for (const f of functions) {
+    for (let pc = f.entry; pc < f.end; pc += WIDTH[code[pc]]) {
+      const next = pc + WIDTH[code[pc]];
+      if (next >= f.end) break;
+      for (const p of PAIRS) {
+        if (code[pc] === p.first && code[next] === p.second) {
+          fast[pc] = p.fused;
+          break;
+        }
+      }
+    }
+  }
+  return fast;
+}
+
+export const FUSED_COUNT = PAIRS.length;
+// The public table must stay below the fused range.
+if (OPS.length >= 100) throw new Error("opcode table overlaps fused opcodes");
