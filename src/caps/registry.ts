@@ -14,6 +14,8 @@ export type CapValue = number | Int32Array;
 export interface CapContext {
   /** Process path of the caller ("0.2"). */
   readonly path: string;
+  /** Scopes the caller holds for this capability family ("" for an unscoped grant), sorted. */
+  readonly scopes: readonly string[];
 }
 
 export interface CapHandler {
@@ -26,6 +28,18 @@ export function argWords(sig: CapSignature): number {
   let n = 0;
   for (const t of sig.args) n += t === "int" ? 1 : 2;
   return n;
+}
+
+/** The family of a capability name: `fs.read:/data` -> `fs.read`, `io.print@1` -> `io.print`. */
+export function capFamily(name: string): string {
+  return canonicalCap(name).replace(/:.*$/, "");
+}
+
+/** The scope of a capability name: `fs.read:/data` -> `/data`, `io.print` -> "". */
+export function capScope(name: string): string {
+  const c = canonicalCap(name);
+  const i = c.indexOf(":");
+  return i < 0 ? "" : c.slice(i + 1);
 }
 
 /** `io.print@1` and `io.print` name the same capability; scopes (`fs.read:/d`) are kept. */

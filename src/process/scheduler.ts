@@ -14,7 +14,7 @@
 //
 // Everything is iterative: no host recursion grows with the depth of the tree.
 
-import { CapRegistry, argWords, type CapValue } from "../caps/registry.js";
+import { CapRegistry, argWords, capFamily, capScope, type CapValue } from "../caps/registry.js";
 import { FAULTS, RarError, type FaultKind } from "../vm/errors.js";
 import { Cpu, Exit, interpret } from "../vm/interpreter.js";
 import { decodeModule, type Module } from "../vm/module.js";
@@ -728,10 +728,17 @@ export class Machine {
       if ((mask & (1 << i)) === 0) continue;
       const name = manifest[i];
       if (name === undefined) return `capability bit ${i} is not in the manifest`;
-      if (mustHold && !d.caps.includes(name)) return `cannot grant ${name}: not held`;
-      names.push(name);
+      const family = capFamily(name);
+      if (!mustHold) {
+        names.push(family);
+        continue;
+      }
+      // A child receives exactly the parent's grants of that family (same scopes, never wider).
+      const held = d.caps.filter((c) => capFamily(c) === family);
+      if (held.length === 0) return `cannot grant ${name}: not held`;
+      names.push(...held);
     }
-    return names.sort();
+    return [...new Set(names)].sort();
   }
 
   private loadCode(words: Int32Array): Module | string {
@@ -753,13 +760,14 @@ export class Machine {
     const cpu = this.cpu;
     const code = d.module.code;
     const pc = cpu.pc;
-    const name = d.module.caps[code[pc + 1]];
+    const name = capFamily(d.module.caps[code[pc + 1]]);
     const n = code[pc + 2];
     const s = cpu.stack;
     const argBase = cpu.sp - n;
     const trapped = d.traps.includes(name);
+    const scopes = d.caps.filter((c) => capFamily(c) === name).map(capScope);
     const handler = this.caps.get(name);
-    if (!trapped && (!d.caps.includes(name) || !handler)) return this.fault("cap_denied", name);
+    if (!trapped && (scopes.length === 0 || !handler)) return this.fault("cap_denied", name);
     // Without a host signature (trapped, unknown to the host) every word is an int argument.
     const sig = handler?.sig ?? { args: new Array<"int">(n).fill("int"), result: "int" as const };
     if (argWords(sig) !== n) return this.fault("bad_arg", `${name} takes ${argWords(sig)} argument words, got ${n}`);
@@ -788,7 +796,13 @@ export class Machine {
       d.answer = 0;
       return Step.Stop;
     }
-    const result = (handler as NonNullable<typeof handler>).call(args, { path: d.path });
+    let result: CapValue | Promise<CapValue>;
+    try {
+      result = (handler as NonNullable<typeof handler>).call(args, { path: d.path, scopes });
+    } catch (e) {
+      // A handler refusing a call (bad path, scope escape, ...) faults the caller, not the host.
+      return this.fault("cap_failed", `${name}: ${e instanceof Error ? e.message : String(e)}`);
+    }
     if (result instanceof Promise) {
       this.leave(d);
       this.pending = { proc: d, promise: result, cap: name, args };
