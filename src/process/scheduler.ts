@@ -15,6 +15,7 @@
 // Everything is iterative: no host recursion grows with the depth of the tree.
 
 import { CapRegistry, argWords, capFamily, capScope, type CapValue } from "../caps/registry.js";
+import { resolveScope, scopeWithin } from "../caps/scope.js";
 import { FAULTS, RarError, type FaultKind } from "../vm/errors.js";
 import { Cpu, Exit, interpret } from "../vm/interpreter.js";
 import { decodeModule, type Module } from "../vm/module.js";
@@ -454,6 +455,8 @@ export class Machine {
         return this.inboxOps(d, op);
       case Op.CAP:
         return this.capCall(d);
+      case Op.NARROW:
+        return this.narrow(d);
       default:
         throw new Error(`internal: opcode ${op} reached the slow path`);
     }
@@ -754,6 +757,32 @@ export class Machine {
       if (e instanceof RarError) return e.message;
       throw e;
     }
+  }
+
+  private narrow(d: Process): Step {
+    const cpu = this.cpu;
+    const s = cpu.stack;
+    const sp = cpu.sp;
+    const c = this.child(d, s[sp - 3]);
+    const ptr = s[sp - 2];
+    const len = s[sp - 1];
+    if (!c) return this.fault("bad_handle", `handle ${s[sp - 3]}`);
+    if (len < 0 || len > 4096 || ptr < 0 || ptr + len > cpu.memSize) return this.fault("mem_bounds", `scope of ${len} at ${ptr}`);
+    const family = capFamily(d.module.caps[d.module.code[cpu.pc + 1]]);
+    const held = c.caps.filter((x) => capFamily(x) === family).map(capScope);
+    let text = "";
+    for (let i = 0; i < len; i++) text += String.fromCodePoint(Math.max(0, Math.min(0x10ffff, cpu.mem[ptr + i])));
+    // The new scope must lie within one of the child's current scopes; the first that contains it wins.
+    const scope = held
+      .filter((h) => h !== "")
+      .map((h) => ({ h, n: resolveScope(h, text) }))
+      .find(({ h, n }) => scopeWithin(n, h));
+    if (!scope) return this.fault("cap_denied", `cannot narrow ${family} to '${text}': not within a held scope`);
+    if (!this.charge(GAS[Op.NARROW] + bulkGas(len))) return Step.Gas;
+    c.caps = [...c.caps.filter((x) => capFamily(x) !== family), `${family}:${scope.n}`].sort();
+    cpu.sp = sp - 3;
+    cpu.pc += 2;
+    return Step.Continue;
   }
 
   private capCall(d: Process): Step {

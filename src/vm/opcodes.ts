@@ -98,7 +98,8 @@ export const enum Op {
   INLEN = 60,
   ANSWER = 61,
   ANSWERA = 62,
-  REQUEST = 63,
+  NARROW = 63,
+  REQUEST = 64,
 }
 
 // prettier-ignore
@@ -174,6 +175,7 @@ const TABLE: readonly OpInfo[] = [
   { name: "INLEN",   operands: [],               pop: 0, push: 1, gas: 1, flow: "next", doc: "push the inbox length" },
   { name: "ANSWER",  operands: [],               pop: 2, push: 0, gas: 2, flow: "next", doc: "h v: set the int value child h's trapped capability call returns" },
   { name: "ANSWERA", operands: [],               pop: 3, push: 0, gas: 2, bulk: true, flow: "next", doc: "h ptr len: answer child h's trapped call with the array mem[ptr..ptr+len) (goes to its inbox; its call returns len)" },
+  { name: "NARROW",  operands: ["cap"],          pop: 3, push: 0, gas: 5, bulk: true, flow: "next", doc: "h ptr len: narrow child h's grants of capability family c to the scope mem[ptr..+len) (code points; relative to the held scope), which must lie within a scope it holds" },
   { name: "REQUEST", operands: [],               pop: 2, push: 1, gas: 2, bulk: true, flow: "next", doc: "h k: child h's trapped request: k = -2 push its argument count; k = -1 its capability name (code points) into the inbox, k >= 0 argument k into the inbox, and push the length" },
 ];
 
