@@ -146,6 +146,7 @@ export class Machine {
    * call is in flight (see settlePending). The root must be ready.
    */
   run(root: Process): RunStop {
+    if (this.pending) throw new RarError("usage", "async", "an async capability call is pending; settle it first");
     if (root.status !== StatusCode.READY) throw new RarError("usage", "not_ready", `process is ${root.statusName}`);
     let d = deepest(root);
     this.load(d);
@@ -365,6 +366,11 @@ export class Machine {
     const s = cpu.stack;
     const sp = cpu.sp;
     const base = GAS[op];
+    // Same order as the hot loop: base gas first, then operands (a fault charges nothing), then the full cost.
+    if (base > cpu.gas) {
+      cpu.need = base;
+      return Step.Gas;
+    }
     switch (op) {
       case Op.GASLEFT:
       case Op.MEMLEFT: {
@@ -501,7 +507,8 @@ export class Machine {
     if (d.depth + 1 > this.maxDepth) return this.fault("depth_limit", `depth ${d.depth + 1} > ${this.maxDepth}`);
     const caps = this.capSet(d, grant, true);
     if (typeof caps === "string") return this.fault("cap_denied", caps);
-    const traps = this.capSet(d, trap, false) as string[];
+    const traps = this.capSet(d, trap, false);
+    if (typeof traps === "string") return this.fault("bad_arg", traps);
     let module = d.module;
     let entry = 0;
     let nargs = 0;
@@ -693,6 +700,7 @@ export class Machine {
       tree = this.images.decode(bytes, this);
     } catch (e) {
       if (!(e instanceof RarError)) throw e;
+      cpu.gas += gas;
       return this.fault("bad_image", e.message);
     }
     // Depth and authority are re-derived from the new position in the tree.
@@ -706,7 +714,10 @@ export class Machine {
       if (p.depth > deepestDepth) deepestDepth = p.depth;
       for (const c of p.children.values()) stack.push(c);
     }
-    if (deepestDepth > this.maxDepth) return this.fault("depth_limit", `restored tree reaches depth ${deepestDepth}`);
+    if (deepestDepth > this.maxDepth) {
+      cpu.gas += gas;
+      return this.fault("depth_limit", `restored tree reaches depth ${deepestDepth}`);
+    }
     if (tree.memUsed > cpu.memFree) {
       cpu.gas += gas;
       cpu.need = tree.memUsed;

@@ -166,6 +166,7 @@ export function interpret(cpu: Cpu): Exit {
         if (b === 0) {
           cpu.fault = "div_by_zero";
           cpu.detail = `${a} ${op === Op.DIV ? "/" : "%"} 0`;
+          gas += c;
           exit = Exit.Fault;
           break loop;
         }
@@ -173,6 +174,7 @@ export function interpret(cpu: Cpu): Exit {
           if (a === -2147483648 && b === -1) {
             cpu.fault = "overflow";
             cpu.detail = "-2147483648 / -1";
+            gas += c;
             exit = Exit.Fault;
             break loop;
           }
@@ -309,6 +311,7 @@ export function interpret(cpu: Cpu): Exit {
         continue;
       }
       case Op.TRAP:
+        gas += c;
         cpu.fault = "trap";
         cpu.detail = `trap ${code[pc + 1]}`;
         exit = Exit.Fault;
@@ -322,6 +325,7 @@ export function interpret(cpu: Cpu): Exit {
         if (a < 0 || a >= memSize) {
           cpu.fault = "mem_bounds";
           cpu.detail = `load at ${a}, memory size ${memSize}`;
+          gas += c;
           exit = Exit.Fault;
           break loop;
         }
@@ -334,6 +338,7 @@ export function interpret(cpu: Cpu): Exit {
         if (a < 0 || a >= memSize) {
           cpu.fault = "mem_bounds";
           cpu.detail = `store at ${a}, memory size ${memSize}`;
+          gas += c;
           exit = Exit.Fault;
           break loop;
         }
@@ -347,6 +352,7 @@ export function interpret(cpu: Cpu): Exit {
         if (n < 0) {
           cpu.fault = "bad_arg";
           cpu.detail = `grow by ${n}`;
+          gas += c;
           exit = Exit.Fault;
           break loop;
         }
@@ -366,6 +372,7 @@ export function interpret(cpu: Cpu): Exit {
         if (memSize + n > memMax) {
           cpu.fault = "mem_limit";
           cpu.detail = `memory of ${memSize + n} words exceeds the runtime's ${memMax}`;
+          gas += c;
           exit = Exit.Fault;
           break loop;
         }
@@ -385,6 +392,7 @@ export function interpret(cpu: Cpu): Exit {
         if (n < 0 || d < 0 || d + n > memSize || (op === Op.MCOPY && (s < 0 || s + n > memSize))) {
           cpu.fault = "mem_bounds";
           cpu.detail = `${op === Op.MCOPY ? "copy" : "fill"} of ${n} words at ${d}, memory size ${memSize}`;
+          gas += c;
           exit = Exit.Fault;
           break loop;
         }
@@ -446,11 +454,12 @@ export function interpret(cpu: Cpu): Exit {
       case Fused.LGET_LOAD: {
         const a = stack[bp + code[pc + 1]] + code[pc + 3];
         if (a < 0 || a >= memSize) {
-          // Fault as the plain pair would: the LGET happened, pc at the LOAD (both charged).
+          // Fault as the plain pair would: the LGET happened, the LOAD did not (pc at it, not charged).
           stack[sp++] = stack[bp + code[pc + 1]];
           pc += 2;
           cpu.fault = "mem_bounds";
           cpu.detail = `load at ${a}, memory size ${memSize}`;
+          gas += c - GAS[Op.LGET];
           exit = Exit.Fault;
           break loop;
         }

@@ -144,7 +144,7 @@ const TABLE: readonly OpInfo[] = [
   { name: "JMP",     operands: ["label"],        pop: 0, push: 0, gas: 1, flow: "jump", doc: "pc := label" },
   { name: "JZ",      operands: ["label"],        pop: 1, push: 0, gas: 1, flow: "branch", doc: "if a == 0 then pc := label" },
   { name: "JNZ",     operands: ["label"],        pop: 1, push: 0, gas: 1, flow: "branch", doc: "if a != 0 then pc := label" },
-  { name: "CALL",    operands: ["func"],         pop: -1, push: 1, gas: 2, flow: "next", doc: "call f with its nparams arguments; allocates f's frame (nlocals + maxStack + 2 words)" },
+  { name: "CALL",    operands: ["func"],         pop: -1, push: 1, gas: 2, flow: "next", doc: "call f with its nparams arguments; allocates f's frame (nlocals + maxStack + 3 words)" },
   { name: "RET",     operands: [],               pop: 1, push: 0, gas: 1, flow: "end", doc: "return a to the caller, releasing the frame; from the bottom frame: the process is done(a)" },
   { name: "TRAP",    operands: ["i32"],          pop: 0, push: 0, gas: 1, flow: "end", doc: "fault with kind trap(imm)" },
   // --- linear memory (word addressed, every access bounds-checked)
