@@ -42,6 +42,8 @@ export interface MachineOptions {
   onCapCall?: (event: CapCallEvent) => void;
   /** Image codec for SNAPSHOT and RESTORE. */
   images?: ImageCodec;
+  /** Step tracing: called with the process and pc before each instruction runs. Off (free) when absent. */
+  onStep?: (p: Process, pc: number) => void;
 }
 
 export interface CapCallEvent {
@@ -89,6 +91,13 @@ export class Machine {
   private next: Process | null = null;
   private gasStart = 0;
   private memStart = 0;
+  /** The chain's real headroom at the last load (the counters may hold less: see WINDOW). */
+  private realGas = 0;
+  private realMem = 0;
+  /** Step tracing: called before every instruction when set (costs nothing when not). */
+  onStep?: (p: Process, pc: number) => void;
+  private stepNeed = 0;
+  private stepArmed = -1;
   /** The async capability call in flight, if any. */
   pending: { proc: Process; promise: Promise<CapValue>; cap: string; args: CapValue[] } | null = null;
 
@@ -98,6 +107,7 @@ export class Machine {
     this.caps = options.caps ?? new CapRegistry();
     this.onCapCall = options.onCapCall;
     this.images = options.images;
+    this.onStep = options.onStep;
   }
 
   /** Registers a verified module so processes share it. */
@@ -153,14 +163,18 @@ export class Machine {
     const cpu = this.cpu;
     for (;;) {
       let exit: Exit;
-      if (cpu.fp === 0) exit = this.enter(d) ? interpret(cpu) : Exit.Mem;
-      else exit = interpret(cpu);
+      if (cpu.fp === 0 && !this.enter(d)) exit = Exit.Mem;
+      else {
+        if (this.onStep) this.step(d);
+        exit = interpret(cpu);
+      }
       let step: Step;
       switch (exit) {
         case Exit.Gas:
+          step = Step.Gas;
+          break;
         case Exit.Mem:
-          if (this.refill(d, exit === Exit.Gas)) continue;
-          step = exit === Exit.Gas ? Step.Gas : Step.Mem;
+          step = Step.Mem;
           break;
         case Exit.Fault:
           step = Step.Fault;
@@ -175,6 +189,15 @@ export class Machine {
           step = this.slow(d);
       }
       if (step === Step.Continue) continue;
+      // A refusal may only be the counter's window (or a single step): refill and retry.
+      if (step === Step.Gas || step === Step.Mem) {
+        // Nothing ran since the step was armed (every instruction costs gas): the announced one was refused.
+        const retry = this.onStep !== undefined && cpu.gas === this.stepArmed;
+        if (this.refill(d, step === Step.Gas)) {
+          if (retry) this.stepNeed = step === Step.Gas ? cpu.need : 1;
+          continue;
+        }
+      }
       if (step === Step.Pending) return "pending";
       if (step === Step.Switch) {
         d = this.next as Process;
@@ -271,17 +294,41 @@ export class Machine {
       if (gq < g) g = gq;
       if (mq < m) m = mq;
     }
+    this.realGas = g;
+    this.realMem = m;
     cpu.gas = this.gasStart = Math.min(g, WINDOW);
     cpu.memFree = this.memStart = Math.min(m, WINDOW);
   }
 
   /** After a refusal: settle, recompute the counters, and say whether the instruction now fits. */
   private refill(d: Process, gas: boolean): boolean {
-    const need = this.cpu.need;
+    const cpu = this.cpu;
+    const need = cpu.need;
     this.leave(d);
     this.load(d);
-    this.cpu.need = need;
-    return gas ? this.cpu.gas >= need : this.cpu.memFree >= need;
+    cpu.need = need;
+    if (gas ? this.realGas < need : this.realMem < need) return false;
+    if (gas && cpu.gas < need) cpu.gas = this.gasStart = need;
+    if (!gas && cpu.memFree < need) cpu.memFree = this.memStart = need;
+    return true;
+  }
+
+  /**
+   * Step mode: shrink the gas counter to the next instruction's cost so the
+   * loop runs exactly one (a fused pair does not fit and runs as its first
+   * half). A bulk instruction refused at that size is retried with what it
+   * needs, without announcing it twice.
+   */
+  private step(d: Process): void {
+    const cpu = this.cpu;
+    const c = Math.max(GAS[d.module.code[cpu.pc]], this.stepNeed);
+    if (cpu.gas > c) {
+      this.gasStart -= cpu.gas - c;
+      cpu.gas = c;
+    }
+    if (this.stepNeed === 0) (this.onStep as NonNullable<typeof this.onStep>)(d, cpu.pc);
+    this.stepNeed = 0;
+    this.stepArmed = cpu.gas;
   }
 
   /** Saves the registers into p and settles used gas and memory into the whole chain. */

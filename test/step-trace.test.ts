@@ -1,0 +1,65 @@
+import { describe, expect, it } from "vitest";
+import { assemble } from "../lang/asm.js";
+import { formatInstruction } from "../lang/disasm.js";
+import { Session } from "../src/session.js";
+import { verify } from "../src/vm/verify.js";
+
+const LOOP = `
+.func main 0 1
+  PUSH 3
+  LSET 0
+top:
+  LGET 0
+  PUSH 0
+  GT
+  JZ out
+  LINC 0 -1
+  JMP top
+out:
+  PUSH 40
+  MGROW
+  LGET 0
+  PUSH 0
+  PUSH 0
+  PUSH 100
+  PUSH 200
+  PUSH 0
+  PUSH 0
+  SPAWN child
+  RESUME
+  ADD
+  RET
+.func child 1
+  LGET 0
+  ADDI 5
+  RET
+`;
+
+describe("step tracing", () => {
+  it("announces every executed instruction once, in every process, and changes nothing", () => {
+    const m = verify(assemble(LOOP));
+    const plain = Session.start(m, { gas: 1e6 }).run();
+    const steps: string[] = [];
+    const s = Session.start(m, { gas: 1e6 });
+    s.machine.onStep = (p, pc) => steps.push(`${p.path} ${formatInstruction(p.module, pc)}`);
+    const traced = s.run();
+    expect(traced).toEqual(plain);
+    // 2 + 4 * 4 (test) + 3 * 2 (body) + 2 (grow) + 7 pushes + SPAWN RESUME ADD RET in the root; 3 in the child.
+    expect(steps.filter((x) => x.startsWith("0 ")).length).toBe(37);
+    expect(steps.filter((x) => x.startsWith("0.1 "))).toEqual(["0.1 LGET 0", "0.1 ADDI 5", "0.1 RET"]);
+    expect(steps.filter((x) => x.endsWith("MGROW")).length).toBe(1);
+  });
+
+  it("stops at the same instruction as an untraced run when gas runs out", () => {
+    const m = verify(assemble(LOOP));
+    for (let gas = 1; gas < 40; gas++) {
+      const untraced = Session.start(m, { gas });
+      const plain = untraced.run();
+      const s = Session.start(m, { gas });
+      s.machine.onStep = () => undefined;
+      expect(s.run()).toEqual(plain);
+      expect(s.root.pc).toBe(untraced.root.pc);
+      expect(s.root.sp).toBe(untraced.root.sp);
+    }
+  });
+});
