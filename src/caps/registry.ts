@@ -48,6 +48,45 @@ export function canonicalCap(name: string): string {
   return m ? m[1] + (m[2] ?? "") : name;
 }
 
+/**
+ * Whether scope `inner` lies within scope `outer`. Scopes are `/`-separated
+ * paths (`/data` contains `/data/in`, not `/database`); the empty scope (an
+ * unscoped grant) contains every scope.
+ */
+export function scopeWithin(outer: string, inner: string): boolean {
+  if (outer === "") return true;
+  if (inner === outer) return true;
+  const prefix = outer.endsWith("/") ? outer : outer + "/";
+  return inner.startsWith(prefix);
+}
+
+/** Whether a set of grants covers `cap`: some grant of the same family whose scope contains cap's scope. */
+export function capCovers(held: readonly string[], cap: string): boolean {
+  const family = capFamily(cap);
+  const scope = capScope(cap);
+  for (const h of held) if (capFamily(h) === family && scopeWithin(capScope(h), scope)) return true;
+  return false;
+}
+
+/**
+ * What a child may keep of `child` grants under a parent holding `parent`:
+ * each grant the parent covers, and where the parent holds only a narrower
+ * scope of the same family, that narrower scope. Never wider than either.
+ */
+export function intersectGrants(child: readonly string[], parent: readonly string[]): string[] {
+  const out = new Set<string>();
+  for (const c of child) {
+    if (capCovers(parent, c)) {
+      out.add(c);
+      continue;
+    }
+    const family = capFamily(c);
+    const scope = capScope(c);
+    for (const p of parent) if (capFamily(p) === family && scopeWithin(scope, capScope(p))) out.add(p);
+  }
+  return [...out].sort();
+}
+
 /** Text of code points, as io.print writes it. Invalid code points become U+FFFD. */
 export function codePointsToText(a: Int32Array): string {
   let s = "";
@@ -56,6 +95,13 @@ export function codePointsToText(a: Int32Array): string {
     s += c >= 0 && c <= 0x10ffff && !(c >= 0xd800 && c <= 0xdfff) ? String.fromCodePoint(c) : "\uFFFD";
   }
   return s;
+}
+
+/** Code points of a text (the inverse of codePointsToText for valid text). */
+export function textToCodePoints(s: string): Int32Array {
+  const out: number[] = [];
+  for (const ch of s) out.push(ch.codePointAt(0) as number);
+  return Int32Array.from(out);
 }
 
 export class CapRegistry {
@@ -76,18 +122,3 @@ export class CapRegistry {
   }
 }
 
-/** Where a host sends guest output. */
-export interface HostIO {
-  stdout(text: string): void;
-}
-
-/** The built-in capabilities of the VM core: io.print writes one line of code points. */
-export function builtinCaps(io: HostIO): CapRegistry {
-  return new CapRegistry().register("io.print", {
-    sig: { args: ["array"], result: "int" },
-    call(args) {
-      io.stdout(codePointsToText(args[0] as Int32Array) + "\n");
-      return 0;
-    },
-  });
-}

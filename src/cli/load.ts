@@ -6,6 +6,7 @@ import { assemble } from "../../lang/asm.js";
 import { RarError } from "../vm/errors.js";
 import { decodeBundle, type Module } from "../vm/module.js";
 import { verify, verifyBundle } from "../vm/verify.js";
+import { loadEnt } from "./ent-commands.js";
 
 export interface LoadedProgram {
   module: Module;
@@ -37,11 +38,13 @@ export function loadProgram(file: string): LoadedProgram {
       const text = readInput(file).toString("utf8");
       return { module: verify(assemble(text, file)), linked: [], sources: new Map([[file, text]]) };
     }
+    case ".ent":
+      return loadEnt(file);
     case ".rmod": {
       const [module, ...linked] = verifyBundle(decodeBundle(readInput(file), file), file);
       return { module, linked, sources: new Map() };
     }
     default:
-      throw new RarError("usage", "file_type", `unsupported file type '${ext || "(none)"}' (expected .rasm or .rmod)`, file);
+      throw new RarError("usage", "file_type", `unsupported file type '${ext || "(none)"}' (expected .ent, .rasm or .rmod)`, file);
   }
 }

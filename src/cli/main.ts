@@ -6,8 +6,11 @@ import { Command, CommanderError, Option } from "commander";
 import { disassemble } from "../../lang/disasm.js";
 import { DEFAULT_GAS, DEFAULT_MEM, Session, type RunResult } from "../session.js";
 import { parseCount, parseProgramArgs } from "./args.js";
+import { addCompileCommand } from "./ent-commands.js";
 import { EXIT, reportError } from "./exit.js";
-import { loadProgram } from "./load.js";
+import { addGpCommand } from "./gp-command.js";
+import { addImageCommands, runImage, runImagePath, writeRunImage } from "./image-commands.js";
+import { extensionOf, loadProgram } from "./load.js";
 
 const err = (s: string): void => void process.stderr.write(s);
 
@@ -35,18 +38,24 @@ interface RunFlags {
   out?: string;
 }
 
+/** Prints a run's fault line and one-line summary on stderr; returns the exit code. */
+function finish(r: RunResult): number {
+  if (r.fault) err(`rar: ${r.fault}\n`);
+  err(summary(r));
+  return exitFor(r);
+}
+
 function runCommand(file: string, rawArgs: string[], flags: RunFlags): number {
+  if (extensionOf(file) === ".rimg") return runImage(file, rawArgs, flags.out, finish);
+  if (flags.out !== undefined) runImagePath(file, flags.out);
   const args = parseProgramArgs(rawArgs);
   const { module, linked } = loadProgram(file);
   const caps = new Set(["io.print", ...flags.allow]);
   for (const d of flags.deny) caps.delete(d);
   const session = Session.start(module, { gas: flags.gas, mem: flags.mem, args, caps: [...caps].sort(), linked });
   const r = session.run();
-  if (r.fault) err(`rar: ${r.fault}\n`);
-  err(summary(r));
-  if (r.status !== "done" && r.status !== "fault")
-    err("rar: suspended, but writing images is not supported yet; nothing was written\n");
-  return exitFor(r);
+  writeRunImage(session, file, flags.out, r);
+  return finish(r);
 }
 
 function build(): Command {
@@ -59,7 +68,7 @@ function build(): Command {
 
   program
     .command("run")
-    .description("run a program (.rasm, .rmod) with bounded gas and memory")
+    .description("run a program (.ent, .rasm, .rmod) with bounded gas and memory")
     .argument("<file>", "program to run")
     .argument("[args...]", "integers passed to main(args)")
     .addOption(new Option("--gas <n>", "root gas limit").argParser(parseCount("--gas")).default(DEFAULT_GAS))
@@ -73,13 +82,16 @@ function build(): Command {
 
   program
     .command("disasm")
-    .description("print the code of a .rasm or .rmod as assembly text")
+    .description("print the code of a .ent, .rasm or .rmod as assembly text (with source lines where known)")
     .argument("<file>", "module to disassemble")
     .action((file: string) => {
       const { module, sources } = loadProgram(file);
       process.stdout.write(disassemble(module, { sources }));
     });
 
+  addImageCommands(program, finish);
+  addGpCommand(program);
+  addCompileCommand(program, err);
   return program;
 }
 

@@ -1,0 +1,26 @@
+// The registry of metric groups, run in this order by `npm run bench`.
+//
+// To add a group: write `run(ctx): GroupResult` in its own file under bench/
+// (metrics as flat `key: number`, plus rows for the table), export a
+// BenchGroup, and add it here. Keep each group to a few seconds.
+
+import type { BenchGroup } from "./harness.js";
+import { calibrationGroup } from "./calibrate.js";
+import { hostMemoryGroup } from "./hostmem.js";
+import { peersGroup } from "./peers.js";
+import { depthGroup, spawnGroup } from "./tree.js";
+import { vmGroup } from "./vm.js";
+
+export const GROUPS: readonly BenchGroup[] = [
+  // issue 2: the VM core
+  vmGroup, // loop_minstr_per_s, calls_minstr_per_s, memory_minstr_per_s, fib_vs_native, loop_vs_native, memory_vs_native
+  depthGroup, // depth100_vs_depth1
+  spawnGroup, // spawn_run_per_s
+  hostMemoryGroup, // host_bytes_per_guest_word, host_bytes_per_process, host_bytes_per_charged_word
+  calibrationGroup, // gas_calibration_spread, ns_per_gas_<group>
+  peersGroup, // <workload>_<peer>_vs_native, <workload>_vm_vs_<peer> (only when the peer is installed)
+  // issue 3 (images): snapshot/restore time and image size against footprint -> bench/images.ts
+  // issue 4 (capabilities, traces): cap_call_ns, trace_overhead_ratio -> bench/caps.ts
+  // issue 5 (Ent language): ent_* -> bench/ent.ts
+  // issue 6 (genetic programming): gp_evals_per_s -> bench/gp.ts
+];

@@ -1,0 +1,213 @@
+// The Ent lexer: source text -> tokens with positions. Integers are i32
+// (literals up to 0xFFFF_FFFF wrap), strings are arrays of code points.
+
+import { CompileError, type Pos } from "./errors.js";
+
+export type TokenKind = "int" | "str" | "ident" | "kw" | "op" | "eof";
+
+export interface Token {
+  readonly kind: TokenKind;
+  /** Keyword, operator or identifier text; the literal text for int and str. */
+  readonly text: string;
+  /** int: the i32 value. */
+  readonly value: number;
+  /** str: the code points. */
+  readonly codes: readonly number[];
+  readonly pos: Pos;
+}
+
+export const KEYWORDS: ReadonlySet<string> = new Set([
+  "fn",
+  "let",
+  "if",
+  "else",
+  "while",
+  "for",
+  "in",
+  "break",
+  "continue",
+  "return",
+  "cap",
+  "import",
+  "untrusted",
+  "as",
+  "const",
+  "true",
+  "false",
+  "spawn",
+  "with",
+]);
+
+// Longest first, so `<<` wins over `<` and `..` over `.`.
+const OPERATORS = [
+  "<<", ">>", "<=", ">=", "==", "!=", "&&", "||", "->", "..",
+  "+", "-", "*", "/", "%", "&", "|", "^", "~", "!", "<", ">", "=",
+  "(", ")", "{", "}", "[", "]", ",", ";", ":", ".",
+];
+
+/** The largest literal accepted; larger values do not fit 32 bits. */
+const MAX_LITERAL = 0xffffffff;
+
+export function describeToken(t: Token): string {
+  switch (t.kind) {
+    case "eof":
+      return "the end of the file";
+    case "int":
+      return `number ${t.text}`;
+    case "str":
+      return "a string";
+    case "ident":
+      return `'${t.text}'`;
+    default:
+      return `'${t.text}'`;
+  }
+}
+
+export function lex(source: string, file: string): Token[] {
+  const toks: Token[] = [];
+  let i = 0;
+  let line = 1;
+  let lineStart = 0;
+  const n = source.length;
+  const posAt = (at: number): Pos => ({ file, line, col: at - lineStart + 1 });
+  const fail = (at: number, msg: string): never => {
+    throw new CompileError(posAt(at), msg, source);
+  };
+  const push = (kind: TokenKind, text: string, at: number, value = 0, codes: readonly number[] = []): void => {
+    toks.push({ kind, text, value, codes, pos: posAt(at) });
+  };
+
+  while (i < n) {
+    const c = source[i];
+    if (c === "\n") {
+      i++;
+      line++;
+      lineStart = i;
+      continue;
+    }
+    if (c === " " || c === "\t" || c === "\r") {
+      i++;
+      continue;
+    }
+    if (c === "/" && source[i + 1] === "/") {
+      while (i < n && source[i] !== "\n") i++;
+      continue;
+    }
+    if (c === "/" && source[i + 1] === "*") {
+      const startLine = line;
+      const startCol = i - lineStart + 1;
+      i += 2;
+      for (;;) {
+        if (i >= n) throw new CompileError({ file, line: startLine, col: startCol }, "unterminated block comment", source);
+        if (source[i] === "*" && source[i + 1] === "/") {
+          i += 2;
+          break;
+        }
+        if (source[i] === "\n") {
+          line++;
+          lineStart = i + 1;
+        }
+        i++;
+      }
+      continue;
+    }
+    if (c >= "0" && c <= "9") {
+      const start = i;
+      let digits = "";
+      let value: number;
+      if (c === "0" && (source[i + 1] === "x" || source[i + 1] === "X")) {
+        i += 2;
+        while (i < n && /[0-9a-fA-F_]/.test(source[i])) {
+          if (source[i] !== "_") digits += source[i];
+          i++;
+        }
+        if (digits.length === 0) fail(start, "hexadecimal literal needs digits after 0x");
+        value = digits.length > 8 ? Infinity : parseInt(digits, 16);
+      } else {
+        while (i < n && /[0-9_]/.test(source[i])) {
+          if (source[i] !== "_") digits += source[i];
+          i++;
+        }
+        value = digits.length > 10 ? Infinity : Number(digits);
+      }
+      if (i < n && /[A-Za-z_]/.test(source[i])) fail(i, `unexpected character '${source[i]}' in a number`);
+      if (value > MAX_LITERAL) fail(start, "integer literal does not fit in 32 bits");
+      push("int", source.slice(start, i), start, value | 0);
+      continue;
+    }
+    if (/[A-Za-z_]/.test(c)) {
+      const start = i;
+      while (i < n && /[A-Za-z0-9_]/.test(source[i])) i++;
+      const text = source.slice(start, i);
+      push(KEYWORDS.has(text) ? "kw" : "ident", text, start);
+      continue;
+    }
+    if (c === '"') {
+      const start = i;
+      const codes: number[] = [];
+      i++;
+      for (;;) {
+        if (i >= n || source[i] === "\n") fail(start, "unterminated string literal");
+        const ch = source.codePointAt(i) as number;
+        if (ch === 0x22) {
+          i++;
+          break;
+        }
+        if (ch === 0x5c) {
+          const e = source[i + 1];
+          switch (e) {
+            case "n":
+              codes.push(10);
+              i += 2;
+              break;
+            case "t":
+              codes.push(9);
+              i += 2;
+              break;
+            case "r":
+              codes.push(13);
+              i += 2;
+              break;
+            case "0":
+              codes.push(0);
+              i += 2;
+              break;
+            case '"':
+              codes.push(0x22);
+              i += 2;
+              break;
+            case "\\":
+              codes.push(0x5c);
+              i += 2;
+              break;
+            case "u": {
+              const m = /^\\u\{([0-9a-fA-F]{1,6})\}/.exec(source.slice(i, i + 10));
+              if (!m) fail(i, "bad unicode escape (expected \\u{HEX})");
+              const cp = parseInt((m as RegExpExecArray)[1], 16);
+              if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) fail(i, "unicode escape is not a valid code point");
+              codes.push(cp);
+              i += (m as RegExpExecArray)[0].length;
+              break;
+            }
+            default:
+              fail(i, `unknown escape '\\${e ?? ""}' (expected \\n, \\t, \\r, \\0, \\", \\\\ or \\u{...})`);
+          }
+          continue;
+        }
+        codes.push(ch);
+        i += ch > 0xffff ? 2 : 1;
+      }
+      push("str", source.slice(start, i), start, 0, codes);
+      continue;
+    }
+    const op = OPERATORS.find((o) => source.startsWith(o, i));
+    if (op === undefined) {
+      const cp = source.codePointAt(i) as number;
+      fail(i, `unexpected character '${String.fromCodePoint(cp)}'`);
+    }
+    push("op", op as string, i);
+    i += (op as string).length;
+  }
+  push("eof", "", i);
+  return toks;
+}

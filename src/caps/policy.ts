@@ -1,0 +1,369 @@
+// Policies: what the host grants the root (DESIGN §4). A policy comes from a
+// JSON file and/or command-line flags and resolves to the root's grants, the
+// denials that removed some, the mocked capabilities and the seed of the
+// virtual generator. Negotiation checks, before any instruction runs, that
+// every capability in the entry module's manifest is granted or mocked.
+//
+// The file (every field optional):
+//
+//   {
+//     "allow": ["io.print", "clock.now", "fs.read:./data", "kv.get:app"],
+//     "deny":  ["io.read"],
+//     "mock":  { "random.u32": { "results": [4, 8, 15] },
+//                "io.read":    { "results": ["first line\n", ""] },
+//                "geo.lookup": { "args": ["array"], "result": "int", "results": [7] } },
+//     "seed":  42,
+//     "kv":    "./store.json"
+//   }
+//
+// Relative directories in a file are resolved against the file's directory;
+// in flags, against the working directory. Denials win over grants and mocks.
+
+import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { sha256 } from "@noble/hashes/sha2";
+import { bytesToHex } from "@noble/hashes/utils";
+import { RarError } from "../vm/errors.js";
+import type { ModuleDef } from "../vm/module.js";
+import type { Process } from "../process/process.js";
+import type { MockSpec } from "./builtins.js";
+import { canonicalCap, capFamily, capScope, intersectGrants, scopeWithin, textToCodePoints, type CapSignature, type CapValue, type ValueType } from "./registry.js";
+import { BUILTIN_SIGNATURES } from "./signatures.js";
+
+/** A resolved policy: what the root holds. */
+export interface Policy {
+  /** The root's grants: canonical names, scopes resolved (fs scopes are real directory paths), sorted. */
+  readonly grants: readonly string[];
+  /** Denials as written (canonical), sorted. */
+  readonly denials: readonly string[];
+  /** Mocked capabilities by family; each is also granted (unscoped). */
+  readonly mocks: Readonly<Record<string, MockSpec>>;
+  /** Seed of the virtual random generator. */
+  readonly seed: number;
+  /** Absolute path of the kv store's JSON file, if any. */
+  readonly kv?: string;
+}
+
+/** Where a policy comes from. */
+export interface PolicySources {
+  /** A policy file (JSON). */
+  file?: string;
+  /** Grants from flags (`--allow`), resolved against `cwd`. */
+  allow?: readonly string[];
+  /** Denials from flags (`--deny`). */
+  deny?: readonly string[];
+  /** Grants the root holds unless denied (the CLI gives io.print). */
+  defaults?: readonly string[];
+  /** Base directory for relative scopes in flags. Default process.cwd(). */
+  cwd?: string;
+  /** Signatures of host capabilities beyond the built-ins (embedding hosts). */
+  custom?: Readonly<Record<string, CapSignature>>;
+}
+
+/** Largest number of mocked results per capability. */
+export const MOCK_RESULTS_MAX = 65_536;
+
+const NAME = /^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+(@[0-9]+)?(:.*)?$/;
+const FS = new Set(["fs.read", "fs.write", "fs.stat", "fs.list", "fs.mkdir", "fs.remove", "fs.rename"]);
+const CLOCKLIKE = new Set(["clock.now", "random.u32"]);
+const UNSCOPED = new Set(["io.print", "io.read"]);
+
+function fail(kind: string, message: string, where: string): never {
+  throw new RarError("policy", kind, message, where);
+}
+
+interface Ctx {
+  where: string;
+  base: string;
+  signature(family: string): CapSignature | undefined;
+}
+
+/** Canonical, validated, scope-resolved form of one capability name. */
+function resolveName(raw: unknown, field: string, ctx: Ctx, forDeny: boolean): string {
+  const at = `${ctx.where}: ${field}`;
+  if (typeof raw !== "string") fail("bad_field", "a capability name must be a string", at);
+  if (!NAME.test(raw)) fail("bad_name", `'${raw}' is not a capability name (like io.print or fs.read:DIR)`, at);
+  const version = /@([0-9]+)/.exec(raw.replace(/:.*$/, ""));
+  if (version && version[1] !== "1") fail("bad_version", `'${raw}': only version 1 exists`, at);
+  const name = canonicalCap(raw);
+  const family = capFamily(name);
+  const scope = name.includes(":") ? name.slice(name.indexOf(":") + 1) : "";
+  if (!ctx.signature(family)) fail("unknown_cap", `unknown capability '${family}'`, at);
+  if (FS.has(family)) {
+    if (scope === "") {
+      if (forDeny) return family;
+      fail("needs_scope", `'${family}' needs a directory: ${family}:DIR`, at);
+    }
+    const dir = resolve(ctx.base, scope);
+    if (!existsSync(dir)) {
+      if (forDeny) return `${family}:${dir}`;
+      fail("no_dir", `'${raw}': no such directory`, at);
+    }
+    if (!statSync(dir).isDirectory()) fail("no_dir", `'${raw}': not a directory`, at);
+    return `${family}:${realpathSync(dir)}`;
+  }
+  if (CLOCKLIKE.has(family) && scope !== "" && scope !== "real")
+    fail("bad_scope", `'${raw}': the only scope of ${family} is ':real'`, at);
+  if (UNSCOPED.has(family) && scope !== "") fail("bad_scope", `'${raw}': ${family} takes no scope`, at);
+  return scope === "" ? family : `${family}:${scope}`;
+}
+
+function isWord(x: unknown): x is number {
+  return typeof x === "number" && Number.isInteger(x) && x >= -0x80000000 && x <= 0xffffffff;
+}
+
+function mockValue(v: unknown, type: ValueType, at: string): CapValue {
+  if (type === "int") {
+    if (!isWord(v)) fail("bad_mock", "an int result must be a 32-bit integer", at);
+    return v | 0;
+  }
+  if (typeof v === "string") return textToCodePoints(v);
+  if (Array.isArray(v) && v.length <= 1 << 20 && v.every(isWord)) return Int32Array.from(v as number[]);
+  fail("bad_mock", "an array result must be a string or an array of 32-bit integers", at);
+}
+
+function valueType(v: unknown, at: string): ValueType {
+  if (v === "int" || v === "array") return v;
+  fail("bad_mock", `expected "int" or "array"`, at);
+}
+
+function parseMock(family: string, raw: unknown, ctx: Ctx): MockSpec {
+  const at = `${ctx.where}: mock.${family}`;
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) fail("bad_mock", 'a mock is an object {"results": [...]}', at);
+  const m = raw as Record<string, unknown>;
+  for (const k of Object.keys(m))
+    if (k !== "results" && k !== "args" && k !== "result") fail("bad_field", `unknown field '${k}'`, `${at}.${k}`);
+  let sig = ctx.signature(family);
+  if (m.args !== undefined || m.result !== undefined) {
+    if (!Array.isArray(m.args)) fail("bad_mock", 'give "args": ["int" | "array", ...] with "result"', `${at}.args`);
+    const args = m.args.map((t, i) => valueType(t, `${at}.args[${i}]`));
+    const custom: CapSignature = { args, result: valueType(m.result, `${at}.result`) };
+    if (sig && (sig.result !== custom.result || sig.args.join() !== custom.args.join()))
+      fail("bad_mock", `signature differs from ${family}'s own`, at);
+    sig = custom;
+  }
+  if (!sig) fail("unknown_cap", `unknown capability '${family}': give its "args" and "result"`, at);
+  const results = m.results;
+  if (!Array.isArray(results) || results.length === 0 || results.length > MOCK_RESULTS_MAX)
+    fail("bad_mock", `"results" must be a non-empty list (at most ${MOCK_RESULTS_MAX})`, `${at}.results`);
+  const type = sig.result;
+  return { sig, results: results.map((v, i) => mockValue(v, type, `${at}.results[${i}]`)) };
+}
+
+interface Parsed {
+  allow: string[];
+  deny: string[];
+  mocks: Record<string, MockSpec>;
+  seed?: number;
+  kv?: string;
+}
+
+function stringList(v: unknown, field: string, where: string): unknown[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v)) fail("bad_field", "must be a list of capability names", `${where}: ${field}`);
+  return v;
+}
+
+/** Validates a parsed policy document; `where` names it in errors, `base` resolves its directories. */
+export function parsePolicy(doc: unknown, where: string, base: string, custom: PolicySources["custom"] = {}): Parsed {
+  const signature = (f: string): CapSignature | undefined => BUILTIN_SIGNATURES[f] ?? custom[f];
+  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) fail("bad_policy", "a policy is a JSON object", where);
+  const d = doc as Record<string, unknown>;
+  for (const k of Object.keys(d))
+    if (!["allow", "deny", "mock", "seed", "kv", "$comment"].includes(k))
+      fail("bad_field", `unknown field '${k}' (allow, deny, mock, seed, kv)`, `${where}: ${k}`);
+  const mockSigs: Record<string, CapSignature> = {};
+  const mocks: Record<string, MockSpec> = {};
+  if (d.mock !== undefined) {
+    if (typeof d.mock !== "object" || d.mock === null || Array.isArray(d.mock))
+      fail("bad_field", "must be an object mapping capability names to mocks", `${where}: mock`);
+    for (const raw of Object.keys(d.mock).sort()) {
+      if (!NAME.test(raw) || raw.includes(":")) fail("bad_name", `'${raw}' is not an unscoped capability name`, `${where}: mock`);
+      const family = capFamily(raw);
+      const spec = parseMock(family, (d.mock as Record<string, unknown>)[raw], { where, base, signature });
+      mocks[family] = spec;
+      mockSigs[family] = spec.sig;
+    }
+  }
+  const ctx: Ctx = { where, base, signature: (f) => signature(f) ?? mockSigs[f] };
+  const allow = stringList(d.allow, "allow", where).map((c, i) => resolveName(c, `allow[${i}]`, ctx, false));
+  const deny = stringList(d.deny, "deny", where).map((c, i) => resolveName(c, `deny[${i}]`, ctx, true));
+  let seed: number | undefined;
+  if (d.seed !== undefined) {
+    if (!isWord(d.seed)) fail("bad_field", "seed must be a 32-bit integer", `${where}: seed`);
+    seed = d.seed | 0;
+  }
+  let kv: string | undefined;
+  if (d.kv !== undefined) {
+    if (typeof d.kv !== "string" || d.kv === "") fail("bad_field", "kv must be a file path", `${where}: kv`);
+    kv = resolve(base, d.kv);
+  }
+  return { allow, deny, mocks, seed, kv };
+}
+
+/** Reads and validates a policy file. */
+export function readPolicyFile(file: string, custom: PolicySources["custom"] = {}): Parsed {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    fail("read", code === "ENOENT" ? "no such policy file" : `cannot read (${code ?? (e as Error).message})`, file);
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    fail("bad_json", `not valid JSON (${(e as Error).message})`, file);
+  }
+  return parsePolicy(doc, file, dirname(resolve(file)), custom);
+}
+
+/** Removes what `denials` name; refuses a denial that would have to carve a hole into a wider grant. */
+function applyDenials(grants: string[], denials: readonly string[], where: string): string[] {
+  let out = grants;
+  for (const d of denials) {
+    const family = capFamily(d);
+    const scope = capScope(d);
+    out = out.filter((g) => {
+      if (capFamily(g) !== family) return true;
+      const gs = capScope(g);
+      if (scope === "" || scopeWithin(scope, gs)) return false;
+      if (scopeWithin(gs, scope))
+        fail("carve", `cannot deny ${d} while granting ${g}: a grant cannot be cut into pieces; grant a narrower scope`, where);
+      return true;
+    });
+  }
+  return out;
+}
+
+/** Resolves flags and an optional file into the root's policy. */
+export function loadPolicy(src: PolicySources = {}): Policy {
+  const custom = src.custom ?? {};
+  const file = src.file !== undefined ? readPolicyFile(src.file, custom) : null;
+  const flags = parsePolicy(
+    { allow: [...(src.defaults ?? []), ...(src.allow ?? [])], deny: [...(src.deny ?? [])] },
+    "flags",
+    src.cwd ?? process.cwd(),
+    { ...custom, ...Object.fromEntries(Object.entries(file?.mocks ?? {}).map(([k, v]) => [k, v.sig])) },
+  );
+  const denials = [...new Set([...(file?.deny ?? []), ...flags.deny])].sort();
+  const mocks: Record<string, MockSpec> = {};
+  for (const [family, spec] of Object.entries(file?.mocks ?? {}))
+    if (!denials.some((d) => capFamily(d) === family && capScope(d) === "")) mocks[family] = spec;
+  const allowed = [...(file?.allow ?? []), ...flags.allow].filter((g) => !(capFamily(g) in mocks));
+  const grants = applyDenials([...new Set(allowed)], denials, src.file ?? "flags");
+  for (const family of Object.keys(mocks)) grants.push(family);
+  return {
+    grants: [...new Set(grants)].sort(),
+    denials,
+    mocks,
+    seed: file?.seed ?? 0,
+    kv: file?.kv,
+  };
+}
+
+/**
+ * Negotiation: every capability in the module's manifest must be granted
+ * (some grant of its family) or mocked. Throws RarError("policy") naming the
+ * first one missing, before anything runs.
+ */
+export function negotiate(module: ModuleDef, grants: readonly string[]): void {
+  const held = new Set(grants.map(capFamily));
+  for (const need of module.caps) {
+    const family = capFamily(need);
+    if (!held.has(family))
+      throw new RarError(
+        "policy",
+        "not_granted",
+        `capability ${family} is not granted (module ${module.name} needs it): pass --allow ${family}${FS.has(family) ? ":DIR" : ""} or grant it in a policy`,
+      );
+  }
+}
+
+/**
+ * Narrowing on resume: a resumed image keeps the grants it had unless
+ * narrowed. Every requested grant must lie within a held one (a grant is never
+ * widened); when anything is requested, held grants of a requested family are
+ * replaced by the requested ones. Denials then remove what they name.
+ */
+export function narrowGrants(held: readonly string[], requested: readonly string[], denials: readonly string[]): string[] {
+  for (const r of requested) {
+    const family = capFamily(r);
+    const ok = held.some((h) => capFamily(h) === family && scopeWithin(capScope(h), capScope(r)));
+    if (!ok) throw new RarError("policy", "widen", `cannot grant ${r} on resume: the image does not hold it (grants are only narrowed)`);
+  }
+  const families = new Set(requested.map(capFamily));
+  const kept = held.filter((h) => !families.has(capFamily(h)));
+  return applyDenials([...new Set([...kept, ...requested])], denials, "flags").sort();
+}
+
+/**
+ * Gives the root `grants` and narrows every descendant to what its parent
+ * now holds (iteratively: no host recursion with the depth of the tree).
+ */
+export function applyGrants(root: Process, grants: readonly string[]): void {
+  root.caps = [...new Set(grants)].sort();
+  const todo: Process[] = [root];
+  while (todo.length > 0) {
+    const p = todo.pop() as Process;
+    for (const h of [...p.children.keys()].sort((a, b) => a - b)) {
+      const c = p.children.get(h) as Process;
+      c.caps = intersectGrants(c.caps, p.caps);
+      todo.push(c);
+    }
+  }
+}
+
+/** The canonical JSON text of a policy (sorted keys, arrays as word lists): what its digest covers. */
+export function policyToJson(p: Policy): string {
+  const mocks: Record<string, unknown> = {};
+  for (const family of Object.keys(p.mocks).sort()) {
+    const m = p.mocks[family];
+    mocks[family] = {
+      args: [...m.sig.args],
+      result: m.sig.result,
+      results: m.results.map((r) => (typeof r === "number" ? r : Array.from(r))),
+    };
+  }
+  const doc: Record<string, unknown> = { denials: [...p.denials], grants: [...p.grants], mocks, seed: p.seed };
+  if (p.kv !== undefined) doc.kv = p.kv;
+  return JSON.stringify(doc);
+}
+
+/** Reads back policyToJson's text (from a trace; untrusted: validated). */
+export function policyFromJson(text: string, where: string): Policy {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    fail("bad_json", "recorded policy is not valid JSON", where);
+  }
+  const d = doc as Record<string, unknown>;
+  if (typeof d !== "object" || d === null || !Array.isArray(d.grants) || !Array.isArray(d.denials) || !isWord(d.seed))
+    fail("bad_policy", "recorded policy lacks grants, denials or seed", where);
+  const strings = (xs: unknown[]): string[] => {
+    if (!xs.every((x) => typeof x === "string" && NAME.test(x))) fail("bad_policy", "recorded capability names are invalid", where);
+    return xs as string[];
+  };
+  const mocks: Record<string, MockSpec> = {};
+  const rawMocks = (d.mocks ?? {}) as Record<string, unknown>;
+  if (typeof rawMocks !== "object" || rawMocks === null) fail("bad_policy", "recorded mocks are invalid", where);
+  for (const family of Object.keys(rawMocks).sort()) {
+    const ctx: Ctx = { where, base: "/", signature: (f) => BUILTIN_SIGNATURES[f] };
+    mocks[family] = parseMock(family, rawMocks[family], ctx);
+  }
+  if (d.kv !== undefined && typeof d.kv !== "string") fail("bad_policy", "recorded kv path is invalid", where);
+  return {
+    grants: strings(d.grants),
+    denials: strings(d.denials),
+    mocks,
+    seed: (d.seed as number) | 0,
+    kv: d.kv as string | undefined,
+  };
+}
+
+/** sha-256 of the canonical policy text (hex): the image's policy digest. */
+export function policyDigest(p: Policy): string {
+  return bytesToHex(sha256(new TextEncoder().encode(policyToJson(p))));
+}

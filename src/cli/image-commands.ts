@@ -1,0 +1,202 @@
+// The image side of the CLI (CLI.md): `rar run --out` writing images,
+// `rar run IMAGE` (continue without refuel), `rar resume` (refuel and
+// continue, replacing the image atomically unless --out) and `rar inspect`.
+
+import { realpathSync } from "node:fs";
+import { basename, resolve } from "node:path";
+import { Option, type Command } from "commander";
+import { decodeImage } from "../image/decode.js";
+import { inspectImage, type ImageReport, type ProcessReport } from "../image/inspect.js";
+import { DEFAULT_GAS, Session, type RunResult } from "../session.js";
+import { RarError } from "../vm/errors.js";
+import { StatusCode } from "../vm/opcodes.js";
+import { parseCount } from "./args.js";
+import { writeFileAtomic } from "./atomic.js";
+import { EXIT } from "./exit.js";
+import { readInput } from "./load.js";
+
+/** Prints a run's fault line and summary on stderr and gives its exit code (main.ts owns the format). */
+export type Finish = (r: RunResult) => number;
+
+const err = (s: string): void => void process.stderr.write(s);
+
+const suspended = (r: RunResult): boolean => r.status !== "done" && r.status !== "fault";
+
+function realOrResolved(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    return resolve(p);
+  }
+}
+
+function samePath(a: string, b: string): boolean {
+  return realOrResolved(a) === realOrResolved(b);
+}
+
+/** Where `rar run FILE` writes its image: --out, else ./<stem>.rimg — never FILE itself (then ./<stem>.out.rimg). */
+export function runImagePath(input: string, out: string | undefined): string {
+  if (out !== undefined) {
+    if (samePath(out, input)) throw new RarError("usage", "out", "rar run never overwrites its input; use rar resume to continue an image in place", out);
+    return out;
+  }
+  const stem = basename(input).replace(/\.[^.]*$/, "") || "out";
+  const plain = `./${stem}.rimg`;
+  return samePath(plain, input) ? `./${stem}.out.rimg` : plain;
+}
+
+/** After `rar run`: writes the image if the run suspended, or whenever --out was given. */
+export function writeRunImage(session: Session, input: string, out: string | undefined, r: RunResult): void {
+  if (!suspended(r) && out === undefined) return;
+  const path = runImagePath(input, out);
+  writeFileAtomic(path, session.snapshot());
+  err(suspended(r) ? `rar: suspended; image written to ${path}\n` : `rar: image written to ${path}\n`);
+}
+
+function finished(session: Session): boolean {
+  const st = session.root.status;
+  return st === StatusCode.DONE || st === StatusCode.FAULT;
+}
+
+/** `rar run IMAGE`: continues the image as it is (no refuel). */
+export function runImage(file: string, rawArgs: readonly string[], out: string | undefined, finish: Finish): number {
+  if (rawArgs.length > 0) throw new RarError("usage", "args", "an image carries its arguments; none may be given", file);
+  const path = out !== undefined ? runImagePath(file, out) : undefined;
+  const session = Session.fromImage(readInput(file), { where: file });
+  const r = finished(session) ? session.result() : session.run();
+  writeRunImage(session, file, path, r);
+  return finish(r);
+}
+
+interface ResumeFlags {
+  gas: number;
+  mem: number;
+  out?: string;
+}
+
+/** `rar resume IMAGE`: refuels the root by --gas/--mem, continues, and writes the resulting image. */
+export function resumeImage(file: string, flags: ResumeFlags, finish: Finish): number {
+  const session = Session.fromImage(readInput(file), { where: file });
+  const target = flags.out ?? file;
+  if (finished(session)) {
+    err(`rar: nothing to resume: the root is ${session.root.statusName}\n`);
+    if (flags.out !== undefined) writeFileAtomic(target, session.snapshot());
+    return finish(session.result());
+  }
+  session.refuel(flags.gas, flags.mem);
+  const r = session.run();
+  writeFileAtomic(target, session.snapshot());
+  err(suspended(r) ? `rar: suspended; image written to ${target}\n` : `rar: image written to ${target}\n`);
+  return finish(r);
+}
+
+// --- inspect ---------------------------------------------------------------
+
+function jsonOf(p: ProcessReport): string {
+  const fields: [string, unknown][] = [
+    ["handle", p.handle],
+    ["status", p.status],
+    ["result", p.result],
+    ["gasUsed", p.gasUsed],
+    ["gasLimit", p.gasLimit],
+    ["memUsed", p.memUsed],
+    ["memLimit", p.memLimit],
+    ["started", p.started],
+    ["pc", p.pc],
+    ["function", p.function],
+    ["source", p.source],
+    ["waiting", p.waiting],
+    ["caps", p.caps],
+    ["traps", p.traps],
+  ];
+  if (p.fault !== null) fields.push(["fault", p.fault]);
+  if (p.need !== null) fields.push(["need", p.need]);
+  return fields.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(",");
+}
+
+/** One JSON object; the tree is nested (root.children[...]) but built without recursion. */
+export function reportJson(r: ImageReport): string {
+  const out: string[] = [
+    `{"digest":${JSON.stringify(r.digest)},"imageDigest":${JSON.stringify(r.imageDigest)},"format":${r.format},`,
+    `"runtime":${JSON.stringify(r.runtime)},"policy":${JSON.stringify(r.policy)},"initialDigest":${JSON.stringify(r.initialDigest)},"root":`,
+  ];
+  let open = 0;
+  for (let i = 0; i < r.processes.length; i++) {
+    const p = r.processes[i];
+    while (open > p.depth) {
+      out.push("]}");
+      open--;
+    }
+    if (i > 0 && r.processes[i - 1].depth >= p.depth) out.push(",");
+    out.push(`{${jsonOf(p)},"children":[`);
+    open = p.depth + 1;
+  }
+  while (open > 0) {
+    out.push("]}");
+    open--;
+  }
+  out.push(`,"trace":{"events":${r.trace.events},"head":${JSON.stringify(r.trace.head)}}}`);
+  return out.join("");
+}
+
+const MAX_INDENT = 32;
+
+/** The tree view for people: one line per process. */
+export function reportText(r: ImageReport, file: string): string {
+  const lines = [
+    `image ${file}: format ${r.format}, written by ${r.runtime}`,
+    `digest       ${r.digest}`,
+    `imageDigest  ${r.imageDigest}`,
+    `initial      ${r.initialDigest}`,
+  ];
+  const handles: number[] = [];
+  for (const p of r.processes) {
+    handles.length = p.depth;
+    handles.push(p.handle);
+    const path = handles.length > 8 ? `0.….${handles.slice(-4).join(".")} (depth ${p.depth})` : handles.join(".");
+    const indent = "  ".repeat(Math.min(p.depth, MAX_INDENT));
+    const result = p.result !== null ? ` result=${p.result}` : "";
+    const need = p.need !== null ? ` need=${p.need}` : "";
+    const at = p.started
+      ? ` at ${p.function}${p.source ? ` (${p.source})` : ""} pc ${p.pc}`
+      : ` not started (enters ${p.function})`;
+    const waits = p.waiting !== 0 ? ` waiting on ${p.waiting}` : "";
+    const caps = p.caps.length > 0 ? ` caps ${p.caps.join(",")}` : "";
+    const traps = p.traps.length > 0 ? ` traps ${p.traps.join(",")}` : "";
+    lines.push(
+      `${indent}${path}  ${p.status}${result}${need}  gas ${p.gasUsed}/${p.gasLimit}  mem ${p.memUsed}/${p.memLimit}${at}${waits}${caps}${traps}`,
+    );
+    if (p.fault) lines.push(`${indent}  ${p.fault}`);
+  }
+  lines.push(`trace: ${r.trace.events} event(s), head ${r.trace.head}`);
+  return lines.join("\n") + "\n";
+}
+
+export function inspectCommand(file: string, json: boolean): number {
+  const report = inspectImage(decodeImage(readInput(file), { where: file }));
+  process.stdout.write(json ? reportJson(report) + "\n" : reportText(report, file));
+  return EXIT.done;
+}
+
+/** Registers `resume` and `inspect` on the program. */
+export function addImageCommands(program: Command, finish: Finish): void {
+  program
+    .command("resume")
+    .description("refuel an image's root and continue it; the image is replaced atomically unless --out")
+    .argument("<image>", "a .rimg image")
+    .addOption(new Option("--gas <n>", "gas added to the root's limit").argParser(parseCount("--gas")).default(DEFAULT_GAS))
+    .addOption(new Option("--mem <n>", "words added to the root's memory limit").argParser(parseCount("--mem")).default(0))
+    .option("--out <image>", "where to write the resulting image (default: the image itself)")
+    .action((file: string, flags: ResumeFlags) => {
+      process.exitCode = resumeImage(file, flags, finish);
+    });
+
+  program
+    .command("inspect")
+    .description("show an image's process tree: status, result, budgets, where each process stands, digests")
+    .argument("<image>", "a .rimg image")
+    .option("--json", "one JSON object instead of the tree view")
+    .action((file: string, flags: { json?: boolean }) => {
+      process.exitCode = inspectCommand(file, flags.json === true);
+    });
+}

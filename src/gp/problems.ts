@@ -1,0 +1,459 @@
+// Built-in problems. Train/test generators follow the published benchmark
+// definitions: PSB1 (Helmuth & Spector 2015: smallest, median, count-odds,
+// last-index-of-zero) and PSB2 (Helmuth & Kelly 2021: fuel-cost, gcd,
+// fizz-buzz), with their input ranges, hand-written edge cases and
+// train/test sizes as in the suite's reference implementation (Clojush data
+// domains). quartic and even-parity are Koza's classics adapted to integers.
+// Every draw comes from a generator seeded by the run's seed (stream 1), so a
+// seed fixes the data too.
+
+import { RarError } from "../vm/errors.js";
+import { Op } from "../vm/opcodes.js";
+import type { Layout, OutputKind } from "./compile.js";
+import { G, SAFE_OPS, type Family, type GenePool, type GeneTemplate } from "./genome.js";
+import { Rng } from "./random.js";
+
+/** One input/output example. `input` is the scalar inputs, or the elements of the vector input. */
+export interface Case {
+  readonly input: readonly number[];
+  readonly output: number | string;
+}
+
+/** Defaults of a problem's run; the CLI may override each. */
+export interface RunDefaults {
+  readonly pop: number;
+  readonly gens: number;
+  /** Gas limit of one evaluation (one program on one case). */
+  readonly gas: number;
+  /** Memory limit of one evaluation, in words. */
+  readonly mem: number;
+  /** Largest genome, in genes. */
+  readonly maxSize: number;
+  /** Initial genomes have 1..initSize genes. */
+  readonly initSize: number;
+}
+
+export interface Problem {
+  readonly name: string;
+  readonly description: string;
+  readonly layout: Layout;
+  readonly pool: GenePool;
+  readonly train: readonly Case[];
+  readonly test: readonly Case[];
+  /** Error of a case with no usable result; also the cap of any case error. */
+  readonly penalty: number;
+  readonly defaults: RunDefaults;
+}
+
+/** How a problem is described before its data exists. */
+export interface ProblemSpec {
+  readonly name: string;
+  readonly description: string;
+  readonly inputs: number;
+  readonly vector: boolean;
+  readonly output: OutputKind;
+  readonly families: readonly Family[];
+  readonly constants: readonly number[];
+  readonly ercRange: readonly [number, number];
+  readonly strings?: readonly string[];
+  readonly scratch?: number;
+  /** Characters of the output area (string output); default OUT_CAP. */
+  readonly outCap?: number;
+  readonly penalty: number;
+  readonly defaults: RunDefaults;
+  generate(rng: Rng): { train: Case[]; test: Case[] };
+}
+
+/** Output area size of string problems, in characters. */
+export const OUT_CAP = 24;
+
+// --- gene pools ----------------------------------------------------------------
+
+/** The gene templates of a set of families, for a layout. Inputs get extra weight so programs read them. */
+export function poolFor(
+  families: readonly Family[],
+  l: Pick<Layout, "inputs" | "scratch" | "vector" | "strings">,
+  constants: readonly number[],
+  ercRange: readonly [number, number],
+): GenePool {
+  const t: GeneTemplate[] = [];
+  const add = (kind: G, arg: number | "erc", weight = 1): void => void t.push({ kind, arg, weight });
+  const fams = new Set(families);
+  for (const f of ["stack", "arith", "bits", "cmp", "logic", "memory"] as const)
+    if (fams.has(f)) for (const op of SAFE_OPS[f]) if (!t.some((x) => x.kind === G.Op && x.arg === op)) add(G.Op, op);
+  // Inputs: about a sixth of all draws, as in PushGP's proportion-inputs.
+  const inputWeight = Math.max(1, Math.round((t.length + 8) / (4 * l.inputs)));
+  for (let i = 0; i < l.inputs; i++) add(G.Get, i, inputWeight);
+  if (fams.has("const")) add(G.Push, "erc", 2);
+  if (fams.has("arith")) add(G.AddI, "erc");
+  if (fams.has("minmax")) {
+    add(G.Min, 0);
+    add(G.Max, 0);
+  }
+  if (fams.has("parity")) {
+    add(G.Op, Op.AND);
+    add(G.Op, Op.OR);
+    add(G.Nand, 0);
+    add(G.Nor, 0);
+  }
+  if (fams.has("locals"))
+    for (let s = 0; s < l.scratch; s++) {
+      const local = l.inputs + s;
+      add(G.Get, local);
+      add(G.Set, local);
+      add(G.Inc, local, 0.5);
+    }
+  const blocks = fams.has("if") || fams.has("loop") || fams.has("each") || fams.has("while");
+  if (fams.has("if")) {
+    add(G.If, 0);
+    add(G.Else, 0, 0.5);
+  }
+  if (fams.has("loop")) add(G.Loop, 0);
+  if (fams.has("each") && l.vector) {
+    add(G.Each, 0);
+    add(G.Elem, 0);
+  }
+  if (fams.has("loop") || (fams.has("each") && l.vector)) add(G.Index, 0);
+  if (fams.has("while")) add(G.While, 0, 0.5);
+  if (blocks) add(G.End, 0);
+  if (fams.has("memory")) {
+    add(G.Load, 0, 0.5);
+    add(G.Store, 0, 0.5);
+  }
+  if (fams.has("recurse")) {
+    add(G.Recurse, 0, 0.25);
+    add(G.Op, Op.RET, 0.25);
+  }
+  if (fams.has("print")) {
+    add(G.PrintI, 0);
+    add(G.PrintC, 0, 0.5);
+    l.strings.forEach((_, i) => add(G.PrintS, i));
+  }
+  return { templates: t, constants, ercRange };
+}
+
+// --- data domains (the PSB reference generators' shape) -----------------------
+
+/** A set of inputs and how many of them go to train and to test. */
+type Domain = [items: number[][] | ((rng: Rng) => number[]), train: number, test: number];
+
+/** Draws train and test inputs from domains: a list gives all of itself, or a random subset; a generator gives fresh draws. */
+function fromDomains(rng: Rng, domains: readonly Domain[]): { train: number[][]; test: number[][] } {
+  const train: number[][] = [];
+  const test: number[][] = [];
+  for (const [items, nTrain, nTest] of domains) {
+    for (const [n, out] of [
+      [nTrain, train],
+      [nTest, test],
+    ] as const) {
+      if (typeof items === "function") for (let i = 0; i < n; i++) out.push(items(rng));
+      else if (n >= items.length) out.push(...items.map((x) => x.slice()));
+      else if (n > 0) out.push(...rng.shuffle(items.map((x) => x.slice())).slice(0, n));
+    }
+  }
+  return { train, test };
+}
+
+function repeat(n: number, f: () => number): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) out.push(f());
+  return out;
+}
+
+/** Distinct permutations of a multiset, in lexicographic order. */
+export function permutations(items: readonly number[]): number[][] {
+  const out: number[][] = [];
+  const a = items.slice().sort((x, y) => x - y);
+  for (;;) {
+    out.push(a.slice());
+    let i = a.length - 2;
+    while (i >= 0 && a[i] >= a[i + 1]) i--;
+    if (i < 0) return out;
+    let j = a.length - 1;
+    while (a[j] <= a[i]) j--;
+    [a[i], a[j]] = [a[j], a[i]];
+    for (let l = i + 1, r = a.length - 1; l < r; l++, r--) [a[l], a[r]] = [a[r], a[l]];
+  }
+}
+
+function cases(inputs: { train: number[][]; test: number[][] }, f: (x: number[]) => number | string) {
+  return {
+    train: inputs.train.map((x) => ({ input: x, output: f(x) })),
+    test: inputs.test.map((x) => ({ input: x, output: f(x) })),
+  };
+}
+
+const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+
+export function fizzBuzz(x: number): string {
+  if (x % 15 === 0) return "FizzBuzz";
+  if (x % 3 === 0) return "Fizz";
+  if (x % 5 === 0) return "Buzz";
+  return String(x);
+}
+
+export function fuelCost(xs: readonly number[]): number {
+  let s = 0;
+  for (const x of xs) s += Math.floor(x / 3) - 2;
+  return s;
+}
+
+const BASE: Omit<RunDefaults, "gas" | "maxSize" | "initSize"> = { pop: 1000, gens: 300, mem: 4096 };
+const SCALAR: readonly Family[] = ["stack", "arith", "cmp", "minmax", "const", "locals", "if"];
+const VECTOR: readonly Family[] = ["stack", "arith", "cmp", "const", "locals", "if", "each"];
+
+const SPECS: readonly ProblemSpec[] = [
+  {
+    name: "smallest",
+    description: "PSB1 Smallest: 4 integers in [-100, 100] -> the smallest (100 train, 1000 test)",
+    inputs: 4,
+    vector: false,
+    output: "int",
+    families: SCALAR,
+    constants: [],
+    ercRange: [-100, 100],
+    penalty: 1000,
+    defaults: { ...BASE, pop: 500, gens: 100, gas: 400, maxSize: 100, initSize: 40 },
+    generate(rng) {
+      const r = (): number => rng.range(-100, 100);
+      const data = fromDomains(rng, [
+        [[[0, 0, 0, 0], [-44, -44, -7, -13], [0, 4, -99, -33], [-22, -22, -22, -22], [99, 100, 99, 100]], 5, 0],
+        [(g) => g.shuffle([...repeat(3, () => 0).fill(r()), r()]), 10, 100],
+        [() => repeat(4, () => 0).fill(r()), 5, 100],
+        [(g) => repeat(4, () => g.range(0, 100)), 20, 200],
+        [() => repeat(4, r), 60, 600],
+      ]);
+      return cases(data, (x) => Math.min(...x));
+    },
+  },
+  {
+    name: "median",
+    description: "PSB1 Median: 3 integers in [-100, 100] -> the median (100 train, 1000 test)",
+    inputs: 3,
+    vector: false,
+    output: "int",
+    families: SCALAR,
+    constants: [],
+    ercRange: [-100, 100],
+    penalty: 1000,
+    defaults: { ...BASE, pop: 500, gens: 100, gas: 400, maxSize: 100, initSize: 40 },
+    generate(rng) {
+      const r = (): number => rng.range(-100, 100);
+      const data = fromDomains(rng, [
+        [() => repeat(3, r), 60, 600],
+        [(g) => g.shuffle([...repeat(2, () => 0).fill(r()), r()]), 30, 300],
+        [() => repeat(3, () => 0).fill(r()), 10, 100],
+      ]);
+      return cases(data, (x) => x.slice().sort((a, b) => a - b)[1]);
+    },
+  },
+  {
+    name: "count-odds",
+    description: "PSB1 Count Odds: a vector of length [0, 50] of integers in [-1000, 1000] -> how many are odd (200 train, 2000 test)",
+    inputs: 1,
+    vector: true,
+    output: "int",
+    families: VECTOR,
+    constants: [0, 1, 2],
+    ercRange: [-1000, 1000],
+    penalty: 1000,
+    defaults: { ...BASE, gas: 2000, maxSize: 250, initSize: 60 },
+    generate(rng) {
+      const vec = (len: number, prob: number): number[] =>
+        repeat(len, () => (rng.float() < prob ? 2 * (rng.int(1000) - 500) + 1 : 2 * (rng.int(1001) - 500)));
+      const single = [...Array.from({ length: 21 }, (_, i) => [i - 10]), [-947], [-450], [303], [886]];
+      const data = fromDomains(rng, [
+        [[[]], 1, 0],
+        [single, 25, 0],
+        [[[0, 0], [0, 1], [7, 1], [-9, -1], [-11, 40], [944, 77]], 6, 0],
+        [(g) => vec(g.range(1, 50), 1), 9, 100],
+        [(g) => vec(g.range(1, 50), 0), 9, 100],
+        [(g) => vec(g.range(1, 50), g.float()), 150, 1800],
+      ]);
+      return cases(data, (x) => x.filter((v) => v % 2 !== 0).length);
+    },
+  },
+  {
+    name: "last-index-of-zero",
+    description: "PSB1 Last Index of Zero: a vector of length [1, 50] of integers in [-50, 50] with at least one 0 -> the last index of 0 (150 train, 1000 test)",
+    inputs: 1,
+    vector: true,
+    output: "int",
+    families: VECTOR,
+    constants: [],
+    ercRange: [-50, 50],
+    penalty: 1000,
+    defaults: { ...BASE, gas: 1000, maxSize: 150, initSize: 50 },
+    generate(rng) {
+      const random = (g: Rng): number[] =>
+        g.shuffle([0, ...repeat(g.int(6), () => 0), ...repeat(g.int(45), () => g.range(-50, 50))]);
+      const data = fromDomains(rng, [
+        [[[0, 1], [1, 0], [7, 0], [0, 8], [0, -1], [-1, 0], [-7, 0], [0, -8]], 8, 0],
+        [Array.from({ length: 50 }, (_, i) => new Array<number>(i + 1).fill(0)), 30, 20],
+        [permutations([0, 5, -8, 9]), 20, 4],
+        [permutations([0, 0, -8, 9]), 10, 2],
+        [permutations([0, 0, 0, 9]), 4, 0],
+        [random, 78, 974],
+      ]);
+      return cases(data, (x) => x.lastIndexOf(0));
+    },
+  },
+  {
+    name: "fuel-cost",
+    description: "PSB2 Fuel Cost: a vector of length [1, 20] of integers in [6, 10000] -> sum of (floor(x / 3) - 2) (200 train, 2000 test)",
+    inputs: 1,
+    vector: true,
+    output: "int",
+    families: VECTOR,
+    constants: [0, 1, 2, 3],
+    ercRange: [-1000, 1000],
+    penalty: 1_000_000,
+    defaults: { ...BASE, pop: 500, gens: 100, gas: 2000, maxSize: 100, initSize: 40 },
+    generate(rng) {
+      const vec = (len: number): number[] => repeat(len, () => 6 + rng.int(9995));
+      const edge1 = [6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 9998, 9999, 10000].map((x) => [x]);
+      const edge2 = [[6, 6], [9, 14], [9, 15], [14, 9], [15, 9], [32, 32], [33, 33], [10000, 9], [9, 10000], [10000, 10000]];
+      const long = [6, 7, 8, 9, 10, 11, 12, 13, 9998, 9999, 10000].map((x) => new Array<number>(20).fill(x));
+      long.push(new Array<number>(15).fill(9));
+      const data = fromDomains(rng, [
+        [edge1, 15, 0],
+        [edge2, 10, 0],
+        [long, 12, 0],
+        [(g) => vec(g.range(1, 5)), 75, 1000],
+        [(g) => vec(g.range(6, 20)), 88, 1000],
+      ]);
+      return cases(data, fuelCost);
+    },
+  },
+  {
+    name: "gcd",
+    description: "PSB2 GCD: two integers in [1, 1000000] -> their greatest common divisor (200 train, 2000 test)",
+    inputs: 2,
+    vector: false,
+    output: "int",
+    families: ["stack", "arith", "cmp", "const", "locals", "if", "while", "loop"],
+    constants: [],
+    ercRange: [-10, 10],
+    penalty: 1_000_000,
+    defaults: { ...BASE, gas: 2000, maxSize: 200, initSize: 60 },
+    generate(rng) {
+      const data = fromDomains(rng, [
+        [[[1, 1], [4, 400000], [54, 24], [4200, 3528], [820000, 63550], [123456, 654321]], 6, 0],
+        [(g) => [g.range(1, 1_000_000), g.range(1, 1_000_000)], 194, 2000],
+      ]);
+      return cases(data, (x) => gcd(x[0], x[1]));
+    },
+  },
+  {
+    name: "fizz-buzz",
+    description: "PSB2 Fizz Buzz: an integer in [1, 1000000] -> \"Fizz\", \"Buzz\", \"FizzBuzz\" or its digits, scored by Levenshtein distance (200 train, 2000 test)",
+    inputs: 1,
+    vector: false,
+    output: "string",
+    families: ["stack", "arith", "cmp", "const", "locals", "if", "print"],
+    constants: [0, 3, 5],
+    ercRange: [-100, 100],
+    strings: ["Fizz", "Buzz", "FizzBuzz"],
+    penalty: 100,
+    defaults: { ...BASE, gas: 2000, maxSize: 200, initSize: 60 },
+    generate(rng) {
+      const edge = [...Array.from({ length: 20 }, (_, i) => [i + 1]), [49995], [49998], [49999], [50000]];
+      const data = fromDomains(rng, [
+        [edge, 24, 0],
+        [(g) => [g.range(1, 1_000_000)], 176, 2000],
+      ]);
+      return cases(data, (x) => fizzBuzz(x[0]));
+    },
+  },
+  {
+    name: "quartic",
+    description: "Koza's quartic polynomial over integers: x -> x^4 + x^3 + x^2 + x (train x in [-10, 10], test 200 x in [-100, 100])",
+    inputs: 1,
+    vector: false,
+    output: "int",
+    families: ["stack", "arith", "const", "locals"],
+    constants: [0, 1, 2],
+    ercRange: [-5, 5],
+    penalty: 1_000_000_000,
+    defaults: { ...BASE, pop: 500, gens: 100, gas: 400, maxSize: 100, initSize: 30 },
+    generate(rng) {
+      const data = fromDomains(rng, [
+        [Array.from({ length: 21 }, (_, i) => [i - 10]), 21, 0],
+        [(g) => [g.range(-100, 100)], 0, 200],
+      ]);
+      return cases(data, ([x]) => x ** 4 + x ** 3 + x ** 2 + x);
+    },
+  },
+];
+
+/** even-parity-N: N bits -> 1 when an even number of them are 1, with only {AND, OR, NAND, NOR}. Exhaustive cases. */
+function parity(n: number): ProblemSpec {
+  return {
+    name: n === 3 ? "even-parity" : `even-parity-${n}`,
+    description: `Koza's even-${n}-parity: ${n} bits -> 1 if an even number are set, over {and, or, nand, nor} (all ${2 ** n} cases, train = test)`,
+    inputs: n,
+    vector: false,
+    output: "bool",
+    families: ["parity", "stack"],
+    constants: [],
+    ercRange: [0, 1],
+    scratch: 0,
+    penalty: 1,
+    defaults: { ...BASE, pop: 500, gens: 100, gas: 400, maxSize: 200, initSize: 60 },
+    generate() {
+      const all: number[][] = [];
+      for (let i = 0; i < 2 ** n; i++) all.push(Array.from({ length: n }, (_, j) => (i >> j) & 1));
+      const even = (x: number[]): number => (x.reduce((a, b) => a + b, 0) % 2 === 0 ? 1 : 0);
+      return cases({ train: all, test: all.map((x) => x.slice()) }, even);
+    },
+  };
+}
+
+/** Names of the built-in problems (even-parity-N accepts N in 2..10). */
+export const PROBLEM_NAMES: readonly string[] = [...SPECS.map((s) => s.name), "even-parity", "even-parity-N"];
+
+export function findSpec(name: string): ProblemSpec | undefined {
+  const spec = SPECS.find((s) => s.name === name);
+  if (spec) return spec;
+  if (name === "even-parity") return parity(3);
+  const m = /^even-parity-(\d+)$/.exec(name);
+  if (m && Number(m[1]) >= 2 && Number(m[1]) <= 10) return parity(Number(m[1]));
+  return undefined;
+}
+
+/** Stream of the run's seed used for data, so that data does not depend on search settings. */
+export const DATA_STREAM = 1;
+
+/** Builds a problem from its spec, drawing the data with the seed's data stream (or using given cases). */
+export function instantiate(spec: ProblemSpec, seed: number, given?: { train: Case[]; test: Case[] }): Problem {
+  const data = given ?? spec.generate(new Rng(seed, DATA_STREAM));
+  let widest = 0;
+  for (const c of [...data.train, ...data.test]) widest = Math.max(widest, c.input.length);
+  const layout: Layout = {
+    inputs: spec.vector ? 1 : spec.inputs,
+    vector: spec.vector,
+    scratch: spec.scratch ?? 2,
+    output: spec.output,
+    stride: widest + 1,
+    outCap: spec.outCap ?? OUT_CAP,
+    strings: spec.strings ?? [],
+  };
+  return {
+    name: spec.name,
+    description: spec.description,
+    layout,
+    pool: poolFor(spec.families, layout, spec.constants, spec.ercRange),
+    train: data.train,
+    test: data.test,
+    penalty: spec.penalty,
+    defaults: spec.defaults,
+  };
+}
+
+/** The built-in problem `name` with the data of `seed`; a usage error names the choices. */
+export function builtinProblem(name: string, seed: number): Problem {
+  const spec = findSpec(name);
+  if (!spec)
+    throw new RarError("usage", "problem", `unknown problem '${name}' (choose from ${PROBLEM_NAMES.join(", ")}, or give --cases FILE.json)`);
+  return instantiate(spec, seed);
+}

@@ -1,0 +1,375 @@
+// The evolution loop. One GpRun is one run: a problem, a configuration and a
+// state (population, generator state, history) that checkpoints capture
+// exactly, so a resumed run continues bit for bit. Each step evaluates the
+// current generation (every program on every training case, each evaluation a
+// sandboxed child process; see evaluate.ts), records statistics, tests
+// programs that solve the training cases on the held-out cases, and breeds
+// the next generation.
+
+import type { Module } from "../vm/module.js";
+import { buildCandidate } from "./compile.js";
+import { encodeCases, evaluateAll, selectCases, type Budget, type CaseBlock, type Outcome } from "./evaluate.js";
+import { GeneSampler, geneCount, type Genome } from "./genome.js";
+import { crossover, replace, umad } from "./operators.js";
+import type { Problem } from "./problems.js";
+import { Rng, type RngState } from "./random.js";
+import { Lexicase, ranking, tournament, type Fitness, type Pressure } from "./select.js";
+
+/** Stream of the seed used for the search (the data uses DATA_STREAM). */
+export const SEARCH_STREAM = 2;
+/** Train solvers tried on the test cases per generation (the cheapest first). */
+export const TESTS_PER_GENERATION = 8;
+
+export type Selection = "lexicase" | "tournament";
+
+/** Every setting of a run. Defaults come from the problem, then DEFAULT_SEARCH. */
+export interface GpConfig {
+  readonly seed: number;
+  readonly pop: number;
+  readonly gens: number;
+  readonly selection: Selection;
+  readonly tournamentSize: number;
+  /** Best individuals copied unchanged into the next generation. */
+  readonly elite: number;
+  readonly pressure: Pressure;
+  /** Weight of gas + memory per case when pressure is "weighted". */
+  readonly pressureWeight: number;
+  /** Weight of a memory word against one unit of gas in the resource cost. */
+  readonly memWeight: number;
+  readonly umadRate: number;
+  readonly replaceRate: number;
+  readonly crossoverRate: number;
+  /** Fraction of the training cases each generation selects on (down-sampled lexicase); 1 = all. */
+  readonly downsample: number;
+  readonly maxSize: number;
+  readonly initSize: number;
+  /** Limits of one evaluation. */
+  readonly gas: number;
+  readonly mem: number;
+}
+
+export const DEFAULT_SEARCH = {
+  selection: "lexicase" as Selection,
+  tournamentSize: 7,
+  elite: 1,
+  pressure: "tiebreak" as Pressure,
+  pressureWeight: 0.001,
+  memWeight: 0.1,
+  umadRate: 0.09,
+  replaceRate: 0.01,
+  crossoverRate: 0.2,
+  downsample: 1,
+};
+
+/** The configuration for a problem with some settings overridden. */
+export function configFor(problem: Problem, seed: number, over: Partial<GpConfig> = {}): GpConfig {
+  return canonicalConfig({ seed, ...DEFAULT_SEARCH, ...problem.defaults, ...over });
+}
+
+/** The same settings with their keys in one fixed order (reports and checkpoints print them). */
+export function canonicalConfig(c: GpConfig): GpConfig {
+  return {
+    seed: c.seed,
+    pop: c.pop,
+    gens: c.gens,
+    selection: c.selection,
+    tournamentSize: c.tournamentSize,
+    elite: c.elite,
+    pressure: c.pressure,
+    pressureWeight: c.pressureWeight,
+    memWeight: c.memWeight,
+    umadRate: c.umadRate,
+    replaceRate: c.replaceRate,
+    crossoverRate: c.crossoverRate,
+    downsample: c.downsample,
+    maxSize: c.maxSize,
+    initSize: c.initSize,
+    gas: c.gas,
+    mem: c.mem,
+  };
+}
+
+/** Statistics of one evaluated generation. */
+export interface GenerationStats {
+  readonly gen: number;
+  /** Training error (all cases) of the generation's best. */
+  readonly best_error: number;
+  /** Median training error of the generation (estimated from the sample when down-sampling). */
+  readonly median_error: number;
+  readonly best_size: number;
+  readonly mean_size: number;
+  /** Gas the generation's best used over all training cases. */
+  readonly best_gas: number;
+  /** Training cases selection saw this generation (all of them unless down-sampling). */
+  readonly sample_cases: number;
+  /** Individuals with zero error on those cases. */
+  readonly sample_solvers: number;
+  /** Evaluations that stopped on their budget or faulted, over the whole generation. */
+  readonly out_of_gas: number;
+  readonly out_of_mem: number;
+  readonly faults: number;
+  /** Evaluations so far (cumulative, training and test). */
+  readonly evaluations: number;
+}
+
+/** The best program found so far. */
+export interface Best {
+  readonly genome: Genome;
+  readonly generation: number;
+  readonly train_error: number;
+  /** Test error, once measured (null until then). */
+  readonly test_error: number | null;
+  readonly gas: number;
+  readonly mem: number;
+  readonly cost: number;
+}
+
+/** Everything that changes during a run; what a checkpoint stores. */
+export interface RunState {
+  /** Next generation to evaluate. */
+  generation: number;
+  population: Genome[];
+  rng: RngState;
+  history: GenerationStats[];
+  evaluations: number;
+  best: Best | null;
+  solved: boolean;
+  /** Generation in which a program solved train and test, or null. */
+  solvedGeneration: number | null;
+}
+
+/** Starts a run: the initial population from the seed's search stream. */
+export function initialState(problem: Problem, config: GpConfig): RunState {
+  const rng = new Rng(config.seed, SEARCH_STREAM);
+  const sampler = new GeneSampler(problem.pool);
+  const population: Genome[] = [];
+  for (let i = 0; i < config.pop; i++) population.push(sampler.genome(rng, rng.range(1, Math.min(config.initSize, config.maxSize))));
+  return { generation: 0, population, rng: rng.state(), history: [], evaluations: 0, best: null, solved: false, solvedGeneration: null };
+}
+
+export class GpRun {
+  readonly state: RunState;
+  private readonly sampler: GeneSampler;
+  private readonly trainBlock: CaseBlock;
+  private readonly testBlock: CaseBlock;
+  private readonly budget: Budget;
+  /** Wall-clock seconds spent in step() by this object (not part of the deterministic state). */
+  seconds = 0;
+  /** Evaluations already counted when this object took the state over (a resumed run). */
+  readonly startEvaluations: number;
+
+  constructor(
+    readonly problem: Problem,
+    readonly config: GpConfig,
+    state?: RunState,
+  ) {
+    this.state = state ?? initialState(problem, config);
+    this.startEvaluations = this.state.evaluations;
+    this.sampler = new GeneSampler(problem.pool);
+    this.trainBlock = encodeCases(problem.train, problem.layout.stride);
+    this.testBlock = encodeCases(problem.test, problem.layout.stride);
+    this.budget = { gas: config.gas, mem: config.mem };
+  }
+
+  get finished(): boolean {
+    return this.state.solved || this.state.generation >= this.config.gens;
+  }
+
+  /** Compiles and verifies a genome; null if it does not verify (never run). */
+  module(g: Genome): Module | null {
+    return buildCandidate(g, this.problem.layout, this.problem.name);
+  }
+
+  /** Evaluates genomes on a block of cases (the training cases by default). */
+  evaluate(genomes: readonly Genome[], block: CaseBlock = this.trainBlock): Outcome[] {
+    const r = evaluateAll(genomes.map((g) => this.module(g)), block, this.problem, this.budget, this.config.memWeight);
+    this.state.evaluations += r.evaluations;
+    return r.outcomes;
+  }
+
+  /** The training cases this generation selects on: all, or a random subset when down-sampling. */
+  private sampleBlock(rng: Rng): CaseBlock {
+    const all = this.trainBlock;
+    const k = Math.max(1, Math.round(this.config.downsample * all.count));
+    if (k >= all.count) return all;
+    const idx = Array.from({ length: all.count }, (_, i) => i);
+    for (let i = 0; i < k; i++) {
+      const j = i + rng.int(all.count - i);
+      [idx[i], idx[j]] = [idx[j], idx[i]];
+    }
+    return selectCases(all, idx.slice(0, k).sort((a, b) => a - b));
+  }
+
+  /**
+   * Evaluates the current generation, records it, and breeds the next one.
+   * Selection sees the errors on this generation's training sample; the
+   * generation's best and the programs with zero sample error are measured
+   * on all training cases, and those with zero training error on the test
+   * cases.
+   */
+  step(): GenerationStats {
+    const t0 = performance.now();
+    const s = this.state;
+    const cfg = this.config;
+    const pop = s.population;
+    const rng = Rng.fromState(s.rng);
+    const block = this.sampleBlock(rng);
+    const sampled = block !== this.trainBlock;
+    const outcomes = this.evaluate(pop, block);
+    const fit = pop.map((g, i) => fitness(outcomes[i], geneCount(g), cfg));
+    const order = ranking(fit, cfg.pressure);
+    // Who is measured on the whole training set: the best, and distinct programs with zero error on the sample.
+    const chosen = [order[0]];
+    const seen = new Set<string>([pop[order[0]].join(",")]);
+    for (const i of order) {
+      if (chosen.length > TESTS_PER_GENERATION) break;
+      if (outcomes[i].total !== 0) continue;
+      const key = pop[i].join(",");
+      if (seen.has(key)) continue;
+      seen.add(key);
+      chosen.push(i);
+    }
+    const full = sampled ? this.evaluate(chosen.map((i) => pop[i])) : chosen.map((i) => outcomes[i]);
+    chosen.forEach((i, k) => this.offerBest(pop[i], full[k], s.generation));
+    this.testSolvers(
+      chosen.map((i) => pop[i]),
+      full,
+    );
+    const stats = this.stats(pop, outcomes, order, full[0], block.count);
+    s.history.push(stats);
+    s.generation++;
+    if (!this.finished) s.population = this.breed(pop, fit, order, block.count, rng);
+    s.rng = rng.state();
+    this.seconds += (performance.now() - t0) / 1000;
+    return stats;
+  }
+
+  /** Evaluations per second of wall-clock time spent in step() by this object. */
+  get evalsPerSecond(): number {
+    return this.seconds > 0 ? Math.round((this.state.evaluations - this.startEvaluations) / this.seconds) : 0;
+  }
+
+  /** Runs to the end; `onGeneration` sees each generation's statistics. */
+  run(onGeneration?: (s: GenerationStats) => void): void {
+    while (!this.finished) {
+      const st = this.step();
+      onGeneration?.(st);
+    }
+    this.finish();
+  }
+
+  /** Measures the best program's test error if nothing did yet. */
+  finish(): void {
+    const b = this.state.best;
+    if (b && b.test_error === null) {
+      const [o] = this.evaluate([b.genome], this.testBlock);
+      this.state.best = { ...b, test_error: o.total };
+    }
+  }
+
+  /** Offers a program measured on all training cases as the best so far. */
+  private offerBest(g: Genome, o: Outcome, gen: number): void {
+    if (this.state.solved) return;
+    const b = this.state.best;
+    const f = fitness(o, geneCount(g), this.config);
+    const wins =
+      !b ||
+      o.total < b.train_error ||
+      (o.total === b.train_error && this.config.pressure !== "off" && f.cost < b.cost) ||
+      (o.total === b.train_error && f.cost === b.cost && geneCount(g) < geneCount(b.genome));
+    if (wins) this.state.best = { genome: g, generation: gen, train_error: o.total, test_error: null, gas: o.gas, mem: o.mem, cost: f.cost };
+  }
+
+  /** Tries programs with zero training error on the test cases; one that passes solves the run. */
+  private testSolvers(genomes: Genome[], train: Outcome[]): void {
+    const solvers = genomes.map((_, k) => k).filter((k) => train[k].total === 0);
+    if (solvers.length === 0) return;
+    const tests = this.evaluate(
+      solvers.map((k) => genomes[k]),
+      this.testBlock,
+    );
+    const s = this.state;
+    for (let j = 0; j < solvers.length; j++) {
+      if (tests[j].total !== 0) continue;
+      const g = genomes[solvers[j]];
+      const o = train[solvers[j]];
+      s.best = { genome: g, generation: s.generation, train_error: 0, test_error: 0, gas: o.gas, mem: o.mem, cost: fitness(o, geneCount(g), this.config).cost };
+      s.solved = true;
+      s.solvedGeneration = s.generation;
+      return;
+    }
+    // Keep the test error of the best if it was among those tried.
+    const b = s.best;
+    if (b && b.test_error === null && b.train_error === 0) {
+      const j = solvers.findIndex((k) => sameGenome(genomes[k], b.genome));
+      if (j >= 0) s.best = { ...b, test_error: tests[j].total };
+    }
+  }
+
+  private stats(pop: Genome[], outcomes: Outcome[], order: number[], bestFull: Outcome, sampleCases: number): GenerationStats {
+    const scale = this.trainBlock.count / sampleCases;
+    const totals = outcomes.map((o) => o.total).sort((a, b) => a - b);
+    let sizes = 0;
+    let oog = 0;
+    let oom = 0;
+    let faults = 0;
+    for (let i = 0; i < pop.length; i++) {
+      sizes += geneCount(pop[i]);
+      oog += outcomes[i].stopped.out_of_gas;
+      oom += outcomes[i].stopped.out_of_mem;
+      faults += outcomes[i].stopped.fault;
+    }
+    const top = order[0];
+    return {
+      gen: this.state.generation,
+      best_error: bestFull.total,
+      median_error: Math.round(totals[(totals.length - 1) >> 1] * scale),
+      best_size: geneCount(pop[top]),
+      mean_size: Math.round((sizes / pop.length) * 100) / 100,
+      best_gas: bestFull.gas,
+      sample_cases: sampleCases,
+      sample_solvers: totals.filter((t) => t === 0).length,
+      out_of_gas: oog,
+      out_of_mem: oom,
+      faults,
+      evaluations: this.state.evaluations,
+    };
+  }
+
+  private breed(pop: Genome[], fit: Fitness[], order: number[], cases: number, rng: Rng): Genome[] {
+    const cfg = this.config;
+    const lex = cfg.selection === "lexicase" ? new Lexicase(fit, cases, cfg.pressure) : null;
+    const select = (): number => (lex ? lex.select(rng) : tournament(fit, cfg.tournamentSize, cfg.pressure, rng));
+    const next: Genome[] = [];
+    for (let i = 0; i < Math.min(cfg.elite, pop.length); i++) next.push(pop[order[i]]);
+    while (next.length < cfg.pop) {
+      const p = pop[select()];
+      let child = p;
+      if (rng.chance(cfg.crossoverRate)) child = crossover(child, pop[select()], rng);
+      child = umad(child, cfg.umadRate, this.sampler, rng);
+      if (cfg.replaceRate > 0) child = replace(child, cfg.replaceRate, this.sampler, rng);
+      next.push(geneCount(child) > cfg.maxSize ? p : child);
+    }
+    return next;
+  }
+}
+
+/** Selection view of an outcome: weighted errors when pressure is "weighted". */
+export function fitness(o: Outcome, size: number, cfg: GpConfig): Fitness {
+  let cost = 0;
+  for (let i = 0; i < o.cost.length; i++) cost += o.cost[i];
+  if (cfg.pressure !== "weighted") return { errors: o.errors, total: o.total, cost, size };
+  const errors = new Float64Array(o.errors.length);
+  let total = 0;
+  for (let i = 0; i < errors.length; i++) {
+    errors[i] = o.errors[i] + cfg.pressureWeight * o.cost[i];
+    total += errors[i];
+  }
+  return { errors, total, cost, size };
+}
+
+function sameGenome(a: Genome, b: Genome): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

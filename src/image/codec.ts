@@ -1,0 +1,47 @@
+// The image codec a Machine uses for the guest SNAPSHOT and RESTORE
+// instructions. A guest snapshot starts a new history: its initial state is
+// the snapshot itself (digest recorded, tree not repeated) and its trace is
+// empty. Restoring verifies everything (decodeImage); the scheduler then
+// re-parents the tree, narrows its capabilities and charges its footprint.
+
+import type { Process } from "../process/process.js";
+import type { ImageCodec, Machine } from "../process/scheduler.js";
+import { decodeImage, type DecodedImage } from "./decode.js";
+import { policyDigest, stateDigest } from "./digest.js";
+import { encodeImage } from "./encode.js";
+import { RUNTIME_VERSION, emptyTrace } from "./format.js";
+import { preorder } from "./records.js";
+
+/** A resolver of module digests over a machine's module table. */
+export function resolverOf(machine: Machine): (digest: string) => ReturnType<Machine["modules"]["get"]> {
+  return (d) => machine.modules.get(d);
+}
+
+/** Decodes image bytes with the machine's limits and shares its modules with the machine's. */
+export function decodeFor(bytes: Uint8Array, machine: Machine, where = "image"): DecodedImage {
+  const img = decodeImage(bytes, { maxDepth: machine.maxDepth, memMax: machine.cpu.memMax, where });
+  for (const m of img.modules) machine.intern(m);
+  const share = (root: Process | null): void => {
+    if (root) for (const p of preorder(root)) p.module = machine.intern(p.module);
+  };
+  share(img.root);
+  share(img.meta.origin.root);
+  return img;
+}
+
+export const imageCodec: ImageCodec = {
+  encode(p: Process, machine: Machine): Uint8Array {
+    const resolve = resolverOf(machine);
+    const trace = emptyTrace();
+    const meta = {
+      runtime: RUNTIME_VERSION,
+      policy: policyDigest(p.caps),
+      origin: { digest: stateDigest(p, trace, resolve), root: null },
+      trace,
+    };
+    return encodeImage(p, meta, resolve);
+  },
+  decode(bytes: Uint8Array, machine: Machine): Process {
+    return decodeFor(bytes, machine).root;
+  },
+};

@@ -1,0 +1,357 @@
+// Decoding an image: untrusted bytes -> a verified, detached process tree.
+//
+// Order matters: (1) the fixed header (magic, version); (2) the content digest
+// over the body, before looking inside it; (3) a structural scan of the body
+// (lengths within the input, bounded nesting) before msgpackr sees it;
+// (4) shapes and ranges of every field, allocating only typed arrays whose
+// bytes are in the input; (5) the modules' code through the verifier;
+// (6) the tree through image/verify.ts; (7) only then stack capacity beyond
+// the stored words, within a budget proportional to the input size.
+
+import { Process } from "../process/process.js";
+import { RarError } from "../vm/errors.js";
+import { bytesToInt32, moduleFromWire, type Module } from "../vm/module.js";
+import { MAX_CAP_ARGS, verify } from "../vm/verify.js";
+import { Op } from "../vm/opcodes.js";
+import { sha256, hex, stateDigest } from "./digest.js";
+import {
+  B,
+  BODY_FIELDS,
+  DIGEST_BYTES,
+  F,
+  IMAGE_LIMITS,
+  IMAGE_MAGIC,
+  IMAGE_VERSION,
+  RECORD_FIELDS,
+  emptyTrace,
+  type ImageMeta,
+  type TraceEvent,
+  type TraceSlot,
+} from "./format.js";
+import { HEADER_BYTES } from "./encode.js";
+import { stackCapacity, verifyTree } from "./verify.js";
+import { unpackChecked } from "./wire.js";
+
+export interface DecodeOptions {
+  /** Deepest allowed process (the image's root is depth 0). Default 4096. */
+  maxDepth?: number;
+  /** Largest linear memory of one process, in words. Default 2^28. */
+  memMax?: number;
+  /** Prefix of error locations, e.g. the file name. Default "image". */
+  where?: string;
+}
+
+export interface DecodedImage {
+  /** The tree's root, detached (parent null, handle 0). */
+  root: Process;
+  /** Every module the image holds, verified, sorted by digest. */
+  modules: Module[];
+  meta: ImageMeta;
+  /** Hex SHA-256 of the body: what the image's digest field says, checked. */
+  imageDigest: string;
+}
+
+const MAX_I32 = 0x7fffffff;
+const MIN_I32 = -0x80000000;
+
+/** A placeholder module to construct processes with: the constructor then allocates nothing untrusted sizes ask for. */
+const SEED: Module = verify({
+  name: "seed",
+  caps: [],
+  functions: [{ name: "seed", nparams: 0, nlocals: 0, entry: 0, end: 3 }],
+  code: Int32Array.of(Op.PUSH, 0, Op.RET),
+});
+
+class Reader {
+  constructor(readonly where: string) {}
+
+  fail(kind: string, message: string, at = ""): never {
+    throw new RarError("image", kind, message, at ? `${this.where}: ${at}` : this.where);
+  }
+
+  int(x: unknown, lo: number, hi: number, at: string): number {
+    if (typeof x !== "number" || !Number.isSafeInteger(x) || x < lo || x > hi)
+      this.fail("shape", `expected an integer in ${lo}..${hi}, got ${describe(x)}`, at);
+    return x;
+  }
+
+  str(x: unknown, max: number, at: string): string {
+    if (typeof x !== "string" || x.length > max) this.fail("shape", `expected a string of at most ${max} characters, got ${describe(x)}`, at);
+    return x;
+  }
+
+  bin(x: unknown, at: string, multiple = 1): Uint8Array {
+    if (!(x instanceof Uint8Array) || x.length % multiple !== 0)
+      this.fail("shape", `expected binary data${multiple > 1 ? ` (a multiple of ${multiple} bytes)` : ""}, got ${describe(x)}`, at);
+    return x;
+  }
+
+  digest(x: unknown, at: string): Uint8Array {
+    const b = this.bin(x, at);
+    if (b.length !== DIGEST_BYTES) this.fail("shape", `expected a ${DIGEST_BYTES}-byte digest, got ${b.length} bytes`, at);
+    return Uint8Array.from(b);
+  }
+
+  array(x: unknown, at: string, len?: number): unknown[] {
+    if (!Array.isArray(x) || (len !== undefined && x.length !== len))
+      this.fail("shape", `expected an array${len !== undefined ? ` of ${len}` : ""}, got ${describe(x)}`, at);
+    return x as unknown[];
+  }
+
+  /** Strictly increasing names (sorted, no duplicates). */
+  names(x: unknown, at: string): string[] {
+    const a = this.array(x, at);
+    if (a.length > IMAGE_LIMITS.capsPerProcess) this.fail("shape", `more than ${IMAGE_LIMITS.capsPerProcess} names`, at);
+    const out: string[] = [];
+    for (let i = 0; i < a.length; i++) {
+      const s = this.str(a[i], IMAGE_LIMITS.nameLength, at);
+      if (i > 0 && !(out[i - 1] < s)) this.fail("shape", "names must be sorted and distinct", at);
+      out.push(s);
+    }
+    return out;
+  }
+}
+
+function describe(x: unknown): string {
+  if (x === null) return "nil";
+  if (x instanceof Uint8Array) return `${x.length} bytes of binary`;
+  if (Array.isArray(x)) return `an array of ${x.length}`;
+  if (typeof x === "string") return `a string of ${x.length}`;
+  return typeof x === "number" ? String(x) : typeof x;
+}
+
+const words = (b: Uint8Array): Int32Array => bytesToInt32(b);
+
+/** Builds the processes of a records array (preorder, children in handle order); returns them in preorder. */
+function buildTree(r: Reader, x: unknown, modules: readonly Module[], maxDepth: number, memMax: number, at: string): Process[] {
+  const recs = r.array(x, at);
+  if (recs.length === 0) r.fail("shape", "a tree has at least one process", at);
+  const procs: Process[] = [];
+  // Open parents: process, children still to come, last child handle.
+  const open: { p: Process; path: string; left: number; last: number }[] = [];
+  for (let i = 0; i < recs.length; i++) {
+    while (open.length > 0 && open[open.length - 1].left === 0) open.pop();
+    const parentEntry = open.length > 0 ? open[open.length - 1] : null;
+    if (i > 0 && parentEntry === null) r.fail("tree", `${recs.length - i} record(s) after the end of the tree`, `${at} record ${i}`);
+    const parent = parentEntry?.p ?? null;
+    const pathHint = `${at} record ${i}`;
+    const rec = r.array(recs[i], pathHint, RECORD_FIELDS);
+    const handle = r.int(rec[F.handle], 0, IMAGE_LIMITS.handle, `${pathHint} handle`);
+    const path = parentEntry ? `${parentEntry.path}.${handle}` : "0";
+    const where = `${at} process ${path}`;
+    if (parent === null && handle !== 0) r.fail("handle", "the root of an image has handle 0", `${where} handle`);
+    if (parentEntry) {
+      if (handle <= parentEntry.last) r.fail("handle", `children must come in increasing handle order (${handle} after ${parentEntry.last})`, `${where} handle`);
+      if (handle >= parentEntry.p.nextHandle) r.fail("handle", `handle ${handle} was never given out (next handle ${parentEntry.p.nextHandle})`, `${where} handle`);
+      parentEntry.left--;
+      parentEntry.last = handle;
+    }
+    const mod = modules[r.int(rec[F.module], 0, modules.length - 1, `${where} module`)];
+    const entry = r.int(rec[F.entry], 0, mod.functions.length - 1, `${where} entry`);
+    const status = r.int(rec[F.status], 0, 6, `${where} status`);
+    const value = r.int(rec[F.value], MIN_I32, MAX_I32, `${where} value`);
+    const fk = rec[F.faultKind];
+    const faultKind = fk === null ? null : r.str(fk, IMAGE_LIMITS.nameLength, `${where} faultKind`);
+    const faultDetail = r.str(rec[F.faultDetail], IMAGE_LIMITS.detailLength, `${where} faultDetail`);
+    const need = r.int(rec[F.need], 0, Number.MAX_SAFE_INTEGER, `${where} need`);
+    let request: Process["request"] = null;
+    if (rec[F.request] !== null) {
+      const req = r.array(rec[F.request], `${where} request`, 2);
+      const cap = r.str(req[0], IMAGE_LIMITS.nameLength, `${where} request`);
+      const args = r.array(req[1], `${where} request`);
+      if (args.length > MAX_CAP_ARGS) r.fail("shape", `more than ${MAX_CAP_ARGS} arguments`, `${where} request`);
+      request = { cap, args: args.map((a) => words(r.bin(a, `${where} request`, 4))) };
+    }
+    const answer = r.int(rec[F.answer], MIN_I32, MAX_I32, `${where} answer`);
+    const waiting = r.int(rec[F.waiting], 0, IMAGE_LIMITS.handle, `${where} waiting`);
+    const inboxBytes = r.bin(rec[F.inbox], `${where} inbox`, 4);
+    const pc = r.int(rec[F.pc], 0, mod.code.length - 1, `${where} pc`);
+    const bp = r.int(rec[F.bp], 0, MAX_I32, `${where} bp`);
+    const stackBytes = r.bin(rec[F.stack], `${where} stack`, 4);
+    const frameBytes = r.bin(rec[F.frames], `${where} frames`, 12);
+    const memBytes = r.bin(rec[F.mem], `${where} mem`, 4);
+    if (memBytes.length / 4 > memMax) r.fail("memory", `${memBytes.length / 4} words exceed the runtime's ${memMax}`, `${where} mem`);
+    const gasLimit = r.int(rec[F.gasLimit], 0, Number.MAX_SAFE_INTEGER, `${where} gasLimit`);
+    const gasUsed = r.int(rec[F.gasUsed], 0, Number.MAX_SAFE_INTEGER, `${where} gasUsed`);
+    const memLimit = r.int(rec[F.memLimit], 0, Number.MAX_SAFE_INTEGER, `${where} memLimit`);
+    const memUsed = r.int(rec[F.memUsed], 0, Number.MAX_SAFE_INTEGER, `${where} memUsed`);
+    const caps = r.names(rec[F.caps], `${where} caps`);
+    const traps = r.names(rec[F.traps], `${where} traps`);
+    const nextHandle = r.int(rec[F.nextHandle], 1, IMAGE_LIMITS.handle, `${where} nextHandle`);
+    const nchildren = r.int(rec[F.children], 0, recs.length - 1 - i, `${where} children`);
+
+    const depth = parent ? parent.depth + 1 : 0;
+    if (depth > maxDepth) r.fail("depth", `depth ${depth} exceeds the limit of ${maxDepth}`, where);
+    const p = new Process(SEED, 0, [], words(memBytes), gasLimit, memLimit, caps, traps, parent, handle);
+    p.module = mod;
+    p.entryFn = entry;
+    p.status = status;
+    p.value = value;
+    p.faultKind = faultKind as Process["faultKind"];
+    p.faultDetail = faultDetail;
+    p.need = need;
+    p.request = request;
+    p.answer = answer;
+    p.waiting = waiting;
+    p.inbox = inboxBytes.length > 0 ? words(inboxBytes) : null;
+    p.pc = pc;
+    p.bp = bp;
+    p.stack = words(stackBytes);
+    p.sp = p.stack.length;
+    p.frames = words(frameBytes);
+    p.fp = p.frames.length;
+    p.gasUsed = gasUsed;
+    p.memUsed = memUsed;
+    p.nextHandle = nextHandle;
+    if (parent) parent.children.set(handle, p);
+    procs.push(p);
+    if (nchildren > 0) open.push({ p, path, left: nchildren, last: 0 });
+  }
+  for (const o of open) if (o.left > 0) r.fail("tree", `process ${o.path} declares ${o.left} more child(ren) than the image holds`, at);
+  return procs;
+}
+
+/** Frame words a process starts with (Process's own default), so entering it needs no growth. */
+const MIN_FRAMES = 12;
+
+/**
+ * Gives every process the stack capacity its top frame needs (the
+ * interpreter never checks stack bounds inside a frame) and room for a first
+ * frame, within a budget proportional to the input.
+ */
+function provision(r: Reader, procs: readonly Process[], inputBytes: number): void {
+  let slack = 0;
+  const caps = procs.map((p) => {
+    const c = stackCapacity(p);
+    slack += c - p.sp + Math.max(0, MIN_FRAMES - p.fp);
+    return c;
+  });
+  const budget = IMAGE_LIMITS.stackSlack + inputBytes;
+  if (slack > budget) r.fail("too_large", `running this tree needs ${slack} stack words beyond those stored (at most ${budget} for an image of ${inputBytes} bytes)`);
+  procs.forEach((p, i) => {
+    if (caps[i] > p.stack.length) {
+      const s = new Int32Array(caps[i]);
+      s.set(p.stack);
+      p.stack = s;
+    }
+    if (p.frames.length < MIN_FRAMES) {
+      const f = new Int32Array(MIN_FRAMES);
+      f.set(p.frames);
+      p.frames = f;
+    }
+  });
+}
+
+function readModules(r: Reader, x: unknown): Module[] {
+  const list = r.array(x, "modules");
+  if (list.length === 0 || list.length > IMAGE_LIMITS.modules) r.fail("shape", `an image holds 1..${IMAGE_LIMITS.modules} modules`, "modules");
+  const mods: Module[] = [];
+  for (let i = 0; i < list.length; i++) {
+    const at = `module ${i}`;
+    let m: Module;
+    try {
+      m = verify(moduleFromWire(list[i], `${r.where}: ${at}`));
+    } catch (e) {
+      if (e instanceof RarError) r.fail("code", e.message);
+      throw e;
+    }
+    if (i > 0 && !(mods[i - 1].digest < m.digest)) r.fail("shape", "modules must be sorted by digest, each once", at);
+    mods.push(m);
+  }
+  return mods;
+}
+
+function readTrace(r: Reader, x: unknown): TraceSlot {
+  const t = r.array(x, "trace", 2);
+  const head = r.digest(t[0], "trace head");
+  const events = r.array(t[1], "trace events").map((e, i) => {
+    const ev = r.array(e, `trace event ${i}`);
+    if (ev.length === 0) r.fail("shape", "an event starts with its kind", `trace event ${i}`);
+    r.str(ev[0], IMAGE_LIMITS.nameLength, `trace event ${i} kind`);
+    return ev as TraceEvent;
+  });
+  return { head, events };
+}
+
+/** Reads and checks the fixed header; returns [digest, body]. */
+function readHeader(r: Reader, bytes: Uint8Array): [Uint8Array, Uint8Array] {
+  const magic = [0x94, 0xa4, ...IMAGE_MAGIC.split("").map((c) => c.charCodeAt(0))];
+  for (let i = 0; i < magic.length; i++)
+    if (bytes[i] !== magic[i]) r.fail(i < bytes.length ? "magic" : "truncated", "not a rar image (bad magic)");
+  const outer = r.array(unpackChecked(bytes, 2, r.where), "header", 4);
+  if (outer[1] !== IMAGE_VERSION)
+    r.fail("version", `image format version ${describe(outer[1])}; this runtime reads version ${IMAGE_VERSION}`);
+  const digest = r.digest(outer[2], "digest");
+  const body = r.bin(outer[3], "body");
+  if (bytes.length !== HEADER_BYTES + body.length) r.fail("shape", "the header is not in canonical form");
+  return [digest, body];
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Decodes and verifies untrusted image bytes. Throws RarError("image", ...) naming what and where. */
+export function decodeImage(bytes: Uint8Array, opts: DecodeOptions = {}): DecodedImage {
+  const r = new Reader(opts.where ?? "image");
+  const maxDepth = opts.maxDepth ?? 4096;
+  const memMax = opts.memMax ?? 1 << 28;
+  const [digest, bodyBytes] = readHeader(r, bytes);
+  const actual = sha256(bodyBytes);
+  if (!sameBytes(actual, digest))
+    r.fail("digest", `content digest mismatch: the image says ${hex(digest).slice(0, 16)}…, its content hashes to ${hex(actual).slice(0, 16)}… (corrupted)`);
+  const body = r.array(unpackChecked(bodyBytes, IMAGE_LIMITS.nesting, r.where), "body", BODY_FIELDS);
+  const runtime = r.str(body[B.runtime], IMAGE_LIMITS.runtimeLength, "runtime");
+  const policy = r.digest(body[B.policy], "policy");
+  const modules = readModules(r, body[B.modules]);
+  const procs = buildTree(r, body[B.tree], modules, maxDepth, memMax, "tree");
+  verifyTree(procs, r.where);
+
+  const originWire = r.array(body[B.origin], "origin", 2);
+  const originDigest = r.digest(originWire[0], "origin digest");
+  let originRoot: Process | null = null;
+  let originProcs: Process[] = [];
+  if (originWire[1] !== null) {
+    originProcs = buildTree(r, originWire[1], modules, maxDepth, memMax, "origin");
+    verifyTree(originProcs, `${r.where}: origin`);
+    originRoot = originProcs[0];
+    if (originProcs.length !== 1 || originRoot.fp !== 0 || originRoot.status !== 0)
+      r.fail("origin", "the initial state is one process that has not started", "origin");
+  }
+  const trace = readTrace(r, body[B.trace]);
+
+  // Every module is run by some process or linked by one that is.
+  const byDigest = new Map(modules.map((m) => [m.digest, m]));
+  const used = new Set<string>();
+  const todo: Module[] = [];
+  for (const p of [...procs, ...originProcs]) {
+    if (!used.has(p.module.digest)) {
+      used.add(p.module.digest);
+      todo.push(p.module);
+    }
+  }
+  while (todo.length > 0) {
+    for (const l of (todo.pop() as Module).links ?? []) {
+      const m = byDigest.get(l);
+      if (m && !used.has(l)) {
+        used.add(l);
+        todo.push(m);
+      }
+    }
+  }
+  if (used.size !== modules.length) r.fail("shape", `${modules.length - used.size} module(s) that no process uses`, "modules");
+
+  if (originRoot) {
+    const expected = stateDigest(originRoot, emptyTrace(), (d) => byDigest.get(d));
+    if (!sameBytes(expected, originDigest)) r.fail("origin", "the initial state does not match its digest", "origin digest");
+  }
+  provision(r, [...procs, ...originProcs], bytes.length);
+  return {
+    root: procs[0],
+    modules,
+    meta: { runtime, policy, origin: { digest: originDigest, root: originRoot }, trace },
+    imageDigest: hex(digest),
+  };
+}

@@ -1,0 +1,63 @@
+// Encoding a stopped process tree as an image (layout: spec/image-format.md):
+//
+//   [ "rimg", version, sha256(body), body ]      body is a bin holding
+//   [ runtime, policy, [originDigest, originTree | nil], [module...], tree, [traceHead, [event...]] ]
+//
+// The header has one fixed form (body always as bin32), so the digest can be
+// checked before anything inside the body is parsed. Memories and stacks are
+// referenced, not copied, until the one final concatenation.
+
+import type { Process } from "../process/process.js";
+import type { Module } from "../vm/module.js";
+import { sha256Chunks } from "./digest.js";
+import { BODY_FIELDS, IMAGE_MAGIC, IMAGE_VERSION, type ImageMeta } from "./format.js";
+import { modulesOf, writeTree } from "./records.js";
+import { WireWriter } from "./wire.js";
+
+/** fixarray(4), fixstr "rimg", fixint version, bin8 of 32 digest bytes, bin32 length of the body. */
+export const HEADER_BYTES = 1 + 1 + IMAGE_MAGIC.length + 1 + 2 + 32 + 5;
+
+/**
+ * The image bytes of the subtree of `root` (which must not be running).
+ * `resolve` finds linked modules by digest (a machine's module table), so a
+ * subtree that may still start them carries them.
+ */
+export function encodeImage(root: Process, meta: ImageMeta, resolve: (digest: string) => Module | undefined): Uint8Array {
+  const origin = meta.origin.root;
+  const modules = modulesOf(origin ? [root, origin] : [root], resolve);
+  const index = new Map(modules.map((m, i) => [m.digest, i]));
+  const w = new WireWriter().array(BODY_FIELDS).str(meta.runtime).bin(meta.policy);
+  w.array(2).bin(meta.origin.digest);
+  if (origin) writeTree(w, origin, index, false);
+  else w.nil();
+  w.array(modules.length);
+  for (const m of modules) w.raw(m.bytes);
+  writeTree(w, root, index, false);
+  w.array(2).bin(meta.trace.head).array(meta.trace.events.length);
+  for (const e of meta.trace.events) w.value(e);
+
+  return seal(w.parts(), w.length());
+}
+
+/** The image around body bytes (given as chunks): the fixed header with the body's digest, then the body. */
+export function seal(body: readonly Uint8Array[], bodyLength: number): Uint8Array {
+  const digest = sha256Chunks(body);
+  const out = new Uint8Array(HEADER_BYTES + bodyLength);
+  let at = 0;
+  out[at++] = 0x94;
+  out[at++] = 0xa0 | IMAGE_MAGIC.length;
+  for (const c of IMAGE_MAGIC) out[at++] = c.charCodeAt(0);
+  out[at++] = IMAGE_VERSION;
+  out[at++] = 0xc4;
+  out[at++] = 32;
+  out.set(digest, at);
+  at += 32;
+  out[at++] = 0xc6;
+  new DataView(out.buffer).setUint32(at, bodyLength);
+  at += 4;
+  for (const c of body) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}

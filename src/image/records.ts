@@ -1,0 +1,111 @@
+// A process tree as msgpack: one record per process, in preorder, children in
+// handle order (see format.ts F for the fields). Typed data — stacks, frames,
+// memories, inboxes, request arguments — is binary, little endian, and only
+// the live part of each array is written: stack[0, sp), frames[0, fp),
+// mem[0, memSize). Iterative, whatever the depth of the tree.
+
+import type { Process } from "../process/process.js";
+import type { Module } from "../vm/module.js";
+import { RECORD_FIELDS } from "./format.js";
+import type { WireWriter } from "./wire.js";
+
+const EMPTY = new Uint8Array(0);
+
+/** The first n words of a, as a byte view (no copy). The host is little endian, as the format is. */
+export function wordBytes(a: Int32Array, n: number): Uint8Array {
+  return new Uint8Array(a.buffer, a.byteOffset, n * 4);
+}
+
+/** Children in handle order (insertion order already is; sorting guards canonicity). */
+export function childrenOf(p: Process): Process[] {
+  const cs = [...p.children.values()];
+  for (let i = 1; i < cs.length; i++) {
+    if (cs[i].handle < cs[i - 1].handle) {
+      cs.sort((a, b) => a.handle - b.handle);
+      break;
+    }
+  }
+  return cs;
+}
+
+/** The processes of a subtree in preorder. */
+export function preorder(root: Process): Process[] {
+  const out: Process[] = [];
+  const todo: Process[] = [root];
+  while (todo.length > 0) {
+    const p = todo.pop() as Process;
+    out.push(p);
+    const cs = childrenOf(p);
+    for (let i = cs.length - 1; i >= 0; i--) todo.push(cs[i]);
+  }
+  return out;
+}
+
+/**
+ * The modules an image of these trees needs: every module a process runs and,
+ * transitively, the linked modules `resolve` knows, each once, sorted by digest.
+ */
+export function modulesOf(roots: readonly Process[], resolve: (digest: string) => Module | undefined): Module[] {
+  const found = new Map<string, Module>();
+  const todo: Module[] = [];
+  const add = (m: Module): void => {
+    if (found.has(m.digest)) return;
+    found.set(m.digest, m);
+    todo.push(m);
+  };
+  for (const r of roots) for (const p of preorder(r)) add(p.module);
+  while (todo.length > 0) {
+    const m = todo.pop() as Module;
+    for (const l of m.links ?? []) {
+      const linked = resolve(l);
+      if (linked) add(linked);
+    }
+  }
+  return [...found.values()].sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
+}
+
+/**
+ * Writes the tree of `root` as an array of records. `index` maps module
+ * digests to positions in the image's module list. In state mode (for the
+ * execution-state digest) the limits and `need` are written as nil.
+ */
+export function writeTree(w: WireWriter, root: Process, index: ReadonlyMap<string, number>, state: boolean): void {
+  const procs = preorder(root);
+  w.array(procs.length);
+  for (const p of procs) {
+    const mi = index.get(p.module.digest);
+    if (mi === undefined) throw new Error(`internal: module ${p.module.digest} missing from the image's module list`);
+    w.array(RECORD_FIELDS)
+      .int(p === root ? 0 : p.handle)
+      .int(mi)
+      .int(p.entryFn)
+      .int(p.status)
+      .int(p.value);
+    if (p.faultKind === null) w.nil();
+    else w.str(p.faultKind);
+    w.str(p.faultDetail);
+    if (state) w.nil();
+    else w.int(p.need);
+    const req = p.request;
+    if (req === null) w.nil();
+    else {
+      w.array(2).str(req.cap).array(req.args.length);
+      for (const a of req.args) w.bin(wordBytes(a, a.length));
+    }
+    w.int(p.answer).int(p.waiting);
+    w.bin(p.inbox ? wordBytes(p.inbox, p.inbox.length) : EMPTY);
+    w.int(p.pc).int(p.bp);
+    w.bin(wordBytes(p.stack, p.sp)).bin(wordBytes(p.frames, p.fp)).bin(wordBytes(p.mem, p.memSize));
+    if (state) w.nil();
+    else w.int(p.gasLimit);
+    w.int(p.gasUsed);
+    if (state) w.nil();
+    else w.int(p.memLimit);
+    w.int(p.memUsed);
+    w.array(p.caps.length);
+    for (const c of p.caps) w.str(c);
+    w.array(p.traps.length);
+    for (const t of p.traps) w.str(t);
+    w.int(p.nextHandle).int(p.children.size);
+  }
+}

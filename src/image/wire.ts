@@ -1,0 +1,328 @@
+// The msgpack layer of images. Writing is canonical and our own: every value
+// has exactly one encoding (the shortest), so one state gives one byte string
+// whatever msgpackr version is installed. Big binaries (memories, stacks) are
+// emitted as views, not copies, and the output is kept as chunks so it can be
+// hashed and concatenated in one pass.
+//
+// Reading untrusted bytes: scan() walks the structure iteratively (no
+// recursion), checks every declared length against the bytes that remain and
+// the nesting depth, and admits only the types the format uses. Only then do
+// the bytes go to msgpackr.
+
+import { RarError } from "../vm/errors.js";
+import { packr } from "../vm/module.js";
+import type { WireValue } from "./format.js";
+
+/** First scratch buffer (small: most encodings are a few hundred bytes), then larger ones. */
+const SCRATCH_FIRST = 1 << 12;
+const SCRATCH = 1 << 16;
+/** Binaries at least this long are emitted as views of the caller's memory. */
+const VIEW_MIN = 256;
+
+const utf8 = new TextEncoder();
+
+export class WireWriter {
+  private readonly chunks: Uint8Array[] = [];
+  private buf = new Uint8Array(SCRATCH_FIRST);
+  private view = new DataView(this.buf.buffer);
+  private pos = 0;
+  private start = 0;
+  private total = 0;
+
+  private room(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    this.flush();
+    const size = Math.max(SCRATCH, n);
+    this.buf = new Uint8Array(size);
+    this.view = new DataView(this.buf.buffer);
+    this.pos = 0;
+    this.start = 0;
+  }
+
+  private flush(): void {
+    if (this.pos > this.start) {
+      this.chunks.push(this.buf.subarray(this.start, this.pos));
+      this.total += this.pos - this.start;
+      this.start = this.pos;
+    }
+  }
+
+  nil(): this {
+    this.room(1);
+    this.buf[this.pos++] = 0xc0;
+    return this;
+  }
+
+  /** A safe integer: the shortest int form; float64 outside the int32/uint32 range (what msgpackr reads back as a number). */
+  int(n: number): this {
+    this.room(9);
+    const b = this.buf;
+    const v = this.view;
+    if (n >= 0) {
+      if (n < 0x80) b[this.pos++] = n;
+      else if (n < 0x100) {
+        b[this.pos++] = 0xcc;
+        b[this.pos++] = n;
+      } else if (n < 0x10000) {
+        b[this.pos++] = 0xcd;
+        v.setUint16(this.pos, n);
+        this.pos += 2;
+      } else if (n < 0x100000000) {
+        b[this.pos++] = 0xce;
+        v.setUint32(this.pos, n);
+        this.pos += 4;
+      } else {
+        b[this.pos++] = 0xcb;
+        v.setFloat64(this.pos, n);
+        this.pos += 8;
+      }
+    } else if (n >= -32) {
+      b[this.pos++] = n & 0xff;
+    } else if (n >= -128) {
+      b[this.pos++] = 0xd0;
+      v.setInt8(this.pos++, n);
+    } else if (n >= -32768) {
+      b[this.pos++] = 0xd1;
+      v.setInt16(this.pos, n);
+      this.pos += 2;
+    } else if (n >= -0x80000000) {
+      b[this.pos++] = 0xd2;
+      v.setInt32(this.pos, n);
+      this.pos += 4;
+    } else {
+      b[this.pos++] = 0xcb;
+      v.setFloat64(this.pos, n);
+      this.pos += 8;
+    }
+    return this;
+  }
+
+  array(n: number): this {
+    this.room(5);
+    if (n < 16) this.buf[this.pos++] = 0x90 | n;
+    else if (n < 0x10000) {
+      this.buf[this.pos++] = 0xdc;
+      this.view.setUint16(this.pos, n);
+      this.pos += 2;
+    } else {
+      this.buf[this.pos++] = 0xdd;
+      this.view.setUint32(this.pos, n);
+      this.pos += 4;
+    }
+    return this;
+  }
+
+  str(s: string): this {
+    const bytes = utf8.encode(s);
+    const n = bytes.length;
+    this.room(5 + n);
+    if (n < 32) this.buf[this.pos++] = 0xa0 | n;
+    else if (n < 0x100) {
+      this.buf[this.pos++] = 0xd9;
+      this.buf[this.pos++] = n;
+    } else if (n < 0x10000) {
+      this.buf[this.pos++] = 0xda;
+      this.view.setUint16(this.pos, n);
+      this.pos += 2;
+    } else {
+      this.buf[this.pos++] = 0xdb;
+      this.view.setUint32(this.pos, n);
+      this.pos += 4;
+    }
+    this.buf.set(bytes, this.pos);
+    this.pos += n;
+    return this;
+  }
+
+  /** Binary data; long ones are referenced, not copied, until the output is joined. */
+  bin(bytes: Uint8Array): this {
+    const n = bytes.length;
+    this.room(5);
+    if (n < 0x100) {
+      this.buf[this.pos++] = 0xc4;
+      this.buf[this.pos++] = n;
+    } else if (n < 0x10000) {
+      this.buf[this.pos++] = 0xc5;
+      this.view.setUint16(this.pos, n);
+      this.pos += 2;
+    } else {
+      this.buf[this.pos++] = 0xc6;
+      this.view.setUint32(this.pos, n);
+      this.pos += 4;
+    }
+    this.raw(bytes);
+    return this;
+  }
+
+  /** Bytes that are already msgpack (or the payload of a bin header just written). */
+  raw(bytes: Uint8Array): this {
+    if (bytes.length >= VIEW_MIN) {
+      this.flush();
+      this.chunks.push(bytes);
+      this.total += bytes.length;
+    } else {
+      this.room(bytes.length);
+      this.buf.set(bytes, this.pos);
+      this.pos += bytes.length;
+    }
+    return this;
+  }
+
+  /** Any wire value (trace events). Iterative: nesting is bounded by the scanner, but not here. */
+  value(root: WireValue): this {
+    const todo: WireValue[] = [root];
+    while (todo.length > 0) {
+      const v = todo.pop() as WireValue;
+      if (v === null) this.nil();
+      else if (typeof v === "number") this.int(v);
+      else if (typeof v === "string") this.str(v);
+      else if (v instanceof Uint8Array) this.bin(v);
+      else {
+        this.array(v.length);
+        for (let i = v.length - 1; i >= 0; i--) todo.push(v[i]);
+      }
+    }
+    return this;
+  }
+
+  /** The output so far as chunks (views; valid until the referenced memories change). */
+  parts(): Uint8Array[] {
+    this.flush();
+    return this.chunks;
+  }
+
+  length(): number {
+    this.flush();
+    return this.total;
+  }
+}
+
+/** Concatenates chunks into one fresh buffer. */
+export function join(chunks: readonly Uint8Array[], total?: number): Uint8Array {
+  let n = total ?? 0;
+  if (total === undefined) for (const c of chunks) n += c.length;
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+function bad(kind: string, message: string, where: string): never {
+  throw new RarError("image", kind, message, where);
+}
+
+/**
+ * Checks that `bytes` hold exactly one msgpack value of the types images use
+ * (nil, integers, float64, strings, binaries, arrays), nested at most
+ * `maxDepth` deep, with every declared length within the remaining bytes.
+ * Runs in O(bytes) time and O(depth) memory, without recursion.
+ */
+export function scan(bytes: Uint8Array, maxDepth: number, where: string): void {
+  const n = bytes.length;
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // Elements still expected by each open array, innermost last.
+  const open: number[] = [];
+  let expect = 1;
+  let pos = 0;
+  const need = (k: number, what: string): void => {
+    if (k > n - pos) bad("truncated", `truncated: ${what} at byte ${pos} needs ${k} bytes, ${n - pos} remain`, where);
+  };
+  for (;;) {
+    while (expect === 0) {
+      if (open.length === 0) {
+        if (pos !== n) bad("trailing", `${n - pos} bytes after the end of the value`, where);
+        return;
+      }
+      expect = open.pop() as number;
+    }
+    expect--;
+    need(1, "a value");
+    const t = bytes[pos++];
+    let len = -1;
+    let isArray = false;
+    if (t <= 0x7f || t >= 0xe0 || t === 0xc0) continue;
+    if (t >= 0xa0 && t <= 0xbf) len = t & 0x1f;
+    else if (t >= 0x90 && t <= 0x9f) {
+      len = t & 0x0f;
+      isArray = true;
+    } else {
+      switch (t) {
+        case 0xcc:
+        case 0xd0:
+          need(1, "an int");
+          pos += 1;
+          continue;
+        case 0xcd:
+        case 0xd1:
+          need(2, "an int");
+          pos += 2;
+          continue;
+        case 0xce:
+        case 0xd2:
+          need(4, "an int");
+          pos += 4;
+          continue;
+        case 0xcb:
+          need(8, "a float");
+          pos += 8;
+          continue;
+        case 0xc4:
+        case 0xd9:
+          need(1, "a length");
+          len = bytes[pos];
+          pos += 1;
+          break;
+        case 0xc5:
+        case 0xda:
+          need(2, "a length");
+          len = dv.getUint16(pos);
+          pos += 2;
+          break;
+        case 0xc6:
+        case 0xdb:
+          need(4, "a length");
+          len = dv.getUint32(pos);
+          pos += 4;
+          break;
+        case 0xdc:
+          need(2, "a length");
+          len = dv.getUint16(pos);
+          pos += 2;
+          isArray = true;
+          break;
+        case 0xdd:
+          need(4, "a length");
+          len = dv.getUint32(pos);
+          pos += 4;
+          isArray = true;
+          break;
+        default:
+          bad("msgpack", `msgpack type 0x${t.toString(16)} at byte ${pos - 1} is not used by images`, where);
+      }
+    }
+    if (isArray) {
+      // Every element takes at least one byte.
+      if (len > n - pos) bad("truncated", `truncated: an array at byte ${pos} declares ${len} elements, ${n - pos} bytes remain`, where);
+      if (len === 0) continue;
+      if (open.length + 1 > maxDepth) bad("nesting", `values nested deeper than ${maxDepth} at byte ${pos}`, where);
+      open.push(expect);
+      expect = len;
+    } else {
+      need(len, "a string or binary");
+      pos += len;
+    }
+  }
+}
+
+/** Scans, then unpacks with msgpackr. */
+export function unpackChecked(bytes: Uint8Array, maxDepth: number, where: string): unknown {
+  scan(bytes, maxDepth, where);
+  try {
+    return packr.unpack(bytes);
+  } catch (e) {
+    return bad("msgpack", `not valid msgpack (${(e as Error).message})`, where);
+  }
+}

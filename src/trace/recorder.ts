@@ -1,0 +1,102 @@
+// The recorder puts a run's nondeterministic inputs into its trace: the
+// host's own actions (start, refuel, resume, answer, narrow) as the Session
+// performs them, and every capability call the host answers.
+//
+// Capability calls are recorded by wrapping each host handler rather than
+// from the Machine's onCapCall hook: the hook only sees calls that delivered
+// a result, while a handler that throws (a refused fs path, say) also decides
+// what the guest observes (a cap_failed fault with that message) and must be
+// replayed too. The wrapper also normalizes what a handler returns (an int is
+// truncated to a word, an array copied) so that the recorded result is
+// exactly what the guest receives, and turns a malformed result into a
+// refusal instead of a host crash.
+
+import { CapRegistry, type CapContext, type CapHandler, type CapValue } from "../caps/registry.js";
+import type { StartEvent, Trace } from "./trace.js";
+
+/** What a handler returned, as the guest will see it; throws if it is neither an int nor an array of words. */
+export function normalizeResult(cap: string, r: unknown): CapValue {
+  if (typeof r === "number") return r | 0;
+  if (r instanceof Int32Array) return r.slice();
+  if (ArrayBuffer.isView(r) || Array.isArray(r)) return Int32Array.from(r as ArrayLike<number>);
+  throw new Error(`${cap} handler returned neither an int nor an array`);
+}
+
+function copyArgs(args: readonly CapValue[]): CapValue[] {
+  return args.map((a) => (typeof a === "number" ? a : a.slice()));
+}
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+export class Recorder {
+  constructor(readonly trace: Trace) {}
+
+  /** A handler that records each call of `inner` (named `cap`) before its result reaches the guest. */
+  wrap(cap: string, inner: CapHandler): CapHandler {
+    const trace = this.trace;
+    return {
+      sig: inner.sig,
+      call(args: CapValue[], ctx: CapContext): CapValue | Promise<CapValue> {
+        // Handlers get copies; record copies too, in case a handler mutates its arguments.
+        const recorded = copyArgs(args);
+        const path = ctx.path;
+        let r: CapValue | Promise<CapValue>;
+        try {
+          r = inner.call(args, ctx);
+          if (!(r instanceof Promise)) r = normalizeResult(cap, r);
+        } catch (e) {
+          trace.push({ kind: "cap_error", path, cap, args: recorded, error: message(e) });
+          throw e;
+        }
+        if (r instanceof Promise)
+          return r.then(
+            (v) => {
+              let result: CapValue;
+              try {
+                result = normalizeResult(cap, v);
+              } catch (e) {
+                trace.push({ kind: "cap_error", path, cap, args: recorded, error: message(e) });
+                throw e;
+              }
+              trace.push({ kind: "cap", path, cap, args: recorded, result });
+              return result;
+            },
+            (e: unknown) => {
+              trace.push({ kind: "cap_error", path, cap, args: recorded, error: message(e) });
+              throw e instanceof Error ? e : new Error(String(e));
+            },
+          );
+        trace.push({ kind: "cap", path, cap, args: recorded, result: r });
+        return r;
+      },
+    };
+  }
+
+  /** Registers every handler of `source` into `target`, wrapped. */
+  install(source: CapRegistry, target: CapRegistry): CapRegistry {
+    for (const name of source.names()) target.register(name, this.wrap(name, source.get(name) as CapHandler));
+    return target;
+  }
+
+  start(e: Omit<StartEvent, "kind">): void {
+    this.trace.push({ kind: "start", ...e });
+  }
+
+  refuel(gas: number, mem: number): void {
+    this.trace.push({ kind: "refuel", gas, mem });
+  }
+
+  resume(): void {
+    this.trace.push({ kind: "resume" });
+  }
+
+  answer(value: number): void {
+    this.trace.push({ kind: "answer", value: value | 0 });
+  }
+
+  narrow(grants: readonly string[]): void {
+    this.trace.push({ kind: "narrow", grants: [...grants] });
+  }
+}

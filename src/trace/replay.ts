@@ -1,0 +1,229 @@
+// Replay (DESIGN §5): re-execute a run from its initial state, feeding the
+// recorded results of capability calls instead of calling the host, and
+// applying the host's recorded refuels, resumes, answers and narrowings in
+// order. Nothing reaches the host: the machine's registry holds only replay
+// handlers, one per capability the original host offered (with its recorded
+// signature), each of which takes the next recorded event and checks that the
+// replayed call is the one recorded (capability, process path, arguments).
+//
+// On the first mismatch the handler stops the machine at once (it returns a
+// promise that is never awaited, which makes Machine.run return "pending")
+// and the divergence names the event, what differed, and the state before it.
+
+import { CapRegistry, type CapContext, type CapValue } from "../caps/registry.js";
+import { applyGrants } from "../caps/policy.js";
+import { imageCodec } from "../image/codec.js";
+import { hex, stateDigest } from "../image/digest.js";
+import { emptyTrace, type TraceSlot } from "../image/format.js";
+import type { Process } from "../process/process.js";
+import { formatLocation, locate } from "../process/report.js";
+import { Machine } from "../process/scheduler.js";
+import type { Module } from "../vm/module.js";
+import { Op, StatusCode, WIDTH } from "../vm/opcodes.js";
+import { argsMemory } from "../session.js";
+import { describeEvent, traceToWire, type CapErrorEvent, type CapEvent, type StartEvent, type Trace } from "./trace.js";
+
+export interface Divergence {
+  /** Index of the first event that does not match (trace.length: the run wanted more than was recorded). */
+  readonly index: number;
+  /** What differed. */
+  readonly message: string;
+  /** Hex digest of the trace chain before that event (h_index). */
+  readonly before: string;
+  /** Where the replay was: process path, function and source line, or the root's status. */
+  readonly state: string;
+}
+
+export interface ReplaySource {
+  readonly trace: Trace;
+  /** The modules the run may use, by digest (an image's modules). */
+  module(digest: string): Module | undefined;
+  /** Hex execution-state digest of the recorded initial state, to check the start event against. */
+  readonly originDigest?: string;
+}
+
+export interface ReplayOptions {
+  /** Called for every replayed call that matched its event (e.g. to show io.print text). */
+  onCall?: (event: CapEvent | CapErrorEvent) => void;
+}
+
+export interface ReplayResult {
+  /** null when every event was reproduced in order. */
+  readonly divergence: Divergence | null;
+  /** Events consumed. */
+  readonly events: number;
+  readonly machine: Machine | null;
+  /** The replayed tree (null if the start event could not be set up). */
+  readonly root: Process | null;
+  /** Hex execution-state digest of the replayed tree together with the recorded trace. */
+  digest(slot?: TraceSlot): string;
+}
+
+function sameValue(a: CapValue, b: CapValue): boolean {
+  if (typeof a === "number" || typeof b === "number") return a === b;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function showArgs(args: readonly CapValue[]): string {
+  return args
+    .map((a) => (typeof a === "number" ? String(a) : `[${Array.from(a.subarray(0, 8)).join(" ")}${a.length > 8 ? " …" : ""}]`))
+    .join(", ");
+}
+
+function byPath(root: Process, path: string): Process | null {
+  let p: Process | undefined = root;
+  for (const h of path.split(".").slice(1)) {
+    p = p.children.get(Number(h));
+    if (!p) return null;
+  }
+  return p;
+}
+
+/** Replays a trace from its start event. Never calls the host. */
+export function replay(src: ReplaySource, opts: ReplayOptions = {}): ReplayResult {
+  const events = src.trace.events();
+  let cursor = 0;
+  let divergence: Divergence | null = null;
+  let machine: Machine | null = null;
+  let root: Process | null = null;
+  const result = (): ReplayResult => ({
+    divergence,
+    events: cursor,
+    machine,
+    root,
+    digest(slot?: TraceSlot): string {
+      if (!root || !machine) return "";
+      const m = machine;
+      return hex(stateDigest(root, slot ?? traceToWire(src.trace), (d) => m.modules.get(d)));
+    },
+  });
+  const diverge = (index: number, message: string, state: string): void => {
+    divergence ??= { index, message, before: src.trace.digestBefore(index), state };
+  };
+
+  const start = events[0];
+  if (!start || start.kind !== "start") {
+    diverge(0, "the trace has no start event: there is no initial state to replay from", "before the start");
+    return result();
+  }
+  const setup = setUp(start, src, diverge);
+  if (!setup) return result();
+  machine = setup.machine;
+  root = setup.root;
+  const m = machine;
+  const r = root;
+  cursor = 1;
+
+  // One replay handler per capability the original host offered.
+  const stop = (): Promise<CapValue> => new Promise<CapValue>(() => undefined);
+  for (const { name, sig } of start.host) {
+    m.caps.register(name, {
+      sig,
+      call(args: CapValue[], ctx: CapContext): CapValue | Promise<CapValue> {
+        if (divergence) return stop();
+        const i = cursor;
+        const e = events[i];
+        const here = (): string => {
+          const p = byPath(r, ctx.path);
+          const at = p ? ` in ${formatLocation(locate(p, m.cpu.pc - WIDTH[Op.CAP]))}` : "";
+          return `process ${ctx.path}${at}, ${i} events in`;
+        };
+        const call = `${name}(${showArgs(args)}) by process ${ctx.path}`;
+        if (!e || (e.kind !== "cap" && e.kind !== "cap_error")) {
+          diverge(i, `the replay calls ${call}; the trace has ${e ? describeEvent(e) : "no more events"}`, here());
+          return stop();
+        }
+        if (e.cap !== name || e.path !== ctx.path) {
+          diverge(i, `recorded ${e.cap}(${showArgs(e.args)}) by process ${e.path}; the replay calls ${call}`, here());
+          return stop();
+        }
+        if (e.args.length !== args.length || e.args.some((a, k) => !sameValue(a, args[k]))) {
+          diverge(i, `recorded ${e.cap}(${showArgs(e.args)}) by process ${e.path}; the replay passes (${showArgs(args)})`, here());
+          return stop();
+        }
+        cursor = i + 1;
+        opts.onCall?.(e);
+        if (e.kind === "cap_error") throw new Error(e.error);
+        return typeof e.result === "number" ? e.result : e.result.slice();
+      },
+    });
+  }
+
+  while (cursor < events.length && !divergence) {
+    const i = cursor;
+    const e = events[i];
+    switch (e.kind) {
+      case "refuel":
+        r.gasLimit = Math.min(Number.MAX_SAFE_INTEGER, r.gasLimit + e.gas);
+        r.memLimit = Math.min(Number.MAX_SAFE_INTEGER, r.memLimit + e.mem);
+        cursor++;
+        break;
+      case "answer":
+        r.answer = e.value | 0;
+        cursor++;
+        break;
+      case "narrow":
+        applyGrants(r, e.grants);
+        cursor++;
+        break;
+      case "resume": {
+        cursor++;
+        if (r.status === StatusCode.DONE || r.status === StatusCode.FAULT) {
+          diverge(i, `the trace resumes the root, but the replayed root is ${r.statusName}`, `root ${r.statusName}`);
+          break;
+        }
+        const stopped = r.status === StatusCode.READY ? m.run(r) : m.resume(r);
+        if (stopped === "pending" && !divergence)
+          diverge(cursor, "a replayed call did not complete", `process ${m.pending?.proc.path ?? "?"}`);
+        break;
+      }
+      case "start":
+        diverge(i, "a second start event", `root ${r.statusName}`);
+        break;
+      default:
+        diverge(
+          i,
+          `the trace records ${describeEvent(e)}, but the replayed run stopped before making it (root ${r.statusName})`,
+          `root ${r.statusName} after ${r.gasUsed} gas`,
+        );
+    }
+  }
+  return result();
+}
+
+/** The initial state a start event describes, on a machine with the recorded limits. */
+function setUp(
+  start: StartEvent,
+  src: ReplaySource,
+  diverge: (index: number, message: string, state: string) => void,
+): { machine: Machine; root: Process } | null {
+  const module = src.module(start.module);
+  if (!module) {
+    diverge(0, `the start event names module ${start.module.slice(0, 16)}…, which the image does not hold`, "before the start");
+    return null;
+  }
+  const machine = new Machine({ caps: new CapRegistry(), images: imageCodec, maxDepth: start.maxDepth, memMax: start.memMax });
+  for (const d of start.linked) {
+    const l = src.module(d);
+    if (!l) {
+      diverge(0, `the start event links module ${d.slice(0, 16)}…, which the image does not hold`, "before the start");
+      return null;
+    }
+    machine.intern(l);
+  }
+  if (start.entry >= module.functions.length || module.nparams[start.entry] !== 0) {
+    diverge(0, `the start event's entry #${start.entry} is not a function without parameters`, "before the start");
+    return null;
+  }
+  const root = machine.createRoot(module, start.entry, [], { gas: 0, mem: 0 }, [...start.grants], argsMemory(Array.from(start.args)));
+  if (src.originDigest !== undefined) {
+    const d = hex(stateDigest(root, emptyTrace(), (x) => machine.modules.get(x)));
+    if (d !== src.originDigest) {
+      diverge(0, `the start event does not reproduce the image's initial state (${d.slice(0, 16)}… vs ${src.originDigest.slice(0, 16)}…)`, "before the start");
+      return null;
+    }
+  }
+  return { machine, root };
+}
