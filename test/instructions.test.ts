@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { assemble } from "../lang/asm.js";
 import { PROCESS_WORDS } from "../src/process/process.js";
 import { encodeModule } from "../src/vm/module.js";
-import { StatusCode, bulkGas } from "../src/vm/opcodes.js";
+import { OPS, Op, StatusCode, bulkGas } from "../src/vm/opcodes.js";
 import { child, gasOf, load, run, start, straightGas } from "./helpers/asm.js";
 
 /** Root footprint when done with no children: bookkeeping + the args array [0]. */
@@ -787,7 +787,7 @@ describe("refuel, kill, gas left, mem left", () => {
 
   it("KILL of a child frozen mid-run releases its frames and descendants too", () => {
     const s = start(`.func main 0 1
-      ${SPAWN_ARGS(0, 0, 50, 100000)}
+      ${SPAWN_ARGS(0, 0, 200, 100000)}
       SPAWN mid
       LTEE 0
       RESUME            ; mid runs out of gas while its leaf is deep in calls
@@ -816,7 +816,7 @@ describe("refuel, kill, gas left, mem left", () => {
 
   it("GASLEFT and MEMLEFT give the process's own headroom (counting themselves)", () => {
     const m = load(`.func main 0 0\n GASLEFT\n RET`);
-    expect(run(m, { gas: 500 }).value).toBe(500 - 1);
+    expect(run(m, { gas: 500 }).value).toBe(500 - OPS[Op.GASLEFT].gas);
     const mm = load(`.func main 0 0\n MEMLEFT\n RET`);
     expect(run(mm, { mem: 500 }).value).toBe(500 - ROOT_IDLE - mm.frameCost[0]);
     // A child sees its own limit even when the parent has less left.
@@ -834,7 +834,9 @@ describe("refuel, kill, gas left, mem left", () => {
       MEMLEFT
       ADD
       RET`);
-    expect(run(c, { gas: 100, mem: 200 }).value).toBe(1000000 - 1 + 1000000 - PROCESS_WORDS - c.frameCost[1]);
+    expect(run(c, { gas: 1000, mem: 200 }).value).toBe(
+      1000000 - OPS[Op.GASLEFT].gas + 1000000 - PROCESS_WORDS - c.frameCost[1],
+    );
   });
 
   it("GASLEFT and MEMLEFT saturate to i32", () => {
@@ -973,5 +975,205 @@ describe("capabilities", () => {
   it("ANSWER to a child that is not in cap_call faults not_resumable", () => {
     const r = run(`.func main 0 1\n ${SPAWN_ARGS(0, 0, 5, 5)}\n SPAWN idle\n PUSH 1\n ANSWER\n PUSH 0\n RET\n.func idle 0 0\n PUSH 0\n RET`);
     expect(r.fault).toMatch(/not_resumable/);
+  });
+});
+
+describe("faults and refusals", () => {
+  // [what, code before the faulting instruction, the faulting instruction, fault kind]
+  const cases: [string, string, string, string][] = [
+    ["DIV by zero", "PUSH 7\n PUSH 0", "DIV", "div_by_zero"],
+    ["REM by zero", "PUSH 7\n PUSH 0", "REM", "div_by_zero"],
+    ["INT_MIN / -1", "PUSH -2147483648\n PUSH -1", "DIV", "overflow"],
+    ["LOAD out of bounds", "PUSH 1", "LOAD 0", "mem_bounds"],
+    ["STORE out of bounds", "PUSH -1\n PUSH 5", "STORE 0", "mem_bounds"],
+    ["MGROW by a negative count", "PUSH -3", "MGROW", "bad_arg"],
+    ["MCOPY out of bounds", "PUSH 0\n PUSH 0\n PUSH 9", "MCOPY", "mem_bounds"],
+    ["MFILL out of bounds", "PUSH 0\n PUSH 0\n PUSH 9", "MFILL", "mem_bounds"],
+    ["TRAP", "PUSH 1", "TRAP 5", "trap"],
+    ["RESUME of no child", "PUSH 1", "RESUME", "bad_handle"],
+    ["STATUS of no child", "PUSH 1", "STATUS", "bad_handle"],
+    ["RESULT of a fresh child", `${SPAWN_ARGS(0, 0, 9, 99)}\n SPAWN kid`, "RESULT", "no_result"],
+    ["KILL of no child", "PUSH 2", "KILL", "bad_handle"],
+    ["REFUEL by a negative amount", `${SPAWN_ARGS(0, 0, 9, 99)}\n SPAWN kid\n PUSH -1\n PUSH 0`, "REFUEL", "bad_arg"],
+    ["CLOAD out of the child's memory", `${SPAWN_ARGS(0, 0, 9, 99)}\n SPAWN kid\n PUSH 0\n PUSH 0\n PUSH 1`, "CLOAD", "mem_bounds"],
+    ["SPAWN with a negative gas limit", SPAWN_ARGS(0, 0, -1, 99), "SPAWN kid", "bad_arg"],
+    ["SPAWN granting a bit outside the manifest", SPAWN_ARGS(0, 0, 9, 99, 4), "SPAWN kid", "cap_denied"],
+    ["SPAWN trapping a bit outside the manifest", SPAWN_ARGS(0, 0, 9, 99, 0, 4), "SPAWN kid", "bad_arg"],
+    ["SPAWNC of bytes that are not a module", `${SPAWN_ARGS(0, 0, 9, 99)}\n PUSH 0\n PUSH 1`, "SPAWNC", "bad_code"],
+    ["CAP of a capability not held", "", "CAP clock.now 0", "cap_denied"],
+    ["CAP with the wrong number of argument words", "PUSH 0", "CAP io.print 1", "bad_arg"],
+    ["CAP with an array argument outside memory", "PUSH 0\n PUSH 2", "CAP io.print 2", "mem_bounds"],
+    ["INBOX outside memory", "PUSH -1", "INBOX", "mem_bounds"],
+    ["REQUEST of a child without a request", `${SPAWN_ARGS(0, 0, 9, 99)}\n SPAWN kid\n PUSH 0`, "REQUEST", "no_result"],
+    ["ANSWER to a child not in cap_call", `${SPAWN_ARGS(0, 0, 9, 99)}\n SPAWN kid\n PUSH 0`, "ANSWER", "not_resumable"],
+  ];
+  const program = (before: string, ins: string): string => `.cap io.print\n.cap clock.now\n.func main 0 0\n ${before}\n ${ins}\n PUSH 0\n RET\n.func kid 0 0\n PUSH 0\n RET`;
+  const prefix = (before: string): { gas: number; pc: number } => {
+    const m = load(`.func main 0 0\n ${before}\n PUSH 0\n RET\n.func kid 0 0\n PUSH 0\n RET`);
+    return { gas: straightGas(m, "main") - gasOf("PUSH", "RET"), pc: m.functions[0].end - 3 };
+  };
+
+  for (const [what, before, ins, kind] of cases) {
+    it(`${what} faults ${kind}, has no effect and is not charged`, () => {
+      const s = start(program(before, ins));
+      const r = s.run();
+      expect(r.status).toBe("fault");
+      expect(s.root.faultKind).toBe(kind);
+      const p = prefix(before);
+      expect(r.gasUsed).toBe(p.gas);
+      expect(s.root.pc).toBe(p.pc);
+      expect(s.root.memSize).toBe(1);
+      expect(s.out()).toBe("");
+    });
+
+    it(`${what} is refused (out_of_gas), not faulted, when its base gas does not fit`, () => {
+      const p = prefix(before);
+      const s = start(program(before, ins), { gas: p.gas });
+      const r = s.run();
+      expect(r.status).toBe("out_of_gas");
+      expect(s.root.pc).toBe(p.pc);
+      expect(s.root.need).toBe(gasOf(ins.split(" ")[0]));
+    });
+  }
+
+  it("a fused pair whose second instruction faults: the first happened and was charged, pc at the second", () => {
+    const s = start(`.func main 0 1\n PUSH 9\n LSET 0\n LGET 0\n LOAD 0\n RET`);
+    const r = s.run();
+    expect(s.root.faultKind).toBe("mem_bounds");
+    expect(r.gasUsed).toBe(3);
+    expect(s.root.pc).toBe(6);
+    expect(s.root.stack[s.root.sp - 1]).toBe(9);
+  });
+
+  it("exhaustion inside a pair the interpreter fuses stops between the two instructions", () => {
+    const pairs = ["LGET 0\n LGET 1", "LGET 0\n PUSH 4", "LGET 0\n ADDI 4", "LGET 1\n LOAD 0", "LT\n JZ t", "LE\n JZ t", "GT\n JZ t", "GE\n JZ t", "EQ\n JZ t", "NE\n JZ t"];
+    for (const pair of pairs) {
+      const src = `.func main 0 2\n PUSH 1\n PUSH 2\n ${pair}\n t: PUSH 0\n RET`;
+      const m = load(src);
+      const full = run(m);
+      // Gas for everything before the pair plus its first instruction: the second is refused.
+      const s = start(m, { gas: 3 });
+      const r = s.run();
+      expect(r.status).toBe("out_of_gas");
+      expect(r.gasUsed).toBe(3);
+      expect(s.root.pc).toBe(4 + (pair.startsWith("LGET") ? 2 : 1));
+      s.session.refuel(1000);
+      const again = s.session.run();
+      expect([again.status, again.value, again.gasUsed]).toEqual([full.status, full.value, full.gasUsed]);
+    }
+  });
+});
+
+describe("the inbox and trapped requests", () => {
+  it("ANSWERA answers a trapped call with an array: it lands in the child's inbox, charged to the child", () => {
+    const s = start(`.cap my.cap
+    .func main 0 1
+      PUSH 3
+      MGROW
+      POP
+      PUSH 0
+      PUSH 11
+      STORE 1
+      PUSH 0
+      PUSH 12
+      STORE 2
+      ${SPAWN_ARGS(0, 0, 1000, 1000, 0, 1)}
+      SPAWN kid
+      LTEE 0
+      RESUME
+      POP
+      LGET 0
+      PUSH 1
+      PUSH 2
+      ANSWERA
+      LGET 0
+      RESUME
+      POP
+      LGET 0
+      RESULT
+      RET
+    .func kid 0 0
+      PUSH 5
+      PUSH 6
+      PUSH 7
+      CAP my.cap 3     ; not a host capability: three int arguments, trapped
+      INLEN
+      ADD               ; 2 + 2
+      PUSH 2
+      MGROW
+      INBOX
+      PUSH 0
+      LOAD 0
+      PUSH 0
+      LOAD 1
+      ADD
+      ADD               ; 4 + 11 + 12
+      RET`);
+    const r = s.run();
+    expect(r.value).toBe(27);
+    const kid = child(s.root, 1);
+    expect(kid.inbox?.length ?? 0).toBe(0);
+    expect(kid.memUsed).toBe(PROCESS_WORDS + 2);
+  });
+
+  it("REQUEST exposes a trapped call's argument count, name and arguments; out-of-range k faults bad_arg", () => {
+    const src = (k: number): string => `.cap my.cap
+    .func main 0 1
+      ${SPAWN_ARGS(0, 0, 1000, 1000, 0, 1)}
+      SPAWN kid
+      LTEE 0
+      RESUME
+      POP
+      LGET 0
+      PUSH ${k}
+      REQUEST
+      INLEN
+      PUSH 100
+      MUL
+      ADD
+      RET
+    .func kid 0 0
+      PUSH 5
+      PUSH -6
+      CAP my.cap 2
+      RET`;
+    expect(run(src(-2)).value).toBe(2);
+    expect(run(src(-1)).value).toBe(6 + 600);
+    expect(run(src(1)).value).toBe(1 + 100);
+    expect(run(src(2)).fault).toMatch(/bad_arg/);
+    expect(run(src(-3)).fault).toMatch(/bad_arg/);
+  });
+
+  it("io.print writes invalid code points as U+FFFD", () => {
+    const r = run(`.cap io.print\n.func main 0 0\n PUSH 0\n PUSH -5\n STORE 0\n PUSH 0\n PUSH 1\n CAP io.print 2\n RET`);
+    expect(r.out).toBe("\uFFFD\n");
+  });
+});
+
+describe("kill", () => {
+  it("gives back memory, never gas, and handles are not reused", () => {
+    const src = `.func main 0 1
+      ${SPAWN_ARGS(0, 1, 1000, 1000)}
+      SPAWN kid
+      LTEE 0
+      RESUME
+      POP
+      GASLEFT
+      LGET 0
+      KILL
+      GASLEFT
+      SUB
+      ${SPAWN_ARGS(0, 0, 1000, 1000)}
+      SPAWN kid
+      PUSH 100
+      MUL
+      ADD
+      RET
+    .func kid 0 0
+      PUSH 0
+      RET`;
+    const r = run(src);
+    // GASLEFT before minus GASLEFT after = what ran in between; the second child gets handle 2.
+    expect(r.value).toBe(gasOf("LGET", "KILL", "GASLEFT") + 200);
   });
 });

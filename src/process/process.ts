@@ -95,7 +95,8 @@ export class Process {
     this.memLimit = memLimit;
     this.caps = caps;
     this.traps = traps;
-    this.stack = new Int32Array(Math.max(16, module.nlocals[entryFn] + module.maxStack[entryFn]));
+    // Only the arguments until the entry frame is charged (on first entry, which grows the stack).
+    this.stack = new Int32Array(Math.max(8, args.length));
     for (let i = 0; i < args.length; i++) this.stack[i] = args[i];
     this.sp = args.length;
     this.mem = memory;

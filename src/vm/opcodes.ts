@@ -22,7 +22,11 @@ export interface OpInfo {
   /** Words popped; -1 when the verifier derives it from an operand (CALL, SPAWN, CAP). */
   readonly pop: number;
   readonly push: number;
-  /** Base gas charged before the instruction runs. */
+  /**
+   * Base gas charged before the instruction runs. Proportional to host CPU
+   * time (about 3-7 ns per unit here; `npm run bench -- --only calibrate`):
+   * instructions the scheduler runs cost more because they leave the hot loop.
+   */
   readonly gas: number;
   /** Bulk instructions add `ceil(n / WORDS_PER_GAS)` gas for n words moved. */
   readonly bulk?: boolean;
@@ -155,28 +159,28 @@ const TABLE: readonly OpInfo[] = [
   { name: "MCOPY",   operands: [],               pop: 3, push: 0, gas: 2, bulk: true, flow: "next", doc: "dst src n: copy n words (overlap-safe)" },
   { name: "MFILL",   operands: [],               pop: 3, push: 0, gas: 2, bulk: true, flow: "next", doc: "dst v n: fill n words with v" },
   // --- processes (DESIGN §3)
-  { name: "SPAWN",   operands: ["func"],         pop: -1, push: 1, gas: 20, bulk: true, flow: "next", doc: "args.. ptr len gas mem grant trap: child running f(args) with mem[ptr..ptr+len) as its memory; push handle" },
-  { name: "SPAWNC",  operands: [],               pop: 8, push: 1, gas: 40, bulk: true, flow: "next", doc: "ptr len gas mem grant trap cptr clen: child from module bytes mem[cptr..+clen) (one byte per word, verified), entry function 0 (no parameters); push handle" },
-  { name: "SPAWNX",  operands: ["link", "i32"], pop: 6, push: 1, gas: 20, bulk: true, flow: "next", doc: "ptr len gas mem grant trap: child running function imm (no parameters) of linked module l, memory from mem[ptr..ptr+len); push handle" },
-  { name: "RESUME",  operands: [],               pop: 1, push: 1, gas: 5, flow: "next", doc: "h: run child h until it stops; push its status" },
-  { name: "REFUEL",  operands: [],               pop: 3, push: 0, gas: 2, flow: "next", doc: "h g m: raise child h's gas limit by g and memory limit by m (both >= 0)" },
-  { name: "STATUS",  operands: [],               pop: 1, push: 1, gas: 1, flow: "next", doc: "h: push child h's status" },
-  { name: "RESULT",  operands: [],               pop: 1, push: 1, gas: 1, flow: "next", doc: "h: push the value child h returned or yielded" },
-  { name: "CLOAD",   operands: [],               pop: 4, push: 0, gas: 2, bulk: true, flow: "next", doc: "h src dst n: copy n words from child h's memory at src to own memory at dst" },
-  { name: "CSTORE",  operands: [],               pop: 4, push: 0, gas: 2, bulk: true, flow: "next", doc: "h dst src n: copy n words from own memory at src to child h's memory at dst" },
-  { name: "KILL",    operands: [],               pop: 1, push: 0, gas: 5, flow: "next", doc: "h: drop child h and its subtree, releasing their footprint up the chain" },
-  { name: "YIELD",   operands: [],               pop: 1, push: 0, gas: 2, flow: "next", doc: "stop as yielded(a); the parent's resume continues after this instruction" },
-  { name: "GASLEFT", operands: [],               pop: 0, push: 1, gas: 1, flow: "next", doc: "push own gasLimit - gasUsed (saturated to i32)" },
-  { name: "MEMLEFT", operands: [],               pop: 0, push: 1, gas: 1, flow: "next", doc: "push own memLimit - memUsed (saturated to i32)" },
-  { name: "CAP",     operands: ["cap", "count"], pop: -1, push: 1, gas: 10, bulk: true, flow: "next", doc: "call capability c with n argument words; push its result (an array result goes to the inbox; its length is pushed)" },
-  { name: "SNAPSHOT",operands: [],               pop: 1, push: 1, gas: 20, bulk: true, flow: "next", doc: "h: encode child h's subtree as an image into the inbox (charged); push its length in bytes" },
-  { name: "RESTORE", operands: [],               pop: 2, push: 1, gas: 40, bulk: true, flow: "next", doc: "ptr len: verify image bytes mem[ptr..ptr+len) (one byte per word) and make its tree a new child; push handle" },
-  { name: "INBOX",   operands: [],               pop: 1, push: 0, gas: 2, bulk: true, flow: "next", doc: "dst: copy the inbox (one element per word) to mem[dst..], then empty it, releasing its charge" },
-  { name: "INLEN",   operands: [],               pop: 0, push: 1, gas: 1, flow: "next", doc: "push the inbox length" },
-  { name: "ANSWER",  operands: [],               pop: 2, push: 0, gas: 2, flow: "next", doc: "h v: set the int value child h's trapped capability call returns" },
-  { name: "ANSWERA", operands: [],               pop: 3, push: 0, gas: 2, bulk: true, flow: "next", doc: "h ptr len: answer child h's trapped call with the array mem[ptr..ptr+len) (goes to its inbox; its call returns len)" },
-  { name: "NARROW",  operands: ["cap"],          pop: 3, push: 0, gas: 5, bulk: true, flow: "next", doc: "h ptr len: narrow child h's grants of capability family c to the scope mem[ptr..+len) (code points; relative to the held scope), which must lie within a scope it holds" },
-  { name: "REQUEST", operands: [],               pop: 2, push: 1, gas: 2, bulk: true, flow: "next", doc: "h k: child h's trapped request: k = -2 push its argument count; k = -1 its capability name (code points) into the inbox, k >= 0 argument k into the inbox, and push the length" },
+  { name: "SPAWN",   operands: ["func"],         pop: -1, push: 1, gas: 60, bulk: true, flow: "next", doc: "args.. ptr len gas mem grant trap: child running f(args) with mem[ptr..ptr+len) as its memory; push handle" },
+  { name: "SPAWNC",  operands: [],               pop: 8, push: 1, gas: 100, bulk: true, flow: "next", doc: "ptr len gas mem grant trap cptr clen: child from module bytes mem[cptr..+clen) (one byte per word, verified), entry function 0 (no parameters); push handle" },
+  { name: "SPAWNX",  operands: ["link", "i32"], pop: 6, push: 1, gas: 60, bulk: true, flow: "next", doc: "ptr len gas mem grant trap: child running function imm (no parameters) of linked module l, memory from mem[ptr..ptr+len); push handle" },
+  { name: "RESUME",  operands: [],               pop: 1, push: 1, gas: 20, flow: "next", doc: "h: run child h until it stops; push its status" },
+  { name: "REFUEL",  operands: [],               pop: 3, push: 0, gas: 8, flow: "next", doc: "h g m: raise child h's gas limit by g and memory limit by m (both >= 0)" },
+  { name: "STATUS",  operands: [],               pop: 1, push: 1, gas: 4, flow: "next", doc: "h: push child h's status" },
+  { name: "RESULT",  operands: [],               pop: 1, push: 1, gas: 4, flow: "next", doc: "h: push the value child h returned or yielded" },
+  { name: "CLOAD",   operands: [],               pop: 4, push: 0, gas: 8, bulk: true, flow: "next", doc: "h src dst n: copy n words from child h's memory at src to own memory at dst" },
+  { name: "CSTORE",  operands: [],               pop: 4, push: 0, gas: 8, bulk: true, flow: "next", doc: "h dst src n: copy n words from own memory at src to child h's memory at dst" },
+  { name: "KILL",    operands: [],               pop: 1, push: 0, gas: 10, flow: "next", doc: "h: drop child h and its subtree, releasing their footprint up the chain" },
+  { name: "YIELD",   operands: [],               pop: 1, push: 0, gas: 8, flow: "next", doc: "stop as yielded(a); the parent's resume continues after this instruction" },
+  { name: "GASLEFT", operands: [],               pop: 0, push: 1, gas: 4, flow: "next", doc: "push own gasLimit - gasUsed (saturated to i32)" },
+  { name: "MEMLEFT", operands: [],               pop: 0, push: 1, gas: 4, flow: "next", doc: "push own memLimit - memUsed (saturated to i32)" },
+  { name: "CAP",     operands: ["cap", "count"], pop: -1, push: 1, gas: 40, bulk: true, flow: "next", doc: "call capability c with n argument words; push its result (an array result goes to the inbox; its length is pushed)" },
+  { name: "SNAPSHOT",operands: [],               pop: 1, push: 1, gas: 60, bulk: true, flow: "next", doc: "h: encode child h's subtree as an image into the inbox (charged); push its length in bytes" },
+  { name: "RESTORE", operands: [],               pop: 2, push: 1, gas: 100, bulk: true, flow: "next", doc: "ptr len: verify image bytes mem[ptr..ptr+len) (one byte per word) and make its tree a new child; push handle" },
+  { name: "INBOX",   operands: [],               pop: 1, push: 0, gas: 4, bulk: true, flow: "next", doc: "dst: copy the inbox (one element per word) to mem[dst..], then empty it, releasing its charge" },
+  { name: "INLEN",   operands: [],               pop: 0, push: 1, gas: 2, flow: "next", doc: "push the inbox length" },
+  { name: "ANSWER",  operands: [],               pop: 2, push: 0, gas: 4, flow: "next", doc: "h v: set the int value child h's trapped capability call returns" },
+  { name: "ANSWERA", operands: [],               pop: 3, push: 0, gas: 8, bulk: true, flow: "next", doc: "h ptr len: answer child h's trapped call with the array mem[ptr..ptr+len) (goes to its inbox; its call returns len)" },
+  { name: "NARROW",  operands: ["cap"],          pop: 3, push: 0, gas: 20, bulk: true, flow: "next", doc: "h ptr len: narrow child h's grants of capability family c to the scope mem[ptr..+len) (code points; relative to the held scope), which must lie within a scope it holds" },
+  { name: "REQUEST", operands: [],               pop: 2, push: 1, gas: 8, bulk: true, flow: "next", doc: "h k: child h's trapped request: k = -2 push its argument count; k = -1 its capability name (code points) into the inbox, k >= 0 argument k into the inbox, and push the length" },
 ];
 
 export const OPS: readonly OpInfo[] = TABLE;
