@@ -63,3 +63,38 @@ describe("step tracing", () => {
     }
   });
 });
+
+describe("quickening", () => {
+  it("leaves every process exactly as the plain instructions would (fused vs one-at-a-time)", () => {
+    const src = `
+.func main 0 2
+  PUSH 10
+  LSET 0
+loop:
+  LGET 0
+  PUSH 0
+  GT
+  JZ done
+  LGET 0
+  LGET 1
+  ADD
+  LSET 1
+  LINC 0 -1
+  LGET 0
+  LGET 1
+  LT
+  JZ loop
+  JMP loop
+done:
+  LGET 1
+  RET
+`;
+    const m = verify(assemble(src));
+    const fused = Session.start(m, { gas: 1e6 });
+    const plain = Session.start(m, { gas: 1e6 });
+    plain.machine.onStep = () => undefined; // one instruction per dispatch: no fused op ever runs
+    expect(fused.run()).toEqual(plain.run());
+    for (const k of ["pc", "sp", "bp", "fp", "memSize", "gasUsed", "memUsed"] as const) expect(fused.root[k]).toBe(plain.root[k]);
+    expect([...fused.root.stack.subarray(0, fused.root.sp)]).toEqual([...plain.root.stack.subarray(0, plain.root.sp)]);
+  });
+});

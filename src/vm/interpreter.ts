@@ -451,6 +451,60 @@ export function interpret(cpu: Cpu): Exit {
         sp -= 2;
         pc = stack[sp] !== stack[sp + 1] ? pc + 3 : code[pc + 2];
         continue;
+      // LGET a; PUSH k | LGET b; CMP; JZ t: operands at pc+1, pc+3, target at pc+6
+      case Fused.LPJ_LT:
+        pc = stack[bp + code[pc + 1]] < code[pc + 3] ? pc + 7 : code[pc + 6];
+        continue;
+      case Fused.LPJ_LE:
+        pc = stack[bp + code[pc + 1]] <= code[pc + 3] ? pc + 7 : code[pc + 6];
+        continue;
+      case Fused.LPJ_GT:
+        pc = stack[bp + code[pc + 1]] > code[pc + 3] ? pc + 7 : code[pc + 6];
+        continue;
+      case Fused.LPJ_GE:
+        pc = stack[bp + code[pc + 1]] >= code[pc + 3] ? pc + 7 : code[pc + 6];
+        continue;
+      case Fused.LPJ_EQ:
+        pc = stack[bp + code[pc + 1]] === code[pc + 3] ? pc + 7 : code[pc + 6];
+        continue;
+      case Fused.LPJ_NE:
+        pc = stack[bp + code[pc + 1]] !== code[pc + 3] ? pc + 7 : code[pc + 6];
+        continue;
+      case Fused.LLJ_LT:
+        pc = stack[bp + code[pc + 1]] < stack[bp + code[pc + 3]] ? pc + 7 : code[pc + 6];
+        continue;
+      case Fused.LLJ_LE:
+        pc = stack[bp + code[pc + 1]] <= stack[bp + code[pc + 3]] ? pc + 7 : code[pc + 6];
+        continue;
+      case Fused.LLJ_GT:
+        pc = stack[bp + code[pc + 1]] > stack[bp + code[pc + 3]] ? pc + 7 : code[pc + 6];
+        continue;
+      case Fused.LLJ_GE:
+        pc = stack[bp + code[pc + 1]] >= stack[bp + code[pc + 3]] ? pc + 7 : code[pc + 6];
+        continue;
+      case Fused.LLJ_EQ:
+        pc = stack[bp + code[pc + 1]] === stack[bp + code[pc + 3]] ? pc + 7 : code[pc + 6];
+        continue;
+      case Fused.LLJ_NE:
+        pc = stack[bp + code[pc + 1]] !== stack[bp + code[pc + 3]] ? pc + 7 : code[pc + 6];
+        continue;
+      case Fused.LGET_RET: {
+        const v = stack[bp + code[pc + 1]];
+        fp -= 3;
+        memFree += frameCost[frames[fp + 2]];
+        sp = bp;
+        bp = frames[fp + 1];
+        if (fp === 0) {
+          // A finished process rests at its RET, exactly as after the plain pair.
+          pc += 2;
+          cpu.value = v;
+          exit = Exit.Done;
+          break loop;
+        }
+        pc = frames[fp];
+        stack[sp++] = v;
+        continue;
+      }
       case Fused.LGET_LOAD: {
         const a = stack[bp + code[pc + 1]] + code[pc + 3];
         if (a < 0 || a >= memSize) {

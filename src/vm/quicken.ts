@@ -1,5 +1,5 @@
 // Quickening: a copy of verified code in which the first opcode word of some
-// common instruction pairs is replaced by a fused opcode. The layout is
+// common instruction sequences is replaced by a fused opcode. The layout is
 // unchanged (same pcs, operands where they were), so a jump into the middle
 // of a pair still runs the plain second instruction, and images, pcs and
 // disassembly only ever see the original code.
@@ -23,16 +23,35 @@ export const enum Fused {
   GE_JZ,
   EQ_JZ,
   NE_JZ,
+  LGET_RET, // LGET a; RET
+  // LGET a; PUSH k; CMP; JZ t  and  LGET a; LGET b; CMP; JZ t: a loop or if test in one dispatch
+  LPJ_LT,
+  LPJ_LE,
+  LPJ_GT,
+  LPJ_GE,
+  LPJ_EQ,
+  LPJ_NE,
+  LLJ_LT,
+  LLJ_LE,
+  LLJ_GT,
+  LLJ_GE,
+  LLJ_EQ,
+  LLJ_NE,
   END,
 }
 
-interface Pair {
-  first: number;
-  second: number;
+interface Pattern {
+  ops: readonly number[];
   fused: Fused;
 }
 
-const PAIRS: readonly Pair[] = [
+const CMPS = [Op.LT, Op.LE, Op.GT, Op.GE, Op.EQ, Op.NE];
+
+/** Longest patterns first: the first match at a pc wins. */
+const PATTERNS: readonly Pattern[] = [
+  ...CMPS.map((cmp, i) => ({ ops: [Op.LGET, Op.PUSH, cmp, Op.JZ], fused: Fused.LPJ_LT + i })),
+  ...CMPS.map((cmp, i) => ({ ops: [Op.LGET, Op.LGET, cmp, Op.JZ], fused: Fused.LLJ_LT + i })),
+  ...PAIRS_OF([
   { first: Op.LGET, second: Op.LGET, fused: Fused.LGET_LGET },
   { first: Op.LGET, second: Op.PUSH, fused: Fused.LGET_PUSH },
   { first: Op.LGET, second: Op.ADDI, fused: Fused.LGET_ADDI },
@@ -43,13 +62,19 @@ const PAIRS: readonly Pair[] = [
   { first: Op.GE, second: Op.JZ, fused: Fused.GE_JZ },
   { first: Op.EQ, second: Op.JZ, fused: Fused.EQ_JZ },
   { first: Op.NE, second: Op.JZ, fused: Fused.NE_JZ },
+  { first: Op.LGET, second: Op.RET, fused: Fused.LGET_RET },
+]),
 ];
+
+function PAIRS_OF(pairs: { first: number; second: number; fused: Fused }[]): Pattern[] {
+  return pairs.map((p) => ({ ops: [p.first, p.second], fused: p.fused }));
+}
 
 /** Gas of every opcode the interpreter may dispatch: public ones, then fused sums. */
 export const DISPATCH_GAS: Int32Array = (() => {
   const g = new Int32Array(Fused.END);
   g.set(GAS);
-  for (const p of PAIRS) g[p.fused] = GAS[p.first] + GAS[p.second];
+  for (const p of PATTERNS) g[p.fused] = p.ops.reduce((sum, op) => sum + GAS[op], 0);
   return g;
 })();
 
@@ -58,10 +83,8 @@ export function quicken(code: Int32Array, functions: readonly FunctionDef[]): In
   const fast = code.slice();
   for (const f of functions) {
     for (let pc = f.entry; pc < f.end; pc += WIDTH[code[pc]]) {
-      const next = pc + WIDTH[code[pc]];
-      if (next >= f.end) break;
-      for (const p of PAIRS) {
-        if (code[pc] === p.first && code[next] === p.second) {
+      for (const p of PATTERNS) {
+        if (matches(code, pc, f.end, p.ops)) {
           fast[pc] = p.fused;
           break;
         }
@@ -71,6 +94,15 @@ export function quicken(code: Int32Array, functions: readonly FunctionDef[]): In
   return fast;
 }
 
-export const FUSED_COUNT = PAIRS.length;
+function matches(code: Int32Array, pc: number, end: number, ops: readonly number[]): boolean {
+  let at = pc;
+  for (const op of ops) {
+    if (at >= end || code[at] !== op) return false;
+    at += WIDTH[op];
+  }
+  return true;
+}
+
+export const FUSED_COUNT = PATTERNS.length;
 // The public table must stay below the fused range.
 if (OPS.length >= 100) throw new Error("opcode table overlaps fused opcodes");
