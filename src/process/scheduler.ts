@@ -16,6 +16,7 @@
 
 import { CapRegistry, argWords, capFamily, capScope, type CapValue } from "../caps/registry.js";
 import { resolveScope, scopeWithin } from "../caps/scope.js";
+import { builtinSignature } from "../caps/signatures.js";
 import { FAULTS, RarError, type FaultKind } from "../vm/errors.js";
 import { Cpu, Exit, interpret } from "../vm/interpreter.js";
 import { decodeModule, type Module } from "../vm/module.js";
@@ -431,6 +432,14 @@ export class Machine {
         cpu.pc = pc + 1;
         return Step.Continue;
       }
+      case Op.CSIZE: {
+        const c = this.child(d, s[sp - 1]);
+        if (!c) return this.fault("bad_handle", `handle ${s[sp - 1]}`);
+        cpu.gas -= base;
+        s[sp - 1] = c.memSize;
+        cpu.pc = pc + 1;
+        return Step.Continue;
+      }
       case Op.STATUS:
       case Op.RESULT: {
         const c = this.child(d, s[sp - 1]);
@@ -669,6 +678,11 @@ export class Machine {
         const c = this.child(d, s[sp - n]);
         if (!c) return this.fault("bad_handle", `handle ${s[sp - n]}`);
         if (c.status !== StatusCode.CAP_CALL) return this.fault("not_resumable", `child ${c.path} is ${c.statusName}, not cap_call`);
+        // The answer must have the capability's result type (when the runtime knows it).
+        const cap = (c.request as NonNullable<typeof c.request>).cap;
+        const result = (this.caps.get(cap)?.sig ?? builtinSignature(cap))?.result;
+        if (result !== undefined && result !== (op === Op.ANSWER ? "int" : "array"))
+          return this.fault("bad_arg", `${cap} returns ${result === "int" ? "an int" : "an array"}; the answer is not one`);
         if (op === Op.ANSWER) {
           if (!this.charge(GAS[op])) return Step.Gas;
           c.answer = s[sp - 1];

@@ -24,6 +24,7 @@ export const FAULTS = {
   div_by_zero: "division by zero",
   overflow: "integer overflow (INT_MIN / -1)",
   mem_bounds: "memory access out of bounds",
+  index_bounds: "array index out of bounds",
   bad_handle: "no such child handle",
   bad_arg: "invalid operand",
   not_resumable: "child cannot be resumed in its state",
@@ -42,4 +43,35 @@ export type FaultKind = keyof typeof FAULTS;
 
 export function isFaultKind(s: string): s is FaultKind {
   return Object.prototype.hasOwnProperty.call(FAULTS, s);
+}
+
+/**
+ * Codes of the TRAP instruction that compiled code raises, with their
+ * messages (the Ent compiler emits these; see spec/language.md).
+ */
+export const TRAP_CODES = {
+  /** a[i] with i < 0 or i >= len(a). */
+  INDEX: 1,
+  /** array(n) with n < 0. */
+  NEGATIVE_LENGTH: 2,
+  /** A child's array result or yield was not a well-formed serialized value. */
+  BAD_RESULT: 3,
+  /** A sandboxed call without `else` whose child stopped with status s: code 10 + s. */
+  UNFINISHED_BASE: 10,
+} as const;
+
+const UNFINISHED: Readonly<Record<number, string>> = { 2: "fault", 3: "out_of_gas", 4: "out_of_mem", 5: "yielded", 6: "cap_call" };
+
+/** The message of a TRAP code, if it is one of TRAP_CODES. */
+export function trapMessage(code: number): string | undefined {
+  switch (code) {
+    case TRAP_CODES.INDEX:
+      return "array index out of bounds";
+    case TRAP_CODES.NEGATIVE_LENGTH:
+      return "array length is negative";
+    case TRAP_CODES.BAD_RESULT:
+      return "malformed value from a child process";
+  }
+  const status = UNFINISHED[code - TRAP_CODES.UNFINISHED_BASE];
+  return status ? `sandboxed call did not finish: ${status}` : undefined;
 }

@@ -10,7 +10,7 @@
 // capability calls, ...) are not run here: the loop exits with Exit.Slow and
 // the scheduler executes them.
 
-import type { FaultKind } from "./errors.js";
+import { trapMessage, type FaultKind } from "./errors.js";
 import type { Module } from "./module.js";
 import { GAS, Op } from "./opcodes.js";
 import { DISPATCH_GAS, Fused } from "./quicken.js";
@@ -313,7 +313,7 @@ export function interpret(cpu: Cpu): Exit {
       case Op.TRAP:
         gas += c;
         cpu.fault = "trap";
-        cpu.detail = `trap ${code[pc + 1]}`;
+        cpu.detail = trapMessage(code[pc + 1]) ?? `trap ${code[pc + 1]}`;
         exit = Exit.Fault;
         break loop;
       case Op.MSIZE:
@@ -345,6 +345,30 @@ export function interpret(cpu: Cpu): Exit {
         mem[a] = stack[sp - 1];
         sp -= 2;
         pc += 2;
+        continue;
+      }
+      case Op.ALOAD:
+      case Op.ASTORE: {
+        // An array is [len, e0, e1, ...]; the index is checked against len, the address against memory.
+        const w = op === Op.ASTORE ? 1 : 0;
+        const a = stack[sp - 2 - w];
+        const i = stack[sp - 1 - w];
+        if (a < 0 || a >= memSize || i < 0 || i >= mem[a] || a + 1 + i >= memSize) {
+          gas += c;
+          const len = a >= 0 && a < memSize ? mem[a] : -1;
+          cpu.fault = len >= 0 && (i < 0 || i >= len) ? "index_bounds" : "mem_bounds";
+          cpu.detail = len >= 0 ? `index ${i}, length ${len}` : `array at ${a}, memory size ${memSize}`;
+          exit = Exit.Fault;
+          break loop;
+        }
+        if (w === 1) {
+          mem[a + 1 + i] = stack[sp - 1];
+          sp -= 3;
+        } else {
+          stack[sp - 2] = mem[a + 1 + i];
+          sp--;
+        }
+        pc += 1;
         continue;
       }
       case Op.MGROW: {

@@ -35,6 +35,11 @@ export interface ModuleDef {
   readonly sourceMap?: SourceMap;
   /** Digests of the modules SPAWNX may start (untrusted imports). Empty for most modules. */
   readonly links?: readonly string[];
+  /**
+   * Manifest entries the module only traps for its children (trap masks
+   * index the manifest) and never needs to hold: negotiation skips them.
+   */
+  readonly trapOnly?: readonly string[];
 }
 
 /** A verified module. Only verify() makes these. */
@@ -95,6 +100,7 @@ export function moduleToWire(def: ModuleDef): unknown[] {
     def.sourceMap ? [...def.sourceMap.files] : [],
     def.sourceMap ? int32ToBytes(def.sourceMap.entries) : new Uint8Array(0),
     [...(def.links ?? [])],
+    [...(def.trapOnly ?? [])],
   ];
 }
 
@@ -121,8 +127,8 @@ function isName(x: unknown): x is string {
 
 /** Checks the shape of a decoded wire value and builds a ModuleDef. Semantics are verify()'s job. */
 export function moduleFromWire(w: unknown, where = "module"): ModuleDef {
-  if (!Array.isArray(w) || w.length !== 8) fail("shape", "not a module (expected an 8-element array)", where);
-  const [tag, name, caps, fns, code, files, map, links] = w as unknown[];
+  if (!Array.isArray(w) || w.length !== 9) fail("shape", "not a module (expected a 9-element array)", where);
+  const [tag, name, caps, fns, code, files, map, links, trapOnly] = w as unknown[];
   if (tag !== MODULE_TAG) fail("magic", `not a module (tag ${JSON.stringify(tag)})`, where);
   if (!isName(name)) fail("shape", "name must be a short string", where);
   if (!Array.isArray(caps) || caps.length > MODULE_LIMITS.caps || !caps.every(isName))
@@ -154,8 +160,14 @@ export function moduleFromWire(w: unknown, where = "module"): ModuleDef {
     fail("shape", "links must be module digests (64 hex digits)", where);
   const entries = bytesToInt32(map);
   const sourceMap = files.length > 0 || entries.length > 0 ? { files: files as string[], entries } : undefined;
+  if (!Array.isArray(trapOnly) || !trapOnly.every((t) => typeof t === "string" && (caps as string[]).includes(t)))
+    fail("shape", "trapOnly must list manifest entries", where);
   const def: ModuleDef = { name, caps: caps as string[], functions, code: bytesToInt32(code), sourceMap };
-  return links.length > 0 ? { ...def, links: links as string[] } : def;
+  return {
+    ...def,
+    ...(links.length > 0 ? { links: links as string[] } : {}),
+    ...(trapOnly.length > 0 ? { trapOnly: trapOnly as string[] } : {}),
+  };
 }
 
 export function isDigest(x: unknown): x is string {

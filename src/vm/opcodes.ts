@@ -104,6 +104,9 @@ export const enum Op {
   ANSWERA = 62,
   NARROW = 63,
   REQUEST = 64,
+  ALOAD = 65,
+  ASTORE = 66,
+  CSIZE = 67,
 }
 
 // prettier-ignore
@@ -181,6 +184,10 @@ const TABLE: readonly OpInfo[] = [
   { name: "ANSWERA", operands: [],               pop: 3, push: 0, gas: 8, bulk: true, flow: "next", doc: "h ptr len: answer child h's trapped call with the array mem[ptr..ptr+len) (goes to its inbox; its call returns len)" },
   { name: "NARROW",  operands: ["cap"],          pop: 3, push: 0, gas: 20, bulk: true, flow: "next", doc: "h ptr len: narrow child h's grants of capability family c to the scope mem[ptr..+len) (code points; relative to the held scope), which must lie within a scope it holds" },
   { name: "REQUEST", operands: [],               pop: 2, push: 1, gas: 8, bulk: true, flow: "next", doc: "h k: child h's trapped request: k = -2 push its argument count; k = -1 its capability name (code points) into the inbox, k >= 0 argument k into the inbox, and push the length" },
+  // --- arrays ([len, e0, e1, ...] in linear memory) and children, appended to keep opcode numbers stable
+  { name: "ALOAD",   operands: [],               pop: 2, push: 1, gas: 2, flow: "next", doc: "a i: push mem[a + 1 + i]; faults index_bounds unless 0 <= i < mem[a]" },
+  { name: "ASTORE",  operands: [],               pop: 3, push: 0, gas: 2, flow: "next", doc: "a i v: mem[a + 1 + i] := v; faults index_bounds unless 0 <= i < mem[a]" },
+  { name: "CSIZE",   operands: [],               pop: 1, push: 1, gas: 4, flow: "next", doc: "h: push child h's memory size in words" },
 ];
 
 export const OPS: readonly OpInfo[] = TABLE;

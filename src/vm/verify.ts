@@ -26,6 +26,11 @@ function bad(kind: string, message: string, where: string): never {
   throw new RarError("verify", kind, message, where);
 }
 
+/** An integer in 0..max (definitions built through the API are not shape-checked by decoding). */
+function isCount(x: number, max: number): boolean {
+  return Number.isInteger(x) && x >= 0 && x <= max;
+}
+
 /** Verifies a module definition; returns the verified Module or throws a RarError naming function and offset. */
 export function verify(def: ModuleDef): Module {
   const code = def.code;
@@ -35,6 +40,9 @@ export function verify(def: ModuleDef): Module {
   if (n > MODULE_LIMITS.functions) bad("too_many", "too many functions", "module");
   if (def.caps.length > MODULE_LIMITS.caps) bad("too_many", `more than ${MODULE_LIMITS.caps} capabilities`, "module");
   if (new Set(def.caps).size !== def.caps.length) bad("duplicate", "duplicate capability in manifest", "module");
+  for (const t of def.trapOnly ?? [])
+    if (!def.caps.includes(t)) bad("bad_manifest", `trap-only capability ${t} is not in the manifest`, "module");
+  if (code.length > MODULE_LIMITS.codeWords) bad("too_big", `more than ${MODULE_LIMITS.codeWords} code words`, "module");
   const maxStack = new Int32Array(n);
   const frameCost = new Int32Array(n);
   const nparams = new Int32Array(n);
@@ -45,7 +53,9 @@ export function verify(def: ModuleDef): Module {
     const fn = fns[f];
     const where = `function ${fn.name} (#${f})`;
     if (fn.entry !== expectedEntry) bad("layout", `starts at ${fn.entry}, expected ${expectedEntry}`, where);
-    if (fn.end <= fn.entry || fn.end > code.length) bad("layout", `bad end ${fn.end}`, where);
+    if (!Number.isInteger(fn.end) || fn.end <= fn.entry || fn.end > code.length) bad("layout", `bad end ${fn.end}`, where);
+    if (!isCount(fn.nparams, 255)) bad("layout", `nparams ${fn.nparams} out of range 0..255`, where);
+    if (!isCount(fn.nlocals, MODULE_LIMITS.locals)) bad("layout", `nlocals ${fn.nlocals} out of range 0..${MODULE_LIMITS.locals}`, where);
     if (fn.nlocals < fn.nparams) bad("layout", "nlocals < nparams", where);
     expectedEntry = fn.end;
     nparams[f] = fn.nparams;
