@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { assemble, parseIntLiteral } from "../lang/asm.js";
 import { disassemble, formatInstruction } from "../lang/disasm.js";
 import { RarError } from "../src/vm/errors.js";
+import { Op } from "../src/vm/opcodes.js";
 import type { ModuleDef } from "../src/vm/module.js";
 import { verify } from "../src/vm/verify.js";
 import { BODY_LOCALS, blockArb, renderBody } from "./helpers/asm.js";
@@ -110,7 +111,7 @@ describe("assembling", () => {
     .func b 0 0
     end:
       JMP end`);
-    expect(Array.from(def.code)).toEqual([31, 2, 1, 1, 35, 31, 5]);
+    expect(Array.from(def.code)).toEqual([Op.JMP, 2, Op.PUSH, 1, Op.RET, Op.JMP, 5]);
   });
 
   it("reads mnemonics in any case, # before integers, and function and capability indices", () => {

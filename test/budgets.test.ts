@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { PROCESS_WORDS } from "../src/process/process.js";
 import { describeFault } from "../src/process/report.js";
-import { GAS, StatusCode, WIDTH, bulkGas } from "../src/vm/opcodes.js";
+import { GAS, Op, StatusCode, WIDTH, bulkGas } from "../src/vm/opcodes.js";
 import { child, gasOf, load, run, runRefueling, start, straightGas } from "./helpers/asm.js";
 
 const ROOT_IDLE = PROCESS_WORDS + 1;
@@ -80,7 +80,7 @@ describe("a parent given less than its child", () => {
       expect(r.status).toBe("out_of_gas");
       expect(r.gasUsed).toBe(before + GAS[op]);
       // The leaf made exactly one step; the root did not move from its RESUME.
-      const next = op === 33 /* JNZ */ ? [pc + WIDTH[op], s.module.code[pc + 1]] : [pc + WIDTH[op]];
+      const next = op === Op.JNZ ? [pc + WIDTH[op], s.module.code[pc + 1]] : [pc + WIDTH[op]];
       expect(next).toContain(leaf.pc);
       expect(s.root.pc).toBe(rootPc);
       expect(leaf.status).toBe(StatusCode.READY);
@@ -232,7 +232,7 @@ describe("exhaustion of several ancestors at once", () => {
     expect(b.gasLimit - b.gasUsed).toBeLessThan(2 + bulkGas(160000));
     expect(a.need).toBe(2 + bulkGas(160000));
     expect(c.memSize).toBe(0);
-    expect(s.module.code[c.pc]).toBe(38 /* MGROW */);
+    expect(s.module.code[c.pc]).toBe(Op.MGROW);
     // main refuels a; now only b lacks: b stops and a (its parent) refuels it; c finishes.
     r = s.session.run();
     expect(r.status).toBe("yielded");
@@ -321,7 +321,7 @@ describe("memory exhaustion", () => {
     expect(r.status).toBe("out_of_mem");
     const d = child(s.root, 1);
     expect(d.status).toBe(StatusCode.READY);
-    expect(s.module.code[d.pc]).toBe(34 /* CALL */);
+    expect(s.module.code[d.pc]).toBe(Op.CALL);
     const frames = d.fp;
     const used = r.memUsed;
     expect(used).toBeLessThanOrEqual(300);
@@ -553,5 +553,31 @@ describe("tree depth", () => {
     expect(deepest.depth).toBe(10);
     expect(deepest.faultKind).toBe("depth_limit");
     expect(deepest.children.size).toBe(0);
+  });
+});
+
+describe("host memory follows the charged footprint", () => {
+  it("fresh children hold host memory in proportion to what they are charged, whatever their entry frame", () => {
+    // 100 fresh children of a function with 65,536 locals: each is charged 16 words until it runs.
+    const s = start(`.func main 0 1
+      PUSH 100
+      LSET 0
+    top:
+      ${SPAWN_ARGS(0, 0, 10, 100000)}
+      SPAWN big
+      POP
+      LINC 0 -1
+      LGET 0
+      JNZ top
+      PUSH 0
+      RET
+    .func big 0 65536
+      PUSH 0
+      RET`);
+    const r = s.run();
+    expect(r.memUsed).toBe(ROOT_IDLE + 100 * PROCESS_WORDS);
+    let held = 0;
+    for (const c of s.root.children.values()) held += c.stack.length + c.mem.length + c.frames.length;
+    expect(held).toBeLessThanOrEqual(8 * r.memUsed);
   });
 });

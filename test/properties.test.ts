@@ -11,7 +11,7 @@ import { PROCESS_WORDS } from "../src/process/process.js";
 import { Session } from "../src/session.js";
 import { RarError } from "../src/vm/errors.js";
 import { decodeModule, encodeModule, moduleToWire, packr, type ModuleDef } from "../src/vm/module.js";
-import { OPS } from "../src/vm/opcodes.js";
+import { OPS, Op } from "../src/vm/opcodes.js";
 import { verify } from "../src/vm/verify.js";
 import { BODY_LOCALS, blockArb, load, reference, renderBody, run, runRefueling, start, straightGas, type Tok } from "./helpers/asm.js";
 
@@ -196,6 +196,43 @@ describe("(b) running with any budget and refueling gives the same outcome as on
   });
 });
 
+describe("(b) exhaustion happens exactly at instruction boundaries", () => {
+  it("every stop leaves the deepest process at an instruction the reference reaches with exactly that much gas used", () => {
+    let checked = 0;
+    fc.assert(
+      fc.property(blockArb, fc.constantFrom(0, 1, 3), fc.integer({ min: 1, max: 4 }), (toks, depth, k) => {
+        // main -> lvl1 -> ... -> work (the random code is the entry function of the deepest process).
+        const fns = [`.func work 0 ${BODY_LOCALS}\n${renderBody(toks)}`];
+        for (let l = 0; l < depth; l++) {
+          const next = l === depth - 1 ? "work" : `lvl${l + 1}`;
+          fns.push(`.func ${l === 0 ? "main" : `lvl${l}`} 0 0\n ${SPAWN_ARGS(0, 0, 1_000_000_000, 1_000_000)}\n SPAWN ${next}\n DUP\n RESUME\n POP\n RESULT\n RET`);
+        }
+        const m = load(fns.join("\n"));
+        const work = fnIndex(m, "work");
+        const trace = new Map<number, number>();
+        const ref = reference(m, work, trace);
+        const s = start(m, { gas: k, entry: depth === 0 ? "work" : "main" });
+        let r = s.run();
+        while (r.status === "out_of_gas") {
+          let leaf = s.root;
+          for (let l = 0; l < depth && leaf.children.has(1); l++) leaf = leaf.children.get(1)!;
+          if (leaf.module === m && leaf.fp > 0 && leaf.status !== 1 && m.functions[work].entry <= leaf.pc && leaf.pc < m.functions[work].end) {
+            expect(trace.get(leaf.gasUsed)).toBe(leaf.pc);
+            expect(s.root.need).toBe(OPS[m.code[leaf.pc]].gas);
+            checked++;
+          }
+          s.session.refuel(k);
+          r = s.session.run();
+        }
+        expect(r.status).toBe("done");
+        expect(r.value).toBe(ref.value);
+      }),
+      { seed: 17, numRuns: 150 },
+    );
+    expect(checked).toBeGreaterThan(1000);
+  });
+});
+
 // --- (c) untrusted modules --------------------------------------------------
 
 function example(name: string): string {
@@ -349,11 +386,11 @@ describe("(c) untrusted bytes and modules never raise a host exception", () => {
     const small = fc.integer({ min: -2, max: 12 });
     const instr = fc
       .tuple(fc.array(small, { maxLength: 8 }), fc.integer({ min: 0, max: OPS.length - 1 }), fc.array(small, { minLength: 3, maxLength: 3 }))
-      .map(([pushes, op, operands]) => [...pushes.flatMap((v) => [1 /* PUSH */, v]), op, ...operands.slice(0, OPS[op].operands.length)]);
+      .map(([pushes, op, operands]) => [...pushes.flatMap((v) => [Op.PUSH, v]), op, ...operands.slice(0, OPS[op].operands.length)]);
     const outcomes = new Map<string, number>();
     fc.assert(
       fc.property(fc.array(instr, { minLength: 1, maxLength: 12 }), fc.integer({ min: 0, max: 8 }), (instrs, nlocals) => {
-        const words = [...instrs.flat(), 1, 0, OPS.findIndex((o) => o.name === "RET")];
+        const words = [...instrs.flat(), Op.PUSH, 0, Op.RET];
         const def: ModuleDef = {
           name: "r",
           caps: ["io.print", "clock.now"],
@@ -361,7 +398,7 @@ describe("(c) untrusted bytes and modules never raise a host exception", () => {
             { name: "main", nparams: 0, nlocals, entry: 0, end: words.length },
             { name: "two", nparams: 2, nlocals: 2, entry: words.length, end: words.length + 3 },
           ],
-          code: Int32Array.from([...words, 1, 5, OPS.findIndex((o) => o.name === "RET")]),
+          code: Int32Array.from([...words, Op.PUSH, 5, Op.RET]),
         };
         const o = untrusted(def);
         outcomes.set(o, (outcomes.get(o) ?? 0) + 1);
@@ -370,7 +407,6 @@ describe("(c) untrusted bytes and modules never raise a host exception", () => {
     );
     // The property is only meaningful if a fair share of random code passes verification and runs.
     const ran = [...outcomes].filter(([k]) => !k.startsWith("rejected")).reduce((n, [, v]) => n + v, 0);
-    console.log(outcomes);
     expect(ran).toBeGreaterThan(200);
   });
 
@@ -384,7 +420,6 @@ describe("(c) untrusted bytes and modules never raise a host exception", () => {
       { seed: 5, numRuns: 3000 },
     );
     expect([...outcomes.keys()].filter((k) => !k.startsWith("rejected")).length).toBeGreaterThanOrEqual(3);
-    console.log(outcomes);
   });
 
   it("byte-level mutations of encoded valid modules are rejected or run to a status", () => {

@@ -161,6 +161,22 @@ describe("the verifier rejects", () => {
     expect(rejection(two([])).kind).toBe("no_functions");
   });
 
+  it("function tables built through the API with counts out of range or non-integer bounds", () => {
+    const f = (over: Partial<FunctionDef>): ModuleDef => raw([Op.PUSH, 0, Op.RET], over);
+    expect(rejection(f({ nlocals: 1e9 })).message).toMatch(/function f \(#0\): nlocals 1000000000 out of range/);
+    expect(rejection(f({ nparams: 256, nlocals: 256 })).message).toMatch(/nparams 256 out of range/);
+    expect(rejection(f({ nparams: -1 })).message).toMatch(/nparams -1 out of range/);
+    expect(rejection(f({ nlocals: 1.5 })).kind).toBe("layout");
+    const split: ModuleDef = {
+      ...raw([Op.PUSH, 0, Op.RET, Op.PUSH, 0, Op.RET]),
+      functions: [
+        { name: "a", nparams: 0, nlocals: 0, entry: 0, end: 2.5 },
+        { name: "b", nparams: 0, nlocals: 0, entry: 2.5, end: 6 },
+      ],
+    };
+    expect(rejection(split).message).toMatch(/function a \(#0\): bad end 2\.5/);
+  });
+
   it("a manifest that names a capability twice", () => {
     expect(rejection(raw([Op.PUSH, 0, Op.RET], {}, { caps: ["io.print", "io.print"] })).kind).toBe("duplicate");
   });

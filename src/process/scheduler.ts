@@ -64,6 +64,8 @@ const MAX_LIMIT = Number.MAX_SAFE_INTEGER;
  * but the real headroom is larger, the scheduler refills it: once per 2^30.
  */
 const WINDOW = 2 ** 30;
+/** Modules made by SPAWNC kept for reuse. */
+const CODE_CACHE = 64;
 
 /** Outcome of a slow instruction. */
 const enum Step {
@@ -85,8 +87,10 @@ export class Machine {
   readonly caps: CapRegistry;
   private readonly onCapCall?: (event: CapCallEvent) => void;
   images?: ImageCodec;
-  /** Verified modules by digest, shared by every process that runs them. */
+  /** Verified modules by digest, shared by every process that runs them (host-loaded and linked). */
   readonly modules = new Map<string, Module>();
+  /** Recently verified SPAWNC code, by digest (bounded, insertion order). */
+  private readonly codeCache = new Map<string, Module>();
 
   private cur: Process | null = null;
   private next: Process | null = null;
@@ -824,7 +828,14 @@ export class Machine {
       bytes[i] = w;
     }
     try {
-      return this.intern(verify(decodeModule(bytes, "spawned code")));
+      const m = verify(decodeModule(bytes, "spawned code"));
+      // Known modules are shared; guest-made code goes to a small bounded cache, never the shared map,
+      // so spawning ever-new code cannot pin host memory (processes keep their own reference).
+      const known = this.modules.get(m.digest) ?? this.codeCache.get(m.digest);
+      if (known) return known;
+      if (this.codeCache.size >= CODE_CACHE) this.codeCache.delete(this.codeCache.keys().next().value as string);
+      this.codeCache.set(m.digest, m);
+      return m;
     } catch (e) {
       if (e instanceof RarError) return e.message;
       throw e;

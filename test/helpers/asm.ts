@@ -56,11 +56,6 @@ export function runRefueling(src: string | Module, step: number, memStep = 0, op
   return { ...r, out: s.out(), session: s.session, stops };
 }
 
-/** A function body wrapped as `main` with `nlocals` locals; returns the module text. */
-export function mainOf(body: string, nlocals = 4, extra = ""): string {
-  return `.func main 0 ${nlocals}\n${body}\n${extra}`;
-}
-
 /** Base gas of instructions by name, summed (e.g. gasOf("PUSH", "PUSH", "ADD") = 3). */
 export function gasOf(...names: string[]): number {
   let g = 0;
@@ -90,11 +85,6 @@ export function child(p: Process, ...handles: number[]): Process {
     q = c;
   }
   return q;
-}
-
-/** Bytes as the one-byte-per-word layout SPAWNC reads. */
-export function bytesAsWords(b: Uint8Array): number[] {
-  return Array.from(b);
 }
 
 // --- random programs ------------------------------------------------------
@@ -245,8 +235,11 @@ export function renderBody(toks: Tok[], prefix = "L"): string {
 /** Locals a rendered body needs. */
 export const BODY_LOCALS = 5;
 
-/** Reference semantics of the pure subset: the value returned and the gas charged, from the code of one function. */
-export function reference(m: ModuleDef, fn: number, fuel = 10_000_000): { value: number; gas: number } {
+/**
+ * Reference semantics of the pure subset: the value returned and the gas charged, from the code of
+ * one function. With `trace`, records each executed instruction's pc under the gas used before it.
+ */
+export function reference(m: ModuleDef, fn: number, trace?: Map<number, number>, fuel = 10_000_000): { value: number; gas: number } {
   const f = m.functions[fn];
   const code = m.code;
   const locals = new Array<number>(f.nlocals).fill(0);
@@ -257,6 +250,7 @@ export function reference(m: ModuleDef, fn: number, fuel = 10_000_000): { value:
   for (;;) {
     const op = OPS[code[pc]];
     if (!op) throw new Error(`reference: bad opcode at ${pc}`);
+    trace?.set(gas, pc);
     gas += op.gas;
     if (gas > fuel) throw new Error("reference: out of fuel");
     const a1 = code[pc + 1];
