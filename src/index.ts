@@ -5,6 +5,10 @@
 export { assemble } from "../lang/asm.js";
 /** Disassemble a module into `.rasm` text that assembles back to the same code. */
 export { disassemble } from "../lang/disasm.js";
+/** Compile an Ent program (main file + imports read through `readFile`) into code modules, entry first; throws a RarError of phase "compile". */
+export { compileProgram } from "../lang/ent/compile.js";
+/** Compile one Ent source text (imports only from the given `files`) into code modules, entry first. */
+export { compileSource } from "../lang/ent/compile.js";
 /** Verify an untrusted module definition; throws a RarError naming function and offset. */
 export { verify } from "./vm/verify.js";
 /** Canonical `.rmod` encoding and decoding (decode results must still be verified). */

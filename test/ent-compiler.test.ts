@@ -4,17 +4,17 @@
 // commands around it (compile, disasm, run of the examples, suspend/resume).
 
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { assemble } from "../lang/asm.js";
 import { disassemble } from "../lang/disasm.js";
-import { compileSource } from "../lang/ent/compile.js";
-import { TRAP_MESSAGES } from "../lang/ent/traps.js";
+import { compileProgram, compileSource } from "../lang/ent/compile.js";
+import { TRAP_MESSAGES, trapMessage } from "../lang/ent/traps.js";
 import { Session } from "../src/session.js";
 import { decodeBundle, digestBytes, encodeModule, sourceAt, type ModuleDef } from "../src/vm/module.js";
-import { OPS, WIDTH } from "../src/vm/opcodes.js";
+import { OPS, Op, WIDTH } from "../src/vm/opcodes.js";
 import { verifyBundle } from "../src/vm/verify.js";
 
 const ROOT = resolve(__dirname, "..");
@@ -62,6 +62,19 @@ describe("modules and source maps", () => {
     expect(compileSource('fn main() { print("x"); }').modules[0].caps).toEqual(["io.print"]);
     const traps = "cap kv.get;\nfn f() { return 1; }\nfn main() { let h = spawn f() with { gas: 1, mem: 1, trap: [clock.now] }; }";
     expect(compileSource(traps).modules[0].caps).toEqual(["clock.now", "kv.get"]);
+  });
+
+  it("lists as trap-only the manifest entries only named in trap lists", () => {
+    const only = compileSource("fn f() { return 1; }\nfn main() { let h = spawn f() with { gas: 1, mem: 1, trap: [clock.now, kv.get] }; }");
+    expect(only.modules[0].caps).toEqual(["clock.now", "kv.get"]);
+    expect(only.modules[0].trapOnly).toEqual(["clock.now", "kv.get"]);
+    // Declared (so possibly called), printed with, or granted to a child: held, so not trap-only.
+    const held =
+      "cap clock.now;\nfn f() { return 1; }\nfn main() { print(1); let h = spawn f() with { gas: 1, mem: 1, caps: [kv.get], trap: [clock.now, kv.get, io.print, fs.read] }; }";
+    const m = compileSource(held).modules[0];
+    expect(m.caps).toEqual(["clock.now", "fs.read", "io.print", "kv.get"]);
+    expect(m.trapOnly).toEqual(["fs.read"]);
+    expect(compileSource('fn main() { print("x"); }').modules[0].trapOnly).toBeUndefined();
   });
 
   it("disassembles to assembly that assembles back to the same code", () => {
@@ -172,13 +185,13 @@ describe("values crossing the process boundary are checked", () => {
   it("reading a result as the wrong array type traps with code 3 instead of trusting the child", () => {
     const r = runEnt("fn gen() { yield([2, 7, 9]); return 0; }\nfn main() { let h = spawn gen() with { gas: 1000, mem: 1000 }; resume(h); let r: [[int]] = result(h); return len(r); }");
     expect(r.result.status).toBe("fault");
-    expect(r.result.fault).toContain("trap 3");
+    expect(r.result.fault).toContain(`fault trap (explicit trap: ${trapMessage(3)}) in process 0 in main`);
     expect(TRAP_MESSAGES.get(3)).toBe("malformed value from a child process");
   });
 
   it("an int result read as an array is malformed, not a pointer", () => {
     const r = runEnt("fn zero() { return 0; }\nfn main() { let h = spawn zero() with { gas: 1000, mem: 1000 }; resume(h); let r: [int] = result(h); return len(r); }");
-    expect(r.result.fault).toContain("trap 3");
+    expect(r.result.fault).toContain("fault trap (explicit trap: malformed value from a child process)");
   });
 
   it("the same value read as its own type comes out intact", () => {
@@ -186,9 +199,58 @@ describe("values crossing the process boundary are checked", () => {
     expect(r.stdout).toBe("[[2], [7, 9], []]\n");
   });
 
-  it("every trap code the compiler emits has a message", () => {
-    for (const code of [1, 2, 3, 12, 13, 14, 15, 16]) expect(TRAP_MESSAGES.get(code)).toBeTruthy();
+  it("every trap code the compiler emits has its message from src/vm/errors.ts", () => {
+    for (const code of [2, 3, 12, 13, 14, 15, 16]) expect(TRAP_MESSAGES.get(code)).toBe(trapMessage(code));
+    const dir = join(ROOT, "test/golden/ent");
+    for (const file of readdirSync(dir).filter((f) => f.endsWith(".ent") && !f.startsWith("compile_error") && !f.startsWith("import_direct"))) {
+      for (const m of compileProgram(file, (p) => readFileSync(join(dir, p), "utf8")).modules)
+        for (let pc = 0; pc < m.code.length; pc += WIDTH[m.code[pc]])
+          if (m.code[pc] === Op.TRAP) expect(TRAP_MESSAGES.get(m.code[pc + 1]), `${file}: TRAP ${m.code[pc + 1]}`).toBeTruthy();
+    }
   });
+
+  it("array indexing faults index_bounds (naming index and length), not a trap", () => {
+    const read = runEnt("fn main() {\n  let a = [1, 2, 3];\n  let i = 3;\n  return a[i];\n}\n");
+    expect(read.result.fault).toBe("fault index_bounds (array index out of bounds: index 3, length 3) in process 0 in main (main.ent:4:11)");
+    const write = runEnt("fn main() {\n  let a = array(2);\n  a[-1] = 5;\n  return 0;\n}\n");
+    expect(write.result.fault).toBe("fault index_bounds (array index out of bounds: index -1, length 2) in process 0 in main (main.ent:3:4)");
+    const code = compileSource("fn main(args) { args[0] = args[1]; return args[2]; }").modules[0].code;
+    expect(Array.from(code)).not.toContain(Op.TRAP);
+  });
+
+  it("a store checks the index before evaluating a value with effects, even inside a loop over the array", () => {
+    const r = runEnt('fn loud() { print("evaluated"); return 1; }\nfn main() { let a = array(2); for i in 0..len(a) { a[i] = loud(); } a[2] = loud(); return 0; }');
+    expect(r.stdout).toBe("evaluated\nevaluated\n");
+    expect(r.result.fault).toContain("fault index_bounds (array index out of bounds: index 2, length 2)");
+  });
+
+  // A hostile linked module in place of the compiled library: its entry returns
+  // a "serialized result" that lies outside its own memory. The caller reads it
+  // with CSIZE-checked CLOADs: the call fails cleanly instead of faulting mem_bounds.
+  const HOSTILE: [string, string][] = [
+    ["an address beyond its memory", "PUSH 1000000\n RET"],
+    ["a negative address", "PUSH -5\n RET"],
+    ["a size running past the end of its memory", "MSIZE\n ADDI -1\n DUP\n PUSH 50\n STORE 0\n RET"],
+  ];
+  for (const [what, body] of HOSTILE) {
+    it(`a child claiming a result at ${what} makes the sandboxed call take else, or trap 3`, () => {
+      const files = { "lib.ent": "fn get() -> [int] { return [1, 2]; }\n" };
+      const src =
+        'import untrusted "lib.ent" as lib;\nfn main() {\n  print(lib.get<10000, 1000>() else [-1]);\n  let h = spawn lib.get() with { gas: 10000, mem: 1000 };\n  resume(h);\n  let r: [int] = result(h);\n  return 0;\n}\n';
+      const { modules } = compileSource(src, "main.ent", files);
+      const nfns = modules[1].functions.length;
+      const evil = assemble(
+        `.module evil\n${Array.from({ length: nfns }, (_, k) => `.func f${k} 0 0\n ${body}\n`).join("")}`,
+        "evil.rasm",
+      );
+      const entry: ModuleDef = { ...modules[0], links: [digestBytes(encodeModule(evil))] };
+      const [module, ...linked] = verifyBundle([entry, evil]);
+      let stdout = "";
+      const r = Session.start(module, { linked, gas: 1_000_000, mem: 100_000, stdout: (t) => (stdout += t) }).run();
+      expect(stdout).toBe("[-1]\n");
+      expect(r.fault).toBe("fault trap (explicit trap: malformed value from a child process) in process 0 in main (main.ent:6:18)");
+    });
+  }
 });
 
 // --- the CLI ---------------------------------------------------------------------
@@ -279,6 +341,18 @@ describe("the CLI with Ent programs", () => {
     expect(r.stderr).toBe(
       "rar: error: test/golden/ent/compile_error_type.ent:6:11: left operand of '+': expected int, found [int]\n    let b = a + 1;\n            ^\n",
     );
+  });
+
+  it("runs a program that traps a capability for a child without declaring or holding it (trap-only)", () => {
+    const dir = mkdtempSync(join(tmp, "traponly-"));
+    writeFileSync(join(dir, "lib.ent"), "cap clock.now;\nfn stamp() { return clock.now() + 1; }\n");
+    writeFileSync(
+      join(dir, "main.ent"),
+      'import untrusted "lib.ent" as lib;\nfn main() {\n  let h = spawn lib.stamp() with { gas: 10000, mem: 1000, trap: [clock.now] };\n  print(resume(h) == CAP_CALL);\n  puts(request(h));\n  answer(h, 41);\n  print(resume(h) == DONE, result(h));\n  return 0;\n}\n',
+    );
+    const r = cli(["run", "main.ent"], dir);
+    expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 0, stdout: "1\nclock.now\n1 42\n" });
+    expect(cli(["run", "main.ent", "--deny", "clock.now"], dir).code).toBe(0);
   });
 
   it("reports a runtime fault with the process path, function, source line and callers", () => {

@@ -82,7 +82,8 @@ function showS(s: S, ind: string): string {
     case "for":
       return `${ind}for ${s.v} in ${s.from}..${s.to === "len" ? "len(a)" : s.to} ${block(s.body)}\n`;
     case "while":
-      return `${ind}{\n${ind}let ${s.v} = 0;\n${ind}while ${s.v} < ${s.n} && ${showE(s.c)} {\n${s.body
+      // c joins the counter test with &&: an || inside it needs parentheses.
+      return `${ind}{\n${ind}let ${s.v} = 0;\n${ind}while ${s.v} < ${s.n} && ${level(s.c) < LEVEL["&&"] ? `(${showE(s.c)})` : showE(s.c)} {\n${s.body
         .map((x) => showS(x, ind + "  "))
         .join("")}${ind}  ${s.v} = ${s.v} + 1;\n${ind}}\n${ind}}\n`;
     case "print":
@@ -119,7 +120,7 @@ function evalE(e: E, st: State): number {
       return st.a.length;
     case "idx": {
       const i = evalE(e.i, st);
-      if (i < 0 || i >= st.a.length) throw new Fault("trap 1");
+      if (i < 0 || i >= st.a.length) throw new Fault("index_bounds");
       return st.a[i];
     }
     case "un": {
@@ -165,7 +166,7 @@ function execS(s: S, st: State): void {
       return;
     case "store": {
       const i = evalE(s.i, st);
-      if (i < 0 || i >= st.a.length) throw new Fault("trap 1");
+      if (i < 0 || i >= st.a.length) throw new Fault("index_bounds");
       st.a[i] = evalE(s.e, st);
       return;
     }
@@ -293,7 +294,8 @@ function runEnt(source: string): Outcome {
   const r = session.run();
   const out = text === "" ? [] : text.replace(/\n$/, "").split("\n");
   if (r.status === "done") return { out, end: { done: r.value as number } };
-  const m = /^fault (\w+)(?: \(explicit trap: (trap \d+)\))?/.exec(r.fault ?? "");
+  // A fault of kind trap is named by its message ("explicit trap: <message>").
+  const m = /^fault (\w+)(?: \(explicit trap: ([^)]*)\))?/.exec(r.fault ?? "");
   return { out, end: { fault: m ? (m[2] ?? m[1]) : `${r.status}: ${r.fault ?? ""}` } };
 }
 

@@ -66,10 +66,10 @@ describe("rar gp", () => {
   });
 
   it("runs a custom problem from a JSON cases file (examples/gp)", () => {
-    const file = join(__dirname, "..", "examples", "gp", "vector-max.json");
+    const file = join(__dirname, "..", "examples", "gp", "sum-of-squares.json");
     const r = rar("gp", "--cases", file, "--pop", "40", "--gens", "2", "--json", "--out", "v.rmod");
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout).problem).toBe("vector-max");
+    expect(JSON.parse(r.stdout).problem).toBe("sum-of-squares");
   });
 
   for (const [what, content, message] of [

@@ -29,6 +29,31 @@ const HOSTILE = {
   fault: "PUSH 1 PUSH 0 DIV",
 };
 
+describe("measurement", () => {
+  it("records exactly the gas a child used and its footprint when it stopped", () => {
+    // Prologue: PUSH 0, LOAD, LSET per input (4 inputs); then LGET and RET: 14 instructions of 1 gas.
+    const [o] = evaluate(["GET 0"]).outcomes;
+    expect(o.gas).toBe(14 * train.count);
+    // A finished child holds its bookkeeping words and its memory (the case block); its frame is released.
+    expect(o.mem).toBe((16 + problem.layout.stride) * train.count);
+    const [grown] = evaluate(["PUSH 100 MGROW"]).outcomes;
+    expect(grown.mem).toBe((16 + problem.layout.stride + 100) * train.count);
+  });
+
+  it("records the same gas for the same case whatever ran before it (finished, faulted, printed)", () => {
+    const fizz = builtinProblem("fizz-buzz", 1);
+    const m = buildCandidate(parseGenome("GET 0 PUSH 2 REM IF PRINTS 2 GET 0 PRINTI ELSE PUSH 1 PUSH 0 DIV END"), fizz.layout, fizz.name);
+    const xs = [1, 2, 3, 4, 1, 1, 2, 2, 3];
+    const block = encodeCases(xs.map((x) => ({ input: [x], output: "" })), fizz.layout.stride);
+    const r = runBatch([m as Module], block, budget, fizz.layout);
+    const gas = xs.map((_, i) => r.words[i * r.rec + 2]);
+    const byInput = new Map<number, Set<number>>();
+    xs.forEach((x, i) => byInput.set(x, (byInput.get(x) ?? new Set()).add(gas[i])));
+    for (const set of byInput.values()) expect(set.size).toBe(1);
+    expect(gas[0]).toBeGreaterThan(0);
+  });
+});
+
 describe("hostile candidates cost their budget and nothing more", () => {
   it("an infinite loop stops out_of_gas on every case after using exactly its gas limit", () => {
     const [o] = evaluate([HOSTILE.loop]).outcomes;

@@ -225,3 +225,16 @@ export const SAMPLE: Prog = {
   refuelGas: 37,
   refuelMem: 64,
 };
+
+/** A smaller nested program (a few hundred instructions): suspended before every instruction in the tests. */
+export const SMALL: Prog = {
+  levels: 2,
+  bodies: [
+    [{ k: "spawn", gas: 30, mem: 30, grant: true, kill: false }, { k: "snap", gas: 12 }, { k: "print" }],
+    [{ k: "print" }, { k: "spawn", gas: 10, mem: 40, grant: false, kill: false }, { k: "yield" }],
+    [{ k: "grow", n: 3 }, { k: "fault", p: 2 }, { k: "gasleft" }],
+  ],
+  chunks: [[{ t: "op", name: "PUSH", a: 1, b: 0 }]],
+  refuelGas: 9,
+  refuelMem: 64,
+};

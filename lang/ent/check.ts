@@ -54,6 +54,12 @@ export interface CheckedModule {
   readonly fns: readonly FnInfo[];
   /** The manifest, sorted. */
   readonly caps: readonly string[];
+  /**
+   * Manifest entries only named in `trap: [...]` lists (sorted): the module
+   * neither declares them with `cap` (so never calls them), nor prints with
+   * them, nor grants them in `caps: [...]`. Negotiation does not demand them.
+   */
+  readonly trapOnly: readonly string[];
   /** Digests of linked modules; a lib's link index is its position. */
   readonly links: readonly string[];
   readonly main?: FnInfo;
@@ -69,6 +75,8 @@ export class Checker {
   private readonly fns: FnInfo[] = [];
   private readonly capSigs = new Map<string, CapSig>();
   private readonly manifest = new Set<string>();
+  /** Manifest entries the module holds itself: declared, printed with or granted to a child. */
+  private readonly held = new Set<string>();
   private readonly links: string[] = [];
   private readonly types: Type[] = [];
   private readonly deferred: (() => void)[] = [];
@@ -113,7 +121,14 @@ export class Checker {
     const caps = [...this.manifest].sort();
     if (caps.length > MAX_CAPS)
       this.fail({ file: this.units[0].file, line: 1, col: 1 }, `more than ${MAX_CAPS} capabilities in the manifest`);
-    return { fns: this.fns, caps, links: this.links, main };
+    const trapOnly = caps.filter((c) => !this.held.has(c));
+    return { fns: this.fns, caps, trapOnly, links: this.links, main };
+  }
+
+  /** A manifest entry the module holds itself (not trap-only). */
+  private need(cap: string): void {
+    this.manifest.add(cap);
+    this.held.add(cap);
   }
 
   /** The signature of a declared capability (after check). */
@@ -168,7 +183,7 @@ export class Checker {
             const prev = this.capSigs.get(d.name);
             if (prev && !sameSig(prev, sig)) this.fail(d.pos, `capability '${d.name}' declared with two signatures`);
             this.capSigs.set(d.name, sig);
-            this.manifest.add(d.name);
+            this.need(d.name);
             break;
           }
           case "import": {
@@ -399,6 +414,8 @@ export class Checker {
             this.fail(c.pos, `unknown capability '${c.name}' (declare it with cap ${c.name};)`);
           this.manifest.add(c.name);
         }
+        // A grant must be held; a trap only indexes the manifest (the trap mask).
+        for (const c of e.caps) this.need(c.name);
         return INT;
       }
     }
@@ -510,11 +527,11 @@ export class Checker {
     const argInt = (i: number, what: string): void => this.expectType(this.expr(a[i]), INT, a[i].pos, what);
     switch (name) {
       case "print":
-        this.manifest.add(PRINT_CAP);
+        this.need(PRINT_CAP);
         for (const x of a) this.expr(x);
         return INT;
       case "puts":
-        this.manifest.add(PRINT_CAP);
+        this.need(PRINT_CAP);
         this.expectType(this.expr(a[0]), arr(INT), a[0].pos, "puts writes a string");
         return INT;
       case "len":

@@ -34,8 +34,20 @@ const BINARY_OPS: Readonly<Record<string, Op>> = {
   ">=": Op.GE,
 };
 
-/** Largest constant index folded into a LOAD/STORE immediate. */
-const MAX_IMM_INDEX = 1 << 30;
+/**
+ * Each comparison's negation. A loop's backward branch "jump if a < b" is
+ * emitted as `GE; JZ`, not `LT; JNZ`: same gas and result, but the
+ * interpreter fuses `LGET a; LGET b; GE; JZ` (and `LGET; PUSH; CMP; JZ`)
+ * into one dispatch (src/vm/quicken.ts), and only with JZ.
+ */
+const NEGATED: Readonly<Record<string, Op>> = {
+  "<": Op.GE,
+  "<=": Op.GT,
+  ">": Op.LE,
+  ">=": Op.LT,
+  "==": Op.NE,
+  "!=": Op.EQ,
+};
 
 export interface Generated {
   readonly def: ModuleDef;
@@ -63,9 +75,7 @@ class Codegen {
   private readonly rt: Runtime;
   private f!: FnEmitter;
   private loops: Loop[] = [];
-  /** Loop variables known to be >= 0 in the code being generated. */
-  private readonly nonNegative = new Set<Local>();
-  /** (array, index) locals for which index < len(array) is known: no check needed. */
+  /** (array, index) locals for which 0 <= index < len(array) is known: no early check of a store needed. */
   private readonly inBounds: { readonly array: Local; readonly index: Local }[] = [];
 
   constructor(
@@ -90,7 +100,7 @@ class Codegen {
     }
     const entries = new Map<string, number>();
     for (const fn of exported) entries.set(fn.decl.name, this.entryWrapper(fn));
-    return { def: this.mod.build(name, this.checked.caps, this.checked.links), entries };
+    return { def: this.mod.build(name, this.checked.caps, this.checked.links, this.checked.trapOnly), entries };
   }
 
   // --- functions --------------------------------------------------------------
@@ -204,21 +214,20 @@ class Codegen {
         return;
       }
       case "index_assign": {
+        // a, then i, then the bounds check, then v (spec §5): ASTORE checks
+        // after v, so a value whose evaluation is observable is preceded by
+        // an explicit check (ALOAD of the slot), unless i < len(a) is known.
         this.expr(s.array);
-        const k = this.constValue(s.index);
-        f.at(s.pos);
-        if (k !== undefined && k >= 0 && k < MAX_IMM_INDEX) {
-          this.checkConstIndex(k);
-          this.expr(s.value);
-          f.at(s.pos).emit(Op.STORE, 1 + k);
-          return;
-        }
         this.expr(s.index);
-        f.at(s.pos);
-        this.checkIndexWith(this.indexFacts(s.array, s.index));
-        f.emit(Op.ADD);
+        if (!this.quiet(s.value) && !this.knownInBounds(s.array, s.index)) {
+          f.at(s.pos);
+          f.emit(Op.OVER);
+          f.emit(Op.OVER);
+          f.emit(Op.ALOAD);
+          f.emit(Op.POP);
+        }
         this.expr(s.value);
-        f.at(s.pos).emit(Op.STORE, 1);
+        f.at(s.pos).emit(Op.ASTORE);
         return;
       }
       case "if": {
@@ -275,8 +284,8 @@ class Codegen {
         f.bind(test);
         f.emit(Op.LGET, i);
         f.emit(Op.LGET, bound);
-        f.emit(Op.LT);
-        f.jump(Op.JNZ, top);
+        f.emit(Op.GE);
+        f.jump(Op.JZ, top);
         f.bind(exit);
         f.release(mark);
         return;
@@ -299,58 +308,49 @@ class Codegen {
   }
 
   /**
-   * In `for i in a..b { body }` where the body never assigns i, i only grows
-   * from a and stays below the bound: with a >= 0 constant, i >= 0; with b =
-   * len(x) for a local x the body never assigns, also i < len(x). Returns the
-   * function that forgets these facts after the body.
+   * In `for i in a..b { body }` where the body assigns neither i nor x and b
+   * is len(x) for a local array x, i < len(x) holds in the body (with i >= 0
+   * when a is a constant >= 0). Returns the function that forgets this after
+   * the body. Only used to skip the early check of `x[i] = v` (ASTORE checks
+   * anyway: the fact saves the extra check, it never makes an access safe).
    */
   private rangeFacts(s: ForStmt): () => void {
     const i = s.local as Local;
     const from = this.constValue(s.from);
     if (from === undefined || from < 0 || assigns(s.body, i)) return () => undefined;
-    this.nonNegative.add(i);
     const to = s.to;
-    let pushed = false;
-    if (to.kind === "call" && to.target?.kind === "builtin" && to.target.name === "len") {
-      const x = to.args[0];
-      if (x.kind === "name" && x.ref?.kind === "local" && !assigns(s.body, x.ref.local)) {
-        this.inBounds.push({ array: x.ref.local, index: i });
-        pushed = true;
-      }
-    }
-    return () => {
-      this.nonNegative.delete(i);
-      if (pushed) this.inBounds.pop();
-    };
+    if (to.kind !== "call" || to.target?.kind !== "builtin" || to.target.name !== "len") return () => undefined;
+    const x = to.args[0];
+    if (x.kind !== "name" || x.ref?.kind !== "local" || assigns(s.body, x.ref.local)) return () => undefined;
+    this.inBounds.push({ array: x.ref.local, index: i });
+    return () => void this.inBounds.pop();
   }
 
-  /** What is known about a[i]: "safe" (in bounds), "nonneg" (i >= 0), or nothing. */
-  private indexFacts(array: Expr, index: Expr): "safe" | "nonneg" | undefined {
-    if (index.kind !== "name" || index.ref?.kind !== "local") return undefined;
+  /** Whether 0 <= index < len(array) is known where a[i] is evaluated. */
+  private knownInBounds(array: Expr, index: Expr): boolean {
+    if (index.kind !== "name" || index.ref?.kind !== "local") return false;
+    if (array.kind !== "name" || array.ref?.kind !== "local") return false;
+    const a = array.ref.local;
     const i = index.ref.local;
-    if (array.kind === "name" && array.ref?.kind === "local") {
-      const a = array.ref.local;
-      if (this.inBounds.some((b) => b.array === a && b.index === i)) return "safe";
-    }
-    return this.nonNegative.has(i) ? "nonneg" : undefined;
+    return this.inBounds.some((b) => b.array === a && b.index === i);
   }
 
-  /** Stack: p i -> p i after the check that what is known about i leaves. */
-  private checkIndexWith(facts: "safe" | "nonneg" | undefined): void {
-    if (facts === "safe") return;
-    if (facts === "nonneg") {
-      const f = this.f;
-      const ok = f.label();
-      f.emit(Op.OVER);
-      f.emit(Op.LOAD, 0);
-      f.emit(Op.OVER);
-      f.emit(Op.GT);
-      f.jump(Op.JNZ, ok);
-      f.emit(Op.TRAP, TRAP.INDEX);
-      f.bind(ok);
-      return;
+  /**
+   * Whether evaluating e has no observable effect and cannot fault, allocate
+   * or loop: then it may run before a bounds check instead of after it.
+   */
+  private quiet(e: Expr): boolean {
+    if (this.constValue(e) !== undefined) return true;
+    switch (e.kind) {
+      case "name":
+        return e.ref?.kind === "local" || e.ref?.kind === "const";
+      case "unary":
+        return this.quiet(e.operand);
+      case "binary":
+        return e.op !== "/" && e.op !== "%" && this.quiet(e.left) && this.quiet(e.right);
+      default:
+        return false;
     }
-    this.checkIndex();
   }
 
   /** `x = x + c` / `x = x - c` / `x = c + x` as an increment, if it is one. */
@@ -399,6 +399,13 @@ class Codegen {
         f.at(e.pos).jump(jumpIfZero ? Op.JZ : Op.JNZ, target);
         return;
       }
+    }
+    if (when && e.kind === "binary" && NEGATED[e.op] !== undefined) {
+      this.expr(e.left);
+      this.expr(e.right);
+      f.at(e.pos).emit(NEGATED[e.op]);
+      f.jump(Op.JZ, target);
+      return;
     }
     this.expr(e);
     f.at(e.pos).jump(when ? Op.JNZ : Op.JZ, target);
@@ -491,22 +498,11 @@ class Codegen {
         f.at(e.pos).emit(BINARY_OPS[e.op]);
         break;
       }
-      case "index": {
+      case "index":
         this.expr(e.array);
-        const k = this.constValue(e.index);
-        f.at(e.pos);
-        if (k !== undefined && k >= 0 && k < MAX_IMM_INDEX) {
-          this.checkConstIndex(k);
-          f.emit(Op.LOAD, 1 + k);
-          break;
-        }
         this.expr(e.index);
-        f.at(e.pos);
-        this.checkIndexWith(this.indexFacts(e.array, e.index));
-        f.emit(Op.ADD);
-        f.emit(Op.LOAD, 1);
+        f.at(e.pos).emit(Op.ALOAD);
         break;
-      }
       case "call":
         if (this.call(e, want)) return;
         break;
@@ -536,40 +532,6 @@ class Codegen {
       f.emit(Op.PUSH, c);
       f.emit(Op.STORE, 1 + i);
     });
-  }
-
-  /**
-   * Stack: p i -> p i, trapping unless 0 <= i < len(p). In bounds exactly when
-   * (len - i - 1) | i is non-negative: either part is negative otherwise.
-   */
-  private checkIndex(): void {
-    const f = this.f;
-    const ok = f.label();
-    f.emit(Op.OVER);
-    f.emit(Op.LOAD, 0);
-    f.emit(Op.OVER);
-    f.emit(Op.SUB);
-    f.emit(Op.ADDI, -1);
-    f.emit(Op.OVER);
-    f.emit(Op.OR);
-    f.emit(Op.PUSH, 0);
-    f.emit(Op.LT);
-    f.jump(Op.JZ, ok);
-    f.emit(Op.TRAP, TRAP.INDEX);
-    f.bind(ok);
-  }
-
-  /** Stack: p -> p, trapping unless k < len(p) (k >= 0 is known). */
-  private checkConstIndex(k: number): void {
-    const f = this.f;
-    const ok = f.label();
-    f.emit(Op.DUP);
-    f.emit(Op.LOAD, 0);
-    f.emit(Op.PUSH, k);
-    f.emit(Op.GT);
-    f.jump(Op.JNZ, ok);
-    f.emit(Op.TRAP, TRAP.INDEX);
-    f.bind(ok);
   }
 
   // --- calls -------------------------------------------------------------------

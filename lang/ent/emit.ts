@@ -135,7 +135,7 @@ export class ModuleEmitter {
   }
 
   /** Emits every requested function (and those they request) in index order. */
-  build(name: string, caps: readonly string[], links: readonly string[]): ModuleDef {
+  build(name: string, caps: readonly string[], links: readonly string[], trapOnly: readonly string[] = []): ModuleDef {
     for (let k = 0; k < this.queue.length; k++) {
       const p = this.queue[k];
       if (p.index !== this.functions.length) throw new Error("internal: functions out of order");
@@ -152,6 +152,10 @@ export class ModuleEmitter {
       code: Int32Array.from(this.code),
       sourceMap: { files: this.files, entries: Int32Array.from(this.map) },
     };
-    return links.length > 0 ? { ...def, links: [...links] } : def;
+    return {
+      ...def,
+      ...(links.length > 0 ? { links: [...links] } : {}),
+      ...(trapOnly.length > 0 ? { trapOnly: [...trapOnly] } : {}),
+    };
   }
 }

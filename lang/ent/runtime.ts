@@ -268,18 +268,15 @@ export class Runtime {
       put(CH_SPACE);
       f.bind(first);
       f.emit(Op.LGET, pos);
-      f.emit(Op.LGET, p);
-      f.emit(Op.LGET, i);
-      f.emit(Op.ADD);
-      f.emit(Op.LOAD, 1);
+      this.element(f, p, i);
       f.emit(Op.CALL, this.fmt(elem));
       f.emit(Op.LSET, pos);
       f.emit(Op.LINC, i, 1);
       f.bind(test);
       f.emit(Op.LGET, i);
       f.emit(Op.LGET, n);
-      f.emit(Op.LT);
-      f.jump(Op.JNZ, loop);
+      f.emit(Op.GE);
+      f.jump(Op.JZ, loop);
       put(CH_CLOSE);
       f.emit(Op.LGET, pos);
       f.emit(Op.RET);
@@ -302,16 +299,15 @@ export class Runtime {
     f.bind(test);
     f.emit(Op.LGET, i);
     f.emit(Op.LGET, n);
-    f.emit(Op.LT);
-    f.jump(Op.JNZ, loop);
+    f.emit(Op.GE);
+    f.jump(Op.JZ, loop);
   }
 
-  /** Stack: -> p[1 + i] (unchecked; i is in bounds by construction). */
+  /** Stack: -> p[i] (i is in bounds by construction; ALOAD is one dispatch fewer than ADD + LOAD). */
   private element(f: FnEmitter, p: number, i: number): void {
     f.emit(Op.LGET, p);
     f.emit(Op.LGET, i);
-    f.emit(Op.ADD);
-    f.emit(Op.LOAD, 1);
+    f.emit(Op.ALOAD);
   }
 
   /** $size<T>(p) -> words a deep copy of the array p takes. */
@@ -374,14 +370,13 @@ export class Runtime {
       f.emit(Op.ADDI, 1);
       f.emit(Op.LSET, cur);
       this.each(f, p, (i) => {
-        // dst[1 + i] = cur - base; cur = out(p[1 + i], cur, base)
+        // dst[i] = cur - base; cur = out(p[i], cur, base)
         f.emit(Op.LGET, dst);
         f.emit(Op.LGET, i);
-        f.emit(Op.ADD);
         f.emit(Op.LGET, cur);
         f.emit(Op.LGET, base);
         f.emit(Op.SUB);
-        f.emit(Op.STORE, 1);
+        f.emit(Op.ASTORE);
         this.element(f, p, i);
         f.emit(Op.LGET, cur);
         f.emit(Op.LGET, base);
@@ -440,9 +435,8 @@ export class Runtime {
           f.jump(Op.JNZ, bad);
           f.emit(Op.LGET, cur);
           f.emit(Op.LGET, i);
-          f.emit(Op.ADD);
           f.emit(Op.LGET, next);
-          f.emit(Op.STORE, 1);
+          f.emit(Op.ASTORE);
           f.emit(Op.LGET, next);
           f.emit(Op.LGET, r);
           f.emit(Op.LGET, end);
@@ -510,14 +504,29 @@ export class Runtime {
 
   /**
    * $recv<T>(h, b) -> p, or -1: copies the serialized value at address b of
-   * child h into fresh memory and checks it ($in); -1 if it is malformed.
+   * child h into fresh memory and checks it ($in); -1 if it is malformed. The
+   * child is untrusted: b and the size S it claims are checked against its
+   * memory size (CSIZE) before anything is copied, so a claim outside the
+   * child's memory is a malformed value, never a fault of the caller.
    */
   recv(t: Type): number {
     return this.fn(`recv${show(t)}`, 2, (f) => {
       const [h, b] = [0, 1];
       const s = f.local();
       const dst = f.local();
+      const z = f.local();
       const bad = f.label();
+      // 0 <= b < z = the child's memory size (so b + 1 cannot wrap)
+      f.emit(Op.LGET, b);
+      f.emit(Op.PUSH, 0);
+      f.emit(Op.LT);
+      f.jump(Op.JNZ, bad);
+      f.emit(Op.LGET, h);
+      f.emit(Op.CSIZE);
+      f.emit(Op.LTEE, z);
+      f.emit(Op.LGET, b);
+      f.emit(Op.LE);
+      f.jump(Op.JNZ, bad);
       f.emit(Op.LGET, h);
       f.emit(Op.LGET, b);
       f.emit(Op.PUSH, 0);
@@ -531,6 +540,14 @@ export class Runtime {
       f.emit(Op.LTEE, s);
       f.emit(Op.PUSH, 1);
       f.emit(Op.LT);
+      f.jump(Op.JNZ, bad);
+      // S <= z - b - 1: the tree lies inside the child's memory
+      f.emit(Op.LGET, s);
+      f.emit(Op.LGET, z);
+      f.emit(Op.LGET, b);
+      f.emit(Op.SUB);
+      f.emit(Op.ADDI, -1);
+      f.emit(Op.GT);
       f.jump(Op.JNZ, bad);
       f.emit(Op.LGET, s);
       f.emit(Op.MEMLEFT);

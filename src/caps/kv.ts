@@ -8,7 +8,7 @@
 
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { RarError } from "../vm/errors.js";
-import { codePointsToText, scopeWithin, type CapHandler, type CapValue } from "./registry.js";
+import { codePointsToText, scopeCovers, type CapHandler, type CapValue } from "./registry.js";
 import { BUILTIN_SIGNATURES } from "./signatures.js";
 
 /** Longest key, in code points; largest value, in words. */
@@ -72,7 +72,7 @@ function keyOf(v: CapValue, scopes: readonly string[]): string {
   if (a.length > KV_KEY_MAX) throw new Error(`key longer than ${KV_KEY_MAX} characters`);
   const key = codePointsToText(a);
   if (key.includes("\uFFFD")) throw new Error("key is not valid text");
-  if (!scopes.some((s) => scopeWithin(s, key))) throw new Error(`key '${key}' is outside the granted scope`);
+  if (!scopes.some((s) => scopeCovers(s, key))) throw new Error(`key '${key}' is outside the granted scope`);
   return key;
 }
 

@@ -27,7 +27,7 @@ import { RarError } from "../vm/errors.js";
 import type { ModuleDef } from "../vm/module.js";
 import type { Process } from "../process/process.js";
 import type { MockSpec } from "./builtins.js";
-import { canonicalCap, capFamily, capScope, intersectGrants, scopeWithin, textToCodePoints, type CapSignature, type CapValue, type ValueType } from "./registry.js";
+import { canonicalCap, capFamily, capScope, intersectGrants, scopeCovers, textToCodePoints, type CapSignature, type CapValue, type ValueType } from "./registry.js";
 import { BUILTIN_SIGNATURES } from "./signatures.js";
 
 /** A resolved policy: what the root holds. */
@@ -80,7 +80,7 @@ interface Ctx {
 
 /** Canonical, validated, scope-resolved form of one capability name. */
 function resolveName(raw: unknown, field: string, ctx: Ctx, forDeny: boolean): string {
-  const at = `${ctx.where}: ${field}`;
+  const at = field === "" ? ctx.where : `${ctx.where}: ${field}`;
   if (typeof raw !== "string") fail("bad_field", "a capability name must be a string", at);
   if (!NAME.test(raw)) fail("bad_name", `'${raw}' is not a capability name (like io.print or fs.read:DIR)`, at);
   const version = /@([0-9]+)/.exec(raw.replace(/:.*$/, ""));
@@ -228,8 +228,8 @@ function applyDenials(grants: string[], denials: readonly string[], where: strin
     out = out.filter((g) => {
       if (capFamily(g) !== family) return true;
       const gs = capScope(g);
-      if (scope === "" || scopeWithin(scope, gs)) return false;
-      if (scopeWithin(gs, scope))
+      if (scopeCovers(scope, gs)) return false;
+      if (scopeCovers(gs, scope))
         fail("carve", `cannot deny ${d} while granting ${g}: a grant cannot be cut into pieces; grant a narrower scope`, where);
       return true;
     });
@@ -241,12 +241,12 @@ function applyDenials(grants: string[], denials: readonly string[], where: strin
 export function loadPolicy(src: PolicySources = {}): Policy {
   const custom = src.custom ?? {};
   const file = src.file !== undefined ? readPolicyFile(src.file, custom) : null;
-  const flags = parsePolicy(
-    { allow: [...(src.defaults ?? []), ...(src.allow ?? [])], deny: [...(src.deny ?? [])] },
-    "flags",
-    src.cwd ?? process.cwd(),
-    { ...custom, ...Object.fromEntries(Object.entries(file?.mocks ?? {}).map(([k, v]) => [k, v.sig])) },
-  );
+  const known = { ...custom, ...Object.fromEntries(Object.entries(file?.mocks ?? {}).map(([k, v]) => [k, v.sig])) };
+  const signature = (f: string): CapSignature | undefined => BUILTIN_SIGNATURES[f] ?? known[f];
+  const base = src.cwd ?? process.cwd();
+  const flag = (list: readonly string[] | undefined, opt: string, forDeny: boolean): string[] =>
+    (list ?? []).map((raw) => resolveName(raw, "", { where: `${opt} ${raw}`, base, signature }, forDeny));
+  const flags = { allow: [...flag(src.defaults, "default grant", false), ...flag(src.allow, "--allow", false)], deny: flag(src.deny, "--deny", true) };
   const denials = [...new Set([...(file?.deny ?? []), ...flags.deny])].sort();
   const mocks: Record<string, MockSpec> = {};
   for (const [family, spec] of Object.entries(file?.mocks ?? {}))
@@ -265,12 +265,15 @@ export function loadPolicy(src: PolicySources = {}): Policy {
 
 /**
  * Negotiation: every capability in the module's manifest must be granted
- * (some grant of its family) or mocked. Throws RarError("policy") naming the
+ * (some grant of its family) or mocked, except those the module declares
+ * trap-only (it traps them for children and never calls them itself). Throws RarError("policy") naming the
  * first one missing, before anything runs.
  */
 export function negotiate(module: ModuleDef, grants: readonly string[]): void {
   const held = new Set(grants.map(capFamily));
+  const trapOnly = new Set(module.trapOnly ?? []);
   for (const need of module.caps) {
+    if (trapOnly.has(need)) continue; // only trapped for children: answering is not exercising it
     const family = capFamily(need);
     if (!held.has(family))
       throw new RarError(
@@ -290,7 +293,7 @@ export function negotiate(module: ModuleDef, grants: readonly string[]): void {
 export function narrowGrants(held: readonly string[], requested: readonly string[], denials: readonly string[]): string[] {
   for (const r of requested) {
     const family = capFamily(r);
-    const ok = held.some((h) => capFamily(h) === family && scopeWithin(capScope(h), capScope(r)));
+    const ok = held.some((h) => capFamily(h) === family && scopeCovers(capScope(h), capScope(r)));
     if (!ok) throw new RarError("policy", "widen", `cannot grant ${r} on resume: the image does not hold it (grants are only narrowed)`);
   }
   const families = new Set(requested.map(capFamily));

@@ -2,6 +2,8 @@
 // boundary: handlers receive copies (numbers and fresh Int32Arrays) and return
 // copies, so guest values never alias host objects.
 
+import { scopeWithin } from "./scope.js";
+
 export type ValueType = "int" | "array";
 
 export interface CapSignature {
@@ -21,6 +23,18 @@ export interface CapContext {
 export interface CapHandler {
   readonly sig: CapSignature;
   call(args: CapValue[], ctx: CapContext): CapValue | Promise<CapValue>;
+}
+
+/**
+ * What a handler returned, as the guest will see it: an int truncated to a
+ * word, an array copied. Throws if it is neither (the caller then faults
+ * cap_failed instead of the host crashing).
+ */
+export function normalizeResult(cap: string, r: unknown): CapValue {
+  if (typeof r === "number") return r | 0;
+  if (r instanceof Int32Array) return r.slice();
+  if (ArrayBuffer.isView(r) || Array.isArray(r)) return Int32Array.from(r as ArrayLike<number>);
+  throw new Error(`${cap} handler returned neither an int nor an array`);
 }
 
 /** Words an argument list occupies on the operand stack: an int is 1, an array is (ptr, len). */
@@ -48,23 +62,16 @@ export function canonicalCap(name: string): string {
   return m ? m[1] + (m[2] ?? "") : name;
 }
 
-/**
- * Whether scope `inner` lies within scope `outer`. Scopes are `/`-separated
- * paths (`/data` contains `/data/in`, not `/database`); the empty scope (an
- * unscoped grant) contains every scope.
- */
-export function scopeWithin(outer: string, inner: string): boolean {
-  if (outer === "") return true;
-  if (inner === outer) return true;
-  const prefix = outer.endsWith("/") ? outer : outer + "/";
-  return inner.startsWith(prefix);
+/** Whether a grant's scope contains `scope`: the empty scope (an unscoped grant) contains every scope. */
+export function scopeCovers(grantScope: string, scope: string): boolean {
+  return grantScope === "" || scopeWithin(scope, grantScope);
 }
 
 /** Whether a set of grants covers `cap`: some grant of the same family whose scope contains cap's scope. */
 export function capCovers(held: readonly string[], cap: string): boolean {
   const family = capFamily(cap);
   const scope = capScope(cap);
-  for (const h of held) if (capFamily(h) === family && scopeWithin(capScope(h), scope)) return true;
+  for (const h of held) if (capFamily(h) === family && scopeCovers(capScope(h), scope)) return true;
   return false;
 }
 
@@ -82,7 +89,7 @@ export function intersectGrants(child: readonly string[], parent: readonly strin
     }
     const family = capFamily(c);
     const scope = capScope(c);
-    for (const p of parent) if (capFamily(p) === family && scopeWithin(scope, capScope(p))) out.add(p);
+    for (const p of parent) if (capFamily(p) === family && scopeCovers(scope, capScope(p))) out.add(p);
   }
   return [...out].sort();
 }

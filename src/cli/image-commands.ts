@@ -14,6 +14,7 @@ import { parseCount } from "./args.js";
 import { writeFileAtomic } from "./atomic.js";
 import { EXIT } from "./exit.js";
 import { readInput } from "./load.js";
+import { addPolicyOptions, narrowOnResume, type PolicyFlags } from "./trace-commands.js";
 
 /** Prints a run's fault line and summary on stderr and gives its exit code (main.ts owns the format). */
 export type Finish = (r: RunResult) => number;
@@ -58,17 +59,19 @@ function finished(session: Session): boolean {
   return st === StatusCode.DONE || st === StatusCode.FAULT;
 }
 
-/** `rar run IMAGE`: continues the image as it is (no refuel). */
-export function runImage(file: string, rawArgs: readonly string[], out: string | undefined, finish: Finish): number {
+/** `rar run IMAGE`: continues the image as it is (no refuel; policy flags only narrow its grants). */
+export function runImage(file: string, rawArgs: readonly string[], flags: PolicyFlags & { out?: string }, finish: Finish): number {
   if (rawArgs.length > 0) throw new RarError("usage", "args", "an image carries its arguments; none may be given", file);
+  const out = flags.out;
   const path = out !== undefined ? runImagePath(file, out) : undefined;
   const session = Session.fromImage(readInput(file), { where: file });
+  narrowOnResume(session, flags);
   const r = finished(session) ? session.result() : session.run();
   writeRunImage(session, file, path, r);
   return finish(r);
 }
 
-interface ResumeFlags {
+interface ResumeFlags extends PolicyFlags {
   gas: number;
   mem: number;
   out?: string;
@@ -83,6 +86,7 @@ export function resumeImage(file: string, flags: ResumeFlags, finish: Finish): n
     if (flags.out !== undefined) writeFileAtomic(target, session.snapshot());
     return finish(session.result());
   }
+  narrowOnResume(session, flags);
   session.refuel(flags.gas, flags.mem);
   const r = session.run();
   writeFileAtomic(target, session.snapshot());
@@ -180,12 +184,13 @@ export function inspectCommand(file: string, json: boolean): number {
 
 /** Registers `resume` and `inspect` on the program. */
 export function addImageCommands(program: Command, finish: Finish): void {
-  program
+  const resume = program
     .command("resume")
     .description("refuel an image's root and continue it; the image is replaced atomically unless --out")
     .argument("<image>", "a .rimg image")
     .addOption(new Option("--gas <n>", "gas added to the root's limit").argParser(parseCount("--gas")).default(DEFAULT_GAS))
-    .addOption(new Option("--mem <n>", "words added to the root's memory limit").argParser(parseCount("--mem")).default(0))
+    .addOption(new Option("--mem <n>", "words added to the root's memory limit").argParser(parseCount("--mem")).default(0));
+  addPolicyOptions(resume)
     .option("--out <image>", "where to write the resulting image (default: the image itself)")
     .action((file: string, flags: ResumeFlags) => {
       process.exitCode = resumeImage(file, flags, finish);

@@ -11,6 +11,7 @@ import { EXIT, reportError } from "./exit.js";
 import { addGpCommand } from "./gp-command.js";
 import { addImageCommands, runImage, runImagePath, writeRunImage } from "./image-commands.js";
 import { extensionOf, loadProgram } from "./load.js";
+import { addPolicyOptions, addTraceCommands, policyFromFlags } from "./trace-commands.js";
 
 const err = (s: string): void => void process.stderr.write(s);
 
@@ -35,6 +36,7 @@ interface RunFlags {
   mem: number;
   allow: string[];
   deny: string[];
+  policy?: string;
   out?: string;
 }
 
@@ -46,13 +48,13 @@ function finish(r: RunResult): number {
 }
 
 function runCommand(file: string, rawArgs: string[], flags: RunFlags): number {
-  if (extensionOf(file) === ".rimg") return runImage(file, rawArgs, flags.out, finish);
+  if (extensionOf(file) === ".rimg") return runImage(file, rawArgs, flags, finish);
   if (flags.out !== undefined) runImagePath(file, flags.out);
   const args = parseProgramArgs(rawArgs);
   const { module, linked } = loadProgram(file);
-  const caps = new Set(["io.print", ...flags.allow]);
-  for (const d of flags.deny) caps.delete(d);
-  const session = Session.start(module, { gas: flags.gas, mem: flags.mem, args, caps: [...caps].sort(), linked });
+  // Negotiation happens in Session.start: a capability the policy does not grant is exit 2, nothing run.
+  const policy = policyFromFlags(flags);
+  const session = Session.start(module, { gas: flags.gas, mem: flags.mem, args, policy, linked });
   const r = session.run();
   writeRunImage(session, file, flags.out, r);
   return finish(r);
@@ -64,18 +66,15 @@ function build(): Command {
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({ writeErr: err });
-  const collect = (v: string, prev: string[]): string[] => [...prev, v];
-
-  program
+  const run = program
     .command("run")
-    .description("run a program (.ent, .rasm, .rmod) with bounded gas and memory")
+    .description("run a program (.ent, .rasm, .rmod) with bounded gas and memory, or continue an image (.rimg) as it is")
     .argument("<file>", "program to run")
     .argument("[args...]", "integers passed to main(args)")
     .addOption(new Option("--gas <n>", "root gas limit").argParser(parseCount("--gas")).default(DEFAULT_GAS))
-    .addOption(new Option("--mem <n>", "root memory limit in words").argParser(parseCount("--mem")).default(DEFAULT_MEM))
-    .option("--allow <cap>", "grant a capability to the root (repeatable)", collect, [])
-    .option("--deny <cap>", "refuse a capability (repeatable)", collect, [])
-    .option("--out <image>", "where to write the image when the run suspends")
+    .addOption(new Option("--mem <n>", "root memory limit in words").argParser(parseCount("--mem")).default(DEFAULT_MEM));
+  addPolicyOptions(run)
+    .option("--out <image>", "where to write the image when the run suspends (default ./<stem>.rimg); also written when it finishes or faults")
     .action((file: string, args: string[], flags: RunFlags) => {
       process.exitCode = runCommand(file, args, flags);
     });
@@ -90,6 +89,7 @@ function build(): Command {
     });
 
   addImageCommands(program, finish);
+  addTraceCommands(program);
   addGpCommand(program);
   addCompileCommand(program, err);
   return program;

@@ -20,7 +20,7 @@ import type { OutputKind } from "./compile.js";
 import type { Family } from "./genome.js";
 import { OUT_CAP, instantiate, type Case, type Problem, type ProblemSpec } from "./problems.js";
 
-export const CASE_LIMITS = { cases: 100_000, vector: 4096, scalars: 64, string: 256, constants: 64, strings: 16 } as const;
+export const CASE_LIMITS = { cases: 10_000, vector: 4096, words: 1 << 22, scalars: 64, string: 256, constants: 64, strings: 16 } as const;
 
 const FAMILIES: readonly Family[] = [
   "stack", "arith", "bits", "cmp", "minmax", "logic", "parity", "const", "locals", "if", "loop", "each", "while", "memory", "recurse", "print",
@@ -77,6 +77,9 @@ export function problemFromCases(json: unknown, where: string, stem: string, see
   const train = readCases(o.train, "train", where, true);
   const test = readCases(o.test, "test", where, false);
   const all = [...train, ...test];
+  let words = 0;
+  for (const c of all) words += c.input.length + 1;
+  if (words > CASE_LIMITS.words) bad(`the cases hold ${words} input words (at most ${CASE_LIMITS.words})`, where);
   const strings = all.filter((c) => typeof c.output === "string").length;
   if (strings !== 0 && strings !== all.length) bad("outputs must be all integers or all strings", where);
   const output = (o.output ?? (strings > 0 ? "string" : "int")) as OutputKind;

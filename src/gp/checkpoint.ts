@@ -148,6 +148,11 @@ export function decodeCheckpoint(text: string, where: string): Checkpoint {
   if (!Array.isArray(rng) || rng.length !== 4) bad("state.rng must be 4 words", where);
   rng.forEach((w, i) => int(w, `state.rng[${i}]`, where, 0, 0xffffffff));
   if (!Array.isArray(s.history)) bad("state.history must be an array", where);
+  s.history.forEach((h, i) => {
+    const o = obj(h, `state.history[${i}]`, where);
+    if (o.gen !== i) bad(`state.history[${i}].gen must be ${i}`, where);
+    for (const [k, v] of Object.entries(o)) if (typeof v !== "number" || !Number.isFinite(v)) bad(`state.history[${i}].${k} must be a number`, where);
+  });
   if (typeof s.solved !== "boolean") bad("state.solved must be true or false", where);
   const generation = int(s.generation, "state.generation", where);
   if (s.history.length !== generation) bad("state.history must have one entry per evaluated generation", where);

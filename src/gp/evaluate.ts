@@ -12,7 +12,7 @@
 import { Machine } from "../process/scheduler.js";
 import { describeFault } from "../process/report.js";
 import { PROCESS_WORDS } from "../process/process.js";
-import { MODULE_LIMITS, type Module, type ModuleDef } from "../vm/module.js";
+import { MODULE_LIMITS, type FunctionDef, type Module, type ModuleDef } from "../vm/module.js";
 import { GAS, Op, StatusCode, bulkGas } from "../vm/opcodes.js";
 import { verify } from "../vm/verify.js";
 import type { Layout } from "./compile.js";
@@ -62,63 +62,223 @@ export function encodeCases(cases: readonly Case[], stride: number): CaseBlock {
   return { words, count: cases.length, stride, expected };
 }
 
-// Evaluator memory: a header word (its memory headroom with no child alive),
-// the case blocks, then one record per (candidate, case).
-const HEADER = 1;
-/** Record words: status, result, gas (the evaluator's GASLEFT delta, then the child's gas), memory (MEMLEFT while the child is alive, then its footprint). */
+// Evaluator memory: a header (its memory headroom with no child alive, then
+// three globals: cases left, next case block, next record), the case blocks,
+// then per candidate a start word (GASLEFT before its first case) followed by
+// one record per case.
+const G_MEMBASE = 0;
+const G_LEFT = 1;
+const G_CASE = 2;
+const G_REC = 3;
+const HEADER = 4;
+/**
+ * Record words: status, result, gas (GASLEFT right after the child stopped;
+ * runBatch turns it into the child's gas), memory (MEMLEFT while the child is
+ * alive; runBatch turns it into the child's footprint), then the output area
+ * of string problems.
+ */
 const R_STATUS = 0;
 const R_VALUE = 1;
 const R_GAS = 2;
 const R_MEM = 3;
 const R_OUT = 4;
 
-// Evaluator locals.
-const L_LEFT = 0; // cases left
-const L_CASE = 1; // case block pointer
-const L_REC = 2; // record pointer
-const L_H = 3; // child handle
-const L_GAS = 4; // GASLEFT before the spawn
-const L_ST = 5; // child status
-const N_LOCALS = 6;
-
-/** Instructions charged between the two GASLEFT reads besides the child's own work (see evaluatorCode). */
-const MEASURE_OPS = [Op.LSET, Op.LGET, Op.PUSH, Op.PUSH, Op.PUSH, Op.PUSH, Op.PUSH, Op.SPAWNX, Op.LTEE, Op.RESUME, Op.LSET, Op.LGET, Op.LGET, Op.GASLEFT];
-
 function recordWords(l: Layout): number {
   return l.output === "string" ? R_OUT + 1 + l.outCap : R_OUT;
 }
 
-function evaluatorCode(k: number, block: CaseBlock, budget: Budget, l: Layout): number[] {
-  const rec = recordWords(l);
-  const resBase = HEADER + block.words.length;
-  const c: number[] = [];
-  const emit = (...w: number[]): void => void c.push(...w);
-  emit(Op.PUSH, 0, Op.MEMLEFT, Op.STORE, 0);
-  for (let cand = 0; cand < k; cand++) {
-    emit(Op.PUSH, block.count, Op.LSET, L_LEFT, Op.PUSH, HEADER, Op.LSET, L_CASE);
-    emit(Op.PUSH, resBase + cand * block.count * rec, Op.LSET, L_REC);
-    const head = c.length;
-    emit(Op.LGET, L_LEFT, Op.JZ, -1);
-    const toNext = c.length - 1;
-    // From here to the second GASLEFT: exactly MEASURE_OPS plus the child's work.
-    emit(Op.GASLEFT, Op.LSET, L_GAS);
-    emit(Op.LGET, L_CASE, Op.PUSH, block.stride, Op.PUSH, budget.gas, Op.PUSH, budget.mem, Op.PUSH, 0, Op.PUSH, 0);
-    emit(Op.SPAWNX, cand, 0, Op.LTEE, L_H, Op.RESUME, Op.LSET, L_ST);
-    emit(Op.LGET, L_REC, Op.LGET, L_GAS, Op.GASLEFT, Op.SUB, Op.STORE, R_GAS);
-    emit(Op.LGET, L_REC, Op.LGET, L_ST, Op.STORE, R_STATUS);
-    emit(Op.LGET, L_REC, Op.MEMLEFT, Op.STORE, R_MEM);
-    emit(Op.LGET, L_ST, Op.PUSH, StatusCode.DONE, Op.NE, Op.JNZ, -1);
-    const toKill = c.length - 1;
-    emit(Op.LGET, L_REC, Op.LGET, L_H, Op.RESULT, Op.STORE, R_VALUE);
-    if (l.output === "string")
-      emit(Op.LGET, L_H, Op.PUSH, block.stride, Op.LGET, L_REC, Op.ADDI, R_OUT, Op.PUSH, 1 + l.outCap, Op.CLOAD);
-    c[toKill] = c.length;
-    emit(Op.LGET, L_H, Op.KILL);
-    emit(Op.LINC, L_LEFT, -1, Op.LINC, L_CASE, block.stride, Op.LINC, L_REC, rec, Op.JMP, head);
-    c[toNext] = c.length;
+/** Code of one function at a known entry pc, with the gas its instructions charge summed between marks. */
+class Code {
+  readonly words: number[] = [];
+  private gas = 0;
+  constructor(readonly entry: number) {}
+  op(op: Op, ...operands: number[]): void {
+    this.words.push(op, ...operands);
+    this.gas += GAS[op];
   }
-  emit(Op.PUSH, 0, Op.RET);
-  return c;
+  /** Adds the bulk gas of an instruction just emitted. */
+  bulk(words: number): void {
+    this.gas += bulkGas(words);
+  }
+  /** Gas charged since the previous mark. */
+  mark(): number {
+    const g = this.gas;
+    this.gas = 0;
+    return g;
+  }
+  /** The absolute pc of the next instruction. */
+  get pc(): number {
+    return this.entry + this.words.length;
+  }
+  /** Emits a jump to be patched; returns the operand's index in `words`. */
+  jump(op: Op): number {
+    this.op(op, -1);
+    return this.words.length - 1;
+  }
+  land(operand: number): void {
+    this.words[operand] = this.pc;
+  }
+}
+
+/**
+ * The evaluator's own gas between two consecutive GASLEFT reads, besides the
+ * child's work: `first` before a candidate's first case, `next` before each
+ * later one, plus `done` when the previous case finished (RESULT, CLOAD).
+ */
+interface Overheads {
+  first: number;
+  next: number;
+  done: number;
+}
+
+// Function indices of the evaluator.
+const F_BEGIN = 1;
+const F_FINISH = 2;
+
+/**
+ * The evaluator module's code. Per candidate k, main holds only the loop that
+ * spawns: `begin` sets up the globals and returns the first case block (or 0),
+ * `finish(h)` resumes the child, records it, kills it and returns the next
+ * case block (or 0). Keeping the per-candidate part small keeps the module,
+ * and its verification, small.
+ */
+function evaluatorCode(
+  k: number,
+  block: CaseBlock,
+  budget: Budget,
+  l: Layout,
+): { functions: FunctionDef[]; code: number[]; overheads: Overheads } {
+  const rec = recordWords(l);
+  const casesAt = HEADER;
+  const resBase = HEADER + block.words.length;
+  // main
+  const main = new Code(0);
+  main.op(Op.PUSH, G_MEMBASE);
+  main.op(Op.MEMLEFT);
+  main.op(Op.STORE, 0);
+  let spawnGas = 0;
+  let loopGas = 0;
+  for (let cand = 0; cand < k; cand++) {
+    main.op(Op.PUSH, resBase + cand * (1 + block.count * rec) + 1);
+    main.op(Op.CALL, F_BEGIN);
+    main.mark();
+    const head = main.pc;
+    main.op(Op.DUP);
+    const toNext = main.jump(Op.JZ);
+    main.op(Op.PUSH, block.stride);
+    main.op(Op.PUSH, budget.gas);
+    main.op(Op.PUSH, budget.mem);
+    main.op(Op.PUSH, 0);
+    main.op(Op.PUSH, 0);
+    main.op(Op.SPAWNX, cand, 0);
+    main.bulk(block.stride);
+    main.op(Op.CALL, F_FINISH);
+    spawnGas = main.mark();
+    main.op(Op.JMP, head);
+    loopGas = main.mark();
+    main.land(toNext);
+    main.op(Op.POP);
+  }
+  main.op(Op.PUSH, 0);
+  main.op(Op.RET);
+  // begin(rec): globals for a candidate whose records start at rec; the start word; the first case block or 0.
+  const begin = new Code(main.pc);
+  begin.op(Op.PUSH, G_LEFT);
+  begin.op(Op.PUSH, block.count);
+  begin.op(Op.STORE, 0);
+  begin.op(Op.PUSH, G_REC);
+  begin.op(Op.LGET, 0);
+  begin.op(Op.STORE, 0);
+  begin.op(Op.PUSH, G_CASE);
+  begin.op(Op.PUSH, casesAt);
+  begin.op(Op.STORE, 0);
+  begin.op(Op.LGET, 0);
+  begin.op(Op.GASLEFT);
+  begin.mark();
+  begin.op(Op.STORE, -1);
+  begin.op(Op.PUSH, block.count > 0 ? casesAt : 0);
+  begin.op(Op.RET);
+  const beginTail = begin.mark();
+  // finish(h): locals h, status, record.
+  const finish = new Code(begin.pc);
+  finish.op(Op.LGET, 0);
+  finish.op(Op.RESUME);
+  finish.op(Op.LSET, 1);
+  finish.op(Op.PUSH, 0);
+  finish.op(Op.LOAD, G_REC);
+  finish.op(Op.LSET, 2);
+  finish.op(Op.LGET, 2);
+  finish.op(Op.GASLEFT);
+  const finishHead = finish.mark();
+  finish.op(Op.STORE, R_GAS);
+  finish.op(Op.LGET, 2);
+  finish.op(Op.LGET, 1);
+  finish.op(Op.STORE, R_STATUS);
+  finish.op(Op.LGET, 2);
+  finish.op(Op.MEMLEFT);
+  finish.op(Op.STORE, R_MEM);
+  finish.op(Op.LGET, 1);
+  finish.op(Op.PUSH, StatusCode.DONE);
+  finish.op(Op.NE);
+  const toKill = finish.jump(Op.JNZ);
+  const common = finish.mark();
+  finish.op(Op.LGET, 2);
+  finish.op(Op.LGET, 0);
+  finish.op(Op.RESULT);
+  finish.op(Op.STORE, R_VALUE);
+  if (l.output === "string") {
+    finish.op(Op.LGET, 0);
+    finish.op(Op.PUSH, block.stride);
+    finish.op(Op.LGET, 2);
+    finish.op(Op.ADDI, R_OUT);
+    finish.op(Op.PUSH, 1 + l.outCap);
+    finish.op(Op.CLOAD);
+    finish.bulk(1 + l.outCap);
+  }
+  const done = finish.mark();
+  finish.land(toKill);
+  finish.op(Op.LGET, 0);
+  finish.op(Op.KILL);
+  // Advance the globals; return the next case block, or 0 after the last.
+  finish.op(Op.PUSH, G_REC);
+  finish.op(Op.LGET, 2);
+  finish.op(Op.ADDI, rec);
+  finish.op(Op.STORE, 0);
+  finish.op(Op.PUSH, G_LEFT);
+  finish.op(Op.PUSH, 0);
+  finish.op(Op.LOAD, G_LEFT);
+  finish.op(Op.ADDI, -1);
+  finish.op(Op.LTEE, 1);
+  finish.op(Op.STORE, 0);
+  finish.op(Op.LGET, 1);
+  const toLast = finish.jump(Op.JZ);
+  finish.op(Op.PUSH, G_CASE);
+  finish.op(Op.PUSH, 0);
+  finish.op(Op.LOAD, G_CASE);
+  finish.op(Op.ADDI, block.stride);
+  finish.op(Op.LTEE, 1);
+  finish.op(Op.STORE, 0);
+  finish.op(Op.LGET, 1);
+  finish.op(Op.RET);
+  const tail = finish.mark();
+  finish.land(toLast);
+  finish.op(Op.PUSH, 0);
+  finish.op(Op.RET);
+  const code = [...main.words, ...begin.words, ...finish.words];
+  const functions: FunctionDef[] = [
+    { name: "main", nparams: 0, nlocals: 0, entry: 0, end: begin.entry },
+    { name: "begin", nparams: 1, nlocals: 1, entry: begin.entry, end: finish.entry },
+    { name: "finish", nparams: 1, nlocals: 3, entry: finish.entry, end: code.length },
+  ];
+  return {
+    functions,
+    code,
+    overheads: {
+      first: beginTail + spawnGas + finishHead,
+      next: common + tail + loopGas + spawnGas + finishHead,
+      done,
+    },
+  };
 }
 
 /** Gas per evaluation the evaluator spends besides the child's own (an upper bound). */
@@ -145,24 +305,32 @@ export interface BatchResult {
  * work so); each must be a verified module whose function 0 takes no
  * parameters.
  */
-export function runBatch(modules: readonly Module[], block: CaseBlock, budget: Budget, l: Layout): BatchResult {
+export function runBatch(
+  modules: readonly Module[],
+  block: CaseBlock,
+  budget: Budget,
+  l: Layout,
+  /** Where to put the records: into a larger result, as candidates from `candidate` on, cases from `firstCase` on of `count`. */
+  out?: { words: Int32Array; count: number; candidate: number; firstCase: number },
+): BatchResult {
   const evals = modules.length * block.count;
   const need = evals * (budget.gas + evalOverhead(block, l));
   if (modules.length > BATCH || need > GAS_WINDOW || budget.gas > MAX_EVAL_GAS || budget.mem > MAX_EVAL_MEM)
     throw new Error(`internal: batch of ${modules.length} x ${block.count} evaluations does not fit the evaluator`);
   const rec = recordWords(l);
-  const code = Int32Array.from(evaluatorCode(modules.length, block, budget, l));
+  const gen = evaluatorCode(modules.length, block, budget, l);
   const def: ModuleDef = {
     name: "gp-evaluator",
     caps: [],
-    functions: [{ name: "main", nparams: 0, nlocals: N_LOCALS, entry: 0, end: code.length }],
-    code,
+    functions: gen.functions,
+    code: Int32Array.from(gen.code),
     links: modules.map((m) => m.digest),
   };
   const evaluator = verify(def);
   const machine = new Machine();
   for (const m of modules) machine.intern(m);
-  const memWords = HEADER + block.words.length + evals * rec;
+  const region = 1 + block.count * rec;
+  const memWords = HEADER + block.words.length + modules.length * region;
   const memory = new Int32Array(memWords);
   memory.set(block.words, HEADER);
   const memHeadroom = budget.mem + 16 * budget.gas + 4096;
@@ -170,22 +338,34 @@ export function runBatch(modules: readonly Module[], block: CaseBlock, budget: B
     evaluator,
     0,
     [],
-    { gas: need + 2 ** 16 + GAS_FLOOR, mem: PROCESS_WORDS + memWords + evaluator.frameCost[0] + memHeadroom },
+    { gas: need + 2 ** 16 + GAS_FLOOR, mem: PROCESS_WORDS + memWords + evaluator.frameCost[0] + evaluator.frameCost[F_FINISH] + memHeadroom },
     [],
     memory,
   );
   machine.run(root);
   if (root.status !== StatusCode.DONE)
     throw new Error(`internal: the evaluator stopped ${root.statusName}${root.faultKind ? `: ${describeFault(root)}` : ""}`);
-  let overhead = bulkGas(block.stride);
-  for (const op of MEASURE_OPS) overhead += GAS[op];
-  const memBase = root.mem[0];
-  const words = root.mem.subarray(HEADER + block.words.length, memWords);
-  for (let o = 0; o < words.length; o += rec) {
-    words[o + R_GAS] -= overhead;
-    words[o + R_MEM] = memBase - words[o + R_MEM];
+  const mem = root.mem;
+  // MEMLEFT was read inside finish, whose frame is charged then too.
+  const memBase = mem[G_MEMBASE] - evaluator.frameCost[F_FINISH];
+  const words = out?.words ?? new Int32Array(modules.length * block.count * rec);
+  const total = out?.count ?? block.count;
+  const { first, next, done } = gen.overheads;
+  for (let k = 0; k < modules.length; k++) {
+    const at = HEADER + block.words.length + k * region;
+    let before = mem[at];
+    let overhead = first;
+    let dst = ((out?.candidate ?? 0) + k) * total * rec + (out?.firstCase ?? 0) * rec;
+    for (let src = at + 1, end = at + region; src < end; src += rec, dst += rec) {
+      for (let j = 0; j < rec; j++) words[dst + j] = mem[src + j];
+      const after = mem[src + R_GAS];
+      words[dst + R_GAS] = before - after - overhead;
+      words[dst + R_MEM] = memBase - mem[src + R_MEM];
+      before = after;
+      overhead = next + (mem[src + R_STATUS] === StatusCode.DONE ? done : 0);
+    }
   }
-  return { words, rec, count: block.count };
+  return { words, rec, count: total };
 }
 
 /** Some cases of a block (by index), as a block of their own. */
@@ -200,23 +380,43 @@ function sliceBlock(b: CaseBlock, from: number, to: number): CaseBlock {
   return { words: b.words.subarray(from * b.stride, to * b.stride), count: to - from, stride: b.stride, expected: b.expected.slice(from, to) };
 }
 
-/** Runs any number of modules on a block, in batches and case chunks that fit the evaluator; records as one BatchResult. */
-export function runAll(modules: readonly Module[], block: CaseBlock, budget: Budget, l: Layout): BatchResult {
-  const rec = recordWords(l);
+/** Result records held at once, in words (bounds the host memory of a generation's evaluation). */
+const RECORDS_AT_ONCE = 1 << 23;
+
+/** How work is split: candidates per group and cases per chunk, so each evaluator fits its measuring window. */
+function plan(modules: number, block: CaseBlock, budget: Budget, l: Layout): { per: number; chunk: number } {
   const perEval = budget.gas + evalOverhead(block, l);
   const chunk = Math.max(1, Math.min(block.count, Math.floor(GAS_WINDOW / perEval)));
-  const per = Math.max(1, Math.min(BATCH, Math.floor(GAS_WINDOW / (chunk * perEval))));
+  const byGas = Math.floor(GAS_WINDOW / (chunk * perEval));
+  const byMemory = Math.floor(RECORDS_AT_ONCE / Math.max(1, block.count * recordWords(l)));
+  return { per: Math.max(1, Math.min(BATCH, modules, byGas, byMemory)), chunk };
+}
+
+/** Runs modules (at most one group of plan()) on a block, in case chunks that fit the evaluator; records as one BatchResult. */
+function runGroup(modules: readonly Module[], block: CaseBlock, budget: Budget, l: Layout, chunk: number): BatchResult {
+  const rec = recordWords(l);
   const words = new Int32Array(modules.length * block.count * rec);
-  for (let k0 = 0; k0 < modules.length; k0 += per) {
-    const batch = modules.slice(k0, k0 + per);
-    for (let c0 = 0; c0 < block.count; c0 += chunk) {
-      const c1 = Math.min(block.count, c0 + chunk);
-      const r = runBatch(batch, sliceBlock(block, c0, c1), budget, l);
-      for (let k = 0; k < batch.length; k++)
-        words.set(r.words.subarray(k * r.count * rec, (k + 1) * r.count * rec), ((k0 + k) * block.count + c0) * rec);
-    }
+  for (let c0 = 0; c0 < block.count; c0 += chunk) {
+    const c1 = Math.min(block.count, c0 + chunk);
+    const part = c0 === 0 && c1 === block.count ? block : sliceBlock(block, c0, c1);
+    runBatch(modules, part, budget, l, { words, count: block.count, candidate: 0, firstCase: c0 });
   }
   return { words, rec, count: block.count };
+}
+
+/** Runs any number of modules on a block; `each` sees the records of every group of candidates, in order. */
+export function runAll(
+  modules: readonly Module[],
+  block: CaseBlock,
+  budget: Budget,
+  l: Layout,
+  each: (r: BatchResult, first: number, count: number) => void,
+): void {
+  const { per, chunk } = plan(modules.length, block, budget, l);
+  for (let k0 = 0; k0 < modules.length; k0 += per) {
+    const group = modules.slice(k0, k0 + per);
+    each(runGroup(group, block, budget, l, chunk), k0, group.length);
+  }
 }
 
 /** How one candidate did on a set of cases. */
@@ -309,8 +509,10 @@ export function evaluateAll(
     }
     return s;
   });
-  const r = runAll(unique, block, budget, problem.layout);
-  const scored = unique.map((_, k) => scoreCandidate(r, k, block, problem, memWeight));
+  const scored: Outcome[] = [];
+  runAll(unique, block, budget, problem.layout, (r, _first, count) => {
+    for (let k = 0; k < count; k++) scored.push(scoreCandidate(r, k, block, problem, memWeight));
+  });
   const failed = failedOutcome(block.count, problem.penalty);
   return {
     outcomes: index.map((s) => (s < 0 ? failed : scored[s])),

@@ -31,6 +31,8 @@ export interface RunDefaults {
   readonly maxSize: number;
   /** Initial genomes have 1..initSize genes. */
   readonly initSize: number;
+  /** Fraction of the training cases each generation selects on (default 1: all). */
+  readonly downsample?: number;
 }
 
 export interface Problem {
@@ -304,11 +306,12 @@ const SPECS: readonly ProblemSpec[] = [
     inputs: 1,
     vector: true,
     output: "int",
-    families: VECTOR,
+    // Pure arithmetic over a vector: no comparisons or branches (PushGP likewise picks the stacks per problem).
+    families: ["stack", "arith", "const", "locals", "each"],
     constants: [0, 1, 2, 3],
     ercRange: [-1000, 1000],
     penalty: 1_000_000,
-    defaults: { ...BASE, pop: 500, gens: 100, gas: 2000, maxSize: 100, initSize: 40 },
+    defaults: { ...BASE, pop: 500, gens: 300, gas: 2000, maxSize: 100, initSize: 40, downsample: 0.25 },
     generate(rng) {
       const vec = (len: number): number[] => repeat(len, () => 6 + rng.int(9995));
       const edge1 = [6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 9998, 9999, 10000].map((x) => [x]);

@@ -6,8 +6,10 @@
 // programs that solve the training cases on the held-out cases, and breeds
 // the next generation.
 
+import { RarError } from "../vm/errors.js";
 import type { Module } from "../vm/module.js";
-import { buildCandidate } from "./compile.js";
+import { verify } from "../vm/verify.js";
+import { buildCandidate, compileGenome } from "./compile.js";
 import { encodeCases, evaluateAll, selectCases, type Budget, type CaseBlock, type Outcome } from "./evaluate.js";
 import { GeneSampler, geneCount, type Genome } from "./genome.js";
 import { crossover, replace, umad } from "./operators.js";
@@ -153,6 +155,9 @@ export class GpRun {
   private readonly trainBlock: CaseBlock;
   private readonly testBlock: CaseBlock;
   private readonly budget: Budget;
+  /** Verified modules by code: this generation's and the previous one's. */
+  private current = new Map<string, Module | null>();
+  private previous = new Map<string, Module | null>();
   /** Wall-clock seconds spent in step() by this object (not part of the deterministic state). */
   seconds = 0;
   /** Evaluations already counted when this object took the state over (a resumed run). */
@@ -180,9 +185,33 @@ export class GpRun {
     return buildCandidate(g, this.problem.layout, this.problem.name);
   }
 
+  /**
+   * Modules of genomes. Genomes that compile to the same code share one
+   * verified module, and modules of the previous generation are reused
+   * (verification is a pure function of the code, so this changes nothing
+   * but the time it takes).
+   */
+  private modules(genomes: readonly Genome[]): (Module | null)[] {
+    return genomes.map((g) => {
+      const def = compileGenome(g, this.problem.layout, this.problem.name);
+      const key = def.code.join(",");
+      let m = this.current.get(key) ?? this.previous.get(key);
+      if (m === undefined) {
+        try {
+          m = verify(def);
+        } catch (e) {
+          if (!(e instanceof RarError)) throw e;
+          m = null;
+        }
+      }
+      this.current.set(key, m);
+      return m;
+    });
+  }
+
   /** Evaluates genomes on a block of cases (the training cases by default). */
   evaluate(genomes: readonly Genome[], block: CaseBlock = this.trainBlock): Outcome[] {
-    const r = evaluateAll(genomes.map((g) => this.module(g)), block, this.problem, this.budget, this.config.memWeight);
+    const r = evaluateAll(this.modules(genomes), block, this.problem, this.budget, this.config.memWeight);
     this.state.evaluations += r.evaluations;
     return r.outcomes;
   }
@@ -209,6 +238,8 @@ export class GpRun {
    */
   step(): GenerationStats {
     const t0 = performance.now();
+    this.previous = this.current;
+    this.current = new Map();
     const s = this.state;
     const cfg = this.config;
     const pop = s.population;

@@ -19,7 +19,12 @@ export function resolverOf(machine: Machine): (digest: string) => ReturnType<Mac
 
 /** Decodes image bytes with the machine's limits and shares its modules with the machine's. */
 export function decodeFor(bytes: Uint8Array, machine: Machine, where = "image"): DecodedImage {
-  const img = decodeImage(bytes, { maxDepth: machine.maxDepth, memMax: machine.cpu.memMax, where });
+  const img = decodeImage(bytes, {
+    maxDepth: machine.maxDepth,
+    memMax: machine.cpu.memMax,
+    where,
+    known: (d) => machine.modules.get(d),
+  });
   for (const m of img.modules) machine.intern(m);
   const share = (root: Process | null): void => {
     if (root) for (const p of preorder(root)) p.module = machine.intern(p.module);

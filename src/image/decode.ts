@@ -12,7 +12,6 @@ import { Process } from "../process/process.js";
 import { RarError } from "../vm/errors.js";
 import { bytesToInt32, moduleFromWire, type Module } from "../vm/module.js";
 import { MAX_CAP_ARGS, verify } from "../vm/verify.js";
-import { Op } from "../vm/opcodes.js";
 import { sha256, hex, stateDigest } from "./digest.js";
 import {
   B,
@@ -30,7 +29,7 @@ import {
 } from "./format.js";
 import { HEADER_BYTES } from "./encode.js";
 import { stackCapacity, verifyTree } from "./verify.js";
-import { unpackChecked } from "./wire.js";
+import { elementSpans, unpackChecked } from "./wire.js";
 
 export interface DecodeOptions {
   /** Deepest allowed process (the image's root is depth 0). Default 4096. */
@@ -39,6 +38,11 @@ export interface DecodeOptions {
   memMax?: number;
   /** Prefix of error locations, e.g. the file name. Default "image". */
   where?: string;
+  /**
+   * Verified modules already loaded, by digest: a module whose bytes hash to
+   * one of them is that module, and is not verified again.
+   */
+  known?: (digest: string) => Module | undefined;
 }
 
 export interface DecodedImage {
@@ -53,14 +57,6 @@ export interface DecodedImage {
 
 const MAX_I32 = 0x7fffffff;
 const MIN_I32 = -0x80000000;
-
-/** A placeholder module to construct processes with: the constructor then allocates nothing untrusted sizes ask for. */
-const SEED: Module = verify({
-  name: "seed",
-  caps: [],
-  functions: [{ name: "seed", nparams: 0, nlocals: 0, entry: 0, end: 3 }],
-  code: Int32Array.of(Op.PUSH, 0, Op.RET),
-});
 
 class Reader {
   constructor(readonly where: string) {}
@@ -182,9 +178,8 @@ function buildTree(r: Reader, x: unknown, modules: readonly Module[], maxDepth: 
 
     const depth = parent ? parent.depth + 1 : 0;
     if (depth > maxDepth) r.fail("depth", `depth ${depth} exceeds the limit of ${maxDepth}`, where);
-    const p = new Process(SEED, 0, [], words(memBytes), gasLimit, memLimit, caps, traps, parent, handle);
-    p.module = mod;
-    p.entryFn = entry;
+    // Constructed without arguments (a small stack); every register is set from the record.
+    const p = new Process(mod, entry, [], words(memBytes), gasLimit, memLimit, caps, traps, parent, handle);
     p.status = status;
     p.value = value;
     p.faultKind = faultKind as Process["faultKind"];
@@ -242,15 +237,17 @@ function provision(r: Reader, procs: readonly Process[], inputBytes: number): vo
   });
 }
 
-function readModules(r: Reader, x: unknown): Module[] {
+function readModules(r: Reader, x: unknown, body: Uint8Array, known?: (digest: string) => Module | undefined): Module[] {
   const list = r.array(x, "modules");
   if (list.length === 0 || list.length > IMAGE_LIMITS.modules) r.fail("shape", `an image holds 1..${IMAGE_LIMITS.modules} modules`, "modules");
+  const spans = known ? elementSpans(body, [B.modules]) : [];
   const mods: Module[] = [];
   for (let i = 0; i < list.length; i++) {
     const at = `module ${i}`;
-    let m: Module;
+    // A module's digest is the SHA-256 of its canonical bytes: equal bytes, the same verified module.
+    let m = known ? known(hex(sha256(body.subarray(spans[i][0], spans[i][1])))) : undefined;
     try {
-      m = verify(moduleFromWire(list[i], `${r.where}: ${at}`));
+      m ??= verify(moduleFromWire(list[i], `${r.where}: ${at}`));
     } catch (e) {
       if (e instanceof RarError) r.fail("code", e.message);
       throw e;
@@ -305,7 +302,7 @@ export function decodeImage(bytes: Uint8Array, opts: DecodeOptions = {}): Decode
   const body = r.array(unpackChecked(bodyBytes, IMAGE_LIMITS.nesting, r.where), "body", BODY_FIELDS);
   const runtime = r.str(body[B.runtime], IMAGE_LIMITS.runtimeLength, "runtime");
   const policy = r.digest(body[B.policy], "policy");
-  const modules = readModules(r, body[B.modules]);
+  const modules = readModules(r, body[B.modules], bodyBytes, opts.known);
   const procs = buildTree(r, body[B.tree], modules, maxDepth, memMax, "tree");
   verifyTree(procs, r.where);
 

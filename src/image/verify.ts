@@ -13,10 +13,12 @@
 //   existing, ready child; the image's root is stopped or has not started;
 // - budgets: memUsed is exactly the process's own footprint plus its
 //   children's; used never exceeds the limit (memory: once started);
-// - authority: a child's capabilities are a subset of its parent's.
+// - authority: a child's capabilities are covered by its parent's (same
+//   family, a scope within one the parent holds).
 //
 // Every failure is a RarError("image", kind, message, "image: process P field").
 
+import { capCovers } from "../caps/registry.js";
 import { PROCESS_WORDS, STATUS_NAMES, type Process } from "../process/process.js";
 import { RarError, isFaultKind } from "../vm/errors.js";
 import { Op, StatusCode, WIDTH } from "../vm/opcodes.js";
@@ -125,19 +127,13 @@ function checkProcess(p: Process, where: string): void {
       bad("waiting", "status", `a process that is ${STATUS_NAMES[st]} cannot wait on a child`);
     if (code[pc] !== Op.RESUME || p.stack[p.sp - 1] !== p.waiting)
       bad("waiting", "status", `waiting on child ${p.waiting} requires standing at a RESUME of it`);
-    const c = p.children.get(p.waiting);
-    if (!c) return bad("waiting", "tree", `waits on child ${p.waiting}, which does not exist`);
-    if (c.status !== S.READY) bad("waiting", "status", `waits on child ${p.waiting}, which is ${c.statusName}, not ready`);
+    if (!p.children.has(p.waiting)) bad("waiting", "tree", `waits on child ${p.waiting}, which does not exist`);
   }
 }
 
-/** True when sorted list `a` is a subset of sorted list `b`. */
-function subset(a: readonly string[], b: readonly string[]): string | null {
-  let j = 0;
-  for (const x of a) {
-    while (j < b.length && b[j] < x) j++;
-    if (j >= b.length || b[j] !== x) return x;
-  }
+/** The first grant of `child` that `parent` does not cover (same family, scope within one it holds), or null. */
+function uncovered(child: readonly string[], parent: readonly string[]): string | null {
+  for (const c of child) if (!capCovers(parent, c)) return c;
   return null;
 }
 
@@ -147,8 +143,13 @@ function subset(a: readonly string[], b: readonly string[]): string | null {
  * while decoding.
  */
 export function verifyTree(procs: readonly Process[], where: string): void {
+  // Each process on its own first, so an error names the process that is wrong, not a relative.
+  for (const p of procs) checkProcess(p, where);
   for (const p of procs) {
-    checkProcess(p, where);
+    if (p.waiting !== 0) {
+      const c = p.children.get(p.waiting) as Process;
+      if (c.status !== S.READY) fail(where, p, "waiting", "status", `waits on child ${p.waiting}, which is ${c.statusName}, not ready`);
+    }
     const parent = p.parent;
     if (parent === null) {
       if (p.status === S.READY && p.fp !== 0)
@@ -160,7 +161,7 @@ export function verifyTree(procs: readonly Process[], where: string): void {
       fail(where, p, "status", "status", `its parent waits on it, so it is ready, not ${p.statusName}`);
     if (!waited && p.status === S.READY && p.fp !== 0)
       fail(where, p, "status", "status", "a started, ready process is one its parent waits on");
-    const extra = subset(p.caps, parent.caps);
+    const extra = uncovered(p.caps, parent.caps);
     if (extra !== null) fail(where, p, "caps", "caps", `holds ${extra}, which its parent does not`);
   }
   // Footprints bottom-up: reversed preorder visits children before parents.

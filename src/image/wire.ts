@@ -221,21 +221,24 @@ function bad(kind: string, message: string, where: string): never {
  * Runs in O(bytes) time and O(depth) memory, without recursion.
  */
 export function scan(bytes: Uint8Array, maxDepth: number, where: string): void {
+  const end = scanValue(bytes, 0, maxDepth, where);
+  if (end !== bytes.length) bad("trailing", `${bytes.length - end} bytes after the end of the value`, where);
+}
+
+/** Checks one value starting at `start` as scan() does; returns where it ends. */
+export function scanValue(bytes: Uint8Array, start: number, maxDepth: number, where: string): number {
   const n = bytes.length;
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   // Elements still expected by each open array, innermost last.
   const open: number[] = [];
   let expect = 1;
-  let pos = 0;
+  let pos = start;
   const need = (k: number, what: string): void => {
     if (k > n - pos) bad("truncated", `truncated: ${what} at byte ${pos} needs ${k} bytes, ${n - pos} remain`, where);
   };
   for (;;) {
     while (expect === 0) {
-      if (open.length === 0) {
-        if (pos !== n) bad("trailing", `${n - pos} bytes after the end of the value`, where);
-        return;
-      }
+      if (open.length === 0) return pos;
       expect = open.pop() as number;
     }
     expect--;
@@ -315,6 +318,38 @@ export function scan(bytes: Uint8Array, maxDepth: number, where: string): void {
       pos += len;
     }
   }
+}
+
+/**
+ * Byte spans [start, end) of the elements of the array found by following
+ * `path` (array indices) from the top value. The bytes must have passed scan().
+ */
+export function elementSpans(bytes: Uint8Array, path: readonly number[]): [number, number][] {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const header = (pos: number): [number, number] => {
+    const t = bytes[pos];
+    if (t >= 0x90 && t <= 0x9f) return [t & 0x0f, pos + 1];
+    if (t === 0xdc) return [dv.getUint16(pos + 1), pos + 3];
+    if (t === 0xdd) return [dv.getUint32(pos + 1), pos + 5];
+    throw new RarError("image", "shape", `expected an array at byte ${pos}`);
+  };
+  const skip = (pos: number): number => scanValue(bytes, pos, Number.MAX_SAFE_INTEGER, "image");
+  let pos = 0;
+  for (const i of path) {
+    const [len, first] = header(pos);
+    if (i >= len) throw new RarError("image", "shape", `no element ${i} at byte ${pos}`);
+    pos = first;
+    for (let k = 0; k < i; k++) pos = skip(pos);
+  }
+  const [len, first] = header(pos);
+  const spans: [number, number][] = [];
+  pos = first;
+  for (let k = 0; k < len; k++) {
+    const end = skip(pos);
+    spans.push([pos, end]);
+    pos = end;
+  }
+  return spans;
 }
 
 /** Scans, then unpacks with msgpackr. */

@@ -11,19 +11,20 @@
 // exactly what the guest receives, and turns a malformed result into a
 // refusal instead of a host crash.
 
-import { CapRegistry, type CapContext, type CapHandler, type CapValue } from "../caps/registry.js";
+import { CapRegistry, normalizeResult, type CapContext, type CapHandler, type CapValue } from "../caps/registry.js";
 import type { StartEvent, Trace } from "./trace.js";
 
-/** What a handler returned, as the guest will see it; throws if it is neither an int nor an array of words. */
-export function normalizeResult(cap: string, r: unknown): CapValue {
-  if (typeof r === "number") return r | 0;
-  if (r instanceof Int32Array) return r.slice();
-  if (ArrayBuffer.isView(r) || Array.isArray(r)) return Int32Array.from(r as ArrayLike<number>);
-  throw new Error(`${cap} handler returned neither an int nor an array`);
-}
+const NO_ARGS: readonly CapValue[] = Object.freeze([]);
 
-function copyArgs(args: readonly CapValue[]): CapValue[] {
-  return args.map((a) => (typeof a === "number" ? a : a.slice()));
+function copyArgs(args: readonly CapValue[]): readonly CapValue[] {
+  const n = args.length;
+  if (n === 0) return NO_ARGS;
+  const out = new Array<CapValue>(n);
+  for (let i = 0; i < n; i++) {
+    const a = args[i];
+    out[i] = typeof a === "number" ? a : a.slice();
+  }
+  return out;
 }
 
 function message(e: unknown): string {

@@ -1,0 +1,114 @@
+// A trace travels inside the image (DESIGN §5, §6): a run that makes
+// capability calls, is suspended, migrated to a new OS process twice (rar
+// resume) and finishes audits valid, and the audit lists every call of all
+// three legs — the same calls, outputs and final digest as an uninterrupted
+// run. The virtual clock and generator continue across the migrations.
+
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+
+const CLI = join(__dirname, "..", "dist", "src", "cli", "main.js");
+let dir = "";
+
+function rar(...args: string[]): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", cwd: dir });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+const PROGRAM = `cap clock.now;
+cap random.u32;
+
+fn worker(n) {
+  let sum = 0;
+  for i in 0..n { sum = sum + (random.u32() & 255); }
+  print("worker", sum);
+  return sum;
+}
+
+fn main() {
+  let total = 0;
+  for i in 0..10 {
+    let t = clock.now();
+    let r = random.u32() & 1023;
+    print("tick", i, t, r);
+    total = total + r;
+  }
+  let h = spawn worker(5) with { gas: 100000, mem: 4096, caps: [io.print, random.u32] };
+  resume(h);
+  return total + result(h);
+}
+`;
+
+const GRANTS = ["--allow", "clock.now", "--allow", "random.u32"];
+
+beforeAll(() => {
+  if (!existsSync(CLI)) throw new Error("dist/ is missing: run `npx tsc -p .` first");
+  dir = mkdtempSync(join(tmpdir(), "rar-migrate-"));
+  writeFileSync(join(dir, "ticks.ent"), PROGRAM);
+});
+
+interface AuditJson {
+  valid: boolean;
+  digest: string;
+  outcome: { status: string; result?: number };
+  trace: { events: number; host: Record<string, number>; resumes: number[] };
+  capabilities: { cap: string; calls: number; paths: string[] }[];
+  calls: { index: number; path: string; cap: string; text: string }[];
+}
+
+describe("a run migrated twice", () => {
+  it("audits valid and lists every call from all three legs, as an uninterrupted run makes them", () => {
+    const whole = rar("run", "ticks.ent", ...GRANTS, "--out", "whole.rimg");
+    expect(whole.code).toBe(0);
+
+    const leg1 = rar("run", "ticks.ent", ...GRANTS, "--gas", "1500", "--out", "moved.rimg");
+    expect(leg1.code).toBe(3);
+    const leg2 = rar("resume", "moved.rimg", "--gas", "1500");
+    expect(leg2.code).toBe(3);
+    const leg3 = rar("resume", "moved.rimg", "--gas", "1000000");
+    expect(leg3.code).toBe(0);
+    expect(leg1.stdout + leg2.stdout + leg3.stdout).toBe(whole.stdout);
+    for (const leg of [leg1, leg2, leg3]) expect(leg.stdout).toMatch(/tick/);
+
+    const audit = rar("audit", "moved.rimg");
+    expect(audit.code).toBe(0);
+    expect(audit.stdout.split("\n")[0]).toBe("audit: valid");
+
+    const moved = JSON.parse(rar("audit", "moved.rimg", "--json").stdout) as AuditJson;
+    const reference = JSON.parse(rar("audit", "whole.rimg", "--json").stdout) as AuditJson;
+    expect(moved.valid).toBe(true);
+    expect(moved.trace.host.resume).toBe(3);
+    // Every call, in order, with the same arguments and results as the uninterrupted run.
+    expect(moved.calls.map((c) => c.text)).toEqual(reference.calls.map((c) => c.text));
+    expect(moved.calls).toHaveLength(10 * 3 + 5 + 1);
+    expect(moved.capabilities.map((c) => [c.cap, c.calls, c.paths])).toEqual([
+      ["clock.now", 10, ["0"]],
+      ["io.print", 11, ["0", "0.1"]],
+      ["random.u32", 15, ["0", "0.1"]],
+    ]);
+    // Each leg made calls: split the calls at the host's resumes.
+    const [r1, r2, r3] = moved.trace.resumes;
+    const legCalls = [
+      moved.calls.filter((c) => c.index > r1 && c.index < r2),
+      moved.calls.filter((c) => c.index > r2 && c.index < r3),
+      moved.calls.filter((c) => c.index > r3),
+    ];
+    for (const calls of legCalls) expect(calls.length).toBeGreaterThan(0);
+    expect(legCalls.flat()).toEqual(moved.calls);
+    expect(moved.digest).toBe(reference.digest);
+    expect(moved.outcome).toEqual(reference.outcome);
+
+    // The audit text lists the calls of every leg.
+    for (const c of moved.calls) expect(audit.stdout).toContain(`#${c.index} ${c.text}`);
+  });
+
+  it("rar replay re-executes all three legs without the host and prints the program's output", () => {
+    const r = rar("replay", "moved.rimg");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(rar("run", "ticks.ent", ...GRANTS).stdout);
+    expect(r.stderr).toMatch(/rar replay: reproduced \d+ events/);
+  });
+});
