@@ -7,6 +7,8 @@ import { StatusCode } from "../vm/opcodes.js";
 
 /** Words charged for a process's own bookkeeping, so spawn bombs are bounded by memory limits. */
 export const PROCESS_WORDS = 16;
+/** Largest stack a fresh (not yet entered) process allocates before its entry frame is charged. */
+const FRESH_STACK = 64;
 
 export type StatusName = "ready" | "done" | "fault" | "out_of_gas" | "out_of_mem" | "yielded" | "cap_call";
 
@@ -95,8 +97,10 @@ export class Process {
     this.memLimit = memLimit;
     this.caps = caps;
     this.traps = traps;
-    // Only the arguments until the entry frame is charged (on first entry, which grows the stack).
-    this.stack = new Int32Array(Math.max(8, args.length));
+    // Room for a small entry frame now; a large one is allocated when it is charged (on first entry),
+    // so host memory of fresh children stays proportional to what they are charged.
+    const frame = module.nlocals[entryFn] + module.maxStack[entryFn];
+    this.stack = new Int32Array(Math.max(args.length, Math.min(frame, FRESH_STACK)));
     for (let i = 0; i < args.length; i++) this.stack[i] = args[i];
     this.sp = args.length;
     this.mem = memory;

@@ -801,6 +801,7 @@ export class Machine {
 
   /** Capability names selected by a bitmask over d's manifest; for grants, d must hold each. */
   private capSet(d: Process, mask: number, mustHold: boolean): string[] | string {
+    if (mask === 0) return [];
     const names: string[] = [];
     const manifest = d.module.caps;
     for (let i = 0; i < 32; i++) {

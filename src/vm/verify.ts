@@ -26,6 +26,11 @@ function bad(kind: string, message: string, where: string): never {
   throw new RarError("verify", kind, message, where);
 }
 
+/** Where an instruction is, for messages (built only when something fails). */
+function at(fn: { name: string }, pc: number): string {
+  return `function ${fn.name} at pc ${pc}`;
+}
+
 /** An integer in 0..max (definitions built through the API are not shape-checked by decoding). */
 function isCount(x: number, max: number): boolean {
   return Number.isInteger(x) && x >= 0 && x <= max;
@@ -83,32 +88,31 @@ function verifyFunction(def: ModuleDef, f: number, height: Int32Array, isStart: 
   // Pass 1: decode instruction boundaries and check static operands.
   for (let pc = entry; pc < end; ) {
     const op = code[pc];
-    const where = `function ${fn.name} at pc ${pc}`;
-    if (op < 0 || op >= OPS.length) bad("bad_opcode", `unknown opcode ${op}`, where);
+    if (op < 0 || op >= OPS.length) bad("bad_opcode", `unknown opcode ${op}`, at(fn, pc));
     const info = OPS[op];
     const w = WIDTH[op];
-    if (pc + w > end) bad("truncated", `${info.name} runs past the end of the function`, where);
+    if (pc + w > end) bad("truncated", `${info.name} runs past the end of the function`, at(fn, pc));
     isStart[pc] = 1;
     for (let k = 0; k < info.operands.length; k++) {
       const v = code[pc + 1 + k];
       switch (info.operands[k]) {
         case "local":
-          if (v < 0 || v >= fn.nlocals) bad("bad_local", `local ${v} out of range (nlocals ${fn.nlocals})`, where);
+          if (v < 0 || v >= fn.nlocals) bad("bad_local", `local ${v} out of range (nlocals ${fn.nlocals})`, at(fn, pc));
           break;
         case "func":
-          if (v < 0 || v >= def.functions.length) bad("bad_func", `function index ${v} out of range`, where);
+          if (v < 0 || v >= def.functions.length) bad("bad_func", `function index ${v} out of range`, at(fn, pc));
           break;
         case "cap":
-          if (v < 0 || v >= def.caps.length) bad("bad_cap", `capability index ${v} not in the manifest`, where);
+          if (v < 0 || v >= def.caps.length) bad("bad_cap", `capability index ${v} not in the manifest`, at(fn, pc));
           break;
         case "count":
-          if (v < 0 || v > MAX_CAP_ARGS) bad("bad_count", `count ${v} out of range 0..${MAX_CAP_ARGS}`, where);
+          if (v < 0 || v > MAX_CAP_ARGS) bad("bad_count", `count ${v} out of range 0..${MAX_CAP_ARGS}`, at(fn, pc));
           break;
         case "link":
-          if (v < 0 || v >= (def.links?.length ?? 0)) bad("bad_link", `link ${v} not in the module's links`, where);
+          if (v < 0 || v >= (def.links?.length ?? 0)) bad("bad_link", `link ${v} not in the module's links`, at(fn, pc));
           break;
         case "label":
-          if (v < entry || v >= end) bad("bad_jump", `jump target ${v} outside the function`, where);
+          if (v < entry || v >= end) bad("bad_jump", `jump target ${v} outside the function`, at(fn, pc));
           break;
         case "i32":
           break;
@@ -121,13 +125,12 @@ function verifyFunction(def: ModuleDef, f: number, height: Int32Array, isStart: 
   const work: number[] = [entry];
   height[entry] = 0;
   const join = (target: number, h: number, from: number): void => {
-    const where = `function ${fn.name} at pc ${from}`;
-    if (!isStart[target]) bad("bad_jump", `target ${target} is not an instruction start`, where);
+    if (!isStart[target]) bad("bad_jump", `target ${target} is not an instruction start`, at(fn, from));
     if (height[target] === -1) {
       height[target] = h;
       work.push(target);
     } else if (height[target] !== h) {
-      bad("stack_mismatch", `stack height ${h} meets ${height[target]} at pc ${target}`, where);
+      bad("stack_mismatch", `stack height ${h} meets ${height[target]} at pc ${target}`, at(fn, from));
     }
   };
   while (work.length > 0) {
@@ -135,20 +138,19 @@ function verifyFunction(def: ModuleDef, f: number, height: Int32Array, isStart: 
     const op = code[pc];
     const info = OPS[op];
     const h = height[pc];
-    const where = `function ${fn.name} at pc ${pc}`;
     let pop = info.pop;
     if (op === Op.CALL) pop = def.functions[code[pc + 1]].nparams;
     else if (op === Op.SPAWN) pop = def.functions[code[pc + 1]].nparams + SPAWN_EXTRA;
     else if (op === Op.CAP) pop = code[pc + 2];
-    if (h < pop) bad("stack_underflow", `${info.name} needs ${pop} operands, stack has ${h}`, where);
+    if (h < pop) bad("stack_underflow", `${info.name} needs ${pop} operands, stack has ${h}`, at(fn, pc));
     const after = h - pop + info.push;
     // DUP/OVER/SWAP read below what they "pop"; covered since pop counts them.
-    if (after > MAX_STACK) bad("stack_overflow", `stack height exceeds ${MAX_STACK}`, where);
+    if (after > MAX_STACK) bad("stack_overflow", `stack height exceeds ${MAX_STACK}`, at(fn, pc));
     if (after > max) max = after;
     const next = pc + WIDTH[op];
     switch (info.flow) {
       case "next":
-        if (next >= fn.end) bad("falls_off", "execution falls off the end of the function", where);
+        if (next >= fn.end) bad("falls_off", "execution falls off the end of the function", at(fn, pc));
         join(next, after, pc);
         break;
       case "jump":
@@ -156,7 +158,7 @@ function verifyFunction(def: ModuleDef, f: number, height: Int32Array, isStart: 
         break;
       case "branch":
         join(code[pc + 1], after, pc);
-        if (next >= fn.end) bad("falls_off", "execution falls off the end of the function", where);
+        if (next >= fn.end) bad("falls_off", "execution falls off the end of the function", at(fn, pc));
         join(next, after, pc);
         break;
       case "end":
@@ -172,9 +174,10 @@ function verifySourceMap(def: ModuleDef): void {
   const e = sm.entries;
   let last = -1;
   for (let i = 0; i < e.length; i += 4) {
-    const where = `source map entry ${i / 4}`;
-    if (e[i] < last || e[i] < 0 || e[i] >= def.code.length) bad("bad_source_map", "pc out of order or range", where);
-    if (e[i + 1] < 0 || e[i + 1] >= sm.files.length) bad("bad_source_map", "file index out of range", where);
+    if (e[i] < last || e[i] < 0 || e[i] >= def.code.length)
+      bad("bad_source_map", "pc out of order or range", `source map entry ${i / 4}`);
+    if (e[i + 1] < 0 || e[i + 1] >= sm.files.length)
+      bad("bad_source_map", "file index out of range", `source map entry ${i / 4}`);
     last = e[i];
   }
 }
