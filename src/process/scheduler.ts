@@ -14,7 +14,7 @@
 //
 // Everything is iterative: no host recursion grows with the depth of the tree.
 
-import { CapRegistry, argWords, capFamily, capScope, type CapValue } from "../caps/registry.js";
+import { CapRegistry, argWords, capFamily, capScope, intersectGrants, type CapValue } from "../caps/registry.js";
 import { resolveScope, scopeWithin } from "../caps/scope.js";
 import { builtinSignature } from "../caps/signatures.js";
 import { FAULTS, RarError, type FaultKind } from "../vm/errors.js";
@@ -663,10 +663,12 @@ export class Machine {
         const c = this.child(d, s[sp - 1]);
         if (!c) return this.fault("bad_handle", `handle ${s[sp - 1]}`);
         if (!this.images) return this.fault("bad_image", "no image codec in this runtime");
+        // Priced on the subtree's footprint (what encoding walks), known before any work is done.
+        const gas = GAS[op] + bulkGas(c.memUsed);
+        if (!this.charge(gas)) return Step.Gas;
         const bytes = this.images.encode(c, this);
-        if (!this.charge(GAS[op] + bulkGas(bytes.length))) return Step.Gas;
         if (bytes.length - held > cpu.memFree) {
-          cpu.gas += GAS[op] + bulkGas(bytes.length);
+          cpu.gas += gas;
           cpu.need = bytes.length - held;
           return Step.Mem;
         }
@@ -775,7 +777,7 @@ export class Machine {
       const p = stack.pop() as Process;
       const parentCaps = p === tree ? d.caps : (p.parent as Process).caps;
       p.depth = p === tree ? d.depth + 1 : (p.parent as Process).depth + 1;
-      p.caps = p.caps.filter((c) => parentCaps.includes(c));
+      p.caps = intersectGrants(p.caps, parentCaps);
       if (p.depth > deepestDepth) deepestDepth = p.depth;
       for (const c of p.children.values()) stack.push(c);
     }

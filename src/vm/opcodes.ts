@@ -176,7 +176,7 @@ const TABLE: readonly OpInfo[] = [
   { name: "GASLEFT", operands: [],               pop: 0, push: 1, gas: 4, flow: "next", doc: "push own gasLimit - gasUsed (saturated to i32)" },
   { name: "MEMLEFT", operands: [],               pop: 0, push: 1, gas: 4, flow: "next", doc: "push own memLimit - memUsed (saturated to i32)" },
   { name: "CAP",     operands: ["cap", "count"], pop: -1, push: 1, gas: 40, bulk: true, flow: "next", doc: "call capability c with n argument words; push its result (an array result goes to the inbox; its length is pushed)" },
-  { name: "SNAPSHOT",operands: [],               pop: 1, push: 1, gas: 60, bulk: true, flow: "next", doc: "h: encode child h's subtree as an image into the inbox (charged); push its length in bytes" },
+  { name: "SNAPSHOT",operands: [],               pop: 1, push: 1, gas: 60, bulk: true, flow: "next", doc: "h: encode child h's subtree as an image into the inbox (its bytes charged as words); push its length in bytes; bulk gas on the subtree's footprint" },
   { name: "RESTORE", operands: [],               pop: 2, push: 1, gas: 100, bulk: true, flow: "next", doc: "ptr len: verify image bytes mem[ptr..ptr+len) (one byte per word) and make its tree a new child; push handle" },
   { name: "INBOX",   operands: [],               pop: 1, push: 0, gas: 4, bulk: true, flow: "next", doc: "dst: copy the inbox (one element per word) to mem[dst..], then empty it, releasing its charge" },
   { name: "INLEN",   operands: [],               pop: 0, push: 1, gas: 2, flow: "next", doc: "push the inbox length" },
