@@ -6,7 +6,11 @@
 
 import type { BenchGroup } from "./harness.js";
 import { calibrationGroup } from "./calibrate.js";
+import { capsGroup } from "./caps.js";
+import { entGroup } from "./ent.js";
+import { gpGroup } from "./gp.js";
 import { hostMemoryGroup } from "./hostmem.js";
+import { imagesGroup } from "./images.js";
 import { peersGroup } from "./peers.js";
 import { depthGroup, spawnGroup } from "./tree.js";
 import { vmGroup } from "./vm.js";
@@ -19,8 +23,8 @@ export const GROUPS: readonly BenchGroup[] = [
   hostMemoryGroup, // host_bytes_per_guest_word, host_bytes_per_process, host_bytes_per_charged_word
   calibrationGroup, // gas_calibration_spread, ns_per_gas_<group>
   peersGroup, // <workload>_<peer>_vs_native, <workload>_vm_vs_<peer> (only when the peer is installed)
-  // issue 3 (images): snapshot/restore time and image size against footprint -> bench/images.ts
-  // issue 4 (capabilities, traces): cap_call_ns, trace_overhead_ratio -> bench/caps.ts
-  // issue 5 (Ent language): ent_* -> bench/ent.ts
-  // issue 6 (genetic programming): gp_evals_per_s -> bench/gp.ts
+  imagesGroup, // issue 3: snapshot_ms_1m_words, restore_ms_1m_words, tiny_image_bytes, image_bytes_per_memory_byte
+  capsGroup, // issue 4: cap_call_ns, trace_overhead_ratio
+  entGroup, // issue 5: ent_fib_vs_native, ent_loop_vs_native, ent_sieve_vs_native
+  gpGroup, // issue 6: gp_evals_per_s
 ];

@@ -24,6 +24,15 @@ export { CapRegistry, type CapHandler, type CapSignature, type CapValue } from "
 /** The process tree and the machine that runs it. */
 export { Process, type StatusName } from "./process/process.js";
 export { Machine, type MachineOptions, type CapCallEvent } from "./process/scheduler.js";
+/** Policies: grants, denials and mocks for the root; negotiation against a module's manifest. */
+export { loadPolicy, negotiate, policyDigest, type Policy, type PolicySources } from "./caps/policy.js";
+/** Traces: the hash-chained record of everything nondeterministic; replay and audit. */
+export { Trace, type TraceEvent } from "./trace/trace.js";
+export { replay, type ReplayOptions, type ReplayResult, type Divergence } from "./trace/replay.js";
+export { auditImage, formatAudit, type AuditReport } from "./trace/audit.js";
+/** Images: decode (verify) untrusted image bytes and describe them. */
+export { decodeImage } from "./image/decode.js";
+export { inspectImage } from "./image/inspect.js";
 /** A host's handle on one process tree: start, run, refuel, resume. */
 export { Session, DEFAULT_GAS, DEFAULT_MEM, type SessionOptions, type RunResult } from "./session.js";
 

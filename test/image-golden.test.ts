@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { decodeImage } from "../src/image/decode.js";
 import { encodeImage } from "../src/image/encode.js";
-import { IMAGE_VERSION } from "../src/image/format.js";
+import { IMAGE_VERSION, RUNTIME_VERSION } from "../src/image/format.js";
 import { inspectImage } from "../src/image/inspect.js";
 import { Session } from "../src/session.js";
 
@@ -31,6 +31,11 @@ describe("golden images", () => {
       expect(Buffer.compare(encodeImage(img.root, img.meta, () => undefined), bytes)).toBe(0);
     });
   }
+
+  it("images name the runtime that wrote them: the package's version", () => {
+    const pkg = JSON.parse(readFileSync(join(process.cwd(), "package.json"), "utf8")) as { version: string };
+    expect(RUNTIME_VERSION).toBe(`rar ${pkg.version}`);
+  });
 
   it("are in the current format version", () => {
     for (const name of ["loop", "nested", "faulted"]) expect(golden(name)[6]).toBe(IMAGE_VERSION);

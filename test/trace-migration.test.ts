@@ -9,6 +9,11 @@ import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { loadPolicy, type Policy } from "../src/caps/policy.js";
+import { narrowOnResume } from "../src/cli/policy-flags.js";
+import { Session } from "../src/session.js";
+import { auditImage } from "../src/trace/audit.js";
+import { start } from "./helpers/asm.js";
 
 const CLI = join(__dirname, "..", "dist", "src", "cli", "main.js");
 let dir = "";
@@ -110,5 +115,54 @@ describe("a run migrated twice", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(rar("run", "ticks.ent", ...GRANTS).stdout);
     expect(r.stderr).toMatch(/rar replay: reproduced \d+ events/);
+  });
+});
+
+describe("resuming an image through the API", () => {
+  const ROLLS = `.cap random.u32
+.func main 0 2
+  PUSH 5
+  LSET 0
+top:
+  CAP random.u32 0
+  YIELD
+  LINC 0 -1
+  LGET 0
+  JNZ top
+  PUSH 0
+  RET`;
+
+  function policyWithMock(): Policy {
+    const f = join(dir, "mock-rolls.json");
+    writeFileSync(f, JSON.stringify({ mock: { "random.u32": { results: [1, 2, 3] } } }));
+    return loadPolicy({ file: f });
+  }
+
+  it("keeps the recorded policy: a mock continues its sequence in a new session", () => {
+    const s = start(ROLLS, { policy: policyWithMock() });
+    const seen = [s.run().value, s.session.run().value];
+    const moved = Session.fromImage(s.session.snapshot(), { stdout: () => undefined });
+    let r = moved.run();
+    while (r.status === "yielded") {
+      seen.push(r.value);
+      r = moved.run();
+    }
+    expect(seen).toEqual([1, 2, 3, 1, 2]);
+    expect(auditImage(moved.snapshot()).valid).toBe(true);
+  });
+
+  it("a narrowing on resume is recorded and replayed: the root loses the capability, the audit stays valid", () => {
+    const s = start(ROLLS, { policy: policyWithMock() });
+    s.run();
+    const moved = Session.fromImage(s.session.snapshot(), { stdout: () => undefined });
+    narrowOnResume(moved, { allow: [], deny: ["random.u32"] });
+    expect(moved.root.caps).toEqual([]);
+    const r = moved.run();
+    expect(r.status).toBe("fault");
+    expect(r.fault).toContain("cap_denied");
+    expect(moved.trace?.events().some((e) => e.kind === "narrow")).toBe(true);
+    const audit = auditImage(moved.snapshot());
+    expect(audit.problem).toBeNull();
+    expect(() => narrowOnResume(moved, { allow: ["clock.now"], deny: [] })).toThrow(/grants are only narrowed/);
   });
 });

@@ -14,7 +14,7 @@ import { parseCount } from "./args.js";
 import { writeFileAtomic } from "./atomic.js";
 import { EXIT } from "./exit.js";
 import { readInput } from "./load.js";
-import { addPolicyOptions, narrowOnResume, type PolicyFlags } from "./trace-commands.js";
+import { addPolicyOptions, narrowOnResume, type PolicyFlags } from "./policy-flags.js";
 
 /** Prints a run's fault line and summary on stderr and gives its exit code (main.ts owns the format). */
 export type Finish = (r: RunResult) => number;

@@ -6,7 +6,6 @@ import { assemble } from "../../lang/asm.js";
 import { RarError } from "../vm/errors.js";
 import { decodeBundle, type Module } from "../vm/module.js";
 import { verify, verifyBundle } from "../vm/verify.js";
-import { loadEnt } from "./ent-commands.js";
 
 export interface LoadedProgram {
   module: Module;
@@ -31,7 +30,8 @@ export function extensionOf(file: string): string {
   return m ? m[0].toLowerCase() : "";
 }
 
-export function loadProgram(file: string): LoadedProgram {
+/** Loads a program by its ending. Async so the Ent compiler is only loaded for .ent files (start-up time). */
+export async function loadProgram(file: string): Promise<LoadedProgram> {
   const ext = extensionOf(file);
   switch (ext) {
     case ".rasm": {
@@ -39,7 +39,7 @@ export function loadProgram(file: string): LoadedProgram {
       return { module: verify(assemble(text, file)), linked: [], sources: new Map([[file, text]]) };
     }
     case ".ent":
-      return loadEnt(file);
+      return (await import("./ent-commands.js")).loadEnt(file);
     case ".rmod": {
       const [module, ...linked] = verifyBundle(decodeBundle(readInput(file), file), file);
       return { module, linked, sources: new Map() };

@@ -6,12 +6,10 @@ import { Command, CommanderError, Option } from "commander";
 import { disassemble } from "../../lang/disasm.js";
 import { DEFAULT_GAS, DEFAULT_MEM, Session, type RunResult } from "../session.js";
 import { parseCount, parseProgramArgs } from "./args.js";
-import { addCompileCommand } from "./ent-commands.js";
 import { EXIT, reportError } from "./exit.js";
-import { addGpCommand } from "./gp-command.js";
-import { addImageCommands, runImage, runImagePath, writeRunImage } from "./image-commands.js";
+import { runImage, runImagePath, writeRunImage } from "./image-commands.js";
 import { extensionOf, loadProgram } from "./load.js";
-import { addPolicyOptions, addTraceCommands, policyFromFlags } from "./trace-commands.js";
+import { addPolicyOptions, policyFromFlags } from "./policy-flags.js";
 
 const err = (s: string): void => void process.stderr.write(s);
 
@@ -47,11 +45,11 @@ function finish(r: RunResult): number {
   return exitFor(r);
 }
 
-function runCommand(file: string, rawArgs: string[], flags: RunFlags): number {
+async function runCommand(file: string, rawArgs: string[], flags: RunFlags): Promise<number> {
   if (extensionOf(file) === ".rimg") return runImage(file, rawArgs, flags, finish);
   if (flags.out !== undefined) runImagePath(file, flags.out);
   const args = parseProgramArgs(rawArgs);
-  const { module, linked } = loadProgram(file);
+  const { module, linked } = await loadProgram(file);
   // Negotiation happens in Session.start: a capability the policy does not grant is exit 2, nothing run.
   const policy = policyFromFlags(flags);
   const session = Session.start(module, { gas: flags.gas, mem: flags.mem, args, policy, linked });
@@ -60,7 +58,27 @@ function runCommand(file: string, rawArgs: string[], flags: RunFlags): number {
   return finish(r);
 }
 
-function build(): Command {
+/**
+ * Commands beyond run and disasm, each registered from its own module. Only
+ * the invoked command's module is loaded (start-up time: `rar run` must not
+ * load the compiler or the GP harness); help and unknown commands load all.
+ */
+const EXTRA_COMMANDS: Readonly<Record<string, (program: Command) => Promise<void>>> = {
+  images: async (p) => (await import("./image-commands.js")).addImageCommands(p, finish),
+  traces: async (p) => (await import("./trace-commands.js")).addTraceCommands(p),
+  gp: async (p) => (await import("./gp-command.js")).addGpCommand(p),
+  compile: async (p) => (await import("./ent-commands.js")).addCompileCommand(p, err),
+};
+const COMMAND_GROUP: Readonly<Record<string, string>> = {
+  resume: "images",
+  inspect: "images",
+  replay: "traces",
+  audit: "traces",
+  gp: "gp",
+  compile: "compile",
+};
+
+async function build(argv: readonly string[]): Promise<Command> {
   const program = new Command("rar")
     .description("rar: a recursive sandbox runtime (metered VM, nested budgets, images, traces)")
     .showHelpAfterError()
@@ -75,29 +93,29 @@ function build(): Command {
     .addOption(new Option("--mem <n>", "root memory limit in words").argParser(parseCount("--mem")).default(DEFAULT_MEM));
   addPolicyOptions(run)
     .option("--out <image>", "where to write the image when the run suspends (default ./<stem>.rimg); also written when it finishes or faults")
-    .action((file: string, args: string[], flags: RunFlags) => {
-      process.exitCode = runCommand(file, args, flags);
+    .action(async (file: string, args: string[], flags: RunFlags) => {
+      process.exitCode = await runCommand(file, args, flags);
     });
 
   program
     .command("disasm")
     .description("print the code of a .ent, .rasm or .rmod as assembly text (with source lines where known)")
     .argument("<file>", "module to disassemble")
-    .action((file: string) => {
-      const { module, sources } = loadProgram(file);
+    .action(async (file: string) => {
+      const { module, sources } = await loadProgram(file);
       process.stdout.write(disassemble(module, { sources }));
     });
 
-  addImageCommands(program, finish);
-  addTraceCommands(program);
-  addGpCommand(program);
-  addCompileCommand(program, err);
+  const invoked = argv[2] ?? "";
+  const group = COMMAND_GROUP[invoked];
+  if (group) await EXTRA_COMMANDS[group](program);
+  else if (invoked !== "run" && invoked !== "disasm") for (const g of Object.keys(EXTRA_COMMANDS)) await EXTRA_COMMANDS[g](program);
   return program;
 }
 
-export function main(argv: string[]): void {
+export async function main(argv: string[]): Promise<void> {
   try {
-    build().parse(argv);
+    await (await build(argv)).parseAsync(argv);
   } catch (e) {
     if (e instanceof CommanderError) {
       // Help and version are successes; anything else commander rejects is usage.
@@ -108,4 +126,4 @@ export function main(argv: string[]): void {
   }
 }
 
-main(process.argv);
+void main(process.argv);

@@ -281,9 +281,10 @@ function evaluatorCode(
   };
 }
 
-/** Gas per evaluation the evaluator spends besides the child's own (an upper bound). */
-function evalOverhead(block: CaseBlock, l: Layout): number {
-  return 80 + bulkGas(block.stride) + bulkGas(1 + l.outCap);
+/** Gas per evaluation the evaluator spends besides the child's own (an upper bound, from the gas table). */
+function evalOverhead(block: CaseBlock, budget: Budget, l: Layout): number {
+  const o = evaluatorCode(1, block, budget, l).overheads;
+  return Math.max(o.first, o.next) + o.done + 16;
 }
 
 /** Result records of one batch. */
@@ -314,7 +315,7 @@ export function runBatch(
   out?: { words: Int32Array; count: number; candidate: number; firstCase: number },
 ): BatchResult {
   const evals = modules.length * block.count;
-  const need = evals * (budget.gas + evalOverhead(block, l));
+  const need = evals * (budget.gas + evalOverhead(block, budget, l));
   if (modules.length > BATCH || need > GAS_WINDOW || budget.gas > MAX_EVAL_GAS || budget.mem > MAX_EVAL_MEM)
     throw new Error(`internal: batch of ${modules.length} x ${block.count} evaluations does not fit the evaluator`);
   const rec = recordWords(l);
@@ -385,7 +386,7 @@ const RECORDS_AT_ONCE = 1 << 23;
 
 /** How work is split: candidates per group and cases per chunk, so each evaluator fits its measuring window. */
 function plan(modules: number, block: CaseBlock, budget: Budget, l: Layout): { per: number; chunk: number } {
-  const perEval = budget.gas + evalOverhead(block, l);
+  const perEval = budget.gas + evalOverhead(block, budget, l);
   const chunk = Math.max(1, Math.min(block.count, Math.floor(GAS_WINDOW / perEval)));
   const byGas = Math.floor(GAS_WINDOW / (chunk * perEval));
   const byMemory = Math.floor(RECORDS_AT_ONCE / Math.max(1, block.count * recordWords(l)));

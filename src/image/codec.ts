@@ -10,27 +10,27 @@ import { decodeImage, type DecodedImage } from "./decode.js";
 import { policyDigest, stateDigest } from "./digest.js";
 import { encodeImage } from "./encode.js";
 import { RUNTIME_VERSION, emptyTrace } from "./format.js";
-import { preorder } from "./records.js";
 
 /** A resolver of module digests over a machine's module table. */
 export function resolverOf(machine: Machine): (digest: string) => ReturnType<Machine["modules"]["get"]> {
   return (d) => machine.modules.get(d);
 }
 
-/** Decodes image bytes with the machine's limits and shares its modules with the machine's. */
-export function decodeFor(bytes: Uint8Array, machine: Machine, where = "image"): DecodedImage {
+/**
+ * Decodes image bytes with the machine's limits. Modules the machine holds
+ * are shared (not verified again). The host adopts the image's other modules
+ * into the machine (so `SPAWNX` finds linked ones); a guest's restore does
+ * not, so restoring ever-new code cannot pin host memory (its processes keep
+ * their own references), as for SPAWNC.
+ */
+export function decodeFor(bytes: Uint8Array, machine: Machine, where = "image", adopt = true): DecodedImage {
   const img = decodeImage(bytes, {
     maxDepth: machine.maxDepth,
     memMax: machine.cpu.memMax,
     where,
     known: (d) => machine.modules.get(d),
   });
-  for (const m of img.modules) machine.intern(m);
-  const share = (root: Process | null): void => {
-    if (root) for (const p of preorder(root)) p.module = machine.intern(p.module);
-  };
-  share(img.root);
-  share(img.meta.origin.root);
+  if (adopt) for (const m of img.modules) machine.intern(m);
   return img;
 }
 
@@ -47,6 +47,6 @@ export const imageCodec: ImageCodec = {
     return encodeImage(p, meta, resolve);
   },
   decode(bytes: Uint8Array, machine: Machine): Process {
-    return decodeFor(bytes, machine).root;
+    return decodeFor(bytes, machine, "image", false).root;
   },
 };

@@ -3,10 +3,10 @@
 // Order matters: (1) the fixed header (magic, version); (2) the content digest
 // over the body, before looking inside it; (3) a structural scan of the body
 // (lengths within the input, bounded nesting) before msgpackr sees it;
-// (4) shapes and ranges of every field, allocating only typed arrays whose
-// bytes are in the input; (5) the modules' code through the verifier;
-// (6) the tree through image/verify.ts; (7) only then stack capacity beyond
-// the stored words, within a budget proportional to the input size.
+// (4) the modules' code through the verifier; (5) shapes and ranges of every
+// field, allocating only typed arrays whose bytes are in the input plus the
+// stack capacity running needs, within a budget proportional to the input
+// size; (6) the tree through image/verify.ts; (7) origin and trace shapes.
 
 import { Process } from "../process/process.js";
 import { RarError } from "../vm/errors.js";
@@ -28,7 +28,7 @@ import {
   type TraceSlot,
 } from "./format.js";
 import { HEADER_BYTES } from "./encode.js";
-import { stackCapacity, verifyTree } from "./verify.js";
+import { verifyTree } from "./verify.js";
 import { elementSpans, unpackChecked } from "./wire.js";
 
 export interface DecodeOptions {
@@ -118,8 +118,38 @@ function describe(x: unknown): string {
 
 const words = (b: Uint8Array): Int32Array => bytesToInt32(b);
 
+/** Frame words a process starts with (Process's own default), so entering it needs no growth. */
+const MIN_FRAMES = 12;
+/** Shared by every process without memory: nothing can write to it, and MGROW replaces it. */
+const NO_MEMORY = new Int32Array(0);
+
+/** Words of binary data `b` (a multiple of 4 bytes) in a fresh array of `capacity` >= its length. */
+function wordsIn(b: Uint8Array, capacity: number): Int32Array {
+  const a = new Int32Array(capacity);
+  new Uint8Array(a.buffer).set(b);
+  return a;
+}
+
+/**
+ * Stack and frame words allocated beyond those stored: the interpreter needs
+ * the top frame's whole operand stack allocated (it does not check bounds
+ * inside a frame). Bounded per decode by a budget proportional to the input.
+ */
+class Slack {
+  private used = 0;
+  constructor(
+    private readonly r: Reader,
+    private readonly budget: number,
+  ) {}
+  take(words: number, at: string): void {
+    this.used += words;
+    if (this.used > this.budget)
+      this.r.fail("too_large", `running this tree needs more than ${this.budget} stack and frame words beyond those stored`, at);
+  }
+}
+
 /** Builds the processes of a records array (preorder, children in handle order); returns them in preorder. */
-function buildTree(r: Reader, x: unknown, modules: readonly Module[], maxDepth: number, memMax: number, at: string): Process[] {
+function buildTree(r: Reader, x: unknown, modules: readonly Module[], maxDepth: number, memMax: number, slack: Slack, at: string): Process[] {
   const recs = r.array(x, at);
   if (recs.length === 0) r.fail("shape", "a tree has at least one process", at);
   const procs: Process[] = [];
@@ -178,8 +208,19 @@ function buildTree(r: Reader, x: unknown, modules: readonly Module[], maxDepth: 
 
     const depth = parent ? parent.depth + 1 : 0;
     if (depth > maxDepth) r.fail("depth", `depth ${depth} exceeds the limit of ${maxDepth}`, where);
+    // Capacities: the top frame's function is checked here, before anything is allocated for it.
+    const fp = frameBytes.length / 4;
+    const sp = stackBytes.length / 4;
+    let capacity = Math.max(16, sp);
+    if (fp > 0) {
+      const top = new DataView(frameBytes.buffer, frameBytes.byteOffset, frameBytes.byteLength).getInt32(frameBytes.length - 4, true);
+      if (top < 0 || top >= mod.functions.length) r.fail("frames", `the top frame's function #${top} does not exist`, `${where} frames`);
+      capacity = Math.max(capacity, bp + mod.nlocals[top] + mod.maxStack[top]);
+    }
+    const frameCapacity = Math.max(MIN_FRAMES, fp);
+    slack.take(capacity - sp + frameCapacity - fp, `${where} stack`);
     // Constructed without arguments (a small stack); every register is set from the record.
-    const p = new Process(mod, entry, [], words(memBytes), gasLimit, memLimit, caps, traps, parent, handle);
+    const p = new Process(mod, entry, [], memBytes.length > 0 ? words(memBytes) : NO_MEMORY, gasLimit, memLimit, caps, traps, parent, handle);
     p.status = status;
     p.value = value;
     p.faultKind = faultKind as Process["faultKind"];
@@ -191,10 +232,10 @@ function buildTree(r: Reader, x: unknown, modules: readonly Module[], maxDepth: 
     p.inbox = inboxBytes.length > 0 ? words(inboxBytes) : null;
     p.pc = pc;
     p.bp = bp;
-    p.stack = words(stackBytes);
-    p.sp = p.stack.length;
-    p.frames = words(frameBytes);
-    p.fp = p.frames.length;
+    p.stack = wordsIn(stackBytes, capacity);
+    p.sp = sp;
+    p.frames = wordsIn(frameBytes, frameCapacity);
+    p.fp = fp;
     p.gasUsed = gasUsed;
     p.memUsed = memUsed;
     p.nextHandle = nextHandle;
@@ -204,37 +245,6 @@ function buildTree(r: Reader, x: unknown, modules: readonly Module[], maxDepth: 
   }
   for (const o of open) if (o.left > 0) r.fail("tree", `process ${o.path} declares ${o.left} more child(ren) than the image holds`, at);
   return procs;
-}
-
-/** Frame words a process starts with (Process's own default), so entering it needs no growth. */
-const MIN_FRAMES = 12;
-
-/**
- * Gives every process the stack capacity its top frame needs (the
- * interpreter never checks stack bounds inside a frame) and room for a first
- * frame, within a budget proportional to the input.
- */
-function provision(r: Reader, procs: readonly Process[], inputBytes: number): void {
-  let slack = 0;
-  const caps = procs.map((p) => {
-    const c = stackCapacity(p);
-    slack += c - p.sp + Math.max(0, MIN_FRAMES - p.fp);
-    return c;
-  });
-  const budget = IMAGE_LIMITS.stackSlack + inputBytes;
-  if (slack > budget) r.fail("too_large", `running this tree needs ${slack} stack words beyond those stored (at most ${budget} for an image of ${inputBytes} bytes)`);
-  procs.forEach((p, i) => {
-    if (caps[i] > p.stack.length) {
-      const s = new Int32Array(caps[i]);
-      s.set(p.stack);
-      p.stack = s;
-    }
-    if (p.frames.length < MIN_FRAMES) {
-      const f = new Int32Array(MIN_FRAMES);
-      f.set(p.frames);
-      p.frames = f;
-    }
-  });
 }
 
 function readModules(r: Reader, x: unknown, body: Uint8Array, known?: (digest: string) => Module | undefined): Module[] {
@@ -303,7 +313,8 @@ export function decodeImage(bytes: Uint8Array, opts: DecodeOptions = {}): Decode
   const runtime = r.str(body[B.runtime], IMAGE_LIMITS.runtimeLength, "runtime");
   const policy = r.digest(body[B.policy], "policy");
   const modules = readModules(r, body[B.modules], bodyBytes, opts.known);
-  const procs = buildTree(r, body[B.tree], modules, maxDepth, memMax, "tree");
+  const slack = new Slack(r, IMAGE_LIMITS.stackSlack + bytes.length);
+  const procs = buildTree(r, body[B.tree], modules, maxDepth, memMax, slack, "tree");
   verifyTree(procs, r.where);
 
   const originWire = r.array(body[B.origin], "origin", 2);
@@ -311,7 +322,7 @@ export function decodeImage(bytes: Uint8Array, opts: DecodeOptions = {}): Decode
   let originRoot: Process | null = null;
   let originProcs: Process[] = [];
   if (originWire[1] !== null) {
-    originProcs = buildTree(r, originWire[1], modules, maxDepth, memMax, "origin");
+    originProcs = buildTree(r, originWire[1], modules, maxDepth, memMax, slack, "origin");
     verifyTree(originProcs, `${r.where}: origin`);
     originRoot = originProcs[0];
     if (originProcs.length !== 1 || originRoot.fp !== 0 || originRoot.status !== 0)
@@ -344,7 +355,6 @@ export function decodeImage(bytes: Uint8Array, opts: DecodeOptions = {}): Decode
     const expected = stateDigest(originRoot, emptyTrace(), (d) => byDigest.get(d));
     if (!sameBytes(expected, originDigest)) r.fail("origin", "the initial state does not match its digest", "origin digest");
   }
-  provision(r, [...procs, ...originProcs], bytes.length);
   return {
     root: procs[0],
     modules,

@@ -53,7 +53,8 @@ export const IMAGE_LIMITS = {
   /** msgpack nesting depth (the layout itself needs 6; trace events get the rest). */
   nesting: 32,
   runtimeLength: 64,
-  nameLength: 256,
+  // Names and grants (scoped grants carry absolute paths).
+  nameLength: 4096,
   detailLength: 65_536,
   capsPerProcess: 256,
   modules: 65_536,

@@ -35,13 +35,6 @@ export function notStarted(p: Process): boolean {
   return p.fp === 0 && (p.status === S.READY || p.status === S.OUT_OF_MEM);
 }
 
-/** Stack words a process needs allocated to run: its top frame's locals and maximum operand stack. */
-export function stackCapacity(p: Process): number {
-  if (p.fp === 0) return Math.max(16, p.sp);
-  const fn = p.frames[p.fp - 1];
-  return Math.max(16, p.bp + p.module.nlocals[fn] + p.module.maxStack[fn]);
-}
-
 function fnName(p: Process, f: number): string {
   return `${p.module.functions[f].name} (#${f})`;
 }

@@ -14,7 +14,7 @@
 //
 // Everything is iterative: no host recursion grows with the depth of the tree.
 
-import { CapRegistry, argWords, capFamily, capScope, intersectGrants, type CapValue } from "../caps/registry.js";
+import { CapRegistry, argWords, capFamily, capScope, intersectGrants, normalizeResult, type CapValue } from "../caps/registry.js";
 import { resolveScope, scopeWithin } from "../caps/scope.js";
 import { builtinSignature } from "../caps/signatures.js";
 import { FAULTS, RarError, type FaultKind } from "../vm/errors.js";
@@ -927,8 +927,15 @@ export class Machine {
   }
 
   /** Pushes a capability result; an array goes to the inbox (charged) and its length is pushed. */
-  private deliver(d: Process, cap: string, args: CapValue[], result: CapValue): Step {
+  private deliver(d: Process, cap: string, args: CapValue[], raw: CapValue): Step {
     const cpu = this.cpu;
+    let result: CapValue;
+    try {
+      // A host handler may return anything; only an int or an array of words reaches the guest.
+      result = normalizeResult(cap, raw);
+    } catch (e) {
+      return this.fault("cap_failed", (e as Error).message);
+    }
     if (typeof result === "number") {
       cpu.stack[cpu.sp++] = result | 0;
     } else {

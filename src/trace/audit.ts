@@ -6,6 +6,7 @@
 
 import { decodeImage, type DecodedImage } from "../image/decode.js";
 import { hex, stateDigest } from "../image/digest.js";
+import { preorder } from "../image/records.js";
 import type { Process } from "../process/process.js";
 import { describeFault } from "../process/report.js";
 import { StatusCode } from "../vm/opcodes.js";
@@ -65,18 +66,6 @@ export interface AuditReport {
   readonly processes: readonly AuditProcess[];
   /** The root's outcome. */
   readonly outcome: { status: string; result?: number; fault?: string };
-}
-
-function preorder(root: Process): Process[] {
-  const out: Process[] = [];
-  const todo: Process[] = [root];
-  while (todo.length > 0) {
-    const p = todo.pop() as Process;
-    out.push(p);
-    const hs = [...p.children.keys()].sort((a, b) => b - a);
-    for (const h of hs) todo.push(p.children.get(h) as Process);
-  }
-  return out;
 }
 
 function processOf(p: Process): AuditProcess {

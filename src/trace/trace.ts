@@ -442,38 +442,53 @@ function same(a: Uint8Array, b: Uint8Array): boolean {
  * naming the first event that does not check (index n: the head).
  */
 export function traceFromWire(slot: TraceSlot, where = "trace"): Trace {
-  if (slot.events.length > TRACE_LIMITS.events)
-    throw new TraceError(0, "too_long", `more than ${TRACE_LIMITS.events} events`, where);
+  const n = slot.events.length;
+  if (n > TRACE_LIMITS.events) throw new TraceError(0, "too_long", `more than ${TRACE_LIMITS.events} events`, where);
   const events: TraceEvent[] = [];
+  const recorded: Uint8Array[] = [];
+  for (let i = 0; i < n; i++) {
+    const { event, link } = readEvent(slot.events[i], i, where);
+    if ((i === 0) !== (event.kind === "start"))
+      throw new TraceError(i, "order", `trace event ${i}: a trace starts with exactly one start event`, where);
+    events.push(event);
+    recorded.push(link);
+  }
+  // Encode every event in one writer, then walk both chains.
+  const w = new WireWriter();
+  const ends: number[] = [];
+  for (const e of events) {
+    w.value(eventFields(e));
+    ends.push(w.length());
+  }
+  const all = join(w.parts(), w.length());
   const links: Uint8Array[] = [];
   const wire: WireEvent[] = [];
   let full: Uint8Array = GENESIS;
   let exec: Uint8Array = GENESIS;
-  for (let i = 0; i < slot.events.length; i++) {
-    const { event, link } = readEvent(slot.events[i], i, where);
-    if ((i === 0) !== (event.kind === "start"))
-      throw new TraceError(i, "order", `trace event ${i}: a trace starts with exactly one start event`, where);
-    const bytes = encodeEvent(event);
+  let at = 0;
+  for (let i = 0; i < n; i++) {
+    const event = events[i];
+    const bytes = all.subarray(at, ends[i]);
+    at = ends[i];
     full = chain(full, bytes);
     const host = isHostEvent(event);
     if (!host) exec = chain(exec, bytes);
     const expected = host ? full : exec;
-    if (!same(expected, link))
+    if (!same(expected, recorded[i]))
       throw new TraceError(
         i,
         "broken_link",
-        `trace event ${i} (${event.kind}) does not match its link: recorded ${bytesToHex(link).slice(0, 16)}…, computed ${bytesToHex(expected).slice(0, 16)}…`,
+        `trace event ${i} (${event.kind}) does not match its link: recorded ${bytesToHex(recorded[i]).slice(0, 16)}…, computed ${bytesToHex(expected).slice(0, 16)}…`,
         where,
       );
-    events.push(event);
     links.push(expected);
-    wire.push([...(eventFields(event) as [string, ...WireValue[]]), expected]);
+    wire.push(slot.events[i]);
   }
   if (!same(full, slot.head))
     throw new TraceError(
-      events.length,
+      n,
       "broken_head",
-      `the trace head ${bytesToHex(slot.head).slice(0, 16)}… does not match its ${events.length} events (${bytesToHex(full).slice(0, 16)}…): events are missing at the end`,
+      `the trace head ${bytesToHex(slot.head).slice(0, 16)}… does not match its ${n} events (${bytesToHex(full).slice(0, 16)}…): events are missing at the end`,
       where,
     );
   return Trace.checked(events, wire, links, full, exec);

@@ -4,9 +4,9 @@
 // frame costs) and its content digest. The `.rmod` file is the canonical
 // msgpack encoding of a ModuleDef.
 
-import { sha256 } from "@noble/hashes/sha2";
-import { bytesToHex } from "@noble/hashes/utils";
-import { Packr } from "msgpackr";
+import { createHash } from "node:crypto";
+// The pure-JS entry: msgpackr's default Node entry probes for a native addon, which costs start-up time.
+import { Packr } from "msgpackr/pack";
 import { RarError } from "./errors.js";
 
 export interface FunctionDef {
@@ -109,8 +109,9 @@ export function encodeModule(def: ModuleDef): Uint8Array {
   return packr.pack(moduleToWire(def));
 }
 
+/** SHA-256 of bytes, hex (node:crypto: same bytes as @noble/hashes, no start-up cost). */
 export function digestBytes(bytes: Uint8Array): string {
-  return bytesToHex(sha256(bytes));
+  return createHash("sha256").update(bytes).digest("hex");
 }
 
 function fail(kind: string, message: string, where = "module"): never {
