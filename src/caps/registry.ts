@@ -120,7 +120,8 @@ export class CapRegistry {
   }
 
   get(name: string): CapHandler | undefined {
-    return this.handlers.get(canonicalCap(name));
+    // Callers mostly pass canonical families already: skip the regex then.
+    return this.handlers.get(name) ?? this.handlers.get(canonicalCap(name));
   }
 
   /** Registered names, sorted (never host iteration order). */

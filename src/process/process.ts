@@ -75,6 +75,7 @@ export class Process {
   traps: string[];
   children = new Map<number, Process>();
   nextHandle = 1;
+  private cachedPath: string | null = null;
 
   constructor(
     module: Module,
@@ -123,11 +124,20 @@ export class Process {
     return STATUS_NAMES[this.status];
   }
 
-  /** "0" for a root, "0.3.1" for child 1 of child 3 of the root. */
+  /** "0" for a root, "0.3.1" for child 1 of child 3 of the root. Cached; see invalidatePaths. */
   get path(): string {
-    const parts: number[] = [];
-    for (let p: Process | null = this; p; p = p.parent) parts.push(p.handle);
-    return parts.reverse().join(".");
+    if (this.cachedPath === null) this.cachedPath = this.parent ? `${this.parent.path}.${this.handle}` : `${this.handle}`;
+    return this.cachedPath;
+  }
+
+  /** Forgets cached paths of this subtree (after it is moved in the tree). Iterative. */
+  invalidatePaths(): void {
+    const todo: Process[] = [this];
+    while (todo.length > 0) {
+      const p = todo.pop() as Process;
+      p.cachedPath = null;
+      for (const c of p.children.values()) todo.push(c);
+    }
   }
 
   /** The root of this process's tree. */

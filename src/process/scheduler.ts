@@ -794,6 +794,7 @@ export class Machine {
     const h = d.nextHandle++;
     tree.parent = d;
     tree.handle = h;
+    tree.invalidatePaths();
     d.children.set(h, tree);
     s[sp - 2] = h;
     cpu.sp = sp - 1;
@@ -875,12 +876,12 @@ export class Machine {
     const cpu = this.cpu;
     const code = d.module.code;
     const pc = cpu.pc;
-    const name = capFamily(d.module.caps[code[pc + 1]]);
+    const name = familiesOf(d.module)[code[pc + 1]];
     const n = code[pc + 2];
     const s = cpu.stack;
     const argBase = cpu.sp - n;
     const trapped = d.traps.includes(name);
-    const scopes = d.caps.filter((c) => capFamily(c) === name).map(capScope);
+    const scopes = scopesOf(d.caps, name);
     const handler = this.caps.get(name);
     if (!trapped && (scopes.length === 0 || !handler)) return this.fault("cap_denied", name);
     // Without a host signature (trapped, unknown to the host) every word is an int argument.
@@ -949,6 +950,26 @@ export class Machine {
     this.onCapCall?.({ path: d.path, cap, args, result });
     return Step.Continue;
   }
+}
+
+// Capability calls are frequent: the family of each manifest entry and the
+// scopes of each grant set are computed once (grant arrays are replaced,
+// never mutated, so the array identifies the set).
+const FAMILIES = new WeakMap<Module, string[]>();
+const SCOPES = new WeakMap<readonly string[], Map<string, string[]>>();
+
+function familiesOf(m: Module): string[] {
+  let f = FAMILIES.get(m);
+  if (!f) FAMILIES.set(m, (f = m.caps.map(capFamily)));
+  return f;
+}
+
+function scopesOf(grants: readonly string[], family: string): string[] {
+  let byFamily = SCOPES.get(grants);
+  if (!byFamily) SCOPES.set(grants, (byFamily = new Map()));
+  let scopes = byFamily.get(family);
+  if (!scopes) byFamily.set(family, (scopes = Object.freeze(grants.filter((c) => capFamily(c) === family).map(capScope)) as string[]));
+  return scopes;
 }
 
 /** The process control is in when `p` runs: follow the chain of waiting processes. */
