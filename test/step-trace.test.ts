@@ -98,3 +98,43 @@ done:
     expect([...fused.root.stack.subarray(0, fused.root.sp)]).toEqual([...plain.root.stack.subarray(0, plain.root.sp)]);
   });
 });
+
+describe("quickened calls", () => {
+  const FIB = `
+.func main 0 0
+  PUSH 0
+  LOAD 1
+  CALL fib
+  RET
+.func fib 1
+  LGET 0
+  PUSH 2
+  LT
+  JZ rec
+  LGET 0
+  RET
+rec:
+  LGET 0
+  ADDI -1
+  CALL fib
+  LGET 0
+  ADDI -2
+  CALL fib
+  ADD
+  RET
+`;
+  it("stop at the same instruction, with the same state, as plain ones for every memory and gas budget", () => {
+    const m = verify(assemble(FIB));
+    const limits: { gas: number; mem: number }[] = [];
+    for (let mem = 20; mem < 120; mem += 3) limits.push({ gas: 1e6, mem });
+    for (let gas = 1; gas < 400; gas += 7) limits.push({ gas, mem: 1e6 });
+    for (const { gas, mem } of limits) {
+      const fused = Session.start(m, { gas, mem, args: [9] });
+      const plain = Session.start(m, { gas, mem, args: [9] });
+      plain.machine.onStep = () => undefined;
+      expect(fused.run()).toEqual(plain.run());
+      for (const k of ["pc", "sp", "bp", "fp", "status", "value"] as const) expect(fused.root[k]).toBe(plain.root[k]);
+      expect([...fused.root.stack.subarray(0, fused.root.sp)]).toEqual([...plain.root.stack.subarray(0, plain.root.sp)]);
+    }
+  });
+});

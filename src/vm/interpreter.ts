@@ -512,6 +512,54 @@ export function interpret(cpu: Cpu): Exit {
       case Fused.LLJ_NE:
         pc = stack[bp + code[pc + 1]] !== stack[bp + code[pc + 3]] ? pc + 7 : code[pc + 6];
         continue;
+      case Fused.LGET_ADDI_CALL: {
+        // LGET a; ADDI k (pc..pc+3) then CALL f at pc+4.
+        const v = stack[bp + code[pc + 1]] + code[pc + 3];
+        const f = code[pc + 5];
+        const cost = frameCost[f];
+        if (cost > memFree) {
+          // As the plain sequence: the LGET and ADDI happened, the CALL did not (not charged).
+          stack[sp++] = v;
+          pc += 4;
+          gas += GAS[Op.CALL];
+          cpu.need = cost;
+          exit = Exit.Mem;
+          break loop;
+        }
+        memFree -= cost;
+        stack[sp++] = v;
+        const nb = sp - nparams[f];
+        const top = nb + nlocals[f];
+        if (top + maxStack[f] > stack.length) stack = cpu.stack = growInt32(stack, top + maxStack[f], sp);
+        if (fp + 3 > frames.length) frames = cpu.frames = growInt32(frames, fp + 3, fp);
+        for (let i = sp; i < top; i++) stack[i] = 0;
+        frames[fp] = pc + 6;
+        frames[fp + 1] = bp;
+        frames[fp + 2] = f;
+        fp += 3;
+        bp = nb;
+        sp = top;
+        pc = entries[f];
+        continue;
+      }
+      case Fused.ADD_RET: {
+        sp--;
+        stack[sp - 1] += stack[sp];
+        const v = stack[sp - 1];
+        fp -= 3;
+        memFree += frameCost[frames[fp + 2]];
+        sp = bp;
+        bp = frames[fp + 1];
+        if (fp === 0) {
+          pc += 1; // rests at its RET, as after the plain pair
+          cpu.value = v;
+          exit = Exit.Done;
+          break loop;
+        }
+        pc = frames[fp];
+        stack[sp++] = v;
+        continue;
+      }
       case Fused.LGET_RET: {
         const v = stack[bp + code[pc + 1]];
         fp -= 3;

@@ -24,6 +24,8 @@ export const enum Fused {
   EQ_JZ,
   NE_JZ,
   LGET_RET, // LGET a; RET
+  LGET_ADDI_CALL, // LGET a; ADDI k; CALL f: an argument computed and passed
+  ADD_RET, // ADD; RET
   // LGET a; PUSH k; CMP; JZ t  and  LGET a; LGET b; CMP; JZ t: a loop or if test in one dispatch
   LPJ_LT,
   LPJ_LE,
@@ -50,6 +52,8 @@ const CMPS = [Op.LT, Op.LE, Op.GT, Op.GE, Op.EQ, Op.NE];
 /** Longest patterns first: the first match at a pc wins. */
 const PATTERNS: readonly Pattern[] = [
   ...CMPS.map((cmp, i) => ({ ops: [Op.LGET, Op.PUSH, cmp, Op.JZ], fused: Fused.LPJ_LT + i })),
+  { ops: [Op.LGET, Op.ADDI, Op.CALL], fused: Fused.LGET_ADDI_CALL },
+  { ops: [Op.ADD, Op.RET], fused: Fused.ADD_RET },
   ...CMPS.map((cmp, i) => ({ ops: [Op.LGET, Op.LGET, cmp, Op.JZ], fused: Fused.LLJ_LT + i })),
   ...PAIRS_OF([
   { first: Op.LGET, second: Op.LGET, fused: Fused.LGET_LGET },
