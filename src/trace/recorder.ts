@@ -40,17 +40,25 @@ export class Recorder {
     return {
       sig: inner.sig,
       call(args: CapValue[], ctx: CapContext): CapValue | Promise<CapValue> {
-        // Handlers get copies; record copies too, in case a handler mutates its arguments.
-        const recorded = copyArgs(args);
         const path = ctx.path;
+        // Record the arguments before the handler runs (it may mutate its copies): int-only
+        // calls compactly in the trace itself, others as copies.
+        const mark = trace.beginIntCall(path, cap, args);
+        const copied = mark >= 0 ? null : copyArgs(args);
         let r: CapValue | Promise<CapValue>;
         try {
           r = inner.call(args, ctx);
           if (!(r instanceof Promise)) r = normalizeResult(cap, r);
         } catch (e) {
-          trace.push({ kind: "cap_error", path, cap, args: recorded, error: message(e) });
+          trace.push({ kind: "cap_error", path, cap, args: copied ?? trace.intCallArgs(mark), error: message(e) });
           throw e;
         }
+        if (mark >= 0 && typeof r === "number") {
+          trace.commitIntCall(mark, r);
+          return r;
+        }
+        // Otherwise an ordinary event (an uncommitted mark is simply overwritten later).
+        const rec = copied ?? trace.intCallArgs(mark);
         if (r instanceof Promise)
           return r.then(
             (v) => {
@@ -58,18 +66,18 @@ export class Recorder {
               try {
                 result = normalizeResult(cap, v);
               } catch (e) {
-                trace.push({ kind: "cap_error", path, cap, args: recorded, error: message(e) });
+                trace.push({ kind: "cap_error", path, cap, args: rec, error: message(e) });
                 throw e;
               }
-              trace.push({ kind: "cap", path, cap, args: recorded, result });
+              trace.push({ kind: "cap", path, cap, args: rec, result });
               return result;
             },
             (e: unknown) => {
-              trace.push({ kind: "cap_error", path, cap, args: recorded, error: message(e) });
+              trace.push({ kind: "cap_error", path, cap, args: rec, error: message(e) });
               throw e instanceof Error ? e : new Error(String(e));
             },
           );
-        trace.push({ kind: "cap", path, cap, args: recorded, result: r });
+        trace.push({ kind: "cap", path, cap, args: rec, result: r });
         return r;
       },
     };

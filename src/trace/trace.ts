@@ -189,6 +189,19 @@ function chain(prev: Uint8Array, bytes: Uint8Array): Uint8Array {
 
 export class Trace {
   private readonly list: TraceEvent[] = [];
+  // The common event, a call with int arguments and an int result, is kept
+  // compact while the guest runs (no object per call, nothing for the GC to
+  // trace) and becomes a CapEvent when the trace is next read. Each entry:
+  // cap id, path id, argument count, the arguments, the result.
+  private compact = new Int32Array(256);
+  private compactLen = 0;
+  private compactCount = 0;
+  private readonly strings: string[] = [];
+  private readonly stringIds = new Map<string, number>();
+  private lastString: string | null = null;
+  private lastStringId = -1;
+  private prevString: string | null = null;
+  private prevStringId = -1;
   /** Per event: its link (h or x), once sealed. */
   private readonly links: Uint8Array[] = [];
   /** Per event: its wire form [kind, ...fields, link], once sealed. */
@@ -198,18 +211,90 @@ export class Trace {
 
   /** Records an event (hashed later, when the chain is next needed). */
   push(e: TraceEvent): void {
+    this.flush();
     this.list.push(e);
   }
 
+  /**
+   * Starts recording an int-only call before the handler runs (so a handler
+   * that mutates its arguments cannot change the record). Returns a mark for
+   * commitIntCall, or -1 when the call is not int-only (record it with push).
+   */
+  beginIntCall(path: string, cap: string, args: readonly CapValue[]): number {
+    const n = args.length;
+    for (let i = 0; i < n; i++) if (typeof args[i] !== "number") return -1;
+    const mark = this.compactLen;
+    const end = mark + 4 + n;
+    if (end > this.compact.length) {
+      const grown = new Int32Array(Math.max(end, this.compact.length * 2));
+      grown.set(this.compact.subarray(0, mark));
+      this.compact = grown;
+    }
+    const c = this.compact;
+    c[mark] = this.stringId(cap);
+    c[mark + 1] = this.stringId(path);
+    c[mark + 2] = n;
+    for (let i = 0; i < n; i++) c[mark + 3 + i] = args[i] as number;
+    return mark;
+  }
+
+  /** The arguments recorded at `mark` (a call begun and not yet committed). */
+  intCallArgs(mark: number): number[] {
+    const n = this.compact[mark + 2];
+    return Array.from(this.compact.subarray(mark + 3, mark + 3 + n));
+  }
+
+  /** Completes a call begun with beginIntCall. */
+  commitIntCall(mark: number, result: number): void {
+    const n = this.compact[mark + 2];
+    this.compact[mark + 3 + n] = result;
+    this.compactLen = mark + 4 + n;
+    this.compactCount++;
+  }
+
+  private stringId(s: string): number {
+    // Consecutive calls mostly come from the same process for the same capability.
+    if (s === this.lastString) return this.lastStringId;
+    if (s === this.prevString) return this.prevStringId;
+    let id = this.stringIds.get(s);
+    if (id === undefined) {
+      id = this.strings.length;
+      this.strings.push(s);
+      this.stringIds.set(s, id);
+    }
+    this.prevString = this.lastString;
+    this.prevStringId = this.lastStringId;
+    this.lastString = s;
+    this.lastStringId = id;
+    return id;
+  }
+
+  /** Turns the compact calls recorded since the last read into events, in order. */
+  private flush(): void {
+    if (this.compactCount === 0) return;
+    const c = this.compact;
+    for (let at = 0; at < this.compactLen; ) {
+      const n = c[at + 2];
+      const args: number[] = [];
+      for (let i = 0; i < n; i++) args.push(c[at + 3 + i]);
+      this.list.push({ kind: "cap", cap: this.strings[c[at]], path: this.strings[c[at + 1]], args, result: c[at + 3 + n] });
+      at += 4 + n;
+    }
+    this.compactLen = 0;
+    this.compactCount = 0;
+  }
+
   get length(): number {
-    return this.list.length;
+    return this.list.length + this.compactCount;
   }
 
   at(i: number): TraceEvent {
+    this.flush();
     return this.list[i];
   }
 
   events(): readonly TraceEvent[] {
+    this.flush();
     return this.list;
   }
 
@@ -238,6 +323,7 @@ export class Trace {
   /** The full chain's digest before event i: h_{i} of the spec's 1-based numbering, i.e. after events 0..i-1. */
   digestBefore(i: number): string {
     let h: Uint8Array = GENESIS;
+    this.flush();
     for (let k = 0; k < i && k < this.list.length; k++) h = chain(h, encodeEvent(this.list[k]));
     return bytesToHex(h);
   }
@@ -250,6 +336,7 @@ export class Trace {
 
   /** Encodes and hashes every event recorded since the last seal. */
   private seal(): void {
+    this.flush();
     const from = this.wire.length;
     const n = this.list.length;
     if (from === n) return;
