@@ -99,7 +99,8 @@ export function runCapsGroup(ctx: BenchContext): GroupResult {
 
   ctx.progress("caps: tracing on vs off");
   const every = compile(EVERY_100, "cap_every_100");
-  const m = Math.max(1000, Math.round(20_000 * ctx.scale));
+  // Long enough (~40 ms a run) that one GC pause or scheduler hiccup does not decide the ratio.
+  const m = Math.max(1000, Math.round(100_000 * ctx.scale));
   if (runCaps(every, m, true) !== runCaps(every, m, false)) throw new Error("bench caps: tracing changed the result");
   const t = rounds({ on: () => runCaps(every, m, true), off: () => runCaps(every, m, false) }, { reps: ctx.reps * 3 });
   const ratio = pairedRatio(t.on, t.off);

@@ -31,12 +31,38 @@ function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+/** Records a call's non-int (or async) result, or its failure, as an ordinary event. */
+function recordResult(
+  trace: Trace,
+  cap: string,
+  path: string,
+  args: readonly CapValue[],
+  r: CapValue | Promise<CapValue>,
+): CapValue | Promise<CapValue> {
+  const fail = (e: unknown): never => {
+    trace.push({ kind: "cap_error", path, cap, args, error: message(e) });
+    throw e instanceof Error ? e : new Error(String(e));
+  };
+  const settle = (v: unknown): CapValue => {
+    let result: CapValue;
+    try {
+      result = normalizeResult(cap, v);
+    } catch (e) {
+      return fail(e);
+    }
+    trace.push({ kind: "cap", path, cap, args, result });
+    return result;
+  };
+  return r instanceof Promise ? r.then(settle, fail) : settle(r);
+}
+
 export class Recorder {
   constructor(readonly trace: Trace) {}
 
   /** A handler that records each call of `inner` (named `cap`) before its result reaches the guest. */
   wrap(cap: string, inner: CapHandler): CapHandler {
     const trace = this.trace;
+    if (inner.sig.result === "int" && inner.sig.args.every((a) => a === "int")) return this.wrapInts(cap, inner);
     return {
       sig: inner.sig,
       call(args: CapValue[], ctx: CapContext): CapValue | Promise<CapValue> {
@@ -58,27 +84,37 @@ export class Recorder {
           return r;
         }
         // Otherwise an ordinary event (an uncommitted mark is simply overwritten later).
-        const rec = copied ?? trace.intCallArgs(mark);
-        if (r instanceof Promise)
-          return r.then(
-            (v) => {
-              let result: CapValue;
-              try {
-                result = normalizeResult(cap, v);
-              } catch (e) {
-                trace.push({ kind: "cap_error", path, cap, args: rec, error: message(e) });
-                throw e;
-              }
-              trace.push({ kind: "cap", path, cap, args: rec, result });
-              return result;
-            },
-            (e: unknown) => {
-              trace.push({ kind: "cap_error", path, cap, args: rec, error: message(e) });
-              throw e instanceof Error ? e : new Error(String(e));
-            },
-          );
-        trace.push({ kind: "cap", path, cap, args: rec, result: r });
-        return r;
+        return recordResult(trace, cap, path, copied ?? trace.intCallArgs(mark), r);
+      },
+    };
+  }
+
+  /**
+   * The common case, ints in and an int out (known from the signature), with
+   * nothing checked per call that the signature already says. A handler that
+   * breaks its signature (async or array result) is recorded the general way,
+   * from the result it already gave: a host call never runs twice.
+   */
+  private wrapInts(cap: string, inner: CapHandler): CapHandler {
+    const trace = this.trace;
+    return {
+      sig: inner.sig,
+      call(args: CapValue[], ctx: CapContext): CapValue | Promise<CapValue> {
+        const path = ctx.path;
+        const mark = trace.beginIntCall(path, cap, args);
+        let r: CapValue | Promise<CapValue>;
+        try {
+          r = inner.call(args, ctx);
+        } catch (e) {
+          trace.push({ kind: "cap_error", path, cap, args: trace.intCallArgs(mark), error: message(e) });
+          throw e;
+        }
+        if (typeof r === "number") {
+          r |= 0;
+          trace.commitIntCall(mark, r);
+          return r;
+        }
+        return recordResult(trace, cap, path, trace.intCallArgs(mark), r);
       },
     };
   }
