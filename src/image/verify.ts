@@ -22,7 +22,6 @@ import { capCovers } from "../caps/registry.js";
 import { PROCESS_WORDS, STATUS_NAMES, type Process } from "../process/process.js";
 import { RarError, isFaultKind } from "../vm/errors.js";
 import { Op, StatusCode, WIDTH } from "../vm/opcodes.js";
-import { stackHeights } from "./heights.js";
 
 const S = StatusCode;
 
@@ -43,7 +42,7 @@ function fnName(p: Process, f: number): string {
 function checkProcess(p: Process, where: string): void {
   const m = p.module;
   const code = m.code;
-  const H = stackHeights(m);
+  const H = m.heights;
   const st = p.status;
   const bad = (field: string, kind: string, message: string): never => fail(where, p, field, kind, message);
 

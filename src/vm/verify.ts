@@ -78,7 +78,7 @@ export function verify(def: ModuleDef): Module {
   if (def.sourceMap) verifySourceMap(def);
   const bytes = encodeModule(def);
   const fast = quicken(code, fns);
-  return { ...def, digest: digestBytes(bytes), maxStack, frameCost, nparams, nlocals, entries, bytes, fast };
+  return { ...def, digest: digestBytes(bytes), maxStack, frameCost, nparams, nlocals, entries, bytes, fast, heights: height };
 }
 
 function verifyFunction(def: ModuleDef, f: number, height: Int32Array, isStart: Uint8Array): number {
