@@ -16,22 +16,8 @@ export const EXIT = {
   internal: 4,
 } as const;
 
-/** Thrown by command code to end with a message and an exit code. */
-export class CliExit extends Error {
-  constructor(
-    readonly code: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 /** Turns any error into one line on stderr and an exit code. */
 export function reportError(e: unknown, write: (s: string) => void): number {
-  if (e instanceof CliExit) {
-    if (e.message) write(`rar: ${e.message}\n`);
-    return e.code;
-  }
   if (e instanceof RarError) {
     write(`rar: error: ${e.message}\n`);
     return EXIT.usage;

@@ -107,6 +107,5 @@ function matches(code: Int32Array, pc: number, end: number, ops: readonly number
   return true;
 }
 
-export const FUSED_COUNT = PATTERNS.length;
 // The public table must stay below the fused range.
 if (OPS.length >= 100) throw new Error("opcode table overlaps fused opcodes");
