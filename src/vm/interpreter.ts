@@ -67,10 +67,7 @@ export function interpret(cpu: Cpu): Exit {
   const m = cpu.module as Module;
   const code = m.fast;
   const frameCost = m.frameCost;
-  const nparams = m.nparams;
-  const nlocals = m.nlocals;
-  const maxStack = m.maxStack;
-  const entries = m.entries;
+  const callInfo = m.callInfo;
   const memMax = cpu.memMax;
   let pc = cpu.pc;
   let sp = cpu.sp;
@@ -273,7 +270,8 @@ export function interpret(cpu: Cpu): Exit {
         continue;
       case Op.CALL: {
         const f = code[pc + 1];
-        const cost = frameCost[f];
+        const fi = f << 2; // callInfo: entry, nparams, nlocals, frameCost
+        const cost = callInfo[fi + 3];
         if (cost > memFree) {
           gas += c;
           cpu.need = cost;
@@ -281,9 +279,10 @@ export function interpret(cpu: Cpu): Exit {
           break loop;
         }
         memFree -= cost;
-        const nb = sp - nparams[f];
-        const top = nb + nlocals[f];
-        if (top + maxStack[f] > stack.length) stack = cpu.stack = growInt32(stack, top + maxStack[f], sp);
+        const nb = sp - callInfo[fi + 1];
+        const top = nb + callInfo[fi + 2];
+        // frameCost >= nlocals + maxStack: enough room for the callee's whole frame.
+        if (nb + cost > stack.length) stack = cpu.stack = growInt32(stack, nb + cost, sp);
         if (fp + 3 > frames.length) frames = cpu.frames = growInt32(frames, fp + 3, fp);
         for (let i = sp; i < top; i++) stack[i] = 0;
         frames[fp] = pc + 2;
@@ -292,7 +291,7 @@ export function interpret(cpu: Cpu): Exit {
         fp += 3;
         bp = nb;
         sp = top;
-        pc = entries[f];
+        pc = callInfo[fi];
         continue;
       }
       case Op.RET: {
@@ -516,7 +515,8 @@ export function interpret(cpu: Cpu): Exit {
         // LGET a; ADDI k (pc..pc+3) then CALL f at pc+4.
         const v = stack[bp + code[pc + 1]] + code[pc + 3];
         const f = code[pc + 5];
-        const cost = frameCost[f];
+        const fi = f << 2;
+        const cost = callInfo[fi + 3];
         if (cost > memFree) {
           // As the plain sequence: the LGET and ADDI happened, the CALL did not (not charged).
           stack[sp++] = v;
@@ -528,9 +528,9 @@ export function interpret(cpu: Cpu): Exit {
         }
         memFree -= cost;
         stack[sp++] = v;
-        const nb = sp - nparams[f];
-        const top = nb + nlocals[f];
-        if (top + maxStack[f] > stack.length) stack = cpu.stack = growInt32(stack, top + maxStack[f], sp);
+        const nb = sp - callInfo[fi + 1];
+        const top = nb + callInfo[fi + 2];
+        if (nb + cost > stack.length) stack = cpu.stack = growInt32(stack, nb + cost, sp);
         if (fp + 3 > frames.length) frames = cpu.frames = growInt32(frames, fp + 3, fp);
         for (let i = sp; i < top; i++) stack[i] = 0;
         frames[fp] = pc + 6;
@@ -539,7 +539,7 @@ export function interpret(cpu: Cpu): Exit {
         fp += 3;
         bp = nb;
         sp = top;
-        pc = entries[f];
+        pc = callInfo[fi];
         continue;
       }
       case Fused.ADD_RET: {

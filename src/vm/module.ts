@@ -56,6 +56,8 @@ export interface Module extends ModuleDef {
   readonly bytes: Uint8Array;
   /** Quickened code the interpreter dispatches on (same layout as `code`; see quicken.ts). */
   readonly fast: Int32Array;
+  /** Per function, packed for the interpreter's CALL: [entry, nparams, nlocals, frameCost] * n. */
+  readonly callInfo: Int32Array;
   /** Operand-stack height before the instruction at each pc; -1 where no reachable instruction starts. */
   readonly heights: Int32Array;
 }

@@ -78,7 +78,9 @@ export function verify(def: ModuleDef): Module {
   if (def.sourceMap) verifySourceMap(def);
   const bytes = encodeModule(def);
   const fast = quicken(code, fns);
-  return { ...def, digest: digestBytes(bytes), maxStack, frameCost, nparams, nlocals, entries, bytes, fast, heights: height };
+  const callInfo = new Int32Array(n * 4);
+  for (let f = 0; f < n; f++) callInfo.set([entries[f], nparams[f], nlocals[f], frameCost[f]], f * 4);
+  return { ...def, digest: digestBytes(bytes), maxStack, frameCost, nparams, nlocals, entries, bytes, fast, callInfo, heights: height };
 }
 
 function verifyFunction(def: ModuleDef, f: number, height: Int32Array, isStart: Uint8Array): number {
