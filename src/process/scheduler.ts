@@ -18,6 +18,7 @@ import { CapRegistry, argWords, capFamily, capScope, intersectGrants, normalizeR
 import { resolveScope, scopeWithin } from "../caps/scope.js";
 import { builtinSignature } from "../caps/signatures.js";
 import { FAULTS, RarError, type FaultKind } from "../vm/errors.js";
+import { execute } from "../vm/execute.js";
 import { Cpu, Exit, interpret } from "../vm/interpreter.js";
 import { decodeModule, type Module } from "../vm/module.js";
 import { GAS, Op, StatusCode, bulkGas } from "../vm/opcodes.js";
@@ -170,8 +171,11 @@ export class Machine {
       let exit: Exit;
       if (cpu.fp === 0 && !this.enter(d)) exit = Exit.Mem;
       else {
-        if (this.onStep) this.step(d);
-        exit = interpret(cpu);
+        if (this.onStep) {
+          // Step mode shrinks the gas counter to one instruction: the interpreter alone does that exactly.
+          this.step(d);
+          exit = interpret(cpu);
+        } else exit = execute(cpu);
       }
       let step: Step;
       switch (exit) {

@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 // The pure-JS entry: msgpackr's default Node entry probes for a native addon, which costs start-up time.
 import { Packr } from "msgpackr/pack";
 import { RarError } from "./errors.js";
+import type { Tier } from "./execute.js";
 
 export interface FunctionDef {
   readonly name: string;
@@ -60,6 +61,8 @@ export interface Module extends ModuleDef {
   readonly callInfo: Int32Array;
   /** Operand-stack height before the instruction at each pc; -1 where no reachable instruction starts. */
   readonly heights: Int32Array;
+  /** Host-side tiering state (execute.ts): how warm the module is, its compiled code once hot. */
+  readonly tier: Tier;
 }
 
 /** Bookkeeping words charged per call frame (return pc, saved base, function). */

@@ -1,0 +1,119 @@
+// Tiering: every module starts in the interpreter; once it has used WARM_GAS
+// gas it is compiled (jit.ts) and its hot code runs as JavaScript. Both tiers
+// have the same observable behaviour to the instruction (tests run programs
+// both ways and compare every state). Where compiled code stops for an
+// instruction it does not run, the interpreter runs instructions one at a time
+// until the next block start, then the compiled code takes over again.
+//
+// Tiering state is host-side only: gas, memory, faults and images are the
+// same whichever tier ran, so a guest cannot observe it.
+
+import { type Cpu, Exit, interpret } from "./interpreter.js";
+import { STOP, compileModule, type Compiled } from "./jit.js";
+import type { Module } from "./module.js";
+import { GAS } from "./opcodes.js";
+
+/** Gas a module runs interpreted before it is compiled (about a millisecond of work). */
+export const WARM_GAS = 200_000;
+
+/** Process-wide switch, for tests and benchmarks that compare the tiers (warmGas applies to modules verified after it is set). */
+export const tiering = { enabled: true, warmGas: WARM_GAS };
+
+/** Per-module tiering state, created with the module by verify(). */
+export class Tier {
+  /** Gas left to run interpreted before compiling. */
+  budget = tiering.warmGas;
+  /** The compiled module once hot; null while warming or when nothing compiles. */
+  compiled: Compiled | null = null;
+  /** True once compiling was tried (successfully or not). */
+  tried = false;
+}
+
+
+/** Runs the loaded process like interpret(), in whichever tier its module is. */
+export function execute(cpu: Cpu): Exit {
+  const m = cpu.module as Module;
+  const t = m.tier;
+  if (!tiering.enabled) return interpret(cpu);
+  if (t.compiled === null) {
+    if (t.tried) return interpret(cpu);
+    if (t.budget > 0) {
+      const exit = interpretWithin(cpu, t.budget);
+      t.budget -= exit.used;
+      if (exit.exit !== WINDOW) return exit.exit;
+    }
+    t.tried = true;
+    t.compiled = compileModule(m);
+    if (t.compiled === null) return interpret(cpu);
+  }
+  return runCompiled(cpu, t.compiled);
+}
+
+/** Marker: the interpreter stopped only because the window given to it ran out. */
+const WINDOW = -2;
+
+const within = { exit: 0, used: 0 };
+
+/**
+ * Interprets with at most `window` of the gas counter. Returns WINDOW if an
+ * instruction was refused that the real counter would have allowed.
+ */
+function interpretWithin(cpu: Cpu, window: number): { exit: number; used: number } {
+  const g = cpu.gas;
+  if (g <= window) {
+    const exit = interpret(cpu);
+    within.exit = exit;
+    within.used = g - cpu.gas;
+    return within;
+  }
+  cpu.gas = window;
+  const exit = interpret(cpu);
+  const used = window - cpu.gas;
+  cpu.gas = g - used;
+  within.exit = exit === Exit.Gas && cpu.need <= cpu.gas ? WINDOW : exit;
+  within.used = used;
+  return within;
+}
+
+function runCompiled(cpu: Cpu, c: Compiled): Exit {
+  for (;;) {
+    const k = c.chunkOf[cpu.pc];
+    if (k < 0) return interpret(cpu); // a function too large to compile
+    const exit = c.chunks[k](cpu);
+    if (exit !== STOP) return exit;
+    // Stopped at a block of another chunk: go there. Otherwise the interpreter runs what the chunk would not.
+    if (c.leader[cpu.pc] >= 0 && c.chunkOf[cpu.pc] !== k) continue;
+    const e = stepToBlock(cpu, c.leader);
+    if (e !== STOP) return e;
+  }
+}
+
+/**
+ * Interprets one instruction at a time (shrinking the gas counter to its cost,
+ * as step mode does) until the pc is at a block start, or something stops.
+ */
+function stepToBlock(cpu: Cpu, leader: Int32Array): number {
+  const m = cpu.module as Module;
+  do {
+    const g = cpu.gas;
+    const c = GAS[m.code[cpu.pc]];
+    if (c > g) return interpret(cpu); // refused, exactly as the interpreter refuses it
+    let w = c;
+    cpu.gas = w;
+    let exit = interpret(cpu);
+    if (exit === Exit.Gas && cpu.gas === w && cpu.need > w) {
+      // Nothing ran: a bulk instruction needs more than its base gas. Give it that, if there is that much.
+      if (cpu.need > g) {
+        cpu.gas = g;
+        return Exit.Gas;
+      }
+      w = cpu.need;
+      cpu.gas = w;
+      exit = interpret(cpu);
+    }
+    cpu.gas = g - (w - cpu.gas);
+    if (exit !== Exit.Gas) return exit;
+    if (cpu.need > cpu.gas) return Exit.Gas; // the next instruction is refused for real
+  } while (leader[cpu.pc] < 0);
+  return STOP;
+}

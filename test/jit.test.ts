@@ -1,0 +1,144 @@
+// The compiled tier (src/vm/jit.ts, src/vm/execute.ts) is invisible: a
+// program stopped at any gas budget is in exactly the state the interpreter
+// leaves it in (the image bytes are compared), faults inside compiled blocks
+// are reported identically, and a hot module really does get compiled.
+
+import fc from "fast-check";
+import { afterEach, describe, expect, it } from "vitest";
+import { Session } from "../src/session.js";
+import { tiering } from "../src/vm/execute.js";
+import type { Module } from "../src/vm/module.js";
+import { verifyBundle } from "../src/vm/verify.js";
+import { compileSource } from "../lang/ent/compile.js";
+
+const PROGRAMS: Record<string, { src: string; args: number[] }> = {
+  loop: {
+    src: `fn count(n) { let i = 0; while i < n { i = i + 1; } return i; }
+fn main(args) { return count(args[0]); }`,
+    args: [300],
+  },
+  sieve: {
+    src: `fn sieve(n) {
+  let a = array(n + 1);
+  let c = 0;
+  for i in 2..len(a) {
+    if a[i] == 0 { c = c + 1; let j = i + i; while j <= n { a[j] = 1; j = j + i; } }
+  }
+  return c;
+}
+fn main(args) { let s = 0; for k in 0..args[1] { s = s + sieve(args[0]); } return s; }`,
+    args: [60, 2],
+  },
+  fib: {
+    src: `fn fib(n) { if n < 2 { return n; } return fib(n - 1) + fib(n - 2); }
+fn main(args) { return fib(args[0]); }`,
+    args: [9],
+  },
+  arith: {
+    // Division, remainder, shifts and comparisons of wrapping values, with a ÷0 fault at the end.
+    src: `fn main(args) {
+  let x = args[0];
+  let s = 0;
+  for i in 0..40 {
+    s = s + x * i / (i + 1) - (x % (i + 3)) + (x << (i % 7)) + (x >> 2) + (-x ^ i);
+    if s > 100000 { s = s / 3; } else { s = s * -7; }
+    x = x * 1103515245 + 12345;
+  }
+  print(s);
+  return s / (x - x);
+}`,
+    args: [123456789],
+  },
+  bounds: {
+    // Array stores and loads walking off the end: index_bounds inside a compiled loop.
+    src: `fn fill(a, n) { let i = 0; while true { a[i] = i * n; i = i + 1; if i > n + 2 { return a[i]; } } return 0; }
+fn main(args) { let a = array(args[0]); return fill(a, args[0]); }`,
+    args: [25],
+  },
+  deep: {
+    // Recursion until the frames do not fit: out_of_mem from a compiled CALL.
+    src: `fn down(n) { if n == 0 { return 0; } return 1 + down(n - 1); }
+fn main(args) { return down(args[0]); }`,
+    args: [100000],
+  },
+};
+
+function modules(name: string): Module[] {
+  return verifyBundle(compileSource(PROGRAMS[name].src, `${name}.ent`).modules);
+}
+
+/** Runs a program's freshly verified modules (so tiering starts afresh) with the given gas; returns the image and result. */
+function runWith(name: string, jit: boolean, gas: number, mem = 4000): { image: Uint8Array; digest: string; gasUsed: number; status: string; out: string } {
+  tiering.enabled = jit;
+  tiering.warmGas = 0;
+  const [entry, ...linked] = modules(name);
+  let out = "";
+  const s = Session.start(entry, { gas, mem, args: PROGRAMS[name].args, linked, caps: ["print"], stdout: (t) => void (out += t), record: false });
+  const r = s.run();
+  return { image: s.snapshot(), digest: s.digest(), gasUsed: r.gasUsed, status: r.status, out };
+}
+
+afterEach(() => {
+  tiering.enabled = true;
+  tiering.warmGas = 200_000;
+});
+
+describe("the compiled tier", () => {
+  it("stops every program at every gas budget in exactly the interpreter's state (image bytes equal)", () => {
+    for (const name of Object.keys(PROGRAMS)) {
+      const full = runWith(name, false, 50_000_000);
+      const total = Session.fromImage(full.image).root.gasUsed;
+      fc.assert(
+        fc.property(fc.integer({ min: 0, max: total + 5 }), (gas) => {
+          const a = runWith(name, false, gas);
+          const b = runWith(name, true, gas);
+          expect(b.status, `${name} at ${gas}`).toBe(a.status);
+          expect(b.out).toBe(a.out);
+          expect(Buffer.compare(b.image, a.image), `${name} at ${gas}`).toBe(0);
+        }),
+        { numRuns: 40 },
+      );
+    }
+  });
+
+  it("reports faults inside compiled blocks like the interpreter: kind, detail, place and gas", () => {
+    for (const name of ["arith", "bounds", "deep"]) {
+      const a = runWith(name, false, 50_000_000, 20_000);
+      const b = runWith(name, true, 50_000_000, 20_000);
+      expect(a.status).not.toBe("done");
+      expect(b.status).toBe(a.status);
+      expect(Buffer.compare(b.image, a.image)).toBe(0);
+    }
+  });
+
+  it("refueling a compiled run one refused instruction at a time ends like one uninterrupted run", () => {
+    for (const name of ["sieve", "fib", "bounds"]) {
+      const full = runWith(name, false, 50_000_000);
+      tiering.enabled = true;
+      const [entry, ...linked] = modules(name);
+      const s = Session.start(entry, { gas: 0, mem: 4000, args: PROGRAMS[name].args, linked, caps: ["print"], stdout: () => {}, record: false });
+      let r = s.run();
+      let stops = 0;
+      while (r.status === "out_of_gas") {
+        s.refuel(s.root.need - (s.root.gasLimit - s.root.gasUsed));
+        r = s.run();
+        stops++;
+      }
+      expect(stops).toBeGreaterThan(100);
+      // Limits and refuels differ; the execution state and the gas used do not.
+      expect(s.digest()).toBe(full.digest);
+      expect(r.gasUsed).toBe(full.gasUsed);
+    }
+  });
+
+  it("compiles a module once it is hot, and not before", () => {
+    tiering.warmGas = 200_000;
+    const [cold] = verifyBundle(compileSource(PROGRAMS.loop.src, "cold.ent").modules);
+    Session.start(cold, { gas: 1_000_000, args: [10], record: false }).run();
+    expect(cold.tier.compiled).toBeNull();
+    const [hot] = verifyBundle(compileSource(PROGRAMS.loop.src, "hot.ent").modules);
+    const r = Session.start(hot, { gas: 10_000_000, args: [1_000_000], record: false }).run();
+    expect(r.value).toBe(1_000_000);
+    expect(hot.tier.compiled).not.toBeNull();
+  });
+});
