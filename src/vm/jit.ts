@@ -20,7 +20,7 @@
 
 import { type Cpu, Exit, growInt32 } from "./interpreter.js";
 import { FRAME_WORDS, type Module } from "./module.js";
-import { GAS, OPS, Op, WIDTH } from "./opcodes.js";
+import { GAS, OPS, Op, WIDTH, WORDS_PER_GAS } from "./opcodes.js";
 
 /** A compiled chunk: runs from cpu.pc; returns an Exit, or STOP to hand the pc back to the driver. */
 export type Chunk = (cpu: Cpu) => number;
@@ -49,8 +49,14 @@ const COMPILED = new Set<number>([
   Op.NOP, Op.PUSH, Op.POP, Op.DUP, Op.SWAP, Op.OVER, Op.LGET, Op.LSET, Op.LTEE, Op.LINC,
   Op.ADD, Op.SUB, Op.MUL, Op.DIV, Op.REM, Op.ADDI, Op.NEG, Op.AND, Op.OR, Op.XOR, Op.SHL, Op.SHR, Op.SHRU, Op.NOT,
   Op.EQ, Op.NE, Op.LT, Op.LE, Op.GT, Op.GE, Op.EQZ, Op.JMP, Op.JZ, Op.JNZ, Op.CALL, Op.RET,
-  Op.MSIZE, Op.LOAD, Op.STORE, Op.ALOAD, Op.ASTORE,
+  Op.MSIZE, Op.LOAD, Op.STORE, Op.ALOAD, Op.ASTORE, Op.MGROW, Op.MCOPY, Op.MFILL,
 ]);
+
+/**
+ * Bulk instructions end their block: their extra gas is known only when they
+ * run, so nothing after them may have been charged in advance.
+ */
+const BULK = new Set<number>([Op.MGROW, Op.MCOPY, Op.MFILL]);
 
 const BINARY: Partial<Record<number, (a: string, b: string) => string>> = {
   [Op.ADD]: (a, b) => `(${a} + ${b}) | 0`,
@@ -108,7 +114,7 @@ function findBlocks(m: Module, f: number, leader: Int32Array, next: number): num
     const op = code[pc];
     const after = pc + WIDTH[op];
     if (op === Op.JMP || op === Op.JZ || op === Op.JNZ) starts.add(code[pc + 1]);
-    if (op === Op.JMP || op === Op.JZ || op === Op.JNZ || op === Op.CALL || op === Op.RET || !COMPILED.has(op)) {
+    if (op === Op.JMP || op === Op.JZ || op === Op.JNZ || op === Op.CALL || op === Op.RET || BULK.has(op) || !COMPILED.has(op)) {
       if (!COMPILED.has(op)) starts.add(pc);
       if (after < end) starts.add(after);
     }
@@ -123,9 +129,9 @@ function compileChunk(m: Module, fns: readonly number[], leader: Int32Array): Ch
   const src = `
 return function chunk(cpu) {
   let pc = cpu.pc, sp = cpu.sp, bp = cpu.bp, fp = cpu.fp;
-  let stack = cpu.stack, frames = cpu.frames;
-  const mem = cpu.mem, memSize = cpu.memSize;
+  let stack = cpu.stack, frames = cpu.frames, mem = cpu.mem, memSize = cpu.memSize;
   let gas = cpu.gas, memFree = cpu.memFree;
+  const memMax = cpu.memMax;
   let exit = ${STOP};
   // The block to run; pc is kept only where control may leave the chunk (entry, call, return).
   let blk = leader[pc];
@@ -136,7 +142,7 @@ ${body.join("\n")}
         break loop;
     }
   }
-  cpu.pc = pc; cpu.sp = sp; cpu.bp = bp; cpu.fp = fp; cpu.gas = gas; cpu.memFree = memFree;
+  cpu.pc = pc; cpu.sp = sp; cpu.bp = bp; cpu.fp = fp; cpu.memSize = memSize; cpu.gas = gas; cpu.memFree = memFree;
   return exit;
 };`;
   return new Function("leader", "growInt32", src)(leader, growInt32) as Chunk;
@@ -200,7 +206,7 @@ class Block {
       const after = pc + WIDTH[op];
       const ends = this.instruction(op, pc, after);
       this.cost += GAS[op];
-      const stop = ends || after >= end || !COMPILED.has(code[after]) || (n >= MAX_BLOCK && this.leader[after] >= 0);
+      const stop = ends || BULK.has(op) || after >= end || !COMPILED.has(code[after]) || (n >= MAX_BLOCK && this.leader[after] >= 0);
       if (stop) {
         if (!ends || op === Op.JZ || op === Op.JNZ) this.flush(this.body);
         const total = this.cost;
@@ -387,6 +393,34 @@ class Block {
           this.pop();
           this.push(this.temp(`mem[${a} + 1 + ${i}]`));
         }
+        return false;
+      }
+      case Op.MGROW: {
+        // Last in its block (BULK): the gas left is exactly what the interpreter would have after charging it.
+        const n = this.peek(0);
+        const extra = this.temp(`Math.ceil(${n} / ${WORDS_PER_GAS})`);
+        b.push(`if (${n} < 0 || ${extra} > gas || ${n} > memFree || memSize + ${n} > memMax) ${this.bail(pc)}`);
+        this.pop();
+        b.push(`gas -= ${extra}; memFree -= ${n};`);
+        b.push(`if (memSize + ${n} > mem.length) mem = cpu.mem = growInt32(mem, memSize + ${n}, memSize);`);
+        this.push(this.temp("memSize"));
+        b.push(`memSize += ${n};`);
+        return false;
+      }
+      case Op.MCOPY:
+      case Op.MFILL: {
+        const n = this.peek(0);
+        const s = this.peek(1);
+        const d = this.peek(2);
+        const copy = op === Op.MCOPY;
+        const extra = this.temp(`Math.ceil(${n} / ${WORDS_PER_GAS})`);
+        b.push(
+          `if (${n} < 0 || ${d} < 0 || ${d} + ${n} > memSize${copy ? ` || ${s} < 0 || ${s} + ${n} > memSize` : ""} || ${extra} > gas) ${this.bail(pc)}`,
+        );
+        this.pop();
+        this.pop();
+        this.pop();
+        b.push(`gas -= ${extra};`, copy ? `mem.copyWithin(${d}, ${s}, ${s} + ${n});` : `mem.fill(${s}, ${d}, ${d} + ${n});`);
         return false;
       }
       case Op.JMP:
