@@ -142,3 +142,25 @@ describe("the compiled tier", () => {
     expect(hot.tier.compiled).not.toBeNull();
   });
 });
+
+describe("what the compiled code leaves to others", () => {
+  it("every instruction it does not compile, except TRAP, is one the interpreter hands to the scheduler", async () => {
+    const { COMPILED } = await import("../src/vm/jit.js");
+    const { Cpu, Exit, interpret } = await import("../src/vm/interpreter.js");
+    const { OPS, Op, WIDTH } = await import("../src/vm/opcodes.js");
+    for (let op = 0; op < OPS.length; op++) {
+      if (COMPILED.has(op) || op === Op.TRAP) continue;
+      // The interpreter never looks past the opcode of an instruction it hands on; operands need not verify.
+      const code = new Int32Array(WIDTH[op] + 2);
+      code[0] = op;
+      const cpu = new Cpu();
+      cpu.module = { code, fast: code, frameCost: new Int32Array(1), callInfo: new Int32Array(4) } as unknown as Module;
+      cpu.stack = new Int32Array(64);
+      cpu.frames = new Int32Array(6);
+      cpu.fp = 3;
+      cpu.gas = 1000;
+      expect(interpret(cpu), OPS[op].name).toBe(Exit.Slow);
+      expect(cpu.gas, OPS[op].name).toBe(1000);
+    }
+  });
+});

@@ -54,4 +54,23 @@ describe("compact trace recording", () => {
       ["t.arr", "0", [1], Int32Array.of(1, 1)],
     ]);
   });
+
+  it("keeps thousands of calls in order across the fixed-size blocks they fill", () => {
+    const m = verify(assemble(PROG.replace("PUSH 3\n  LSET 0", "PUSH 9000\n  LSET 0").replace(/\n  LGET 0\n  CAP t\.arr 1[^\n]*\n  POP/, "")));
+    const s = Session.start(m, {
+      gas: 10_000_000,
+      caps: ["t.int", "t.arr"],
+      handlers: {
+        "t.int": { sig: { args: ["int", "int"], result: "int" }, call: ([a, b]) => (a as number) - (b as number) },
+        "t.arr": { sig: { args: ["int"], result: "array" }, call: () => new Int32Array(0) },
+      },
+    });
+    expect(s.run().status).toBe("done");
+    const calls = (s.trace?.events() ?? []).filter((e) => e.kind === "cap");
+    expect(calls.length).toBe(9000);
+    calls.forEach((e, i) => {
+      expect(e.kind === "cap" && [...e.args].map(Number)).toEqual([9000 - i, 7]);
+      expect(e.kind === "cap" && e.result).toBe(9000 - i - 7);
+    });
+  });
 });

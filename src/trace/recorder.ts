@@ -97,11 +97,19 @@ export class Recorder {
    */
   private wrapInts(cap: string, inner: CapHandler): CapHandler {
     const trace = this.trace;
+    const capId = trace.stringId(cap);
+    // Calls mostly come from the same process again: keep its path's id.
+    let lastPath = "";
+    let lastPathId = trace.stringId(lastPath);
     return {
       sig: inner.sig,
       call(args: CapValue[], ctx: CapContext): CapValue | Promise<CapValue> {
         const path = ctx.path;
-        const mark = trace.beginIntCall(path, cap, args);
+        if (path !== lastPath) {
+          lastPath = path;
+          lastPathId = trace.stringId(path);
+        }
+        const mark = trace.beginIds(lastPathId, capId, args as number[]);
         let r: CapValue | Promise<CapValue>;
         try {
           r = inner.call(args, ctx);

@@ -187,15 +187,21 @@ function chain(prev: Uint8Array, bytes: Uint8Array): Uint8Array {
 
 // --- the trace ------------------------------------------------------------
 
+/** Words per block of compact calls (64 KiB). */
+const COMPACT_BLOCK = 16_384;
+
 export class Trace {
   private readonly list: TraceEvent[] = [];
   // The common event, a call with int arguments and an int result, is kept
   // compact while the guest runs (no object per call, nothing for the GC to
   // trace) and becomes a CapEvent when the trace is next read. Each entry:
-  // cap id, path id, argument count, the arguments, the result.
-  private compact = new Int32Array(256);
+  // cap id, path id, argument count, the arguments, the result. Entries fill
+  // fixed-size blocks (a full block is kept, never copied or regrown).
+  private compact = new Int32Array(COMPACT_BLOCK);
   private compactLen = 0;
   private compactCount = 0;
+  /** Full blocks before `compact`, with the words used in each. */
+  private readonly fullBlocks: { words: Int32Array; len: number }[] = [];
   private readonly strings: string[] = [];
   private readonly stringIds = new Map<string, number>();
   private lastString: string | null = null;
@@ -223,18 +229,28 @@ export class Trace {
   beginIntCall(path: string, cap: string, args: readonly CapValue[]): number {
     const n = args.length;
     for (let i = 0; i < n; i++) if (typeof args[i] !== "number") return -1;
-    const mark = this.compactLen;
-    const end = mark + 4 + n;
-    if (end > this.compact.length) {
-      const grown = new Int32Array(Math.max(end, this.compact.length * 2));
-      grown.set(this.compact.subarray(0, mark));
-      this.compact = grown;
+    return this.beginInts(path, cap, args as readonly number[]);
+  }
+
+  /** beginIntCall for arguments known to be ints (the handler's signature says so). */
+  beginInts(path: string, cap: string, args: readonly number[]): number {
+    return this.beginIds(this.stringId(path), this.stringId(cap), args);
+  }
+
+  /** beginInts with the path and capability already interned (see stringId). */
+  beginIds(pathId: number, capId: number, args: readonly number[]): number {
+    const n = args.length;
+    let mark = this.compactLen;
+    if (mark + 4 + n > this.compact.length) {
+      this.fullBlocks.push({ words: this.compact, len: mark });
+      this.compact = new Int32Array(Math.max(COMPACT_BLOCK, 4 + n));
+      this.compactLen = mark = 0;
     }
     const c = this.compact;
-    c[mark] = this.stringId(cap);
-    c[mark + 1] = this.stringId(path);
+    c[mark] = capId;
+    c[mark + 1] = pathId;
     c[mark + 2] = n;
-    for (let i = 0; i < n; i++) c[mark + 3 + i] = args[i] as number;
+    for (let i = 0; i < n; i++) c[mark + 3 + i] = args[i];
     return mark;
   }
 
@@ -252,7 +268,8 @@ export class Trace {
     this.compactCount++;
   }
 
-  private stringId(s: string): number {
+  /** A small number standing for `s` in compact calls (stable for this trace's lifetime). */
+  stringId(s: string): number {
     // Consecutive calls mostly come from the same process for the same capability.
     if (s === this.lastString) return this.lastStringId;
     if (s === this.prevString) return this.prevStringId;
@@ -272,16 +289,21 @@ export class Trace {
   /** Turns the compact calls recorded since the last read into events, in order. */
   private flush(): void {
     if (this.compactCount === 0) return;
-    const c = this.compact;
-    for (let at = 0; at < this.compactLen; ) {
+    for (const b of this.fullBlocks) this.flushBlock(b.words, b.len);
+    this.flushBlock(this.compact, this.compactLen);
+    this.fullBlocks.length = 0;
+    this.compactLen = 0;
+    this.compactCount = 0;
+  }
+
+  private flushBlock(c: Int32Array, len: number): void {
+    for (let at = 0; at < len; ) {
       const n = c[at + 2];
       const args: number[] = [];
       for (let i = 0; i < n; i++) args.push(c[at + 3 + i]);
       this.list.push({ kind: "cap", cap: this.strings[c[at]], path: this.strings[c[at + 1]], args, result: c[at + 3 + n] });
       at += 4 + n;
     }
-    this.compactLen = 0;
-    this.compactCount = 0;
   }
 
   get length(): number {

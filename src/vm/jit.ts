@@ -45,7 +45,7 @@ const MAX_BLOCK = 64;
 const MAX_FUNCTION_WORDS = 32768;
 
 /** Instructions the compiled code runs itself; the rest stop it. */
-const COMPILED = new Set<number>([
+export const COMPILED: ReadonlySet<number> = new Set<number>([
   Op.NOP, Op.PUSH, Op.POP, Op.DUP, Op.SWAP, Op.OVER, Op.LGET, Op.LSET, Op.LTEE, Op.LINC,
   Op.ADD, Op.SUB, Op.MUL, Op.DIV, Op.REM, Op.ADDI, Op.NEG, Op.AND, Op.OR, Op.XOR, Op.SHL, Op.SHR, Op.SHRU, Op.NOT,
   Op.EQ, Op.NE, Op.LT, Op.LE, Op.GT, Op.GE, Op.EQZ, Op.JMP, Op.JZ, Op.JNZ, Op.CALL, Op.RET,
@@ -197,8 +197,9 @@ class Block {
     const code = this.m.code;
     let pc = this.start;
     if (!COMPILED.has(code[pc])) {
-      // Run by the interpreter or the scheduler: stop here, nothing charged.
-      this.lines.push(this.stopAt(pc, 0, "") + ";");
+      // TRAP is the interpreter's to report; every other instruction left is the scheduler's,
+      // reached as the interpreter reaches it: Exit.Slow at its pc, nothing charged.
+      this.lines.push(`${this.stopAt(pc, 0, code[pc] === Op.TRAP ? "" : `exit = ${Exit.Slow}; `)};`);
       return -1;
     }
     for (let n = 1; ; n++) {
