@@ -89,4 +89,4 @@ export function runVm(ctx: BenchContext): GroupResult {
   return result;
 }
 
-export const vmGroup: BenchGroup = { name: "vm", title: "Interpreter throughput (vs plain JS, same run)", run: runVm };
+export const vmGroup: BenchGroup = { name: "vm", title: "VM throughput (vs plain JS, same run)", run: runVm };

@@ -187,7 +187,7 @@ function chain(prev: Uint8Array, bytes: Uint8Array): Uint8Array {
 
 // --- the trace ------------------------------------------------------------
 
-/** Words per block of compact calls (64 KiB). */
+/** Largest block of compact calls, in words (64 KiB). */
 const COMPACT_BLOCK = 16_384;
 
 export class Trace {
@@ -197,7 +197,7 @@ export class Trace {
   // trace) and becomes a CapEvent when the trace is next read. Each entry:
   // cap id, path id, argument count, the arguments, the result. Entries fill
   // fixed-size blocks (a full block is kept, never copied or regrown).
-  private compact = new Int32Array(COMPACT_BLOCK);
+  private compact = new Int32Array(256);
   private compactLen = 0;
   private compactCount = 0;
   /** Full blocks before `compact`, with the words used in each. */
@@ -243,7 +243,8 @@ export class Trace {
     let mark = this.compactLen;
     if (mark + 4 + n > this.compact.length) {
       this.fullBlocks.push({ words: this.compact, len: mark });
-      this.compact = new Int32Array(Math.max(COMPACT_BLOCK, 4 + n));
+      // Blocks start small (most traces are short) and grow to COMPACT_BLOCK.
+      this.compact = new Int32Array(Math.max(Math.min(COMPACT_BLOCK, this.compact.length * 2), 4 + n));
       this.compactLen = mark = 0;
     }
     const c = this.compact;
