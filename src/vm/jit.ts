@@ -154,8 +154,13 @@ function emitFunction(m: Module, f: number, leader: Int32Array, out: string[]): 
   const starts: number[] = [];
   for (let pc = entry; pc < end; pc += WIDTH[m.code[pc]]) if (leader[pc] >= 0) starts.push(pc);
   starts.forEach((pc, i) => {
-    const b = new Block(m, pc, m.nlocals[f], f, leader);
-    const fall = b.emit(end);
+    let b = new Block(m, pc, m.nlocals[f], f, leader, false);
+    let fall = b.emit(end);
+    // A block that loops on itself is translated again with its locals in JS variables.
+    if (b.loops) {
+      b = new Block(m, pc, m.nlocals[f], f, leader, true);
+      fall = b.emit(end);
+    }
     out.push(`      case ${leader[pc]}: {`, ...b.lines.map((l) => `        ${l}`));
     // Control that continues at `fall` falls into the next case if that is where it starts.
     if (fall >= 0 && starts[i + 1] !== fall) out.push(`        blk = ${leader[fall]}; continue loop;`);
@@ -175,7 +180,10 @@ class Block {
   private cost = 0;
   private body: string[] = [];
   /** Whether the block's last jump goes back to its own start. */
-  private loops = false;
+  loops = false;
+  /** Locals held in JS variables `l<k>` (promoted blocks), and those written. */
+  private readonly locals = new Set<number>();
+  private readonly written = new Set<number>();
 
   constructor(
     private readonly m: Module,
@@ -183,6 +191,8 @@ class Block {
     private readonly nl: number,
     private readonly f: number,
     private readonly leader: Int32Array,
+    /** Keep locals in JS variables for the whole block (only for blocks that loop on themselves). */
+    private readonly promote: boolean,
   ) {
     this.real = m.heights[start];
   }
@@ -211,17 +221,31 @@ class Block {
       if (stop) {
         if (!ends || op === Op.JZ || op === Op.JNZ) this.flush(this.body);
         const total = this.cost;
-        // A stop before an instruction returns the gas of it and everything after it in the block.
-        const body = this.body.map((l) => l.replace(/@refund(\d+)@/g, (_, before: string) => String(total - Number(before))));
         const charge = [`if (gas < ${total}) { ${this.stopAt(this.start, 0, "")}; }`, `gas -= ${total};`];
+        const ks = [...this.locals].sort((a, b) => a - b);
+        const back = [...this.written].sort((a, b) => a - b).map((k) => `stack[bp + ${k}] = l${k}; `).join("");
+        // A stop before an instruction returns the gas of it and everything after it in the block,
+        // and a promoted block writes its locals back first.
+        const fill = (l: string): string =>
+          l.replace(/@refund(\d+)@/g, (_, before: string) => String(total - Number(before))).replace(/@back@/g, back);
         if (this.loops) {
           // The block jumps to itself: a JS loop, so a guest loop runs without going through the switch.
-          this.lines.push("for (;;) {", ...[...charge, ...body].map((l) => `  ${l}`), op === Op.JMP ? "}" : "  break;\n        }");
-        } else this.lines.push(...charge, ...body);
+          if (ks.length > 0) this.lines.push(`let ${ks.map((k) => `l${k} = stack[bp + ${k}]`).join(", ")};`);
+          this.lines.push("for (;;) {", ...[...charge, ...this.body].map((l) => `  ${fill(l)}`), op === Op.JMP ? "}" : "  break;\n        }");
+          if (back !== "" && op !== Op.JMP) this.lines.push(back.trim());
+        } else this.lines.push(...[...charge, ...this.body].map(fill));
         return op === Op.JMP || op === Op.CALL || op === Op.RET ? -1 : after;
       }
       pc = after;
     }
+  }
+
+  /** Where local k lives: a JS variable in promoted blocks, else its stack slot. */
+  private local(k: number, write: boolean): string {
+    if (!this.promote) return `stack[bp + ${k}]`;
+    this.locals.add(k);
+    if (write) this.written.add(k);
+    return `l${k}`;
   }
 
   private jumpTo(target: number): string {
@@ -233,7 +257,8 @@ class Block {
   /** Text that leaves the compiled code before `pc`, after `extra` (statements). */
   private stopAt(pc: number, charged: number, extra: string): string {
     const h = this.m.heights[pc];
-    return `${extra}pc = ${pc}; sp = bp + ${this.nl + h};${charged ? ` gas += @refund${this.cost}@;` : ""} break loop`;
+    const back = this.promote ? "@back@" : "";
+    return `${extra}${back}pc = ${pc}; sp = bp + ${this.nl + h};${charged ? ` gas += @refund${this.cost}@;` : ""} break loop`;
   }
 
   /**
@@ -325,17 +350,20 @@ class Block {
         this.push(this.peek(1));
         return false;
       case Op.LGET:
-        this.push(this.temp(`stack[bp + ${a1}]`));
+        this.push(this.temp(this.local(a1, false)));
         return false;
       case Op.LSET:
-        b.push(`stack[bp + ${a1}] = ${this.pop()};`);
+        b.push(`${this.local(a1, true)} = ${this.pop()};`);
         return false;
       case Op.LTEE:
-        b.push(`stack[bp + ${a1}] = ${this.peek(0)};`);
+        b.push(`${this.local(a1, true)} = ${this.peek(0)};`);
         return false;
-      case Op.LINC:
-        b.push(`stack[bp + ${a1}] += ${code[pc + 2]};`);
+      case Op.LINC: {
+        const l = this.local(a1, true);
+        // Int32Array stores wrap by themselves; a JS variable needs | 0.
+        b.push(this.promote ? `${l} = (${l} + ${code[pc + 2]}) | 0;` : `${l} += ${code[pc + 2]};`);
         return false;
+      }
       case Op.ADDI:
         this.push(this.temp(`(${this.pop()} + ${a1}) | 0`));
         return false;
