@@ -141,6 +141,15 @@ describe("the compiled tier", () => {
     expect(r.value).toBe(1_000_000);
     expect(hot.tier.compiled).not.toBeNull();
   });
+
+  it("does not compile a module that only ever runs in short stints, however many", () => {
+    tiering.warmGas = 200_000;
+    const [m] = verifyBundle(compileSource(PROGRAMS.loop.src, "short.ent").modules);
+    let total = 0;
+    for (let i = 0; i < 200; i++) total += Session.start(m, { gas: 1_000_000, args: [1000], record: false }).run().gasUsed;
+    expect(total).toBeGreaterThan(2 * 200_000);
+    expect(m.tier.compiled).toBeNull();
+  });
 });
 
 describe("what the compiled code leaves to others", () => {

@@ -13,8 +13,13 @@ import { STOP, compileModule, type Compiled } from "./jit.js";
 import type { Module } from "./module.js";
 import { GAS } from "./opcodes.js";
 
-/** Gas a module runs interpreted before it is compiled (about a millisecond of work). */
+/**
+ * Gas a module runs interpreted before it is compiled (about a millisecond of
+ * work), counting only what each stint (one entry into the module's code)
+ * runs beyond STINT_FREE.
+ */
 export const WARM_GAS = 200_000;
+export const STINT_FREE = 10_000;
 
 /** Process-wide switch, for tests and benchmarks that compare the tiers (warmGas applies to modules verified after it is set). */
 export const tiering = { enabled: true, warmGas: WARM_GAS };
@@ -32,47 +37,33 @@ export class Tier {
 
 /** Runs the loaded process like interpret(), in whichever tier its module is. */
 export function execute(cpu: Cpu): Exit {
-  const m = cpu.module as Module;
-  const t = m.tier;
-  if (!tiering.enabled) return interpret(cpu);
-  if (t.compiled === null) {
-    if (t.tried) return interpret(cpu);
-    if (t.budget > 0) {
-      const exit = interpretWithin(cpu, t.budget);
-      t.budget -= exit.used;
-      if (exit.exit !== WINDOW) return exit.exit;
+  const t = (cpu.module as Module).tier;
+  if (t.compiled !== null) return tiering.enabled ? runCompiled(cpu, t.compiled) : interpret(cpu);
+  if (t.tried || !tiering.enabled) return interpret(cpu);
+  if (t.budget > 0) {
+    // Only long stints warm a module up: compiled code pays off in loops, not
+    // in many short runs (a GP candidate runs a few hundred gas per case).
+    const g = cpu.gas;
+    const window = t.budget + STINT_FREE;
+    if (g <= window) {
+      const exit = interpret(cpu);
+      const used = g - cpu.gas;
+      if (used > STINT_FREE) t.budget -= used - STINT_FREE;
+      return exit;
     }
-    t.tried = true;
-    t.compiled = compileModule(m);
-    if (t.compiled === null) return interpret(cpu);
-  }
-  return runCompiled(cpu, t.compiled);
-}
-
-/** Marker: the interpreter stopped only because the window given to it ran out. */
-const WINDOW = -2;
-
-const within = { exit: 0, used: 0 };
-
-/**
- * Interprets with at most `window` of the gas counter. Returns WINDOW if an
- * instruction was refused that the real counter would have allowed.
- */
-function interpretWithin(cpu: Cpu, window: number): { exit: number; used: number } {
-  const g = cpu.gas;
-  if (g <= window) {
+    // More gas than the window: run at most the window, then compile if it ran out.
+    cpu.gas = window;
     const exit = interpret(cpu);
-    within.exit = exit;
-    within.used = g - cpu.gas;
-    return within;
+    const used = window - cpu.gas;
+    cpu.gas = g - used;
+    if (used > STINT_FREE) t.budget -= used - STINT_FREE;
+    // Refused only by the window (the real counter has what it needs): compile and go on.
+    if (exit !== Exit.Gas || cpu.need > cpu.gas) return exit;
   }
-  cpu.gas = window;
-  const exit = interpret(cpu);
-  const used = window - cpu.gas;
-  cpu.gas = g - used;
-  within.exit = exit === Exit.Gas && cpu.need <= cpu.gas ? WINDOW : exit;
-  within.used = used;
-  return within;
+  t.tried = true;
+  t.compiled = compileModule(cpu.module as Module);
+  if (t.compiled === null) return interpret(cpu);
+  return runCompiled(cpu, t.compiled);
 }
 
 function runCompiled(cpu: Cpu, c: Compiled): Exit {
