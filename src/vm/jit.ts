@@ -41,6 +41,12 @@ export interface Compiled {
 const CHUNK_WORDS = 4096;
 /** Instructions translated into one block at most once it has run past another block's start. */
 const MAX_BLOCK = 64;
+/**
+ * A module larger than this stays interpreted: compiling costs host time and
+ * memory in proportion to code size that no guest gas pays for, so it is
+ * bounded (Ent programs and benchmarks are far smaller).
+ */
+const MAX_MODULE_WORDS = 65536;
 /** A function larger than this stays interpreted. */
 const MAX_FUNCTION_WORDS = 32768;
 
@@ -79,6 +85,7 @@ const BINARY: Partial<Record<number, (a: string, b: string) => string>> = {
 /** Compiles a verified module, or returns null if none of it is worth compiling. */
 export function compileModule(m: Module): Compiled | null {
   const n = m.code.length;
+  if (n > MAX_MODULE_WORDS) return null;
   const leader = new Int32Array(n).fill(-1);
   const chunkOf = new Int32Array(n).fill(-1);
   // Group functions in order; block numbers are module-wide, so a chunk's
