@@ -24,10 +24,23 @@ export const STINT_FREE = 10_000;
 /** Process-wide switch, for tests and benchmarks that compare the tiers (warmGas applies to modules verified after it is set). */
 export const tiering = { enabled: true, warmGas: WARM_GAS };
 
+/**
+ * Warm-up gas per code word: compiling takes about 2 µs per word of host time
+ * that no gas pays for, so a large module must first have run about as long
+ * interpreted (gas costs 3-7 ns) as compiling it will take.
+ */
+export const WARM_GAS_PER_WORD = 512;
+
 /** Per-module tiering state, created with the module by verify(). */
 export class Tier {
   /** Gas left to run interpreted before compiling. */
-  budget = tiering.warmGas;
+  budget: number;
+
+  constructor(codeWords: number) {
+    const w = tiering.warmGas;
+    this.budget = w === 0 ? 0 : Math.max(w, codeWords * WARM_GAS_PER_WORD);
+  }
+
   /** The compiled module once hot; null while warming or when nothing compiles. */
   compiled: Compiled | null = null;
   /** True once compiling was tried (successfully or not). */

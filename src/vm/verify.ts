@@ -81,7 +81,7 @@ export function verify(def: ModuleDef): Module {
   const fast = quicken(code, fns);
   const callInfo = new Int32Array(n * 4);
   for (let f = 0; f < n; f++) callInfo.set([entries[f], nparams[f], nlocals[f], frameCost[f]], f * 4);
-  return { ...def, digest: digestBytes(bytes), maxStack, frameCost, nparams, nlocals, entries, bytes, fast, callInfo, heights: height, tier: new Tier() };
+  return { ...def, digest: digestBytes(bytes), maxStack, frameCost, nparams, nlocals, entries, bytes, fast, callInfo, heights: height, tier: new Tier(code.length) };
 }
 
 function verifyFunction(def: ModuleDef, f: number, height: Int32Array, isStart: Uint8Array): number {
