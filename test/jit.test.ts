@@ -10,6 +10,8 @@ import { tiering } from "../src/vm/execute.js";
 import type { Module } from "../src/vm/module.js";
 import { verifyBundle } from "../src/vm/verify.js";
 import { compileSource } from "../lang/ent/compile.js";
+import { assemble } from "../lang/asm.js";
+import { verify } from "../src/vm/verify.js";
 
 const PROGRAMS: Record<string, { src: string; args: number[] }> = {
   loop: {
@@ -171,5 +173,25 @@ describe("what the compiled code leaves to others", () => {
       expect(interpret(cpu), OPS[op].name).toBe(Exit.Slow);
       expect(cpu.gas, OPS[op].name).toBe(1000);
     }
+  });
+});
+
+describe("functions too large to compile", () => {
+  it("run interpreted between compiled ones, with the same result and gas", () => {
+    // A 40,000-word function (over the per-function limit) called from a compiled loop.
+    const big = Array.from({ length: 10_000 }, () => "  LGET 0\n  ADDI 1\n  LSET 0").join("\n");
+    const src = `.func main 0 2\n  PUSH 50\n  LSET 0\nloop:\n  LGET 1\n  CALL big\n  LSET 1\n  LINC 0 -1\n  LGET 0\n  JNZ loop\n  LGET 1\n  RET\n.func big 1 1\n${big}\n  LGET 0\n  RET\n`;
+    const run = (jit: boolean): { value: unknown; gas: number; compiled: boolean } => {
+      tiering.enabled = jit;
+      tiering.warmGas = 0;
+      const m = verify(assemble(src));
+      const r = Session.start(m, { gas: 100_000_000, record: false }).run();
+      return { value: r.value, gas: r.gasUsed, compiled: m.tier.compiled !== null };
+    };
+    const a = run(false);
+    const b = run(true);
+    expect(a.value).toBe(500_000);
+    expect(b.compiled).toBe(true);
+    expect({ value: b.value, gas: b.gas }).toEqual({ value: a.value, gas: a.gas });
   });
 });

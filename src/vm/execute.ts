@@ -85,8 +85,9 @@ function runCompiled(cpu: Cpu, c: Compiled): Exit {
     if (k < 0) return interpret(cpu); // a function too large to compile
     const exit = c.chunks[k](cpu);
     if (exit !== STOP) return exit;
-    // Stopped at a block of another chunk: go there. Otherwise the interpreter runs what the chunk would not.
-    if (c.leader[cpu.pc] >= 0 && c.chunkOf[cpu.pc] !== k) continue;
+    // Stopped in another chunk's code (or a function left uncompiled): go there.
+    // Otherwise the interpreter runs what the chunk would not.
+    if (c.chunkOf[cpu.pc] !== k) continue;
     const e = stepToBlock(cpu, c.leader);
     if (e !== STOP) return e;
   }
