@@ -195,3 +195,15 @@ describe("functions too large to compile", () => {
     expect({ value: b.value, gas: b.gas }).toEqual({ value: a.value, gas: a.gas });
   });
 });
+
+describe("compiled blocks keep every value as it was when pushed", () => {
+  it("MSIZE pushed before an MGROW in the same block is the old size", () => {
+    for (const jit of [false, true]) {
+      tiering.enabled = jit;
+      tiering.warmGas = 0;
+      const m = verify(assemble(".func main 0 0\n  MSIZE\n  PUSH 5\n  MGROW\n  POP\n  RET\n"));
+      const r = Session.start(m, { gas: 1000, args: [1, 2], record: false }).run();
+      expect(r.value, jit ? "compiled" : "interpreted").toBe(3);
+    }
+  });
+});

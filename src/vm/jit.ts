@@ -395,7 +395,8 @@ class Block {
         return false;
       }
       case Op.MSIZE:
-        this.push("memSize");
+        // A constant, not the variable: MGROW later in the block changes memSize.
+        this.push(this.temp("memSize"));
         return false;
       case Op.LOAD: {
         const a = this.temp(`${this.peek(0)} + ${a1}`);
