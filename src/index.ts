@@ -34,6 +34,7 @@ export { auditImage, formatAudit, type AuditReport } from "./trace/audit.js";
 export { decodeImage } from "./image/decode.js";
 export { inspectImage } from "./image/inspect.js";
 /** A host's handle on one process tree: start, run, refuel, resume. */
+export { setCompiledTier } from "./vm/execute.js";
 export { Session, DEFAULT_GAS, DEFAULT_MEM, type SessionOptions, type RunResult } from "./session.js";
 
 import { decodeBundle } from "./vm/module.js";

@@ -197,3 +197,15 @@ describe("rar disasm", () => {
     expect(oneLine(r.stderr)).toMatch(/function main at pc 0/);
   });
 });
+
+describe("where generating code from strings is forbidden", () => {
+  it("runs hot loops in the interpreter with the same output", () => {
+    const LONG = join(ROOT, "examples", "long.ent");
+    const plain = rar("run", LONG);
+    const r = spawnSync(process.execPath, ["--disallow-code-generation-from-strings", CLI, "run", LONG], { encoding: "utf8", cwd: dir });
+    expect(plain.code).toBe(0);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe(plain.stdout);
+    expect(r.stderr).toBe(plain.stderr);
+  });
+});

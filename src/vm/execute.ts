@@ -21,7 +21,11 @@ import { GAS } from "./opcodes.js";
 export const WARM_GAS = 200_000;
 export const STINT_FREE = 10_000;
 
-/** Process-wide switch, for tests and benchmarks that compare the tiers (warmGas applies to modules verified after it is set). */
+/**
+ * Process-wide switch (the public `setCompiledTier`), for hosts that want the
+ * interpreter only and for tests and benchmarks that compare the tiers.
+ * warmGas applies to modules verified after it is set.
+ */
 export const tiering = { enabled: true, warmGas: WARM_GAS };
 
 /**
@@ -30,6 +34,16 @@ export const tiering = { enabled: true, warmGas: WARM_GAS };
  * interpreted (gas costs 3-7 ns) as compiling it will take.
  */
 export const WARM_GAS_PER_WORD = 512;
+
+/**
+ * Turns the compiled tier on (the default) or off for the whole process.
+ * Results, gas, faults and images are the same either way; off, hot guest
+ * loops run several times slower. Off is also what happens by itself where
+ * generating code from strings is forbidden.
+ */
+export function setCompiledTier(enabled: boolean): void {
+  tiering.enabled = enabled;
+}
 
 /** Per-module tiering state, created with the module by verify(). */
 export class Tier {
@@ -74,9 +88,23 @@ export function execute(cpu: Cpu): Exit {
     if (exit !== Exit.Gas || cpu.need > cpu.gas) return exit;
   }
   t.tried = true;
-  t.compiled = compileModule(cpu.module as Module);
+  t.compiled = compileOrNull(cpu.module as Module);
   if (t.compiled === null) return interpret(cpu);
   return runCompiled(cpu, t.compiled);
+}
+
+/**
+ * Compiles, or gives null where the host forbids generating code from strings
+ * (node --disallow-code-generation-from-strings): then nothing is compiled again.
+ */
+function compileOrNull(m: Module): Compiled | null {
+  try {
+    return compileModule(m);
+  } catch (e) {
+    if (!(e instanceof EvalError)) throw e;
+    tiering.enabled = false;
+    return null;
+  }
 }
 
 function runCompiled(cpu: Cpu, c: Compiled): Exit {
