@@ -81,7 +81,28 @@ export function verify(def: ModuleDef): Module {
   const fast = quicken(code, fns);
   const callInfo = new Int32Array(n * 4);
   for (let f = 0; f < n; f++) callInfo.set([entries[f], nparams[f], nlocals[f], frameCost[f]], f * 4);
-  return { ...def, digest: digestBytes(bytes), maxStack, frameCost, nparams, nlocals, entries, bytes, fast, callInfo, heights: height, tier: new Tier(code.length) };
+  // Every field, always, in this order: all modules share one object layout, so
+  // the interpreter's and scheduler's reads of a module stay monomorphic.
+  return {
+    name: def.name,
+    caps: def.caps,
+    functions: def.functions,
+    code: def.code,
+    sourceMap: def.sourceMap,
+    links: def.links,
+    trapOnly: def.trapOnly,
+    digest: digestBytes(bytes),
+    maxStack,
+    frameCost,
+    nparams,
+    nlocals,
+    entries,
+    bytes,
+    fast,
+    callInfo,
+    heights: height,
+    tier: new Tier(code.length),
+  };
 }
 
 function verifyFunction(def: ModuleDef, f: number, height: Int32Array, isStart: Uint8Array): number {
