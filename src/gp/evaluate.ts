@@ -328,7 +328,7 @@ export function runBatch(
     links: modules.map((m) => m.digest),
   };
   const evaluator = verify(def);
-  const machine = new Machine();
+  const machine = new Machine({ recycle: true });
   for (const m of modules) machine.intern(m);
   const region = 1 + block.count * rec;
   const memWords = HEADER + block.words.length + modules.length * region;

@@ -9,6 +9,8 @@ import { StatusCode } from "../vm/opcodes.js";
 export const PROCESS_WORDS = 16;
 /** Largest stack a fresh (not yet entered) process allocates before its entry frame is charged. */
 const FRESH_STACK = 64;
+/** Largest stack, frame or memory buffer (in words) a reused process keeps; larger ones are dropped. */
+const REUSE_WORDS = 4096;
 
 export type StatusName = "ready" | "done" | "fault" | "out_of_gas" | "out_of_mem" | "yielded" | "cap_call";
 
@@ -106,6 +108,69 @@ export class Process {
     this.sp = args.length;
     this.mem = memory;
     this.memSize = memory.length;
+  }
+
+  /**
+   * Turns this process, dropped by its parent and childless, into a fresh one:
+   * the same state as `new Process(...)` with `nargs` arguments from
+   * `args[argAt..]` and a copy of `src[memAt, memAt + memLen)` as memory, but
+   * keeping its host buffers when they are small (a spawn then allocates
+   * nothing). Only the scheduler calls this, for a process no one else can
+   * reach any more.
+   */
+  reuse(
+    module: Module,
+    entryFn: number,
+    args: Int32Array,
+    argAt: number,
+    nargs: number,
+    src: Int32Array,
+    memAt: number,
+    memLen: number,
+    gasLimit: number,
+    memLimit: number,
+    caps: string[],
+    traps: string[],
+    parent: Process,
+    handle: number,
+  ): void {
+    this.parent = parent;
+    this.handle = handle;
+    this.depth = parent.depth + 1;
+    this.module = module;
+    this.entryFn = entryFn;
+    this.status = StatusCode.READY;
+    this.value = 0;
+    this.faultKind = null;
+    this.faultDetail = "";
+    this.need = 0;
+    this.request = null;
+    this.answer = 0;
+    this.waiting = 0;
+    this.inbox = null;
+    this.pc = 0;
+    this.bp = 0;
+    this.fp = 0;
+    let stack = this.stack;
+    const want = Math.max(nargs, Math.min(module.nlocals[entryFn] + module.maxStack[entryFn], FRESH_STACK));
+    if (stack.length < want || stack.length > REUSE_WORDS) stack = this.stack = new Int32Array(want);
+    for (let i = 0; i < nargs; i++) stack[i] = args[argAt + i];
+    this.sp = nargs;
+    if (this.frames.length > REUSE_WORDS) this.frames = new Int32Array(12);
+    // Memory past memSize must read as zeros when it is grown (MGROW relies on it).
+    let mem = this.mem;
+    if (mem.length < memLen || mem.length > REUSE_WORDS) mem = this.mem = new Int32Array(memLen);
+    else if (this.memSize > memLen) mem.fill(0, memLen, this.memSize);
+    for (let i = 0; i < memLen; i++) mem[i] = src[memAt + i];
+    this.memSize = memLen;
+    this.gasLimit = gasLimit;
+    this.gasUsed = 0;
+    this.memLimit = memLimit;
+    this.memUsed = 0;
+    this.caps = caps;
+    this.traps = traps;
+    this.nextHandle = 1;
+    this.cachedPath = null;
   }
 
   /** Words this process itself occupies (without children): bookkeeping, memory, frames. */
