@@ -63,14 +63,11 @@ export function encodeCases(cases: readonly Case[], stride: number): CaseBlock {
 }
 
 // Evaluator memory: a header (its memory headroom with no child alive, then
-// three globals: cases left, next case block, next record), the case blocks,
-// then per candidate a start word (GASLEFT before its first case) followed by
-// one record per case.
+// the next record), the case blocks, then per candidate a start word (GASLEFT
+// before its first case) followed by one record per case.
 const G_MEMBASE = 0;
-const G_LEFT = 1;
-const G_CASE = 2;
-const G_REC = 3;
-const HEADER = 4;
+const G_REC = 1;
+const HEADER = 2;
 /**
  * Record words: status, result, gas (GASLEFT right after the child stopped;
  * runBatch turns it into the child's gas), memory (MEMLEFT while the child is
@@ -134,13 +131,23 @@ interface Overheads {
 // Function indices of the evaluator.
 const F_BEGIN = 1;
 const F_FINISH = 2;
+// Locals of finish.
+const L_CASE = 0;
+const L_CHILD = 1;
+const L_STATUS = 2;
+const L_GAS = 3;
+const L_MEM = 4;
+const L_REC = 5;
 
 /**
  * The evaluator module's code. Per candidate k, main holds only the loop that
- * spawns: `begin` sets up the globals and returns the first case block (or 0),
- * `finish(h)` resumes the child, records it, kills it and returns the next
- * case block (or 0). Keeping the per-candidate part small keeps the module,
- * and its verification, small.
+ * spawns (SPAWNX k): `begin` stores the start word and returns the first case
+ * block, `finish(block, h)` resumes the child, records it, kills it and
+ * returns the next case block (or 0). The per-candidate part is small because
+ * the evaluator is verified for every batch, and its verification costs in
+ * proportion to its size; the shared part is short because it runs once per
+ * evaluation, and its scheduler instructions come in runs (RESUME GASLEFT
+ * MEMLEFT) that need no trip through the hot loop in between.
  */
 function evaluatorCode(
   k: number,
@@ -150,6 +157,7 @@ function evaluatorCode(
 ): { functions: FunctionDef[]; code: number[]; overheads: Overheads } {
   const rec = recordWords(l);
   const casesAt = HEADER;
+  const lastCase = casesAt + (block.count - 1) * block.stride;
   const resBase = HEADER + block.words.length;
   // main
   const main = new Code(0);
@@ -159,12 +167,15 @@ function evaluatorCode(
   let spawnGas = 0;
   let loopGas = 0;
   for (let cand = 0; cand < k; cand++) {
-    main.op(Op.PUSH, resBase + cand * (1 + block.count * rec) + 1);
+    main.op(Op.PUSH, resBase + cand * (1 + block.count * rec));
     main.op(Op.CALL, F_BEGIN);
+    if (block.count === 0) {
+      main.op(Op.POP);
+      continue;
+    }
     main.mark();
     const head = main.pc;
     main.op(Op.DUP);
-    const toNext = main.jump(Op.JZ);
     main.op(Op.PUSH, block.stride);
     main.op(Op.PUSH, budget.gas);
     main.op(Op.PUSH, budget.mem);
@@ -174,62 +185,61 @@ function evaluatorCode(
     main.bulk(block.stride);
     main.op(Op.CALL, F_FINISH);
     spawnGas = main.mark();
-    main.op(Op.JMP, head);
+    main.op(Op.DUP);
+    main.op(Op.JNZ, head);
     loopGas = main.mark();
-    main.land(toNext);
     main.op(Op.POP);
   }
   main.op(Op.PUSH, 0);
   main.op(Op.RET);
-  // begin(rec): globals for a candidate whose records start at rec; the start word; the first case block or 0.
+  // begin(region): the next record and the start word; the first case block.
   const begin = new Code(main.pc);
-  begin.op(Op.PUSH, G_LEFT);
-  begin.op(Op.PUSH, block.count);
-  begin.op(Op.STORE, 0);
-  begin.op(Op.PUSH, G_REC);
+  begin.op(Op.PUSH, 0);
   begin.op(Op.LGET, 0);
-  begin.op(Op.STORE, 0);
-  begin.op(Op.PUSH, G_CASE);
-  begin.op(Op.PUSH, casesAt);
-  begin.op(Op.STORE, 0);
+  begin.op(Op.ADDI, 1);
+  begin.op(Op.STORE, G_REC);
   begin.op(Op.LGET, 0);
   begin.op(Op.GASLEFT);
   begin.mark();
-  begin.op(Op.STORE, -1);
-  begin.op(Op.PUSH, block.count > 0 ? casesAt : 0);
+  begin.op(Op.STORE, 0);
+  begin.op(Op.PUSH, casesAt);
   begin.op(Op.RET);
   const beginTail = begin.mark();
-  // finish(h): locals h, status, record.
+  // finish(block, h)
   const finish = new Code(begin.pc);
-  finish.op(Op.LGET, 0);
+  finish.op(Op.LGET, L_CHILD);
   finish.op(Op.RESUME);
-  finish.op(Op.LSET, 1);
-  finish.op(Op.PUSH, 0);
-  finish.op(Op.LOAD, G_REC);
-  finish.op(Op.LSET, 2);
-  finish.op(Op.LGET, 2);
   finish.op(Op.GASLEFT);
   const finishHead = finish.mark();
-  finish.op(Op.STORE, R_GAS);
-  finish.op(Op.LGET, 2);
-  finish.op(Op.LGET, 1);
-  finish.op(Op.STORE, R_STATUS);
-  finish.op(Op.LGET, 2);
   finish.op(Op.MEMLEFT);
+  finish.op(Op.LSET, L_MEM);
+  finish.op(Op.LSET, L_GAS);
+  finish.op(Op.LSET, L_STATUS);
+  finish.op(Op.PUSH, 0);
+  finish.op(Op.LOAD, G_REC);
+  finish.op(Op.LSET, L_REC);
+  finish.op(Op.LGET, L_REC);
+  finish.op(Op.LGET, L_STATUS);
+  finish.op(Op.STORE, R_STATUS);
+  finish.op(Op.LGET, L_REC);
+  finish.op(Op.LGET, L_GAS);
+  finish.op(Op.STORE, R_GAS);
+  finish.op(Op.LGET, L_REC);
+  finish.op(Op.LGET, L_MEM);
   finish.op(Op.STORE, R_MEM);
-  finish.op(Op.LGET, 1);
+  finish.op(Op.LGET, L_STATUS);
   finish.op(Op.PUSH, StatusCode.DONE);
-  finish.op(Op.NE);
-  const toKill = finish.jump(Op.JNZ);
+  finish.op(Op.EQ);
+  const toKill = finish.jump(Op.JZ);
   const common = finish.mark();
-  finish.op(Op.LGET, 2);
-  finish.op(Op.LGET, 0);
+  finish.op(Op.LGET, L_REC);
+  finish.op(Op.LGET, L_CHILD);
   finish.op(Op.RESULT);
   finish.op(Op.STORE, R_VALUE);
   if (l.output === "string") {
-    finish.op(Op.LGET, 0);
+    finish.op(Op.LGET, L_CHILD);
     finish.op(Op.PUSH, block.stride);
-    finish.op(Op.LGET, 2);
+    finish.op(Op.LGET, L_REC);
     finish.op(Op.ADDI, R_OUT);
     finish.op(Op.PUSH, 1 + l.outCap);
     finish.op(Op.CLOAD);
@@ -237,28 +247,19 @@ function evaluatorCode(
   }
   const done = finish.mark();
   finish.land(toKill);
-  finish.op(Op.LGET, 0);
+  finish.op(Op.LGET, L_CHILD);
   finish.op(Op.KILL);
-  // Advance the globals; return the next case block, or 0 after the last.
-  finish.op(Op.PUSH, G_REC);
-  finish.op(Op.LGET, 2);
+  // Advance the record; return the next case block, or 0 after the last.
+  finish.op(Op.PUSH, 0);
+  finish.op(Op.LGET, L_REC);
   finish.op(Op.ADDI, rec);
-  finish.op(Op.STORE, 0);
-  finish.op(Op.PUSH, G_LEFT);
-  finish.op(Op.PUSH, 0);
-  finish.op(Op.LOAD, G_LEFT);
-  finish.op(Op.ADDI, -1);
-  finish.op(Op.LTEE, 1);
-  finish.op(Op.STORE, 0);
-  finish.op(Op.LGET, 1);
+  finish.op(Op.STORE, G_REC);
+  finish.op(Op.LGET, L_CASE);
+  finish.op(Op.PUSH, lastCase);
+  finish.op(Op.LT);
   const toLast = finish.jump(Op.JZ);
-  finish.op(Op.PUSH, G_CASE);
-  finish.op(Op.PUSH, 0);
-  finish.op(Op.LOAD, G_CASE);
+  finish.op(Op.LGET, L_CASE);
   finish.op(Op.ADDI, block.stride);
-  finish.op(Op.LTEE, 1);
-  finish.op(Op.STORE, 0);
-  finish.op(Op.LGET, 1);
   finish.op(Op.RET);
   const tail = finish.mark();
   finish.land(toLast);
@@ -268,7 +269,7 @@ function evaluatorCode(
   const functions: FunctionDef[] = [
     { name: "main", nparams: 0, nlocals: 0, entry: 0, end: begin.entry },
     { name: "begin", nparams: 1, nlocals: 1, entry: begin.entry, end: finish.entry },
-    { name: "finish", nparams: 1, nlocals: 3, entry: finish.entry, end: code.length },
+    { name: "finish", nparams: 2, nlocals: 6, entry: finish.entry, end: code.length },
   ];
   return {
     functions,
@@ -339,7 +340,10 @@ export function runBatch(
     evaluator,
     0,
     [],
-    { gas: need + 2 ** 16 + GAS_FLOOR, mem: PROCESS_WORDS + memWords + evaluator.frameCost[0] + evaluator.frameCost[F_FINISH] + memHeadroom },
+    {
+      gas: need + 2 ** 16 + GAS_FLOOR,
+      mem: PROCESS_WORDS + memWords + evaluator.frameCost[0] + Math.max(evaluator.frameCost[F_BEGIN], evaluator.frameCost[F_FINISH]) + memHeadroom,
+    },
     [],
     memory,
   );
