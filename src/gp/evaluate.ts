@@ -119,35 +119,45 @@ class Code {
 
 /**
  * The evaluator's own gas between two consecutive GASLEFT reads, besides the
- * child's work: `first` before a candidate's first case, `next` before each
- * later one, plus `done` when the previous case finished (RESULT, CLOAD).
+ * child's work, from the gas table. Before case i of a candidate it is
+ * `start` (i = 0) or `again` plus what was spent after reading case i - 1
+ * (`tailDone` if that child finished, else `tailStopped`), plus what is spent
+ * before reading case i (`headDone` if this child finished, else
+ * `headStopped`).
  */
 interface Overheads {
-  first: number;
-  next: number;
-  done: number;
+  start: number;
+  again: number;
+  headDone: number;
+  headStopped: number;
+  tailDone: number;
+  tailStopped: number;
 }
 
 // Function indices of the evaluator.
 const F_BEGIN = 1;
 const F_FINISH = 2;
+// Local of main: the handle of the newest child.
+const L_HANDLE = 0;
 // Locals of finish.
 const L_CASE = 0;
-const L_CHILD = 1;
-const L_STATUS = 2;
-const L_GAS = 3;
-const L_MEM = 4;
-const L_REC = 5;
+const L_STATUS = 1;
+const L_CHILD = 2;
+const L_VALUE = 3;
+const L_GAS = 4;
+const L_MEM = 5;
+const L_REC = 6;
 
 /**
  * The evaluator module's code. Per candidate k, main holds only the loop that
- * spawns (SPAWNX k): `begin` stores the start word and returns the first case
- * block, `finish(block, h)` resumes the child, records it, kills it and
- * returns the next case block (or 0). The per-candidate part is small because
- * the evaluator is verified for every batch, and its verification costs in
- * proportion to its size; the shared part is short because it runs once per
- * evaluation, and its scheduler instructions come in runs (RESUME GASLEFT
- * MEMLEFT) that need no trip through the hot loop in between.
+ * spawns and resumes a child per case (SPAWNX k): `begin` stores the start
+ * word and returns the first case block; `finish(block, status, h)` records
+ * the child, kills it and returns the next case block (or 0). The
+ * per-candidate part is small because the evaluator is verified for every
+ * batch, at a cost in proportion to its size. The shared part runs once per
+ * evaluation, and what costs the host most there is every trip between the
+ * hot loop and the scheduler, so the scheduler's instructions come in runs:
+ * SPAWNX RESUME, [CLOAD] RESULT GASLEFT MEMLEFT (or GASLEFT MEMLEFT), KILL.
  */
 function evaluatorCode(
   k: number,
@@ -175,6 +185,8 @@ function evaluatorCode(
     }
     main.mark();
     const head = main.pc;
+    // Handles are given in order (1, 2, ...): this child's is one more than the last one's.
+    main.op(Op.LINC, L_HANDLE, 1);
     main.op(Op.DUP);
     main.op(Op.PUSH, block.stride);
     main.op(Op.PUSH, budget.gas);
@@ -183,6 +195,8 @@ function evaluatorCode(
     main.op(Op.PUSH, 0);
     main.op(Op.SPAWNX, cand, 0);
     main.bulk(block.stride);
+    main.op(Op.RESUME);
+    main.op(Op.LGET, L_HANDLE);
     main.op(Op.CALL, F_FINISH);
     spawnGas = main.mark();
     main.op(Op.DUP);
@@ -205,79 +219,90 @@ function evaluatorCode(
   begin.op(Op.PUSH, casesAt);
   begin.op(Op.RET);
   const beginTail = begin.mark();
-  // finish(block, h)
-  const finish = new Code(begin.pc);
-  finish.op(Op.LGET, L_CHILD);
-  finish.op(Op.RESUME);
-  finish.op(Op.GASLEFT);
-  const finishHead = finish.mark();
-  finish.op(Op.MEMLEFT);
-  finish.op(Op.LSET, L_MEM);
-  finish.op(Op.LSET, L_GAS);
-  finish.op(Op.LSET, L_STATUS);
-  finish.op(Op.PUSH, 0);
-  finish.op(Op.LOAD, G_REC);
-  finish.op(Op.LSET, L_REC);
-  finish.op(Op.LGET, L_REC);
-  finish.op(Op.LGET, L_STATUS);
-  finish.op(Op.STORE, R_STATUS);
-  finish.op(Op.LGET, L_REC);
-  finish.op(Op.LGET, L_GAS);
-  finish.op(Op.STORE, R_GAS);
-  finish.op(Op.LGET, L_REC);
-  finish.op(Op.LGET, L_MEM);
-  finish.op(Op.STORE, R_MEM);
-  finish.op(Op.LGET, L_STATUS);
-  finish.op(Op.PUSH, StatusCode.DONE);
-  finish.op(Op.EQ);
-  const toKill = finish.jump(Op.JZ);
-  const common = finish.mark();
-  finish.op(Op.LGET, L_REC);
-  finish.op(Op.LGET, L_CHILD);
-  finish.op(Op.RESULT);
-  finish.op(Op.STORE, R_VALUE);
+  // finish(block, status, h)
+  const f = new Code(begin.pc);
+  f.op(Op.PUSH, 0);
+  f.op(Op.LOAD, G_REC);
+  f.op(Op.LSET, L_REC);
+  f.op(Op.LGET, L_STATUS);
+  f.op(Op.PUSH, StatusCode.DONE);
+  f.op(Op.EQ);
+  const toStopped = f.jump(Op.JZ);
+  const pre = f.mark();
+  // A finished child: its result (and output) first, then the readings.
+  f.op(Op.LGET, L_CHILD);
   if (l.output === "string") {
-    finish.op(Op.LGET, L_CHILD);
-    finish.op(Op.PUSH, block.stride);
-    finish.op(Op.LGET, L_REC);
-    finish.op(Op.ADDI, R_OUT);
-    finish.op(Op.PUSH, 1 + l.outCap);
-    finish.op(Op.CLOAD);
-    finish.bulk(1 + l.outCap);
+    f.op(Op.LGET, L_CHILD);
+    f.op(Op.PUSH, block.stride);
+    f.op(Op.LGET, L_REC);
+    f.op(Op.ADDI, R_OUT);
+    f.op(Op.PUSH, 1 + l.outCap);
+    f.op(Op.CLOAD);
+    f.bulk(1 + l.outCap);
   }
-  const done = finish.mark();
-  finish.land(toKill);
-  finish.op(Op.LGET, L_CHILD);
-  finish.op(Op.KILL);
+  f.op(Op.RESULT);
+  f.op(Op.GASLEFT);
+  const headDone = f.mark();
+  f.op(Op.MEMLEFT);
+  f.op(Op.LSET, L_MEM);
+  f.op(Op.LSET, L_GAS);
+  f.op(Op.LSET, L_VALUE);
+  f.op(Op.LGET, L_REC);
+  f.op(Op.LGET, L_VALUE);
+  f.op(Op.STORE, R_VALUE);
+  const toCommon = f.jump(Op.JMP);
+  const tailDone = f.mark();
+  f.land(toStopped);
+  f.op(Op.GASLEFT);
+  const headStopped = f.mark();
+  f.op(Op.MEMLEFT);
+  f.op(Op.LSET, L_MEM);
+  f.op(Op.LSET, L_GAS);
+  const tailStopped = f.mark();
+  f.land(toCommon);
+  f.op(Op.LGET, L_REC);
+  f.op(Op.LGET, L_STATUS);
+  f.op(Op.STORE, R_STATUS);
+  f.op(Op.LGET, L_REC);
+  f.op(Op.LGET, L_GAS);
+  f.op(Op.STORE, R_GAS);
+  f.op(Op.LGET, L_REC);
+  f.op(Op.LGET, L_MEM);
+  f.op(Op.STORE, R_MEM);
+  f.op(Op.LGET, L_CHILD);
+  f.op(Op.KILL);
   // Advance the record; return the next case block, or 0 after the last.
-  finish.op(Op.PUSH, 0);
-  finish.op(Op.LGET, L_REC);
-  finish.op(Op.ADDI, rec);
-  finish.op(Op.STORE, G_REC);
-  finish.op(Op.LGET, L_CASE);
-  finish.op(Op.PUSH, lastCase);
-  finish.op(Op.LT);
-  const toLast = finish.jump(Op.JZ);
-  finish.op(Op.LGET, L_CASE);
-  finish.op(Op.ADDI, block.stride);
-  finish.op(Op.RET);
-  const tail = finish.mark();
-  finish.land(toLast);
-  finish.op(Op.PUSH, 0);
-  finish.op(Op.RET);
-  const code = [...main.words, ...begin.words, ...finish.words];
+  f.op(Op.PUSH, 0);
+  f.op(Op.LGET, L_REC);
+  f.op(Op.ADDI, rec);
+  f.op(Op.STORE, G_REC);
+  f.op(Op.LGET, L_CASE);
+  f.op(Op.PUSH, lastCase);
+  f.op(Op.LT);
+  const toLast = f.jump(Op.JZ);
+  f.op(Op.LGET, L_CASE);
+  f.op(Op.ADDI, block.stride);
+  f.op(Op.RET);
+  const common = f.mark();
+  f.land(toLast);
+  f.op(Op.PUSH, 0);
+  f.op(Op.RET);
+  const code = [...main.words, ...begin.words, ...f.words];
   const functions: FunctionDef[] = [
-    { name: "main", nparams: 0, nlocals: 0, entry: 0, end: begin.entry },
-    { name: "begin", nparams: 1, nlocals: 1, entry: begin.entry, end: finish.entry },
-    { name: "finish", nparams: 2, nlocals: 6, entry: finish.entry, end: code.length },
+    { name: "main", nparams: 0, nlocals: 1, entry: 0, end: begin.entry },
+    { name: "begin", nparams: 1, nlocals: 1, entry: begin.entry, end: f.entry },
+    { name: "finish", nparams: 3, nlocals: 7, entry: f.entry, end: code.length },
   ];
   return {
     functions,
     code,
     overheads: {
-      first: beginTail + spawnGas + finishHead,
-      next: common + tail + loopGas + spawnGas + finishHead,
-      done,
+      start: beginTail + spawnGas + pre,
+      again: common + loopGas + spawnGas + pre,
+      headDone,
+      headStopped,
+      tailDone,
+      tailStopped,
     },
   };
 }
@@ -285,7 +310,7 @@ function evaluatorCode(
 /** Gas per evaluation the evaluator spends besides the child's own (an upper bound, from the gas table). */
 function evalOverhead(block: CaseBlock, budget: Budget, l: Layout): number {
   const o = evaluatorCode(1, block, budget, l).overheads;
-  return Math.max(o.first, o.next) + o.done + 16;
+  return Math.max(o.start, o.again) + Math.max(o.headDone, o.headStopped) + Math.max(o.tailDone, o.tailStopped) + 16;
 }
 
 /** Result records of one batch. */
@@ -355,19 +380,20 @@ export function runBatch(
   const memBase = mem[G_MEMBASE] - evaluator.frameCost[F_FINISH];
   const words = out?.words ?? new Int32Array(modules.length * block.count * rec);
   const total = out?.count ?? block.count;
-  const { first, next, done } = gen.overheads;
+  const o = gen.overheads;
   for (let k = 0; k < modules.length; k++) {
     const at = HEADER + block.words.length + k * region;
     let before = mem[at];
-    let overhead = first;
+    let overhead = o.start;
     let dst = ((out?.candidate ?? 0) + k) * total * rec + (out?.firstCase ?? 0) * rec;
     for (let src = at + 1, end = at + region; src < end; src += rec, dst += rec) {
       for (let j = 0; j < rec; j++) words[dst + j] = mem[src + j];
+      const done = mem[src + R_STATUS] === StatusCode.DONE;
       const after = mem[src + R_GAS];
-      words[dst + R_GAS] = before - after - overhead;
+      words[dst + R_GAS] = before - after - overhead - (done ? o.headDone : o.headStopped);
       words[dst + R_MEM] = memBase - mem[src + R_MEM];
       before = after;
-      overhead = next + (mem[src + R_STATUS] === StatusCode.DONE ? done : 0);
+      overhead = o.again + (done ? o.tailDone : o.tailStopped);
     }
   }
   return { words, rec, count: total };
