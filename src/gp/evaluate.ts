@@ -313,6 +313,34 @@ function evalOverhead(block: CaseBlock, budget: Budget, l: Layout): number {
   return Math.max(o.start, o.again) + Math.max(o.headDone, o.headStopped) + Math.max(o.tailDone, o.tailStopped) + 16;
 }
 
+/**
+ * The same verified module as an object of one fixed layout. Modules made by
+ * verify() each get their own hidden class (V8), and the interpreter and the
+ * scheduler read a module's fields at every switch between processes: with
+ * hundreds of candidates in a batch those reads would all go megamorphic.
+ */
+export function uniformModule(m: Module): Module {
+  return {
+    name: m.name,
+    caps: m.caps,
+    functions: m.functions,
+    code: m.code,
+    sourceMap: m.sourceMap,
+    links: m.links,
+    trapOnly: m.trapOnly,
+    digest: m.digest,
+    maxStack: m.maxStack,
+    frameCost: m.frameCost,
+    nparams: m.nparams,
+    nlocals: m.nlocals,
+    entries: m.entries,
+    bytes: m.bytes,
+    fast: m.fast,
+    callInfo: m.callInfo,
+    heights: m.heights,
+  };
+}
+
 /** Result records of one batch. */
 export interface BatchResult {
   /**
@@ -353,9 +381,9 @@ export function runBatch(
     code: Int32Array.from(gen.code),
     links: modules.map((m) => m.digest),
   };
-  const evaluator = verify(def);
+  const evaluator = uniformModule(verify(def));
   const machine = new Machine({ recycle: true });
-  for (const m of modules) machine.intern(m);
+  for (const m of modules) machine.intern(uniformModule(m));
   const region = 1 + block.count * rec;
   const memWords = HEADER + block.words.length + modules.length * region;
   const memory = new Int32Array(memWords);
