@@ -14,6 +14,7 @@ import { encodeCases, evaluateAll, selectCases, type Budget, type CaseBlock, typ
 import { GeneSampler, geneCount, type Genome } from "./genome.js";
 import { crossover, replace, umad } from "./operators.js";
 import type { Problem } from "./problems.js";
+import { warmUp } from "./warmup.js";
 import { Rng, type RngState } from "./random.js";
 import { Lexicase, ranking, tournament, type Fitness, type Pressure } from "./select.js";
 
@@ -238,6 +239,7 @@ export class GpRun {
    */
   step(): GenerationStats {
     const t0 = performance.now();
+    warmUp();
     this.previous = this.current;
     this.current = new Map();
     const s = this.state;
