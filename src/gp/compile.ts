@@ -429,9 +429,39 @@ export function compileGenome(genome: Genome, l: Layout, name = "gp"): ModuleDef
 /** Compiles and verifies; null when the module does not verify (such a genome is never run). */
 export function buildCandidate(genome: Genome, l: Layout, name = "gp"): Module | null {
   try {
-    return verify(compileGenome(genome, l, name));
+    return uniformModule(verify(compileGenome(genome, l, name)));
   } catch (e) {
     if (e instanceof RarError) return null;
     throw e;
   }
+}
+
+/**
+ * The same verified module as an object of one fixed layout. Modules made by
+ * verify() each get their own hidden class (V8 gives every object spread from
+ * a definition a new one), and the interpreter, the scheduler and the harness
+ * read a module's fields all the time: with hundreds of candidates those
+ * reads would all go megamorphic. Candidates are made uniform once, right
+ * after verification.
+ */
+export function uniformModule(m: Module): Module {
+  return {
+    name: m.name,
+    caps: m.caps,
+    functions: m.functions,
+    code: m.code,
+    sourceMap: m.sourceMap,
+    links: m.links,
+    trapOnly: m.trapOnly,
+    digest: m.digest,
+    maxStack: m.maxStack,
+    frameCost: m.frameCost,
+    nparams: m.nparams,
+    nlocals: m.nlocals,
+    entries: m.entries,
+    bytes: m.bytes,
+    fast: m.fast,
+    callInfo: m.callInfo,
+    heights: m.heights,
+  };
 }

@@ -15,7 +15,7 @@ import { PROCESS_WORDS } from "../process/process.js";
 import { MODULE_LIMITS, type FunctionDef, type Module, type ModuleDef } from "../vm/module.js";
 import { GAS, Op, StatusCode, bulkGas } from "../vm/opcodes.js";
 import { verify } from "../vm/verify.js";
-import type { Layout } from "./compile.js";
+import { uniformModule, type Layout } from "./compile.js";
 import type { Case, Problem } from "./problems.js";
 import { boolError, codePoints, intError, stringError } from "./score.js";
 
@@ -311,34 +311,6 @@ function evaluatorCode(
 function evalOverhead(block: CaseBlock, budget: Budget, l: Layout): number {
   const o = evaluatorCode(1, block, budget, l).overheads;
   return Math.max(o.start, o.again) + Math.max(o.headDone, o.headStopped) + Math.max(o.tailDone, o.tailStopped) + 16;
-}
-
-/**
- * The same verified module as an object of one fixed layout. Modules made by
- * verify() each get their own hidden class (V8), and the interpreter and the
- * scheduler read a module's fields at every switch between processes: with
- * hundreds of candidates in a batch those reads would all go megamorphic.
- */
-export function uniformModule(m: Module): Module {
-  return {
-    name: m.name,
-    caps: m.caps,
-    functions: m.functions,
-    code: m.code,
-    sourceMap: m.sourceMap,
-    links: m.links,
-    trapOnly: m.trapOnly,
-    digest: m.digest,
-    maxStack: m.maxStack,
-    frameCost: m.frameCost,
-    nparams: m.nparams,
-    nlocals: m.nlocals,
-    entries: m.entries,
-    bytes: m.bytes,
-    fast: m.fast,
-    callInfo: m.callInfo,
-    heights: m.heights,
-  };
 }
 
 /** Result records of one batch. */

@@ -13,7 +13,7 @@ import { Machine } from "../process/scheduler.js";
 import type { FunctionDef, ModuleDef } from "../vm/module.js";
 import { Op } from "../vm/opcodes.js";
 import { verify } from "../vm/verify.js";
-import { uniformModule } from "./evaluate.js";
+import { uniformModule } from "./compile.js";
 
 /** Values on both sides of V8's small-integer range, and negative ones. */
 const VALUES = [3, -7, 0x40000005, -0x7ffffff0];
