@@ -436,32 +436,38 @@ export function buildCandidate(genome: Genome, l: Layout, name = "gp"): Module |
   }
 }
 
+const NO_WORDS = new Int32Array(0);
+const NO_BYTES = new Uint8Array(0);
+
 /**
  * The same verified module as an object of one fixed layout. Modules made by
  * verify() each get their own hidden class (V8 gives every object spread from
  * a definition a new one), and the interpreter, the scheduler and the harness
  * read a module's fields all the time: with hundreds of candidates those
  * reads would all go megamorphic. Candidates are made uniform once, right
- * after verification.
+ * after verification. Every field is copied (Object.assign, which also reads
+ * the fields without a property lookup each) into an object that starts from
+ * one literal, so all of them share its layout.
  */
 export function uniformModule(m: Module): Module {
-  return {
-    name: m.name,
-    caps: m.caps,
-    functions: m.functions,
-    code: m.code,
-    sourceMap: m.sourceMap,
-    links: m.links,
-    trapOnly: m.trapOnly,
-    digest: m.digest,
-    maxStack: m.maxStack,
-    frameCost: m.frameCost,
-    nparams: m.nparams,
-    nlocals: m.nlocals,
-    entries: m.entries,
-    bytes: m.bytes,
-    fast: m.fast,
-    callInfo: m.callInfo,
-    heights: m.heights,
+  const layout: Module = {
+    name: "",
+    caps: [],
+    functions: [],
+    code: NO_WORDS,
+    sourceMap: undefined,
+    links: undefined,
+    trapOnly: undefined,
+    digest: "",
+    maxStack: NO_WORDS,
+    frameCost: NO_WORDS,
+    nparams: NO_WORDS,
+    nlocals: NO_WORDS,
+    entries: NO_WORDS,
+    bytes: NO_BYTES,
+    fast: NO_WORDS,
+    callInfo: NO_WORDS,
+    heights: NO_WORDS,
   };
+  return Object.assign(layout, m);
 }
