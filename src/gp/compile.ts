@@ -423,13 +423,13 @@ export function compileGenome(genome: Genome, l: Layout, name = "gp"): ModuleDef
     for (const w of words) code.push(w);
     functions.push({ name: b.name, nparams: b.nparams, nlocals: b.nlocals, entry, end: code.length });
   }
-  return { name, caps: [], functions, code: Int32Array.from(code) };
+  return verifiable({ name, caps: [], functions, code: Int32Array.from(code) });
 }
 
 /** Compiles and verifies; null when the module does not verify (such a genome is never run). */
 export function buildCandidate(genome: Genome, l: Layout, name = "gp"): Module | null {
   try {
-    return uniformModule(verify(compileGenome(genome, l, name)));
+    return verify(compileGenome(genome, l, name));
   } catch (e) {
     if (e instanceof RarError) return null;
     throw e;
@@ -439,18 +439,9 @@ export function buildCandidate(genome: Genome, l: Layout, name = "gp"): Module |
 const NO_WORDS = new Int32Array(0);
 const NO_BYTES = new Uint8Array(0);
 
-/**
- * The same verified module as an object of one fixed layout. Modules made by
- * verify() each get their own hidden class (V8 gives every object spread from
- * a definition a new one), and the interpreter, the scheduler and the harness
- * read a module's fields all the time: with hundreds of candidates those
- * reads would all go megamorphic. Candidates are made uniform once, right
- * after verification. Every field is copied (Object.assign, which also reads
- * the fields without a property lookup each) into an object that starts from
- * one literal, so all of them share its layout.
- */
-export function uniformModule(m: Module): Module {
-  const layout: Module = {
+/** A module's fields with nothing in them: the one layout every module object here takes. */
+function emptyModule(): Module {
+  return {
     name: "",
     caps: [],
     functions: [],
@@ -469,5 +460,26 @@ export function uniformModule(m: Module): Module {
     callInfo: NO_WORDS,
     heights: NO_WORDS,
   };
-  return Object.assign(layout, m);
+}
+
+/**
+ * A definition laid out like a module, with empty placeholders for what
+ * verification derives. verify() builds a module by spreading the definition
+ * and adding those fields; V8 gives every object built that way a hidden
+ * class of its own unless the fields are already there, and then every read
+ * of a module's fields (at every switch between processes, in the harness)
+ * misses its inline cache. From such a definition, verify() returns modules
+ * that all share one layout. The placeholders are not part of the definition:
+ * nothing reads them, and verify() overwrites them.
+ */
+export function verifiable(def: ModuleDef): ModuleDef {
+  return Object.assign(emptyModule(), def);
+}
+
+/**
+ * The same verified module in the layout of verifiable(), for modules that
+ * were not defined that way (the harness also runs modules given to it).
+ */
+export function uniformModule(m: Module): Module {
+  return Object.assign(emptyModule(), m);
 }

@@ -9,7 +9,7 @@
 import { RarError } from "../vm/errors.js";
 import type { Module } from "../vm/module.js";
 import { verify } from "../vm/verify.js";
-import { buildCandidate, compileGenome, uniformModule } from "./compile.js";
+import { buildCandidate, compileGenome } from "./compile.js";
 import { encodeCases, evaluateAll, selectCases, type Budget, type CaseBlock, type Outcome } from "./evaluate.js";
 import { GeneSampler, geneCount, type Genome } from "./genome.js";
 import { crossover, replace, umad } from "./operators.js";
@@ -199,7 +199,7 @@ export class GpRun {
       let m = this.current.get(code) ?? this.previous.get(code);
       if (m === undefined) {
         try {
-          m = uniformModule(verify(def));
+          m = verify(def);
         } catch (e) {
           if (!(e instanceof RarError)) throw e;
           m = null;
