@@ -5,14 +5,14 @@
 
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { buildCandidate, compileGenome, uniformModule } from "../src/gp/compile.js";
+import { buildCandidate, compileGenome, uniformModule, verifiable } from "../src/gp/compile.js";
 import { encodeCases, runBatch, type Budget } from "../src/gp/evaluate.js";
 import { GeneSampler } from "../src/gp/genome.js";
 import { builtinProblem, type Problem } from "../src/gp/problems.js";
 import { Rng } from "../src/gp/random.js";
 import { warmUp } from "../src/gp/warmup.js";
 import { Machine } from "../src/process/scheduler.js";
-import type { Module } from "../src/vm/module.js";
+import { encodeModule, type Module } from "../src/vm/module.js";
 import { StatusCode } from "../src/vm/opcodes.js";
 import { verify } from "../src/vm/verify.js";
 
@@ -88,6 +88,19 @@ describe("host-side economies", () => {
     const m = verify(compileGenome(g, problem.layout, problem.name));
     const u = uniformModule(m);
     for (const key of Object.keys(m)) expect((u as unknown as Record<string, unknown>)[key]).toBe((m as unknown as Record<string, unknown>)[key]);
+  });
+
+  it("a definition with verification placeholders verifies to the same module as without them", () => {
+    const problem = builtinProblem("fizz-buzz", 1);
+    const g = new GeneSampler(problem.pool).genome(new Rng(2), 30);
+    const def = compileGenome(g, problem.layout, problem.name);
+    const plain = verify({ name: def.name, caps: def.caps, functions: def.functions, code: def.code });
+    const m = verify(def);
+    expect(m.digest).toBe(plain.digest);
+    expect(encodeModule(m)).toEqual(encodeModule(plain));
+    for (const key of ["maxStack", "frameCost", "nparams", "nlocals", "entries", "bytes", "fast", "callInfo", "heights"] as const)
+      expect(Array.from(m[key])).toEqual(Array.from(plain[key]));
+    expect(verify(verifiable(def)).digest).toBe(plain.digest);
   });
 
   it("the warm-up runs its programs without a host error, once", () => {
