@@ -13,7 +13,8 @@ import { Machine } from "../process/scheduler.js";
 import type { FunctionDef, ModuleDef } from "../vm/module.js";
 import { Op } from "../vm/opcodes.js";
 import { verify } from "../vm/verify.js";
-import { uniformModule } from "./compile.js";
+import { verifiable, type Layout } from "./compile.js";
+import { encodeCases, runBatch } from "./evaluate.js";
 
 /** Values on both sides of V8's small-integer range, and negative ones. */
 const VALUES = [3, -7, 0x40000005, -0x7ffffff0];
@@ -48,7 +49,7 @@ class Asm {
   }
   module(name: string): ModuleDef {
     this.end();
-    return { name, caps: [], functions: this.functions, code: Int32Array.from(this.code) };
+    return verifiable({ name, caps: [], functions: this.functions, code: Int32Array.from(this.code) });
   }
 }
 
@@ -170,10 +171,14 @@ let warmed = false;
 export function warmUp(): void {
   if (warmed) return;
   warmed = true;
-  const run = (def: ModuleDef, gas: number, mem: number): void => {
+  const machine = new Machine();
+  machine.run(machine.createRoot(verify(exercise()), 0, [], { gas: 1_000_000, mem: 100_000 }));
+  const children = stops().map((def) => verify(def));
+  for (const m of children) {
     const machine = new Machine();
-    machine.run(machine.createRoot(uniformModule(verify(def)), 0, [], { gas, mem }));
-  };
-  run(exercise(), 1_000_000, 100_000);
-  for (const def of stops()) run(def, 20_000, 4096);
+    machine.run(machine.createRoot(m, 0, [], { gas: 20_000, mem: 4096 }));
+  }
+  // The same programs once more as the children of an evaluator, as candidates run.
+  const layout: Layout = { inputs: 1, vector: false, scratch: 0, output: "int", stride: 2, outCap: 0, strings: [] };
+  runBatch(children, encodeCases([{ input: [1], output: 0 }], layout.stride), { gas: 20_000, mem: 4096 }, layout);
 }
