@@ -44,7 +44,8 @@ class Asm {
     this.open = { name, nparams, nlocals, entry: this.code.length };
   }
   private end(): void {
-    if (this.open) this.functions.push({ ...this.open, end: this.code.length });
+    const f = this.open;
+    if (f) this.functions.push({ name: f.name, nparams: f.nparams, nlocals: f.nlocals, entry: f.entry, end: this.code.length });
     this.open = null;
   }
   module(name: string): ModuleDef {
