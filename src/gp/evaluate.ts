@@ -62,12 +62,11 @@ export function encodeCases(cases: readonly Case[], stride: number): CaseBlock {
   return { words, count: cases.length, stride, expected };
 }
 
-// Evaluator memory: a header (its memory headroom with no child alive, then
-// the next record), the case blocks, then per candidate a start word (GASLEFT
-// before its first case) followed by one record per case.
+// Evaluator memory: a header (its memory headroom with no child alive), the
+// case blocks, then per candidate a start word (GASLEFT before its first case)
+// followed by one record per case.
 const G_MEMBASE = 0;
-const G_REC = 1;
-const HEADER = 2;
+const HEADER = 1;
 /**
  * Record words: status, result, gas (GASLEFT right after the child stopped;
  * runBatch turns it into the child's gas), memory (MEMLEFT while the child is
@@ -137,22 +136,23 @@ interface Overheads {
 // Function indices of the evaluator.
 const F_BEGIN = 1;
 const F_FINISH = 2;
-// Local of main: the handle of the newest child.
+// Locals of main: the handle of the newest child, and where its record goes.
 const L_HANDLE = 0;
+const L_RECORD = 1;
 // Locals of finish.
 const L_CASE = 0;
 const L_STATUS = 1;
 const L_CHILD = 2;
-const L_VALUE = 3;
-const L_GAS = 4;
-const L_MEM = 5;
-const L_REC = 6;
+const L_REC = 3;
+const L_VALUE = 4;
+const L_GAS = 5;
+const L_MEM = 6;
 
 /**
  * The evaluator module's code. Per candidate k, main holds only the loop that
  * spawns and resumes a child per case (SPAWNX k): `begin` stores the start
- * word and returns the first case block; `finish(block, status, h)` records
- * the child, kills it and returns the next case block (or 0). The
+ * word and returns the first case block; `finish(block, status, h, record)`
+ * records the child, kills it and returns the next case block (or 0). The
  * per-candidate part is small because the evaluator is verified for every
  * batch, at a cost in proportion to its size. The shared part runs once per
  * evaluation, and what costs the host most there is every trip between the
@@ -174,19 +174,25 @@ function evaluatorCode(
   main.op(Op.PUSH, G_MEMBASE);
   main.op(Op.MEMLEFT);
   main.op(Op.STORE, 0);
+  let initGas = 0;
   let spawnGas = 0;
   let loopGas = 0;
   for (let cand = 0; cand < k; cand++) {
-    main.op(Op.PUSH, resBase + cand * (1 + block.count * rec));
+    const region = resBase + cand * (1 + block.count * rec);
+    main.op(Op.PUSH, region);
     main.op(Op.CALL, F_BEGIN);
     if (block.count === 0) {
       main.op(Op.POP);
       continue;
     }
     main.mark();
+    main.op(Op.PUSH, region + 1 - rec);
+    main.op(Op.LSET, L_RECORD);
+    initGas = main.mark();
     const head = main.pc;
     // Handles are given in order (1, 2, ...): this child's is one more than the last one's.
     main.op(Op.LINC, L_HANDLE, 1);
+    main.op(Op.LINC, L_RECORD, rec);
     main.op(Op.DUP);
     main.op(Op.PUSH, block.stride);
     main.op(Op.PUSH, budget.gas);
@@ -197,6 +203,7 @@ function evaluatorCode(
     main.bulk(block.stride);
     main.op(Op.RESUME);
     main.op(Op.LGET, L_HANDLE);
+    main.op(Op.LGET, L_RECORD);
     main.op(Op.CALL, F_FINISH);
     spawnGas = main.mark();
     main.op(Op.DUP);
@@ -206,12 +213,8 @@ function evaluatorCode(
   }
   main.op(Op.PUSH, 0);
   main.op(Op.RET);
-  // begin(region): the next record and the start word; the first case block.
+  // begin(region): the start word; the first case block.
   const begin = new Code(main.pc);
-  begin.op(Op.PUSH, 0);
-  begin.op(Op.LGET, 0);
-  begin.op(Op.ADDI, 1);
-  begin.op(Op.STORE, G_REC);
   begin.op(Op.LGET, 0);
   begin.op(Op.GASLEFT);
   begin.mark();
@@ -219,11 +222,8 @@ function evaluatorCode(
   begin.op(Op.PUSH, casesAt);
   begin.op(Op.RET);
   const beginTail = begin.mark();
-  // finish(block, status, h)
+  // finish(block, status, h, record): a finished child falls through, a stopped one comes back from the end.
   const f = new Code(begin.pc);
-  f.op(Op.PUSH, 0);
-  f.op(Op.LOAD, G_REC);
-  f.op(Op.LSET, L_REC);
   f.op(Op.LGET, L_STATUS);
   f.op(Op.PUSH, StatusCode.DONE);
   f.op(Op.EQ);
@@ -250,16 +250,8 @@ function evaluatorCode(
   f.op(Op.LGET, L_REC);
   f.op(Op.LGET, L_VALUE);
   f.op(Op.STORE, R_VALUE);
-  const toCommon = f.jump(Op.JMP);
   const tailDone = f.mark();
-  f.land(toStopped);
-  f.op(Op.GASLEFT);
-  const headStopped = f.mark();
-  f.op(Op.MEMLEFT);
-  f.op(Op.LSET, L_MEM);
-  f.op(Op.LSET, L_GAS);
-  const tailStopped = f.mark();
-  f.land(toCommon);
+  const common = f.pc;
   f.op(Op.LGET, L_REC);
   f.op(Op.LGET, L_STATUS);
   f.op(Op.STORE, R_STATUS);
@@ -271,11 +263,7 @@ function evaluatorCode(
   f.op(Op.STORE, R_MEM);
   f.op(Op.LGET, L_CHILD);
   f.op(Op.KILL);
-  // Advance the record; return the next case block, or 0 after the last.
-  f.op(Op.PUSH, 0);
-  f.op(Op.LGET, L_REC);
-  f.op(Op.ADDI, rec);
-  f.op(Op.STORE, G_REC);
+  // The next case block, or 0 after the last.
   f.op(Op.LGET, L_CASE);
   f.op(Op.PUSH, lastCase);
   f.op(Op.LT);
@@ -283,22 +271,31 @@ function evaluatorCode(
   f.op(Op.LGET, L_CASE);
   f.op(Op.ADDI, block.stride);
   f.op(Op.RET);
-  const common = f.mark();
+  const tail = f.mark();
   f.land(toLast);
   f.op(Op.PUSH, 0);
   f.op(Op.RET);
+  f.mark();
+  f.land(toStopped);
+  f.op(Op.GASLEFT);
+  const headStopped = f.mark();
+  f.op(Op.MEMLEFT);
+  f.op(Op.LSET, L_MEM);
+  f.op(Op.LSET, L_GAS);
+  f.op(Op.JMP, common);
+  const tailStopped = f.mark();
   const code = [...main.words, ...begin.words, ...f.words];
   const functions: FunctionDef[] = [
-    { name: "main", nparams: 0, nlocals: 1, entry: 0, end: begin.entry },
+    { name: "main", nparams: 0, nlocals: 2, entry: 0, end: begin.entry },
     { name: "begin", nparams: 1, nlocals: 1, entry: begin.entry, end: f.entry },
-    { name: "finish", nparams: 3, nlocals: 7, entry: f.entry, end: code.length },
+    { name: "finish", nparams: 4, nlocals: 7, entry: f.entry, end: code.length },
   ];
   return {
     functions,
     code,
     overheads: {
-      start: beginTail + spawnGas + pre,
-      again: common + loopGas + spawnGas + pre,
+      start: beginTail + initGas + spawnGas + pre,
+      again: tail + loopGas + spawnGas + pre,
       headDone,
       headStopped,
       tailDone,
