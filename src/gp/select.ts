@@ -52,6 +52,8 @@ export class Lexicase {
   private readonly errors: Float64Array;
   /** Members of each group, in population order. */
   private readonly members: number[][];
+  /** Per group, its cheapest member (lowest cost, then earliest): the group's tiebreak winner. */
+  private readonly cheapest: Int32Array;
   private readonly pool: Int32Array;
   private readonly order: number[];
 
@@ -86,6 +88,12 @@ export class Lexicase {
     }
     this.pool = new Int32Array(reps.length);
     this.order = Array.from({ length: cases }, (_, i) => i);
+    this.cheapest = new Int32Array(n);
+    for (let g = 0; g < n; g++) {
+      let best = -1;
+      for (const j of this.members[g]) if (best < 0 || pop[j].cost < pop[best].cost) best = j;
+      this.cheapest[g] = best;
+    }
   }
 
   /** Number of distinct error vectors in the population. */
@@ -119,8 +127,10 @@ export class Lexicase {
     }
     if (this.pressure === "tiebreak") {
       let best = -1;
-      for (let i = 0; i < n; i++)
-        for (const j of this.members[pool[i]]) if (best < 0 || this.pop[j].cost < this.pop[best].cost || (this.pop[j].cost === this.pop[best].cost && j < best)) best = j;
+      for (let i = 0; i < n; i++) {
+        const j = this.cheapest[pool[i]];
+        if (best < 0 || this.pop[j].cost < this.pop[best].cost || (this.pop[j].cost === this.pop[best].cost && j < best)) best = j;
+      }
       return best;
     }
     let total = 0;
