@@ -392,6 +392,7 @@ function stringHelper(s: string): number[] {
 
 /** Rebases a function's absolute jump targets to where it lands in the module. */
 function relocate(words: number[], base: number): number[] {
+  if (base === 0) return words;
   const out = words.slice();
   for (let pc = 0; pc < out.length; ) {
     const op = out[pc];
