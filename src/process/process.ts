@@ -272,9 +272,10 @@ export class Process {
     this.pc = 0;
     this.bp = 0;
     this.fp = 0;
+    // The stack only needs the arguments now: the entry frame is made room for when it is charged (enter).
     let stack = this.stack;
-    const want = Math.max(nargs, Math.min(module.nlocals[entryFn] + module.maxStack[entryFn], FRESH_STACK));
-    if (stack.length < want || stack.length > REUSE_WORDS) stack = this.stack = new Int32Array(want);
+    if (stack.length < nargs || stack.length > REUSE_WORDS)
+      stack = this.stack = new Int32Array(Math.max(nargs, Math.min(module.nlocals[entryFn] + module.maxStack[entryFn], FRESH_STACK)));
     for (let i = 0; i < nargs; i++) stack[i] = args[argAt + i];
     this.sp = nargs;
     if (this.frames.length > REUSE_WORDS) this.frames = new Int32Array(12);
