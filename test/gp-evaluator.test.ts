@@ -5,7 +5,7 @@
 
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { buildCandidate, compileGenome, uniformModule, verifiable } from "../src/gp/compile.js";
+import { buildCandidate, compileGenome, verifiable } from "../src/gp/compile.js";
 import { encodeCases, runBatch, type Budget } from "../src/gp/evaluate.js";
 import { GeneSampler } from "../src/gp/genome.js";
 import { builtinProblem, type Problem } from "../src/gp/problems.js";
@@ -82,14 +82,6 @@ describe("the evaluator records what each program does alone", () => {
 });
 
 describe("host-side economies", () => {
-  it("a uniform module keeps every field of the verified one", () => {
-    const problem = builtinProblem("fizz-buzz", 1);
-    const g = new GeneSampler(problem.pool).genome(new Rng(1), 20);
-    const m = verify(compileGenome(g, problem.layout, problem.name));
-    const u = uniformModule(m);
-    for (const key of Object.keys(m)) expect((u as unknown as Record<string, unknown>)[key]).toBe((m as unknown as Record<string, unknown>)[key]);
-  });
-
   it("a definition with verification placeholders verifies to the same module as without them", () => {
     const problem = builtinProblem("fizz-buzz", 1);
     const g = new GeneSampler(problem.pool).genome(new Rng(2), 30);

@@ -440,7 +440,7 @@ export function buildCandidate(genome: Genome, l: Layout, name = "gp"): Module |
 const NO_WORDS = new Int32Array(0);
 const NO_BYTES = new Uint8Array(0);
 
-/** A module's fields with nothing in them: the one layout every module object here takes. */
+/** A module's fields with nothing in them, in one order. */
 function emptyModule(): Module {
   return {
     name: "",
@@ -469,18 +469,11 @@ function emptyModule(): Module {
  * and adding those fields; V8 gives every object built that way a hidden
  * class of its own unless the fields are already there, and then every read
  * of a module's fields (at every switch between processes, in the harness)
- * misses its inline cache. From such a definition, verify() returns modules
- * that all share one layout. The placeholders are not part of the definition:
- * nothing reads them, and verify() overwrites them.
+ * misses its inline cache. From such definitions, verify() returns modules
+ * that all share one layout: every module the harness makes (candidates, the
+ * evaluator, the warm-up's) is defined this way. The placeholders are not part
+ * of the definition: nothing reads them, and verify() overwrites them.
  */
 export function verifiable(def: ModuleDef): ModuleDef {
   return Object.assign(emptyModule(), def);
-}
-
-/**
- * The same verified module in the layout of verifiable(), for modules that
- * were not defined that way (the harness also runs modules given to it).
- */
-export function uniformModule(m: Module): Module {
-  return Object.assign(emptyModule(), m);
 }

@@ -15,7 +15,7 @@ import { PROCESS_WORDS } from "../process/process.js";
 import { MODULE_LIMITS, type FunctionDef, type Module } from "../vm/module.js";
 import { GAS, Op, StatusCode, bulkGas } from "../vm/opcodes.js";
 import { verify } from "../vm/verify.js";
-import { uniformModule, verifiable, type Layout } from "./compile.js";
+import { verifiable, type Layout } from "./compile.js";
 import type { Case, Problem } from "./problems.js";
 import { boolError, codePoints, intError, stringError } from "./score.js";
 
@@ -352,7 +352,7 @@ export function runBatch(
   });
   const evaluator = verify(def);
   const machine = new Machine({ recycle: true });
-  for (const m of modules) machine.intern(uniformModule(m));
+  for (const m of modules) machine.intern(m);
   const region = 1 + block.count * rec;
   const memWords = HEADER + block.words.length + modules.length * region;
   const memory = new Int32Array(memWords);
