@@ -377,23 +377,30 @@ export function runBatch(
   const memBase = mem[G_MEMBASE] - evaluator.frameCost[F_FINISH];
   const words = out?.words ?? new Int32Array(modules.length * block.count * rec);
   const total = out?.count ?? block.count;
-  const o = gen.overheads;
-  for (let k = 0; k < modules.length; k++) {
-    const at = HEADER + block.words.length + k * region;
-    let before = mem[at];
-    let overhead = o.start;
-    let dst = ((out?.candidate ?? 0) + k) * total * rec + (out?.firstCase ?? 0) * rec;
-    for (let src = at + 1, end = at + region; src < end; src += rec, dst += rec) {
-      for (let j = 0; j < rec; j++) words[dst + j] = mem[src + j];
-      const done = mem[src + R_STATUS] === StatusCode.DONE;
-      const after = mem[src + R_GAS];
-      words[dst + R_GAS] = before - after - overhead - (done ? o.headDone : o.headStopped);
-      words[dst + R_MEM] = memBase - mem[src + R_MEM];
-      before = after;
-      overhead = o.again + (done ? o.tailDone : o.tailStopped);
-    }
-  }
+  const first = ((out?.candidate ?? 0) * total + (out?.firstCase ?? 0)) * rec;
+  for (let k = 0; k < modules.length; k++)
+    settle(mem, HEADER + block.words.length + k * region, block.count, rec, memBase, gen.overheads, words, first + k * total * rec);
   return { words, rec, count: total };
+}
+
+/**
+ * Copies one candidate's records (its start word at `at`, then `count`
+ * records) to `words` from `dst` on, turning GASLEFT reads into the gas each
+ * child used and MEMLEFT reads into its footprint. (A function of its own: a
+ * loop the JIT compiles once, not inside every runBatch.)
+ */
+function settle(mem: Int32Array, at: number, count: number, rec: number, memBase: number, o: Overheads, words: Int32Array, dst: number): void {
+  let before = mem[at];
+  let overhead = o.start;
+  for (let src = at + 1, end = at + 1 + count * rec; src < end; src += rec, dst += rec) {
+    for (let j = 0; j < rec; j++) words[dst + j] = mem[src + j];
+    const done = mem[src + R_STATUS] === StatusCode.DONE;
+    const after = mem[src + R_GAS];
+    words[dst + R_GAS] = before - after - overhead - (done ? o.headDone : o.headStopped);
+    words[dst + R_MEM] = memBase - mem[src + R_MEM];
+    before = after;
+    overhead = o.again + (done ? o.tailDone : o.tailStopped);
+  }
 }
 
 /** Some cases of a block (by index), as a block of their own. */
