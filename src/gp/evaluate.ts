@@ -12,10 +12,10 @@
 import { Machine } from "../process/scheduler.js";
 import { describeFault } from "../process/report.js";
 import { PROCESS_WORDS } from "../process/process.js";
-import { MODULE_LIMITS, type FunctionDef, type Module, type ModuleDef } from "../vm/module.js";
+import { MODULE_LIMITS, type FunctionDef, type Module } from "../vm/module.js";
 import { GAS, Op, StatusCode, bulkGas } from "../vm/opcodes.js";
 import { verify } from "../vm/verify.js";
-import type { Layout } from "./compile.js";
+import { verifiable, type Layout } from "./compile.js";
 import type { Case, Problem } from "./problems.js";
 import { boolError, codePoints, intError, stringError } from "./score.js";
 
@@ -62,15 +62,11 @@ export function encodeCases(cases: readonly Case[], stride: number): CaseBlock {
   return { words, count: cases.length, stride, expected };
 }
 
-// Evaluator memory: a header (its memory headroom with no child alive, then
-// three globals: cases left, next case block, next record), the case blocks,
-// then per candidate a start word (GASLEFT before its first case) followed by
-// one record per case.
+// Evaluator memory: a header (its memory headroom with no child alive), the
+// case blocks, then per candidate a start word (GASLEFT before its first case)
+// followed by one record per case.
 const G_MEMBASE = 0;
-const G_LEFT = 1;
-const G_CASE = 2;
-const G_REC = 3;
-const HEADER = 4;
+const HEADER = 1;
 /**
  * Record words: status, result, gas (GASLEFT right after the child stopped;
  * runBatch turns it into the child's gas), memory (MEMLEFT while the child is
@@ -122,25 +118,46 @@ class Code {
 
 /**
  * The evaluator's own gas between two consecutive GASLEFT reads, besides the
- * child's work: `first` before a candidate's first case, `next` before each
- * later one, plus `done` when the previous case finished (RESULT, CLOAD).
+ * child's work, from the gas table. Before case i of a candidate it is
+ * `start` (i = 0) or `again` plus what was spent after reading case i - 1
+ * (`tailDone` if that child finished, else `tailStopped`), plus what is spent
+ * before reading case i (`headDone` if this child finished, else
+ * `headStopped`).
  */
 interface Overheads {
-  first: number;
-  next: number;
-  done: number;
+  start: number;
+  again: number;
+  headDone: number;
+  headStopped: number;
+  tailDone: number;
+  tailStopped: number;
 }
 
 // Function indices of the evaluator.
 const F_BEGIN = 1;
 const F_FINISH = 2;
+// Locals of main: the handle of the newest child, and where its record goes.
+const L_HANDLE = 0;
+const L_RECORD = 1;
+// Locals of finish.
+const L_CASE = 0;
+const L_STATUS = 1;
+const L_CHILD = 2;
+const L_REC = 3;
+const L_VALUE = 4;
+const L_GAS = 5;
+const L_MEM = 6;
 
 /**
  * The evaluator module's code. Per candidate k, main holds only the loop that
- * spawns: `begin` sets up the globals and returns the first case block (or 0),
- * `finish(h)` resumes the child, records it, kills it and returns the next
- * case block (or 0). Keeping the per-candidate part small keeps the module,
- * and its verification, small.
+ * spawns and resumes a child per case (SPAWNX k): `begin` stores the start
+ * word and returns the first case block; `finish(block, status, h, record)`
+ * records the child, kills it and returns the next case block (or 0). The
+ * per-candidate part is small because the evaluator is verified for every
+ * batch, at a cost in proportion to its size. The shared part runs once per
+ * evaluation, and what costs the host most there is every trip between the
+ * hot loop and the scheduler, so the scheduler's instructions come in runs:
+ * SPAWNX RESUME, [CLOAD] RESULT GASLEFT MEMLEFT (or GASLEFT MEMLEFT), KILL.
  */
 function evaluatorCode(
   k: number,
@@ -150,21 +167,33 @@ function evaluatorCode(
 ): { functions: FunctionDef[]; code: number[]; overheads: Overheads } {
   const rec = recordWords(l);
   const casesAt = HEADER;
+  const lastCase = casesAt + (block.count - 1) * block.stride;
   const resBase = HEADER + block.words.length;
   // main
   const main = new Code(0);
   main.op(Op.PUSH, G_MEMBASE);
   main.op(Op.MEMLEFT);
   main.op(Op.STORE, 0);
+  let initGas = 0;
   let spawnGas = 0;
   let loopGas = 0;
   for (let cand = 0; cand < k; cand++) {
-    main.op(Op.PUSH, resBase + cand * (1 + block.count * rec) + 1);
+    const region = resBase + cand * (1 + block.count * rec);
+    main.op(Op.PUSH, region);
     main.op(Op.CALL, F_BEGIN);
+    if (block.count === 0) {
+      main.op(Op.POP);
+      continue;
+    }
     main.mark();
+    main.op(Op.PUSH, region + 1 - rec);
+    main.op(Op.LSET, L_RECORD);
+    initGas = main.mark();
     const head = main.pc;
+    // Handles are given in order (1, 2, ...): this child's is one more than the last one's.
+    main.op(Op.LINC, L_HANDLE, 1);
+    main.op(Op.LINC, L_RECORD, rec);
     main.op(Op.DUP);
-    const toNext = main.jump(Op.JZ);
     main.op(Op.PUSH, block.stride);
     main.op(Op.PUSH, budget.gas);
     main.op(Op.PUSH, budget.mem);
@@ -172,111 +201,105 @@ function evaluatorCode(
     main.op(Op.PUSH, 0);
     main.op(Op.SPAWNX, cand, 0);
     main.bulk(block.stride);
+    main.op(Op.RESUME);
+    main.op(Op.LGET, L_HANDLE);
+    main.op(Op.LGET, L_RECORD);
     main.op(Op.CALL, F_FINISH);
     spawnGas = main.mark();
-    main.op(Op.JMP, head);
+    main.op(Op.DUP);
+    main.op(Op.JNZ, head);
     loopGas = main.mark();
-    main.land(toNext);
     main.op(Op.POP);
   }
   main.op(Op.PUSH, 0);
   main.op(Op.RET);
-  // begin(rec): globals for a candidate whose records start at rec; the start word; the first case block or 0.
+  // begin(region): the start word; the first case block.
   const begin = new Code(main.pc);
-  begin.op(Op.PUSH, G_LEFT);
-  begin.op(Op.PUSH, block.count);
-  begin.op(Op.STORE, 0);
-  begin.op(Op.PUSH, G_REC);
-  begin.op(Op.LGET, 0);
-  begin.op(Op.STORE, 0);
-  begin.op(Op.PUSH, G_CASE);
-  begin.op(Op.PUSH, casesAt);
-  begin.op(Op.STORE, 0);
   begin.op(Op.LGET, 0);
   begin.op(Op.GASLEFT);
   begin.mark();
-  begin.op(Op.STORE, -1);
-  begin.op(Op.PUSH, block.count > 0 ? casesAt : 0);
+  begin.op(Op.STORE, 0);
+  begin.op(Op.PUSH, casesAt);
   begin.op(Op.RET);
   const beginTail = begin.mark();
-  // finish(h): locals h, status, record.
-  const finish = new Code(begin.pc);
-  finish.op(Op.LGET, 0);
-  finish.op(Op.RESUME);
-  finish.op(Op.LSET, 1);
-  finish.op(Op.PUSH, 0);
-  finish.op(Op.LOAD, G_REC);
-  finish.op(Op.LSET, 2);
-  finish.op(Op.LGET, 2);
-  finish.op(Op.GASLEFT);
-  const finishHead = finish.mark();
-  finish.op(Op.STORE, R_GAS);
-  finish.op(Op.LGET, 2);
-  finish.op(Op.LGET, 1);
-  finish.op(Op.STORE, R_STATUS);
-  finish.op(Op.LGET, 2);
-  finish.op(Op.MEMLEFT);
-  finish.op(Op.STORE, R_MEM);
-  finish.op(Op.LGET, 1);
-  finish.op(Op.PUSH, StatusCode.DONE);
-  finish.op(Op.NE);
-  const toKill = finish.jump(Op.JNZ);
-  const common = finish.mark();
-  finish.op(Op.LGET, 2);
-  finish.op(Op.LGET, 0);
-  finish.op(Op.RESULT);
-  finish.op(Op.STORE, R_VALUE);
+  // finish(block, status, h, record): a finished child falls through, a stopped one comes back from the end.
+  const f = new Code(begin.pc);
+  f.op(Op.LGET, L_STATUS);
+  f.op(Op.PUSH, StatusCode.DONE);
+  f.op(Op.EQ);
+  const toStopped = f.jump(Op.JZ);
+  const pre = f.mark();
+  // A finished child: its result (and output) first, then the readings.
+  f.op(Op.LGET, L_CHILD);
   if (l.output === "string") {
-    finish.op(Op.LGET, 0);
-    finish.op(Op.PUSH, block.stride);
-    finish.op(Op.LGET, 2);
-    finish.op(Op.ADDI, R_OUT);
-    finish.op(Op.PUSH, 1 + l.outCap);
-    finish.op(Op.CLOAD);
-    finish.bulk(1 + l.outCap);
+    f.op(Op.LGET, L_CHILD);
+    f.op(Op.PUSH, block.stride);
+    f.op(Op.LGET, L_REC);
+    f.op(Op.ADDI, R_OUT);
+    f.op(Op.PUSH, 1 + l.outCap);
+    f.op(Op.CLOAD);
+    f.bulk(1 + l.outCap);
   }
-  const done = finish.mark();
-  finish.land(toKill);
-  finish.op(Op.LGET, 0);
-  finish.op(Op.KILL);
-  // Advance the globals; return the next case block, or 0 after the last.
-  finish.op(Op.PUSH, G_REC);
-  finish.op(Op.LGET, 2);
-  finish.op(Op.ADDI, rec);
-  finish.op(Op.STORE, 0);
-  finish.op(Op.PUSH, G_LEFT);
-  finish.op(Op.PUSH, 0);
-  finish.op(Op.LOAD, G_LEFT);
-  finish.op(Op.ADDI, -1);
-  finish.op(Op.LTEE, 1);
-  finish.op(Op.STORE, 0);
-  finish.op(Op.LGET, 1);
-  const toLast = finish.jump(Op.JZ);
-  finish.op(Op.PUSH, G_CASE);
-  finish.op(Op.PUSH, 0);
-  finish.op(Op.LOAD, G_CASE);
-  finish.op(Op.ADDI, block.stride);
-  finish.op(Op.LTEE, 1);
-  finish.op(Op.STORE, 0);
-  finish.op(Op.LGET, 1);
-  finish.op(Op.RET);
-  const tail = finish.mark();
-  finish.land(toLast);
-  finish.op(Op.PUSH, 0);
-  finish.op(Op.RET);
-  const code = [...main.words, ...begin.words, ...finish.words];
+  f.op(Op.RESULT);
+  f.op(Op.GASLEFT);
+  const headDone = f.mark();
+  f.op(Op.MEMLEFT);
+  f.op(Op.LSET, L_MEM);
+  f.op(Op.LSET, L_GAS);
+  f.op(Op.LSET, L_VALUE);
+  f.op(Op.LGET, L_REC);
+  f.op(Op.LGET, L_VALUE);
+  f.op(Op.STORE, R_VALUE);
+  const tailDone = f.mark();
+  const common = f.pc;
+  f.op(Op.LGET, L_REC);
+  f.op(Op.LGET, L_STATUS);
+  f.op(Op.STORE, R_STATUS);
+  f.op(Op.LGET, L_REC);
+  f.op(Op.LGET, L_GAS);
+  f.op(Op.STORE, R_GAS);
+  f.op(Op.LGET, L_REC);
+  f.op(Op.LGET, L_MEM);
+  f.op(Op.STORE, R_MEM);
+  f.op(Op.LGET, L_CHILD);
+  f.op(Op.KILL);
+  // The next case block, or 0 after the last.
+  f.op(Op.LGET, L_CASE);
+  f.op(Op.PUSH, lastCase);
+  f.op(Op.LT);
+  const toLast = f.jump(Op.JZ);
+  f.op(Op.LGET, L_CASE);
+  f.op(Op.ADDI, block.stride);
+  f.op(Op.RET);
+  const tail = f.mark();
+  f.land(toLast);
+  f.op(Op.PUSH, 0);
+  f.op(Op.RET);
+  f.mark();
+  f.land(toStopped);
+  f.op(Op.GASLEFT);
+  const headStopped = f.mark();
+  f.op(Op.MEMLEFT);
+  f.op(Op.LSET, L_MEM);
+  f.op(Op.LSET, L_GAS);
+  f.op(Op.JMP, common);
+  const tailStopped = f.mark();
+  const code = [...main.words, ...begin.words, ...f.words];
   const functions: FunctionDef[] = [
-    { name: "main", nparams: 0, nlocals: 0, entry: 0, end: begin.entry },
-    { name: "begin", nparams: 1, nlocals: 1, entry: begin.entry, end: finish.entry },
-    { name: "finish", nparams: 1, nlocals: 3, entry: finish.entry, end: code.length },
+    { name: "main", nparams: 0, nlocals: 2, entry: 0, end: begin.entry },
+    { name: "begin", nparams: 1, nlocals: 1, entry: begin.entry, end: f.entry },
+    { name: "finish", nparams: 4, nlocals: 7, entry: f.entry, end: code.length },
   ];
   return {
     functions,
     code,
     overheads: {
-      first: beginTail + spawnGas + finishHead,
-      next: common + tail + loopGas + spawnGas + finishHead,
-      done,
+      start: beginTail + initGas + spawnGas + pre,
+      again: tail + loopGas + spawnGas + pre,
+      headDone,
+      headStopped,
+      tailDone,
+      tailStopped,
     },
   };
 }
@@ -284,7 +307,7 @@ function evaluatorCode(
 /** Gas per evaluation the evaluator spends besides the child's own (an upper bound, from the gas table). */
 function evalOverhead(block: CaseBlock, budget: Budget, l: Layout): number {
   const o = evaluatorCode(1, block, budget, l).overheads;
-  return Math.max(o.first, o.next) + o.done + 16;
+  return Math.max(o.start, o.again) + Math.max(o.headDone, o.headStopped) + Math.max(o.tailDone, o.tailStopped) + 16;
 }
 
 /** Result records of one batch. */
@@ -320,15 +343,15 @@ export function runBatch(
     throw new Error(`internal: batch of ${modules.length} x ${block.count} evaluations does not fit the evaluator`);
   const rec = recordWords(l);
   const gen = evaluatorCode(modules.length, block, budget, l);
-  const def: ModuleDef = {
+  const def = verifiable({
     name: "gp-evaluator",
     caps: [],
     functions: gen.functions,
     code: Int32Array.from(gen.code),
     links: modules.map((m) => m.digest),
-  };
+  });
   const evaluator = verify(def);
-  const machine = new Machine();
+  const machine = new Machine({ recycle: true });
   for (const m of modules) machine.intern(m);
   const region = 1 + block.count * rec;
   const memWords = HEADER + block.words.length + modules.length * region;
@@ -339,7 +362,10 @@ export function runBatch(
     evaluator,
     0,
     [],
-    { gas: need + 2 ** 16 + GAS_FLOOR, mem: PROCESS_WORDS + memWords + evaluator.frameCost[0] + evaluator.frameCost[F_FINISH] + memHeadroom },
+    {
+      gas: need + 2 ** 16 + GAS_FLOOR,
+      mem: PROCESS_WORDS + memWords + evaluator.frameCost[0] + Math.max(evaluator.frameCost[F_BEGIN], evaluator.frameCost[F_FINISH]) + memHeadroom,
+    },
     [],
     memory,
   );
@@ -351,22 +377,30 @@ export function runBatch(
   const memBase = mem[G_MEMBASE] - evaluator.frameCost[F_FINISH];
   const words = out?.words ?? new Int32Array(modules.length * block.count * rec);
   const total = out?.count ?? block.count;
-  const { first, next, done } = gen.overheads;
-  for (let k = 0; k < modules.length; k++) {
-    const at = HEADER + block.words.length + k * region;
-    let before = mem[at];
-    let overhead = first;
-    let dst = ((out?.candidate ?? 0) + k) * total * rec + (out?.firstCase ?? 0) * rec;
-    for (let src = at + 1, end = at + region; src < end; src += rec, dst += rec) {
-      for (let j = 0; j < rec; j++) words[dst + j] = mem[src + j];
-      const after = mem[src + R_GAS];
-      words[dst + R_GAS] = before - after - overhead;
-      words[dst + R_MEM] = memBase - mem[src + R_MEM];
-      before = after;
-      overhead = next + (mem[src + R_STATUS] === StatusCode.DONE ? done : 0);
-    }
-  }
+  const first = ((out?.candidate ?? 0) * total + (out?.firstCase ?? 0)) * rec;
+  for (let k = 0; k < modules.length; k++)
+    settle(mem, HEADER + block.words.length + k * region, block.count, rec, memBase, gen.overheads, words, first + k * total * rec);
   return { words, rec, count: total };
+}
+
+/**
+ * Copies one candidate's records (its start word at `at`, then `count`
+ * records) to `words` from `dst` on, turning GASLEFT reads into the gas each
+ * child used and MEMLEFT reads into its footprint. (A function of its own: a
+ * loop the JIT compiles once, not inside every runBatch.)
+ */
+function settle(mem: Int32Array, at: number, count: number, rec: number, memBase: number, o: Overheads, words: Int32Array, dst: number): void {
+  let before = mem[at];
+  let overhead = o.start;
+  for (let src = at + 1, end = at + 1 + count * rec; src < end; src += rec, dst += rec) {
+    for (let j = 0; j < rec; j++) words[dst + j] = mem[src + j];
+    const done = mem[src + R_STATUS] === StatusCode.DONE;
+    const after = mem[src + R_GAS];
+    words[dst + R_GAS] = before - after - overhead - (done ? o.headDone : o.headStopped);
+    words[dst + R_MEM] = memBase - mem[src + R_MEM];
+    before = after;
+    overhead = o.again + (done ? o.tailDone : o.tailStopped);
+  }
 }
 
 /** Some cases of a block (by index), as a block of their own. */

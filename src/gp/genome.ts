@@ -106,10 +106,12 @@ export const SAFE_OPS: Readonly<Record<string, readonly Op[]>> = {
   recurse: [Op.RET],
 };
 
-const SAFE_SET = new Set<number>(Object.values(SAFE_OPS).flat());
+/** 1 for each opcode in SAFE_OPS (a table: the genome compiler asks for every gene). */
+const SAFE_TABLE = new Uint8Array(OPS.length);
+for (const op of Object.values(SAFE_OPS).flat()) SAFE_TABLE[op] = 1;
 
 export function isSafeOp(op: number): boolean {
-  return SAFE_SET.has(op);
+  return op >= 0 && op < SAFE_TABLE.length && SAFE_TABLE[op] === 1;
 }
 
 /** A genome: (kind, arg) pairs. Immutable by convention once made. */

@@ -19,46 +19,44 @@ function splitmix32(seed: number): () => number {
 }
 
 export class Rng {
-  private a: number;
-  private b: number;
-  private c: number;
-  private d: number;
+  /** a, b, c, d as 32-bit words (an Int32Array: the generator's bit operations stay in int32 registers). */
+  private readonly s = new Int32Array(4);
 
   /** A generator for `seed` (any integer; only its low 32 bits and `stream` matter). */
   constructor(seed: number, stream = 0) {
     const next = splitmix32((seed ^ Math.imul(stream + 1, 0x632be5ab)) >>> 0);
-    this.a = next();
-    this.b = next();
-    this.c = next();
-    this.d = next();
+    const s = this.s;
+    s[0] = next();
+    s[1] = next();
+    s[2] = next();
+    s[3] = next();
     // The all-zero state is the one fixed point of xoshiro; splitmix32 never yields it four times.
-    if ((this.a | this.b | this.c | this.d) === 0) this.a = 1;
+    if ((s[0] | s[1] | s[2] | s[3]) === 0) s[0] = 1;
   }
 
   static fromState(state: RngState): Rng {
     const r = new Rng(0);
-    [r.a, r.b, r.c, r.d] = state.map((x) => x >>> 0) as RngState;
+    for (let i = 0; i < 4; i++) r.s[i] = state[i];
     return r;
   }
 
   state(): RngState {
-    return [this.a, this.b, this.c, this.d];
+    const s = this.s;
+    return [s[0] >>> 0, s[1] >>> 0, s[2] >>> 0, s[3] >>> 0];
   }
 
   /** The next 32 random bits as an unsigned integer. */
   u32(): number {
-    const result = Math.imul(rotl(Math.imul(this.b, 5), 7), 9) >>> 0;
-    const t = this.b << 9;
-    this.c ^= this.a;
-    this.d ^= this.b;
-    this.b ^= this.c;
-    this.a ^= this.d;
-    this.c ^= t;
-    this.d = rotl(this.d, 11);
-    this.a >>>= 0;
-    this.b >>>= 0;
-    this.c >>>= 0;
-    this.d >>>= 0;
+    const s = this.s;
+    const a = s[0];
+    const b = s[1];
+    const c = s[2] ^ a;
+    const d = s[3] ^ b;
+    const result = Math.imul(rotl(Math.imul(b, 5), 7), 9) >>> 0;
+    s[0] = a ^ d;
+    s[1] = b ^ c;
+    s[2] = c ^ (b << 9);
+    s[3] = rotl(d, 11);
     return result;
   }
 
@@ -99,5 +97,5 @@ export class Rng {
 }
 
 function rotl(x: number, k: number): number {
-  return ((x << k) | (x >>> (32 - k))) >>> 0;
+  return (x << k) | (x >>> (32 - k));
 }

@@ -14,6 +14,7 @@ import { encodeCases, evaluateAll, selectCases, type Budget, type CaseBlock, typ
 import { GeneSampler, geneCount, type Genome } from "./genome.js";
 import { crossover, replace, umad } from "./operators.js";
 import type { Problem } from "./problems.js";
+import { warmUp } from "./warmup.js";
 import { Rng, type RngState } from "./random.js";
 import { Lexicase, ranking, tournament, type Fitness, type Pressure } from "./select.js";
 
@@ -156,8 +157,8 @@ export class GpRun {
   private readonly testBlock: CaseBlock;
   private readonly budget: Budget;
   /** Verified modules by code: this generation's and the previous one's. */
-  private current = new Map<string, Module | null>();
-  private previous = new Map<string, Module | null>();
+  private current = new CodeTable<Module | null>();
+  private previous = new CodeTable<Module | null>();
   /** Wall-clock seconds spent in step() by this object (not part of the deterministic state). */
   seconds = 0;
   /** Evaluations already counted when this object took the state over (a resumed run). */
@@ -194,8 +195,8 @@ export class GpRun {
   private modules(genomes: readonly Genome[]): (Module | null)[] {
     return genomes.map((g) => {
       const def = compileGenome(g, this.problem.layout, this.problem.name);
-      const key = def.code.join(",");
-      let m = this.current.get(key) ?? this.previous.get(key);
+      const code = def.code;
+      let m = this.current.get(code) ?? this.previous.get(code);
       if (m === undefined) {
         try {
           m = verify(def);
@@ -204,7 +205,7 @@ export class GpRun {
           m = null;
         }
       }
-      this.current.set(key, m);
+      this.current.set(code, m);
       return m;
     });
   }
@@ -238,8 +239,9 @@ export class GpRun {
    */
   step(): GenerationStats {
     const t0 = performance.now();
+    warmUp();
     this.previous = this.current;
-    this.current = new Map();
+    this.current = new CodeTable();
     const s = this.state;
     const cfg = this.config;
     const pop = s.population;
@@ -332,7 +334,7 @@ export class GpRun {
     // Keep the test error of the best if it was among those tried.
     const b = s.best;
     if (b && b.test_error === null && b.train_error === 0) {
-      const j = solvers.findIndex((k) => sameGenome(genomes[k], b.genome));
+      const j = solvers.findIndex((k) => sameWords(genomes[k], b.genome));
       if (j >= 0) s.best = { ...b, test_error: tests[j].total };
     }
   }
@@ -385,6 +387,48 @@ export class GpRun {
   }
 }
 
+/**
+ * Values by code words, compared exactly; a hash of the words finds the ones
+ * to compare (cheaper than a string key made of the words).
+ */
+class CodeTable<T> {
+  private readonly byHash = new Map<number, { code: Int32Array; value: T }[]>();
+
+  get(code: Int32Array): T | undefined {
+    const list = this.byHash.get(hashWords(code));
+    if (list) for (const e of list) if (sameWords(e.code, code)) return e.value;
+    return undefined;
+  }
+
+  set(code: Int32Array, value: T): void {
+    const h = hashWords(code);
+    const list = this.byHash.get(h);
+    if (!list) {
+      this.byHash.set(h, [{ code, value }]);
+      return;
+    }
+    for (const e of list)
+      if (sameWords(e.code, code)) {
+        e.value = value;
+        return;
+      }
+    list.push({ code, value });
+  }
+}
+
+/** FNV-1a over the words, kept to a small integer (a Map key without boxing). */
+function hashWords(a: Int32Array): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < a.length; i++) h = Math.imul(h ^ a[i], 0x01000193);
+  return h & 0x3fffffff;
+}
+
+function sameWords(a: Int32Array, b: Int32Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /** Selection view of an outcome: weighted errors when pressure is "weighted". */
 export function fitness(o: Outcome, size: number, cfg: GpConfig): Fitness {
   let cost = 0;
@@ -397,10 +441,4 @@ export function fitness(o: Outcome, size: number, cfg: GpConfig): Fitness {
     total += errors[i];
   }
   return { errors, total, cost, size };
-}
-
-function sameGenome(a: Genome, b: Genome): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

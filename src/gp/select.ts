@@ -48,10 +48,12 @@ export function tournament(pop: readonly Fitness[], size: number, pressure: Pres
  * distinct behaviours rather than the whole population.
  */
 export class Lexicase {
-  /** Distinct error vectors, group-major: errors[g * cases + c]. */
+  /** Distinct error vectors, case-major (a case's errors of all groups side by side): errors[c * groups + g]. */
   private readonly errors: Float64Array;
   /** Members of each group, in population order. */
   private readonly members: number[][];
+  /** Per group, its cheapest member (lowest cost, then earliest): the group's tiebreak winner. */
+  private readonly cheapest: Int32Array;
   private readonly pool: Int32Array;
   private readonly order: number[];
 
@@ -78,10 +80,20 @@ export class Lexicase {
       }
       this.members[g].push(i);
     }
-    this.errors = new Float64Array(reps.length * cases);
-    reps.forEach((i, g) => this.errors.set(pop[i].errors.subarray(0, cases), g * cases));
+    const n = reps.length;
+    this.errors = new Float64Array(n * cases);
+    for (let g = 0; g < n; g++) {
+      const e = pop[reps[g]].errors;
+      for (let c = 0; c < cases; c++) this.errors[c * n + g] = e[c];
+    }
     this.pool = new Int32Array(reps.length);
     this.order = Array.from({ length: cases }, (_, i) => i);
+    this.cheapest = new Int32Array(n);
+    for (let g = 0; g < n; g++) {
+      let best = -1;
+      for (const j of this.members[g]) if (best < 0 || pop[j].cost < pop[best].cost) best = j;
+      this.cheapest[g] = best;
+    }
   }
 
   /** Number of distinct error vectors in the population. */
@@ -98,24 +110,27 @@ export class Lexicase {
     const pool = this.pool;
     const errors = this.errors;
     const cases = this.cases;
-    let n = this.members.length;
+    const groups = this.members.length;
+    let n = groups;
     for (let i = 0; i < n; i++) pool[i] = i;
     rng.shuffle(this.order);
     for (let k = 0; k < cases && n > 1; k++) {
-      const c = this.order[k];
+      const base = this.order[k] * groups;
       let min = Infinity;
       for (let i = 0; i < n; i++) {
-        const e = errors[pool[i] * cases + c];
+        const e = errors[base + pool[i]];
         if (e < min) min = e;
       }
       let m = 0;
-      for (let i = 0; i < n; i++) if (errors[pool[i] * cases + c] === min) pool[m++] = pool[i];
+      for (let i = 0; i < n; i++) if (errors[base + pool[i]] === min) pool[m++] = pool[i];
       n = m;
     }
     if (this.pressure === "tiebreak") {
       let best = -1;
-      for (let i = 0; i < n; i++)
-        for (const j of this.members[pool[i]]) if (best < 0 || this.pop[j].cost < this.pop[best].cost || (this.pop[j].cost === this.pop[best].cost && j < best)) best = j;
+      for (let i = 0; i < n; i++) {
+        const j = this.cheapest[pool[i]];
+        if (best < 0 || this.pop[j].cost < this.pop[best].cost || (this.pop[j].cost === this.pop[best].cost && j < best)) best = j;
+      }
       return best;
     }
     let total = 0;

@@ -9,6 +9,8 @@ import { StatusCode } from "../vm/opcodes.js";
 export const PROCESS_WORDS = 16;
 /** Largest stack a fresh (not yet entered) process allocates before its entry frame is charged. */
 const FRESH_STACK = 64;
+/** Largest stack, frame or memory buffer (in words) a reused process keeps; larger ones are dropped. */
+const REUSE_WORDS = 4096;
 
 export type StatusName = "ready" | "done" | "fault" | "out_of_gas" | "out_of_mem" | "yielded" | "cap_call";
 
@@ -27,6 +29,127 @@ export interface CapRequest {
   readonly cap: string;
   /** Arguments as the callee sees them: an int argument is a one-element array. */
   readonly args: readonly Int32Array[];
+}
+
+/**
+ * A process's children by handle. A parent numbers its children 1, 2, ...
+ * (images and restores keep that order), so they are kept in handle order in
+ * two arrays and found by binary search: no hashing, and spawning and killing
+ * one child at a time (what an evaluator does) allocates nothing. A killed
+ * child leaves a hole; holes are squeezed out when they outnumber the living.
+ * Iteration is in handle order, as for a Map filled in that order.
+ */
+export class Children {
+  private handles: number[] = [];
+  private procs: (Process | null)[] = [];
+  private live = 0;
+
+  get size(): number {
+    return this.live;
+  }
+
+  /** Index of handle h (a hole or not), or -1. */
+  private find(h: number): number {
+    const hs = this.handles;
+    let lo = 0;
+    let hi = hs.length - 1;
+    // The newest child is the usual one.
+    if (hi >= 0 && hs[hi] === h) return hi;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const x = hs[mid];
+      if (x === h) return mid;
+      if (x < h) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
+  }
+
+  get(h: number): Process | undefined {
+    const i = this.find(h);
+    return i < 0 ? undefined : (this.procs[i] ?? undefined);
+  }
+
+  has(h: number): boolean {
+    return this.get(h) !== undefined;
+  }
+
+  set(h: number, p: Process): this {
+    const hs = this.handles;
+    const n = hs.length;
+    if (n === 0 || hs[n - 1] < h) {
+      hs.push(h);
+      this.procs.push(p);
+      this.live++;
+      return this;
+    }
+    const i = this.find(h);
+    if (i >= 0) {
+      if (this.procs[i] === null) this.live++;
+      this.procs[i] = p;
+      return this;
+    }
+    // Out of order (never, as handles are given): insert in place.
+    let at = 0;
+    while (hs[at] < h) at++;
+    hs.splice(at, 0, h);
+    this.procs.splice(at, 0, p);
+    this.live++;
+    return this;
+  }
+
+  delete(h: number): boolean {
+    const i = this.find(h);
+    if (i < 0 || this.procs[i] === null) return false;
+    const hs = this.handles;
+    const ps = this.procs;
+    ps[i] = null;
+    this.live--;
+    if (i === hs.length - 1) {
+      // The newest: drop it and the holes before it (pop keeps the arrays' room).
+      do {
+        hs.pop();
+        ps.pop();
+      } while (ps.length > 0 && ps[ps.length - 1] === null);
+    } else if (hs.length - this.live > this.live && hs.length > 8) this.squeeze();
+    return true;
+  }
+
+  private squeeze(): void {
+    const hs = this.handles;
+    const ps = this.procs;
+    let m = 0;
+    for (let i = 0; i < hs.length; i++) {
+      if (ps[i] === null) continue;
+      hs[m] = hs[i];
+      ps[m] = ps[i];
+      m++;
+    }
+    hs.length = m;
+    ps.length = m;
+  }
+
+  *keys(): IterableIterator<number> {
+    for (let i = 0; i < this.handles.length; i++) if (this.procs[i] !== null) yield this.handles[i];
+  }
+
+  *values(): IterableIterator<Process> {
+    for (let i = 0; i < this.procs.length; i++) {
+      const p = this.procs[i];
+      if (p !== null) yield p;
+    }
+  }
+
+  *entries(): IterableIterator<[number, Process]> {
+    for (let i = 0; i < this.procs.length; i++) {
+      const p = this.procs[i];
+      if (p !== null) yield [this.handles[i], p];
+    }
+  }
+
+  [Symbol.iterator](): IterableIterator<[number, Process]> {
+    return this.entries();
+  }
 }
 
 export class Process {
@@ -73,7 +196,7 @@ export class Process {
   caps: string[];
   /** Capabilities whose calls stop this process for its parent to answer, sorted. */
   traps: string[];
-  children = new Map<number, Process>();
+  children = new Children();
   nextHandle = 1;
   private cachedPath: string | null = null;
 
@@ -106,6 +229,70 @@ export class Process {
     this.sp = args.length;
     this.mem = memory;
     this.memSize = memory.length;
+  }
+
+  /**
+   * Turns this process, dropped by its parent and childless, into a fresh one:
+   * the same state as `new Process(...)` with `nargs` arguments from
+   * `args[argAt..]` and a copy of `src[memAt, memAt + memLen)` as memory, but
+   * keeping its host buffers when they are small (a spawn then allocates
+   * nothing). Only the scheduler calls this, for a process no one else can
+   * reach any more.
+   */
+  reuse(
+    module: Module,
+    entryFn: number,
+    args: Int32Array,
+    argAt: number,
+    nargs: number,
+    src: Int32Array,
+    memAt: number,
+    memLen: number,
+    gasLimit: number,
+    memLimit: number,
+    caps: string[],
+    traps: string[],
+    parent: Process,
+    handle: number,
+  ): void {
+    this.parent = parent;
+    this.handle = handle;
+    this.depth = parent.depth + 1;
+    this.module = module;
+    this.entryFn = entryFn;
+    this.status = StatusCode.READY;
+    this.value = 0;
+    this.faultKind = null;
+    this.faultDetail = "";
+    this.need = 0;
+    this.request = null;
+    this.answer = 0;
+    this.waiting = 0;
+    this.inbox = null;
+    this.pc = 0;
+    this.bp = 0;
+    this.fp = 0;
+    // The stack only needs the arguments now: the entry frame is made room for when it is charged (enter).
+    let stack = this.stack;
+    if (stack.length < nargs || stack.length > REUSE_WORDS)
+      stack = this.stack = new Int32Array(Math.max(nargs, Math.min(module.nlocals[entryFn] + module.maxStack[entryFn], FRESH_STACK)));
+    for (let i = 0; i < nargs; i++) stack[i] = args[argAt + i];
+    this.sp = nargs;
+    if (this.frames.length > REUSE_WORDS) this.frames = new Int32Array(12);
+    // Memory past memSize must read as zeros when it is grown (MGROW relies on it).
+    let mem = this.mem;
+    if (mem.length < memLen || mem.length > REUSE_WORDS) mem = this.mem = new Int32Array(memLen);
+    else if (this.memSize > memLen) mem.fill(0, memLen, this.memSize);
+    for (let i = 0; i < memLen; i++) mem[i] = src[memAt + i];
+    this.memSize = memLen;
+    this.gasLimit = gasLimit;
+    this.gasUsed = 0;
+    this.memLimit = memLimit;
+    this.memUsed = 0;
+    this.caps = caps;
+    this.traps = traps;
+    this.nextHandle = 1;
+    this.cachedPath = null;
   }
 
   /** Words this process itself occupies (without children): bookkeeping, memory, frames. */

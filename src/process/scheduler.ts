@@ -46,6 +46,12 @@ export interface MachineOptions {
   images?: ImageCodec;
   /** Step tracing: called with the process and pc before each instruction runs. Off (free) when absent. */
   onStep?: (p: Process, pc: number) => void;
+  /**
+   * Reuse the host objects of killed childless processes for later spawns
+   * (no guest-visible difference). Only for a host that keeps no reference to
+   * a child process after its parent killed it, such as the GP evaluator.
+   */
+  recycle?: boolean;
 }
 
 export interface CapCallEvent {
@@ -67,6 +73,19 @@ const MAX_LIMIT = Number.MAX_SAFE_INTEGER;
 const WINDOW = 2 ** 30;
 /** Modules made by SPAWNC kept for reuse. */
 const CODE_CACHE = 64;
+/** Killed processes kept for reuse when recycling. */
+const RECYCLED = 16;
+/** The grant or trap set of a child given none (shared: grant arrays are replaced, never mutated). */
+const NO_CAPS = Object.freeze([]) as readonly string[] as string[];
+const NO_ARGS = new Int32Array(0);
+
+/** The instructions slow() runs (the hot loop hands them to the scheduler), by opcode. */
+const SCHEDULED = new Uint8Array(128);
+for (const op of [
+  Op.GASLEFT, Op.MEMLEFT, Op.CSIZE, Op.STATUS, Op.RESULT, Op.REFUEL, Op.KILL, Op.CLOAD, Op.CSTORE, Op.YIELD, Op.RESUME,
+  Op.SPAWN, Op.SPAWNC, Op.SPAWNX, Op.INBOX, Op.INLEN, Op.SNAPSHOT, Op.RESTORE, Op.ANSWER, Op.ANSWERA, Op.REQUEST, Op.CAP, Op.NARROW,
+])
+  SCHEDULED[op] = 1;
 
 /** Outcome of a slow instruction. */
 const enum Step {
@@ -106,6 +125,12 @@ export class Machine {
   private stepArmed = -1;
   /** The async capability call in flight, if any. */
   pending: { proc: Process; promise: Promise<CapValue>; cap: string; args: CapValue[] } | null = null;
+  private readonly recycle: boolean;
+  /** Killed childless processes to reuse (recycling only). */
+  private readonly recycled: Process[] = [];
+  /** SPAWNX's resolved links (see linked()). */
+  private linksOf: Module | null = null;
+  private linkedModules: Module[] = [];
 
   constructor(options: MachineOptions = {}) {
     this.maxDepth = options.maxDepth ?? 4096;
@@ -114,6 +139,7 @@ export class Machine {
     this.onCapCall = options.onCapCall;
     this.images = options.images;
     this.onStep = options.onStep;
+    this.recycle = options.recycle ?? false;
   }
 
   /** Registers a verified module so processes share it. */
@@ -195,7 +221,7 @@ export class Machine {
           step = Step.Stop;
           break;
         default:
-          step = this.slow(d);
+          step = this.slowRun(d);
       }
       if (step === Step.Continue) continue;
       // A refusal may only be the counter's window (or a single step): refill and retry.
@@ -380,7 +406,9 @@ export class Machine {
       s.set(cpu.stack.subarray(0, cpu.sp));
       cpu.stack = s;
     }
-    cpu.stack.fill(0, cpu.sp, m.nlocals[f]);
+    // Locals past the arguments start at zero (a loop: fill() is a slow call for a few words).
+    const stack = cpu.stack;
+    for (let i = cpu.sp, n = m.nlocals[f]; i < n; i++) stack[i] = 0;
     cpu.frames[0] = -1;
     cpu.frames[1] = 0;
     cpu.frames[2] = f;
@@ -412,6 +440,20 @@ export class Machine {
 
   private child(p: Process, h: number): Process | null {
     return p.children.get(h) ?? null;
+  }
+
+  /**
+   * Runs the slow instruction at pc and the ones right after it while they
+   * are slow too: entering the hot loop only to hand the next one back would
+   * change nothing (it would check the same gas first). Not in step mode,
+   * which announces every instruction.
+   */
+  private slowRun(d: Process): Step {
+    const cpu = this.cpu;
+    const code = d.module.code;
+    let step = this.slow(d);
+    while (step === Step.Continue && this.onStep === undefined && SCHEDULED[code[cpu.pc]] === 1) step = this.slow(d);
+    return step;
   }
 
   private slow(d: Process): Step {
@@ -480,6 +522,7 @@ export class Machine {
         c.parent = null;
         // Releasing the subtree's footprint from d and every ancestor of d.
         cpu.memFree += c.memUsed;
+        if (this.recycle && c.children.size === 0 && this.recycled.length < RECYCLED) this.recycled.push(c);
         cpu.sp = sp - 1;
         cpu.pc = pc + 1;
         return Step.Continue;
@@ -581,9 +624,8 @@ export class Machine {
       entry = d.module.code[pc + 1];
       nargs = module.nparams[entry];
     } else if (op === Op.SPAWNX) {
-      const digest = (d.module.links ?? [])[d.module.code[pc + 1]];
-      const linked = this.modules.get(digest);
-      if (!linked) return this.fault("bad_code", `linked module ${digest.slice(0, 12)} is not loaded`);
+      const linked = this.linked(d.module, d.module.code[pc + 1]);
+      if (!linked) return this.fault("bad_code", `linked module ${(d.module.links ?? [])[d.module.code[pc + 1]].slice(0, 12)} is not loaded`);
       entry = d.module.code[pc + 2];
       if (entry < 0 || entry >= linked.functions.length) return this.fault("bad_code", `no function #${entry} in linked module`);
       module = linked;
@@ -616,24 +658,45 @@ export class Machine {
     cpu.memFree -= footprint;
     const argBase = sp - SPAWN_EXTRA - nargs;
     const h = d.nextHandle++;
-    const child = new Process(
-      module,
-      entry,
-      s.subarray(argBase, argBase + nargs),
-      cpu.mem.slice(ptr, ptr + len),
-      gasLimit,
-      memLimit,
-      caps,
-      traps,
-      d,
-      h,
-    );
+    let child = this.recycled.pop();
+    if (child === undefined)
+      child = new Process(
+        module,
+        entry,
+        nargs === 0 ? NO_ARGS : s.subarray(argBase, argBase + nargs),
+        cpu.mem.slice(ptr, ptr + len),
+        gasLimit,
+        memLimit,
+        caps,
+        traps,
+        d,
+        h,
+      );
+    else child.reuse(module, entry, s, argBase, nargs, cpu.mem, ptr, len, gasLimit, memLimit, caps, traps, d, h);
     child.memUsed = footprint;
     d.children.set(h, child);
     s[argBase] = h;
     cpu.sp = argBase + 1;
     cpu.pc = pc + (op === Op.SPAWN ? 2 : op === Op.SPAWNX ? 3 : 1);
     return Step.Continue;
+  }
+
+  /**
+   * Link i of module m, if loaded. The modules of the last module that
+   * spawned through its links are remembered by index (only those found: a
+   * digest, once in the shared map, always names the same module).
+   */
+  private linked(m: Module, i: number): Module | undefined {
+    if (this.linksOf !== m) {
+      this.linksOf = m;
+      this.linkedModules = [];
+    }
+    let found: Module | undefined = this.linkedModules[i];
+    if (found === undefined) {
+      found = this.modules.get((m.links ?? [])[i]);
+      if (found) this.linkedModules[i] = found;
+    }
+    return found;
   }
 
   /** Replaces d's inbox with `data`, charging its words (d is the running process). */
@@ -808,7 +871,7 @@ export class Machine {
 
   /** Capability names selected by a bitmask over d's manifest; for grants, d must hold each. */
   private capSet(d: Process, mask: number, mustHold: boolean): string[] | string {
-    if (mask === 0) return [];
+    if (mask === 0) return NO_CAPS;
     const names: string[] = [];
     const manifest = d.module.caps;
     for (let i = 0; i < 32; i++) {
