@@ -5,7 +5,7 @@
 
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { buildCandidate, compileGenome, verifiable } from "../src/gp/compile.js";
+import { buildCandidate, compileGenome } from "../src/gp/compile.js";
 import { encodeCases, runBatch, type Budget } from "../src/gp/evaluate.js";
 import { GeneSampler } from "../src/gp/genome.js";
 import { builtinProblem, type Problem } from "../src/gp/problems.js";
@@ -82,7 +82,7 @@ describe("the evaluator records what each program does alone", () => {
 });
 
 describe("host-side economies", () => {
-  it("a definition with verification placeholders verifies to the same module as without them", () => {
+  it("every verified module has the same fields in the same order, whatever its definition holds", () => {
     const problem = builtinProblem("fizz-buzz", 1);
     const g = new GeneSampler(problem.pool).genome(new Rng(2), 30);
     const def = compileGenome(g, problem.layout, problem.name);
@@ -92,7 +92,7 @@ describe("host-side economies", () => {
     expect(encodeModule(m)).toEqual(encodeModule(plain));
     for (const key of ["maxStack", "frameCost", "nparams", "nlocals", "entries", "bytes", "fast", "callInfo", "heights"] as const)
       expect(Array.from(m[key])).toEqual(Array.from(plain[key]));
-    expect(verify(verifiable(def)).digest).toBe(plain.digest);
+    expect(Object.keys(m)).toEqual(Object.keys(plain));
   });
 
   it("the warm-up runs its programs without a host error, once", () => {

@@ -424,7 +424,7 @@ export function compileGenome(genome: Genome, l: Layout, name = "gp"): ModuleDef
     for (const w of words) code.push(w);
     functions.push({ name: b.name, nparams: b.nparams, nlocals: b.nlocals, entry, end: code.length });
   }
-  return verifiable({ name, caps: [], functions, code: Int32Array.from(code) });
+  return { name, caps: [], functions, code: Int32Array.from(code) };
 }
 
 /** Compiles and verifies; null when the module does not verify (such a genome is never run). */
@@ -437,43 +437,3 @@ export function buildCandidate(genome: Genome, l: Layout, name = "gp"): Module |
   }
 }
 
-const NO_WORDS = new Int32Array(0);
-const NO_BYTES = new Uint8Array(0);
-
-/** A module's fields with nothing in them, in one order. */
-function emptyModule(): Module {
-  return {
-    name: "",
-    caps: [],
-    functions: [],
-    code: NO_WORDS,
-    sourceMap: undefined,
-    links: undefined,
-    trapOnly: undefined,
-    digest: "",
-    maxStack: NO_WORDS,
-    frameCost: NO_WORDS,
-    nparams: NO_WORDS,
-    nlocals: NO_WORDS,
-    entries: NO_WORDS,
-    bytes: NO_BYTES,
-    fast: NO_WORDS,
-    callInfo: NO_WORDS,
-    heights: NO_WORDS,
-  };
-}
-
-/**
- * A definition laid out like a module, with empty placeholders for what
- * verification derives. verify() builds a module by spreading the definition
- * and adding those fields; V8 gives every object built that way a hidden
- * class of its own unless the fields are already there, and then every read
- * of a module's fields (at every switch between processes, in the harness)
- * misses its inline cache. From such definitions, verify() returns modules
- * that all share one layout: every module the harness makes (candidates, the
- * evaluator, the warm-up's) is defined this way. The placeholders are not part
- * of the definition: nothing reads them, and verify() overwrites them.
- */
-export function verifiable(def: ModuleDef): ModuleDef {
-  return Object.assign(emptyModule(), def);
-}

@@ -15,7 +15,7 @@ import { PROCESS_WORDS } from "../process/process.js";
 import { MODULE_LIMITS, type FunctionDef, type Module } from "../vm/module.js";
 import { GAS, Op, StatusCode, bulkGas } from "../vm/opcodes.js";
 import { verify } from "../vm/verify.js";
-import { verifiable, type Layout } from "./compile.js";
+import type { Layout } from "./compile.js";
 import type { Case, Problem } from "./problems.js";
 import { boolError, codePoints, intError, stringError } from "./score.js";
 
@@ -343,14 +343,13 @@ export function runBatch(
     throw new Error(`internal: batch of ${modules.length} x ${block.count} evaluations does not fit the evaluator`);
   const rec = recordWords(l);
   const gen = evaluatorCode(modules.length, block, budget, l);
-  const def = verifiable({
+  const evaluator = verify({
     name: "gp-evaluator",
     caps: [],
     functions: gen.functions,
     code: Int32Array.from(gen.code),
     links: modules.map((m) => m.digest),
   });
-  const evaluator = verify(def);
   const machine = new Machine({ recycle: true });
   for (const m of modules) machine.intern(m);
   const region = 1 + block.count * rec;

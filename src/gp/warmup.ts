@@ -13,7 +13,7 @@ import { Machine } from "../process/scheduler.js";
 import type { FunctionDef, ModuleDef } from "../vm/module.js";
 import { Op } from "../vm/opcodes.js";
 import { verify } from "../vm/verify.js";
-import { verifiable, type Layout } from "./compile.js";
+import type { Layout } from "./compile.js";
 import { encodeCases, runBatch } from "./evaluate.js";
 
 /** Values on both sides of V8's small-integer range, and negative ones. */
@@ -50,7 +50,7 @@ class Asm {
   }
   module(name: string): ModuleDef {
     this.end();
-    return verifiable({ name, caps: [], functions: this.functions, code: Int32Array.from(this.code) });
+    return { name, caps: [], functions: this.functions, code: Int32Array.from(this.code) };
   }
 }
 

@@ -19,7 +19,7 @@ import { resolveScope, scopeWithin } from "../caps/scope.js";
 import { builtinSignature } from "../caps/signatures.js";
 import { FAULTS, RarError, type FaultKind } from "../vm/errors.js";
 import { execute } from "../vm/execute.js";
-import { Cpu, Exit, interpret } from "../vm/interpreter.js";
+import { Cpu, Exit, SCHEDULED, interpret } from "../vm/interpreter.js";
 import { decodeModule, type Module } from "../vm/module.js";
 import { GAS, Op, StatusCode, bulkGas } from "../vm/opcodes.js";
 import { SPAWN_EXTRA, verify } from "../vm/verify.js";
@@ -79,13 +79,6 @@ const RECYCLED = 16;
 const NO_CAPS = Object.freeze([]) as readonly string[] as string[];
 const NO_ARGS = new Int32Array(0);
 
-/** The instructions slow() runs (the hot loop hands them to the scheduler), by opcode. */
-const SCHEDULED = new Uint8Array(128);
-for (const op of [
-  Op.GASLEFT, Op.MEMLEFT, Op.CSIZE, Op.STATUS, Op.RESULT, Op.REFUEL, Op.KILL, Op.CLOAD, Op.CSTORE, Op.YIELD, Op.RESUME,
-  Op.SPAWN, Op.SPAWNC, Op.SPAWNX, Op.INBOX, Op.INLEN, Op.SNAPSHOT, Op.RESTORE, Op.ANSWER, Op.ANSWERA, Op.REQUEST, Op.CAP, Op.NARROW,
-])
-  SCHEDULED[op] = 1;
 
 /** Outcome of a slow instruction. */
 const enum Step {

@@ -18,7 +18,7 @@
 // The generated text is built from numbers only (code words, pcs, costs), never
 // from guest strings.
 
-import { type Cpu, Exit, growInt32 } from "./interpreter.js";
+import { type Cpu, Exit, SCHEDULED, growInt32 } from "./interpreter.js";
 import { FRAME_WORDS, type Module } from "./module.js";
 import { GAS, OPS, Op, WIDTH, WORDS_PER_GAS } from "./opcodes.js";
 
@@ -214,9 +214,9 @@ class Block {
     const code = this.m.code;
     let pc = this.start;
     if (!COMPILED.has(code[pc])) {
-      // TRAP is the interpreter's to report; every other instruction left is the scheduler's,
-      // reached as the interpreter reaches it: Exit.Slow at its pc, nothing charged.
-      this.lines.push(`${this.stopAt(pc, 0, code[pc] === Op.TRAP ? "" : `exit = ${Exit.Slow}; `)};`);
+      // The scheduler's instructions are reached as the interpreter reaches them: Exit.Slow at
+      // their pc, nothing charged. Anything else (TRAP) is the interpreter's to run.
+      this.lines.push(`${this.stopAt(pc, 0, SCHEDULED[code[pc]] === 1 ? `exit = ${Exit.Slow}; ` : "")};`);
       return -1;
     }
     for (let n = 1; ; n++) {
