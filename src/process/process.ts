@@ -1,7 +1,8 @@
 // A process: one node of the tree. Everything needed to continue it lives
 // here (no hidden state), which is what makes images possible.
 
-import type { FaultKind } from "../vm/errors.js";
+import { Detail, detailText, type FaultKind } from "../vm/errors.js";
+import type { Cpu } from "../vm/interpreter.js";
 import type { Module } from "../vm/module.js";
 import { StatusCode } from "../vm/opcodes.js";
 
@@ -165,7 +166,32 @@ export class Process {
   /** done(value) / yielded(value). */
   value = 0;
   faultKind: FaultKind | null = null;
-  faultDetail = "";
+  /** The fault's detail as text (made from the interpreter's format and numbers when first read). */
+  get faultDetail(): string {
+    if (this.detailFormat !== Detail.Text) {
+      this.detailText = detailText(this.detailFormat, this.detailA, this.detailB, this.detailC);
+      this.detailFormat = Detail.Text;
+    }
+    return this.detailText;
+  }
+  set faultDetail(text: string) {
+    this.detailFormat = Detail.Text;
+    this.detailText = text;
+  }
+  private detailText = "";
+  private detailFormat: Detail = Detail.Text;
+  private detailA = 0;
+  private detailB = 0;
+  private detailC = 0;
+
+  /** Takes the detail of the fault the cpu just reported, as it is (text or format). */
+  takeDetail(cpu: Cpu): void {
+    this.detailFormat = cpu.detailFormat;
+    this.detailText = cpu.detail;
+    this.detailA = cpu.detailA;
+    this.detailB = cpu.detailB;
+    this.detailC = cpu.detailC;
+  }
   /** Gas or words the refused instruction needs (out_of_gas / out_of_mem). */
   need = 0;
   request: CapRequest | null = null;

@@ -243,7 +243,7 @@ export class Machine {
         this.leave(d);
         d.status = StatusCode.FAULT;
         d.faultKind = cpu.fault;
-        d.faultDetail = cpu.detail;
+        d.takeDetail(cpu);
       }
       if (stopped === root) {
         this.cur = null;
@@ -283,7 +283,7 @@ export class Machine {
       this.leave(p);
       p.status = StatusCode.FAULT;
       p.faultKind = this.cpu.fault;
-      p.faultDetail = this.cpu.detail;
+      p.takeDetail(this.cpu);
       return this.resumeAfterStop(root, p);
     }
     this.leave(p);
@@ -416,7 +416,7 @@ export class Machine {
 
   private fault(kind: FaultKind, detail: string): Step {
     this.cpu.fault = kind;
-    this.cpu.detail = detail || FAULTS[kind];
+    this.cpu.say(detail || FAULTS[kind]);
     return Step.Fault;
   }
 

@@ -75,3 +75,65 @@ export function trapMessage(code: number): string | undefined {
   const status = UNFINISHED[code - TRAP_CODES.UNFINISHED_BASE];
   return status ? `sandboxed call did not finish: ${status}` : undefined;
 }
+
+/**
+ * How the interpreter describes a fault: a format and up to three numbers,
+ * turned into text only when someone reads it (a GP run faults millions of
+ * candidates and reads none of the texts).
+ */
+export const enum Detail {
+  /** Already text. */
+  Text = 0,
+  /** "a / 0" */
+  DivZero,
+  /** "a % 0" */
+  RemZero,
+  /** "load at a, memory size b" */
+  Load,
+  /** "store at a, memory size b" */
+  Store,
+  /** "index a, length b" */
+  Index,
+  /** "array at a, memory size b" */
+  Array,
+  /** "grow by a" */
+  Grow,
+  /** "memory of a words exceeds the runtime's b" */
+  MemLimit,
+  /** "copy of a words at b, memory size c" */
+  Copy,
+  /** "fill of a words at b, memory size c" */
+  Fill,
+  /** the message of trap code a */
+  Trap,
+}
+
+/** The text of a fault detail given by format and numbers. */
+export function detailText(f: Detail, a: number, b: number, c: number): string {
+  switch (f) {
+    case Detail.DivZero:
+      return `${a} / 0`;
+    case Detail.RemZero:
+      return `${a} % 0`;
+    case Detail.Load:
+      return `load at ${a}, memory size ${b}`;
+    case Detail.Store:
+      return `store at ${a}, memory size ${b}`;
+    case Detail.Index:
+      return `index ${a}, length ${b}`;
+    case Detail.Array:
+      return `array at ${a}, memory size ${b}`;
+    case Detail.Grow:
+      return `grow by ${a}`;
+    case Detail.MemLimit:
+      return `memory of ${a} words exceeds the runtime's ${b}`;
+    case Detail.Copy:
+      return `copy of ${a} words at ${b}, memory size ${c}`;
+    case Detail.Fill:
+      return `fill of ${a} words at ${b}, memory size ${c}`;
+    case Detail.Trap:
+      return trapMessage(a) ?? `trap ${a}`;
+    default:
+      return "";
+  }
+}

@@ -10,7 +10,7 @@
 // capability calls, ...) are not run here: the loop exits with Exit.Slow and
 // the scheduler executes them.
 
-import { trapMessage, type FaultKind } from "./errors.js";
+import { Detail, type FaultKind } from "./errors.js";
 import type { Module } from "./module.js";
 import { GAS, OPS, Op } from "./opcodes.js";
 import { DISPATCH_GAS, Fused } from "./quicken.js";
@@ -62,7 +62,26 @@ export class Cpu {
   need = 0;
   value = 0;
   fault: FaultKind = "trap";
+  /** The fault's detail: text, or a format and numbers made into text only when read (errors.ts). */
   detail = "";
+  detailFormat: Detail = Detail.Text;
+  detailA = 0;
+  detailB = 0;
+  detailC = 0;
+
+  /** Sets the detail as a format and numbers. */
+  describe(f: Detail, a: number, b: number, c: number): void {
+    this.detailFormat = f;
+    this.detailA = a;
+    this.detailB = b;
+    this.detailC = c;
+  }
+
+  /** Sets the detail as text. */
+  say(text: string): void {
+    this.detailFormat = Detail.Text;
+    this.detail = text;
+  }
 }
 
 /** Grows a typed array to at least `min` entries, doubling; the cold path of calls and MGROW. */
@@ -173,7 +192,7 @@ export function interpret(cpu: Cpu): Exit {
         const a = stack[sp - 2];
         if (b === 0) {
           cpu.fault = "div_by_zero";
-          cpu.detail = `${a} ${op === Op.DIV ? "/" : "%"} 0`;
+          cpu.describe(op === Op.DIV ? Detail.DivZero : Detail.RemZero, a, 0, 0);
           gas += c;
           exit = Exit.Fault;
           break loop;
@@ -181,7 +200,7 @@ export function interpret(cpu: Cpu): Exit {
         if (op === Op.DIV) {
           if (a === -2147483648 && b === -1) {
             cpu.fault = "overflow";
-            cpu.detail = "-2147483648 / -1";
+            cpu.say("-2147483648 / -1");
             gas += c;
             exit = Exit.Fault;
             break loop;
@@ -323,7 +342,7 @@ export function interpret(cpu: Cpu): Exit {
       case Op.TRAP:
         gas += c;
         cpu.fault = "trap";
-        cpu.detail = trapMessage(code[pc + 1]) ?? `trap ${code[pc + 1]}`;
+        cpu.describe(Detail.Trap, code[pc + 1], 0, 0);
         exit = Exit.Fault;
         break loop;
       case Op.MSIZE:
@@ -334,7 +353,7 @@ export function interpret(cpu: Cpu): Exit {
         const a = stack[sp - 1] + code[pc + 1];
         if (a < 0 || a >= memSize) {
           cpu.fault = "mem_bounds";
-          cpu.detail = `load at ${a}, memory size ${memSize}`;
+          cpu.describe(Detail.Load, a, memSize, 0);
           gas += c;
           exit = Exit.Fault;
           break loop;
@@ -347,7 +366,7 @@ export function interpret(cpu: Cpu): Exit {
         const a = stack[sp - 2] + code[pc + 1];
         if (a < 0 || a >= memSize) {
           cpu.fault = "mem_bounds";
-          cpu.detail = `store at ${a}, memory size ${memSize}`;
+          cpu.describe(Detail.Store, a, memSize, 0);
           gas += c;
           exit = Exit.Fault;
           break loop;
@@ -367,7 +386,8 @@ export function interpret(cpu: Cpu): Exit {
           gas += c;
           const len = a >= 0 && a < memSize ? mem[a] : -1;
           cpu.fault = len >= 0 && (i < 0 || i >= len) ? "index_bounds" : "mem_bounds";
-          cpu.detail = len >= 0 ? `index ${i}, length ${len}` : `array at ${a}, memory size ${memSize}`;
+          if (len >= 0) cpu.describe(Detail.Index, i, len, 0);
+          else cpu.describe(Detail.Array, a, memSize, 0);
           exit = Exit.Fault;
           break loop;
         }
@@ -385,7 +405,7 @@ export function interpret(cpu: Cpu): Exit {
         const n = stack[sp - 1];
         if (n < 0) {
           cpu.fault = "bad_arg";
-          cpu.detail = `grow by ${n}`;
+          cpu.describe(Detail.Grow, n, 0, 0);
           gas += c;
           exit = Exit.Fault;
           break loop;
@@ -405,7 +425,7 @@ export function interpret(cpu: Cpu): Exit {
         }
         if (memSize + n > memMax) {
           cpu.fault = "mem_limit";
-          cpu.detail = `memory of ${memSize + n} words exceeds the runtime's ${memMax}`;
+          cpu.describe(Detail.MemLimit, memSize + n, memMax, 0);
           gas += c;
           exit = Exit.Fault;
           break loop;
@@ -425,7 +445,7 @@ export function interpret(cpu: Cpu): Exit {
         const n = stack[sp - 1];
         if (n < 0 || d < 0 || d + n > memSize || (op === Op.MCOPY && (s < 0 || s + n > memSize))) {
           cpu.fault = "mem_bounds";
-          cpu.detail = `${op === Op.MCOPY ? "copy" : "fill"} of ${n} words at ${d}, memory size ${memSize}`;
+          cpu.describe(op === Op.MCOPY ? Detail.Copy : Detail.Fill, n, d, memSize);
           gas += c;
           exit = Exit.Fault;
           break loop;
@@ -595,7 +615,7 @@ export function interpret(cpu: Cpu): Exit {
           stack[sp++] = stack[bp + code[pc + 1]];
           pc += 2;
           cpu.fault = "mem_bounds";
-          cpu.detail = `load at ${a}, memory size ${memSize}`;
+          cpu.describe(Detail.Load, a, memSize, 0);
           gas += c - GAS[Op.LGET];
           exit = Exit.Fault;
           break loop;
