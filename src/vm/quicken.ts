@@ -82,12 +82,15 @@ export const DISPATCH_GAS: Int32Array = (() => {
   return g;
 })();
 
+/** PATTERNS by first opcode, longest first (most instructions start none). */
+const BY_FIRST: readonly (readonly Pattern[])[] = OPS.map((_, op) => PATTERNS.filter((p) => p.ops[0] === op));
+
 /** The quickened copy of verified code. */
 export function quicken(code: Int32Array, functions: readonly FunctionDef[]): Int32Array {
   const fast = code.slice();
   for (const f of functions) {
     for (let pc = f.entry; pc < f.end; pc += WIDTH[code[pc]]) {
-      for (const p of PATTERNS) {
+      for (const p of BY_FIRST[code[pc]]) {
         if (matches(code, pc, f.end, p.ops)) {
           fast[pc] = p.fused;
           break;
