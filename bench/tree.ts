@@ -9,8 +9,8 @@ const DEEP = 100;
 export function runDepth(ctx: BenchContext): GroupResult {
   ctx.progress(`tree: loop at depth 1 vs ${DEEP}`);
   const module = compile(DEPTH_RASM, "depth");
-  // Long enough (~40 ms compiled) that building and unwinding the chain (~0.3 ms) is not what is measured.
-  const n = Math.max(1000, Math.round(20_000_000 * ctx.scale));
+  // Long enough (~50 ms compiled) that building and unwinding the chain (~0.3 ms) is not what is measured.
+  const n = Math.max(1000, Math.round(60_000_000 * ctx.scale));
   for (const d of [1, DEEP]) {
     const v = runGuest(module, [d, n]).value;
     if (v !== n) throw new Error(`bench depth ${d}: returned ${v}, expected ${n}`);
