@@ -12,6 +12,9 @@ import { verifyBundle } from "../src/vm/verify.js";
 import { compileSource } from "../lang/ent/compile.js";
 import { assemble } from "../lang/asm.js";
 import { verify } from "../src/vm/verify.js";
+import { builtinProblem } from "../src/gp/problems.js";
+import { buildReport, deterministicPart } from "../src/gp/report.js";
+import { GpRun, configFor } from "../src/gp/run.js";
 
 const PROGRAMS: Record<string, { src: string; args: number[] }> = {
   loop: {
@@ -206,5 +209,19 @@ describe("compiled blocks keep every value as it was when pushed", () => {
       const r = Session.start(m, { gas: 1000, args: [1, 2], record: false }).run();
       expect(r.value, jit ? "compiled" : "interpreted").toBe(3);
     }
+  });
+});
+
+describe("a GP run", () => {
+  it("gives the same report with every candidate compiled as with none", () => {
+    const report = (jit: boolean): unknown => {
+      tiering.enabled = jit;
+      tiering.warmGas = 0;
+      const p = builtinProblem("fuel-cost", 5);
+      const run = new GpRun(p, configFor(p, 5, { pop: 40, gens: 3 }));
+      run.run();
+      return deterministicPart(buildReport(run));
+    };
+    expect(report(true)).toEqual(report(false));
   });
 });
