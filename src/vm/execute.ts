@@ -29,11 +29,12 @@ export const STINT_FREE = 10_000;
 export const tiering = { enabled: true, warmGas: WARM_GAS };
 
 /**
- * Warm-up gas per code word: compiling takes about 2 µs per word of host time
- * that no gas pays for, so a large module must first have run about as long
- * interpreted (gas costs 3-7 ns) as compiling it will take.
+ * Warm-up gas per code word: compiling takes 2-5 µs of host time per word
+ * (the most for code cut into many small blocks) that no gas pays for, so a
+ * large module must first have run about as long interpreted (gas costs 3-7
+ * ns) as compiling it will take.
  */
-export const WARM_GAS_PER_WORD = 512;
+export const WARM_GAS_PER_WORD = 1024;
 
 /**
  * Turns the compiled tier on (the default) or off for the whole process.

@@ -42,6 +42,12 @@ const CHUNK_WORDS = 4096;
 /** Instructions translated into one block at most once it has run past another block's start. */
 const MAX_BLOCK = 64;
 /**
+ * Instructions translated a second time (past another block's start), at most,
+ * per code word of a chunk: bounds the generated text however densely a
+ * module is cut into blocks.
+ */
+const COPIES_PER_WORD = 2;
+/**
  * A module larger than this stays interpreted: compiling costs host time and
  * memory in proportion to code size that no guest gas pays for, so it is
  * bounded (Ent programs and benchmarks are far smaller).
@@ -132,7 +138,8 @@ function findBlocks(m: Module, f: number, leader: Int32Array, next: number): num
 
 function compileChunk(m: Module, fns: readonly number[], leader: Int32Array): Chunk {
   const body: string[] = [];
-  for (const f of fns) emitFunction(m, f, leader, body);
+  const copies = { left: COPIES_PER_WORD * fns.reduce((n, f) => n + m.functions[f].end - m.functions[f].entry, 0) };
+  for (const f of fns) emitFunction(m, f, leader, copies, body);
   const src = `
 return function chunk(cpu) {
   let pc = cpu.pc, sp = cpu.sp, bp = cpu.bp, fp = cpu.fp;
@@ -156,16 +163,16 @@ ${body.join("\n")}
 }
 
 /** Emits one case per block of function f, in pc order. */
-function emitFunction(m: Module, f: number, leader: Int32Array, out: string[]): void {
+function emitFunction(m: Module, f: number, leader: Int32Array, copies: { left: number }, out: string[]): void {
   const { entry, end } = m.functions[f];
   const starts: number[] = [];
   for (let pc = entry; pc < end; pc += WIDTH[m.code[pc]]) if (leader[pc] >= 0) starts.push(pc);
   starts.forEach((pc, i) => {
-    let b = new Block(m, pc, m.nlocals[f], f, leader, false);
+    let b = new Block(m, pc, m.nlocals[f], f, leader, copies, false);
     let fall = b.emit(end);
     // A block that loops on itself is translated again with its locals in JS variables.
     if (b.loops) {
-      b = new Block(m, pc, m.nlocals[f], f, leader, true);
+      b = new Block(m, pc, m.nlocals[f], f, leader, copies, true);
       fall = b.emit(end);
     }
     out.push(`      case ${leader[pc]}: {`, ...b.lines.map((l) => `        ${l}`));
@@ -198,6 +205,8 @@ class Block {
     private readonly nl: number,
     private readonly f: number,
     private readonly leader: Int32Array,
+    /** What may still be translated twice in this chunk (shared by its blocks). */
+    private readonly copies: { left: number },
     /** Keep locals in JS variables for the whole block (only for blocks that loop on themselves). */
     private readonly promote: boolean,
   ) {
@@ -219,12 +228,17 @@ class Block {
       this.lines.push(`${this.stopAt(pc, 0, SCHEDULED[code[pc]] === 1 ? `exit = ${Exit.Slow}; ` : "")};`);
       return -1;
     }
+    let passed = false;
     for (let n = 1; ; n++) {
       const op = code[pc];
       const after = pc + WIDTH[op];
       const ends = this.instruction(op, pc, after);
       this.cost += GAS[op];
-      const stop = ends || BULK.has(op) || after >= end || !COMPILED.has(code[after]) || (n >= MAX_BLOCK && this.leader[after] >= 0);
+      const atLeader = this.leader[after] >= 0;
+      // Translating on past a block start makes a second copy of what follows.
+      if (atLeader) passed = true;
+      if (passed) this.copies.left--;
+      const stop = ends || BULK.has(op) || after >= end || !COMPILED.has(code[after]) || (atLeader && (n >= MAX_BLOCK || this.copies.left <= 0));
       if (stop) {
         if (!ends || op === Op.JZ || op === Op.JNZ) this.flush(this.body);
         const total = this.cost;
