@@ -225,3 +225,32 @@ describe("a GP run", () => {
     expect(report(true)).toEqual(report(false));
   });
 });
+
+describe("blocks that loop on themselves", () => {
+  // Jump targets right before the loop use up the chunk's budget for straight-line
+  // copies; the loop's second translation (locals in JS variables) must still be a loop.
+  const head = (nlocals: number, pre: string): string =>
+    `.func main 0 ${nlocals}\n${pre}` +
+    [0, 1, 2, 3].map((i) => `  PUSH 0\n  JNZ a${i}\n`).join("") +
+    "  PUSH 0\n  JNZ M1\n  PUSH 0\n  JNZ M2\n" +
+    [0, 1, 2, 3].map((i) => `a${i}: NOP\n`).join("");
+  const PROGRAMS = [
+    head(1, "  PUSH 3\n  LSET 0\n") + "  NOP\n".repeat(48) + "S: LINC 0 -1\nM1: NOP\nM2: LGET 0\n  JNZ S\n  LGET 0\n  RET\n",
+    head(2, "  PUSH 1\n  MGROW\n  POP\n  PUSH 3\n  LSET 0\n") +
+      "  NOP\n".repeat(51) +
+      "S: PUSH 0\n  LOAD 0\n  LSET 1\nM1: NOP\nM2: PUSH 0\n  LGET 0\n  STORE 0\n  LINC 0 -1\n  LGET 0\n  JNZ S\n  LGET 1\n  RET\n",
+  ];
+  it("keep their locals right when the copy budget runs out just before them", () => {
+    for (const src of PROGRAMS) {
+      const run = (jit: boolean): { status: string; value: unknown; gas: number } => {
+        tiering.enabled = jit;
+        tiering.warmGas = 0;
+        const r = Session.start(verify(assemble(src)), { gas: 100_000, record: false }).run();
+        return { status: r.status, value: r.value, gas: r.gasUsed };
+      };
+      expect(run(true)).toEqual(run(false));
+    }
+    // Generated code is strict: nothing it does can create a global.
+    expect("l0" in globalThis || "l1" in globalThis).toBe(false);
+  });
+});

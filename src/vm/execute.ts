@@ -117,16 +117,17 @@ function runCompiled(cpu: Cpu, c: Compiled): Exit {
     // Stopped in another chunk's code (or a function left uncompiled): go there.
     // Otherwise the interpreter runs what the chunk would not.
     if (c.chunkOf[cpu.pc] !== k) continue;
-    const e = stepToBlock(cpu, c.leader);
+    const e = stepToBlock(cpu, c);
     if (e !== STOP) return e;
   }
 }
 
 /**
  * Interprets one instruction at a time (shrinking the gas counter to its cost,
- * as step mode does) until the pc is at a block start, or something stops.
+ * as step mode does) until the pc is at a block start or in a function left
+ * uncompiled, or something stops.
  */
-function stepToBlock(cpu: Cpu, leader: Int32Array): number {
+function stepToBlock(cpu: Cpu, compiled: Compiled): number {
   const m = cpu.module as Module;
   do {
     const g = cpu.gas;
@@ -148,6 +149,7 @@ function stepToBlock(cpu: Cpu, leader: Int32Array): number {
     cpu.gas = g - (w - cpu.gas);
     if (exit !== Exit.Gas) return exit;
     if (cpu.need > cpu.gas) return Exit.Gas; // the next instruction is refused for real
-  } while (leader[cpu.pc] < 0);
+    // At a block start the compiled code goes on; in a function left uncompiled, the interpreter.
+  } while (compiled.leader[cpu.pc] < 0 && compiled.chunkOf[cpu.pc] >= 0);
   return STOP;
 }

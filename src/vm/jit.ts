@@ -140,7 +140,8 @@ function compileChunk(m: Module, fns: readonly number[], leader: Int32Array): Ch
   const body: string[] = [];
   const copies = { left: COPIES_PER_WORD * fns.reduce((n, f) => n + m.functions[f].end - m.functions[f].entry, 0) };
   for (const f of fns) emitFunction(m, f, leader, copies, body);
-  const src = `
+  // Strict: a name the translation failed to declare throws instead of becoming a global.
+  const src = `"use strict";
 return function chunk(cpu) {
   let pc = cpu.pc, sp = cpu.sp, bp = cpu.bp, fp = cpu.fp;
   let stack = cpu.stack, frames = cpu.frames, mem = cpu.mem, memSize = cpu.memSize;
@@ -168,12 +169,20 @@ function emitFunction(m: Module, f: number, leader: Int32Array, copies: { left: 
   const starts: number[] = [];
   for (let pc = entry; pc < end; pc += WIDTH[m.code[pc]]) if (leader[pc] >= 0) starts.push(pc);
   starts.forEach((pc, i) => {
+    const budget = copies.left;
     let b = new Block(m, pc, m.nlocals[f], f, leader, copies, false);
     let fall = b.emit(end);
-    // A block that loops on itself is translated again with its locals in JS variables.
+    // A block that loops on itself is translated again, from the same copy budget (so it
+    // takes the same path), with its locals in JS variables; kept only if it still loops.
     if (b.loops) {
-      b = new Block(m, pc, m.nlocals[f], f, leader, copies, true);
-      fall = b.emit(end);
+      const left = copies.left;
+      copies.left = budget;
+      const p = new Block(m, pc, m.nlocals[f], f, leader, copies, true);
+      const pf = p.emit(end);
+      if (p.loops) {
+        b = p;
+        fall = pf;
+      } else copies.left = left;
     }
     out.push(`      case ${leader[pc]}: {`, ...b.lines.map((l) => `        ${l}`));
     // Control that continues at `fall` falls into the next case if that is where it starts.
