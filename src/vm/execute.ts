@@ -18,8 +18,8 @@ import { GAS } from "./opcodes.js";
  * work), counting only what each stint (one entry into the module's code)
  * runs beyond STINT_FREE.
  */
-export const WARM_GAS = 200_000;
-export const STINT_FREE = 10_000;
+const WARM_GAS = 200_000;
+const STINT_FREE = 10_000;
 
 /**
  * Process-wide switch (the public `setCompiledTier`), for hosts that want the
@@ -34,7 +34,7 @@ export const tiering = { enabled: true, warmGas: WARM_GAS };
  * large module must first have run about as long interpreted (gas costs 3-7
  * ns) as compiling it will take.
  */
-export const WARM_GAS_PER_WORD = 1024;
+const WARM_GAS_PER_WORD = 1024;
 
 /**
  * Turns the compiled tier on (the default) or off for the whole process.

@@ -23,7 +23,7 @@ import { FRAME_WORDS, type Module } from "./module.js";
 import { GAS, OPS, Op, WIDTH, WORDS_PER_GAS } from "./opcodes.js";
 
 /** A compiled chunk: runs from cpu.pc; returns an Exit, or STOP to hand the pc back to the driver. */
-export type Chunk = (cpu: Cpu) => number;
+type Chunk = (cpu: Cpu) => number;
 
 /** Returned by a chunk when the instruction at cpu.pc is not its to run (see execute.ts). */
 export const STOP = -1;
