@@ -50,18 +50,16 @@ export function setCompiledTier(enabled: boolean): void {
 export class Tier {
   /** Gas left to run interpreted before compiling. */
   budget: number;
+  /** The compiled module once hot; null while warming or when nothing compiles. */
+  compiled: Compiled | null = null;
+  /** True once compiling was tried (successfully or not). */
+  tried = false;
 
   constructor(codeWords: number) {
     const w = tiering.warmGas;
     this.budget = w === 0 ? 0 : Math.max(w, codeWords * WARM_GAS_PER_WORD);
   }
-
-  /** The compiled module once hot; null while warming or when nothing compiles. */
-  compiled: Compiled | null = null;
-  /** True once compiling was tried (successfully or not). */
-  tried = false;
 }
-
 
 /** Runs the loaded process like interpret(), in whichever tier its module is. */
 export function execute(cpu: Cpu): Exit {
