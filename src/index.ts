@@ -25,7 +25,7 @@ export { CapRegistry, type CapHandler, type CapSignature, type CapValue } from "
 export { Process, type StatusName } from "./process/process.js";
 export { Machine, type MachineOptions, type CapCallEvent } from "./process/scheduler.js";
 /** Policies: grants, denials and mocks for the root; negotiation against a module's manifest. */
-export { loadPolicy, negotiate, policyDigest, type Policy, type PolicySources } from "./caps/policy.js";
+export { loadPolicy, negotiate, type Policy, type PolicySources } from "./caps/policy.js";
 /** Traces: the hash-chained record of everything nondeterministic; replay and audit. */
 export { Trace, type TraceEvent } from "./trace/trace.js";
 export { replay, type ReplayOptions, type ReplayResult, type Divergence } from "./trace/replay.js";
@@ -35,7 +35,7 @@ export { decodeImage } from "./image/decode.js";
 export { inspectImage } from "./image/inspect.js";
 /** A host's handle on one process tree: start, run, refuel, resume. */
 export { setCompiledTier } from "./vm/execute.js";
-export { Session, DEFAULT_GAS, DEFAULT_MEM, type SessionOptions, type RunResult } from "./session.js";
+export { Session, DEFAULT_GAS, DEFAULT_MEM, LIMIT_MAX, policyDigest, type SessionOptions, type RunOptions, type RunResult } from "./session.js";
 
 import { decodeBundle } from "./vm/module.js";
 import type { Module } from "./vm/module.js";

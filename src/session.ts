@@ -6,23 +6,35 @@ import { builtinCaps } from "./caps/builtins.js";
 import { CapRegistry, type CapHandler, type CapValue } from "./caps/registry.js";
 import type { Process, StatusName } from "./process/process.js";
 import { describeFault } from "./process/report.js";
-import { Machine, type CapCallEvent } from "./process/scheduler.js";
+import { Machine, interruptRoot, type CapCallEvent, type RunStop } from "./process/scheduler.js";
 import { RarError } from "./vm/errors.js";
 import type { Module } from "./vm/module.js";
 import { StatusCode } from "./vm/opcodes.js";
 import { decodeFor, imageCodec, resolverOf } from "./image/codec.js";
-import { hex, stateDigest } from "./image/digest.js";
+import { hex, policyDigest as grantsDigest, stateDigest } from "./image/digest.js";
 import { encodeImage } from "./image/encode.js";
 import { ImageHistory } from "./image/history.js";
 import { CallCounters, builtinRegistry, fdLines, mockHandler } from "./caps/builtins.js";
 import { KvStore } from "./caps/kv.js";
-import { applyGrants, negotiate, policyFromJson, policyToJson, type Policy } from "./caps/policy.js";
+import { applyGrants, negotiate, negotiateImage, policyFromJson, policyToJson, type Policy } from "./caps/policy.js";
 import { Recorder } from "./trace/recorder.js";
 import { Trace, callCounts, traceFromWire, traceToWire } from "./trace/trace.js";
+import { codePointsToText } from "./caps/registry.js";
+import { BUILTIN_SIGNATURES } from "./caps/signatures.js";
 
 /** Default root budgets (CLI.md): bounded unless the user asks for more. */
 export const DEFAULT_GAS = 10_000_000;
 export const DEFAULT_MEM = 1_048_576;
+/** Largest budget or refuel amount: a safe integer (budgets are counted exactly). */
+export const LIMIT_MAX = Number.MAX_SAFE_INTEGER;
+/** Largest maximum tree depth a host may configure. */
+export const DEPTH_MAX = 1 << 20;
+/**
+ * Gas per slice when a run can be interrupted (RunOptions): between slices
+ * the session looks at the signal and the clock. A slice is the same
+ * refusal as a spent budget, so slicing changes nothing the guest observes.
+ */
+const SLICE_GAS = 1 << 20;
 
 export interface SessionOptions {
   /** Root gas limit. Default 10_000_000. */
@@ -58,6 +70,14 @@ export interface SessionOptions {
   record?: boolean;
 }
 
+/** How long a run may go on (both optional; a run without them runs until the root stops). */
+export interface RunOptions {
+  /** Aborting it stops the run at the next instruction boundary: the root is out_of_gas there, resumable. */
+  signal?: AbortSignal;
+  /** Wall-clock budget in milliseconds, the same kind of stop when it is spent. */
+  timeout?: number;
+}
+
 /** What a run ended with. */
 export interface RunResult {
   status: StatusName;
@@ -69,6 +89,59 @@ export interface RunResult {
   gasLimit: number;
   memUsed: number;
   memLimit: number;
+}
+
+// --- the API boundary: every number a host passes is checked here ---------
+
+function usage(kind: string, message: string): never {
+  throw new RarError("usage", kind, message);
+}
+
+/** A budget, refuel amount or count: a non-negative safe integer (undefined gives `fallback`). */
+export function checkCount(name: string, v: unknown, fallback: number, max = LIMIT_MAX): number {
+  if (v === undefined) return fallback;
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0 || v > max)
+    usage("bad_number", `${name} must be an integer from 0 to ${max}, not ${typeof v === "number" ? String(v) : typeof v}`);
+  return v;
+}
+
+/** Program arguments: each a signed 32-bit integer. */
+export function checkArgs(args: unknown): readonly number[] {
+  if (args === undefined) return [];
+  if (!Array.isArray(args)) usage("bad_args", "args must be an array of 32-bit integers");
+  args.forEach((a, i) => {
+    if (typeof a !== "number" || !Number.isInteger(a) || a < -0x80000000 || a > 0x7fffffff)
+      usage("bad_args", `args[${i}] must be a signed 32-bit integer, not ${String(a)}`);
+  });
+  return args as number[];
+}
+
+function checkOptions(opts: SessionOptions): void {
+  if (typeof opts !== "object" || opts === null) usage("bad_options", "options must be an object");
+  checkCount("gas", opts.gas, 0);
+  checkCount("mem", opts.mem, 0);
+  checkArgs(opts.args);
+  checkCount("maxDepth", opts.maxDepth, 0, DEPTH_MAX);
+  if (opts.caps !== undefined && (!Array.isArray(opts.caps) || !opts.caps.every((c) => typeof c === "string")))
+    usage("bad_caps", "caps must be an array of capability names");
+  if (opts.entry !== undefined && typeof opts.entry !== "string") usage("bad_entry", "entry must be a function name");
+}
+
+function checkRunOptions(opts: RunOptions): void {
+  if (typeof opts !== "object" || opts === null) usage("bad_options", "run options must be an object");
+  if (opts.timeout !== undefined && !(typeof opts.timeout === "number" && opts.timeout >= 0 && opts.timeout <= 2 ** 31))
+    usage("bad_number", `timeout must be a number of milliseconds from 0 to ${2 ** 31}`);
+  if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) usage("bad_signal", "signal must be an AbortSignal");
+}
+
+/** The root's grants from the host's options: the policy's, else `caps`, else io.print (as `rar run`). */
+function hostGrants(opts: SessionOptions): string[] {
+  return opts.policy ? [...opts.policy.grants] : [...(opts.caps ?? ["io.print"])];
+}
+
+/** Hex digest of a policy as an image started under it records it (its grants and canonical text; audit checks it). */
+export function policyDigest(p: Policy): string {
+  return hex(grantsDigest(p.grants, policyToJson(p)));
 }
 
 export function entryIndex(module: Module, entry?: string): number {
@@ -93,6 +166,19 @@ export function hostCaps(stdout: (text: string) => void, handlers: Readonly<Reco
   return reg;
 }
 
+/** Where a run's slices end and whether the host wants it stopped (Session.run's options). */
+interface Until {
+  next(): number;
+  stop(): boolean;
+}
+
+/** Fills an in-memory kv store with the puts a trace recorded, in order (the store's state at the trace's end). */
+function replayPuts(kv: KvStore, trace: Trace): void {
+  for (const e of trace.events())
+    if (e.kind === "cap" && e.cap === "kv.put" && e.result === 0 && e.args.length === 2 && typeof e.args[0] !== "number" && typeof e.args[1] !== "number")
+      kv.put(codePointsToText(e.args[0]), e.args[1]);
+}
+
 export class Session {
   readonly machine: Machine;
   readonly root: Process;
@@ -103,6 +189,8 @@ export class Session {
   /** The policy the root was started under, if the host gave one. */
   policy: Policy | null = null;
   private recorder: Recorder | null = null;
+  /** The kv store behind kv.get / kv.put (the host's file, or in memory). */
+  private kv: KvStore | null = null;
 
   constructor(machine: Machine, root: Process, history: ImageHistory = ImageHistory.start(root)) {
     this.machine = machine;
@@ -124,11 +212,12 @@ export class Session {
 
   /** Starts a new tree running the module's entry function. Nothing runs until run(). */
   static start(module: Module, opts: SessionOptions = {}): Session {
+    checkOptions(opts);
     const machine = Session.machine(opts);
     const entry = entryIndex(module, opts.entry);
     if (module.nparams[entry] !== 0)
       throw new RarError("usage", "entry", `entry function '${module.functions[entry].name}' must take no parameters`);
-    const grants = opts.policy ? [...opts.policy.grants] : [...(opts.caps ?? ["io.print"])];
+    const grants = hostGrants(opts);
     if (opts.policy) negotiate(module, grants);
     const root = machine.createRoot(
       module,
@@ -138,7 +227,7 @@ export class Session {
       grants,
       argsMemory(opts.args ?? []),
     );
-    const s = new Session(machine, root);
+    const s = new Session(machine, root, ImageHistory.start(root, opts.policy ? policyToJson(opts.policy) : ""));
     s.attachHost(opts, opts.policy ?? null, opts.record === false ? null : new Trace());
     s.recordStart(opts.args ?? [], opts.linked ?? []);
     return s;
@@ -166,12 +255,15 @@ export class Session {
 
   /**
    * Fills the machine's capability registry: the built-ins (configured by the
-   * policy's seed, kv store and mocks), then the host's own handlers, each
-   * wrapped by the recorder when a trace is kept. Counters of the virtual
-   * clock, generator and mocks continue from the trace.
+   * seed and mocks of `data`, the deterministic data of the run, and by the
+   * kv store the host names), then the host's own handlers, each wrapped by
+   * the recorder when a trace is kept. Counters of the virtual clock,
+   * generator and mocks continue from the trace, and so does an in-memory kv
+   * store (its contents are the recorded puts: state that travels with the
+   * image, never a host file the image names).
    */
-  private attachHost(opts: SessionOptions, policy: Policy | null, trace: Trace | null): void {
-    this.policy = policy;
+  private attachHost(opts: SessionOptions, data: Policy | null, trace: Trace | null): void {
+    this.policy = data;
     this.trace = trace;
     const counters = new CallCounters();
     if (trace) for (const [family, n] of callCounts(trace)) counters.set(family, n);
@@ -181,14 +273,12 @@ export class Session {
       let lines: (() => string | null) | null = null;
       stdin = () => (lines ??= fdLines(0))();
     }
-    const source = builtinRegistry({
-      io: { stdout, stdin },
-      seed: policy?.seed ?? 0,
-      counters,
-      kv: new KvStore(policy?.kv),
-    });
-    for (const family of Object.keys(policy?.mocks ?? {}).sort())
-      source.register(family, mockHandler(family, (policy as Policy).mocks[family], counters));
+    const kv = new KvStore(opts.policy?.kv);
+    if (opts.policy?.kv === undefined && trace) replayPuts(kv, trace);
+    this.kv = kv;
+    const source = builtinRegistry({ io: { stdout, stdin }, seed: data?.seed ?? 0, counters, kv });
+    for (const family of Object.keys(data?.mocks ?? {}).sort())
+      source.register(family, mockHandler(family, (data as Policy).mocks[family], counters));
     for (const name of Object.keys(opts.handlers ?? {}).sort()) source.register(name, (opts.handlers as Record<string, CapHandler>)[name]);
     const target = this.machine.caps;
     if (trace) {
@@ -201,9 +291,9 @@ export class Session {
   }
 
   /**
-   * Narrows the root's grants (e.g. `rar resume --deny`): `grants` replace
-   * them and every descendant keeps only what its parent still holds. The
-   * caller checks `grants` never widen (caps/policy.ts narrowGrants). Recorded.
+   * Narrows the root's grants: `grants` replace them and every descendant
+   * keeps only what its parent still holds. The caller checks `grants` never
+   * widen (caps/policy.ts narrowGrants). Recorded.
    */
   narrow(grants: readonly string[]): void {
     this.recorder?.narrow(grants);
@@ -220,16 +310,29 @@ export class Session {
    * Continues a tree from image bytes (untrusted: fully verified first; a bad
    * image throws a RarError naming what and where). The budgets, entry and
    * arguments come from the image; the other options are as for start().
+   *
+   * Authority never travels (DESIGN §4): the grants the image's processes
+   * hold are requests, negotiated before anything runs against this host's
+   * own grants (`policy`, else `caps`, else io.print, as for start()) and
+   * handlers. One not covered throws RarError("policy") naming it. What
+   * travels is deterministic data: the recorded mocks and seed (never the
+   * recorded kv file, which names a host resource).
    */
   static fromImage(bytes: Uint8Array, opts: SessionOptions & { where?: string } = {}): Session {
+    checkOptions(opts);
+    if (!(bytes instanceof Uint8Array)) usage("bad_image", "image bytes must be a Uint8Array");
     const machine = Session.machine(opts);
     const img = decodeFor(bytes, machine, opts.where);
-    const s = new Session(machine, img.root, ImageHistory.of(img.meta));
     const where = `${opts.where ?? "image"}: trace`;
     const trace = opts.record === false ? null : traceFromWire(img.meta.trace, where);
     const first = trace && trace.length > 0 ? trace.at(0) : null;
     const recorded = first?.kind === "start" && first.policy !== "" ? policyFromJson(first.policy, where) : null;
-    s.attachHost(opts, recorded ?? opts.policy ?? null, trace);
+    const data: Policy | null = recorded ? { ...recorded, kv: undefined } : null;
+    const offered = new Set([...Object.keys(BUILTIN_SIGNATURES), ...Object.keys(opts.handlers ?? {})]);
+    negotiateImage(img.root.caps, hostGrants(opts), (family: string) => offered.has(family), new Set(Object.keys(data?.mocks ?? {})), opts.where ?? "image");
+    machine.hostGrants = hostGrants(opts);
+    const s = new Session(machine, img.root, ImageHistory.of(img.meta));
+    s.attachHost(opts, data, trace);
     // An image without a history (a guest snapshot) starts one here; it cannot be replayed from before.
     if (trace && trace.length === 0) s.recordStart([], []);
     return s;
@@ -238,6 +341,8 @@ export class Session {
   /** The canonical image of the whole tree (the root stopped or not started yet). */
   snapshot(): Uint8Array {
     if (this.machine.pending) throw new RarError("usage", "pending", "cannot snapshot while an async capability call is pending");
+    if (!this.trace && this.kv && this.kv.file === undefined && this.kv.keys().length > 0)
+      throw new RarError("usage", "kv_lost", "the in-memory kv store travels in the trace: record the trace (record: true) or give the policy a kv file");
     const resolve = resolverOf(this.machine);
     return encodeImage(this.root, this.history.meta(resolve), resolve);
   }
@@ -247,42 +352,94 @@ export class Session {
     return hex(stateDigest(this.root, this.history.trace, resolverOf(this.machine)));
   }
 
-  /** Runs (or continues) the root until it stops. Throws if an async capability is pending: use runAsync. */
-  run(): RunResult {
+  /**
+   * Runs (or continues) the root until it stops, or until `opts` stops it at
+   * an instruction boundary (out_of_gas there, recorded as a host interrupt:
+   * resuming continues exactly as if nothing happened). Only the timeout can
+   * stop a synchronous run (nothing else runs meanwhile to abort a signal).
+   * An async capability call throws RarError("usage"): continue with runAsync().
+   */
+  run(opts: RunOptions = {}): RunResult {
+    checkRunOptions(opts);
+    if (this.machine.pending) usage("async", "an async capability call is pending; use runAsync() to continue");
     this.recordResume();
-    const r = this.root.status === StatusCode.READY ? this.machine.run(this.root) : this.machine.resume(this.root);
-    if (r === "pending") throw new RarError("usage", "async", "an async capability call is pending; use runAsync()");
+    const until = this.deadline(opts);
+    let r = this.start(until);
+    while (r === "sliced") r = until.stop() ? this.interrupt() : this.machine.run(this.root, until.next());
+    if (r === "pending") usage("async", "an async capability call is pending; use runAsync() to continue");
     return this.result();
   }
 
-  /** Like run(), but awaits async capability calls without blocking the event loop. */
-  async runAsync(): Promise<RunResult> {
-    this.recordResume();
-    let r = this.root.status === StatusCode.READY ? this.machine.run(this.root) : this.machine.resume(this.root);
-    while (r === "pending") {
+  /** Like run(), but awaits async capability calls (and, with `opts`, yields between slices) without blocking the event loop. */
+  async runAsync(opts: RunOptions = {}): Promise<RunResult> {
+    checkRunOptions(opts);
+    const until = this.deadline(opts);
+    let r: RunStop;
+    if (this.machine.pending) r = "pending";
+    else {
+      this.recordResume();
+      r = this.start(until);
+    }
+    for (;;) {
+      if (r === "sliced") {
+        await new Promise<void>((done) => setImmediate(done));
+        r = until.stop() ? this.interrupt() : this.machine.run(this.root, until.next());
+        continue;
+      }
       const pend = this.machine.pending;
-      if (!pend) break;
+      if (r !== "pending" || !pend) break;
       let value: CapValue | Error;
       try {
         value = await pend.promise;
       } catch (e) {
         value = e instanceof Error ? e : new Error(String(e));
       }
-      r = this.machine.settlePending(this.root, value);
+      r = this.machine.settlePending(this.root, value, until.next());
     }
     return this.result();
   }
 
+  /** Starts or continues the root's run (the first slice when `until` slices). */
+  private start(until: Until): RunStop {
+    const root = this.root;
+    if (root.status === StatusCode.DONE || root.status === StatusCode.FAULT) return "stopped";
+    return root.status === StatusCode.READY ? this.machine.run(root, until.next()) : this.machine.resume(root, until.next());
+  }
+
+  /** The host stops a sliced run: recorded, then the root is out_of_gas where it stands. */
+  private interrupt(): RunStop {
+    this.recorder?.interrupt(this.root.gasUsed);
+    interruptRoot(this.root);
+    return "stopped";
+  }
+
+  /** When a run with `opts` must stop, and where its next slice ends. */
+  private deadline(opts: RunOptions): Until {
+    const root = this.root;
+    const { signal, timeout } = opts;
+    if (!signal && timeout === undefined) return { next: () => Infinity, stop: () => false };
+    const end = timeout === undefined ? Infinity : performance.now() + timeout;
+    return {
+      next: () => root.gasUsed + SLICE_GAS,
+      stop: () => signal?.aborted === true || performance.now() >= end,
+    };
+  }
+
   /** Raises the root's limits (a host refuel). */
   refuel(gas: number, mem = 0): void {
-    if (!(gas >= 0 && mem >= 0)) throw new RarError("usage", "refuel", "refuel amounts must be >= 0");
+    checkCount("refuel gas", gas, 0);
+    checkCount("refuel mem", mem, 0);
+    if (this.machine.pending) usage("pending", "cannot refuel while an async capability call is pending");
     this.recorder?.refuel(gas, mem);
-    this.root.gasLimit = Math.min(Number.MAX_SAFE_INTEGER, this.root.gasLimit + gas);
-    this.root.memLimit = Math.min(Number.MAX_SAFE_INTEGER, this.root.memLimit + mem);
+    this.root.gasLimit = Math.min(LIMIT_MAX, this.root.gasLimit + gas);
+    this.root.memLimit = Math.min(LIMIT_MAX, this.root.memLimit + mem);
   }
 
   /** Sets the value a trapped capability call of the root returns when resumed. */
   answer(value: number): void {
+    if (typeof value !== "number" || !Number.isInteger(value) || value < -0x80000000 || value > 0xffffffff)
+      usage("bad_number", `an answer must be a 32-bit integer, not ${String(value)}`);
+    if (this.root.status !== StatusCode.CAP_CALL) usage("not_cap_call", `the root is ${this.root.statusName}, not waiting for an answer`);
     this.recorder?.answer(value);
     this.root.answer = value | 0;
   }

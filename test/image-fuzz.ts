@@ -87,7 +87,14 @@ export function check(bytes: Uint8Array): Outcome {
     if (e instanceof RarError && e.phase === "image") return "rejected";
     throw e;
   }
-  const s = Session.fromImage(bytes, { stdout: () => {}, record: false });
+  let s: Session;
+  try {
+    s = Session.fromImage(bytes, { stdout: () => {}, record: false });
+  } catch (e) {
+    // A grant the host does not give is refused before anything runs (authority never travels).
+    if (e instanceof RarError && e.phase === "policy") return "rejected";
+    throw e;
+  }
   const root = s.root;
   // Whatever limits the bytes claim, the host spends little on them.
   root.gasLimit = Math.min(root.gasLimit, root.gasUsed + 20_000);

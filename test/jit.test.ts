@@ -3,6 +3,7 @@
 // leaves it in (the image bytes are compared), faults inside compiled blocks
 // are reported identically, and a hot module really does get compiled.
 
+import { decodeImage } from "../src/image/decode.js";
 import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
 import { Session } from "../src/session.js";
@@ -92,7 +93,7 @@ describe("the compiled tier", () => {
   it("stops every program at every gas budget in exactly the interpreter's state (image bytes equal)", () => {
     for (const name of Object.keys(PROGRAMS)) {
       const full = runWith(name, false, 50_000_000);
-      const total = Session.fromImage(full.image).root.gasUsed;
+      const total = decodeImage(full.image).root.gasUsed;
       fc.assert(
         fc.property(fc.integer({ min: 0, max: total + 5 }), (gas) => {
           const a = runWith(name, false, gas);

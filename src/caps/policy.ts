@@ -21,13 +21,11 @@
 
 import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { sha256 } from "@noble/hashes/sha2";
-import { bytesToHex } from "@noble/hashes/utils";
 import { RarError } from "../vm/errors.js";
 import type { ModuleDef } from "../vm/module.js";
 import type { Process } from "../process/process.js";
 import type { MockSpec } from "./builtins.js";
-import { canonicalCap, capFamily, capScope, intersectGrants, scopeCovers, textToCodePoints, type CapSignature, type CapValue, type ValueType } from "./registry.js";
+import { canonicalCap, capCovers, capFamily, capScope, intersectGrants, scopeCovers, textToCodePoints, type CapSignature, type CapValue, type ValueType } from "./registry.js";
 import { BUILTIN_SIGNATURES } from "./signatures.js";
 
 /** A resolved policy: what the root holds. */
@@ -285,6 +283,40 @@ export function negotiate(module: ModuleDef, grants: readonly string[]): void {
 }
 
 /**
+ * Negotiation on resume (DESIGN §4, "Authority never travels"): the grants an
+ * image's root holds (its descendants hold no more: the image verifier checks
+ * that) are requests. Each must be covered by a grant of the resuming host, a
+ * scoped one by a host grant whose scope contains it, and be offered by a
+ * handler on this host; a family answered by a mock that travelled with the
+ * image needs neither (a mock is data, not authority). Throws
+ * RarError("policy") naming the first request that is not met, before
+ * anything runs.
+ */
+export function negotiateImage(
+  requested: readonly string[],
+  host: readonly string[],
+  offered: (family: string) => boolean,
+  mocked: ReadonlySet<string>,
+  where: string,
+): void {
+  for (const r of [...requested].sort()) {
+    const family = capFamily(r);
+    if (mocked.has(family)) continue;
+    if (!capCovers(host, r)) {
+      const scoped = capScope(r) !== "";
+      throw new RarError(
+        "policy",
+        "not_granted",
+        `the image asks for ${r}, which this host does not grant: pass --allow ${scoped ? `${family}:DIR (a directory containing ${capScope(r)})` : r} or grant it in a policy`,
+        where,
+      );
+    }
+    if (!offered(family))
+      throw new RarError("policy", "not_offered", `the image asks for ${r}, which this host has no handler for`, where);
+  }
+}
+
+/**
  * Narrowing on resume: a resumed image keeps the grants it had unless
  * narrowed. Every requested grant must lie within a held one (a grant is never
  * widened); when anything is requested, held grants of a requested family are
@@ -364,9 +396,4 @@ export function policyFromJson(text: string, where: string): Policy {
     seed: (d.seed as number) | 0,
     kv: d.kv as string | undefined,
   };
-}
-
-/** sha-256 of the canonical policy text (hex): the image's policy digest. */
-export function policyDigest(p: Policy): string {
-  return bytesToHex(sha256(new TextEncoder().encode(policyToJson(p))));
 }

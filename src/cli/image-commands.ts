@@ -14,7 +14,8 @@ import { parseCount } from "./args.js";
 import { writeFileAtomic } from "./atomic.js";
 import { EXIT } from "./exit.js";
 import { readInput } from "./load.js";
-import { addPolicyOptions, narrowOnResume, type PolicyFlags } from "./policy-flags.js";
+import { interruptible, timeoutOption } from "./interrupt.js";
+import { addPolicyOptions, policyFromFlags, type PolicyFlags } from "./policy-flags.js";
 
 /** Prints a run's fault line and summary on stderr and gives its exit code (main.ts owns the format). */
 export type Finish = (r: RunResult) => number;
@@ -59,36 +60,46 @@ function finished(session: Session): boolean {
   return st === StatusCode.DONE || st === StatusCode.FAULT;
 }
 
-/** `rar run IMAGE`: continues the image as it is (no refuel; policy flags only narrow its grants). */
-export function runImage(file: string, rawArgs: readonly string[], flags: PolicyFlags & { out?: string }, finish: Finish): number {
+/**
+ * `rar run IMAGE`: continues the image as it is (no refuel). The image's
+ * grants are requests, negotiated against this host's flags and policy
+ * before anything runs (CLI.md "Authority").
+ */
+export async function runImage(file: string, rawArgs: readonly string[], flags: RunFlags, finish: Finish): Promise<number> {
   if (rawArgs.length > 0) throw new RarError("usage", "args", "an image carries its arguments; none may be given", file);
   const out = flags.out;
   const path = out !== undefined ? runImagePath(file, out) : undefined;
-  const session = Session.fromImage(readInput(file), { where: file });
-  narrowOnResume(session, flags);
-  const r = finished(session) ? session.result() : session.run();
+  const session = Session.fromImage(readInput(file), { where: file, policy: policyFromFlags(flags) });
+  const r = finished(session) ? session.result() : await interruptible((signal) => session.runAsync({ signal, timeout: flags.timeout }));
   writeRunImage(session, file, path, r);
   return finish(r);
 }
 
-interface ResumeFlags extends PolicyFlags {
-  gas: number;
-  mem: number;
+interface RunFlags extends PolicyFlags {
   out?: string;
+  timeout?: number;
 }
 
-/** `rar resume IMAGE`: refuels the root by --gas/--mem, continues, and writes the resulting image. */
-export function resumeImage(file: string, flags: ResumeFlags, finish: Finish): number {
-  const session = Session.fromImage(readInput(file), { where: file });
+interface ResumeFlags extends RunFlags {
+  gas: number;
+  mem: number;
+}
+
+/**
+ * `rar resume IMAGE`: negotiates the image's grants against this host's
+ * (nothing runs and nothing is written if one is not covered), refuels the
+ * root by --gas/--mem, continues, and writes the resulting image.
+ */
+export async function resumeImage(file: string, flags: ResumeFlags, finish: Finish): Promise<number> {
+  const session = Session.fromImage(readInput(file), { where: file, policy: policyFromFlags(flags) });
   const target = flags.out ?? file;
   if (finished(session)) {
     err(`rar: nothing to resume: the root is ${session.root.statusName}\n`);
     if (flags.out !== undefined) writeFileAtomic(target, session.snapshot());
     return finish(session.result());
   }
-  narrowOnResume(session, flags);
   session.refuel(flags.gas, flags.mem);
-  const r = session.run();
+  const r = await interruptible((signal) => session.runAsync({ signal, timeout: flags.timeout }));
   writeFileAtomic(target, session.snapshot());
   err(suspended(r) ? `rar: suspended; image written to ${target}\n` : `rar: image written to ${target}\n`);
   return finish(r);
@@ -192,8 +203,9 @@ export function addImageCommands(program: Command, finish: Finish): void {
     .addOption(new Option("--mem <n>", "words added to the root's memory limit").argParser(parseCount("--mem")).default(0));
   addPolicyOptions(resume)
     .option("--out <image>", "where to write the resulting image (default: the image itself)")
-    .action((file: string, flags: ResumeFlags) => {
-      process.exitCode = resumeImage(file, flags, finish);
+    .addOption(timeoutOption())
+    .action(async (file: string, flags: ResumeFlags) => {
+      process.exitCode = await resumeImage(file, flags, finish);
     });
 
   program

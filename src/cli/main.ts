@@ -9,6 +9,7 @@ import { parseCount, parseProgramArgs } from "./args.js";
 import { EXIT, reportError } from "./exit.js";
 import { runImage, runImagePath, writeRunImage } from "./image-commands.js";
 import { extensionOf, loadProgram } from "./load.js";
+import { interruptible, timeoutOption } from "./interrupt.js";
 import { addPolicyOptions, policyFromFlags } from "./policy-flags.js";
 
 const err = (s: string): void => void process.stderr.write(s);
@@ -36,6 +37,7 @@ interface RunFlags {
   deny: string[];
   policy?: string;
   out?: string;
+  timeout?: number;
 }
 
 /** Prints a run's fault line and one-line summary on stderr; returns the exit code. */
@@ -46,14 +48,14 @@ function finish(r: RunResult): number {
 }
 
 async function runCommand(file: string, rawArgs: string[], flags: RunFlags): Promise<number> {
-  if (extensionOf(file) === ".rimg") return runImage(file, rawArgs, flags, finish);
+  if (extensionOf(file) === ".rimg") return await runImage(file, rawArgs, flags, finish);
   if (flags.out !== undefined) runImagePath(file, flags.out);
   const args = parseProgramArgs(rawArgs);
   const { module, linked } = await loadProgram(file);
   // Negotiation happens in Session.start: a capability the policy does not grant is exit 2, nothing run.
   const policy = policyFromFlags(flags);
   const session = Session.start(module, { gas: flags.gas, mem: flags.mem, args, policy, linked });
-  const r = session.run();
+  const r = await interruptible((signal) => session.runAsync({ signal, timeout: flags.timeout }));
   writeRunImage(session, file, flags.out, r);
   return finish(r);
 }
@@ -93,6 +95,7 @@ async function build(argv: readonly string[]): Promise<Command> {
     .addOption(new Option("--mem <n>", "root memory limit in words").argParser(parseCount("--mem")).default(DEFAULT_MEM));
   addPolicyOptions(run)
     .option("--out <image>", "where to write the image when the run suspends (default ./<stem>.rimg); also written when it finishes or faults")
+    .addOption(timeoutOption())
     .action(async (file: string, args: string[], flags: RunFlags) => {
       process.exitCode = await runCommand(file, args, flags);
     });

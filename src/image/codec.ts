@@ -40,7 +40,7 @@ export const imageCodec: ImageCodec = {
     const trace = emptyTrace();
     const meta = {
       runtime: RUNTIME_VERSION,
-      policy: policyDigest(p.caps),
+      policy: policyDigest(p.caps, ""),
       origin: { digest: stateDigest(p, trace, resolve), root: null },
       trace,
     };

@@ -32,10 +32,15 @@ export function sha256(bytes: Uint8Array): Uint8Array {
 
 export const hex = bytesToHex;
 
-/** Digest of the policy an image's root runs under: for now its sorted capability grants. */
-export function policyDigest(caps: readonly string[]): Uint8Array {
-  const w = new WireWriter().array(2).str(POLICY_TAG).array(caps.length);
-  for (const c of [...caps].sort()) w.str(c);
+/**
+ * Digest of the policy an image's run was started under: the root's grants
+ * and the canonical policy text, exactly as the trace's start event records
+ * them (audit recomputes it from there), "" for a tree without a history.
+ */
+export function policyDigest(grants: readonly string[], policyText: string): Uint8Array {
+  const w = new WireWriter().array(3).str(POLICY_TAG).array(grants.length);
+  for (const c of [...grants].sort()) w.str(c);
+  w.str(policyText);
   return sha256Chunks(w.parts());
 }
 

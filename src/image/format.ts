@@ -65,7 +65,7 @@ export const IMAGE_LIMITS = {
 } as const;
 
 /** Trace event kinds that are host actions, left out of the execution-state digest (DESIGN §6). */
-export const HOST_EVENT_KINDS: ReadonlySet<string> = new Set(["refuel", "resume"]);
+export const HOST_EVENT_KINDS: ReadonlySet<string> = new Set(["refuel", "resume", "interrupt"]);
 
 /** A msgpack value as the format uses it: no maps, no floats except for large integers. */
 export type WireValue = number | string | Uint8Array | null | WireValue[];

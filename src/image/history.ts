@@ -21,6 +21,7 @@ export function freshCopy(p: Process): Process {
 export class ImageHistory {
   private originDigest: Uint8Array | null;
   private policyBytes: Uint8Array | null;
+  private policyText = "";
 
   private constructor(
     readonly originRoot: Process | null,
@@ -33,9 +34,11 @@ export class ImageHistory {
     this.policyBytes = policy;
   }
 
-  /** The history of a run that starts at `root` (not started yet). */
-  static start(root: Process): ImageHistory {
-    return new ImageHistory(freshCopy(root), null, null, emptyTrace());
+  /** The history of a run that starts at `root` (not started yet) under the policy whose canonical text is `policyText`. */
+  static start(root: Process, policyText = ""): ImageHistory {
+    const h = new ImageHistory(freshCopy(root), null, null, emptyTrace());
+    h.policyText = policyText;
+    return h;
   }
 
   /** The history an image carries. */
@@ -47,7 +50,7 @@ export class ImageHistory {
   meta(resolve: (digest: string) => Module | undefined): ImageMeta {
     const origin = this.originRoot;
     if (this.originDigest === null) this.originDigest = stateDigest(origin as Process, emptyTrace(), resolve);
-    if (this.policyBytes === null) this.policyBytes = policyDigest((origin as Process).caps);
+    if (this.policyBytes === null) this.policyBytes = policyDigest((origin as Process).caps, this.policyText);
     return {
       runtime: RUNTIME_VERSION,
       policy: this.policyBytes,

@@ -61,8 +61,12 @@ export interface CapCallEvent {
   result: CapValue;
 }
 
-/** Why Machine.run returned. */
-export type RunStop = "stopped" | "pending";
+/**
+ * Why Machine.run returned: the root stopped, an async capability call is in
+ * flight, or the root's gas reached the caller's `stopAt` (the tree is left
+ * at an instruction boundary, every status unchanged: run it again to go on).
+ */
+export type RunStop = "stopped" | "pending" | "sliced";
 
 const MAX_LIMIT = Number.MAX_SAFE_INTEGER;
 /**
@@ -112,6 +116,15 @@ export class Machine {
   /** The chain's real headroom at the last load (the counters may hold less: see WINDOW). */
   private realGas = 0;
   private realMem = 0;
+  /**
+   * What the host itself grants (its policy): the scope above the root's own.
+   * A root restored from an image holds what the image asked for; every
+   * scoped call must also lie within the host's scopes (caps/fs.ts). Null:
+   * the root's grants are the host's (a run started here).
+   */
+  hostGrants: readonly string[] | null = null;
+  /** The root gasUsed at which run() returns "sliced" (Infinity: run until the root stops). */
+  private stopAt = Infinity;
   /** Step tracing: called before every instruction when set (costs nothing when not). */
   onStep?: (p: Process, pc: number) => void;
   private stepNeed = 0;
@@ -179,10 +192,17 @@ export class Machine {
    * Runs the tree of `root` until the root stops: done, fault, out_of_gas,
    * out_of_mem, yielded or cap_call. Returns "pending" if an async capability
    * call is in flight (see settlePending). The root must be ready.
+   *
+   * With `stopAt`, no instruction runs that would take the root's gasUsed
+   * beyond it: run returns "sliced" instead, at an instruction boundary. A
+   * slice is the same refusal as an exhausted budget, so where a run stops is
+   * a function of `stopAt` alone (a replay given the same number stops at the
+   * same instruction).
    */
-  run(root: Process): RunStop {
+  run(root: Process, stopAt = Infinity): RunStop {
     if (this.pending) throw new RarError("usage", "async", "an async capability call is pending; settle it first");
     if (root.status !== StatusCode.READY) throw new RarError("usage", "not_ready", `process is ${root.statusName}`);
+    this.stopAt = stopAt;
     let d = deepest(root);
     this.load(d);
     const cpu = this.cpu;
@@ -232,6 +252,11 @@ export class Machine {
         this.load(d);
         continue;
       }
+      if (step === Step.Gas && this.stopAt !== Infinity && lacking(d, true, cpu.need) === null) {
+        // Only the slice refused it (refill settled everything): stop here, nothing changed.
+        this.cur = null;
+        return "sliced";
+      }
       // Something stopped: find which process, hand control to its parent.
       let stopped = d;
       if (step === Step.Gas || step === Step.Mem) {
@@ -259,13 +284,13 @@ export class Machine {
   }
 
   /** Resumes a stopped root (host side): out_of_gas, out_of_mem, yielded or cap_call. */
-  resume(root: Process): RunStop {
+  resume(root: Process, stopAt = Infinity): RunStop {
     wake(root);
-    return this.run(root);
+    return this.run(root, stopAt);
   }
 
-  /** Completes an async capability call once its promise settled, then keeps running. */
-  settlePending(root: Process, value: CapValue | Error): RunStop {
+  /** Completes an async capability call once its promise settled, then keeps running (up to `stopAt`, as run). */
+  settlePending(root: Process, value: CapValue | Error, stopAt = Infinity): RunStop {
     const pend = this.pending;
     if (!pend) throw new RarError("usage", "no_pending", "no capability call is pending");
     this.pending = null;
@@ -275,7 +300,7 @@ export class Machine {
       p.faultKind = "cap_failed";
       p.faultDetail = `${pend.cap}: ${value.message}`;
       // The call never returned: control goes to the parent as for any fault.
-      return this.resumeAfterStop(root, p);
+      return this.resumeAfterStop(root, p, stopAt);
     }
     this.load(p);
     const step = this.deliver(p, pend.cap, pend.args, value);
@@ -284,20 +309,20 @@ export class Machine {
       p.status = StatusCode.FAULT;
       p.faultKind = this.cpu.fault;
       p.takeDetail(this.cpu);
-      return this.resumeAfterStop(root, p);
+      return this.resumeAfterStop(root, p, stopAt);
     }
     this.leave(p);
-    return this.run(root);
+    return this.run(root, stopAt);
   }
 
-  private resumeAfterStop(root: Process, p: Process): RunStop {
+  private resumeAfterStop(root: Process, p: Process, stopAt: number): RunStop {
     if (p === root) return "stopped";
     const parent = p.parent as Process;
     parent.stack[parent.sp - 1] = p.status;
     parent.pc += 1;
     parent.waiting = 0;
     // Ancestors of parent were waiting; the parent continues.
-    return this.run(root);
+    return this.run(root, stopAt);
   }
 
   // --- control transfer -------------------------------------------------
@@ -316,12 +341,17 @@ export class Machine {
     cpu.memSize = p.memSize;
     let g = Infinity;
     let m = Infinity;
+    let top = p;
     for (let q: Process | null = p; q; q = q.parent) {
       const gq = q.gasLimit - q.gasUsed;
       const mq = q.memLimit - q.memUsed;
       if (gq < g) g = gq;
       if (mq < m) m = mq;
+      top = q;
     }
+    // A slice is headroom the root does not have beyond stopAt.
+    const slice = Math.max(0, this.stopAt - top.gasUsed);
+    if (slice < g) g = slice;
     this.realGas = g;
     this.realMem = m;
     cpu.gas = this.gasStart = Math.min(g, WINDOW);
@@ -1043,14 +1073,30 @@ export function deepest(p: Process): Process {
   return d;
 }
 
-/** Shallowest process on the chain root..d whose remaining budget is below `need`. */
-export function shallowestLacking(d: Process, gas: boolean, need: number): Process {
-  let found = d;
+/** Shallowest process on the chain root..d whose remaining budget is below `need`, or null if none is. */
+export function lacking(d: Process, gas: boolean, need: number): Process | null {
+  let found: Process | null = null;
   for (let q: Process | null = d; q; q = q.parent) {
     const left = gas ? q.gasLimit - q.gasUsed : q.memLimit - q.memUsed;
     if (left < need) found = q;
   }
   return found;
+}
+
+/** Shallowest process on the chain root..d whose remaining budget is below `need` (d itself if none is). */
+export function shallowestLacking(d: Process, gas: boolean, need: number): Process {
+  return lacking(d, gas, need) ?? d;
+}
+
+/**
+ * The host stops a root that Machine.run left "sliced": it becomes out_of_gas
+ * where it stands (everything below it frozen, as when the root's own budget
+ * runs out) and a host resume continues it exactly there.
+ */
+export function interruptRoot(root: Process): void {
+  if (root.status !== StatusCode.READY) throw new RarError("usage", "not_ready", `process is ${root.statusName}`);
+  root.status = StatusCode.OUT_OF_GAS;
+  root.need = 0;
 }
 
 /** Makes a stopped, resumable process ready again (its parent or the host is resuming it). */

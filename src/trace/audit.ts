@@ -5,7 +5,7 @@
 // process, digests and outcome.
 
 import { decodeImage, type DecodedImage } from "../image/decode.js";
-import { hex, stateDigest } from "../image/digest.js";
+import { hex, policyDigest, stateDigest } from "../image/digest.js";
 import { preorder } from "../image/records.js";
 import type { Process } from "../process/process.js";
 import { describeFault } from "../process/report.js";
@@ -14,8 +14,12 @@ import { replay, type ReplayOptions } from "./replay.js";
 import { TraceError, describeEvent, traceFromWire, type Trace } from "./trace.js";
 
 export interface AuditProblem {
-  /** broken_link: the chain does not check; divergence: replay differs; final_state: replay ends elsewhere. */
-  readonly kind: "broken_link" | "divergence" | "final_state";
+  /**
+   * broken_link: the chain does not check; policy: the image's policy digest
+   * is not that of the policy its trace records; divergence: replay differs;
+   * final_state: replay ends elsewhere.
+   */
+  readonly kind: "broken_link" | "policy" | "divergence" | "final_state";
   /** Index of the first event concerned (for final_state: the number of events). */
   readonly index: number;
   readonly message: string;
@@ -141,6 +145,23 @@ export function auditDecoded(img: DecodedImage, opts: ReplayOptions = {}): Audit
     };
   }
   const summary = summarizeCalls(trace);
+  const start = trace.length > 0 ? trace.at(0) : null;
+  if (start?.kind === "start") {
+    const recorded = hex(policyDigest(start.grants, start.policy));
+    const claimed = hex(img.meta.policy);
+    if (recorded !== claimed)
+      return {
+        ...base,
+        ...summary,
+        valid: false,
+        replayDigest: null,
+        problem: {
+          kind: "policy",
+          index: 0,
+          message: `the image's policy digest ${claimed.slice(0, 16)}… is not that of the policy its start event records (${recorded.slice(0, 16)}…)`,
+        },
+      };
+  }
   const r = replay({ trace, module: resolve, originDigest }, opts);
   if (r.divergence) {
     const d = r.divergence;
@@ -182,7 +203,7 @@ export function formatAudit(r: AuditReport): string {
   if (r.valid) lines.push("audit: valid");
   else {
     const p = r.problem as AuditProblem;
-    const what = p.kind === "broken_link" ? "broken link" : p.kind === "divergence" ? "divergence" : "final state differs";
+    const what = { broken_link: "broken link", policy: "policy digest", divergence: "divergence", final_state: "final state differs" }[p.kind];
     lines.push(`audit: INVALID: ${what} at event ${p.index}: ${p.message}`);
     if (p.state) lines.push(`  state before it: ${p.state}`);
     if (p.before) lines.push(`  chain digest before it: ${p.before}`);

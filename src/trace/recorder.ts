@@ -145,6 +145,10 @@ export class Recorder {
     this.trace.push({ kind: "resume" });
   }
 
+  interrupt(gas: number): void {
+    this.trace.push({ kind: "interrupt", gas });
+  }
+
   answer(value: number): void {
     this.trace.push({ kind: "answer", value: value | 0 });
   }

@@ -21,7 +21,8 @@ import { Machine } from "../process/scheduler.js";
 import type { Module } from "../vm/module.js";
 import { Op, StatusCode, WIDTH } from "../vm/opcodes.js";
 import { argsMemory } from "../session.js";
-import { describeEvent, traceToWire, type CapErrorEvent, type CapEvent, type StartEvent, type Trace } from "./trace.js";
+import { interruptRoot } from "../process/scheduler.js";
+import { describeEvent, traceToWire, type CapErrorEvent, type CapEvent, type InterruptEvent, type StartEvent, type Trace, type TraceEvent } from "./trace.js";
 
 export interface Divergence {
   /** Index of the first event that does not match (trace.length: the run wanted more than was recorded). */
@@ -174,11 +175,20 @@ export function replay(src: ReplaySource, opts: ReplayOptions = {}): ReplayResul
           diverge(i, `the trace resumes the root, but the replayed root is ${r.statusName}`, `root ${r.statusName}`);
           break;
         }
-        const stopped = r.status === StatusCode.READY ? m.run(r) : m.resume(r);
+        // A host interrupt before the next resume stopped this run at a recorded gas: stop there too.
+        const cut = interruptAhead(events, cursor);
+        const stopAt = cut < 0 ? Infinity : (events[cut] as InterruptEvent).gas;
+        const stopped = r.status === StatusCode.READY ? m.run(r, stopAt) : m.resume(r, stopAt);
         if (stopped === "pending" && !divergence)
           diverge(cursor, "a replayed call did not complete", `process ${m.pending?.proc.path ?? "?"}`);
+        if (stopped === "sliced") interruptRoot(r);
         break;
       }
+      case "interrupt":
+        cursor++;
+        if (r.status !== StatusCode.OUT_OF_GAS || r.gasUsed !== e.gas)
+          diverge(i, `the trace interrupts the root at ${e.gas} gas, but the replayed root is ${r.statusName} at ${r.gasUsed} gas`, `root ${r.statusName}`);
+        break;
       case "start":
         diverge(i, "a second start event", `root ${r.statusName}`);
         break;
@@ -191,6 +201,16 @@ export function replay(src: ReplaySource, opts: ReplayOptions = {}): ReplayResul
     }
   }
   return result();
+}
+
+/** Index of the interrupt event recorded for the run that starts at `from` (before the next resume), or -1. */
+function interruptAhead(events: readonly TraceEvent[], from: number): number {
+  for (let i = from; i < events.length; i++) {
+    const k = events[i].kind;
+    if (k === "interrupt") return i;
+    if (k === "resume") return -1;
+  }
+  return -1;
 }
 
 /** The initial state a start event describes, on a machine with the recorded limits. */

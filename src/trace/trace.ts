@@ -12,13 +12,15 @@
 //   resume     the host ran (or continued) the root
 //   answer     the host answered the root's trapped call
 //   narrow     the host narrowed the root's grants on resume
+//   interrupt  the host stopped the root (a signal, a wall-clock budget) when
+//              its gasUsed was `gas`: the root is out_of_gas there, resumable
 //
 // Canonical encoding: enc(e) is the canonical msgpack (image/wire.ts) of the
 // event's fields [kind, ...fields]; an int is a msgpack integer, an array of
 // words is a binary of little-endian int32s.
 //
 // The chain: h_0 = 32 zero bytes, h_i = sha256(h_{i-1} || enc(e_i)); the
-// trace's head is h_n. Refuel and resume are host actions that an execution
+// trace's head is h_n. Refuel, resume and interrupt are host actions that an execution
 // does not observe, so the execution-state digest must leave them out; every
 // other event also extends the execution chain x (x_0 = zeros,
 // x_k = sha256(x_{k-1} || enc(e))). On the wire each event carries one link:
@@ -90,6 +92,16 @@ export interface ResumeEvent {
   readonly kind: "resume";
 }
 
+/**
+ * The host stopped the root at an instruction boundary, when the root's
+ * gasUsed was `gas` (Machine.run's stopAt), and marked it out_of_gas. A replay
+ * stops its run at the same gas, so the interrupt is as transparent as a refuel.
+ */
+export interface InterruptEvent {
+  readonly kind: "interrupt";
+  readonly gas: number;
+}
+
 export interface AnswerEvent {
   readonly kind: "answer";
   readonly value: number;
@@ -100,7 +112,7 @@ export interface NarrowEvent {
   readonly grants: readonly string[];
 }
 
-export type TraceEvent = StartEvent | CapEvent | CapErrorEvent | RefuelEvent | ResumeEvent | AnswerEvent | NarrowEvent;
+export type TraceEvent = StartEvent | CapEvent | CapErrorEvent | RefuelEvent | ResumeEvent | InterruptEvent | AnswerEvent | NarrowEvent;
 
 export const DIGEST_BYTES = 32;
 const GENESIS: Uint8Array = new Uint8Array(DIGEST_BYTES);
@@ -168,6 +180,8 @@ export function eventFields(e: TraceEvent): WireValue[] {
       return ["refuel", e.gas, e.mem];
     case "resume":
       return ["resume"];
+    case "interrupt":
+      return ["interrupt", e.gas];
     case "answer":
       return ["answer", e.value | 0];
     case "narrow":
@@ -473,6 +487,7 @@ const ARITY: Readonly<Record<string, number>> = {
   cap_error: 5,
   refuel: 3,
   resume: 1,
+  interrupt: 2,
   answer: 2,
   narrow: 2,
 };
@@ -530,6 +545,9 @@ function readEvent(x: unknown, i: number, where: string): { event: TraceEvent; l
       break;
     case "resume":
       event = { kind };
+      break;
+    case "interrupt":
+      event = { kind, gas: r.int(f[1], 0, Number.MAX_SAFE_INTEGER, "gas") };
       break;
     case "answer":
       event = { kind, value: r.int(f[1], -0x80000000, 0x7fffffff, "value") };
@@ -618,6 +636,8 @@ export function describeEvent(e: TraceEvent): string {
       return `host refuel +${e.gas} gas +${e.mem} words`;
     case "resume":
       return "host resume";
+    case "interrupt":
+      return `host interrupt at ${e.gas} gas`;
     case "answer":
       return `host answer ${e.value}`;
     case "narrow":
