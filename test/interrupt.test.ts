@@ -1,0 +1,125 @@
+// Nothing is lost (DESIGN §6, CLI.md): SIGINT, SIGTERM or a wall-clock budget
+// suspend a run at an instruction boundary; the image is written like any
+// suspension (exit 3) and the stop is a recorded host event, so the run
+// stays transparent: resumed, it ends exactly as an uninterrupted run.
+
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { compileSource } from "../lang/ent/compile.js";
+import { Session } from "../src/session.js";
+import { auditImage } from "../src/trace/audit.js";
+import { verify } from "../src/vm/verify.js";
+
+const CLI = join(__dirname, "..", "dist", "src", "cli", "main.js");
+let dir = "";
+
+function rar(...args: string[]): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", cwd: dir });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+const SPIN = `cap clock.now;
+fn main(args) {
+  print("start", clock.now());
+  let x = 0;
+  for i in 0..args[0] { x = (x * 31 + i) & 65535; }
+  print("end", x, clock.now());
+  return x;
+}
+`;
+
+beforeAll(() => {
+  if (!existsSync(CLI)) throw new Error("dist/ is missing: run `npx tsc -p .` first");
+  dir = mkdtempSync(join(tmpdir(), "rar-interrupt-"));
+  writeFileSync(join(dir, "spin.ent"), SPIN);
+});
+
+describe("interrupts through the API", () => {
+  const m = verify(compileSource(SPIN).modules[0]);
+  const CAPS = ["io.print", "clock.now"];
+
+  function whole(): { out: string; gasUsed: number; digest: string } {
+    let out = "";
+    const s = Session.start(m, { caps: CAPS, args: [400_000], stdout: (t) => void (out += t) });
+    const r = s.run();
+    return { out, gasUsed: r.gasUsed, digest: s.digest() };
+  }
+
+  it("a spent timeout stops run() at an instruction boundary; each leg resumed in a fresh session ends as one uninterrupted run", () => {
+    const want = whole();
+    let out = "";
+    const stdout = (t: string): void => void (out += t);
+    let s = Session.start(m, { caps: CAPS, args: [400_000], stdout });
+    let r = s.run({ timeout: 0 });
+    let legs = 1;
+    while (r.status === "out_of_gas") {
+      s = Session.fromImage(s.snapshot(), { caps: CAPS, stdout });
+      r = s.run({ timeout: 0 });
+      legs++;
+    }
+    expect(legs).toBeGreaterThan(2);
+    expect(r.status).toBe("done");
+    expect(out).toBe(want.out);
+    expect(r.gasUsed).toBe(want.gasUsed);
+    expect(s.digest()).toBe(want.digest);
+    const audit = auditImage(s.snapshot());
+    expect(audit.problem).toBeNull();
+    expect(audit.host.interrupt).toBe(legs - 1);
+  });
+
+  it("an aborted signal suspends runAsync(); the limits are untouched and a resume needs no refuel", async () => {
+    const controller = new AbortController();
+    controller.abort();
+    const s = Session.start(m, { caps: CAPS, args: [400_000], stdout: () => undefined });
+    const r = await s.runAsync({ signal: controller.signal });
+    expect(r.status).toBe("out_of_gas");
+    expect(r.gasLimit).toBe(10_000_000);
+    expect(r.gasUsed).toBeLessThan(r.gasLimit);
+    const done = await s.runAsync();
+    expect(done.status).toBe("done");
+    expect(done.gasUsed).toBe(whole().gasUsed);
+    expect(s.digest()).toBe(whole().digest);
+  });
+});
+
+describe("interrupts from the command line", () => {
+  it("--timeout suspends and writes the image (exit 3); resuming it ends as the uninterrupted run", () => {
+    const want = rar("run", "spin.ent", "3000000", "--allow", "clock.now", "--gas", "1_000_000_000", "--out", "whole.rimg");
+    expect(want.code).toBe(0);
+    const first = rar("run", "spin.ent", "3000000", "--allow", "clock.now", "--gas", "1_000_000_000", "--timeout", "0.001", "--out", "t.rimg");
+    expect(first.code).toBe(3);
+    expect(first.stderr).toMatch(/suspended; image written to t\.rimg/);
+    let out = first.stdout;
+    let last = first;
+    for (let i = 0; i < 100 && last.code === 3; i++) {
+      last = rar("resume", "t.rimg", "--allow", "clock.now", "--gas", "0");
+      out += last.stdout;
+    }
+    expect(last.code).toBe(0);
+    expect(out).toBe(want.stdout);
+    const digest = (f: string): string => JSON.parse(rar("inspect", f, "--json").stdout).digest;
+    expect(digest("t.rimg")).toBe(digest("whole.rimg"));
+    expect(rar("audit", "t.rimg").code).toBe(0);
+  });
+
+  it.each(["SIGINT", "SIGTERM"] as const)("%s during rar run writes the image and exits 3; the image audits and resumes", async (SIGNAL) => {
+    const child = spawn(process.execPath, [CLI, "run", "spin.ent", "2000000000", "--allow", "clock.now", "--gas", "100_000_000_000", "--out", "sig.rimg"], { cwd: dir });
+    let stderr = "";
+    child.stderr.on("data", (d) => void (stderr += String(d)));
+    // Interrupt once the guest has started (its first line is out).
+    await new Promise<void>((ready) => child.stdout.once("data", () => ready()));
+    child.kill(SIGNAL);
+    const code = await new Promise<number | null>((done) => child.on("close", (c) => done(c)));
+    expect(code).toBe(3);
+    expect(stderr).toMatch(/suspended; image written to sig\.rimg/);
+    expect(rar("audit", "sig.rimg").code).toBe(0);
+    // The limits are untouched: the resumed run goes on where it stopped (here until its own timeout).
+    const again = rar("resume", "sig.rimg", "--allow", "clock.now", "--gas", "0", "--timeout", "0.2");
+    expect(again.code).toBe(3);
+    expect(again.stdout).toBe("");
+    expect(again.stderr).toMatch(/out_of_gas gas=\d+\/100000000000 /);
+  });
+});
