@@ -274,3 +274,15 @@ describe("snapshot transparency with host state (property)", () => {
     expect(() => s.snapshot()).toThrow(/kv/);
   });
 });
+
+describe("the real clock and generator", () => {
+  it("a host granting the virtual clock does not cover an image asking for the real one, nor may a child hold it under a virtual parent", () => {
+    const m = ent(`cap clock.now;\nfn main() {\n  let x = 0;\n  for i in 0..40 { x = x + i; }\n  return clock.now();\n}\n`);
+    const s = Session.start(m, { caps: ["clock.now:real"], gas: 30 });
+    s.run();
+    expect(() => Session.fromImage(s.snapshot(), { caps: ["clock.now"] })).toThrow(/clock\.now:real/);
+    expect(capCovers(["clock.now"], "clock.now:real")).toBe(false);
+    expect(capCovers(["clock.now:real"], "clock.now:real")).toBe(true);
+    expect(capCovers(["kv.get"], "kv.get:app")).toBe(true);
+  });
+});

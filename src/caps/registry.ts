@@ -67,11 +67,18 @@ export function scopeCovers(grantScope: string, scope: string): boolean {
   return grantScope === "" || scopeWithin(scope, grantScope);
 }
 
+/**
+ * Families whose one scope, `:real`, is not a narrowing but the host's real
+ * clock or generator instead of the virtual one: only `:real` covers it.
+ */
+const REAL_SCOPED: ReadonlySet<string> = new Set(["clock.now", "random.u32"]);
+
 /** Whether a set of grants covers `cap`: some grant of the same family whose scope contains cap's scope. */
 export function capCovers(held: readonly string[], cap: string): boolean {
   const family = capFamily(cap);
   const scope = capScope(cap);
-  for (const h of held) if (capFamily(h) === family && scopeCovers(capScope(h), scope)) return true;
+  const exact = scope !== "" && REAL_SCOPED.has(family);
+  for (const h of held) if (capFamily(h) === family && (exact ? capScope(h) === scope : scopeCovers(capScope(h), scope))) return true;
   return false;
 }
 
