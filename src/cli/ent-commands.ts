@@ -2,22 +2,15 @@
 // files used by run and disasm. Compile errors are RarErrors whose message
 // carries file:line:col, the source line and a caret (exit 2).
 
-import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { compileProgram, type CompiledProgram } from "../../lang/ent/compile.js";
-import { RarError } from "../vm/errors.js";
 import { encodeBundle, type Module } from "../vm/module.js";
 import { verifyBundle } from "../vm/verify.js";
 import { writeFileAtomic } from "./atomic.js";
+import { readInput } from "./load.js";
 
 function readSource(path: string): string {
-  try {
-    return readFileSync(path, "utf8");
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : (e as Error).message;
-    throw new RarError("io", "read", why, path);
-  }
+  return readInput(path).toString("utf8");
 }
 
 /** Compiles an Ent program from disk: the entry module first, then its untrusted imports. */

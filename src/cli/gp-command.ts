@@ -17,7 +17,7 @@ import { GpRun, configFor, type GpConfig, type RunState } from "../gp/run.js";
 import type { Pressure } from "../gp/select.js";
 import { parseCount } from "./args.js";
 import { writeFileAtomic } from "./atomic.js";
-import { EXIT, reportError } from "./exit.js";
+import { EXIT, UsageError } from "./exit.js";
 import { readInput } from "./load.js";
 
 interface GpFlags {
@@ -46,7 +46,7 @@ interface GpFlags {
 const err = (s: string): void => void process.stderr.write(s);
 
 function usage(message: string): never {
-  throw new RarError("usage", "gp", message);
+  throw new UsageError(message);
 }
 
 function parseWeight(text: string): number {
@@ -208,10 +208,6 @@ export function addGpCommand(program: Command): void {
     .addOption(new Option("--checkpoint-every <n>", "generations between checkpoints").argParser(count("--checkpoint-every", 1, 1_000_000)).default(10))
     .option("--resume <file>", "continue the run saved in a checkpoint (--gens may raise its limit)")
     .action(async (flags: GpFlags) => {
-      try {
-        process.exitCode = await gpCommand(flags);
-      } catch (e) {
-        process.exitCode = reportError(e, err);
-      }
+      process.exitCode = await gpCommand(flags);
     });
 }

@@ -1,11 +1,12 @@
-// Reading program files by their ending: .rasm, .rmod (and .ent, .rimg as
-// those layers land). Every failure is a RarError naming the file.
+// Reading program files by their ending: .rasm, .rmod, .ent. Every failure
+// is a RarError naming the file.
 
 import { readFileSync } from "node:fs";
 import { assemble } from "../../lang/asm.js";
 import { RarError } from "../vm/errors.js";
 import { decodeBundle, type Module } from "../vm/module.js";
 import { verify, verifyBundle } from "../vm/verify.js";
+import { UsageError, fsReason } from "./exit.js";
 
 export interface LoadedProgram {
   module: Module;
@@ -20,8 +21,7 @@ export function readInput(file: string): Buffer {
     return readFileSync(file);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : (e as Error).message;
-    throw new RarError("io", "read", why, file);
+    throw new RarError("io", "read", code === "ENOENT" ? "no such file" : fsReason(e), file);
   }
 }
 
@@ -45,6 +45,6 @@ export async function loadProgram(file: string): Promise<LoadedProgram> {
       return { module, linked, sources: new Map() };
     }
     default:
-      throw new RarError("usage", "file_type", `unsupported file type '${ext || "(none)"}' (expected .ent, .rasm or .rmod)`, file);
+      throw new UsageError(`unsupported file type '${ext || "(none)"}' (expected .ent, .rasm or .rmod)`, file);
   }
 }

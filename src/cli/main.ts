@@ -6,7 +6,7 @@ import { Command, CommanderError, Option } from "commander";
 import { disassemble } from "../../lang/disasm.js";
 import { DEFAULT_GAS, DEFAULT_MEM, Session, type RunResult } from "../session.js";
 import { parseCount, parseProgramArgs } from "./args.js";
-import { EXIT, reportError } from "./exit.js";
+import { EXIT, reportError, usageLines } from "./exit.js";
 import { runImage, runImagePath, writeRunImage } from "./image-commands.js";
 import { extensionOf, loadProgram } from "./load.js";
 import { addPolicyOptions, policyFromFlags } from "./policy-flags.js";
@@ -78,12 +78,29 @@ const COMMAND_GROUP: Readonly<Record<string, string>> = {
   compile: "compile",
 };
 
-async function build(argv: readonly string[]): Promise<Command> {
+/**
+ * commander's message for a parse error as one line, without its "error: "
+ * prefix: "unknown option '--gass'\n(Did you mean --gas?)" becomes
+ * "unknown option '--gass' (did you mean --gas?)".
+ */
+function commanderMessage(message: string): string {
+  return message
+    .replace(/^error: /, "")
+    .replace(/\n\(Did you mean (.*)\?\)$/s, " (did you mean $1?)")
+    .replace(/\n/g, " ");
+}
+
+/**
+ * Builds the program. commander prints help and the version itself but no
+ * errors: those are thrown (exitOverride) and main reports them. `onCommand`
+ * learns which command runs, for the hint under a usage error.
+ */
+async function build(argv: readonly string[], onCommand: (name: string) => void): Promise<Command> {
   const program = new Command("rar")
     .description("rar: a recursive sandbox runtime (metered VM, nested budgets, images, traces)")
-    .showHelpAfterError()
     .exitOverride()
-    .configureOutput({ writeErr: err });
+    .configureOutput({ writeErr: err, outputError: () => {} })
+    .hook("preSubcommand", (_program, command) => onCommand(command.name()));
   const run = program
     .command("run")
     .description("run a program (.ent, .rasm, .rmod) with bounded gas and memory, or continue an image (.rimg) as it is")
@@ -114,15 +131,24 @@ async function build(argv: readonly string[]): Promise<Command> {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  let command: string | undefined;
   try {
-    await (await build(argv)).parseAsync(argv);
+    const program = await build(argv, (name) => (command = name));
+    // `rar help NAME` for no such command: commander would print the whole help on stderr.
+    const [, , first, asked] = argv;
+    if (first === "help" && asked !== undefined && !program.commands.some((c) => c.name() === asked || c.aliases().includes(asked)))
+      program.error(`error: unknown command '${asked}'`, { code: "commander.unknownCommand" });
+    await program.parseAsync(argv);
   } catch (e) {
-    if (e instanceof CommanderError) {
-      // Help and version are successes; anything else commander rejects is usage.
-      process.exitCode = e.exitCode === 0 ? 0 : EXIT.usage;
-      return;
+    if (!(e instanceof CommanderError)) {
+      process.exitCode = reportError(e, err, command);
+    } else if (e.exitCode === 0) {
+      process.exitCode = EXIT.done; // --help, --version
+    } else {
+      // `rar` alone printed the help on stderr; anything else is one line and a hint.
+      if (e.code !== "commander.help") err(usageLines(commanderMessage(e.message), command));
+      process.exitCode = EXIT.usage;
     }
-    process.exitCode = reportError(e, err);
   }
 }
 
