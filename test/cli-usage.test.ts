@@ -5,7 +5,7 @@
 // package's version.
 
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -15,6 +15,7 @@ const CLI = join(ROOT, "dist", "src", "cli", "main.js");
 const HELLO = join(ROOT, "examples", "asm", "hello.rasm");
 const FIB = join(ROOT, "examples", "asm", "fib.rasm");
 const HELLO_ENT = join(ROOT, "examples", "hello.ent");
+const VERSION = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
 let dir = "";
 
 interface Out {
@@ -121,6 +122,19 @@ describe("usage errors are one line and a hint to the command's help", () => {
       expect(r.stderr).toBe("");
       expect(r.stdout).toMatch(/^Usage: rar/);
     }
+  });
+});
+
+describe("rar --version", () => {
+  it("--version and -V print the package's version on stdout, exit 0", () => {
+    for (const flag of ["--version", "-V"]) {
+      const r = rar(flag);
+      expect(r).toEqual({ code: 0, stdout: `${VERSION}\n`, stderr: "" });
+    }
+  });
+
+  it("the help lists it", () => {
+    expect(rar("--help").stdout).toMatch(/-V, --version/);
   });
 });
 

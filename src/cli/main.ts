@@ -2,6 +2,7 @@
 // The `rar` command line (CLI.md). Each command is a thin layer over the
 // embedding API; this file only parses flags, prints and picks exit codes.
 
+import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { disassemble } from "../../lang/disasm.js";
 import { DEFAULT_GAS, DEFAULT_MEM, Session, type RunResult } from "../session.js";
@@ -78,6 +79,16 @@ const COMMAND_GROUP: Readonly<Record<string, string>> = {
   compile: "compile",
 };
 
+/** The version in the package.json next to dist/ (where it lies both in a checkout and in an installed package). */
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version?: unknown };
+    return typeof pkg.version === "string" ? pkg.version : "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+
 /**
  * commander's message for a parse error as one line, without its "error: "
  * prefix: "unknown option '--gass'\n(Did you mean --gas?)" becomes
@@ -98,6 +109,7 @@ function commanderMessage(message: string): string {
 async function build(argv: readonly string[], onCommand: (name: string) => void): Promise<Command> {
   const program = new Command("rar")
     .description("rar: a recursive sandbox runtime (metered VM, nested budgets, images, traces)")
+    .version(packageVersion(), "-V, --version", "print rar's version")
     .exitOverride()
     .configureOutput({ writeErr: err, outputError: () => {} })
     .hook("preSubcommand", (_program, command) => onCommand(command.name()));
