@@ -5,10 +5,12 @@
 // package's version.
 
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { checkWritable, writeFileAtomic } from "../src/cli/atomic.js";
+import { RarError } from "../src/vm/errors.js";
 
 const ROOT = join(__dirname, "..");
 const CLI = join(ROOT, "dist", "src", "cli", "main.js");
@@ -16,6 +18,7 @@ const HELLO = join(ROOT, "examples", "asm", "hello.rasm");
 const FIB = join(ROOT, "examples", "asm", "fib.rasm");
 const HELLO_ENT = join(ROOT, "examples", "hello.ent");
 const VERSION = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
+const IS_ROOT = process.getuid?.() === 0;
 let dir = "";
 
 interface Out {
@@ -135,6 +138,108 @@ describe("rar --version", () => {
 
   it("the help lists it", () => {
     expect(rar("--help").stdout).toMatch(/-V, --version/);
+  });
+});
+
+describe("--out is checked before anything runs", () => {
+  /** An image whose root yielded before it prints: continued (by run or resume), it would print on stdout. */
+  function suspendedImage(name: string): { path: string; bytes: Buffer } {
+    const path = join(dir, name);
+    const src = join(dir, "yields.ent");
+    writeFileSync(src, 'fn main() {\n  yield(1);\n  print("after");\n}\n');
+    const r = rar("run", src, "--out", path);
+    expect(r.code).toBe(3);
+    expect(r.stdout).toBe("");
+    return { path, bytes: readFileSync(path) };
+  }
+
+  it("run PROGRAM --out into a missing directory: exit 2 naming the user's path, the program never ran", () => {
+    const r = rar("run", HELLO, "--out", "nodir/x.rimg");
+    expectOneLineError(r, /^rar: error: nodir\/x\.rimg: cannot write: no such directory 'nodir'\n$/);
+  });
+
+  it("run PROGRAM --out a directory: exit 2, nothing ran", () => {
+    expectOneLineError(rar("run", HELLO, "--out", "outdir"), /^rar: error: outdir: cannot write: is a directory\n$/);
+  });
+
+  it("run PROGRAM --out under a file: exit 2, nothing ran", () => {
+    expectOneLineError(rar("run", HELLO, "--out", "afile/x.rimg"), /^rar: error: afile\/x\.rimg: cannot write: 'afile' is not a directory\n$/);
+  });
+
+  it("run .ent --out into a missing directory: exit 2 before compiling or running", () => {
+    expectOneLineError(rar("run", HELLO_ENT, "--out", "nodir/x.rimg"), /^rar: error: nodir\/x\.rimg: /);
+  });
+
+  it("run IMAGE --out into a missing directory: exit 2, the image untouched", () => {
+    const { path, bytes } = suspendedImage("run-in.rimg");
+    expectOneLineError(rar("run", path, "--out", "nodir/x.rimg"), /^rar: error: nodir\/x\.rimg: cannot write: no such directory 'nodir'\n$/);
+    expect(readFileSync(path).equals(bytes)).toBe(true);
+  });
+
+  it("resume IMAGE --out into a missing directory or onto a directory: exit 2, the image untouched", () => {
+    const { path, bytes } = suspendedImage("resume-in.rimg");
+    expectOneLineError(rar("resume", path, "--out", "nodir/x.rimg"), /^rar: error: nodir\/x\.rimg: cannot write: no such directory 'nodir'\n$/);
+    expectOneLineError(rar("resume", path, "--out", "outdir"), /^rar: error: outdir: cannot write: is a directory\n$/);
+    expect(readFileSync(path).equals(bytes)).toBe(true);
+  });
+
+  it.skipIf(IS_ROOT)("resume IMAGE in a read-only directory: exit 2 naming the image, nothing ran", () => {
+    const ro = join(dir, "ro");
+    mkdirSync(ro);
+    const { bytes } = suspendedImage("ro/in.rimg");
+    chmodSync(ro, 0o555);
+    try {
+      const r = rar("resume", "ro/in.rimg");
+      expectOneLineError(r, /^rar: error: ro\/in\.rimg: cannot write: /);
+      expect(readFileSync(join(ro, "in.rimg")).equals(bytes)).toBe(true);
+    } finally {
+      chmodSync(ro, 0o755);
+    }
+  });
+
+  it("compile -o into a missing directory: one line naming the user's path, no temporary file named", () => {
+    expectOneLineError(rar("compile", HELLO_ENT, "-o", "nodir/h.rmod"), /^rar: error: nodir\/h\.rmod: cannot write: no such directory 'nodir'\n$/);
+  });
+
+  for (const flag of ["--out", "--plot", "--checkpoint"])
+    it(`gp ${flag} into a missing directory: exit 2 before evolving anything`, () => {
+      const r = rar("gp", "--problem", "smallest", "--pop", "10", "--gens", "1", flag, "nodir/f");
+      expectOneLineError(r, /^rar: error: nodir\/f: cannot write: no such directory 'nodir'\n$/);
+    });
+});
+
+describe("checkWritable and writeFileAtomic name the target, never a temporary file", () => {
+  it("checkWritable accepts a new file or an existing one in a writable directory", () => {
+    const d = mkdtempSync(join(tmpdir(), "rar-check-"));
+    expect(() => checkWritable(join(d, "new.rimg"))).not.toThrow();
+    writeFileSync(join(d, "old.rimg"), "x");
+    expect(() => checkWritable(join(d, "old.rimg"))).not.toThrow();
+  });
+
+  it("checkWritable refuses a missing directory, a file as directory and a directory as target", () => {
+    const d = mkdtempSync(join(tmpdir(), "rar-check-"));
+    writeFileSync(join(d, "f"), "x");
+    mkdirSync(join(d, "sub"));
+    for (const p of [join(d, "no", "x.rimg"), join(d, "f", "x.rimg"), join(d, "sub")]) {
+      expect(() => checkWritable(p)).toThrow(RarError);
+      expect(() => checkWritable(p)).toThrow(p);
+    }
+  });
+
+  it("writeFileAtomic's error names the target and not its temporary file", () => {
+    const d = mkdtempSync(join(tmpdir(), "rar-check-"));
+    mkdirSync(join(d, "busy"));
+    writeFileSync(join(d, "busy", "inside"), "kept");
+    for (const p of [join(d, "no", "x.rimg"), join(d, "busy")]) {
+      let message = "";
+      try {
+        writeFileAtomic(p, new Uint8Array(1));
+      } catch (e) {
+        message = (e as Error).message;
+      }
+      expect(message.startsWith(`${p}: cannot write: `)).toBe(true);
+      expect(message).not.toMatch(/\.tmp/);
+    }
   });
 });
 

@@ -11,7 +11,7 @@ import { DEFAULT_GAS, Session, type RunResult } from "../session.js";
 import { RarError } from "../vm/errors.js";
 import { StatusCode } from "../vm/opcodes.js";
 import { parseCount } from "./args.js";
-import { writeFileAtomic } from "./atomic.js";
+import { checkWritable, writeFileAtomic } from "./atomic.js";
 import { EXIT } from "./exit.js";
 import { readInput } from "./load.js";
 import { addPolicyOptions, narrowOnResume, type PolicyFlags } from "./policy-flags.js";
@@ -61,6 +61,7 @@ function finished(session: Session): boolean {
 
 /** `rar run IMAGE`: continues the image as it is (no refuel; policy flags only narrow its grants). */
 export function runImage(file: string, rawArgs: readonly string[], flags: PolicyFlags & { out?: string }, finish: Finish): number {
+  if (flags.out !== undefined) checkWritable(flags.out);
   if (rawArgs.length > 0) throw new RarError("usage", "args", "an image carries its arguments; none may be given", file);
   const out = flags.out;
   const path = out !== undefined ? runImagePath(file, out) : undefined;
@@ -79,6 +80,7 @@ interface ResumeFlags extends PolicyFlags {
 
 /** `rar resume IMAGE`: refuels the root by --gas/--mem, continues, and writes the resulting image. */
 export function resumeImage(file: string, flags: ResumeFlags, finish: Finish): number {
+  checkWritable(flags.out ?? file);
   const session = Session.fromImage(readInput(file), { where: file });
   const target = flags.out ?? file;
   if (finished(session)) {

@@ -7,6 +7,7 @@ import { Command, CommanderError, Option } from "commander";
 import { disassemble } from "../../lang/disasm.js";
 import { DEFAULT_GAS, DEFAULT_MEM, Session, type RunResult } from "../session.js";
 import { parseCount, parseProgramArgs } from "./args.js";
+import { checkWritable } from "./atomic.js";
 import { EXIT, reportError, usageLines } from "./exit.js";
 import { runImage, runImagePath, writeRunImage } from "./image-commands.js";
 import { extensionOf, loadProgram } from "./load.js";
@@ -48,7 +49,7 @@ function finish(r: RunResult): number {
 
 async function runCommand(file: string, rawArgs: string[], flags: RunFlags): Promise<number> {
   if (extensionOf(file) === ".rimg") return runImage(file, rawArgs, flags, finish);
-  if (flags.out !== undefined) runImagePath(file, flags.out);
+  if (flags.out !== undefined) checkWritable(runImagePath(file, flags.out));
   const args = parseProgramArgs(rawArgs);
   const { module, linked } = await loadProgram(file);
   // Negotiation happens in Session.start: a capability the policy does not grant is exit 2, nothing run.
