@@ -267,4 +267,10 @@ describe("bad input files: one line, exit 2, never a stack trace", () => {
       expect(r.stderr).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/);
     });
 
+  it("a verifier error names the file", () => {
+    // A local index beyond the function's locals: the verifier refuses it.
+    const asm = join(dir, "badlocal.rasm");
+    writeFileSync(asm, ".func main 0 1\n LGET 7\n RET\n");
+    expectOneLineError(rar("run", asm), /^rar: error: [^\n]*badlocal\.rasm: function main at pc \d+: /);
+  });
 });

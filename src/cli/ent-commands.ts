@@ -7,7 +7,7 @@ import { compileProgram, type CompiledProgram } from "../../lang/ent/compile.js"
 import { encodeBundle, type Module } from "../vm/module.js";
 import { verifyBundle } from "../vm/verify.js";
 import { writeFileAtomic } from "./atomic.js";
-import { readInput } from "./load.js";
+import { readInput, verifiedIn } from "./load.js";
 
 function readSource(path: string): string {
   return readInput(path).toString("utf8");
@@ -21,7 +21,7 @@ export function compileEntFile(file: string): CompiledProgram {
 /** Compiles and verifies a `.ent` program for running or disassembly. */
 export function loadEnt(file: string): { module: Module; linked: Module[]; sources: Map<string, string> } {
   const { modules, sources } = compileEntFile(file);
-  const [module, ...linked] = verifyBundle(modules, file);
+  const [module, ...linked] = verifiedIn(file, () => verifyBundle(modules, file));
   return { module, linked, sources };
 }
 
@@ -33,7 +33,7 @@ export function defaultOutput(src: string): string {
 /** Compiles SRC and writes the `.rmod` bundle atomically; returns the path written. */
 export function compileToFile(src: string, out = defaultOutput(src)): string {
   const { modules } = compileEntFile(src);
-  verifyBundle(modules, src);
+  verifiedIn(src, () => verifyBundle(modules, src));
   writeFileAtomic(out, encodeBundle(modules));
   return out;
 }

@@ -25,6 +25,16 @@ export function readInput(file: string): Buffer {
   }
 }
 
+/** Runs the verifier so that what it refuses also names the file (its own messages name function and pc). */
+export function verifiedIn<T>(file: string, verifyIt: () => T): T {
+  try {
+    return verifyIt();
+  } catch (e) {
+    if (e instanceof RarError && e.phase === "verify" && !e.message.startsWith(`${file}:`)) throw new RarError(e.phase, e.kind, e.message, file);
+    throw e;
+  }
+}
+
 export function extensionOf(file: string): string {
   const m = /\.[^./\\]+$/.exec(file);
   return m ? m[0].toLowerCase() : "";
@@ -36,12 +46,14 @@ export async function loadProgram(file: string): Promise<LoadedProgram> {
   switch (ext) {
     case ".rasm": {
       const text = readInput(file).toString("utf8");
-      return { module: verify(assemble(text, file)), linked: [], sources: new Map([[file, text]]) };
+      const module = assemble(text, file);
+      return { module: verifiedIn(file, () => verify(module)), linked: [], sources: new Map([[file, text]]) };
     }
     case ".ent":
       return (await import("./ent-commands.js")).loadEnt(file);
     case ".rmod": {
-      const [module, ...linked] = verifyBundle(decodeBundle(readInput(file), file), file);
+      const defs = decodeBundle(readInput(file), file);
+      const [module, ...linked] = verifiedIn(file, () => verifyBundle(defs, file));
       return { module, linked, sources: new Map() };
     }
     default:
