@@ -208,6 +208,22 @@ describe("--out is checked before anything runs", () => {
     });
 });
 
+describe("a command never writes over its input", () => {
+  it("compile -o SRC: a usage error, the source untouched", () => {
+    const src = join(dir, "keep.ent");
+    writeFileSync(src, readFileSync(HELLO_ENT));
+    expectUsage(rar("compile", "keep.ent", "-o", "./keep.ent"), "compile", /^rar: error: \.\/keep\.ent: rar compile never overwrites its source/);
+    expect(readFileSync(src).equals(readFileSync(HELLO_ENT))).toBe(true);
+  });
+
+  it("run FILE --out FILE: a usage error, nothing ran", () => {
+    const src = join(dir, "keep.rasm");
+    writeFileSync(src, readFileSync(HELLO));
+    expectUsage(rar("run", "keep.rasm", "--out", "keep.rasm"), "run", /^rar: error: keep\.rasm: rar run never overwrites its input/);
+    expect(readFileSync(src).equals(readFileSync(HELLO))).toBe(true);
+  });
+});
+
 describe("checkWritable and writeFileAtomic name the target, never a temporary file", () => {
   it("checkWritable accepts a new file or an existing one in a writable directory", () => {
     const d = mkdtempSync(join(tmpdir(), "rar-check-"));

@@ -2,8 +2,8 @@
 // directory, flush it to disk, then rename it over the target. A crash at any
 // point leaves either the old file or the new one, never a torn one.
 
-import { accessSync, closeSync, constants, fsyncSync, openSync, renameSync, statSync, unlinkSync, writeSync, type Stats } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { accessSync, closeSync, constants, fsyncSync, openSync, realpathSync, renameSync, statSync, unlinkSync, writeSync, type Stats } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
 import { RarError } from "../vm/errors.js";
 import { fsReason } from "./exit.js";
 
@@ -20,6 +20,19 @@ function statOrNull(path: string): Stats | null {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
     throw e;
   }
+}
+
+function realOrResolved(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    return resolve(p);
+  }
+}
+
+/** Whether two paths name the same file (through links, or textually when it does not exist yet). */
+export function sameFile(a: string, b: string): boolean {
+  return realOrResolved(a) === realOrResolved(b);
 }
 
 /**

@@ -6,7 +6,8 @@ import type { Command } from "commander";
 import { compileProgram, type CompiledProgram } from "../../lang/ent/compile.js";
 import { encodeBundle, type Module } from "../vm/module.js";
 import { verifyBundle } from "../vm/verify.js";
-import { writeFileAtomic } from "./atomic.js";
+import { sameFile, writeFileAtomic } from "./atomic.js";
+import { UsageError } from "./exit.js";
 import { readInput, verifiedIn } from "./load.js";
 
 function readSource(path: string): string {
@@ -32,6 +33,7 @@ export function defaultOutput(src: string): string {
 
 /** Compiles SRC and writes the `.rmod` bundle atomically; returns the path written. */
 export function compileToFile(src: string, out = defaultOutput(src)): string {
+  if (sameFile(out, src)) throw new UsageError("rar compile never overwrites its source; give another -o", out);
   const { modules } = compileEntFile(src);
   verifiedIn(src, () => verifyBundle(modules, src));
   writeFileAtomic(out, encodeBundle(modules));

@@ -2,8 +2,7 @@
 // `rar run IMAGE` (continue without refuel), `rar resume` (refuel and
 // continue, replacing the image atomically unless --out) and `rar inspect`.
 
-import { realpathSync } from "node:fs";
-import { basename, resolve } from "node:path";
+import { basename } from "node:path";
 import { Option, type Command } from "commander";
 import { decodeImage } from "../image/decode.js";
 import { inspectImage, type ImageReport, type ProcessReport } from "../image/inspect.js";
@@ -11,8 +10,8 @@ import { DEFAULT_GAS, Session, type RunResult } from "../session.js";
 import { RarError } from "../vm/errors.js";
 import { StatusCode } from "../vm/opcodes.js";
 import { parseCount } from "./args.js";
-import { checkWritable, writeFileAtomic } from "./atomic.js";
-import { EXIT } from "./exit.js";
+import { checkWritable, sameFile, writeFileAtomic } from "./atomic.js";
+import { EXIT, UsageError } from "./exit.js";
 import { readInput } from "./load.js";
 import { addPolicyOptions, narrowOnResume, type PolicyFlags } from "./policy-flags.js";
 
@@ -23,27 +22,15 @@ const err = (s: string): void => void process.stderr.write(s);
 
 const suspended = (r: RunResult): boolean => r.status !== "done" && r.status !== "fault";
 
-function realOrResolved(p: string): string {
-  try {
-    return realpathSync(p);
-  } catch {
-    return resolve(p);
-  }
-}
-
-function samePath(a: string, b: string): boolean {
-  return realOrResolved(a) === realOrResolved(b);
-}
-
 /** Where `rar run FILE` writes its image: --out, else ./<stem>.rimg — never FILE itself (then ./<stem>.out.rimg). */
 export function runImagePath(input: string, out: string | undefined): string {
   if (out !== undefined) {
-    if (samePath(out, input)) throw new RarError("usage", "out", "rar run never overwrites its input; use rar resume to continue an image in place", out);
+    if (sameFile(out, input)) throw new UsageError("rar run never overwrites its input; use rar resume to continue an image in place", out);
     return out;
   }
   const stem = basename(input).replace(/\.[^.]*$/, "") || "out";
   const plain = `./${stem}.rimg`;
-  return samePath(plain, input) ? `./${stem}.out.rimg` : plain;
+  return sameFile(plain, input) ? `./${stem}.out.rimg` : plain;
 }
 
 /** After `rar run`: writes the image if the run suspended, or whenever --out was given. */
