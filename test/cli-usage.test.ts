@@ -166,6 +166,11 @@ describe("--out is checked before anything runs", () => {
     expectOneLineError(rar("run", HELLO, "--out", "afile/x.rimg"), /^rar: error: afile\/x\.rimg: cannot write: 'afile' is not a directory\n$/);
   });
 
+  it("run PROGRAM --out '' or --out DIR/: refused before the program runs", () => {
+    expectUsage(rar("run", HELLO, "--out", ""), "run", /^rar: error: an empty file name was given for a file to write$/);
+    expectOneLineError(rar("run", HELLO, "--out", "newdir/"), /^rar: error: newdir\/: cannot write: a file name cannot end with a slash\n$/);
+  });
+
   it("run .ent --out into a missing directory: exit 2 before compiling or running", () => {
     expectOneLineError(rar("run", HELLO_ENT, "--out", "nodir/x.rimg"), /^rar: error: nodir\/x\.rimg: /);
   });
@@ -266,6 +271,11 @@ describe("bad input files: one line, exit 2, never a stack trace", () => {
       it(`rar ${command} ${file}`, () => {
         expectOneLineError(rar(command, file), new RegExp(`^rar: error: ${file.replace(".", "\\.")}: `));
       });
+
+  for (const command of [...imageCommands, "disasm", "compile"])
+    it(`rar ${command} '': a usage error`, () => {
+      expectUsage(rar(command, ""), command, /^rar: error: (an empty file name was given for a file to (read|write)|unsupported file type)/);
+    });
 
   for (const file of ["none.rasm", "empty.rasm", "junk.rasm", "folder.rasm", "none.rmod", "empty.rmod", "junk.rmod", "folder.rmod", "none.ent", "folder.ent"])
     for (const command of ["run", "disasm"])

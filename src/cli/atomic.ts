@@ -5,7 +5,7 @@
 import { accessSync, closeSync, constants, fsyncSync, openSync, realpathSync, renameSync, statSync, unlinkSync, writeSync, type Stats } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { RarError } from "../vm/errors.js";
-import { fsReason } from "./exit.js";
+import { UsageError, fsReason } from "./exit.js";
 
 let counter = 0;
 
@@ -42,6 +42,8 @@ export function sameFile(a: string, b: string): boolean {
  * as the user gave it.
  */
 export function checkWritable(path: string): void {
+  if (path === "") throw new UsageError("an empty file name was given for a file to write");
+  if (/[\\/]$/.test(path)) cannotWrite(path, "a file name cannot end with a slash");
   const dir = dirname(path);
   let target: Stats | null;
   try {

@@ -17,6 +17,7 @@ export interface LoadedProgram {
 }
 
 export function readInput(file: string): Buffer {
+  if (file === "") throw new UsageError("an empty file name was given for a file to read");
   try {
     return readFileSync(file);
   } catch (e) {
