@@ -91,16 +91,16 @@ describe("rar run", () => {
     expect(oneLine(r.stderr)).toMatch(/nosuch\.rasm: no such file/);
   });
 
-  it("a file of an unsupported type: exit 2", () => {
+  it("a file of an unsupported type: exit 2, a usage error with the hint to run's help", () => {
     const r = rar("run", write("x.txt", "hi"));
     expect(r.code).toBe(2);
-    expect(oneLine(r.stderr)).toMatch(/unsupported file type/);
+    expect(r.stderr).toMatch(/^rar: error: [^\n]*unsupported file type[^\n]*\nsee 'rar run --help'\n$/);
   });
 
   it("a program argument that is not an integer: exit 2", () => {
     const r = rar("run", FIB, "twenty");
     expect(r.code).toBe(2);
-    expect(oneLine(r.stderr)).toMatch(/'twenty' is not an integer/);
+    expect(r.stderr).toMatch(/^rar: error: program argument: 'twenty' is not an integer\nsee 'rar run --help'\n$/);
     expect(rar("run", FIB, "4294967296").code).toBe(2);
   });
 

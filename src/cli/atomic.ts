@@ -2,12 +2,76 @@
 // directory, flush it to disk, then rename it over the target. A crash at any
 // point leaves either the old file or the new one, never a torn one.
 
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { accessSync, closeSync, constants, fsyncSync, openSync, realpathSync, renameSync, statSync, unlinkSync, writeSync, type Stats } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
 import { RarError } from "../vm/errors.js";
+import { UsageError, fsReason } from "./exit.js";
 
 let counter = 0;
 
+function cannotWrite(path: string, why: string): never {
+  throw new RarError("io", "write", `cannot write: ${why}`, path);
+}
+
+function statOrNull(path: string): Stats | null {
+  try {
+    return statSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw e;
+  }
+}
+
+function realOrResolved(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    return resolve(p);
+  }
+}
+
+/** Whether two paths name the same file (through links, or textually when it does not exist yet). */
+export function sameFile(a: string, b: string): boolean {
+  return realOrResolved(a) === realOrResolved(b);
+}
+
+/**
+ * Refuses a path writeFileAtomic could not replace, before any work whose
+ * result would go there: the directory must exist and be writable, and the
+ * path must not be a directory or a read-only file. The error names `path`
+ * as the user gave it.
+ */
+export function checkWritable(path: string): void {
+  if (path === "") throw new UsageError("an empty file name was given for a file to write");
+  if (/[\\/]$/.test(path)) cannotWrite(path, "a file name cannot end with a slash");
+  const dir = dirname(path);
+  let target: Stats | null;
+  try {
+    const d = statOrNull(dir);
+    if (d === null) cannotWrite(path, `no such directory '${dir}'`);
+    if (!d.isDirectory()) cannotWrite(path, `'${dir}' is not a directory`);
+    target = statOrNull(path);
+  } catch (e) {
+    if (e instanceof RarError) throw e;
+    if ((e as NodeJS.ErrnoException).code === "ENOTDIR") cannotWrite(path, `'${dir}' is not a directory`);
+    cannotWrite(path, fsReason(e));
+  }
+  if (target?.isDirectory()) cannotWrite(path, "is a directory");
+  try {
+    accessSync(dir, constants.W_OK);
+  } catch {
+    cannotWrite(path, `directory '${dir}' is not writable`);
+  }
+  if (target !== null) {
+    try {
+      accessSync(path, constants.W_OK);
+    } catch {
+      cannotWrite(path, "the file is read-only");
+    }
+  }
+}
+
+/** Writes `bytes` to `path` atomically; a failure is a RarError naming `path` (never the temporary file). */
 export function writeFileAtomic(path: string, bytes: Uint8Array): void {
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${counter++}.tmp`);
@@ -27,7 +91,8 @@ export function writeFileAtomic(path: string, bytes: Uint8Array): void {
     } catch {
       // The temporary file was never created or is already gone.
     }
-    throw new RarError("io", "write", (e as Error).message.replace(/^[A-Z]+: /, ""), path);
+    checkWritable(path); // the most telling reason, when it is one of those
+    cannotWrite(path, fsReason(e));
   }
   // Make the rename itself durable where the platform allows it.
   try {

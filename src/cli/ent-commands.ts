@@ -2,22 +2,16 @@
 // files used by run and disasm. Compile errors are RarErrors whose message
 // carries file:line:col, the source line and a caret (exit 2).
 
-import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { compileProgram, type CompiledProgram } from "../../lang/ent/compile.js";
-import { RarError } from "../vm/errors.js";
 import { encodeBundle, type Module } from "../vm/module.js";
 import { verifyBundle } from "../vm/verify.js";
-import { writeFileAtomic } from "./atomic.js";
+import { sameFile, writeFileAtomic } from "./atomic.js";
+import { UsageError } from "./exit.js";
+import { readInput, verifiedIn } from "./load.js";
 
 function readSource(path: string): string {
-  try {
-    return readFileSync(path, "utf8");
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : (e as Error).message;
-    throw new RarError("io", "read", why, path);
-  }
+  return readInput(path).toString("utf8");
 }
 
 /** Compiles an Ent program from disk: the entry module first, then its untrusted imports. */
@@ -28,7 +22,7 @@ export function compileEntFile(file: string): CompiledProgram {
 /** Compiles and verifies a `.ent` program for running or disassembly. */
 export function loadEnt(file: string): { module: Module; linked: Module[]; sources: Map<string, string> } {
   const { modules, sources } = compileEntFile(file);
-  const [module, ...linked] = verifyBundle(modules, file);
+  const [module, ...linked] = verifiedIn(file, () => verifyBundle(modules, file));
   return { module, linked, sources };
 }
 
@@ -39,8 +33,9 @@ export function defaultOutput(src: string): string {
 
 /** Compiles SRC and writes the `.rmod` bundle atomically; returns the path written. */
 export function compileToFile(src: string, out = defaultOutput(src)): string {
+  if (sameFile(out, src)) throw new UsageError("rar compile never overwrites its source; give another -o", out);
   const { modules } = compileEntFile(src);
-  verifyBundle(modules, src);
+  verifiedIn(src, () => verifyBundle(modules, src));
   writeFileAtomic(out, encodeBundle(modules));
   return out;
 }

@@ -16,13 +16,81 @@ export const EXIT = {
   internal: 4,
 } as const;
 
-/** Turns any error into one line on stderr and an exit code. */
-export function reportError(e: unknown, write: (s: string) => void): number {
+/**
+ * A mistake in how rar was invoked: a bad flag value, a missing or surplus
+ * argument, a file of the wrong kind for the command. Reported like every
+ * other error, plus a hint to the command's help.
+ */
+export class UsageError extends RarError {
+  constructor(message: string, where?: string) {
+    super("usage", "cli", message, where);
+  }
+}
+
+/** The hint under a usage error: the help of the command, or of rar itself. */
+export function usageHint(command: string | undefined): string {
+  return command ? `see 'rar ${command} --help'` : "see 'rar --help'";
+}
+
+/**
+ * Why a file system call failed, in words. Node's message also names the path
+ * it was given (a temporary file, say); the caller names the user's path.
+ */
+export function fsReason(e: unknown): string {
+  switch ((e as NodeJS.ErrnoException).code) {
+    case "ENOENT":
+      return "no such file or directory";
+    case "EISDIR":
+      return "is a directory";
+    case "ENOTDIR":
+      return "a parent is not a directory";
+    case "EACCES":
+    case "EPERM":
+      return "permission denied";
+    case "EROFS":
+      return "read-only file system";
+    case "ENOSPC":
+      return "no space left on device";
+    case "ENOTEMPTY":
+      return "a non-empty directory is in the way";
+  }
+  return (e instanceof Error ? e.message : String(e)).replace(/^[A-Z]+: /, "").replace(/, \w+ '.*$/s, "");
+}
+
+/**
+ * Control characters (and bidirectional overrides) from untrusted input
+ * (a binary file's bytes in a parse error) as visible escapes, so an error
+ * line cannot move the cursor, recolour the terminal or hide text. Line
+ * breaks are kept only where a message may have several lines.
+ */
+function printable(s: string, keepNewlines: boolean): string {
+  return s.replace(/[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g, (c) => {
+    if (c === "\n" && keepNewlines) return c;
+    const code = c.charCodeAt(0);
+    return code < 0x100 ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16)}`;
+  });
+}
+
+/** A usage error's two lines: the message and the hint to the help of `command`. */
+export function usageLines(message: string, command: string | undefined): string {
+  return `rar: error: ${printable(message, false)}\n${usageHint(command)}\n`;
+}
+
+/**
+ * Turns any error into one line on stderr (a compile error adds its source
+ * excerpt) and an exit code. `command` is the command that was running, for
+ * the hint under a usage error.
+ */
+export function reportError(e: unknown, write: (s: string) => void, command?: string): number {
+  if (e instanceof UsageError) {
+    write(usageLines(e.message, command));
+    return EXIT.usage;
+  }
   if (e instanceof RarError) {
-    write(`rar: error: ${e.message}\n`);
+    write(`rar: error: ${printable(e.message, e.phase === "compile")}\n`);
     return EXIT.usage;
   }
   const msg = e instanceof Error ? e.message : String(e);
-  write(`rar: internal error: ${msg}\n`);
+  write(`rar: internal error: ${printable(msg, false)}\n`);
   return EXIT.internal;
 }

@@ -16,8 +16,8 @@ import { bestBundle, buildReport, reportText } from "../gp/report.js";
 import { GpRun, configFor, type GpConfig, type RunState } from "../gp/run.js";
 import type { Pressure } from "../gp/select.js";
 import { parseCount } from "./args.js";
-import { writeFileAtomic } from "./atomic.js";
-import { EXIT, reportError } from "./exit.js";
+import { checkWritable, writeFileAtomic } from "./atomic.js";
+import { EXIT, UsageError } from "./exit.js";
 import { readInput } from "./load.js";
 
 interface GpFlags {
@@ -46,7 +46,7 @@ interface GpFlags {
 const err = (s: string): void => void process.stderr.write(s);
 
 function usage(message: string): never {
-  throw new RarError("usage", "gp", message);
+  throw new UsageError(message);
 }
 
 function parseWeight(text: string): number {
@@ -129,9 +129,12 @@ function setup(f: GpFlags): Setup {
 
 async function gpCommand(f: GpFlags): Promise<number> {
   const { problem, ref, config, state } = setup(f);
-  const run = new GpRun(problem, config, state);
   const stem = `${problem.name}-s${config.seed}`;
   const checkpointPath = f.checkpoint ?? f.resume;
+  const out = f.out ?? `${stem}.rmod`;
+  // Every file the run will write, checked before the first generation (a run can take hours).
+  for (const path of [out, f.plot, checkpointPath]) if (path !== undefined) checkWritable(path);
+  const run = new GpRun(problem, config, state);
   const saveCheckpoint = (path: string): void =>
     writeFileAtomic(path, new TextEncoder().encode(encodeCheckpoint({ problem: ref, config: run.config, state: run.state })));
   const progress = new Progress(process.stderr, run.config.gens, run.state.generation);
@@ -160,7 +163,6 @@ async function gpCommand(f: GpFlags): Promise<number> {
   }
   run.finish();
   const bundle = bestBundle(run);
-  const out = f.out ?? `${stem}.rmod`;
   if (bundle) writeFileAtomic(out, bundle);
   if (f.plot !== undefined)
     writeFileAtomic(f.plot, new TextEncoder().encode(plotSvg(run.state.history, `rar gp: ${problem.name}, seed ${config.seed}`)));
@@ -208,10 +210,6 @@ export function addGpCommand(program: Command): void {
     .addOption(new Option("--checkpoint-every <n>", "generations between checkpoints").argParser(count("--checkpoint-every", 1, 1_000_000)).default(10))
     .option("--resume <file>", "continue the run saved in a checkpoint (--gens may raise its limit)")
     .action(async (flags: GpFlags) => {
-      try {
-        process.exitCode = await gpCommand(flags);
-      } catch (e) {
-        process.exitCode = reportError(e, err);
-      }
+      process.exitCode = await gpCommand(flags);
     });
 }

@@ -2,8 +2,7 @@
 // `rar run IMAGE` (continue without refuel), `rar resume` (refuel and
 // continue, replacing the image atomically unless --out) and `rar inspect`.
 
-import { realpathSync } from "node:fs";
-import { basename, resolve } from "node:path";
+import { basename } from "node:path";
 import { Option, type Command } from "commander";
 import { decodeImage } from "../image/decode.js";
 import { inspectImage, type ImageReport, type ProcessReport } from "../image/inspect.js";
@@ -11,8 +10,8 @@ import { DEFAULT_GAS, Session, type RunResult } from "../session.js";
 import { RarError } from "../vm/errors.js";
 import { StatusCode } from "../vm/opcodes.js";
 import { parseCount } from "./args.js";
-import { writeFileAtomic } from "./atomic.js";
-import { EXIT } from "./exit.js";
+import { checkWritable, sameFile, writeFileAtomic } from "./atomic.js";
+import { EXIT, UsageError } from "./exit.js";
 import { readInput } from "./load.js";
 import { interruptible, timeoutOption } from "./interrupt.js";
 import { addPolicyOptions, policyFromFlags, type PolicyFlags } from "./policy-flags.js";
@@ -24,27 +23,15 @@ const err = (s: string): void => void process.stderr.write(s);
 
 const suspended = (r: RunResult): boolean => r.status !== "done" && r.status !== "fault";
 
-function realOrResolved(p: string): string {
-  try {
-    return realpathSync(p);
-  } catch {
-    return resolve(p);
-  }
-}
-
-function samePath(a: string, b: string): boolean {
-  return realOrResolved(a) === realOrResolved(b);
-}
-
 /** Where `rar run FILE` writes its image: --out, else ./<stem>.rimg — never FILE itself (then ./<stem>.out.rimg). */
 export function runImagePath(input: string, out: string | undefined): string {
   if (out !== undefined) {
-    if (samePath(out, input)) throw new RarError("usage", "out", "rar run never overwrites its input; use rar resume to continue an image in place", out);
+    if (sameFile(out, input)) throw new UsageError("rar run never overwrites its input; use rar resume to continue an image in place", out);
     return out;
   }
   const stem = basename(input).replace(/\.[^.]*$/, "") || "out";
   const plain = `./${stem}.rimg`;
-  return samePath(plain, input) ? `./${stem}.out.rimg` : plain;
+  return sameFile(plain, input) ? `./${stem}.out.rimg` : plain;
 }
 
 /** After `rar run`: writes the image if the run suspended, or whenever --out was given. */
@@ -66,6 +53,7 @@ function finished(session: Session): boolean {
  * before anything runs (CLI.md "Authority").
  */
 export async function runImage(file: string, rawArgs: readonly string[], flags: RunFlags, finish: Finish): Promise<number> {
+  if (flags.out !== undefined) checkWritable(flags.out);
   if (rawArgs.length > 0) throw new RarError("usage", "args", "an image carries its arguments; none may be given", file);
   const out = flags.out;
   const path = out !== undefined ? runImagePath(file, out) : undefined;
@@ -91,6 +79,7 @@ interface ResumeFlags extends RunFlags {
  * root by --gas/--mem, continues, and writes the resulting image.
  */
 export async function resumeImage(file: string, flags: ResumeFlags, finish: Finish): Promise<number> {
+  checkWritable(flags.out ?? file);
   const session = Session.fromImage(readInput(file), { where: file, policy: policyFromFlags(flags) });
   const target = flags.out ?? file;
   if (finished(session)) {

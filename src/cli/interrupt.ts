@@ -5,7 +5,7 @@
 // event, so the run stays transparent.
 
 import { Option } from "commander";
-import { RarError } from "../vm/errors.js";
+import { UsageError } from "./exit.js";
 
 /** Runs `work` with a signal that SIGINT and SIGTERM abort (while it runs, they do not kill the process). */
 export async function interruptible<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
@@ -25,7 +25,7 @@ export async function interruptible<T>(work: (signal: AbortSignal) => Promise<T>
 export function parseTimeout(raw: string): number {
   const s = Number(raw);
   if (!/^[0-9]+(\.[0-9]+)?$/.test(raw.trim()) || !Number.isFinite(s) || s <= 0 || s * 1000 > 2 ** 31)
-    throw new RarError("usage", "bad_timeout", `--timeout must be a number of seconds above 0 and at most ${Math.floor(2 ** 31 / 1000)}, not '${raw}'`);
+    throw new UsageError(`--timeout must be a number of seconds above 0 and at most ${Math.floor(2 ** 31 / 1000)}, not '${raw}'`);
   return Math.round(s * 1000);
 }
 

@@ -1,11 +1,12 @@
-// Reading program files by their ending: .rasm, .rmod (and .ent, .rimg as
-// those layers land). Every failure is a RarError naming the file.
+// Reading program files by their ending: .rasm, .rmod, .ent. Every failure
+// is a RarError naming the file.
 
 import { readFileSync } from "node:fs";
 import { assemble } from "../../lang/asm.js";
 import { RarError } from "../vm/errors.js";
 import { decodeBundle, type Module } from "../vm/module.js";
 import { verify, verifyBundle } from "../vm/verify.js";
+import { UsageError, fsReason } from "./exit.js";
 
 export interface LoadedProgram {
   module: Module;
@@ -16,12 +17,22 @@ export interface LoadedProgram {
 }
 
 export function readInput(file: string): Buffer {
+  if (file === "") throw new UsageError("an empty file name was given for a file to read");
   try {
     return readFileSync(file);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : (e as Error).message;
-    throw new RarError("io", "read", why, file);
+    throw new RarError("io", "read", code === "ENOENT" ? "no such file" : fsReason(e), file);
+  }
+}
+
+/** Runs the verifier so that what it refuses also names the file (its own messages name function and pc). */
+export function verifiedIn<T>(file: string, verifyIt: () => T): T {
+  try {
+    return verifyIt();
+  } catch (e) {
+    if (e instanceof RarError && e.phase === "verify" && !e.message.startsWith(`${file}:`)) throw new RarError(e.phase, e.kind, e.message, file);
+    throw e;
   }
 }
 
@@ -36,15 +47,17 @@ export async function loadProgram(file: string): Promise<LoadedProgram> {
   switch (ext) {
     case ".rasm": {
       const text = readInput(file).toString("utf8");
-      return { module: verify(assemble(text, file)), linked: [], sources: new Map([[file, text]]) };
+      const module = assemble(text, file);
+      return { module: verifiedIn(file, () => verify(module)), linked: [], sources: new Map([[file, text]]) };
     }
     case ".ent":
       return (await import("./ent-commands.js")).loadEnt(file);
     case ".rmod": {
-      const [module, ...linked] = verifyBundle(decodeBundle(readInput(file), file), file);
+      const defs = decodeBundle(readInput(file), file);
+      const [module, ...linked] = verifiedIn(file, () => verifyBundle(defs, file));
       return { module, linked, sources: new Map() };
     }
     default:
-      throw new RarError("usage", "file_type", `unsupported file type '${ext || "(none)"}' (expected .ent, .rasm or .rmod)`, file);
+      throw new UsageError(`unsupported file type '${ext || "(none)"}' (expected .ent, .rasm or .rmod)`, file);
   }
 }

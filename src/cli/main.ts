@@ -2,11 +2,13 @@
 // The `rar` command line (CLI.md). Each command is a thin layer over the
 // embedding API; this file only parses flags, prints and picks exit codes.
 
+import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { disassemble } from "../../lang/disasm.js";
 import { DEFAULT_GAS, DEFAULT_MEM, Session, type RunResult } from "../session.js";
 import { parseCount, parseProgramArgs } from "./args.js";
-import { EXIT, reportError } from "./exit.js";
+import { checkWritable } from "./atomic.js";
+import { EXIT, reportError, usageLines } from "./exit.js";
 import { runImage, runImagePath, writeRunImage } from "./image-commands.js";
 import { extensionOf, loadProgram } from "./load.js";
 import { interruptible, timeoutOption } from "./interrupt.js";
@@ -49,7 +51,7 @@ function finish(r: RunResult): number {
 
 async function runCommand(file: string, rawArgs: string[], flags: RunFlags): Promise<number> {
   if (extensionOf(file) === ".rimg") return await runImage(file, rawArgs, flags, finish);
-  if (flags.out !== undefined) runImagePath(file, flags.out);
+  if (flags.out !== undefined) checkWritable(runImagePath(file, flags.out));
   const args = parseProgramArgs(rawArgs);
   const { module, linked } = await loadProgram(file);
   // Negotiation happens in Session.start: a capability the policy does not grant is exit 2, nothing run.
@@ -80,12 +82,40 @@ const COMMAND_GROUP: Readonly<Record<string, string>> = {
   compile: "compile",
 };
 
-async function build(argv: readonly string[]): Promise<Command> {
+/** The version in the package.json next to dist/ (where it lies both in a checkout and in an installed package). */
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version?: unknown };
+    return typeof pkg.version === "string" ? pkg.version : "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+
+/**
+ * commander's message for a parse error as one line, without its "error: "
+ * prefix: "unknown option '--gass'\n(Did you mean --gas?)" becomes
+ * "unknown option '--gass' (did you mean --gas?)".
+ */
+function commanderMessage(message: string): string {
+  return message
+    .replace(/^error: /, "")
+    .replace(/\n\(Did you mean (.*)\?\)$/s, " (did you mean $1?)")
+    .replace(/\n/g, " ");
+}
+
+/**
+ * Builds the program. commander prints help and the version itself but no
+ * errors: those are thrown (exitOverride) and main reports them. `onCommand`
+ * learns which command runs, for the hint under a usage error.
+ */
+async function build(argv: readonly string[], onCommand: (name: string) => void): Promise<Command> {
   const program = new Command("rar")
     .description("rar: a recursive sandbox runtime (metered VM, nested budgets, images, traces)")
-    .showHelpAfterError()
+    .version(packageVersion(), "-V, --version", "print rar's version")
     .exitOverride()
-    .configureOutput({ writeErr: err });
+    .configureOutput({ writeErr: err, outputError: () => {} })
+    .hook("preSubcommand", (_program, command) => onCommand(command.name()));
   const run = program
     .command("run")
     .description("run a program (.ent, .rasm, .rmod) with bounded gas and memory, or continue an image (.rimg) as it is")
@@ -117,15 +147,24 @@ async function build(argv: readonly string[]): Promise<Command> {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  let command: string | undefined;
   try {
-    await (await build(argv)).parseAsync(argv);
+    const program = await build(argv, (name) => (command = name));
+    // `rar help NAME` for no such command: commander would print the whole help on stderr.
+    const [, , first, asked] = argv;
+    if (first === "help" && asked !== undefined && !program.commands.some((c) => c.name() === asked || c.aliases().includes(asked)))
+      program.error(`error: unknown command '${asked}'`, { code: "commander.unknownCommand" });
+    await program.parseAsync(argv);
   } catch (e) {
-    if (e instanceof CommanderError) {
-      // Help and version are successes; anything else commander rejects is usage.
-      process.exitCode = e.exitCode === 0 ? 0 : EXIT.usage;
-      return;
+    if (!(e instanceof CommanderError)) {
+      process.exitCode = reportError(e, err, command);
+    } else if (e.exitCode === 0) {
+      process.exitCode = EXIT.done; // --help, --version
+    } else {
+      // `rar` alone printed the help on stderr; anything else is one line and a hint.
+      if (e.code !== "commander.help") err(usageLines(commanderMessage(e.message), command));
+      process.exitCode = EXIT.usage;
     }
-    process.exitCode = reportError(e, err);
   }
 }
 
