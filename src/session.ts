@@ -2,7 +2,6 @@
 // the root under budgets, refuels and resumes it, and drives async capability
 // calls. The CLI and the embedding API both use it.
 
-import { builtinCaps } from "./caps/builtins.js";
 import { CapRegistry, type CapHandler, type CapValue } from "./caps/registry.js";
 import type { Process, StatusName } from "./process/process.js";
 import { describeFault } from "./process/report.js";
@@ -160,11 +159,6 @@ export function argsMemory(args: readonly number[]): Int32Array {
   return mem;
 }
 
-export function hostCaps(stdout: (text: string) => void, handlers: Readonly<Record<string, CapHandler>> = {}): CapRegistry {
-  const reg = builtinCaps({ stdout });
-  for (const name of Object.keys(handlers).sort()) reg.register(name, handlers[name]);
-  return reg;
-}
 
 /** Where a run's slices end and whether the host wants it stopped (Session.run's options). */
 interface Until {
@@ -293,7 +287,7 @@ export class Session {
   /**
    * Narrows the root's grants: `grants` replace them and every descendant
    * keeps only what its parent still holds. The caller checks `grants` never
-   * widen (caps/policy.ts narrowGrants). Recorded.
+   * widen. Recorded.
    */
   narrow(grants: readonly string[]): void {
     this.recorder?.narrow(grants);

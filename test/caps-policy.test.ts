@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { assemble } from "../lang/asm.js";
-import { loadPolicy, narrowGrants, negotiate } from "../src/caps/policy.js";
+import { loadPolicy, negotiate, negotiateImage } from "../src/caps/policy.js";
 import { Session } from "../src/session.js";
 import { RarError } from "../src/vm/errors.js";
 import { verify } from "../src/vm/verify.js";
@@ -132,12 +132,13 @@ describe("resolving a policy", () => {
     expect(s.run().value).toBe(4 + 8 + 15 + 4);
   });
 
-  it("narrowing on resume keeps only what was held, never widens", () => {
-    const held = ["fs.read:/d", "io.print", "kv.get"];
-    expect(narrowGrants(held, ["fs.read:/d/in"], [])).toEqual(["fs.read:/d/in", "io.print", "kv.get"]);
-    expect(narrowGrants(held, [], ["kv.get"])).toEqual(["fs.read:/d", "io.print"]);
-    expect(() => narrowGrants(held, ["fs.read:/"], [])).toThrow(/cannot grant fs.read:\/ on resume/);
-    expect(() => narrowGrants(held, ["clock.now"], [])).toThrow(/does not hold it/);
+  it("an image's grants are requests: each must be covered by a host grant, a scoped one by a containing scope", () => {
+    const yes = (f: string): boolean => f !== "geo.lookup";
+    expect(() => negotiateImage(["fs.read:/d/in", "io.print"], ["fs.read:/d", "io.print"], yes, new Set(), "img")).not.toThrow();
+    expect(() => negotiateImage(["fs.read:/"], ["fs.read:/d"], yes, new Set(), "img")).toThrow(/asks for fs.read:\/, which this host does not grant/);
+    expect(() => negotiateImage(["clock.now"], [], yes, new Set(), "img")).toThrow(/clock.now/);
+    expect(() => negotiateImage(["random.u32"], [], yes, new Set(["random.u32"]), "img")).not.toThrow();
+    expect(() => negotiateImage(["geo.lookup"], ["geo.lookup"], yes, new Set(), "img")).toThrow(/no handler/);
   });
 });
 

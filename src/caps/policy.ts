@@ -317,23 +317,6 @@ export function negotiateImage(
 }
 
 /**
- * Narrowing on resume: a resumed image keeps the grants it had unless
- * narrowed. Every requested grant must lie within a held one (a grant is never
- * widened); when anything is requested, held grants of a requested family are
- * replaced by the requested ones. Denials then remove what they name.
- */
-export function narrowGrants(held: readonly string[], requested: readonly string[], denials: readonly string[]): string[] {
-  for (const r of requested) {
-    const family = capFamily(r);
-    const ok = held.some((h) => capFamily(h) === family && scopeCovers(capScope(h), capScope(r)));
-    if (!ok) throw new RarError("policy", "widen", `cannot grant ${r} on resume: the image does not hold it (grants are only narrowed)`);
-  }
-  const families = new Set(requested.map(capFamily));
-  const kept = held.filter((h) => !families.has(capFamily(h)));
-  return applyDenials([...new Set([...kept, ...requested])], denials, "flags").sort();
-}
-
-/**
  * Gives the root `grants` and narrows every descendant to what its parent
  * now holds (iteratively: no host recursion with the depth of the tree).
  */
