@@ -307,13 +307,18 @@ describe("process trees and images 10,000+ deep", () => {
       }
       throw new Error("decoded");
     };
+    /** The leaf claims one word more than it holds (and so does every ancestor). */
+    const overclaim = (tree: DecodedImage, d: number): Uint8Array => {
+      const leaf = chainOf(tree.root)[d];
+      for (let p: Process | null = leaf; p; p = p.parent) p.memUsed += 1;
+      return imageBytes(tree);
+    };
+    // Warm up the same paths (code compiled lazily needs stack of its own).
     reject(imageBytes(deepTree("print", 4, [2, 2, 2, 2])), 3)();
+    reject(overclaim(deepTree("print", 4, [2, 2, 2, 2]), 4), 4)();
     expect(nearStackEnd(HEADROOM, reject(bytes, depth - 1)).kind).toBe("depth");
-    // The leaf claims more memory than it holds: verification names it by its full path.
-    const leaf = chainOf(img.root)[depth];
-    leaf.memUsed += 1;
-    for (let p = leaf.parent; p; p = p.parent) p.memUsed += 1;
-    const e = nearStackEnd(HEADROOM, reject(imageBytes(img), depth));
+    // Verification names the process that is wrong by its full path.
+    const e = nearStackEnd(HEADROOM, reject(overclaim(img, depth), depth));
     expect(e.kind).toBe("budget");
     expect(e.where).toContain(`process ${pathOf(handles)} memUsed`);
   });
