@@ -21,6 +21,7 @@ import type {
 import { BUILTINS, PRINT_CAP, isBuiltin, statusConstant } from "./builtins.js";
 import type { Pos, Sources } from "./errors.js";
 import { builtinSignature } from "../../src/caps/signatures.js";
+import { MODULE_LIMITS } from "../../src/vm/module.js";
 import { MAX_CAP_ARGS } from "../../src/vm/verify.js";
 import { INT, arr, fresh, prune, settle, show, unify, unifyWhy, type Type } from "./types.js";
 
@@ -172,6 +173,8 @@ export class Checker {
             this.constUnit.set(d, unit);
             break;
           case "cap": {
+            if (d.name.length > MODULE_LIMITS.nameLength)
+              this.fail(d.pos, `a capability name is at most ${MODULE_LIMITS.nameLength} characters`);
             const known = builtinSignature(d.name);
             const sig = d.sig ?? known;
             if (!sig)

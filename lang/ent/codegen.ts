@@ -71,7 +71,7 @@ interface Loop {
 }
 
 class Codegen {
-  private readonly mod = new ModuleEmitter();
+  private readonly mod: ModuleEmitter;
   private readonly rt: Runtime;
   private f!: FnEmitter;
   private loops: Loop[] = [];
@@ -82,6 +82,9 @@ class Codegen {
     private readonly checked: CheckedModule,
     private readonly sources: Sources,
   ) {
+    this.mod = new ModuleEmitter((pos, detail) => {
+      throw this.sources.error(pos, detail);
+    });
     this.rt = new Runtime(this.mod, () => this.capIndex(PRINT_CAP));
   }
 
