@@ -4,7 +4,8 @@
 // instruction carries the source position of the construct it implements.
 
 import type { Block, CallExpr, Expr, FnInfo, ForStmt, Local, SandboxExpr, SpawnExpr, SpawnTarget, Stmt } from "./ast.js";
-import { foldBinary, type CheckedModule } from "./check.js";
+import type { CheckedModule } from "./check.js";
+import { foldBinary } from "./consts.js";
 import { FnEmitter, ModuleEmitter, type Label } from "./emit.js";
 import { PRINT_CAP } from "./builtins.js";
 import { GLOBAL_WORDS, Runtime, emitArrayWords, emitInboxArray, emitNewArray } from "./runtime.js";
