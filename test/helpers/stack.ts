@@ -31,9 +31,3 @@ export function nearStackEnd<T>(k: number, fn: () => T): T {
   if (!ran) throw new Error("nearStackEnd: never reached the end of the stack");
   return out as T;
 }
-
-/** Runs `fn` once on a normal stack (so it is compiled), then again near the end of the stack. */
-export function warmThenNearStackEnd<T>(k: number, fn: () => T): T {
-  fn();
-  return nearStackEnd(k, fn);
-}
