@@ -26,7 +26,7 @@ import { Session } from "../src/session.js";
 import { RarError } from "../src/vm/errors.js";
 import { setCompiledTier, tiering } from "../src/vm/execute.js";
 import { compileModule } from "../src/vm/jit.js";
-import type { Module } from "../src/vm/module.js";
+import { decodeBundle, decodeModule, type Module } from "../src/vm/module.js";
 import { verifyBundle } from "../src/vm/verify.js";
 import { load, start } from "./helpers/asm.js";
 import { nearStackEnd } from "./helpers/stack.js";
@@ -344,6 +344,45 @@ describe("process trees and images 10,000+ deep", () => {
     const e = nearStackEnd(HEADROOM, reject(overclaim(img, depth), depth));
     expect(e.kind).toBe("budget");
     expect(e.where).toContain(`process ${pathOf(handles)} memUsed`);
+  });
+});
+
+describe("module bytes nested 100,000 deep", () => {
+  /** msgpack of one array nested n deep around nil: a few bytes per level, what msgpackr decodes by recursion. */
+  const bomb = (n: number): number[] => [...Array<number>(n).fill(0x91), 0xc0];
+
+  it("as SPAWNC code from a guest: the spawning process faults bad_code, the host is fine", () => {
+    // The bytes arrive as the program arguments: mem = [n, b0, ..., bn-1].
+    const parent = `.func main 0 0
+      PUSH 0
+      PUSH 0
+      PUSH 100000
+      PUSH 100000
+      PUSH 0
+      PUSH 0
+      PUSH 1
+      PUSH 0
+      LOAD 0
+      SPAWNC
+      RET`;
+    const go = (n: number) => (): string | undefined => start(parent, { args: bomb(n), gas: 10_000_000, mem: 1_000_000 }).run().fault;
+    expect(go(20)()).toMatch(/bad_code.*nested deeper than 8/);
+    expect(nearStackEnd(HEADROOM, go(100_000))).toMatch(/bad_code.*nested deeper than 8/);
+  });
+
+  it("as a .rmod bundle or module: a decode error", () => {
+    const go = (n: number) => (): string[] =>
+      [decodeBundle, decodeModule].map((decode) => {
+        try {
+          decode(Uint8Array.from(bomb(n)), "bomb.rmod");
+        } catch (e) {
+          if (e instanceof RarError) return `${e.phase} ${e.kind}`;
+          throw e;
+        }
+        return "decoded";
+      });
+    go(20)();
+    expect(nearStackEnd(HEADROOM, go(100_000))).toEqual(["decode nesting", "decode nesting"]);
   });
 });
 
