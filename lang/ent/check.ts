@@ -4,6 +4,7 @@
 // checker annotates the tree (types, locals, call targets) for codegen.
 
 import type {
+  BinaryExpr,
   Block,
   CallExpr,
   CallTarget,
@@ -19,10 +20,12 @@ import type {
   TypeExpr,
 } from "./ast.js";
 import { BUILTINS, PRINT_CAP, isBuiltin, statusConstant } from "./builtins.js";
+import { Constants } from "./consts.js";
 import type { Pos, Sources } from "./errors.js";
 import { builtinSignature } from "../../src/caps/signatures.js";
+import { MODULE_LIMITS } from "../../src/vm/module.js";
 import { MAX_CAP_ARGS } from "../../src/vm/verify.js";
-import { INT, arr, fresh, prune, settle, show, unify, unifyWhy, type Type } from "./types.js";
+import { INT, MAX_TYPE_DEPTH, arr, deeperThan, fresh, prune, settle, show, unify, unifyWhy, type Type } from "./types.js";
 
 /** An untrusted import: a separate module reachable only through SPAWNX. */
 export interface LibInfo {
@@ -69,8 +72,6 @@ const MAX_CAPS = 32;
 /** Parameters a module function may take (the module format's bound). */
 const MAX_PARAMS = 255;
 
-type ConstValue = { kind: "const"; value: number } | { kind: "const_str"; codes: readonly number[] };
-
 export class Checker {
   private readonly fns: FnInfo[] = [];
   private readonly capSigs = new Map<string, CapSig>();
@@ -79,9 +80,15 @@ export class Checker {
   private readonly held = new Set<string>();
   private readonly links: string[] = [];
   private readonly types: Type[] = [];
+  /** Every parameter and variable, for the final check of type depths. */
+  private readonly locals: Local[] = [];
   private readonly deferred: (() => void)[] = [];
-  private readonly constValues = new Map<ConstDecl, ConstValue | "busy">();
   private readonly constUnit = new Map<ConstDecl, Unit>();
+  private readonly consts = new Constants<Unit>({
+    unitOf: (d) => this.constUnit.get(d) as Unit,
+    find: (path, unit) => this.findConst(path, unit),
+    fail: (pos, msg) => this.fail(pos, msg),
+  });
 
   // per function
   private unit!: Unit;
@@ -111,10 +118,23 @@ export class Checker {
     return t;
   }
 
+  /**
+   * Array types nest at most MAX_TYPE_DEPTH deep: a type can grow by one
+   * level per statement (`let b = [a];`), and the runtime's per-type helpers
+   * (print, copy, sandbox results) are generated once per level.
+   */
+  private shallow(t: Type, pos: Pos): Type {
+    if (deeperThan(t, MAX_TYPE_DEPTH)) this.fail(pos, `array type nested deeper than ${MAX_TYPE_DEPTH} levels`);
+    return t;
+  }
+
   check(): CheckedModule {
     this.declare();
     for (const f of this.fns) this.checkFn(f);
     for (const t of this.types) settle(t);
+    // Types also grow after they were checked, as variables in them are solved.
+    for (const l of this.locals) this.shallow(l.ty, l.pos);
+    for (const f of this.fns) this.shallow(f.result, f.decl.pos);
     for (const d of this.deferred) d();
     const main = this.units[0].fns.get("main");
     if (this.needsMain && !main) this.fail({ file: this.units[0].file, line: 1, col: 1 }, "no main function (fn main() { ... })");
@@ -172,6 +192,8 @@ export class Checker {
             this.constUnit.set(d, unit);
             break;
           case "cap": {
+            if (d.name.length > MODULE_LIMITS.nameLength)
+              this.fail(d.pos, `a capability name is at most ${MODULE_LIMITS.nameLength} characters`);
             const known = builtinSignature(d.name);
             const sig = d.sig ?? known;
             if (!sig)
@@ -198,56 +220,24 @@ export class Checker {
 
   private local(name: string, ty: Type, pos: Pos): Local {
     this.track(ty);
-    return { name, ty, pos, slot: -1 };
+    const l: Local = { name, ty, pos, slot: -1 };
+    this.locals.push(l);
+    return l;
   }
 
   private typeOf(t: TypeExpr): Type {
-    return t.kind === "int" ? INT : arr(this.typeOf(t.elem));
+    let levels = 0;
+    let e = t;
+    while (e.kind === "array") {
+      levels++;
+      e = e.elem;
+    }
+    let r = INT;
+    for (let i = 0; i < levels; i++) r = arr(r);
+    return this.shallow(r, t.pos);
   }
 
   // --- constants ---------------------------------------------------------------
-
-  private constValue(d: ConstDecl): ConstValue {
-    const known = this.constValues.get(d);
-    if (known === "busy") this.fail(d.pos, `constant '${d.name}' refers to itself`);
-    if (known) return known;
-    this.constValues.set(d, "busy");
-    const unit = this.constUnit.get(d) as Unit;
-    let v: ConstValue;
-    if (d.value.kind === "str") v = { kind: "const_str", codes: d.value.codes };
-    else v = { kind: "const", value: this.evalConst(d.value, unit) };
-    this.constValues.set(d, v);
-    return v;
-  }
-
-  private evalConst(e: Expr, unit: Unit): number {
-    switch (e.kind) {
-      case "int":
-        return e.value;
-      case "name": {
-        const s = statusConstant(e.path.join("."));
-        if (s !== undefined && e.path.length === 1) return s;
-        const d = this.findConst(e.path, unit);
-        if (!d) this.fail(e.pos, `'${e.path.join(".")}' is not a constant`);
-        const v = this.constValue(d);
-        if (v.kind !== "const") this.fail(e.pos, `'${e.path.join(".")}' is a string, not an int`);
-        return v.value;
-      }
-      case "unary": {
-        const a = this.evalConst(e.operand, unit);
-        return e.op === "-" ? -a | 0 : e.op === "!" ? (a === 0 ? 1 : 0) : ~a;
-      }
-      case "binary": {
-        const a = this.evalConst(e.left, unit);
-        const b = this.evalConst(e.right, unit);
-        const r = foldBinary(e.op, a, b);
-        if (r === undefined) this.fail(e.pos, b === 0 ? "division by zero in a constant" : "integer overflow in a constant");
-        return r;
-      }
-      default:
-        this.fail(e.pos, "a constant must be an integer expression or a string literal");
-    }
-  }
 
   private findConst(path: readonly string[], unit: Unit): ConstDecl | undefined {
     if (path.length === 1) return unit.consts.get(path[0]);
@@ -361,7 +351,7 @@ export class Checker {
   }
 
   private expr(e: Expr): Type {
-    const t = this.track(this.exprType(e));
+    const t = this.track(this.shallow(this.exprType(e), e.pos));
     e.ty = t;
     return t;
   }
@@ -383,9 +373,7 @@ export class Checker {
         this.expectType(this.expr(e.operand), INT, e.operand.pos, `operand of '${e.op}'`);
         return INT;
       case "binary":
-        this.expectType(this.expr(e.left), INT, e.left.pos, `left operand of '${e.op}'`);
-        this.expectType(this.expr(e.right), INT, e.right.pos, `right operand of '${e.op}'`);
-        return INT;
+        return this.binary(e);
       case "index": {
         const elem = fresh();
         this.expectType(this.expr(e.array), arr(elem), e.array.pos, "only arrays can be indexed");
@@ -421,6 +409,30 @@ export class Checker {
     }
   }
 
+  /**
+   * A binary operator and the chain it ends: `1 + 2 + ... + n` nests to the
+   * left as deep as it is long, so its left spine is walked by a loop (in the
+   * order recursion would take: leftmost operand first, then each right one).
+   */
+  private binary(top: BinaryExpr): Type {
+    const spine: BinaryExpr[] = [];
+    let e: Expr = top;
+    while (e.kind === "binary") {
+      spine.push(e);
+      e = e.left;
+    }
+    let left = this.expr(e);
+    for (let i = spine.length - 1; i >= 0; i--) {
+      const b = spine[i];
+      this.expectType(left, INT, b.left.pos, `left operand of '${b.op}'`);
+      this.expectType(this.expr(b.right), INT, b.right.pos, `right operand of '${b.op}'`);
+      // The top's type is set by expr(); the others as expr() would have.
+      if (i > 0) b.ty = this.track(INT);
+      left = INT;
+    }
+    return INT;
+  }
+
   private name(e: NameExpr): Type {
     const full = e.path.join(".");
     if (e.path.length === 1) {
@@ -432,7 +444,7 @@ export class Checker {
     }
     const d = this.findConst(e.path, this.unit);
     if (d) {
-      const v = this.constValue(d);
+      const v = this.consts.value(d);
       e.ref = v;
       return v.kind === "const" ? INT : arr(INT);
     }
@@ -600,50 +612,4 @@ function sameSig(a: CapSig, b: CapSig): boolean {
 function sigText(s: CapSig): string {
   const t = (x: "int" | "array"): string => (x === "int" ? "int" : "[int]");
   return `(${s.args.map(t).join(", ")}) -> ${t(s.result)}`;
-}
-
-/** i32 result of a binary operator, or undefined where the VM faults (÷0, INT_MIN / -1). */
-export function foldBinary(op: string, a: number, b: number): number | undefined {
-  switch (op) {
-    case "+":
-      return (a + b) | 0;
-    case "-":
-      return (a - b) | 0;
-    case "*":
-      return Math.imul(a, b);
-    case "/":
-      if (b === 0 || (a === -2147483648 && b === -1)) return undefined;
-      return (a / b) | 0;
-    case "%":
-      if (b === 0) return undefined;
-      return b === -1 ? 0 : a % b | 0;
-    case "&":
-      return a & b;
-    case "|":
-      return a | b;
-    case "^":
-      return a ^ b;
-    case "<<":
-      return a << b;
-    case ">>":
-      return a >> b;
-    case "==":
-      return a === b ? 1 : 0;
-    case "!=":
-      return a !== b ? 1 : 0;
-    case "<":
-      return a < b ? 1 : 0;
-    case "<=":
-      return a <= b ? 1 : 0;
-    case ">":
-      return a > b ? 1 : 0;
-    case ">=":
-      return a >= b ? 1 : 0;
-    case "&&":
-      return a !== 0 && b !== 0 ? 1 : 0;
-    case "||":
-      return a !== 0 || b !== 0 ? 1 : 0;
-    default:
-      return undefined;
-  }
 }

@@ -2,10 +2,16 @@
 // leave the operand stack empty; an expression leaves exactly one word (an
 // int, or the address of an array). Conditions compile to jumps. Every
 // instruction carries the source position of the construct it implements.
+//
+// Recursion follows the expression tree except along the left spine of binary
+// operators (a chain `1 + 1 + ... + 1` nests to the left as deep as it is
+// long): those spines are walked by loops, conditions by a work list, so JS
+// stack is bounded by the parser's MAX_EXPR_DEPTH and MAX_NESTING.
 
-import type { Block, CallExpr, Expr, FnInfo, ForStmt, Local, SandboxExpr, SpawnExpr, SpawnTarget, Stmt } from "./ast.js";
-import { foldBinary, type CheckedModule } from "./check.js";
-import { FnEmitter, ModuleEmitter, type Label } from "./emit.js";
+import type { BinaryExpr, Block, CallExpr, Expr, FnInfo, ForStmt, Local, SandboxExpr, SpawnExpr, SpawnTarget, Stmt } from "./ast.js";
+import type { CheckedModule } from "./check.js";
+import { foldBinary } from "./consts.js";
+import { FnEmitter, Label, ModuleEmitter } from "./emit.js";
 import { PRINT_CAP } from "./builtins.js";
 import { GLOBAL_WORDS, Runtime, emitArrayWords, emitInboxArray, emitNewArray } from "./runtime.js";
 import { TRAP, UNFINISHED_STATUSES } from "./traps.js";
@@ -70,18 +76,26 @@ interface Loop {
   readonly cont: Label;
 }
 
+/** Pending work of cond(): jump to `target` when the truth of `e` equals `when`, or bind a label. */
+type CondTask = { readonly e: Expr; readonly target: Label; readonly when: boolean } | Label;
+
 class Codegen {
-  private readonly mod = new ModuleEmitter();
+  private readonly mod: ModuleEmitter;
   private readonly rt: Runtime;
   private f!: FnEmitter;
   private loops: Loop[] = [];
   /** (array, index) locals for which 0 <= index < len(array) is known: no early check of a store needed. */
   private readonly inBounds: { readonly array: Local; readonly index: Local }[] = [];
+  /** constValue of binary nodes (null: not constant), so walking a long chain again costs nothing. */
+  private readonly folded = new Map<Expr, number | null>();
 
   constructor(
     private readonly checked: CheckedModule,
     private readonly sources: Sources,
   ) {
+    this.mod = new ModuleEmitter((pos, detail) => {
+      throw this.sources.error(pos, detail);
+    });
     this.rt = new Runtime(this.mod, () => this.capIndex(PRINT_CAP));
   }
 
@@ -339,18 +353,27 @@ class Codegen {
    * Whether evaluating e has no observable effect and cannot fault, allocate
    * or loop: then it may run before a bounds check instead of after it.
    */
-  private quiet(e: Expr): boolean {
-    if (this.constValue(e) !== undefined) return true;
-    switch (e.kind) {
-      case "name":
-        return e.ref?.kind === "local" || e.ref?.kind === "const";
-      case "unary":
-        return this.quiet(e.operand);
-      case "binary":
-        return e.op !== "/" && e.op !== "%" && this.quiet(e.left) && this.quiet(e.right);
-      default:
-        return false;
+  private quiet(root: Expr): boolean {
+    const todo: Expr[] = [root];
+    while (todo.length > 0) {
+      const e = todo.pop() as Expr;
+      if (this.constValue(e) !== undefined) continue;
+      switch (e.kind) {
+        case "name":
+          if (e.ref?.kind !== "local" && e.ref?.kind !== "const") return false;
+          break;
+        case "unary":
+          todo.push(e.operand);
+          break;
+        case "binary":
+          if (e.op === "/" || e.op === "%") return false;
+          todo.push(e.right, e.left);
+          break;
+        default:
+          return false;
+      }
     }
+    return true;
   }
 
   /** `x = x + c` / `x = x - c` / `x = c + x` as an increment, if it is one. */
@@ -367,48 +390,58 @@ class Codegen {
 
   // --- conditions ---------------------------------------------------------------
 
-  /** Jumps to target when the truth of e equals `when`; falls through otherwise. */
-  private cond(e: Expr, target: Label, when: boolean): void {
+  /**
+   * Jumps to target when the truth of e equals `when`; falls through otherwise.
+   * `&&`, `||` and `!` become jumps; a work list (not recursion) walks them,
+   * so a condition chaining 100,000 of them compiles like a short one.
+   */
+  private cond(e0: Expr, target0: Label, when0: boolean): void {
     const f = this.f;
-    const c = this.constValue(e);
-    if (c !== undefined) {
-      if ((c !== 0) === when) f.at(e.pos).jump(Op.JMP, target);
-      return;
-    }
-    if (e.kind === "unary" && e.op === "!") {
-      this.cond(e.operand, target, !when);
-      return;
-    }
-    if (e.kind === "binary") {
-      if (e.op === "&&" || e.op === "||") {
-        const direct = (e.op === "||") === when;
-        if (direct) {
-          this.cond(e.left, target, when);
-          this.cond(e.right, target, when);
-        } else {
-          const skip = f.label();
-          this.cond(e.left, skip, !when);
-          this.cond(e.right, target, when);
-          f.bind(skip);
+    const todo: CondTask[] = [{ e: e0, target: target0, when: when0 }];
+    while (todo.length > 0) {
+      const t = todo.pop() as CondTask;
+      if (t instanceof Label) {
+        f.bind(t);
+        continue;
+      }
+      const { e, target, when } = t;
+      const c = this.constValue(e);
+      if (c !== undefined) {
+        if ((c !== 0) === when) f.at(e.pos).jump(Op.JMP, target);
+        continue;
+      }
+      if (e.kind === "unary" && e.op === "!") {
+        todo.push({ e: e.operand, target, when: !when });
+        continue;
+      }
+      if (e.kind === "binary") {
+        if (e.op === "&&" || e.op === "||") {
+          // Pushed in reverse: the left operand's code comes first.
+          if ((e.op === "||") === when) {
+            todo.push({ e: e.right, target, when }, { e: e.left, target, when });
+          } else {
+            const skip = f.label();
+            todo.push(skip, { e: e.right, target, when }, { e: e.left, target: skip, when: !when });
+          }
+          continue;
         }
-        return;
+        if ((e.op === "==" || e.op === "!=") && this.constValue(e.right) === 0) {
+          this.expr(e.left);
+          const jumpIfZero = (e.op === "==") === when;
+          f.at(e.pos).jump(jumpIfZero ? Op.JZ : Op.JNZ, target);
+          continue;
+        }
+        if (when && NEGATED[e.op] !== undefined) {
+          this.expr(e.left);
+          this.expr(e.right);
+          f.at(e.pos).emit(NEGATED[e.op]);
+          f.jump(Op.JZ, target);
+          continue;
+        }
       }
-      if ((e.op === "==" || e.op === "!=") && this.constValue(e.right) === 0) {
-        this.expr(e.left);
-        const jumpIfZero = (e.op === "==") === when;
-        f.at(e.pos).jump(jumpIfZero ? Op.JZ : Op.JNZ, target);
-        return;
-      }
+      this.expr(e);
+      f.at(e.pos).jump(when ? Op.JNZ : Op.JZ, target);
     }
-    if (when && e.kind === "binary" && NEGATED[e.op] !== undefined) {
-      this.expr(e.left);
-      this.expr(e.right);
-      f.at(e.pos).emit(NEGATED[e.op]);
-      f.jump(Op.JZ, target);
-      return;
-    }
-    this.expr(e);
-    f.at(e.pos).jump(when ? Op.JNZ : Op.JZ, target);
   }
 
   // --- expressions -----------------------------------------------------------
@@ -426,11 +459,25 @@ class Codegen {
         return e.op === "-" ? -a | 0 : e.op === "!" ? (a === 0 ? 1 : 0) : ~a;
       }
       case "binary": {
-        const a = this.constValue(e.left);
-        if (a === undefined) return undefined;
-        const b = this.constValue(e.right);
-        if (b === undefined) return undefined;
-        return foldBinary(e.op, a, b);
+        const known = this.folded.get(e);
+        if (known !== undefined) return known ?? undefined;
+        // Down the left spine to a node already known (or not binary), then fold back up.
+        const spine: BinaryExpr[] = [];
+        let x: Expr = e;
+        while (x.kind === "binary" && !this.folded.has(x)) {
+          spine.push(x);
+          x = x.left;
+        }
+        let v = this.constValue(x);
+        for (let i = spine.length - 1; i >= 0; i--) {
+          const b = spine[i];
+          if (v !== undefined) {
+            const r = this.constValue(b.right);
+            v = r === undefined ? undefined : foldBinary(b.op, v, r);
+          }
+          this.folded.set(b, v ?? null);
+        }
+        return v;
       }
       default:
         return undefined;
@@ -487,15 +534,7 @@ class Codegen {
           f.bind(end);
           break;
         }
-        this.expr(e.left);
-        const k = this.constValue(e.right);
-        if (k !== undefined && (e.op === "+" || e.op === "-")) {
-          const imm = e.op === "+" ? k : -k | 0;
-          if (imm !== 0) f.at(e.pos).emit(Op.ADDI, imm);
-          break;
-        }
-        this.expr(e.right);
-        f.at(e.pos).emit(BINARY_OPS[e.op]);
+        this.arithmetic(e);
         break;
       }
       case "index":
@@ -516,6 +555,33 @@ class Codegen {
         throw new Error("internal: int literal is constant");
     }
     if (!want) f.emit(Op.POP);
+  }
+
+  /**
+   * A binary operator other than && and || whose value is not constant, with
+   * the chain it ends: the left spine of such operators is emitted by a loop,
+   * leftmost operand first, as recursion would.
+   */
+  private arithmetic(top: BinaryExpr): void {
+    const f = this.f;
+    const spine: BinaryExpr[] = [top];
+    let x = top.left;
+    while (x.kind === "binary" && x.op !== "&&" && x.op !== "||" && this.constValue(x) === undefined) {
+      spine.push(x);
+      x = x.left;
+    }
+    this.expr(x);
+    for (let i = spine.length - 1; i >= 0; i--) {
+      const b = spine[i];
+      const k = this.constValue(b.right);
+      if (k !== undefined && (b.op === "+" || b.op === "-")) {
+        const imm = b.op === "+" ? k : -k | 0;
+        if (imm !== 0) f.at(b.pos).emit(Op.ADDI, imm);
+        continue;
+      }
+      this.expr(b.right);
+      f.at(b.pos).emit(BINARY_OPS[b.op]);
+    }
   }
 
   /** A fresh array holding the code points. */
@@ -901,7 +967,7 @@ class Codegen {
 
 /** Whether any statement in b assigns the local l. */
 function assigns(b: Block, l: Local): boolean {
-  const work: Stmt[] = [...b.stmts];
+  const work: Stmt[] = b.stmts.slice();
   while (work.length > 0) {
     const s = work.pop() as Stmt;
     switch (s.kind) {
@@ -909,7 +975,7 @@ function assigns(b: Block, l: Local): boolean {
         if (s.local === l) return true;
         break;
       case "block":
-        work.push(...s.stmts);
+        for (const t of s.stmts) work.push(t);
         break;
       case "if":
         for (const c of s.clauses) work.push(c.body);

@@ -4,6 +4,10 @@
 // own, compiled once, linked by digest, and reachable only through SPAWNX.
 // File access goes through the given readFile, so the compiler never touches
 // the host by itself.
+//
+// Trusted imports are loaded with an explicit stack (a chain of a thousand
+// files needs no JS stack); untrusted imports compile their module first, so
+// their chain is bounded by MAX_UNTRUSTED_DEPTH.
 
 import type { FnInfo, LibFn } from "./ast.js";
 import { Checker, type LibInfo, type Unit } from "./check.js";
@@ -13,6 +17,12 @@ import { parse } from "./parser.js";
 import { frozen } from "./types.js";
 import { RarError } from "../../src/vm/errors.js";
 import { digestBytes, encodeModule, type ModuleDef } from "../../src/vm/module.js";
+
+/**
+ * Deepest chain of untrusted imports (main imports a, which imports b, ...):
+ * each level compiles its module before the one importing it.
+ */
+export const MAX_UNTRUSTED_DEPTH = 64;
 
 export interface CompiledProgram {
   /** The entry module first, then every untrusted import's module, each once. */
@@ -93,9 +103,7 @@ class Compiler {
     const units: Unit[] = [];
     const byPath = new Map<string, Unit>();
     const prefixes = new Set<string>();
-    const load = (path: string, prefix: string, at: Pos | undefined): Unit => {
-      const known = byPath.get(path);
-      if (known) return known;
+    const open = (path: string, prefix: string, at: Pos | undefined): Unit => {
       const text = this.read(path, at);
       this.sources.set(path, text);
       const ast = parse(text, path);
@@ -105,16 +113,33 @@ class Compiler {
       const unit: Unit = { file: path, ast, prefix: p, imports: new Map(), fns: new Map(), consts: new Map() };
       units.push(unit);
       byPath.set(path, unit);
-      for (const d of ast.decls) {
-        if (d.kind !== "import") continue;
-        if (unit.imports.has(d.alias)) throw this.sources.error(d.pos, `import name '${d.alias}' is already used`);
-        const target = resolvePath(path, d.path);
-        if (d.untrusted) unit.imports.set(d.alias, { kind: "lib", lib: this.lib(target, d.pos).info });
-        else unit.imports.set(d.alias, { kind: "unit", unit: load(target, `${stem(target)}.`, d.pos) });
-      }
       return unit;
     };
-    load(file, "", from);
+    // Depth first, a file's imports in order: units come in the order a recursive load would give them.
+    const loading: { unit: Unit; next: number }[] = [{ unit: open(file, "", from), next: 0 }];
+    while (loading.length > 0) {
+      const top = loading[loading.length - 1];
+      const { unit } = top;
+      const decls = unit.ast.decls;
+      if (top.next === decls.length) {
+        loading.pop();
+        continue;
+      }
+      const d = decls[top.next++];
+      if (d.kind !== "import") continue;
+      if (unit.imports.has(d.alias)) throw this.sources.error(d.pos, `import name '${d.alias}' is already used`);
+      const target = resolvePath(unit.file, d.path);
+      if (d.untrusted) {
+        unit.imports.set(d.alias, { kind: "lib", lib: this.lib(target, d.pos).info });
+        continue;
+      }
+      let imported = byPath.get(target);
+      if (!imported) {
+        imported = open(target, `${stem(target)}.`, d.pos);
+        loading.push({ unit: imported, next: 0 });
+      }
+      unit.imports.set(d.alias, { kind: "unit", unit: imported });
+    }
     const checked = new Checker(units, this.sources, isEntry).check();
     const exported = isEntry ? [] : [...units[0].fns.values()].filter((f) => !f.isMain);
     const gen = generate(stem(file), checked, this.sources, exported);
@@ -132,6 +157,8 @@ class Compiler {
     const known = this.libs.get(path);
     if (known) return known;
     if (this.compiling.has(path)) throw this.sources.error(at, `untrusted imports form a cycle through '${path}'`);
+    if (this.compiling.size > MAX_UNTRUSTED_DEPTH)
+      throw this.sources.error(at, `untrusted imports nested deeper than ${MAX_UNTRUSTED_DEPTH} modules`);
     this.compiling.add(path);
     const { def, exported, entries } = this.module(path, false, at);
     this.compiling.delete(path);

@@ -11,14 +11,42 @@ export interface Pos {
   readonly col: number;
 }
 
-/** The source line of `pos` and a caret under its column, indented by two spaces. */
+/** Characters of a source line shown at most; a longer line is cut to a window around the column. */
+const EXCERPT_WIDTH = 100;
+
+/** Line `line` (1-based) of `source`, without its line break; undefined past the end. */
+function lineOf(source: string, line: number): string | undefined {
+  let start = 0;
+  for (let l = 1; l < line; l++) {
+    const nl = source.indexOf("\n", start);
+    if (nl < 0) return undefined;
+    start = nl + 1;
+  }
+  const nl = source.indexOf("\n", start);
+  const text = source.slice(start, nl < 0 ? source.length : nl);
+  return text.endsWith("\r") ? text.slice(0, -1) : text;
+}
+
+/**
+ * The source line of `pos` and a caret under its column, indented by two
+ * spaces. A line longer than EXCERPT_WIDTH (a generated million-element
+ * literal) is shown as a window around the column, cut ends marked with "…",
+ * so the message stays a few short lines.
+ */
 export function excerpt(source: string | undefined, pos: Pos): string {
   if (source === undefined) return "";
-  const text = source.split(/\r?\n/)[pos.line - 1];
+  const text = lineOf(source, pos.line);
   if (text === undefined) return "";
-  const shown = text.replace(/\t/g, " ");
-  const caret = " ".repeat(Math.max(0, Math.min(pos.col - 1, shown.length))) + "^";
-  return `\n  ${shown}\n  ${caret}`;
+  let col = Math.max(0, Math.min(pos.col - 1, text.length));
+  let shown = text;
+  if (text.length > EXCERPT_WIDTH) {
+    const from = Math.max(0, Math.min(col - EXCERPT_WIDTH / 2, text.length - EXCERPT_WIDTH));
+    const to = from + EXCERPT_WIDTH;
+    shown = `${from > 0 ? "…" : ""}${text.slice(from, to)}${to < text.length ? "…" : ""}`;
+    col = col - from + (from > 0 ? 1 : 0);
+  }
+  shown = shown.replace(/\t/g, " ");
+  return `\n  ${shown}\n  ${" ".repeat(col)}^`;
 }
 
 export class CompileError extends RarError {

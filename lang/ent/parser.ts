@@ -1,7 +1,9 @@
 // The Ent parser: tokens -> syntax tree, by recursive descent with one
 // function per precedence level. Nesting is bounded so that no input, however
 // hostile, can exhaust the host stack; the work spent on the one ambiguous
-// construct (`f<gas, mem>(args)` against `f < x`) is bounded too.
+// construct (`f<gas, mem>(args)` against `f < x`) is bounded too. What is
+// flat in the source stays unbounded: a chain `1 + 1 + ... + 1` is parsed by
+// a loop, and every later pass walks its left spine with a loop too.
 
 import type {
   BinaryOp,
@@ -21,7 +23,12 @@ import { describeToken, lex, type Token } from "./lexer.js";
 
 /** Deepest nesting of blocks, parentheses and brackets. */
 export const MAX_NESTING = 200;
-/** Deepest expression tree (long operator chains nest too). */
+/**
+ * Deepest expression tree, counted as the passes after parsing recurse: the
+ * left operand of a binary operator does not count (chains of any length are
+ * walked by loops), a right operand, an operand, an index or an argument does.
+ * Without parentheses only chains of indexing `a[0][0]...` come near it.
+ */
 export const MAX_EXPR_DEPTH = 1000;
 
 // Binary operator levels, loosest first (LANGUAGE.md).
@@ -37,6 +44,8 @@ const LEVELS: readonly (readonly BinaryOp[])[] = [
   ["+", "-"],
   ["*", "/", "%"],
 ];
+/** Each binary operator's level (its index in LEVELS). */
+const LEVEL_OF: ReadonlyMap<string, number> = new Map(LEVELS.flatMap((ops, level) => ops.map((op) => [op, level] as const)));
 /** Levels whose operators do not chain (`a < b < c` is an error). */
 const NON_ASSOC = new Set([2, 3]);
 /** Gas and memory of `f<gas, mem>` are parsed above the comparisons, so `>` closes them. */
@@ -118,8 +127,9 @@ class Parser {
     this.nesting--;
   }
 
-  private depthOf(pos: Pos, ...parts: (Expr | undefined)[]): number {
-    let d = 0;
+  /** Depth of a node over these children (an array, not a spread: a literal may have a million elements). */
+  private depthOf(pos: Pos, parts: readonly (Expr | undefined)[], base = 0): number {
+    let d = base;
     for (const p of parts) if (p && p.depth > d) d = p.depth;
     if (d + 1 > MAX_EXPR_DEPTH) throw new LimitError(pos, `expression nested deeper than ${MAX_EXPR_DEPTH} levels`, this.source);
     return d + 1;
@@ -167,7 +177,7 @@ class Parser {
       this.expect("as", "and a name after the imported file");
       const alias = this.ident("a name for the import");
       this.expect(";", "after the import");
-      return { kind: "import", path: String.fromCodePoint(...path.codes), alias: alias.text, untrusted, pos: t.pos };
+      return { kind: "import", path: codeText(path.codes), alias: alias.text, untrusted, pos: t.pos };
     }
     const found = t.kind === "eof" ? "the end of the file" : describeToken(t);
     this.fail(t.pos, `expected a declaration (fn, const, cap, import), found ${found}`);
@@ -306,20 +316,30 @@ class Parser {
     return this.binary(0);
   }
 
-  private binary(level: number): Expr {
-    if (level === LEVELS.length) return this.unary();
-    const ops = LEVELS[level];
-    let left = this.binary(level + 1);
+  /** The level of a binary operator token, or -1. */
+  private levelOf(t: Token): number {
+    return t.kind === "op" ? (LEVEL_OF.get(t.text) ?? -1) : -1;
+  }
+
+  /**
+   * Operators of level `min` or tighter, by precedence climbing: a loop over
+   * the operators of one level, recursion only into a tighter right operand
+   * (at most LEVELS.length deep between two parentheses).
+   */
+  private binary(min: number): Expr {
+    let left = this.unary();
     for (;;) {
       const t = this.tok;
-      if (t.kind !== "op" || !ops.includes(t.text as BinaryOp)) return left;
+      const level = this.levelOf(t);
+      if (level < min) return left;
       this.advance();
       const right = this.binary(level + 1);
-      left = { kind: "binary", op: t.text as BinaryOp, left, right, pos: t.pos, depth: this.depthOf(t.pos, left, right) };
+      // The left operand is walked by a loop in later passes: it adds no depth (see MAX_EXPR_DEPTH).
+      const depth = Math.max(left.depth, this.depthOf(t.pos, [right]));
+      left = { kind: "binary", op: t.text as BinaryOp, left, right, pos: t.pos, depth };
       if (NON_ASSOC.has(level)) {
         const n = this.tok;
-        if (n.kind === "op" && ops.includes(n.text as BinaryOp))
-          this.fail(n.pos, `comparisons do not chain: write 'a ${t.text} b && b ${n.text} c'`);
+        if (this.levelOf(n) === level) this.fail(n.pos, `comparisons do not chain: write 'a ${t.text} b && b ${n.text} c'`);
       }
     }
   }
@@ -334,7 +354,7 @@ class Parser {
       // A literal's minus is part of the literal: -2147483648 is an int.
       if (t.text === "-" && operand.kind === "int" && this.toks[this.i - 1].kind === "int")
         return { kind: "int", value: -operand.value | 0, pos: t.pos, depth: 1 };
-      return { kind: "unary", op: t.text as UnaryOp, operand, pos: t.pos, depth: this.depthOf(t.pos, operand) };
+      return { kind: "unary", op: t.text as UnaryOp, operand, pos: t.pos, depth: this.depthOf(t.pos, [operand]) };
     }
     return this.postfix(this.primary());
   }
@@ -347,7 +367,7 @@ class Parser {
       const index = this.expr();
       this.expect("]", "to close the index");
       this.leave();
-      r = { kind: "index", array: r, index, pos: open.pos, depth: this.depthOf(open.pos, r, index) };
+      r = { kind: "index", array: r, index, pos: open.pos, depth: this.depthOf(open.pos, [r, index]) };
     }
     return r;
   }
@@ -402,7 +422,7 @@ class Parser {
           }
           this.expect("]", "to close the array literal");
           this.leave();
-          return { kind: "array", elems, pos: t.pos, depth: this.depthOf(t.pos, ...elems) };
+          return { kind: "array", elems, pos: t.pos, depth: this.depthOf(t.pos, elems) };
         }
         break;
       default:
@@ -426,7 +446,7 @@ class Parser {
     const { path, pos } = this.path();
     if (this.is("(")) {
       const args = this.args("");
-      return { kind: "call", callee: path, args, pos, depth: this.depthOf(pos, ...args) };
+      return { kind: "call", callee: path, args, pos, depth: this.depthOf(pos, args) };
     }
     if (this.is("<")) {
       const sandbox = this.trySandbox(path, pos);
@@ -474,7 +494,7 @@ class Parser {
       args,
       otherwise,
       pos,
-      depth: this.depthOf(pos, gas, mem, otherwise, ...args),
+      depth: this.depthOf(pos, args, this.depthOf(pos, [gas, mem, otherwise]) - 1),
     };
   }
 
@@ -529,7 +549,7 @@ class Parser {
       caps,
       traps,
       pos: kw.pos,
-      depth: this.depthOf(kw.pos, gas, mem, ...args),
+      depth: this.depthOf(kw.pos, args, this.depthOf(kw.pos, [gas, mem]) - 1),
     };
   }
 
@@ -548,6 +568,13 @@ class Parser {
 }
 
 class Backtrack extends Error {}
+
+/** Code points as a string, one at a time (spreading them into fromCodePoint overflows for long ones). */
+function codeText(codes: readonly number[]): string {
+  let s = "";
+  for (const c of codes) s += String.fromCodePoint(c);
+  return s;
+}
 
 /** A resource limit of the parser: never a reason to backtrack. */
 class LimitError extends CompileError {}

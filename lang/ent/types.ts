@@ -74,12 +74,35 @@ export function unify(a: Type, b: Type): boolean {
   return unifyWhy(a, b) === undefined;
 }
 
-/** `int`, `[int]`, `[[int]]`; an unknown part prints as `_`. */
+/**
+ * Deepest array nesting the checker accepts (a compile error beyond). Far
+ * above what literals can nest (the parser's MAX_NESTING); it bounds types
+ * built up one level per statement, whose runtime helpers are generated per
+ * level.
+ */
+export const MAX_TYPE_DEPTH = 256;
+
+/** Array levels shown in full by show(); deeper types are abbreviated. */
+const SHOW_LEVELS = 8;
+
+/** `int`, `[int]`, `[[int]]`; an unknown part prints as `_`. Very deep types print as `[[...int...]] (N levels)`. */
 export function show(t: Type): string {
-  const p = prune(t);
-  if (p.k === "int") return "int";
-  if (p.k === "var") return "_";
-  return `[${show(p.elem)}]`;
+  let levels = 0;
+  let p = prune(t);
+  while (p.k === "arr") {
+    levels++;
+    p = prune(p.elem);
+  }
+  const inner = p.k === "int" ? "int" : "_";
+  if (levels <= SHOW_LEVELS) return "[".repeat(levels) + inner + "]".repeat(levels);
+  return `${"[".repeat(3)}...${inner}...${"]".repeat(3)} (${levels} levels)`;
+}
+
+/** Whether t nests arrays more than `max` deep (looks at most max + 1 levels down). */
+export function deeperThan(t: Type, max: number): boolean {
+  let levels = 0;
+  for (let p = prune(t); p.k === "arr"; p = prune(p.elem)) if (++levels > max) return true;
+  return false;
 }
 
 /** Solves every remaining variable inside t as int (the default). */

@@ -516,7 +516,10 @@ export function outputOf(r: BatchResult, k: number, i: number, l: Layout): strin
   if (status !== StatusCode.DONE) return ["ready", "done", "fault", "out_of_gas", "out_of_mem", "yielded", "cap_call"][status] ?? "?";
   if (l.output !== "string") return String(r.words[o + R_VALUE]);
   const n = Math.max(0, Math.min(r.words[o + R_OUT], l.outCap));
-  return JSON.stringify(String.fromCodePoint(...Array.from(r.words.subarray(o + R_OUT + 1, o + R_OUT + 1 + n)).map((c) => (c >= 0 && c <= 0x10ffff ? c : 0xfffd))));
+  // One code point at a time: spreading a long output into fromCodePoint overflows the call's arguments.
+  let text = "";
+  for (const c of r.words.subarray(o + R_OUT + 1, o + R_OUT + 1 + n)) text += String.fromCodePoint(c >= 0 && c <= 0x10ffff ? c : 0xfffd);
+  return JSON.stringify(text);
 }
 
 /**

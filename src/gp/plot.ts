@@ -21,7 +21,10 @@ export function plotSvg(history: readonly GenerationStats[], title: string): str
   const pw = W - M.left - M.right;
   const ph = H - M.top - M.bottom;
   const ly = (e: number): number => Math.log10(1 + Math.max(0, e));
-  const top = Math.max(1, Math.ceil(Math.max(0, ...history.map((s) => ly(s.median_error)), ...history.map((s) => ly(s.best_error)))));
+  // A loop, not Math.max(...): a long run has more generations than a call can take arguments.
+  let highest = 0;
+  for (const s of history) highest = Math.max(highest, ly(s.median_error), ly(s.best_error));
+  const top = Math.max(1, Math.ceil(highest));
   const last = Math.max(1, history.length - 1);
   const x = (g: number): number => M.left + (g / last) * pw;
   const y = (e: number): number => M.top + ph - (ly(e) / top) * ph;

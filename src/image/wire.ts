@@ -4,13 +4,14 @@
 // emitted as views, not copies, and the output is kept as chunks so it can be
 // hashed and concatenated in one pass.
 //
-// Reading untrusted bytes: scan() walks the structure iteratively (no
-// recursion), checks every declared length against the bytes that remain and
-// the nesting depth, and admits only the types the format uses. Only then do
-// the bytes go to msgpackr.
+// Reading untrusted bytes: scan() (src/vm/scan.ts) walks the structure
+// iteratively (no recursion), checks every declared length against the bytes
+// that remain and the nesting depth, and admits only the types the format
+// uses. Only then do the bytes go to msgpackr.
 
 import { RarError } from "../vm/errors.js";
 import { packr } from "../vm/module.js";
+import { scan as scanBytes, scanValue as scanOne } from "../vm/scan.js";
 import type { WireValue } from "./format.js";
 
 /** First scratch buffer (small: most encodings are a few hundred bytes), then larger ones. */
@@ -210,114 +211,14 @@ export function join(chunks: readonly Uint8Array[], total?: number): Uint8Array 
   return out;
 }
 
-function bad(kind: string, message: string, where: string): never {
-  throw new RarError("image", kind, message, where);
-}
-
-/**
- * Checks that `bytes` hold exactly one msgpack value of the types images use
- * (nil, integers, float64, strings, binaries, arrays), nested at most
- * `maxDepth` deep, with every declared length within the remaining bytes.
- * Runs in O(bytes) time and O(depth) memory, without recursion.
- */
+/** scan() of src/vm/scan.ts for images: errors of phase "image". */
 export function scan(bytes: Uint8Array, maxDepth: number, where: string): void {
-  const end = scanValue(bytes, 0, maxDepth, where);
-  if (end !== bytes.length) bad("trailing", `${bytes.length - end} bytes after the end of the value`, where);
+  scanBytes(bytes, maxDepth, where, "image");
 }
 
 /** Checks one value starting at `start` as scan() does; returns where it ends. */
 export function scanValue(bytes: Uint8Array, start: number, maxDepth: number, where: string): number {
-  const n = bytes.length;
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  // Elements still expected by each open array, innermost last.
-  const open: number[] = [];
-  let expect = 1;
-  let pos = start;
-  const need = (k: number, what: string): void => {
-    if (k > n - pos) bad("truncated", `truncated: ${what} at byte ${pos} needs ${k} bytes, ${n - pos} remain`, where);
-  };
-  for (;;) {
-    while (expect === 0) {
-      if (open.length === 0) return pos;
-      expect = open.pop() as number;
-    }
-    expect--;
-    need(1, "a value");
-    const t = bytes[pos++];
-    let len = -1;
-    let isArray = false;
-    if (t <= 0x7f || t >= 0xe0 || t === 0xc0) continue;
-    if (t >= 0xa0 && t <= 0xbf) len = t & 0x1f;
-    else if (t >= 0x90 && t <= 0x9f) {
-      len = t & 0x0f;
-      isArray = true;
-    } else {
-      switch (t) {
-        case 0xcc:
-        case 0xd0:
-          need(1, "an int");
-          pos += 1;
-          continue;
-        case 0xcd:
-        case 0xd1:
-          need(2, "an int");
-          pos += 2;
-          continue;
-        case 0xce:
-        case 0xd2:
-          need(4, "an int");
-          pos += 4;
-          continue;
-        case 0xcb:
-          need(8, "a float");
-          pos += 8;
-          continue;
-        case 0xc4:
-        case 0xd9:
-          need(1, "a length");
-          len = bytes[pos];
-          pos += 1;
-          break;
-        case 0xc5:
-        case 0xda:
-          need(2, "a length");
-          len = dv.getUint16(pos);
-          pos += 2;
-          break;
-        case 0xc6:
-        case 0xdb:
-          need(4, "a length");
-          len = dv.getUint32(pos);
-          pos += 4;
-          break;
-        case 0xdc:
-          need(2, "a length");
-          len = dv.getUint16(pos);
-          pos += 2;
-          isArray = true;
-          break;
-        case 0xdd:
-          need(4, "a length");
-          len = dv.getUint32(pos);
-          pos += 4;
-          isArray = true;
-          break;
-        default:
-          bad("msgpack", `msgpack type 0x${t.toString(16)} at byte ${pos - 1} is not used by images`, where);
-      }
-    }
-    if (isArray) {
-      // Every element takes at least one byte.
-      if (len > n - pos) bad("truncated", `truncated: an array at byte ${pos} declares ${len} elements, ${n - pos} bytes remain`, where);
-      if (len === 0) continue;
-      if (open.length + 1 > maxDepth) bad("nesting", `values nested deeper than ${maxDepth} at byte ${pos}`, where);
-      open.push(expect);
-      expect = len;
-    } else {
-      need(len, "a string or binary");
-      pos += len;
-    }
-  }
+  return scanOne(bytes, start, maxDepth, where, "image");
 }
 
 /**
@@ -358,6 +259,6 @@ export function unpackChecked(bytes: Uint8Array, maxDepth: number, where: string
   try {
     return packr.unpack(bytes);
   } catch (e) {
-    return bad("msgpack", `not valid msgpack (${(e as Error).message})`, where);
+    throw new RarError("image", "msgpack", `not valid msgpack (${(e as Error).message})`, where);
   }
 }

@@ -337,10 +337,26 @@ export class Process {
     return STATUS_NAMES[this.status];
   }
 
-  /** "0" for a root, "0.3.1" for child 1 of child 3 of the root. Cached; see invalidatePaths. */
+  /**
+   * "0" for a root, "0.3.1" for child 1 of child 3 of the root. Cached; see
+   * invalidatePaths. Iterative (the tree may be thousands deep): up to the
+   * nearest ancestor whose path is known, then down again, caching each.
+   */
   get path(): string {
-    if (this.cachedPath === null) this.cachedPath = this.parent ? `${this.parent.path}.${this.handle}` : `${this.handle}`;
-    return this.cachedPath;
+    if (this.cachedPath !== null) return this.cachedPath;
+    const unknown: Process[] = [];
+    let known: Process | null = this;
+    while (known !== null && known.cachedPath === null) {
+      unknown.push(known);
+      known = known.parent;
+    }
+    let path = known === null ? "" : (known.cachedPath as string);
+    for (let i = unknown.length - 1; i >= 0; i--) {
+      const p = unknown[i];
+      path = p.parent === null ? `${p.handle}` : `${path}.${p.handle}`;
+      p.cachedPath = path;
+    }
+    return path;
   }
 
   /** Forgets cached paths of this subtree (after it is moved in the tree). Iterative. */

@@ -38,12 +38,25 @@ export function formatLocation(l: Location): string {
   return `${l.function}${l.source ? ` (${l.source})` : ` @${l.pc}`}`;
 }
 
+/** Callers named in a fault line at most: a guest recursion 50,000 calls deep is one short line, not a megabyte. */
+const CALLERS_SHOWN = 12;
+/** Of those, the outermost ones (the rest are the innermost). */
+const OUTER_SHOWN = 2;
+
+/** "f (a.ent:3:1) <- g (a.ent:9:5) <- ...", the middle elided when there are more than CALLERS_SHOWN. */
+function callersText(callers: readonly Location[]): string {
+  if (callers.length <= CALLERS_SHOWN) return callers.map(formatLocation).join(" <- ");
+  const inner = callers.slice(0, CALLERS_SHOWN - OUTER_SHOWN).map(formatLocation);
+  const outer = callers.slice(callers.length - OUTER_SHOWN).map(formatLocation);
+  return [...inner, `… ${callers.length - CALLERS_SHOWN} more …`, ...outer].join(" <- ");
+}
+
 /** One line for a fault: kind, detail, process path, function, source line, callers. */
 export function describeFault(p: Process): string {
   const kind = p.faultKind ?? "trap";
   const chain = callChain(p);
   const where = chain.length > 0 ? ` in ${formatLocation(chain[0])}` : "";
-  const callers = chain.length > 1 ? `; called from ${chain.slice(1).map(formatLocation).join(" <- ")}` : "";
+  const callers = chain.length > 1 ? `; called from ${callersText(chain.slice(1))}` : "";
   const detail = p.faultDetail && p.faultDetail !== FAULTS[kind] ? `: ${p.faultDetail}` : "";
   return `fault ${kind} (${FAULTS[kind]}${detail}) in process ${p.path}${where}${callers}`;
 }

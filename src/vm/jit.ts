@@ -184,7 +184,9 @@ function emitFunction(m: Module, f: number, leader: Int32Array, copies: { left: 
         fall = pf;
       } else copies.left = left;
     }
-    out.push(`      case ${leader[pc]}: {`, ...b.lines.map((l) => `        ${l}`));
+    // Pushed one by one: a straight-line block can have tens of thousands of lines, too many to spread as arguments.
+    out.push(`      case ${leader[pc]}: {`);
+    for (const l of b.lines) out.push(`        ${l}`);
     // Control that continues at `fall` falls into the next case if that is where it starts.
     if (fall >= 0 && starts[i + 1] !== fall) out.push(`        blk = ${leader[fall]}; continue loop;`);
     out.push(`      }`);
@@ -261,9 +263,15 @@ class Block {
         if (this.loops) {
           // The block jumps to itself: a JS loop, so a guest loop runs without going through the switch.
           if (ks.length > 0) this.lines.push(`let ${ks.map((k) => `l${k} = stack[bp + ${k}]`).join(", ")};`);
-          this.lines.push("for (;;) {", ...[...charge, ...this.body].map((l) => `  ${fill(l)}`), op === Op.JMP ? "}" : "  break;\n        }");
+          this.lines.push("for (;;) {");
+          for (const l of charge) this.lines.push(`  ${fill(l)}`);
+          for (const l of this.body) this.lines.push(`  ${fill(l)}`);
+          this.lines.push(op === Op.JMP ? "}" : "  break;\n        }");
           if (back !== "" && op !== Op.JMP) this.lines.push(back.trim());
-        } else this.lines.push(...[...charge, ...this.body].map(fill));
+        } else {
+          for (const l of charge) this.lines.push(fill(l));
+          for (const l of this.body) this.lines.push(fill(l));
+        }
         return op === Op.JMP || op === Op.CALL || op === Op.RET ? -1 : after;
       }
       pc = after;
@@ -330,7 +338,7 @@ class Block {
     const loaded: string[] = [];
     for (let i = 0; i < need; i++) loaded.unshift(this.temp(this.slot(this.real - 1 - i)));
     this.real -= need;
-    this.virt.unshift(...loaded);
+    this.virt = loaded.concat(this.virt);
     return this.virt[this.virt.length - 1 - depth];
   }
 

@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 // The pure-JS entry: msgpackr's default Node entry probes for a native addon, which costs start-up time.
 import { Packr } from "msgpackr/pack";
 import { RarError } from "./errors.js";
+import { scan } from "./scan.js";
 import type { Tier } from "./execute.js";
 
 export interface FunctionDef {
@@ -81,6 +82,8 @@ export const MODULE_LIMITS = {
   files: 1024,
   links: 256,
   bundle: 1024,
+  /** msgpack arrays nested in a bundle (bundle, modules, module, functions, function: 5). */
+  nesting: 8,
 } as const;
 
 export const packr = new Packr({ useRecords: false, variableMapSize: true, mapsAsObjects: true });
@@ -182,7 +185,13 @@ export function isDigest(x: unknown): x is string {
   return typeof x === "string" && /^[0-9a-f]{64}$/.test(x);
 }
 
+/**
+ * Scanned first (no recursion, bounded nesting), because msgpackr decodes
+ * nested arrays by recursion: code bytes a guest hands to SPAWNC, nested
+ * 100,000 deep, would otherwise run the host out of stack.
+ */
 function unpackUntrusted(bytes: Uint8Array, where: string): unknown {
+  scan(bytes, MODULE_LIMITS.nesting, where, "decode");
   try {
     return packr.unpack(bytes);
   } catch (e) {
