@@ -737,3 +737,31 @@ describe("no call spreads a guest-sized array into arguments", () => {
     expect(plotSvg(history, "long").startsWith("<svg")).toBe(true);
   });
 });
+
+describe("long traces", () => {
+  it("an image carrying 300,000 trace events resumes (no spread of its events into a call)", async () => {
+    const { Session } = await import("../src/session.js");
+    const { load } = await import("./helpers/asm.js");
+    const m = load(`.cap clock.now
+.func main 0 1
+top:
+  CAP clock.now 0
+  POP
+  LGET 0
+  ADDI 1
+  LTEE 0
+  PUSH 300000
+  LT
+  JNZ top
+  LGET 0
+  RET`);
+    const s = Session.start(m, { caps: ["clock.now"], gas: 10_000_000 });
+    const r = s.run();
+    const image = s.snapshot();
+    const back = Session.fromImage(image, { caps: ["clock.now"] });
+    expect(r.status).toBe("done");
+    expect(s.trace?.length).toBeGreaterThan(300_000);
+    expect(back.trace?.length).toBe(s.trace?.length);
+    expect(r.status).toBe(back.result().status);
+  });
+});

@@ -403,9 +403,10 @@ export class Trace {
   /** A trace whose events were checked against their recorded links and head. */
   static checked(events: TraceEvent[], wire: WireEvent[], links: Uint8Array[], full: Uint8Array, exec: Uint8Array): Trace {
     const t = new Trace();
-    t.list.push(...events);
-    t.wire.push(...wire);
-    t.links.push(...links);
+    // One push per element: spreading a long trace into push() would overflow the host stack.
+    for (const e of events) t.list.push(e);
+    for (const w of wire) t.wire.push(w);
+    for (const l of links) t.links.push(l);
     t.full = full;
     t.exec = exec;
     return t;
