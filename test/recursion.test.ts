@@ -755,7 +755,7 @@ top:
   JNZ top
   LGET 0
   RET`);
-    const s = Session.start(m, { caps: ["clock.now"], gas: 10_000_000 });
+    const s = Session.start(m, { caps: ["clock.now"], gas: 100_000_000 });
     const r = s.run();
     const image = s.snapshot();
     const back = Session.fromImage(image, { caps: ["clock.now"] });
