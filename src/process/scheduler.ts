@@ -14,7 +14,18 @@
 //
 // Everything is iterative: no host recursion grows with the depth of the tree.
 
-import { CapRegistry, argWords, capFamily, capScope, intersectGrants, normalizeResult, type CapValue } from "../caps/registry.js";
+import { isPathScoped, realScopeWithin } from "../caps/fs.js";
+import {
+  CapRegistry,
+  RESULT_MAX,
+  argWords,
+  capFamily,
+  capScope,
+  intersectGrants,
+  normalizeResult,
+  type CapContext,
+  type CapValue,
+} from "../caps/registry.js";
 import { resolveScope, scopeWithin } from "../caps/scope.js";
 import { builtinSignature } from "../caps/signatures.js";
 import { FAULTS, RarError, type FaultKind } from "../vm/errors.js";
@@ -925,6 +936,10 @@ export class Machine {
       .map((h) => ({ h, n: resolveScope(h, text) }))
       .find(({ h, n }) => scopeWithin(n, h));
     if (!scope) return this.fault("cap_denied", `cannot narrow ${family} to '${text}': not within a held scope`);
+    // Defense in depth for host directories: where the new scope exists (or its deepest existing
+    // ancestor), its real path must stay inside the held one's. Calls check the whole chain again.
+    if (isPathScoped(family) && !realScopeWithin(scope.n, scope.h))
+      return this.fault("cap_denied", `cannot narrow ${family} to '${text}': its real path leaves the held scope`);
     if (!this.charge(GAS[Op.NARROW] + bulkGas(len))) return Step.Gas;
     c.caps = [...c.caps.filter((x) => capFamily(x) !== family), `${family}:${scope.n}`].sort();
     cpu.sp = sp - 3;
@@ -974,7 +989,9 @@ export class Machine {
     }
     let result: CapValue | Promise<CapValue>;
     try {
-      result = (handler as NonNullable<typeof handler>).call(args, { path: d.path, scopes });
+      // What the caller can receive: its headroom plus the inbox a result replaces (as deliver() checks).
+      const maxWords = Math.min(cpu.memFree + (d.inbox?.length ?? 0), RESULT_MAX);
+      result = (handler as NonNullable<typeof handler>).call(args, new CallContext(d, name, scopes, maxWords));
     } catch (e) {
       // A handler refusing a call (bad path, scope escape, ...) faults the caller, not the host.
       return this.fault("cap_failed", `${name}: ${e instanceof Error ? e.message : String(e)}`);
@@ -1000,12 +1017,13 @@ export class Machine {
     if (typeof result === "number") {
       cpu.stack[cpu.sp++] = result | 0;
     } else {
-      const copy = Int32Array.from(result);
-      const grow = copy.length - (d.inbox?.length ?? 0);
+      // normalizeResult made the copy the guest owns; the handler keeps no handle on it.
+      const grow = result.length - (d.inbox?.length ?? 0);
       // The host call already happened, so this cannot be retried: over budget is a fault.
-      if (grow > cpu.memFree) return this.fault("cap_failed", `${cap}: result of ${copy.length} words exceeds memory headroom`);
-      this.fillInbox(d, copy);
-      cpu.stack[cpu.sp++] = copy.length;
+      // (Handlers refuse such results before allocating them, from CapContext.maxWords; this guards the rest.)
+      if (grow > cpu.memFree) return this.fault("cap_failed", `${cap}: result of ${result.length} words exceeds memory headroom`);
+      this.fillInbox(d, result);
+      cpu.stack[cpu.sp++] = result.length;
     }
     this.onCapCall?.({ path: d.path, cap, args, result });
     return Step.Continue;
@@ -1022,6 +1040,33 @@ function familiesOf(m: Module): string[] {
   let f = FAMILIES.get(m);
   if (!f) FAMILIES.set(m, (f = m.caps.map(capFamily)));
   return f;
+}
+
+/**
+ * The context of one host capability call. The chain's scopes are gathered
+ * only when a handler reads them (scoped handlers do; io.print does not).
+ */
+class CallContext implements CapContext {
+  readonly path: string;
+  private levels: (readonly string[])[] | null = null;
+
+  constructor(
+    private readonly proc: Process,
+    private readonly family: string,
+    readonly scopes: readonly string[],
+    readonly maxWords: number,
+  ) {
+    this.path = proc.path;
+  }
+
+  get chain(): readonly (readonly string[])[] {
+    if (this.levels === null) {
+      const levels: (readonly string[])[] = [];
+      for (let q: Process | null = this.proc; q; q = q.parent) levels.push(scopesOf(q.caps, this.family));
+      this.levels = levels.reverse();
+    }
+    return this.levels;
+  }
 }
 
 function scopesOf(grants: readonly string[], family: string): string[] {

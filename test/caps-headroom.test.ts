@@ -1,0 +1,89 @@
+// Every byte a capability brings in is counted against the caller's memory
+// headroom before the host allocates it (DESIGN §4). Handlers see that
+// headroom as CapContext.maxWords and refuse a larger result up front (the
+// call faults cap_failed and the trace records a refusal, not a result the
+// host built and then dropped); the runtime refuses it again on delivery.
+
+import { mkdirSync, mkdtempSync, realpathSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { beforeEach, describe, expect, it } from "vitest";
+import { RESULT_MAX, type CapContext, type CapHandler } from "../src/caps/registry.js";
+import { start } from "./helpers/asm.js";
+
+let dir = "";
+
+beforeEach(() => {
+  dir = realpathSync(mkdtempSync(join(tmpdir(), "rar-headroom-")));
+});
+
+/** Code that stores `path` at address 1.. and calls `cap` on it (one array argument). */
+function pathCall(cap: string, path: string): string {
+  const cps = [...path].map((c) => c.codePointAt(0) as number);
+  const lines = [`.cap ${cap}`, ".func main 0 1", `  PUSH ${Math.max(cps.length, 1)}`, "  MGROW", "  POP"];
+  cps.forEach((c, i) => lines.push(`  PUSH ${i + 1}`, `  PUSH ${c}`, "  STORE 0"));
+  lines.push("  PUSH 1", `  PUSH ${cps.length}`, `  CAP ${cap} 2`, "  RET");
+  return lines.join("\n");
+}
+
+/** The kinds of the trace's events for `cap`. */
+function eventsOf(s: ReturnType<typeof start>, cap: string): string[] {
+  return (s.session.trace?.events() ?? []).filter((e) => "cap" in e && e.cap === cap).map((e) => e.kind);
+}
+
+describe("results are counted before the host allocates them", () => {
+  it("fs.read of a file larger than the caller's headroom is refused before it is read", () => {
+    writeFileSync(join(dir, "big.bin"), Buffer.alloc(100_000, 7));
+    const s = start(pathCall("fs.read", "big.bin"), { caps: [`fs.read:${dir}`], mem: 500 });
+    const r = s.run();
+    expect(r.status).toBe("fault");
+    expect(r.fault).toMatch(/cap_failed.*result of 100000 words exceeds memory headroom/);
+    expect(eventsOf(s, "fs.read")).toEqual(["cap_error"]);
+    expect(s.root.inbox).toBeNull();
+  });
+
+  it("fs.read of a file that fits is read whole", () => {
+    writeFileSync(join(dir, "small.bin"), Buffer.alloc(300, 7));
+    const s = start(pathCall("fs.read", "small.bin"), { caps: [`fs.read:${dir}`], mem: 500 });
+    expect(s.run().value).toBe(300);
+    expect(Array.from(s.root.inbox ?? []).every((w) => w === 7)).toBe(true);
+  });
+
+  it("fs.list of a directory whose listing exceeds the headroom is refused before it is built", () => {
+    mkdirSync(join(dir, "many"));
+    for (let i = 0; i < 200; i++) writeFileSync(join(dir, "many", `file-number-${i}`), "");
+    const s = start(pathCall("fs.list", "many"), { caps: [`fs.list:${dir}`], mem: 500 });
+    const r = s.run();
+    expect(r.status).toBe("fault");
+    expect(r.fault).toMatch(/cap_failed.*exceeds memory headroom/);
+    expect(eventsOf(s, "fs.list")).toEqual(["cap_error"]);
+  });
+
+  it("a host handler is told the caller's headroom: its memory left plus the inbox a result replaces, at most RESULT_MAX", () => {
+    const seen: number[] = [];
+    const probe: CapHandler = {
+      sig: { args: [], result: "array" },
+      call: (_args, ctx: CapContext) => {
+        seen.push(ctx.maxWords);
+        return Int32Array.of(1, 2, 3);
+      },
+    };
+    const src = ".cap t.probe\n.func main 0 0\n  CAP t.probe 0\n  MEMLEFT\n  CAP t.probe 0\n  POP\n  RET";
+    const s = start(src, { caps: ["t.probe"], handlers: { "t.probe": probe }, mem: 1000 });
+    const r = s.run();
+    expect(r.status).toBe("done");
+    // The second call: MEMLEFT (with 3 words in the inbox) plus those 3 words.
+    expect(seen[1]).toBe((r.value as number) + 3);
+    expect(seen[0]).toBe(seen[1]);
+    const big = start(src, { caps: ["t.probe"], handlers: { "t.probe": probe }, mem: 2 ** 40 });
+    big.run();
+    expect(seen[2]).toBe(RESULT_MAX);
+  });
+
+  it("a host handler that ignores the headroom is still refused on delivery", () => {
+    const greedy: CapHandler = { sig: { args: [], result: "array" }, call: () => new Int32Array(10_000) };
+    const r = start(".cap t.greedy\n.func main 0 0\n  CAP t.greedy 0\n  RET", { caps: ["t.greedy"], handlers: { "t.greedy": greedy }, mem: 500 }).run();
+    expect(r.status).toBe("fault");
+    expect(r.fault).toMatch(/cap_failed.*result of 10000 words exceeds memory headroom/);
+  });
+});
