@@ -4,6 +4,7 @@
 // call faults cap_failed and the trace records a refusal, not a result the
 // host built and then dropped); the runtime refuses it again on delivery.
 
+import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, realpathSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -85,5 +86,51 @@ describe("results are counted before the host allocates them", () => {
     const r = start(".cap t.greedy\n.func main 0 0\n  CAP t.greedy 0\n  RET", { caps: ["t.greedy"], handlers: { "t.greedy": greedy }, mem: 500 }).run();
     expect(r.status).toBe("fault");
     expect(r.fault).toMatch(/cap_failed.*result of 10000 words exceeds memory headroom/);
+  });
+});
+
+describe("io.read", () => {
+  const READ = ".cap io.read\n.func main 0 0\n  CAP io.read 0\n  RET";
+
+  it("a line longer than the caller's headroom is refused before its words are made", () => {
+    const line = "y".repeat(10_000) + "\n";
+    const s = start(READ, { caps: ["io.read"], stdin: () => line, mem: 500 });
+    const r = s.run();
+    expect(r.status).toBe("fault");
+    expect(r.fault).toMatch(/cap_failed.*line of 10001 characters exceeds memory headroom/);
+    expect(eventsOf(s, "io.read")).toEqual(["cap_error"]);
+  });
+
+  /**
+   * Runs READ in a separate node process reading `input` on its stdin (the
+   * timeout only guards against a hang); with `record`, also the kinds of the
+   * trace's io.read events.
+   */
+  function readElsewhere(input: Buffer, mem: number, record: boolean): { status: string; value?: number; fault?: string; events?: string[] } {
+    const code = `
+      import { start } from "./test/helpers/asm.ts";
+      const s = start(${JSON.stringify(READ)}, { caps: ["io.read"], mem: ${mem}, record: ${record} });
+      const r = s.run();
+      const events = ${record} ? s.session.trace.events().filter((e) => e.cap === "io.read").map((e) => e.kind) : undefined;
+      process.stdout.write(JSON.stringify({ status: r.status, value: r.value, fault: r.fault, events }));`;
+    const r = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], {
+      input,
+      encoding: "utf8",
+      timeout: 30_000,
+      maxBuffer: 1 << 20,
+    });
+    expect(r.signal, `io.read did not finish (stderr: ${r.stderr})`).toBeNull();
+    expect(r.status, r.stderr).toBe(0);
+    return JSON.parse(r.stdout) as { status: string; value?: number; fault?: string; events?: string[] };
+  }
+
+  it("one 16 MiB line from stdin is read whole when it fits, and refused before it is read when it does not", () => {
+    const big = Buffer.alloc(RESULT_MAX, 0x61);
+    big[big.length - 1] = 10;
+    expect(readElsewhere(big, 2 * RESULT_MAX, false)).toEqual({ status: "done", value: RESULT_MAX });
+    const r = readElsewhere(big, 1000, true);
+    expect(r.status).toBe("fault");
+    expect(r.fault).toMatch(/cap_failed.*exceeds memory headroom/);
+    expect(r.events).toEqual(["cap_error"]);
   });
 });
