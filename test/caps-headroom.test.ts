@@ -9,6 +9,7 @@ import { mkdirSync, mkdtempSync, realpathSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
+import { loadPolicy } from "../src/caps/policy.js";
 import { RESULT_MAX, type CapContext, type CapHandler } from "../src/caps/registry.js";
 import { start } from "./helpers/asm.js";
 
@@ -86,6 +87,28 @@ describe("results are counted before the host allocates them", () => {
     const r = start(".cap t.greedy\n.func main 0 0\n  CAP t.greedy 0\n  RET", { caps: ["t.greedy"], handlers: { "t.greedy": greedy }, mem: 500 }).run();
     expect(r.status).toBe("fault");
     expect(r.fault).toMatch(/cap_failed.*result of 10000 words exceeds memory headroom/);
+  });
+});
+
+describe("kv.get and mocks", () => {
+  it("kv.get of a value longer than the caller's headroom is refused before it is copied", () => {
+    const policyFile = join(dir, "policy.json");
+    writeFileSync(join(dir, "store.json"), JSON.stringify({ big: new Array(10_000).fill(1) }));
+    writeFileSync(policyFile, JSON.stringify({ allow: ["kv.get"], kv: "./store.json" }));
+    const s = start(pathCall("kv.get", "big"), { policy: loadPolicy({ file: policyFile }), mem: 500 });
+    const r = s.run();
+    expect(r.status).toBe("fault");
+    expect(r.fault).toMatch(/cap_failed.*result of 10000 words exceeds memory headroom/);
+    expect(eventsOf(s, "kv.get")).toEqual(["cap_error"]);
+  });
+
+  it("a mocked array result longer than the caller's headroom is refused", () => {
+    const policyFile = join(dir, "policy.json");
+    writeFileSync(policyFile, JSON.stringify({ mock: { "io.read": { results: ["z".repeat(2000)] } } }));
+    const s = start(".cap io.read\n.func main 0 0\n  CAP io.read 0\n  RET", { policy: loadPolicy({ file: policyFile }), mem: 500 });
+    const r = s.run();
+    expect(r.fault).toMatch(/cap_failed.*result of 2000 words exceeds memory headroom/);
+    expect(eventsOf(s, "io.read")).toEqual(["cap_error"]);
   });
 });
 

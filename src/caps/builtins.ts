@@ -229,10 +229,12 @@ export function fdLines(fd = 0): (max?: number) => string | null {
 export function mockHandler(family: string, spec: MockSpec, counters: CallCounters): CapHandler {
   return {
     sig: spec.sig,
-    call() {
+    call(_args, ctx) {
       const k = counters.next(family);
       const r = spec.results[k % spec.results.length];
-      return typeof r === "number" ? r : r.slice();
+      if (typeof r === "number") return r;
+      if (r.length > ctx.maxWords) throw new Error(`result of ${r.length} words exceeds memory headroom`);
+      return r.slice();
     },
   };
 }
