@@ -5,11 +5,24 @@
 // leaves the held one, and a call refuses a path whose real location leaves
 // any scope on the chain (also when the link appears after the narrowing).
 
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from "node:fs";
+import fc from "fast-check";
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, dirname, join, posix, relative } from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
-import { ChainScopes, resolveScoped } from "../src/caps/fs.js";
+import { ChainScopes, inside, resolveScoped } from "../src/caps/fs.js";
 import { codePointsToText } from "../src/caps/registry.js";
 import { runChain, type FsCall } from "./helpers/chain.js";
 
@@ -42,6 +55,7 @@ describe("narrowing onto a symlink does not widen authority", () => {
     const r = runChain({ narrows: ["link"], calls: [read("secret.txt")] }, scope);
     expect(r.status).toBe("fault");
     expect(r.fault).toContain("cap_denied");
+    expect(r.reached).toBe(false);
     expect(r.outcomes[0].status).toBe("not_run");
   });
 
@@ -93,5 +107,163 @@ describe("the chain check itself", () => {
   it("a level holding an unscoped grant contains everything; a level whose scopes are gone contains nothing", () => {
     expect(new ChainScopes([[""], [scope]]).contains(join(scope, "in"))).toBe(true);
     expect(new ChainScopes([[join(top, "gone")], [scope]]).contains(join(scope, "in"))).toBe(false);
+  });
+});
+
+// --- the property ------------------------------------------------------------
+// Random trees of directories inside and outside the root's scope, with
+// random symlinks (to directories and files on either side, relative or
+// absolute, dangling), some of them made only after the narrowing; random
+// narrowing chains; random guest paths. Every file holds distinct contents of
+// a distinct length and every directory a file of its own name, so what a
+// call returned tells which real file or directory it reached. Whatever
+// reached the guest, and whatever changed on disk, must lie inside the real
+// location of every scope on the caller's chain.
+
+const DIRS = ["s", "s/a", "s/a/b", "s/c", "o", "o/d"];
+const contentOf = (id: number): string => `file${id}:${".".repeat(id)}`;
+
+interface Link {
+  dir: number;
+  name: string;
+  /** Index into the targets: a directory, a directory's file, the top, or nowhere. */
+  target: number;
+  relative: boolean;
+  late: boolean;
+}
+
+const TARGETS = [...DIRS, ...DIRS.map((d, id) => `${d}/f${id}`), "", "nowhere/x"];
+const OUTSIDE_TARGETS = TARGETS.map((t, i) => ({ t, i })).filter(({ t }) => !t.startsWith("s")).map(({ i }) => i);
+const LINKS = ["l0", "l1", "l2", "l3"];
+const NAMES = ["a", "b", "c", "d", "o", "s", ...DIRS.map((_, id) => `f${id}`), ...LINKS, "new", ".", ".."];
+
+// Weighted towards what can go wrong: links in the scope, leading out of it.
+const linkArb: fc.Arbitrary<Link> = fc.record({
+  dir: fc.oneof(fc.constant(0), fc.constant(0), fc.integer({ min: 0, max: DIRS.length - 1 })),
+  name: fc.constantFrom(...LINKS),
+  target: fc.oneof(fc.constantFrom(...OUTSIDE_TARGETS), fc.integer({ min: 0, max: TARGETS.length - 1 })),
+  relative: fc.boolean(),
+  late: fc.boolean(),
+});
+const pathArb = fc.array(fc.constantFrom(...NAMES), { minLength: 0, maxLength: 3 }).map((s) => s.join("/"));
+const narrowArb = fc.oneof(fc.constantFrom(...LINKS, "a", "c", "a/b"), pathArb.filter((p) => p !== ""));
+const guestPathArb = fc.oneof(fc.constantFrom("", ...NAMES.filter((n) => n.startsWith("f")), ...LINKS), pathArb);
+const readArb: fc.Arbitrary<FsCall> = fc.oneof(
+  guestPathArb.map((p): FsCall => ({ cap: "fs.read", args: [p] })),
+  guestPathArb.map((p): FsCall => ({ cap: "fs.list", args: [p] })),
+  guestPathArb.map((p): FsCall => ({ cap: "fs.stat", args: [p] })),
+);
+const writeArb: fc.Arbitrary<FsCall> = fc.oneof(
+  guestPathArb.map((p): FsCall => ({ cap: "fs.write", args: [p, [120, 121]] })),
+  guestPathArb.map((p): FsCall => ({ cap: "fs.mkdir", args: [p] })),
+  guestPathArb.map((p): FsCall => ({ cap: "fs.remove", args: [p] })),
+  fc.tuple(guestPathArb, guestPathArb).map(([a, b]): FsCall => ({ cap: "fs.rename", args: [a, b] })),
+);
+
+function makeLink(base: string, l: Link): void {
+  const at = join(base, DIRS[l.dir], l.name);
+  const to = join(base, TARGETS[l.target]);
+  try {
+    symlinkSync(l.relative ? relative(dirname(at), to) || "." : to, at);
+  } catch {
+    // the name is taken: no link
+  }
+}
+
+/** The real location of a path that need not exist: realpath of its deepest existing ancestor, plus the rest. */
+function realLocation(p: string): string {
+  const tail: string[] = [];
+  for (let q = p; ; q = dirname(q)) {
+    try {
+      return join(realpathSync(q), ...tail.reverse());
+    } catch {
+      tail.push(basename(q));
+    }
+  }
+}
+
+/** Every entry under `base`, not following links: path -> what it is. */
+function snapshot(base: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const todo = [base];
+  while (todo.length > 0) {
+    const d = todo.pop() as string;
+    for (const name of readdirSync(d)) {
+      const p = join(d, name);
+      const st = lstatSync(p);
+      if (st.isSymbolicLink()) out.set(p, `link ${readlinkSync(p)}`);
+      else if (st.isDirectory()) {
+        out.set(p, "dir");
+        todo.push(p);
+      } else out.set(p, `file ${readFileSync(p, "latin1")}`);
+    }
+  }
+  return out;
+}
+
+describe("no capability call reaches a real path outside any scope on the chain", () => {
+  it("random scope trees, symlinks, narrowing chains and guest paths", () => {
+    fc.assert(
+      fc.property(
+        fc.array(linkArb, { maxLength: 5 }),
+        fc.array(fc.option(narrowArb, { nil: null, freq: 4 }), { minLength: 0, maxLength: 3 }),
+        fc.array(readArb, { maxLength: 4 }),
+        fc.option(writeArb, { nil: null }),
+        (links, narrows, reads, write) => {
+          const base = realpathSync(mkdtempSync(join(tmpdir(), "rar-chainprop-")));
+          try {
+            DIRS.forEach((d, id) => {
+              mkdirSync(join(base, d), { recursive: true });
+              writeFileSync(join(base, d, `f${id}`), contentOf(id));
+            });
+            for (const l of links) if (!l.late) makeLink(base, l);
+            // The scopes each level holds, as NARROW makes them (lexically), root first.
+            const texts = [join(base, "s")];
+            for (const n of narrows) texts.push(n === null ? texts[texts.length - 1] : posix.resolve(texts[texts.length - 1], n));
+            let realScopes: string[] = [];
+            let before = new Map<string, string>();
+            const calls = write ? [...reads, write] : reads;
+            const r = runChain({ narrows, calls }, texts[0], () => {
+              for (const l of links) if (l.late) makeLink(base, l);
+              realScopes = texts.map(realLocation);
+              before = snapshot(base);
+            });
+            if (!r.reached) {
+              // A NARROW was refused: the process that ran it faulted, nothing below it ran.
+              expect(r.faults.some((f) => f.startsWith("cap_denied"))).toBe(true);
+              expect(r.outcomes.every((o) => o.status === "not_run")).toBe(true);
+              return;
+            }
+            expect(r.chain.map((caps) => caps.find((c) => c.startsWith("fs.read:"))?.slice("fs.read:".length))).toEqual(texts);
+            const within = (real: string, what: string): void => {
+              for (const s of realScopes) expect(inside(s, real), `${what}: ${real} is outside ${s}`).toBe(true);
+            };
+            for (const o of r.outcomes) {
+              if (o.status !== "done") continue;
+              const shown = `${o.call.cap}(${o.call.args[0]})`;
+              if (o.call.cap === "fs.read") {
+                const id = DIRS.findIndex((_, i) => text(o.words) === contentOf(i));
+                expect(id, `${shown} returned unknown contents`).toBeGreaterThanOrEqual(0);
+                within(join(base, DIRS[id], `f${id}`), shown);
+              } else if (o.call.cap === "fs.list") {
+                const names = text(o.words).split("\n");
+                const id = DIRS.findIndex((_, i) => names.includes(`f${i}`));
+                within(id >= 0 ? join(base, DIRS[id]) : base, shown);
+              } else if (o.call.cap === "fs.stat" && o.value >= 0) {
+                const id = DIRS.findIndex((_, i) => contentOf(i).length === o.value);
+                expect(id, `${shown} returned an unknown size`).toBeGreaterThanOrEqual(0);
+                within(join(base, DIRS[id], `f${id}`), shown);
+              }
+            }
+            const after = snapshot(base);
+            for (const p of new Set([...before.keys(), ...after.keys()]))
+              if (before.get(p) !== after.get(p)) within(p, `${write?.cap}(${write?.args.join(", ")}) changed`);
+          } finally {
+            rmSync(base, { recursive: true, force: true });
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });

@@ -35,9 +35,13 @@ export interface CallOutcome {
 }
 
 export interface ChainRun {
-  /** How the root ended ("done" unless a NARROW or the hook failed). */
+  /** How the root ended (a refused NARROW below the root faults only the process that ran it). */
   status: string;
   fault?: string;
+  /** Whether the deepest process was reached (the hook ran). */
+  reached: boolean;
+  /** Faults of the processes on the chain ("kind: detail"), root first; "" for those that did not fault. */
+  faults: string[];
   /** Grants of each process on the chain, root first (as they were when the calls ran). */
   chain: string[][];
   outcomes: CallOutcome[];
@@ -90,9 +94,11 @@ export function chainProgram(spec: ChainSpec): string {
 
 /** Runs a chain program with the root holding every fs family on `scope`; `hook` runs on the disk before the calls. */
 export function runChain(spec: ChainSpec, scope: string, hook: () => void = () => {}): ChainRun {
+  let reached = false;
   const hookHandler: CapHandler = {
     sig: { args: [], result: "int" },
     call: () => {
+      reached = true;
       hook();
       return 0;
     },
@@ -105,10 +111,12 @@ export function runChain(spec: ChainSpec, scope: string, hook: () => void = () =
   });
   const r = s.run();
   const chain: string[][] = [];
+  const faults: string[] = [];
   let p: Process | undefined = s.root;
   let leaf: Process | null = null;
   for (let level = 0; p !== undefined; level++) {
     chain.push([...p.caps]);
+    faults.push(p.status === StatusCode.FAULT ? `${p.faultKind}: ${p.faultDetail}` : "");
     if (level === spec.narrows.length) leaf = p;
     p = level < spec.narrows.length ? p.children.get(1) : undefined;
   }
@@ -124,5 +132,5 @@ export function runChain(spec: ChainSpec, scope: string, hook: () => void = () =
       fault: done ? "" : `${c.faultKind}: ${c.faultDetail}`,
     };
   });
-  return { status: r.status, fault: r.fault, chain: leaf ? chain : chain.slice(0, -1), outcomes };
+  return { status: r.status, fault: r.fault, reached, faults, chain, outcomes };
 }
