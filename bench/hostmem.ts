@@ -149,6 +149,71 @@ ${enter ? "        RESUME" : ""}
 `;
 }
 
+/**
+ * The heaviest ordinary child: memory spawned with one word and grown by one,
+ * a call deep (its stack and frames grown), a one-word inbox (kv.get of the
+ * key the root put), stopped in a yield.
+ */
+const HEAVY_RASM = `
+.module bench_heavy
+.cap kv.get
+.cap kv.put
+.func main 0 0
+        PUSH 0
+        PUSH 0
+        PUSH 0
+        PUSH 1
+        CAP kv.put 4
+        POP
+loop:   PUSH 0
+        PUSH 1
+        PUSH 1000000
+        PUSH 1000000
+        PUSH 1
+        PUSH 0
+        SPAWN child
+        RESUME
+        POP
+        JMP loop
+
+.func child 0 0
+        PUSH 1
+        MGROW
+        POP
+        CALL f
+        RET
+
+.func f 0 0
+        PUSH 0
+        PUSH 0
+        CAP kv.get 2
+        YIELD
+        PUSH 0
+        RET
+`;
+
+/** Children stopped at a trapped call of 16 int arguments (the most a call has), never answered. */
+const TRAPPED_RASM = `
+.module bench_trapped
+.cap t.trap
+.func main 0 0
+loop:   PUSH 0
+        PUSH 0
+        PUSH 1000000
+        PUSH 1000000
+        PUSH 0
+        PUSH 1
+        SPAWN child
+        RESUME
+        POP
+        JMP loop
+
+.func child 0 0
+${Array.from({ length: 16 }, (_, i) => `        PUSH ${i}`).join("\n")}
+        CAP t.trap 16
+        RET
+`;
+
 /** Recursion until the memory runs out: the smallest frame there is. */
 const RECURSE_RASM = `
 .module bench_recurse
@@ -207,10 +272,19 @@ function amplificationCases(dir: string): Case[] {
     return (limit: number) => held(m, limit, {}, "out_of_mem");
   };
   const recurse = compile(RECURSE_RASM, "recurse");
+  const heavy = compile(HEAVY_RASM, "heavy");
+  const trapped = compile(TRAPPED_RASM, "trapped");
+  const never = { sig: { args: new Array<"int">(16).fill("int"), result: "int" as const }, call: () => 0 };
   return [
     { metric: "spawn_fresh", what: "spawn bomb: fresh children, no arguments", run: bomb(0, false) },
     { metric: "spawn_args", what: "spawn bomb: fresh children of 255 arguments", run: bomb(255, false) },
     { metric: "spawn_entered", what: "spawn bomb: children entered, holding a frame", run: bomb(0, true) },
+    { metric: "spawn_heavy", what: "spawn bomb: children with grown memory, a call deep, an inbox", run: (limit) => held(heavy, limit, { caps: ["kv.get", "kv.put"], record: false }, "out_of_mem") },
+    {
+      metric: "spawn_trapped",
+      what: "spawn bomb: children stopped at a trapped call of 16 arguments",
+      run: (limit) => held(trapped, limit, { caps: ["t.trap"], handlers: { "t.trap": never } }, "out_of_mem"),
+    },
     { metric: "recursion", what: "recursion to the limit (smallest frames)", run: (limit) => held(recurse, limit, {}, "out_of_mem") },
     {
       metric: "fs_read",

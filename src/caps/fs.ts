@@ -63,14 +63,22 @@ export function isPathScoped(family: string): boolean {
   return family.startsWith("fs.");
 }
 
+/** Longest guest path a message quotes whole, in code units (a fault's detail stays small). */
+const SHOWN_MAX = 100;
+
+/** A guest path as messages quote it: shortened in the middle when long. */
+function show(text: string): string {
+  return text.length <= SHOWN_MAX ? text : `${text.slice(0, SHOWN_MAX / 2)}…${text.slice(-SHOWN_MAX / 2)}`;
+}
+
 /** Splits a guest path into normal segments, refusing every form of escape. */
 export function guestSegments(text: string): string[] {
   if (text.length > FS_PATH_MAX) throw new Error(`path longer than ${FS_PATH_MAX} characters`);
   if (text.includes("\0")) throw new Error("path contains NUL");
-  if (text.includes("\\")) throw new Error(`path '${text}' contains a backslash`);
-  if (text.startsWith("/") || /^[A-Za-z]:/.test(text)) throw new Error(`absolute path '${text}' is not allowed`);
+  if (text.includes("\\")) throw new Error(`path '${show(text)}' contains a backslash`);
+  if (text.startsWith("/") || /^[A-Za-z]:/.test(text)) throw new Error(`absolute path '${show(text)}' is not allowed`);
   const segs = text.split("/").filter((s) => s !== "" && s !== ".");
-  if (segs.includes("..")) throw new Error(`path '${text}' contains '..'`);
+  if (segs.includes("..")) throw new Error(`path '${show(text)}' contains '..'`);
   return segs;
 }
 
@@ -96,7 +104,7 @@ export function realOf(target: string, shown: string): string {
     try {
       return join(realpathSync(p), ...tail.reverse());
     } catch (e) {
-      if (errno(e) !== "ENOENT" && errno(e) !== "ENOTDIR") throw new Error(`cannot resolve '${shown}' (${errno(e) ?? "error"})`);
+      if (errno(e) !== "ENOENT" && errno(e) !== "ENOTDIR") throw new Error(`cannot resolve '${show(shown)}' (${errno(e) ?? "error"})`);
     }
     let isLink = false;
     try {
@@ -104,9 +112,9 @@ export function realOf(target: string, shown: string): string {
     } catch {
       // p does not exist at all: go up one level.
     }
-    if (isLink) throw new Error(`path '${shown}' goes through a dangling symlink`);
+    if (isLink) throw new Error(`path '${show(shown)}' goes through a dangling symlink`);
     const up = dirname(p);
-    if (up === p) throw new Error(`cannot resolve '${shown}'`);
+    if (up === p) throw new Error(`cannot resolve '${show(shown)}'`);
     tail.push(p.slice(up.length).replace(/^[\\/]+/, ""));
     p = up;
   }
@@ -147,7 +155,7 @@ export class ChainScopes {
     const seen = new Set<string>();
     const real = new Map<string, string | null>();
     for (const level of chain) {
-      const key = level.join("\0");
+      const key = JSON.stringify(level); // unambiguous whatever the scopes contain
       if (seen.has(key)) continue;
       seen.add(key);
       if (level.includes("")) {
@@ -239,7 +247,7 @@ export function resolveScoped(
     fallback ??= r;
   }
   if (fallback) return fallback;
-  throw new Error(escaped ? `path '${text}' escapes the scope` : "no scope directory exists on this host");
+  throw new Error(escaped ? `path '${show(text)}' escapes the scope` : "no scope directory exists on this host");
 }
 
 /** The guest's path and what it resolved to, under the caller's whole chain. */
@@ -296,14 +304,14 @@ function openRegular(r: Resolved, shown: string, flags: number, verb: string): {
     const code = errno(e);
     // ELOOP: the last segment is a link (O_NOFOLLOW); ENXIO: a FIFO without a reader, a socket.
     const why = code === "ELOOP" ? "a symlink" : code === "ENXIO" ? "not a regular file" : (code ?? "error");
-    throw new Error(`cannot ${verb} '${shown}' (${why})`);
+    throw new Error(`cannot ${verb} '${show(shown)}' (${why})`);
   }
   try {
     const st = fstatSync(fd);
-    if (!st.isFile()) throw new Error(`cannot ${verb} '${shown}': ${kindOf(st)}, not a regular file`);
+    if (!st.isFile()) throw new Error(`cannot ${verb} '${show(shown)}': ${kindOf(st)}, not a regular file`);
     const at = handlePath(fd);
     if (at !== null && isAbsolute(at) && !(inside(r.root, at) && r.chain.contains(at)))
-      throw new Error(`path '${shown}' escapes the scope`);
+      throw new Error(`path '${show(shown)}' escapes the scope`);
     return { fd, st };
   } catch (e) {
     closeSync(fd);
@@ -315,7 +323,7 @@ function readFile(r: Resolved, shown: string, maxWords: number): Int32Array {
   const { fd, st } = openRegular(r, shown, constants.O_RDONLY, "read");
   try {
     // The size is known before anything is allocated: one word per byte.
-    if (st.size > FS_READ_MAX) throw new Error(`'${shown}' is larger than ${FS_READ_MAX} bytes`);
+    if (st.size > FS_READ_MAX) throw new Error(`'${show(shown)}' is larger than ${FS_READ_MAX} bytes`);
     if (st.size > maxWords) throw new Error(`result of ${st.size} words exceeds memory headroom`);
     const out = new Int32Array(st.size);
     const chunk = Buffer.allocUnsafe(Math.min(st.size, 65536));
@@ -359,7 +367,7 @@ function listDir(real: string, shown: string, maxWords: number): Int32Array {
     for (let d = dir.readSync(); d !== null; d = dir.readSync()) {
       const name = d.isDirectory() ? d.name + "/" : d.name;
       words += codePointCount(name) + 1;
-      if (words > maxWords) throw new Error(`listing of '${shown}' exceeds memory headroom (${maxWords} words)`);
+      if (words > maxWords) throw new Error(`listing of '${show(shown)}' exceeds memory headroom (${maxWords} words)`);
       names.push(name);
     }
   } finally {
@@ -380,7 +388,7 @@ export function fsHandlers(): Record<string, CapHandler> {
     "fs.read": handler("fs.read", (args, ctx) => {
       const shown = pathArg(args[0]);
       const r = resolveFor(ctx, shown);
-      if (!r.exists) throw new Error(`no such file '${shown}'`);
+      if (!r.exists) throw new Error(`no such file '${show(shown)}'`);
       return readFile(r, shown, ctx.maxWords);
     }),
     "fs.write": handler("fs.write", (args, ctx) => {
@@ -402,20 +410,20 @@ export function fsHandlers(): Record<string, CapHandler> {
     "fs.list": handler("fs.list", (args, ctx) => {
       const shown = pathArg(args[0]);
       const r = resolveFor(ctx, shown);
-      if (!r.exists || !statSync(r.real).isDirectory()) throw new Error(`no such directory '${shown}'`);
+      if (!r.exists || !statSync(r.real).isDirectory()) throw new Error(`no such directory '${show(shown)}'`);
       return listDir(r.real, shown, ctx.maxWords);
     }),
     "fs.mkdir": handler("fs.mkdir", (args, ctx) => {
       const shown = pathArg(args[0]);
       const r = resolveFor(ctx, shown);
       if (r.exists) {
-        if (!statSync(r.real).isDirectory()) throw new Error(`'${shown}' exists and is not a directory`);
+        if (!statSync(r.real).isDirectory()) throw new Error(`'${show(shown)}' exists and is not a directory`);
         return 0;
       }
       try {
         mkdirSync(r.real, { recursive: true });
       } catch (e) {
-        throw new Error(`cannot create '${shown}' (${errno(e) ?? "error"})`);
+        throw new Error(`cannot create '${show(shown)}' (${errno(e) ?? "error"})`);
       }
       return 0;
     }),
@@ -423,12 +431,12 @@ export function fsHandlers(): Record<string, CapHandler> {
       const shown = pathArg(args[0]);
       const r = resolveFor(ctx, shown, false);
       if (r.real === r.root) throw new Error("cannot remove the scope directory itself");
-      if (!r.exists) throw new Error(`no such file '${shown}'`);
+      if (!r.exists) throw new Error(`no such file '${show(shown)}'`);
       try {
         if (lstatSync(r.real).isDirectory()) rmdirSync(r.real);
         else unlinkSync(r.real);
       } catch (e) {
-        throw new Error(`cannot remove '${shown}' (${errno(e) ?? "error"})`);
+        throw new Error(`cannot remove '${show(shown)}' (${errno(e) ?? "error"})`);
       }
       return 0;
     }),
@@ -438,11 +446,11 @@ export function fsHandlers(): Record<string, CapHandler> {
       const a = resolveFor(ctx, from, false);
       const b = resolveFor(ctx, to, false);
       if (a.real === a.root || b.real === b.root) throw new Error("cannot rename the scope directory itself");
-      if (!a.exists) throw new Error(`no such file '${from}'`);
+      if (!a.exists) throw new Error(`no such file '${show(from)}'`);
       try {
         renameSync(a.real, b.real);
       } catch (e) {
-        throw new Error(`cannot rename '${from}' to '${to}' (${errno(e) ?? "error"})`);
+        throw new Error(`cannot rename '${show(from)}' to '${show(to)}' (${errno(e) ?? "error"})`);
       }
       return 0;
     }),

@@ -19,6 +19,9 @@ export type CapValue = number | Int32Array;
  */
 export const RESULT_MAX = 1 << 24;
 
+/** Longest grant name (`family:scope`), in code units: what NARROW may make and an image may hold. */
+export const GRANT_MAX = 4096;
+
 export interface CapContext {
   /** Process path of the caller ("0.2"). */
   readonly path: string;

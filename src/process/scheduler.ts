@@ -17,6 +17,7 @@
 import { isPathScoped, realScopeWithin } from "../caps/fs.js";
 import {
   CapRegistry,
+  GRANT_MAX,
   RESULT_MAX,
   argWords,
   capFamily,
@@ -34,7 +35,7 @@ import { Cpu, Exit, SCHEDULED, interpret } from "../vm/interpreter.js";
 import { decodeModule, type Module } from "../vm/module.js";
 import { GAS, Op, StatusCode, bulkGas } from "../vm/opcodes.js";
 import { SPAWN_EXTRA, verify } from "../vm/verify.js";
-import { PROCESS_WORDS, Process } from "./process.js";
+import { NO_WORDS, PROCESS_WORDS, Process, REQUEST_ARG_WORDS, requestWords } from "./process.js";
 
 /** Encodes and decodes process subtrees as images (provided by the image layer). */
 export interface ImageCodec {
@@ -84,12 +85,20 @@ const MAX_LIMIT = Number.MAX_SAFE_INTEGER;
 const WINDOW = 2 ** 30;
 /** Modules made by SPAWNC kept for reuse. */
 const CODE_CACHE = 64;
+/** Distinct grant and trap sets remembered for sharing. */
+const GRANT_SETS = 256;
 /** Killed processes kept for reuse when recycling. */
 const RECYCLED = 16;
 /** The grant or trap set of a child given none (shared: grant arrays are replaced, never mutated). */
 const NO_CAPS = Object.freeze([]) as readonly string[] as string[];
-const NO_ARGS = new Int32Array(0);
 
+
+/** Longest fault detail a process keeps, in code units (a guest can make messages quote its data). */
+const DETAIL_MAX = 256;
+
+function clipDetail(text: string): string {
+  return text.length <= DETAIL_MAX ? text : text.slice(0, DETAIL_MAX - 1) + "…";
+}
 
 /** Outcome of a slow instruction. */
 const enum Step {
@@ -115,6 +124,8 @@ export class Machine {
   readonly modules = new Map<string, Module>();
   /** Recently verified SPAWNC code, by digest (bounded, insertion order). */
   private readonly codeCache = new Map<string, Module>();
+  /** Grant and trap sets handed out, by their names (see shared()). */
+  private readonly grantSets = new Map<string, string[]>();
 
   private cur: Process | null = null;
   private next: Process | null = null;
@@ -161,7 +172,7 @@ export class Machine {
     args: ArrayLike<number>,
     limits: { gas: number; mem: number },
     caps: string[] = [],
-    memory: Int32Array = new Int32Array(0),
+    memory: Int32Array = NO_WORDS,
   ): Process {
     if (entry < 0 || entry >= module.functions.length) throw new RarError("usage", "entry", `no function #${entry}`);
     if (args.length !== module.nparams[entry])
@@ -182,7 +193,7 @@ export class Machine {
       null,
       0,
     );
-    p.memUsed = PROCESS_WORDS + memory.length;
+    p.memUsed = p.ownFootprint();
     return p;
   }
 
@@ -284,7 +295,7 @@ export class Machine {
     if (value instanceof Error) {
       p.status = StatusCode.FAULT;
       p.faultKind = "cap_failed";
-      p.faultDetail = `${pend.cap}: ${value.message}`;
+      p.faultDetail = clipDetail(`${pend.cap}: ${value.message}`);
       // The call never returned: control goes to the parent as for any fault.
       return this.resumeAfterStop(root, p);
     }
@@ -393,12 +404,15 @@ export class Machine {
     this.memStart = cpu.memFree;
   }
 
-  /** First entry of a fresh process: push the bottom frame (charged like a call). */
+  /**
+   * First entry of a fresh process: push the bottom frame (charged like a
+   * call, less the arguments it holds already: they become its first locals).
+   */
   private enter(p: Process): boolean {
     const cpu = this.cpu;
     const m = p.module;
     const f = p.entryFn;
-    const cost = m.frameCost[f];
+    const cost = m.frameCost[f] - cpu.sp;
     if (cost > cpu.memFree) {
       cpu.need = cost;
       return false;
@@ -410,6 +424,7 @@ export class Machine {
       s.set(cpu.stack.subarray(0, cpu.sp));
       cpu.stack = s;
     }
+    if (cpu.frames.length < 3) cpu.frames = new Int32Array(12);
     // Locals past the arguments start at zero (a loop: fill() is a slow call for a few words).
     const stack = cpu.stack;
     for (let i = cpu.sp, n = m.nlocals[f]; i < n; i++) stack[i] = 0;
@@ -427,7 +442,7 @@ export class Machine {
 
   private fault(kind: FaultKind, detail: string): Step {
     this.cpu.fault = kind;
-    this.cpu.say(detail || FAULTS[kind]);
+    this.cpu.say(clipDetail(detail || FAULTS[kind]));
     return Step.Fault;
   }
 
@@ -645,7 +660,8 @@ export class Machine {
       cpu.need = gas;
       return Step.Gas;
     }
-    const footprint = PROCESS_WORDS + len;
+    // Bookkeeping, memory and the arguments it holds until its entry frame replaces them.
+    const footprint = PROCESS_WORDS + len + nargs;
     if (footprint > cpu.memFree) {
       cpu.need = footprint;
       return Step.Mem;
@@ -667,8 +683,8 @@ export class Machine {
       child = new Process(
         module,
         entry,
-        nargs === 0 ? NO_ARGS : s.subarray(argBase, argBase + nargs),
-        cpu.mem.slice(ptr, ptr + len),
+        nargs === 0 ? NO_WORDS : s.subarray(argBase, argBase + nargs),
+        len === 0 ? NO_WORDS : cpu.mem.slice(ptr, ptr + len),
         gasLimit,
         memLimit,
         caps,
@@ -703,10 +719,10 @@ export class Machine {
     return found;
   }
 
-  /** Replaces d's inbox with `data`, charging its words (d is the running process). */
+  /** Replaces d's inbox with `data`, charging its words (d is the running process). An empty inbox is null: no host array. */
   private fillInbox(d: Process, data: Int32Array): void {
     this.cpu.memFree += (d.inbox?.length ?? 0) - data.length;
-    d.inbox = data;
+    d.inbox = data.length === 0 ? null : data;
   }
 
   private inboxOps(d: Process, op: number): Step {
@@ -892,7 +908,26 @@ export class Machine {
       if (held.length === 0) return `cannot grant ${name}: not held`;
       names.push(...held);
     }
-    return [...new Set(names)].sort();
+    const set = [...new Set(names)].sort();
+    // Everything the parent holds: share its array (grant arrays are replaced, never mutated).
+    if (mustHold && set.length === d.caps.length) return d.caps;
+    return this.shared(set);
+  }
+
+  /**
+   * One array per distinct set of names (sorted), so that siblings given the
+   * same grants share it, and with it the scopes cached for it (scopesOf):
+   * the host holds nothing per child for them. Bounded: the table is dropped
+   * when full (sets made before stay valid: they are never mutated).
+   */
+  private shared(names: string[]): string[] {
+    // JSON: unambiguous whatever the names contain (a NARROW'd scope may hold any code point).
+    const key = JSON.stringify(names);
+    const known = this.grantSets.get(key);
+    if (known) return known;
+    if (this.grantSets.size >= GRANT_SETS) this.grantSets.clear();
+    this.grantSets.set(key, names);
+    return names;
   }
 
   private loadCode(words: Int32Array): Module | string {
@@ -940,8 +975,10 @@ export class Machine {
     // ancestor), its real path must stay inside the held one's. Calls check the whole chain again.
     if (isPathScoped(family) && !realScopeWithin(scope.n, scope.h))
       return this.fault("cap_denied", `cannot narrow ${family} to '${text}': its real path leaves the held scope`);
+    const grant = `${family}:${scope.n}`;
+    if (grant.length > GRANT_MAX) return this.fault("cap_denied", `cannot narrow ${family}: the scope is longer than ${GRANT_MAX - family.length - 1}`);
     if (!this.charge(GAS[Op.NARROW] + bulkGas(len))) return Step.Gas;
-    c.caps = [...c.caps.filter((x) => capFamily(x) !== family), `${family}:${scope.n}`].sort();
+    c.caps = this.shared([...c.caps.filter((x) => capFamily(x) !== family), grant].sort());
     cpu.sp = sp - 3;
     cpu.pc += 2;
     return Step.Continue;
@@ -962,25 +999,42 @@ export class Machine {
     // Without a host signature (trapped, unknown to the host) every word is an int argument.
     const sig = handler?.sig ?? { args: new Array<"int">(n).fill("int"), result: "int" as const };
     if (argWords(sig) !== n) return this.fault("bad_arg", `${name} takes ${argWords(sig)} argument words, got ${n}`);
-    const args: CapValue[] = [];
+    // Operands first (a fault charges nothing), then the cost, then the copies.
     let words = 0;
     for (let i = 0, k = argBase; i < sig.args.length; i++) {
       if (sig.args[i] === "int") {
-        args.push(s[k++]);
+        k++;
         words += 1;
       } else {
         const ptr = s[k++];
         const len = s[k++];
         if (len < 0 || ptr < 0 || ptr + len > cpu.memSize)
           return this.fault("mem_bounds", `${name} argument ${i}: ${len} words at ${ptr}`);
-        args.push(cpu.mem.slice(ptr, ptr + len));
         words += len;
       }
     }
-    if (!this.charge(GAS[Op.CAP] + bulkGas(words))) return Step.Gas;
+    const gas = GAS[Op.CAP] + bulkGas(words);
+    if (!this.charge(gas)) return Step.Gas;
+    // A trapped request stays with the caller until it is answered: charged like an inbox.
+    const held = trapped ? words + sig.args.length * REQUEST_ARG_WORDS : 0;
+    if (held > cpu.memFree) {
+      cpu.gas += gas;
+      cpu.need = held;
+      return Step.Mem;
+    }
+    const args: CapValue[] = [];
+    for (let i = 0, k = argBase; i < sig.args.length; i++) {
+      if (sig.args[i] === "int") args.push(s[k++]);
+      else {
+        const ptr = s[k++];
+        const len = s[k++];
+        args.push(cpu.mem.slice(ptr, ptr + len));
+      }
+    }
     cpu.sp = argBase;
     cpu.pc = pc + 3;
     if (trapped) {
+      cpu.memFree -= held;
       this.leave(d);
       d.status = StatusCode.CAP_CALL;
       d.request = { cap: name, args: args.map((a) => (typeof a === "number" ? Int32Array.of(a) : a)) };
@@ -1047,7 +1101,6 @@ function familiesOf(m: Module): string[] {
  * only when a handler reads them (scoped handlers do; io.print does not).
  */
 class CallContext implements CapContext {
-  readonly path: string;
   private levels: (readonly string[])[] | null = null;
 
   constructor(
@@ -1055,8 +1108,10 @@ class CallContext implements CapContext {
     private readonly family: string,
     readonly scopes: readonly string[],
     readonly maxWords: number,
-  ) {
-    this.path = proc.path;
+  ) {}
+
+  get path(): string {
+    return this.proc.path;
   }
 
   get chain(): readonly (readonly string[])[] {
@@ -1108,11 +1163,15 @@ function wake(c: Process): void {
     case StatusCode.YIELDED:
       c.status = StatusCode.READY;
       return;
-    case StatusCode.CAP_CALL:
+    case StatusCode.CAP_CALL: {
+      // The request is answered: its charge is released from c and every ancestor (nothing is loaded now).
+      const w = requestWords(c.request);
+      for (let q: Process | null = c; q; q = q.parent) q.memUsed -= w;
       c.stack[c.sp++] = c.answer;
       c.request = null;
       c.status = StatusCode.READY;
       return;
+    }
     default:
       throw new RarError("usage", "not_resumable", `process ${c.path} is ${c.statusName}`);
   }
