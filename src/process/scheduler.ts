@@ -999,17 +999,18 @@ export class Machine {
     // Without a host signature (trapped, unknown to the host) every word is an int argument.
     const sig = handler?.sig ?? { args: new Array<"int">(n).fill("int"), result: "int" as const };
     if (argWords(sig) !== n) return this.fault("bad_arg", `${name} takes ${argWords(sig)} argument words, got ${n}`);
-    // Operands first (a fault charges nothing), then the cost, then the copies.
+    const args: CapValue[] = [];
     let words = 0;
     for (let i = 0, k = argBase; i < sig.args.length; i++) {
       if (sig.args[i] === "int") {
-        k++;
+        args.push(s[k++]);
         words += 1;
       } else {
         const ptr = s[k++];
         const len = s[k++];
         if (len < 0 || ptr < 0 || ptr + len > cpu.memSize)
           return this.fault("mem_bounds", `${name} argument ${i}: ${len} words at ${ptr}`);
+        args.push(cpu.mem.slice(ptr, ptr + len));
         words += len;
       }
     }
@@ -1021,15 +1022,6 @@ export class Machine {
       cpu.gas += gas;
       cpu.need = held;
       return Step.Mem;
-    }
-    const args: CapValue[] = [];
-    for (let i = 0, k = argBase; i < sig.args.length; i++) {
-      if (sig.args[i] === "int") args.push(s[k++]);
-      else {
-        const ptr = s[k++];
-        const len = s[k++];
-        args.push(cpu.mem.slice(ptr, ptr + len));
-      }
     }
     cpu.sp = argBase;
     cpu.pc = pc + 3;
