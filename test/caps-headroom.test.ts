@@ -44,6 +44,37 @@ describe("results are counted before the host allocates them", () => {
     expect(s.root.inbox).toBeNull();
   });
 
+  it("a child's headroom is its chain's: a child with mem 500 reading a large file is refused before it is read", () => {
+    writeFileSync(join(dir, "big.bin"), Buffer.alloc(100_000, 7));
+    const cps = [..."big.bin"].map((c) => c.codePointAt(0) as number);
+    const src = `.cap fs.read
+.func main 0 1
+  PUSH ${cps.length}
+  MGROW
+  POP
+${cps.map((c, i) => `  PUSH ${i + 1}\n  PUSH ${c}\n  STORE 0`).join("\n")}
+  PUSH 0
+  PUSH ${cps.length + 1}
+  PUSH 1000000
+  PUSH 500
+  PUSH 1
+  PUSH 0
+  SPAWN kid
+  LTEE 0
+  RESUME
+  RET
+.func kid 0 0
+  PUSH 1
+  PUSH ${cps.length}
+  CAP fs.read 2
+  RET`;
+    const s = start(src, { caps: [`fs.read:${dir}`], mem: 1 << 24 });
+    expect(s.run().value).toBe(2); // the child faulted
+    const kid = s.root.children.get(1);
+    expect(`${kid?.faultKind}: ${kid?.faultDetail}`).toMatch(/cap_failed.*result of 100000 words exceeds memory headroom/);
+    expect(eventsOf(s, "fs.read")).toEqual(["cap_error"]);
+  });
+
   it("fs.read of a file that fits is read whole", () => {
     writeFileSync(join(dir, "small.bin"), Buffer.alloc(300, 7));
     const s = start(pathCall("fs.read", "small.bin"), { caps: [`fs.read:${dir}`], mem: 500 });
