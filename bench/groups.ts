@@ -20,7 +20,7 @@ export const GROUPS: readonly BenchGroup[] = [
   vmGroup, // loop_minstr_per_s, calls_minstr_per_s, memory_minstr_per_s, fib_vs_native, loop_vs_native, memory_vs_native
   depthGroup, // depth100_vs_depth1
   spawnGroup, // spawn_run_per_s
-  hostMemoryGroup, // host_bytes_per_guest_word, host_bytes_per_process, host_bytes_per_charged_word
+  hostMemoryGroup, // host_bytes_per_guest_word, host_bytes_per_process, host_bytes_per_charged_word, host_amplification_<case>, host_amplification_max
   calibrationGroup, // gas_calibration_spread, ns_per_gas_<group>
   peersGroup, // <workload>_<peer>_vs_native, <workload>_vm_vs_<peer> (only when the peer is installed)
   imagesGroup, // issue 3: snapshot_ms_1m_words, restore_ms_1m_words, tiny_image_bytes, image_bytes_per_memory_byte

@@ -1,10 +1,25 @@
 // Host memory per guest word (bounded amplification): the heap and buffer
 // growth of the host while a suspended tree holds its memory.
+//
+// Amplification (spec/semantics.md, "What the host holds"): the host bytes a
+// run holds, measured as the growth of the JS heap plus ArrayBuffers after a
+// full GC from the session started to the guest holding the most it can,
+// divided by its memory limit in bytes (4 per word):
+//
+//   amplification = host bytes / (4 * memLimit words)
+//
+// Each worst case below fills a guest limit one way (a spawn bomb of fresh,
+// argument-laden or entered children; deep recursion; an fs.read or io.read
+// result as large as the limit allows) and stops holding it;
+// host_amplification_max is the largest of them. The target is <= 4.
 
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { Session, StatusCode, type Module } from "../src/index.js";
-import { type BenchContext, type BenchGroup, type GroupResult, BENCH_GAS, compile, fmt, median } from "./harness.js";
+import { Session, StatusCode, type Module, type SessionOptions } from "../src/index.js";
+import { type BenchContext, type BenchGroup, type GroupResult, type Row, BENCH_GAS, compile, fmt, median } from "./harness.js";
 
 /** Total words of the big process's memory (its one argument word included). */
 const WORDS = 1_000_000;
@@ -105,6 +120,198 @@ function growth(source: string, name: string, reps: number): { bytes: number; me
   return { bytes: median(runs.map((x) => x.bytes)), memUsed: runs[0].memUsed };
 }
 
+// --- amplification against the guest's limit ------------------------------
+
+/** Root spawns children with `nargs` arguments and no memory until it runs out of memory; `enter` resumes each to a yield first. */
+function spawnBomb(nargs: number, enter: boolean): string {
+  const push = Array.from({ length: nargs }, () => "        PUSH 0").join("\n");
+  return `
+.module bench_spawnbomb
+.func main 0 0
+loop:
+${push}
+        PUSH 0
+        PUSH 0
+        PUSH 1000000
+        PUSH 1000000
+        PUSH 0
+        PUSH 0
+        SPAWN child
+${enter ? "        RESUME" : ""}
+        POP
+        JMP loop
+
+.func child ${nargs} ${nargs}
+        PUSH 1
+        YIELD
+        PUSH 0
+        RET
+`;
+}
+
+/**
+ * The heaviest ordinary child: memory spawned with one word and grown by one,
+ * a call deep (its stack and frames grown), a one-word inbox (kv.get of the
+ * key the root put), stopped in a yield.
+ */
+const HEAVY_RASM = `
+.module bench_heavy
+.cap kv.get
+.cap kv.put
+.func main 0 0
+        PUSH 0
+        PUSH 0
+        PUSH 0
+        PUSH 1
+        CAP kv.put 4
+        POP
+loop:   PUSH 0
+        PUSH 1
+        PUSH 1000000
+        PUSH 1000000
+        PUSH 1
+        PUSH 0
+        SPAWN child
+        RESUME
+        POP
+        JMP loop
+
+.func child 0 0
+        PUSH 1
+        MGROW
+        POP
+        CALL f
+        RET
+
+.func f 0 0
+        PUSH 0
+        PUSH 0
+        CAP kv.get 2
+        YIELD
+        PUSH 0
+        RET
+`;
+
+/** Children stopped at a trapped call of 16 int arguments (the most a call has), never answered. */
+const TRAPPED_RASM = `
+.module bench_trapped
+.cap t.trap
+.func main 0 0
+loop:   PUSH 0
+        PUSH 0
+        PUSH 1000000
+        PUSH 1000000
+        PUSH 0
+        PUSH 1
+        SPAWN child
+        RESUME
+        POP
+        JMP loop
+
+.func child 0 0
+${Array.from({ length: 16 }, (_, i) => `        PUSH ${i}`).join("\n")}
+        CAP t.trap 16
+        RET
+`;
+
+/** Recursion until the memory runs out: the smallest frame there is. */
+const RECURSE_RASM = `
+.module bench_recurse
+.func main 0 0
+        CALL main
+        RET
+`;
+
+/** Calls `cap` with the text `arg` (or no argument) and yields, holding the result in its inbox. */
+function holdResult(cap: string, arg: string | null): string {
+  const cps = arg === null ? [] : [...arg].map((c) => c.codePointAt(0) as number);
+  const store = cps.map((c, i) => `        PUSH ${i + 1}\n        PUSH ${c}\n        STORE 0`).join("\n");
+  return `
+.module bench_hold
+.cap ${cap}
+.func main 0 0
+        PUSH ${cps.length}
+        MGROW
+        POP
+${store}
+${arg === null ? `        CAP ${cap} 0` : `        PUSH 1\n        PUSH ${cps.length}\n        CAP ${cap} 2`}
+        YIELD
+        PUSH 0
+        RET
+`;
+}
+
+interface Held {
+  bytes: number;
+  memUsed: number;
+  status: string;
+}
+
+/**
+ * Host-byte growth while a session limited to `mem` words holds what `module`
+ * took before it stopped: from the session started (its own constant cost
+ * left out) to the guest stopped.
+ */
+function held(module: Module, mem: number, opts: SessionOptions, expect: string): Held {
+  const s = Session.start(module, { gas: BENCH_GAS, mem, stdout: () => {}, ...opts });
+  collect();
+  const before = hostBytes();
+  const res = s.run();
+  if (res.status !== expect) throw new Error(`bench ${module.name}: ended ${res.status}${res.fault ? `: ${res.fault}` : ""}, expected ${expect}`);
+  collect();
+  const bytes = hostBytes() - before;
+  if (s.root.status === StatusCode.READY) throw new Error("unreachable");
+  return { bytes, memUsed: res.memUsed, status: res.status };
+}
+
+interface Case {
+  metric: string;
+  what: string;
+  run(limit: number): Held;
+}
+
+function amplificationCases(dir: string): Case[] {
+  const bomb = (nargs: number, enter: boolean) => {
+    const m = compile(spawnBomb(nargs, enter), "spawnbomb");
+    return (limit: number) => held(m, limit, {}, "out_of_mem");
+  };
+  const recurse = compile(RECURSE_RASM, "recurse");
+  const heavy = compile(HEAVY_RASM, "heavy");
+  const trapped = compile(TRAPPED_RASM, "trapped");
+  const never = { sig: { args: new Array<"int">(16).fill("int"), result: "int" as const }, call: () => 0 };
+  return [
+    { metric: "spawn_fresh", what: "spawn bomb: fresh children, no arguments", run: bomb(0, false) },
+    { metric: "spawn_args", what: "spawn bomb: fresh children of 255 arguments", run: bomb(255, false) },
+    { metric: "spawn_entered", what: "spawn bomb: children entered, holding a frame", run: bomb(0, true) },
+    { metric: "spawn_heavy", what: "spawn bomb: children with grown memory, a call deep, an inbox", run: (limit) => held(heavy, limit, { caps: ["kv.get", "kv.put"], record: false }, "out_of_mem") },
+    {
+      metric: "spawn_trapped",
+      what: "spawn bomb: children stopped at a trapped call of 16 arguments",
+      run: (limit) => held(trapped, limit, { caps: ["t.trap"], handlers: { "t.trap": never } }, "out_of_mem"),
+    },
+    { metric: "recursion", what: "recursion to the limit (smallest frames)", run: (limit) => held(recurse, limit, {}, "out_of_mem") },
+    {
+      metric: "fs_read",
+      what: "fs.read of a file as large as the limit allows (traced)",
+      run: (limit) => {
+        const size = limit - 256;
+        writeFileSync(join(dir, "big.bin"), Buffer.alloc(size, 0x41));
+        const m = compile(holdResult("fs.read", "big.bin"), "fsread");
+        return held(m, limit, { caps: [`fs.read:${dir}`] }, "yielded");
+      },
+    },
+    {
+      metric: "io_read",
+      what: "io.read of a line as long as the limit allows (traced)",
+      run: (limit) => {
+        const line = "a".repeat(limit - 257) + "\n";
+        const m = compile(holdResult("io.read", null), "ioread");
+        return held(m, limit, { caps: ["io.read"], stdin: () => line }, "yielded");
+      },
+    },
+  ];
+}
+
 export function runHostMemory(ctx: BenchContext): GroupResult {
   const reps = Math.max(3, Math.min(ctx.reps, 5));
   ctx.progress("host memory: one process with 1M words");
@@ -115,26 +322,54 @@ export function runHostMemory(ctx: BenchContext): GroupResult {
   const perProcess = many.bytes / CHILDREN;
   const perCharged = many.bytes / many.memUsed;
   const gcNote = gcFn ? "" : " (no forced GC available: figures are noisy)";
-  return {
-    metrics: { host_bytes_per_guest_word: perWord, host_bytes_per_process: perProcess, host_bytes_per_charged_word: perCharged },
-    rows: [
-      {
-        label: "host_bytes_per_guest_word",
-        value: fmt(perWord),
-        note: `one process with ${fmt(WORDS)} words: ${fmt(big.bytes / 1048576)} MiB host growth (4 = one Int32 per word)${gcNote}`,
-      },
-      {
-        label: "host_bytes_per_process",
-        value: fmt(perProcess),
-        note: `${fmt(CHILDREN)} suspended children of ${CHILD_WORDS} words each`,
-      },
-      {
-        label: "host_bytes_per_charged_word",
-        value: fmt(perCharged),
-        note: `same tree: host bytes / charged footprint (${fmt(many.memUsed)} words)`,
-      },
-    ],
+  const metrics: Record<string, number> = {
+    host_bytes_per_guest_word: perWord,
+    host_bytes_per_process: perProcess,
+    host_bytes_per_charged_word: perCharged,
   };
+  const rows: Row[] = [
+    {
+      label: "host_bytes_per_guest_word",
+      value: fmt(perWord),
+      note: `one process with ${fmt(WORDS)} words: ${fmt(big.bytes / 1048576)} MiB host growth (4 = one Int32 per word)${gcNote}`,
+    },
+    {
+      label: "host_bytes_per_process",
+      value: fmt(perProcess),
+      note: `${fmt(CHILDREN)} suspended children of ${CHILD_WORDS} words each`,
+    },
+    {
+      label: "host_bytes_per_charged_word",
+      value: fmt(perCharged),
+      note: `same tree: host bytes / charged footprint (${fmt(many.memUsed)} words)`,
+    },
+  ];
+  // The guest limit of the worst cases: the CLI's default --mem, also for --quick (a smaller one
+  // would mostly measure what a run holds whatever its size: compiled code, caches).
+  const limit = 1 << 20;
+  const dir = mkdtempSync(join(tmpdir(), "rar-bench-hostmem-"));
+  let max = 0;
+  try {
+    for (const c of amplificationCases(dir)) {
+      ctx.progress(`host memory: ${c.what}`);
+      const runs: Held[] = [];
+      for (let r = 0; r < reps; r++) runs.push(c.run(limit));
+      const bytes = median(runs.map((x) => x.bytes));
+      const amp = bytes / (4 * limit);
+      max = Math.max(max, amp);
+      metrics[`host_amplification_${c.metric}`] = amp;
+      rows.push({
+        label: `host_amplification_${c.metric}`,
+        value: fmt(amp),
+        note: `${c.what}: ${fmt(bytes / 1048576)} MiB for a limit of ${fmt(limit)} words (${fmt(runs[0].memUsed)} used)`,
+      });
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  metrics.host_amplification_max = max;
+  rows.push({ label: "host_amplification_max", value: fmt(max), note: "host bytes / (4 * guest memory limit in words), worst case above; target <= 4" });
+  return { metrics, rows };
 }
 
 export const hostMemoryGroup: BenchGroup = { name: "hostmem", title: "Host memory per guest word", run: runHostMemory };

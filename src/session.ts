@@ -264,8 +264,8 @@ export class Session {
     const stdout = opts.stdout ?? ((t: string) => void process.stdout.write(t));
     let stdin = opts.stdin;
     if (!stdin) {
-      let lines: (() => string | null) | null = null;
-      stdin = () => (lines ??= fdLines(0))();
+      let lines: ((max?: number) => string | null) | null = null;
+      stdin = (max?: number) => (lines ??= fdLines(0))(max);
     }
     const kv = new KvStore(opts.policy?.kv);
     if (opts.policy?.kv === undefined && trace) replayPuts(kv, trace);

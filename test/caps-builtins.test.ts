@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { virtualRandom } from "../src/caps/builtins.js";
+import { lineReader, virtualRandom } from "../src/caps/builtins.js";
 import { loadPolicy } from "../src/caps/policy.js";
 import type { CapHandler, CapValue } from "../src/caps/registry.js";
 import { Session } from "../src/session.js";
@@ -117,6 +117,53 @@ ${text("app/x")}
     expect(readFileSync(join(d, "store.json"), "utf8")).toBe('{"app/x":[42,43],"zeta":[1]}\n');
     const again = start(KV.replace("CAP kv.put 4\n  POP", "POP\n  POP\n  POP\n  POP"), { policy: loadPolicy({ file: f }) });
     expect(again.run().value).toBe(2);
+  });
+});
+
+/** A byte source over `input` that serves at most `chunk` bytes a read and counts what it served. */
+function source(input: Buffer, chunk = 1000): { read: (buf: Buffer) => number; served: () => number } {
+  let at = 0;
+  return {
+    read: (buf) => {
+      const n = Math.min(chunk, buf.length, input.length - at);
+      input.copy(buf, 0, at, at + n);
+      at += n;
+      return n;
+    },
+    served: () => at,
+  };
+}
+
+describe("the line reader behind io.read", () => {
+  it("splits lines with their newline, the last one without; null at the end", () => {
+    const src = source(Buffer.from("one\ntwo\n\nthree"), 3);
+    const next = lineReader(src.read);
+    expect([next(), next(), next(), next(), next()]).toEqual(["one\n", "two\n", "\n", "three", null]);
+  });
+
+  it("decodes UTF-8 split across reads; a byte-order mark is dropped at the start of the input only", () => {
+    const text = "\uFEFFé€😀\n\uFEFFx\n";
+    const next = lineReader(source(Buffer.from(text), 1).read);
+    expect(next()).toBe("é€😀\n");
+    expect(next()).toBe("\uFEFFx\n");
+  });
+
+  it("refuses a line longer than max after reading at most 4 * max bytes and a chunk, and keeps it for a later call", () => {
+    const long = "x".repeat(1_000_000) + "\nnext\n";
+    const src = source(Buffer.from(long), 65536);
+    const next = lineReader(src.read);
+    expect(() => next(1000)).toThrow(/line longer than 1000 characters exceeds memory headroom/);
+    expect(src.served()).toBeLessThanOrEqual(4 * 1000 + 65536);
+    // Within 4 * max bytes but more than max code points: refused once the line is complete, nothing consumed.
+    expect(() => next(400_000)).toThrow(/exceeds memory headroom/);
+    expect(next(1_000_001)).toBe("x".repeat(1_000_000) + "\n");
+    expect(next(5)).toBe("next\n");
+  });
+
+  it("counts code points, not bytes or UTF-16 units", () => {
+    const next = lineReader(source(Buffer.from("😀😀😀\n")).read);
+    expect(() => next(3)).toThrow(/line of 4 characters/);
+    expect(next(4)).toBe("😀😀😀\n");
   });
 });
 

@@ -3,7 +3,8 @@
 // out of the scope are all refused (the caller faults cap_failed), checked on
 // the resolved real path. Inside the scope, every operation works.
 
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
@@ -141,5 +142,59 @@ describe("escapes are refused", () => {
   it("a narrowed scope cannot read its parent's files", () => {
     refused(call("fs.read", ["../a.txt"], [`fs.read:${join(scope, "sub")}`]));
     expect(text(call("fs.read", ["b.txt"], [`fs.read:${join(scope, "sub")}`]).out)).toBe("deeper");
+  });
+});
+
+describe("what is not a regular file", () => {
+  /**
+   * Runs one fs call in a separate node process, so that a host that blocks
+   * fails this test instead of hanging it (the timeout is only that guard).
+   */
+  function callElsewhere(cap: string, args: Arg[], dir: string): { status: string; fault?: string } {
+    const code = `
+      import { start } from "./test/helpers/asm.ts";
+      const ws = ${JSON.stringify(args.map(words))};
+      const lines = [".cap ${cap}", ".func main 0 1", "  PUSH " + ws.flat().length, "  MGROW", "  POP"];
+      let at = 1;
+      const ptrs = [];
+      for (const w of ws) {
+        ptrs.push([at, w.length]);
+        for (const v of w) lines.push("  PUSH " + at++, "  PUSH " + v, "  STORE 0");
+      }
+      for (const [p, n] of ptrs) lines.push("  PUSH " + p, "  PUSH " + n);
+      lines.push("  CAP ${cap} " + 2 * ws.length, "  RET");
+      const r = start(lines.join("\\n"), { caps: [${JSON.stringify(`${cap}:${dir}`)}] }).run();
+      process.stdout.write(JSON.stringify({ status: r.status, fault: r.fault }));`;
+    const r = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], { encoding: "utf8", timeout: 20_000 });
+    expect(r.signal, `the host blocked (stderr: ${r.stderr})`).toBeNull();
+    expect(r.status, r.stderr).toBe(0);
+    return JSON.parse(r.stdout) as { status: string; fault?: string };
+  }
+
+  it("fs.read of a FIFO faults cap_failed at once instead of blocking the host", () => {
+    execFileSync("mkfifo", [join(scope, "pipe")]);
+    const r = callElsewhere("fs.read", ["pipe"], scope);
+    expect(r.status).toBe("fault");
+    expect(r.fault).toMatch(/cap_failed.*FIFO/);
+  });
+
+  it("fs.write to a FIFO faults cap_failed without blocking, also when a reader holds it open", () => {
+    execFileSync("mkfifo", [join(scope, "pipe")]);
+    expect(callElsewhere("fs.write", ["pipe", [120]], scope).fault).toContain("cap_failed");
+    // O_RDWR never blocks on Linux: the FIFO then has a reader, and the write must still be refused.
+    const fd = openSync(join(scope, "pipe"), constants.O_RDWR | constants.O_NONBLOCK);
+    try {
+      const r = call("fs.write", ["pipe", [120]]);
+      refused(r);
+      expect(r.fault).toContain("FIFO");
+    } finally {
+      closeSync(fd);
+    }
+  });
+
+  it("fs.read of a directory faults cap_failed", () => {
+    const r = call("fs.read", ["sub"]);
+    refused(r);
+    expect(r.fault).toContain("directory");
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { buildCandidate } from "../src/gp/compile.js";
+import { PROCESS_WORDS } from "../src/process/process.js";
 import { encodeCases, evaluateAll, MAX_EVAL_GAS, runBatch, type Budget, type Outcome } from "../src/gp/evaluate.js";
 import { parseGenome } from "../src/gp/genome.js";
 import { builtinProblem } from "../src/gp/problems.js";
@@ -35,9 +36,9 @@ describe("measurement", () => {
     const [o] = evaluate(["GET 0"]).outcomes;
     expect(o.gas).toBe(14 * train.count);
     // A finished child holds its bookkeeping words and its memory (the case block); its frame is released.
-    expect(o.mem).toBe((16 + problem.layout.stride) * train.count);
+    expect(o.mem).toBe((PROCESS_WORDS + problem.layout.stride) * train.count);
     const [grown] = evaluate(["PUSH 100 MGROW"]).outcomes;
-    expect(grown.mem).toBe((16 + problem.layout.stride + 100) * train.count);
+    expect(grown.mem).toBe((PROCESS_WORDS + problem.layout.stride + 100) * train.count);
   });
 
   it("records the same gas for the same case whatever ran before it (finished, faulted, printed)", () => {

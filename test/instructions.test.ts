@@ -285,13 +285,13 @@ describe("call and return", () => {
     .func deep 0 0
       CALL deep
       RET`,
-      { mem: 100 },
+      { mem: ROOT_IDLE + 100 },
     );
     const r = s.run();
     expect(r.status).toBe("out_of_mem");
     const m = s.module;
-    // main's frame + k frames of deep fit in 100 - ROOT_IDLE words; the next one does not.
-    const k = Math.floor((100 - ROOT_IDLE - m.frameCost[0]) / m.frameCost[1]);
+    // main's frame + k frames of deep fit in the 100 words left beside the idle root; the next one does not.
+    const k = Math.floor((100 - m.frameCost[0]) / m.frameCost[1]);
     expect(s.root.fp / 3).toBe(1 + k);
     expect(r.memUsed).toBe(ROOT_IDLE + m.frameCost[0] + k * m.frameCost[1]);
     expect(s.root.pc).toBe(m.functions[1].entry);
@@ -834,7 +834,7 @@ describe("refuel, kill, gas left, mem left", () => {
       MEMLEFT
       ADD
       RET`);
-    expect(run(c, { gas: 1000, mem: 200 }).value).toBe(
+    expect(run(c, { gas: 1000, mem: 2 * PROCESS_WORDS + 100 }).value).toBe(
       1000000 - OPS[Op.GASLEFT].gas + 1000000 - PROCESS_WORDS - c.frameCost[1],
     );
   });

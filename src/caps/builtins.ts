@@ -2,6 +2,7 @@
 //
 //   io.print(text) -> 0          one line of code points to stdout
 //   io.read() -> text            the next line of stdin with its "\n"; [] at end of input
+//                                (a line longer than the caller's headroom faults it cap_failed)
 //   clock.now() -> ms            a wrapping 32-bit millisecond tick counter
 //   random.u32() -> word         32 random bits
 //   kv.get(key) -> value / kv.put(key, value) -> 0        (see kv.ts)
@@ -20,6 +21,8 @@ import { kvHandlers, KvStore } from "./kv.js";
 import { fsHandlers } from "./fs.js";
 import {
   CapRegistry,
+  RESULT_MAX,
+  codePointCount,
   codePointsToText,
   textToCodePoints,
   type CapContext,
@@ -32,8 +35,13 @@ import { BUILTIN_SIGNATURES } from "./signatures.js";
 /** Where a host sends guest output and takes its input. */
 export interface HostIO {
   stdout(text: string): void;
-  /** The next line of input with its "\n" (the last may lack it); null at end of input. Default: none. */
-  stdin?(): string | null;
+  /**
+   * The next line of input with its "\n" (the last may lack it); null at end
+   * of input. Default: none. `max` is the most code points the caller can
+   * receive: a reader that knows it (fdLines) reads no further than that
+   * allows and throws for a longer line; io.read refuses a longer one anyway.
+   */
+  stdin?(max?: number): string | null;
 }
 
 /** Per-family call counts driving the virtual clock, the virtual generator and mocks. */
@@ -97,54 +105,136 @@ function realRandom(): number {
 
 const isReal = (ctx: CapContext): boolean => ctx.scopes.includes("real");
 
-/** A line reader over a file descriptor (stdin by default), reading synchronously. */
-export function fdLines(fd = 0): () => string | null {
-  const chunk = Buffer.alloc(65536);
-  const decoder = new TextDecoder("utf-8");
-  let buf = "";
+/** Bytes read from the input at a time. */
+const READ_CHUNK = 65536;
+
+/**
+ * A line reader over a byte source: `read(buf)` fills `buf` and returns the
+ * number of bytes, 0 at end of input. Each call returns the next line with
+ * its "\n" (the last may lack it), or null at end of input.
+ *
+ * A call given `max` returns only a line of at most `max` code points: a
+ * longer one throws, and stays unread (a later call with more room gets it
+ * whole). The reader holds at most 4 * max + READ_CHUNK bytes for that (a
+ * code point is at most 4 bytes), so what the host allocates is bounded by
+ * what the guest can receive. Every byte is read and searched for "\n" once:
+ * time is linear in the input, however long its lines.
+ */
+export function lineReader(read: (buf: Buffer) => number): (max?: number) => string | null {
+  const buf = Buffer.allocUnsafe(READ_CHUNK);
+  // Unconsumed input, in order; `pending` bytes in all.
+  const chunks: Buffer[] = [];
+  let pending = 0;
+  // Where the search for "\n" resumes: chunk index, offset in it, and the bytes in the chunks before
+  // it (which hold none).
+  let scanAt = 0;
+  let scanOff = 0;
+  let scanBase = 0;
   let eof = false;
-  const nap = new Int32Array(new SharedArrayBuffer(4));
-  return () => {
+  let first = true;
+  const bom = new TextDecoder("utf-8");
+  const plain = new TextDecoder("utf-8", { ignoreBOM: true });
+
+  /** Offset in the pending input just past the next "\n", or -1. */
+  const findLine = (): number => {
+    for (; scanAt < chunks.length; scanAt++, scanOff = 0) {
+      const c = chunks[scanAt];
+      const at = c.indexOf(10, scanOff);
+      if (at >= 0) {
+        scanOff = at;
+        return scanBase + at + 1;
+      }
+      scanBase += c.length;
+    }
+    return -1;
+  };
+
+  /** The first n pending bytes as one buffer (not consumed). */
+  const peek = (n: number): Buffer => {
+    if (chunks[0].length >= n) return chunks[0].subarray(0, n);
+    const parts: Buffer[] = [];
+    for (let i = 0, left = n; left > 0; i++) {
+      const c = chunks[i];
+      parts.push(c.length <= left ? c : c.subarray(0, left));
+      left -= c.length;
+    }
+    return Buffer.concat(parts, n);
+  };
+
+  const consume = (n: number): void => {
+    pending -= n;
+    while (n > 0) {
+      const c = chunks[0];
+      if (c.length <= n) {
+        chunks.shift();
+        n -= c.length;
+      } else {
+        chunks[0] = c.subarray(n);
+        n = 0;
+      }
+    }
+    scanAt = 0;
+    scanOff = 0;
+    scanBase = 0;
+  };
+
+  /** The first n pending bytes as a line of at most `max` code points, consumed; throws (consuming nothing) if longer. */
+  const line = (n: number, max: number): string => {
+    const text = (first ? bom : plain).decode(peek(n));
+    const count = codePointCount(text);
+    if (count > max) throw new Error(`line of ${count} characters exceeds memory headroom (${max} words)`);
+    consume(n);
+    first = false;
+    return text;
+  };
+
+  return (max = RESULT_MAX) => {
     for (;;) {
-      const nl = buf.indexOf("\n");
-      if (nl >= 0) {
-        const line = buf.slice(0, nl + 1);
-        buf = buf.slice(nl + 1);
-        return line;
+      const end = findLine();
+      if (end >= 0) return line(end, max);
+      if (eof) return pending === 0 ? null : line(pending, max);
+      // No "\n" in more than 4 * max bytes: more than max code points, whatever they are.
+      if (pending > 4 * max) throw new Error(`line longer than ${max} characters exceeds memory headroom`);
+      const n = read(buf);
+      if (n === 0) eof = true;
+      else {
+        chunks.push(Buffer.from(buf.subarray(0, n)));
+        pending += n;
       }
-      if (eof) {
-        if (buf === "") return null;
-        const last = buf;
-        buf = "";
-        return last;
-      }
-      let n = 0;
+    }
+  };
+}
+
+/** A line reader (see lineReader) over a file descriptor, stdin by default, reading synchronously. */
+export function fdLines(fd = 0): (max?: number) => string | null {
+  const nap = new Int32Array(new SharedArrayBuffer(4));
+  return lineReader((buf) => {
+    for (;;) {
       try {
-        n = readSync(fd, chunk, 0, chunk.length, null);
+        return readSync(fd, buf, 0, buf.length, null);
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
         if (code === "EAGAIN") {
           Atomics.wait(nap, 0, 0, 5); // non-blocking stdin: wait for data
           continue;
         }
-        if (code !== "EOF") throw e;
+        if (code === "EOF") return 0;
+        throw e;
       }
-      if (n === 0) {
-        eof = true;
-        buf += decoder.decode();
-      } else buf += decoder.decode(chunk.subarray(0, n), { stream: true });
     }
-  };
+  });
 }
 
 /** The handler of a mocked capability. */
 export function mockHandler(family: string, spec: MockSpec, counters: CallCounters): CapHandler {
   return {
     sig: spec.sig,
-    call() {
+    call(_args, ctx) {
       const k = counters.next(family);
       const r = spec.results[k % spec.results.length];
-      return typeof r === "number" ? r : r.slice();
+      if (typeof r === "number") return r;
+      if (r.length > ctx.maxWords) throw new Error(`result of ${r.length} words exceeds memory headroom`);
+      return r.slice();
     },
   };
 }
@@ -165,9 +255,12 @@ export function builtinRegistry(opts: BuiltinOptions): CapRegistry {
   });
   reg.register("io.read", {
     sig: sig("io.read"),
-    call() {
-      const line = io.stdin ? io.stdin() : null;
-      return line === null ? new Int32Array(0) : textToCodePoints(line);
+    call(_args, ctx) {
+      const line = io.stdin ? io.stdin(ctx.maxWords) : null;
+      if (line === null) return new Int32Array(0);
+      const n = codePointCount(line);
+      if (n > ctx.maxWords) throw new Error(`line of ${n} characters exceeds memory headroom (${ctx.maxWords} words)`);
+      return textToCodePoints(line);
     },
   });
   reg.register("clock.now", {

@@ -44,8 +44,11 @@ export class KvStore {
     }
   }
 
-  get(key: string): Int32Array | undefined {
-    return this.map.get(key)?.slice();
+  /** A copy of the value under `key`; one longer than `max` words is refused before it is copied. */
+  get(key: string, max = Infinity): Int32Array | undefined {
+    const v = this.map.get(key);
+    if (v && v.length > max) throw new Error(`result of ${v.length} words exceeds memory headroom`);
+    return v?.slice();
   }
 
   put(key: string, value: Int32Array): void {
@@ -81,7 +84,7 @@ export function kvHandlers(store: KvStore): Record<string, CapHandler> {
   return {
     "kv.get": {
       sig: BUILTIN_SIGNATURES["kv.get"],
-      call: (args, ctx) => store.get(keyOf(args[0], ctx.scopes)) ?? new Int32Array(0),
+      call: (args, ctx) => store.get(keyOf(args[0], ctx.scopes), ctx.maxWords) ?? new Int32Array(0),
     },
     "kv.put": {
       sig: BUILTIN_SIGNATURES["kv.put"],

@@ -13,11 +13,35 @@ export interface CapSignature {
 
 export type CapValue = number | Int32Array;
 
+/**
+ * Largest array result any capability may bring in, in words, whatever the
+ * caller's headroom: a host-side bound on what one call allocates.
+ */
+export const RESULT_MAX = 1 << 24;
+
+/** Longest grant name (`family:scope`), in code units: what NARROW may make and an image may hold. */
+export const GRANT_MAX = 4096;
+
 export interface CapContext {
   /** Process path of the caller ("0.2"). */
   readonly path: string;
   /** Scopes the caller holds for this capability family ("" for an unscoped grant), sorted. */
   readonly scopes: readonly string[];
+  /**
+   * The family's scopes held by each process on the chain, root first, the
+   * caller last (its entry equals `scopes`). A scoped handler must keep every
+   * access inside some scope of every entry (DESIGN §4: a scope is checked
+   * against every scope on the chain at the moment of use). Computed when
+   * first read, so handlers that do not look pay nothing.
+   */
+  readonly chain: readonly (readonly string[])[];
+  /**
+   * Most words an array result may have: what the caller can receive now
+   * (its memory headroom plus the inbox the result replaces), at most
+   * RESULT_MAX. A handler refuses a larger result before allocating it; the
+   * runtime refuses it again on delivery.
+   */
+  readonly maxWords: number;
 }
 
 export interface CapHandler {
@@ -111,11 +135,32 @@ export function codePointsToText(a: Int32Array): string {
   return s;
 }
 
-/** Code points of a text (the inverse of codePointsToText for valid text). */
+/** Number of code points in a text (a lone surrogate counts as one). */
+export function codePointCount(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length - 1; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n--;
+        i++;
+      }
+    }
+  }
+  return n;
+}
+
+/** Code points of a text (the inverse of codePointsToText for valid text), allocated once at their final size. */
 export function textToCodePoints(s: string): Int32Array {
-  const out: number[] = [];
-  for (const ch of s) out.push(ch.codePointAt(0) as number);
-  return Int32Array.from(out);
+  const out = new Int32Array(codePointCount(s));
+  let k = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.codePointAt(i) as number;
+    out[k++] = c;
+    if (c > 0xffff) i++;
+  }
+  return out;
 }
 
 export class CapRegistry {

@@ -1,6 +1,8 @@
 // Scopes of capabilities (`fs.read:/data`): narrowing is lexical on normalized
-// absolute paths. Handlers still check the resolved real path of every access
-// (symlinks); this only decides which grants a parent may hand down.
+// absolute paths. This only decides which grants a parent may hand down; for
+// host directories NARROW also compares real paths (fs.ts realScopeWithin),
+// and every fs call checks the real path it touches against every scope on
+// the caller's chain (fs.ts ChainScopes).
 
 import { posix } from "node:path";
 

@@ -6,12 +6,34 @@ import type { Cpu } from "../vm/interpreter.js";
 import type { Module } from "../vm/module.js";
 import { StatusCode } from "../vm/opcodes.js";
 
-/** Words charged for a process's own bookkeeping, so spawn bombs are bounded by memory limits. */
-export const PROCESS_WORDS = 16;
-/** Largest stack a fresh (not yet entered) process allocates before its entry frame is charged. */
-const FRESH_STACK = 64;
-/** Largest stack, frame or memory buffer (in words) a reused process keeps; larger ones are dropped. */
-const REUSE_WORDS = 4096;
+/**
+ * Words charged for a process's own bookkeeping: what the host holds for a
+ * process besides the words it is charged for (the Process object, the
+ * headers of up to four typed arrays, spare room in them, its children table,
+ * its slot in its parent's). About 1.4 KB in the heaviest shape
+ * `npm run bench -- --only hostmem` builds (host_amplification_spawn_heavy),
+ * so that a spawn bomb holds less than 4 host bytes per guest byte of its
+ * limit, the bound spec/semantics.md states.
+ */
+export const PROCESS_WORDS = 96;
+/**
+ * Words charged per argument of a trapped request (beyond the argument's
+ * words): the host array each argument is held in until the parent answers.
+ */
+export const REQUEST_ARG_WORDS = 16;
+/**
+ * The empty array a process has for memory, stack or frames it has not got
+ * yet (a fresh process without arguments, a process without memory). Shared:
+ * it has no element to write, and every write site grows its array first.
+ */
+export const NO_WORDS = new Int32Array(0);
+/**
+ * Most words a reused process keeps in a buffer (stack, frames, memory)
+ * beyond what it is charged for (recycling only). Three such buffers are
+ * within what PROCESS_WORDS pays for; keeping them spares a recycled child
+ * the allocations a new one makes.
+ */
+const REUSE_SLACK = 64;
 
 export type StatusName = "ready" | "done" | "fault" | "out_of_gas" | "out_of_mem" | "yielded" | "cap_call";
 
@@ -32,6 +54,17 @@ export interface CapRequest {
   readonly args: readonly Int32Array[];
 }
 
+/** Words a trapped request is charged: its arguments' words and REQUEST_ARG_WORDS for each argument. */
+export function requestWords(r: CapRequest | null): number {
+  if (r === null) return 0;
+  let w = 0;
+  for (const a of r.args) w += REQUEST_ARG_WORDS + a.length;
+  return w;
+}
+
+const NO_HANDLES = Object.freeze([]) as readonly number[] as number[];
+const NO_PROCS = Object.freeze([]) as readonly (Process | null)[] as (Process | null)[];
+
 /**
  * A process's children by handle. A parent numbers its children 1, 2, ...
  * (images and restores keep that order), so they are kept in handle order in
@@ -41,8 +74,9 @@ export interface CapRequest {
  * Iteration is in handle order, as for a Map filled in that order.
  */
 export class Children {
-  private handles: number[] = [];
-  private procs: (Process | null)[] = [];
+  // Shared empty arrays until the first child (most processes have none).
+  private handles: number[] = NO_HANDLES;
+  private procs: (Process | null)[] = NO_PROCS;
   private live = 0;
 
   get size(): number {
@@ -76,6 +110,13 @@ export class Children {
   }
 
   set(h: number, p: Process): this {
+    if (this.handles === NO_HANDLES) {
+      // Literals of one: room for exactly the first child (a parent of one is common).
+      this.handles = [h];
+      this.procs = [p];
+      this.live = 1;
+      return this;
+    }
     const hs = this.handles;
     const n = hs.length;
     if (n === 0 || hs[n - 1] < h) {
@@ -208,7 +249,8 @@ export class Process {
   bp = 0;
   fp = 0;
   stack: Int32Array;
-  frames: Int32Array = new Int32Array(12);
+  /** Call frames, 3 words each; none (NO_WORDS) until the process is first entered. */
+  frames: Int32Array = NO_WORDS;
   mem: Int32Array;
   memSize = 0;
 
@@ -247,13 +289,12 @@ export class Process {
     this.memLimit = memLimit;
     this.caps = caps;
     this.traps = traps;
-    // Room for a small entry frame now; a large one is allocated when it is charged (on first entry),
-    // so host memory of fresh children stays proportional to what they are charged.
-    const frame = module.nlocals[entryFn] + module.maxStack[entryFn];
-    this.stack = new Int32Array(Math.max(args.length, Math.min(frame, FRESH_STACK)));
+    // Only the arguments until the entry frame is charged (on first entry, which makes room for it):
+    // the host holds no more for a fresh child than it is charged.
+    this.stack = args.length === 0 ? NO_WORDS : new Int32Array(args.length);
     for (let i = 0; i < args.length; i++) this.stack[i] = args[i];
     this.sp = args.length;
-    this.mem = memory;
+    this.mem = memory.length === 0 ? NO_WORDS : memory;
     this.memSize = memory.length;
   }
 
@@ -298,16 +339,16 @@ export class Process {
     this.pc = 0;
     this.bp = 0;
     this.fp = 0;
-    // The stack only needs the arguments now: the entry frame is made room for when it is charged (enter).
+    // Buffers are kept only with little room beyond what the fresh process is charged for (its
+    // arguments, its memory), so recycling never lets the host hold more than it would anyway.
     let stack = this.stack;
-    if (stack.length < nargs || stack.length > REUSE_WORDS)
-      stack = this.stack = new Int32Array(Math.max(nargs, Math.min(module.nlocals[entryFn] + module.maxStack[entryFn], FRESH_STACK)));
+    if (stack.length < nargs || stack.length > nargs + REUSE_SLACK) stack = this.stack = nargs === 0 ? NO_WORDS : new Int32Array(nargs);
     for (let i = 0; i < nargs; i++) stack[i] = args[argAt + i];
     this.sp = nargs;
-    if (this.frames.length > REUSE_WORDS) this.frames = new Int32Array(12);
+    if (this.frames.length > REUSE_SLACK) this.frames = NO_WORDS;
     // Memory past memSize must read as zeros when it is grown (MGROW relies on it).
     let mem = this.mem;
-    if (mem.length < memLen || mem.length > REUSE_WORDS) mem = this.mem = new Int32Array(memLen);
+    if (mem.length < memLen || mem.length > memLen + REUSE_SLACK) mem = this.mem = memLen === 0 ? NO_WORDS : new Int32Array(memLen);
     else if (this.memSize > memLen) mem.fill(0, memLen, this.memSize);
     for (let i = 0; i < memLen; i++) mem[i] = src[memAt + i];
     this.memSize = memLen;
@@ -321,9 +362,14 @@ export class Process {
     this.cachedPath = null;
   }
 
-  /** Words this process itself occupies (without children): bookkeeping, memory, frames. */
+  /**
+   * Words this process itself occupies (without children): bookkeeping,
+   * memory, inbox, a trapped request, and its frames, or while it has none
+   * (fresh: not entered yet) the arguments waiting on its stack.
+   */
   ownFootprint(): number {
-    let words = PROCESS_WORDS + this.memSize + (this.inbox?.length ?? 0);
+    let words = PROCESS_WORDS + this.memSize + (this.inbox?.length ?? 0) + requestWords(this.request);
+    if (this.fp === 0) return words + this.sp;
     for (let i = 0; i < this.fp; i += 3) words += this.module.frameCost[this.frames[i + 2]];
     return words;
   }

@@ -14,7 +14,19 @@
 //
 // Everything is iterative: no host recursion grows with the depth of the tree.
 
-import { CapRegistry, argWords, capFamily, capScope, intersectGrants, normalizeResult, type CapValue } from "../caps/registry.js";
+import { isPathScoped, realScopeWithin } from "../caps/fs.js";
+import {
+  CapRegistry,
+  GRANT_MAX,
+  RESULT_MAX,
+  argWords,
+  capFamily,
+  capScope,
+  intersectGrants,
+  normalizeResult,
+  type CapContext,
+  type CapValue,
+} from "../caps/registry.js";
 import { resolveScope, scopeWithin } from "../caps/scope.js";
 import { builtinSignature } from "../caps/signatures.js";
 import { FAULTS, RarError, type FaultKind } from "../vm/errors.js";
@@ -23,7 +35,7 @@ import { Cpu, Exit, SCHEDULED, interpret } from "../vm/interpreter.js";
 import { decodeModule, type Module } from "../vm/module.js";
 import { GAS, Op, StatusCode, bulkGas } from "../vm/opcodes.js";
 import { SPAWN_EXTRA, verify } from "../vm/verify.js";
-import { PROCESS_WORDS, Process } from "./process.js";
+import { NO_WORDS, PROCESS_WORDS, Process, REQUEST_ARG_WORDS, requestWords } from "./process.js";
 
 /** Encodes and decodes process subtrees as images (provided by the image layer). */
 export interface ImageCodec {
@@ -77,12 +89,20 @@ const MAX_LIMIT = Number.MAX_SAFE_INTEGER;
 const WINDOW = 2 ** 30;
 /** Modules made by SPAWNC kept for reuse. */
 const CODE_CACHE = 64;
+/** Distinct grant and trap sets remembered for sharing. */
+const GRANT_SETS = 256;
 /** Killed processes kept for reuse when recycling. */
 const RECYCLED = 16;
 /** The grant or trap set of a child given none (shared: grant arrays are replaced, never mutated). */
 const NO_CAPS = Object.freeze([]) as readonly string[] as string[];
-const NO_ARGS = new Int32Array(0);
 
+
+/** Longest fault detail a process keeps, in code units (a guest can make messages quote its data). */
+const DETAIL_MAX = 256;
+
+function clipDetail(text: string): string {
+  return text.length <= DETAIL_MAX ? text : text.slice(0, DETAIL_MAX - 1) + "…";
+}
 
 /** Outcome of a slow instruction. */
 const enum Step {
@@ -108,6 +128,8 @@ export class Machine {
   readonly modules = new Map<string, Module>();
   /** Recently verified SPAWNC code, by digest (bounded, insertion order). */
   private readonly codeCache = new Map<string, Module>();
+  /** Grant and trap sets handed out, by their names (see shared()). */
+  private readonly grantSets = new Map<string, string[]>();
 
   private cur: Process | null = null;
   private next: Process | null = null;
@@ -163,7 +185,7 @@ export class Machine {
     args: ArrayLike<number>,
     limits: { gas: number; mem: number },
     caps: string[] = [],
-    memory: Int32Array = new Int32Array(0),
+    memory: Int32Array = NO_WORDS,
   ): Process {
     if (entry < 0 || entry >= module.functions.length) throw new RarError("usage", "entry", `no function #${entry}`);
     if (args.length !== module.nparams[entry])
@@ -184,7 +206,7 @@ export class Machine {
       null,
       0,
     );
-    p.memUsed = PROCESS_WORDS + memory.length;
+    p.memUsed = p.ownFootprint();
     return p;
   }
 
@@ -298,7 +320,7 @@ export class Machine {
     if (value instanceof Error) {
       p.status = StatusCode.FAULT;
       p.faultKind = "cap_failed";
-      p.faultDetail = `${pend.cap}: ${value.message}`;
+      p.faultDetail = clipDetail(`${pend.cap}: ${value.message}`);
       // The call never returned: control goes to the parent as for any fault.
       return this.resumeAfterStop(root, p, stopAt);
     }
@@ -412,12 +434,15 @@ export class Machine {
     this.memStart = cpu.memFree;
   }
 
-  /** First entry of a fresh process: push the bottom frame (charged like a call). */
+  /**
+   * First entry of a fresh process: push the bottom frame (charged like a
+   * call, less the arguments it holds already: they become its first locals).
+   */
   private enter(p: Process): boolean {
     const cpu = this.cpu;
     const m = p.module;
     const f = p.entryFn;
-    const cost = m.frameCost[f];
+    const cost = m.frameCost[f] - cpu.sp;
     if (cost > cpu.memFree) {
       cpu.need = cost;
       return false;
@@ -429,6 +454,7 @@ export class Machine {
       s.set(cpu.stack.subarray(0, cpu.sp));
       cpu.stack = s;
     }
+    if (cpu.frames.length < 3) cpu.frames = new Int32Array(12);
     // Locals past the arguments start at zero (a loop: fill() is a slow call for a few words).
     const stack = cpu.stack;
     for (let i = cpu.sp, n = m.nlocals[f]; i < n; i++) stack[i] = 0;
@@ -446,7 +472,7 @@ export class Machine {
 
   private fault(kind: FaultKind, detail: string): Step {
     this.cpu.fault = kind;
-    this.cpu.say(detail || FAULTS[kind]);
+    this.cpu.say(clipDetail(detail || FAULTS[kind]));
     return Step.Fault;
   }
 
@@ -664,7 +690,8 @@ export class Machine {
       cpu.need = gas;
       return Step.Gas;
     }
-    const footprint = PROCESS_WORDS + len;
+    // Bookkeeping, memory and the arguments it holds until its entry frame replaces them.
+    const footprint = PROCESS_WORDS + len + nargs;
     if (footprint > cpu.memFree) {
       cpu.need = footprint;
       return Step.Mem;
@@ -686,8 +713,8 @@ export class Machine {
       child = new Process(
         module,
         entry,
-        nargs === 0 ? NO_ARGS : s.subarray(argBase, argBase + nargs),
-        cpu.mem.slice(ptr, ptr + len),
+        nargs === 0 ? NO_WORDS : s.subarray(argBase, argBase + nargs),
+        len === 0 ? NO_WORDS : cpu.mem.slice(ptr, ptr + len),
         gasLimit,
         memLimit,
         caps,
@@ -722,10 +749,10 @@ export class Machine {
     return found;
   }
 
-  /** Replaces d's inbox with `data`, charging its words (d is the running process). */
+  /** Replaces d's inbox with `data`, charging its words (d is the running process). An empty inbox is null: no host array. */
   private fillInbox(d: Process, data: Int32Array): void {
     this.cpu.memFree += (d.inbox?.length ?? 0) - data.length;
-    d.inbox = data;
+    d.inbox = data.length === 0 ? null : data;
   }
 
   private inboxOps(d: Process, op: number): Step {
@@ -911,7 +938,26 @@ export class Machine {
       if (held.length === 0) return `cannot grant ${name}: not held`;
       names.push(...held);
     }
-    return [...new Set(names)].sort();
+    const set = [...new Set(names)].sort();
+    // Everything the parent holds: share its array (grant arrays are replaced, never mutated).
+    if (mustHold && set.length === d.caps.length) return d.caps;
+    return this.shared(set);
+  }
+
+  /**
+   * One array per distinct set of names (sorted), so that siblings given the
+   * same grants share it, and with it the scopes cached for it (scopesOf):
+   * the host holds nothing per child for them. Bounded: the table is dropped
+   * when full (sets made before stay valid: they are never mutated).
+   */
+  private shared(names: string[]): string[] {
+    // JSON: unambiguous whatever the names contain (a NARROW'd scope may hold any code point).
+    const key = JSON.stringify(names);
+    const known = this.grantSets.get(key);
+    if (known) return known;
+    if (this.grantSets.size >= GRANT_SETS) this.grantSets.clear();
+    this.grantSets.set(key, names);
+    return names;
   }
 
   private loadCode(words: Int32Array): Module | string {
@@ -955,8 +1001,14 @@ export class Machine {
       .map((h) => ({ h, n: resolveScope(h, text) }))
       .find(({ h, n }) => scopeWithin(n, h));
     if (!scope) return this.fault("cap_denied", `cannot narrow ${family} to '${text}': not within a held scope`);
+    // Defense in depth for host directories: where the new scope exists (or its deepest existing
+    // ancestor), its real path must stay inside the held one's. Calls check the whole chain again.
+    if (isPathScoped(family) && !realScopeWithin(scope.n, scope.h))
+      return this.fault("cap_denied", `cannot narrow ${family} to '${text}': its real path leaves the held scope`);
+    const grant = `${family}:${scope.n}`;
+    if (grant.length > GRANT_MAX) return this.fault("cap_denied", `cannot narrow ${family}: the scope is longer than ${GRANT_MAX - family.length - 1}`);
     if (!this.charge(GAS[Op.NARROW] + bulkGas(len))) return Step.Gas;
-    c.caps = [...c.caps.filter((x) => capFamily(x) !== family), `${family}:${scope.n}`].sort();
+    c.caps = this.shared([...c.caps.filter((x) => capFamily(x) !== family), grant].sort());
     cpu.sp = sp - 3;
     cpu.pc += 2;
     return Step.Continue;
@@ -992,10 +1044,19 @@ export class Machine {
         words += len;
       }
     }
-    if (!this.charge(GAS[Op.CAP] + bulkGas(words))) return Step.Gas;
+    const gas = GAS[Op.CAP] + bulkGas(words);
+    if (!this.charge(gas)) return Step.Gas;
+    // A trapped request stays with the caller until it is answered: charged like an inbox.
+    const held = trapped ? words + sig.args.length * REQUEST_ARG_WORDS : 0;
+    if (held > cpu.memFree) {
+      cpu.gas += gas;
+      cpu.need = held;
+      return Step.Mem;
+    }
     cpu.sp = argBase;
     cpu.pc = pc + 3;
     if (trapped) {
+      cpu.memFree -= held;
       this.leave(d);
       d.status = StatusCode.CAP_CALL;
       d.request = { cap: name, args: args.map((a) => (typeof a === "number" ? Int32Array.of(a) : a)) };
@@ -1004,7 +1065,9 @@ export class Machine {
     }
     let result: CapValue | Promise<CapValue>;
     try {
-      result = (handler as NonNullable<typeof handler>).call(args, { path: d.path, scopes });
+      // What the caller can receive: its headroom plus the inbox a result replaces (as deliver() checks).
+      const maxWords = Math.min(cpu.memFree + (d.inbox?.length ?? 0), RESULT_MAX);
+      result = (handler as NonNullable<typeof handler>).call(args, new CallContext(d, name, scopes, maxWords));
     } catch (e) {
       // A handler refusing a call (bad path, scope escape, ...) faults the caller, not the host.
       return this.fault("cap_failed", `${name}: ${e instanceof Error ? e.message : String(e)}`);
@@ -1030,12 +1093,13 @@ export class Machine {
     if (typeof result === "number") {
       cpu.stack[cpu.sp++] = result | 0;
     } else {
-      const copy = Int32Array.from(result);
-      const grow = copy.length - (d.inbox?.length ?? 0);
+      // normalizeResult made the copy the guest owns; the handler keeps no handle on it.
+      const grow = result.length - (d.inbox?.length ?? 0);
       // The host call already happened, so this cannot be retried: over budget is a fault.
-      if (grow > cpu.memFree) return this.fault("cap_failed", `${cap}: result of ${copy.length} words exceeds memory headroom`);
-      this.fillInbox(d, copy);
-      cpu.stack[cpu.sp++] = copy.length;
+      // (Handlers refuse such results before allocating them, from CapContext.maxWords; this guards the rest.)
+      if (grow > cpu.memFree) return this.fault("cap_failed", `${cap}: result of ${result.length} words exceeds memory headroom`);
+      this.fillInbox(d, result);
+      cpu.stack[cpu.sp++] = result.length;
     }
     this.onCapCall?.({ path: d.path, cap, args, result });
     return Step.Continue;
@@ -1052,6 +1116,34 @@ function familiesOf(m: Module): string[] {
   let f = FAMILIES.get(m);
   if (!f) FAMILIES.set(m, (f = m.caps.map(capFamily)));
   return f;
+}
+
+/**
+ * The context of one host capability call. The chain's scopes are gathered
+ * only when a handler reads them (scoped handlers do; io.print does not).
+ */
+class CallContext implements CapContext {
+  private levels: (readonly string[])[] | null = null;
+
+  constructor(
+    private readonly proc: Process,
+    private readonly family: string,
+    readonly scopes: readonly string[],
+    readonly maxWords: number,
+  ) {}
+
+  get path(): string {
+    return this.proc.path;
+  }
+
+  get chain(): readonly (readonly string[])[] {
+    if (this.levels === null) {
+      const levels: (readonly string[])[] = [];
+      for (let q: Process | null = this.proc; q; q = q.parent) levels.push(scopesOf(q.caps, this.family));
+      this.levels = levels.reverse();
+    }
+    return this.levels;
+  }
 }
 
 function scopesOf(grants: readonly string[], family: string): string[] {
@@ -1109,11 +1201,15 @@ function wake(c: Process): void {
     case StatusCode.YIELDED:
       c.status = StatusCode.READY;
       return;
-    case StatusCode.CAP_CALL:
+    case StatusCode.CAP_CALL: {
+      // The request is answered: its charge is released from c and every ancestor (nothing is loaded now).
+      const w = requestWords(c.request);
+      for (let q: Process | null = c; q; q = q.parent) q.memUsed -= w;
       c.stack[c.sp++] = c.answer;
       c.request = null;
       c.status = StatusCode.READY;
       return;
+    }
     default:
       throw new RarError("usage", "not_resumable", `process ${c.path} is ${c.statusName}`);
   }

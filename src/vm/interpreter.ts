@@ -84,9 +84,13 @@ export class Cpu {
   }
 }
 
-/** Grows a typed array to at least `min` entries, doubling; the cold path of calls and MGROW. */
+/**
+ * Grows a typed array to at least `min` entries, doubling; the cold path of
+ * calls and MGROW. Starts small (16): what the host holds beyond what a
+ * process is charged stays within the doubling.
+ */
 export function growInt32(a: Int32Array, min: number, used: number): Int32Array {
-  let size = Math.max(64, a.length * 2);
+  let size = Math.max(16, a.length * 2);
   while (size < min) size *= 2;
   const b = new Int32Array(size);
   b.set(a.subarray(0, used));
