@@ -286,3 +286,24 @@ describe("the real clock and generator", () => {
     expect(capCovers(["kv.get"], "kv.get:app")).toBe(true);
   });
 });
+
+describe("the host's scope stays above a restored root", () => {
+  it("an image whose root asks for a scope through a symlink out of the host's directory reads nothing outside it", async () => {
+    const { symlinkSync } = await import("node:fs");
+    const host = join(dir, "hostscope");
+    mkdirSync(host);
+    writeFileSync(join(dir, "outside.txt"), "outside");
+    symlinkSync(dir, join(host, "link"));
+    const m = ent(`cap fs.read;\nfn main() {\n  let x = 0;\n  for i in 0..40 { x = x + i; }\n  puts(fs.read("outside.txt"));\n  return 0;\n}\n`);
+    // The image asks for fs.read:<host>/link: textually inside the host's scope, really outside it.
+    const s = Session.start(m, { caps: ["io.print", `fs.read:${host}/link`], gas: 30, stdout: () => undefined });
+    s.run();
+    let out = "";
+    const moved = Session.fromImage(s.snapshot(), { caps: ["io.print", `fs.read:${host}`], stdout: (t) => void (out += t) });
+    moved.refuel(1_000_000);
+    const r = moved.run();
+    expect(r.status).toBe("fault");
+    expect(r.fault).toMatch(/cap_failed/);
+    expect(out).toBe("");
+  });
+});

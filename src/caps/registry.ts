@@ -29,7 +29,8 @@ export interface CapContext {
   readonly scopes: readonly string[];
   /**
    * The family's scopes held by each process on the chain, root first, the
-   * caller last (its entry equals `scopes`). A scoped handler must keep every
+   * caller last (its entry equals `scopes`); for a root restored from an
+   * image, the host's own grants come first, above the root. A scoped handler must keep every
    * access inside some scope of every entry (DESIGN §4: a scope is checked
    * against every scope on the chain at the moment of use). Computed when
    * first read, so handlers that do not look pay nothing.

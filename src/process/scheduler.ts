@@ -1067,7 +1067,7 @@ export class Machine {
     try {
       // What the caller can receive: its headroom plus the inbox a result replaces (as deliver() checks).
       const maxWords = Math.min(cpu.memFree + (d.inbox?.length ?? 0), RESULT_MAX);
-      result = (handler as NonNullable<typeof handler>).call(args, new CallContext(d, name, scopes, maxWords));
+      result = (handler as NonNullable<typeof handler>).call(args, new CallContext(d, name, scopes, maxWords, this.hostGrants));
     } catch (e) {
       // A handler refusing a call (bad path, scope escape, ...) faults the caller, not the host.
       return this.fault("cap_failed", `${name}: ${e instanceof Error ? e.message : String(e)}`);
@@ -1130,6 +1130,8 @@ class CallContext implements CapContext {
     private readonly family: string,
     readonly scopes: readonly string[],
     readonly maxWords: number,
+    /** The host's own grants (Machine.hostGrants): a level above the root. */
+    private readonly host: readonly string[] | null,
   ) {}
 
   get path(): string {
@@ -1140,6 +1142,7 @@ class CallContext implements CapContext {
     if (this.levels === null) {
       const levels: (readonly string[])[] = [];
       for (let q: Process | null = this.proc; q; q = q.parent) levels.push(scopesOf(q.caps, this.family));
+      if (this.host !== null) levels.push(scopesOf(this.host, this.family));
       this.levels = levels.reverse();
     }
     return this.levels;
