@@ -4,7 +4,6 @@
 // are named only by the host; audit binds the policy digest to the policy
 // the trace records.
 
-import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,14 +17,13 @@ import { auditImage } from "../src/trace/audit.js";
 import { RarError } from "../src/vm/errors.js";
 import { verify } from "../src/vm/verify.js";
 import type { Module } from "../src/vm/module.js";
+import { ensureBuilt, rarIn, type Out } from "./helpers/cli.js";
 import { sealValue, unpackBody } from "./image-fuzz.js";
 
-const CLI = join(__dirname, "..", "dist", "src", "cli", "main.js");
 let dir = "";
 
-function rar(...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", cwd: dir });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+function rar(...args: string[]): Out {
+  return rarIn(dir, ...args);
 }
 
 function ent(source: string): Module {
@@ -50,7 +48,7 @@ fn main() {
 `;
 
 beforeAll(() => {
-  if (!existsSync(CLI)) throw new Error("dist/ is missing: run `npx tsc -p .` first");
+  ensureBuilt();
   dir = mkdtempSync(join(tmpdir(), "rar-authority-"));
   mkdirSync(join(dir, "scope"));
   mkdirSync(join(dir, "other"));

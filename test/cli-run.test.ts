@@ -1,47 +1,26 @@
 // `rar run` and `rar disasm` end to end through the compiled CLI: exit codes,
 // the stderr summary, one-line errors without JavaScript stack traces.
 
-import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { assemble } from "../lang/asm.js";
 import { Session } from "../src/session.js";
 import { verify } from "../src/vm/verify.js";
+import { CLI, ROOT, ensureBuilt, rarIn, type Out } from "./helpers/cli.js";
 
-const ROOT = join(__dirname, "..");
-const CLI = join(ROOT, "dist", "src", "cli", "main.js");
 const FIB = join(ROOT, "examples", "asm", "fib.rasm");
 const HELLO = join(ROOT, "examples", "asm", "hello.rasm");
 let dir = "";
 
-interface Out {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 function rar(...args: string[]): Out {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", cwd: dir });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** Newest modification time of the TypeScript sources the CLI is built from. */
-function newestSource(d: string): number {
-  let t = 0;
-  for (const e of readdirSync(d, { withFileTypes: true })) {
-    const p = join(d, e.name);
-    if (e.isDirectory()) t = Math.max(t, newestSource(p));
-    else if (e.name.endsWith(".ts")) t = Math.max(t, statSync(p).mtimeMs);
-  }
-  return t;
+  return rarIn(dir, ...args);
 }
 
 beforeAll(() => {
-  // `npm test` builds first; build here too when dist/ is missing or older than the sources.
-  const stale = !existsSync(CLI) || statSync(CLI).mtimeMs < Math.max(newestSource(join(ROOT, "src")), newestSource(join(ROOT, "lang")));
-  if (stale) execFileSync(process.execPath, [join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", ROOT], { stdio: "pipe" });
+  ensureBuilt();
   dir = mkdtempSync(join(tmpdir(), "rar-cli-run-"));
 }, 120_000);
 

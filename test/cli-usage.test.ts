@@ -4,16 +4,14 @@
 // trace; --out is checked before anything runs; --version prints the
 // package's version.
 
-import { execFileSync, spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { checkWritable, writeFileAtomic } from "../src/cli/atomic.js";
 import { RarError } from "../src/vm/errors.js";
+import { ROOT, ensureBuilt, rarIn, type Out } from "./helpers/cli.js";
 
-const ROOT = join(__dirname, "..");
-const CLI = join(ROOT, "dist", "src", "cli", "main.js");
 const HELLO = join(ROOT, "examples", "asm", "hello.rasm");
 const FIB = join(ROOT, "examples", "asm", "fib.rasm");
 const HELLO_ENT = join(ROOT, "examples", "hello.ent");
@@ -21,30 +19,12 @@ const VERSION = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as
 const IS_ROOT = process.getuid?.() === 0;
 let dir = "";
 
-interface Out {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 function rar(...args: string[]): Out {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", cwd: dir });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
-
-function newestSource(d: string): number {
-  let t = 0;
-  for (const e of readdirSync(d, { withFileTypes: true })) {
-    const p = join(d, e.name);
-    if (e.isDirectory()) t = Math.max(t, newestSource(p));
-    else if (e.name.endsWith(".ts")) t = Math.max(t, statSync(p).mtimeMs);
-  }
-  return t;
+  return rarIn(dir, ...args);
 }
 
 beforeAll(() => {
-  const stale = !existsSync(CLI) || statSync(CLI).mtimeMs < Math.max(newestSource(join(ROOT, "src")), newestSource(join(ROOT, "lang")));
-  if (stale) execFileSync(process.execPath, [join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", ROOT], { stdio: "pipe" });
+  ensureBuilt();
   dir = mkdtempSync(join(tmpdir(), "rar-cli-usage-"));
   writeFileSync(join(dir, "empty.rimg"), "");
   writeFileSync(join(dir, "empty.ent"), "");

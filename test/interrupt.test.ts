@@ -3,8 +3,8 @@
 // suspension (exit 3) and the stop is a recorded host event, so the run
 // stays transparent: resumed, it ends exactly as an uninterrupted run.
 
-import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -12,13 +12,12 @@ import { compileSource } from "../lang/ent/compile.js";
 import { Session } from "../src/session.js";
 import { auditImage } from "../src/trace/audit.js";
 import { verify } from "../src/vm/verify.js";
+import { CLI, ensureBuilt, rarIn, type Out } from "./helpers/cli.js";
 
-const CLI = join(__dirname, "..", "dist", "src", "cli", "main.js");
 let dir = "";
 
-function rar(...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", cwd: dir });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+function rar(...args: string[]): Out {
+  return rarIn(dir, ...args);
 }
 
 const SPIN = `cap clock.now;
@@ -32,7 +31,7 @@ fn main(args) {
 `;
 
 beforeAll(() => {
-  if (!existsSync(CLI)) throw new Error("dist/ is missing: run `npx tsc -p .` first");
+  ensureBuilt();
   dir = mkdtempSync(join(tmpdir(), "rar-interrupt-"));
   writeFileSync(join(dir, "spin.ent"), SPIN);
 });

@@ -4,22 +4,20 @@
 // three legs — the same calls, outputs and final digest as an uninterrupted
 // run. The virtual clock and generator continue across the migrations.
 
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadPolicy, type Policy } from "../src/caps/policy.js";
 import { Session } from "../src/session.js";
 import { auditImage } from "../src/trace/audit.js";
+import { ensureBuilt, rarIn, type Out } from "./helpers/cli.js";
 import { start } from "./helpers/asm.js";
 
-const CLI = join(__dirname, "..", "dist", "src", "cli", "main.js");
 let dir = "";
 
-function rar(...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", cwd: dir });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+function rar(...args: string[]): Out {
+  return rarIn(dir, ...args);
 }
 
 const PROGRAM = `cap clock.now;
@@ -49,7 +47,7 @@ fn main() {
 const GRANTS = ["--allow", "clock.now", "--allow", "random.u32"];
 
 beforeAll(() => {
-  if (!existsSync(CLI)) throw new Error("dist/ is missing: run `npx tsc -p .` first");
+  ensureBuilt();
   dir = mkdtempSync(join(tmpdir(), "rar-migrate-"));
   writeFileSync(join(dir, "ticks.ent"), PROGRAM);
 });
