@@ -118,9 +118,13 @@ class Parser {
     this.nesting--;
   }
 
-  private depthOf(pos: Pos, ...parts: (Expr | undefined)[]): number {
+  /** Lists of expressions come as arrays: spreading 100,000 arguments would overflow the host stack. */
+  private depthOf(pos: Pos, ...parts: (Expr | readonly Expr[] | undefined)[]): number {
     let d = 0;
-    for (const p of parts) if (p && p.depth > d) d = p.depth;
+    for (const p of parts) {
+      if (Array.isArray(p)) for (const q of p) d = Math.max(d, q.depth);
+      else if (p && (p as Expr).depth > d) d = (p as Expr).depth;
+    }
     if (d + 1 > MAX_EXPR_DEPTH) throw new LimitError(pos, `expression nested deeper than ${MAX_EXPR_DEPTH} levels`, this.source);
     return d + 1;
   }
@@ -167,7 +171,7 @@ class Parser {
       this.expect("as", "and a name after the imported file");
       const alias = this.ident("a name for the import");
       this.expect(";", "after the import");
-      return { kind: "import", path: String.fromCodePoint(...path.codes), alias: alias.text, untrusted, pos: t.pos };
+      return { kind: "import", path: path.codes.map((c) => String.fromCodePoint(c)).join(""), alias: alias.text, untrusted, pos: t.pos };
     }
     const found = t.kind === "eof" ? "the end of the file" : describeToken(t);
     this.fail(t.pos, `expected a declaration (fn, const, cap, import), found ${found}`);
@@ -402,7 +406,7 @@ class Parser {
           }
           this.expect("]", "to close the array literal");
           this.leave();
-          return { kind: "array", elems, pos: t.pos, depth: this.depthOf(t.pos, ...elems) };
+          return { kind: "array", elems, pos: t.pos, depth: this.depthOf(t.pos, elems) };
         }
         break;
       default:
@@ -426,7 +430,7 @@ class Parser {
     const { path, pos } = this.path();
     if (this.is("(")) {
       const args = this.args("");
-      return { kind: "call", callee: path, args, pos, depth: this.depthOf(pos, ...args) };
+      return { kind: "call", callee: path, args, pos, depth: this.depthOf(pos, args) };
     }
     if (this.is("<")) {
       const sandbox = this.trySandbox(path, pos);
@@ -474,7 +478,7 @@ class Parser {
       args,
       otherwise,
       pos,
-      depth: this.depthOf(pos, gas, mem, otherwise, ...args),
+      depth: this.depthOf(pos, gas, mem, otherwise, args),
     };
   }
 
@@ -529,7 +533,7 @@ class Parser {
       caps,
       traps,
       pos: kw.pos,
-      depth: this.depthOf(kw.pos, gas, mem, ...args),
+      depth: this.depthOf(kw.pos, gas, mem, args),
     };
   }
 
