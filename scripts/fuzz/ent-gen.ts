@@ -455,8 +455,70 @@ export function entProgram(rng: Rng): EntProgram {
     main.addImport("vendor", lib.sigs, true);
     head.push('import untrusted "lib/vendor.ent" as vendor;');
   }
+  if (rng.chance(0.08)) head.push(...importGraph(rng, files));
   const body = main.file(rng.int(0, 4));
   return { main: [...head, body].join("\n") + "\n", files };
+}
+
+const GRAPH_PATHS = ["a.ent", "lib/b.ent", "lib/sub/c.ent", "d.ent", "main.ent", "lib/vendor.ent"];
+const IMPORT_SPECS = ["a.ent", "../a.ent", "b.ent", "lib/b.ent", "sub/c.ent", "../../d.ent", "./d.ent", "/a.ent", "main.ent", "../main.ent", "missing.ent", "", "lib"];
+
+/**
+ * Extra files importing each other, trusted or not, by assorted relative
+ * paths: cycles, self-imports, missing files and the main file among them.
+ * Returns the main file's import lines.
+ */
+function importGraph(rng: Rng, files: Record<string, string>): string[] {
+  const present = GRAPH_PATHS.filter((p) => p === "main.ent" || rng.chance(0.7));
+  // Mostly a path that resolves to one of the files, from the importing file's directory.
+  const spec = (from: string): string =>
+    rng.chance(0.8) ? "../".repeat(from.split("/").length - 1) + rng.pick(present) : rng.pick(IMPORT_SPECS);
+  const line = (from: string, k: number): string => `import ${rng.chance(0.4) ? "untrusted " : ""}"${spec(from)}" as m${k};`;
+  for (const path of present) {
+    if (path === "main.ent" || files[path] !== undefined) continue;
+    const imports = Array.from({ length: rng.below(3) }, (_, k) => line(path, k));
+    files[path] = [...imports, new FileGen(rng, false).file(rng.int(0, 2))].join("\n");
+  }
+  return Array.from({ length: 1 + rng.below(3) }, (_, k) => line("main.ent", k + 10));
+}
+
+// --- size ------------------------------------------------------------------------
+
+/**
+ * A program with one very long list or run of something: elements, arguments,
+ * characters, statements, clauses, declarations. Lists of over ~100,000 items
+ * catch code that spreads them into call arguments (a host stack overflow).
+ * Locals and functions stay under the module limits (65,536), which the
+ * compiler does not check itself (see the fuzz report).
+ */
+export function sizeProgram(rng: Rng): string {
+  const big = rng.pick([100, 2000, 20_000, 150_000]);
+  const n = rng.chance(0.5) ? big : rng.int(1, big);
+  const ones = (k: number, item: string): string => Array(k).fill(item).join(", ");
+  switch (rng.below(11)) {
+    case 0:
+      return `fn main() { let a = [${ones(n, rng.pick(["1", "-7", "0x7fffffff"]))}]; return len(a); }`;
+    case 1:
+      return `fn main() { let a = [${ones(n, rng.pick(["[1]", "[]", '"ab"']))}]; return len(a); }`;
+    case 2:
+      return `fn f(a, b) { return a; }\nfn main() { return f(${ones(n, "1")}); }`;
+    case 3:
+      return `fn f(a) { return a; }\nfn main() { return f<100, 100>(${ones(n, "1")}) else 0; }`;
+    case 4:
+      return `fn main() { print(${ones(Math.min(n, 60_000), rng.pick(["1", '"x"']))}); return 0; }`;
+    case 5:
+      return `fn main() { let s = "${rng.pick(["a", "\\n", "\\u{1F600}", "é"]).repeat(n)}"; puts(s); return len(s); }`;
+    case 6:
+      return `fn main() { let x = 0; ${"x = x + 1; ".repeat(n)}return x; }`;
+    case 7:
+      return `fn main() {\n${Array.from({ length: Math.min(n, 60_000) }, (_, i) => `  let v${i} = ${i};`).join("\n")}\n  return 0;\n}`;
+    case 8:
+      return `${Array.from({ length: Math.min(n, 60_000) }, (_, i) => `fn f${i}() { return ${i}; }`).join("\n")}\nfn main() { return f0(); }`;
+    case 9:
+      return `import "${"d/".repeat(n)}x.ent" as x;\nfn main() { return 0; }`;
+    default:
+      return `fn main() { let ${"v".repeat(Math.min(n, 100_000))} = 1; return ${"v".repeat(Math.min(n, 100_000))}; }`;
+  }
 }
 
 // --- token soups and mutations ------------------------------------------------

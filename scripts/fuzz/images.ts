@@ -1,7 +1,8 @@
-// The images kind: `.rimg` bytes into Session.fromImage (the CLI's resume and
-// run path, which decodes and verifies), inspect, a short run, and a snapshot
-// that must decode again. Inputs are valid images of random programs and
-// mutations of them:
+// The images kind: `.rimg` bytes into Session.fromImage (the CLI's resume
+// path, which decodes and verifies), sometimes inspect and audit, a short run,
+// and a snapshot that must decode again. Inputs are valid images of random
+// programs — resumed, they must go on exactly as the uninterrupted run did
+// (snapshot transparency) — and mutations of them:
 //
 // - raw byte damage, with the content digest left stale (the first check
 //   must catch it) or recomputed (so the body is parsed and verified);
@@ -22,6 +23,7 @@ import { decodeImage } from "../../src/image/decode.js";
 import { HEADER_BYTES, encodeImage, seal } from "../../src/image/encode.js";
 import { B, F, type WireValue } from "../../src/image/format.js";
 import { inspectImage } from "../../src/image/inspect.js";
+import { auditDecoded } from "../../src/trace/audit.js";
 import { preorder } from "../../src/image/records.js";
 import { WireWriter } from "../../src/image/wire.js";
 import { RarError } from "../../src/vm/errors.js";
@@ -368,6 +370,12 @@ function restoreInGuest(bytes: Uint8Array): string {
   return `guest ${r.status}`;
 }
 
+/** The other commands that read an image, for some inputs: inspect, audit. */
+function alsoEntry(rng: Rng): string | undefined {
+  const r = rng.below(100);
+  return r < 20 ? "inspect" : r < 30 ? "audit" : undefined;
+}
+
 // --- the target -----------------------------------------------------------------------
 
 export function imagesTarget(seed: number): Target {
@@ -390,9 +398,9 @@ export function imagesTarget(seed: number): Target {
           return { data: seal([body], body.length), how: "byte damage, resealed" };
         }
         case 3:
-          return { data: structural(rng, base), how: "structural damage, resealed", entry: rng.chance(0.25) ? "inspect" : undefined };
+          return { data: structural(rng, base), how: "structural damage, resealed", entry: alsoEntry(rng) };
         case 4:
-          return { data: stateMutation(rng, base), how: "state damage, re-encoded", entry: rng.chance(0.25) ? "inspect" : undefined };
+          return { data: stateMutation(rng, base), how: "state damage, re-encoded", entry: alsoEntry(rng) };
         case 5: {
           const cut = rng.below(base.length);
           return { data: rng.chance(0.5) ? base.subarray(0, cut) : seal([base.subarray(HEADER_BYTES, Math.max(HEADER_BYTES, cut))], Math.max(0, cut - HEADER_BYTES)), how: "truncation" };
@@ -422,7 +430,9 @@ export function imagesTarget(seed: number): Target {
       }
       // Decoding again (inspect, the snapshot) may take the modules verified the first time.
       const known = (d: string): Module | undefined => s.machine.modules.get(d);
+      // `rar inspect` and `rar audit` (which replays the trace from the initial state) take the image too.
       if (input.entry === "inspect") inspectImage(decodeImage(bytes, { known }));
+      if (input.entry === "audit") auditDecoded(decodeImage(bytes, { known }));
       tame(s);
       try {
         s.run();

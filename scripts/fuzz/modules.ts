@@ -12,13 +12,14 @@ import { disassemble } from "../../lang/disasm.js";
 import { assemble } from "../../lang/asm.js";
 import { compileProgram, compileSource } from "../../lang/ent/compile.js";
 import { decodeImage } from "../../src/image/decode.js";
+import { Session } from "../../src/session.js";
 import { RarError } from "../../src/vm/errors.js";
 import { decodeBundle, encodeBundle, packr, type ModuleDef } from "../../src/vm/module.js";
 import { OPS, WIDTH } from "../../src/vm/opcodes.js";
-import { verifyBundle } from "../../src/vm/verify.js";
+import { verify, verifyBundle } from "../../src/vm/verify.js";
 import { progArb, renderProg } from "../../test/image-programs.js";
 import { entProgram } from "./ent-gen.js";
-import { startGuest } from "./guest.js";
+import { GUEST_GAS, startGuest } from "./guest.js";
 import { concat, mutateBytes, mutateValue, nudge, type Value } from "./mutate.js";
 import { Rng } from "./rng.js";
 import { Anomaly, type Input, type Target } from "./target.js";
@@ -74,8 +75,12 @@ function basePool(seed: number): Uint8Array[] {
 /** Changes to one module's code words and function table; the result is re-encoded as it was written. */
 function mutateCode(rng: Rng, base: Uint8Array): Uint8Array {
   const w = packr.unpack(base) as [string, number, unknown[][]];
-  const mods = w[2];
-  const m = rng.pick(mods);
+  mutateModuleCode(rng, rng.pick(w[2]));
+  return packr.pack(w);
+}
+
+/** Changes code words and the function table of a module's wire form, in place. */
+function mutateModuleCode(rng: Rng, m: unknown[]): void {
   const bin = m[4] as Uint8Array;
   const code = new Int32Array(Uint8Array.from(bin).buffer);
   const fns = m[3] as [string, number, number, number, number][];
@@ -145,7 +150,50 @@ function mutateCode(rng: Rng, base: Uint8Array): Uint8Array {
     }
   }
   m[4] = new Uint8Array(Int32Array.from(words).buffer);
-  return packr.pack(w);
+}
+
+/** A guest starts the module from bytes in its memory (SPAWNC verifies them), runs the child a little and snapshots it. */
+const SPAWNER = verify(
+  assemble(
+    `.module spawner
+.func main 0 2
+  PUSH 0
+  PUSH 0
+  PUSH ${GUEST_GAS}
+  PUSH 4096
+  PUSH 0
+  PUSH 0
+  PUSH 1
+  PUSH 0
+  LOAD 0
+  SPAWNC
+  LSET 0
+again:
+  LGET 0
+  RESUME
+  PUSH 3
+  EQ
+  JZ end
+  LGET 0
+  PUSH 1000
+  PUSH 0
+  REFUEL
+  LINC 1 1
+  LGET 1
+  PUSH 4
+  LT
+  JNZ again
+end:
+  LGET 0
+  SNAPSHOT
+  RET`,
+    "spawner.rasm",
+  ),
+);
+
+function spawnInGuest(bytes: Uint8Array): string {
+  const s = Session.start(SPAWNER, { stdout: () => {}, stdin: () => null, gas: 50 * bytes.length + 4 * GUEST_GAS, mem: 8 * bytes.length + (1 << 16), args: Array.from(bytes), record: false });
+  return `guest ${s.run().status}`;
 }
 
 export function modulesTarget(seed: number): Target {
@@ -154,7 +202,7 @@ export function modulesTarget(seed: number): Target {
     ext: "rmod",
     generate(rng: Rng): Input {
       const base = rng.pick(pool);
-      switch (rng.weighted([3, 22, 30, 40, 5])) {
+      switch (rng.weighted([3, 20, 27, 37, 8, 5])) {
         case 0:
           return { data: (rng.chance(0.7) ? entBundle(rng) : asmBundle(rng)) ?? base, how: "bundle of a random program" };
         case 1:
@@ -163,6 +211,13 @@ export function modulesTarget(seed: number): Target {
           return { data: packr.pack(mutateValue(rng, packr.unpack(base) as Value, { loose: rng.chance(0.3) })), how: "structural damage" };
         case 3:
           return { data: mutateCode(rng, base), how: "code damage" };
+        case 4: {
+          // One module's bytes (damaged or not) for SPAWNC.
+          const m = rng.pick((packr.unpack(base) as unknown[][][])[2]);
+          if (rng.chance(0.5)) mutateModuleCode(rng, m);
+          const v = rng.chance(0.6) ? mutateValue(rng, m as Value, { loose: rng.chance(0.2) }) : m;
+          return { data: packr.pack(v), how: "module bytes started by a guest", guest: true };
+        }
         default: {
           const other = rng.pick(pool);
           return { data: concat(base.subarray(0, rng.below(base.length)), other.subarray(rng.below(other.length))), how: "spliced bundles" };
@@ -171,6 +226,7 @@ export function modulesTarget(seed: number): Target {
     },
     check(input: Input): string {
       const bytes = input.data as Uint8Array;
+      if (input.guest) return spawnInGuest(bytes);
       let defs: ModuleDef[];
       try {
         defs = decodeBundle(bytes, "fuzz.rmod");

@@ -16,7 +16,7 @@ import type { Module } from "../../src/vm/module.js";
 import { OPS } from "../../src/vm/opcodes.js";
 import { verify, verifyBundle } from "../../src/vm/verify.js";
 import { progArb, renderProg } from "../../test/image-programs.js";
-import { entProgram, mutateSource, tokenSoup } from "./ent-gen.js";
+import { entProgram, mutateSource, sizeProgram, tokenSoup } from "./ent-gen.js";
 import { startGuest } from "./guest.js";
 import { Rng } from "./rng.js";
 import { Anomaly, type Input, type Target } from "./target.js";
@@ -122,7 +122,7 @@ export function sourcesTarget(seed: number): Target {
   return {
     ext: "ent",
     generate(rng: Rng): Input {
-      switch (rng.weighted([45, 18, 8, 7, 10, 12])) {
+      switch (rng.weighted([90, 36, 16, 14, 20, 24, 1])) {
         case 0: {
           const p = entProgram(rng);
           return { data: p.main, files: p.files, how: "random Ent program" };
@@ -137,8 +137,10 @@ export function sourcesTarget(seed: number): Target {
           return { data: mutateSource(rng, rng.pick(ents)), how: "damaged example" };
         case 4:
           return { data: randomAsm(rng), ext: "rasm", how: "random assembly" };
-        default:
+        case 5:
           return { data: mutateAsm(rng, rng.pick(asms)), ext: "rasm", how: "damaged assembly" };
+        default:
+          return { data: sizeProgram(rng), how: "Ent program with a very long list" };
       }
     },
     check(input: Input): string {
@@ -163,6 +165,8 @@ export function sourcesTarget(seed: number): Target {
           if (e instanceof RarError) throw new Anomaly(`compiled code does not verify: ${e.message}`);
           throw e;
         }
+        // `rar disasm prog.ent`: code interleaved with the source lines its map points at.
+        for (const m of mods) disassemble(m, { sources: compiled.sources, pcs: true });
       }
       const s = startGuest(mods[0], mods.slice(1));
       const r = s.run();
