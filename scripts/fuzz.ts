@@ -88,7 +88,7 @@ interface WorkOrder {
 }
 
 type WorkerMessage =
-  | { type: "progress"; tried: number; outcomes: [string, number][]; findings: Finding[] }
+  | { type: "progress"; tried: number; next: number; outcomes: [string, number][]; findings: Finding[] }
   | { type: "done" };
 
 function worker(order: WorkOrder): void {
@@ -106,7 +106,7 @@ function worker(order: WorkOrder): void {
       if (d > 0) outcomes.push([k, d]);
       sentOutcomes.set(k, v);
     }
-    const msg: WorkerMessage = { type: "progress", tried: r.tried - sentTried, outcomes, findings: r.findings.slice(sentFindings) };
+    const msg: WorkerMessage = { type: "progress", tried: r.tried - sentTried, next: order.lo + r.tried, outcomes, findings: r.findings.slice(sentFindings) };
     sentTried = r.tried;
     sentFindings = r.findings.length;
     process.send?.(msg);
@@ -138,67 +138,97 @@ interface KindTotals {
   seconds: number;
 }
 
-/** Runs [lo, hi) in a worker; after a hang or crash, records it and continues after the input in a new worker. */
-function runShard(kind: KindName, o: Options, lo: number, hi: number, dir: string, shard: number, totals: KindTotals, tick: () => void): Promise<void> {
+/** Seconds a worker may take to start (load, make the inputs mutations start from) before it counts as hung. */
+const STARTUP_TIMEOUT = 600;
+
+/**
+ * Runs [lo, hi) in workers. After a hang or crash on input i, records it and
+ * goes on with a new worker: first the inputs the dead one finished but had
+ * not reported yet (so none is lost), then those after i.
+ */
+async function runShard(kind: KindName, o: Options, lo: number, hi: number, dir: string, shard: number, totals: KindTotals, tick: () => void): Promise<void> {
   const indexFile = join(dir, `${kind}-${shard}.index`);
+  const ranges: [number, number][] = [[lo, hi]];
+  while (ranges.length > 0) {
+    const [from, to] = ranges.shift() as [number, number];
+    if (from >= to) continue;
+    const stop = await runWorker(kind, o, from, to, indexFile, totals, tick);
+    if (stop === null) continue;
+    if (stop.at < 0) {
+      // Not an input's fault: the worker did not get as far as its first one. The range is not tried.
+      totals.findings.push({ ...placeholder(kind, o.seed, from, stop.what, stop.why), regenerate: false, how: `starting a worker for inputs ${from}..${to - 1}` });
+      continue;
+    }
+    totals.findings.push(placeholder(kind, o.seed, stop.at, stop.what, stop.why));
+    totals.tried += 1;
+    ranges.unshift([stop.reported, stop.at], [stop.at + 1, to]);
+  }
+}
+
+interface Stop {
+  what: "hang" | "crash";
+  why: string;
+  /** The input the worker was on (-1: still starting). */
+  at: number;
+  /** Inputs before this one were reported. */
+  reported: number;
+}
+
+/** One worker on [from, to): null when it finished, else where and how it stopped. */
+function runWorker(kind: KindName, o: Options, from: number, to: number, indexFile: string, totals: KindTotals, tick: () => void): Promise<Stop | null> {
   return new Promise((resolve) => {
-    const start = (from: number): void => {
-      if (from >= hi) return resolve();
-      writeFileSync(indexFile, new Uint8Array(new Float64Array([from]).buffer));
-      const child: ChildProcess = fork(process.argv[1], ["--worker"], {
-        execArgv: process.execArgv,
-        stdio: ["ignore", "ignore", "pipe", "ipc"],
-      });
-      let stderr = "";
-      child.stderr?.on("data", (d: Buffer) => {
-        stderr = (stderr + d.toString()).slice(-4000);
-      });
-      let done = false;
-      let lastIndex = from;
-      let lastChange = Date.now();
-      let hung = false;
-      const readIndex = (): number => {
-        try {
-          return new Float64Array(new Uint8Array(readFileSync(indexFile)).buffer)[0];
-        } catch {
-          return lastIndex;
-        }
-      };
-      const watch = setInterval(() => {
-        const i = readIndex();
-        if (i !== lastIndex) {
-          lastIndex = i;
-          lastChange = Date.now();
-        } else if (Date.now() - lastChange > o.timeout * 1000) {
-          hung = true;
-          child.kill("SIGKILL");
-        }
-      }, 250);
-      child.on("message", (m: WorkerMessage) => {
-        if (m.type === "done") {
-          done = true;
-          return;
-        }
-        totals.tried += m.tried;
-        for (const [k, v] of m.outcomes) totals.outcomes.set(k, (totals.outcomes.get(k) ?? 0) + v);
-        totals.findings.push(...m.findings);
-        tick();
-      });
-      child.on("exit", (code, signal) => {
-        clearInterval(watch);
-        if (done) return resolve();
-        // The input the worker was on hung or killed it: record it, count it, and go on after it.
-        const at = readIndex();
-        const what = hung ? "hang" : "crash";
-        const why = hung ? `no result after ${o.timeout} s` : `worker died (exit code ${code}, signal ${signal})\n${stderr}`;
-        totals.findings.push(placeholder(kind, o.seed, at, what, why));
-        totals.tried += 1;
-        // Inputs the worker finished after its last report are run again: counted twice at most, never lost.
-        start(at + 1);
-      });
-      child.send({ kind, seed: o.seed, lo: from, hi, indexFile } satisfies WorkOrder);
+    // -1 while the worker starts (loading, making its base inputs): a longer timeout applies.
+    writeFileSync(indexFile, new Uint8Array(new Float64Array([-1]).buffer));
+    const child: ChildProcess = fork(process.argv[1], ["--worker"], { execArgv: process.execArgv, stdio: ["ignore", "ignore", "pipe", "ipc"] });
+    let stderr = "";
+    child.stderr?.on("data", (d: Buffer) => {
+      stderr = (stderr + d.toString()).slice(-4000);
+    });
+    let done = false;
+    let reported = from;
+    let lastIndex = -1;
+    let lastChange = Date.now();
+    let hung = false;
+    const readIndex = (): number => {
+      try {
+        return new Float64Array(new Uint8Array(readFileSync(indexFile)).buffer)[0];
+      } catch {
+        return lastIndex;
+      }
     };
-    start(lo);
+    const watch = setInterval(() => {
+      const i = readIndex();
+      if (i !== lastIndex) {
+        lastIndex = i;
+        lastChange = Date.now();
+      } else if (Date.now() - lastChange > (i < 0 ? STARTUP_TIMEOUT : o.timeout) * 1000) {
+        hung = true;
+        child.kill("SIGKILL");
+      }
+    }, 250);
+    child.on("message", (m: WorkerMessage) => {
+      if (m.type === "done") {
+        done = true;
+        return;
+      }
+      totals.tried += m.tried;
+      reported = m.next;
+      for (const [k, v] of m.outcomes) totals.outcomes.set(k, (totals.outcomes.get(k) ?? 0) + v);
+      totals.findings.push(...m.findings);
+      tick();
+    });
+    child.on("exit", (code, signal) => {
+      clearInterval(watch);
+      if (done) return resolve(null);
+      const at = readIndex();
+      const why = hung
+        ? at < 0
+          ? `the worker did not start within ${STARTUP_TIMEOUT} s`
+          : `no result after ${o.timeout} s`
+        : `the worker died${at < 0 ? " starting" : ""} (exit code ${code}, signal ${signal})\n${stderr}`;
+      resolve({ what: hung ? "hang" : "crash", why, at, reported });
+    });
+    child.send({ kind, seed: o.seed, lo: from, hi: to, indexFile } satisfies WorkOrder);
   });
 }
 
@@ -284,7 +314,7 @@ async function main(o: Options): Promise<number> {
     totals.seconds = (Date.now() - t0) / 1000;
     const count = (w: string): number => totals.findings.filter((f) => f.what === w).length;
     const accepted = [...totals.outcomes].filter(([k]) => !k.startsWith("rejected") && k !== "failed").reduce((a, [, v]) => a + v, 0);
-    const extra = ["anomaly", "hang", "crash"].map((w) => [w, count(w)] as const).filter(([, n]) => n > 0).map(([w, n]) => `, ${n} ${w === "anomaly" ? "anomalies" : `${w}s`}`);
+    const extra = ["anomaly", "hang", "crash"].map((w) => [w, count(w)] as const).filter(([, n]) => n > 0).map(([w, n]) => `, ${n} ${w === "anomaly" ? "anomalies" : w === "crash" ? "crashes" : "hangs"}`);
     lines.push(
       `${kind}: ${totals.tried} tried, ${count("host exception")} host exceptions${extra.join("")} (${accepted} accepted; ${Math.round(totals.tried / Math.max(totals.seconds, 0.001))}/s over ${totals.seconds.toFixed(0)} s)`,
     );
