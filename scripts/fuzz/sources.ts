@@ -63,9 +63,10 @@ const OPERAND_TEXT: Record<string, (rng: Rng, ctx: { labels: string[]; fns: stri
 
 /** Random assembly: directives and instructions with operands of the right kind, mostly. */
 function randomAsm(rng: Rng): string {
-  const caps = rng.chance(0.5) ? ["io.print"] : [];
+  const caps = rng.chance(0.5) ? ["io.print"] : rng.chance(0.1) ? ["0", "io.print"] : [];
   const nf = 1 + rng.below(3);
-  const fns = Array.from({ length: nf }, (_, i) => (i === 0 ? "main" : `f${i}`));
+  // Now and then a name that looks like an index (CALL 1 means function #1).
+  const fns = Array.from({ length: nf }, (_, i) => (i === 0 ? "main" : rng.chance(0.1) ? rng.pick(["0", "1", "#1", "0x2"]) : `f${i}`));
   const out = [".module fuzz", ...caps.map((c) => `.cap ${c}`)];
   for (const f of fns) {
     const np = f === "main" ? 0 : rng.below(3);
