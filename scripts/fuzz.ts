@@ -37,7 +37,7 @@ function usage(msg: string): never {
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { kinds: [...KINDS], seed: 1, count: 10_000, jobs: availableParallelism(), timeout: 30, index: null, stats: false };
+  const o: Options = { kinds: [...KINDS], seed: 1, count: 10_000, jobs: availableParallelism(), timeout: 60, index: null, stats: false };
   const num = (i: number, name: string): number => {
     const v = Number(argv[i]);
     if (argv[i] === undefined || !Number.isSafeInteger(v) || v < 0) usage(`--${name} takes a non-negative integer`);
@@ -92,7 +92,8 @@ type WorkerMessage =
   | { type: "done" };
 
 function worker(order: WorkOrder): void {
-  const fd = openSync(order.indexFile, "w");
+  // Not truncated: it says -1 (starting) until the first input.
+  const fd = openSync(order.indexFile, "r+");
   const cell = new Float64Array(1);
   const bytes = new Uint8Array(cell.buffer);
   let last = Date.now();
