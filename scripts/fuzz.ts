@@ -261,10 +261,13 @@ function save(dir: string, f: Finding, seed: number): string {
   return path;
 }
 
+const targets = new Map<KindName, ReturnType<typeof makeTarget>>();
+
 /** Makes the input of a hang or crash again, in this process, without checking it. */
 function regenerate(f: Finding, seed: number): void {
   try {
-    const target = makeTarget(f.kind, seed);
+    let target = targets.get(f.kind);
+    if (!target) targets.set(f.kind, (target = makeTarget(f.kind, seed)));
     // Generation alone: the check is what hung or crashed.
     const input = target.generate(inputRng(f.kind, seed, f.index));
     f.how = input.how;
@@ -330,9 +333,12 @@ async function main(o: Options): Promise<number> {
     const dir = mkdtempSync(join(tmpdir(), "rar-fuzz-found-"));
     const seen = new Map<string, number>();
     let shown = 0;
+    let saved = 0;
     for (const f of found) {
+      if (f.dropped || saved >= 1000) continue;
       if (f.regenerate) regenerate(f, o.seed);
       const path = save(dir, f, o.seed);
+      saved++;
       const sig = signature(f);
       seen.set(sig, (seen.get(sig) ?? 0) + 1);
       if (seen.get(sig) === 1 && shown < 5) {
@@ -340,7 +346,7 @@ async function main(o: Options): Promise<number> {
         process.stderr.write(`\n${f.what} on ${f.kind} input ${f.index} (${f.how}), saved as ${path}:\n${f.error.split("\n").slice(0, 12).join("\n")}\n`);
       }
     }
-    process.stderr.write(`\n${found.length} finding(s), ${seen.size} distinct; all saved under ${dir}\n`);
+    process.stderr.write(`\n${found.length} finding(s), ${seen.size} distinct among the ${saved} saved under ${dir}\n`);
   }
   process.stdout.write(lines.join("\n") + "\n");
   return found.length > 0 ? 1 : 0;

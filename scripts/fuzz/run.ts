@@ -26,7 +26,12 @@ export interface Finding {
   files?: Record<string, string>;
   /** A hang or crash: the input is to be made again (from seed, kind and index) before saving. */
   regenerate?: boolean;
+  /** Counted only: past the first FINDINGS_KEPT of a range, the input and stack are dropped. */
+  dropped?: boolean;
 }
+
+/** Findings a range keeps whole (input, stack); later ones are only counted, so a bug that fires on every input cannot fill memory. */
+export const FINDINGS_KEPT = 100;
 
 export function makeTarget(kind: KindName, seed: number): Target {
   switch (kind) {
@@ -102,7 +107,10 @@ export function fuzzRange(kind: KindName, seed: number, lo: number, hi: number, 
     const { outcome, finding } = checkOne(target, kind, seed, i);
     report.tried++;
     report.outcomes.set(outcome, (report.outcomes.get(outcome) ?? 0) + 1);
-    if (finding) report.findings.push(finding);
+    if (finding)
+      report.findings.push(
+        report.findings.length < FINDINGS_KEPT ? finding : { ...finding, data: "", files: undefined, error: finding.error.split("\n")[0], dropped: true },
+      );
     hooks.after?.(i, report);
   }
   return report;
