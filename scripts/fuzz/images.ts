@@ -21,7 +21,7 @@ import type { Process } from "../../src/process/process.js";
 import { Session, type RunResult } from "../../src/session.js";
 import { decodeImage } from "../../src/image/decode.js";
 import { HEADER_BYTES, encodeImage, seal } from "../../src/image/encode.js";
-import { B, F, type WireValue } from "../../src/image/format.js";
+import { B, type WireValue } from "../../src/image/format.js";
 import { inspectImage } from "../../src/image/inspect.js";
 import { auditDecoded } from "../../src/trace/audit.js";
 import { preorder } from "../../src/image/records.js";
