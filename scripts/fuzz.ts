@@ -285,7 +285,9 @@ async function main(o: Options): Promise<number> {
     // One input, here, with everything printed.
     let bad = false;
     for (const kind of o.kinds) {
-      const r = checkOne(makeTarget(kind, o.seed), kind, o.seed, o.index);
+      const target = makeTarget(kind, o.seed);
+      const r = checkOne(target, kind, o.seed, o.index);
+      target.close?.();
       process.stdout.write(`${kind} ${o.index}: ${r.outcome}\n`);
       if (r.finding) {
         bad = true;
@@ -346,6 +348,7 @@ async function main(o: Options): Promise<number> {
         process.stderr.write(`\n${f.what} on ${f.kind} input ${f.index} (${f.how}), saved as ${path}:\n${f.error.split("\n").slice(0, 12).join("\n")}\n`);
       }
     }
+    for (const t of targets.values()) t.close?.();
     process.stderr.write(`\n${found.length} finding(s), ${seen.size} distinct among the ${saved} saved under ${dir}\n`);
   }
   process.stdout.write(lines.join("\n") + "\n");

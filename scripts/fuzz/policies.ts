@@ -120,7 +120,6 @@ function sandboxDir(): string {
   const base = mkdtempSync(join(tmpdir(), "rar-fuzz-policy-"));
   mkdirSync(join(base, "dir", "sub"), { recursive: true });
   writeFileSync(join(base, "file.txt"), "x");
-  process.once("exit", () => rmSync(base, { recursive: true, force: true }));
   return base;
 }
 
@@ -142,6 +141,10 @@ export function policiesTarget(_seed: number): Target {
         default:
           return { data: damagedText(rng, JSON.stringify(policyDoc(rng))), how: "damaged JSON", entry: rng.chance(0.5) ? "file" : "recorded" };
       }
+    },
+    close(): void {
+      if (base !== null) rmSync(base, { recursive: true, force: true });
+      base = null;
     },
     check(input: Input): string {
       const text = input.data as string;

@@ -100,7 +100,16 @@ export function checkOne(target: Target, kind: KindName, seed: number, index: nu
 }
 
 /** Runs inputs [lo, hi) of `kind` in this process. */
-export function fuzzRange(kind: KindName, seed: number, lo: number, hi: number, hooks: RangeHooks = {}, target = makeTarget(kind, seed)): RangeReport {
+export function fuzzRange(kind: KindName, seed: number, lo: number, hi: number, hooks: RangeHooks = {}): RangeReport {
+  const target = makeTarget(kind, seed);
+  try {
+    return checkRange(target, kind, seed, lo, hi, hooks);
+  } finally {
+    target.close?.();
+  }
+}
+
+function checkRange(target: Target, kind: KindName, seed: number, lo: number, hi: number, hooks: RangeHooks): RangeReport {
   const report: RangeReport = { tried: 0, outcomes: new Map(), findings: [] };
   for (let i = lo; i < hi; i++) {
     hooks.before?.(i);

@@ -30,6 +30,8 @@ export interface Target {
   readonly ext: string;
   generate(rng: Rng): Input;
   check(input: Input): string;
+  /** Removes what the target made on disk, if anything. */
+  close?(): void;
 }
 
 /**
