@@ -34,6 +34,11 @@ export function parseIntLiteral(text: string): number | undefined {
   return signed | 0;
 }
 
+/** Whether an operand naming a function or capability would be read as an index instead (`12`, `#3`). */
+function readsAsIndex(name: string): boolean {
+  return parseIntLiteral(name.startsWith("#") ? name.slice(1) : name) !== undefined;
+}
+
 export function assemble(text: string, file = "<asm>"): ModuleDef {
   const code: number[] = [];
   const functions: FunctionDef[] = [];
@@ -90,6 +95,7 @@ export function assemble(text: string, file = "<asm>"): ModuleDef {
         case ".cap":
           if (rest.length !== 1) throw new AsmError(file, lineNo, head.col, ".cap takes one capability name");
           if (caps.includes(rest[0].t)) throw new AsmError(file, lineNo, rest[0].col, `capability '${rest[0].t}' declared twice`);
+          if (readsAsIndex(rest[0].t)) throw new AsmError(file, lineNo, rest[0].col, `capability name '${rest[0].t}' would read as an index`);
           caps.push(rest[0].t);
           break;
         case ".func": {
@@ -102,6 +108,7 @@ export function assemble(text: string, file = "<asm>"): ModuleDef {
           if (nl === undefined || nl < np || nl > 65536)
             throw new AsmError(file, lineNo, rest[rest.length - 1].col, "NLOCALS must be at least NPARAMS");
           if (fnIndex.has(fname)) throw new AsmError(file, lineNo, rest[0].col, `function '${fname}' defined twice`);
+          if (readsAsIndex(fname)) throw new AsmError(file, lineNo, rest[0].col, `function name '${fname}' would read as an index`);
           closeFunction();
           fnIndex.set(fname, pending.length);
           pending.push({ name: fname, nparams: np, nlocals: nl, entry: code.length, line: lineNo });

@@ -174,6 +174,10 @@ describe("assembler errors name FILE:LINE:COLUMN", () => {
     [".func with bad NPARAMS", ".func f 256", "e.rasm:1:9", /NPARAMS must be 0\.\.255/],
     [".func with NLOCALS < NPARAMS", ".func f 2 1", "e.rasm:1:11", /NLOCALS must be at least NPARAMS/],
     ["a function defined twice", ".func f 0\n RET\n.func  f 0\n RET", "e.rasm:3:8", /function 'f' defined twice/],
+    // Found by `npm run fuzz`: CALL 1 means function #1, so a function named 1 disassembled to text that assembled to other code.
+    ["a function named like an index", ".func main 0\n RET\n.func 0x1 0\n RET", "e.rasm:3:7", /function name '0x1' would read as an index/],
+    ["a function named like a # index", ".func #2 0\n RET", "e.rasm:1:7", /function name '#2' would read as an index/],
+    ["a capability named like an index", ".cap io.print\n.cap 0", "e.rasm:2:6", /capability name '0' would read as an index/],
     ["an instruction outside a function", "\n  RET", "e.rasm:2:3", /instruction outside a function/],
     ["an empty function", ".func f 0\n.func g 0\n RET", "e.rasm:1:1", /function 'f' has no instructions/],
     ["a file without functions", "; nothing\n", "e.rasm:1:1", /no functions/],

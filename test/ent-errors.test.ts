@@ -175,6 +175,15 @@ describe("hostile input", () => {
     expect(() => compileSource(`fn main() { return ${"1 + ".repeat(100_000)}1; }`)).not.toThrow();
   });
 
+  // Found by `npm run fuzz`: the parser spread these lists into call arguments, which overflowed the host stack.
+  it("very long lists (array literal, call arguments, import path) are not spread onto the host stack", () => {
+    const n = 200_000;
+    expect(() => compileSource(`fn main() { let a = [${"1,".repeat(n)}1]; return len(a); }`)).not.toThrow();
+    expect(compileError(`fn f(a) { return a; }\nfn main() { return f(${"1,".repeat(n)}1); }`).detail).toMatch(/takes 1 argument/);
+    expect(compileError(`fn f(a) { return a; }\nfn main() { return f<1, 2>(${"1,".repeat(n)}1); }`).detail).toMatch(/takes 1 argument/);
+    expect(compileError(`import "${"a".repeat(n)}.ent" as x;\nfn main() { return 0; }`).detail).toMatch(/cannot read imported file/);
+  });
+
   it("a long chain of else-if clauses compiles without deep recursion", () => {
     const src = `fn main(args) {\n  let x = len(args);\n  if x == 0 { return 0; }${" else if x == 1 { return 1; }".repeat(5000)}\n  return 2;\n}\n`;
     expect(() => compileSource(src)).not.toThrow();

@@ -103,6 +103,18 @@ describe("snapshot transparency", () => {
     same(ref, r);
   });
 
+  // Found by `npm run fuzz`: decoding allocated the stack for the top frame only, so after
+  // the callee returned, the caller's deeper pushes fell off the end of the stack.
+  it("a caller whose stack reaches past its suspended callee's frame resumes from an image unchanged", () => {
+    const pushes = Array.from({ length: 20 }, (_, i) => `  PUSH ${i + 1}`).join("\n");
+    const adds = Array.from({ length: 19 }, () => "  ADD").join("\n");
+    const m = load(`.func main 0 0\n  CALL f\n${pushes}\n${adds}\n  ADD\n  RET\n.func f 0 0\n  PUSH 0\n  RET`);
+    const ref = uninterrupted(m);
+    expect(ref.result.value).toBe(210);
+    // Stopped once, inside f (CALL costs 2), then run to the end from the image.
+    same(ref, suspended(m, [2], BIG_MEM, 1));
+  });
+
   it("a subtree decoded from an image re-encodes to the same bytes at every suspension", () => {
     const m = load(renderProg(SAMPLE));
     const s = Session.start(m, { gas: 1, stdout: () => {} });

@@ -213,9 +213,18 @@ function buildTree(r: Reader, x: unknown, modules: readonly Module[], maxDepth: 
     const sp = stackBytes.length / 4;
     let capacity = Math.max(16, sp);
     if (fp > 0) {
-      const top = new DataView(frameBytes.buffer, frameBytes.byteOffset, frameBytes.byteLength).getInt32(frameBytes.length - 4, true);
+      const fr = new DataView(frameBytes.buffer, frameBytes.byteOffset, frameBytes.byteLength);
+      const top = fr.getInt32(frameBytes.length - 4, true);
       if (top < 0 || top >= mod.functions.length) r.fail("frames", `the top frame's function #${top} does not exist`, `${where} frames`);
       capacity = Math.max(capacity, bp + mod.nlocals[top] + mod.maxStack[top]);
+      // A caller's frame may reach past its callee's (a RET does not grow the stack): every
+      // frame's whole extent. Bases above bp or unknown functions cannot verify (verifyTree).
+      for (let k = 0; k + 3 < fp; k += 3) {
+        const fn = fr.getInt32(4 * (k + 2), true);
+        const base = fr.getInt32(4 * (k + 4), true);
+        if (fn >= 0 && fn < mod.functions.length && base >= 0 && base <= bp)
+          capacity = Math.max(capacity, base + mod.nlocals[fn] + mod.maxStack[fn]);
+      }
     }
     const frameCapacity = Math.max(MIN_FRAMES, fp);
     slack.take(capacity - sp + frameCapacity - fp, `${where} stack`);
