@@ -304,7 +304,7 @@ function assembleExample(name: string): string {
 }
 
 describe("linear memory", () => {
-  it("MGROW pushes the old size, zero-fills, is charged 2 + ceil(n/16) gas and n words", () => {
+  it("MGROW pushes the old size, zero-fills, and is charged its table gas plus bulk gas for n words, and n words of memory", () => {
     for (const n of [0, 1, 16, 17, 100]) {
       const s = start(`.func main 0 0\n PUSH ${n}\n MGROW\n RET`);
       const r = s.run();
@@ -358,7 +358,7 @@ describe("linear memory", () => {
     });
   }
 
-  it("MCOPY is overlap-safe in both directions and charged 2 + ceil(n/16)", () => {
+  it("MCOPY is overlap-safe in both directions and charged its table gas plus bulk gas for the words copied", () => {
     const fwd = start(`.func main 0 0\n PUSH 1\n PUSH 0\n PUSH 4\n MCOPY\n PUSH 0\n RET`, { args: [10, 20, 30, 40, 50] });
     const rf = fwd.run();
     // mem = [5, 10, 20, 30, 40, 50] -> copy mem[0..4) to mem[1..5)
@@ -371,7 +371,7 @@ describe("linear memory", () => {
     expect(big.gasUsed).toBe(gasOf("PUSH", "MGROW", "PUSH", "PUSH", "PUSH", "MCOPY", "PUSH", "RET") + bulkGas(40) + bulkGas(33));
   });
 
-  it("MFILL fills n words with v, charged 2 + ceil(n/16)", () => {
+  it("MFILL fills n words with v, charged its table gas plus bulk gas for n words", () => {
     const s = start(`.func main 0 0\n PUSH 20\n MGROW\n PUSH 2\n PUSH -3\n PUSH 17\n MFILL\n PUSH 0\n RET`);
     const r = s.run();
     expect(Array.from(s.root.mem.subarray(0, 21))).toEqual([0, 0, ...Array<number>(17).fill(-3), 0, 0]);
@@ -429,7 +429,7 @@ describe("spawn, resume, status, result", () => {
     expect(r.value).toBe(1 + 20);
   });
 
-  it("the child's memory is a copy of the parent's block; CLOAD and CSTORE cross it (charged 2 + ceil(n/16))", () => {
+  it("the child's memory is a copy of the parent's block; CLOAD and CSTORE cross it (each charged its table gas plus bulk gas for the words moved)", () => {
     const src = `.func main 0 1
       PUSH 3
       MGROW
@@ -639,7 +639,7 @@ describe("spawn, resume, status, result", () => {
     expect(bad(SPAWN_ARGS(0, 0, 10, 10), { maxDepth: 0 })).toMatch(/depth_limit/);
   });
 
-  it("SPAWN is charged 20 + ceil(len/16) gas and 16 + len words", () => {
+  it("SPAWN is charged its table gas plus bulk gas for the memory block, and the process bookkeeping plus the block in words", () => {
     const m = load(`.func main 0 0
       PUSH 40
       MGROW
@@ -706,7 +706,7 @@ describe("spawn from code bytes (SPAWNC)", () => {
 });
 
 describe("refuel, kill, gas left, mem left", () => {
-  it("REFUEL raises a stopped child's gas limit so RESUME can finish it; charged 2", () => {
+  it("REFUEL raises a stopped child's gas limit so RESUME can finish it, at its table gas", () => {
     const s = start(`.func main 0 1
       ${SPAWN_ARGS(0, 0, 5, 1000)}
       SPAWN count
@@ -845,7 +845,7 @@ describe("refuel, kill, gas left, mem left", () => {
 });
 
 describe("capabilities", () => {
-  it("CAP io.print writes the code points as one line and returns 0; charged 10 + ceil(words/16)", () => {
+  it("CAP io.print writes the code points as one line and returns 0, charged its table gas plus bulk gas for the words passed", () => {
     const m = load(assembleExample("hello"));
     const r = run(m);
     expect(r.out).toBe("hello\n");
