@@ -84,6 +84,52 @@ describe("interrupts through the API", () => {
   });
 });
 
+describe("interrupts inside a tree", () => {
+  const TREE = `cap kv.get;
+cap kv.put;
+fn spin(n) {
+  let x = 0;
+  for i in 0..n { x = (x * 7 + i) & 4095; }
+  kv.put("c", [x]);
+  return x;
+}
+fn main() {
+  let total = 0;
+  for k in 0..6 {
+    let h = spawn spin(150000 + k) with { gas: 100000000, mem: 4096, caps: [kv.put] };
+    resume(h);
+    total = total + result(h) + kv.get("c")[0];
+  }
+  print("total", total);
+  return total;
+}
+`;
+  const m = verify(compileSource(TREE).modules[0]);
+  const CAPS = ["io.print", "kv.get", "kv.put"];
+
+  it("a root interrupted while a child runs resumes into that child, and the run ends as an uninterrupted one (audit valid)", () => {
+    let want = "";
+    const w = Session.start(m, { caps: CAPS, gas: 1_000_000_000, stdout: (t) => void (want += t) });
+    const whole = w.run();
+    let out = "";
+    const stdout = (t: string): void => void (out += t);
+    let s = Session.start(m, { caps: CAPS, gas: 1_000_000_000, stdout });
+    let r = s.run({ timeout: 0 });
+    let inChild = 0;
+    while (r.status === "out_of_gas") {
+      if (s.root.waiting !== 0) inChild++;
+      s = Session.fromImage(s.snapshot(), { caps: CAPS, stdout });
+      r = s.run({ timeout: 0 });
+    }
+    expect(inChild).toBeGreaterThan(0);
+    expect(out).toBe(want);
+    expect(r.value).toBe(whole.value);
+    expect(r.gasUsed).toBe(whole.gasUsed);
+    expect(s.digest()).toBe(w.digest());
+    expect(auditImage(s.snapshot()).problem).toBeNull();
+  });
+});
+
 describe("interrupts from the command line", () => {
   it("--timeout suspends and writes the image (exit 3); resuming it ends as the uninterrupted run", () => {
     const want = rar("run", "spin.ent", "3000000", "--allow", "clock.now", "--gas", "1_000_000_000", "--out", "whole.rimg");
