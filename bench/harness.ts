@@ -8,7 +8,8 @@
 // the human table. Benchmarks never run under the test runner.
 
 import { performance } from "node:perf_hooks";
-import { Session, assemble, verify, type Module, type RunResult, type SessionOptions } from "../src/index.js";
+import { Session, verify, type Module, type RunResult, type SessionOptions } from "../src/index.js";
+import { assemble } from "../src/internals.js";
 
 /** Flat numeric figures; the keys are the public names printed by `--json`. */
 export type Metrics = Record<string, number>;

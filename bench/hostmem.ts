@@ -18,7 +18,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { Session, StatusCode, type Module, type SessionOptions } from "../src/index.js";
+import { Session, type Module, type SessionOptions } from "../src/index.js";
+import { StatusCode } from "../src/internals.js";
 import { type BenchContext, type BenchGroup, type GroupResult, type Row, BENCH_GAS, compile, fmt, median } from "./harness.js";
 
 /** Total words of the big process's memory (its one argument word included). */

@@ -3,7 +3,8 @@
 //
 //   npx tsx examples/embed.ts
 
-import { Session, assemble, verify, type CapHandler } from "../src/index.js";
+import { Session, verify, type CapHandler } from "../src/index.js";
+import { assemble } from "../src/internals.js"; // the .rasm assembler: a tool, not host API
 
 // Sums the program arguments ([n, a0, ..., a(n-1)] at address 0), asks the
 // host to scale the sum (capability `demo.scale`), prints "ok" and returns.

@@ -9,9 +9,7 @@
 // and the event loop keeps running. Every call lands in the hash-chained
 // trace; the image is then audited, which replays the run without the host.
 
-import { Session, compileSource, verify, type CapHandler, type CapValue } from "../src/index.js";
-import { loadPolicy } from "../src/caps/policy.js";
-import { auditImage, formatAudit } from "../src/trace/audit.js";
+import { Session, auditImage, compileSource, formatAudit, loadPolicy, verify, type CapHandler, type CapValue } from "../src/index.js";
 
 const program = `
 cap weather.temp([int]) -> int;

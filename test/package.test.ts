@@ -1,0 +1,122 @@
+// The package a host installs: `npm pack` ships the runtime, its types and
+// its docs and nothing else, and once installed every documented entry point
+// imports, type-checks and runs, and so does the `rar` command.
+
+import { execFileSync } from "node:child_process";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ROOT, ensureBuilt } from "./helpers/cli.js";
+
+const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as {
+  name: string;
+  version: string;
+  dependencies: Record<string, string>;
+  exports: Record<string, unknown>;
+};
+
+/** What the tarball may hold: the built runtime and compiler, the spec, the README and package.json. */
+const SHIPPED = [/^dist\/src\//, /^dist\/lang\//, /^spec\/[^/]+\.md$/, /^README\.md$/, /^package\.json$/];
+
+let tmp = "";
+let app = "";
+let files: string[] = [];
+
+/** The environment without what `npm test` exports to its children (npm_config_*, npm_package_*), so the nested npm sees only its own project. */
+function cleanEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.toLowerCase().startsWith("npm_")));
+}
+
+function run(cmd: string, args: string[], cwd: string): string {
+  return execFileSync(cmd, args, { cwd, encoding: "utf8", env: cleanEnv(), stdio: ["ignore", "pipe", "pipe"] });
+}
+
+beforeAll(() => {
+  ensureBuilt();
+  tmp = mkdtempSync(join(tmpdir(), "rar-package-"));
+  const packed = JSON.parse(run("npm", ["pack", "--pack-destination", tmp, "--ignore-scripts", "--json"], ROOT)) as { filename: string; files: { path: string }[] }[];
+  files = packed[0].files.map((f) => f.path);
+  const tarball = join(tmp, packed[0].filename);
+
+  // A host project. Its copies of the runtime's dependencies (taken from this
+  // checkout) let `npm install --offline` succeed without the network or a
+  // warm npm cache; the tarball itself is installed the ordinary way.
+  app = join(tmp, "app");
+  mkdirSync(app);
+  writeFileSync(join(app, "package.json"), JSON.stringify({ name: "host", private: true, type: "module" }));
+  for (const dep of Object.keys(pkg.dependencies))
+    cpSync(join(ROOT, "node_modules", dep), join(app, "node_modules", dep), { recursive: true, dereference: true });
+  run("npm", ["install", "--no-audit", "--no-fund", "--offline", "--ignore-scripts", tarball], app);
+}, 60_000);
+
+afterAll(() => {
+  if (tmp !== "") rmSync(tmp, { recursive: true, force: true });
+});
+
+describe("the packed tarball", () => {
+  it("holds the entry modules with their types, the CLI, package.json and the README", () => {
+    for (const f of ["package.json", "README.md", "dist/src/index.js", "dist/src/index.d.ts", "dist/src/internals.js", "dist/src/internals.d.ts", "dist/src/cli/main.js"])
+      expect(files).toContain(f);
+  });
+
+  it("holds nothing but dist/src, dist/lang, spec, the README and package.json: no tests, fixtures, benchmarks, scripts, images or examples", () => {
+    expect(files.filter((f) => !SHIPPED.some((re) => re.test(f)))).toEqual([]);
+    expect(files.filter((f) => /(^|\/)(test|bench|scripts|images|examples)\//.test(f))).toEqual([]);
+  });
+
+  it("has a subpath export, with types, for each entry module and no other", () => {
+    expect(Object.keys(pkg.exports).sort()).toEqual([".", "./internals", "./package.json"]);
+  });
+});
+
+describe("the installed package", () => {
+  it("runs a program through the package root, and exposes the machinery at /internals", () => {
+    writeFileSync(
+      join(app, "host.mjs"),
+      `import { Session, compileSource, verify, loadPolicy, RarError } from ${JSON.stringify(pkg.name)};
+import { Machine, assemble, OPS } from ${JSON.stringify(pkg.name + "/internals")};
+const module = verify(compileSource("fn main() { return 41 + 1; }").modules[0]);
+const r = Session.start(module, { gas: 10_000 }).run();
+console.log(JSON.stringify({ status: r.status, value: r.value, internals: [typeof Machine, typeof assemble, typeof OPS], root: [typeof loadPolicy, typeof RarError] }));
+`,
+    );
+    expect(JSON.parse(run(process.execPath, ["host.mjs"], app))).toEqual({
+      status: "done",
+      value: 42,
+      internals: ["function", "function", "object"],
+      root: ["function", "function"],
+    });
+  });
+
+  it("keeps its modules private: a path that is not exported does not resolve", () => {
+    writeFileSync(join(app, "deep.mjs"), `import(${JSON.stringify(pkg.name + "/dist/src/session.js")}).then(() => console.log("resolved"), (e) => console.log(e.code));\n`);
+    expect(run(process.execPath, ["deep.mjs"], app).trim()).toBe("ERR_PACKAGE_PATH_NOT_EXPORTED");
+  });
+
+  it("type-checks a host against both entry points' declarations", () => {
+    writeFileSync(
+      join(app, "host.ts"),
+      `import { Session, compileSource, verify, type CapHandler, type RunResult } from ${JSON.stringify(pkg.name)};
+import { Machine, type MachineOptions } from ${JSON.stringify(pkg.name + "/internals")};
+export const scale: CapHandler = { sig: { args: ["int"], result: "int" }, call: ([x]) => (x as number) * 10 };
+export const result: RunResult = Session.start(verify(compileSource("fn main() { return 1; }").modules[0])).run();
+export const value: number | undefined = result.value;
+export type Options = MachineOptions;
+export const machine: typeof Machine = Machine;
+`,
+    );
+    writeFileSync(
+      join(app, "tsconfig.json"),
+      JSON.stringify({
+        compilerOptions: { strict: true, module: "nodenext", moduleResolution: "nodenext", target: "es2022", skipLibCheck: true, noEmit: true, types: [] },
+        files: ["host.ts"],
+      }),
+    );
+    run(process.execPath, [join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", app], app);
+  });
+
+  it("installs the rar command, which prints the package's version", () => {
+    expect(run(join(app, "node_modules", ".bin", "rar"), ["--version"], app).trim()).toBe(pkg.version);
+  });
+});
