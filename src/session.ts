@@ -3,7 +3,7 @@
 // calls. The CLI and the embedding API both use it.
 
 import { CapRegistry, type CapHandler, type CapValue } from "./caps/registry.js";
-import type { Process, StatusName } from "./process/process.js";
+import { argsMemory, type Process, type StatusName } from "./process/process.js";
 import { describeFault } from "./process/report.js";
 import { Machine, interruptRoot, type CapCallEvent, type RunStop } from "./process/scheduler.js";
 import { RarError } from "./vm/errors.js";
@@ -150,15 +150,6 @@ export function entryIndex(module: Module, entry?: string): number {
   if (entry !== undefined) throw new RarError("usage", "entry", `no function named '${entry}'`);
   return 0;
 }
-
-/** The root's initial memory for main(args): one array [n, a0, ..., an-1] at address 0. */
-export function argsMemory(args: readonly number[]): Int32Array {
-  const mem = new Int32Array(args.length + 1);
-  mem[0] = args.length;
-  for (let i = 0; i < args.length; i++) mem[i + 1] = args[i];
-  return mem;
-}
-
 
 /** Where a run's slices end and whether the host wants it stopped (Session.run's options). */
 interface Until {

@@ -7,7 +7,7 @@ import { decodeImage } from "../src/image/decode.js";
 import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
 import { Session } from "../src/session.js";
-import { tiering } from "../src/vm/execute.js";
+import { tierOf, tiering } from "../src/vm/execute.js";
 import type { Module } from "../src/vm/module.js";
 import { verifyBundle } from "../src/vm/verify.js";
 import { compileSource } from "../lang/ent/compile.js";
@@ -141,11 +141,11 @@ describe("the compiled tier", () => {
     tiering.warmGas = 200_000;
     const [cold] = verifyBundle(compileSource(PROGRAMS.loop.src, "cold.ent").modules);
     Session.start(cold, { gas: 1_000_000, args: [10], record: false }).run();
-    expect(cold.tier.compiled).toBeNull();
+    expect(tierOf(cold).compiled).toBeNull();
     const [hot] = verifyBundle(compileSource(PROGRAMS.loop.src, "hot.ent").modules);
     const r = Session.start(hot, { gas: 10_000_000, args: [1_000_000], record: false }).run();
     expect(r.value).toBe(1_000_000);
-    expect(hot.tier.compiled).not.toBeNull();
+    expect(tierOf(hot).compiled).not.toBeNull();
   });
 
   it("does not compile a module that only ever runs in short stints, however many", () => {
@@ -154,7 +154,7 @@ describe("the compiled tier", () => {
     let total = 0;
     for (let i = 0; i < 200; i++) total += Session.start(m, { gas: 1_000_000, args: [1000], record: false }).run().gasUsed;
     expect(total).toBeGreaterThan(2 * 200_000);
-    expect(m.tier.compiled).toBeNull();
+    expect(tierOf(m).compiled).toBeNull();
   });
 });
 
@@ -191,7 +191,7 @@ describe("functions too large to compile", () => {
       tiering.warmGas = 0;
       const m = verify(assemble(src));
       const r = Session.start(m, { gas: 100_000_000, record: false }).run();
-      return { value: r.value, gas: r.gasUsed, compiled: m.tier.compiled !== null };
+      return { value: r.value, gas: r.gasUsed, compiled: tierOf(m).compiled !== null };
     };
     const a = run(false);
     const b = run(true);

@@ -8,7 +8,7 @@ import { encodeBundle, type Module } from "../vm/module.js";
 import { verifyBundle } from "../vm/verify.js";
 import { sameFile, writeFileAtomic } from "./atomic.js";
 import { UsageError } from "./exit.js";
-import { readInput, verifiedIn } from "./load.js";
+import { readInput, verifiedIn } from "./read.js";
 
 function readSource(path: string): string {
   return readInput(path).toString("utf8");

@@ -18,7 +18,7 @@ import type { Pressure } from "../gp/select.js";
 import { parseCount } from "./args.js";
 import { checkWritable, writeFileAtomic } from "./atomic.js";
 import { EXIT, UsageError } from "./exit.js";
-import { readInput } from "./load.js";
+import { readInput } from "./read.js";
 
 interface GpFlags {
   problem?: string;

@@ -12,7 +12,7 @@ import { StatusCode } from "../vm/opcodes.js";
 import { parseCount } from "./args.js";
 import { checkWritable, sameFile, writeFileAtomic } from "./atomic.js";
 import { EXIT, UsageError } from "./exit.js";
-import { readInput } from "./load.js";
+import { readInput } from "./read.js";
 import { interruptible, timeoutOption } from "./interrupt.js";
 import { addPolicyOptions, policyFromFlags, type PolicyFlags } from "./policy-flags.js";
 

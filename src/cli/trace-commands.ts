@@ -7,7 +7,7 @@ import { codePointsToText } from "../caps/registry.js";
 import { decodeImage } from "../image/decode.js";
 import { auditDecoded, formatAudit, type AuditReport } from "../trace/audit.js";
 import { EXIT } from "./exit.js";
-import { readInput } from "./load.js";
+import { readInput } from "./read.js";
 
 function auditJson(r: AuditReport): string {
   return JSON.stringify({

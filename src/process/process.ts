@@ -27,6 +27,13 @@ export const REQUEST_ARG_WORDS = 16;
  * it has no element to write, and every write site grows its array first.
  */
 export const NO_WORDS = new Int32Array(0);
+/** The root's initial memory for main(args): one array [n, a0, ..., an-1] at address 0. */
+export function argsMemory(args: readonly number[]): Int32Array {
+  const mem = new Int32Array(args.length + 1);
+  mem[0] = args.length;
+  for (let i = 0; i < args.length; i++) mem[i + 1] = args[i];
+  return mem;
+}
 /**
  * Most words a reused process keeps in a buffer (stack, frames, memory)
  * beyond what it is charged for (recycling only). Three such buffers are

@@ -15,12 +15,11 @@ import { applyGrants } from "../caps/policy.js";
 import { imageCodec } from "../image/codec.js";
 import { hex, stateDigest } from "../image/digest.js";
 import { emptyTrace, type TraceSlot } from "../image/format.js";
-import type { Process } from "../process/process.js";
+import { argsMemory, type Process } from "../process/process.js";
 import { formatLocation, locate } from "../process/report.js";
 import { Machine } from "../process/scheduler.js";
 import type { Module } from "../vm/module.js";
 import { Op, StatusCode, WIDTH } from "../vm/opcodes.js";
-import { argsMemory } from "../session.js";
 import { interruptRoot } from "../process/scheduler.js";
 import { describeEvent, traceToWire, type CapErrorEvent, type CapEvent, type InterruptEvent, type StartEvent, type Trace, type TraceEvent } from "./trace.js";
 

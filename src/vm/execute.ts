@@ -6,7 +6,10 @@
 // until the next block start, then the compiled code takes over again.
 //
 // Tiering state is host-side only: gas, memory, faults and images are the
-// same whichever tier ran, so a guest cannot observe it.
+// same whichever tier ran, so a guest cannot observe it. It is kept here, in a
+// WeakMap keyed by the module, not in the verified Module: the Module stays
+// plain immutable data that knows nothing of the tiers (module.ts importing
+// this file made module → execute → interpreter/jit → module a cycle).
 
 import { type Cpu, Exit, interpret } from "./interpreter.js";
 import { STOP, compileModule, type Compiled } from "./jit.js";
@@ -24,7 +27,7 @@ const STINT_FREE = 10_000;
 /**
  * Process-wide switch (the public `setCompiledTier`), for hosts that want the
  * interpreter only and for tests and benchmarks that compare the tiers.
- * warmGas applies to modules verified after it is set.
+ * warmGas applies to modules that have not yet run when it is set.
  */
 export const tiering = { enabled: true, warmGas: WARM_GAS };
 
@@ -46,7 +49,7 @@ export function setCompiledTier(enabled: boolean): void {
   tiering.enabled = enabled;
 }
 
-/** Per-module tiering state, created with the module by verify(). */
+/** Per-module tiering state, created when the module first runs (tierOf). */
 export class Tier {
   /** Gas left to run interpreted before compiling. */
   budget: number;
@@ -61,9 +64,21 @@ export class Tier {
   }
 }
 
+const tiers = new WeakMap<Module, Tier>();
+
+/** A module's tiering state: how warm it is, its compiled code once hot. */
+export function tierOf(m: Module): Tier {
+  let t = tiers.get(m);
+  if (t === undefined) {
+    t = new Tier(m.code.length);
+    tiers.set(m, t);
+  }
+  return t;
+}
+
 /** Runs the loaded process like interpret(), in whichever tier its module is. */
 export function execute(cpu: Cpu): Exit {
-  const t = (cpu.module as Module).tier;
+  const t = tierOf(cpu.module as Module);
   if (t.compiled !== null) return tiering.enabled ? runCompiled(cpu, t.compiled) : interpret(cpu);
   if (t.tried || !tiering.enabled) return interpret(cpu);
   if (t.budget > 0) {

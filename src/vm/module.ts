@@ -9,7 +9,6 @@ import { createHash } from "node:crypto";
 import { Packr } from "msgpackr/pack";
 import { RarError } from "./errors.js";
 import { scan } from "./scan.js";
-import type { Tier } from "./execute.js";
 
 export interface FunctionDef {
   readonly name: string;
@@ -62,8 +61,6 @@ export interface Module extends ModuleDef {
   readonly callInfo: Int32Array;
   /** Operand-stack height before the instruction at each pc; -1 where no reachable instruction starts. */
   readonly heights: Int32Array;
-  /** Host-side tiering state (execute.ts): how warm the module is, its compiled code once hot. */
-  readonly tier: Tier;
 }
 
 /** Bookkeeping words charged per call frame (return pc, saved base, function). */

@@ -14,7 +14,6 @@ import {
 } from "./module.js";
 import { OPS, Op, WIDTH } from "./opcodes.js";
 import { quicken } from "./quicken.js";
-import { Tier } from "./execute.js";
 
 /** Operand stack height bound per frame; keeps frames and charges small. */
 export const MAX_STACK = 4096;
@@ -101,7 +100,6 @@ export function verify(def: ModuleDef): Module {
     fast,
     callInfo,
     heights: height,
-    tier: new Tier(code.length),
   };
 }
 
