@@ -1,7 +1,6 @@
 // Reading program files by their ending: .rasm, .rmod, .ent. Every failure
 // is a RarError naming the file.
 
-import { assemble } from "../../lang/asm.js";
 import { decodeBundle, type Module } from "../vm/module.js";
 import { verify, verifyBundle } from "../vm/verify.js";
 import { UsageError } from "./exit.js";
@@ -20,12 +19,13 @@ export function extensionOf(file: string): string {
   return m ? m[0].toLowerCase() : "";
 }
 
-/** Loads a program by its ending. Async so the Ent compiler is only loaded for .ent files (start-up time). */
+/** Loads a program by its ending. Async so the Ent compiler and the assembler load only for their own files (start-up time). */
 export async function loadProgram(file: string): Promise<LoadedProgram> {
   const ext = extensionOf(file);
   switch (ext) {
     case ".rasm": {
       const text = readInput(file).toString("utf8");
+      const { assemble } = await import("../../lang/asm.js");
       const module = assemble(text, file);
       return { module: verifiedIn(file, () => verify(module)), linked: [], sources: new Map([[file, text]]) };
     }

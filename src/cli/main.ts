@@ -4,12 +4,9 @@
 
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
-import { disassemble } from "../../lang/disasm.js";
 import { DEFAULT_GAS, DEFAULT_MEM, Session, type RunResult } from "../session.js";
 import { parseCount, parseProgramArgs } from "./args.js";
-import { checkWritable } from "./atomic.js";
 import { EXIT, reportError, usageLines } from "./exit.js";
-import { runImage, runImagePath, writeRunImage } from "./image-commands.js";
 import { extensionOf, loadProgram } from "./load.js";
 import { interruptible, timeoutOption } from "./interrupt.js";
 import { addPolicyOptions, policyFromFlags } from "./policy-flags.js";
@@ -50,15 +47,20 @@ function finish(r: RunResult): number {
 }
 
 async function runCommand(file: string, rawArgs: string[], flags: RunFlags): Promise<number> {
-  if (extensionOf(file) === ".rimg") return await runImage(file, rawArgs, flags, finish);
-  if (flags.out !== undefined) checkWritable(runImagePath(file, flags.out));
+  // The image code (encoding, decoding, inspection) loads only when an image is read or written (start-up time).
+  if (extensionOf(file) === ".rimg") return await (await import("./image-commands.js")).runImage(file, rawArgs, flags, finish);
+  if (flags.out !== undefined) {
+    const [{ checkWritable }, { runImagePath }] = await Promise.all([import("./atomic.js"), import("./image-commands.js")]);
+    checkWritable(runImagePath(file, flags.out));
+  }
   const args = parseProgramArgs(rawArgs);
   const { module, linked } = await loadProgram(file);
   // Negotiation happens in Session.start: a capability the policy does not grant is exit 2, nothing run.
   const policy = policyFromFlags(flags);
   const session = Session.start(module, { gas: flags.gas, mem: flags.mem, args, policy, linked });
   const r = await interruptible((signal) => session.runAsync({ signal, timeout: flags.timeout }));
-  writeRunImage(session, file, flags.out, r);
+  if (flags.out !== undefined || (r.status !== "done" && r.status !== "fault"))
+    (await import("./image-commands.js")).writeRunImage(session, file, flags.out, r);
   return finish(r);
 }
 
@@ -136,6 +138,7 @@ async function build(argv: readonly string[], onCommand: (name: string) => void)
     .argument("<file>", "module to disassemble")
     .action(async (file: string) => {
       const { module, sources } = await loadProgram(file);
+      const { disassemble } = await import("../../lang/disasm.js");
       process.stdout.write(disassemble(module, { sources }));
     });
 
