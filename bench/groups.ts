@@ -12,6 +12,7 @@ import { gpGroup } from "./gp.js";
 import { hostMemoryGroup } from "./hostmem.js";
 import { imagesGroup } from "./images.js";
 import { peersGroup } from "./peers.js";
+import { startupGroup } from "./startup.js";
 import { depthGroup, spawnGroup } from "./tree.js";
 import { vmGroup } from "./vm.js";
 
@@ -27,4 +28,5 @@ export const GROUPS: readonly BenchGroup[] = [
   capsGroup, // issue 4: cap_call_ns, trace_overhead_ratio
   entGroup, // issue 5: ent_fib_vs_native, ent_loop_vs_native, ent_sieve_vs_native
   gpGroup, // issue 6: gp_evals_per_s
+  startupGroup, // startup_vs_node, startup_rasm_vs_node, startup_node_ms, startup_ms
 ];
