@@ -67,7 +67,8 @@ async function runCommand(file: string, rawArgs: string[], flags: RunFlags): Pro
 /**
  * Commands beyond run and disasm, each registered from its own module. Only
  * the invoked command's module is loaded (start-up time: `rar run` must not
- * load the compiler or the GP harness); help and unknown commands load all.
+ * load the compiler or the GP harness); --version loads none; help and
+ * unknown commands load all.
  */
 const EXTRA_COMMANDS: Readonly<Record<string, (program: Command) => Promise<void>>> = {
   images: async (p) => (await import("./image-commands.js")).addImageCommands(p, finish),
@@ -145,7 +146,7 @@ async function build(argv: readonly string[], onCommand: (name: string) => void)
   const invoked = argv[2] ?? "";
   const group = COMMAND_GROUP[invoked];
   if (group) await EXTRA_COMMANDS[group](program);
-  else if (invoked !== "run" && invoked !== "disasm") for (const g of Object.keys(EXTRA_COMMANDS)) await EXTRA_COMMANDS[g](program);
+  else if (invoked !== "run" && invoked !== "disasm" && invoked !== "-V" && invoked !== "--version") for (const g of Object.keys(EXTRA_COMMANDS)) await EXTRA_COMMANDS[g](program);
   return program;
 }
 
