@@ -14,6 +14,7 @@ import { decodeModule, encodeModule, moduleToWire, packr, type ModuleDef } from 
 import { OPS, Op } from "../src/vm/opcodes.js";
 import { verify } from "../src/vm/verify.js";
 import { BODY_LOCALS, blockArb, load, reference, renderBody, run, runRefueling, start, straightGas, type Tok } from "./helpers/asm.js";
+import { nearStackEnd } from "./helpers/stack.js";
 
 const SPAWN_ARGS = (ptr: number, len: number, gas: number, mem: number, grant = 0, trap = 0): string =>
   `PUSH ${ptr}\n PUSH ${len}\n PUSH ${gas}\n PUSH ${mem}\n PUSH ${grant}\n PUSH ${trap}`;
@@ -454,33 +455,6 @@ describe("(c) untrusted bytes and modules never raise a host exception", () => {
 
 // --- (d) depth does not grow the host stack ---------------------------------
 
-/**
- * Runs `fn` with only `k` frames of JS stack left: recurses until the stack overflows, then calls
- * `fn` k frames above the overflow point. `fn` (the very closure) must have run once before, so that
- * V8 does not need stack to compile it lazily.
- */
-function nearStackEnd<T>(k: number, fn: () => T): T {
-  let ran = false;
-  let out: T | undefined;
-  const down = (): number => {
-    let c: number;
-    try {
-      c = down();
-    } catch (e) {
-      if (e instanceof RangeError && !ran) return k;
-      throw e;
-    }
-    if (c === 0) {
-      ran = true;
-      out = fn();
-      return -1;
-    }
-    return c < 0 ? -1 : c - 1;
-  };
-  down();
-  if (!ran) throw new Error("nearStackEnd: never reached the end of the stack");
-  return out as T;
-}
 
 /**
  * Each process spawns one child (remaining depth in mem[1], passed down in a copy of its memory) and
