@@ -5,7 +5,9 @@
 import { CapRegistry, type CapHandler, type CapValue } from "./caps/registry.js";
 import { argsMemory, type Process, type StatusName } from "./process/process.js";
 import { describeFault } from "./process/report.js";
-import { Machine, interruptRoot, type CapCallEvent, type RunStop } from "./process/scheduler.js";
+import { LIMIT_MAX, Machine, interruptRoot, raiseLimits, type CapCallEvent, type RunStop } from "./process/scheduler.js";
+
+export { LIMIT_MAX };
 import { RarError } from "./vm/errors.js";
 import type { Module } from "./vm/module.js";
 import { StatusCode } from "./vm/opcodes.js";
@@ -24,8 +26,6 @@ import { BUILTIN_SIGNATURES } from "./caps/signatures.js";
 /** Default root budgets (CLI.md): bounded unless the user asks for more. */
 export const DEFAULT_GAS = 10_000_000;
 export const DEFAULT_MEM = 1_048_576;
-/** Largest budget or refuel amount: a safe integer (budgets are counted exactly). */
-export const LIMIT_MAX = Number.MAX_SAFE_INTEGER;
 /** Largest maximum tree depth a host may configure. */
 export const DEPTH_MAX = 1 << 20;
 /**
@@ -160,8 +160,11 @@ interface Until {
 /** Fills an in-memory kv store with the puts a trace recorded, in order (the store's state at the trace's end). */
 function replayPuts(kv: KvStore, trace: Trace): void {
   for (const e of trace.events())
-    if (e.kind === "cap" && e.cap === "kv.put" && e.result === 0 && e.args.length === 2 && typeof e.args[0] !== "number" && typeof e.args[1] !== "number")
-      kv.put(codePointsToText(e.args[0]), e.args[1]);
+    if (e.kind === "cap" && e.cap === "kv.put") {
+      const [key, value] = e.args;
+      // A recorded put (key and value arrays) answered 0; anything else in a forged trace is not one.
+      if (e.result === 0 && e.args.length === 2 && typeof key !== "number" && typeof value !== "number") kv.put(codePointsToText(key), value);
+    }
 }
 
 export class Session {
@@ -314,8 +317,9 @@ export class Session {
     const recorded = first?.kind === "start" && first.policy !== "" ? policyFromJson(first.policy, where) : null;
     const data: Policy | null = recorded ? { ...recorded, kv: undefined } : null;
     const offered = new Set([...Object.keys(BUILTIN_SIGNATURES), ...Object.keys(opts.handlers ?? {})]);
-    negotiateImage(img.root.caps, hostGrants(opts), (family: string) => offered.has(family), new Set(Object.keys(data?.mocks ?? {})), opts.where ?? "image");
-    machine.hostGrants = hostGrants(opts);
+    const host = hostGrants(opts);
+    negotiateImage(img.root.caps, host, (family: string) => offered.has(family), new Set(Object.keys(data?.mocks ?? {})), opts.where ?? "image");
+    machine.hostGrants = host;
     const s = new Session(machine, img.root, ImageHistory.of(img.meta));
     s.attachHost(opts, data, trace);
     // An image without a history (a guest snapshot) starts one here; it cannot be replayed from before.
@@ -416,8 +420,7 @@ export class Session {
     checkCount("refuel mem", mem, 0);
     if (this.machine.pending) usage("pending", "cannot refuel while an async capability call is pending");
     this.recorder?.refuel(gas, mem);
-    this.root.gasLimit = Math.min(LIMIT_MAX, this.root.gasLimit + gas);
-    this.root.memLimit = Math.min(LIMIT_MAX, this.root.memLimit + mem);
+    raiseLimits(this.root, gas, mem);
   }
 
   /** Sets the value a trapped capability call of the root returns when resumed. */

@@ -6,8 +6,8 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { CapHandler } from "../src/caps/registry.js";
 import { LIMIT_MAX, Session } from "../src/session.js";
-import { RarError } from "../src/vm/errors.js";
 import { load } from "./helpers/asm.js";
+import { rarErrorOf } from "./helpers/errors.js";
 
 const LOOP = load(`.func main 0 1
 top:
@@ -16,15 +16,7 @@ top:
   LSET 0
   JMP top`);
 
-function usageError(f: () => unknown): RarError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof RarError) return e;
-    throw e;
-  }
-  throw new Error("expected a RarError");
-}
+const usageError = rarErrorOf;
 
 const BAD_COUNTS = [NaN, -1, 1.5, Infinity, -Infinity, LIMIT_MAX + 1, 2 ** 60, "10" as unknown as number, null as unknown as number];
 

@@ -11,9 +11,9 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { assemble } from "../lang/asm.js";
 import { loadPolicy, negotiate, negotiateImage } from "../src/caps/policy.js";
 import { Session } from "../src/session.js";
-import { RarError } from "../src/vm/errors.js";
 import { verify } from "../src/vm/verify.js";
 import { load, start } from "./helpers/asm.js";
+import { rarErrorOf } from "./helpers/errors.js";
 
 const CLI = join(__dirname, "..", "dist", "src", "cli", "main.js");
 let dir = "";
@@ -29,15 +29,7 @@ function policyFile(name: string, doc: unknown): string {
   return f;
 }
 
-function policyError(f: () => unknown): RarError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof RarError) return e;
-    throw e;
-  }
-  throw new Error("expected a RarError");
-}
+const policyError = rarErrorOf;
 
 const CLOCK_PRINT = `.cap clock.now
 .cap io.print

@@ -80,7 +80,8 @@ export interface CapCallEvent {
  */
 export type RunStop = "stopped" | "pending" | "sliced";
 
-const MAX_LIMIT = Number.MAX_SAFE_INTEGER;
+/** Largest gas or memory limit: a safe integer (budgets are counted exactly). */
+export const LIMIT_MAX = Number.MAX_SAFE_INTEGER;
 /**
  * The hot loop's counters are capped at this window so they stay small
  * integers (V8 then keeps them in int32 registers). When a counter runs out
@@ -557,8 +558,7 @@ export class Machine {
         if (!c) return this.fault("bad_handle", `handle ${s[sp - 3]}`);
         if (g < 0 || m < 0) return this.fault("bad_arg", `refuel by ${g} gas, ${m} words`);
         if (!this.charge(base)) return Step.Gas;
-        c.gasLimit = clampLimit(c.gasLimit + g);
-        c.memLimit = clampLimit(c.memLimit + m);
+        raiseLimits(c, g, m);
         cpu.sp = sp - 3;
         cpu.pc = pc + 1;
         return Step.Continue;
@@ -1218,6 +1218,12 @@ function wake(c: Process): void {
   }
 }
 
+/** A refuel: raises p's limits by non-negative amounts, saturating at LIMIT_MAX (REFUEL, a host refuel, its replay). */
+export function raiseLimits(p: Process, gas: number, mem: number): void {
+  p.gasLimit = clampLimit(p.gasLimit + gas);
+  p.memLimit = clampLimit(p.memLimit + mem);
+}
+
 function clampLimit(x: number): number {
-  return Math.max(0, Math.min(MAX_LIMIT, Math.floor(x)));
+  return Math.max(0, Math.min(LIMIT_MAX, Math.floor(x)));
 }

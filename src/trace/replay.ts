@@ -20,7 +20,7 @@ import { formatLocation, locate } from "../process/report.js";
 import { Machine } from "../process/scheduler.js";
 import type { Module } from "../vm/module.js";
 import { Op, StatusCode, WIDTH } from "../vm/opcodes.js";
-import { interruptRoot } from "../process/scheduler.js";
+import { interruptRoot, raiseLimits } from "../process/scheduler.js";
 import { describeEvent, traceToWire, type CapErrorEvent, type CapEvent, type InterruptEvent, type StartEvent, type Trace, type TraceEvent } from "./trace.js";
 
 export interface Divergence {
@@ -156,8 +156,7 @@ export function replay(src: ReplaySource, opts: ReplayOptions = {}): ReplayResul
     const e = events[i];
     switch (e.kind) {
       case "refuel":
-        r.gasLimit = Math.min(Number.MAX_SAFE_INTEGER, r.gasLimit + e.gas);
-        r.memLimit = Math.min(Number.MAX_SAFE_INTEGER, r.memLimit + e.mem);
+        raiseLimits(r, e.gas, e.mem);
         cursor++;
         break;
       case "answer":
