@@ -46,6 +46,7 @@ import {
 } from "node:fs";
 import { dirname, isAbsolute, join, relative, sep } from "node:path";
 import { RESULT_MAX, codePointCount, codePointsToText, textToCodePoints, type CapContext, type CapHandler, type CapValue } from "./registry.js";
+import { kindOf } from "./hostfile.js";
 import { BUILTIN_SIGNATURES } from "./signatures.js";
 
 /** Largest file fs.read returns, in bytes (one byte per word). */
@@ -271,16 +272,6 @@ function bytesOf(words: Int32Array): Uint8Array {
 
 const NOFOLLOW = constants.O_NOFOLLOW ?? 0;
 const NONBLOCK = constants.O_NONBLOCK ?? 0;
-
-/** What a non-regular file is, for messages. */
-function kindOf(st: Stats): string {
-  if (st.isDirectory()) return "a directory";
-  if (st.isFIFO()) return "a FIFO";
-  if (st.isSocket()) return "a socket";
-  if (st.isCharacterDevice() || st.isBlockDevice()) return "a device";
-  if (st.isSymbolicLink()) return "a symlink";
-  return "not a regular file";
-}
 
 /** The real path of an open handle where the host can tell it (Linux), else null. */
 function handlePath(fd: number): string | null {

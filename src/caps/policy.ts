@@ -19,13 +19,14 @@
 // Relative directories in a file are resolved against the file's directory;
 // in flags, against the working directory. Denials win over grants and mocks.
 
-import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
+import { existsSync, realpathSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { RarError } from "../vm/errors.js";
 import type { ModuleDef } from "../vm/module.js";
 import type { Process } from "../process/process.js";
 import type { MockSpec } from "./builtins.js";
 import { canonicalCap, capCovers, capFamily, capScope, intersectGrants, scopeCovers, textToCodePoints, type CapSignature, type CapValue, type ValueType } from "./registry.js";
+import { readRegularFile } from "./hostfile.js";
 import { BUILTIN_SIGNATURES } from "./signatures.js";
 
 /** A resolved policy: what the root holds. */
@@ -203,10 +204,11 @@ export function parsePolicy(doc: unknown, where: string, base: string, custom: P
 export function readPolicyFile(file: string, custom: PolicySources["custom"] = {}): Parsed {
   let text: string;
   try {
-    text = readFileSync(file, "utf8");
+    text = readRegularFile(file).toString("utf8");
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    fail("read", code === "ENOENT" ? "no such policy file" : `cannot read (${code ?? (e as Error).message})`, file);
+    const why = code === "ENOENT" ? "no such policy file" : code === "EISDIR" || code === "ENOTREG" ? (e as Error).message : `cannot read (${code ?? (e as Error).message})`;
+    fail("read", why, file);
   }
   let doc: unknown;
   try {

@@ -53,22 +53,35 @@ export function fsReason(e: unknown): string {
       return "no space left on device";
     case "ENOTEMPTY":
       return "a non-empty directory is in the way";
+    case "ENOTREG":
+      return (e as Error).message;
   }
   return (e instanceof Error ? e.message : String(e)).replace(/^[A-Z]+: /, "").replace(/, \w+ '.*$/s, "");
 }
+
+/** Longest line of an error message; untrusted text (a 10 MB capability name) is cut in the middle. */
+const LINE_MAX = 400;
+const HEAD = 300;
+const TAIL = 80;
 
 /**
  * Control characters (and bidirectional overrides) from untrusted input
  * (a binary file's bytes in a parse error) as visible escapes, so an error
  * line cannot move the cursor, recolour the terminal or hide text. Line
- * breaks are kept only where a message may have several lines.
+ * breaks are kept only where a message may have several lines, and a line
+ * longer than LINE_MAX keeps its start and end around a count of what was
+ * left out.
  */
 function printable(s: string, keepNewlines: boolean): string {
-  return s.replace(/[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g, (c) => {
+  const escaped = s.replace(/[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g, (c) => {
     if (c === "\n" && keepNewlines) return c;
     const code = c.charCodeAt(0);
     return code < 0x100 ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16)}`;
   });
+  return escaped
+    .split("\n")
+    .map((line) => (line.length <= LINE_MAX ? line : `${line.slice(0, HEAD)} … (${line.length - HEAD - TAIL} characters left out) … ${line.slice(-TAIL)}`))
+    .join("\n");
 }
 
 /** A usage error's two lines: the message and the hint to the help of `command`. */

@@ -3,15 +3,15 @@
 // modules, which all read files (load.ts loads ent-commands.ts lazily, which
 // reads files too: keeping these here keeps that from being a cycle).
 
-import { readFileSync } from "node:fs";
+import { readRegularFile } from "../caps/hostfile.js";
 import { RarError } from "../vm/errors.js";
 import { UsageError, fsReason } from "./exit.js";
 
-/** Reads a whole input file; a missing or unreadable one is a RarError naming it. */
+/** Reads a whole input file (a regular file: a FIFO or device is refused, never waited on); a missing or unreadable one is a RarError naming it. */
 export function readInput(file: string): Buffer {
   if (file === "") throw new UsageError("an empty file name was given for a file to read");
   try {
-    return readFileSync(file);
+    return readRegularFile(file);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new RarError("io", "read", code === "ENOENT" ? "no such file" : fsReason(e), file);

@@ -17,7 +17,8 @@ export interface Out {
 
 /** Runs `rar ARGS...` in `cwd` and waits for it. */
 export function rarIn(cwd: string, ...args: string[]): Out {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", cwd });
+  // A hung CLI fails its test (code -1) instead of hanging the suite.
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", cwd, timeout: 60_000 });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
