@@ -13,8 +13,8 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { PROCESS_WORDS, STATUS_NAMES } from "../src/process/process.js";
 import { FRAME_WORDS, MODULE_LIMITS } from "../src/vm/module.js";
-import { OPS, StatusCode, WORDS_PER_GAS, type OperandKind, type OpInfo } from "../src/vm/opcodes.js";
-import { MAX_CAP_ARGS, MAX_STACK, SPAWN_EXTRA } from "../src/vm/verify.js";
+import { BYTES_PER_GAS, OPS, SPAWN_EXTRA, StatusCode, WORDS_PER_GAS, type OperandKind, type OpInfo } from "../src/vm/opcodes.js";
+import { MAX_CAP_ARGS, MAX_STACK } from "../src/vm/verify.js";
 
 const TABLE_SOURCE = new URL("../src/vm/opcodes.ts", import.meta.url);
 const OUTPUT = new URL("../spec/isa.md", import.meta.url);
@@ -39,7 +39,7 @@ const VARIABLE_POP: Readonly<Record<string, string>> = {
 
 const ceil = (x: string, per: number): string => `⌈${x}/${per}⌉`;
 
-/** The general bulk rule: what `bulkGas(n)` in opcodes.ts charges for n words moved. */
+/** The general bulk rule: what `wordGas(n)` in opcodes.ts charges for n words moved. */
 const BULK_GENERAL = `${ceil("n", WORDS_PER_GAS)}, n = words moved`;
 
 /** The variable part of each bulk instruction's gas, on top of its base cost. */
@@ -48,13 +48,13 @@ const BULK: Readonly<Record<string, string>> = {
   MCOPY: `${ceil("n", WORDS_PER_GAS)}, n = words copied`,
   MFILL: `${ceil("n", WORDS_PER_GAS)}, n = words filled`,
   SPAWN: `${ceil("len", WORDS_PER_GAS)}, len = words of the child's memory`,
-  SPAWNC: `${ceil("len", WORDS_PER_GAS)} + ${ceil("clen", 4)}, len = words of the child's memory, clen = code bytes`,
+  SPAWNC: `${ceil("len", WORDS_PER_GAS)} + ${ceil("clen", BYTES_PER_GAS)}, len = words of the child's memory, clen = code bytes`,
   SPAWNX: `${ceil("len", WORDS_PER_GAS)}, len = words of the child's memory`,
   CLOAD: `${ceil("n", WORDS_PER_GAS)}, n = words copied`,
   CSTORE: `${ceil("n", WORDS_PER_GAS)}, n = words copied`,
   CAP: `${ceil("w", WORDS_PER_GAS)}, w = argument words passed (an int counts 1, an array its length)`,
   SNAPSHOT: `${ceil("w", WORDS_PER_GAS)}, w = memUsed of the child (its subtree footprint)`,
-  RESTORE: `${ceil("len", 4)}, len = image bytes`,
+  RESTORE: `${ceil("len", BYTES_PER_GAS)}, len = image bytes`,
   INBOX: `${ceil("n", WORDS_PER_GAS)}, n = inbox length`,
   ANSWERA: `${ceil("len", WORDS_PER_GAS)}, len = words of the answer`,
   NARROW: `${ceil("len", WORDS_PER_GAS)}, len = code points of the scope`,
@@ -108,7 +108,7 @@ function checkTable(): void {
   for (const name of Object.keys(VARIABLE_POP))
     if (!((byName.get(name)?.pop ?? 0) < 0)) throw new Error(`gen-isa: ${name} has a pop rule but no variable pop in the table`);
   for (const name of Object.keys(BULK))
-    if (!byName.get(name)?.bulk) throw new Error(`gen-isa: ${name} has a bulk rule but is not bulk in the table`);
+    if (!byName.get(name)?.dynamic) throw new Error(`gen-isa: ${name} has a bulk rule but is not bulk in the table`);
 }
 
 const cell = (s: string): string => s.replace(/\|/g, "\\|");
@@ -123,7 +123,7 @@ function stackEffect(o: OpInfo): string {
 }
 
 function gas(o: OpInfo): string {
-  return o.bulk ? `${o.gas} + ${BULK[o.name] ?? BULK_GENERAL}` : String(o.gas);
+  return o.dynamic ? `${o.gas} + ${BULK[o.name] ?? BULK_GENERAL}` : String(o.gas);
 }
 
 /** The text of spec/isa.md as the code defines it now. */

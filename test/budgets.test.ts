@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { PROCESS_WORDS } from "../src/process/process.js";
 import { describeFault } from "../src/process/report.js";
-import { GAS, Op, StatusCode, WIDTH, bulkGas } from "../src/vm/opcodes.js";
+import { GAS, Op, StatusCode, WIDTH, wordGas } from "../src/vm/opcodes.js";
 import { child, gasOf, load, run, runRefueling, start, straightGas } from "./helpers/asm.js";
 
 const ROOT_IDLE = PROCESS_WORDS + 1;
@@ -228,9 +228,9 @@ describe("exhaustion of several ancestors at once", () => {
     expect(b.status).toBe(StatusCode.READY);
     expect(c.status).toBe(StatusCode.READY);
     // Both a and b lacked the gas; nothing of the MGROW happened.
-    expect(a.gasLimit - a.gasUsed).toBeLessThan(2 + bulkGas(160000));
-    expect(b.gasLimit - b.gasUsed).toBeLessThan(2 + bulkGas(160000));
-    expect(a.need).toBe(2 + bulkGas(160000));
+    expect(a.gasLimit - a.gasUsed).toBeLessThan(2 + wordGas(160000));
+    expect(b.gasLimit - b.gasUsed).toBeLessThan(2 + wordGas(160000));
+    expect(a.need).toBe(2 + wordGas(160000));
     expect(c.memSize).toBe(0);
     expect(s.module.code[c.pc]).toBe(Op.MGROW);
     // main refuels a; now only b lacks: b stops and a (its parent) refuels it; c finishes.

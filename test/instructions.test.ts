@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { assemble } from "../lang/asm.js";
 import { PROCESS_WORDS } from "../src/process/process.js";
 import { encodeModule } from "../src/vm/module.js";
-import { OPS, Op, StatusCode, bulkGas } from "../src/vm/opcodes.js";
+import { OPS, Op, StatusCode, wordGas } from "../src/vm/opcodes.js";
 import { child, gasOf, load, run, start, straightGas } from "./helpers/asm.js";
 
 /** Root footprint when done with no children: bookkeeping + the args array [0]. */
@@ -311,7 +311,7 @@ describe("linear memory", () => {
       expect(r.value).toBe(1); // the args array [0] was there
       expect(s.root.memSize).toBe(1 + n);
       expect(Array.from(s.root.mem.subarray(0, 1 + n)).every((w) => w === 0)).toBe(true);
-      expect(r.gasUsed).toBe(gasOf("PUSH", "MGROW", "RET") + bulkGas(n));
+      expect(r.gasUsed).toBe(gasOf("PUSH", "MGROW", "RET") + wordGas(n));
       expect(r.memUsed).toBe(ROOT_IDLE + n);
     }
   });
@@ -363,19 +363,19 @@ describe("linear memory", () => {
     const rf = fwd.run();
     // mem = [5, 10, 20, 30, 40, 50] -> copy mem[0..4) to mem[1..5)
     expect(Array.from(fwd.root.mem.subarray(0, 6))).toEqual([5, 5, 10, 20, 30, 50]);
-    expect(rf.gasUsed).toBe(gasOf("PUSH", "PUSH", "PUSH", "MCOPY", "PUSH", "RET") + bulkGas(4));
+    expect(rf.gasUsed).toBe(gasOf("PUSH", "PUSH", "PUSH", "MCOPY", "PUSH", "RET") + wordGas(4));
     const back = start(`.func main 0 0\n PUSH 0\n PUSH 1\n PUSH 4\n MCOPY\n PUSH 0\n RET`, { args: [10, 20, 30, 40, 50] });
     back.run();
     expect(Array.from(back.root.mem.subarray(0, 6))).toEqual([10, 20, 30, 40, 40, 50]);
     const big = run(`.func main 0 0\n PUSH 40\n MGROW\n PUSH 0\n PUSH 1\n PUSH 33\n MCOPY\n PUSH 0\n RET`);
-    expect(big.gasUsed).toBe(gasOf("PUSH", "MGROW", "PUSH", "PUSH", "PUSH", "MCOPY", "PUSH", "RET") + bulkGas(40) + bulkGas(33));
+    expect(big.gasUsed).toBe(gasOf("PUSH", "MGROW", "PUSH", "PUSH", "PUSH", "MCOPY", "PUSH", "RET") + wordGas(40) + wordGas(33));
   });
 
   it("MFILL fills n words with v, charged its table gas plus bulk gas for n words", () => {
     const s = start(`.func main 0 0\n PUSH 20\n MGROW\n PUSH 2\n PUSH -3\n PUSH 17\n MFILL\n PUSH 0\n RET`);
     const r = s.run();
     expect(Array.from(s.root.mem.subarray(0, 21))).toEqual([0, 0, ...Array<number>(17).fill(-3), 0, 0]);
-    expect(r.gasUsed).toBe(gasOf("PUSH", "MGROW", "PUSH", "PUSH", "PUSH", "MFILL", "PUSH", "RET") + bulkGas(20) + bulkGas(17));
+    expect(r.gasUsed).toBe(gasOf("PUSH", "MGROW", "PUSH", "PUSH", "PUSH", "MFILL", "PUSH", "RET") + wordGas(20) + wordGas(17));
   });
 });
 
@@ -408,7 +408,7 @@ describe("spawn, resume, status, result", () => {
     const r = run(m);
     expect(r.value).toBe(StatusCode.READY + StatusCode.DONE * 10 + 42);
     // Every instruction of main and inc once, plus the bulk part of SPAWN's 1-word memory copy.
-    expect(r.gasUsed).toBe(straightGas(m, "main") + straightGas(m, "inc") + bulkGas(1));
+    expect(r.gasUsed).toBe(straightGas(m, "main") + straightGas(m, "inc") + wordGas(1));
     // The finished child keeps its footprint (bookkeeping + its memory) until killed.
     expect(r.memUsed).toBe(ROOT_IDLE + PROCESS_WORDS + 1);
   });
@@ -476,7 +476,7 @@ describe("spawn, resume, status, result", () => {
     expect(r.value).toBe(6);
     expect(Array.from(s.root.mem.subarray(0, 4))).toEqual([99, 6, 6, 7]);
     expect(Array.from(child(s.root, 1).mem)).toEqual([99, 6, 7]);
-    expect(r.gasUsed).toBe(straightGas(s.module, "main") + straightGas(s.module, "scribble") + bulkGas(3) + bulkGas(3) + bulkGas(2) + bulkGas(1));
+    expect(r.gasUsed).toBe(straightGas(s.module, "main") + straightGas(s.module, "scribble") + wordGas(3) + wordGas(3) + wordGas(2) + wordGas(1));
     expect(r.memUsed).toBe(ROOT_IDLE + 3 + PROCESS_WORDS + 3);
   });
 
@@ -535,7 +535,7 @@ describe("spawn, resume, status, result", () => {
     const r = s.run();
     expect(r.status).toBe("done");
     expect(Array.from(s.root.mem.subarray(1, 8))).toEqual([5, 10, 5, 20, 1, 30, 1]);
-    expect(r.gasUsed).toBe(straightGas(s.module, "main") + bulkGas(8) + straightGas(s.module, "gen"));
+    expect(r.gasUsed).toBe(straightGas(s.module, "main") + wordGas(8) + straightGas(s.module, "gen"));
   });
 
   it("STATUS reports ready, done, fault, out_of_gas, yielded and cap_call as 0..6 codes", () => {
@@ -651,7 +651,7 @@ describe("spawn, resume, status, result", () => {
       PUSH 0
       RET`);
     const r = run(m);
-    expect(r.gasUsed).toBe(straightGas(m, "main") + bulkGas(40) + bulkGas(33));
+    expect(r.gasUsed).toBe(straightGas(m, "main") + wordGas(40) + wordGas(33));
     expect(r.memUsed).toBe(ROOT_IDLE + 40 + PROCESS_WORDS + 33);
   });
 });
@@ -850,7 +850,7 @@ describe("capabilities", () => {
     const r = run(m);
     expect(r.out).toBe("hello\n");
     expect(r.value).toBe(0);
-    expect(r.gasUsed).toBe(straightGas(m, "main") + bulkGas(5) + bulkGas(5));
+    expect(r.gasUsed).toBe(straightGas(m, "main") + wordGas(5) + wordGas(5));
   });
 
   it("a capability not granted faults cap_denied, naming it", () => {

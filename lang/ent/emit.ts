@@ -9,8 +9,8 @@
 // rejects later without a source position.
 
 import { MODULE_LIMITS, type FunctionDef, type ModuleDef } from "../../src/vm/module.js";
-import { OPS, Op } from "../../src/vm/opcodes.js";
-import { MAX_STACK, SPAWN_EXTRA } from "../../src/vm/verify.js";
+import { OPS, Op, SPAWN_EXTRA } from "../../src/vm/opcodes.js";
+import { MAX_STACK } from "../../src/vm/verify.js";
 import type { Pos } from "./errors.js";
 
 /** Reports a module-format limit at a source position (a compile error). */

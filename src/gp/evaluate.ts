@@ -13,7 +13,7 @@ import { Machine } from "../process/scheduler.js";
 import { describeFault } from "../process/report.js";
 import { PROCESS_WORDS } from "../process/process.js";
 import { MODULE_LIMITS, type FunctionDef, type Module } from "../vm/module.js";
-import { GAS, Op, StatusCode, bulkGas } from "../vm/opcodes.js";
+import { GAS, Op, StatusCode, wordGas } from "../vm/opcodes.js";
 import { verify } from "../vm/verify.js";
 import type { Layout } from "./compile.js";
 import type { Case, Problem } from "./problems.js";
@@ -94,7 +94,7 @@ class Code {
   }
   /** Adds the bulk gas of an instruction just emitted. */
   bulk(words: number): void {
-    this.gas += bulkGas(words);
+    this.gas += wordGas(words);
   }
   /** Gas charged since the previous mark. */
   mark(): number {

@@ -31,10 +31,10 @@ import { resolveScope, scopeWithin } from "../caps/scope.js";
 import { builtinSignature } from "../caps/signatures.js";
 import { FAULTS, RarError, type FaultKind } from "../vm/errors.js";
 import { execute } from "../vm/execute.js";
-import { Cpu, Exit, SCHEDULED, interpret } from "../vm/interpreter.js";
+import { Cpu, Exit, interpret } from "../vm/interpreter.js";
 import { decodeModule, type Module } from "../vm/module.js";
-import { GAS, Op, StatusCode, bulkGas } from "../vm/opcodes.js";
-import { SPAWN_EXTRA, verify } from "../vm/verify.js";
+import { GAS, Op, SCHEDULED, SPAWN_EXTRA, StatusCode, byteGas, wordGas } from "../vm/opcodes.js";
+import { verify } from "../vm/verify.js";
 import { NO_WORDS, PROCESS_WORDS, Process, REQUEST_ARG_WORDS, requestWords } from "./process.js";
 
 /** Encodes and decodes process subtrees as images (provided by the image layer). */
@@ -586,7 +586,7 @@ export class Machine {
         // CLOAD: a = child src, b = own dst. CSTORE: a = child dst, b = own src.
         if (n < 0 || a < 0 || a + n > c.memSize || b < 0 || b + n > cpu.memSize)
           return this.fault("mem_bounds", `copy of ${n} words between child ${c.path} at ${a} and self at ${b}`);
-        if (!this.charge(base + bulkGas(n))) return Step.Gas;
+        if (!this.charge(base + wordGas(n))) return Step.Gas;
         if (op === Op.CLOAD) cpu.mem.set(c.mem.subarray(a, a + n), b);
         else c.mem.set(cpu.mem.subarray(b, b + n), a);
         cpu.sp = sp - 4;
@@ -685,7 +685,7 @@ export class Machine {
         return this.fault("mem_bounds", `code bytes at ${cptr}, ${clen} long`);
       codeWords = clen;
     }
-    const gas = GAS[op] + bulkGas(len) + Math.ceil(codeWords / 4);
+    const gas = GAS[op] + wordGas(len) + byteGas(codeWords);
     if (gas > cpu.gas) {
       cpu.need = gas;
       return Step.Gas;
@@ -769,7 +769,7 @@ export class Machine {
       case Op.INBOX: {
         const dst = s[sp - 1];
         if (dst < 0 || dst + held > cpu.memSize) return this.fault("mem_bounds", `inbox of ${held} to ${dst}`);
-        if (!this.charge(GAS[op] + bulkGas(held))) return Step.Gas;
+        if (!this.charge(GAS[op] + wordGas(held))) return Step.Gas;
         if (d.inbox) cpu.mem.set(d.inbox, dst);
         this.cpu.memFree += held;
         d.inbox = null;
@@ -781,7 +781,7 @@ export class Machine {
         if (!c) return this.fault("bad_handle", `handle ${s[sp - 1]}`);
         if (!this.images) return this.fault("bad_image", "no image codec in this runtime");
         // Priced on the subtree's footprint (what encoding walks), known before any work is done.
-        const gas = GAS[op] + bulkGas(c.memUsed);
+        const gas = GAS[op] + wordGas(c.memUsed);
         if (!this.charge(gas)) return Step.Gas;
         const bytes = this.images.encode(c, this);
         if (bytes.length - held > cpu.memFree) {
@@ -815,9 +815,9 @@ export class Machine {
           if (len < 0 || ptr < 0 || ptr + len > cpu.memSize) return this.fault("mem_bounds", `answer of ${len} at ${ptr}`);
           const grow = len - (c.inbox?.length ?? 0);
           if (grow > c.memLimit - c.memUsed) return this.fault("bad_arg", `answer of ${len} words exceeds child ${c.path}'s memory`);
-          if (!this.charge(GAS[op] + bulkGas(len))) return Step.Gas;
+          if (!this.charge(GAS[op] + wordGas(len))) return Step.Gas;
           if (grow > cpu.memFree) {
-            cpu.gas += GAS[op] + bulkGas(len);
+            cpu.gas += GAS[op] + wordGas(len);
             cpu.need = grow;
             return Step.Mem;
           }
@@ -844,9 +844,9 @@ export class Machine {
           break;
         }
         const data = k === -1 ? Int32Array.from([...req.cap].map((ch) => ch.codePointAt(0) as number)) : req.args[k].slice();
-        if (!this.charge(GAS[op] + bulkGas(data.length))) return Step.Gas;
+        if (!this.charge(GAS[op] + wordGas(data.length))) return Step.Gas;
         if (data.length - held > cpu.memFree) {
-          cpu.gas += GAS[op] + bulkGas(data.length);
+          cpu.gas += GAS[op] + wordGas(data.length);
           cpu.need = data.length - held;
           return Step.Mem;
         }
@@ -868,7 +868,7 @@ export class Machine {
     const len = s[sp - 1];
     if (len < 0 || ptr < 0 || ptr + len > cpu.memSize) return this.fault("mem_bounds", `image bytes at ${ptr}, ${len} long`);
     if (!this.images) return this.fault("bad_image", "no image codec in this runtime");
-    const gas = GAS[Op.RESTORE] + Math.ceil(len / 4);
+    const gas = GAS[Op.RESTORE] + byteGas(len);
     if (!this.charge(gas)) return Step.Gas;
     const bytes = new Uint8Array(len);
     for (let i = 0; i < len; i++) {
@@ -1007,7 +1007,7 @@ export class Machine {
       return this.fault("cap_denied", `cannot narrow ${family} to '${text}': its real path leaves the held scope`);
     const grant = `${family}:${scope.n}`;
     if (grant.length > GRANT_MAX) return this.fault("cap_denied", `cannot narrow ${family}: the scope is longer than ${GRANT_MAX - family.length - 1}`);
-    if (!this.charge(GAS[Op.NARROW] + bulkGas(len))) return Step.Gas;
+    if (!this.charge(GAS[Op.NARROW] + wordGas(len))) return Step.Gas;
     c.caps = this.shared([...c.caps.filter((x) => capFamily(x) !== family), grant].sort());
     cpu.sp = sp - 3;
     cpu.pc += 2;
@@ -1044,7 +1044,7 @@ export class Machine {
         words += len;
       }
     }
-    const gas = GAS[Op.CAP] + bulkGas(words);
+    const gas = GAS[Op.CAP] + wordGas(words);
     if (!this.charge(gas)) return Step.Gas;
     // A trapped request stays with the caller until it is answered: charged like an inbox.
     const held = trapped ? words + sig.args.length * REQUEST_ARG_WORDS : 0;

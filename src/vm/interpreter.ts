@@ -12,19 +12,9 @@
 
 import { Detail, type FaultKind } from "./errors.js";
 import type { Module } from "./module.js";
-import { GAS, OPS, Op } from "./opcodes.js";
+import { GAS, OPS, Op, wordGas } from "./opcodes.js";
 import { DISPATCH_GAS, Fused } from "./quicken.js";
 
-/**
- * The instructions the loop hands to the scheduler (its default case), by
- * opcode: process, capability and headroom instructions.
- */
-export const SCHEDULED: Uint8Array = (() => {
-  const s = new Uint8Array(OPS.length);
-  for (let op = Op.SPAWN; op <= Op.REQUEST; op++) s[op] = 1;
-  s[Op.CSIZE] = 1;
-  return s;
-})();
 
 export const enum Exit {
   /** `need` gas did not fit; nothing happened. */
@@ -414,7 +404,7 @@ export function interpret(cpu: Cpu): Exit {
           exit = Exit.Fault;
           break loop;
         }
-        const extra = Math.ceil(n / 16);
+        const extra = wordGas(n);
         if (extra > gas) {
           gas += c;
           cpu.need = c + extra;
@@ -454,7 +444,7 @@ export function interpret(cpu: Cpu): Exit {
           exit = Exit.Fault;
           break loop;
         }
-        const extra = Math.ceil(n / 16);
+        const extra = wordGas(n);
         if (extra > gas) {
           gas += c;
           cpu.need = c + extra;

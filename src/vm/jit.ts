@@ -18,9 +18,9 @@
 // The generated text is built from numbers only (code words, pcs, costs), never
 // from guest strings.
 
-import { type Cpu, Exit, SCHEDULED, growInt32 } from "./interpreter.js";
+import { type Cpu, Exit, growInt32 } from "./interpreter.js";
 import { FRAME_WORDS, type Module } from "./module.js";
-import { GAS, OPS, Op, WIDTH, WORDS_PER_GAS } from "./opcodes.js";
+import { COMPILED, GAS, OPS, Op, SCHEDULED, WIDTH, WORDS_PER_GAS } from "./opcodes.js";
 
 /** A compiled chunk: runs from cpu.pc; returns an Exit, or STOP to hand the pc back to the driver. */
 type Chunk = (cpu: Cpu) => number;
@@ -56,19 +56,11 @@ const MAX_MODULE_WORDS = 65536;
 /** A function larger than this stays interpreted. */
 const MAX_FUNCTION_WORDS = 32768;
 
-/** Instructions the compiled code runs itself; the rest stop it. */
-export const COMPILED: ReadonlySet<number> = new Set<number>([
-  Op.NOP, Op.PUSH, Op.POP, Op.DUP, Op.SWAP, Op.OVER, Op.LGET, Op.LSET, Op.LTEE, Op.LINC,
-  Op.ADD, Op.SUB, Op.MUL, Op.DIV, Op.REM, Op.ADDI, Op.NEG, Op.AND, Op.OR, Op.XOR, Op.SHL, Op.SHR, Op.SHRU, Op.NOT,
-  Op.EQ, Op.NE, Op.LT, Op.LE, Op.GT, Op.GE, Op.EQZ, Op.JMP, Op.JZ, Op.JNZ, Op.CALL, Op.RET,
-  Op.MSIZE, Op.LOAD, Op.STORE, Op.ALOAD, Op.ASTORE, Op.MGROW, Op.MCOPY, Op.MFILL,
-]);
-
 /**
  * Bulk instructions end their block: their extra gas is known only when they
  * run, so nothing after them may have been charged in advance.
  */
-const BULK = new Set<number>([Op.MGROW, Op.MCOPY, Op.MFILL]);
+const BULK: Uint8Array = Uint8Array.from(OPS.map((o) => (o.runs === "compiled" && o.dynamic !== undefined ? 1 : 0)));
 
 const BINARY: Partial<Record<number, (a: string, b: string) => string>> = {
   [Op.ADD]: (a, b) => `(${a} + ${b}) | 0`,
@@ -127,8 +119,8 @@ function findBlocks(m: Module, f: number, leader: Int32Array, next: number): num
     const op = code[pc];
     const after = pc + WIDTH[op];
     if (op === Op.JMP || op === Op.JZ || op === Op.JNZ) starts.add(code[pc + 1]);
-    if (op === Op.JMP || op === Op.JZ || op === Op.JNZ || op === Op.CALL || op === Op.RET || BULK.has(op) || !COMPILED.has(op)) {
-      if (!COMPILED.has(op)) starts.add(pc);
+    if (op === Op.JMP || op === Op.JZ || op === Op.JNZ || op === Op.CALL || op === Op.RET || BULK[op] === 1 || COMPILED[op] === 0) {
+      if (COMPILED[op] === 0) starts.add(pc);
       if (after < end) starts.add(after);
     }
   }
@@ -233,7 +225,7 @@ class Block {
   emit(end: number): number {
     const code = this.m.code;
     let pc = this.start;
-    if (!COMPILED.has(code[pc])) {
+    if (COMPILED[code[pc]] === 0) {
       // The scheduler's instructions are reached as the interpreter reaches them: Exit.Slow at
       // their pc, nothing charged. Anything else (TRAP) is the interpreter's to run.
       this.lines.push(`${this.stopAt(pc, 0, SCHEDULED[code[pc]] === 1 ? `exit = ${Exit.Slow}; ` : "")};`);
@@ -249,7 +241,7 @@ class Block {
       // Translating on past a block start makes a second copy of what follows.
       if (atLeader) passed = true;
       if (passed) this.copies.left--;
-      const stop = ends || BULK.has(op) || after >= end || !COMPILED.has(code[after]) || (atLeader && (n >= MAX_BLOCK || this.copies.left <= 0));
+      const stop = ends || BULK[op] === 1 || after >= end || COMPILED[code[after]] === 0 || (atLeader && (n >= MAX_BLOCK || this.copies.left <= 0));
       if (stop) {
         if (!ends || op === Op.JZ || op === Op.JNZ) this.flush(this.body);
         const total = this.cost;

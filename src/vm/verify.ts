@@ -12,15 +12,13 @@ import {
   type Module,
   type ModuleDef,
 } from "./module.js";
-import { OPS, Op, WIDTH } from "./opcodes.js";
+import { OPS, Op, SPAWN_EXTRA, WIDTH } from "./opcodes.js";
 import { quicken } from "./quicken.js";
 
 /** Operand stack height bound per frame; keeps frames and charges small. */
 export const MAX_STACK = 4096;
 export const MAX_CAP_ARGS = 16;
 
-/** Words SPAWN pops besides the entry function's arguments. */
-export const SPAWN_EXTRA = 6;
 
 function bad(kind: string, message: string, where: string): never {
   throw new RarError("verify", kind, message, where);
