@@ -11,7 +11,10 @@ import type { Process } from "../process/process.js";
 import { describeFault } from "../process/report.js";
 import { StatusCode } from "../vm/opcodes.js";
 import { replay, type ReplayOptions } from "./replay.js";
-import { TraceError, describeEvent, traceFromWire, type Trace } from "./trace.js";
+import { TraceError } from "./chain.js";
+import { traceFromWire } from "./decode.js";
+import { describeEvent, isCallEvent } from "./events.js";
+import type { Trace } from "./store.js";
 
 export interface AuditProblem {
   /**
@@ -58,7 +61,7 @@ export interface AuditReport {
   readonly originDigest: string;
   readonly head: string;
   readonly events: number;
-  /** Host events by kind (start, refuel, resume, answer, narrow). */
+  /** The host's own events (every event but a capability call), by kind. */
   readonly host: Readonly<Record<string, number>>;
   /** Indices of the host's resume events: each starts a leg of the run (a migration, a refuel). */
   readonly resumes: readonly number[];
@@ -94,7 +97,7 @@ function summarizeCalls(trace: Trace | null): Pick<AuditReport, "calls" | "capab
   const resumes: number[] = [];
   const events = trace ? trace.events() : [];
   events.forEach((e, index) => {
-    if (e.kind !== "cap" && e.kind !== "cap_error") {
+    if (!isCallEvent(e)) {
       host[e.kind] = (host[e.kind] ?? 0) + 1;
       if (e.kind === "resume") resumes.push(index);
       return;

@@ -1,6 +1,6 @@
 // The recorder puts a run's nondeterministic inputs into its trace: the
-// host's own actions (start, refuel, resume, answer, narrow) as the Session
-// performs them, and every capability call the host answers.
+// host's own actions (one method per kind of events.ts) as the Session
+// performs them, and every capability call the host answers or refuses.
 //
 // Capability calls are recorded by wrapping each host handler rather than
 // from the Machine's onCapCall hook: the hook only sees calls that delivered
@@ -12,7 +12,8 @@
 // refusal instead of a host crash.
 
 import { CapRegistry, normalizeResult, type CapContext, type CapHandler, type CapValue } from "../caps/registry.js";
-import type { StartEvent, Trace } from "./trace.js";
+import type { StartEvent } from "./events.js";
+import type { Trace } from "./store.js";
 
 const NO_ARGS: readonly CapValue[] = Object.freeze([]);
 

@@ -1,10 +1,10 @@
 // Replay (DESIGN §5): re-execute a run from its initial state, feeding the
 // recorded results of capability calls instead of calling the host, and
-// applying the host's recorded refuels, resumes, answers and narrowings in
-// order. Nothing reaches the host: the machine's registry holds only replay
-// handlers, one per capability the original host offered (with its recorded
-// signature), each of which takes the next recorded event and checks that the
-// replayed call is the one recorded (capability, process path, arguments).
+// applying the host's own recorded actions (every other event) in order.
+// Nothing reaches the host: the machine's registry holds only replay handlers,
+// one per capability the original host offered (with its recorded signature),
+// each of which takes the next recorded event and checks that the replayed
+// call is the one recorded (capability, process path, arguments).
 //
 // On the first mismatch the handler stops the machine at once (it returns a
 // promise that is never awaited, which makes Machine.run return "pending")
@@ -21,7 +21,8 @@ import { Machine } from "../process/scheduler.js";
 import type { Module } from "../vm/module.js";
 import { Op, StatusCode, WIDTH } from "../vm/opcodes.js";
 import { interruptRoot, raiseLimits } from "../process/scheduler.js";
-import { describeEvent, traceToWire, type CapErrorEvent, type CapEvent, type InterruptEvent, type StartEvent, type Trace, type TraceEvent } from "./trace.js";
+import { describeEvent, isCallEvent, type CapErrorEvent, type CapEvent, type InterruptEvent, type StartEvent, type TraceEvent } from "./events.js";
+import { traceToWire, type Trace } from "./store.js";
 
 export interface Divergence {
   /** Index of the first event that does not match (trace.length: the run wanted more than was recorded). */
@@ -131,7 +132,7 @@ export function replay(src: ReplaySource, opts: ReplayOptions = {}): ReplayResul
           return `process ${ctx.path}${at}, ${i} events in`;
         };
         const call = `${name}(${showArgs(args)}) by process ${ctx.path}`;
-        if (!e || (e.kind !== "cap" && e.kind !== "cap_error")) {
+        if (!e || !isCallEvent(e)) {
           diverge(i, `the replay calls ${call}; the trace has ${e ? describeEvent(e) : "no more events"}`, here());
           return stop();
         }

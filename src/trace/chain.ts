@@ -1,0 +1,157 @@
+// The hash chain of a trace (spec/trace-format.md §3): h_0 = 32 zero bytes,
+// h_i = sha256(h_{i-1} || enc(e_i)); the trace's head is h_n. Refuel, resume
+// and interrupt are host actions that an execution does not observe, so the
+// execution-state digest must leave them out; every other event also extends
+// the execution chain x (x_0 = zeros, x_k = sha256(x_{k-1} || enc(e))). On
+// the wire each event carries one link: h_i for host actions, x for the
+// others. That link lets a checker name the first event that does not match,
+// and keeps execution events independent of when the host suspended the run.
+//
+// A Chain is extended over events already recorded (a Trace seals lazily,
+// when its head, a link or its wire form is first needed) or rebuilt from an
+// untrusted slot, checking every recorded link and the head (verified).
+
+import { sha256 } from "@noble/hashes/sha2";
+import { bytesToHex } from "@noble/hashes/utils";
+import { DIGEST_BYTES, type TraceEvent as WireEvent, type TraceSlot, type WireValue } from "../image/format.js";
+import { WireWriter, join } from "../image/wire.js";
+import { RarError } from "../vm/errors.js";
+import { encodeEvent, eventFields, isHostEvent, type TraceEvent } from "./events.js";
+
+/** h_0 and x_0: the head of an empty trace. */
+const GENESIS: Uint8Array = new Uint8Array(DIGEST_BYTES);
+
+/** A trace that does not check: the first event that does not match, by index (n = the end of the trace). */
+export class TraceError extends RarError {
+  constructor(
+    readonly index: number,
+    kind: string,
+    message: string,
+    where: string,
+  ) {
+    super("trace", kind, message, where);
+  }
+}
+
+function link(prev: Uint8Array, bytes: Uint8Array): Uint8Array {
+  return sha256.create().update(prev).update(bytes).digest();
+}
+
+/** Encodes events[from..] in one writer: each one's fields and its bytes (views of one buffer). */
+function encodeFrom(events: readonly TraceEvent[], from: number): { fields: WireValue[][]; bytes: Uint8Array[] } {
+  const w = new WireWriter();
+  const ends: number[] = [];
+  const fields: WireValue[][] = [];
+  for (let i = from; i < events.length; i++) {
+    const f = eventFields(events[i]);
+    fields.push(f);
+    w.value(f);
+    ends.push(w.length());
+  }
+  const all = join(w.parts(), w.length());
+  const bytes: Uint8Array[] = [];
+  let at = 0;
+  for (const end of ends) {
+    bytes.push(all.subarray(at, end));
+    at = end;
+  }
+  return { fields, bytes };
+}
+
+function same(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+export class Chain {
+  private full: Uint8Array = GENESIS;
+  private exec: Uint8Array = GENESIS;
+  /** Per event: its link (h or x). */
+  private readonly links: Uint8Array[] = [];
+  /** Per event: its wire form [kind, ...fields, link]. */
+  private readonly wire: WireEvent[] = [];
+
+  /** Events hashed so far. */
+  get length(): number {
+    return this.links.length;
+  }
+
+  /** Extends both chains by one event's bytes; returns the link the event carries. */
+  private add(e: TraceEvent, bytes: Uint8Array): Uint8Array {
+    this.full = link(this.full, bytes);
+    if (isHostEvent(e)) return this.full;
+    return (this.exec = link(this.exec, bytes));
+  }
+
+  /** Hashes events[length..]: those recorded since the last extend. */
+  extend(events: readonly TraceEvent[]): void {
+    const from = this.links.length;
+    if (from === events.length) return;
+    const { fields, bytes } = encodeFrom(events, from);
+    for (let k = 0; k < fields.length; k++) {
+      const l = this.add(events[from + k], bytes[k]);
+      this.links.push(l);
+      this.wire.push([...(fields[k] as [string, ...WireValue[]]), l]);
+    }
+  }
+
+  /** The trace chain's head h_n (32 zero bytes for an empty trace). */
+  head(): Uint8Array {
+    return this.full;
+  }
+
+  /** The execution chain's head (host actions left out). */
+  execHead(): Uint8Array {
+    return this.exec;
+  }
+
+  /** The link event i carries. */
+  link(i: number): Uint8Array {
+    return this.links[i];
+  }
+
+  /** The wire form of the events hashed so far, oldest first. */
+  wireEvents(): WireEvent[] {
+    return this.wire;
+  }
+
+  /**
+   * The chain of decoded events, checked against what an untrusted slot
+   * recorded: each event's link (`recorded[i]`) and the head. Throws a
+   * TraceError naming the first event that does not check (index n: the head).
+   */
+  static verified(events: readonly TraceEvent[], recorded: readonly Uint8Array[], slot: TraceSlot, where: string): Chain {
+    const c = new Chain();
+    const n = events.length;
+    const { bytes } = encodeFrom(events, 0);
+    for (let i = 0; i < n; i++) {
+      const event = events[i];
+      const expected = c.add(event, bytes[i]);
+      if (!same(expected, recorded[i]))
+        throw new TraceError(
+          i,
+          "broken_link",
+          `trace event ${i} (${event.kind}) does not match its link: recorded ${bytesToHex(recorded[i]).slice(0, 16)}…, computed ${bytesToHex(expected).slice(0, 16)}…`,
+          where,
+        );
+      c.links.push(expected);
+      c.wire.push(slot.events[i]);
+    }
+    if (!same(c.full, slot.head))
+      throw new TraceError(
+        n,
+        "broken_head",
+        `the trace head ${bytesToHex(slot.head).slice(0, 16)}… does not match its ${n} events (${bytesToHex(c.full).slice(0, 16)}…): events are missing at the end`,
+        where,
+      );
+    return c;
+  }
+}
+
+/** The trace chain's digest after events[0..i-1] (h_i), in hex. */
+export function digestBefore(events: readonly TraceEvent[], i: number): string {
+  let h: Uint8Array = GENESIS;
+  for (let k = 0; k < i && k < events.length; k++) h = link(h, encodeEvent(events[k]));
+  return bytesToHex(h);
+}

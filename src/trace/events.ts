@@ -1,0 +1,212 @@
+// Trace events (DESIGN §5): every nondeterministic input of a run, one event
+// each. EVENTS below is the one table of event kinds and their fields, in
+// encoding order; everything else derives from it: the event types, the arity
+// and field checks of the decoder (decode.ts), the canonical encoding the
+// chain hashes (chain.ts) and, through the compiler's exhaustiveness checks,
+// describeEvent. spec/trace-format.md §1-2 describes the same table in prose.
+//
+// Which kinds are host actions (refuel, resume, interrupt: left out of the
+// execution chain and the execution-state digest) is stated once, as
+// HOST_EVENT_KINDS in image/format.ts: the image's digest needs it, and images
+// sit below traces. isHostEvent reads it from there.
+//
+// Canonical encoding: enc(e) is the canonical msgpack (image/wire.ts) of
+// [kind, ...fields]; an int is a msgpack integer, an array of words is a
+// binary of little-endian int32s.
+
+import type { CapSignature, CapValue, ValueType } from "../caps/registry.js";
+import { HOST_EVENT_KINDS, type WireValue } from "../image/format.js";
+import { WireWriter, join } from "../image/wire.js";
+import { int32ToBytes } from "../vm/module.js";
+
+export interface HostCap {
+  readonly name: string;
+  readonly sig: CapSignature;
+}
+
+/** What a field of each type holds (the decoder bounds each type: decode.ts). */
+export interface FieldValue {
+  /** Hex digest of a module. */
+  digest: string;
+  /** Module digests, sorted and distinct. */
+  digests: readonly string[];
+  /** Grants, sorted and distinct. */
+  grants: readonly string[];
+  /** A capability family. */
+  name: string;
+  /** A process path ("0", "0.2.1"). */
+  path: string;
+  /** Free text: a policy, an error message. */
+  text: string;
+  /** A function index. */
+  entry: number;
+  /** A machine limit (a non-negative i32). */
+  limit: number;
+  /** Gas or memory words (a non-negative safe integer). */
+  amount: number;
+  /** One word. */
+  word: number;
+  /** Words. */
+  words: Int32Array;
+  /** What crosses a capability call: an int or an array of words. */
+  value: CapValue;
+  values: readonly CapValue[];
+  /** Capabilities with their signatures, sorted by name and distinct. */
+  hostCaps: readonly HostCap[];
+}
+
+export type FieldType = keyof FieldValue;
+
+/** One field of an event: its name in the event object, its type, and what messages call it. */
+export interface Field<N extends string = string, T extends FieldType = FieldType> {
+  readonly name: N;
+  readonly type: T;
+  readonly what: string;
+}
+
+function field<N extends string, T extends FieldType>(name: N, type: T, what: string = name): Field<N, T> {
+  return { name, type, what };
+}
+
+/** Every event kind with its fields, in encoding order (the kind itself comes first, the link last). */
+export const EVENTS = {
+  /**
+   * The host-given arguments and conditions of the run: the entry module and
+   * the linked ones, the entry function, the program arguments (the root's
+   * memory is [n, a0, ...]), the root's grants, the host capabilities the
+   * machine offered, the canonical policy text (caps/policy.ts policyToJson,
+   * "" when the host gave none), and the machine limits that decide faults.
+   */
+  start: [
+    field("module", "digest", "module digest"),
+    field("linked", "digests", "linked modules"),
+    field("entry", "entry"),
+    field("args", "words", "program arguments"),
+    field("grants", "grants"),
+    field("host", "hostCaps", "host capabilities"),
+    field("policy", "text"),
+    field("maxDepth", "limit"),
+    field("memMax", "limit"),
+  ],
+  /** A capability call the host answered. */
+  cap: [field("path", "path", "process path"), field("cap", "name", "capability"), field("args", "values", "arguments"), field("result", "value")],
+  /** A call the host refused (the caller faulted cap_failed with this message). */
+  cap_error: [field("path", "path", "process path"), field("cap", "name", "capability"), field("args", "values", "arguments"), field("error", "text", "error message")],
+  /** The host raised the root's limits (the first refuel sets the initial limits). */
+  refuel: [field("gas", "amount"), field("mem", "amount")],
+  /** The host ran (or continued) the root. */
+  resume: [],
+  /**
+   * The host stopped the root at an instruction boundary when its gasUsed
+   * was `gas` (Machine.run's stopAt) and marked it out_of_gas. A replay stops
+   * its run at the same gas, so the interrupt is as transparent as a refuel.
+   */
+  interrupt: [field("gas", "amount")],
+  /** The host answered the root's trapped call. */
+  answer: [field("value", "word")],
+  /** The host narrowed the root's grants on resume. */
+  narrow: [field("grants", "grants")],
+} as const satisfies Readonly<Record<string, readonly Field[]>>;
+
+export type EventKind = keyof typeof EVENTS;
+
+type FieldsOf<K extends EventKind> = (typeof EVENTS)[K][number];
+
+/** The event of kind K: its kind and, for each field of its row, a value of the field's type. */
+export type EventOf<K extends EventKind> = { readonly kind: K } & { readonly [F in FieldsOf<K> as F["name"]]: FieldValue[F["type"]] };
+
+export type StartEvent = EventOf<"start">;
+export type CapEvent = EventOf<"cap">;
+export type CapErrorEvent = EventOf<"cap_error">;
+export type RefuelEvent = EventOf<"refuel">;
+export type ResumeEvent = EventOf<"resume">;
+export type InterruptEvent = EventOf<"interrupt">;
+export type AnswerEvent = EventOf<"answer">;
+export type NarrowEvent = EventOf<"narrow">;
+export type TraceEvent = { [K in EventKind]: EventOf<K> }[EventKind];
+
+/** Whether `kind` names an event kind (own keys only: "constructor" is not one). */
+export function isEventKind(kind: string): kind is EventKind {
+  return Object.hasOwn(EVENTS, kind);
+}
+
+/** Whether an event is a host action (left out of the execution chain and the execution-state digest). */
+export function isHostEvent(e: TraceEvent): boolean {
+  return HOST_EVENT_KINDS.has(e.kind);
+}
+
+/** Whether an event is a capability call (answered or refused), as opposed to something the host did. */
+export function isCallEvent(e: TraceEvent): e is CapEvent | CapErrorEvent {
+  return e.kind === "cap" || e.kind === "cap_error";
+}
+
+// --- canonical encoding ---------------------------------------------------
+
+/** The letter that stands for each value type in a recorded signature. */
+export const TYPE_LETTER: Readonly<Record<ValueType, string>> = { int: "i", array: "a" };
+
+function valueWire(v: CapValue): WireValue {
+  return typeof v === "number" ? v | 0 : int32ToBytes(v);
+}
+
+function letters(types: readonly ValueType[]): string {
+  return types.map((t) => TYPE_LETTER[t]).join("");
+}
+
+/** How each field type is written. */
+const ENCODE: { readonly [T in FieldType]: (v: FieldValue[T]) => WireValue } = {
+  digest: (v) => v,
+  digests: (v) => [...v],
+  grants: (v) => [...v],
+  name: (v) => v,
+  path: (v) => v,
+  text: (v) => v,
+  entry: (v) => v,
+  limit: (v) => v,
+  amount: (v) => v,
+  word: (v) => v | 0,
+  words: (v) => int32ToBytes(v),
+  value: valueWire,
+  values: (v) => v.map(valueWire),
+  hostCaps: (v) => v.map((h) => [h.name, letters(h.sig.args), letters([h.sig.result])]),
+};
+
+/** The event's fields [kind, ...fields] as wire values (what enc(e) encodes). */
+export function eventFields(e: TraceEvent): WireValue[] {
+  const out: WireValue[] = [e.kind];
+  // Sound: an event has exactly its row's fields, each of its type (EventOf derives the one from the other).
+  const values = e as unknown as Readonly<Record<string, unknown>>;
+  for (const f of EVENTS[e.kind] as readonly Field[]) out.push((ENCODE[f.type] as (v: unknown) => WireValue)(values[f.name]));
+  return out;
+}
+
+/** enc(e): the canonical bytes of one event. */
+export function encodeEvent(e: TraceEvent): Uint8Array {
+  const w = new WireWriter().value(eventFields(e));
+  return join(w.parts(), w.length());
+}
+
+// --- description ----------------------------------------------------------
+
+/** One line for an event, for messages and audit listings. */
+export function describeEvent(e: TraceEvent): string {
+  const v = (x: CapValue): string => (typeof x === "number" ? String(x) : `[${x.length} words]`);
+  switch (e.kind) {
+    case "start":
+      return `start module ${e.module.slice(0, 12)} entry #${e.entry} args (${Array.from(e.args).join(", ")}) grants [${e.grants.join(", ")}]`;
+    case "cap":
+      return `${e.path} ${e.cap}(${e.args.map(v).join(", ")}) -> ${v(e.result)}`;
+    case "cap_error":
+      return `${e.path} ${e.cap}(${e.args.map(v).join(", ")}) refused: ${e.error}`;
+    case "refuel":
+      return `host refuel +${e.gas} gas +${e.mem} words`;
+    case "resume":
+      return "host resume";
+    case "interrupt":
+      return `host interrupt at ${e.gas} gas`;
+    case "answer":
+      return `host answer ${e.value}`;
+    case "narrow":
+      return `host narrow grants to [${e.grants.join(", ")}]`;
+  }
+}
