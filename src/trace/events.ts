@@ -89,9 +89,19 @@ export const EVENTS = {
     field("memMax", "limit"),
   ],
   /** A capability call the host answered. */
-  cap: [field("path", "path", "process path"), field("cap", "name", "capability"), field("args", "values", "arguments"), field("result", "value")],
+  cap: [
+    field("path", "path", "process path"),
+    field("cap", "name", "capability"),
+    field("args", "values", "arguments"),
+    field("result", "value"),
+  ],
   /** A call the host refused (the caller faulted cap_failed with this message). */
-  cap_error: [field("path", "path", "process path"), field("cap", "name", "capability"), field("args", "values", "arguments"), field("error", "text", "error message")],
+  cap_error: [
+    field("path", "path", "process path"),
+    field("cap", "name", "capability"),
+    field("args", "values", "arguments"),
+    field("error", "text", "error message"),
+  ],
   /** The host raised the root's limits (the first refuel sets the initial limits). */
   refuel: [field("gas", "amount"), field("mem", "amount")],
   /** The host ran (or continued) the root. */
