@@ -8,6 +8,7 @@
 import { GRANT_MAX, type CapValue, type ValueType } from "../caps/registry.js";
 import { DIGEST_BYTES, IMAGE_LIMITS, type TraceSlot } from "../image/format.js";
 import { MODULE_LIMITS, bytesToInt32 } from "../vm/module.js";
+import { MAX_CAP_ARGS } from "../vm/verify.js";
 import { Chain, TraceError } from "./chain.js";
 import { EVENTS, TYPE_LETTER, isEventKind, type Field, type FieldType, type FieldValue, type TraceEvent } from "./events.js";
 import { Trace } from "./store.js";
@@ -22,7 +23,8 @@ export const TRACE_LIMITS = {
   grant: GRANT_MAX,
   grants: IMAGE_LIMITS.capsPerProcess,
   linked: 256,
-  args: 64,
+  /** Arguments of a call, and of a host capability's signature: what CAP can pass. */
+  args: MAX_CAP_ARGS,
   text: 1 << 20,
   hostCaps: 4096,
 } as const;
@@ -77,7 +79,7 @@ class EventReader {
   }
 
   types(x: unknown, what: string): ValueType[] {
-    const s = this.str(x, 16, what);
+    const s = this.str(x, TRACE_LIMITS.args, what);
     return [...s].map((c) => LETTER_TYPE.get(c) ?? this.fail(`${what} must be letters ${LETTERS}`));
   }
 
