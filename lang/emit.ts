@@ -131,15 +131,16 @@ export class FnEmitter {
     return this.mod.here;
   }
 
-  /** One instruction that is not a jump (jumps take a Label: see jump()). */
-  emit(op: Op, ...operands: number[]): void {
+  /** One instruction that is not a jump (jumps take a Label: see jump()), with its operands (none, one or two). */
+  emit(op: Op, a?: number, b?: number): void {
     const info = OPS[op];
-    if (info === undefined || operands.length !== info.operands.length) throw new Error(`internal: opcode ${op} with ${operands.length} operands`);
+    const given = a === undefined ? 0 : b === undefined ? 1 : 2;
+    if (info === undefined || given !== info.operands.length) throw new Error(`internal: opcode ${op} with ${given} operands`);
     if (info.flow === "jump" || info.flow === "branch") throw new Error(`internal: ${info.name} takes a label: use jump()`);
-    this.mod.instruction(this.pos, op, operands);
+    this.mod.instruction(this.pos, op, given, a, b);
     this.gas += info.gas;
     let pop = info.pop;
-    if (pop < 0) pop = op === Op.CAP ? operands[1] : this.mod.nparamsOf(operands[0]) + (op === Op.SPAWN ? SPAWN_EXTRA : 0);
+    if (pop < 0) pop = op === Op.CAP ? (b as number) : this.mod.nparamsOf(a as number) + (op === Op.SPAWN ? SPAWN_EXTRA : 0);
     this.push(info.push - pop);
     if (info.flow === "end") this.reachable = false;
   }
@@ -150,14 +151,15 @@ export class FnEmitter {
       const info = OPS[words[i]];
       if (info === undefined) throw new Error(`internal: no opcode ${words[i]}`);
       const n = info.operands.length;
-      this.emit(words[i], ...words.slice(i + 1, i + 1 + n));
+      if (i + n >= words.length) throw new Error(`internal: ${info.name} is missing operands`);
+      this.emit(words[i], n > 0 ? words[i + 1] : undefined, n > 1 ? words[i + 2] : undefined);
       i += 1 + n;
     }
   }
 
   /** A jump to `label`, bound already (backward) or later (forward). */
   jump(op: Op.JMP | Op.JZ | Op.JNZ, label: Label): void {
-    this.mod.instruction(this.pos, op, [label.pc]);
+    this.mod.instruction(this.pos, op, 1, label.pc, undefined);
     if (label.pc < 0) label.refs.push(this.mod.here - 1);
     this.gas += OPS[op].gas;
     this.push(-OPS[op].pop);
@@ -258,13 +260,13 @@ export class ModuleEmitter {
     return d.nparams;
   }
 
-  /** Appends one instruction (the FnEmitter keeps the stack height; this keeps the code and the source map). */
-  instruction(pos: SourcePos | undefined, op: Op, operands: readonly number[]): void {
-    if (this.code.length + 1 + operands.length > MODULE_LIMITS.codeWords)
-      this.fail(pos, `the module's code is larger than ${MODULE_LIMITS.codeWords} words`);
+  /** Appends one instruction of `n` operands (the FnEmitter keeps the stack height; this keeps the code and the source map). */
+  instruction(pos: SourcePos | undefined, op: Op, n: number, a: number | undefined, b: number | undefined): void {
+    if (this.code.length + 1 + n > MODULE_LIMITS.codeWords) this.fail(pos, `the module's code is larger than ${MODULE_LIMITS.codeWords} words`);
     if (pos !== undefined) this.mapTo(pos);
     this.code.push(op);
-    for (const w of operands) this.code.push(w);
+    if (n > 0) this.code.push(a as number);
+    if (n > 1) this.code.push(b as number);
   }
 
   private mapTo(pos: SourcePos): void {
