@@ -31,6 +31,18 @@ import { MODULE_LIMITS, type FunctionDef, type ModuleDef } from "../src/vm/modul
 import { OPS, Op, SPAWN_EXTRA, wordGas } from "../src/vm/opcodes.js";
 import { MAX_STACK } from "../src/vm/verify.js";
 
+// Per opcode, derived from the table once, so emitting an instruction reads
+// numbers rather than the table's rows: operand count, words popped (-1: an
+// operand says) and pushed, base gas, and how control leaves it.
+const OPERANDS = Uint8Array.from(OPS, (o) => o.operands.length);
+const POPS = Int32Array.from(OPS, (o) => o.pop);
+const PUSHES = Int32Array.from(OPS, (o) => o.push);
+const GAS = Int32Array.from(OPS, (o) => o.gas);
+const FALLS = 0; // goes on to the next instruction
+const ENDS = 1; // does not fall through (RET, ...)
+const TAKES_LABEL = 2; // a jump: emitted by jump(), not emit()
+const FLOW = Uint8Array.from(OPS, (o) => (o.flow === "end" ? ENDS : o.flow === "jump" || o.flow === "branch" ? TAKES_LABEL : FALLS));
+
 /** A position in a source file (1-based line and column), as the source map records it. */
 export interface SourcePos {
   readonly file: string;
@@ -133,25 +145,21 @@ export class FnEmitter {
 
   /** One instruction that is not a jump (jumps take a Label: see jump()), with its operands (none, one or two). */
   emit(op: Op, a?: number, b?: number): void {
-    const info = OPS[op];
     const given = a === undefined ? 0 : b === undefined ? 1 : 2;
-    if (info === undefined || given !== info.operands.length) throw new Error(`internal: opcode ${op} with ${given} operands`);
-    if (info.flow === "jump" || info.flow === "branch") throw new Error(`internal: ${info.name} takes a label: use jump()`);
+    if (OPERANDS[op] !== given || FLOW[op] === TAKES_LABEL) refuse(op, given);
     this.mod.instruction(this.pos, op, given, a, b);
-    this.gas += info.gas;
-    let pop = info.pop;
+    this.gas += GAS[op];
+    let pop = POPS[op];
     if (pop < 0) pop = op === Op.CAP ? (b as number) : this.mod.nparamsOf(a as number) + (op === Op.SPAWN ? SPAWN_EXTRA : 0);
-    this.push(info.push - pop);
-    if (info.flow === "end") this.reachable = false;
+    this.push(PUSHES[op] - pop);
+    if (FLOW[op] === ENDS) this.reachable = false;
   }
 
   /** Instructions written flat, each opcode followed by its operands (no jumps): `code(Op.PUSH, 1, Op.ADD)`. */
   code(...words: number[]): void {
     for (let i = 0; i < words.length; ) {
-      const info = OPS[words[i]];
-      if (info === undefined) throw new Error(`internal: no opcode ${words[i]}`);
-      const n = info.operands.length;
-      if (i + n >= words.length) throw new Error(`internal: ${info.name} is missing operands`);
+      const n = OPERANDS[words[i]];
+      if (n === undefined || i + n >= words.length) refuse(words[i], words.length - i - 1);
       this.emit(words[i], n > 0 ? words[i + 1] : undefined, n > 1 ? words[i + 2] : undefined);
       i += 1 + n;
     }
@@ -159,10 +167,11 @@ export class FnEmitter {
 
   /** A jump to `label`, bound already (backward) or later (forward). */
   jump(op: Op.JMP | Op.JZ | Op.JNZ, label: Label): void {
+    if (OPERANDS[op] !== 1 || FLOW[op] !== TAKES_LABEL) refuse(op, 1);
     this.mod.instruction(this.pos, op, 1, label.pc, undefined);
     if (label.pc < 0) label.refs.push(this.mod.here - 1);
-    this.gas += OPS[op].gas;
-    this.push(-OPS[op].pop);
+    this.gas += GAS[op];
+    this.push(-POPS[op]);
     if (label.height < 0) label.height = this.h;
     if (op === Op.JMP) this.reachable = false;
   }
@@ -208,6 +217,15 @@ export class FnEmitter {
   }
 }
 
+/** A misuse of the emitter by a code generator (a bug in rar, not in the program compiled). */
+function refuse(op: number, given: number): never {
+  const info = OPS[op];
+  if (info === undefined) throw new Error(`internal: no opcode ${op}`);
+  if (FLOW[op] === TAKES_LABEL && given === 1) throw new Error(`internal: ${info.name} takes a label: use jump()`);
+  if (FLOW[op] !== TAKES_LABEL && OPERANDS[op] === given) throw new Error(`internal: ${info.name} does not take a label: use emit()`);
+  throw new Error(`internal: ${info.name} takes ${info.operands.length} operands, not ${given}`);
+}
+
 interface Declared {
   readonly name: string;
   readonly nparams: number;
@@ -220,10 +238,10 @@ export class ModuleEmitter {
   private readonly code: number[] = [];
   private readonly map: number[] = [];
   private readonly files: string[] = [];
-  private readonly fileIndex = new Map<string, number>();
+  private fileIndex: Map<string, number> | null = null;
   private readonly functions: FunctionDef[] = [];
   private readonly declared: Declared[] = [];
-  private readonly byKey = new Map<string, number>();
+  private byKey: Map<string, number> | null = null;
   /** Source position of the last source map entry (file index, line, column); file -1: none yet in this function. */
   private lastFile = -1;
   private lastLine = 0;
@@ -246,6 +264,7 @@ export class ModuleEmitter {
 
   /** The function declared under `key`, declaring it the first time (helpers requested from many places). */
   request(key: string, name: string, nparams: number, body: Body, pos?: SourcePos): number {
+    this.byKey ??= new Map();
     const known = this.byKey.get(key);
     if (known !== undefined) return known;
     const index = this.declare(name, nparams, body, pos);
@@ -271,6 +290,7 @@ export class ModuleEmitter {
 
   private mapTo(pos: SourcePos): void {
     // Consecutive instructions nearly always come from the same file: skip the map then.
+    this.fileIndex ??= new Map();
     let fi = pos.file === this.files[this.lastFile] ? this.lastFile : this.fileIndex.get(pos.file);
     if (fi === undefined) {
       if (this.files.length === MODULE_LIMITS.files) this.fail(pos, `code from more than ${MODULE_LIMITS.files} source files in one module`);
@@ -300,15 +320,12 @@ export class ModuleEmitter {
       d.body(f);
       this.functions.push({ name: d.name, nparams: d.nparams, nlocals: f.nlocals, entry, end: this.code.length });
     }
-    const def: ModuleDef = {
+    return {
       name,
       caps: [...caps],
       functions: this.functions,
       code: Int32Array.from(this.code),
       ...(this.files.length > 0 ? { sourceMap: { files: this.files, entries: Int32Array.from(this.map) } } : {}),
-    };
-    return {
-      ...def,
       ...(links.length > 0 ? { links: [...links] } : {}),
       ...(trapOnly.length > 0 ? { trapOnly: [...trapOnly] } : {}),
     };
