@@ -1,9 +1,9 @@
 // Genetic programming (issue 6): program evaluations per second (one
 // candidate program on one case, each run as a sandboxed child process) over
 // a fixed run of the built-in problems, breeding and scoring included. The
-// workload is src/gp/bench.ts, owned by the GP harness.
+// workload is gp/bench.ts, owned by the GP harness.
 
-import { gpEvalsPerSecond } from "../src/gp/bench.js";
+import { gpEvalsPerSecond } from "../gp/bench.js";
 import { type BenchContext, type BenchGroup, type GroupResult, fmt } from "./harness.js";
 
 export function runGp(ctx: BenchContext): GroupResult {

@@ -14,8 +14,8 @@
 // It imports the compiled harness from dist/ (the script builds first), so the
 // VM runs as shipped.
 
-import { builtinProblem } from "../dist/src/gp/problems.js";
-import { GpRun, configFor } from "../dist/src/gp/run.js";
+import { builtinProblem } from "../dist/gp/problems.js";
+import { GpRun, configFor } from "../dist/gp/run.js";
 
 const TARGETS: Record<string, number> = { smallest: 5, median: 5, "fuel-cost": 3 };
 const EVALS_TARGET = 500_000;

@@ -1,10 +1,10 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { buildCandidate, compileGenome, MAX_DEPTH, STACK_CAP, type Layout } from "../src/gp/compile.js";
-import { encodeCases, outputOf, runBatch } from "../src/gp/evaluate.js";
-import { G, GENE_INFO, GeneSampler, genomeText, parseGenome, SAFE_OPS } from "../src/gp/genome.js";
-import { builtinProblem } from "../src/gp/problems.js";
-import { Rng } from "../src/gp/random.js";
+import { buildCandidate, compileGenome, MAX_DEPTH, STACK_CAP, type Layout } from "../gp/compile.js";
+import { encodeCases, outputOf, runBatch } from "../gp/evaluate.js";
+import { G, GENE_INFO, GeneSampler, genomeText, parseGenome, SAFE_OPS } from "../gp/genome.js";
+import { builtinProblem } from "../gp/problems.js";
+import { Rng } from "../gp/random.js";
 import { OPS } from "../src/vm/opcodes.js";
 import { verify } from "../src/vm/verify.js";
 

@@ -5,12 +5,12 @@
 
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { buildCandidate, compileGenome } from "../src/gp/compile.js";
-import { encodeCases, runBatch, type Budget } from "../src/gp/evaluate.js";
-import { GeneSampler } from "../src/gp/genome.js";
-import { builtinProblem, type Problem } from "../src/gp/problems.js";
-import { Rng } from "../src/gp/random.js";
-import { warmUp } from "../src/gp/warmup.js";
+import { buildCandidate, compileGenome } from "../gp/compile.js";
+import { encodeCases, runBatch, type Budget } from "../gp/evaluate.js";
+import { GeneSampler } from "../gp/genome.js";
+import { builtinProblem, type Problem } from "../gp/problems.js";
+import { Rng } from "../gp/random.js";
+import { warmUp } from "../gp/warmup.js";
 import { Machine } from "../src/process/scheduler.js";
 import { encodeModule, type Module } from "../src/vm/module.js";
 import { StatusCode } from "../src/vm/opcodes.js";

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { problemFromCases } from "../src/gp/cases.js";
-import { builtinProblem, fizzBuzz, fuelCost, permutations, type Case } from "../src/gp/problems.js";
-import { levenshtein, codePoints } from "../src/gp/score.js";
+import { problemFromCases } from "../gp/cases.js";
+import { builtinProblem, fizzBuzz, fuelCost, permutations, type Case } from "../gp/problems.js";
+import { levenshtein, codePoints } from "../gp/score.js";
 import { RarError } from "../src/vm/errors.js";
 
 const inputs = (cs: readonly Case[]): number[][] => cs.map((c) => c.input as number[]);

@@ -1,14 +1,14 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { decodeCheckpoint, encodeCheckpoint } from "../src/gp/checkpoint.js";
-import { GeneSampler, geneCount, type Genome } from "../src/gp/genome.js";
-import { crossover, replace, umad } from "../src/gp/operators.js";
-import { plotSvg } from "../src/gp/plot.js";
-import { builtinProblem } from "../src/gp/problems.js";
-import { Rng } from "../src/gp/random.js";
-import { buildReport, deterministicPart } from "../src/gp/report.js";
-import { GpRun, configFor, type GpConfig } from "../src/gp/run.js";
-import { Lexicase, tournament, type Fitness } from "../src/gp/select.js";
+import { decodeCheckpoint, encodeCheckpoint } from "../gp/checkpoint.js";
+import { GeneSampler, geneCount, type Genome } from "../gp/genome.js";
+import { crossover, replace, umad } from "../gp/operators.js";
+import { plotSvg } from "../gp/plot.js";
+import { builtinProblem } from "../gp/problems.js";
+import { Rng } from "../gp/random.js";
+import { buildReport, deterministicPart } from "../gp/report.js";
+import { GpRun, configFor, type GpConfig } from "../gp/run.js";
+import { Lexicase, tournament, type Fitness } from "../gp/select.js";
 import { RarError } from "../src/vm/errors.js";
 
 const small = (problem: string, seed: number, over: Partial<GpConfig> = {}): GpRun => {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { buildCandidate } from "../src/gp/compile.js";
+import { buildCandidate } from "../gp/compile.js";
 import { PROCESS_WORDS } from "../src/process/process.js";
-import { encodeCases, evaluateAll, MAX_EVAL_GAS, runBatch, type Budget, type Outcome } from "../src/gp/evaluate.js";
-import { parseGenome } from "../src/gp/genome.js";
-import { builtinProblem } from "../src/gp/problems.js";
+import { encodeCases, evaluateAll, MAX_EVAL_GAS, runBatch, type Budget, type Outcome } from "../gp/evaluate.js";
+import { parseGenome } from "../gp/genome.js";
+import { builtinProblem } from "../gp/problems.js";
 import type { Module } from "../src/vm/module.js";
 import { StatusCode } from "../src/vm/opcodes.js";
 

@@ -13,9 +13,9 @@ import { verifyBundle } from "../src/vm/verify.js";
 import { compileSource } from "../lang/ent/compile.js";
 import { assemble } from "../lang/asm.js";
 import { verify } from "../src/vm/verify.js";
-import { builtinProblem } from "../src/gp/problems.js";
-import { buildReport, deterministicPart } from "../src/gp/report.js";
-import { GpRun, configFor } from "../src/gp/run.js";
+import { builtinProblem } from "../gp/problems.js";
+import { buildReport, deterministicPart } from "../gp/report.js";
+import { GpRun, configFor } from "../gp/run.js";
 
 const PROGRAMS: Record<string, { src: string; args: number[] }> = {
   loop: {

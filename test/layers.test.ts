@@ -1,6 +1,6 @@
-// Layers point one way (STYLE.md, "Data flows one way"): no module of src/
-// or lang/ can reach itself through its imports, and the lower folders do not
-// import the higher ones.
+// Layers point one way (STYLE.md, "Data flows one way"): no module of src/,
+// lang/ or gp/ can reach itself through its imports, and the lower folders do
+// not import the higher ones.
 //
 // Every kind of relative import is an edge: `import ... from`, `import type`,
 // `export ... from`, and dynamic `import("./x.js")`. Type-only imports count
@@ -41,7 +41,7 @@ function specifiers(file: string): string[] {
   return found.filter((s) => s.startsWith("."));
 }
 
-const FILES = [...tsFiles("src"), ...tsFiles("lang")].sort();
+const FILES = [...tsFiles("src"), ...tsFiles("lang"), ...tsFiles("gp")].sort();
 const GRAPH_FILES = new Set(FILES);
 
 /** file → the files it imports, both as paths relative to the repository root. */
@@ -50,7 +50,7 @@ const GRAPH = new Map<string, string[]>(
     file,
     specifiers(file).map((spec) => {
       const target = relative(ROOT, resolve(ROOT, dirname(file), spec.replace(/\.js$/, ".ts"))).split("\\").join("/");
-      if (!GRAPH_FILES.has(target)) throw new Error(`${file}: import ${spec} does not name a .ts file under src/ or lang/`);
+      if (!GRAPH_FILES.has(target)) throw new Error(`${file}: import ${spec} does not name a .ts file under src/, lang/ or gp/`);
       return target;
     }),
   ]),
@@ -138,7 +138,7 @@ describe("the cycle finder", () => {
   });
 });
 
-describe("the import graph of src/ and lang/", () => {
+describe("the import graph of src/, lang/ and gp/", () => {
   it("sees every source file and resolves every relative import to one", () => {
     expect(FILES.length).toBeGreaterThan(50);
     expect(GRAPH.get("src/vm/interpreter.ts")).toContain("src/vm/opcodes.ts");
@@ -154,29 +154,38 @@ describe("the import graph of src/ and lang/", () => {
 // "Layers"): vm/ (the module, verifier and interpreter); caps/ and process/
 // (the process tree and what it may call: caps/ names the Process type,
 // process/ runs the capabilities); lang/ (compiles to modules; reads
-// capability signatures, not the process tree); image/; trace/; gp/ (beside
-// image/ and trace/: runs process trees of compiled candidates); session.ts;
-// cli/; index.ts (the public entry).
+// capability signatures, not the process tree); image/; trace/; session.ts;
+// index.ts and internals.ts (the two entry points); gp/ (an application on
+// the runtime: it reaches it through the two entry points only); cli/ (which
+// alone loads gp/, lazily, for `rar gp`).
 describe("layers point one way", () => {
   it("the VM imports nothing above it", () => {
-    expect(crossings(["src/vm"], ["src/caps", "src/process", "src/image", "src/trace", "src/gp", "src/cli", "src/session.ts", "src/index.ts", "lang"])).toEqual([]);
+    expect(crossings(["src/vm"], ["src/caps", "src/process", "src/image", "src/trace", "gp", "src/cli", "src/session.ts", "src/index.ts", "src/internals.ts", "lang"])).toEqual([]);
   });
   it("the process tree and the capabilities do not know images, traces, sessions or the CLI", () => {
-    expect(crossings(["src/process", "src/caps"], ["src/image", "src/trace", "src/gp", "src/cli", "src/session.ts", "src/index.ts", "lang"])).toEqual([]);
+    expect(crossings(["src/process", "src/caps"], ["src/image", "src/trace", "gp", "src/cli", "src/session.ts", "src/index.ts", "src/internals.ts", "lang"])).toEqual([]);
   });
   it("images do not know traces, sessions or the CLI", () => {
-    expect(crossings(["src/image"], ["src/trace", "src/gp", "src/cli", "src/session.ts", "src/index.ts", "lang"])).toEqual([]);
+    expect(crossings(["src/image"], ["src/trace", "gp", "src/cli", "src/session.ts", "src/index.ts", "src/internals.ts", "lang"])).toEqual([]);
   });
   it("traces do not know the session or the CLI", () => {
-    expect(crossings(["src/trace"], ["src/gp", "src/cli", "src/session.ts", "src/index.ts", "lang"])).toEqual([]);
-  });
-  it("genetic programming does not know images, traces, sessions or the CLI", () => {
-    expect(crossings(["src/gp"], ["src/image", "src/trace", "src/cli", "src/session.ts", "src/index.ts"])).toEqual([]);
+    expect(crossings(["src/trace"], ["gp", "src/cli", "src/session.ts", "src/index.ts", "src/internals.ts", "lang"])).toEqual([]);
   });
   it("the compiler knows the VM (and capability signatures) but not images, traces, sessions or the CLI", () => {
-    expect(crossings(["lang"], ["src/process", "src/image", "src/trace", "src/gp", "src/cli", "src/session.ts", "src/index.ts"])).toEqual([]);
+    expect(crossings(["lang"], ["src/process", "src/image", "src/trace", "gp", "src/cli", "src/session.ts", "src/index.ts", "src/internals.ts"])).toEqual([]);
+  });
+  it("genetic programming reaches the runtime only through its entry points, src/index.ts and src/internals.ts", () => {
+    const entries = new Set(["src/index.ts", "src/internals.ts"]);
+    const inward = crossings(["gp"], ["src", "lang"]);
+    expect(inward.filter((line) => !entries.has(line.split(" → ")[1]))).toEqual([]);
+    expect(inward.length).toBeGreaterThan(0);
+  });
+  it("nothing in src/ or lang/ imports genetic programming but the CLI's gp command", () => {
+    const outward = crossings(["src", "lang"], ["gp"]);
+    expect(outward.filter((line) => !line.startsWith("src/cli/gp-command.ts → "))).toEqual([]);
+    expect(outward.length).toBeGreaterThan(0);
   });
   it("nothing but the CLI imports the CLI", () => {
-    expect(crossings(["src/vm", "src/caps", "src/process", "src/image", "src/trace", "src/gp", "src/session.ts", "src/index.ts", "lang"], ["src/cli"])).toEqual([]);
+    expect(crossings(["src/vm", "src/caps", "src/process", "src/image", "src/trace", "gp", "src/session.ts", "src/index.ts", "src/internals.ts", "lang"], ["src/cli"])).toEqual([]);
   });
 });

@@ -16,8 +16,8 @@ const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as {
   exports: Record<string, unknown>;
 };
 
-/** What the tarball may hold: the built runtime and compiler, the spec, the README and package.json. */
-const SHIPPED = [/^dist\/src\//, /^dist\/lang\//, /^spec\/[^/]+\.md$/, /^README\.md$/, /^package\.json$/];
+/** What the tarball may hold: the built runtime, compilers and GP harness (for `rar gp`), the spec, the README and package.json. */
+const SHIPPED = [/^dist\/src\//, /^dist\/lang\//, /^dist\/gp\//, /^spec\/[^/]+\.md$/, /^README\.md$/, /^package\.json$/];
 
 let tmp = "";
 let app = "";
@@ -60,7 +60,7 @@ describe("the packed tarball", () => {
       expect(files).toContain(f);
   });
 
-  it("holds nothing but dist/src, dist/lang, spec, the README and package.json: no tests, fixtures, benchmarks, scripts, images or examples", () => {
+  it("holds nothing but dist/src, dist/lang, dist/gp, spec, the README and package.json: no tests, fixtures, benchmarks, scripts, images or examples", () => {
     expect(files.filter((f) => !SHIPPED.some((re) => re.test(f)))).toEqual([]);
     expect(files.filter((f) => /(^|\/)(test|bench|scripts|images|examples)\//.test(f))).toEqual([]);
   });
@@ -118,5 +118,11 @@ export const machine: typeof Machine = Machine;
 
   it("installs the rar command, which prints the package's version", () => {
     expect(run(join(app, "node_modules", ".bin", "rar"), ["--version"], app).trim()).toBe(pkg.version);
+  });
+
+  it("installs the rar command with its gp command, which loads the GP harness from the package", () => {
+    const args = ["gp", "--problem", "smallest", "--gens", "1", "--pop", "10", "--json", "--out", join(app, "best.rmod")];
+    const report = JSON.parse(run(join(app, "node_modules", ".bin", "rar"), args, app)) as { problem: string; generations: number };
+    expect(report).toMatchObject({ problem: "smallest", generations: 1 });
   });
 });

@@ -11,9 +11,9 @@
 import type { BinaryExpr, Block, CallExpr, Expr, FnInfo, ForStmt, Local, SandboxExpr, SpawnExpr, SpawnTarget, Stmt } from "./ast.js";
 import type { CheckedModule } from "./check.js";
 import { foldBinary } from "./consts.js";
-import { FnEmitter, Label, ModuleEmitter } from "./emit.js";
+import { FnEmitter, Label, ModuleEmitter } from "../emit.js";
 import { PRINT_CAP } from "./builtins.js";
-import { GLOBAL_WORDS, Runtime, emitArrayWords, emitInboxArray, emitNewArray } from "./runtime.js";
+import { GLOBAL_WORDS, RUNTIME_POS, Runtime, emitArrayWords, emitInboxArray, emitNewArray } from "./runtime.js";
 import { TRAP, UNFINISHED_STATUSES } from "./traps.js";
 import { isArray, type Type } from "./types.js";
 import type { ModuleDef } from "../../src/vm/module.js";
@@ -94,7 +94,7 @@ class Codegen {
     private readonly sources: Sources,
   ) {
     this.mod = new ModuleEmitter((pos, detail) => {
-      throw this.sources.error(pos, detail);
+      throw this.sources.error(pos ?? RUNTIME_POS, detail);
     });
     this.rt = new Runtime(this.mod, () => this.capIndex(PRINT_CAP));
   }
@@ -107,9 +107,7 @@ class Codegen {
 
   run(name: string, exported: readonly FnInfo[]): Generated {
     for (const fn of this.checked.fns) {
-      const index = this.mod.request(`fn:${fn.index}`, fn.name, fn.isMain ? 0 : fn.params.length, fn.decl.pos, (f) =>
-        this.fn(fn, f),
-      );
+      const index = this.mod.request(`fn:${fn.index}`, fn.name, fn.isMain ? 0 : fn.params.length, (f) => this.fn(fn, f), fn.decl.pos);
       if (index !== fn.index) throw new Error("internal: function indices out of order");
     }
     const entries = new Map<string, number>();
@@ -173,7 +171,7 @@ class Codegen {
 
   /** `f$entry()`: the SPAWNX entry of a library function; arguments wait in memory after the globals. */
   private entryWrapper(fn: FnInfo): number {
-    return this.mod.request(`entry:${fn.index}`, `${fn.name}$entry`, 0, fn.decl.pos, (f) => {
+    const body = (f: FnEmitter): void => {
       fn.params.forEach((_, i) => {
         f.emit(Op.PUSH, 0);
         f.emit(Op.LOAD, GLOBAL_WORDS + i);
@@ -181,17 +179,19 @@ class Codegen {
       f.emit(Op.CALL, fn.index);
       if (isArray(fn.result)) f.emit(Op.CALL, this.rt.send(fn.result));
       f.emit(Op.RET);
-    });
+    };
+    return this.mod.request(`entry:${fn.index}`, `${fn.name}$entry`, 0, body, fn.decl.pos);
   }
 
   /** `f$boxed(args)`: runs f in a child and serializes its array result for the parent. */
   private boxed(fn: FnInfo): number {
-    return this.mod.request(`boxed:${fn.index}`, `${fn.name}$boxed`, fn.params.length, fn.decl.pos, (f) => {
+    const body = (f: FnEmitter): void => {
       fn.params.forEach((_, i) => f.emit(Op.LGET, i));
       f.emit(Op.CALL, fn.index);
       f.emit(Op.CALL, this.rt.send(fn.result));
       f.emit(Op.RET);
-    });
+    };
+    return this.mod.request(`boxed:${fn.index}`, `${fn.name}$boxed`, fn.params.length, body, fn.decl.pos);
   }
 
   // --- statements -------------------------------------------------------------

@@ -10,8 +10,12 @@
 // arguments, a serialized result), so printing in a loop does not leak.
 
 import { Op } from "../../src/vm/opcodes.js";
-import { FnEmitter, ModuleEmitter, RUNTIME_POS } from "./emit.js";
+import { FnEmitter, ModuleEmitter } from "../emit.js";
+import type { Pos } from "./errors.js";
 import { elemOf, isArray, show, type Type } from "./types.js";
+
+/** Position given to code that has no Ent source (the runtime helpers). */
+export const RUNTIME_POS: Pos = { file: "<ent runtime>", line: 0, col: 0 };
 
 /** Words at the bottom of every Ent process's memory (see above). */
 export const GLOBAL_WORDS = 3;
@@ -67,7 +71,7 @@ export class Runtime {
   ) {}
 
   private fn(key: string, nparams: number, body: (f: FnEmitter) => void): number {
-    return this.mod.request(`$${key}`, `$${key}`, nparams, RUNTIME_POS, body);
+    return this.mod.request(`$${key}`, `$${key}`, nparams, body, RUNTIME_POS);
   }
 
   /** $ensure(keep, n) -> base: an arena of at least keep+n words whose first keep words are kept. */

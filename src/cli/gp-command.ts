@@ -6,15 +6,15 @@
 
 import { Command, Option } from "commander";
 import { RarError } from "../vm/errors.js";
-import { decodeCheckpoint, encodeCheckpoint, type ProblemRef } from "../gp/checkpoint.js";
-import { problemFromCases } from "../gp/cases.js";
-import { MAX_EVAL_GAS, MAX_EVAL_MEM } from "../gp/evaluate.js";
-import { plotSvg } from "../gp/plot.js";
-import { builtinProblem, PROBLEM_NAMES, type Problem } from "../gp/problems.js";
-import { Progress } from "../gp/progress.js";
-import { bestBundle, buildReport, reportText } from "../gp/report.js";
-import { GpRun, configFor, type GpConfig, type RunState } from "../gp/run.js";
-import type { Pressure } from "../gp/select.js";
+import { decodeCheckpoint, encodeCheckpoint, type ProblemRef } from "../../gp/checkpoint.js";
+import { problemFromCases } from "../../gp/cases.js";
+import { MAX_EVAL_GAS, MAX_EVAL_MEM } from "../../gp/evaluate.js";
+import { plotSvg } from "../../gp/plot.js";
+import { builtinProblem, PROBLEM_NAMES, type Problem } from "../../gp/problems.js";
+import { Progress } from "../../gp/progress.js";
+import { bestBundle, buildReport, reportText } from "../../gp/report.js";
+import { GpRun, configFor, type GpConfig, type RunState } from "../../gp/run.js";
+import type { Pressure } from "../../gp/select.js";
 import { parseCount } from "./args.js";
 import { checkWritable, writeFileAtomic } from "./atomic.js";
 import { EXIT, UsageError } from "./exit.js";

@@ -35,6 +35,6 @@ function newestSource(d: string): number {
 
 /** `npm test` builds first; this builds too when dist/ is missing or older than the sources. */
 export function ensureBuilt(): void {
-  const stale = !existsSync(CLI) || statSync(CLI).mtimeMs < Math.max(newestSource(join(ROOT, "src")), newestSource(join(ROOT, "lang")));
+  const stale = !existsSync(CLI) || statSync(CLI).mtimeMs < Math.max(...["src", "lang", "gp"].map((d) => newestSource(join(ROOT, d))));
   if (stale) execFileSync(process.execPath, [join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", ROOT], { stdio: "pipe" });
 }

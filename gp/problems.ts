@@ -7,8 +7,8 @@
 // Every draw comes from a generator seeded by the run's seed (stream 1), so a
 // seed fixes the data too.
 
-import { RarError } from "../vm/errors.js";
-import { Op } from "../vm/opcodes.js";
+import { RarError } from "../src/index.js";
+import { Op } from "../src/internals.js";
 import type { Layout, OutputKind } from "./compile.js";
 import { G, SAFE_OPS, type Family, type GenePool, type GeneTemplate } from "./genome.js";
 import { Rng } from "./random.js";

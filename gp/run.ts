@@ -6,9 +6,7 @@
 // programs that solve the training cases on the held-out cases, and breeds
 // the next generation.
 
-import { RarError } from "../vm/errors.js";
-import type { Module } from "../vm/module.js";
-import { verify } from "../vm/verify.js";
+import { RarError, verify, type Module } from "../src/index.js";
 import { buildCandidate, compileGenome } from "./compile.js";
 import { encodeCases, evaluateAll, selectCases, type Budget, type CaseBlock, type Outcome } from "./evaluate.js";
 import { GeneSampler, geneCount, type Genome } from "./genome.js";

@@ -2,8 +2,8 @@
 // is determined by the seed and settings except the two timing fields,
 // `evals_per_s` and `seconds`.
 
-import { disassemble } from "../../lang/disasm.js";
-import { encodeBundle, type Module } from "../vm/module.js";
+import type { Module } from "../src/index.js";
+import { disassemble, encodeBundle } from "../src/internals.js";
 import { geneCount, genomeText } from "./genome.js";
 import type { GenerationStats, GpRun } from "./run.js";
 

@@ -9,12 +9,8 @@
 // without bound stops out_of_gas / out_of_mem / fault in its own child, is
 // recorded, and costs exactly its budget: nothing else happens.
 
-import { Machine } from "../process/scheduler.js";
-import { describeFault } from "../process/report.js";
-import { PROCESS_WORDS } from "../process/process.js";
-import { MODULE_LIMITS, type FunctionDef, type Module } from "../vm/module.js";
-import { GAS, Op, StatusCode, wordGas } from "../vm/opcodes.js";
-import { verify } from "../vm/verify.js";
+import { verify, type Module, type ModuleDef } from "../src/index.js";
+import { Machine, MODULE_LIMITS, ModuleEmitter, Op, PROCESS_WORDS, StatusCode, describeFault } from "../src/internals.js";
 import type { Layout } from "./compile.js";
 import type { Case, Problem } from "./problems.js";
 import { boolError, codePoints, intError, stringError } from "./score.js";
@@ -83,39 +79,6 @@ function recordWords(l: Layout): number {
   return l.output === "string" ? R_OUT + 1 + l.outCap : R_OUT;
 }
 
-/** Code of one function at a known entry pc, with the gas its instructions charge summed between marks. */
-class Code {
-  readonly words: number[] = [];
-  private gas = 0;
-  constructor(readonly entry: number) {}
-  op(op: Op, ...operands: number[]): void {
-    this.words.push(op, ...operands);
-    this.gas += GAS[op];
-  }
-  /** Adds the bulk gas of an instruction just emitted. */
-  bulk(words: number): void {
-    this.gas += wordGas(words);
-  }
-  /** Gas charged since the previous mark. */
-  mark(): number {
-    const g = this.gas;
-    this.gas = 0;
-    return g;
-  }
-  /** The absolute pc of the next instruction. */
-  get pc(): number {
-    return this.entry + this.words.length;
-  }
-  /** Emits a jump to be patched; returns the operand's index in `words`. */
-  jump(op: Op): number {
-    this.op(op, -1);
-    return this.words.length - 1;
-  }
-  land(operand: number): void {
-    this.words[operand] = this.pc;
-  }
-}
-
 /**
  * The evaluator's own gas between two consecutive GASLEFT reads, besides the
  * child's work, from the gas table. Before case i of a candidate it is
@@ -149,159 +112,125 @@ const L_GAS = 5;
 const L_MEM = 6;
 
 /**
- * The evaluator module's code. Per candidate k, main holds only the loop that
- * spawns and resumes a child per case (SPAWNX k): `begin` stores the start
- * word and returns the first case block; `finish(block, status, h, record)`
- * records the child, kills it and returns the next case block (or 0). The
- * per-candidate part is small because the evaluator is verified for every
- * batch, at a cost in proportion to its size. The shared part runs once per
- * evaluation, and what costs the host most there is every trip between the
- * hot loop and the scheduler, so the scheduler's instructions come in runs:
- * SPAWNX RESUME, [CLOAD] RESULT GASLEFT MEMLEFT (or GASLEFT MEMLEFT), KILL.
+ * The evaluator module (linking `links`, one per candidate). Per candidate k,
+ * main holds only the loop that spawns and resumes a child per case (SPAWNX
+ * k): `begin` stores the start word and returns the first case block;
+ * `finish(block, status, h, record)` records the child, kills it and returns
+ * the next case block (or 0). The per-candidate part is small because the
+ * evaluator is verified for every batch, at a cost in proportion to its size.
+ * The shared part runs once per evaluation, and what costs the host most
+ * there is every trip between the hot loop and the scheduler, so the
+ * scheduler's instructions come in runs: SPAWNX RESUME, [CLOAD] RESULT
+ * GASLEFT MEMLEFT (or GASLEFT MEMLEFT), KILL. The overheads are the gas the
+ * emitter counts between the GASLEFT reads.
  */
-function evaluatorCode(
-  k: number,
-  block: CaseBlock,
-  budget: Budget,
-  l: Layout,
-): { functions: FunctionDef[]; code: number[]; overheads: Overheads } {
+function evaluatorCode(k: number, block: CaseBlock, budget: Budget, l: Layout, links: readonly string[] = []): { def: ModuleDef; overheads: Overheads } {
   const rec = recordWords(l);
   const casesAt = HEADER;
   const lastCase = casesAt + (block.count - 1) * block.stride;
   const resBase = HEADER + block.words.length;
-  // main
-  const main = new Code(0);
-  main.op(Op.PUSH, G_MEMBASE);
-  main.op(Op.MEMLEFT);
-  main.op(Op.STORE, 0);
+  const m = new ModuleEmitter();
   let initGas = 0;
   let spawnGas = 0;
   let loopGas = 0;
-  for (let cand = 0; cand < k; cand++) {
-    const region = resBase + cand * (1 + block.count * rec);
-    main.op(Op.PUSH, region);
-    main.op(Op.CALL, F_BEGIN);
-    if (block.count === 0) {
-      main.op(Op.POP);
-      continue;
+  let beginTail = 0;
+  let overheads: Overheads | undefined;
+  m.declare("main", 0, (f) => {
+    f.reserve(2);
+    f.code(Op.PUSH, G_MEMBASE, Op.MEMLEFT, Op.STORE, 0);
+    for (let cand = 0; cand < k; cand++) {
+      const region = resBase + cand * (1 + block.count * rec);
+      f.emit(Op.PUSH, region);
+      f.emit(Op.CALL, F_BEGIN);
+      if (block.count === 0) {
+        f.emit(Op.POP);
+        continue;
+      }
+      f.takeGas();
+      f.emit(Op.PUSH, region + 1 - rec);
+      f.emit(Op.LSET, L_RECORD);
+      initGas = f.takeGas();
+      const head = f.here();
+      // Handles are given in order (1, 2, ...): this child's is one more than the last one's.
+      f.emit(Op.LINC, L_HANDLE, 1);
+      f.emit(Op.LINC, L_RECORD, rec);
+      f.emit(Op.DUP);
+      f.emit(Op.PUSH, block.stride);
+      f.emit(Op.PUSH, budget.gas);
+      f.emit(Op.PUSH, budget.mem);
+      f.emit(Op.PUSH, 0);
+      f.emit(Op.PUSH, 0);
+      f.emit(Op.SPAWNX, cand, 0);
+      f.bulk(block.stride);
+      f.emit(Op.RESUME);
+      f.emit(Op.LGET, L_HANDLE);
+      f.emit(Op.LGET, L_RECORD);
+      f.emit(Op.CALL, F_FINISH);
+      spawnGas = f.takeGas();
+      f.emit(Op.DUP);
+      f.jump(Op.JNZ, head);
+      loopGas = f.takeGas();
+      f.emit(Op.POP);
     }
-    main.mark();
-    main.op(Op.PUSH, region + 1 - rec);
-    main.op(Op.LSET, L_RECORD);
-    initGas = main.mark();
-    const head = main.pc;
-    // Handles are given in order (1, 2, ...): this child's is one more than the last one's.
-    main.op(Op.LINC, L_HANDLE, 1);
-    main.op(Op.LINC, L_RECORD, rec);
-    main.op(Op.DUP);
-    main.op(Op.PUSH, block.stride);
-    main.op(Op.PUSH, budget.gas);
-    main.op(Op.PUSH, budget.mem);
-    main.op(Op.PUSH, 0);
-    main.op(Op.PUSH, 0);
-    main.op(Op.SPAWNX, cand, 0);
-    main.bulk(block.stride);
-    main.op(Op.RESUME);
-    main.op(Op.LGET, L_HANDLE);
-    main.op(Op.LGET, L_RECORD);
-    main.op(Op.CALL, F_FINISH);
-    spawnGas = main.mark();
-    main.op(Op.DUP);
-    main.op(Op.JNZ, head);
-    loopGas = main.mark();
-    main.op(Op.POP);
-  }
-  main.op(Op.PUSH, 0);
-  main.op(Op.RET);
+    f.emit(Op.PUSH, 0);
+    f.emit(Op.RET);
+  });
   // begin(region): the start word; the first case block.
-  const begin = new Code(main.pc);
-  begin.op(Op.LGET, 0);
-  begin.op(Op.GASLEFT);
-  begin.mark();
-  begin.op(Op.STORE, 0);
-  begin.op(Op.PUSH, casesAt);
-  begin.op(Op.RET);
-  const beginTail = begin.mark();
+  m.declare("begin", 1, (f) => {
+    f.code(Op.LGET, 0, Op.GASLEFT);
+    f.takeGas();
+    f.code(Op.STORE, 0, Op.PUSH, casesAt, Op.RET);
+    beginTail = f.takeGas();
+  });
   // finish(block, status, h, record): a finished child falls through, a stopped one comes back from the end.
-  const f = new Code(begin.pc);
-  f.op(Op.LGET, L_STATUS);
-  f.op(Op.PUSH, StatusCode.DONE);
-  f.op(Op.EQ);
-  const toStopped = f.jump(Op.JZ);
-  const pre = f.mark();
-  // A finished child: its result (and output) first, then the readings.
-  f.op(Op.LGET, L_CHILD);
-  if (l.output === "string") {
-    f.op(Op.LGET, L_CHILD);
-    f.op(Op.PUSH, block.stride);
-    f.op(Op.LGET, L_REC);
-    f.op(Op.ADDI, R_OUT);
-    f.op(Op.PUSH, 1 + l.outCap);
-    f.op(Op.CLOAD);
-    f.bulk(1 + l.outCap);
-  }
-  f.op(Op.RESULT);
-  f.op(Op.GASLEFT);
-  const headDone = f.mark();
-  f.op(Op.MEMLEFT);
-  f.op(Op.LSET, L_MEM);
-  f.op(Op.LSET, L_GAS);
-  f.op(Op.LSET, L_VALUE);
-  f.op(Op.LGET, L_REC);
-  f.op(Op.LGET, L_VALUE);
-  f.op(Op.STORE, R_VALUE);
-  const tailDone = f.mark();
-  const common = f.pc;
-  f.op(Op.LGET, L_REC);
-  f.op(Op.LGET, L_STATUS);
-  f.op(Op.STORE, R_STATUS);
-  f.op(Op.LGET, L_REC);
-  f.op(Op.LGET, L_GAS);
-  f.op(Op.STORE, R_GAS);
-  f.op(Op.LGET, L_REC);
-  f.op(Op.LGET, L_MEM);
-  f.op(Op.STORE, R_MEM);
-  f.op(Op.LGET, L_CHILD);
-  f.op(Op.KILL);
-  // The next case block, or 0 after the last.
-  f.op(Op.LGET, L_CASE);
-  f.op(Op.PUSH, lastCase);
-  f.op(Op.LT);
-  const toLast = f.jump(Op.JZ);
-  f.op(Op.LGET, L_CASE);
-  f.op(Op.ADDI, block.stride);
-  f.op(Op.RET);
-  const tail = f.mark();
-  f.land(toLast);
-  f.op(Op.PUSH, 0);
-  f.op(Op.RET);
-  f.mark();
-  f.land(toStopped);
-  f.op(Op.GASLEFT);
-  const headStopped = f.mark();
-  f.op(Op.MEMLEFT);
-  f.op(Op.LSET, L_MEM);
-  f.op(Op.LSET, L_GAS);
-  f.op(Op.JMP, common);
-  const tailStopped = f.mark();
-  const code = [...main.words, ...begin.words, ...f.words];
-  const functions: FunctionDef[] = [
-    { name: "main", nparams: 0, nlocals: 2, entry: 0, end: begin.entry },
-    { name: "begin", nparams: 1, nlocals: 1, entry: begin.entry, end: f.entry },
-    { name: "finish", nparams: 4, nlocals: 7, entry: f.entry, end: code.length },
-  ];
-  return {
-    functions,
-    code,
-    overheads: {
+  m.declare("finish", 4, (f) => {
+    f.reserve(7);
+    const stopped = f.label();
+    const last = f.label();
+    f.code(Op.LGET, L_STATUS, Op.PUSH, StatusCode.DONE, Op.EQ);
+    f.jump(Op.JZ, stopped);
+    const pre = f.takeGas();
+    // A finished child: its result (and output) first, then the readings.
+    f.emit(Op.LGET, L_CHILD);
+    if (l.output === "string") {
+      f.code(Op.LGET, L_CHILD, Op.PUSH, block.stride, Op.LGET, L_REC, Op.ADDI, R_OUT, Op.PUSH, 1 + l.outCap, Op.CLOAD);
+      f.bulk(1 + l.outCap);
+    }
+    f.code(Op.RESULT, Op.GASLEFT);
+    const headDone = f.takeGas();
+    f.code(Op.MEMLEFT, Op.LSET, L_MEM, Op.LSET, L_GAS, Op.LSET, L_VALUE);
+    f.code(Op.LGET, L_REC, Op.LGET, L_VALUE, Op.STORE, R_VALUE);
+    const tailDone = f.takeGas();
+    const common = f.here();
+    f.code(Op.LGET, L_REC, Op.LGET, L_STATUS, Op.STORE, R_STATUS);
+    f.code(Op.LGET, L_REC, Op.LGET, L_GAS, Op.STORE, R_GAS);
+    f.code(Op.LGET, L_REC, Op.LGET, L_MEM, Op.STORE, R_MEM);
+    f.code(Op.LGET, L_CHILD, Op.KILL);
+    // The next case block, or 0 after the last.
+    f.code(Op.LGET, L_CASE, Op.PUSH, lastCase, Op.LT);
+    f.jump(Op.JZ, last);
+    f.code(Op.LGET, L_CASE, Op.ADDI, block.stride, Op.RET);
+    const tail = f.takeGas();
+    f.bind(last);
+    f.code(Op.PUSH, 0, Op.RET);
+    f.takeGas();
+    f.bind(stopped);
+    f.emit(Op.GASLEFT);
+    const headStopped = f.takeGas();
+    f.code(Op.MEMLEFT, Op.LSET, L_MEM, Op.LSET, L_GAS);
+    f.jump(Op.JMP, common);
+    const tailStopped = f.takeGas();
+    overheads = {
       start: beginTail + initGas + spawnGas + pre,
       again: tail + loopGas + spawnGas + pre,
       headDone,
       headStopped,
       tailDone,
       tailStopped,
-    },
-  };
+    };
+  });
+  const def = m.build("gp-evaluator", [], links);
+  return { def, overheads: overheads as Overheads };
 }
 
 /** Gas per evaluation the evaluator spends besides the child's own (an upper bound, from the gas table). */
@@ -342,14 +271,8 @@ export function runBatch(
   if (modules.length > BATCH || need > GAS_WINDOW || budget.gas > MAX_EVAL_GAS || budget.mem > MAX_EVAL_MEM)
     throw new Error(`internal: batch of ${modules.length} x ${block.count} evaluations does not fit the evaluator`);
   const rec = recordWords(l);
-  const gen = evaluatorCode(modules.length, block, budget, l);
-  const evaluator = verify({
-    name: "gp-evaluator",
-    caps: [],
-    functions: gen.functions,
-    code: Int32Array.from(gen.code),
-    links: modules.map((m) => m.digest),
-  });
+  const gen = evaluatorCode(modules.length, block, budget, l, modules.map((m) => m.digest));
+  const evaluator = verify(gen.def);
   const machine = new Machine({ recycle: true });
   for (const m of modules) machine.intern(m);
   const region = 1 + block.count * rec;

@@ -6,8 +6,8 @@
 // checkpoint is untrusted input when read back: its shape is checked and any
 // problem is a RarError naming what is wrong.
 
-import { RarError } from "../vm/errors.js";
-import { digestBytes } from "../vm/module.js";
+import { RarError } from "../src/index.js";
+import { digestBytes } from "../src/internals.js";
 import { MAX_EVAL_GAS, MAX_EVAL_MEM } from "./evaluate.js";
 import type { Genome } from "./genome.js";
 import type { RngState } from "./random.js";

@@ -15,7 +15,7 @@
 //     "penalty": 1000                      optional error of a case without a result
 //   }
 
-import { RarError } from "../vm/errors.js";
+import { RarError } from "../src/index.js";
 import type { OutputKind } from "./compile.js";
 import type { Family } from "./genome.js";
 import { OUT_CAP, instantiate, type Case, type Problem, type ProblemSpec } from "./problems.js";

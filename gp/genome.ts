@@ -5,7 +5,7 @@
 // a module that verifies by construction. The gene table below is the single
 // source of truth for gene names, operands and families.
 
-import { OPS, Op } from "../vm/opcodes.js";
+import { OPS, Op } from "../src/internals.js";
 import type { Rng } from "./random.js";
 
 /** Gene kinds. A genome stores (kind, arg) pairs. */
