@@ -81,8 +81,9 @@ export function completeResume(stopped: Process): Process {
 }
 
 /**
- * First entry of a fresh process: push the bottom frame (charged like a
- * call, less the arguments it holds already: they become its first locals).
+ * First entry of a fresh process, loaded into `cpu`: push the bottom frame
+ * (charged like a call, less the arguments it holds already: they become its
+ * first locals). False, with cpu.need set, when the memory counter lacks it.
  */
 export function enterFresh(cpu: Cpu, p: Process): boolean {
   const m = p.module;
@@ -99,6 +100,7 @@ export function enterFresh(cpu: Cpu, p: Process): boolean {
     s.set(cpu.stack.subarray(0, cpu.sp));
     cpu.stack = s;
   }
+  // Room for a few frames before the interpreter first grows it.
   if (cpu.frames.length < FRAME_WORDS) cpu.frames = new Int32Array(4 * FRAME_WORDS);
   // Locals past the arguments start at zero (a loop: fill() is a slow call for a few words).
   const stack = cpu.stack;
