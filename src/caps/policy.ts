@@ -25,7 +25,8 @@ import { RarError } from "../vm/errors.js";
 import type { ModuleDef } from "../vm/module.js";
 import type { Process } from "../process/process.js";
 import type { MockSpec } from "./builtins.js";
-import { canonicalCap, capCovers, capFamily, capScope, intersectGrants, scopeCovers, textToCodePoints, type CapSignature, type CapValue, type ValueType } from "./registry.js";
+import { inheritDown } from "./grants.js";
+import { canonicalCap, capCovers, capFamily, capScope, scopeCovers, textToCodePoints, type CapSignature, type CapValue, type ValueType } from "./registry.js";
 import { readRegularFile } from "./hostfile.js";
 import { BUILTIN_SIGNATURES } from "./signatures.js";
 
@@ -320,19 +321,11 @@ export function negotiateImage(
 
 /**
  * Gives the root `grants` and narrows every descendant to what its parent
- * now holds (iteratively: no host recursion with the depth of the tree).
+ * now holds (the one walk RESTORE uses too: grants.ts inheritDown).
  */
 export function applyGrants(root: Process, grants: readonly string[]): void {
   root.caps = [...new Set(grants)].sort();
-  const todo: Process[] = [root];
-  while (todo.length > 0) {
-    const p = todo.pop() as Process;
-    for (const h of [...p.children.keys()].sort((a, b) => a - b)) {
-      const c = p.children.get(h) as Process;
-      c.caps = intersectGrants(c.caps, p.caps);
-      todo.push(c);
-    }
-  }
+  inheritDown(root);
 }
 
 /** The canonical JSON text of a policy (sorted keys, arrays as word lists): what its digest covers. */

@@ -1,10 +1,13 @@
 // A process: one node of the tree. Everything needed to continue it lives
 // here (no hidden state), which is what makes images possible.
 
-import { Detail, detailText, type FaultKind } from "../vm/errors.js";
+import { Detail, RarError, detailText, type FaultKind } from "../vm/errors.js";
 import type { Cpu } from "../vm/interpreter.js";
 import type { Module } from "../vm/module.js";
 import { StatusCode } from "../vm/opcodes.js";
+import { Children } from "./child-table.js";
+
+export { Children };
 
 /**
  * Words charged for a process's own bookkeeping: what the host holds for a
@@ -42,6 +45,36 @@ export function argsMemory(args: readonly number[]): Int32Array {
  */
 const REUSE_SLACK = 64;
 
+/** Largest gas or memory limit: a safe integer (budgets are counted exactly). */
+export const LIMIT_MAX = Number.MAX_SAFE_INTEGER;
+
+export function clampLimit(x: number): number {
+  return Math.max(0, Math.min(LIMIT_MAX, Math.floor(x)));
+}
+
+/** A refuel: raises p's limits by non-negative amounts, saturating at LIMIT_MAX (REFUEL, a host refuel, its replay). */
+export function raiseLimits(p: Process, gas: number, mem: number): void {
+  p.gasLimit = clampLimit(p.gasLimit + gas);
+  p.memLimit = clampLimit(p.memLimit + mem);
+}
+
+/** A root process running `entry(args)` of a verified module with the given limits and capabilities. */
+export function rootProcess(
+  module: Module,
+  entry: number,
+  args: ArrayLike<number>,
+  limits: { gas: number; mem: number },
+  caps: readonly string[],
+  memory: Int32Array,
+): Process {
+  if (entry < 0 || entry >= module.functions.length) throw new RarError("usage", "entry", `no function #${entry}`);
+  if (args.length !== module.nparams[entry])
+    throw new RarError("usage", "arity", `${module.functions[entry].name} takes ${module.nparams[entry]} argument(s), got ${args.length}`);
+  const root = new Process(module, entry, Int32Array.from(args), memory, clampLimit(limits.gas), clampLimit(limits.mem), [...new Set(caps)].sort(), [], null, 0);
+  root.memUsed = root.ownFootprint();
+  return root;
+}
+
 export type StatusName = "ready" | "done" | "fault" | "out_of_gas" | "out_of_mem" | "yielded" | "cap_call";
 
 export const STATUS_NAMES: readonly StatusName[] = [
@@ -67,138 +100,6 @@ export function requestWords(r: CapRequest | null): number {
   let w = 0;
   for (const a of r.args) w += REQUEST_ARG_WORDS + a.length;
   return w;
-}
-
-const NO_HANDLES = Object.freeze([]) as readonly number[] as number[];
-const NO_PROCS = Object.freeze([]) as readonly (Process | null)[] as (Process | null)[];
-
-/**
- * A process's children by handle. A parent numbers its children 1, 2, ...
- * (images and restores keep that order), so they are kept in handle order in
- * two arrays and found by binary search: no hashing, and spawning and killing
- * one child at a time (what an evaluator does) allocates nothing. A killed
- * child leaves a hole; holes are squeezed out when they outnumber the living.
- * Iteration is in handle order, as for a Map filled in that order.
- */
-export class Children {
-  // Shared empty arrays until the first child (most processes have none).
-  private handles: number[] = NO_HANDLES;
-  private procs: (Process | null)[] = NO_PROCS;
-  private live = 0;
-
-  get size(): number {
-    return this.live;
-  }
-
-  /** Index of handle h (a hole or not), or -1. */
-  private find(h: number): number {
-    const hs = this.handles;
-    let lo = 0;
-    let hi = hs.length - 1;
-    // The newest child is the usual one.
-    if (hi >= 0 && hs[hi] === h) return hi;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      const x = hs[mid];
-      if (x === h) return mid;
-      if (x < h) lo = mid + 1;
-      else hi = mid - 1;
-    }
-    return -1;
-  }
-
-  get(h: number): Process | undefined {
-    const i = this.find(h);
-    return i < 0 ? undefined : (this.procs[i] ?? undefined);
-  }
-
-  has(h: number): boolean {
-    return this.get(h) !== undefined;
-  }
-
-  set(h: number, p: Process): this {
-    if (this.handles === NO_HANDLES) {
-      // Literals of one: room for exactly the first child (a parent of one is common).
-      this.handles = [h];
-      this.procs = [p];
-      this.live = 1;
-      return this;
-    }
-    const hs = this.handles;
-    const n = hs.length;
-    if (n === 0 || hs[n - 1] < h) {
-      hs.push(h);
-      this.procs.push(p);
-      this.live++;
-      return this;
-    }
-    const i = this.find(h);
-    if (i >= 0) {
-      if (this.procs[i] === null) this.live++;
-      this.procs[i] = p;
-      return this;
-    }
-    // Out of order (never, as handles are given): insert in place.
-    let at = 0;
-    while (hs[at] < h) at++;
-    hs.splice(at, 0, h);
-    this.procs.splice(at, 0, p);
-    this.live++;
-    return this;
-  }
-
-  delete(h: number): boolean {
-    const i = this.find(h);
-    if (i < 0 || this.procs[i] === null) return false;
-    const hs = this.handles;
-    const ps = this.procs;
-    ps[i] = null;
-    this.live--;
-    if (i === hs.length - 1) {
-      // The newest: drop it and the holes before it (pop keeps the arrays' room).
-      do {
-        hs.pop();
-        ps.pop();
-      } while (ps.length > 0 && ps[ps.length - 1] === null);
-    } else if (hs.length - this.live > this.live && hs.length > 8) this.squeeze();
-    return true;
-  }
-
-  private squeeze(): void {
-    const hs = this.handles;
-    const ps = this.procs;
-    let m = 0;
-    for (let i = 0; i < hs.length; i++) {
-      if (ps[i] === null) continue;
-      hs[m] = hs[i];
-      ps[m] = ps[i];
-      m++;
-    }
-    hs.length = m;
-    ps.length = m;
-  }
-
-  *keys(): IterableIterator<number> {
-    for (let i = 0; i < this.handles.length; i++) if (this.procs[i] !== null) yield this.handles[i];
-  }
-
-  *values(): IterableIterator<Process> {
-    for (let i = 0; i < this.procs.length; i++) {
-      const p = this.procs[i];
-      if (p !== null) yield p;
-    }
-  }
-
-  *entries(): IterableIterator<[number, Process]> {
-    for (let i = 0; i < this.procs.length; i++) {
-      const p = this.procs[i];
-      if (p !== null) yield [this.handles[i], p];
-    }
-  }
-
-  [Symbol.iterator](): IterableIterator<[number, Process]> {
-    return this.entries();
-  }
 }
 
 export class Process {
@@ -271,7 +172,7 @@ export class Process {
   caps: string[];
   /** Capabilities whose calls stop this process for its parent to answer, sorted. */
   traps: string[];
-  children = new Children();
+  children = new Children<Process>();
   nextHandle = 1;
   private cachedPath: string | null = null;
 
