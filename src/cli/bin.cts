@@ -48,12 +48,12 @@ export function codeCacheFile(bundle: string, data: Buffer): Buffer {
   return Buffer.concat([Buffer.from(stampOf(bundle) + "\n", "latin1"), data]);
 }
 
-/** V8's bytes from CODE_CACHE, if that file was made from `bundle`. */
-export function readCodeCache(bundle: string): Buffer | undefined {
+/** V8's bytes from a code cache file (CODE_CACHE unless said), if that file was made from `bundle`. */
+export function readCodeCache(bundle: string, path = CODE_CACHE): Buffer | undefined {
   const stamp = stampOf(bundle);
   if (stamp === "") return undefined;
   try {
-    const file = readFileSync(CODE_CACHE);
+    const file = readFileSync(path);
     const head = stamp + "\n";
     return file.toString("latin1", 0, head.length) === head ? file.subarray(head.length) : undefined;
   } catch {
