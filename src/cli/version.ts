@@ -5,12 +5,20 @@
 
 import { readFileSync } from "node:fs";
 
-/** The version in the package.json next to dist/ (where it lies both in a checkout and in an installed package). */
+/**
+ * The version in the nearest package.json above this module: the package's
+ * own, whether this runs as dist/src/cli/version.js (in a checkout or an
+ * installed package) or as src/cli/version.ts (through tsx).
+ */
 export function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version?: unknown };
-    return typeof pkg.version === "string" ? pkg.version : "unknown";
-  } catch {
-    return "unknown";
+  for (let dir = new URL(".", import.meta.url); ; ) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL("package.json", dir), "utf8")) as { version?: unknown };
+      return typeof pkg.version === "string" ? pkg.version : "unknown";
+    } catch (e) {
+      const parent = new URL("..", dir);
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT" || parent.href === dir.href) return "unknown";
+      dir = parent;
+    }
   }
 }
