@@ -19,16 +19,16 @@
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build, type Plugin } from "esbuild";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const CLI_DIR = join(ROOT, "dist", "src", "cli");
+/** The launcher, as tsc built it: it names the files this script writes and the stamp's form. */
 const LAUNCHER = join(CLI_DIR, "bin.cjs");
-const BUNDLE = join(CLI_DIR, "bundle.cjs");
-const CODE_CACHE = join(CLI_DIR, "bundle.cache");
-const STAMP_PREFIX = "//# rarBundle=";
+const { BUNDLE, CODE_CACHE, STAMP_PREFIX } = createRequire(import.meta.url)(LAUNCHER) as typeof import("../src/cli/bin.cjs");
 
 /** What the warm-up run does; the functions it runs then are in the code cache, compiled. */
 const WARM_UP = ["run", "examples/hello.ent"];

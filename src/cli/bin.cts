@@ -67,11 +67,10 @@ export function compileBundle(bundle: string, cachedData?: Buffer): Script {
 }
 
 /** Runs the compiled bundle as Node would run the file: the CLI parses process.argv and sets process.exitCode. */
-export function runBundle(script: Script): unknown {
+export function runBundle(script: Script): void {
   const start = script.runInThisContext() as (exports: object, require: NodeJS.Require, module: object, filename: string, dirname: string) => void;
   const bundleModule = { exports: {}, filename: BUNDLE, id: BUNDLE };
   start.call(bundleModule.exports, bundleModule.exports, createRequire(BUNDLE), bundleModule, BUNDLE, __dirname);
-  return bundleModule.exports;
 }
 
 function main(): void {
