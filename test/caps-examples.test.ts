@@ -1,13 +1,12 @@
 // The capability examples in examples/ run as their comments say.
 
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { CLI, ROOT, ensureBuilt } from "./helpers/cli.js";
 
-const ROOT = join(__dirname, "..");
-const CLI = join(ROOT, "dist", "src", "cli", "main.js");
 let out = "";
 
 function rar(...args: string[]): { code: number; stdout: string; stderr: string } {
@@ -16,7 +15,7 @@ function rar(...args: string[]): { code: number; stdout: string; stderr: string 
 }
 
 beforeAll(() => {
-  if (!existsSync(CLI)) throw new Error("dist/ is missing: run `npx tsc -p .` first");
+  ensureBuilt();
   out = mkdtempSync(join(tmpdir(), "rar-examples-"));
 });
 

@@ -13,9 +13,9 @@ import { loadPolicy, negotiate, negotiateImage } from "../src/caps/policy.js";
 import { Session } from "../src/session.js";
 import { verify } from "../src/vm/verify.js";
 import { load, start } from "./helpers/asm.js";
+import { CLI, ensureBuilt } from "./helpers/cli.js";
 import { rarErrorOf } from "./helpers/errors.js";
 
-const CLI = join(__dirname, "..", "dist", "src", "cli", "main.js");
 let dir = "";
 
 function rar(...args: string[]): { code: number; stdout: string; stderr: string } {
@@ -38,6 +38,7 @@ const CLOCK_PRINT = `.cap clock.now
   RET`;
 
 beforeAll(() => {
+  ensureBuilt();
   dir = mkdtempSync(join(tmpdir(), "rar-policy-"));
   mkdirSync(join(dir, "data"));
   writeFileSync(join(dir, "clock.rasm"), CLOCK_PRINT);

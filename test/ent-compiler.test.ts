@@ -4,9 +4,9 @@
 // commands around it (compile, disasm, run of the examples, suspend/resume).
 
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { assemble } from "../lang/asm.js";
 import { disassemble } from "../lang/disasm.js";
@@ -16,9 +16,8 @@ import { Session } from "../src/session.js";
 import { decodeBundle, digestBytes, encodeModule, sourceAt, type ModuleDef } from "../src/vm/module.js";
 import { OPS, Op, WIDTH } from "../src/vm/opcodes.js";
 import { verifyBundle } from "../src/vm/verify.js";
+import { CLI, ROOT, ensureBuilt } from "./helpers/cli.js";
 
-const ROOT = resolve(__dirname, "..");
-const CLI = join(ROOT, "dist/src/cli/main.js");
 
 function runEnt(src: string, opts: { files?: Record<string, string>; args?: number[]; gas?: number; mem?: number } = {}) {
   const { modules } = compileSource(src, "main.ent", opts.files ?? {});
@@ -255,16 +254,6 @@ describe("values crossing the process boundary are checked", () => {
 
 // --- the CLI ---------------------------------------------------------------------
 
-function newestSource(dir: string): number {
-  let t = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) t = Math.max(t, newestSource(p));
-    else if (e.name.endsWith(".ts")) t = Math.max(t, statSync(p).mtimeMs);
-  }
-  return t;
-}
-
 function cli(args: string[], cwd = ROOT): { code: number; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: "utf8" });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
@@ -273,8 +262,7 @@ function cli(args: string[], cwd = ROOT): { code: number; stdout: string; stderr
 describe("the CLI with Ent programs", () => {
   let tmp = "";
   beforeAll(() => {
-    const stale = !existsSync(CLI) || statSync(CLI).mtimeMs < Math.max(newestSource(join(ROOT, "src")), newestSource(join(ROOT, "lang")));
-    if (stale) spawnSync("npx", ["tsc", "-p", "."], { cwd: ROOT, stdio: "ignore" });
+    ensureBuilt();
     tmp = mkdtempSync(join(tmpdir(), "ent-cli-"));
   }, 120_000);
   afterAll(() => rmSync(tmp, { recursive: true, force: true }));

@@ -1,37 +1,19 @@
 // The Ent golden corpus: every test/golden/ent/NAME.ent runs through the
-// built CLI (`node dist/src/cli/main.js run NAME.ent`) and must print exactly
+// built CLI (`rar run NAME.ent`, test/helpers/cli.ts) and must print exactly
 // NAME.out on stdout and end with the expected exit code. Header comments set
 // the run: `// args: 1 2`, `// exit: 1`, `// stderr: text` (a substring the
 // one-line report must contain), `// gas: N`, `// mem: N`.
 // UPDATE_GOLDEN=1 rewrites the .out files (review the diff!).
 
-import { execFile, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CLI, ROOT, ensureBuilt } from "./helpers/cli.js";
 
-const ROOT = resolve(__dirname, "..");
-const CLI = join(ROOT, "dist/src/cli/main.js");
 const DIR = join(ROOT, "test/golden/ent");
 const UPDATE = process.env.UPDATE_GOLDEN === "1";
-
-function newestSource(dir: string): number {
-  let t = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) t = Math.max(t, newestSource(p));
-    else if (e.name.endsWith(".ts")) t = Math.max(t, statSync(p).mtimeMs);
-  }
-  return t;
-}
-
-/** Builds dist/ when it is missing or older than the sources (the CLI runs compiled JavaScript). */
-function ensureBuilt(): void {
-  const stale = !existsSync(CLI) || statSync(CLI).mtimeMs < Math.max(newestSource(join(ROOT, "src")), newestSource(join(ROOT, "lang")));
-  if (stale) spawnSync("npx", ["tsc", "-p", "."], { cwd: ROOT, stdio: "ignore" });
-  if (!existsSync(CLI)) throw new Error("dist/src/cli/main.js is missing: run npx tsc -p .");
-}
 
 interface Case {
   name: string;

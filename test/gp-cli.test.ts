@@ -1,12 +1,12 @@
-// `rar gp` end to end, through the compiled CLI (npm test builds dist/ first).
+// `rar gp` end to end, through the built CLI.
 
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { CLI, ensureBuilt } from "./helpers/cli.js";
 
-const CLI = join(__dirname, "..", "dist", "src", "cli", "main.js");
 let dir = "";
 
 function rar(...args: string[]): { code: number; stdout: string; stderr: string } {
@@ -20,7 +20,7 @@ function withoutTiming(json: string): unknown {
 }
 
 beforeAll(() => {
-  if (!existsSync(CLI)) throw new Error("dist/ is missing: run `npx tsc -p .` (npm test does) before this test");
+  ensureBuilt();
   dir = mkdtempSync(join(tmpdir(), "rar-gp-"));
 });
 

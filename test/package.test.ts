@@ -1,9 +1,10 @@
 // The package a host installs: `npm pack` ships the runtime, its types and
 // its docs and nothing else, and once installed every documented entry point
-// imports, type-checks and runs, and so does the `rar` command.
+// imports, type-checks and runs, and so does the `rar` command (the bundled
+// CLI with its code cache, scripts/build-cli.ts).
 
-import { execFileSync } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -14,6 +15,7 @@ const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as {
   version: string;
   dependencies: Record<string, string>;
   exports: Record<string, unknown>;
+  bin: Record<string, string>;
 };
 
 /** What the tarball may hold: the built runtime, compilers and GP harness (for `rar gp`), the spec, the README and package.json. */
@@ -58,6 +60,11 @@ describe("the packed tarball", () => {
   it("holds the entry modules with their types, the CLI, package.json and the README", () => {
     for (const f of ["package.json", "README.md", "dist/src/index.js", "dist/src/index.d.ts", "dist/src/internals.js", "dist/src/internals.d.ts", "dist/src/cli/main.js"])
       expect(files).toContain(f);
+  });
+
+  it("holds the rar command: its launcher, the bundled CLI with its source map, and the code cache", () => {
+    expect(pkg.bin).toEqual({ rar: "dist/src/cli/bin.cjs" });
+    for (const f of ["dist/src/cli/bin.cjs", "dist/src/cli/bundle.cjs", "dist/src/cli/bundle.cjs.map", "dist/src/cli/bundle.cache"]) expect(files).toContain(f);
   });
 
   it("holds nothing but dist/src, dist/lang, dist/gp, spec, the README and package.json: no tests, fixtures, benchmarks, scripts, images or examples", () => {
@@ -125,4 +132,69 @@ export const machine: typeof Machine = Machine;
     const report = JSON.parse(run(join(app, "node_modules", ".bin", "rar"), args, app)) as { problem: string; generations: number };
     expect(report).toMatchObject({ problem: "smallest", generations: 1 });
   });
+
+  it("runs hello world with the installed rar command, and reports a bad file in one line", () => {
+    writeFileSync(join(app, "hello.ent"), 'fn main() { print("Hello, world!"); }\n');
+    const hello = rar("run", "hello.ent");
+    expect(hello).toMatchObject({ code: 0, stdout: "Hello, world!\n" });
+    expect(hello.stderr).toMatch(/^rar: done result=0 gas=\d+\/\d+ mem=\d+\/\d+\n$/);
+    const missing = rar("run", "missing.ent");
+    expect(missing.code).toBe(2);
+    expect(missing.stderr.trim().split("\n")).toHaveLength(1);
+    expect(missing.stderr).toMatch(/^rar: error: .*missing\.ent/);
+  });
+
+  it("ships a code cache that fits its bundle and is taken by this Node's V8", () => {
+    const check = `const bin = require(${JSON.stringify(join(installed(), pkg.bin.rar))});
+const source = require("node:fs").readFileSync(bin.BUNDLE, "utf8");
+const data = bin.readCodeCache(source);
+console.log(JSON.stringify({ stamped: data !== undefined, rejected: data !== undefined && bin.compileBundle(source, data).cachedDataRejected }));`;
+    expect(JSON.parse(run(process.execPath, ["-e", check], app))).toEqual({ stamped: true, rejected: false });
+  });
+
+  it("writes nothing into the installed package when it runs", () => {
+    const before = snapshot(installed());
+    writeFileSync(join(app, "count.ent"), "fn main() { return 7; }\n");
+    expect(rar("run", "count.ent").code).toBe(0);
+    expect(rar("--version").code).toBe(0);
+    expect(snapshot(installed())).toEqual(before);
+  });
+
+  it("runs as well when the code cache is not its bundle's or V8 refuses it", () => {
+    const cache = join(installed(), "dist", "src", "cli", "bundle.cache");
+    const original = readFileSync(cache);
+    const stamp = original.subarray(0, original.indexOf("\n") + 1);
+    writeFileSync(join(app, "six.ent"), 'fn main() { print("six"); return 6; }\n');
+    try {
+      for (const junk of [Buffer.from("//# rarBundle=0\nnot a cache"), Buffer.concat([stamp, Buffer.alloc(4096, 7)]), Buffer.alloc(0)]) {
+        writeFileSync(cache, junk);
+        expect(rar("run", "six.ent")).toMatchObject({ code: 0, stdout: "six\n" });
+      }
+    } finally {
+      writeFileSync(cache, original);
+    }
+  });
 });
+
+/** The installed package's folder in the host project. */
+function installed(): string {
+  return join(app, "node_modules", pkg.name);
+}
+
+/** The installed `rar` command, run in the host project. */
+function rar(...args: string[]): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(join(app, "node_modules", ".bin", "rar"), args, { cwd: app, encoding: "utf8", env: cleanEnv() });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Every file under `dir` with its size and modification time. */
+function snapshot(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => {
+      const path = join(e.parentPath, e.name);
+      const st = statSync(path);
+      return `${path} ${st.size} ${st.mtimeMs}`;
+    })
+    .sort();
+}

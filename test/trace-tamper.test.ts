@@ -3,7 +3,7 @@
 // `rar audit` reports it (exit 1) naming the event.
 
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
@@ -16,12 +16,12 @@ import { WireWriter, join as joinChunks, unpackChecked } from "../src/image/wire
 import { auditImage } from "../src/trace/audit.js";
 import { TraceError, traceFromWire, traceToWire, type Trace } from "../src/trace/trace.js";
 import { start } from "./helpers/asm.js";
+import { CLI, ensureBuilt } from "./helpers/cli.js";
 
-const CLI = join(__dirname, "..", "dist", "src", "cli", "main.js");
 let dir = "";
 
 beforeAll(() => {
-  if (!existsSync(CLI)) throw new Error("dist/ is missing: run `npx tsc -p .` first");
+  ensureBuilt();
   dir = mkdtempSync(join(tmpdir(), "rar-tamper-"));
 });
 

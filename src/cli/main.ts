@@ -2,7 +2,6 @@
 // The `rar` command line (CLI.md). Each command is a thin layer over the
 // embedding API; this file only parses flags, prints and picks exit codes.
 
-import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { DEFAULT_GAS, DEFAULT_MEM, Session, type RunResult } from "../session.js";
 import { parseCount, parseProgramArgs } from "./args.js";
@@ -10,6 +9,7 @@ import { EXIT, reportError, usageLines } from "./exit.js";
 import { extensionOf, loadProgram } from "./load.js";
 import { interruptible, timeoutOption } from "./interrupt.js";
 import { addPolicyOptions, policyFromFlags } from "./policy-flags.js";
+import { packageVersion } from "./version.js";
 
 const err = (s: string): void => void process.stderr.write(s);
 
@@ -84,16 +84,6 @@ const COMMAND_GROUP: Readonly<Record<string, string>> = {
   gp: "gp",
   compile: "compile",
 };
-
-/** The version in the package.json next to dist/ (where it lies both in a checkout and in an installed package). */
-function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version?: unknown };
-    return typeof pkg.version === "string" ? pkg.version : "unknown";
-  } catch {
-    return "unknown";
-  }
-}
 
 /**
  * commander's message for a parse error as one line, without its "error: "

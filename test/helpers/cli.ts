@@ -1,12 +1,17 @@
 // Running the built CLI from tests: one place for where it is, how it is
-// spawned and how a stale build is refreshed.
+// spawned and how a stale build is refreshed. Tests run the command users
+// get: package.json's `bin`, the launcher of the bundled CLI with its code
+// cache (scripts/build-cli.ts).
 
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 
 export const ROOT = join(__dirname, "..", "..");
-export const CLI = join(ROOT, "dist", "src", "cli", "main.js");
+/** The installed `rar` command, as package.json's `bin` names it. */
+export const CLI = join(ROOT, (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { bin: { rar: string } }).bin.rar);
+/** What `npm run build` writes after tsc, last of all the code cache. */
+const BUILT = ["bundle.cjs", "bundle.cache"].map((f) => join(ROOT, "dist", "src", "cli", f));
 
 /** What a CLI run gave. */
 export interface Out {
@@ -28,13 +33,15 @@ function newestSource(d: string): number {
   for (const e of readdirSync(d, { withFileTypes: true })) {
     const p = join(d, e.name);
     if (e.isDirectory()) t = Math.max(t, newestSource(p));
-    else if (e.name.endsWith(".ts")) t = Math.max(t, statSync(p).mtimeMs);
+    else if (/\.c?ts$/.test(e.name)) t = Math.max(t, statSync(p).mtimeMs);
   }
   return t;
 }
 
-/** `npm test` builds first; this builds too when dist/ is missing or older than the sources. */
+/** `npm test` builds first; this builds too (as `npm run build` does) when the CLI is missing or older than its sources. */
 export function ensureBuilt(): void {
-  const stale = !existsSync(CLI) || statSync(CLI).mtimeMs < Math.max(...["src", "lang", "gp"].map((d) => newestSource(join(ROOT, d))));
-  if (stale) execFileSync(process.execPath, [join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", ROOT], { stdio: "pipe" });
+  const newest = Math.max(...["src", "lang", "gp"].map((d) => newestSource(join(ROOT, d))), statSync(join(ROOT, "scripts", "build-cli.ts")).mtimeMs);
+  if ([CLI, ...BUILT].every((f) => existsSync(f) && statSync(f).mtimeMs >= newest)) return;
+  execFileSync(process.execPath, [join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", ROOT], { stdio: "pipe" });
+  execFileSync(process.execPath, [join(ROOT, "node_modules", "tsx", "dist", "cli.mjs"), join(ROOT, "scripts", "build-cli.ts")], { stdio: "pipe" });
 }
