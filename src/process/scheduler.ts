@@ -31,6 +31,7 @@ import { resolveScope, scopeWithin } from "../caps/scope.js";
 import { builtinSignature } from "../caps/signatures.js";
 import { FAULTS, RarError, type FaultKind } from "../vm/errors.js";
 import { execute } from "../vm/execute.js";
+import { DEFAULT_TIERING, type TieringOptions } from "../vm/tiering.js";
 import { Cpu, Exit, interpret } from "../vm/interpreter.js";
 import { decodeModule, type Module } from "../vm/module.js";
 import { GAS, Op, SCHEDULED, SPAWN_EXTRA, StatusCode, byteGas, wordGas } from "../vm/opcodes.js";
@@ -64,6 +65,8 @@ export interface MachineOptions {
    * a child process after its parent killed it, such as the GP evaluator.
    */
   recycle?: boolean;
+  /** Whether hot modules are compiled, and after how much gas (vm/tiering.ts; default: compiled after 200,000 gas). */
+  tiering?: Partial<TieringOptions>;
 }
 
 export interface CapCallEvent {
@@ -123,6 +126,8 @@ export class Machine {
   readonly cpu = new Cpu();
   readonly maxDepth: number;
   readonly caps: CapRegistry;
+  /** How this machine runs code: interpreted only, or compiled once hot. */
+  readonly tiering: TieringOptions;
   private readonly onCapCall?: (event: CapCallEvent) => void;
   images?: ImageCodec;
   /** Verified modules by digest, shared by every process that runs them (host-loaded and linked). */
@@ -169,6 +174,7 @@ export class Machine {
     this.images = options.images;
     this.onStep = options.onStep;
     this.recycle = options.recycle ?? false;
+    this.tiering = { ...DEFAULT_TIERING, ...options.tiering };
   }
 
   /** Registers a verified module so processes share it. */
@@ -237,7 +243,7 @@ export class Machine {
           // Step mode shrinks the gas counter to one instruction: the interpreter alone does that exactly.
           this.step(d);
           exit = interpret(cpu);
-        } else exit = execute(cpu);
+        } else exit = execute(cpu, this.tiering);
       }
       let step: Step;
       switch (exit) {

@@ -225,7 +225,7 @@ export function interpret(cpu: Cpu): Exit {
         continue;
       }
       case Op.DIV: {
-        // DIV: a / b truncated; faults div_by_zero, overflow (INT_MIN / -1)
+        // DIV: a / b truncated; faults if b = 0 or the quotient overflows (INT_MIN / -1)
         const b0 = stack[sp - 1];
         const a1 = stack[sp - 2];
         if (b0 === 0) {
@@ -249,7 +249,7 @@ export function interpret(cpu: Cpu): Exit {
         continue;
       }
       case Op.REM: {
-        // REM: a % b (sign of a); faults div_by_zero; INT_MIN % -1 is 0
+        // REM: a % b (sign of a); faults if b = 0; INT_MIN % -1 is 0
         const b0 = stack[sp - 1];
         const a1 = stack[sp - 2];
         if (b0 === 0) {
@@ -479,7 +479,7 @@ export function interpret(cpu: Cpu): Exit {
         { pc = frames[fp + Frame.Ret]; continue; }
       }
       case Op.TRAP: {
-        // TRAP: fault with kind trap(imm)
+        // TRAP: fault with kind trap, code imm
         const k0 = code[pc + 1];
         gas += c;
         cpu.fault = "trap";
@@ -620,7 +620,7 @@ export function interpret(cpu: Cpu): Exit {
         continue;
       }
       case Op.ALOAD: {
-        // ALOAD: a i: push mem[a + 1 + i]; faults index_bounds unless 0 <= i < mem[a]
+        // ALOAD: a i: push mem[a + 1 + i]; faults unless a is in memory and 0 <= i < mem[a]
         const i0 = stack[sp - 1];
         const a1 = stack[sp - 2];
         if (a1 < 0 || a1 >= memSize) {
@@ -658,7 +658,7 @@ export function interpret(cpu: Cpu): Exit {
         continue;
       }
       case Op.ASTORE: {
-        // ASTORE: a i v: mem[a + 1 + i] := v; faults index_bounds unless 0 <= i < mem[a]
+        // ASTORE: a i v: mem[a + 1 + i] := v; faults unless a is in memory and 0 <= i < mem[a]
         const v0 = stack[sp - 1];
         const i1 = stack[sp - 2];
         const a2 = stack[sp - 3];

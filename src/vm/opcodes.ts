@@ -186,8 +186,8 @@ const TABLE: readonly OpInfo[] = [
   { name: "ADD",     operands: [],               pop: 2, push: 1, gas: 1, runs: "compiled", flow: "next", faults: [], doc: "a + b" },
   { name: "SUB",     operands: [],               pop: 2, push: 1, gas: 1, runs: "compiled", flow: "next", faults: [], doc: "a - b" },
   { name: "MUL",     operands: [],               pop: 2, push: 1, gas: 1, runs: "compiled", flow: "next", faults: [], doc: "a * b" },
-  { name: "DIV",     operands: [],               pop: 2, push: 1, gas: 2, runs: "compiled", flow: "next", faults: ["div_by_zero", "overflow"], doc: "a / b truncated; faults div_by_zero, overflow (INT_MIN / -1)" },
-  { name: "REM",     operands: [],               pop: 2, push: 1, gas: 2, runs: "compiled", flow: "next", faults: ["div_by_zero"], doc: "a % b (sign of a); faults div_by_zero; INT_MIN % -1 is 0" },
+  { name: "DIV",     operands: [],               pop: 2, push: 1, gas: 2, runs: "compiled", flow: "next", faults: ["div_by_zero", "overflow"], doc: "a / b truncated; faults if b = 0 or the quotient overflows (INT_MIN / -1)" },
+  { name: "REM",     operands: [],               pop: 2, push: 1, gas: 2, runs: "compiled", flow: "next", faults: ["div_by_zero"], doc: "a % b (sign of a); faults if b = 0; INT_MIN % -1 is 0" },
   { name: "ADDI",    operands: ["i32"],          pop: 1, push: 1, gas: 1, runs: "compiled", flow: "next", faults: [], doc: "a + imm" },
   { name: "NEG",     operands: [],               pop: 1, push: 1, gas: 1, runs: "compiled", flow: "next", faults: [], doc: "-a (wrapping)" },
   // --- bitwise; shift counts are taken modulo 32
@@ -212,7 +212,7 @@ const TABLE: readonly OpInfo[] = [
   { name: "JNZ",     operands: ["label"],        pop: 1, push: 0, gas: 1, runs: "compiled", flow: "branch", faults: [], doc: "if a != 0 then pc := label" },
   { name: "CALL",    operands: ["func"],         pop: -1, popFrom: { operand: 0, as: "nparams", plus: 0 }, push: 1, gas: 2, runs: "compiled", flow: "next", faults: [], doc: `call f with its nparams arguments; allocates f's frame (nlocals + maxStack + ${FRAME_WORDS} words)` },
   { name: "RET",     operands: [],               pop: 1, push: 0, gas: 1, runs: "compiled", flow: "end", faults: [], doc: "return a to the caller, releasing the frame; from the bottom frame: the process is done(a)" },
-  { name: "TRAP",    operands: ["i32"],          pop: 0, push: 0, gas: 1, runs: "loop", flow: "end", faults: ["trap"], doc: "fault with kind trap(imm)" },
+  { name: "TRAP",    operands: ["i32"],          pop: 0, push: 0, gas: 1, runs: "loop", flow: "end", faults: ["trap"], doc: "fault with kind trap, code imm" },
   // --- linear memory (word addressed, every access bounds-checked)
   { name: "MSIZE",   operands: [],               pop: 0, push: 1, gas: 1, runs: "compiled", flow: "next", faults: [], doc: "push memory size in words" },
   { name: "MGROW",   operands: [],               pop: 1, push: 1, gas: 2, dynamic: { words: ["n", "words grown"] }, runs: "compiled", flow: "next", faults: ["bad_arg", "mem_limit"], doc: "grow memory by n zero words (allocates n); push the old size" },
@@ -244,8 +244,8 @@ const TABLE: readonly OpInfo[] = [
   { name: "NARROW",  operands: ["cap"],          pop: 3, push: 0, gas: 20, dynamic: { words: ["len", "code points of the scope"] }, runs: "scheduler", flow: "next", faults: ["bad_handle", "mem_bounds", "cap_denied"], doc: "h ptr len: narrow child h's grants of capability family c to the scope mem[ptr..+len) (code points; relative to the held scope), which must lie within a scope it holds" },
   { name: "REQUEST", operands: [],               pop: 2, push: 1, gas: 8, dynamic: { words: ["len", "words put in the inbox (none for k = -2)"] }, runs: "scheduler", flow: "next", faults: ["bad_handle", "no_result", "bad_arg"], doc: "h k: child h's trapped request: k = -2 push its argument count; k = -1 its capability name (code points) into the inbox, k >= 0 argument k into the inbox, and push the length" },
   // --- arrays ([len, e0, e1, ...] in linear memory) and children, appended to keep opcode numbers stable
-  { name: "ALOAD",   operands: [],               pop: 2, push: 1, gas: 2, runs: "compiled", flow: "next", faults: ["index_bounds", "mem_bounds"], doc: "a i: push mem[a + 1 + i]; faults index_bounds unless 0 <= i < mem[a]" },
-  { name: "ASTORE",  operands: [],               pop: 3, push: 0, gas: 2, runs: "compiled", flow: "next", faults: ["index_bounds", "mem_bounds"], doc: "a i v: mem[a + 1 + i] := v; faults index_bounds unless 0 <= i < mem[a]" },
+  { name: "ALOAD",   operands: [],               pop: 2, push: 1, gas: 2, runs: "compiled", flow: "next", faults: ["index_bounds", "mem_bounds"], doc: "a i: push mem[a + 1 + i]; faults unless a is in memory and 0 <= i < mem[a]" },
+  { name: "ASTORE",  operands: [],               pop: 3, push: 0, gas: 2, runs: "compiled", flow: "next", faults: ["index_bounds", "mem_bounds"], doc: "a i v: mem[a + 1 + i] := v; faults unless a is in memory and 0 <= i < mem[a]" },
   { name: "CSIZE",   operands: [],               pop: 1, push: 1, gas: 8, runs: "scheduler", flow: "next", faults: ["bad_handle"], doc: "h: push child h's memory size in words" },
 ];
 

@@ -214,5 +214,21 @@ function arrayChecks(): Check[] {
 export const SEMANTICS: readonly (Semantics | undefined)[] = OPS.map((o) => {
   const s = ROWS[o.name];
   if ((s === undefined) !== (o.runs === "scheduler")) throw new Error(`semantics: ${o.name} must have a row exactly when the hot loop runs it`);
+  if (s !== undefined) agrees(o.name, s);
   return s;
 });
+
+/** A row must say what the table says: operands, stack effect (where fixed) and fault kinds. */
+function agrees(name: string, s: Semantics): void {
+  const o = OPS.find((x) => x.name === name) as (typeof OPS)[number];
+  const faults = new Set((s.checks ?? []).flatMap((c) => (c.fault === undefined ? [] : [c.fault])));
+  const wrong =
+    (s.args ?? []).length !== o.operands.length
+      ? "operands"
+      : o.popFrom === undefined && ((s.pop ?? []).length !== o.pop || (s.push ?? []).length !== o.push)
+        ? "stack effect"
+        : faults.size !== o.faults.length || o.faults.some((f) => !faults.has(f))
+          ? "fault kinds"
+          : "";
+  if (wrong !== "") throw new Error(`semantics: the row of ${name} disagrees with the opcode table about its ${wrong}`);
+}
