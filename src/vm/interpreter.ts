@@ -9,6 +9,10 @@
 // Instructions that touch the process tree or the host (spawn, resume,
 // capability calls, ...) are not run here: the loop exits with Exit.Slow and
 // the scheduler executes them.
+//
+// The switch's cases are generated (scripts/gen-interpreter.ts) from the
+// instruction rows of semantics.ts, which the compiled tier (jit.ts)
+// translates too; only the dispatch around them is written here.
 
 import { Detail, type FaultKind } from "./errors.js";
 import { CallInfo, type Module } from "./module.js";

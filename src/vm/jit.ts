@@ -1,7 +1,9 @@
 // The second tier: a hot module's verified code translated to JavaScript, one
 // `switch` case per basic block, so V8 compiles guest loops to machine code.
 //
-// Exactness comes from three rules:
+// What each instruction does comes from its row in semantics.ts, translated
+// by translate.ts exactly as the interpreter's cases are. Exactness of the
+// blocks comes from three rules:
 // - A block is charged its whole gas when it is entered, and only if all of
 //   it fits; otherwise the compiled code stops at the block's first
 //   instruction and the interpreter runs it one instruction at a time, so
