@@ -131,9 +131,9 @@ export abstract class Translator {
 
   /** Drops n values. */
   protected drop(n: number): void {
-    const v = Math.min(n, this.virt.length);
-    this.virt.length -= v;
-    this.real -= n - v;
+    let k = 0;
+    for (; k < n && this.virt.length > 0; k++) this.virt.pop();
+    this.real -= n - k;
   }
 
   /** Statements writing the compile-time stack to the array (values still there are not written again). */
@@ -165,49 +165,31 @@ export abstract class Translator {
   protected translate(op: number, at: number): boolean {
     this.op = op;
     this.at = at;
-    const s = SEMANTICS[op] as Semantics;
+    const r = PARSED[op] as Parsed;
     const names = new Map<string, Value>();
-    const text = rowText(s);
-    const uses = (n: string): boolean => new RegExp(`\\b${n}\\b`).test(text);
-    s.args?.forEach((n, i) => names.set(n, { expr: uses(n) ? this.temp(this.operand(i), n) : this.operand(i) }));
+    r.args.forEach((n, i) => names.set(n, { expr: r.used.has(n) ? this.temp(this.operand(i), n) : this.operand(i) }));
     // Read only the popped words the row uses (and those above them).
-    const pops = s.pop ?? [];
-    const first = pops.findIndex(uses);
+    const pops = r.pops;
+    const first = pops.findIndex((n) => r.used.has(n));
     if (first >= 0) {
-      this.peek(pops.length - 1 - first, [...pops].reverse());
+      this.peek(pops.length - 1 - first, r.hints);
       for (let i = first; i < pops.length; i++) names.set(pops[i], this.virt[this.virt.length - pops.length + i]);
     }
-    const x = (e: string): string => this.expand(e, names);
-    for (const [n, v] of s.let ?? []) names.set(n, { expr: this.temp(x(v), n) });
-    let goesOn = true;
-    if (s.checks) {
-      this.guard(
-        s.checks.map((c) => ({
-          cond: x(c.if),
-          check: c,
-          detail: (c.detail ?? []).slice(1).map(x),
-          need: c.gas !== undefined ? x(c.gas) : c.mem !== undefined ? x(c.mem) : "",
-        })),
-      );
-      if (s.checks.some((c) => c.if === "true")) goesOn = false;
-    }
+    const x = (t: Template): string => this.render(t, names);
+    for (const [n, v] of r.lets) names.set(n, { expr: this.temp(x(v), n) });
+    if (r.checks.length > 0)
+      this.guard(r.checks.map((c) => ({ cond: x(c.cond), check: c.check, detail: c.detail.map(x), need: c.need === null ? "" : x(c.need) })));
     this.drop(pops.length);
-    if (s.do !== undefined) {
-      const control = /\b(GOTO|DONE)\(/.test(s.do);
-      if (control) {
+    if (r.do !== null) {
+      if (r.control) {
         this.flush();
         this.sync();
       }
-      for (const line of x(s.do).split("\n")) this.body.push(line);
-      // Control that always leaves: the row ends in an unconditional GOTO.
-      if (/^GOTO\(.*\);$/.test(s.do.split("\n").at(-1) as string)) goesOn = false;
+      for (const line of x(r.do).split("\n")) this.body.push(line);
     }
-    if (s.local !== undefined) this.body.push(`${this.local(OPS[op].operands.indexOf("local"), true)} = ${x(s.local)};`);
-    for (const p of s.push ?? []) {
-      const bound = names.get(p);
-      this.virt.push(bound ?? { expr: this.temp(x(p), "v") });
-    }
-    return goesOn;
+    if (r.local !== null) this.body.push(`${this.local(r.localOperand, true)} = ${x(r.local)};`);
+    for (const p of r.push) this.virt.push(typeof p === "string" ? (names.get(p) as Value) : { expr: this.temp(x(p), "v") });
+    return r.goesOn;
   }
 
   /** Width of the instruction being translated. */
@@ -215,48 +197,135 @@ export abstract class Translator {
     return WIDTH[this.op];
   }
 
-  /** A row's text with its names written for this target. */
-  private expand(text: string, names: ReadonlyMap<string, Value>): string {
+  /** A parsed row text with its names written for this target. */
+  private render(t: Template, names: ReadonlyMap<string, Value>): string {
     let out = "";
-    let i = 0;
-    while (i < text.length) {
-      if (text.startsWith("//", i)) {
-        // Comments are copied as they are.
-        const end = text.indexOf("\n", i);
-        out += text.slice(i, end < 0 ? text.length : end);
-        i = end < 0 ? text.length : end;
-        continue;
+    for (const part of t) {
+      if (typeof part === "string") out += part;
+      else if (part.call !== undefined) {
+        const inner = this.render(part.call, names);
+        const f = part.name;
+        out += f === "GOTO" ? this.goto(inner) : f === "DONE" ? this.done(inner) : this.fact(f as Fact, inner);
+      } else {
+        const n = part.name;
+        const bound = names.get(n);
+        if (bound !== undefined) out += wrap(bound.expr);
+        else if (n === "local") out += wrap(this.local(PARSED_LOCAL[this.op], false));
+        else if (SPECIALS.has(n)) out += wrap(this.special(n as Special));
+        else out += this.constant(n as FrameConstant);
       }
-      const m = /[A-Za-z_$][\w$]*/y;
-      m.lastIndex = i;
-      const id = /[A-Za-z_$]/.test(text[i]) && !/[\w$.]/.test(text[i - 1] ?? "") ? m.exec(text) : null;
-      if (id === null) {
-        out += text[i++];
-        continue;
-      }
-      const name = id[0];
-      i += name.length;
-      if (text[i] === "(" && (FACTS.has(name) || name === "GOTO" || name === "DONE")) {
-        const end = closing(text, i);
-        const inner = this.expand(text.slice(i + 1, end), names);
-        i = end + 1;
-        // GOTO and DONE become block statements: no semicolon after them.
-        if ((name === "GOTO" || name === "DONE") && text[i] === ";") i++;
-        out += name === "GOTO" ? this.goto(inner) : name === "DONE" ? this.done(inner) : this.fact(name as Fact, inner);
-      } else if (names.has(name)) out += wrap((names.get(name) as Value).expr);
-      else if (name === "local") out += wrap(this.local(OPS[this.op].operands.indexOf("local"), false));
-      else if (SPECIALS.has(name)) out += wrap(this.special(name as Special));
-      else if (FRAME_CONSTANTS.has(name)) out += this.constant(name as FrameConstant);
-      else out += name;
     }
     return out;
   }
 }
 
-/** Every expression and statement of a row, to see which names it uses. */
-function rowText(s: Semantics): string {
-  const parts: string[] = [s.do ?? "", s.local ?? "", ...(s.push ?? [])];
-  for (const [, v] of s.let ?? []) parts.push(v);
-  for (const c of s.checks ?? []) parts.push(c.if, c.gas ?? "", c.mem ?? "", ...(c.detail ?? []).slice(1));
-  return parts.join("\n").replace(/\/\/.*$/gm, "");
+/** Row text, parsed once: literal text, and the names and calls a target writes its own way. */
+type Template = readonly (string | { readonly name: string; readonly call?: Template })[];
+
+/** A row ready to translate (all its texts parsed, what it uses known). */
+interface Parsed {
+  readonly args: readonly string[];
+  readonly pops: readonly string[];
+  /** Names for the constants read for the popped words, top first. */
+  readonly hints: readonly string[];
+  /** Names of the row's own (args, pops, lets) that its texts use. */
+  readonly used: ReadonlySet<string>;
+  readonly lets: readonly (readonly [string, Template])[];
+  readonly checks: readonly { readonly cond: Template; readonly check: Check; readonly detail: readonly Template[]; readonly need: Template | null }[];
+  readonly do: Template | null;
+  /** Whether `do` transfers control (GOTO or DONE): the operand stack must be in the array first. */
+  readonly control: boolean;
+  readonly local: Template | null;
+  readonly localOperand: number;
+  /** Each pushed word: one of the row's names as it is, or an expression. */
+  readonly push: readonly (string | Template)[];
+  /** Whether control can go on to the next instruction. */
+  readonly goesOn: boolean;
 }
+
+/**
+ * Parses row text: identifiers the target writes (the row's own names,
+ * `local`, the specials, the frame constants) and calls (GOTO, DONE, facts)
+ * become parts; everything else, comments included, stays text.
+ */
+function parse(text: string, own: ReadonlySet<string>, used: Set<string>): Template {
+  const out: (string | { name: string; call?: Template })[] = [];
+  let lit = "";
+  let i = 0;
+  const ident = /[A-Za-z_$][\w$]*/y;
+  while (i < text.length) {
+    if (text.startsWith("//", i)) {
+      const end = text.indexOf("\n", i);
+      const stop = end < 0 ? text.length : end;
+      lit += text.slice(i, stop);
+      i = stop;
+      continue;
+    }
+    ident.lastIndex = i;
+    const m = /[A-Za-z_$]/.test(text[i]) && !/[\w$.]/.test(text[i - 1] ?? "") ? ident.exec(text) : null;
+    if (m === null) {
+      lit += text[i++];
+      continue;
+    }
+    const name = m[0];
+    i += name.length;
+    const call = text[i] === "(" && (FACTS.has(name) || name === "GOTO" || name === "DONE");
+    if (!call && !own.has(name) && name !== "local" && !SPECIALS.has(name) && !FRAME_CONSTANTS.has(name)) {
+      lit += name;
+      continue;
+    }
+    if (lit !== "") out.push(lit);
+    lit = "";
+    if (call) {
+      const end = closing(text, i);
+      out.push({ name, call: parse(text.slice(i + 1, end), own, used) });
+      i = end + 1;
+      // GOTO and DONE become block statements: no semicolon after them.
+      if ((name === "GOTO" || name === "DONE") && text[i] === ";") i++;
+    } else {
+      if (own.has(name)) used.add(name);
+      out.push({ name });
+    }
+  }
+  if (lit !== "") out.push(lit);
+  return out;
+}
+
+function parseRow(op: number, s: Semantics): Parsed {
+  const args = s.args ?? [];
+  const pops = s.pop ?? [];
+  const own = new Set<string>([...args, ...pops, ...(s.let ?? []).map(([n]) => n)]);
+  const used = new Set<string>();
+  const p = (t: string): Template => parse(t, own, used);
+  const lastLine = (s.do ?? "").split("\n").at(-1) as string;
+  const push = (s.push ?? []).map((e) => {
+    if (!own.has(e)) return p(e);
+    used.add(e);
+    return e;
+  });
+  return {
+    args,
+    pops,
+    hints: [...pops].reverse(),
+    lets: (s.let ?? []).map(([n, v]) => [n, p(v)] as const),
+    checks: (s.checks ?? []).map((c) => ({
+      cond: p(c.if),
+      check: c,
+      detail: (c.detail ?? []).slice(1).map(p),
+      need: c.gas !== undefined ? p(c.gas) : c.mem !== undefined ? p(c.mem) : null,
+    })),
+    do: s.do === undefined ? null : p(s.do),
+    control: /\b(GOTO|DONE)\(/.test(s.do ?? ""),
+    local: s.local === undefined ? null : p(s.local),
+    localOperand: OPS[op].operands.indexOf("local"),
+    push,
+    used,
+    // A row stops for good on an unconditional check (TRAP) or ends in an unconditional GOTO.
+    goesOn: !(s.checks ?? []).some((c) => c.if === "true") && !/^GOTO\(.*\);$/.test(lastLine),
+  };
+}
+
+/** Every row, parsed once, by opcode. */
+const PARSED: readonly (Parsed | undefined)[] = SEMANTICS.map((s, op) => (s === undefined ? undefined : parseRow(op, s)));
+/** By opcode, the operand naming `local`. */
+const PARSED_LOCAL: Int32Array = Int32Array.from(OPS.map((o) => o.operands.indexOf("local")));
