@@ -451,6 +451,7 @@ export function interpret(cpu: Cpu): Exit {
         const cost1 = callInfo[f0 * CallInfo.Words + CallInfo.Cost];
         const base2 = sp - callInfo[f0 * CallInfo.Words + CallInfo.NParams];
         const top3 = base2 + callInfo[f0 * CallInfo.Words + CallInfo.NLocals];
+        const fresh4 = callInfo[f0 * CallInfo.Words + CallInfo.NLocals] - callInfo[f0 * CallInfo.Words + CallInfo.NParams];
         if (cost1 > memFree) {
           gas += c;
           cpu.need = cost1;
@@ -461,7 +462,7 @@ export function interpret(cpu: Cpu): Exit {
         // frameCost >= nlocals + maxStack: room for the callee's whole frame.
         if (base2 + cost1 > stack.length) stack = cpu.stack = growInt32(stack, base2 + cost1, sp);
         if (fp + Frame.Words > frames.length) frames = cpu.frames = growInt32(frames, fp + Frame.Words, fp);
-        for (let i = sp; i < top3; i++) stack[i] = 0;
+        for (let i = 0; i < fresh4; i++) stack[sp + i] = 0;
         frames[fp + Frame.Ret] = (pc + 2);
         frames[fp + Frame.Bp] = bp;
         frames[fp + Frame.Fn] = f0;
@@ -837,6 +838,7 @@ export function interpret(cpu: Cpu): Exit {
         const cost4 = callInfo[f3 * CallInfo.Words + CallInfo.Cost];
         const base5 = (sp + 1) - callInfo[f3 * CallInfo.Words + CallInfo.NParams];
         const top6 = base5 + callInfo[f3 * CallInfo.Words + CallInfo.NLocals];
+        const fresh7 = callInfo[f3 * CallInfo.Words + CallInfo.NLocals] - callInfo[f3 * CallInfo.Words + CallInfo.NParams];
         if (cost4 > memFree) {
           stack[sp] = v2;
           sp = sp + 1;
@@ -852,7 +854,7 @@ export function interpret(cpu: Cpu): Exit {
         // frameCost >= nlocals + maxStack: room for the callee's whole frame.
         if (base5 + cost4 > stack.length) stack = cpu.stack = growInt32(stack, base5 + cost4, sp);
         if (fp + Frame.Words > frames.length) frames = cpu.frames = growInt32(frames, fp + Frame.Words, fp);
-        for (let i = sp; i < top6; i++) stack[i] = 0;
+        for (let i = 0; i < fresh7; i++) stack[sp + i] = 0;
         frames[fp + Frame.Ret] = (pc + 6);
         frames[fp + Frame.Bp] = bp;
         frames[fp + Frame.Fn] = f3;

@@ -281,7 +281,8 @@ class Block extends Translator {
     const i = Number(f);
     if (!Number.isInteger(i)) throw new Error(`jit: ${name}(${f}) is not known when compiling`);
     const m = this.m;
-    return String(name === "entry" ? m.entries[i] : name === "nparams" ? m.nparams[i] : name === "nlocals" ? m.nlocals[i] : m.frameCost[i]);
+    const v = { entry: m.entries, nparams: m.nparams, nlocals: m.nlocals, frameCost: m.frameCost }[name === "nfresh" ? "nlocals" : name][i];
+    return String(name === "nfresh" ? v - m.nparams[i] : v);
   }
 
   protected constant(name: FrameConstant): string {

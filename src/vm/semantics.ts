@@ -39,10 +39,12 @@ export interface Check {
  * - `local`: the local slot its "local" operand names;
  * - `SP`: the stack top after its pops; `NEXT`: the pc after it; `HERE`: its pc;
  * - `SELF`: the function whose frame is on top;
- * - `nparams(f)`, `nlocals(f)`, `entry(f)`, `frameCost(f)`: facts of function f;
+ * - `nparams(f)`, `nlocals(f)`, `nfresh(f)` (nlocals - nparams), `entry(f)`,
+ *   `frameCost(f)`: facts of function f;
  * - `FRAME_WORDS`, `FRAME_RET`, `FRAME_BP`, `FRAME_FN`: the frame layout (opcodes.ts Frame);
  * - in `do`: `GOTO(pc)` continues at pc (the operand stack is in memory by then),
- *   `DONE(v)` stops the process as done(v), resting at this instruction.
+ *   `DONE(v)` stops the process as done(v), resting at this instruction,
+ *   `ZERO(at, n)` zeroes n words of the stack from `at`.
  */
 export interface Semantics {
   readonly pop?: readonly string[];
@@ -118,13 +120,14 @@ const ROWS: Readonly<Record<string, Semantics>> = {
       ["cost", "frameCost(f)"],
       ["base", "SP - nparams(f)"],
       ["top", "base + nlocals(f)"],
+      ["fresh", "nfresh(f)"],
     ],
     checks: [{ if: "cost > memFree", mem: "cost" }],
     do: `memFree -= cost;
 // frameCost >= nlocals + maxStack: room for the callee's whole frame.
 if (base + cost > stack.length) stack = cpu.stack = growInt32(stack, base + cost, SP);
 if (fp + FRAME_WORDS > frames.length) frames = cpu.frames = growInt32(frames, fp + FRAME_WORDS, fp);
-for (let i = SP; i < top; i++) stack[i] = 0;
+ZERO(SP, fresh);
 frames[fp + FRAME_RET] = NEXT;
 frames[fp + FRAME_BP] = bp;
 frames[fp + FRAME_FN] = f;

@@ -33,8 +33,10 @@ export interface Guard {
 }
 
 /** The facts of a function a row may name. */
-export type Fact = "nparams" | "nlocals" | "entry" | "frameCost";
-const FACTS = new Set<string>(["nparams", "nlocals", "entry", "frameCost"]);
+export type Fact = "nparams" | "nlocals" | "nfresh" | "entry" | "frameCost";
+const FACTS = new Set<string>(["nparams", "nlocals", "nfresh", "entry", "frameCost"]);
+/** Statement macros of `do`. */
+const MACROS = new Set<string>(["GOTO", "DONE", "ZERO"]);
 /** Names a row may use for the machine itself. */
 export type Special = "SP" | "NEXT" | "HERE" | "SELF";
 const SPECIALS = new Set<string>(["SP", "NEXT", "HERE", "SELF"]);
@@ -203,9 +205,9 @@ export abstract class Translator {
     for (const part of t) {
       if (typeof part === "string") out += part;
       else if (part.call !== undefined) {
-        const inner = this.render(part.call, names);
+        const [a, b] = part.call.map((t) => this.render(t, names));
         const f = part.name;
-        out += f === "GOTO" ? this.goto(inner) : f === "DONE" ? this.done(inner) : this.fact(f as Fact, inner);
+        out += f === "GOTO" ? this.goto(a) : f === "DONE" ? this.done(a) : f === "ZERO" ? zero(a, b) : this.fact(f as Fact, a);
       } else {
         const n = part.name;
         const bound = names.get(n);
@@ -219,8 +221,34 @@ export abstract class Translator {
   }
 }
 
-/** Row text, parsed once: literal text, and the names and calls a target writes its own way. */
-type Template = readonly (string | { readonly name: string; readonly call?: Template })[];
+/** Row text, parsed once: literal text, and the names and calls (with their arguments) a target writes its own way. */
+type Template = readonly (string | { readonly name: string; readonly call?: readonly Template[] })[];
+
+/**
+ * ZERO(at, n): n zero words from stack[at]. Written out word by word where n
+ * is known when translating (the compiled tier), else a loop.
+ */
+function zero(at: string, n: string): string {
+  if (/^\d+$/.test(n) && Number(n) <= 16) return Array.from({ length: Number(n) }, (_, k) => `stack[${at} + ${k}] = 0;`).join(" ");
+  return `for (let i = 0; i < ${wrap(n)}; i++) stack[${at} + i] = 0;`;
+}
+
+/** The arguments of a call, split at its top-level commas. */
+function splitArgs(text: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let from = 0;
+  for (let i = 0; i < text.length; i++) {
+    if (text[i] === "(" || text[i] === "[") depth++;
+    else if (text[i] === ")" || text[i] === "]") depth--;
+    else if (text[i] === "," && depth === 0) {
+      out.push(text.slice(from, i).trim());
+      from = i + 1;
+    }
+  }
+  out.push(text.slice(from).trim());
+  return out;
+}
 
 /** A row ready to translate (all its texts parsed, what it uses known). */
 interface Parsed {
@@ -249,7 +277,7 @@ interface Parsed {
  * become parts; everything else, comments included, stays text.
  */
 function parse(text: string, own: ReadonlySet<string>, used: Set<string>): Template {
-  const out: (string | { name: string; call?: Template })[] = [];
+  const out: (string | { name: string; call?: Template[] })[] = [];
   let lit = "";
   let i = 0;
   const ident = /[A-Za-z_$][\w$]*/y;
@@ -269,7 +297,7 @@ function parse(text: string, own: ReadonlySet<string>, used: Set<string>): Templ
     }
     const name = m[0];
     i += name.length;
-    const call = text[i] === "(" && (FACTS.has(name) || name === "GOTO" || name === "DONE");
+    const call = text[i] === "(" && (FACTS.has(name) || MACROS.has(name));
     if (!call && !own.has(name) && name !== "local" && !SPECIALS.has(name) && !FRAME_CONSTANTS.has(name)) {
       lit += name;
       continue;
@@ -278,10 +306,10 @@ function parse(text: string, own: ReadonlySet<string>, used: Set<string>): Templ
     lit = "";
     if (call) {
       const end = closing(text, i);
-      out.push({ name, call: parse(text.slice(i + 1, end), own, used) });
+      out.push({ name, call: splitArgs(text.slice(i + 1, end)).map((a) => parse(a, own, used)) });
       i = end + 1;
-      // GOTO and DONE become block statements: no semicolon after them.
-      if ((name === "GOTO" || name === "DONE") && text[i] === ";") i++;
+      // Macros become whole statements: no semicolon after them.
+      if (MACROS.has(name) && text[i] === ";") i++;
     } else {
       if (own.has(name)) used.add(name);
       out.push({ name });
