@@ -15,7 +15,7 @@
 // difference of two noisy figures made the cheap groups unstable, and fused
 // pairs in the interpreter make the parts not add up anyway.)
 
-import { tiering } from "../src/vm/execute.js";
+import type { SessionOptions } from "../src/session.js";
 import type { Module } from "../src/vm/module.js";
 import { type BenchContext, type BenchGroup, type GroupResult, type Row, I32_MAX, calibrateSize, compile, fmt, median, rounds, runGuest } from "./harness.js"; 
 
@@ -152,12 +152,15 @@ ${c?.functions ?? ""}
 `;
 }
 
-/** ns per gas of one group in the current tier: body loop minus bare loop, side by side. */
-function nsPerGas(ctx: BenchContext, bare: Module, m: Module, n: number): { ns: number; dgas: number; dt: number } {
-  const r = rounds({ bare: () => runGuest(bare, [n]), body: () => runGuest(m, [n]) }, { reps: ctx.reps, warmup: 1 });
+/** The interpreter only: what gas is priced against. */
+const INTERPRETED: SessionOptions = { tiering: { enabled: false } };
+
+/** ns per gas of one group in the tier `opts` choose: body loop minus bare loop, side by side. */
+function nsPerGas(ctx: BenchContext, bare: Module, m: Module, n: number, opts: SessionOptions): { ns: number; dgas: number; dt: number } {
+  const r = rounds({ bare: () => runGuest(bare, [n], opts), body: () => runGuest(m, [n], opts) }, { reps: ctx.reps, warmup: 1 });
   // Median over rounds of the difference of runs made back to back.
   const dt = median(r.body.map((x, i) => x - r.bare[i]));
-  const dgas = runGuest(m, [n]).gasUsed - runGuest(bare, [n]).gasUsed;
+  const dgas = runGuest(m, [n], opts).gasUsed - runGuest(bare, [n], opts).gasUsed;
   return { ns: (dt * 1e6) / dgas, dgas, dt };
 }
 
@@ -185,11 +188,9 @@ export function runCalibration(ctx: BenchContext): GroupResult {
     // Start sizing at >= MIN_GAS of bodies, so a probe slowed by a busy machine cannot pick a tiny size.
     const perIteration = (runGuest(m, [1001]).gasUsed - runGuest(m, [1]).gasUsed) / 1000;
     const start = Math.max(64, Math.ceil((MIN_GAS * ctx.scale) / perIteration));
-    tiering.enabled = false;
-    const n = calibrateSize((k) => runGuest(m, [k]), start, 40 * ctx.scale + 5);
-    const i = nsPerGas(ctx, bare, m, n);
-    tiering.enabled = true;
-    const j = nsPerGas(ctx, bare, m, n);
+    const n = calibrateSize((k) => runGuest(m, [k], INTERPRETED), start, 40 * ctx.scale + 5);
+    const i = nsPerGas(ctx, bare, m, n, INTERPRETED);
+    const j = nsPerGas(ctx, bare, m, n, {});
     interpreted.push({ name: c.name, ns: i.ns });
     // A group the compiled code makes (nearly) free is left out of its spread: its time is noise.
     compiled.push({ name: c.name, ns: j.dt >= MIN_MEASURABLE_MS ? j.ns : 0 });

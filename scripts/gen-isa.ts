@@ -3,17 +3,15 @@
 // cannot drift from the code. Run `npm run gen:spec` after changing the table;
 // test/spec-isa.test.ts fails while spec/isa.md differs from isaMarkdown().
 //
-// The groups are the `// --- title` comments of the table in opcodes.ts. What
-// the table does not hold as data (what n is in each bulk instruction's gas,
-// how variable pops are derived) is written here; a bulk instruction without
-// an entry gets the general rule, and an entry for an instruction that is not
-// bulk (or not in the table) stops the generator.
+// The groups are the `// --- title` comments of the table in opcodes.ts.
+// Everything per instruction comes from the table: what its dynamic gas
+// counts, how a variable pop is derived, the fault kinds it can raise.
 
 import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { PROCESS_WORDS, STATUS_NAMES } from "../src/process/process.js";
-import { FRAME_WORDS, MODULE_LIMITS } from "../src/vm/module.js";
-import { BYTES_PER_GAS, OPS, SPAWN_EXTRA, StatusCode, WORDS_PER_GAS, type OperandKind, type OpInfo } from "../src/vm/opcodes.js";
+import { MODULE_LIMITS } from "../src/vm/module.js";
+import { BYTES_PER_GAS, FRAME_WORDS, OPS, SPAWN_EXTRA, StatusCode, WIDTH, WORDS_PER_GAS, type OperandKind, type OpInfo } from "../src/vm/opcodes.js";
 import { MAX_CAP_ARGS, MAX_STACK } from "../src/vm/verify.js";
 
 const TABLE_SOURCE = new URL("../src/vm/opcodes.ts", import.meta.url);
@@ -30,36 +28,26 @@ const OPERANDS: Readonly<Record<OperandKind, { sym: string; accepts: string }>> 
   link: { sym: "l", accepts: "an index into the module's linked-module digests: 0 <= l < number of links" },
 };
 
-/** Words popped by the instructions whose table entry says -1 (derived by the verifier). */
-const VARIABLE_POP: Readonly<Record<string, string>> = {
-  CALL: "nparams(f)",
-  SPAWN: `nparams(f) + ${SPAWN_EXTRA}`,
-  CAP: "n",
-};
+/** Words popped by an instruction whose table entry derives them from an operand. */
+function variablePop(o: OpInfo): string {
+  const v = o.popFrom;
+  if (v === undefined) return String(o.pop);
+  const sym = OPERANDS[o.operands[v.operand]].sym;
+  return `${v.as === "nparams" ? `nparams(${sym})` : sym}${v.plus > 0 ? ` + ${v.plus}` : ""}`;
+}
 
 const ceil = (x: string, per: number): string => `⌈${x}/${per}⌉`;
 
-/** The general bulk rule: what `wordGas(n)` in opcodes.ts charges for n words moved. */
-const BULK_GENERAL = `${ceil("n", WORDS_PER_GAS)}, n = words moved`;
-
-/** The variable part of each bulk instruction's gas, on top of its base cost. */
-const BULK: Readonly<Record<string, string>> = {
-  MGROW: `${ceil("n", WORDS_PER_GAS)}, n = words grown`,
-  MCOPY: `${ceil("n", WORDS_PER_GAS)}, n = words copied`,
-  MFILL: `${ceil("n", WORDS_PER_GAS)}, n = words filled`,
-  SPAWN: `${ceil("len", WORDS_PER_GAS)}, len = words of the child's memory`,
-  SPAWNC: `${ceil("len", WORDS_PER_GAS)} + ${ceil("clen", BYTES_PER_GAS)}, len = words of the child's memory, clen = code bytes`,
-  SPAWNX: `${ceil("len", WORDS_PER_GAS)}, len = words of the child's memory`,
-  CLOAD: `${ceil("n", WORDS_PER_GAS)}, n = words copied`,
-  CSTORE: `${ceil("n", WORDS_PER_GAS)}, n = words copied`,
-  CAP: `${ceil("w", WORDS_PER_GAS)}, w = argument words passed (an int counts 1, an array its length)`,
-  SNAPSHOT: `${ceil("w", WORDS_PER_GAS)}, w = memUsed of the child (its subtree footprint)`,
-  RESTORE: `${ceil("len", BYTES_PER_GAS)}, len = image bytes`,
-  INBOX: `${ceil("n", WORDS_PER_GAS)}, n = inbox length`,
-  ANSWERA: `${ceil("len", WORDS_PER_GAS)}, len = words of the answer`,
-  NARROW: `${ceil("len", WORDS_PER_GAS)}, len = code points of the scope`,
-  REQUEST: `${ceil("len", WORDS_PER_GAS)}, len = words put in the inbox (none for k = -2)`,
-};
+/** The variable part of an instruction's gas, on top of its base cost, with what its quantities count. */
+function dynamicGas(o: OpInfo): string {
+  const d = o.dynamic;
+  if (d === undefined) return "";
+  const parts: [string, number][] = [];
+  if (d.words) parts.push([d.words[0], WORDS_PER_GAS]);
+  if (d.bytes) parts.push([d.bytes[0], BYTES_PER_GAS]);
+  const counts = [d.words, d.bytes].flatMap((q) => (q ? [`${q[0]} = ${q[1]}`] : []));
+  return `${parts.map(([x, per]) => ceil(x, per)).join(" + ")}, ${counts.join(", ")}`;
+}
 
 /** What each status means, keyed like StatusCode. */
 const STATUS_MEANING: Readonly<Record<keyof typeof StatusCode, string>> = {
@@ -103,14 +91,6 @@ export function tableGroups(source: string): Group[] {
   return groups;
 }
 
-function checkTable(): void {
-  const byName = new Map(OPS.map((o) => [o.name, o]));
-  for (const name of Object.keys(VARIABLE_POP))
-    if (!((byName.get(name)?.pop ?? 0) < 0)) throw new Error(`gen-isa: ${name} has a pop rule but no variable pop in the table`);
-  for (const name of Object.keys(BULK))
-    if (!byName.get(name)?.dynamic) throw new Error(`gen-isa: ${name} has a bulk rule but is not bulk in the table`);
-}
-
 const cell = (s: string): string => s.replace(/\|/g, "\\|");
 
 function instruction(o: OpInfo): string {
@@ -118,17 +98,19 @@ function instruction(o: OpInfo): string {
 }
 
 function stackEffect(o: OpInfo): string {
-  const pop = o.pop < 0 ? (VARIABLE_POP[o.name] ?? "(derived from the operands)") : String(o.pop);
-  return `${pop} → ${o.push}`;
+  return `${variablePop(o)} → ${o.push}`;
 }
 
 function gas(o: OpInfo): string {
-  return o.dynamic ? `${o.gas} + ${BULK[o.name] ?? BULK_GENERAL}` : String(o.gas);
+  return o.dynamic ? `${o.gas} + ${dynamicGas(o)}` : String(o.gas);
+}
+
+function faults(o: OpInfo): string {
+  return o.faults.map((f) => `\`${f}\``).join(", ");
 }
 
 /** The text of spec/isa.md as the code defines it now. */
 export function isaMarkdown(): string {
-  checkTable();
   const groups = tableGroups(readFileSync(TABLE_SOURCE, "utf8"));
   const out: string[] = [];
   const p = (...lines: string[]): void => void out.push(...lines);
@@ -171,7 +153,7 @@ export function isaMarkdown(): string {
     "that depends on an operand; the verifier derives it:",
     "",
   );
-  for (const [name, rule] of Object.entries(VARIABLE_POP)) p(`- \`${name}\` pops ${rule}.`);
+  for (const o of OPS) if (o.popFrom) p(`- \`${o.name}\` pops ${variablePop(o)}.`);
   p(
     "",
     "The verifier proves one operand-stack height at every instruction of a",
@@ -181,19 +163,35 @@ export function isaMarkdown(): string {
     "## Gas",
     "",
     "Every instruction has a base gas cost, charged before it runs. Bulk",
-    "instructions add a cost proportional to the data they move: in general",
-    `⌈n/${WORDS_PER_GAS}⌉ for n words (\`WORDS_PER_GAS\` = ${WORDS_PER_GAS}); the \`Gas\` column`,
-    "gives each instruction's rule. An instruction whose whole cost does not fit in",
-    "the remaining budget of every process on the chain from the root does not",
-    "happen at all (see [semantics.md](semantics.md#the-intentional-resource-model)).",
+    "instructions add a cost proportional to the data they move:",
+    `⌈n/${WORDS_PER_GAS}⌉ for n words (\`WORDS_PER_GAS\` = ${WORDS_PER_GAS}) and ⌈n/${BYTES_PER_GAS}⌉ for n bytes of`,
+    `code or image verified (\`BYTES_PER_GAS\` = ${BYTES_PER_GAS}); the \`Gas\` column gives each`,
+    "instruction's rule and what its n counts. An instruction whose whole cost",
+    "does not fit in the remaining budget of every process on the chain from the",
+    "root does not happen at all (see [semantics.md](semantics.md#the-intentional-resource-model)).",
     "",
     "## Instructions",
+    "",
+    "`Runs` says who executes the instruction: `compiled`, the interpreter's hot",
+    "loop and the compiled tier; `loop`, the hot loop only; `scheduler`, the",
+    "scheduler (the hot loop hands it on: it touches the process tree or the host).",
+    "What the hot loop's instructions compute is written once, in",
+    "`src/vm/semantics.ts` (see [vm.md](vm.md)). `Faults` lists the fault kinds the",
+    "instruction itself can raise (their meanings are in",
+    "[semantics.md](semantics.md)); any instruction can also stop its process",
+    "`out_of_gas` or `out_of_mem`.",
   );
   groups.forEach((g, gi) => {
-    p("", `### ${gi + 1}. ${g.title}`, "", "| Code | Instruction | Words | Stack | Gas | Semantics |", "| ---: | --- | ---: | --- | --- | --- |");
+    p(
+      "",
+      `### ${gi + 1}. ${g.title}`,
+      "",
+      "| Code | Instruction | Words | Stack | Gas | Runs | Faults | Semantics |",
+      "| ---: | --- | ---: | --- | --- | --- | --- | --- |",
+    );
     for (const i of g.ops) {
       const o = OPS[i];
-      p(`| ${i} | ${instruction(o)} | ${1 + o.operands.length} | ${stackEffect(o)} | ${cell(gas(o))} | ${cell(o.doc)} |`);
+      p(`| ${i} | ${instruction(o)} | ${WIDTH[i]} | ${stackEffect(o)} | ${cell(gas(o))} | ${o.runs} | ${faults(o)} | ${cell(o.doc)} |`);
     }
   });
   p(

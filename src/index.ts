@@ -26,8 +26,8 @@ export type { RunResult } from "./session.js";
 export type { StatusName } from "./process/process.js";
 /** One capability call answered by the host, as SessionOptions.onCapCall sees it. */
 export type { CapCallEvent } from "./process/scheduler.js";
-/** Keep every module in the interpreter (false) or let hot modules be compiled to JavaScript (true, the default); results, gas and images are the same. */
-export { setCompiledTier } from "./vm/execute.js";
+/** SessionOptions.tiering: keep every module in the interpreter, or let hot modules be compiled to JavaScript (the default); results, gas and images are the same. */
+export type { TieringOptions } from "./vm/tiering.js";
 
 // --- compiling and loading code -------------------------------------------------
 

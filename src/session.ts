@@ -10,6 +10,7 @@ import { LIMIT_MAX, Machine, interruptRoot, raiseLimits, type CapCallEvent, type
 export { LIMIT_MAX };
 import { RarError } from "./vm/errors.js";
 import type { Module } from "./vm/module.js";
+import type { TieringOptions } from "./vm/tiering.js";
 import { StatusCode } from "./vm/opcodes.js";
 import { decodeFor, imageCodec, resolverOf } from "./image/codec.js";
 import { hex, policyDigest as grantsDigest, stateDigest } from "./image/digest.js";
@@ -56,6 +57,14 @@ export interface SessionOptions {
   onCapCall?: (event: CapCallEvent) => void;
   /** Modules the entry module links (untrusted imports). */
   linked?: readonly Module[];
+  /**
+   * Whether hot modules are compiled to JavaScript (`enabled`, default true)
+   * and after how much gas run interpreted (`warmGas`, default 200,000; 0:
+   * at once). Results, gas, faults and images are the same either way; off,
+   * hot guest loops run several times slower. Off is also what happens by
+   * itself where generating code from strings is forbidden.
+   */
+  tiering?: Partial<TieringOptions>;
   /**
    * The root's policy (caps/policy.ts loadPolicy): its grants replace `caps`,
    * its mocks and seed configure the built-ins, and negotiation runs first:
@@ -124,6 +133,10 @@ function checkOptions(opts: SessionOptions): void {
   if (opts.caps !== undefined && (!Array.isArray(opts.caps) || !opts.caps.every((c) => typeof c === "string")))
     usage("bad_caps", "caps must be an array of capability names");
   if (opts.entry !== undefined && typeof opts.entry !== "string") usage("bad_entry", "entry must be a function name");
+  const t: unknown = opts.tiering;
+  if (t !== undefined && (typeof t !== "object" || t === null || !["undefined", "boolean"].includes(typeof (t as TieringOptions).enabled)))
+    usage("bad_options", "tiering must be an object { enabled?: boolean, warmGas?: number }");
+  checkCount("tiering.warmGas", opts.tiering?.warmGas, 0);
 }
 
 function checkRunOptions(opts: RunOptions): void {
@@ -193,6 +206,7 @@ export class Session {
       maxDepth: opts.maxDepth,
       onCapCall: opts.onCapCall,
       images: imageCodec,
+      tiering: opts.tiering,
     });
     for (const m of opts.linked ?? []) machine.intern(m);
     return machine;

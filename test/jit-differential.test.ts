@@ -7,10 +7,9 @@
 // the image bytes must be identical.
 
 import fc from "fast-check";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { assemble } from "../lang/asm.js";
 import { Session } from "../src/session.js";
-import { tiering } from "../src/vm/execute.js";
 import { verify } from "../src/vm/verify.js";
 
 const NL = 5;
@@ -93,18 +92,12 @@ RET
 }
 
 function outcome(src: string, jit: boolean, gas: number, mem: number): { status: string; gasUsed: number; image: Uint8Array } {
-  tiering.enabled = jit;
-  tiering.warmGas = 0;
   const m = verify(assemble(src));
-  const s = Session.start(m, { gas, mem, args: [3, 1, 4, 1, 5, 9, 2, 6], record: false });
+  // Compiled before the first instruction, or never.
+  const s = Session.start(m, { gas, mem, args: [3, 1, 4, 1, 5, 9, 2, 6], record: false, tiering: { enabled: jit, warmGas: 0 } });
   const r = s.run();
   return { status: r.status, gasUsed: r.gasUsed, image: s.snapshot() };
 }
-
-afterAll(() => {
-  tiering.enabled = true;
-  tiering.warmGas = 200_000;
-});
 
 describe("compiled tier vs interpreter on random programs", () => {
   it("stop in the same state whatever the program and the limits", () => {

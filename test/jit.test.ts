@@ -5,17 +5,14 @@
 
 import { decodeImage } from "../src/image/decode.js";
 import fc from "fast-check";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { Session } from "../src/session.js";
-import { tierOf, tiering } from "../src/vm/execute.js";
+import { tierOf } from "../src/vm/execute.js";
 import type { Module } from "../src/vm/module.js";
 import { verifyBundle } from "../src/vm/verify.js";
 import { compileSource } from "../lang/ent/compile.js";
 import { assemble } from "../lang/asm.js";
 import { verify } from "../src/vm/verify.js";
-import { builtinProblem } from "../gp/problems.js";
-import { buildReport, deterministicPart } from "../gp/report.js";
-import { GpRun, configFor } from "../gp/run.js";
 
 const PROGRAMS: Record<string, { src: string; args: number[] }> = {
   loop: {
@@ -75,19 +72,17 @@ function modules(name: string): Module[] {
 
 /** Runs a program's freshly verified modules (so tiering starts afresh) with the given gas; returns the image and result. */
 function runWith(name: string, jit: boolean, gas: number, mem = 4000): { image: Uint8Array; digest: string; gasUsed: number; status: string; out: string } {
-  tiering.enabled = jit;
-  tiering.warmGas = 0;
   const [entry, ...linked] = modules(name);
   let out = "";
-  const s = Session.start(entry, { gas, mem, args: PROGRAMS[name].args, linked, caps: ["print"], stdout: (t) => void (out += t), record: false });
+  const s = Session.start(entry, { gas, mem, args: PROGRAMS[name].args, linked, caps: ["print"], stdout: (t) => void (out += t), record: false, tiering: tiers(jit) });
   const r = s.run();
   return { image: s.snapshot(), digest: s.digest(), gasUsed: r.gasUsed, status: r.status, out };
 }
 
-afterEach(() => {
-  tiering.enabled = true;
-  tiering.warmGas = 200_000;
-});
+/** Interpreted only, or every module compiled before its first instruction. */
+function tiers(jit: boolean): { enabled: boolean; warmGas: number } {
+  return { enabled: jit, warmGas: 0 };
+}
 
 describe("the compiled tier", () => {
   it("stops every program at every gas budget in exactly the interpreter's state (image bytes equal)", () => {
@@ -120,9 +115,8 @@ describe("the compiled tier", () => {
   it("refueling a compiled run one refused instruction at a time ends like one uninterrupted run", () => {
     for (const name of ["sieve", "fib", "bounds"]) {
       const full = runWith(name, false, 50_000_000);
-      tiering.enabled = true;
       const [entry, ...linked] = modules(name);
-      const s = Session.start(entry, { gas: 0, mem: 4000, args: PROGRAMS[name].args, linked, caps: ["print"], stdout: () => {}, record: false });
+      const s = Session.start(entry, { gas: 0, mem: 4000, args: PROGRAMS[name].args, linked, caps: ["print"], stdout: () => {}, record: false, tiering: tiers(true) });
       let r = s.run();
       let stops = 0;
       while (r.status === "out_of_gas") {
@@ -138,7 +132,6 @@ describe("the compiled tier", () => {
   });
 
   it("compiles a module once it is hot, and not before", () => {
-    tiering.warmGas = 200_000;
     const [cold] = verifyBundle(compileSource(PROGRAMS.loop.src, "cold.ent").modules);
     Session.start(cold, { gas: 1_000_000, args: [10], record: false }).run();
     expect(tierOf(cold).compiled).toBeNull();
@@ -149,7 +142,6 @@ describe("the compiled tier", () => {
   });
 
   it("does not compile a module that only ever runs in short stints, however many", () => {
-    tiering.warmGas = 200_000;
     const [m] = verifyBundle(compileSource(PROGRAMS.loop.src, "short.ent").modules);
     let total = 0;
     for (let i = 0; i < 200; i++) total += Session.start(m, { gas: 1_000_000, args: [1000], record: false }).run().gasUsed;
@@ -187,10 +179,8 @@ describe("functions too large to compile", () => {
     const big = Array.from({ length: 10_000 }, () => "  LGET 0\n  ADDI 1\n  LSET 0").join("\n");
     const src = `.func main 0 2\n  PUSH 50\n  LSET 0\nloop:\n  LGET 1\n  CALL big\n  LSET 1\n  LINC 0 -1\n  LGET 0\n  JNZ loop\n  LGET 1\n  RET\n.func big 1 1\n${big}\n  LGET 0\n  RET\n`;
     const run = (jit: boolean): { value: unknown; gas: number; compiled: boolean } => {
-      tiering.enabled = jit;
-      tiering.warmGas = 0;
       const m = verify(assemble(src));
-      const r = Session.start(m, { gas: 100_000_000, record: false }).run();
+      const r = Session.start(m, { gas: 100_000_000, record: false, tiering: tiers(jit) }).run();
       return { value: r.value, gas: r.gasUsed, compiled: tierOf(m).compiled !== null };
     };
     const a = run(false);
@@ -204,26 +194,32 @@ describe("functions too large to compile", () => {
 describe("compiled blocks keep every value as it was when pushed", () => {
   it("MSIZE pushed before an MGROW in the same block is the old size", () => {
     for (const jit of [false, true]) {
-      tiering.enabled = jit;
-      tiering.warmGas = 0;
       const m = verify(assemble(".func main 0 0\n  MSIZE\n  PUSH 5\n  MGROW\n  POP\n  RET\n"));
-      const r = Session.start(m, { gas: 1000, args: [1, 2], record: false }).run();
+      const r = Session.start(m, { gas: 1000, args: [1, 2], record: false, tiering: tiers(jit) }).run();
       expect(r.value, jit ? "compiled" : "interpreted").toBe(3);
     }
   });
 });
 
 describe("a GP run", () => {
-  it("gives the same report with every candidate compiled as with none", () => {
-    const report = (jit: boolean): unknown => {
-      tiering.enabled = jit;
-      tiering.warmGas = 0;
+  it("gives the same report with every candidate compiled as with none", async () => {
+    // The GP harness makes its own machines: each report comes from a fresh copy of
+    // the modules whose machines default to the tiering given (no global is touched).
+    const report = async (jit: boolean): Promise<unknown> => {
+      vi.resetModules();
+      vi.doMock("../src/vm/tiering.js", () => ({ DEFAULT_TIERING: Object.freeze(tiers(jit)) }));
+      const { builtinProblem } = await import("../gp/problems.js");
+      const { buildReport, deterministicPart } = await import("../gp/report.js");
+      const { GpRun, configFor } = await import("../gp/run.js");
+      const { Machine } = await import("../src/process/scheduler.js");
+      expect(new Machine().tiering).toEqual(tiers(jit));
       const p = builtinProblem("fuel-cost", 5);
       const run = new GpRun(p, configFor(p, 5, { pop: 40, gens: 3 }));
       run.run();
+      vi.doUnmock("../src/vm/tiering.js");
       return deterministicPart(buildReport(run));
     };
-    expect(report(true)).toEqual(report(false));
+    expect(await report(true)).toEqual(await report(false));
   });
 });
 
@@ -244,9 +240,7 @@ describe("blocks that loop on themselves", () => {
   it("keep their locals right when the copy budget runs out just before them", () => {
     for (const src of PROGRAMS) {
       const run = (jit: boolean): { status: string; value: unknown; gas: number } => {
-        tiering.enabled = jit;
-        tiering.warmGas = 0;
-        const r = Session.start(verify(assemble(src)), { gas: 100_000, record: false }).run();
+        const r = Session.start(verify(assemble(src)), { gas: 100_000, record: false, tiering: tiers(jit) }).run();
         return { status: r.status, value: r.value, gas: r.gasUsed };
       };
       expect(run(true)).toEqual(run(false));

@@ -24,7 +24,6 @@ import { Process } from "../src/process/process.js";
 import { describeFault } from "../src/process/report.js";
 import { Session } from "../src/session.js";
 import { RarError } from "../src/vm/errors.js";
-import { setCompiledTier, tiering } from "../src/vm/execute.js";
 import { compileModule } from "../src/vm/jit.js";
 import { decodeBundle, decodeModule, type Module } from "../src/vm/module.js";
 import { verifyBundle } from "../src/vm/verify.js";
@@ -220,20 +219,13 @@ describe("a process tree 4,096 deep built by a guest program", () => {
 describe("a guest call stack 50,000 deep", () => {
   it("a fault at its bottom is described in one short line", () => {
     const src = `fn f(n) {\n  if n == 0 { return 1 / n; }\n  return f(n - 1);\n}\nfn main(args) { return f(args[0]); }\n`;
+    // Interpreted only: compiling the hot function (new Function) needs more stack than HEADROOM.
     const go = (n: number) => (): string | undefined => {
       const [module] = verifyBundle(compileSource(src).modules);
-      return Session.start(module, { args: [n], mem: 4_000_000, stdout: () => undefined }).run().fault;
+      return Session.start(module, { args: [n], mem: 4_000_000, stdout: () => undefined, tiering: { enabled: false } }).run().fault;
     };
     expect(go(3)()).toContain("called from f (main.ent:3:10) <- f (main.ent:3:10) <- f (main.ent:3:10) <- main (main.ent:5:24)");
-    // Interpreted only: compiling the hot function (new Function) needs more stack than HEADROOM.
-    const before = tiering.enabled;
-    setCompiledTier(false);
-    let line: string;
-    try {
-      line = nearStackEnd(HEADROOM, go(50_000)) as string;
-    } finally {
-      setCompiledTier(before);
-    }
+    const line = nearStackEnd(HEADROOM, go(50_000)) as string;
     expect(line).toMatch(/^fault div_by_zero .* in f \(main\.ent:2:24\); called from (f \(main\.ent:3:10\) <- ){10}… 49989 more … <- f \(main\.ent:3:10\) <- main \(main\.ent:5:24\)$/);
   });
 });

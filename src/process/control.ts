@@ -6,7 +6,7 @@
 
 import { RarError } from "../vm/errors.js";
 import type { Cpu } from "../vm/interpreter.js";
-import { FRAME_WORDS } from "../vm/module.js";
+import { FRAME_WORDS } from "../vm/opcodes.js";
 import { Op, StatusCode, WIDTH } from "../vm/opcodes.js";
 import { requestWords, type Process } from "./process.js";
 

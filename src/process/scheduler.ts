@@ -26,6 +26,7 @@ import { GrantSets } from "../caps/grants.js";
 import { CapRegistry, type CapValue } from "../caps/registry.js";
 import { RarError } from "../vm/errors.js";
 import { execute } from "../vm/execute.js";
+import { DEFAULT_TIERING, type TieringOptions } from "../vm/tiering.js";
 import { Cpu, Exit, interpret } from "../vm/interpreter.js";
 import type { Module } from "../vm/module.js";
 import { GAS, SCHEDULED, StatusCode } from "../vm/opcodes.js";
@@ -60,6 +61,8 @@ export interface MachineOptions {
    * a child process after its parent killed it, such as the GP evaluator.
    */
   recycle?: boolean;
+  /** Whether hot modules are compiled, and after how much gas (vm/tiering.ts; default: compiled after 200,000 gas). */
+  tiering?: Partial<TieringOptions>;
 }
 
 /**
@@ -80,6 +83,8 @@ export class Machine implements Scheduler {
   readonly cpu = new Cpu();
   readonly maxDepth: number;
   readonly caps: CapRegistry;
+  /** How this machine runs code: interpreted only, or compiled once hot. */
+  readonly tiering: TieringOptions;
   readonly onCapCall?: (event: CapCallEvent) => void;
   images?: ImageCodec;
   /** Verified modules: shared by digest (`modules`), linked, made by SPAWNC. */
@@ -121,6 +126,7 @@ export class Machine implements Scheduler {
     this.images = options.images;
     this.onStep = options.onStep;
     this.recycled = options.recycle === true ? [] : null;
+    this.tiering = { ...DEFAULT_TIERING, ...options.tiering };
   }
 
   /** Registers a verified module so processes share it. */
@@ -166,7 +172,7 @@ export class Machine implements Scheduler {
           // Step mode shrinks the gas counter to one instruction: the interpreter alone does that exactly.
           this.step(d);
           exit = interpret(cpu);
-        } else exit = execute(cpu);
+        } else exit = execute(cpu, this.tiering);
       }
       let step: Step;
       switch (exit) {

@@ -1,35 +1,27 @@
-// Tiering: every module starts in the interpreter; once it has used WARM_GAS
-// gas it is compiled (jit.ts) and its hot code runs as JavaScript. Both tiers
-// have the same observable behaviour to the instruction (tests run programs
-// both ways and compare every state). Where compiled code stops for an
-// instruction it does not run, the interpreter runs instructions one at a time
-// until the next block start, then the compiled code takes over again.
+// Tiering: every module starts in the interpreter; once it has used enough
+// gas (the machine's TieringOptions.warmGas) it is compiled (jit.ts) and its
+// hot code runs as JavaScript. Both tiers have the same observable behaviour
+// to the instruction: their cases and blocks are translated from the same
+// instruction rows (semantics.ts), and tests run programs both ways and
+// compare every state. Where compiled code stops for an instruction it does
+// not run, the interpreter runs instructions one at a time until the next
+// block start, then the compiled code takes over again.
 //
 // Tiering state is host-side only: gas, memory, faults and images are the
-// same whichever tier ran, so a guest cannot observe it. It is kept here, in a
-// WeakMap keyed by the module, not in the verified Module: the Module stays
-// plain immutable data that knows nothing of the tiers (module.ts importing
-// this file made module → execute → interpreter/jit → module a cycle).
+// same whichever tier ran, so a guest cannot observe it. The options belong
+// to the machine (passed to execute); what a module has run and its compiled
+// code are kept here, in a WeakMap keyed by the module, beside the verified
+// Module, which stays plain immutable data that knows nothing of the tiers.
+// Compiled code is the same whichever machine compiled it, so machines share it.
 
 import { type Cpu, Exit, interpret } from "./interpreter.js";
 import { STOP, compileModule, type Compiled } from "./jit.js";
 import type { Module } from "./module.js";
 import { GAS } from "./opcodes.js";
+import type { TieringOptions } from "./tiering.js";
 
-/**
- * Gas a module runs interpreted before it is compiled (about a millisecond of
- * work), counting only what each stint (one entry into the module's code)
- * runs beyond STINT_FREE.
- */
-const WARM_GAS = 200_000;
+/** Gas of each stint (one entry into the module's code) that does not count towards warming it up. */
 const STINT_FREE = 10_000;
-
-/**
- * Process-wide switch (the public `setCompiledTier`), for hosts that want the
- * interpreter only and for tests and benchmarks that compare the tiers.
- * warmGas applies to modules that have not yet run when it is set.
- */
-export const tiering = { enabled: true, warmGas: WARM_GAS };
 
 /**
  * Warm-up gas per code word: compiling takes 2-5 µs of host time per word
@@ -39,57 +31,57 @@ export const tiering = { enabled: true, warmGas: WARM_GAS };
  */
 const WARM_GAS_PER_WORD = 1024;
 
-/**
- * Turns the compiled tier on (the default) or off for the whole process.
- * Results, gas, faults and images are the same either way; off, hot guest
- * loops run several times slower. Off is also what happens by itself where
- * generating code from strings is forbidden.
- */
-export function setCompiledTier(enabled: boolean): void {
-  tiering.enabled = enabled;
-}
-
 /** Per-module tiering state, created when the module first runs (tierOf). */
 export class Tier {
-  /** Gas left to run interpreted before compiling. */
-  budget: number;
+  /** Gas run interpreted so far in long stints (beyond STINT_FREE each). */
+  warmed = 0;
   /** The compiled module once hot; null while warming or when nothing compiles. */
   compiled: Compiled | null = null;
   /** True once compiling was tried (successfully or not). */
   tried = false;
-
-  constructor(codeWords: number) {
-    const w = tiering.warmGas;
-    this.budget = w === 0 ? 0 : Math.max(w, codeWords * WARM_GAS_PER_WORD);
-  }
 }
 
 const tiers = new WeakMap<Module, Tier>();
+
+/**
+ * Whether this host lets code be generated from strings: false once compiling
+ * threw an EvalError (node --disallow-code-generation-from-strings), a fact
+ * of the host process that no option changes; then nothing is compiled again.
+ */
+let codegen = true;
 
 /** A module's tiering state: how warm it is, its compiled code once hot. */
 export function tierOf(m: Module): Tier {
   let t = tiers.get(m);
   if (t === undefined) {
-    t = new Tier(m.code.length);
+    t = new Tier();
     tiers.set(m, t);
   }
   return t;
 }
 
-/** Runs the loaded process like interpret(), in whichever tier its module is. */
-export function execute(cpu: Cpu): Exit {
-  const t = tierOf(cpu.module as Module);
-  if (t.compiled !== null) return tiering.enabled ? runCompiled(cpu, t.compiled) : interpret(cpu);
-  if (t.tried || !tiering.enabled) return interpret(cpu);
-  if (t.budget > 0) {
+/** Gas module m must run interpreted, in long stints, before it is compiled under `opts`. */
+function warmGasOf(opts: TieringOptions, m: Module): number {
+  return opts.warmGas <= 0 ? 0 : Math.max(opts.warmGas, m.code.length * WARM_GAS_PER_WORD);
+}
+
+/** Runs the loaded process like interpret(), in whichever tier its module is, as `opts` allow. */
+export function execute(cpu: Cpu, opts: TieringOptions): Exit {
+  if (!opts.enabled || !codegen) return interpret(cpu);
+  const m = cpu.module as Module;
+  const t = tierOf(m);
+  if (t.compiled !== null) return runCompiled(cpu, t.compiled);
+  if (t.tried) return interpret(cpu);
+  const left = warmGasOf(opts, m) - t.warmed;
+  if (left > 0) {
     // Only long stints warm a module up: compiled code pays off in loops, not
     // in many short runs (a GP candidate runs a few hundred gas per case).
     const g = cpu.gas;
-    const window = t.budget + STINT_FREE;
+    const window = left + STINT_FREE;
     if (g <= window) {
       const exit = interpret(cpu);
       const used = g - cpu.gas;
-      if (used > STINT_FREE) t.budget -= used - STINT_FREE;
+      if (used > STINT_FREE) t.warmed += used - STINT_FREE;
       return exit;
     }
     // More gas than the window: run at most the window, then compile if it ran out.
@@ -97,26 +89,23 @@ export function execute(cpu: Cpu): Exit {
     const exit = interpret(cpu);
     const used = window - cpu.gas;
     cpu.gas = g - used;
-    if (used > STINT_FREE) t.budget -= used - STINT_FREE;
+    if (used > STINT_FREE) t.warmed += used - STINT_FREE;
     // Refused only by the window (the real counter has what it needs): compile and go on.
     if (exit !== Exit.Gas || cpu.need > cpu.gas) return exit;
   }
   t.tried = true;
-  t.compiled = compileOrNull(cpu.module as Module);
+  t.compiled = compileOrNull(m);
   if (t.compiled === null) return interpret(cpu);
   return runCompiled(cpu, t.compiled);
 }
 
-/**
- * Compiles, or gives null where the host forbids generating code from strings
- * (node --disallow-code-generation-from-strings): then nothing is compiled again.
- */
+/** Compiles, or gives null where the host forbids generating code from strings. */
 function compileOrNull(m: Module): Compiled | null {
   try {
     return compileModule(m);
   } catch (e) {
     if (!(e instanceof EvalError)) throw e;
-    tiering.enabled = false;
+    codegen = false;
     return null;
   }
 }

@@ -1,7 +1,9 @@
 // The second tier: a hot module's verified code translated to JavaScript, one
 // `switch` case per basic block, so V8 compiles guest loops to machine code.
 //
-// Exactness comes from three rules:
+// What each instruction does comes from its row in semantics.ts, translated
+// by translate.ts exactly as the interpreter's cases are. Exactness of the
+// blocks comes from three rules:
 // - A block is charged its whole gas when it is entered, and only if all of
 //   it fits; otherwise the compiled code stops at the block's first
 //   instruction and the interpreter runs it one instruction at a time, so
@@ -19,8 +21,9 @@
 // from guest strings.
 
 import { type Cpu, Exit, growInt32 } from "./interpreter.js";
-import { FRAME_WORDS, type Module } from "./module.js";
-import { COMPILED, GAS, OPS, Op, SCHEDULED, WIDTH, WORDS_PER_GAS } from "./opcodes.js";
+import type { Module } from "./module.js";
+import { BULK, COMPILED, Frame, GAS, OPS, Op, SCHEDULED, WIDTH, wordGas } from "./opcodes.js";
+import { type Fact, type FrameConstant, type Guard, type Special, Translator } from "./translate.js";
 
 /** A compiled chunk: runs from cpu.pc; returns an Exit, or STOP to hand the pc back to the driver. */
 type Chunk = (cpu: Cpu) => number;
@@ -55,30 +58,6 @@ const COPIES_PER_WORD = 2;
 const MAX_MODULE_WORDS = 65536;
 /** A function larger than this stays interpreted. */
 const MAX_FUNCTION_WORDS = 32768;
-
-/**
- * Bulk instructions end their block: their extra gas is known only when they
- * run, so nothing after them may have been charged in advance.
- */
-const BULK: Uint8Array = Uint8Array.from(OPS.map((o) => (o.runs === "compiled" && o.dynamic !== undefined ? 1 : 0)));
-
-const BINARY: Partial<Record<number, (a: string, b: string) => string>> = {
-  [Op.ADD]: (a, b) => `(${a} + ${b}) | 0`,
-  [Op.SUB]: (a, b) => `(${a} - ${b}) | 0`,
-  [Op.MUL]: (a, b) => `Math.imul(${a}, ${b})`,
-  [Op.AND]: (a, b) => `${a} & ${b}`,
-  [Op.OR]: (a, b) => `${a} | ${b}`,
-  [Op.XOR]: (a, b) => `${a} ^ ${b}`,
-  [Op.SHL]: (a, b) => `${a} << ${b}`,
-  [Op.SHR]: (a, b) => `${a} >> ${b}`,
-  [Op.SHRU]: (a, b) => `(${a} >>> ${b}) | 0`,
-  [Op.EQ]: (a, b) => `${a} === ${b} ? 1 : 0`,
-  [Op.NE]: (a, b) => `${a} !== ${b} ? 1 : 0`,
-  [Op.LT]: (a, b) => `${a} < ${b} ? 1 : 0`,
-  [Op.LE]: (a, b) => `${a} <= ${b} ? 1 : 0`,
-  [Op.GT]: (a, b) => `${a} > ${b} ? 1 : 0`,
-  [Op.GE]: (a, b) => `${a} >= ${b} ? 1 : 0`,
-};
 
 /** Compiles a verified module, or returns null if none of it is worth compiling. */
 export function compileModule(m: Module): Compiled | null {
@@ -118,8 +97,10 @@ function findBlocks(m: Module, f: number, leader: Int32Array, next: number): num
     if (m.heights[pc] < 0) continue;
     const op = code[pc];
     const after = pc + WIDTH[op];
-    if (op === Op.JMP || op === Op.JZ || op === Op.JNZ) starts.add(code[pc + 1]);
-    if (op === Op.JMP || op === Op.JZ || op === Op.JNZ || op === Op.CALL || op === Op.RET || BULK[op] === 1 || COMPILED[op] === 0) {
+    const flow = OPS[op].flow;
+    // Bulk instructions end their block: their extra gas is known only when they run, so nothing after them may have been charged in advance.
+    if (flow === "jump" || flow === "branch") starts.add(code[pc + 1]);
+    if (flow !== "next" || op === Op.CALL || BULK[op] === 1 || COMPILED[op] === 0) {
       if (COMPILED[op] === 0) starts.add(pc);
       if (after < end) starts.add(after);
     }
@@ -152,7 +133,7 @@ ${body.join("\n")}
   cpu.pc = pc; cpu.sp = sp; cpu.bp = bp; cpu.fp = fp; cpu.memSize = memSize; cpu.gas = gas; cpu.memFree = memFree;
   return exit;
 };`;
-  return new Function("leader", "growInt32", src)(leader, growInt32) as Chunk;
+  return new Function("leader", "growInt32", "wordGas", src)(leader, growInt32, wordGas) as Chunk;
 }
 
 /** Emits one case per block of function f, in pc order. */
@@ -185,17 +166,11 @@ function emitFunction(m: Module, f: number, leader: Int32Array, copies: { left: 
   });
 }
 
-/** Translation of one basic block with a compile-time operand stack. */
-class Block {
+/** Translation of one basic block: the rows of its instructions (semantics.ts) over a compile-time operand stack. */
+class Block extends Translator {
   readonly lines: string[] = [];
-  /** Operand height below which values are in the stack array. */
-  private real: number;
-  /** Values above `real`: JS literals or constants. */
-  private virt: string[] = [];
-  private temps = 0;
   /** Gas of the instructions translated so far (the block's charge once done). */
   private cost = 0;
-  private body: string[] = [];
   /** Whether the block's last jump goes back to its own start. */
   loops = false;
   /** Locals held in JS variables `l<k>` (promoted blocks), and those written. */
@@ -213,7 +188,7 @@ class Block {
     /** Keep locals in JS variables for the whole block (only for blocks that loop on themselves). */
     private readonly promote: boolean,
   ) {
-    this.real = m.heights[start];
+    super(m.heights[start]);
   }
 
   /**
@@ -228,14 +203,15 @@ class Block {
     if (COMPILED[code[pc]] === 0) {
       // The scheduler's instructions are reached as the interpreter reaches them: Exit.Slow at
       // their pc, nothing charged. Anything else (TRAP) is the interpreter's to run.
-      this.lines.push(`${this.stopAt(pc, 0, SCHEDULED[code[pc]] === 1 ? `exit = ${Exit.Slow}; ` : "")};`);
+      this.lines.push(`${this.stopAt(pc, false, SCHEDULED[code[pc]] === 1 ? `exit = ${Exit.Slow}; ` : "")};`);
       return -1;
     }
     let passed = false;
     for (let n = 1; ; n++) {
       const op = code[pc];
       const after = pc + WIDTH[op];
-      const ends = this.instruction(op, pc, after);
+      const goesOn = this.translate(op, pc);
+      const ends = !goesOn || OPS[op].flow === "branch";
       this.cost += GAS[op];
       const atLeader = this.leader[after] >= 0;
       // Translating on past a block start makes a second copy of what follows.
@@ -243,9 +219,9 @@ class Block {
       if (passed) this.copies.left--;
       const stop = ends || BULK[op] === 1 || after >= end || COMPILED[code[after]] === 0 || (atLeader && (n >= MAX_BLOCK || this.copies.left <= 0));
       if (stop) {
-        if (!ends || op === Op.JZ || op === Op.JNZ) this.flush(this.body);
+        this.flush();
         const total = this.cost;
-        const charge = [`if (gas < ${total}) { ${this.stopAt(this.start, 0, "")}; }`, `gas -= ${total};`];
+        const charge = [`if (gas < ${total}) { ${this.stopAt(this.start, false, "")}; }`, `gas -= ${total};`];
         const ks = [...this.locals].sort((a, b) => a - b);
         const back = [...this.written].sort((a, b) => a - b).map((k) => `stack[bp + ${k}] = l${k}; `).join("");
         // A stop before an instruction returns the gas of it and everything after it in the block,
@@ -258,25 +234,87 @@ class Block {
           this.lines.push("for (;;) {");
           for (const l of charge) this.lines.push(`  ${fill(l)}`);
           for (const l of this.body) this.lines.push(`  ${fill(l)}`);
-          this.lines.push(op === Op.JMP ? "}" : "  break;\n        }");
-          if (back !== "" && op !== Op.JMP) this.lines.push(back.trim());
+          const jump = OPS[op].flow === "jump";
+          this.lines.push(jump ? "}" : "  break;\n        }");
+          if (back !== "" && !jump) this.lines.push(back.trim());
         } else {
           for (const l of charge) this.lines.push(fill(l));
           for (const l of this.body) this.lines.push(fill(l));
         }
-        return op === Op.JMP || op === Op.CALL || op === Op.RET ? -1 : after;
+        return goesOn ? after : -1;
       }
       pc = after;
     }
   }
 
+  protected slot(h: number): string {
+    return `stack[bp + ${this.nl + h}]`;
+  }
+
+  protected operand(i: number): string {
+    return String(this.m.code[this.at + 1 + i]);
+  }
+
   /** Where local k lives: a JS variable in promoted blocks, else its stack slot. */
-  private local(k: number, write: boolean): string {
+  protected local(i: number, write: boolean): string {
+    const k = this.m.code[this.at + 1 + i];
     if (!this.promote) return `stack[bp + ${k}]`;
     this.locals.add(k);
     if (write) this.written.add(k);
     return `l${k}`;
   }
+
+  protected special(name: Special): string {
+    switch (name) {
+      case "SP":
+        return `bp + ${this.nl + this.height}`;
+      case "NEXT":
+        return String(this.at + this.width);
+      case "HERE":
+        return String(this.at);
+      case "SELF":
+        return String(this.f);
+    }
+  }
+
+  protected fact(name: Fact, f: string): string {
+    const i = Number(f);
+    if (!Number.isInteger(i)) throw new Error(`jit: ${name}(${f}) is not known when compiling`);
+    const m = this.m;
+    const v = { entry: m.entries, nparams: m.nparams, nlocals: m.nlocals, frameCost: m.frameCost }[name === "nfresh" ? "nlocals" : name][i];
+    return String(name === "nfresh" ? v - m.nparams[i] : v);
+  }
+
+  protected constant(name: FrameConstant): string {
+    return String(name === "FRAME_WORDS" ? Frame.Words : name === "FRAME_RET" ? Frame.Ret : name === "FRAME_BP" ? Frame.Bp : Frame.Fn);
+  }
+
+  /**
+   * Any check that fails stops the compiled code before the instruction (its
+   * operands written back, its gas and the rest of the block's refunded): the
+   * interpreter then runs it and reports what stops it.
+   */
+  protected guard(guards: readonly Guard[]): void {
+    const cond = guards.map((g) => `(${g.cond})`).join(" || ");
+    const stop = `{ ${this.stopAt(this.at, true, this.writes().map((l) => `${l} `).join(""))}; }`;
+    this.body.push(guards.some((g) => g.cond === "true") ? stop : `if (${cond}) ${stop}`);
+  }
+
+  protected goto(target: string): string {
+    const t = Number(target);
+    // Jumps stay inside the function (the verifier checked): straight to the target's block.
+    if (OPS[this.op].flow === "jump" || OPS[this.op].flow === "branch") return this.jumpTo(t);
+    // Calls and returns may leave the chunk: the pc goes with them.
+    if (Number.isInteger(t)) return `{ pc = ${t}; blk = ${this.leader[t]}; continue loop; }`;
+    return `{ pc = ${target}; blk = leader[pc]; continue loop; }`;
+  }
+
+  protected done(v: string): string {
+    return `{ pc = ${this.at}; cpu.value = ${v}; exit = ${Exit.Done}; break loop; }`;
+  }
+
+  /** The compiled code keeps sp only where it stops (stopAt). */
+  protected sync(): void {}
 
   private jumpTo(target: number): string {
     if (target !== this.start) return `{ blk = ${this.leader[target]}; continue loop; }`;
@@ -284,258 +322,10 @@ class Block {
     return "continue;";
   }
 
-  /** Text that leaves the compiled code before `pc`, after `extra` (statements). */
-  private stopAt(pc: number, charged: number, extra: string): string {
+  /** Text that leaves the compiled code before `pc`, after `extra` (statements), refunding what `charged` says. */
+  private stopAt(pc: number, charged: boolean, extra: string): string {
     const h = this.m.heights[pc];
     const back = this.promote ? "@back@" : "";
     return `${extra}${back}pc = ${pc}; sp = bp + ${this.nl + h};${charged ? ` gas += @refund${this.cost}@;` : ""} break loop`;
-  }
-
-  /**
-   * Stop before the instruction being translated (at pc, its operands still on
-   * the stack): write the operands back and refund its gas and the rest's.
-   */
-  private bail(pc: number): string {
-    const saved: string[] = [];
-    this.flushInto(saved);
-    return `{ ${this.stopAt(pc, 1, saved.map((l) => `${l} `).join(""))}; }`;
-  }
-
-  private slot(h: number): string {
-    return `stack[bp + ${this.nl + h}]`;
-  }
-
-  private temp(expr: string): string {
-    const t = `t${this.temps++}`;
-    this.body.push(`const ${t} = ${expr};`);
-    return t;
-  }
-
-  private push(v: string): void {
-    this.virt.push(v);
-  }
-
-  private pop(): string {
-    if (this.virt.length > 0) return this.virt.pop() as string;
-    this.real--;
-    return this.temp(this.slot(this.real));
-  }
-
-  /** The value `depth` below the top (0 = top), materialized without popping. */
-  private peek(depth: number): string {
-    const v = this.virt.length - 1 - depth;
-    if (v >= 0) return this.virt[v];
-    // Bring real values up into the virtual stack so later pops see the same constants.
-    const need = -v;
-    const loaded: string[] = [];
-    for (let i = 0; i < need; i++) loaded.unshift(this.temp(this.slot(this.real - 1 - i)));
-    this.real -= need;
-    this.virt = loaded.concat(this.virt);
-    return this.virt[this.virt.length - 1 - depth];
-  }
-
-  private flushInto(out: string[]): void {
-    this.virt.forEach((v, i) => out.push(`${this.slot(this.real + i)} = ${v};`));
-  }
-
-  private flush(out: string[]): void {
-    this.flushInto(out);
-    this.real += this.virt.length;
-    this.virt = [];
-  }
-
-  /** Translates one instruction; returns true if it ends the block (control leaves). */
-  private instruction(op: number, pc: number, after: number): boolean {
-    const code = this.m.code;
-    const a1 = code[pc + 1];
-    const b = this.body;
-    const bin = BINARY[op];
-    if (bin) {
-      const y = this.pop();
-      const x = this.pop();
-      this.push(this.temp(bin(x, y)));
-      return false;
-    }
-    switch (op) {
-      case Op.NOP:
-        return false;
-      case Op.PUSH:
-        this.push(String(a1));
-        return false;
-      case Op.POP:
-        if (this.virt.length > 0) this.virt.pop();
-        else this.real--;
-        return false;
-      case Op.DUP:
-        this.push(this.peek(0));
-        return false;
-      case Op.SWAP: {
-        const y = this.pop();
-        const x = this.pop();
-        this.push(y);
-        this.push(x);
-        return false;
-      }
-      case Op.OVER:
-        this.push(this.peek(1));
-        return false;
-      case Op.LGET:
-        this.push(this.temp(this.local(a1, false)));
-        return false;
-      case Op.LSET:
-        b.push(`${this.local(a1, true)} = ${this.pop()};`);
-        return false;
-      case Op.LTEE:
-        b.push(`${this.local(a1, true)} = ${this.peek(0)};`);
-        return false;
-      case Op.LINC: {
-        const l = this.local(a1, true);
-        // Int32Array stores wrap by themselves; a JS variable needs | 0.
-        b.push(this.promote ? `${l} = (${l} + ${code[pc + 2]}) | 0;` : `${l} += ${code[pc + 2]};`);
-        return false;
-      }
-      case Op.ADDI:
-        this.push(this.temp(`(${this.pop()} + ${a1}) | 0`));
-        return false;
-      case Op.NEG:
-        this.push(this.temp(`-(${this.pop()}) | 0`));
-        return false;
-      case Op.NOT:
-        this.push(this.temp(`~${this.pop()}`));
-        return false;
-      case Op.EQZ:
-        this.push(this.temp(`${this.pop()} === 0 ? 1 : 0`));
-        return false;
-      case Op.DIV:
-      case Op.REM: {
-        const y = this.peek(0);
-        const x = this.peek(1);
-        const bad = op === Op.DIV ? `${y} === 0 || (${x} === -2147483648 && ${y} === -1)` : `${y} === 0`;
-        b.push(`if (${bad}) ${this.bail(pc)}`);
-        this.pop();
-        this.pop();
-        this.push(this.temp(op === Op.DIV ? `(${x} / ${y}) | 0` : `${y} === -1 ? 0 : (${x} % ${y}) | 0`));
-        return false;
-      }
-      case Op.MSIZE:
-        // A constant, not the variable: MGROW later in the block changes memSize.
-        this.push(this.temp("memSize"));
-        return false;
-      case Op.LOAD: {
-        const a = this.temp(`${this.peek(0)} + ${a1}`);
-        b.push(`if (${a} < 0 || ${a} >= memSize) ${this.bail(pc)}`);
-        this.pop();
-        this.push(this.temp(`mem[${a}]`));
-        return false;
-      }
-      case Op.STORE: {
-        const v = this.peek(0);
-        const a = this.temp(`${this.peek(1)} + ${a1}`);
-        b.push(`if (${a} < 0 || ${a} >= memSize) ${this.bail(pc)}`);
-        this.pop();
-        this.pop();
-        b.push(`mem[${a}] = ${v};`);
-        return false;
-      }
-      case Op.ALOAD:
-      case Op.ASTORE: {
-        const w = op === Op.ASTORE ? 1 : 0;
-        const i = this.peek(w);
-        const a = this.peek(w + 1);
-        b.push(`if (${a} < 0 || ${a} >= memSize || ${i} < 0 || ${i} >= mem[${a}] || ${a} + 1 + ${i} >= memSize) ${this.bail(pc)}`);
-        if (w === 1) {
-          const v = this.pop();
-          this.pop();
-          this.pop();
-          b.push(`mem[${a} + 1 + ${i}] = ${v};`);
-        } else {
-          this.pop();
-          this.pop();
-          this.push(this.temp(`mem[${a} + 1 + ${i}]`));
-        }
-        return false;
-      }
-      case Op.MGROW: {
-        // Last in its block (BULK): the gas left is exactly what the interpreter would have after charging it.
-        const n = this.peek(0);
-        const extra = this.temp(`Math.ceil(${n} / ${WORDS_PER_GAS})`);
-        b.push(`if (${n} < 0 || ${extra} > gas || ${n} > memFree || memSize + ${n} > memMax) ${this.bail(pc)}`);
-        this.pop();
-        b.push(`gas -= ${extra}; memFree -= ${n};`);
-        b.push(`if (memSize + ${n} > mem.length) mem = cpu.mem = growInt32(mem, memSize + ${n}, memSize);`);
-        this.push(this.temp("memSize"));
-        b.push(`memSize += ${n};`);
-        return false;
-      }
-      case Op.MCOPY:
-      case Op.MFILL: {
-        const n = this.peek(0);
-        const s = this.peek(1);
-        const d = this.peek(2);
-        const copy = op === Op.MCOPY;
-        const extra = this.temp(`Math.ceil(${n} / ${WORDS_PER_GAS})`);
-        b.push(
-          `if (${n} < 0 || ${d} < 0 || ${d} + ${n} > memSize${copy ? ` || ${s} < 0 || ${s} + ${n} > memSize` : ""} || ${extra} > gas) ${this.bail(pc)}`,
-        );
-        this.pop();
-        this.pop();
-        this.pop();
-        b.push(`gas -= ${extra};`, copy ? `mem.copyWithin(${d}, ${s}, ${s} + ${n});` : `mem.fill(${s}, ${d}, ${d} + ${n});`);
-        return false;
-      }
-      case Op.JMP:
-        this.flush(b);
-        b.push(this.jumpTo(a1));
-        return true;
-      case Op.JZ:
-      case Op.JNZ: {
-        const c = this.pop();
-        this.flush(b);
-        b.push(`if (${c} ${op === Op.JZ ? "===" : "!=="} 0) ${this.jumpTo(a1)}`);
-        // Not taken: falls through into the next block's case.
-        return true;
-      }
-      case Op.CALL:
-        this.call(a1, pc, after);
-        return true;
-      case Op.RET:
-        this.ret(pc);
-        return true;
-      default:
-        throw new Error(`jit: ${OPS[op]?.name ?? op} is not compiled`);
-    }
-  }
-
-  private call(f: number, pc: number, after: number): void {
-    const m = this.m;
-    this.flush(this.body);
-    const cost = m.frameCost[f];
-    const sp0 = this.nl + this.real; // operand top relative to bp
-    const nb = sp0 - m.nparams[f];
-    const top = nb + m.nlocals[f];
-    const b = this.body;
-    // A frame that does not fit: stop before the CALL (its gas refunded); the interpreter reports it.
-    b.push(`if (${cost} > memFree) { ${this.stopAt(pc, 1, "")}; }`);
-    b.push(
-      `memFree -= ${cost};`,
-      `if (bp + ${nb + cost} > stack.length) stack = cpu.stack = growInt32(stack, bp + ${nb + cost}, bp + ${sp0});`,
-      `if (fp + ${FRAME_WORDS} > frames.length) frames = cpu.frames = growInt32(frames, fp + ${FRAME_WORDS}, fp);`,
-    );
-    for (let i = sp0; i < top; i++) b.push(`stack[bp + ${i}] = 0;`);
-    b.push(
-      `frames[fp] = ${after}; frames[fp + 1] = bp; frames[fp + 2] = ${f}; fp += ${FRAME_WORDS};`,
-      `bp += ${nb}; sp = bp + ${m.nlocals[f]}; pc = ${m.entries[f]}; blk = ${this.leader[m.entries[f]]}; continue loop;`,
-    );
-  }
-
-  private ret(pc: number): void {
-    const v = this.pop();
-    // Operands under the result die with the frame: nothing to write back.
-    // The frame being released is this function's (frames[fp - 1] names it).
-    this.body.push(
-      `fp -= ${FRAME_WORDS}; memFree += ${this.m.frameCost[this.f]}; sp = bp; bp = frames[fp + 1];`,
-      `if (fp === 0) { pc = ${pc}; cpu.value = ${v}; exit = ${Exit.Done}; break loop; }`,
-      `pc = frames[fp]; stack[sp++] = ${v}; blk = leader[pc]; continue loop;`,
-    );
   }
 }

@@ -48,7 +48,7 @@ export interface Module extends ModuleDef {
   readonly digest: string;
   /** Per function: maximum operand stack height, derived by the verifier. */
   readonly maxStack: Int32Array;
-  /** Per function: words charged when a frame is pushed (nlocals + maxStack + FRAME_WORDS). */
+  /** Per function: words charged when a frame is pushed (nlocals + maxStack + FRAME_WORDS, opcodes.ts). */
   readonly frameCost: Int32Array;
   readonly nparams: Int32Array;
   readonly nlocals: Int32Array;
@@ -57,14 +57,22 @@ export interface Module extends ModuleDef {
   readonly bytes: Uint8Array;
   /** Quickened code the interpreter dispatches on (same layout as `code`; see quicken.ts). */
   readonly fast: Int32Array;
-  /** Per function, packed for the interpreter's CALL: [entry, nparams, nlocals, frameCost] * n. */
+  /** Per function, packed for the interpreter's CALL: CallInfo.Words words each (see CallInfo). */
   readonly callInfo: Int32Array;
   /** Operand-stack height before the instruction at each pc; -1 where no reachable instruction starts. */
   readonly heights: Int32Array;
 }
 
-/** Bookkeeping words charged per call frame (return pc, saved base, function). */
-export const FRAME_WORDS = 3;
+/** The fields of one function in Module.callInfo. A const enum: the hot loop reads literals. */
+export const enum CallInfo {
+  Entry = 0,
+  NParams = 1,
+  NLocals = 2,
+  /** frameCost */
+  Cost = 3,
+  Words = 4,
+}
+
 /** Tag of a module's wire form; the `.rmod` file wraps modules in a versioned bundle. */
 export const MODULE_TAG = "mod";
 export const BUNDLE_MAGIC = "rmod";

@@ -4,15 +4,8 @@
 // no host recursion, whatever the code looks like.
 
 import { RarError } from "./errors.js";
-import {
-  FRAME_WORDS,
-  MODULE_LIMITS,
-  digestBytes,
-  encodeModule,
-  type Module,
-  type ModuleDef,
-} from "./module.js";
-import { OPS, Op, SPAWN_EXTRA, WIDTH } from "./opcodes.js";
+import { CallInfo, MODULE_LIMITS, digestBytes, encodeModule, type Module, type ModuleDef } from "./module.js";
+import { FRAME_WORDS, OPS, WIDTH, popCount } from "./opcodes.js";
 import { quicken } from "./quicken.js";
 
 /** Operand stack height bound per frame; keeps frames and charges small. */
@@ -76,8 +69,14 @@ export function verify(def: ModuleDef): Module {
   if (def.sourceMap) verifySourceMap(def);
   const bytes = encodeModule(def);
   const fast = quicken(code, fns);
-  const callInfo = new Int32Array(n * 4);
-  for (let f = 0; f < n; f++) callInfo.set([entries[f], nparams[f], nlocals[f], frameCost[f]], f * 4);
+  const callInfo = new Int32Array(n * CallInfo.Words);
+  for (let f = 0; f < n; f++) {
+    const at = f * CallInfo.Words;
+    callInfo[at + CallInfo.Entry] = entries[f];
+    callInfo[at + CallInfo.NParams] = nparams[f];
+    callInfo[at + CallInfo.NLocals] = nlocals[f];
+    callInfo[at + CallInfo.Cost] = frameCost[f];
+  }
   // Every field, always, in this order: all modules share one object layout, so
   // the interpreter's and scheduler's reads of a module stay monomorphic.
   return {
@@ -158,10 +157,7 @@ function verifyFunction(def: ModuleDef, f: number, height: Int32Array, isStart: 
     const op = code[pc];
     const info = OPS[op];
     const h = height[pc];
-    let pop = info.pop;
-    if (op === Op.CALL) pop = def.functions[code[pc + 1]].nparams;
-    else if (op === Op.SPAWN) pop = def.functions[code[pc + 1]].nparams + SPAWN_EXTRA;
-    else if (op === Op.CAP) pop = code[pc + 2];
+    const pop = popCount(code, pc, (f) => def.functions[f].nparams);
     if (h < pop) bad("stack_underflow", `${info.name} needs ${pop} operands, stack has ${h}`, at(fn, pc));
     const after = h - pop + info.push;
     // DUP/OVER/SWAP read below what they "pop"; covered since pop counts them.
