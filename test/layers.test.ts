@@ -156,7 +156,8 @@ describe("the import graph of src/ and lang/", () => {
 // process/ runs the capabilities); lang/ (compiles to modules; reads
 // capability signatures, not the process tree); image/; trace/; gp/ (beside
 // image/ and trace/: runs process trees of compiled candidates); session.ts;
-// cli/; index.ts (the public entry).
+// debug/ (recording checkpoints, the time-travel debugger, the viewer,
+// forensics); cli/; index.ts (the public entry).
 describe("layers point one way", () => {
   it("the VM imports nothing above it", () => {
     expect(crossings(["src/vm"], ["src/caps", "src/process", "src/image", "src/trace", "src/gp", "src/cli", "src/session.ts", "src/index.ts", "lang"])).toEqual([]);
@@ -176,7 +177,11 @@ describe("layers point one way", () => {
   it("the compiler knows the VM (and capability signatures) but not images, traces, sessions or the CLI", () => {
     expect(crossings(["lang"], ["src/process", "src/image", "src/trace", "src/gp", "src/cli", "src/session.ts", "src/index.ts"])).toEqual([]);
   });
+  it("the debugger (above the session) is imported by the CLI only", () => {
+    expect(crossings(["src/vm", "src/caps", "src/process", "src/image", "src/trace", "src/gp", "src/session.ts", "src/index.ts", "lang"], ["src/debug"])).toEqual([]);
+    expect(crossings(["src/debug"], ["src/cli", "src/index.ts"])).toEqual([]);
+  });
   it("nothing but the CLI imports the CLI", () => {
-    expect(crossings(["src/vm", "src/caps", "src/process", "src/image", "src/trace", "src/gp", "src/session.ts", "src/index.ts", "lang"], ["src/cli"])).toEqual([]);
+    expect(crossings(["src/vm", "src/caps", "src/process", "src/image", "src/trace", "src/gp", "src/session.ts", "src/index.ts", "src/debug", "lang"], ["src/cli"])).toEqual([]);
   });
 });

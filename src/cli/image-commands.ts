@@ -15,6 +15,7 @@ import { EXIT, UsageError } from "./exit.js";
 import { readInput } from "./read.js";
 import { interruptible, timeoutOption } from "./interrupt.js";
 import { addPolicyOptions, policyFromFlags, type PolicyFlags } from "./policy-flags.js";
+import type { ForensicFlags } from "./forensics-command.js";
 
 /** Prints a run's fault line and summary on stderr and gives its exit code (main.ts owns the format). */
 export type Finish = (r: RunResult) => number;
@@ -202,7 +203,13 @@ export function addImageCommands(program: Command, finish: Finish): void {
     .description("show an image's process tree: status, result, budgets, where each process stands, digests")
     .argument("<image>", "a .rimg image")
     .option("--json", "one JSON object instead of the tree view")
-    .action((file: string, flags: { json?: boolean }) => {
-      process.exitCode = inspectCommand(file, flags.json === true);
+    .option("--process <path>", "forensics of one process (0, 0.2, 0.2.1: as the tree view names them)")
+    .option("--mem <addr:count>", "that process's memory words from addr, as hex and decimal")
+    .option("--strings", "runs of printable code points in its memory, like strings(1)")
+    .addOption(new Option("--min <n>", "shortest run --strings lists (default 4)").argParser(parseCount("--min", 1, 1_000_000)))
+    .option("--find <w1,w2,...>", "every address where this word sequence occurs in its memory")
+    .action(async (file: string, flags: ForensicFlags) => {
+      const forensic = flags.process !== undefined || flags.mem !== undefined || flags.strings === true || flags.find !== undefined || flags.min !== undefined;
+      process.exitCode = forensic ? (await import("./forensics-command.js")).forensicCommand(file, flags) : inspectCommand(file, flags.json === true);
     });
 }
