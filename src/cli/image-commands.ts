@@ -6,7 +6,7 @@ import { basename } from "node:path";
 import { Option, type Command } from "commander";
 import { decodeImage } from "../image/decode.js";
 import { inspectImage, type ImageReport, type ProcessReport } from "../image/inspect.js";
-import { DEFAULT_GAS, Session, type RunResult } from "../session.js";
+import { DEFAULT_GAS, Session, type RunOptions, type RunResult } from "../session.js";
 import { RarError } from "../vm/errors.js";
 import { StatusCode } from "../vm/opcodes.js";
 import { parseCount } from "./args.js";
@@ -43,6 +43,11 @@ export function writeRunImage(session: Session, input: string, out: string | und
   err(suspended(r) ? `rar: suspended; image written to ${path}\n` : `rar: image written to ${path}\n`);
 }
 
+/** A traced image (one with checkpoints) keeps recording them when it is continued. */
+async function recording(session: Session): Promise<RunOptions["checkpoints"]> {
+  return session.history.debug ? (await import("../debug/record.js")).checkpointing(session) : undefined;
+}
+
 function finished(session: Session): boolean {
   const st = session.root.status;
   return st === StatusCode.DONE || st === StatusCode.FAULT;
@@ -59,7 +64,8 @@ export async function runImage(file: string, rawArgs: readonly string[], flags: 
   const out = flags.out;
   const path = out !== undefined ? runImagePath(file, out) : undefined;
   const session = Session.fromImage(readInput(file), { where: file, policy: policyFromFlags(flags) });
-  const r = finished(session) ? session.result() : await interruptible((signal) => session.runAsync({ signal, timeout: flags.timeout }));
+  const checkpoints = await recording(session);
+  const r = finished(session) ? session.result() : await interruptible((signal) => session.runAsync({ signal, timeout: flags.timeout, checkpoints }));
   writeRunImage(session, file, path, r);
   return finish(r);
 }
@@ -89,7 +95,8 @@ export async function resumeImage(file: string, flags: ResumeFlags, finish: Fini
     return finish(session.result());
   }
   session.refuel(flags.gas, flags.mem);
-  const r = await interruptible((signal) => session.runAsync({ signal, timeout: flags.timeout }));
+  const checkpoints = await recording(session);
+  const r = await interruptible((signal) => session.runAsync({ signal, timeout: flags.timeout, checkpoints }));
   writeFileAtomic(target, session.snapshot());
   err(suspended(r) ? `rar: suspended; image written to ${target}\n` : `rar: image written to ${target}\n`);
   return finish(r);

@@ -306,6 +306,16 @@ export class Machine {
     }
   }
 
+  /**
+   * Gas the running process has used since it was last settled into its
+   * chain (0 when nothing runs). A step hook reads the root's exact gasUsed
+   * as root.gasUsed + gasInFlight, so it can tell which announced
+   * instructions ran (every instruction that runs costs gas).
+   */
+  get gasInFlight(): number {
+    return this.cur === null ? 0 : this.gasStart - this.cpu.gas;
+  }
+
   /** Resumes a stopped root (host side): out_of_gas, out_of_mem, yielded or cap_call. */
   resume(root: Process, stopAt = Infinity): RunStop {
     wake(root);
