@@ -78,11 +78,15 @@ export class Debugger {
   }
 
   private goto(k: number, reason: Reason): void {
-    const { replayer, step } = this.timeline.at(k);
-    this.view = replayer;
-    this.step = step;
+    const near = this.timeline.forward(this.view, this.step, k);
+    if (near !== null) this.step = near;
+    else {
+      const { replayer, step } = this.timeline.at(k);
+      this.view = replayer;
+      this.step = step;
+    }
     const end = this.timeline.knownEnd;
-    this.reason = end !== null && step === end && reason.kind !== "stop" && reason.kind !== "breakpoint" ? { kind: "end" } : reason;
+    this.reason = end !== null && this.step === end && reason.kind !== "stop" && reason.kind !== "breakpoint" ? { kind: "end" } : reason;
   }
 
   /** Runs one command line; returns its output (lines, each ending in a newline). */

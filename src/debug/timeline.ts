@@ -226,6 +226,22 @@ export class Timeline {
     this.points.push(...kept);
   }
 
+  /**
+   * Moves rp, standing at position `step`, forward to position k when that is
+   * near (a few samples): counting on is cheaper than restoring. Null when
+   * k is behind or far.
+   */
+  forward(rp: Replayer, step: number, k: number): number | null {
+    if (k < step || k - step > 4 * SAMPLE || rp.divergence) return null;
+    if (this.last === null && k > this.frontier) this.extend(k);
+    const target = this.last !== null ? Math.min(k, this.last) : k;
+    if (this.last !== null && step === this.last) return step;
+    const at = step + Timeline.count(rp, target - step);
+    if (this.last !== null && at === this.last) this.settle(rp);
+    if (rp.divergence) throw new RarError("trace", "divergence", rp.divergence);
+    return at;
+  }
+
   /** A replay standing at position k (clamped to the visitable range). */
   at(k: number): { replayer: Replayer; step: number } {
     let step = Math.max(this.first, Math.floor(k));
