@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { Option, type Command } from "commander";
 import { Debugger } from "../debug/debugger.js";
+import { refuseSlice, sliceImage } from "../debug/slice.js";
 import { decodeImage } from "../image/decode.js";
 import { RarError } from "../vm/errors.js";
 import { EXIT } from "./exit.js";
@@ -41,6 +42,7 @@ export async function traceCommand(file: string, rawArgs: readonly string[], fla
   if (extensionOf(file) === ".rimg") {
     if (rawArgs.length > 0) throw new RarError("usage", "args", "an image carries its arguments; none may be given", file);
     session = Session.fromImage(readInput(file), { where: file, policy });
+    if (session.history.debug?.slice) refuseSlice({ meta: { debug: session.history.debug } }, "continuing a run", file);
     session.history.debug ??= newDebugPart();
   } else {
     const args = parseProgramArgs(rawArgs);
@@ -98,6 +100,15 @@ export async function debugCommand(file: string, flags: { commands?: string }): 
   return EXIT.done;
 }
 
+/** `rar trace-slice IMAGE --from S --to T --out OUT`. */
+export function sliceCommand(file: string, flags: { from: number; to: number; out: string }): number {
+  checkWritable(flags.out);
+  const bytes = sliceImage(decodeImage(readInput(file), { where: file }), flags.from, flags.to);
+  writeFileAtomic(flags.out, bytes);
+  err(`rar: slice of steps ${flags.from}..${flags.to} written to ${flags.out} (${bytes.length} bytes)\n`);
+  return EXIT.done;
+}
+
 /** Registers `trace`, `debug`, `trace-slice` and `view`. */
 export function addDebugCommands(program: Command, finish: Finish): void {
   const trace = program
@@ -121,5 +132,16 @@ export function addDebugCommands(program: Command, finish: Finish): void {
     .option("--commands <script>", "run these commands (separated by ';'), print their output and exit")
     .action(async (file: string, flags: { commands?: string }) => {
       process.exitCode = await debugCommand(file, flags);
+    });
+
+  program
+    .command("trace-slice")
+    .description("an inspection-only image of steps S..T of a recorded run (debug and view accept it; replay and audit refuse it)")
+    .argument("<image>", "a .rimg image with a trace")
+    .requiredOption("--from <step>", "first step", parseCount("--from"))
+    .requiredOption("--to <step>", "last step", parseCount("--to"))
+    .requiredOption("--out <image>", "where to write the slice")
+    .action((file: string, flags: { from: number; to: number; out: string }) => {
+      process.exitCode = sliceCommand(file, flags);
     });
 }

@@ -43,9 +43,12 @@ export function writeRunImage(session: Session, input: string, out: string | und
   err(suspended(r) ? `rar: suspended; image written to ${path}\n` : `rar: image written to ${path}\n`);
 }
 
-/** A traced image (one with checkpoints) keeps recording them when it is continued. */
-async function recording(session: Session): Promise<RunOptions["checkpoints"]> {
-  return session.history.debug ? (await import("../debug/record.js")).checkpointing(session) : undefined;
+/** A traced image (one with checkpoints) keeps recording them when it is continued; a trace slice cannot be continued. */
+async function recording(session: Session, file: string): Promise<RunOptions["checkpoints"]> {
+  const debug = session.history.debug;
+  if (!debug) return undefined;
+  if (debug.slice) (await import("../debug/slice.js")).refuseSlice({ meta: { debug } }, "continuing a run", file);
+  return (await import("../debug/record.js")).checkpointing(session);
 }
 
 function finished(session: Session): boolean {
@@ -64,7 +67,7 @@ export async function runImage(file: string, rawArgs: readonly string[], flags: 
   const out = flags.out;
   const path = out !== undefined ? runImagePath(file, out) : undefined;
   const session = Session.fromImage(readInput(file), { where: file, policy: policyFromFlags(flags) });
-  const checkpoints = await recording(session);
+  const checkpoints = await recording(session, file);
   const r = finished(session) ? session.result() : await interruptible((signal) => session.runAsync({ signal, timeout: flags.timeout, checkpoints }));
   writeRunImage(session, file, path, r);
   return finish(r);
@@ -95,7 +98,7 @@ export async function resumeImage(file: string, flags: ResumeFlags, finish: Fini
     return finish(session.result());
   }
   session.refuel(flags.gas, flags.mem);
-  const checkpoints = await recording(session);
+  const checkpoints = await recording(session, file);
   const r = await interruptible((signal) => session.runAsync({ signal, timeout: flags.timeout, checkpoints }));
   writeFileAtomic(target, session.snapshot());
   err(suspended(r) ? `rar: suspended; image written to ${target}\n` : `rar: image written to ${target}\n`);
