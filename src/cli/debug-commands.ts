@@ -3,10 +3,12 @@
 // Registered by main.ts only when one of them is invoked.
 
 import { readFileSync } from "node:fs";
+import { basename } from "node:path";
 import { createInterface } from "node:readline";
 import { Option, type Command } from "commander";
 import { Debugger } from "../debug/debugger.js";
 import { refuseSlice, sliceImage } from "../debug/slice.js";
+import { VIEW_STEPS, viewData, viewHtml } from "../debug/view.js";
 import { decodeImage } from "../image/decode.js";
 import { RarError } from "../vm/errors.js";
 import { EXIT } from "./exit.js";
@@ -109,6 +111,16 @@ export function sliceCommand(file: string, flags: { from: number; to: number; ou
   return EXIT.done;
 }
 
+/** `rar view IMAGE [--out FILE.html] [--from S] [--to T]`. */
+export function viewCommand(file: string, flags: { out?: string; from?: number; to?: number }): number {
+  const out = flags.out ?? `${basename(file).replace(/\.[^.]*$/, "") || "view"}.html`;
+  checkWritable(out);
+  const html = viewHtml(viewData(decodeImage(readInput(file), { where: file }), basename(file), { from: flags.from, to: flags.to }));
+  writeFileAtomic(out, Buffer.from(html, "utf8"));
+  err(`rar: view written to ${out} (${Buffer.byteLength(html)} bytes)\n`);
+  return EXIT.done;
+}
+
 /** Registers `trace`, `debug`, `trace-slice` and `view`. */
 export function addDebugCommands(program: Command, finish: Finish): void {
   const trace = program
@@ -143,5 +155,16 @@ export function addDebugCommands(program: Command, finish: Finish): void {
     .requiredOption("--out <image>", "where to write the slice")
     .action((file: string, flags: { from: number; to: number; out: string }) => {
       process.exitCode = sliceCommand(file, flags);
+    });
+
+  program
+    .command("view")
+    .description("one self-contained HTML viewer of a recorded run: process tree, source, stack, locals, memory, capability events, gas and memory plots")
+    .argument("<image>", "a .rimg image with a trace, or a trace slice")
+    .option("--out <file.html>", "where to write the page (default: <stem>.html)")
+    .option("--from <step>", `first step shown one by one (default: the last ${VIEW_STEPS})`, parseCount("--from"))
+    .option("--to <step>", "last step shown one by one (default: the end)", parseCount("--to"))
+    .action((file: string, flags: { out?: string; from?: number; to?: number }) => {
+      process.exitCode = viewCommand(file, flags);
     });
 }
