@@ -7,6 +7,7 @@
 import type { BenchGroup } from "./harness.js";
 import { calibrationGroup } from "./calibrate.js";
 import { capsGroup } from "./caps.js";
+import { debugGroup } from "./debug.js";
 import { entGroup } from "./ent.js";
 import { gpGroup } from "./gp.js";
 import { hostMemoryGroup } from "./hostmem.js";
@@ -29,4 +30,5 @@ export const GROUPS: readonly BenchGroup[] = [
   entGroup, // issue 5: ent_fib_vs_native, ent_loop_vs_native, ent_sieve_vs_native
   gpGroup, // issue 6: gp_evals_per_s
   startupGroup, // startup_vs_node, startup_rasm_vs_node, startup_node_ms, startup_ms
+  debugGroup, // issue 12: trace_record_overhead, debug_jump_ms, debug_index_ms, debug_run_steps, view_html_bytes
 ];

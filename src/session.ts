@@ -84,6 +84,13 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Wall-clock budget in milliseconds, the same kind of stop when it is spent. */
   timeout?: number;
+  /**
+   * Checkpoints for the time-travel debugger: the run also stops where the
+   * root's gasUsed would pass `next(gasUsed)` (an instruction boundary, the
+   * same refusal as a spent budget: invisible to the guest and to the trace),
+   * calls `take()` there and goes on.
+   */
+  checkpoints?: { next(gasUsed: number): number; take(): void };
 }
 
 /** What a run ended with. */
@@ -168,6 +175,8 @@ export function entryIndex(module: Module, entry?: string): number {
 interface Until {
   next(): number;
   stop(): boolean;
+  /** The run stopped where next() said: a checkpoint is taken if that was one's place. */
+  sliced(): void;
 }
 
 /** Fills an in-memory kv store with the puts a trace recorded, in order (the store's state at the trace's end). */
@@ -368,7 +377,10 @@ export class Session {
     this.recordResume();
     const until = this.deadline(opts);
     let r = this.start(until);
-    while (r === "sliced") r = until.stop() ? this.interrupt() : this.machine.run(this.root, until.next());
+    while (r === "sliced") {
+      until.sliced();
+      r = until.stop() ? this.interrupt() : this.machine.run(this.root, until.next());
+    }
     if (r === "pending") usage("async", "an async capability call is pending; use runAsync() to continue");
     return this.result();
   }
@@ -385,6 +397,7 @@ export class Session {
     }
     for (;;) {
       if (r === "sliced") {
+        until.sliced();
         await new Promise<void>((done) => setImmediate(done));
         r = until.stop() ? this.interrupt() : this.machine.run(this.root, until.next());
         continue;
@@ -419,12 +432,22 @@ export class Session {
   /** When a run with `opts` must stop, and where its next slice ends. */
   private deadline(opts: RunOptions): Until {
     const root = this.root;
-    const { signal, timeout } = opts;
-    if (!signal && timeout === undefined) return { next: () => Infinity, stop: () => false };
+    const { signal, timeout, checkpoints } = opts;
+    const timed = signal !== undefined || timeout !== undefined;
+    if (!timed && !checkpoints) return { next: () => Infinity, stop: () => false, sliced: () => undefined };
     const end = timeout === undefined ? Infinity : performance.now() + timeout;
+    let place = Infinity;
+    let stopAt = Infinity;
     return {
-      next: () => root.gasUsed + SLICE_GAS,
-      stop: () => signal?.aborted === true || performance.now() >= end,
+      next: () => {
+        place = checkpoints ? checkpoints.next(root.gasUsed) : Infinity;
+        stopAt = Math.min(timed ? root.gasUsed + SLICE_GAS : Infinity, place);
+        return stopAt;
+      },
+      stop: () => timed && (signal?.aborted === true || performance.now() >= end),
+      sliced: () => {
+        if (checkpoints && stopAt === place) checkpoints.take();
+      },
     };
   }
 

@@ -155,7 +155,8 @@ describe("the import graph of src/, lang/ and gp/", () => {
 // (the process tree and what it may call: caps/ names the Process type,
 // process/ runs the capabilities); lang/ (compiles to modules; reads
 // capability signatures, not the process tree); image/; trace/; session.ts;
-// index.ts and internals.ts (the two entry points); gp/ (an application on
+// debug/ (recording checkpoints, the time-travel debugger, the viewer,
+// forensics); index.ts and internals.ts (the two entry points); gp/ (an application on
 // the runtime: it reaches it through the two entry points only); cli/ (which
 // alone loads gp/, lazily, for `rar gp`).
 describe("layers point one way", () => {
@@ -185,7 +186,11 @@ describe("layers point one way", () => {
     expect(outward.filter((line) => !line.startsWith("src/cli/gp-command.ts → "))).toEqual([]);
     expect(outward.length).toBeGreaterThan(0);
   });
+  it("the debugger (above the session) is imported by the CLI only", () => {
+    expect(crossings(["src/vm", "src/caps", "src/process", "src/image", "src/trace", "gp", "src/session.ts", "src/index.ts", "src/internals.ts", "lang"], ["src/debug"])).toEqual([]);
+    expect(crossings(["src/debug"], ["src/cli", "src/index.ts", "src/internals.ts", "gp"])).toEqual([]);
+  });
   it("nothing but the CLI imports the CLI", () => {
-    expect(crossings(["src/vm", "src/caps", "src/process", "src/image", "src/trace", "gp", "src/session.ts", "src/index.ts", "src/internals.ts", "lang"], ["src/cli"])).toEqual([]);
+    expect(crossings(["src/vm", "src/caps", "src/process", "src/image", "src/trace", "gp", "src/session.ts", "src/index.ts", "src/internals.ts", "src/debug", "lang"], ["src/cli"])).toEqual([]);
   });
 });

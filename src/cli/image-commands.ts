@@ -6,7 +6,7 @@ import { basename } from "node:path";
 import { Option, type Command } from "commander";
 import { decodeImage } from "../image/decode.js";
 import { inspectImage, type ImageReport, type ProcessReport } from "../image/inspect.js";
-import { DEFAULT_GAS, Session, type RunResult } from "../session.js";
+import { DEFAULT_GAS, Session, type RunOptions, type RunResult } from "../session.js";
 import { RarError } from "../vm/errors.js";
 import { StatusCode } from "../vm/opcodes.js";
 import { parseCount } from "./args.js";
@@ -15,6 +15,7 @@ import { EXIT, UsageError } from "./exit.js";
 import { readInput } from "./read.js";
 import { interruptible, timeoutOption } from "./interrupt.js";
 import { addPolicyOptions, policyFromFlags, type PolicyFlags } from "./policy-flags.js";
+import type { ForensicFlags } from "./forensics-command.js";
 
 /** Prints a run's fault line and summary on stderr and gives its exit code (main.ts owns the format). */
 export type Finish = (r: RunResult) => number;
@@ -42,6 +43,14 @@ export function writeRunImage(session: Session, input: string, out: string | und
   err(suspended(r) ? `rar: suspended; image written to ${path}\n` : `rar: image written to ${path}\n`);
 }
 
+/** A traced image (one with checkpoints) keeps recording them when it is continued; a trace slice cannot be continued. */
+async function recording(session: Session, file: string): Promise<RunOptions["checkpoints"]> {
+  const debug = session.history.debug;
+  if (!debug) return undefined;
+  if (debug.slice) (await import("../debug/slice.js")).refuseSlice({ meta: { debug } }, "continuing a run", file);
+  return (await import("../debug/record.js")).checkpointing(session);
+}
+
 function finished(session: Session): boolean {
   const st = session.root.status;
   return st === StatusCode.DONE || st === StatusCode.FAULT;
@@ -58,7 +67,8 @@ export async function runImage(file: string, rawArgs: readonly string[], flags: 
   const out = flags.out;
   const path = out !== undefined ? runImagePath(file, out) : undefined;
   const session = Session.fromImage(readInput(file), { where: file, policy: policyFromFlags(flags) });
-  const r = finished(session) ? session.result() : await interruptible((signal) => session.runAsync({ signal, timeout: flags.timeout }));
+  const checkpoints = await recording(session, file);
+  const r = finished(session) ? session.result() : await interruptible((signal) => session.runAsync({ signal, timeout: flags.timeout, checkpoints }));
   writeRunImage(session, file, path, r);
   return finish(r);
 }
@@ -88,7 +98,8 @@ export async function resumeImage(file: string, flags: ResumeFlags, finish: Fini
     return finish(session.result());
   }
   session.refuel(flags.gas, flags.mem);
-  const r = await interruptible((signal) => session.runAsync({ signal, timeout: flags.timeout }));
+  const checkpoints = await recording(session, file);
+  const r = await interruptible((signal) => session.runAsync({ signal, timeout: flags.timeout, checkpoints }));
   writeFileAtomic(target, session.snapshot());
   err(suspended(r) ? `rar: suspended; image written to ${target}\n` : `rar: image written to ${target}\n`);
   return finish(r);
@@ -202,7 +213,13 @@ export function addImageCommands(program: Command, finish: Finish): void {
     .description("show an image's process tree: status, result, budgets, where each process stands, digests")
     .argument("<image>", "a .rimg image")
     .option("--json", "one JSON object instead of the tree view")
-    .action((file: string, flags: { json?: boolean }) => {
-      process.exitCode = inspectCommand(file, flags.json === true);
+    .option("--process <path>", "forensics of one process (0, 0.2, 0.2.1: as the tree view names them)")
+    .option("--mem <addr:count>", "that process's memory words from addr, as hex and decimal")
+    .option("--strings", "runs of printable code points in its memory, like strings(1)")
+    .addOption(new Option("--min <n>", "shortest run --strings lists (default 4)").argParser(parseCount("--min", 1, 1_000_000)))
+    .option("--find <w1,w2,...>", "every address where this word sequence occurs in its memory")
+    .action(async (file: string, flags: ForensicFlags) => {
+      const forensic = flags.process !== undefined || flags.mem !== undefined || flags.strings === true || flags.find !== undefined || flags.min !== undefined;
+      process.exitCode = forensic ? (await import("./forensics-command.js")).forensicCommand(file, flags) : inspectCommand(file, flags.json === true);
     });
 }

@@ -75,6 +75,7 @@ const EXTRA_COMMANDS: Readonly<Record<string, (program: Command) => Promise<void
   traces: async (p) => (await import("./trace-commands.js")).addTraceCommands(p),
   gp: async (p) => (await import("./gp-command.js")).addGpCommand(p),
   compile: async (p) => (await import("./ent-commands.js")).addCompileCommand(p, err),
+  debug: async (p) => (await import("./debug-commands.js")).addDebugCommands(p, finish),
 };
 const COMMAND_GROUP: Readonly<Record<string, string>> = {
   resume: "images",
@@ -83,6 +84,10 @@ const COMMAND_GROUP: Readonly<Record<string, string>> = {
   audit: "traces",
   gp: "gp",
   compile: "compile",
+  trace: "debug",
+  debug: "debug",
+  "trace-slice": "debug",
+  view: "debug",
 };
 
 /**

@@ -26,15 +26,18 @@ function auditJson(r: AuditReport): string {
 }
 
 /** `rar audit IMAGE [--json]`. */
-export function auditCommand(file: string, json: boolean): number {
-  const report = auditDecoded(decodeImage(readInput(file), { where: file }));
+export async function auditCommand(file: string, json: boolean): Promise<number> {
+  const img = decodeImage(readInput(file), { where: file });
+  if (img.meta.debug?.slice) (await import("../debug/slice.js")).refuseSlice(img, "audit", file);
+  const report = auditDecoded(img);
   process.stdout.write(json ? auditJson(report) + "\n" : formatAudit(report));
   return report.valid ? EXIT.done : EXIT.fault;
 }
 
 /** `rar replay IMAGE`: re-executes, printing the replayed program's io.print lines; a summary on stderr. */
-export function replayCommand(file: string): number {
+export async function replayCommand(file: string): Promise<number> {
   const img = decodeImage(readInput(file), { where: file });
+  if (img.meta.debug?.slice) (await import("../debug/slice.js")).refuseSlice(img, "replay", file);
   const report = auditDecoded(img, {
     onCall(e) {
       if (e.kind === "cap" && e.cap === "io.print") process.stdout.write(codePointsToText(e.args[0] as Int32Array) + "\n");
@@ -60,8 +63,8 @@ export function addTraceCommands(program: Command): void {
     .command("replay")
     .description("re-execute an image's run from its initial state using the recorded capability results (never calls the host)")
     .argument("<image>", "a .rimg image")
-    .action((file: string) => {
-      process.exitCode = replayCommand(file);
+    .action(async (file: string) => {
+      process.exitCode = await replayCommand(file);
     });
 
   program
@@ -69,7 +72,7 @@ export function addTraceCommands(program: Command): void {
     .description('check an image\'s trace chain and replay it: "audit: valid" and a summary, or the first broken link or divergence')
     .argument("<image>", "a .rimg image")
     .option("--json", "one JSON object")
-    .action((file: string, flags: { json?: boolean }) => {
-      process.exitCode = auditCommand(file, flags.json === true);
+    .action(async (file: string, flags: { json?: boolean }) => {
+      process.exitCode = await auditCommand(file, flags.json === true);
     });
 }

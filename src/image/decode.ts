@@ -21,8 +21,11 @@ import {
   IMAGE_LIMITS,
   IMAGE_MAGIC,
   IMAGE_VERSION,
+  IMAGE_VERSION_DEBUG,
   RECORD_FIELDS,
   emptyTrace,
+  type Checkpoint,
+  type DebugPart,
   type ImageMeta,
   type TraceEvent,
   type TraceSlot,
@@ -53,6 +56,8 @@ export interface DecodedImage {
   meta: ImageMeta;
   /** Hex SHA-256 of the body: what the image's digest field says, checked. */
   imageDigest: string;
+  /** The format version of the file (1, or 2 with a debug part). */
+  version: number;
 }
 
 const MAX_I32 = 0x7fffffff;
@@ -289,18 +294,95 @@ function readTrace(r: Reader, x: unknown): TraceSlot {
   return { head, events };
 }
 
-/** Reads and checks the fixed header; returns [digest, body]. */
-function readHeader(r: Reader, bytes: Uint8Array): [Uint8Array, Uint8Array] {
+/** Reads and checks the fixed header; returns [digest, body, version]. */
+function readHeader(r: Reader, bytes: Uint8Array): [Uint8Array, Uint8Array, number] {
   const magic = [0x94, 0xa4, ...IMAGE_MAGIC.split("").map((c) => c.charCodeAt(0))];
   for (let i = 0; i < magic.length; i++)
     if (bytes[i] !== magic[i]) r.fail(i < bytes.length ? "magic" : "truncated", "not a rar image (bad magic)");
   const outer = r.array(unpackChecked(bytes, 2, r.where), "header", 4);
-  if (outer[1] !== IMAGE_VERSION)
-    r.fail("version", `image format version ${describe(outer[1])}; this runtime reads version ${IMAGE_VERSION}`);
+  if (outer[1] !== IMAGE_VERSION && outer[1] !== IMAGE_VERSION_DEBUG)
+    r.fail("version", `image format version ${describe(outer[1])}; this runtime reads versions ${IMAGE_VERSION} and ${IMAGE_VERSION_DEBUG}`);
   const digest = r.digest(outer[2], "digest");
   const body = r.bin(outer[3], "body");
   if (bytes.length !== HEADER_BYTES + body.length) r.fail("shape", "the header is not in canonical form");
-  return [digest, body];
+  return [digest, body, outer[1]];
+}
+
+/** Largest gas between checkpoints (a power of two). */
+const EVERY_MAX = 2 ** 52;
+/** Most source files the debug part holds (as many as a source map may name). */
+const SOURCES_MAX = 1024;
+const SOURCE_TEXT_MAX = 1 << 26;
+
+interface TreeContext {
+  maxDepth: number;
+  memMax: number;
+  slack: Slack;
+}
+
+/** A checkpoint's tree records: built and verified (its root may stand mid-run). */
+function checkpointProcs(r: Reader, x: unknown, modules: readonly Module[], ctx: TreeContext, at: string): Process[] {
+  const procs = buildTree(r, x, modules, ctx.maxDepth, ctx.memMax, ctx.slack, at);
+  verifyTree(procs, `${r.where}: ${at}`, true);
+  return procs;
+}
+
+/** The debug part (version 2), every checkpoint's tree verified; `used` collects the modules they run. */
+function readDebug(r: Reader, x: unknown, body: Uint8Array, byDigest: ReadonlyMap<string, Module>, events: number, ctx: TreeContext, used: Process[]): DebugPart {
+  const d = r.array(x, "debug", 4);
+  const every = r.int(d[0], 1, EVERY_MAX, "debug every");
+  if (!Number.isInteger(Math.log2(every))) r.fail("shape", `checkpoints are every power of two of gas, not ${every}`, "debug every");
+  const list = r.array(d[1], "debug checkpoints");
+  const spans = list.length > 0 ? elementSpans(body, [B.debug, 1]) : [];
+  const checkpoints: Checkpoint[] = [];
+  for (let i = 0; i < list.length; i++) {
+    const at = `checkpoint ${i}`;
+    const c = r.array(list[i], at, 5);
+    const where = r.int(c[0], 0, Number.MAX_SAFE_INTEGER, `${at} at`);
+    const ev = r.int(c[1], 0, events, `${at} events`);
+    const step = c[2] === null ? null : r.int(c[2], 0, Number.MAX_SAFE_INTEGER, `${at} step`);
+    // A recorded checkpoint stands at a multiple of `every`; one that knows its step (a slice's) anywhere.
+    if (step === null && (where === 0 || where % every !== 0)) r.fail("shape", `checkpoint at ${where} gas is not a multiple of ${every}`, `${at} at`);
+    if (i > 0 && where <= checkpoints[i - 1].at) r.fail("shape", "checkpoints are sorted by gas, each once", `${at} at`);
+    const digests = r.array(c[3], `${at} modules`);
+    const mods = digests.map((s) => {
+      const m = byDigest.get(r.str(s, 64, `${at} modules`));
+      if (!m) r.fail("shape", `names a module the image does not hold`, `${at} modules`);
+      return m;
+    });
+    const procs = checkpointProcs(r, c[4], mods, ctx, at);
+    const root = procs[0];
+    if (root.gasUsed > where) r.fail("shape", `the tree used ${root.gasUsed} gas, past its place at ${where}`, `${at} tree`);
+    used.push(...procs);
+    checkpoints.push({ at: where, gas: root.gasUsed, events: ev, step, modules: mods, bytes: body.slice(spans[i][0], spans[i][1]), words: root.memUsed });
+  }
+  const files = r.array(d[2], "debug sources");
+  if (files.length > SOURCES_MAX) r.fail("shape", `more than ${SOURCES_MAX} source files`, "debug sources");
+  const sources: [string, string][] = files.map((f, i) => {
+    const pair = r.array(f, `debug source ${i}`, 2);
+    return [r.str(pair[0], IMAGE_LIMITS.nameLength, `debug source ${i}`), r.str(pair[1], SOURCE_TEXT_MAX, `debug source ${i}`)];
+  });
+  for (let i = 1; i < sources.length; i++)
+    if (!(sources[i - 1][0] < sources[i][0])) r.fail("shape", "source files are sorted by name, each once", `debug source ${i}`);
+  let slice: DebugPart["slice"] = null;
+  if (d[3] !== null) {
+    const s = r.array(d[3], "debug slice", 2);
+    const from = r.int(s[0], 0, Number.MAX_SAFE_INTEGER, "debug slice");
+    const to = r.int(s[1], from, Number.MAX_SAFE_INTEGER, "debug slice");
+    slice = { from, to };
+  }
+  return { every, checkpoints, sources, slice };
+}
+
+/**
+ * The tree of a checkpoint (its root detached, possibly mid-run), decoded
+ * and verified again from its bytes: the debugger restores checkpoints with it.
+ */
+export function checkpointTree(c: Checkpoint, opts: DecodeOptions = {}): Process {
+  const r = new Reader(opts.where ?? "checkpoint");
+  const wire = r.array(unpackChecked(c.bytes, IMAGE_LIMITS.nesting, r.where), "checkpoint", 5);
+  const slack = new Slack(r, IMAGE_LIMITS.stackSlack + c.bytes.length);
+  return checkpointProcs(r, wire[4], c.modules, { maxDepth: opts.maxDepth ?? 4096, memMax: opts.memMax ?? 1 << 28, slack }, `checkpoint at ${c.at}`)[0];
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -314,11 +396,11 @@ export function decodeImage(bytes: Uint8Array, opts: DecodeOptions = {}): Decode
   const r = new Reader(opts.where ?? "image");
   const maxDepth = opts.maxDepth ?? 4096;
   const memMax = opts.memMax ?? 1 << 28;
-  const [digest, bodyBytes] = readHeader(r, bytes);
+  const [digest, bodyBytes, version] = readHeader(r, bytes);
   const actual = sha256(bodyBytes);
   if (!sameBytes(actual, digest))
     r.fail("digest", `content digest mismatch: the image says ${hex(digest).slice(0, 16)}…, its content hashes to ${hex(actual).slice(0, 16)}… (corrupted)`);
-  const body = r.array(unpackChecked(bodyBytes, IMAGE_LIMITS.nesting, r.where), "body", BODY_FIELDS);
+  const body = r.array(unpackChecked(bodyBytes, IMAGE_LIMITS.nesting, r.where), "body", version === IMAGE_VERSION ? BODY_FIELDS : BODY_FIELDS + 1);
   const runtime = r.str(body[B.runtime], IMAGE_LIMITS.runtimeLength, "runtime");
   const policy = r.digest(body[B.policy], "policy");
   const modules = readModules(r, body[B.modules], bodyBytes, opts.known);
@@ -338,12 +420,14 @@ export function decodeImage(bytes: Uint8Array, opts: DecodeOptions = {}): Decode
       r.fail("origin", "the initial state is one process that has not started", "origin");
   }
   const trace = readTrace(r, body[B.trace]);
-
-  // Every module is run by some process or linked by one that is.
   const byDigest = new Map(modules.map((m) => [m.digest, m]));
+  const checkpointed: Process[] = [];
+  const debug = version === IMAGE_VERSION ? null : readDebug(r, body[B.debug], bodyBytes, byDigest, trace.events.length, { maxDepth, memMax, slack }, checkpointed);
+
+  // Every module is run by some process (of the tree, the origin or a checkpoint) or linked by one that is.
   const used = new Set<string>();
   const todo: Module[] = [];
-  for (const p of [...procs, ...originProcs]) {
+  for (const p of [...procs, ...originProcs, ...checkpointed]) {
     if (!used.has(p.module.digest)) {
       used.add(p.module.digest);
       todo.push(p.module);
@@ -367,7 +451,8 @@ export function decodeImage(bytes: Uint8Array, opts: DecodeOptions = {}): Decode
   return {
     root: procs[0],
     modules,
-    meta: { runtime, policy, origin: { digest: originDigest, root: originRoot }, trace },
+    meta: { runtime, policy, origin: { digest: originDigest, root: originRoot }, trace, debug },
     imageDigest: hex(digest),
+    version,
   };
 }

@@ -16,7 +16,7 @@ import { createHash } from "node:crypto";
 import { bytesToHex } from "@noble/hashes/utils";
 import type { Process } from "../process/process.js";
 import type { Module } from "../vm/module.js";
-import { IMAGE_VERSION, POLICY_TAG, STATE_TAG, type TraceSlot, HOST_EVENT_KINDS } from "./format.js";
+import { STATE_VERSION, POLICY_TAG, STATE_TAG, type TraceSlot, HOST_EVENT_KINDS } from "./format.js";
 import { modulesOf, writeTree } from "./records.js";
 import { WireWriter } from "./wire.js";
 
@@ -51,7 +51,7 @@ export function policyDigest(grants: readonly string[], policyText: string): Uin
  */
 export function stateDigest(root: Process, trace: TraceSlot, resolve: (digest: string) => Module | undefined): Uint8Array {
   const modules = modulesOf([root], resolve);
-  const w = new WireWriter().array(5).str(STATE_TAG).int(IMAGE_VERSION).array(modules.length);
+  const w = new WireWriter().array(5).str(STATE_TAG).int(STATE_VERSION).array(modules.length);
   for (const m of modules) w.str(m.digest);
   const index = new Map(modules.map((m, i) => [m.digest, i]));
   writeTree(w, root, index, true);

@@ -1,7 +1,7 @@
 // Encoding a stopped process tree as an image (layout: spec/image-format.md):
 //
 //   [ "rimg", version, sha256(body), body ]      body is a bin holding
-//   [ runtime, policy, [originDigest, originTree | nil], [module...], tree, [traceHead, [event...]] ]
+//   [ runtime, policy, [originDigest, originTree | nil], [module...], tree, [traceHead, [event...]] (, debug) ]
 //
 // The header has one fixed form (body always as bin32), so the digest can be
 // checked before anything inside the body is parsed. Memories and stacks are
@@ -10,7 +10,8 @@
 import type { Process } from "../process/process.js";
 import type { Module } from "../vm/module.js";
 import { sha256Chunks } from "./digest.js";
-import { BODY_FIELDS, IMAGE_MAGIC, IMAGE_VERSION, type ImageMeta } from "./format.js";
+import { writeDebug } from "./debug.js";
+import { BODY_FIELDS, IMAGE_MAGIC, IMAGE_VERSION, IMAGE_VERSION_DEBUG, type ImageMeta } from "./format.js";
 import { modulesOf, writeTree } from "./records.js";
 import { WireWriter } from "./wire.js";
 
@@ -24,9 +25,10 @@ export const HEADER_BYTES = 1 + 1 + IMAGE_MAGIC.length + 1 + 2 + 32 + 5;
  */
 export function encodeImage(root: Process, meta: ImageMeta, resolve: (digest: string) => Module | undefined): Uint8Array {
   const origin = meta.origin.root;
-  const modules = modulesOf(origin ? [root, origin] : [root], resolve);
+  const debug = meta.debug ?? null;
+  const modules = modulesOf(origin ? [root, origin] : [root], resolve, debug ? debug.checkpoints.flatMap((c) => c.modules) : []);
   const index = new Map(modules.map((m, i) => [m.digest, i]));
-  const w = new WireWriter().array(BODY_FIELDS).str(meta.runtime).bin(meta.policy);
+  const w = new WireWriter().array(debug ? BODY_FIELDS + 1 : BODY_FIELDS).str(meta.runtime).bin(meta.policy);
   w.array(2).bin(meta.origin.digest);
   if (origin) writeTree(w, origin, index, false);
   else w.nil();
@@ -35,19 +37,20 @@ export function encodeImage(root: Process, meta: ImageMeta, resolve: (digest: st
   writeTree(w, root, index, false);
   w.array(2).bin(meta.trace.head).array(meta.trace.events.length);
   for (const e of meta.trace.events) w.value(e);
+  if (debug) writeDebug(w, debug);
 
-  return seal(w.parts(), w.length());
+  return seal(w.parts(), w.length(), debug ? IMAGE_VERSION_DEBUG : IMAGE_VERSION);
 }
 
 /** The image around body bytes (given as chunks): the fixed header with the body's digest, then the body. */
-export function seal(body: readonly Uint8Array[], bodyLength: number): Uint8Array {
+export function seal(body: readonly Uint8Array[], bodyLength: number, version: number = IMAGE_VERSION): Uint8Array {
   const digest = sha256Chunks(body);
   const out = new Uint8Array(HEADER_BYTES + bodyLength);
   let at = 0;
   out[at++] = 0x94;
   out[at++] = 0xa0 | IMAGE_MAGIC.length;
   for (const c of IMAGE_MAGIC) out[at++] = c.charCodeAt(0);
-  out[at++] = IMAGE_VERSION;
+  out[at++] = version;
   out[at++] = 0xc4;
   out[at++] = 32;
   out.set(digest, at);

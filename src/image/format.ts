@@ -3,10 +3,20 @@
 // layout in prose; this file is the one the code reads.
 
 import type { Process } from "../process/process.js";
+import type { Module } from "../vm/module.js";
 
 export const IMAGE_MAGIC = "rimg";
 /** Bump on any change to the encoded layout (golden images in images/ pin it). */
 export const IMAGE_VERSION = 1;
+/**
+ * Version 2 is version 1 with one more body field, the debug part
+ * (checkpoints, sources, slice range: debug.ts). A writer uses it only for
+ * an image that has that part, so images without one are byte for byte what
+ * version 1 writers make; decoders read both.
+ */
+export const IMAGE_VERSION_DEBUG = 2;
+/** The version tag inside the execution-state digest's encoding (the state's layout, not the file's). */
+export const STATE_VERSION = 1;
 /** The runtime that wrote an image (informational; compatibility is IMAGE_VERSION's job). Matches package.json. */
 export const RUNTIME_VERSION = "rar 0.1.0";
 
@@ -45,7 +55,8 @@ export const F = {
 export const RECORD_FIELDS = 25;
 
 /** Positions in the body array. */
-export const B = { runtime: 0, policy: 1, origin: 2, modules: 3, tree: 4, trace: 5 } as const;
+export const B = { runtime: 0, policy: 1, origin: 2, modules: 3, tree: 4, trace: 5, debug: 6 } as const;
+/** Body fields of a version 1 image; version 2 adds the debug part. */
 export const BODY_FIELDS = 6;
 
 /** Bounds of the decoder (all far above what real images need). */
@@ -87,6 +98,40 @@ export interface Origin {
   root: Process | null;
 }
 
+/**
+ * A checkpoint: the whole tree at an instruction boundary of the run, kept
+ * for the time-travel debugger (spec/image-format.md §4a). The tree is held
+ * as its encoded records, written into images as they are.
+ */
+export interface Checkpoint {
+  /** The checkpoint's place: the run was stopped where the root's gasUsed would pass `at`. */
+  readonly at: number;
+  /** The root's gasUsed there (<= at). */
+  readonly gas: number;
+  /** Trace events recorded before it. */
+  readonly events: number;
+  /** Instructions executed from the initial state to it, when known (slices record it), else null. */
+  readonly step: number | null;
+  /** The modules its processes run (and those they link), sorted by digest: the tree's module numbers index this list. */
+  readonly modules: readonly Module[];
+  /** The canonical encoding of the whole checkpoint: [at, events, step | nil, [module digest...], tree records]. */
+  readonly bytes: Uint8Array;
+  /** Footprint of the tree in words (the root's memUsed): what thinning counts. */
+  readonly words: number;
+}
+
+/** The debug part of an image (version 2): checkpoints, source texts, and for a trace slice its range. */
+export interface DebugPart {
+  /** Gas between checkpoints: each checkpoint's `at` is a multiple of it. A power of two. */
+  every: number;
+  /** Sorted by `at`, strictly increasing. */
+  checkpoints: Checkpoint[];
+  /** Source texts by file name, sorted by name (what the source maps name). */
+  sources: [string, string][];
+  /** For an inspection-only trace slice: the steps it covers. Null for a recorded run. */
+  slice: { from: number; to: number } | null;
+}
+
 /** What an image carries besides its process tree. */
 export interface ImageMeta {
   runtime: string;
@@ -94,6 +139,8 @@ export interface ImageMeta {
   policy: Uint8Array;
   origin: Origin;
   trace: TraceSlot;
+  /** The debug part (version 2 images only). */
+  debug?: DebugPart | null;
 }
 
 export const DIGEST_BYTES = 32;

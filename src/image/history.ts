@@ -1,6 +1,6 @@
 // What a host session carries from image to image besides its process tree:
 // the initial state (kept from the start, its digest computed when first
-// needed), the policy digest and the trace. A session started from a module
+// needed), the policy digest, the trace and, for a traced run, the debug part. A session started from a module
 // records its fresh root; a session loaded from an image continues the
 // image's history.
 
@@ -8,7 +8,7 @@ import { Process } from "../process/process.js";
 import { RarError } from "../vm/errors.js";
 import type { Module } from "../vm/module.js";
 import { policyDigest, stateDigest } from "./digest.js";
-import { RUNTIME_VERSION, emptyTrace, type ImageMeta, type TraceSlot } from "./format.js";
+import { RUNTIME_VERSION, emptyTrace, type DebugPart, type ImageMeta, type TraceSlot } from "./format.js";
 
 /** A copy of a process that has not started (the initial state of a run). */
 export function freshCopy(p: Process): Process {
@@ -22,6 +22,8 @@ export class ImageHistory {
   private originDigest: Uint8Array | null;
   private policyBytes: Uint8Array | null;
   private policyText = "";
+  /** Checkpoints and sources for the debugger (a traced run's); null when the run is not traced. */
+  debug: DebugPart | null = null;
 
   private constructor(
     readonly originRoot: Process | null,
@@ -43,7 +45,9 @@ export class ImageHistory {
 
   /** The history an image carries. */
   static of(meta: ImageMeta): ImageHistory {
-    return new ImageHistory(meta.origin.root, meta.origin.digest, meta.policy, meta.trace);
+    const h = new ImageHistory(meta.origin.root, meta.origin.digest, meta.policy, meta.trace);
+    h.debug = meta.debug ?? null;
+    return h;
   }
 
   /** The image fields besides the tree, as this runtime writes them. */
@@ -56,6 +60,7 @@ export class ImageHistory {
       policy: this.policyBytes,
       origin: { digest: this.originDigest, root: origin },
       trace: this.trace,
+      debug: this.debug,
     };
   }
 }

@@ -8,7 +8,6 @@ import { describeFault, locate } from "../process/report.js";
 import { StatusCode } from "../vm/opcodes.js";
 import type { DecodedImage } from "./decode.js";
 import { hex, stateDigest } from "./digest.js";
-import { IMAGE_VERSION } from "./format.js";
 import { preorder } from "./records.js";
 import { notStarted } from "./verify.js";
 
@@ -86,7 +85,7 @@ export function inspectImage(img: DecodedImage): ImageReport {
   return {
     digest: hex(stateDigest(img.root, img.meta.trace, (d) => byDigest.get(d))),
     imageDigest: img.imageDigest,
-    format: IMAGE_VERSION,
+    format: img.version,
     runtime: img.meta.runtime,
     policy: hex(img.meta.policy),
     initialDigest: hex(img.meta.origin.digest),

@@ -42,10 +42,11 @@ export function preorder(root: Process): Process[] {
 }
 
 /**
- * The modules an image of these trees needs: every module a process runs and,
- * transitively, the linked modules `resolve` knows, each once, sorted by digest.
+ * The modules an image of these trees needs: every module a process runs (and
+ * the `extra` ones: its checkpoints') and, transitively, the linked modules
+ * `resolve` knows, each once, sorted by digest.
  */
-export function modulesOf(roots: readonly Process[], resolve: (digest: string) => Module | undefined): Module[] {
+export function modulesOf(roots: readonly Process[], resolve: (digest: string) => Module | undefined, extra: readonly Module[] = []): Module[] {
   const found = new Map<string, Module>();
   const todo: Module[] = [];
   const add = (m: Module): void => {
@@ -54,6 +55,7 @@ export function modulesOf(roots: readonly Process[], resolve: (digest: string) =
     todo.push(m);
   };
   for (const r of roots) for (const p of preorder(r)) add(p.module);
+  for (const m of extra) add(m);
   while (todo.length > 0) {
     const m = todo.pop() as Module;
     for (const l of m.links ?? []) {

@@ -132,9 +132,10 @@ function uncovered(child: readonly string[], parent: readonly string[]): string 
 /**
  * Verifies a decoded tree given in preorder (procs[0] is its root, which has
  * no parent). Module references, typed-array sizes and handles were checked
- * while decoding.
+ * while decoding. `running`: a checkpoint's tree, whose root may stand
+ * mid-run (ready, started: the run was stopped between two instructions).
  */
-export function verifyTree(procs: readonly Process[], where: string): void {
+export function verifyTree(procs: readonly Process[], where: string, running = false): void {
   // Each process on its own first, so an error names the process that is wrong, not a relative.
   for (const p of procs) checkProcess(p, where);
   for (const p of procs) {
@@ -144,7 +145,7 @@ export function verifyTree(procs: readonly Process[], where: string): void {
     }
     const parent = p.parent;
     if (parent === null) {
-      if (p.status === S.READY && p.fp !== 0)
+      if (p.status === S.READY && p.fp !== 0 && !running)
         fail(where, p, "status", "status", "the root of an image is stopped or has not started; it cannot be ready mid-run");
       continue;
     }

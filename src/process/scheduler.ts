@@ -98,6 +98,8 @@ export class Machine implements Scheduler {
 
   next: Process | null = null;
   private gasStart = 0;
+  /** The process whose counters are loaded while a run is under way; null between runs (gasInFlight). */
+  private cur: Process | null = null;
   private memStart = 0;
   /** The chain's real headroom at the last load (the counters may hold less: see WINDOW). */
   private realGas = 0;
@@ -212,6 +214,7 @@ export class Machine implements Scheduler {
       }
       if (step === Step.Gas && this.stopAt !== Infinity && lacking(d, true, cpu.need) === null) {
         // Only the slice refused it (refill settled everything): stop here, nothing changed.
+        this.cur = null;
         return "sliced";
       }
       // Something stopped: find which process, hand control to its parent.
@@ -227,10 +230,23 @@ export class Machine implements Scheduler {
         d.faultKind = cpu.fault;
         d.takeDetail(cpu);
       }
-      if (stopped === root) return "stopped";
+      if (stopped === root) {
+        this.cur = null;
+        return "stopped";
+      }
       d = completeResume(stopped);
       this.load(d);
     }
+  }
+
+  /**
+   * Gas the running process has used since it was last settled into its
+   * chain (0 when nothing runs). A step hook reads the root's exact gasUsed
+   * as root.gasUsed + gasInFlight, so it can tell which announced
+   * instructions ran (every instruction that runs costs gas).
+   */
+  get gasInFlight(): number {
+    return this.cur === null ? 0 : this.gasStart - this.cpu.gas;
   }
 
   /** Resumes a stopped root (host side): out_of_gas, out_of_mem, yielded or cap_call. */
@@ -276,6 +292,7 @@ export class Machine implements Scheduler {
 
   private load(p: Process): void {
     const cpu = this.cpu;
+    this.cur = p;
     cpu.module = p.module;
     cpu.pc = p.pc;
     cpu.sp = p.sp;
