@@ -9,7 +9,8 @@
 //              arguments, result
 //   cap_error  a call the host refused (the caller faulted cap_failed): ..., message
 //   refuel     the host raised the root's limits (the first one sets the initial limits)
-//   resume     the host ran (or continued) the root
+//   resume     the host ran (or continued) the root; `by` names the host when
+//              it named itself (a cluster worker): [resume] or [resume, by]
 //   answer     the host answered the root's trapped call
 //   narrow     the host narrowed the root's grants on resume
 //   interrupt  the host stopped the root (a signal, a wall-clock budget) when
@@ -90,6 +91,8 @@ export interface RefuelEvent {
 
 export interface ResumeEvent {
   readonly kind: "resume";
+  /** Who ran this leg (a cluster worker's name), when the host named itself. */
+  readonly by?: string;
 }
 
 /**
@@ -179,7 +182,7 @@ export function eventFields(e: TraceEvent): WireValue[] {
     case "refuel":
       return ["refuel", e.gas, e.mem];
     case "resume":
-      return ["resume"];
+      return e.by === undefined ? ["resume"] : ["resume", e.by];
     case "interrupt":
       return ["interrupt", e.gas];
     case "answer":
@@ -499,7 +502,8 @@ function readEvent(x: unknown, i: number, where: string): { event: TraceEvent; l
   if (!Array.isArray(x) || x.length === 0) r.fail("must be an array starting with its kind");
   const f = x as unknown[];
   const kind = r.str(f[0], 16, "kind");
-  const arity = ARITY[kind];
+  // A resume may name its host: one optional field.
+  const arity = kind === "resume" && f.length === 3 ? 2 : ARITY[kind];
   if (arity === undefined) r.fail(`unknown kind '${kind}'`);
   if (f.length !== arity + 1) r.fail(`a ${kind} event has ${arity} fields and a link, not ${f.length} values`);
   const link = f[arity];
@@ -545,7 +549,7 @@ function readEvent(x: unknown, i: number, where: string): { event: TraceEvent; l
       event = { kind, gas: r.int(f[1], 0, Number.MAX_SAFE_INTEGER, "gas"), mem: r.int(f[2], 0, Number.MAX_SAFE_INTEGER, "mem") };
       break;
     case "resume":
-      event = { kind };
+      event = arity === 2 ? { kind, by: r.str(f[1], TRACE_LIMITS.name, "host name") } : { kind };
       break;
     case "interrupt":
       event = { kind, gas: r.int(f[1], 0, Number.MAX_SAFE_INTEGER, "gas") };
@@ -636,7 +640,7 @@ export function describeEvent(e: TraceEvent): string {
     case "refuel":
       return `host refuel +${e.gas} gas +${e.mem} words`;
     case "resume":
-      return "host resume";
+      return e.by === undefined ? "host resume" : `host resume by ${e.by}`;
     case "interrupt":
       return `host interrupt at ${e.gas} gas`;
     case "answer":
