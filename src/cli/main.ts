@@ -75,6 +75,7 @@ const EXTRA_COMMANDS: Readonly<Record<string, (program: Command) => Promise<void
   traces: async (p) => (await import("./trace-commands.js")).addTraceCommands(p),
   gp: async (p) => (await import("./gp-command.js")).addGpCommand(p),
   compile: async (p) => (await import("./ent-commands.js")).addCompileCommand(p, err),
+  cluster: async (p) => (await import("./cluster-commands.js")).addClusterCommands(p, finish),
 };
 const COMMAND_GROUP: Readonly<Record<string, string>> = {
   resume: "images",
@@ -83,6 +84,11 @@ const COMMAND_GROUP: Readonly<Record<string, string>> = {
   audit: "traces",
   gp: "gp",
   compile: "compile",
+  worker: "cluster",
+  submit: "cluster",
+  status: "cluster",
+  fetch: "cluster",
+  cancel: "cluster",
 };
 
 /** The version in the package.json next to dist/ (where it lies both in a checkout and in an installed package). */
