@@ -87,6 +87,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     }
     const quantum = rec.quantum > 0 ? Math.min(rec.quantum, opts.quantum) : opts.quantum;
     const markers: string[] = [];
+    log({ event: "leg_running", job, leg: k, quantum });
     let outcome;
     try {
       outcome = await runLeg(image, {
@@ -140,39 +141,48 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     if (stored === "ok" && outcome.state === "queued") await enqueueLeg(queue, job, k + 1);
   }
 
-  const worker = new Worker<LegData>(
-    opts.queue,
-    async (j: Job<LegData>) => {
-      const { job, leg: k } = j.data;
-      try {
-        await leg(job, k);
-      } catch (e) {
-        // Not the guest's doing nor the image's: a bug or a lost server. Say so in the job and let BullMQ fail the leg.
-        log({ event: "leg_error", job, leg: k, message: message(e) });
-        throw e;
-      }
-    },
-    {
-      connection: redis,
-      name,
-      concurrency: 1,
-      lockDuration: opts.lockDuration,
-      stalledInterval: opts.stalledInterval,
-      maxStalledCount: opts.maxStalled ?? 32,
-      autorun: true,
-    },
-  );
-  worker.on("error", onError);
-  // A leg BullMQ gave up on (taken back from dead workers too often, or a processor error): the job fails with the reason.
-  worker.on("failed", (j: Job<LegData> | undefined, e: Error) => {
-    if (!j) return;
-    void endJob(redis, j.data.job, null, "failed", `leg ${j.data.leg}: ${e.message}`)
-      .then((r) => log({ event: "job_failed", job: j.data.job, leg: j.data.leg, reason: e.message, was: r }))
-      .catch(() => {});
-  });
-  worker.on("stalled", (id: string) => log({ event: "leg_stalled", id }));
-  await worker.waitUntilReady();
-  log({ event: "worker_ready", worker: name, queue: opts.queue, quantum: opts.quantum });
+  let worker: Worker<LegData>;
+  try {
+    worker = new Worker<LegData>(
+      opts.queue,
+      async (j: Job<LegData>) => {
+        const { job, leg: k } = j.data;
+        try {
+          await leg(job, k);
+        } catch (e) {
+          // Not the guest's doing nor the image's: a bug or a lost server. Say so in the job and let BullMQ fail the leg.
+          log({ event: "leg_error", job, leg: k, message: message(e) });
+          throw e;
+        }
+      },
+      {
+        connection: redis,
+        name,
+        concurrency: 1,
+        // BullMQ takes an undefined option for a given one: only what was set.
+        ...(opts.lockDuration !== undefined ? { lockDuration: opts.lockDuration } : {}),
+        ...(opts.stalledInterval !== undefined ? { stalledInterval: opts.stalledInterval } : {}),
+        maxStalledCount: opts.maxStalled ?? 32,
+        autorun: true,
+      },
+    );
+    worker.on("error", onError);
+    // A leg BullMQ gave up on (taken back from dead workers too often, or a processor error): the job fails with the reason.
+    worker.on("failed", (j: Job<LegData> | undefined, e: Error) => {
+      if (!j) return;
+      void endJob(redis, j.data.job, null, "failed", `leg ${j.data.leg}: ${e.message}`)
+        .then((r) => log({ event: "job_failed", job: j.data.job, leg: j.data.leg, reason: e.message, was: r }))
+        .catch(() => {});
+    });
+    worker.on("stalled", (id: string) => log({ event: "leg_stalled", id }));
+    await worker.waitUntilReady();
+    log({ event: "worker_ready", worker: name, queue: opts.queue, quantum: opts.quantum });
+  } catch (e) {
+    // Nothing may keep the process alive after a failed start.
+    await queue.close().catch(() => {});
+    redis.disconnect();
+    throw e;
+  }
 
   return {
     name,
