@@ -156,7 +156,8 @@ describe("the import graph of src/ and lang/", () => {
 // process/ runs the capabilities); lang/ (compiles to modules; reads
 // capability signatures, not the process tree); image/; trace/; gp/ (beside
 // image/ and trace/: runs process trees of compiled candidates); session.ts;
-// cli/; index.ts (the public entry).
+// cluster/ (jobs on Redis and BullMQ workers: uses the session, images and
+// traces) and cli/ above it; index.ts (the public entry).
 describe("layers point one way", () => {
   it("the VM imports nothing above it", () => {
     expect(crossings(["src/vm"], ["src/caps", "src/process", "src/image", "src/trace", "src/gp", "src/cli", "src/session.ts", "src/index.ts", "lang"])).toEqual([]);
@@ -177,6 +178,9 @@ describe("layers point one way", () => {
     expect(crossings(["lang"], ["src/process", "src/image", "src/trace", "src/gp", "src/cli", "src/session.ts", "src/index.ts"])).toEqual([]);
   });
   it("nothing but the CLI imports the CLI", () => {
-    expect(crossings(["src/vm", "src/caps", "src/process", "src/image", "src/trace", "src/gp", "src/session.ts", "src/index.ts", "lang"], ["src/cli"])).toEqual([]);
+    expect(crossings(["src/vm", "src/caps", "src/process", "src/image", "src/trace", "src/gp", "src/cluster", "src/session.ts", "src/index.ts", "lang"], ["src/cli"])).toEqual([]);
+  });
+  it("nothing below the cluster imports it (only the CLI runs workers and jobs)", () => {
+    expect(crossings(["src/vm", "src/caps", "src/process", "src/image", "src/trace", "src/gp", "src/session.ts", "src/index.ts", "lang"], ["src/cluster"])).toEqual([]);
   });
 });

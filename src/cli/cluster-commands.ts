@@ -56,7 +56,8 @@ interface WorkerFlags extends PolicyFlags, RedisFlags {
 /** `rar worker`: runs until SIGINT or SIGTERM, which store the leg in flight and close (a second signal exits at once). */
 async function workerCommand(flags: WorkerFlags): Promise<number> {
   const policy = policyFromFlags(flags);
-  const log = (event: Record<string, unknown>): void => err(`${JSON.stringify(event)}\n`);
+  // One JSON object a line, with the wall-clock time in ms (host-side only: no guest sees it).
+  const log = (event: Record<string, unknown>): void => err(`${JSON.stringify({ ...event, t: Date.now() })}\n`);
   const worker = await startWorker({
     redis: flags.redis,
     queue: flags.queue,
