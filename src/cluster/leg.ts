@@ -104,7 +104,9 @@ export async function runLeg(image: Uint8Array, opts: LegOptions): Promise<LegOu
     const root = session.root;
     let r: RunResult;
     if (runnable(root.status)) {
-      const target = Math.min(root.gasUsed + opts.quantum, opts.gasCap);
+      // At least what the refused instruction needs: a quantum smaller than one bulk instruction must still progress.
+      const need = root.status === StatusCode.OUT_OF_GAS ? root.need : 0;
+      const target = Math.min(root.gasUsed + Math.max(opts.quantum, need), opts.gasCap);
       if (target > root.gasLimit) session.refuel(target - root.gasLimit);
       // The signal also slices the run, so the worker's event loop renews its BullMQ lock meanwhile.
       r = await session.runAsync({ signal: stop.signal });
