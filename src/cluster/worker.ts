@@ -13,6 +13,7 @@ import type { Policy } from "../caps/policy.js";
 import { RarError } from "../vm/errors.js";
 import { workerConnection } from "./connection.js";
 import { announceEffect, commitLeg, endJob, readJob, startLeg, type Running } from "./jobs.js";
+import { startGpService } from "./gp.js";
 import { runLeg } from "./leg.js";
 import { checkQueueName, enqueueLeg, legQueue, type LegData } from "./queue.js";
 import { joinImage, splitImage, storeModules } from "./store.js";
@@ -142,6 +143,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   }
 
   let worker: Worker<LegData>;
+  let gp: ReturnType<typeof startGpService> | null = null;
   try {
     worker = new Worker<LegData>(
       opts.queue,
@@ -176,9 +178,13 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     });
     worker.on("stalled", (id: string) => log({ event: "leg_stalled", id }));
     await worker.waitUntilReady();
+    // GP batches (rar gp --redis) on the queue beside the legs'.
+    gp = startGpService(redis, opts.queue, name, onError);
+    await gp.waitUntilReady();
     log({ event: "worker_ready", worker: name, queue: opts.queue, quantum: opts.quantum });
   } catch (e) {
     // Nothing may keep the process alive after a failed start.
+    await gp?.close().catch(() => {});
     await queue.close().catch(() => {});
     redis.disconnect();
     throw e;
@@ -188,7 +194,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     name,
     async close() {
       shutdown.abort();
-      await worker.close();
+      await Promise.all([worker.close(), gp?.close()]);
       await queue.close();
       try {
         await redis.quit();
