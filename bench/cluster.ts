@@ -10,6 +10,8 @@
 //              join, load (verify), refuel, resume; one worker
 // jobs_per_s   tiny jobs (one leg each) submitted in a burst, with 1, 2 and
 //              4 workers, from the first submit to the last job done
+// gp_evals_per_s  `rar gp` evaluations per second (its report's evals_per_s)
+//              locally and with --redis on 1 and 2 workers
 
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
@@ -172,6 +174,25 @@ async function throughput(url: string, redis: Redis, workers: number, jobs: numb
   return jobs / seconds;
 }
 
+const GP = ["gp", "--problem", "smallest", "--seed", "1", "--pop", "400", "--gens", "6", "--json", "--out", "/dev/null"];
+
+function gpRate(extra: readonly string[]): number {
+  const r = spawnSync(process.execPath, [CLI, ...GP, ...extra], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`rar gp exited ${String(r.status)}: ${r.stderr}`);
+  return (JSON.parse(r.stdout) as { evals_per_s: number }).evals_per_s;
+}
+
+async function gpThroughput(url: string, workers: number): Promise<number> {
+  const queue = `gp${workers}`;
+  const ws = Array.from({ length: workers }, (_, i) => startWorker(url, `g${workers}.${i}`, ["--queue", queue]));
+  await Promise.all(ws.map((w) => w.ready));
+  try {
+    return gpRate(["--redis", url, "--queue", queue]);
+  } finally {
+    await stop(ws);
+  }
+}
+
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   const server = await startRedis();
@@ -184,6 +205,9 @@ async function main(): Promise<void> {
       progress(`jobs_per_s: ${o.jobs} tiny jobs, ${n} worker(s)`);
       rates[`jobs_per_s_${n}w`] = await throughput(server.url, redis, n, o.jobs);
     }
+    progress("gp_evals_per_s: local, then 1 and 2 workers");
+    rates.gp_evals_per_s_local = gpRate([]);
+    for (const n of [1, 2]) rates[`gp_evals_per_s_${n}w`] = await gpThroughput(server.url, n);
     const metrics = { hop_ms: Math.round(hopMs * 10) / 10, ...Object.fromEntries(Object.entries(rates).map(([k, v]) => [k, Math.round(v * 10) / 10])) };
     if (o.json) process.stdout.write(`${JSON.stringify(metrics)}\n`);
     else for (const [k, v] of Object.entries(metrics)) process.stdout.write(`${k.padEnd(16)} ${v}\n`);
