@@ -42,7 +42,7 @@ interface GpFlags {
   checkpointEvery: number;
   resume?: string;
   redis?: string;
-  queue: string;
+  queue?: string;
 }
 
 const err = (s: string): void => void process.stderr.write(s);
@@ -216,7 +216,7 @@ export function addGpCommand(program: Command): void {
     .addOption(new Option("--checkpoint-every <n>", "generations between checkpoints").argParser(count("--checkpoint-every", 1, 1_000_000)).default(10))
     .option("--resume <file>", "continue the run saved in a checkpoint (--gens may raise its limit)")
     .option("--redis <url>", "evaluate each generation on the workers of this Redis (rar worker); the report is the local run's")
-    .option("--queue <name>", "the workers' queue (with --redis)", "rar")
+    .option("--queue <name>", "the workers' queue (with --redis; default rar)")
     .action(async (flags: GpFlags) => {
       process.exitCode = await gpCommand(flags);
     });

@@ -28,7 +28,7 @@ import { verify } from "../vm/verify.js";
 import { sha256 } from "@noble/hashes/sha2";
 import { bytesToHex } from "@noble/hashes/utils";
 import { closeConnection, commandConnection, workerConnection } from "./connection.js";
-import { checkQueueName } from "./queue.js";
+import { DEFAULT_QUEUE, checkQueueName } from "./queue.js";
 import { moduleKey } from "./store.js";
 
 /** Distinct candidates per batch job. */
@@ -182,7 +182,7 @@ export class DistributedGpRun extends GpRun {
 /** Connects to the cluster (checked first: an unreachable Redis is one clear error) and starts a distributed run. */
 export async function openDistributedRun(
   url: string,
-  queue: string,
+  queue: string | undefined,
   problem: Problem,
   ref: ProblemRef,
   config: GpConfig,
@@ -190,7 +190,7 @@ export async function openDistributedRun(
 ): Promise<DistributedGpRun & { disconnect(): Promise<void> }> {
   await closeConnection(await commandConnection(url));
   const redis = workerConnection(url, () => {});
-  const run = await DistributedGpRun.connect(problem, ref, config, state, redis, checkQueueName(queue));
+  const run = await DistributedGpRun.connect(problem, ref, config, state, redis, checkQueueName(queue ?? DEFAULT_QUEUE));
   return Object.assign(run, {
     async disconnect() {
       await run.close();
