@@ -195,9 +195,9 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return 'gone' end
 local m = tonumber(ARGV[4])
 local legs = tonumber(redis.call('HGET', KEYS[1], 'legs'))
 if legs + 1 ~= tonumber(ARGV[1]) then
+  -- (a marker no longer among the effects was moved to the doubts when the leg was claimed again)
   for i = 1, m do
-    redis.call('LREM', KEYS[4], 1, ARGV[4 + i])
-    redis.call('RPUSH', KEYS[5], ARGV[4 + i])
+    if redis.call('LREM', KEYS[4], 1, ARGV[4 + i]) > 0 then redis.call('RPUSH', KEYS[5], ARGV[4 + i]) end
   end
   return 'stale'
 end
