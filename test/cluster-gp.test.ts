@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ensureBuilt, rarIn } from "./helpers/cli.js";
+import { ensureBuilt } from "./helpers/cli.js";
 import { startRedis, type RedisServer } from "./helpers/redis.js";
 import { rarAsync, startWorkerProcess, type WorkerProcess } from "./helpers/workers.js";
 
@@ -38,7 +38,7 @@ afterAll(async () => {
 
 describe("rar gp --redis", () => {
   it("gives the local run's report for the same seed, with one worker and with three", async () => {
-    const local = rarIn(dir, ...GP);
+    const local = await rarAsync(dir, ...GP);
     expect(local.code).toBe(0);
     const expected = report(local.stdout);
     expect(expected.evaluations).toBeGreaterThan(0);
@@ -56,8 +56,8 @@ describe("rar gp --redis", () => {
     expect(report(three.stdout)).toEqual(expected);
   }, 120_000);
 
-  it("says in one line when Redis cannot be reached (exit 2)", () => {
-    const r = rarIn(dir, ...GP, "--redis", "redis://127.0.0.1:1");
+  it("says in one line when Redis cannot be reached (exit 2)", async () => {
+    const r = await rarAsync(dir, ...GP, "--redis", "redis://127.0.0.1:1");
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^rar: error: .*cannot reach Redis/);
   });

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { announceEffect, startLeg } from "../src/cluster/jobs.js";
-import { ROOT, ensureBuilt, rarIn } from "./helpers/cli.js";
+import { ROOT, ensureBuilt } from "./helpers/cli.js";
 import { startRedis, type RedisServer } from "./helpers/redis.js";
 import { rarAsync, startWorkerProcess, type WorkerProcess } from "./helpers/workers.js";
 
@@ -25,10 +25,10 @@ interface Inspect {
   digest: string;
   root: { status: string; result: number | null; gasUsed: number };
 }
-const inspect = (image: string): Inspect => JSON.parse(rarIn(dir, "inspect", image, "--json").stdout) as Inspect;
+const inspect = async (image: string): Promise<Inspect> => JSON.parse((await rarAsync(dir, "inspect", image, "--json")).stdout) as Inspect;
 
-function submit(url: string, ...args: string[]): string {
-  const r = rarIn(dir, "submit", ...args, "--redis", url);
+async function submit(url: string, ...args: string[]): Promise<string> {
+  const r = await rarAsync(dir, "submit", ...args, "--redis", url);
   expect(r.stderr).toBe("");
   expect(r.code).toBe(0);
   return r.stdout.trim().split("\n").pop() as string;
@@ -39,18 +39,18 @@ interface Status {
   legs: { leg: number; worker: string; stopped: string; effects: number }[];
   doubts: { leg: number; worker: string; cap: string; path: string }[];
 }
-const status = (url: string, id: string): Status => JSON.parse(rarIn(dir, "status", id, "--redis", url, "--json").stdout) as Status;
+const status = async (url: string, id: string): Promise<Status> => JSON.parse((await rarAsync(dir, "status", id, "--redis", url, "--json")).stdout) as Status;
 
 /** Fetches the job once it ends and checks it against the local run's image and stdout. */
 async function expectLikeLocal(url: string, id: string, localImage: string, localStdout: string): Promise<void> {
   const fetched = await rarAsync(dir, "fetch", id, "--redis", url, "--out", `${id}.rimg`, "--wait");
   expect(fetched.code).toBe(0);
   expect(fetched.stdout).toBe(localStdout);
-  const mine = inspect(`${id}.rimg`);
-  const theirs = inspect(localImage);
+  const mine = await inspect(`${id}.rimg`);
+  const theirs = await inspect(localImage);
   expect(mine.digest).toBe(theirs.digest);
   expect(mine.root).toEqual({ ...mine.root, status: "done", result: theirs.root.result, gasUsed: theirs.root.gasUsed });
-  expect(rarIn(dir, "audit", `${id}.rimg`).stdout).toMatch(/^audit: valid/);
+  expect((await rarAsync(dir, "audit", `${id}.rimg`)).stdout).toMatch(/^audit: valid/);
 }
 
 beforeAll(() => {
@@ -71,9 +71,9 @@ describe("a worker killed in the middle of a quantum", () => {
   it("ten times in a row loses nothing: another worker resumes from the last stored image, and the job ends as one local run", async () => {
     const redis = await startRedis();
     servers.push(redis);
-    const local = rarIn(dir, "run", LONG, "30000", "--gas", "100000000", "--out", "long-local.rimg");
+    const local = await rarAsync(dir, "run", LONG, "30000", "--gas", "100000000", "--out", "long-local.rimg");
     expect(local.code).toBe(0);
-    const id = submit(redis.url, LONG, "30000", "--gas", "100000000", "--quantum", "15000000");
+    const id = await submit(redis.url, LONG, "30000", "--gas", "100000000", "--quantum", "15000000");
     for (let i = 0; i < 10; i++) {
       const victim = startWorkerProcess(redis.url, `victim${i}`, QUICK);
       workers.push(victim);
@@ -83,7 +83,7 @@ describe("a worker killed in the middle of a quantum", () => {
     }
     workers.push(startWorkerProcess(redis.url, "survivor", QUICK));
     await expectLikeLocal(redis.url, id, "long-local.rimg", local.stdout);
-    const s = status(redis.url, id);
+    const s = await status(redis.url, id);
     expect(s.state).toBe("done");
     expect(s.legs.at(-1)?.worker).toBe("survivor");
   }, 180_000);
@@ -94,9 +94,9 @@ describe("a Redis restart in the middle of a run", () => {
     const aof = mkdtempSync(join(dir, "aof-"));
     const redis = await startRedis(aof);
     servers.push(redis);
-    const local = rarIn(dir, "run", LONG, "5000", "--out", "restart-local.rimg");
+    const local = await rarAsync(dir, "run", LONG, "5000", "--out", "restart-local.rimg");
     for (const n of ["r1", "r2"]) workers.push(startWorkerProcess(redis.url, n, ["--lock-duration", "2000", "--stalled-interval", "1000"]));
-    const id = submit(redis.url, LONG, "5000", "--quantum", "100000");
+    const id = await submit(redis.url, LONG, "5000", "--quantum", "100000");
     await Promise.race(workers.map((w) => w.waitFor((e) => e.event === "leg_stored" && e.job === id && (e.leg as number) >= 5, "leg 5 stored")));
     await redis.stop(true);
     await redis.start();
@@ -125,13 +125,13 @@ fn main() {
     writeFileSync(join(dir, "effects.ent"), PROGRAM);
     writeFileSync(join(dir, "worker-policy.json"), JSON.stringify({ allow: ["kv.put", "kv.get"], kv: "./worker-kv.json" }));
     // The same grants as the job's (the start event records them), with the kv store in memory.
-    const local = rarIn(dir, "run", "effects.ent", "--allow", "kv.put", "--allow", "kv.get", "--gas", "100000000", "--out", "effects-local.rimg");
+    const local = await rarAsync(dir, "run", "effects.ent", "--allow", "kv.put", "--allow", "kv.get", "--gas", "100000000", "--out", "effects-local.rimg");
     expect(local.code).toBe(0);
     workers.push(startWorkerProcess(redis.url, "e1", ["--policy", join(dir, "worker-policy.json")]));
-    const id = submit(redis.url, "effects.ent", "--allow", "kv.put", "--allow", "kv.get", "--gas", "100000000");
+    const id = await submit(redis.url, "effects.ent", "--allow", "kv.put", "--allow", "kv.get", "--gas", "100000000");
     await expectLikeLocal(redis.url, id, "effects-local.rimg", local.stdout);
     expect(JSON.parse(readFileSync(join(dir, "worker-kv.json"), "utf8"))).toEqual({ count: [4] });
-    const s = status(redis.url, id);
+    const s = await status(redis.url, id);
     // Each burn outlasts a slice (2^20 gas): every kv.put ends its leg at the next slice boundary.
     expect(s.legs.reduce((n, l) => n + l.effects, 0)).toBe(5);
     expect(s.legs.filter((l) => l.stopped === "effect").length).toBe(5);
@@ -143,7 +143,7 @@ fn main() {
     servers.push(redis);
     writeFileSync(join(dir, "effects.ent"), PROGRAM);
     writeFileSync(join(dir, "worker-policy.json"), JSON.stringify({ allow: ["kv.put", "kv.get"], kv: "./worker-kv.json" }));
-    const id = submit(redis.url, "effects.ent", "--allow", "kv.put", "--allow", "kv.get");
+    const id = await submit(redis.url, "effects.ent", "--allow", "kv.put", "--allow", "kv.get");
     // A worker claims leg 1, announces its first kv.put and dies before storing anything.
     const client = new Redis(redis.url, { maxRetriesPerRequest: null });
     try {
@@ -155,10 +155,10 @@ fn main() {
     workers.push(startWorkerProcess(redis.url, "heir", ["--policy", join(dir, "worker-policy.json")]));
     const fetched = await rarAsync(dir, "fetch", id, "--redis", redis.url, "--out", "heir.rimg", "--wait");
     expect(fetched.code).toBe(0);
-    const s = status(redis.url, id);
+    const s = await status(redis.url, id);
     expect(s.state).toBe("done");
     expect(s.doubts).toEqual([expect.objectContaining({ leg: 1, worker: "ghost", cap: "kv.put", path: "0" })]);
     expect(s.legs[0].worker).toBe("heir");
-    expect(rarIn(dir, "status", id, "--redis", redis.url).stdout).toContain("may have been made twice");
+    expect((await rarAsync(dir, "status", id, "--redis", redis.url)).stdout).toContain("may have been made twice");
   }, 120_000);
 });
