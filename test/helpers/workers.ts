@@ -44,7 +44,8 @@ export function startWorkerProcess(redis: string, name: string, extra: readonly 
         }
     }
   });
-  const exited = new Promise<void>((r) => child.once("exit", () => r()));
+  // "close": the process exited and its stderr was read to the end.
+  const exited = new Promise<void>((r) => child.once("close", () => r()));
   return {
     name,
     child,
