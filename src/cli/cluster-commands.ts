@@ -53,11 +53,22 @@ interface WorkerFlags extends PolicyFlags, RedisFlags {
   maxStalled?: number;
 }
 
-/** `rar worker`: runs until SIGINT or SIGTERM, which store the leg in flight and close (a second signal exits at once). */
+/**
+ * `rar worker`: runs until SIGINT or SIGTERM, which store the leg in flight
+ * and close (a second signal exits at once). The signals are taken before
+ * the worker starts: BullMQ may hand it a leg before it reports ready.
+ */
 async function workerCommand(flags: WorkerFlags): Promise<number> {
   const policy = policyFromFlags(flags);
   // One JSON object a line, with the wall-clock time in ms (host-side only: no guest sees it).
   const log = (event: Record<string, unknown>): void => err(`${JSON.stringify({ ...event, t: Date.now() })}\n`);
+  const stopping = new AbortController();
+  const onSignal = (): void => {
+    if (stopping.signal.aborted) process.exit(EXIT.suspended);
+    stopping.abort();
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
   const worker = await startWorker({
     redis: flags.redis,
     queue: flags.queue,
@@ -68,20 +79,11 @@ async function workerCommand(flags: WorkerFlags): Promise<number> {
     stalledInterval: flags.stalledInterval,
     maxStalled: flags.maxStalled,
     log,
+    signal: stopping.signal,
   });
-  await new Promise<void>((stopped) => {
-    const stop = (): void => {
-      process.off("SIGINT", stop);
-      process.off("SIGTERM", stop);
-      const now = (): never => process.exit(EXIT.suspended);
-      process.once("SIGINT", now);
-      process.once("SIGTERM", now);
-      log({ event: "worker_closing", worker: worker.name });
-      void worker.close().then(stopped, stopped);
-    };
-    process.on("SIGINT", stop);
-    process.on("SIGTERM", stop);
-  });
+  if (!stopping.signal.aborted) await new Promise((stopped) => stopping.signal.addEventListener("abort", stopped, { once: true }));
+  log({ event: "worker_closing", worker: worker.name });
+  await worker.close();
   log({ event: "worker_closed", worker: worker.name });
   return EXIT.done;
 }

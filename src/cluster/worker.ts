@@ -37,6 +37,8 @@ export interface WorkerOptions {
   readonly maxStalled?: number;
   /** One line per event (leg started, stored, refused...), for logs and tests. */
   readonly log?: (event: Record<string, unknown>) => void;
+  /** Aborted to shut down: the leg in flight stops at an instruction boundary and is stored (then call close()). */
+  readonly signal?: AbortSignal;
 }
 
 export interface RunningWorker {
@@ -60,6 +62,8 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   const queue = legQueue(checkQueueName(opts.queue), redis);
   queue.on("error", onError);
   const shutdown = new AbortController();
+  if (opts.signal?.aborted) shutdown.abort();
+  opts.signal?.addEventListener("abort", () => shutdown.abort(), { once: true });
   let runs = 0;
 
   async function leg(job: string, k: number): Promise<void> {
