@@ -16,7 +16,7 @@ import { decodeFor, imageCodec, resolverOf } from "./image/codec.js";
 import { hex, policyDigest as grantsDigest, stateDigest } from "./image/digest.js";
 import { encodeImage } from "./image/encode.js";
 import { ImageHistory } from "./image/history.js";
-import { CallCounters, builtinRegistry, fdLines, mockHandler } from "./caps/builtins.js";
+import { CallCounters, HOST_EFFECTS, builtinRegistry, fdLines, mockHandler } from "./caps/builtins.js";
 import { KvStore } from "./caps/kv.js";
 import { applyGrants, negotiate, negotiateImage, policyFromJson, policyToJson, type Policy } from "./caps/policy.js";
 import { Recorder } from "./trace/recorder.js";
@@ -76,6 +76,20 @@ export interface SessionOptions {
   stdin?: () => string | null;
   /** Record the trace (DESIGN §5). Default true. */
   record?: boolean;
+  /**
+   * Who runs the tree here (a cluster worker's name): recorded with each
+   * host resume, so an audit names who ran each leg of the run.
+   */
+  hostName?: string;
+  /**
+   * Awaited before each call of a built-in capability that changes something
+   * outside the process tree (HOST_EFFECTS: fs.write, fs.mkdir, fs.remove,
+   * fs.rename on host directories; kv.put when the policy names a kv file).
+   * The call waits for it (the VM suspends as on any async call: use
+   * runAsync). A cluster worker notes there that the effect may be repeated
+   * should it die before it stores its next image.
+   */
+  beforeEffect?: (cap: string, path: string) => Promise<void>;
 }
 
 /** How long a run may go on (both optional; a run without them runs until the root stops). */
@@ -144,6 +158,17 @@ function checkOptions(opts: SessionOptions): void {
   if (t !== undefined && (typeof t !== "object" || t === null || !["undefined", "boolean"].includes(typeof (t as TieringOptions).enabled)))
     usage("bad_options", "tiering must be an object { enabled?: boolean, warmGas?: number }");
   checkCount("tiering.warmGas", opts.tiering?.warmGas, 0);
+  if (opts.hostName !== undefined && !(typeof opts.hostName === "string" && opts.hostName.length <= HOST_NAME_MAX))
+    usage("bad_host_name", `hostName must be a string of at most ${HOST_NAME_MAX} characters`);
+  if (opts.beforeEffect !== undefined && typeof opts.beforeEffect !== "function") usage("bad_options", "beforeEffect must be a function");
+}
+
+/** Longest host name a resume event records (a capability name's bound). */
+const HOST_NAME_MAX = 256;
+
+/** `inner`, called only once `before` has settled (a host effect announced before it happens). */
+function announced(name: string, inner: CapHandler, before: (cap: string, path: string) => Promise<void>): CapHandler {
+  return { sig: inner.sig, call: (args, ctx) => before(name, ctx.path).then(() => inner.call(args, ctx)) };
 }
 
 function checkRunOptions(opts: RunOptions): void {
@@ -201,6 +226,8 @@ export class Session {
   private recorder: Recorder | null = null;
   /** The kv store behind kv.get / kv.put (the host's file, or in memory). */
   private kv: KvStore | null = null;
+  /** Recorded with each host resume (SessionOptions.hostName). */
+  private hostName: string | undefined;
 
   constructor(machine: Machine, root: Process, history: ImageHistory = ImageHistory.start(root)) {
     this.machine = machine;
@@ -288,6 +315,11 @@ export class Session {
     if (opts.policy?.kv === undefined && trace) replayPuts(kv, trace);
     this.kv = kv;
     const source = builtinRegistry({ io: { stdout, stdin }, seed: data?.seed ?? 0, counters, kv });
+    const before = opts.beforeEffect;
+    if (before)
+      for (const name of source.names())
+        if (HOST_EFFECTS.has(name) && (name !== "kv.put" || kv.file !== undefined)) source.register(name, announced(name, source.get(name) as CapHandler, before));
+    this.hostName = opts.hostName;
     for (const family of Object.keys(data?.mocks ?? {}).sort())
       source.register(family, mockHandler(family, (data as Policy).mocks[family], counters));
     for (const name of Object.keys(opts.handlers ?? {}).sort()) source.register(name, (opts.handlers as Record<string, CapHandler>)[name]);
@@ -314,7 +346,7 @@ export class Session {
   /** Records a host resume if the root can run (ready or stopped resumably). */
   private recordResume(): void {
     const st = this.root.status;
-    if (st !== StatusCode.DONE && st !== StatusCode.FAULT && !this.machine.pending) this.recorder?.resume();
+    if (st !== StatusCode.DONE && st !== StatusCode.FAULT && !this.machine.pending) this.recorder?.resume(this.hostName);
   }
 
   /**

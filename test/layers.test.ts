@@ -157,8 +157,9 @@ describe("the import graph of src/, lang/ and gp/", () => {
 // capability signatures, not the process tree); image/; trace/; session.ts;
 // debug/ (recording checkpoints, the time-travel debugger, the viewer,
 // forensics); index.ts and internals.ts (the two entry points); gp/ (an application on
-// the runtime: it reaches it through the two entry points only); cli/ (which
-// alone loads gp/, lazily, for `rar gp`).
+// the runtime: it reaches it through the two entry points only); cluster/ (jobs on
+// Redis and BullMQ workers, above gp/: it runs GP batches on workers); cli/
+// (which alone loads gp/ and cluster/, lazily).
 describe("layers point one way", () => {
   it("the VM imports nothing above it", () => {
     expect(crossings(["src/vm"], ["src/caps", "src/process", "src/image", "src/trace", "gp", "src/cli", "src/session.ts", "src/index.ts", "src/internals.ts", "lang"])).toEqual([]);
@@ -181,9 +182,9 @@ describe("layers point one way", () => {
     expect(inward.filter((line) => !entries.has(line.split(" → ")[1]))).toEqual([]);
     expect(inward.length).toBeGreaterThan(0);
   });
-  it("nothing in src/ or lang/ imports genetic programming but the CLI's gp command", () => {
+  it("nothing in src/ or lang/ imports genetic programming but the CLI's gp command and the cluster's GP batches", () => {
     const outward = crossings(["src", "lang"], ["gp"]);
-    expect(outward.filter((line) => !line.startsWith("src/cli/gp-command.ts → "))).toEqual([]);
+    expect(outward.filter((line) => !line.startsWith("src/cli/gp-command.ts → ") && !line.startsWith("src/cluster/gp.ts → "))).toEqual([]);
     expect(outward.length).toBeGreaterThan(0);
   });
   it("the debugger (above the session) is imported by the CLI only", () => {
@@ -191,6 +192,9 @@ describe("layers point one way", () => {
     expect(crossings(["src/debug"], ["src/cli", "src/index.ts", "src/internals.ts", "gp"])).toEqual([]);
   });
   it("nothing but the CLI imports the CLI", () => {
-    expect(crossings(["src/vm", "src/caps", "src/process", "src/image", "src/trace", "gp", "src/session.ts", "src/index.ts", "src/internals.ts", "src/debug", "lang"], ["src/cli"])).toEqual([]);
+    expect(crossings(["src/vm", "src/caps", "src/process", "src/image", "src/trace", "gp", "src/session.ts", "src/index.ts", "src/internals.ts", "src/debug", "src/cluster", "lang"], ["src/cli"])).toEqual([]);
+  });
+  it("nothing below the cluster imports it (only the CLI runs workers and jobs)", () => {
+    expect(crossings(["src/vm", "src/caps", "src/process", "src/image", "src/trace", "gp", "src/session.ts", "src/index.ts", "src/internals.ts", "src/debug", "lang"], ["src/cluster"])).toEqual([]);
   });
 });

@@ -284,6 +284,14 @@ export function builtinRegistry(opts: BuiltinOptions): CapRegistry {
   return reg;
 }
 
+/**
+ * Built-ins whose calls change something outside the process tree: files in
+ * host directories, and the kv store when it is a host file (in memory, its
+ * puts are state that travels in the trace). A run resumed from an image
+ * taken before such a call makes it again (spec/distributed.md).
+ */
+export const HOST_EFFECTS: ReadonlySet<string> = new Set(["fs.mkdir", "fs.remove", "fs.rename", "fs.write", "kv.put"]);
+
 /** The VM core's minimal registry: io.print only. */
 export function builtinCaps(io: HostIO): CapRegistry {
   const all = builtinRegistry({ io });

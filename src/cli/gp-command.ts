@@ -41,6 +41,8 @@ interface GpFlags {
   checkpoint?: string;
   checkpointEvery: number;
   resume?: string;
+  redis?: string;
+  queue?: string;
 }
 
 const err = (s: string): void => void process.stderr.write(s);
@@ -134,7 +136,9 @@ async function gpCommand(f: GpFlags): Promise<number> {
   const out = f.out ?? `${stem}.rmod`;
   // Every file the run will write, checked before the first generation (a run can take hours).
   for (const path of [out, f.plot, checkpointPath]) if (path !== undefined) checkWritable(path);
-  const run = new GpRun(problem, config, state);
+  // With --redis, each generation's population is evaluated on the cluster's workers (src/cluster/gp.ts).
+  const remote = f.redis !== undefined ? await (await import("../cluster/gp.js")).openDistributedRun(f.redis, f.queue, problem, ref, config, state) : null;
+  const run = remote ?? new GpRun(problem, config, state);
   const saveCheckpoint = (path: string): void =>
     writeFileAtomic(path, new TextEncoder().encode(encodeCheckpoint({ problem: ref, config: run.config, state: run.state })));
   const progress = new Progress(process.stderr, run.config.gens, run.state.generation);
@@ -145,6 +149,7 @@ async function gpCommand(f: GpFlags): Promise<number> {
   process.on("SIGINT", onSignal);
   try {
     while (!run.finished && !interrupted) {
+      await remote?.prepare();
       const st = run.step();
       progress.update(st, run.seconds, run.evalsPerSecond);
       if (checkpointPath !== undefined && !run.finished && run.state.generation % f.checkpointEvery === 0) saveCheckpoint(checkpointPath);
@@ -154,6 +159,7 @@ async function gpCommand(f: GpFlags): Promise<number> {
   } finally {
     process.removeListener("SIGINT", onSignal);
     progress.end();
+    await remote?.disconnect();
   }
   if (interrupted && !run.finished) {
     const path = checkpointPath ?? `${stem}.checkpoint.json`;
@@ -209,6 +215,8 @@ export function addGpCommand(program: Command): void {
     .option("--checkpoint <file>", "write the population to this file every --checkpoint-every generations")
     .addOption(new Option("--checkpoint-every <n>", "generations between checkpoints").argParser(count("--checkpoint-every", 1, 1_000_000)).default(10))
     .option("--resume <file>", "continue the run saved in a checkpoint (--gens may raise its limit)")
+    .option("--redis <url>", "evaluate each generation on the workers of this Redis (rar worker); the report is the local run's")
+    .option("--queue <name>", "the workers' queue (with --redis; default rar)")
     .action(async (flags: GpFlags) => {
       process.exitCode = await gpCommand(flags);
     });

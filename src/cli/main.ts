@@ -76,6 +76,7 @@ const EXTRA_COMMANDS: Readonly<Record<string, (program: Command) => Promise<void
   gp: async (p) => (await import("./gp-command.js")).addGpCommand(p),
   compile: async (p) => (await import("./ent-commands.js")).addCompileCommand(p, err),
   debug: async (p) => (await import("./debug-commands.js")).addDebugCommands(p, finish),
+  cluster: async (p) => (await import("./cluster-commands.js")).addClusterCommands(p, finish),
 };
 const COMMAND_GROUP: Readonly<Record<string, string>> = {
   resume: "images",
@@ -88,6 +89,11 @@ const COMMAND_GROUP: Readonly<Record<string, string>> = {
   debug: "debug",
   "trace-slice": "debug",
   view: "debug",
+  worker: "cluster",
+  submit: "cluster",
+  status: "cluster",
+  fetch: "cluster",
+  cancel: "cluster",
 };
 
 /**

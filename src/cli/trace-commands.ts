@@ -18,7 +18,7 @@ function auditJson(r: AuditReport): string {
     replayDigest: r.replayDigest,
     imageDigest: r.imageDigest,
     initialDigest: r.originDigest,
-    trace: { events: r.events, head: r.head, host: r.host, resumes: r.resumes },
+    trace: { events: r.events, head: r.head, host: r.host, resumes: r.resumes, legs: r.legs },
     capabilities: r.capabilities,
     processes: r.processes,
     calls: r.calls,

@@ -65,6 +65,8 @@ export interface AuditReport {
   readonly host: Readonly<Record<string, number>>;
   /** Indices of the host's resume events: each starts a leg of the run (a migration, a refuel). */
   readonly resumes: readonly number[];
+  /** The legs of the run, one per host resume: its event index and who ran it, when the host named itself (a cluster worker). */
+  readonly legs: readonly { index: number; by?: string }[];
   /** Every capability call, in order. */
   readonly calls: readonly AuditCall[];
   /** Per capability: how many calls and which processes made them (sorted). */
@@ -90,16 +92,20 @@ function processOf(p: Process): AuditProcess {
   };
 }
 
-function summarizeCalls(trace: Trace | null): Pick<AuditReport, "calls" | "capabilities" | "host" | "resumes"> {
+function summarizeCalls(trace: Trace | null): Pick<AuditReport, "calls" | "capabilities" | "host" | "resumes" | "legs"> {
   const calls: AuditCall[] = [];
   const caps = new Map<string, { calls: number; refused: number; paths: Set<string> }>();
   const host: Record<string, number> = {};
   const resumes: number[] = [];
+  const legs: { index: number; by?: string }[] = [];
   const events = trace ? trace.events() : [];
   events.forEach((e, index) => {
     if (!isCallEvent(e)) {
       host[e.kind] = (host[e.kind] ?? 0) + 1;
-      if (e.kind === "resume") resumes.push(index);
+      if (e.kind === "resume") {
+        resumes.push(index);
+        legs.push(e.by === undefined ? { index } : { index, by: e.by });
+      }
       return;
     }
     calls.push({ index, path: e.path, cap: e.cap, text: describeEvent(e) });
@@ -113,7 +119,7 @@ function summarizeCalls(trace: Trace | null): Pick<AuditReport, "calls" | "capab
     const c = caps.get(cap) as { calls: number; refused: number; paths: Set<string> };
     return { cap, calls: c.calls, refused: c.refused, paths: [...c.paths].sort() };
   });
-  return { calls, capabilities, host, resumes };
+  return { calls, capabilities, host, resumes, legs };
 }
 
 /** Audits a decoded image. */
@@ -220,6 +226,10 @@ export function formatAudit(r: AuditReport): string {
     .map((k) => `${k} ${r.host[k]}`)
     .join(", ");
   lines.push(`trace: ${r.events} events (${r.calls.length} capability calls${host ? `; host: ${host}` : ""})`);
+  if (r.legs.some((l) => l.by !== undefined)) {
+    lines.push("legs (who ran each):");
+    r.legs.forEach((l, k) => lines.push(`  leg ${k + 1} from event #${l.index}: ${l.by ?? "(host not named)"}`));
+  }
   lines.push("capabilities used:");
   if (r.capabilities.length === 0) lines.push("  (none)");
   for (const c of r.capabilities)

@@ -128,11 +128,15 @@ function readEvent(x: unknown, i: number, where: string): { event: TraceEvent; l
   if (!isEventKind(kind)) r.fail(`unknown kind '${kind}'`);
   const fields: readonly Field[] = EVENTS[kind];
   const arity = fields.length + 1;
-  if (f.length !== arity + 1) r.fail(`a ${kind} event has ${arity} fields and a link, not ${f.length} values`);
-  const link = f[arity];
+  const required = fields.filter((d) => !d.optional).length + 1;
+  if (f.length < required + 1 || f.length > arity + 1) {
+    const counts = required === arity ? `${arity}` : `${required} to ${arity}`;
+    r.fail(`a ${kind} event has ${counts} fields and a link, not ${f.length} values`);
+  }
+  const link = f[f.length - 1];
   if (!(link instanceof Uint8Array) || link.length !== DIGEST_BYTES) r.fail(`its link must be a ${DIGEST_BYTES}-byte digest`);
   const event: Record<string, unknown> = { kind };
-  for (let k = 0; k < fields.length; k++) {
+  for (let k = 0; k < f.length - 2; k++) {
     const { name, type, what } = fields[k];
     event[name] = (READ[type] as (r: EventReader, x: unknown, what: string) => unknown)(r, f[k + 1], what);
   }

@@ -57,15 +57,25 @@ export interface FieldValue {
 
 export type FieldType = keyof FieldValue;
 
-/** One field of an event: its name in the event object, its type, and what messages call it. */
-export interface Field<N extends string = string, T extends FieldType = FieldType> {
+/**
+ * One field of an event: its name in the event object, its type, what
+ * messages call it, and whether it may be left out. Optional fields come last
+ * in their row: an event without one is encoded without it, so traces written
+ * before the field existed keep their bytes and links.
+ */
+export interface Field<N extends string = string, T extends FieldType = FieldType, O extends boolean = boolean> {
   readonly name: N;
   readonly type: T;
   readonly what: string;
+  readonly optional: O;
 }
 
-function field<N extends string, T extends FieldType>(name: N, type: T, what: string = name): Field<N, T> {
-  return { name, type, what };
+function field<N extends string, T extends FieldType>(name: N, type: T, what: string = name): Field<N, T, false> {
+  return { name, type, what, optional: false };
+}
+
+function optional<N extends string, T extends FieldType>(name: N, type: T, what: string = name): Field<N, T, true> {
+  return { name, type, what, optional: true };
 }
 
 /** Every event kind with its fields, in encoding order (the kind itself comes first, the link last). */
@@ -104,8 +114,8 @@ export const EVENTS = {
   ],
   /** The host raised the root's limits (the first refuel sets the initial limits). */
   refuel: [field("gas", "amount"), field("mem", "amount")],
-  /** The host ran (or continued) the root. */
-  resume: [],
+  /** The host ran (or continued) the root; `by` names the host when it named itself (a cluster worker). */
+  resume: [optional("by", "name", "host name")],
   /**
    * The host stopped the root at an instruction boundary when its gasUsed
    * was `gas` (Machine.run's stopAt) and marked it out_of_gas. A replay stops
@@ -123,7 +133,9 @@ export type EventKind = keyof typeof EVENTS;
 type FieldsOf<K extends EventKind> = (typeof EVENTS)[K][number];
 
 /** The event of kind K: its kind and, for each field of its row, a value of the field's type. */
-export type EventOf<K extends EventKind> = { readonly kind: K } & { readonly [F in FieldsOf<K> as F["name"]]: FieldValue[F["type"]] };
+export type EventOf<K extends EventKind> = { readonly kind: K } & {
+  readonly [F in FieldsOf<K> as F["optional"] extends true ? never : F["name"]]: FieldValue[F["type"]];
+} & { readonly [F in FieldsOf<K> as F["optional"] extends true ? F["name"] : never]?: FieldValue[F["type"]] };
 
 export type StartEvent = EventOf<"start">;
 export type CapEvent = EventOf<"cap">;
@@ -186,7 +198,10 @@ export function eventFields(e: TraceEvent): WireValue[] {
   const out: WireValue[] = [e.kind];
   // Sound: an event has exactly its row's fields, each of its type (EventOf derives the one from the other).
   const values = e as unknown as Readonly<Record<string, unknown>>;
-  for (const f of EVENTS[e.kind] as readonly Field[]) out.push((ENCODE[f.type] as (v: unknown) => WireValue)(values[f.name]));
+  for (const f of EVENTS[e.kind] as readonly Field[]) {
+    if (f.optional && values[f.name] === undefined) break;
+    out.push((ENCODE[f.type] as (v: unknown) => WireValue)(values[f.name]));
+  }
   return out;
 }
 
@@ -211,7 +226,7 @@ export function describeEvent(e: TraceEvent): string {
     case "refuel":
       return `host refuel +${e.gas} gas +${e.mem} words`;
     case "resume":
-      return "host resume";
+      return e.by === undefined ? "host resume" : `host resume by ${e.by}`;
     case "interrupt":
       return `host interrupt at ${e.gas} gas`;
     case "answer":

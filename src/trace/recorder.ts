@@ -142,8 +142,9 @@ export class Recorder {
     this.trace.push({ kind: "refuel", gas, mem });
   }
 
-  resume(): void {
-    this.trace.push({ kind: "resume" });
+  /** `by`: who ran the root from here (a cluster worker), when the host names itself. */
+  resume(by?: string): void {
+    this.trace.push(by === undefined ? { kind: "resume" } : { kind: "resume", by });
   }
 
   interrupt(gas: number): void {
