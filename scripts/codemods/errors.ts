@@ -200,7 +200,7 @@ function convert(
   where: ts.Expression | undefined,
   text: (e: ts.Expression | undefined) => string | undefined,
   enclosing: ts.SignatureDeclaration | undefined,
-): string[] {
+): { key: string; message: string | undefined; where: string | undefined; dropped: boolean } {
   const phaseLit = stringLit(phase);
   const kindLit = stringLit(kind);
   let key: string;
@@ -232,14 +232,16 @@ function convert(
     problems.push(`${at(site)}: cannot convert the kind ${kind.getText()} of phase ${phase.getText()}`);
     key = `${text(phase)}, ${text(kind)}`;
   }
-  let msg = text(message);
   const msgLit = message && stringLit(message);
-  if (phaseLit !== undefined && kindLit !== undefined && msgLit !== undefined && isErrorKey(`${phaseLit}.${kindLit}`)) {
-    if (msgLit === errorText(`${phaseLit}.${kindLit}` as ErrorKey)) msg = undefined;
-  }
-  const w = text(where);
-  if (w !== undefined) return [key, msg ?? "undefined", w];
-  return msg !== undefined ? [key, msg] : [key];
+  const full = `${phaseLit}.${kindLit}`;
+  const dropped = msgLit !== undefined && isErrorKey(full) && msgLit === errorText(full);
+  return { key, message: dropped ? undefined : text(message), where: text(where), dropped };
+}
+
+/** The new-form argument list. */
+function argList(c: { key: string; message: string | undefined; where: string | undefined }): string {
+  if (c.where !== undefined) return [c.key, c.message ?? "undefined", c.where].join(", ");
+  return c.message !== undefined ? `${c.key}, ${c.message}` : c.key;
 }
 
 // --- removable helpers --------------------------------------------------------
@@ -275,16 +277,17 @@ function removable(decl: ts.FunctionDeclaration, raise: Raise): boolean {
   return ok;
 }
 
+/** Removes a declaration with its doc comment, leaving one blank line between what stood around it. */
 function removeDeclaration(sf: ts.SourceFile, decl: ts.Node): void {
   const full = sf.getFullText();
-  let start = decl.getFullStart();
-  // Keep the blank line before; take the declaration's comments and its line break.
-  while (start < decl.getStart() && /\s/.test(full[start])) start++;
+  let start = decl.getStart(sf, false);
+  const comments = ts.getLeadingCommentRanges(full, decl.getFullStart()) ?? [];
+  const last = comments[comments.length - 1];
+  if (last && full.startsWith("/**", last.pos) && /^\s*$/.test(full.slice(last.end, start))) start = last.pos;
+  while (start > 0 && /\s/.test(full[start - 1])) start--;
   let end = decl.getEnd();
-  while (end < full.length && (full[end] === " " || full[end] === "\t")) end++;
-  if (full[end] === "\n") end++;
-  if (full[end] === "\n" && (start === 0 || full[start - 1] === "\n")) end++;
-  edit(sf, start, end, "");
+  while (end < full.length && /\s/.test(full[end])) end++;
+  edit(sf, start, end, start === 0 ? "" : end === full.length ? "\n" : "\n\n");
 }
 
 // --- the passes -----------------------------------------------------------------
@@ -306,8 +309,13 @@ for (const r of allRaises) {
   const sf = r.call.getSourceFile();
   const enclosing = ts.findAncestor(r.call, ts.isFunctionLike) as ts.SignatureDeclaration | undefined;
   const [phase, kind, message, where] = r.args;
-  const args = convert(r.call, phase, kind, message, where, (e) => e?.getText(), enclosing);
-  edit(sf, r.args[0].getStart(), r.args[r.args.length - 1].getEnd(), args.join(", "));
+  const c = convert(r.call, phase, kind, message, where, (e) => e?.getText(), enclosing);
+  // Only the phase and kind change (and a message the catalogue holds goes), so the layout stays.
+  edit(sf, phase.getStart(), kind.getEnd(), c.key);
+  if (c.dropped && message) {
+    if (where) edit(sf, message.getStart(), message.getEnd(), "undefined");
+    else edit(sf, kind.getEnd(), message.getEnd(), "");
+  }
 }
 
 // Calls of removed helpers become the throw they stood for.
@@ -330,9 +338,9 @@ for (const h of helpers) {
         problems.push(`${at(n)}: a call of ${h.decl.name!.text} lacks the phase or kind`);
         return;
       }
-      const args = convert(n, phase, kind, message, where, (e) => e?.getText(), enclosing);
+      const c = convert(n, phase, kind, message, where, (e) => e?.getText(), enclosing);
       const stmt = n.parent;
-      edit(sf, stmt.getStart(), stmt.getEnd(), `throw new RarError(${args.join(", ")});`);
+      edit(sf, stmt.getStart(), stmt.getEnd(), `throw new RarError(${argList(c)});`);
     }
     ts.forEachChild(n, visit);
   };
@@ -429,21 +437,16 @@ function fixImports(file: string, text: string): string {
   );
   const body = text.slice(decl ? decl.getEnd() : 0);
   const uses = (name: string, typeOnly: boolean): boolean => new RegExp(`\\b${name}\\b${typeOnly ? "<" : ""}`).test(body);
-  const wanted: { name: string; type: boolean }[] = [];
   const present = new Map<string, boolean>();
   const named = decl?.importClause?.namedBindings;
   if (named && ts.isNamedImports(named))
     for (const el of named.elements) present.set(el.name.text, el.isTypeOnly || decl!.importClause!.isTypeOnly);
-  for (const [name, isType] of present) {
-    if (name === "Phase" && !uses("Phase", false)) continue;
-    wanted.push({ name, type: isType });
-  }
-  for (const name of ["ErrorKey", "PhaseOf"])
-    if (!present.has(name) && uses(name, true)) wanted.push({ name, type: true });
+  // The file's own order is kept; what it now needs comes last.
+  const wanted: { name: string; type: boolean }[] = [];
+  for (const [name, isType] of present) if (name !== "Phase" || uses("Phase", false)) wanted.push({ name, type: isType });
+  for (const name of ["ErrorKey", "PhaseOf"]) if (!present.has(name) && uses(name, true)) wanted.push({ name, type: true });
   if (!decl && wanted.length === 0) return text;
-  const list = wanted
-    .sort((a, b) => a.name.localeCompare(b.name, "en", { caseFirst: "upper" }))
-    .map((w) => (w.type ? `type ${w.name}` : w.name));
+  const list = wanted.map((w) => (w.type ? `type ${w.name}` : w.name));
   if (decl) {
     const same = [...present.keys()].join() === wanted.map((w) => w.name).join();
     if (same) return text;
