@@ -43,7 +43,7 @@ export const PHASE_EXIT: Readonly<Record<Phase, ExitCode>> = {
  */
 export class UsageError extends RarError {
   constructor(message: string, where?: string) {
-    super("usage", "cli", message, where);
+    super("usage.cli", message, where);
   }
 }
 

@@ -188,11 +188,10 @@ export class Machine {
     caps: string[] = [],
     memory: Int32Array = NO_WORDS,
   ): Process {
-    if (entry < 0 || entry >= module.functions.length) throw new RarError("usage", "entry", `no function #${entry}`);
+    if (entry < 0 || entry >= module.functions.length) throw new RarError("usage.entry", `no function #${entry}`);
     if (args.length !== module.nparams[entry])
       throw new RarError(
-        "usage",
-        "arity",
+        "usage.arity",
         `${module.functions[entry].name} takes ${module.nparams[entry]} argument(s), got ${args.length}`,
       );
     const p = new Process(
@@ -223,8 +222,8 @@ export class Machine {
    * same instruction).
    */
   run(root: Process, stopAt = Infinity): RunStop {
-    if (this.pending) throw new RarError("usage", "async", "an async capability call is pending; settle it first");
-    if (root.status !== StatusCode.READY) throw new RarError("usage", "not_ready", `process is ${root.statusName}`);
+    if (this.pending) throw new RarError("usage.async", "an async capability call is pending; settle it first");
+    if (root.status !== StatusCode.READY) throw new RarError("usage.not_ready", `process is ${root.statusName}`);
     this.stopAt = stopAt;
     let d = deepest(root);
     this.load(d);
@@ -315,7 +314,7 @@ export class Machine {
   /** Completes an async capability call once its promise settled, then keeps running (up to `stopAt`, as run). */
   settlePending(root: Process, value: CapValue | Error, stopAt = Infinity): RunStop {
     const pend = this.pending;
-    if (!pend) throw new RarError("usage", "no_pending", "no capability call is pending");
+    if (!pend) throw new RarError("usage.no_pending");
     this.pending = null;
     const p = pend.proc;
     if (value instanceof Error) {
@@ -1189,7 +1188,7 @@ export function shallowestLacking(d: Process, gas: boolean, need: number): Proce
  * runs out) and a host resume continues it exactly there.
  */
 export function interruptRoot(root: Process): void {
-  if (root.status !== StatusCode.READY) throw new RarError("usage", "not_ready", `process is ${root.statusName}`);
+  if (root.status !== StatusCode.READY) throw new RarError("usage.not_ready", `process is ${root.statusName}`);
   root.status = StatusCode.OUT_OF_GAS;
   root.need = 0;
 }
@@ -1214,7 +1213,7 @@ function wake(c: Process): void {
       return;
     }
     default:
-      throw new RarError("usage", "not_resumable", `process ${c.path} is ${c.statusName}`);
+      throw new RarError("usage.not_resumable", `process ${c.path} is ${c.statusName}`);
   }
 }
 

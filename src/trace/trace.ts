@@ -37,7 +37,7 @@ import { bytesToHex } from "@noble/hashes/utils";
 import type { CapSignature, CapValue, ValueType } from "../caps/registry.js";
 import { HOST_EVENT_KINDS, type TraceEvent as WireEvent, type TraceSlot, type WireValue } from "../image/format.js";
 import { WireWriter, join } from "../image/wire.js";
-import { RarError } from "../vm/errors.js";
+import { RarError, type ErrorKey } from "../vm/errors.js";
 import { bytesToInt32, int32ToBytes } from "../vm/module.js";
 
 export interface HostCap {
@@ -133,11 +133,11 @@ export const TRACE_LIMITS = {
 export class TraceError extends RarError {
   constructor(
     readonly index: number,
-    kind: string,
+    kind: ErrorKey<"trace">,
     message: string,
     where: string,
   ) {
-    super("trace", kind, message, where);
+    super(kind, message, where);
   }
 }
 
@@ -441,7 +441,7 @@ class EventReader {
   ) {}
 
   fail(message: string): never {
-    throw new TraceError(this.index, "bad_event", `trace event ${this.index}: ${message}`, this.where);
+    throw new TraceError(this.index, "trace.bad_event", `trace event ${this.index}: ${message}`, this.where);
   }
 
   str(x: unknown, max: number, what: string): string {
@@ -572,13 +572,13 @@ function same(a: Uint8Array, b: Uint8Array): boolean {
  */
 export function traceFromWire(slot: TraceSlot, where = "trace"): Trace {
   const n = slot.events.length;
-  if (n > TRACE_LIMITS.events) throw new TraceError(0, "too_long", `more than ${TRACE_LIMITS.events} events`, where);
+  if (n > TRACE_LIMITS.events) throw new TraceError(0, "trace.too_long", `more than ${TRACE_LIMITS.events} events`, where);
   const events: TraceEvent[] = [];
   const recorded: Uint8Array[] = [];
   for (let i = 0; i < n; i++) {
     const { event, link } = readEvent(slot.events[i], i, where);
     if ((i === 0) !== (event.kind === "start"))
-      throw new TraceError(i, "order", `trace event ${i}: a trace starts with exactly one start event`, where);
+      throw new TraceError(i, "trace.order", `trace event ${i}: a trace starts with exactly one start event`, where);
     events.push(event);
     recorded.push(link);
   }
@@ -606,7 +606,7 @@ export function traceFromWire(slot: TraceSlot, where = "trace"): Trace {
     if (!same(expected, recorded[i]))
       throw new TraceError(
         i,
-        "broken_link",
+        "trace.broken_link",
         `trace event ${i} (${event.kind}) does not match its link: recorded ${bytesToHex(recorded[i]).slice(0, 16)}…, computed ${bytesToHex(expected).slice(0, 16)}…`,
         where,
       );
@@ -616,7 +616,7 @@ export function traceFromWire(slot: TraceSlot, where = "trace"): Trace {
   if (!same(full, slot.head))
     throw new TraceError(
       n,
-      "broken_head",
+      "trace.broken_head",
       `the trace head ${bytesToHex(slot.head).slice(0, 16)}… does not match its ${n} events (${bytesToHex(full).slice(0, 16)}…): events are missing at the end`,
       where,
     );
