@@ -11,7 +11,7 @@
 
 import { Machine } from "../process/scheduler.js";
 import { describeFault } from "../process/report.js";
-import { PROCESS_WORDS } from "../process/process.js";
+import { PROCESS_WORDS, STATUS_NAMES } from "../process/process.js";
 import { MODULE_LIMITS, type FunctionDef, type Module } from "../vm/module.js";
 import { GAS, Op, StatusCode, wordGas } from "../vm/opcodes.js";
 import { verify } from "../vm/verify.js";
@@ -513,7 +513,7 @@ export function scoreCandidate(r: BatchResult, k: number, block: CaseBlock, prob
 export function outputOf(r: BatchResult, k: number, i: number, l: Layout): string {
   const o = (k * r.count + i) * r.rec;
   const status = r.words[o + R_STATUS];
-  if (status !== StatusCode.DONE) return ["ready", "done", "fault", "out_of_gas", "out_of_mem", "yielded", "cap_call"][status] ?? "?";
+  if (status !== StatusCode.DONE) return STATUS_NAMES[status] ?? "?";
   if (l.output !== "string") return String(r.words[o + R_VALUE]);
   const n = Math.max(0, Math.min(r.words[o + R_OUT], l.outCap));
   // One code point at a time: spreading a long output into fromCodePoint overflows the call's arguments.

@@ -5,6 +5,7 @@ import { Detail, detailText, type FaultKind } from "../vm/errors.js";
 import type { Cpu } from "../vm/interpreter.js";
 import type { Module } from "../vm/module.js";
 import { StatusCode } from "../vm/opcodes.js";
+import { STATUS_NAMES, type StatusName } from "../vm/status.js";
 
 /**
  * Words charged for a process's own bookkeeping: what the host holds for a
@@ -42,17 +43,8 @@ export function argsMemory(args: readonly number[]): Int32Array {
  */
 const REUSE_SLACK = 64;
 
-export type StatusName = "ready" | "done" | "fault" | "out_of_gas" | "out_of_mem" | "yielded" | "cap_call";
-
-export const STATUS_NAMES: readonly StatusName[] = [
-  "ready",
-  "done",
-  "fault",
-  "out_of_gas",
-  "out_of_mem",
-  "yielded",
-  "cap_call",
-];
+/** Status names, from the status table (src/vm/status.ts). */
+export { STATUS_NAMES, type StatusName };
 
 /** A capability call trapped for the parent to answer. */
 export interface CapRequest {

@@ -3,6 +3,8 @@
 // the catalogue ERRORS, grouped by the phase it arises in, a message and a
 // location. Guest faults (FAULTS) are process statuses, never exceptions.
 
+import { STATUSES, STATUS_NAMES, StatusCode } from "./status.js";
+
 /**
  * The host error catalogue (like wasm3's d_m3ErrorConst): every kind of
  * RarError, declared once, grouped by phase, with its message: the text of
@@ -246,7 +248,10 @@ export const TRAP_CODES = {
   UNFINISHED_BASE: 10,
 } as const;
 
-const UNFINISHED: Readonly<Record<number, string>> = { 2: "fault", 3: "out_of_gas", 4: "out_of_mem", 5: "yielded", 6: "cap_call" };
+/** Statuses after which a sandboxed call did not finish, each with a trap code UNFINISHED_BASE + status: every status but ready and done. */
+export const UNFINISHED_STATUSES: readonly number[] = STATUSES.filter((s) => s.code !== StatusCode.READY && s.code !== StatusCode.DONE).map(
+  (s) => s.code,
+);
 
 /** The message of a TRAP code, if it is one of TRAP_CODES. */
 export function trapMessage(code: number): string | undefined {
@@ -258,8 +263,8 @@ export function trapMessage(code: number): string | undefined {
     case TRAP_CODES.BAD_RESULT:
       return "malformed value from a child process";
   }
-  const status = UNFINISHED[code - TRAP_CODES.UNFINISHED_BASE];
-  return status ? `sandboxed call did not finish: ${status}` : undefined;
+  const status = code - TRAP_CODES.UNFINISHED_BASE;
+  return UNFINISHED_STATUSES.includes(status) ? `${FAULTS.child_failed}: ${STATUS_NAMES[status]}` : undefined;
 }
 
 /**

@@ -247,13 +247,5 @@ export const SCHEDULED: Uint8Array = runsBy("scheduler");
 /** By opcode, 1 where the compiled tier runs the instruction itself. */
 export const COMPILED: Uint8Array = runsBy("compiled");
 
-/** Status codes as guests see them (RESUME, STATUS). */
-export const StatusCode = {
-  READY: 0,
-  DONE: 1,
-  FAULT: 2,
-  OUT_OF_GAS: 3,
-  OUT_OF_MEM: 4,
-  YIELDED: 5,
-  CAP_CALL: 6,
-} as const;
+/** Status codes as guests see them (RESUME, STATUS): defined by the status table, src/vm/status.ts. */
+export { StatusCode } from "./status.js";
