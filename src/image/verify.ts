@@ -16,7 +16,7 @@
 // - authority: a child's capabilities are covered by its parent's (same
 //   family, a scope within one the parent holds).
 //
-// Every failure is a RarError("image", kind, message, "image: process P field").
+// Every failure is a RarError with an image key, where "image: process P field".
 
 import { capCovers } from "../caps/registry.js";
 import { PROCESS_WORDS, STATUS_NAMES, type Process } from "../process/process.js";
