@@ -52,7 +52,7 @@ function checkProcess(p: Process, where: string): void {
     bad("faultKind", "image.status", `a fault kind or detail on a process that is ${STATUS_NAMES[st]}`);
   }
   if ((st === S.CAP_CALL) !== (p.request !== null))
-    bad("request", "image.status", st === S.CAP_CALL ? "cap_call without its request" : `a request on a process that is ${STATUS_NAMES[st]}`);
+    bad("request", "image.status", st === S.CAP_CALL ? `${STATUS_NAMES[st]} without its request` : `a request on a process that is ${STATUS_NAMES[st]}`);
 
   if (p.fp === 0) {
     if (st === S.DONE) {
@@ -107,7 +107,7 @@ function checkProcess(p: Process, where: string): void {
   if (st === S.YIELDED) {
     if (!after(Op.YIELD)) bad("pc", "image.pc", `a yielded process stands right after a YIELD, not at pc ${pc}`);
   } else if (st === S.CAP_CALL) {
-    if (!after(Op.CAP)) bad("pc", "image.pc", `a process in cap_call stands right after a CAP, not at pc ${pc}`);
+    if (!after(Op.CAP)) bad("pc", "image.pc", `a process in ${STATUS_NAMES[st]} stands right after a CAP, not at pc ${pc}`);
     h -= 1;
   } else if (st === S.FAULT) {
     // A capability call that failed after its arguments were taken faults after the CAP.
