@@ -54,42 +54,38 @@ export function encodeCheckpoint(c: Checkpoint): string {
   return `{"format":"${CHECKPOINT_FORMAT}","version":${CHECKPOINT_VERSION},"digest":"${digest}","body":${body}}\n`;
 }
 
-function bad(message: string, where: string): never {
-  throw new RarError("usage", "checkpoint", message, where);
-}
-
 function obj(x: unknown, what: string, where: string): Record<string, unknown> {
-  if (typeof x !== "object" || x === null || Array.isArray(x)) bad(`${what} must be an object`, where);
+  if (typeof x !== "object" || x === null || Array.isArray(x)) throw new RarError("usage.checkpoint", `${what} must be an object`, where);
   return x as Record<string, unknown>;
 }
 
 function int(x: unknown, what: string, where: string, lo = 0, hi = Number.MAX_SAFE_INTEGER): number {
-  if (typeof x !== "number" || !Number.isInteger(x) || x < lo || x > hi) bad(`${what} must be an integer in ${lo}..${hi}`, where);
+  if (typeof x !== "number" || !Number.isInteger(x) || x < lo || x > hi) throw new RarError("usage.checkpoint", `${what} must be an integer in ${lo}..${hi}`, where);
   return x;
 }
 
 function num(x: unknown, what: string, where: string): number {
-  if (typeof x !== "number" || !Number.isFinite(x) || x < 0) bad(`${what} must be a non-negative number`, where);
+  if (typeof x !== "number" || !Number.isFinite(x) || x < 0) throw new RarError("usage.checkpoint", `${what} must be a non-negative number`, where);
   return x;
 }
 
 function fraction(x: unknown, what: string, where: string): number {
-  if (typeof x !== "number" || !(x > 0 && x <= 1)) bad(`${what} must be a number in (0, 1]`, where);
+  if (typeof x !== "number" || !(x > 0 && x <= 1)) throw new RarError("usage.checkpoint", `${what} must be a number in (0, 1]`, where);
   return x;
 }
 
 function genome(x: unknown, what: string, where: string): Genome {
-  if (!Array.isArray(x) || x.length % 2 !== 0 || x.length > 2_000_000) bad(`${what} must be an even-length array of gene words`, where);
-  for (const w of x) if (typeof w !== "number" || !Number.isInteger(w) || w < -0x80000000 || w > 0x7fffffff) bad(`${what} holds a non-integer word`, where);
+  if (!Array.isArray(x) || x.length % 2 !== 0 || x.length > 2_000_000) throw new RarError("usage.checkpoint", `${what} must be an even-length array of gene words`, where);
+  for (const w of x) if (typeof w !== "number" || !Number.isInteger(w) || w < -0x80000000 || w > 0x7fffffff) throw new RarError("usage.checkpoint", `${what} holds a non-integer word`, where);
   return Int32Array.from(x as number[]);
 }
 
 function config(x: unknown, where: string): GpConfig {
   const o = obj(x, "config", where);
   const sel = o.selection;
-  if (sel !== "lexicase" && sel !== "tournament") bad("config.selection must be lexicase or tournament", where);
+  if (sel !== "lexicase" && sel !== "tournament") throw new RarError("usage.checkpoint", "config.selection must be lexicase or tournament", where);
   const pr = o.pressure;
-  if (pr !== "off" && pr !== "tiebreak" && pr !== "weighted") bad("config.pressure must be off, tiebreak or weighted", where);
+  if (pr !== "off" && pr !== "tiebreak" && pr !== "weighted") throw new RarError("usage.checkpoint", "config.pressure must be off, tiebreak or weighted", where);
   return {
     seed: int(o.seed, "config.seed", where, 0, 0xffffffff),
     pop: int(o.pop, "config.pop", where, 1, 1_000_000),
@@ -131,31 +127,31 @@ export function decodeCheckpoint(text: string, where: string): Checkpoint {
   try {
     doc = JSON.parse(text);
   } catch (e) {
-    bad(`not JSON (${(e as Error).message})`, where);
+    throw new RarError("usage.checkpoint", `not JSON (${(e as Error).message})`, where);
   }
   const d = obj(doc, "a checkpoint", where);
-  if (d.format !== CHECKPOINT_FORMAT) bad(`not a rar gp checkpoint (format ${JSON.stringify(d.format)})`, where);
-  if (d.version !== CHECKPOINT_VERSION) bad(`unsupported checkpoint version ${String(d.version)}`, where);
+  if (d.format !== CHECKPOINT_FORMAT) throw new RarError("usage.checkpoint", `not a rar gp checkpoint (format ${JSON.stringify(d.format)})`, where);
+  if (d.version !== CHECKPOINT_VERSION) throw new RarError("usage.checkpoint", `unsupported checkpoint version ${String(d.version)}`, where);
   const body = obj(d.body, "body", where);
   if (typeof d.digest !== "string" || digestBytes(new TextEncoder().encode(JSON.stringify(body))) !== d.digest)
-    bad("digest does not match the contents (the file is damaged or was edited)", where);
+    throw new RarError("usage.checkpoint", "digest does not match the contents (the file is damaged or was edited)", where);
   const p = obj(body.problem, "problem", where);
-  if (typeof p.name !== "string") bad("problem.name must be a string", where);
+  if (typeof p.name !== "string") throw new RarError("usage.checkpoint", "problem.name must be a string", where);
   const cfg = config(body.config, where);
   const s = obj(body.state, "state", where);
-  if (!Array.isArray(s.population) || s.population.length !== cfg.pop) bad(`state.population must hold config.pop = ${cfg.pop} genomes`, where);
+  if (!Array.isArray(s.population) || s.population.length !== cfg.pop) throw new RarError("usage.checkpoint", `state.population must hold config.pop = ${cfg.pop} genomes`, where);
   const rng = s.rng;
-  if (!Array.isArray(rng) || rng.length !== 4) bad("state.rng must be 4 words", where);
+  if (!Array.isArray(rng) || rng.length !== 4) throw new RarError("usage.checkpoint", "state.rng must be 4 words", where);
   rng.forEach((w, i) => int(w, `state.rng[${i}]`, where, 0, 0xffffffff));
-  if (!Array.isArray(s.history)) bad("state.history must be an array", where);
+  if (!Array.isArray(s.history)) throw new RarError("usage.checkpoint", "state.history must be an array", where);
   s.history.forEach((h, i) => {
     const o = obj(h, `state.history[${i}]`, where);
-    if (o.gen !== i) bad(`state.history[${i}].gen must be ${i}`, where);
-    for (const [k, v] of Object.entries(o)) if (typeof v !== "number" || !Number.isFinite(v)) bad(`state.history[${i}].${k} must be a number`, where);
+    if (o.gen !== i) throw new RarError("usage.checkpoint", `state.history[${i}].gen must be ${i}`, where);
+    for (const [k, v] of Object.entries(o)) if (typeof v !== "number" || !Number.isFinite(v)) throw new RarError("usage.checkpoint", `state.history[${i}].${k} must be a number`, where);
   });
-  if (typeof s.solved !== "boolean") bad("state.solved must be true or false", where);
+  if (typeof s.solved !== "boolean") throw new RarError("usage.checkpoint", "state.solved must be true or false", where);
   const generation = int(s.generation, "state.generation", where);
-  if (s.history.length !== generation) bad("state.history must have one entry per evaluated generation", where);
+  if (s.history.length !== generation) throw new RarError("usage.checkpoint", "state.history must have one entry per evaluated generation", where);
   return {
     problem: { name: p.name, cases: p.cases },
     config: cfg,

@@ -457,6 +457,6 @@ export function instantiate(spec: ProblemSpec, seed: number, given?: { train: Ca
 export function builtinProblem(name: string, seed: number): Problem {
   const spec = findSpec(name);
   if (!spec)
-    throw new RarError("usage", "problem", `unknown problem '${name}' (choose from ${PROBLEM_NAMES.join(", ")}, or give --cases FILE.json)`);
+    throw new RarError("usage.problem", `unknown problem '${name}' (choose from ${PROBLEM_NAMES.join(", ")}, or give --cases FILE.json)`);
   return instantiate(spec, seed);
 }

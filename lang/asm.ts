@@ -19,7 +19,7 @@ interface Fixup {
 
 class AsmError extends RarError {
   constructor(file: string, line: number, col: number, message: string) {
-    super("compile", "asm", message, `${file}:${line}:${col}`);
+    super("compile.asm", message, `${file}:${line}:${col}`);
   }
 }
 

@@ -55,7 +55,7 @@ export type LimitFail = (pos: SourcePos | undefined, detail: string) => never;
 
 /** The default LimitFail: a RarError of phase "compile". */
 export const limitError: LimitFail = (pos, detail) => {
-  throw new RarError("compile", "module_limit", detail, pos ? `${pos.file}:${pos.line}:${pos.col}` : undefined);
+  throw new RarError("compile.module_limit", detail, pos ? `${pos.file}:${pos.line}:${pos.col}` : undefined);
 };
 
 /** A jump target inside one function. */

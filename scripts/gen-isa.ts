@@ -9,9 +9,10 @@
 
 import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { PROCESS_WORDS, STATUS_NAMES } from "../src/process/process.js";
+import { PROCESS_WORDS } from "../src/process/process.js";
 import { MODULE_LIMITS } from "../src/vm/module.js";
-import { BYTES_PER_GAS, FRAME_WORDS, OPS, SPAWN_EXTRA, StatusCode, WIDTH, WORDS_PER_GAS, type OperandKind, type OpInfo } from "../src/vm/opcodes.js";
+import { BYTES_PER_GAS, FRAME_WORDS, OPS, SPAWN_EXTRA, WIDTH, WORDS_PER_GAS, type OperandKind, type OpInfo } from "../src/vm/opcodes.js";
+import { STATUSES } from "../src/vm/status.js";
 import { MAX_CAP_ARGS, MAX_STACK } from "../src/vm/verify.js";
 
 const TABLE_SOURCE = new URL("../src/vm/opcodes.ts", import.meta.url);
@@ -48,19 +49,6 @@ function dynamicGas(o: OpInfo): string {
   const counts = [d.words, d.bytes].flatMap((q) => (q ? [`${q[0]} = ${q[1]}`] : []));
   return `${parts.map(([x, per]) => ceil(x, per)).join(" + ")}, ${counts.join(", ")}`;
 }
-
-/** What each status means, keyed like StatusCode. */
-const STATUS_MEANING: Readonly<Record<keyof typeof StatusCode, string>> = {
-  READY: "can run: not started yet, running, waiting in RESUME for a child, or woken by a resume",
-  DONE: "the bottom frame returned; RESULT gives the value",
-  FAULT: "stopped by a fault; the whole state is kept",
-  OUT_OF_GAS:
-    "an instruction of this process or of a descendant needed more gas than this process had left, and no ancestor lacked it too; resumable after a refuel",
-  OUT_OF_MEM:
-    "an instruction of this process or of a descendant needed more memory than this process had left, and no ancestor lacked it too; resumable after a refuel",
-  YIELDED: "stopped by YIELD; RESULT gives the value; resumable",
-  CAP_CALL: "stopped by a trapped capability call, waiting for its parent to answer; resumable",
-};
 
 interface Group {
   title: string;
@@ -203,8 +191,7 @@ export function isaMarkdown(): string {
     "| Code | Name | Meaning |",
     "| ---: | --- | --- |",
   );
-  for (const [key, code] of Object.entries(StatusCode) as [keyof typeof StatusCode, number][])
-    p(`| ${code} | \`${STATUS_NAMES[code]}\` | ${STATUS_MEANING[key]} |`);
+  for (const s of STATUSES) p(`| ${s.code} | \`${s.name}\` | ${s.meaning} |`);
   p(
     "",
     "## Constants",

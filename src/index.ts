@@ -93,6 +93,8 @@ export type { ReplaySource, ReplayOptions, ReplayResult, Divergence } from "./tr
 export { RarError } from "./vm/errors.js";
 /** The phase a RarError belongs to: "usage", "decode", "verify", "compile", "image", "policy", "trace" or "io". */
 export type { Phase } from "./vm/errors.js";
+/** A RarError's key in the error catalogue, "phase.kind" (spec/errors.md lists them all), and its kind. */
+export type { ErrorKey, ErrorKind } from "./vm/errors.js";
 /** The name of a guest fault kind, as RunResult.fault and images report it. */
 export type { FaultKind } from "./vm/errors.js";
 

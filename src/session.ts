@@ -122,45 +122,41 @@ export interface RunResult {
 
 // --- the API boundary: every number a host passes is checked here ---------
 
-function usage(kind: string, message: string): never {
-  throw new RarError("usage", kind, message);
-}
-
 /** A budget, refuel amount or count: a non-negative safe integer (undefined gives `fallback`). */
 export function checkCount(name: string, v: unknown, fallback: number, max = LIMIT_MAX): number {
   if (v === undefined) return fallback;
   if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0 || v > max)
-    usage("bad_number", `${name} must be an integer from 0 to ${max}, not ${typeof v === "number" ? String(v) : typeof v}`);
+    throw new RarError("usage.bad_number", `${name} must be an integer from 0 to ${max}, not ${typeof v === "number" ? String(v) : typeof v}`);
   return v;
 }
 
 /** Program arguments: each a signed 32-bit integer. */
 export function checkArgs(args: unknown): readonly number[] {
   if (args === undefined) return [];
-  if (!Array.isArray(args)) usage("bad_args", "args must be an array of 32-bit integers");
+  if (!Array.isArray(args)) throw new RarError("usage.bad_args");
   args.forEach((a, i) => {
     if (typeof a !== "number" || !Number.isInteger(a) || a < -0x80000000 || a > 0x7fffffff)
-      usage("bad_args", `args[${i}] must be a signed 32-bit integer, not ${String(a)}`);
+      throw new RarError("usage.bad_args", `args[${i}] must be a signed 32-bit integer, not ${String(a)}`);
   });
   return args as number[];
 }
 
 function checkOptions(opts: SessionOptions): void {
-  if (typeof opts !== "object" || opts === null) usage("bad_options", "options must be an object");
+  if (typeof opts !== "object" || opts === null) throw new RarError("usage.bad_options");
   checkCount("gas", opts.gas, 0);
   checkCount("mem", opts.mem, 0);
   checkArgs(opts.args);
   checkCount("maxDepth", opts.maxDepth, 0, DEPTH_MAX);
   if (opts.caps !== undefined && (!Array.isArray(opts.caps) || !opts.caps.every((c) => typeof c === "string")))
-    usage("bad_caps", "caps must be an array of capability names");
-  if (opts.entry !== undefined && typeof opts.entry !== "string") usage("bad_entry", "entry must be a function name");
+    throw new RarError("usage.bad_caps");
+  if (opts.entry !== undefined && typeof opts.entry !== "string") throw new RarError("usage.bad_entry");
   const t: unknown = opts.tiering;
   if (t !== undefined && (typeof t !== "object" || t === null || !["undefined", "boolean"].includes(typeof (t as TieringOptions).enabled)))
-    usage("bad_options", "tiering must be an object { enabled?: boolean, warmGas?: number }");
+    throw new RarError("usage.bad_options", "tiering must be an object { enabled?: boolean, warmGas?: number }");
   checkCount("tiering.warmGas", opts.tiering?.warmGas, 0);
   if (opts.hostName !== undefined && !(typeof opts.hostName === "string" && opts.hostName.length <= HOST_NAME_MAX))
-    usage("bad_host_name", `hostName must be a string of at most ${HOST_NAME_MAX} characters`);
-  if (opts.beforeEffect !== undefined && typeof opts.beforeEffect !== "function") usage("bad_options", "beforeEffect must be a function");
+    throw new RarError("usage.bad_host_name", `hostName must be a string of at most ${HOST_NAME_MAX} characters`);
+  if (opts.beforeEffect !== undefined && typeof opts.beforeEffect !== "function") throw new RarError("usage.bad_options", "beforeEffect must be a function");
 }
 
 /** Longest host name a resume event records (a capability name's bound). */
@@ -172,10 +168,10 @@ function announced(name: string, inner: CapHandler, before: (cap: string, path: 
 }
 
 function checkRunOptions(opts: RunOptions): void {
-  if (typeof opts !== "object" || opts === null) usage("bad_options", "run options must be an object");
+  if (typeof opts !== "object" || opts === null) throw new RarError("usage.bad_options", "run options must be an object");
   if (opts.timeout !== undefined && !(typeof opts.timeout === "number" && opts.timeout >= 0 && opts.timeout <= 2 ** 31))
-    usage("bad_number", `timeout must be a number of milliseconds from 0 to ${2 ** 31}`);
-  if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) usage("bad_signal", "signal must be an AbortSignal");
+    throw new RarError("usage.bad_number", `timeout must be a number of milliseconds from 0 to ${2 ** 31}`);
+  if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) throw new RarError("usage.bad_signal");
 }
 
 /** The root's grants from the host's options: the policy's, else `caps`, else io.print (as `rar run`). */
@@ -192,7 +188,7 @@ export function entryIndex(module: Module, entry?: string): number {
   const name = entry ?? "main";
   const i = module.functions.findIndex((f) => f.name === name);
   if (i >= 0) return i;
-  if (entry !== undefined) throw new RarError("usage", "entry", `no function named '${entry}'`);
+  if (entry !== undefined) throw new RarError("usage.entry", `no function named '${entry}'`);
   return 0;
 }
 
@@ -254,7 +250,7 @@ export class Session {
     const machine = Session.machine(opts);
     const entry = entryIndex(module, opts.entry);
     if (module.nparams[entry] !== 0)
-      throw new RarError("usage", "entry", `entry function '${module.functions[entry].name}' must take no parameters`);
+      throw new RarError("usage.entry", `entry function '${module.functions[entry].name}' must take no parameters`);
     const grants = hostGrants(opts);
     if (opts.policy) negotiate(module, grants);
     const root = machine.createRoot(
@@ -363,7 +359,7 @@ export class Session {
    */
   static fromImage(bytes: Uint8Array, opts: SessionOptions & { where?: string } = {}): Session {
     checkOptions(opts);
-    if (!(bytes instanceof Uint8Array)) usage("bad_image", "image bytes must be a Uint8Array");
+    if (!(bytes instanceof Uint8Array)) throw new RarError("usage.bad_image");
     const machine = Session.machine(opts);
     const img = decodeFor(bytes, machine, opts.where);
     const where = `${opts.where ?? "image"}: trace`;
@@ -384,9 +380,9 @@ export class Session {
 
   /** The canonical image of the whole tree (the root stopped or not started yet). */
   snapshot(): Uint8Array {
-    if (this.machine.pending) throw new RarError("usage", "pending", "cannot snapshot while an async capability call is pending");
+    if (this.machine.pending) throw new RarError("usage.pending", "cannot snapshot while an async capability call is pending");
     if (!this.trace && this.kv && this.kv.file === undefined && this.kv.keys().length > 0)
-      throw new RarError("usage", "kv_lost", "the in-memory kv store travels in the trace: record the trace (record: true) or give the policy a kv file");
+      throw new RarError("usage.kv_lost");
     const resolve = resolverOf(this.machine);
     return encodeImage(this.root, this.history.meta(resolve), resolve);
   }
@@ -405,7 +401,7 @@ export class Session {
    */
   run(opts: RunOptions = {}): RunResult {
     checkRunOptions(opts);
-    if (this.machine.pending) usage("async", "an async capability call is pending; use runAsync() to continue");
+    if (this.machine.pending) throw new RarError("usage.async");
     this.recordResume();
     const until = this.deadline(opts);
     let r = this.start(until);
@@ -413,7 +409,7 @@ export class Session {
       until.sliced();
       r = until.stop() ? this.interrupt() : this.machine.run(this.root, until.next());
     }
-    if (r === "pending") usage("async", "an async capability call is pending; use runAsync() to continue");
+    if (r === "pending") throw new RarError("usage.async");
     return this.result();
   }
 
@@ -487,7 +483,7 @@ export class Session {
   refuel(gas: number, mem = 0): void {
     checkCount("refuel gas", gas, 0);
     checkCount("refuel mem", mem, 0);
-    if (this.machine.pending) usage("pending", "cannot refuel while an async capability call is pending");
+    if (this.machine.pending) throw new RarError("usage.pending", "cannot refuel while an async capability call is pending");
     this.recorder?.refuel(gas, mem);
     raiseLimits(this.root, gas, mem);
   }
@@ -495,8 +491,8 @@ export class Session {
   /** Sets the value a trapped capability call of the root returns when resumed. */
   answer(value: number): void {
     if (typeof value !== "number" || !Number.isInteger(value) || value < -0x80000000 || value > 0xffffffff)
-      usage("bad_number", `an answer must be a 32-bit integer, not ${String(value)}`);
-    if (this.root.status !== StatusCode.CAP_CALL) usage("not_cap_call", `the root is ${this.root.statusName}, not waiting for an answer`);
+      throw new RarError("usage.bad_number", `an answer must be a 32-bit integer, not ${String(value)}`);
+    if (this.root.status !== StatusCode.CAP_CALL) throw new RarError("usage.not_cap_call", `the root is ${this.root.statusName}, not waiting for an answer`);
     this.recorder?.answer(value);
     this.root.answer = value | 0;
   }

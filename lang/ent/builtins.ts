@@ -31,15 +31,7 @@ export function isBuiltin(name: string): boolean {
 }
 
 /** Status constants as guests see them (resume, status). */
-export const STATUS_CONSTANTS: Readonly<Record<string, number>> = {
-  READY: StatusCode.READY,
-  DONE: StatusCode.DONE,
-  FAULT: StatusCode.FAULT,
-  OUT_OF_GAS: StatusCode.OUT_OF_GAS,
-  OUT_OF_MEM: StatusCode.OUT_OF_MEM,
-  YIELDED: StatusCode.YIELDED,
-  CAP_CALL: StatusCode.CAP_CALL,
-};
+export const STATUS_CONSTANTS: Readonly<Record<string, number>> = StatusCode;
 
 export function statusConstant(name: string): number | undefined {
   return Object.prototype.hasOwnProperty.call(STATUS_CONSTANTS, name) ? STATUS_CONSTANTS[name] : undefined;

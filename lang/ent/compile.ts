@@ -46,7 +46,7 @@ export function compileProgram(mainFile: string, readFile: (path: string) => str
 export function compileSource(source: string, file = "main.ent", files: Record<string, string> = {}): CompiledProgram {
   const all: Record<string, string> = { ...files, [file]: source };
   return compileProgram(file, (p) => {
-    if (!Object.prototype.hasOwnProperty.call(all, p)) throw new RarError("io", "read", "no such file", p);
+    if (!Object.prototype.hasOwnProperty.call(all, p)) throw new RarError("io.read", "no such file", p);
     return all[p];
   });
 }

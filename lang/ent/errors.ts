@@ -55,7 +55,7 @@ export class CompileError extends RarError {
   readonly pos: Pos;
 
   constructor(pos: Pos, detail: string, source?: string) {
-    super("compile", "ent", detail + excerpt(source, pos), `${pos.file}:${pos.line}:${pos.col}`);
+    super("compile.ent", detail + excerpt(source, pos), `${pos.file}:${pos.line}:${pos.col}`);
     this.name = "CompileError";
     this.detail = detail;
     this.pos = pos;

@@ -4,22 +4,12 @@
 // spec/language.md lists them. Array indexing does not trap: ALOAD/ASTORE
 // fault `index_bounds` themselves, so TRAP.INDEX is never emitted.
 
-import { TRAP_CODES, trapMessage } from "../../src/vm/errors.js";
-import { StatusCode } from "../../src/vm/opcodes.js";
+import { TRAP_CODES, UNFINISHED_STATUSES, trapMessage } from "../../src/vm/errors.js";
 
-export { TRAP_CODES, trapMessage };
+export { TRAP_CODES, UNFINISHED_STATUSES, trapMessage };
 
 /** The trap codes, as the compiler names them. */
 export const TRAP = TRAP_CODES;
-
-/** Statuses after which a sandboxed call did not finish (each has a trap code: UNFINISHED_BASE + status). */
-export const UNFINISHED_STATUSES: readonly number[] = [
-  StatusCode.FAULT,
-  StatusCode.OUT_OF_GAS,
-  StatusCode.OUT_OF_MEM,
-  StatusCode.YIELDED,
-  StatusCode.CAP_CALL,
-];
 
 /** Every trap code Ent emits, with its message (derived from trapMessage). */
 export const TRAP_MESSAGES: ReadonlyMap<number, string> = new Map<number, string>(

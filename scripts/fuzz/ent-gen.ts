@@ -5,6 +5,7 @@
 // blocks at most 4): the compiler's limits on deep nesting are tested
 // elsewhere, and this fuzzer looks for other failures.
 
+import { StatusCode } from "../../src/vm/status.js";
 import type { Rng } from "./rng.js";
 
 export type Ty = "int" | "arr" | "arr2";
@@ -26,7 +27,8 @@ const MAX_BLOCK = 4;
 
 const CAPS_DECLARABLE = ["clock.now", "random.u32", "kv.get", "kv.put", "io.read", "geo.lookup"];
 const BIN_OPS = ["||", "&&", "==", "!=", "<", "<=", ">", ">=", "|", "^", "&", "<<", ">>", "+", "-", "*", "/", "%"];
-const STATUS = ["READY", "DONE", "FAULT", "OUT_OF_GAS", "OUT_OF_MEM", "YIELDED", "CAP_CALL"];
+/** The status constants Ent programs name (the status table, src/vm/status.ts). */
+const STATUS = Object.keys(StatusCode);
 
 function tyText(t: Ty): string {
   return t === "int" ? "int" : t === "arr" ? "[int]" : "[[int]]";

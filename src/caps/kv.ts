@@ -27,20 +27,20 @@ export class KvStore {
       text = readRegularFile(file).toString("utf8");
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === "ENOENT") return;
-      throw new RarError("policy", "kv_file", `cannot read the kv store (${(e as Error).message})`, file);
+      throw new RarError("policy.kv_file", `cannot read the kv store (${(e as Error).message})`, file);
     }
     let data: unknown;
     try {
       data = JSON.parse(text);
     } catch {
-      throw new RarError("policy", "kv_file", "the kv store is not valid JSON", file);
+      throw new RarError("policy.kv_file", "the kv store is not valid JSON", file);
     }
     if (typeof data !== "object" || data === null || Array.isArray(data))
-      throw new RarError("policy", "kv_file", 'the kv store must be an object {"key": [words...]}', file);
+      throw new RarError("policy.kv_file", 'the kv store must be an object {"key": [words...]}', file);
     for (const key of Object.keys(data).sort()) {
       const v = (data as Record<string, unknown>)[key];
       if (!Array.isArray(v) || v.length > KV_VALUE_MAX || !v.every((w) => Number.isInteger(w) && w >= -0x80000000 && w <= 0xffffffff))
-        throw new RarError("policy", "kv_file", `value of key '${key}' must be an array of 32-bit integers`, file);
+        throw new RarError("policy.kv_file", `value of key '${key}' must be an array of 32-bit integers`, file);
       this.map.set(key, Int32Array.from(v as number[]));
     }
   }

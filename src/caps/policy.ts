@@ -68,10 +68,6 @@ const FS = new Set(["fs.read", "fs.write", "fs.stat", "fs.list", "fs.mkdir", "fs
 const CLOCKLIKE = new Set(["clock.now", "random.u32"]);
 const UNSCOPED = new Set(["io.print", "io.read"]);
 
-function fail(kind: string, message: string, where: string): never {
-  throw new RarError("policy", kind, message, where);
-}
-
 interface Ctx {
   where: string;
   base: string;
@@ -81,30 +77,30 @@ interface Ctx {
 /** Canonical, validated, scope-resolved form of one capability name. */
 function resolveName(raw: unknown, field: string, ctx: Ctx, forDeny: boolean): string {
   const at = field === "" ? ctx.where : `${ctx.where}: ${field}`;
-  if (typeof raw !== "string") fail("bad_field", "a capability name must be a string", at);
-  if (!NAME.test(raw)) fail("bad_name", `'${raw}' is not a capability name (like io.print or fs.read:DIR)`, at);
+  if (typeof raw !== "string") throw new RarError("policy.bad_field", "a capability name must be a string", at);
+  if (!NAME.test(raw)) throw new RarError("policy.bad_name", `'${raw}' is not a capability name (like io.print or fs.read:DIR)`, at);
   const version = /@([0-9]+)/.exec(raw.replace(/:.*$/, ""));
-  if (version && version[1] !== "1") fail("bad_version", `'${raw}': only version 1 exists`, at);
+  if (version && version[1] !== "1") throw new RarError("policy.bad_version", `'${raw}': only version 1 exists`, at);
   const name = canonicalCap(raw);
   const family = capFamily(name);
   const scope = name.includes(":") ? name.slice(name.indexOf(":") + 1) : "";
-  if (!ctx.signature(family)) fail("unknown_cap", `unknown capability '${family}'`, at);
+  if (!ctx.signature(family)) throw new RarError("policy.unknown_cap", `unknown capability '${family}'`, at);
   if (FS.has(family)) {
     if (scope === "") {
       if (forDeny) return family;
-      fail("needs_scope", `'${family}' needs a directory: ${family}:DIR`, at);
+      throw new RarError("policy.needs_scope", `'${family}' needs a directory: ${family}:DIR`, at);
     }
     const dir = resolve(ctx.base, scope);
     if (!existsSync(dir)) {
       if (forDeny) return `${family}:${dir}`;
-      fail("no_dir", `'${raw}': no such directory`, at);
+      throw new RarError("policy.no_dir", `'${raw}': no such directory`, at);
     }
-    if (!statSync(dir).isDirectory()) fail("no_dir", `'${raw}': not a directory`, at);
+    if (!statSync(dir).isDirectory()) throw new RarError("policy.no_dir", `'${raw}': not a directory`, at);
     return `${family}:${realpathSync(dir)}`;
   }
   if (CLOCKLIKE.has(family) && scope !== "" && scope !== "real")
-    fail("bad_scope", `'${raw}': the only scope of ${family} is ':real'`, at);
-  if (UNSCOPED.has(family) && scope !== "") fail("bad_scope", `'${raw}': ${family} takes no scope`, at);
+    throw new RarError("policy.bad_scope", `'${raw}': the only scope of ${family} is ':real'`, at);
+  if (UNSCOPED.has(family) && scope !== "") throw new RarError("policy.bad_scope", `'${raw}': ${family} takes no scope`, at);
   return scope === "" ? family : `${family}:${scope}`;
 }
 
@@ -114,38 +110,38 @@ function isWord(x: unknown): x is number {
 
 function mockValue(v: unknown, type: ValueType, at: string): CapValue {
   if (type === "int") {
-    if (!isWord(v)) fail("bad_mock", "an int result must be a 32-bit integer", at);
+    if (!isWord(v)) throw new RarError("policy.bad_mock", "an int result must be a 32-bit integer", at);
     return v | 0;
   }
   if (typeof v === "string") return textToCodePoints(v);
   if (Array.isArray(v) && v.length <= 1 << 20 && v.every(isWord)) return Int32Array.from(v as number[]);
-  fail("bad_mock", "an array result must be a string or an array of 32-bit integers", at);
+  throw new RarError("policy.bad_mock", "an array result must be a string or an array of 32-bit integers", at);
 }
 
 function valueType(v: unknown, at: string): ValueType {
   if (v === "int" || v === "array") return v;
-  fail("bad_mock", `expected "int" or "array"`, at);
+  throw new RarError("policy.bad_mock", `expected "int" or "array"`, at);
 }
 
 function parseMock(family: string, raw: unknown, ctx: Ctx): MockSpec {
   const at = `${ctx.where}: mock.${family}`;
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) fail("bad_mock", 'a mock is an object {"results": [...]}', at);
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new RarError("policy.bad_mock", 'a mock is an object {"results": [...]}', at);
   const m = raw as Record<string, unknown>;
   for (const k of Object.keys(m))
-    if (k !== "results" && k !== "args" && k !== "result") fail("bad_field", `unknown field '${k}'`, `${at}.${k}`);
+    if (k !== "results" && k !== "args" && k !== "result") throw new RarError("policy.bad_field", `unknown field '${k}'`, `${at}.${k}`);
   let sig = ctx.signature(family);
   if (m.args !== undefined || m.result !== undefined) {
-    if (!Array.isArray(m.args)) fail("bad_mock", 'give "args": ["int" | "array", ...] with "result"', `${at}.args`);
+    if (!Array.isArray(m.args)) throw new RarError("policy.bad_mock", 'give "args": ["int" | "array", ...] with "result"', `${at}.args`);
     const args = m.args.map((t, i) => valueType(t, `${at}.args[${i}]`));
     const custom: CapSignature = { args, result: valueType(m.result, `${at}.result`) };
     if (sig && (sig.result !== custom.result || sig.args.join() !== custom.args.join()))
-      fail("bad_mock", `signature differs from ${family}'s own`, at);
+      throw new RarError("policy.bad_mock", `signature differs from ${family}'s own`, at);
     sig = custom;
   }
-  if (!sig) fail("unknown_cap", `unknown capability '${family}': give its "args" and "result"`, at);
+  if (!sig) throw new RarError("policy.unknown_cap", `unknown capability '${family}': give its "args" and "result"`, at);
   const results = m.results;
   if (!Array.isArray(results) || results.length === 0 || results.length > MOCK_RESULTS_MAX)
-    fail("bad_mock", `"results" must be a non-empty list (at most ${MOCK_RESULTS_MAX})`, `${at}.results`);
+    throw new RarError("policy.bad_mock", `"results" must be a non-empty list (at most ${MOCK_RESULTS_MAX})`, `${at}.results`);
   const type = sig.result;
   return { sig, results: results.map((v, i) => mockValue(v, type, `${at}.results[${i}]`)) };
 }
@@ -160,25 +156,25 @@ interface Parsed {
 
 function stringList(v: unknown, field: string, where: string): unknown[] {
   if (v === undefined) return [];
-  if (!Array.isArray(v)) fail("bad_field", "must be a list of capability names", `${where}: ${field}`);
+  if (!Array.isArray(v)) throw new RarError("policy.bad_field", "must be a list of capability names", `${where}: ${field}`);
   return v;
 }
 
 /** Validates a parsed policy document; `where` names it in errors, `base` resolves its directories. */
 export function parsePolicy(doc: unknown, where: string, base: string, custom: PolicySources["custom"] = {}): Parsed {
   const signature = (f: string): CapSignature | undefined => BUILTIN_SIGNATURES[f] ?? custom[f];
-  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) fail("bad_policy", "a policy is a JSON object", where);
+  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) throw new RarError("policy.bad_policy", "a policy is a JSON object", where);
   const d = doc as Record<string, unknown>;
   for (const k of Object.keys(d))
     if (!["allow", "deny", "mock", "seed", "kv", "$comment"].includes(k))
-      fail("bad_field", `unknown field '${k}' (allow, deny, mock, seed, kv)`, `${where}: ${k}`);
+      throw new RarError("policy.bad_field", `unknown field '${k}' (allow, deny, mock, seed, kv)`, `${where}: ${k}`);
   const mockSigs: Record<string, CapSignature> = {};
   const mocks: Record<string, MockSpec> = {};
   if (d.mock !== undefined) {
     if (typeof d.mock !== "object" || d.mock === null || Array.isArray(d.mock))
-      fail("bad_field", "must be an object mapping capability names to mocks", `${where}: mock`);
+      throw new RarError("policy.bad_field", "must be an object mapping capability names to mocks", `${where}: mock`);
     for (const raw of Object.keys(d.mock).sort()) {
-      if (!NAME.test(raw) || raw.includes(":")) fail("bad_name", `'${raw}' is not an unscoped capability name`, `${where}: mock`);
+      if (!NAME.test(raw) || raw.includes(":")) throw new RarError("policy.bad_name", `'${raw}' is not an unscoped capability name`, `${where}: mock`);
       const family = capFamily(raw);
       const spec = parseMock(family, (d.mock as Record<string, unknown>)[raw], { where, base, signature });
       mocks[family] = spec;
@@ -190,12 +186,12 @@ export function parsePolicy(doc: unknown, where: string, base: string, custom: P
   const deny = stringList(d.deny, "deny", where).map((c, i) => resolveName(c, `deny[${i}]`, ctx, true));
   let seed: number | undefined;
   if (d.seed !== undefined) {
-    if (!isWord(d.seed)) fail("bad_field", "seed must be a 32-bit integer", `${where}: seed`);
+    if (!isWord(d.seed)) throw new RarError("policy.bad_field", "seed must be a 32-bit integer", `${where}: seed`);
     seed = d.seed | 0;
   }
   let kv: string | undefined;
   if (d.kv !== undefined) {
-    if (typeof d.kv !== "string" || d.kv === "") fail("bad_field", "kv must be a file path", `${where}: kv`);
+    if (typeof d.kv !== "string" || d.kv === "") throw new RarError("policy.bad_field", "kv must be a file path", `${where}: kv`);
     kv = resolve(base, d.kv);
   }
   return { allow, deny, mocks, seed, kv };
@@ -209,13 +205,13 @@ export function readPolicyFile(file: string, custom: PolicySources["custom"] = {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const why = code === "ENOENT" ? "no such policy file" : code === "EISDIR" || code === "ENOTREG" ? (e as Error).message : `cannot read (${code ?? (e as Error).message})`;
-    fail("read", why, file);
+    throw new RarError("policy.read", why, file);
   }
   let doc: unknown;
   try {
     doc = JSON.parse(text);
   } catch (e) {
-    fail("bad_json", `not valid JSON (${(e as Error).message})`, file);
+    throw new RarError("policy.bad_json", `not valid JSON (${(e as Error).message})`, file);
   }
   return parsePolicy(doc, file, dirname(resolve(file)), custom);
 }
@@ -231,7 +227,7 @@ function applyDenials(grants: string[], denials: readonly string[], where: strin
       const gs = capScope(g);
       if (scopeCovers(scope, gs)) return false;
       if (scopeCovers(gs, scope))
-        fail("carve", `cannot deny ${d} while granting ${g}: a grant cannot be cut into pieces; grant a narrower scope`, where);
+        throw new RarError("policy.carve", `cannot deny ${d} while granting ${g}: a grant cannot be cut into pieces; grant a narrower scope`, where);
       return true;
     });
   }
@@ -278,8 +274,7 @@ export function negotiate(module: ModuleDef, grants: readonly string[]): void {
     const family = capFamily(need);
     if (!held.has(family))
       throw new RarError(
-        "policy",
-        "not_granted",
+        "policy.not_granted",
         `capability ${family} is not granted (module ${module.name} needs it): pass --allow ${family}${FS.has(family) ? ":DIR" : ""} or grant it in a policy`,
       );
   }
@@ -308,14 +303,13 @@ export function negotiateImage(
     if (!capCovers(host, r)) {
       const scoped = capScope(r) !== "";
       throw new RarError(
-        "policy",
-        "not_granted",
+        "policy.not_granted",
         `the image asks for ${r}, which this host does not grant: pass --allow ${scoped ? `${family}:DIR (a directory containing ${capScope(r)})` : r} or grant it in a policy`,
         where,
       );
     }
     if (!offered(family))
-      throw new RarError("policy", "not_offered", `the image asks for ${r}, which this host has no handler for`, where);
+      throw new RarError("policy.not_offered", `the image asks for ${r}, which this host has no handler for`, where);
   }
 }
 
@@ -350,23 +344,23 @@ export function policyFromJson(text: string, where: string): Policy {
   try {
     doc = JSON.parse(text);
   } catch {
-    fail("bad_json", "recorded policy is not valid JSON", where);
+    throw new RarError("policy.bad_json", "recorded policy is not valid JSON", where);
   }
   const d = doc as Record<string, unknown>;
   if (typeof d !== "object" || d === null || !Array.isArray(d.grants) || !Array.isArray(d.denials) || !isWord(d.seed))
-    fail("bad_policy", "recorded policy lacks grants, denials or seed", where);
+    throw new RarError("policy.bad_policy", "recorded policy lacks grants, denials or seed", where);
   const strings = (xs: unknown[]): string[] => {
-    if (!xs.every((x) => typeof x === "string" && NAME.test(x))) fail("bad_policy", "recorded capability names are invalid", where);
+    if (!xs.every((x) => typeof x === "string" && NAME.test(x))) throw new RarError("policy.bad_policy", "recorded capability names are invalid", where);
     return xs as string[];
   };
   const mocks: Record<string, MockSpec> = {};
   const rawMocks = (d.mocks ?? {}) as Record<string, unknown>;
-  if (typeof rawMocks !== "object" || rawMocks === null) fail("bad_policy", "recorded mocks are invalid", where);
+  if (typeof rawMocks !== "object" || rawMocks === null) throw new RarError("policy.bad_policy", "recorded mocks are invalid", where);
   for (const family of Object.keys(rawMocks).sort()) {
     const ctx: Ctx = { where, base: "/", signature: (f) => BUILTIN_SIGNATURES[f] };
     mocks[family] = parseMock(family, rawMocks[family], ctx);
   }
-  if (d.kv !== undefined && typeof d.kv !== "string") fail("bad_policy", "recorded kv path is invalid", where);
+  if (d.kv !== undefined && typeof d.kv !== "string") throw new RarError("policy.bad_policy", "recorded kv path is invalid", where);
   return {
     grants: strings(d.grants),
     denials: strings(d.denials),

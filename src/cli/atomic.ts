@@ -10,7 +10,7 @@ import { UsageError, fsReason } from "./exit.js";
 let counter = 0;
 
 function cannotWrite(path: string, why: string): never {
-  throw new RarError("io", "write", `cannot write: ${why}`, path);
+  throw new RarError("io.write", `cannot write: ${why}`, path);
 }
 
 function statOrNull(path: string): Stats | null {

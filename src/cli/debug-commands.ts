@@ -42,7 +42,7 @@ export async function traceCommand(file: string, rawArgs: readonly string[], fla
   const policy = policyFromFlags(flags);
   let session: Session;
   if (extensionOf(file) === ".rimg") {
-    if (rawArgs.length > 0) throw new RarError("usage", "args", "an image carries its arguments; none may be given", file);
+    if (rawArgs.length > 0) throw new RarError("usage.args", undefined, file);
     session = Session.fromImage(readInput(file), { where: file, policy });
     if (session.history.debug?.slice) refuseSlice({ meta: { debug: session.history.debug } }, "continuing a run", file);
     session.history.debug ??= newDebugPart();

@@ -1,7 +1,7 @@
 // Exit codes (CLI.md) and the one-line error format. A JavaScript stack trace
 // never reaches the user.
 
-import { RarError } from "../vm/errors.js";
+import { RarError, type Phase } from "../vm/errors.js";
 
 export const EXIT = {
   /** The program finished. */
@@ -16,6 +16,26 @@ export const EXIT = {
   internal: 4,
 } as const;
 
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+/**
+ * The exit code of a host error, by the phase it arose in (CLI.md "Output
+ * and exit codes"): every host error is bad input, usage, or authority the
+ * policy does not give, so nothing ran and nothing was written. A guest
+ * fault or an audit divergence (exit 1) and a suspension (exit 3) are
+ * outcomes of a run, never host errors.
+ */
+export const PHASE_EXIT: Readonly<Record<Phase, ExitCode>> = {
+  usage: EXIT.usage,
+  decode: EXIT.usage,
+  verify: EXIT.usage,
+  compile: EXIT.usage,
+  image: EXIT.usage,
+  policy: EXIT.usage,
+  trace: EXIT.usage,
+  io: EXIT.usage,
+};
+
 /**
  * A mistake in how rar was invoked: a bad flag value, a missing or surplus
  * argument, a file of the wrong kind for the command. Reported like every
@@ -23,7 +43,7 @@ export const EXIT = {
  */
 export class UsageError extends RarError {
   constructor(message: string, where?: string) {
-    super("usage", "cli", message, where);
+    super("usage.cli", message, where);
   }
 }
 
@@ -94,14 +114,14 @@ export function usageLines(message: string, command: string | undefined): string
  * excerpt) and an exit code. `command` is the command that was running, for
  * the hint under a usage error.
  */
-export function reportError(e: unknown, write: (s: string) => void, command?: string): number {
+export function reportError(e: unknown, write: (s: string) => void, command?: string): ExitCode {
   if (e instanceof UsageError) {
     write(usageLines(e.message, command));
-    return EXIT.usage;
+    return PHASE_EXIT[e.phase];
   }
   if (e instanceof RarError) {
     write(`rar: error: ${printable(e.message, e.phase === "compile")}\n`);
-    return EXIT.usage;
+    return PHASE_EXIT[e.phase];
   }
   const msg = e instanceof Error ? e.message : String(e);
   write(`rar: internal error: ${printable(msg, false)}\n`);

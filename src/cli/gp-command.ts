@@ -73,7 +73,7 @@ function casesProblem(file: string, seed: number): { problem: Problem; ref: Prob
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw new RarError("usage", "cases", `not JSON (${(e as Error).message})`, file);
+    throw new RarError("usage.cases", `not JSON (${(e as Error).message})`, file);
   }
   const problem = problemFromCases(json, file, stemOf(file), seed);
   return { problem, ref: { name: problem.name, cases: json } };

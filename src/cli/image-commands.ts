@@ -63,7 +63,7 @@ function finished(session: Session): boolean {
  */
 export async function runImage(file: string, rawArgs: readonly string[], flags: RunFlags, finish: Finish): Promise<number> {
   if (flags.out !== undefined) checkWritable(flags.out);
-  if (rawArgs.length > 0) throw new RarError("usage", "args", "an image carries its arguments; none may be given", file);
+  if (rawArgs.length > 0) throw new RarError("usage.args", undefined, file);
   const out = flags.out;
   const path = out !== undefined ? runImagePath(file, out) : undefined;
   const session = Session.fromImage(readInput(file), { where: file, policy: policyFromFlags(flags) });

@@ -14,7 +14,7 @@ export function readInput(file: string): Buffer {
     return readRegularFile(file);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new RarError("io", "read", code === "ENOENT" ? "no such file" : fsReason(e), file);
+    throw new RarError("io.read", code === "ENOENT" ? "no such file" : fsReason(e), file);
   }
 }
 
@@ -23,7 +23,7 @@ export function verifiedIn<T>(file: string, verifyIt: () => T): T {
   try {
     return verifyIt();
   } catch (e) {
-    if (e instanceof RarError && e.phase === "verify" && !e.message.startsWith(`${file}:`)) throw new RarError(e.phase, e.kind, e.message, file);
+    if (e instanceof RarError && e.phase === "verify" && !e.message.startsWith(`${file}:`)) throw new RarError(e.key, e.message, file);
     throw e;
   }
 }

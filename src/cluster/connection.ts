@@ -17,10 +17,10 @@ export function checkRedisUrl(url: string): string {
   try {
     parsed = new URL(url);
   } catch {
-    throw new RarError("usage", "redis_url", `'${url}' is not a URL (expected redis://HOST:PORT)`, "--redis");
+    throw new RarError("usage.redis_url", `'${url}' is not a URL (expected redis://HOST:PORT)`, "--redis");
   }
   if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:")
-    throw new RarError("usage", "redis_url", `'${url}' is not a redis:// or rediss:// URL`, "--redis");
+    throw new RarError("usage.redis_url", `'${url}' is not a redis:// or rediss:// URL`, "--redis");
   return url;
 }
 
@@ -61,7 +61,7 @@ export async function commandConnection(url: string): Promise<Redis> {
     await redis.connect();
   } catch (e) {
     redis.disconnect();
-    throw new RarError("io", "redis", `cannot reach Redis at ${shownUrl(url)}: ${last || (e as Error).message}`, "--redis");
+    throw new RarError("io.redis", `cannot reach Redis at ${shownUrl(url)}: ${last || (e as Error).message}`, "--redis");
   }
   return redis;
 }

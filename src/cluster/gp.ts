@@ -90,7 +90,7 @@ export function startGpService(redis: Redis, queue: string, name: string, onErro
       const bytes = missing.length > 0 ? await redis.mgetBuffer(...missing.map(moduleKey)) : [];
       missing.forEach((digest, i) => {
         const b = bytes[i];
-        if (b === null || hashOf(b) !== digest) throw new RarError("io", "module_missing", `gp batch: module ${digest.slice(0, 16)}… is not in Redis`);
+        if (b === null || hashOf(b) !== digest) throw new RarError("io.module_missing", `gp batch: module ${digest.slice(0, 16)}… is not in Redis`);
         modules.set(digest, verify(decodeModule(b, "gp batch")));
       });
       warmUp();

@@ -24,7 +24,7 @@ const LEG_OPTIONS: JobsOptions = {
 };
 
 export function checkQueueName(name: string): string {
-  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) throw new RarError("usage", "queue", `'${name}' is not a queue name (letters, digits, _ . -, at most 64)`, "--queue");
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) throw new RarError("usage.queue", `'${name}' is not a queue name (letters, digits, _ . -, at most 64)`, "--queue");
   return name;
 }
 

@@ -34,13 +34,13 @@ export interface JobStatus {
 }
 
 export function checkJobId(id: string): string {
-  if (!JOB_ID.test(id)) throw new RarError("usage", "job_id", `'${id}' is not a job id (like j42, as rar submit prints)`);
+  if (!JOB_ID.test(id)) throw new RarError("usage.job_id", `'${id}' is not a job id (like j42, as rar submit prints)`);
   return id;
 }
 
 async function record(redis: Redis, id: string): Promise<JobRecord> {
   const rec = await readJob(redis, checkJobId(id));
-  if (rec === null) throw new RarError("usage", "no_job", `no job ${id} in this Redis`);
+  if (rec === null) throw new RarError("usage.no_job", `no job ${id} in this Redis`);
   return rec;
 }
 
@@ -116,7 +116,7 @@ export async function fetchJob(redis: Redis, id: string, wait: boolean, signal?:
 async function consistent(redis: Redis, job: JobRecord): Promise<[Uint8Array, string]> {
   for (;;) {
     const before = await readJob(redis, job.id);
-    if (before === null) throw new RarError("usage", "no_job", `no job ${job.id} in this Redis`);
+    if (before === null) throw new RarError("usage.no_job", `no job ${job.id} in this Redis`);
     const stdout = await readOutput(redis, job.id);
     const after = await readJob(redis, job.id);
     if (after !== null && after.legs === before.legs) {

@@ -62,8 +62,8 @@ export async function joinImage(redis: Redis, head: Uint8Array, modules: readonl
   const parts = modules.length === 0 ? [] : await redis.mgetBuffer(...modules.map(moduleKey));
   let n = head.length + tail.length;
   parts.forEach((p, i) => {
-    if (p === null) throw new RarError("io", "module_missing", `module ${modules[i].slice(0, 16)}… is not in Redis`, where);
-    if (bytesToHex(sha256(p)) !== modules[i]) throw new RarError("io", "module_altered", `module ${modules[i].slice(0, 16)}… does not match its digest`, where);
+    if (p === null) throw new RarError("io.module_missing", `module ${modules[i].slice(0, 16)}… is not in Redis`, where);
+    if (bytesToHex(sha256(p)) !== modules[i]) throw new RarError("io.module_altered", `module ${modules[i].slice(0, 16)}… does not match its digest`, where);
     n += p.length;
   });
   const out = new Uint8Array(n);

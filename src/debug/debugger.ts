@@ -96,7 +96,7 @@ export class Debugger {
     const n = (i: number, fallback: number): number => {
       const a = args[i];
       if (a === undefined) return fallback;
-      if (!/^\d{1,15}$/.test(a.replace(/_/g, ""))) throw new RarError("usage", "debug_arg", `${cmd}: '${a}' is not a count`);
+      if (!/^\d{1,15}$/.test(a.replace(/_/g, ""))) throw new RarError("usage.debug_arg", `${cmd}: '${a}' is not a count`);
       return Number(a.replace(/_/g, ""));
     };
     switch (cmd) {
@@ -110,7 +110,7 @@ export class Debugger {
         return this.where();
       case "jump":
       case "j":
-        if (args[0] === undefined) throw new RarError("usage", "debug_arg", "jump takes a step number (jump 0, jump 1200, jump end)");
+        if (args[0] === undefined) throw new RarError("usage.debug_arg", "jump takes a step number (jump 0, jump 1200, jump end)");
         this.goto(args[0] === "end" ? this.timeline.end() : n(0, 0), { kind: "jump" });
         return this.where();
       case "next":
@@ -149,7 +149,7 @@ export class Debugger {
       case "help":
         return "commands: step [N] | next | finish | back [N] | continue | reverse-continue | break FILE:LINE | break FUNC | jump STEP | where | stack | locals | mem ADDR [COUNT] | caps | children | why | quit\n";
       default:
-        throw new RarError("usage", "debug_command", `unknown command '${cmd.slice(0, 40)}' (try help)`);
+        throw new RarError("usage.debug_command", `unknown command '${cmd.slice(0, 40)}' (try help)`);
     }
   }
 
@@ -191,10 +191,10 @@ export class Debugger {
   }
 
   private mem(args: string[]): string {
-    if (args[0] === undefined) throw new RarError("usage", "debug_arg", "mem takes an address and an optional count (mem 0 16)");
+    if (args[0] === undefined) throw new RarError("usage.debug_arg", "mem takes an address and an optional count (mem 0 16)");
     const addr = parseWord(args[0], "mem address");
     const count = args[1] === undefined ? 16 : parseWord(args[1], "mem count");
-    if (addr < 0 || count < 0) throw new RarError("usage", "debug_arg", "mem: address and count are not negative");
+    if (addr < 0 || count < 0) throw new RarError("usage.debug_arg", "mem: address and count are not negative");
     const p = this.focus;
     const v = memView(p, addr, Math.min(count, 4096));
     const lines = [`process ${p.path} memory ${v.addr}..${v.addr + v.words.length} of ${v.memSize}`];
@@ -243,7 +243,7 @@ export class Debugger {
   }
 
   private addBreak(spec: string): string {
-    if (spec === "") throw new RarError("usage", "debug_arg", "break takes FILE:LINE or a function name");
+    if (spec === "") throw new RarError("usage.debug_arg", "break takes FILE:LINE or a function name");
     const pcs = new Map<string, Set<number>>();
     const m = /^(.+):(\d+)$/.exec(spec);
     for (const mod of this.timeline.modules) {
@@ -266,7 +266,7 @@ export class Debugger {
       }
       if (set.size > 0) pcs.set(mod.digest, set);
     }
-    if (pcs.size === 0) throw new RarError("usage", "no_location", `break: no code at '${spec.slice(0, 80)}' (FILE:LINE of a statement, or a function name)`);
+    if (pcs.size === 0) throw new RarError("usage.no_location", `break: no code at '${spec.slice(0, 80)}' (FILE:LINE of a statement, or a function name)`);
     const bp = { id: this.breakpoints.length + 1, what: spec, pcs };
     this.breakpoints.push(bp);
     const n = [...pcs.values()].reduce((k, s) => k + s.size, 0);

@@ -17,19 +17,15 @@ export const STRING_MIN = 4;
 /** Longest word sequence `find` accepts. */
 export const FIND_MAX = 1_024;
 
-function bad(kind: string, message: string): never {
-  throw new RarError("usage", kind, message);
-}
-
 /** The process at `path` ("0", "0.2", "0.2.1": handles from the image's root), or a usage error naming it. */
 export function processAt(root: Process, path: string): Process {
-  if (!/^0(\.\d{1,10})*$/.test(path)) bad("bad_path", `'${path.slice(0, 64)}' is not a process path (0, 0.2, 0.2.1, ...: handles from the root)`);
+  if (!/^0(\.\d{1,10})*$/.test(path)) throw new RarError("usage.bad_path", `'${path.slice(0, 64)}' is not a process path (0, 0.2, 0.2.1, ...: handles from the root)`);
   let p = root;
   for (const h of path.split(".").slice(1)) {
     const c = p.children.get(Number(h));
     if (!c) {
       const known = [...p.children.keys()].slice(0, 8).map((k) => `${pathOf(root, p)}.${k}`);
-      bad("no_process", `no process ${path} in the image${known.length > 0 ? ` (children of ${pathOf(root, p)}: ${known.join(", ")})` : ` (${pathOf(root, p)} has no children)`}`);
+      throw new RarError("usage.no_process", `no process ${path} in the image${known.length > 0 ? ` (children of ${pathOf(root, p)}: ${known.join(", ")})` : ` (${pathOf(root, p)} has no children)`}`);
     }
     p = c;
   }
@@ -49,8 +45,8 @@ export function parseWord(text: string, what: string): number {
   let v: number;
   if (/^-?0x[0-9a-f]{1,8}$/i.test(t)) v = t.startsWith("-") ? -parseInt(t.slice(1), 16) : parseInt(t, 16);
   else if (/^-?\d{1,10}$/.test(t)) v = Number(t);
-  else bad("bad_word", `${what}: '${text.slice(0, 32)}' is not a word (a decimal or 0x hex 32-bit integer)`);
-  if (v < -0x80000000 || v > 0xffffffff) bad("bad_word", `${what}: ${text} does not fit in 32 bits`);
+  else throw new RarError("usage.bad_word", `${what}: '${text.slice(0, 32)}' is not a word (a decimal or 0x hex 32-bit integer)`);
+  if (v < -0x80000000 || v > 0xffffffff) throw new RarError("usage.bad_word", `${what}: ${text} does not fit in 32 bits`);
   return v | 0;
 }
 
@@ -60,21 +56,21 @@ function parseIndex(text: string, what: string): number {
   let v = NaN;
   if (/^0x[0-9a-f]{1,13}$/i.test(t)) v = parseInt(t, 16);
   else if (/^\d{1,15}$/.test(t)) v = Number(t);
-  if (!Number.isSafeInteger(v)) bad("bad_address", `${what}: '${text.slice(0, 32)}' is not a non-negative integer`);
+  if (!Number.isSafeInteger(v)) throw new RarError("usage.bad_address", `${what}: '${text.slice(0, 32)}' is not a non-negative integer`);
   return v;
 }
 
 /** "ADDR:COUNT" (COUNT defaults to 1 when left out). */
 export function parseRange(text: string): { addr: number; count: number } {
   const [a, c, extra] = text.split(":");
-  if (extra !== undefined || a === "") bad("bad_address", `--mem takes ADDR:COUNT, not '${text.slice(0, 32)}'`);
+  if (extra !== undefined || a === "") throw new RarError("usage.bad_address", `--mem takes ADDR:COUNT, not '${text.slice(0, 32)}'`);
   return { addr: parseIndex(a, "--mem address"), count: c === undefined ? 1 : parseIndex(c, "--mem count") };
 }
 
 /** "W1,W2,...": the words of a sequence. */
 export function parseWords(text: string): number[] {
   const parts = text.split(",");
-  if (parts.length > FIND_MAX) bad("bad_word", `--find takes at most ${FIND_MAX} words`);
+  if (parts.length > FIND_MAX) throw new RarError("usage.bad_word", `--find takes at most ${FIND_MAX} words`);
   return parts.map((w, i) => parseWord(w, `--find word ${i + 1}`));
 }
 
@@ -90,7 +86,7 @@ export interface MemView {
 /** Words [addr, addr+count) of p's memory; an address beyond the memory is a usage error. */
 export function memView(p: Process, addr: number, count: number): MemView {
   if (addr > p.memSize || (addr === p.memSize && count > 0))
-    bad("bad_address", `address ${addr} is outside process ${p.path}'s memory of ${p.memSize} word(s)`);
+    throw new RarError("usage.bad_address", `address ${addr} is outside process ${p.path}'s memory of ${p.memSize} word(s)`);
   const end = Math.min(p.memSize, addr + Math.min(count, MEM_WORDS_MAX));
   return { addr, count, words: Array.from(p.mem.subarray(addr, end)), memSize: p.memSize };
 }

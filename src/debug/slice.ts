@@ -18,11 +18,11 @@ import { Timeline } from "./timeline.js";
 
 /** The image bytes of the slice S..T of a recorded run (T is cut at the end of the run). */
 export function sliceImage(img: DecodedImage, from: number, to: number): Uint8Array {
-  if (to < from) throw new RarError("usage", "slice_range", `--to ${to} is before --from ${from}`);
+  if (to < from) throw new RarError("usage.slice_range", `--to ${to} is before --from ${from}`);
   const t = new Timeline(img);
-  if (from < t.first) throw new RarError("usage", "slice_range", `the image starts at step ${t.first}; --from ${from} is before it`);
+  if (from < t.first) throw new RarError("usage.slice_range", `the image starts at step ${t.first}; --from ${from} is before it`);
   const end = t.end();
-  if (from > end) throw new RarError("usage", "slice_range", `the run has ${end} steps; --from ${from} is past its end`);
+  if (from > end) throw new RarError("usage.slice_range", `the run has ${end} steps; --from ${from} is past its end`);
   const last = Math.min(to, end);
   const byDigest = new Map(img.modules.map((m) => [m.digest, m]));
   const resolve = (d: string) => byDigest.get(d);
@@ -32,7 +32,7 @@ export function sliceImage(img: DecodedImage, from: number, to: number): Uint8Ar
     const { replayer: rp, step } = t.at(k);
     if (rp.running && rp.root.status === StatusCode.READY) start = captureCheckpoint(rp.root, rp.gasUsed, rp.cursor, step, resolve);
   }
-  if (start === null) throw new RarError("usage", "slice_range", `no instruction boundary of a running tree at step ${from} to start a slice from`);
+  if (start === null) throw new RarError("usage.slice_range", `no instruction boundary of a running tree at step ${from} to start a slice from`);
   const { replayer: endAt } = t.at(last);
   const trace = traceFromWire(img.meta.trace, "trace");
   const n = endAt.cursor;
@@ -56,5 +56,5 @@ export function sliceImage(img: DecodedImage, from: number, to: number): Uint8Ar
 /** Refuses a slice where a command needs the whole run (replay, audit, resume, run). */
 export function refuseSlice(img: { meta: { debug?: { slice: { from: number; to: number } | null } | null } }, what: string, file: string): void {
   const s = img.meta.debug?.slice;
-  if (s) throw new RarError("usage", "slice", `${file} is a trace slice (steps ${s.from}..${s.to}): inspection only (debug, view, inspect); ${what} needs the whole run`);
+  if (s) throw new RarError("usage.slice", `${file} is a trace slice (steps ${s.from}..${s.to}): inspection only (debug, view, inspect); ${what} needs the whole run`);
 }

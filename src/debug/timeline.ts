@@ -81,7 +81,7 @@ export class Timeline {
     const events = trace.events();
     const start = events[0];
     if (!start || start.kind !== "start")
-      throw new RarError("usage", "no_history", "the image has no recorded history (no start event): there is no run to step through");
+      throw new RarError("usage.no_history", "the image has no recorded history (no start event): there is no run to step through");
     const byDigest = new Map(img.modules.map((m) => [m.digest, m]));
     this.resolve = (d) => byDigest.get(d);
     this.modules = img.modules;
@@ -91,7 +91,7 @@ export class Timeline {
     const slice = debug?.slice ?? null;
     if (slice) {
       const c = debug?.checkpoints[0];
-      if (!c || c.step === null || c.step > slice.from) throw new RarError("image", "slice", "a trace slice starts at a checkpoint whose step is known", "debug");
+      if (!c || c.step === null || c.step > slice.from) throw new RarError("image.slice", "a trace slice starts at a checkpoint whose step is known", "debug");
       this.first = slice.from;
       this.limit = slice.to;
       this.points.push({ step: c.step, checkpoint: c });
@@ -194,7 +194,7 @@ export class Timeline {
     while (this.last === null && this.frontier < target) {
       const chunk = Math.min(SAMPLE, this.limit - this.frontier);
       const n = chunk > 0 ? Timeline.count(fr, chunk) : 0;
-      if (fr.divergence) throw new RarError("trace", "divergence", fr.divergence);
+      if (fr.divergence) throw new RarError("trace.divergence", fr.divergence);
       this.frontier += n;
       if (n < chunk || this.frontier >= this.limit) {
         this.settle(fr);
@@ -238,7 +238,7 @@ export class Timeline {
     if (this.last !== null && step === this.last) return step;
     const at = step + Timeline.count(rp, target - step);
     if (this.last !== null && at === this.last) this.settle(rp);
-    if (rp.divergence) throw new RarError("trace", "divergence", rp.divergence);
+    if (rp.divergence) throw new RarError("trace.divergence", rp.divergence);
     return at;
   }
 
@@ -260,7 +260,7 @@ export class Timeline {
     }
     if (step > at) at += Timeline.count(rp, step - at);
     if (this.last !== null && at === this.last) this.settle(rp);
-    if (rp.divergence) throw new RarError("trace", "divergence", rp.divergence);
+    if (rp.divergence) throw new RarError("trace.divergence", rp.divergence);
     return { replayer: rp, step: at };
   }
 }

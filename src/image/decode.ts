@@ -9,7 +9,7 @@
 // size; (6) the tree through image/verify.ts; (7) origin and trace shapes.
 
 import { Process } from "../process/process.js";
-import { RarError } from "../vm/errors.js";
+import { RarError, type ErrorKey } from "../vm/errors.js";
 import { bytesToInt32, moduleFromWire, type Module } from "../vm/module.js";
 import { MAX_CAP_ARGS, verify } from "../vm/verify.js";
 import { sha256, hex, stateDigest } from "./digest.js";
@@ -66,47 +66,47 @@ const MIN_I32 = -0x80000000;
 class Reader {
   constructor(readonly where: string) {}
 
-  fail(kind: string, message: string, at = ""): never {
-    throw new RarError("image", kind, message, at ? `${this.where}: ${at}` : this.where);
+  fail(kind: ErrorKey<"image">, message: string, at = ""): never {
+    throw new RarError(kind, message, at ? `${this.where}: ${at}` : this.where);
   }
 
   int(x: unknown, lo: number, hi: number, at: string): number {
     if (typeof x !== "number" || !Number.isSafeInteger(x) || x < lo || x > hi)
-      this.fail("shape", `expected an integer in ${lo}..${hi}, got ${describe(x)}`, at);
+      this.fail("image.shape", `expected an integer in ${lo}..${hi}, got ${describe(x)}`, at);
     return x;
   }
 
   str(x: unknown, max: number, at: string): string {
-    if (typeof x !== "string" || x.length > max) this.fail("shape", `expected a string of at most ${max} characters, got ${describe(x)}`, at);
+    if (typeof x !== "string" || x.length > max) this.fail("image.shape", `expected a string of at most ${max} characters, got ${describe(x)}`, at);
     return x;
   }
 
   bin(x: unknown, at: string, multiple = 1): Uint8Array {
     if (!(x instanceof Uint8Array) || x.length % multiple !== 0)
-      this.fail("shape", `expected binary data${multiple > 1 ? ` (a multiple of ${multiple} bytes)` : ""}, got ${describe(x)}`, at);
+      this.fail("image.shape", `expected binary data${multiple > 1 ? ` (a multiple of ${multiple} bytes)` : ""}, got ${describe(x)}`, at);
     return x;
   }
 
   digest(x: unknown, at: string): Uint8Array {
     const b = this.bin(x, at);
-    if (b.length !== DIGEST_BYTES) this.fail("shape", `expected a ${DIGEST_BYTES}-byte digest, got ${b.length} bytes`, at);
+    if (b.length !== DIGEST_BYTES) this.fail("image.shape", `expected a ${DIGEST_BYTES}-byte digest, got ${b.length} bytes`, at);
     return Uint8Array.from(b);
   }
 
   array(x: unknown, at: string, len?: number): unknown[] {
     if (!Array.isArray(x) || (len !== undefined && x.length !== len))
-      this.fail("shape", `expected an array${len !== undefined ? ` of ${len}` : ""}, got ${describe(x)}`, at);
+      this.fail("image.shape", `expected an array${len !== undefined ? ` of ${len}` : ""}, got ${describe(x)}`, at);
     return x as unknown[];
   }
 
   /** Strictly increasing names (sorted, no duplicates). */
   names(x: unknown, at: string): string[] {
     const a = this.array(x, at);
-    if (a.length > IMAGE_LIMITS.capsPerProcess) this.fail("shape", `more than ${IMAGE_LIMITS.capsPerProcess} names`, at);
+    if (a.length > IMAGE_LIMITS.capsPerProcess) this.fail("image.shape", `more than ${IMAGE_LIMITS.capsPerProcess} names`, at);
     const out: string[] = [];
     for (let i = 0; i < a.length; i++) {
       const s = this.str(a[i], IMAGE_LIMITS.nameLength, at);
-      if (i > 0 && !(out[i - 1] < s)) this.fail("shape", "names must be sorted and distinct", at);
+      if (i > 0 && !(out[i - 1] < s)) this.fail("image.shape", "names must be sorted and distinct", at);
       out.push(s);
     }
     return out;
@@ -149,31 +149,31 @@ class Slack {
   take(words: number, at: string): void {
     this.used += words;
     if (this.used > this.budget)
-      this.r.fail("too_large", `running this tree needs more than ${this.budget} stack and frame words beyond those stored`, at);
+      this.r.fail("image.too_large", `running this tree needs more than ${this.budget} stack and frame words beyond those stored`, at);
   }
 }
 
 /** Builds the processes of a records array (preorder, children in handle order); returns them in preorder. */
 function buildTree(r: Reader, x: unknown, modules: readonly Module[], maxDepth: number, memMax: number, slack: Slack, at: string): Process[] {
   const recs = r.array(x, at);
-  if (recs.length === 0) r.fail("shape", "a tree has at least one process", at);
+  if (recs.length === 0) r.fail("image.shape", "a tree has at least one process", at);
   const procs: Process[] = [];
   // Open parents: process, children still to come, last child handle.
   const open: { p: Process; path: string; left: number; last: number }[] = [];
   for (let i = 0; i < recs.length; i++) {
     while (open.length > 0 && open[open.length - 1].left === 0) open.pop();
     const parentEntry = open.length > 0 ? open[open.length - 1] : null;
-    if (i > 0 && parentEntry === null) r.fail("tree", `${recs.length - i} record(s) after the end of the tree`, `${at} record ${i}`);
+    if (i > 0 && parentEntry === null) r.fail("image.tree", `${recs.length - i} record(s) after the end of the tree`, `${at} record ${i}`);
     const parent = parentEntry?.p ?? null;
     const pathHint = `${at} record ${i}`;
     const rec = r.array(recs[i], pathHint, RECORD_FIELDS);
     const handle = r.int(rec[F.handle], 0, IMAGE_LIMITS.handle, `${pathHint} handle`);
     const path = parentEntry ? `${parentEntry.path}.${handle}` : "0";
     const where = `${at} process ${path}`;
-    if (parent === null && handle !== 0) r.fail("handle", "the root of an image has handle 0", `${where} handle`);
+    if (parent === null && handle !== 0) r.fail("image.handle", "the root of an image has handle 0", `${where} handle`);
     if (parentEntry) {
-      if (handle <= parentEntry.last) r.fail("handle", `children must come in increasing handle order (${handle} after ${parentEntry.last})`, `${where} handle`);
-      if (handle >= parentEntry.p.nextHandle) r.fail("handle", `handle ${handle} was never given out (next handle ${parentEntry.p.nextHandle})`, `${where} handle`);
+      if (handle <= parentEntry.last) r.fail("image.handle", `children must come in increasing handle order (${handle} after ${parentEntry.last})`, `${where} handle`);
+      if (handle >= parentEntry.p.nextHandle) r.fail("image.handle", `handle ${handle} was never given out (next handle ${parentEntry.p.nextHandle})`, `${where} handle`);
       parentEntry.left--;
       parentEntry.last = handle;
     }
@@ -190,7 +190,7 @@ function buildTree(r: Reader, x: unknown, modules: readonly Module[], maxDepth: 
       const req = r.array(rec[F.request], `${where} request`, 2);
       const cap = r.str(req[0], IMAGE_LIMITS.nameLength, `${where} request`);
       const args = r.array(req[1], `${where} request`);
-      if (args.length > MAX_CAP_ARGS) r.fail("shape", `more than ${MAX_CAP_ARGS} arguments`, `${where} request`);
+      if (args.length > MAX_CAP_ARGS) r.fail("image.shape", `more than ${MAX_CAP_ARGS} arguments`, `${where} request`);
       request = { cap, args: args.map((a) => words(r.bin(a, `${where} request`, 4))) };
     }
     const answer = r.int(rec[F.answer], MIN_I32, MAX_I32, `${where} answer`);
@@ -201,7 +201,7 @@ function buildTree(r: Reader, x: unknown, modules: readonly Module[], maxDepth: 
     const stackBytes = r.bin(rec[F.stack], `${where} stack`, 4);
     const frameBytes = r.bin(rec[F.frames], `${where} frames`, 12);
     const memBytes = r.bin(rec[F.mem], `${where} mem`, 4);
-    if (memBytes.length / 4 > memMax) r.fail("memory", `${memBytes.length / 4} words exceed the runtime's ${memMax}`, `${where} mem`);
+    if (memBytes.length / 4 > memMax) r.fail("image.memory", `${memBytes.length / 4} words exceed the runtime's ${memMax}`, `${where} mem`);
     const gasLimit = r.int(rec[F.gasLimit], 0, Number.MAX_SAFE_INTEGER, `${where} gasLimit`);
     const gasUsed = r.int(rec[F.gasUsed], 0, Number.MAX_SAFE_INTEGER, `${where} gasUsed`);
     const memLimit = r.int(rec[F.memLimit], 0, Number.MAX_SAFE_INTEGER, `${where} memLimit`);
@@ -212,7 +212,7 @@ function buildTree(r: Reader, x: unknown, modules: readonly Module[], maxDepth: 
     const nchildren = r.int(rec[F.children], 0, recs.length - 1 - i, `${where} children`);
 
     const depth = parent ? parent.depth + 1 : 0;
-    if (depth > maxDepth) r.fail("depth", `depth ${depth} exceeds the limit of ${maxDepth}`, where);
+    if (depth > maxDepth) r.fail("image.depth", `depth ${depth} exceeds the limit of ${maxDepth}`, where);
     // Capacities: the top frame's function is checked here, before anything is allocated for it.
     const fp = frameBytes.length / 4;
     const sp = stackBytes.length / 4;
@@ -220,7 +220,7 @@ function buildTree(r: Reader, x: unknown, modules: readonly Module[], maxDepth: 
     if (fp > 0) {
       const fr = new DataView(frameBytes.buffer, frameBytes.byteOffset, frameBytes.byteLength);
       const top = fr.getInt32(frameBytes.length - 4, true);
-      if (top < 0 || top >= mod.functions.length) r.fail("frames", `the top frame's function #${top} does not exist`, `${where} frames`);
+      if (top < 0 || top >= mod.functions.length) r.fail("image.frames", `the top frame's function #${top} does not exist`, `${where} frames`);
       capacity = Math.max(capacity, bp + mod.nlocals[top] + mod.maxStack[top]);
       // A caller's frame may reach past its callee's (a RET does not grow the stack): every
       // frame's whole extent. Bases above bp or unknown functions cannot verify (verifyTree).
@@ -257,13 +257,13 @@ function buildTree(r: Reader, x: unknown, modules: readonly Module[], maxDepth: 
     procs.push(p);
     if (nchildren > 0) open.push({ p, path, left: nchildren, last: 0 });
   }
-  for (const o of open) if (o.left > 0) r.fail("tree", `process ${o.path} declares ${o.left} more child(ren) than the image holds`, at);
+  for (const o of open) if (o.left > 0) r.fail("image.tree", `process ${o.path} declares ${o.left} more child(ren) than the image holds`, at);
   return procs;
 }
 
 function readModules(r: Reader, x: unknown, body: Uint8Array, known?: (digest: string) => Module | undefined): Module[] {
   const list = r.array(x, "modules");
-  if (list.length === 0 || list.length > IMAGE_LIMITS.modules) r.fail("shape", `an image holds 1..${IMAGE_LIMITS.modules} modules`, "modules");
+  if (list.length === 0 || list.length > IMAGE_LIMITS.modules) r.fail("image.shape", `an image holds 1..${IMAGE_LIMITS.modules} modules`, "modules");
   const spans = known ? elementSpans(body, [B.modules]) : [];
   const mods: Module[] = [];
   for (let i = 0; i < list.length; i++) {
@@ -273,10 +273,10 @@ function readModules(r: Reader, x: unknown, body: Uint8Array, known?: (digest: s
     try {
       m ??= verify(moduleFromWire(list[i], `${r.where}: ${at}`));
     } catch (e) {
-      if (e instanceof RarError) r.fail("code", e.message);
+      if (e instanceof RarError) r.fail("image.code", e.message);
       throw e;
     }
-    if (i > 0 && !(mods[i - 1].digest < m.digest)) r.fail("shape", "modules must be sorted by digest, each once", at);
+    if (i > 0 && !(mods[i - 1].digest < m.digest)) r.fail("image.shape", "modules must be sorted by digest, each once", at);
     mods.push(m);
   }
   return mods;
@@ -287,7 +287,7 @@ function readTrace(r: Reader, x: unknown): TraceSlot {
   const head = r.digest(t[0], "trace head");
   const events = r.array(t[1], "trace events").map((e, i) => {
     const ev = r.array(e, `trace event ${i}`);
-    if (ev.length === 0) r.fail("shape", "an event starts with its kind", `trace event ${i}`);
+    if (ev.length === 0) r.fail("image.shape", "an event starts with its kind", `trace event ${i}`);
     r.str(ev[0], IMAGE_LIMITS.nameLength, `trace event ${i} kind`);
     return ev as TraceEvent;
   });
@@ -298,13 +298,13 @@ function readTrace(r: Reader, x: unknown): TraceSlot {
 function readHeader(r: Reader, bytes: Uint8Array): [Uint8Array, Uint8Array, number] {
   const magic = [0x94, 0xa4, ...IMAGE_MAGIC.split("").map((c) => c.charCodeAt(0))];
   for (let i = 0; i < magic.length; i++)
-    if (bytes[i] !== magic[i]) r.fail(i < bytes.length ? "magic" : "truncated", "not a rar image (bad magic)");
+    if (bytes[i] !== magic[i]) r.fail(i < bytes.length ? "image.magic" : "image.truncated", "not a rar image (bad magic)");
   const outer = r.array(unpackChecked(bytes, 2, r.where), "header", 4);
   if (outer[1] !== IMAGE_VERSION && outer[1] !== IMAGE_VERSION_DEBUG)
-    r.fail("version", `image format version ${describe(outer[1])}; this runtime reads versions ${IMAGE_VERSION} and ${IMAGE_VERSION_DEBUG}`);
+    r.fail("image.version", `image format version ${describe(outer[1])}; this runtime reads versions ${IMAGE_VERSION} and ${IMAGE_VERSION_DEBUG}`);
   const digest = r.digest(outer[2], "digest");
   const body = r.bin(outer[3], "body");
-  if (bytes.length !== HEADER_BYTES + body.length) r.fail("shape", "the header is not in canonical form");
+  if (bytes.length !== HEADER_BYTES + body.length) r.fail("image.shape", "the header is not in canonical form");
   return [digest, body, outer[1]];
 }
 
@@ -331,7 +331,7 @@ function checkpointProcs(r: Reader, x: unknown, modules: readonly Module[], ctx:
 function readDebug(r: Reader, x: unknown, body: Uint8Array, byDigest: ReadonlyMap<string, Module>, events: number, ctx: TreeContext, used: Process[]): DebugPart {
   const d = r.array(x, "debug", 4);
   const every = r.int(d[0], 1, EVERY_MAX, "debug every");
-  if (!Number.isInteger(Math.log2(every))) r.fail("shape", `checkpoints are every power of two of gas, not ${every}`, "debug every");
+  if (!Number.isInteger(Math.log2(every))) r.fail("image.shape", `checkpoints are every power of two of gas, not ${every}`, "debug every");
   const list = r.array(d[1], "debug checkpoints");
   const spans = list.length > 0 ? elementSpans(body, [B.debug, 1]) : [];
   const checkpoints: Checkpoint[] = [];
@@ -342,28 +342,28 @@ function readDebug(r: Reader, x: unknown, body: Uint8Array, byDigest: ReadonlyMa
     const ev = r.int(c[1], 0, events, `${at} events`);
     const step = c[2] === null ? null : r.int(c[2], 0, Number.MAX_SAFE_INTEGER, `${at} step`);
     // A recorded checkpoint stands at a multiple of `every`; one that knows its step (a slice's) anywhere.
-    if (step === null && (where === 0 || where % every !== 0)) r.fail("shape", `checkpoint at ${where} gas is not a multiple of ${every}`, `${at} at`);
-    if (i > 0 && where <= checkpoints[i - 1].at) r.fail("shape", "checkpoints are sorted by gas, each once", `${at} at`);
+    if (step === null && (where === 0 || where % every !== 0)) r.fail("image.shape", `checkpoint at ${where} gas is not a multiple of ${every}`, `${at} at`);
+    if (i > 0 && where <= checkpoints[i - 1].at) r.fail("image.shape", "checkpoints are sorted by gas, each once", `${at} at`);
     const digests = r.array(c[3], `${at} modules`);
     const mods = digests.map((s) => {
       const m = byDigest.get(r.str(s, 64, `${at} modules`));
-      if (!m) r.fail("shape", `names a module the image does not hold`, `${at} modules`);
+      if (!m) r.fail("image.shape", `names a module the image does not hold`, `${at} modules`);
       return m;
     });
     const procs = checkpointProcs(r, c[4], mods, ctx, at);
     const root = procs[0];
-    if (root.gasUsed > where) r.fail("shape", `the tree used ${root.gasUsed} gas, past its place at ${where}`, `${at} tree`);
+    if (root.gasUsed > where) r.fail("image.shape", `the tree used ${root.gasUsed} gas, past its place at ${where}`, `${at} tree`);
     used.push(...procs);
     checkpoints.push({ at: where, gas: root.gasUsed, events: ev, step, modules: mods, bytes: body.slice(spans[i][0], spans[i][1]), words: root.memUsed });
   }
   const files = r.array(d[2], "debug sources");
-  if (files.length > SOURCES_MAX) r.fail("shape", `more than ${SOURCES_MAX} source files`, "debug sources");
+  if (files.length > SOURCES_MAX) r.fail("image.shape", `more than ${SOURCES_MAX} source files`, "debug sources");
   const sources: [string, string][] = files.map((f, i) => {
     const pair = r.array(f, `debug source ${i}`, 2);
     return [r.str(pair[0], IMAGE_LIMITS.nameLength, `debug source ${i}`), r.str(pair[1], SOURCE_TEXT_MAX, `debug source ${i}`)];
   });
   for (let i = 1; i < sources.length; i++)
-    if (!(sources[i - 1][0] < sources[i][0])) r.fail("shape", "source files are sorted by name, each once", `debug source ${i}`);
+    if (!(sources[i - 1][0] < sources[i][0])) r.fail("image.shape", "source files are sorted by name, each once", `debug source ${i}`);
   let slice: DebugPart["slice"] = null;
   if (d[3] !== null) {
     const s = r.array(d[3], "debug slice", 2);
@@ -399,7 +399,7 @@ export function decodeImage(bytes: Uint8Array, opts: DecodeOptions = {}): Decode
   const [digest, bodyBytes, version] = readHeader(r, bytes);
   const actual = sha256(bodyBytes);
   if (!sameBytes(actual, digest))
-    r.fail("digest", `content digest mismatch: the image says ${hex(digest).slice(0, 16)}…, its content hashes to ${hex(actual).slice(0, 16)}… (corrupted)`);
+    r.fail("image.digest", `content digest mismatch: the image says ${hex(digest).slice(0, 16)}…, its content hashes to ${hex(actual).slice(0, 16)}… (corrupted)`);
   const body = r.array(unpackChecked(bodyBytes, IMAGE_LIMITS.nesting, r.where), "body", version === IMAGE_VERSION ? BODY_FIELDS : BODY_FIELDS + 1);
   const runtime = r.str(body[B.runtime], IMAGE_LIMITS.runtimeLength, "runtime");
   const policy = r.digest(body[B.policy], "policy");
@@ -417,7 +417,7 @@ export function decodeImage(bytes: Uint8Array, opts: DecodeOptions = {}): Decode
     verifyTree(originProcs, `${r.where}: origin`);
     originRoot = originProcs[0];
     if (originProcs.length !== 1 || originRoot.fp !== 0 || originRoot.status !== 0)
-      r.fail("origin", "the initial state is one process that has not started", "origin");
+      r.fail("image.origin", "the initial state is one process that has not started", "origin");
   }
   const trace = readTrace(r, body[B.trace]);
   const byDigest = new Map(modules.map((m) => [m.digest, m]));
@@ -442,11 +442,11 @@ export function decodeImage(bytes: Uint8Array, opts: DecodeOptions = {}): Decode
       }
     }
   }
-  if (used.size !== modules.length) r.fail("shape", `${modules.length - used.size} module(s) that no process uses`, "modules");
+  if (used.size !== modules.length) r.fail("image.shape", `${modules.length - used.size} module(s) that no process uses`, "modules");
 
   if (originRoot) {
     const expected = stateDigest(originRoot, emptyTrace(), (d) => byDigest.get(d));
-    if (!sameBytes(expected, originDigest)) r.fail("origin", "the initial state does not match its digest", "origin digest");
+    if (!sameBytes(expected, originDigest)) r.fail("image.origin", "the initial state does not match its digest", "origin digest");
   }
   return {
     root: procs[0],

@@ -12,7 +12,7 @@ import { RUNTIME_VERSION, emptyTrace, type DebugPart, type ImageMeta, type Trace
 
 /** A copy of a process that has not started (the initial state of a run). */
 export function freshCopy(p: Process): Process {
-  if (p.fp !== 0 || p.children.size > 0) throw new RarError("usage", "not_fresh", `process ${p.path} has already started`);
+  if (p.fp !== 0 || p.children.size > 0) throw new RarError("usage.not_fresh", `process ${p.path} has already started`);
   const q = new Process(p.module, p.entryFn, p.stack.subarray(0, p.sp), p.mem.slice(0, p.memSize), p.gasLimit, p.memLimit, [...p.caps], [...p.traps], null, 0);
   q.memUsed = p.memUsed;
   return q;

@@ -20,13 +20,13 @@
 
 import { capCovers } from "../caps/registry.js";
 import { PROCESS_WORDS, STATUS_NAMES, type Process } from "../process/process.js";
-import { RarError, isFaultKind } from "../vm/errors.js";
+import { RarError, isFaultKind, type ErrorKey } from "../vm/errors.js";
 import { Op, StatusCode, WIDTH } from "../vm/opcodes.js";
 
 const S = StatusCode;
 
-function fail(where: string, p: Process, field: string, kind: string, message: string): never {
-  throw new RarError("image", kind, message, `${where}: process ${p.path} ${field}`);
+function fail(where: string, p: Process, field: string, kind: ErrorKey<"image">, message: string): never {
+  throw new RarError(kind, message, `${where}: process ${p.path} ${field}`);
 }
 
 /** A process that has not been entered yet: no frames, never ran. */
@@ -44,40 +44,40 @@ function checkProcess(p: Process, where: string): void {
   const code = m.code;
   const H = m.heights;
   const st = p.status;
-  const bad = (field: string, kind: string, message: string): never => fail(where, p, field, kind, message);
+  const bad = (field: string, kind: ErrorKey<"image">, message: string): never => fail(where, p, field, kind, message);
 
   if (st === S.FAULT) {
-    if (p.faultKind === null || !isFaultKind(p.faultKind)) bad("faultKind", "status", `'${String(p.faultKind)}' is not a fault kind`);
+    if (p.faultKind === null || !isFaultKind(p.faultKind)) bad("faultKind", "image.status", `'${String(p.faultKind)}' is not a fault kind`);
   } else if (p.faultKind !== null || p.faultDetail !== "") {
-    bad("faultKind", "status", `a fault kind or detail on a process that is ${STATUS_NAMES[st]}`);
+    bad("faultKind", "image.status", `a fault kind or detail on a process that is ${STATUS_NAMES[st]}`);
   }
   if ((st === S.CAP_CALL) !== (p.request !== null))
-    bad("request", "status", st === S.CAP_CALL ? "cap_call without its request" : `a request on a process that is ${STATUS_NAMES[st]}`);
+    bad("request", "image.status", st === S.CAP_CALL ? "cap_call without its request" : `a request on a process that is ${STATUS_NAMES[st]}`);
 
   if (p.fp === 0) {
     if (st === S.DONE) {
       const f = m.functions[p.entryFn];
       if (p.pc < f.entry || p.pc >= f.end || H[p.pc] < 0 || code[p.pc] !== Op.RET)
-        bad("pc", "pc", `a finished process stops at a RET of its entry function ${fnName(p, p.entryFn)}, not at pc ${p.pc}`);
-      if (p.sp !== 0 || p.bp !== 0) bad("stack", "stack", "a finished process has an empty stack");
+        bad("pc", "image.pc", `a finished process stops at a RET of its entry function ${fnName(p, p.entryFn)}, not at pc ${p.pc}`);
+      if (p.sp !== 0 || p.bp !== 0) bad("stack", "image.stack", "a finished process has an empty stack");
     } else if (st === S.READY || st === S.OUT_OF_MEM) {
-      if (p.pc !== 0 || p.bp !== 0) bad("pc", "pc", "a process that has not started has pc 0 and base 0");
+      if (p.pc !== 0 || p.bp !== 0) bad("pc", "image.pc", "a process that has not started has pc 0 and base 0");
       const n = m.nparams[p.entryFn];
-      if (p.sp !== n) bad("stack", "stack", `a process that has not started holds its ${n} argument(s), not ${p.sp} words`);
-      if (p.children.size > 0 || p.nextHandle !== 1) bad("children", "tree", "a process that has not started has no children");
-      if (p.gasUsed !== 0) bad("gasUsed", "budget", "a process that has not started has used no gas");
-      if (p.inbox !== null) bad("inbox", "status", "a process that has not started has an empty inbox");
+      if (p.sp !== n) bad("stack", "image.stack", `a process that has not started holds its ${n} argument(s), not ${p.sp} words`);
+      if (p.children.size > 0 || p.nextHandle !== 1) bad("children", "image.tree", "a process that has not started has no children");
+      if (p.gasUsed !== 0) bad("gasUsed", "image.budget", "a process that has not started has used no gas");
+      if (p.inbox !== null) bad("inbox", "image.status", "a process that has not started has an empty inbox");
     } else {
-      bad("frames", "frames", `a process that is ${STATUS_NAMES[st]} has frames`);
+      bad("frames", "image.frames", `a process that is ${STATUS_NAMES[st]} has frames`);
     }
-    if (p.waiting !== 0) bad("waiting", "status", "only a started process can wait on a child");
+    if (p.waiting !== 0) bad("waiting", "image.status", "only a started process can wait on a child");
     return;
   }
 
-  if (st === S.DONE) bad("frames", "frames", "a finished process has no frames");
+  if (st === S.DONE) bad("frames", "image.frames", "a finished process has no frames");
   const fr = p.frames;
   if (fr[0] !== -1 || fr[1] !== 0 || fr[2] !== p.entryFn)
-    bad("frames", "frames", `the bottom frame must be [-1, 0, ${p.entryFn}], not [${fr[0]}, ${fr[1]}, ${fr[2]}]`);
+    bad("frames", "image.frames", `the bottom frame must be [-1, 0, ${p.entryFn}], not [${fr[0]}, ${fr[1]}, ${fr[2]}]`);
   let bp = 0;
   let fn = p.entryFn;
   for (let k = 3; k < p.fp; k += 3) {
@@ -86,18 +86,18 @@ function checkProcess(p: Process, where: string): void {
     const callee = fr[k + 2];
     const call = ret - WIDTH[Op.CALL];
     const f = m.functions[fn];
-    if (callee < 0 || callee >= m.functions.length) bad("frames", "frames", `frame ${k / 3}: no function #${callee}`);
+    if (callee < 0 || callee >= m.functions.length) bad("frames", "image.frames", `frame ${k / 3}: no function #${callee}`);
     if (call < f.entry || call >= f.end || H[call] < 0 || code[call] !== Op.CALL)
-      bad("frames", "frames", `frame ${k / 3}: return pc ${ret} does not follow a CALL in ${fnName(p, fn)}`);
-    if (code[call + 1] !== callee) bad("frames", "frames", `frame ${k / 3}: the CALL at pc ${call} calls #${code[call + 1]}, not #${callee}`);
-    if (saved !== bp) bad("frames", "frames", `frame ${k / 3}: saved base ${saved}, expected ${bp}`);
+      bad("frames", "image.frames", `frame ${k / 3}: return pc ${ret} does not follow a CALL in ${fnName(p, fn)}`);
+    if (code[call + 1] !== callee) bad("frames", "image.frames", `frame ${k / 3}: the CALL at pc ${call} calls #${code[call + 1]}, not #${callee}`);
+    if (saved !== bp) bad("frames", "image.frames", `frame ${k / 3}: saved base ${saved}, expected ${bp}`);
     bp += m.nlocals[fn] + H[call] - m.nparams[callee];
     fn = callee;
   }
-  if (p.bp !== bp) bad("bp", "stack", `base ${p.bp}, expected ${bp} from the frames`);
+  if (p.bp !== bp) bad("bp", "image.stack", `base ${p.bp}, expected ${bp} from the frames`);
   const f = m.functions[fn];
   const pc = p.pc;
-  if (pc < f.entry || pc >= f.end || H[pc] < 0) bad("pc", "pc", `pc ${pc} is not a reachable instruction of ${fnName(p, fn)}`);
+  if (pc < f.entry || pc >= f.end || H[pc] < 0) bad("pc", "image.pc", `pc ${pc} is not a reachable instruction of ${fnName(p, fn)}`);
   const after = (op: number): boolean => {
     const at = pc - WIDTH[op];
     return at >= f.entry && H[at] >= 0 && code[at] === op;
@@ -105,21 +105,21 @@ function checkProcess(p: Process, where: string): void {
   let h = H[pc];
   const base = bp + m.nlocals[fn];
   if (st === S.YIELDED) {
-    if (!after(Op.YIELD)) bad("pc", "pc", `a yielded process stands right after a YIELD, not at pc ${pc}`);
+    if (!after(Op.YIELD)) bad("pc", "image.pc", `a yielded process stands right after a YIELD, not at pc ${pc}`);
   } else if (st === S.CAP_CALL) {
-    if (!after(Op.CAP)) bad("pc", "pc", `a process in cap_call stands right after a CAP, not at pc ${pc}`);
+    if (!after(Op.CAP)) bad("pc", "image.pc", `a process in cap_call stands right after a CAP, not at pc ${pc}`);
     h -= 1;
   } else if (st === S.FAULT) {
     // A capability call that failed after its arguments were taken faults after the CAP.
     if (p.sp === base + h - 1 && after(Op.CAP)) h -= 1;
   }
-  if (p.sp !== base + h) bad("stack", "stack", `${p.sp} words, expected ${base + h} at pc ${pc} in ${fnName(p, fn)}`);
+  if (p.sp !== base + h) bad("stack", "image.stack", `${p.sp} words, expected ${base + h} at pc ${pc} in ${fnName(p, fn)}`);
   if (p.waiting !== 0) {
     if (st !== S.READY && st !== S.OUT_OF_GAS && st !== S.OUT_OF_MEM)
-      bad("waiting", "status", `a process that is ${STATUS_NAMES[st]} cannot wait on a child`);
+      bad("waiting", "image.status", `a process that is ${STATUS_NAMES[st]} cannot wait on a child`);
     if (code[pc] !== Op.RESUME || p.stack[p.sp - 1] !== p.waiting)
-      bad("waiting", "status", `waiting on child ${p.waiting} requires standing at a RESUME of it`);
-    if (!p.children.has(p.waiting)) bad("waiting", "tree", `waits on child ${p.waiting}, which does not exist`);
+      bad("waiting", "image.status", `waiting on child ${p.waiting} requires standing at a RESUME of it`);
+    if (!p.children.has(p.waiting)) bad("waiting", "image.tree", `waits on child ${p.waiting}, which does not exist`);
   }
 }
 
@@ -141,21 +141,21 @@ export function verifyTree(procs: readonly Process[], where: string, running = f
   for (const p of procs) {
     if (p.waiting !== 0) {
       const c = p.children.get(p.waiting) as Process;
-      if (c.status !== S.READY) fail(where, p, "waiting", "status", `waits on child ${p.waiting}, which is ${c.statusName}, not ready`);
+      if (c.status !== S.READY) fail(where, p, "waiting", "image.status", `waits on child ${p.waiting}, which is ${c.statusName}, not ready`);
     }
     const parent = p.parent;
     if (parent === null) {
       if (p.status === S.READY && p.fp !== 0 && !running)
-        fail(where, p, "status", "status", "the root of an image is stopped or has not started; it cannot be ready mid-run");
+        fail(where, p, "status", "image.status", "the root of an image is stopped or has not started; it cannot be ready mid-run");
       continue;
     }
     const waited = parent.waiting === p.handle;
     if (waited && p.status !== S.READY)
-      fail(where, p, "status", "status", `its parent waits on it, so it is ready, not ${p.statusName}`);
+      fail(where, p, "status", "image.status", `its parent waits on it, so it is ready, not ${p.statusName}`);
     if (!waited && p.status === S.READY && p.fp !== 0)
-      fail(where, p, "status", "status", "a started, ready process is one its parent waits on");
+      fail(where, p, "status", "image.status", "a started, ready process is one its parent waits on");
     const extra = uncovered(p.caps, parent.caps);
-    if (extra !== null) fail(where, p, "caps", "caps", `holds ${extra}, which its parent does not`);
+    if (extra !== null) fail(where, p, "caps", "image.caps", `holds ${extra}, which its parent does not`);
   }
   // Footprints bottom-up: reversed preorder visits children before parents.
   for (let i = procs.length - 1; i >= 0; i--) {
@@ -163,9 +163,9 @@ export function verifyTree(procs: readonly Process[], where: string, running = f
     let words = p.ownFootprint();
     for (const c of p.children.values()) words += c.memUsed;
     if (p.memUsed !== words)
-      fail(where, p, "memUsed", "budget", `footprint is ${words} words (own ${p.ownFootprint()}, ${PROCESS_WORDS} of them bookkeeping), the image says ${p.memUsed}`);
-    if (p.gasUsed > p.gasLimit) fail(where, p, "gasUsed", "budget", `used ${p.gasUsed} gas of a limit of ${p.gasLimit}`);
+      fail(where, p, "memUsed", "image.budget", `footprint is ${words} words (own ${p.ownFootprint()}, ${PROCESS_WORDS} of them bookkeeping), the image says ${p.memUsed}`);
+    if (p.gasUsed > p.gasLimit) fail(where, p, "gasUsed", "image.budget", `used ${p.gasUsed} gas of a limit of ${p.gasLimit}`);
     if (p.memUsed > p.memLimit && !notStarted(p))
-      fail(where, p, "memUsed", "budget", `uses ${p.memUsed} words of a limit of ${p.memLimit}`);
+      fail(where, p, "memUsed", "image.budget", `uses ${p.memUsed} words of a limit of ${p.memLimit}`);
   }
 }

@@ -232,13 +232,13 @@ export function elementSpans(bytes: Uint8Array, path: readonly number[]): [numbe
     if (t >= 0x90 && t <= 0x9f) return [t & 0x0f, pos + 1];
     if (t === 0xdc) return [dv.getUint16(pos + 1), pos + 3];
     if (t === 0xdd) return [dv.getUint32(pos + 1), pos + 5];
-    throw new RarError("image", "shape", `expected an array at byte ${pos}`);
+    throw new RarError("image.shape", `expected an array at byte ${pos}`);
   };
   const skip = (pos: number): number => scanValue(bytes, pos, Number.MAX_SAFE_INTEGER, "image");
   let pos = 0;
   for (const i of path) {
     const [len, first] = header(pos);
-    if (i >= len) throw new RarError("image", "shape", `no element ${i} at byte ${pos}`);
+    if (i >= len) throw new RarError("image.shape", `no element ${i} at byte ${pos}`);
     pos = first;
     for (let k = 0; k < i; k++) pos = skip(pos);
   }
@@ -259,6 +259,6 @@ export function unpackChecked(bytes: Uint8Array, maxDepth: number, where: string
   try {
     return packr.unpack(bytes);
   } catch (e) {
-    throw new RarError("image", "msgpack", `not valid msgpack (${(e as Error).message})`, where);
+    throw new RarError("image.msgpack", `not valid msgpack (${(e as Error).message})`, where);
   }
 }

@@ -42,7 +42,7 @@ export function shallowestLacking(d: Process, gas: boolean, need: number): Proce
  * runs out) and a host resume continues it exactly there.
  */
 export function interruptRoot(root: Process): void {
-  if (root.status !== StatusCode.READY) throw new RarError("usage", "not_ready", `process is ${root.statusName}`);
+  if (root.status !== StatusCode.READY) throw new RarError("usage.not_ready", `process is ${root.statusName}`);
   root.status = StatusCode.OUT_OF_GAS;
   root.need = 0;
 }
@@ -67,7 +67,7 @@ export function wake(c: Process): void {
       return;
     }
     default:
-      throw new RarError("usage", "not_resumable", `process ${c.path} is ${c.statusName}`);
+      throw new RarError("usage.not_resumable", `process ${c.path} is ${c.statusName}`);
   }
 }
 

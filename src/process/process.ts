@@ -8,6 +8,7 @@ import { StatusCode } from "../vm/opcodes.js";
 import { Children } from "./child-table.js";
 
 export { Children };
+import { STATUS_NAMES, type StatusName } from "../vm/status.js";
 
 /**
  * Words charged for a process's own bookkeeping: what the host holds for a
@@ -67,25 +68,16 @@ export function rootProcess(
   caps: readonly string[],
   memory: Int32Array,
 ): Process {
-  if (entry < 0 || entry >= module.functions.length) throw new RarError("usage", "entry", `no function #${entry}`);
+  if (entry < 0 || entry >= module.functions.length) throw new RarError("usage.entry", `no function #${entry}`);
   if (args.length !== module.nparams[entry])
-    throw new RarError("usage", "arity", `${module.functions[entry].name} takes ${module.nparams[entry]} argument(s), got ${args.length}`);
+    throw new RarError("usage.arity", `${module.functions[entry].name} takes ${module.nparams[entry]} argument(s), got ${args.length}`);
   const root = new Process(module, entry, Int32Array.from(args), memory, clampLimit(limits.gas), clampLimit(limits.mem), [...new Set(caps)].sort(), [], null, 0);
   root.memUsed = root.ownFootprint();
   return root;
 }
 
-export type StatusName = "ready" | "done" | "fault" | "out_of_gas" | "out_of_mem" | "yielded" | "cap_call";
-
-export const STATUS_NAMES: readonly StatusName[] = [
-  "ready",
-  "done",
-  "fault",
-  "out_of_gas",
-  "out_of_mem",
-  "yielded",
-  "cap_call",
-];
+/** Status names, from the status table (src/vm/status.ts). */
+export { STATUS_NAMES, type StatusName };
 
 /** A capability call trapped for the parent to answer. */
 export interface CapRequest {

@@ -160,8 +160,8 @@ export class Machine implements Scheduler {
    * same instruction).
    */
   run(root: Process, stopAt = Infinity): RunStop {
-    if (this.pending) throw new RarError("usage", "async", "an async capability call is pending; settle it first");
-    if (root.status !== StatusCode.READY) throw new RarError("usage", "not_ready", `process is ${root.statusName}`);
+    if (this.pending) throw new RarError("usage.async", "an async capability call is pending; settle it first");
+    if (root.status !== StatusCode.READY) throw new RarError("usage.not_ready", `process is ${root.statusName}`);
     this.stopAt = stopAt;
     let d = deepest(root);
     this.load(d);
@@ -258,7 +258,7 @@ export class Machine implements Scheduler {
   /** Completes an async capability call once its promise settled, then keeps running (up to `stopAt`, as run). */
   settlePending(root: Process, value: CapValue | Error, stopAt = Infinity): RunStop {
     const pend = this.pending;
-    if (!pend) throw new RarError("usage", "no_pending", "no capability call is pending");
+    if (!pend) throw new RarError("usage.no_pending");
     this.pending = null;
     const p = pend.proc;
     if (value instanceof Error) {

@@ -15,7 +15,7 @@ import { sha256 } from "@noble/hashes/sha2";
 import { bytesToHex } from "@noble/hashes/utils";
 import { DIGEST_BYTES, type TraceEvent as WireEvent, type TraceSlot, type WireValue } from "../image/format.js";
 import { WireWriter, join } from "../image/wire.js";
-import { RarError } from "../vm/errors.js";
+import { RarError, type ErrorKey } from "../vm/errors.js";
 import { encodeEvent, eventFields, isHostEvent, type TraceEvent } from "./events.js";
 
 /** h_0 and x_0: the head of an empty trace. */
@@ -25,11 +25,11 @@ const GENESIS: Uint8Array = new Uint8Array(DIGEST_BYTES);
 export class TraceError extends RarError {
   constructor(
     readonly index: number,
-    kind: string,
+    kind: ErrorKey<"trace">,
     message: string,
     where: string,
   ) {
-    super("trace", kind, message, where);
+    super(kind, message, where);
   }
 }
 
@@ -131,7 +131,7 @@ export class Chain {
       if (!same(expected, recorded[i]))
         throw new TraceError(
           i,
-          "broken_link",
+          "trace.broken_link",
           `trace event ${i} (${event.kind}) does not match its link: recorded ${bytesToHex(recorded[i]).slice(0, 16)}…, computed ${bytesToHex(expected).slice(0, 16)}…`,
           where,
         );
@@ -141,7 +141,7 @@ export class Chain {
     if (!same(c.full, slot.head))
       throw new TraceError(
         n,
-        "broken_head",
+        "trace.broken_head",
         `the trace head ${bytesToHex(slot.head).slice(0, 16)}… does not match its ${n} events (${bytesToHex(c.full).slice(0, 16)}…): events are missing at the end`,
         where,
       );

@@ -43,7 +43,7 @@ class EventReader {
   ) {}
 
   fail(message: string): never {
-    throw new TraceError(this.index, "bad_event", `trace event ${this.index}: ${message}`, this.where);
+    throw new TraceError(this.index, "trace.bad_event", `trace event ${this.index}: ${message}`, this.where);
   }
 
   str(x: unknown, max: number, what: string): string {
@@ -151,13 +151,13 @@ function readEvent(x: unknown, i: number, where: string): { event: TraceEvent; l
  */
 export function traceFromWire(slot: TraceSlot, where = "trace"): Trace {
   const n = slot.events.length;
-  if (n > TRACE_LIMITS.events) throw new TraceError(0, "too_long", `more than ${TRACE_LIMITS.events} events`, where);
+  if (n > TRACE_LIMITS.events) throw new TraceError(0, "trace.too_long", `more than ${TRACE_LIMITS.events} events`, where);
   const events: TraceEvent[] = [];
   const recorded: Uint8Array[] = [];
   for (let i = 0; i < n; i++) {
     const { event, link } = readEvent(slot.events[i], i, where);
     if ((i === 0) !== (event.kind === "start"))
-      throw new TraceError(i, "order", `trace event ${i}: a trace starts with exactly one start event`, where);
+      throw new TraceError(i, "trace.order", `trace event ${i}: a trace starts with exactly one start event`, where);
     events.push(event);
     recorded.push(link);
   }

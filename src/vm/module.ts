@@ -129,10 +129,6 @@ export function digestBytes(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
 
-function fail(kind: string, message: string, where = "module"): never {
-  throw new RarError("decode", kind, message, where);
-}
-
 function isInt(x: unknown, lo: number, hi: number): x is number {
   return typeof x === "number" && Number.isInteger(x) && x >= lo && x <= hi;
 }
@@ -143,14 +139,14 @@ function isName(x: unknown): x is string {
 
 /** Checks the shape of a decoded wire value and builds a ModuleDef. Semantics are verify()'s job. */
 export function moduleFromWire(w: unknown, where = "module"): ModuleDef {
-  if (!Array.isArray(w) || w.length !== 9) fail("shape", "not a module (expected a 9-element array)", where);
+  if (!Array.isArray(w) || w.length !== 9) throw new RarError("decode.shape", "not a module (expected a 9-element array)", where);
   const [tag, name, caps, fns, code, files, map, links, trapOnly] = w as unknown[];
-  if (tag !== MODULE_TAG) fail("magic", `not a module (tag ${JSON.stringify(tag)})`, where);
-  if (!isName(name)) fail("shape", "name must be a short string", where);
+  if (tag !== MODULE_TAG) throw new RarError("decode.magic", `not a module (tag ${JSON.stringify(tag)})`, where);
+  if (!isName(name)) throw new RarError("decode.shape", "name must be a short string", where);
   if (!Array.isArray(caps) || caps.length > MODULE_LIMITS.caps || !caps.every(isName))
-    fail("shape", `caps must be at most ${MODULE_LIMITS.caps} names`, where);
+    throw new RarError("decode.shape", `caps must be at most ${MODULE_LIMITS.caps} names`, where);
   if (!Array.isArray(fns) || fns.length === 0 || fns.length > MODULE_LIMITS.functions)
-    fail("shape", "functions must be a non-empty array", where);
+    throw new RarError("decode.shape", "functions must be a non-empty array", where);
   const functions: FunctionDef[] = [];
   for (let i = 0; i < fns.length; i++) {
     const f: unknown = fns[i];
@@ -163,21 +159,21 @@ export function moduleFromWire(w: unknown, where = "module"): ModuleDef {
       !isInt(f[3], 0, MODULE_LIMITS.codeWords) ||
       !isInt(f[4], 0, MODULE_LIMITS.codeWords)
     )
-      fail("shape", "function entry must be [name, nparams, nlocals, entry, end]", `${where}: function ${i}`);
+      throw new RarError("decode.shape", "function entry must be [name, nparams, nlocals, entry, end]", `${where}: function ${i}`);
     functions.push({ name: f[0], nparams: f[1], nlocals: f[2], entry: f[3], end: f[4] });
   }
   if (!(code instanceof Uint8Array) || code.byteLength % 4 !== 0 || code.byteLength / 4 > MODULE_LIMITS.codeWords)
-    fail("shape", "code must be binary, a multiple of 4 bytes", where);
+    throw new RarError("decode.shape", "code must be binary, a multiple of 4 bytes", where);
   if (!Array.isArray(files) || files.length > MODULE_LIMITS.files || !files.every((f) => typeof f === "string"))
-    fail("shape", "source map files must be strings", where);
+    throw new RarError("decode.shape", "source map files must be strings", where);
   if (!(map instanceof Uint8Array) || map.byteLength % 16 !== 0)
-    fail("shape", "source map must be binary quads", where);
+    throw new RarError("decode.shape", "source map must be binary quads", where);
   if (!Array.isArray(links) || links.length > MODULE_LIMITS.links || !links.every(isDigest))
-    fail("shape", "links must be module digests (64 hex digits)", where);
+    throw new RarError("decode.shape", "links must be module digests (64 hex digits)", where);
   const entries = bytesToInt32(map);
   const sourceMap = files.length > 0 || entries.length > 0 ? { files: files as string[], entries } : undefined;
   if (!Array.isArray(trapOnly) || !trapOnly.every((t) => typeof t === "string" && (caps as string[]).includes(t)))
-    fail("shape", "trapOnly must list manifest entries", where);
+    throw new RarError("decode.shape", "trapOnly must list manifest entries", where);
   const def: ModuleDef = { name, caps: caps as string[], functions, code: bytesToInt32(code), sourceMap };
   return {
     ...def,
@@ -200,7 +196,7 @@ function unpackUntrusted(bytes: Uint8Array, where: string): unknown {
   try {
     return packr.unpack(bytes);
   } catch (e) {
-    fail("msgpack", `not valid msgpack (${(e as Error).message})`, where);
+    throw new RarError("decode.msgpack", `not valid msgpack (${(e as Error).message})`, where);
   }
 }
 
@@ -217,12 +213,12 @@ export function encodeBundle(modules: readonly ModuleDef[]): Uint8Array {
 /** Decodes a `.rmod` bundle; the caller verifies each module and resolves links. */
 export function decodeBundle(bytes: Uint8Array, where = "module"): ModuleDef[] {
   const w = unpackUntrusted(bytes, where);
-  if (!Array.isArray(w) || w.length !== 3) fail("shape", "not a .rmod bundle (expected [magic, version, modules])", where);
-  if (w[0] !== BUNDLE_MAGIC) fail("magic", `bad magic ${JSON.stringify(w[0])}`, where);
-  if (w[1] !== BUNDLE_VERSION) fail("version", `unsupported .rmod version ${String(w[1])}`, where);
+  if (!Array.isArray(w) || w.length !== 3) throw new RarError("decode.shape", "not a .rmod bundle (expected [magic, version, modules])", where);
+  if (w[0] !== BUNDLE_MAGIC) throw new RarError("decode.magic", `bad magic ${JSON.stringify(w[0])}`, where);
+  if (w[1] !== BUNDLE_VERSION) throw new RarError("decode.version", `unsupported .rmod version ${String(w[1])}`, where);
   const mods = w[2];
   if (!Array.isArray(mods) || mods.length === 0 || mods.length > MODULE_LIMITS.bundle)
-    fail("shape", "a bundle holds 1..1024 modules", where);
+    throw new RarError("decode.shape", "a bundle holds 1..1024 modules", where);
   return mods.map((m, i) => moduleFromWire(m, `${where}: module ${i}`));
 }
 

@@ -304,13 +304,5 @@ for (const o of TABLE)
   if ((o.pop < 0) !== (o.popFrom !== undefined) || (o.popFrom !== undefined && o.popFrom.operand >= o.operands.length))
     throw new Error(`opcodes: ${o.name} must give pop -1 exactly when popFrom names one of its operands`);
 
-/** Status codes as guests see them (RESUME, STATUS). */
-export const StatusCode = {
-  READY: 0,
-  DONE: 1,
-  FAULT: 2,
-  OUT_OF_GAS: 3,
-  OUT_OF_MEM: 4,
-  YIELDED: 5,
-  CAP_CALL: 6,
-} as const;
+/** Status codes as guests see them (RESUME, STATUS): defined by the status table, src/vm/status.ts. */
+export { StatusCode } from "./status.js";

@@ -7,11 +7,7 @@
 // (src/image/wire.ts) and modules (module.ts: .rmod bundles, SPAWNC code)
 // both scan first; errors carry the caller's phase.
 
-import { RarError, type Phase } from "./errors.js";
-
-function bad(phase: Phase, kind: string, message: string, where: string): never {
-  throw new RarError(phase, kind, message, where);
-}
+import { RarError, type PhaseOf } from "./errors.js";
 
 /**
  * Checks that `bytes` hold exactly one msgpack value of the types rar formats use
@@ -19,13 +15,13 @@ function bad(phase: Phase, kind: string, message: string, where: string): never 
  * `maxDepth` deep, with every declared length within the remaining bytes.
  * Runs in O(bytes) time and O(depth) memory, without recursion.
  */
-export function scan(bytes: Uint8Array, maxDepth: number, where: string, phase: Phase): void {
+export function scan(bytes: Uint8Array, maxDepth: number, where: string, phase: PhaseOf<"msgpack" | "nesting" | "trailing" | "truncated">): void {
   const end = scanValue(bytes, 0, maxDepth, where, phase);
-  if (end !== bytes.length) bad(phase, "trailing", `${bytes.length - end} bytes after the end of the value`, where);
+  if (end !== bytes.length) throw new RarError(`${phase}.trailing`, `${bytes.length - end} bytes after the end of the value`, where);
 }
 
 /** Checks one value starting at `start` as scan() does; returns where it ends. */
-export function scanValue(bytes: Uint8Array, start: number, maxDepth: number, where: string, phase: Phase): number {
+export function scanValue(bytes: Uint8Array, start: number, maxDepth: number, where: string, phase: PhaseOf<"msgpack" | "nesting" | "trailing" | "truncated">): number {
   const n = bytes.length;
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   // Elements still expected by each open array, innermost last.
@@ -33,7 +29,7 @@ export function scanValue(bytes: Uint8Array, start: number, maxDepth: number, wh
   let expect = 1;
   let pos = start;
   const need = (k: number, what: string): void => {
-    if (k > n - pos) bad(phase, "truncated", `truncated: ${what} at byte ${pos} needs ${k} bytes, ${n - pos} remain`, where);
+    if (k > n - pos) throw new RarError(`${phase}.truncated`, `truncated: ${what} at byte ${pos} needs ${k} bytes, ${n - pos} remain`, where);
   };
   for (;;) {
     while (expect === 0) {
@@ -102,14 +98,14 @@ export function scanValue(bytes: Uint8Array, start: number, maxDepth: number, wh
           isArray = true;
           break;
         default:
-          bad(phase, "msgpack", `msgpack type 0x${t.toString(16)} at byte ${pos - 1} is not used by rar's formats`, where);
+          throw new RarError(`${phase}.msgpack`, `msgpack type 0x${t.toString(16)} at byte ${pos - 1} is not used by rar's formats`, where);
       }
     }
     if (isArray) {
       // Every element takes at least one byte.
-      if (len > n - pos) bad(phase, "truncated", `truncated: an array at byte ${pos} declares ${len} elements, ${n - pos} bytes remain`, where);
+      if (len > n - pos) throw new RarError(`${phase}.truncated`, `truncated: an array at byte ${pos} declares ${len} elements, ${n - pos} bytes remain`, where);
       if (len === 0) continue;
-      if (open.length + 1 > maxDepth) bad(phase, "nesting", `values nested deeper than ${maxDepth} at byte ${pos}`, where);
+      if (open.length + 1 > maxDepth) throw new RarError(`${phase}.nesting`, `values nested deeper than ${maxDepth} at byte ${pos}`, where);
       open.push(expect);
       expect = len;
     } else {

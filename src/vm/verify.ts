@@ -12,11 +12,6 @@ import { quicken } from "./quicken.js";
 export const MAX_STACK = 4096;
 export const MAX_CAP_ARGS = 16;
 
-
-function bad(kind: string, message: string, where: string): never {
-  throw new RarError("verify", kind, message, where);
-}
-
 /** Where an instruction is, for messages (built only when something fails). */
 function at(fn: { name: string }, pc: number): string {
   return `function ${fn.name} at pc ${pc}`;
@@ -32,13 +27,13 @@ export function verify(def: ModuleDef): Module {
   const code = def.code;
   const fns = def.functions;
   const n = fns.length;
-  if (n === 0) bad("no_functions", "module has no functions", "module");
-  if (n > MODULE_LIMITS.functions) bad("too_many", "too many functions", "module");
-  if (def.caps.length > MODULE_LIMITS.caps) bad("too_many", `more than ${MODULE_LIMITS.caps} capabilities`, "module");
-  if (new Set(def.caps).size !== def.caps.length) bad("duplicate", "duplicate capability in manifest", "module");
+  if (n === 0) throw new RarError("verify.no_functions", undefined, "module");
+  if (n > MODULE_LIMITS.functions) throw new RarError("verify.too_many", "too many functions", "module");
+  if (def.caps.length > MODULE_LIMITS.caps) throw new RarError("verify.too_many", `more than ${MODULE_LIMITS.caps} capabilities`, "module");
+  if (new Set(def.caps).size !== def.caps.length) throw new RarError("verify.duplicate", undefined, "module");
   for (const t of def.trapOnly ?? [])
-    if (!def.caps.includes(t)) bad("bad_manifest", `trap-only capability ${t} is not in the manifest`, "module");
-  if (code.length > MODULE_LIMITS.codeWords) bad("too_big", `more than ${MODULE_LIMITS.codeWords} code words`, "module");
+    if (!def.caps.includes(t)) throw new RarError("verify.bad_manifest", `trap-only capability ${t} is not in the manifest`, "module");
+  if (code.length > MODULE_LIMITS.codeWords) throw new RarError("verify.too_big", `more than ${MODULE_LIMITS.codeWords} code words`, "module");
   const maxStack = new Int32Array(n);
   const frameCost = new Int32Array(n);
   const nparams = new Int32Array(n);
@@ -48,17 +43,17 @@ export function verify(def: ModuleDef): Module {
   for (let f = 0; f < n; f++) {
     const fn = fns[f];
     const where = `function ${fn.name} (#${f})`;
-    if (fn.entry !== expectedEntry) bad("layout", `starts at ${fn.entry}, expected ${expectedEntry}`, where);
-    if (!Number.isInteger(fn.end) || fn.end <= fn.entry || fn.end > code.length) bad("layout", `bad end ${fn.end}`, where);
-    if (!isCount(fn.nparams, 255)) bad("layout", `nparams ${fn.nparams} out of range 0..255`, where);
-    if (!isCount(fn.nlocals, MODULE_LIMITS.locals)) bad("layout", `nlocals ${fn.nlocals} out of range 0..${MODULE_LIMITS.locals}`, where);
-    if (fn.nlocals < fn.nparams) bad("layout", "nlocals < nparams", where);
+    if (fn.entry !== expectedEntry) throw new RarError("verify.layout", `starts at ${fn.entry}, expected ${expectedEntry}`, where);
+    if (!Number.isInteger(fn.end) || fn.end <= fn.entry || fn.end > code.length) throw new RarError("verify.layout", `bad end ${fn.end}`, where);
+    if (!isCount(fn.nparams, 255)) throw new RarError("verify.layout", `nparams ${fn.nparams} out of range 0..255`, where);
+    if (!isCount(fn.nlocals, MODULE_LIMITS.locals)) throw new RarError("verify.layout", `nlocals ${fn.nlocals} out of range 0..${MODULE_LIMITS.locals}`, where);
+    if (fn.nlocals < fn.nparams) throw new RarError("verify.layout", "nlocals < nparams", where);
     expectedEntry = fn.end;
     nparams[f] = fn.nparams;
     nlocals[f] = fn.nlocals;
     entries[f] = fn.entry;
   }
-  if (expectedEntry !== code.length) bad("layout", "code after the last function", "module");
+  if (expectedEntry !== code.length) throw new RarError("verify.layout", "code after the last function", "module");
   // Heights of every function first (CALL needs only nparams, known already).
   const height = new Int32Array(code.length).fill(-1);
   const isStart = new Uint8Array(code.length);
@@ -107,31 +102,31 @@ function verifyFunction(def: ModuleDef, f: number, height: Int32Array, isStart: 
   // Pass 1: decode instruction boundaries and check static operands.
   for (let pc = entry; pc < end; ) {
     const op = code[pc];
-    if (op < 0 || op >= OPS.length) bad("bad_opcode", `unknown opcode ${op}`, at(fn, pc));
+    if (op < 0 || op >= OPS.length) throw new RarError("verify.bad_opcode", `unknown opcode ${op}`, at(fn, pc));
     const info = OPS[op];
     const w = WIDTH[op];
-    if (pc + w > end) bad("truncated", `${info.name} runs past the end of the function`, at(fn, pc));
+    if (pc + w > end) throw new RarError("verify.truncated", `${info.name} runs past the end of the function`, at(fn, pc));
     isStart[pc] = 1;
     for (let k = 0; k < info.operands.length; k++) {
       const v = code[pc + 1 + k];
       switch (info.operands[k]) {
         case "local":
-          if (v < 0 || v >= fn.nlocals) bad("bad_local", `local ${v} out of range (nlocals ${fn.nlocals})`, at(fn, pc));
+          if (v < 0 || v >= fn.nlocals) throw new RarError("verify.bad_local", `local ${v} out of range (nlocals ${fn.nlocals})`, at(fn, pc));
           break;
         case "func":
-          if (v < 0 || v >= def.functions.length) bad("bad_func", `function index ${v} out of range`, at(fn, pc));
+          if (v < 0 || v >= def.functions.length) throw new RarError("verify.bad_func", `function index ${v} out of range`, at(fn, pc));
           break;
         case "cap":
-          if (v < 0 || v >= def.caps.length) bad("bad_cap", `capability index ${v} not in the manifest`, at(fn, pc));
+          if (v < 0 || v >= def.caps.length) throw new RarError("verify.bad_cap", `capability index ${v} not in the manifest`, at(fn, pc));
           break;
         case "count":
-          if (v < 0 || v > MAX_CAP_ARGS) bad("bad_count", `count ${v} out of range 0..${MAX_CAP_ARGS}`, at(fn, pc));
+          if (v < 0 || v > MAX_CAP_ARGS) throw new RarError("verify.bad_count", `count ${v} out of range 0..${MAX_CAP_ARGS}`, at(fn, pc));
           break;
         case "link":
-          if (v < 0 || v >= (def.links?.length ?? 0)) bad("bad_link", `link ${v} not in the module's links`, at(fn, pc));
+          if (v < 0 || v >= (def.links?.length ?? 0)) throw new RarError("verify.bad_link", `link ${v} not in the module's links`, at(fn, pc));
           break;
         case "label":
-          if (v < entry || v >= end) bad("bad_jump", `jump target ${v} outside the function`, at(fn, pc));
+          if (v < entry || v >= end) throw new RarError("verify.bad_jump", `jump target ${v} outside the function`, at(fn, pc));
           break;
         case "i32":
           break;
@@ -144,12 +139,12 @@ function verifyFunction(def: ModuleDef, f: number, height: Int32Array, isStart: 
   const work: number[] = [entry];
   height[entry] = 0;
   const join = (target: number, h: number, from: number): void => {
-    if (!isStart[target]) bad("bad_jump", `target ${target} is not an instruction start`, at(fn, from));
+    if (!isStart[target]) throw new RarError("verify.bad_jump", `target ${target} is not an instruction start`, at(fn, from));
     if (height[target] === -1) {
       height[target] = h;
       work.push(target);
     } else if (height[target] !== h) {
-      bad("stack_mismatch", `stack height ${h} meets ${height[target]} at pc ${target}`, at(fn, from));
+      throw new RarError("verify.stack_mismatch", `stack height ${h} meets ${height[target]} at pc ${target}`, at(fn, from));
     }
   };
   while (work.length > 0) {
@@ -158,15 +153,15 @@ function verifyFunction(def: ModuleDef, f: number, height: Int32Array, isStart: 
     const info = OPS[op];
     const h = height[pc];
     const pop = popCount(code, pc, (f) => def.functions[f].nparams);
-    if (h < pop) bad("stack_underflow", `${info.name} needs ${pop} operands, stack has ${h}`, at(fn, pc));
+    if (h < pop) throw new RarError("verify.stack_underflow", `${info.name} needs ${pop} operands, stack has ${h}`, at(fn, pc));
     const after = h - pop + info.push;
     // DUP/OVER/SWAP read below what they "pop"; covered since pop counts them.
-    if (after > MAX_STACK) bad("stack_overflow", `stack height exceeds ${MAX_STACK}`, at(fn, pc));
+    if (after > MAX_STACK) throw new RarError("verify.stack_overflow", `stack height exceeds ${MAX_STACK}`, at(fn, pc));
     if (after > max) max = after;
     const next = pc + WIDTH[op];
     switch (info.flow) {
       case "next":
-        if (next >= fn.end) bad("falls_off", "execution falls off the end of the function", at(fn, pc));
+        if (next >= fn.end) throw new RarError("verify.falls_off", undefined, at(fn, pc));
         join(next, after, pc);
         break;
       case "jump":
@@ -174,7 +169,7 @@ function verifyFunction(def: ModuleDef, f: number, height: Int32Array, isStart: 
         break;
       case "branch":
         join(code[pc + 1], after, pc);
-        if (next >= fn.end) bad("falls_off", "execution falls off the end of the function", at(fn, pc));
+        if (next >= fn.end) throw new RarError("verify.falls_off", undefined, at(fn, pc));
         join(next, after, pc);
         break;
       case "end":
@@ -191,9 +186,9 @@ function verifySourceMap(def: ModuleDef): void {
   let last = -1;
   for (let i = 0; i < e.length; i += 4) {
     if (e[i] < last || e[i] < 0 || e[i] >= def.code.length)
-      bad("bad_source_map", "pc out of order or range", `source map entry ${i / 4}`);
+      throw new RarError("verify.bad_source_map", "pc out of order or range", `source map entry ${i / 4}`);
     if (e[i + 1] < 0 || e[i + 1] >= sm.files.length)
-      bad("bad_source_map", "file index out of range", `source map entry ${i / 4}`);
+      throw new RarError("verify.bad_source_map", "file index out of range", `source map entry ${i / 4}`);
     last = e[i];
   }
 }
@@ -204,7 +199,7 @@ export function verifyBundle(defs: readonly ModuleDef[], where = "bundle"): Modu
   const known = new Set(mods.map((m) => m.digest));
   mods.forEach((m, i) => {
     for (const l of m.links ?? [])
-      if (!known.has(l)) bad("unresolved_link", `links module ${l.slice(0, 12)}…, which the bundle does not hold`, `${where}: module ${i}`);
+      if (!known.has(l)) throw new RarError("verify.unresolved_link", `links module ${l.slice(0, 12)}…, which the bundle does not hold`, `${where}: module ${i}`);
   });
   return mods;
 }
