@@ -57,4 +57,9 @@ describe("facts the opcode table owns are not restated", () => {
   it("the VM names the call frame's size and fields (Frame, FRAME_WORDS) instead of writing 3", () => {
     expect(hits(sources("src/vm"), /\bfp\s*[-+]=?\s*\d|frames\[fp \+ \d\]|[-+]= 3;/)).toEqual([]);
   });
+
+  it("the process tree, images and the debugger read frames by their named fields (Frame), not by offsets", () => {
+    const above = [...sources("src/process"), ...sources("src/image"), ...sources("src/debug")];
+    expect(hits(above, /\bfp\s*[-+]=?\s*\d|frames\[[^\]]*[-+]\s*\d\]|frames\[\d\]|[-+]=\s*3;|\/\s*3\b/)).toEqual([]);
+  });
 });

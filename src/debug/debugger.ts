@@ -15,7 +15,7 @@ import { deepest } from "../process/control.js";
 import { describeEvent } from "../trace/events.js";
 import { RarError } from "../vm/errors.js";
 import { sourceAt, type Module } from "../vm/module.js";
-import { OPS, StatusCode } from "../vm/opcodes.js";
+import { Frame, OPS, StatusCode } from "../vm/opcodes.js";
 import { hexWord, memView, parseWord } from "./forensics.js";
 import type { Replayer } from "./replayer.js";
 import { Timeline, type StopSeen } from "./timeline.js";
@@ -168,7 +168,7 @@ export class Debugger {
     const chain = callChain(p);
     if (chain.length === 0) return `process ${p.path}: no frames (${p.fp === 0 && p.status !== StatusCode.DONE ? "not started" : p.statusName})\n`;
     const lines = chain.map((l, i) => `#${i}  ${l.function}  ${l.source ? l.source.replace(/:\d+$/, "") : "?"}  pc ${l.pc}`);
-    const fn = p.frames[p.fp - 1];
+    const fn = p.frames[p.fp - Frame.Words + Frame.Fn];
     const base = p.bp + p.module.nlocals[fn];
     const words = Array.from(p.stack.subarray(base, p.sp));
     lines.push(`operands (${words.length}): ${words.slice(-WORDS_SHOWN).join(" ")}${words.length > WORDS_SHOWN ? " …" : ""}`);
@@ -178,7 +178,7 @@ export class Debugger {
   private locals(): string {
     const p = this.focus;
     if (p.fp === 0) return `process ${p.path}: no frame\n`;
-    const fn = p.frames[p.fp - 1];
+    const fn = p.frames[p.fp - Frame.Words + Frame.Fn];
     const m = p.module;
     const n = m.nlocals[fn];
     const lines = [`${m.functions[fn].name}: ${m.nparams[fn]} parameter(s), ${n} local(s)`];

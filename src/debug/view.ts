@@ -13,7 +13,7 @@ import { callChain } from "../process/report.js";
 import { deepest } from "../process/control.js";
 import { describeEvent } from "../trace/events.js";
 import { functionAt, sourceAt } from "../vm/module.js";
-import { OPS } from "../vm/opcodes.js";
+import { Frame, OPS } from "../vm/opcodes.js";
 import { Timeline } from "./timeline.js";
 
 /** Steps a view shows one by one unless told otherwise. */
@@ -79,7 +79,7 @@ export function viewData(img: DecodedImage, file: string, opts: ViewOptions = {}
     const pc = started ? p.pc : p.module.entries[p.entryFn];
     const src = sourceAt(p.module, pc);
     const fn = functionAt(p.module, pc);
-    const top = started ? p.frames[p.fp - 1] : p.entryFn;
+    const top = started ? p.frames[p.fp - Frame.Words + Frame.Fn] : p.entryFn;
     const nl = started ? p.module.nlocals[top] : 0;
     const locals = started ? Array.from(p.stack.subarray(p.bp, p.bp + Math.min(nl, WORDS))) : [];
     const operands = started ? Array.from(p.stack.subarray(p.bp + nl, p.sp)).slice(-WORDS) : [];

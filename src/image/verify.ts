@@ -21,7 +21,7 @@
 import { capCovers } from "../caps/registry.js";
 import { PROCESS_WORDS, STATUS_NAMES, type Process } from "../process/process.js";
 import { RarError, isFaultKind, type ErrorKey } from "../vm/errors.js";
-import { Op, StatusCode, WIDTH } from "../vm/opcodes.js";
+import { Frame, Op, StatusCode, WIDTH } from "../vm/opcodes.js";
 
 const S = StatusCode;
 
@@ -76,21 +76,21 @@ function checkProcess(p: Process, where: string): void {
 
   if (st === S.DONE) bad("frames", "image.frames", "a finished process has no frames");
   const fr = p.frames;
-  if (fr[0] !== -1 || fr[1] !== 0 || fr[2] !== p.entryFn)
-    bad("frames", "image.frames", `the bottom frame must be [-1, 0, ${p.entryFn}], not [${fr[0]}, ${fr[1]}, ${fr[2]}]`);
+  if (fr[Frame.Ret] !== -1 || fr[Frame.Bp] !== 0 || fr[Frame.Fn] !== p.entryFn)
+    bad("frames", "image.frames", `the bottom frame must be [-1, 0, ${p.entryFn}], not [${fr[Frame.Ret]}, ${fr[Frame.Bp]}, ${fr[Frame.Fn]}]`);
   let bp = 0;
   let fn = p.entryFn;
-  for (let k = 3; k < p.fp; k += 3) {
-    const ret = fr[k];
-    const saved = fr[k + 1];
-    const callee = fr[k + 2];
+  for (let k = Frame.Words; k < p.fp; k += Frame.Words) {
+    const ret = fr[k + Frame.Ret];
+    const saved = fr[k + Frame.Bp];
+    const callee = fr[k + Frame.Fn];
     const call = ret - WIDTH[Op.CALL];
     const f = m.functions[fn];
-    if (callee < 0 || callee >= m.functions.length) bad("frames", "image.frames", `frame ${k / 3}: no function #${callee}`);
+    if (callee < 0 || callee >= m.functions.length) bad("frames", "image.frames", `frame ${k / Frame.Words}: no function #${callee}`);
     if (call < f.entry || call >= f.end || H[call] < 0 || code[call] !== Op.CALL)
-      bad("frames", "image.frames", `frame ${k / 3}: return pc ${ret} does not follow a CALL in ${fnName(p, fn)}`);
-    if (code[call + 1] !== callee) bad("frames", "image.frames", `frame ${k / 3}: the CALL at pc ${call} calls #${code[call + 1]}, not #${callee}`);
-    if (saved !== bp) bad("frames", "image.frames", `frame ${k / 3}: saved base ${saved}, expected ${bp}`);
+      bad("frames", "image.frames", `frame ${k / Frame.Words}: return pc ${ret} does not follow a CALL in ${fnName(p, fn)}`);
+    if (code[call + 1] !== callee) bad("frames", "image.frames", `frame ${k / Frame.Words}: the CALL at pc ${call} calls #${code[call + 1]}, not #${callee}`);
+    if (saved !== bp) bad("frames", "image.frames", `frame ${k / Frame.Words}: saved base ${saved}, expected ${bp}`);
     bp += m.nlocals[fn] + H[call] - m.nparams[callee];
     fn = callee;
   }

@@ -6,8 +6,7 @@
 
 import { RarError } from "../vm/errors.js";
 import type { Cpu } from "../vm/interpreter.js";
-import { FRAME_WORDS } from "../vm/opcodes.js";
-import { Op, StatusCode, WIDTH } from "../vm/opcodes.js";
+import { FRAME_WORDS, Frame, Op, StatusCode, WIDTH } from "../vm/opcodes.js";
 import { requestWords, type Process } from "./process.js";
 
 /** The process control is in when `p` runs: follow the chain of waiting processes. */
@@ -105,9 +104,9 @@ export function enterFresh(cpu: Cpu, p: Process): boolean {
   // Locals past the arguments start at zero (a loop: fill() is a slow call for a few words).
   const stack = cpu.stack;
   for (let i = cpu.sp, n = m.nlocals[f]; i < n; i++) stack[i] = 0;
-  cpu.frames[0] = -1;
-  cpu.frames[1] = 0;
-  cpu.frames[2] = f;
+  cpu.frames[Frame.Ret] = -1;
+  cpu.frames[Frame.Bp] = 0;
+  cpu.frames[Frame.Fn] = f;
   cpu.fp = FRAME_WORDS;
   cpu.bp = 0;
   cpu.sp = m.nlocals[f];

@@ -4,7 +4,7 @@
 import { Detail, RarError, detailText, type FaultKind } from "../vm/errors.js";
 import type { Cpu } from "../vm/interpreter.js";
 import type { Module } from "../vm/module.js";
-import { StatusCode } from "../vm/opcodes.js";
+import { Frame, StatusCode } from "../vm/opcodes.js";
 import { Children } from "./child-table.js";
 
 export { Children };
@@ -270,7 +270,7 @@ export class Process {
   ownFootprint(): number {
     let words = PROCESS_WORDS + this.memSize + (this.inbox?.length ?? 0) + requestWords(this.request);
     if (this.fp === 0) return words + this.sp;
-    for (let i = 0; i < this.fp; i += 3) words += this.module.frameCost[this.frames[i + 2]];
+    for (let i = 0; i < this.fp; i += Frame.Words) words += this.module.frameCost[this.frames[i + Frame.Fn]];
     return words;
   }
 

@@ -3,7 +3,7 @@
 
 import { FAULTS } from "../vm/errors.js";
 import { functionAt, sourceAt } from "../vm/module.js";
-import { WIDTH, Op } from "../vm/opcodes.js";
+import { Frame, Op, WIDTH } from "../vm/opcodes.js";
 import type { Process } from "./process.js";
 
 export interface Location {
@@ -29,8 +29,8 @@ export function callChain(p: Process): Location[] {
   const chain: Location[] = [];
   if (p.fp === 0) return chain;
   chain.push(locate(p, p.pc));
-  // frames[k] holds the return pc into the caller of frame k/3.
-  for (let k = p.fp - 3; k > 0; k -= 3) chain.push(locate(p, p.frames[k] - WIDTH[Op.CALL]));
+  // frames[k + Frame.Ret] holds the return pc into the caller of frame k / Frame.Words.
+  for (let k = p.fp - Frame.Words; k > 0; k -= Frame.Words) chain.push(locate(p, p.frames[k + Frame.Ret] - WIDTH[Op.CALL]));
   return chain;
 }
 
