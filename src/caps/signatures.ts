@@ -47,7 +47,7 @@ export interface CapSpec extends CapSignature {
 
 export const BUILTIN_SIGNATURES: Readonly<Record<string, CapSpec>> = {
   "io.print": { version: 1, args: ["array"], names: ["text"], result: "int", returns: "0", call: "sync", scope: "none", effect: false, doc: "write the code points as one line to stdout (invalid code points as U+FFFD)" },
-  "io.read": { version: 1, args: [], names: [], result: "array", returns: "text", call: "sync", scope: "none", effect: false, doc: "the next line of stdin with its \\n; [] at end of input" },
+  "io.read": { version: 1, args: [], names: [], result: "array", returns: "text", call: "sync", scope: "none", effect: false, doc: "the next line of stdin with its newline; [] at end of input" },
   "clock.now": { version: 1, args: [], names: [], result: "int", returns: "ms", call: "sync", scope: "real", effect: false, doc: "a wrapping 32-bit millisecond tick counter (virtual: 0, 1, 2, ... unless :real)" },
   "random.u32": { version: 1, args: [], names: [], result: "int", returns: "word", call: "sync", scope: "real", effect: false, doc: "32 random bits (virtual: a fixed function of the seed and the call count unless :real)" },
   "kv.get": { version: 1, args: ["array"], names: ["key"], result: "array", returns: "value", call: "sync", scope: "prefix", effect: false, doc: "the words stored under the text key; [] when absent" },
