@@ -2,7 +2,7 @@
 // the table of spec/capabilities.md): each entry derived from the one table
 // (signatures.ts) and, for gas, from the CAP row of the opcode table.
 
-import { GAS, Op, WORDS_PER_GAS } from "../vm/opcodes.js";
+import { GAS, Op, WORDS_PER_GAS, wordGas } from "../vm/opcodes.js";
 import { BUILTIN_NAMES, BUILTIN_SIGNATURES, type CallConvention, type CapSpec, type ValueType } from "./signatures.js";
 
 export interface CapValueContract {
@@ -49,7 +49,7 @@ function gasFormula(spec: CapSpec): string {
   let ints = 0;
   const arrays: string[] = [];
   spec.args.forEach((t, i) => (t === "int" ? ints++ : arrays.push(`len(${spec.names[i]})`)));
-  if (arrays.length === 0) return String(base + Math.ceil(ints / WORDS_PER_GAS));
+  if (arrays.length === 0) return String(base + wordGas(ints));
   const words = [...arrays, ...(ints > 0 ? [String(ints)] : [])];
   return `${base} + ⌈${words.length > 1 ? `(${words.join(" + ")})` : words[0]}/${WORDS_PER_GAS}⌉`;
 }
