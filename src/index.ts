@@ -65,6 +65,10 @@ export type { CapValue } from "./caps/registry.js";
 export type { CapContext } from "./caps/registry.js";
 /** The type of one capability argument or result: "int" or "array". */
 export type { ValueType } from "./caps/registry.js";
+/** The machine-readable contract of every built-in capability (what `rar caps --json` prints), sorted by name. */
+export { capsContract } from "./caps/contract.js";
+/** One capability's contract: version, named argument and result types, call convention, scope syntax, `:real`, gas, host effect, doc. */
+export type { CapContract } from "./caps/contract.js";
 
 // --- images, audit and replay -------------------------------------------------------
 

@@ -9,14 +9,14 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadPolicy, parsePolicy, policyFromJson, policyToJson, readPolicyFile } from "../../src/caps/policy.js";
+import { BUILTIN_NAMES } from "../../src/caps/signatures.js";
 import { RarError } from "../../src/vm/errors.js";
 import { NUMBERS } from "./mutate.js";
 import type { Rng } from "./rng.js";
 import { Anomaly, type Input, type Target } from "./target.js";
 
 const FAMILIES = [
-  "io.print", "io.read", "clock.now", "random.u32", "kv.get", "kv.put", "fs.read", "fs.write", "fs.stat", "fs.list",
-  "fs.mkdir", "fs.remove", "fs.rename", "geo.lookup", "a.b", "io", "IO.PRINT", "io.print@1", "io.print@2", "clock.now@01",
+  ...BUILTIN_NAMES, "geo.lookup", "a.b", "io", "IO.PRINT", "io.print@1", "io.print@2", "clock.now@01",
 ];
 const SCOPES = [
   "", ":", ":real", ":.", ":..", ":/", ":/tmp", ":dir", ":dir/sub", ":file.txt", ":missing", ":/nonexistent/x", ":app",

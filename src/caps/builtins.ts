@@ -30,7 +30,7 @@ import {
   type CapSignature,
   type CapValue,
 } from "./registry.js";
-import { BUILTIN_SIGNATURES } from "./signatures.js";
+import { BUILTIN_NAMES, BUILTIN_SIGNATURES } from "./signatures.js";
 
 /** Where a host sends guest output and takes its input. */
 export interface HostIO {
@@ -290,7 +290,7 @@ export function builtinRegistry(opts: BuiltinOptions): CapRegistry {
  * puts are state that travels in the trace). A run resumed from an image
  * taken before such a call makes it again (spec/distributed.md).
  */
-export const HOST_EFFECTS: ReadonlySet<string> = new Set(["fs.mkdir", "fs.remove", "fs.rename", "fs.write", "kv.put"]);
+export const HOST_EFFECTS: ReadonlySet<string> = new Set(BUILTIN_NAMES.filter((n) => BUILTIN_SIGNATURES[n].effect));
 
 /** The VM core's minimal registry: io.print only. */
 export function builtinCaps(io: HostIO): CapRegistry {

@@ -47,7 +47,7 @@ import {
 import { dirname, isAbsolute, join, relative, sep } from "node:path";
 import { RESULT_MAX, codePointCount, codePointsToText, textToCodePoints, type CapContext, type CapHandler, type CapValue } from "./registry.js";
 import { kindOf } from "./hostfile.js";
-import { BUILTIN_SIGNATURES } from "./signatures.js";
+import { BUILTIN_SIGNATURES, familiesScoped } from "./signatures.js";
 
 /** Largest file fs.read returns, in bytes (one byte per word). */
 export const FS_READ_MAX = RESULT_MAX;
@@ -59,9 +59,11 @@ export const STAT_MISSING = -1;
 export const STAT_DIRECTORY = -2;
 export const STAT_OTHER = -3;
 
+const PATH_SCOPED = familiesScoped("dir");
+
 /** Whether a capability family's scopes name host directories (and so are checked on real paths). */
 export function isPathScoped(family: string): boolean {
-  return family.startsWith("fs.");
+  return PATH_SCOPED.has(family);
 }
 
 /** Longest guest path a message quotes whole, in code units (a fault's detail stays small). */

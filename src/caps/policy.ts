@@ -28,7 +28,7 @@ import type { MockSpec } from "./builtins.js";
 import { inheritDown } from "./grants.js";
 import { canonicalCap, capCovers, capFamily, capScope, scopeCovers, textToCodePoints, type CapSignature, type CapValue, type ValueType } from "./registry.js";
 import { readRegularFile } from "./hostfile.js";
-import { BUILTIN_SIGNATURES } from "./signatures.js";
+import { BUILTIN_SIGNATURES, familiesScoped } from "./signatures.js";
 
 /** A resolved policy: what the root holds. */
 export interface Policy {
@@ -64,9 +64,10 @@ export interface PolicySources {
 export const MOCK_RESULTS_MAX = 65_536;
 
 const NAME = /^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+(@[0-9]+)?(:.*)?$/;
-const FS = new Set(["fs.read", "fs.write", "fs.stat", "fs.list", "fs.mkdir", "fs.remove", "fs.rename"]);
-const CLOCKLIKE = new Set(["clock.now", "random.u32"]);
-const UNSCOPED = new Set(["io.print", "io.read"]);
+// How each built-in family's scope is written (signatures.ts); custom capabilities take any scope.
+const FS = familiesScoped("dir");
+const CLOCKLIKE = familiesScoped("real");
+const UNSCOPED = familiesScoped("none");
 
 interface Ctx {
   where: string;

@@ -3,13 +3,9 @@
 // copies, so guest values never alias host objects.
 
 import { scopeWithin } from "./scope.js";
+import { familiesScoped, type CapSignature } from "./signatures.js";
 
-export type ValueType = "int" | "array";
-
-export interface CapSignature {
-  readonly args: readonly ValueType[];
-  readonly result: ValueType;
-}
+export type { CapSignature, ValueType } from "./signatures.js";
 
 export type CapValue = number | Int32Array;
 
@@ -96,7 +92,7 @@ export function scopeCovers(grantScope: string, scope: string): boolean {
  * Families whose one scope, `:real`, is not a narrowing but the host's real
  * clock or generator instead of the virtual one: only `:real` covers it.
  */
-const REAL_SCOPED: ReadonlySet<string> = new Set(["clock.now", "random.u32"]);
+const REAL_SCOPED: ReadonlySet<string> = familiesScoped("real");
 
 /** Whether a set of grants covers `cap`: some grant of the same family whose scope contains cap's scope. */
 export function capCovers(held: readonly string[], cap: string): boolean {

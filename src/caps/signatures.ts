@@ -1,28 +1,76 @@
-// Signatures of the built-in capabilities, shared by the runtime (argument
-// marshalling) and the compiler (how a call site passes arguments). An array
-// argument takes two words (ptr, len); an array result goes to the caller's
-// inbox and the call pushes its length.
+// The one table of the built-in capabilities: per family its version, typed
+// and named arguments and result, call convention, scope syntax, whether it
+// changes the world outside the process tree, and a one-line doc. Everything
+// else derives from it: the runtime's argument marshalling, the compiler's
+// call sites, the policy's scope rules (registry.ts, policy.ts, fs.ts), the
+// host-effect set (builtins.ts), `rar caps` and the table of
+// spec/capabilities.md (contract.ts, scripts/gen-caps.ts).
+//
+// An array argument takes two words (ptr, len); an array result goes to the
+// caller's inbox and the call pushes its length.
 
-import type { CapSignature } from "./registry.js";
+export type ValueType = "int" | "array";
 
-export const BUILTIN_SIGNATURES: Readonly<Record<string, CapSignature>> = {
-  "io.print": { args: ["array"], result: "int" },
-  "io.read": { args: [], result: "array" },
-  "clock.now": { args: [], result: "int" },
-  "random.u32": { args: [], result: "int" },
-  "kv.get": { args: ["array"], result: "array" },
-  "kv.put": { args: ["array", "array"], result: "int" },
-  "fs.read": { args: ["array"], result: "array" },
-  "fs.write": { args: ["array", "array"], result: "int" },
-  "fs.stat": { args: ["array"], result: "int" },
-  "fs.list": { args: ["array"], result: "array" },
-  "fs.mkdir": { args: ["array"], result: "int" },
-  "fs.remove": { args: ["array"], result: "int" },
-  "fs.rename": { args: ["array", "array"], result: "int" },
+/** What a call passes and returns: all the runtime needs to marshal it. */
+export interface CapSignature {
+  readonly args: readonly ValueType[];
+  readonly result: ValueType;
+}
+
+/**
+ * What a family's scope (`family:SCOPE`) means:
+ * - none: takes no scope;
+ * - real: its one scope, `:real`, selects the host's real clock or generator
+ *   instead of the virtual one (only `:real` covers it);
+ * - dir: a host directory, required (`fs.read:DIR`); checked on real paths;
+ * - prefix: optional; reaches only keys equal to it or below it (`kv.get:app`).
+ */
+export type ScopeKind = "none" | "real" | "dir" | "prefix";
+
+/** Sync: the handler returns the result; async: it may return a promise, and the caller waits without blocking the host. */
+export type CallConvention = "sync" | "async";
+
+/** One built-in capability: its signature and everything its contract says. */
+export interface CapSpec extends CapSignature {
+  /** The only version: names may be written `family@1`. */
+  readonly version: 1;
+  /** Names of the arguments, one per entry of `args`. */
+  readonly names: readonly string[];
+  /** What the result is, in a word or two. */
+  readonly returns: string;
+  readonly call: CallConvention;
+  readonly scope: ScopeKind;
+  /** Whether a call changes something outside the process tree (files in host directories, a kv store's file). */
+  readonly effect: boolean;
+  readonly doc: string;
+}
+
+export const BUILTIN_SIGNATURES: Readonly<Record<string, CapSpec>> = {
+  "io.print": { version: 1, args: ["array"], names: ["text"], result: "int", returns: "0", call: "sync", scope: "none", effect: false, doc: "write the code points as one line to stdout (invalid code points as U+FFFD)" },
+  "io.read": { version: 1, args: [], names: [], result: "array", returns: "text", call: "sync", scope: "none", effect: false, doc: "the next line of stdin with its newline; [] at end of input" },
+  "clock.now": { version: 1, args: [], names: [], result: "int", returns: "ms", call: "sync", scope: "real", effect: false, doc: "a wrapping 32-bit millisecond tick counter (virtual: 0, 1, 2, ... unless :real)" },
+  "random.u32": { version: 1, args: [], names: [], result: "int", returns: "word", call: "sync", scope: "real", effect: false, doc: "32 random bits (virtual: a fixed function of the seed and the call count unless :real)" },
+  "kv.get": { version: 1, args: ["array"], names: ["key"], result: "array", returns: "value", call: "sync", scope: "prefix", effect: false, doc: "the words stored under the text key; [] when absent" },
+  "kv.put": { version: 1, args: ["array", "array"], names: ["key", "value"], result: "int", returns: "0", call: "sync", scope: "prefix", effect: true, doc: "store an array of words under the text key (a host effect when the store is a file)" },
+  "fs.read": { version: 1, args: ["array"], names: ["path"], result: "array", returns: "bytes", call: "sync", scope: "dir", effect: false, doc: "a regular file's bytes, one per word" },
+  "fs.write": { version: 1, args: ["array", "array"], names: ["path", "bytes"], result: "int", returns: "n", call: "sync", scope: "dir", effect: true, doc: "create or replace a file with bytes 0..255; returns their count" },
+  "fs.stat": { version: 1, args: ["array"], names: ["path"], result: "int", returns: "size", call: "sync", scope: "dir", effect: false, doc: "a file's size in bytes; -1 missing, -2 a directory, -3 anything else" },
+  "fs.list": { version: 1, args: ["array"], names: ["path"], result: "array", returns: "text", call: "sync", scope: "dir", effect: false, doc: "a directory's names, sorted, one per line, directories with a trailing /" },
+  "fs.mkdir": { version: 1, args: ["array"], names: ["path"], result: "int", returns: "0", call: "sync", scope: "dir", effect: true, doc: "create a directory and its missing parents" },
+  "fs.remove": { version: 1, args: ["array"], names: ["path"], result: "int", returns: "0", call: "sync", scope: "dir", effect: true, doc: "remove a file, a symlink or an empty directory" },
+  "fs.rename": { version: 1, args: ["array", "array"], names: ["from", "to"], result: "int", returns: "0", call: "sync", scope: "dir", effect: true, doc: "rename within the caller's scopes" },
 };
 
-/** The signature of a built-in capability; scoped names (`fs.read:/data`) use their family's. */
-export function builtinSignature(name: string): CapSignature | undefined {
+/** The built-in families, sorted (never host iteration order). */
+export const BUILTIN_NAMES: readonly string[] = Object.keys(BUILTIN_SIGNATURES).sort();
+
+/** The built-in families whose scope is of `kind`. */
+export function familiesScoped(kind: ScopeKind): ReadonlySet<string> {
+  return new Set(BUILTIN_NAMES.filter((n) => BUILTIN_SIGNATURES[n].scope === kind));
+}
+
+/** The spec of a built-in capability; scoped names (`fs.read:/data`) use their family's. */
+export function builtinSignature(name: string): CapSpec | undefined {
   const base = name.replace(/@1$/, "").replace(/:.*$/, "");
-  return BUILTIN_SIGNATURES[base];
+  return Object.prototype.hasOwnProperty.call(BUILTIN_SIGNATURES, base) ? BUILTIN_SIGNATURES[base] : undefined;
 }

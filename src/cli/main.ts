@@ -77,6 +77,7 @@ const EXTRA_COMMANDS: Readonly<Record<string, (program: Command) => Promise<void
   compile: async (p) => (await import("./ent-commands.js")).addCompileCommand(p, err),
   debug: async (p) => (await import("./debug-commands.js")).addDebugCommands(p, finish),
   cluster: async (p) => (await import("./cluster-commands.js")).addClusterCommands(p, finish),
+  caps: async (p) => (await import("./caps-command.js")).addCapsCommand(p),
 };
 const COMMAND_GROUP: Readonly<Record<string, string>> = {
   resume: "images",
@@ -94,6 +95,7 @@ const COMMAND_GROUP: Readonly<Record<string, string>> = {
   status: "cluster",
   fetch: "cluster",
   cancel: "cluster",
+  caps: "caps",
 };
 
 /**
