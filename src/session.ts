@@ -16,7 +16,7 @@ import { decodeFor, imageCodec, resolverOf } from "./image/codec.js";
 import { hex, policyDigest as grantsDigest, stateDigest } from "./image/digest.js";
 import { encodeImage } from "./image/encode.js";
 import { ImageHistory } from "./image/history.js";
-import { CallCounters, HOST_EFFECTS, builtinRegistry, fdLines, mockHandler } from "./caps/builtins.js";
+import { CallCounters, HOST_EFFECTS, VIRTUAL_TIME, builtinRegistry, fdLines, mockHandler } from "./caps/builtins.js";
 import { KvStore } from "./caps/kv.js";
 import { applyGrants, negotiate, negotiateImage, policyFromJson, policyToJson, type Policy } from "./caps/policy.js";
 import { Recorder } from "./trace/recorder.js";
@@ -49,6 +49,8 @@ export interface SessionOptions {
   caps?: readonly string[];
   /** Where io.print writes. Default: process.stdout. */
   stdout?: (text: string) => void;
+  /** Where io.eprint writes (the guest's stderr). Default: process.stderr. */
+  stderr?: (text: string) => void;
   /** Extra host capabilities by name. */
   handlers?: Readonly<Record<string, CapHandler>>;
   /** Maximum process tree depth. Default 4096. */
@@ -301,6 +303,7 @@ export class Session {
     this.trace = trace;
     const counters = new CallCounters();
     if (trace) for (const [family, n] of callCounts(trace)) counters.set(family, n);
+    if (trace) counters.set(VIRTUAL_TIME, virtualTime(trace));
     const stdout = opts.stdout ?? ((t: string) => void process.stdout.write(t));
     let stdin = opts.stdin;
     if (!stdin) {
@@ -310,7 +313,8 @@ export class Session {
     const kv = new KvStore(opts.policy?.kv);
     if (opts.policy?.kv === undefined && trace) replayPuts(kv, trace);
     this.kv = kv;
-    const source = builtinRegistry({ io: { stdout, stdin }, seed: data?.seed ?? 0, counters, kv });
+    const stderr = opts.stderr ?? ((t: string) => void process.stderr.write(t));
+    const source = builtinRegistry({ io: { stdout, stderr, stdin }, seed: data?.seed ?? 0, counters, kv });
     const before = opts.beforeEffect;
     if (before)
       for (const name of source.names())
@@ -510,4 +514,12 @@ export class Session {
       memLimit: p.memLimit,
     };
   }
+}
+
+/** The virtual monotonic clock after a trace: one ms per clock.mono read plus every clock.sleep's ms. */
+function virtualTime(trace: Trace): number {
+  let t = 0;
+  for (const e of trace.events())
+    if (e.kind === "cap" && (e.cap === "clock.mono" || (e.cap === "clock.sleep" && typeof e.args[0] === "number"))) t += e.cap === "clock.mono" ? 1 : (e.args[0] as number);
+  return t;
 }

@@ -26,7 +26,7 @@ import type { ModuleDef } from "../vm/module.js";
 import type { Process } from "../process/process.js";
 import type { MockSpec } from "./builtins.js";
 import { inheritDown } from "./grants.js";
-import { canonicalCap, capCovers, capFamily, capScope, scopeCovers, textToCodePoints, type CapSignature, type CapValue, type ValueType } from "./registry.js";
+import { REAL_SCOPED, canonicalCap, capCovers, capFamily, capScope, scopeCovers, textToCodePoints, type CapSignature, type CapValue, type ValueType } from "./registry.js";
 import { readRegularFile } from "./hostfile.js";
 import { BUILTIN_SIGNATURES } from "./signatures.js";
 
@@ -65,8 +65,9 @@ export const MOCK_RESULTS_MAX = 65_536;
 
 const NAME = /^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+(@[0-9]+)?(:.*)?$/;
 const FS = new Set(["fs.read", "fs.write", "fs.stat", "fs.list", "fs.mkdir", "fs.remove", "fs.rename"]);
-const CLOCKLIKE = new Set(["clock.now", "random.u32"]);
-const UNSCOPED = new Set(["io.print", "io.read"]);
+const UNSCOPED = new Set(["io.print", "io.eprint", "io.read"]);
+/** Longest environment variable name env.get may be scoped to. */
+const ENV_KEY_MAX = 256;
 
 interface Ctx {
   where: string;
@@ -98,7 +99,17 @@ function resolveName(raw: unknown, field: string, ctx: Ctx, forDeny: boolean): s
     if (!statSync(dir).isDirectory()) throw new RarError("policy.no_dir", `'${raw}': not a directory`, at);
     return `${family}:${realpathSync(dir)}`;
   }
-  if (CLOCKLIKE.has(family) && scope !== "" && scope !== "real")
+  if (family === "env.get") {
+    if (scope === "") {
+      if (forDeny) return family;
+      // Never the whole environment: each variable is granted by name.
+      throw new RarError("policy.needs_scope", `'env.get' needs a variable name: env.get:KEY`, at);
+    }
+    if (scope.length > ENV_KEY_MAX || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(scope))
+      throw new RarError("policy.bad_scope", `'${raw}': an environment variable name is letters, digits and '_' (at most ${ENV_KEY_MAX})`, at);
+    return `${family}:${scope}`;
+  }
+  if (REAL_SCOPED.has(family) && scope !== "" && scope !== "real")
     throw new RarError("policy.bad_scope", `'${raw}': the only scope of ${family} is ':real'`, at);
   if (UNSCOPED.has(family) && scope !== "") throw new RarError("policy.bad_scope", `'${raw}': ${family} takes no scope`, at);
   return scope === "" ? family : `${family}:${scope}`;

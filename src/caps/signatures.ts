@@ -8,8 +8,13 @@ import type { CapSignature } from "./registry.js";
 export const BUILTIN_SIGNATURES: Readonly<Record<string, CapSignature>> = {
   "io.print": { args: ["array"], result: "int" },
   "io.read": { args: [], result: "array" },
+  "io.eprint": { args: ["array"], result: "int" },
   "clock.now": { args: [], result: "int" },
   "random.u32": { args: [], result: "int" },
+  "random.bytes": { args: ["int"], result: "array" },
+  "clock.mono": { args: [], result: "int" },
+  "clock.sleep": { args: ["int"], result: "int" },
+  "env.get": { args: ["array"], result: "array" },
   "kv.get": { args: ["array"], result: "array" },
   "kv.put": { args: ["array", "array"], result: "int" },
   "fs.read": { args: ["array"], result: "array" },
