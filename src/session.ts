@@ -23,6 +23,7 @@ import { Recorder } from "./trace/recorder.js";
 import { Trace, callCounts, traceFromWire, traceToWire } from "./trace/trace.js";
 import { codePointsToText } from "./caps/registry.js";
 import { BUILTIN_SIGNATURES } from "./caps/signatures.js";
+import type { LifecycleName, LogEvent } from "./caps/log.js";
 
 /** Default root budgets (CLI.md): bounded unless the user asks for more. */
 export const DEFAULT_GAS = 10_000_000;
@@ -51,6 +52,11 @@ export interface SessionOptions {
   stdout?: (text: string) => void;
   /** Where io.eprint writes (the guest's stderr). Default: process.stderr. */
   stderr?: (text: string) => void;
+  /**
+   * Receives the guest's log.write records and the root's lifecycle events
+   * (started, suspended, resumed, finished: caps/log.ts). Default: none.
+   */
+  onLog?: (event: LogEvent) => void;
   /** Extra host capabilities by name. */
   handlers?: Readonly<Record<string, CapHandler>>;
   /** Maximum process tree depth. Default 4096. */
@@ -226,6 +232,7 @@ export class Session {
   private kv: KvStore | null = null;
   /** Recorded with each host resume (SessionOptions.hostName). */
   private hostName: string | undefined;
+  private onLog: ((event: LogEvent) => void) | undefined;
 
   constructor(machine: Machine, root: Process, history: ImageHistory = ImageHistory.start(root)) {
     this.machine = machine;
@@ -314,7 +321,9 @@ export class Session {
     if (opts.policy?.kv === undefined && trace) replayPuts(kv, trace);
     this.kv = kv;
     const stderr = opts.stderr ?? ((t: string) => void process.stderr.write(t));
-    const source = builtinRegistry({ io: { stdout, stderr, stdin }, seed: data?.seed ?? 0, counters, kv });
+    const onLog = opts.onLog;
+    this.onLog = onLog;
+    const source = builtinRegistry({ io: { stdout, stderr, stdin, log: onLog }, seed: data?.seed ?? 0, counters, kv });
     const before = opts.beforeEffect;
     if (before)
       for (const name of source.names())
@@ -407,6 +416,7 @@ export class Session {
     checkRunOptions(opts);
     if (this.machine.pending) throw new RarError("usage.async");
     this.recordResume();
+    const live = this.began();
     const until = this.deadline(opts);
     let r = this.start(until);
     while (r === "sliced") {
@@ -414,7 +424,26 @@ export class Session {
       r = until.stop() ? this.interrupt() : this.machine.run(this.root, until.next());
     }
     if (r === "pending") throw new RarError("usage.async");
+    return this.ended(live);
+  }
+
+  /** Emits started or resumed when the root can run; whether it could. */
+  private began(): boolean {
+    const st = this.root.status;
+    const live = st !== StatusCode.DONE && st !== StatusCode.FAULT;
+    if (live) this.lifecycle(st === StatusCode.READY && this.root.gasUsed === 0 ? "started" : "resumed");
+    return live;
+  }
+
+  /** The run's result, after emitting finished or suspended for a run that began. */
+  private ended(live: boolean): RunResult {
+    const st = this.root.status;
+    if (live) this.lifecycle(st === StatusCode.DONE || st === StatusCode.FAULT ? "finished" : "suspended");
     return this.result();
+  }
+
+  private lifecycle(event: LifecycleName): void {
+    this.onLog?.({ type: "lifecycle", event, status: this.root.statusName, gasUsed: this.root.gasUsed });
   }
 
   /** Like run(), but awaits async capability calls (and, with `opts`, yields between slices) without blocking the event loop. */
@@ -422,6 +451,7 @@ export class Session {
     checkRunOptions(opts);
     const until = this.deadline(opts);
     let r: RunStop;
+    const live = this.began();
     if (this.machine.pending) r = "pending";
     else {
       this.recordResume();
@@ -444,7 +474,7 @@ export class Session {
       }
       r = this.machine.settlePending(this.root, value, until.next());
     }
-    return this.result();
+    return this.ended(live);
   }
 
   /** Starts or continues the root's run (the first slice when `until` slices). */

@@ -8,6 +8,7 @@ import { RANDOM_BYTES_MAX, virtualBytes } from "../src/caps/builtins.js";
 import { loadPolicy } from "../src/caps/policy.js";
 import { capCovers } from "../src/caps/registry.js";
 import { Session } from "../src/session.js";
+import type { LogEvent } from "../src/caps/log.js";
 import { replay } from "../src/trace/replay.js";
 import type { Trace } from "../src/trace/trace.js";
 import { load, start } from "./helpers/asm.js";
@@ -164,5 +165,43 @@ describe("env.get", () => {
     expect(() => loadPolicy({ allow: ["env.get:A=B"] })).toThrow(/environment variable name/);
     expect(loadPolicy({ allow: ["env.get:HOME"] }).grants).toContain("env.get:HOME");
     expect(capCovers(["env.get:HOME"], "env.get:HOME/x")).toBe(false);
+  });
+});
+
+describe("log.write and lifecycle events", () => {
+  const LOG = `.cap log.write\n.func main 0 0\n${text("hi")}\n  PUSH 2\n  PUSH 1\n  PUSH 2\n  CAP log.write 3\n  YIELD\n  PUSH 0\n  PUSH 1\n  PUSH 1\n  CAP log.write 3\n  RET`;
+
+  it("records reach onLog with their level and path, between lifecycle events, and replay", () => {
+    const events: LogEvent[] = [];
+    const s = start(LOG, { caps: ["log.write"], onLog: (e) => void events.push(e) });
+    expect(s.run().status).toBe("yielded");
+    expect(s.session.run().status).toBe("done");
+    expect(events.map((e) => (e.type === "log" ? `${e.level}@${e.path}:${e.text}` : e.event))).toEqual([
+      "started",
+      "warn@0:hi",
+      "suspended",
+      "resumed",
+      "debug@0:h",
+      "finished",
+    ]);
+    expect(replayed(s.session).divergence).toBeNull();
+    // A finished root emits nothing more.
+    s.session.run();
+    expect(events.length).toBe(6);
+  });
+
+  it("a level outside 0..3 is refused with cap_failed naming the levels", () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.integer({ min: 4 }), fc.integer({ max: -1 })), (level) => {
+        const r = start(LOG.replace("PUSH 2\n  PUSH 1\n  PUSH 2", `PUSH ${level}\n  PUSH 1\n  PUSH 2`), { caps: ["log.write"] }).run();
+        expect(r.status).toBe("fault");
+        expect(r.fault).toMatch(/cap_failed.*log.write: level -?\d+ is not 0 \(debug\) to 3 \(error\)/);
+      }),
+      { numRuns: 20 },
+    );
+  });
+
+  it("log.write takes no scope", () => {
+    expect(() => loadPolicy({ allow: ["log.write:x"] })).toThrow(/takes no scope/);
   });
 });

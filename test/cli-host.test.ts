@@ -3,7 +3,7 @@
 // so that replay and audit never read the host's environment.
 
 import { spawnSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -16,7 +16,10 @@ function rar(env: Record<string, string>, ...args: string[]): { code: number; st
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
-const GRANTS = ["--allow", "io.eprint", "--allow", "random.bytes", "--allow", "clock.mono", "--allow", "clock.sleep", "--allow", "env.get:RAR_GREETING"];
+const GRANTS = ["--allow", "io.eprint", "--allow", "random.bytes", "--allow", "clock.mono", "--allow", "clock.sleep", "--allow", "env.get:RAR_GREETING", "--allow", "log.write"];
+
+const jsonLines = (f: string): { type: string; event?: string; level?: string; text?: string }[] =>
+  readFileSync(f, "utf8").trimEnd().split("\n").map((l) => JSON.parse(l) as { type: string });
 
 beforeAll(() => {
   ensureBuilt();
@@ -57,5 +60,30 @@ describe("host surface from the CLI", () => {
     const r = rar({}, "run", "examples/host-surface.ent", ...GRANTS.slice(2));
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/io.eprint/);
+  });
+
+  it("--log writes log records and lifecycle events as JSON lines, on run and on resume", () => {
+    const img = join(dir, "log.rimg");
+    const first = join(dir, "first.log");
+    const r = rar({}, "run", "examples/host-surface.ent", ...GRANTS, "--gas", "300", "--out", img, "--log", first);
+    expect(r.code).not.toBe(0);
+    expect(jsonLines(first).map((e) => e.event ?? e.type)).toEqual(["started", "suspended"]);
+    const second = join(dir, "second.log");
+    const again = rar({}, "resume", img, ...GRANTS, "--log", second);
+    expect(again.code).toBe(0);
+    const events = jsonLines(second);
+    expect(events.map((e) => e.event ?? e.type)).toEqual(["resumed", "log", "finished"]);
+    expect(events[1]).toEqual({ type: "log", level: "info", path: "0", text: "greeted" });
+  });
+
+  it("--log refuses the image's own path and an unwritable place before anything runs", () => {
+    const img = join(dir, "same.rimg");
+    const r = rar({}, "run", "examples/host-surface.ent", ...GRANTS, "--out", img, "--log", img);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--log .* is also the image/);
+    expect(existsSync(img)).toBe(false);
+    const bad = rar({}, "run", "examples/host-surface.ent", ...GRANTS, "--log", join(dir, "no", "such", "dir.log"));
+    expect(bad.code).not.toBe(0);
+    expect(bad.stdout).toBe("");
   });
 });

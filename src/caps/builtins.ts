@@ -9,6 +9,7 @@
 //   random.bytes(n) -> bytes     n random bytes, one per word (0..255), n <= RANDOM_BYTES_MAX
 //   clock.mono() -> ms           a monotonic millisecond clock (wrapping 32-bit)
 //   clock.sleep(ms) -> 0         advances the virtual clock by ms; with :real, waits ms (async)
+//   log.write(level, text) -> 0  a log record (0 debug .. 3 error) to the host (HostIO.log)
 //   env.get(key) -> text         a host environment variable granted by name (env.get:KEY); [] if unset
 //   kv.get(key) -> value / kv.put(key, value) -> 0        (see kv.ts)
 //   fs.read/write/stat/list/mkdir/remove/rename           (see fs.ts)
@@ -36,12 +37,15 @@ import {
   type CapValue,
 } from "./registry.js";
 import { BUILTIN_SIGNATURES } from "./signatures.js";
+import { logLevel, type LogRecord } from "./log.js";
 
 /** Where a host sends guest output and takes its input. */
 export interface HostIO {
   stdout(text: string): void;
   /** Where io.eprint writes. Default: nowhere. */
   stderr?(text: string): void;
+  /** Where log.write's records go. Default: nowhere (they are still recorded in the trace). */
+  log?(record: LogRecord): void;
   /**
    * The next line of input with its "\n" (the last may lack it); null at end
    * of input. Default: none. `max` is the most code points the caller can
@@ -349,6 +353,14 @@ export function builtinRegistry(opts: BuiltinOptions): CapRegistry {
       if (!isReal(ctx)) return 0;
       // The real wait never blocks the event loop: an async call (Session.runAsync).
       return new Promise<CapValue>((done) => setTimeout(() => done(0), ms));
+    },
+  });
+  reg.register("log.write", {
+    sig: sig("log.write"),
+    call(args, ctx) {
+      const level = logLevel(args[0] as number);
+      io.log?.({ type: "log", level, path: ctx.path, text: codePointsToText(args[1] as Int32Array) });
+      return 0;
     },
   });
   const env = opts.env ?? ((key: string) => process.env[key]);

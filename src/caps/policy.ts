@@ -65,7 +65,7 @@ export const MOCK_RESULTS_MAX = 65_536;
 
 const NAME = /^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+(@[0-9]+)?(:.*)?$/;
 const FS = new Set(["fs.read", "fs.write", "fs.stat", "fs.list", "fs.mkdir", "fs.remove", "fs.rename"]);
-const UNSCOPED = new Set(["io.print", "io.eprint", "io.read"]);
+const UNSCOPED = new Set(["io.print", "io.eprint", "io.read", "log.write"]);
 /** Longest environment variable name env.get may be scoped to. */
 const ENV_KEY_MAX = 256;
 

@@ -15,6 +15,7 @@ export const BUILTIN_SIGNATURES: Readonly<Record<string, CapSignature>> = {
   "clock.mono": { args: [], result: "int" },
   "clock.sleep": { args: ["int"], result: "int" },
   "env.get": { args: ["array"], result: "array" },
+  "log.write": { args: ["int", "array"], result: "int" },
   "kv.get": { args: ["array"], result: "array" },
   "kv.put": { args: ["array", "array"], result: "int" },
   "fs.read": { args: ["array"], result: "array" },
