@@ -76,6 +76,13 @@ describe("host surface from the CLI", () => {
     expect(events[1]).toEqual({ type: "log", level: "info", path: "0", text: "greeted" });
   });
 
+  it("rar trace --log writes the same events as run", () => {
+    const f = join(dir, "trace.log");
+    const r = rar({}, "trace", "examples/host-surface.ent", ...GRANTS, "--out", join(dir, "trace.rimg"), "--log", f);
+    expect(r.code).toBe(0);
+    expect(jsonLines(f).map((e) => e.event ?? e.type)).toEqual(["started", "log", "finished"]);
+  });
+
   it("--log refuses the image's own path and an unwritable place before anything runs", () => {
     const img = join(dir, "same.rimg");
     const r = rar({}, "run", "examples/host-surface.ent", ...GRANTS, "--out", img, "--log", img);
