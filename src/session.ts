@@ -310,7 +310,8 @@ export class Session {
     this.trace = trace;
     const counters = new CallCounters();
     if (trace) for (const [family, n] of callCounts(trace)) counters.set(family, n);
-    if (trace) counters.set(VIRTUAL_TIME, virtualTime(trace));
+    // A mocked clock.sleep advances nothing.
+    if (trace) counters.set(VIRTUAL_TIME, virtualTime(trace, data?.mocks["clock.sleep"] === undefined));
     const stdout = opts.stdout ?? ((t: string) => void process.stdout.write(t));
     let stdin = opts.stdin;
     if (!stdin) {
@@ -546,10 +547,13 @@ export class Session {
   }
 }
 
-/** The virtual monotonic clock after a trace: one ms per clock.mono read plus every clock.sleep's ms. */
-function virtualTime(trace: Trace): number {
+/** The virtual monotonic clock after a trace: one ms per clock.mono read plus (unless mocked) every clock.sleep's ms. */
+function virtualTime(trace: Trace, sleeps: boolean): number {
   let t = 0;
-  for (const e of trace.events())
-    if (e.kind === "cap" && (e.cap === "clock.mono" || (e.cap === "clock.sleep" && typeof e.args[0] === "number"))) t += e.cap === "clock.mono" ? 1 : (e.args[0] as number);
+  for (const e of trace.events()) {
+    if (e.kind !== "cap") continue;
+    if (e.cap === "clock.mono") t += 1;
+    else if (sleeps && e.cap === "clock.sleep" && typeof e.args[0] === "number") t += e.args[0];
+  }
   return t;
 }

@@ -2,6 +2,9 @@
 // clock.sleep and env.get. Each is granted by policy, recorded in the trace
 // and replayed without the host; the virtual ones are deterministic.
 
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { RANDOM_BYTES_MAX, virtualBytes } from "../src/caps/builtins.js";
@@ -102,6 +105,16 @@ describe("clock.mono and clock.sleep", () => {
     s.session.snapshot();
     const again = Session.fromImage(s.session.snapshot(), { caps: ["clock.mono", "clock.sleep"] });
     expect(again.run().value).toBe(251);
+  });
+
+  it("a mocked clock.mono keeps counting its calls across an image, whatever was slept", () => {
+    const f = join(mkdtempSync(join(tmpdir(), "rar-mono-")), "p.json");
+    writeFileSync(f, JSON.stringify({ allow: ["clock.sleep"], mock: { "clock.mono": { results: [7, 8, 9] } } }));
+    const withMock = loadPolicy({ file: f });
+    const s = start(MONO, { policy: withMock });
+    expect(s.run().value).toBe(7);
+    const again = Session.fromImage(s.session.snapshot(), { policy: withMock, stdout: () => undefined });
+    expect(again.run().value).toBe(8);
   });
 
   it("a negative sleep is refused with cap_failed", () => {

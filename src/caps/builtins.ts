@@ -110,10 +110,11 @@ export function virtualBytes(seed: number, k: number, n: number): Int32Array {
 }
 
 /**
- * The family whose counter holds the virtual monotonic clock's time: each
- * clock.mono read advances it by one millisecond, each clock.sleep(ms) by ms.
+ * The counter holding the virtual monotonic clock's time (no family has this
+ * name, so mocks keep their own counts): each clock.mono read advances it by
+ * one millisecond, each clock.sleep(ms) by ms.
  */
-export const VIRTUAL_TIME = "clock.mono";
+export const VIRTUAL_TIME = "clock.mono#time";
 
 /** A 32-bit finalizer (murmur3 fmix32): a bijection that mixes every input bit into every output bit. */
 function fmix32(h: number): number {
