@@ -16,13 +16,14 @@ import { decodeFor, imageCodec, resolverOf } from "./image/codec.js";
 import { hex, policyDigest as grantsDigest, stateDigest } from "./image/digest.js";
 import { encodeImage } from "./image/encode.js";
 import { ImageHistory } from "./image/history.js";
-import { CallCounters, HOST_EFFECTS, builtinRegistry, fdLines, mockHandler } from "./caps/builtins.js";
+import { CallCounters, HOST_EFFECTS, VIRTUAL_TIME, builtinRegistry, fdLines, mockHandler } from "./caps/builtins.js";
 import { KvStore } from "./caps/kv.js";
 import { applyGrants, negotiate, negotiateImage, policyFromJson, policyToJson, type Policy } from "./caps/policy.js";
 import { Recorder } from "./trace/recorder.js";
 import { Trace, callCounts, traceFromWire, traceToWire } from "./trace/trace.js";
 import { codePointsToText } from "./caps/registry.js";
 import { BUILTIN_SIGNATURES } from "./caps/signatures.js";
+import type { LifecycleName, LogEvent } from "./caps/log.js";
 
 /** Default root budgets (CLI.md): bounded unless the user asks for more. */
 export const DEFAULT_GAS = 10_000_000;
@@ -49,6 +50,13 @@ export interface SessionOptions {
   caps?: readonly string[];
   /** Where io.print writes. Default: process.stdout. */
   stdout?: (text: string) => void;
+  /** Where io.eprint writes (the guest's stderr). Default: process.stderr. */
+  stderr?: (text: string) => void;
+  /**
+   * Receives the guest's log.write records and the root's lifecycle events
+   * (started, suspended, resumed, finished: caps/log.ts). Default: none.
+   */
+  onLog?: (event: LogEvent) => void;
   /** Extra host capabilities by name. */
   handlers?: Readonly<Record<string, CapHandler>>;
   /** Maximum process tree depth. Default 4096. */
@@ -224,6 +232,7 @@ export class Session {
   private kv: KvStore | null = null;
   /** Recorded with each host resume (SessionOptions.hostName). */
   private hostName: string | undefined;
+  private onLog: ((event: LogEvent) => void) | undefined;
 
   constructor(machine: Machine, root: Process, history: ImageHistory = ImageHistory.start(root)) {
     this.machine = machine;
@@ -301,6 +310,8 @@ export class Session {
     this.trace = trace;
     const counters = new CallCounters();
     if (trace) for (const [family, n] of callCounts(trace)) counters.set(family, n);
+    // A mocked clock.sleep advances nothing.
+    if (trace) counters.set(VIRTUAL_TIME, virtualTime(trace, data?.mocks["clock.sleep"] === undefined));
     const stdout = opts.stdout ?? ((t: string) => void process.stdout.write(t));
     let stdin = opts.stdin;
     if (!stdin) {
@@ -310,7 +321,10 @@ export class Session {
     const kv = new KvStore(opts.policy?.kv);
     if (opts.policy?.kv === undefined && trace) replayPuts(kv, trace);
     this.kv = kv;
-    const source = builtinRegistry({ io: { stdout, stdin }, seed: data?.seed ?? 0, counters, kv });
+    const stderr = opts.stderr ?? ((t: string) => void process.stderr.write(t));
+    const onLog = opts.onLog;
+    this.onLog = onLog;
+    const source = builtinRegistry({ io: { stdout, stderr, stdin, log: onLog }, seed: data?.seed ?? 0, counters, kv });
     const before = opts.beforeEffect;
     if (before)
       for (const name of source.names())
@@ -403,6 +417,7 @@ export class Session {
     checkRunOptions(opts);
     if (this.machine.pending) throw new RarError("usage.async");
     this.recordResume();
+    const live = this.began();
     const until = this.deadline(opts);
     let r = this.start(until);
     while (r === "sliced") {
@@ -410,7 +425,26 @@ export class Session {
       r = until.stop() ? this.interrupt() : this.machine.run(this.root, until.next());
     }
     if (r === "pending") throw new RarError("usage.async");
+    return this.ended(live);
+  }
+
+  /** Emits started or resumed when the root can run; whether it could. */
+  private began(): boolean {
+    const st = this.root.status;
+    const live = st !== StatusCode.DONE && st !== StatusCode.FAULT;
+    if (live) this.lifecycle(st === StatusCode.READY && this.root.gasUsed === 0 ? "started" : "resumed");
+    return live;
+  }
+
+  /** The run's result, after emitting finished or suspended for a run that began. */
+  private ended(live: boolean): RunResult {
+    const st = this.root.status;
+    if (live) this.lifecycle(st === StatusCode.DONE || st === StatusCode.FAULT ? "finished" : "suspended");
     return this.result();
+  }
+
+  private lifecycle(event: LifecycleName): void {
+    this.onLog?.({ type: "lifecycle", event, status: this.root.statusName, gasUsed: this.root.gasUsed });
   }
 
   /** Like run(), but awaits async capability calls (and, with `opts`, yields between slices) without blocking the event loop. */
@@ -418,6 +452,7 @@ export class Session {
     checkRunOptions(opts);
     const until = this.deadline(opts);
     let r: RunStop;
+    const live = this.began();
     if (this.machine.pending) r = "pending";
     else {
       this.recordResume();
@@ -440,7 +475,7 @@ export class Session {
       }
       r = this.machine.settlePending(this.root, value, until.next());
     }
-    return this.result();
+    return this.ended(live);
   }
 
   /** Starts or continues the root's run (the first slice when `until` slices). */
@@ -510,4 +545,15 @@ export class Session {
       memLimit: p.memLimit,
     };
   }
+}
+
+/** The virtual monotonic clock after a trace: one ms per clock.mono read plus (unless mocked) every clock.sleep's ms. */
+function virtualTime(trace: Trace, sleeps: boolean): number {
+  let t = 0;
+  for (const e of trace.events()) {
+    if (e.kind !== "cap") continue;
+    if (e.cap === "clock.mono") t += 1;
+    else if (sleeps && e.cap === "clock.sleep" && typeof e.args[0] === "number") t += e.args[0];
+  }
+  return t;
 }

@@ -5,10 +5,16 @@
 //                                (a line longer than the caller's headroom faults it cap_failed)
 //   clock.now() -> ms            a wrapping 32-bit millisecond tick counter
 //   random.u32() -> word         32 random bits
+//   io.eprint(text) -> 0         one line of code points to stderr (HostIO.stderr)
+//   random.bytes(n) -> bytes     n random bytes, one per word (0..255), n <= RANDOM_BYTES_MAX
+//   clock.mono() -> ms           a monotonic millisecond clock (wrapping 32-bit)
+//   clock.sleep(ms) -> 0         advances the virtual clock by ms; with :real, waits ms (async)
+//   log.write(level, text) -> 0  a log record (0 debug .. 3 error) to the host (HostIO.log)
+//   env.get(key) -> text         a host environment variable granted by name (env.get:KEY); [] if unset
 //   kv.get(key) -> value / kv.put(key, value) -> 0        (see kv.ts)
 //   fs.read/write/stat/list/mkdir/remove/rename           (see fs.ts)
 //
-// clock.now and random.u32 are virtual unless the caller holds the `:real`
+// clock.now, clock.mono, clock.sleep, random.u32 and random.bytes are virtual unless the caller holds the `:real`
 // grant (`clock.now:real`, `random.u32:real`): the virtual clock reads 0, 1,
 // 2, ... (one millisecond per read), the virtual generator's k-th word is a
 // fixed function of the policy's seed and k. The counters k live in a
@@ -31,10 +37,15 @@ import {
   type CapValue,
 } from "./registry.js";
 import { BUILTIN_NAMES, BUILTIN_SIGNATURES } from "./signatures.js";
+import { logLevel, type LogRecord } from "./log.js";
 
 /** Where a host sends guest output and takes its input. */
 export interface HostIO {
   stdout(text: string): void;
+  /** Where io.eprint writes. Default: nowhere. */
+  stderr?(text: string): void;
+  /** Where log.write's records go. Default: nowhere (they are still recorded in the trace). */
+  log?(record: LogRecord): void;
   /**
    * The next line of input with its "\n" (the last may lack it); null at end
    * of input. Default: none. `max` is the most code points the caller can
@@ -77,7 +88,33 @@ export interface BuiltinOptions {
   counters?: CallCounters;
   /** The kv store. Default: an empty in-memory one. */
   kv?: KvStore;
+  /** Reads a host environment variable (undefined when unset). Default: process.env. */
+  env?: (key: string) => string | undefined;
 }
+
+/** Most bytes one random.bytes call returns. */
+export const RANDOM_BYTES_MAX = 65536;
+/** Longest clock.sleep, in milliseconds (setTimeout's limit). */
+export const SLEEP_MAX = 0x7fffffff;
+
+/**
+ * The virtual generator's bytes for the k-th random.bytes call: byte i is
+ * byte (i mod 4) of word i/4 of a stream keyed by the seed and k, distinct
+ * from random.u32's stream.
+ */
+export function virtualBytes(seed: number, k: number, n: number): Int32Array {
+  const key = virtualRandom(seed ^ 0x62797465, k);
+  const out = new Int32Array(n);
+  for (let i = 0; i < n; i++) out[i] = (virtualRandom(key, i >>> 2) >>> ((i & 3) * 8)) & 0xff;
+  return out;
+}
+
+/**
+ * The counter holding the virtual monotonic clock's time (no family has this
+ * name, so mocks keep their own counts): each clock.mono read advances it by
+ * one millisecond, each clock.sleep(ms) by ms.
+ */
+export const VIRTUAL_TIME = "clock.mono#time";
 
 /** A 32-bit finalizer (murmur3 fmix32): a bijection that mixes every input bit into every output bit. */
 function fmix32(h: number): number {
@@ -97,6 +134,11 @@ export function virtualRandom(seed: number, k: number): number {
 /** The real clock as a wrapping 32-bit millisecond counter. */
 function realClock(): number {
   return (Date.now() % 2 ** 32) | 0;
+}
+
+/** The host's monotonic clock as a wrapping 32-bit millisecond counter. */
+function realMono(): number {
+  return Number((process.hrtime.bigint() / 1_000_000n) % 4_294_967_296n) | 0;
 }
 
 function realRandom(): number {
@@ -275,6 +317,64 @@ export function builtinRegistry(opts: BuiltinOptions): CapRegistry {
     call(_args, ctx) {
       const k = counters.next("random.u32");
       return isReal(ctx) ? realRandom() : virtualRandom(seed, k);
+    },
+  });
+  reg.register("io.eprint", {
+    sig: sig("io.eprint"),
+    call(args) {
+      io.stderr?.(codePointsToText(args[0] as Int32Array) + "\n");
+      return 0;
+    },
+  });
+  reg.register("random.bytes", {
+    sig: sig("random.bytes"),
+    call(args, ctx) {
+      const n = args[0] as number;
+      // Counted even when refused, as the trace counts it (a resumed run continues the same stream).
+      const k = counters.next("random.bytes");
+      if (n < 0 || n > RANDOM_BYTES_MAX) throw new Error(`cannot give ${n} bytes: from 0 to ${RANDOM_BYTES_MAX} per call`);
+      if (n > ctx.maxWords) throw new Error(`result of ${n} words exceeds memory headroom (${ctx.maxWords} words)`);
+      if (!isReal(ctx)) return virtualBytes(seed, k, n);
+      return Int32Array.from(crypto.getRandomValues(new Uint8Array(n)));
+    },
+  });
+  reg.register("clock.mono", {
+    sig: sig("clock.mono"),
+    call(_args, ctx) {
+      const t = counters.next(VIRTUAL_TIME);
+      return isReal(ctx) ? realMono() : t | 0;
+    },
+  });
+  reg.register("clock.sleep", {
+    sig: sig("clock.sleep"),
+    call(args, ctx) {
+      const ms = args[0] as number;
+      if (ms < 0 || ms > SLEEP_MAX) throw new Error(`cannot sleep ${ms} ms: from 0 to ${SLEEP_MAX}`);
+      counters.set(VIRTUAL_TIME, counters.get(VIRTUAL_TIME) + ms);
+      if (!isReal(ctx)) return 0;
+      // The real wait never blocks the event loop: an async call (Session.runAsync).
+      return new Promise<CapValue>((done) => setTimeout(() => done(0), ms));
+    },
+  });
+  reg.register("log.write", {
+    sig: sig("log.write"),
+    call(args, ctx) {
+      const level = logLevel(args[0] as number);
+      io.log?.({ type: "log", level, path: ctx.path, text: codePointsToText(args[1] as Int32Array) });
+      return 0;
+    },
+  });
+  const env = opts.env ?? ((key: string) => process.env[key]);
+  reg.register("env.get", {
+    sig: sig("env.get"),
+    call(args, ctx) {
+      const key = codePointsToText(args[0] as Int32Array);
+      // Only a variable granted by name, at every level of the caller's chain.
+      if (!ctx.chain.every((level) => level.includes(key))) throw new Error(`the environment variable '${key.slice(0, 256)}' is not granted`);
+      const value = env(key) ?? "";
+      const n = codePointCount(value);
+      if (n > ctx.maxWords) throw new Error(`value of ${n} characters exceeds memory headroom (${ctx.maxWords} words)`);
+      return textToCodePoints(value);
     },
   });
   const kv = kvHandlers(opts.kv ?? new KvStore());

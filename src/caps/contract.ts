@@ -41,6 +41,7 @@ const SCOPE_SYNTAX: Readonly<Record<CapSpec["scope"], string | null>> = {
   real: "[:real]",
   dir: ":DIR",
   prefix: "[:PREFIX]",
+  key: ":KEY",
 };
 
 /** The gas of one call in terms of its arguments. */

@@ -68,6 +68,9 @@ const NAME = /^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+(@[0-9]+)?(:.*)?$/;
 const FS = familiesScoped("dir");
 const CLOCKLIKE = familiesScoped("real");
 const UNSCOPED = familiesScoped("none");
+const KEYED = familiesScoped("key");
+/** Longest environment variable name env.get may be scoped to. */
+const ENV_KEY_MAX = 256;
 
 interface Ctx {
   where: string;
@@ -98,6 +101,16 @@ function resolveName(raw: unknown, field: string, ctx: Ctx, forDeny: boolean): s
     }
     if (!statSync(dir).isDirectory()) throw new RarError("policy.no_dir", `'${raw}': not a directory`, at);
     return `${family}:${realpathSync(dir)}`;
+  }
+  if (KEYED.has(family)) {
+    if (scope === "") {
+      if (forDeny) return family;
+      // Never the whole environment: each variable is granted by name.
+      throw new RarError("policy.needs_scope", `'env.get' needs a variable name: env.get:KEY`, at);
+    }
+    if (scope.length > ENV_KEY_MAX || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(scope))
+      throw new RarError("policy.bad_scope", `'${raw}': an environment variable name is letters, digits and '_' (at most ${ENV_KEY_MAX})`, at);
+    return `${family}:${scope}`;
   }
   if (CLOCKLIKE.has(family) && scope !== "" && scope !== "real")
     throw new RarError("policy.bad_scope", `'${raw}': the only scope of ${family} is ':real'`, at);

@@ -92,13 +92,16 @@ export function scopeCovers(grantScope: string, scope: string): boolean {
  * Families whose one scope, `:real`, is not a narrowing but the host's real
  * clock or generator instead of the virtual one: only `:real` covers it.
  */
-const REAL_SCOPED: ReadonlySet<string> = familiesScoped("real");
+export const REAL_SCOPED: ReadonlySet<string> = familiesScoped("real");
+
+/** Families whose scopes are names matched exactly, never paths (`env.get:HOME` covers only HOME). */
+const EXACT_SCOPED: ReadonlySet<string> = new Set([...REAL_SCOPED, ...familiesScoped("key")]);
 
 /** Whether a set of grants covers `cap`: some grant of the same family whose scope contains cap's scope. */
 export function capCovers(held: readonly string[], cap: string): boolean {
   const family = capFamily(cap);
   const scope = capScope(cap);
-  const exact = scope !== "" && REAL_SCOPED.has(family);
+  const exact = scope !== "" && EXACT_SCOPED.has(family);
   for (const h of held) if (capFamily(h) === family && (exact ? capScope(h) === scope : scopeCovers(capScope(h), scope))) return true;
   return false;
 }

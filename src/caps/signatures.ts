@@ -23,9 +23,10 @@ export interface CapSignature {
  * - real: its one scope, `:real`, selects the host's real clock or generator
  *   instead of the virtual one (only `:real` covers it);
  * - dir: a host directory, required (`fs.read:DIR`); checked on real paths;
- * - prefix: optional; reaches only keys equal to it or below it (`kv.get:app`).
+ * - prefix: optional; reaches only keys equal to it or below it (`kv.get:app`);
+ * - key: required; one name matched exactly (`env.get:HOME` reaches HOME only).
  */
-export type ScopeKind = "none" | "real" | "dir" | "prefix";
+export type ScopeKind = "none" | "real" | "dir" | "prefix" | "key";
 
 /** Sync: the handler returns the result; async: it may return a promise, and the caller waits without blocking the host. */
 export type CallConvention = "sync" | "async";
@@ -59,6 +60,12 @@ export const BUILTIN_SIGNATURES: Readonly<Record<string, CapSpec>> = {
   "fs.mkdir": { version: 1, args: ["array"], names: ["path"], result: "int", returns: "0", call: "sync", scope: "dir", effect: true, doc: "create a directory and its missing parents" },
   "fs.remove": { version: 1, args: ["array"], names: ["path"], result: "int", returns: "0", call: "sync", scope: "dir", effect: true, doc: "remove a file, a symlink or an empty directory" },
   "fs.rename": { version: 1, args: ["array", "array"], names: ["from", "to"], result: "int", returns: "0", call: "sync", scope: "dir", effect: true, doc: "rename within the caller's scopes" },
+  "io.eprint": { version: 1, args: ["array"], names: ["text"], result: "int", returns: "0", call: "sync", scope: "none", effect: false, doc: "write the code points as one line to stderr, the program's own error stream" },
+  "random.bytes": { version: 1, args: ["int"], names: ["n"], result: "array", returns: "bytes", call: "sync", scope: "real", effect: false, doc: "n random bytes 0..255, one per word, n from 0 to 65536 (virtual: from the seed, a stream apart from random.u32, unless :real)" },
+  "clock.mono": { version: 1, args: [], names: [], result: "int", returns: "ms", call: "sync", scope: "real", effect: false, doc: "a monotonic millisecond clock (virtual: +1 per read, +ms per sleep, unless :real)" },
+  "clock.sleep": { version: 1, args: ["int"], names: ["ms"], result: "int", returns: "0", call: "async", scope: "real", effect: false, doc: "advance the virtual monotonic clock by ms; with :real, wait ms without blocking the host (async: runAsync only)" },
+  "env.get": { version: 1, args: ["array"], names: ["key"], result: "array", returns: "value", call: "sync", scope: "key", effect: false, doc: "the value of one host environment variable granted by name; [] when unset" },
+  "log.write": { version: 1, args: ["int", "array"], names: ["level", "text"], result: "int", returns: "0", call: "sync", scope: "none", effect: false, doc: "a log record (level 0 debug .. 3 error) delivered to the host (SessionOptions.onLog, --log FILE)" },
 };
 
 /** The built-in families, sorted (never host iteration order). */

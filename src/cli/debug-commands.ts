@@ -13,13 +13,14 @@ import { decodeImage } from "../image/decode.js";
 import { RarError } from "../vm/errors.js";
 import { EXIT } from "./exit.js";
 import { newDebugPart, checkpointing } from "../debug/record.js";
-import { DEFAULT_GAS, DEFAULT_MEM, Session } from "../session.js";
+import { DEFAULT_GAS, DEFAULT_MEM, Session, type RunResult } from "../session.js";
 import { parseCount, parseProgramArgs } from "./args.js";
 import { checkWritable, writeFileAtomic } from "./atomic.js";
 import { runImagePath, type Finish } from "./image-commands.js";
 import { interruptible, timeoutOption } from "./interrupt.js";
 import { extensionOf, loadProgram } from "./load.js";
 import { addPolicyOptions, policyFromFlags, type PolicyFlags } from "./policy-flags.js";
+import { addLogOption, logSink } from "./log-file.js";
 import { readInput } from "./read.js";
 
 const err = (s: string): void => void process.stderr.write(s);
@@ -29,6 +30,7 @@ interface TraceFlags extends PolicyFlags {
   mem: number;
   out?: string;
   timeout?: number;
+  log?: string;
 }
 
 /**
@@ -39,24 +41,30 @@ interface TraceFlags extends PolicyFlags {
 export async function traceCommand(file: string, rawArgs: readonly string[], flags: TraceFlags, finish: Finish): Promise<number> {
   const out = runImagePath(file, flags.out);
   checkWritable(out);
+  const log = await logSink(flags.log, [file, out]);
   const policy = policyFromFlags(flags);
   let session: Session;
   if (extensionOf(file) === ".rimg") {
     if (rawArgs.length > 0) throw new RarError("usage.args", undefined, file);
-    session = Session.fromImage(readInput(file), { where: file, policy });
+    session = Session.fromImage(readInput(file), { where: file, policy, onLog: log.onLog });
     if (session.history.debug?.slice) refuseSlice({ meta: { debug: session.history.debug } }, "continuing a run", file);
     session.history.debug ??= newDebugPart();
   } else {
     const args = parseProgramArgs(rawArgs);
     const { module, linked, sources } = await loadProgram(file);
-    session = Session.start(module, { gas: flags.gas, mem: flags.mem, args, policy, linked });
+    session = Session.start(module, { gas: flags.gas, mem: flags.mem, args, policy, linked, onLog: log.onLog });
     session.history.debug = newDebugPart(sources);
   }
   const st = session.root.statusName;
-  const r =
-    st === "done" || st === "fault"
-      ? session.result()
-      : await interruptible((signal) => session.runAsync({ signal, timeout: flags.timeout, checkpoints: checkpointing(session) }));
+  let r: RunResult;
+  try {
+    r =
+      st === "done" || st === "fault"
+        ? session.result()
+        : await interruptible((signal) => session.runAsync({ signal, timeout: flags.timeout, checkpoints: checkpointing(session) }));
+  } finally {
+    log.flush();
+  }
   writeFileAtomic(out, session.snapshot());
   const n = session.history.debug?.checkpoints.length ?? 0;
   err(`rar: ${r.status === "done" || r.status === "fault" ? "" : "suspended; "}image written to ${out} (${n} checkpoint${n === 1 ? "" : "s"})\n`);
@@ -130,7 +138,7 @@ export function addDebugCommands(program: Command, finish: Finish): void {
     .argument("[args...]", "integers passed to main(args)")
     .addOption(new Option("--gas <n>", "root gas limit").argParser(parseCount("--gas")).default(DEFAULT_GAS))
     .addOption(new Option("--mem <n>", "root memory limit in words").argParser(parseCount("--mem")).default(DEFAULT_MEM));
-  addPolicyOptions(trace)
+  addLogOption(addPolicyOptions(trace))
     .option("--out <image>", "where to write the image (default ./<stem>.rimg)")
     .addOption(timeoutOption())
     .action(async (file: string, args: string[], flags: TraceFlags) => {

@@ -15,6 +15,7 @@ import { EXIT, UsageError } from "./exit.js";
 import { readInput } from "./read.js";
 import { interruptible, timeoutOption } from "./interrupt.js";
 import { addPolicyOptions, policyFromFlags, type PolicyFlags } from "./policy-flags.js";
+import { addLogOption, logSink } from "./log-file.js";
 import type { ForensicFlags } from "./forensics-command.js";
 
 /** Prints a run's fault line and summary on stderr and gives its exit code (main.ts owns the format). */
@@ -66,9 +67,15 @@ export async function runImage(file: string, rawArgs: readonly string[], flags: 
   if (rawArgs.length > 0) throw new RarError("usage.args", undefined, file);
   const out = flags.out;
   const path = out !== undefined ? runImagePath(file, out) : undefined;
-  const session = Session.fromImage(readInput(file), { where: file, policy: policyFromFlags(flags) });
+  const log = await logSink(flags.log, [file, path]);
+  const session = Session.fromImage(readInput(file), { where: file, policy: policyFromFlags(flags), onLog: log.onLog });
   const checkpoints = await recording(session, file);
-  const r = finished(session) ? session.result() : await interruptible((signal) => session.runAsync({ signal, timeout: flags.timeout, checkpoints }));
+  let r: RunResult;
+  try {
+    r = finished(session) ? session.result() : await interruptible((signal) => session.runAsync({ signal, timeout: flags.timeout, checkpoints }));
+  } finally {
+    log.flush();
+  }
   writeRunImage(session, file, path, r);
   return finish(r);
 }
@@ -76,6 +83,7 @@ export async function runImage(file: string, rawArgs: readonly string[], flags: 
 interface RunFlags extends PolicyFlags {
   out?: string;
   timeout?: number;
+  log?: string;
 }
 
 interface ResumeFlags extends RunFlags {
@@ -90,16 +98,23 @@ interface ResumeFlags extends RunFlags {
  */
 export async function resumeImage(file: string, flags: ResumeFlags, finish: Finish): Promise<number> {
   checkWritable(flags.out ?? file);
-  const session = Session.fromImage(readInput(file), { where: file, policy: policyFromFlags(flags) });
   const target = flags.out ?? file;
+  const log = await logSink(flags.log, [file, target]);
+  const session = Session.fromImage(readInput(file), { where: file, policy: policyFromFlags(flags), onLog: log.onLog });
   if (finished(session)) {
     err(`rar: nothing to resume: the root is ${session.root.statusName}\n`);
+    log.flush();
     if (flags.out !== undefined) writeFileAtomic(target, session.snapshot());
     return finish(session.result());
   }
   session.refuel(flags.gas, flags.mem);
   const checkpoints = await recording(session, file);
-  const r = await interruptible((signal) => session.runAsync({ signal, timeout: flags.timeout, checkpoints }));
+  let r: RunResult;
+  try {
+    r = await interruptible((signal) => session.runAsync({ signal, timeout: flags.timeout, checkpoints }));
+  } finally {
+    log.flush();
+  }
   writeFileAtomic(target, session.snapshot());
   err(suspended(r) ? `rar: suspended; image written to ${target}\n` : `rar: image written to ${target}\n`);
   return finish(r);
@@ -201,7 +216,7 @@ export function addImageCommands(program: Command, finish: Finish): void {
     .argument("<image>", "a .rimg image")
     .addOption(new Option("--gas <n>", "gas added to the root's limit").argParser(parseCount("--gas")).default(DEFAULT_GAS))
     .addOption(new Option("--mem <n>", "words added to the root's memory limit").argParser(parseCount("--mem")).default(0));
-  addPolicyOptions(resume)
+  addLogOption(addPolicyOptions(resume))
     .option("--out <image>", "where to write the resulting image (default: the image itself)")
     .addOption(timeoutOption())
     .action(async (file: string, flags: ResumeFlags) => {

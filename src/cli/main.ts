@@ -9,6 +9,7 @@ import { EXIT, reportError, usageLines } from "./exit.js";
 import { extensionOf, loadProgram } from "./load.js";
 import { interruptible, timeoutOption } from "./interrupt.js";
 import { addPolicyOptions, policyFromFlags } from "./policy-flags.js";
+import { addLogOption, logSink } from "./log-file.js";
 import { packageVersion } from "./version.js";
 
 const err = (s: string): void => void process.stderr.write(s);
@@ -37,6 +38,7 @@ interface RunFlags {
   policy?: string;
   out?: string;
   timeout?: number;
+  log?: string;
 }
 
 /** Prints a run's fault line and one-line summary on stderr; returns the exit code. */
@@ -54,11 +56,17 @@ async function runCommand(file: string, rawArgs: string[], flags: RunFlags): Pro
     checkWritable(runImagePath(file, flags.out));
   }
   const args = parseProgramArgs(rawArgs);
+  const log = await logSink(flags.log, [flags.out]);
   const { module, linked } = await loadProgram(file);
   // Negotiation happens in Session.start: a capability the policy does not grant is exit 2, nothing run.
   const policy = policyFromFlags(flags);
-  const session = Session.start(module, { gas: flags.gas, mem: flags.mem, args, policy, linked });
-  const r = await interruptible((signal) => session.runAsync({ signal, timeout: flags.timeout }));
+  const session = Session.start(module, { gas: flags.gas, mem: flags.mem, args, policy, linked, onLog: log.onLog });
+  let r: RunResult;
+  try {
+    r = await interruptible((signal) => session.runAsync({ signal, timeout: flags.timeout }));
+  } finally {
+    log.flush();
+  }
   if (flags.out !== undefined || (r.status !== "done" && r.status !== "fault"))
     (await import("./image-commands.js")).writeRunImage(session, file, flags.out, r);
   return finish(r);
@@ -129,7 +137,7 @@ async function build(argv: readonly string[], onCommand: (name: string) => void)
     .argument("[args...]", "integers passed to main(args)")
     .addOption(new Option("--gas <n>", "root gas limit").argParser(parseCount("--gas")).default(DEFAULT_GAS))
     .addOption(new Option("--mem <n>", "root memory limit in words").argParser(parseCount("--mem")).default(DEFAULT_MEM));
-  addPolicyOptions(run)
+  addLogOption(addPolicyOptions(run))
     .option("--out <image>", "where to write the image when the run suspends (default ./<stem>.rimg); also written when it finishes or faults")
     .addOption(timeoutOption())
     .action(async (file: string, args: string[], flags: RunFlags) => {

@@ -16,7 +16,7 @@ const collect = (v: string, prev: string[]): string[] => [...prev, v];
 /** Adds --allow, --deny and --policy to a command (run, resume). */
 export function addPolicyOptions(cmd: Command): Command {
   return cmd
-    .option("--allow <cap>", "grant a capability to the root (repeatable): io.read, clock.now[:real], fs.read:DIR, ...", collect, [])
+    .option("--allow <cap>", "grant a capability to the root (repeatable): io.read, io.eprint, clock.now[:real], env.get:KEY, fs.read:DIR, ...", collect, [])
     .option("--deny <cap>", "refuse a capability, even one granted by the policy (repeatable)", collect, [])
     .option("--policy <file>", "a policy file (JSON) granting, denying and mocking capabilities");
 }

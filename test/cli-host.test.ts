@@ -1,0 +1,96 @@
+// The host surface through the CLI: examples/host-surface.ent under --allow
+// grants, guest stderr before the CLI's own summary, env.get values recorded
+// so that replay and audit never read the host's environment.
+
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { CLI, ROOT, ensureBuilt } from "./helpers/cli.js";
+
+let dir = "";
+
+function rar(env: Record<string, string>, ...args: string[]): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", cwd: ROOT, env: { ...process.env, ...env }, timeout: 60_000 });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+const GRANTS = ["--allow", "io.eprint", "--allow", "random.bytes", "--allow", "clock.mono", "--allow", "clock.sleep", "--allow", "env.get:RAR_GREETING", "--allow", "log.write"];
+
+const jsonLines = (f: string): { type: string; event?: string; level?: string; text?: string }[] =>
+  readFileSync(f, "utf8").trimEnd().split("\n").map((l) => JSON.parse(l) as { type: string });
+
+beforeAll(() => {
+  ensureBuilt();
+  dir = mkdtempSync(join(tmpdir(), "rar-host-"));
+});
+
+describe("host surface from the CLI", () => {
+  it("host-surface.ent runs as its comment says: guest stderr lines, then the summary last", () => {
+    const img = join(dir, "host.rimg");
+    const r = rar({ RAR_GREETING: "hi there" }, "run", "examples/host-surface.ent", ...GRANTS, "--out", img);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^slept 251 virtual ms\nbytes \[\d+, \d+, \d+, \d+\]\nhi there\n$/);
+    const lines = r.stderr.trimEnd().split("\n");
+    expect(lines.slice(0, 2)).toEqual(["starting", "done"]);
+    expect(lines.at(-1)).toMatch(/^rar: done result=0 /);
+    // Replay and audit use the recorded value, not the environment they run in.
+    const again = rar({ RAR_GREETING: "changed" }, "replay", img);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain("hi there");
+    const audit = JSON.parse(rar({}, "audit", img, "--json").stdout) as { valid: boolean };
+    expect(audit.valid).toBe(true);
+  });
+
+  it("the same run gives the same virtual bytes", () => {
+    const a = rar({}, "run", "examples/host-surface.ent", ...GRANTS);
+    const b = rar({}, "run", "examples/host-surface.ent", ...GRANTS);
+    expect(a.stdout).toBe(b.stdout);
+  });
+
+  it("an unscoped env.get is a policy error, nothing run", () => {
+    const r = rar({}, "run", "examples/host-surface.ent", ...GRANTS.slice(0, 8), "--allow", "env.get");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/env.get' needs a variable name: env.get:KEY/);
+    expect(r.stdout).toBe("");
+  });
+
+  it("a capability of the manifest left out stops the run before it starts", () => {
+    const r = rar({}, "run", "examples/host-surface.ent", ...GRANTS.slice(2));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/io.eprint/);
+  });
+
+  it("--log writes log records and lifecycle events as JSON lines, on run and on resume", () => {
+    const img = join(dir, "log.rimg");
+    const first = join(dir, "first.log");
+    const r = rar({}, "run", "examples/host-surface.ent", ...GRANTS, "--gas", "300", "--out", img, "--log", first);
+    expect(r.code).not.toBe(0);
+    expect(jsonLines(first).map((e) => e.event ?? e.type)).toEqual(["started", "suspended"]);
+    const second = join(dir, "second.log");
+    const again = rar({}, "resume", img, ...GRANTS, "--log", second);
+    expect(again.code).toBe(0);
+    const events = jsonLines(second);
+    expect(events.map((e) => e.event ?? e.type)).toEqual(["resumed", "log", "finished"]);
+    expect(events[1]).toEqual({ type: "log", level: "info", path: "0", text: "greeted" });
+  });
+
+  it("rar trace --log writes the same events as run", () => {
+    const f = join(dir, "trace.log");
+    const r = rar({}, "trace", "examples/host-surface.ent", ...GRANTS, "--out", join(dir, "trace.rimg"), "--log", f);
+    expect(r.code).toBe(0);
+    expect(jsonLines(f).map((e) => e.event ?? e.type)).toEqual(["started", "log", "finished"]);
+  });
+
+  it("--log refuses the image's own path and an unwritable place before anything runs", () => {
+    const img = join(dir, "same.rimg");
+    const r = rar({}, "run", "examples/host-surface.ent", ...GRANTS, "--out", img, "--log", img);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--log .* is also the image/);
+    expect(existsSync(img)).toBe(false);
+    const bad = rar({}, "run", "examples/host-surface.ent", ...GRANTS, "--log", join(dir, "no", "such", "dir.log"));
+    expect(bad.code).not.toBe(0);
+    expect(bad.stdout).toBe("");
+  });
+});
