@@ -121,6 +121,10 @@ describe("the contract says what the runtime does", () => {
       } else if (c.scope.endsWith(":DIR")) {
         expect(allow(`${c.name}:.`)).toHaveLength(1);
         expect(rarErrorOf(() => allow(c.name)).message).toMatch(/needs a directory/);
+      } else if (c.scope.endsWith(":KEY")) {
+        expect(allow(`${c.name}:HOME`)).toEqual([`${c.name}:HOME`]);
+        expect(rarErrorOf(() => allow(c.name)).message).toMatch(/needs a variable name/);
+        expect(rarErrorOf(() => allow(`${c.name}:a/b`)).message).toMatch(/letters, digits/);
       } else {
         expect(c.scope).toBe(`${c.name}[:PREFIX]`);
         expect(allow(c.name, `${c.name}:app`)).toEqual([c.name, `${c.name}:app`]);
