@@ -143,14 +143,20 @@ export class DistributedGpRun extends GpRun {
     for (const [d, m] of unique) store.set(moduleKey(d), Buffer.from(m.bytes), "NX");
     await store.exec();
     const c = this.config;
-    const jobs: Promise<WireOutcome[]>[] = [];
+    // Every batch is added before any is awaited, and a finished batch stays
+    // until its result is read: a fast worker may finish one before the wait
+    // starts (a job removed on completion would then be "missing"), and a
+    // batch that fails while others are still being added must not be an
+    // unhandled rejection.
+    const added: Job<BatchData, WireOutcome[]>[] = [];
     for (let i = 0; i < digests.length; i += GP_BATCH) {
       const data: BatchData = { problem: this.ref, seed: c.seed, gas: c.gas, mem: c.mem, memWeight: c.memWeight, modules: digests.slice(i, i + GP_BATCH) };
-      const job = await this.queue.add("batch", data, { removeOnComplete: true, removeOnFail: { age: 3600 }, attempts: 3 });
-      jobs.push(job.waitUntilFinished(this.events));
+      added.push(await this.queue.add("batch", data, { removeOnComplete: { age: 3600 }, removeOnFail: { age: 3600 }, attempts: 3 }));
     }
     const byDigest = new Map<string, Outcome>();
-    const results = await Promise.all(jobs);
+    const results = await Promise.all(added.map((job) => job.waitUntilFinished(this.events) as Promise<WireOutcome[]>));
+    // Read: the batches may go (best effort; Redis drops them after an hour anyway).
+    await Promise.all(added.map((job) => job.remove().catch(() => undefined)));
     results.forEach((batch, b) => batch.forEach((o, k) => byDigest.set(digests[b * GP_BATCH + k], fromWire(o))));
     const count = this.problem.train.length;
     const failed = failedOutcome(count, this.problem.penalty);
