@@ -5,15 +5,20 @@
 // re-parents the tree, narrows its capabilities and charges its footprint.
 
 import type { Process } from "../process/process.js";
-import type { ImageCodec, Machine } from "../process/scheduler.js";
+import type { ImageCodec } from "../process/scheduler.js";
+import type { Scheduler } from "../process/slow.js";
+import type { Module } from "../vm/module.js";
 import { decodeImage, type DecodedImage } from "./decode.js";
 import { policyDigest, stateDigest } from "./digest.js";
 import { encodeImage } from "./encode.js";
 import { RUNTIME_VERSION, emptyTrace } from "./format.js";
 
+/** What the codec uses of a machine: its limits and its module table (a Machine is one). */
+export type CodecHost = Pick<Scheduler, "maxDepth" | "cpu" | "code">;
+
 /** A resolver of module digests over a machine's module table. */
-export function resolverOf(machine: Machine): (digest: string) => ReturnType<Machine["modules"]["get"]> {
-  return (d) => machine.modules.get(d);
+export function resolverOf(machine: CodecHost): (digest: string) => Module | undefined {
+  return (d) => machine.code.modules.get(d);
 }
 
 /**
@@ -23,19 +28,19 @@ export function resolverOf(machine: Machine): (digest: string) => ReturnType<Mac
  * not, so restoring ever-new code cannot pin host memory (its processes keep
  * their own references), as for SPAWNC.
  */
-export function decodeFor(bytes: Uint8Array, machine: Machine, where = "image", adopt = true): DecodedImage {
+export function decodeFor(bytes: Uint8Array, machine: CodecHost, where = "image", adopt = true): DecodedImage {
   const img = decodeImage(bytes, {
     maxDepth: machine.maxDepth,
     memMax: machine.cpu.memMax,
     where,
-    known: (d) => machine.modules.get(d),
+    known: (d) => machine.code.modules.get(d),
   });
-  if (adopt) for (const m of img.modules) machine.intern(m);
+  if (adopt) for (const m of img.modules) machine.code.intern(m);
   return img;
 }
 
 export const imageCodec: ImageCodec = {
-  encode(p: Process, machine: Machine): Uint8Array {
+  encode(p: Process, machine: CodecHost): Uint8Array {
     const resolve = resolverOf(machine);
     const trace = emptyTrace();
     const meta = {
@@ -46,7 +51,7 @@ export const imageCodec: ImageCodec = {
     };
     return encodeImage(p, meta, resolve);
   },
-  decode(bytes: Uint8Array, machine: Machine): Process {
+  decode(bytes: Uint8Array, machine: CodecHost): Process {
     return decodeFor(bytes, machine, "image", false).root;
   },
 };
