@@ -3,7 +3,7 @@
 // so that replay and audit never read the host's environment.
 
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -92,5 +92,31 @@ describe("host surface from the CLI", () => {
     const bad = rar({}, "run", "examples/host-surface.ent", ...GRANTS, "--log", join(dir, "no", "such", "dir.log"));
     expect(bad.code).not.toBe(0);
     expect(bad.stdout).toBe("");
+  });
+});
+
+describe("an output a flag names is never a file the command reads or writes", () => {
+  it("--log, and view's and trace-slice's --out, refuse the program, the image and the policy, and leave them as they were", () => {
+    const prog = join(dir, "keep.ent");
+    const policy = join(dir, "keep.json");
+    const img = join(dir, "keep.rimg");
+    writeFileSync(prog, "fn main() -> int { return 7; }\n");
+    writeFileSync(policy, '{"allow":["io.print"]}\n');
+    expect(rar({}, "trace", prog, "--out", img).code).toBe(0);
+    const before = [prog, policy, img].map((f) => readFileSync(f));
+    const refused = [
+      ["run", prog, "--log", prog],
+      ["run", prog, "--policy", policy, "--log", policy],
+      ["run", prog, "--out", join(dir, "other.rimg"), "--log", join(dir, "other.rimg")],
+      ["resume", img, "--log", img],
+      ["view", img, "--out", img],
+      ["trace-slice", img, "--from", "0", "--to", "1", "--out", img],
+    ];
+    for (const args of refused) {
+      const r = rar({}, ...args);
+      expect(r.code, args.join(" ")).toBe(2);
+      expect(r.stderr, args.join(" ")).toMatch(/^rar: error: .* is also the (program|image|policy) the command (runs|reads|writes); give another file/);
+    }
+    expect([prog, policy, img].map((f) => readFileSync(f))).toEqual(before);
   });
 });

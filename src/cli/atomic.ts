@@ -35,6 +35,18 @@ export function sameFile(a: string, b: string): boolean {
   return realOrResolved(a) === realOrResolved(b);
 }
 
+/** One of a command's own files, with what it is to the command ("the image the command writes"); undefined: a flag not given. */
+export type OwnFile = readonly [path: string | undefined, role: string];
+
+/**
+ * checkWritable, and refuses `out` when it is one of the other files the
+ * command reads or writes: writing it would destroy what the user had.
+ */
+export function checkOutput(out: string, others: readonly OwnFile[], flag: string): void {
+  checkWritable(out);
+  for (const [o, role] of others) if (o !== undefined && sameFile(out, o)) throw new UsageError(`${flag} ${out} is also ${role}; give another file`, out);
+}
+
 /**
  * Refuses a path writeFileAtomic could not replace, before any work whose
  * result would go there: the directory must exist and be writable, and the

@@ -15,7 +15,7 @@ import { EXIT } from "./exit.js";
 import { newDebugPart, checkpointing } from "../debug/record.js";
 import { DEFAULT_GAS, DEFAULT_MEM, Session, type RunResult } from "../session.js";
 import { parseCount, parseProgramArgs } from "./args.js";
-import { checkWritable, writeFileAtomic } from "./atomic.js";
+import { checkOutput, checkWritable, writeFileAtomic } from "./atomic.js";
 import { runImagePath, type Finish } from "./image-commands.js";
 import { interruptible, timeoutOption } from "./interrupt.js";
 import { extensionOf, loadProgram } from "./load.js";
@@ -41,7 +41,7 @@ interface TraceFlags extends PolicyFlags {
 export async function traceCommand(file: string, rawArgs: readonly string[], flags: TraceFlags, finish: Finish): Promise<number> {
   const out = runImagePath(file, flags.out);
   checkWritable(out);
-  const log = await logSink(flags.log, [file, out]);
+  const log = await logSink(flags.log, [[file, "the program the command runs"], [out, "the image the command writes"], [flags.policy, "the policy the command reads"]]);
   const policy = policyFromFlags(flags);
   let session: Session;
   if (extensionOf(file) === ".rimg") {
@@ -112,7 +112,7 @@ export async function debugCommand(file: string, flags: { commands?: string }): 
 
 /** `rar trace-slice IMAGE --from S --to T --out OUT`. */
 export function sliceCommand(file: string, flags: { from: number; to: number; out: string }): number {
-  checkWritable(flags.out);
+  checkOutput(flags.out, [[file, "the image the command reads"]], "--out");
   const bytes = sliceImage(decodeImage(readInput(file), { where: file }), flags.from, flags.to);
   writeFileAtomic(flags.out, bytes);
   err(`rar: slice of steps ${flags.from}..${flags.to} written to ${flags.out} (${bytes.length} bytes)\n`);
@@ -122,7 +122,7 @@ export function sliceCommand(file: string, flags: { from: number; to: number; ou
 /** `rar view IMAGE [--out FILE.html] [--from S] [--to T]`. */
 export function viewCommand(file: string, flags: { out?: string; from?: number; to?: number }): number {
   const out = flags.out ?? `${basename(file).replace(/\.[^.]*$/, "") || "view"}.html`;
-  checkWritable(out);
+  checkOutput(out, [[file, "the image the command reads"]], "--out");
   const html = viewHtml(viewData(decodeImage(readInput(file), { where: file }), basename(file), { from: flags.from, to: flags.to }));
   writeFileAtomic(out, Buffer.from(html, "utf8"));
   err(`rar: view written to ${out} (${Buffer.byteLength(html)} bytes)\n`);

@@ -67,7 +67,7 @@ export async function runImage(file: string, rawArgs: readonly string[], flags: 
   if (rawArgs.length > 0) throw new RarError("usage.args", undefined, file);
   const out = flags.out;
   const path = out !== undefined ? runImagePath(file, out) : undefined;
-  const log = await logSink(flags.log, [file, path]);
+  const log = await logSink(flags.log, [[file, "the image the command reads"], [path, "the image the command writes"], [flags.policy, "the policy the command reads"]]);
   const session = Session.fromImage(readInput(file), { where: file, policy: policyFromFlags(flags), onLog: log.onLog });
   const checkpoints = await recording(session, file);
   let r: RunResult;
@@ -99,7 +99,7 @@ interface ResumeFlags extends RunFlags {
 export async function resumeImage(file: string, flags: ResumeFlags, finish: Finish): Promise<number> {
   checkWritable(flags.out ?? file);
   const target = flags.out ?? file;
-  const log = await logSink(flags.log, [file, target]);
+  const log = await logSink(flags.log, [[file, "the image the command reads"], [target, "the image the command writes"], [flags.policy, "the policy the command reads"]]);
   const session = Session.fromImage(readInput(file), { where: file, policy: policyFromFlags(flags), onLog: log.onLog });
   if (finished(session)) {
     err(`rar: nothing to resume: the root is ${session.root.statusName}\n`);

@@ -6,7 +6,7 @@
 
 import type { Command } from "commander";
 import type { LogEvent } from "../caps/log.js";
-import { UsageError } from "./exit.js";
+import type { OwnFile } from "./atomic.js";
 
 /** Adds --log to a command (run, resume). */
 export function addLogOption(cmd: Command): Command {
@@ -23,14 +23,14 @@ export interface LogSink {
 
 /**
  * A sink for `--log FILE`, checked writable before anything runs; `others`
- * are files the command writes too (its image), which the log must not replace.
+ * are the files the command reads or writes (program, image, policy), which
+ * the log must not replace.
  */
-export async function logSink(file: string | undefined, others: readonly (string | undefined)[] = []): Promise<LogSink> {
+export async function logSink(file: string | undefined, others: readonly OwnFile[] = []): Promise<LogSink> {
   if (file === undefined) return { flush: () => undefined };
   // Loaded only with --log (start-up time of a plain run).
-  const { checkWritable, sameFile, writeFileAtomic } = await import("./atomic.js");
-  checkWritable(file);
-  for (const o of others) if (o !== undefined && sameFile(file, o)) throw new UsageError(`--log ${file} is also the image the command writes`);
+  const { checkOutput, writeFileAtomic } = await import("./atomic.js");
+  checkOutput(file, others, "--log");
   const lines: string[] = [];
   return {
     onLog: (e) => void lines.push(JSON.stringify(e)),

@@ -56,7 +56,9 @@ async function runCommand(file: string, rawArgs: string[], flags: RunFlags): Pro
     checkWritable(runImagePath(file, flags.out));
   }
   const args = parseProgramArgs(rawArgs);
-  const log = await logSink(flags.log, [flags.out]);
+  // The log may replace none of the command's files: the program, the image it writes when it stops (default ./STEM.rimg), the policy.
+  const image = flags.log === undefined ? undefined : (await import("./image-commands.js")).runImagePath(file, flags.out);
+  const log = await logSink(flags.log, [[file, "the program the command runs"], [image, "the image the command writes"], [flags.policy, "the policy the command reads"]]);
   const { module, linked } = await loadProgram(file);
   // Negotiation happens in Session.start: a capability the policy does not grant is exit 2, nothing run.
   const policy = policyFromFlags(flags);
