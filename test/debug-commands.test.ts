@@ -125,6 +125,18 @@ describe("debugger commands", () => {
     expect(x.run("mem 0 4")).toMatch(/^process 0\.1 memory 0\.\.4 of \d+\n {2}0: 0x00000000 0\n/);
   });
 
+  it("why at a run the host interrupted says the host stopped it with gas left, not that it ran out", async () => {
+    const source = "fn main() { let i = 0; while i < 100000000 { i = i + 1; } return i; }\n";
+    const s = Session.start(verify(compileSource(source, "p.ent").modules[0]), { gas: 1e9, args: [], caps: ["io.print"], ...quiet });
+    s.history.debug = newDebugPart(new Map([["p.ent", source]]));
+    const stop = new AbortController();
+    stop.abort();
+    expect((await s.runAsync({ signal: stop.signal, checkpoints: checkpointing(s) })).status).toBe("out_of_gas");
+    const x = new Debugger(decodeImage(s.snapshot()));
+    x.run("jump end");
+    expect(x.run("why")).toMatch(/^the host interrupted the run here \(.*\) with \d+ gas left of 1000000000: process 0 is at .*; the run is resumable\n$/);
+  });
+
   it("continue stops where a sandboxed child runs out of gas; why says which process and by how much", () => {
     const x = debuggerFor(PROGRAM);
     x.run("continue");

@@ -454,6 +454,9 @@ function exhaustion(e: Process): string {
   const at = d.fp > 0 ? formatLocation(locate(d, d.pc)) : `entering ${d.module.functions[d.entryFn].name}`;
   const chain: string[] = [];
   for (let q: Process | null = d; q; q = q.parent) chain.push(`${q.path} ${gas ? q.gasLimit - q.gasUsed : q.memLimit - q.memUsed} left`);
+  // A root stopped with its gas left (interruptRoot: a signal, --timeout, a slice) did not run out: the host stopped it.
+  if (gas && e.parent === null && e.need <= left)
+    return `the host interrupted the run here (a signal, a time limit or a quantum) with ${left} gas left of ${e.gasLimit}: process ${d.path} is at ${at}; the run is resumable`;
   const short = e.need > left ? `, short by ${e.need - left}` : "";
   return (
     `process ${e.path} ran out of ${gas ? "gas" : "memory"}: the next instruction of process ${d.path} (${at}) needs ${e.need} ${unit}; ` +
