@@ -13,6 +13,7 @@
 //   rar:mod:SHA256        a code module's bytes (store.ts), shared by every job
 
 import type { Redis } from "ioredis";
+import type { RunResult } from "../session.js";
 
 /** Where a job is. queued and running go on; the others are final. */
 export type JobState = "queued" | "running" | "done" | "faulted" | "suspended" | "refused" | "cancelled" | "failed";
@@ -98,6 +99,11 @@ export interface JobRecord {
   readonly worker: string;
   readonly running: Running | null;
   readonly image: StoredImage;
+}
+
+/** The root's outcome as a job records it, from a run's result (submit and every stored leg). */
+export function rootFields(r: RunResult): { status: string; result: number | null; gasUsed: number; gasLimit: number; memUsed: number; memLimit: number } {
+  return { status: r.status, result: r.value ?? null, gasUsed: r.gasUsed, gasLimit: r.gasLimit, memUsed: r.memUsed, memLimit: r.memLimit };
 }
 
 /** The fields a stored leg sets (besides legs, output and records). */

@@ -7,7 +7,7 @@ import type { Module } from "../vm/module.js";
 import type { Policy } from "../caps/policy.js";
 import { Session } from "../session.js";
 import type { Redis } from "ioredis";
-import { createJob, newJobId } from "./jobs.js";
+import { createJob, newJobId, rootFields } from "./jobs.js";
 import { enqueueLeg, legQueue } from "./queue.js";
 import { splitImage, storeModules } from "./store.js";
 
@@ -55,12 +55,7 @@ export async function submitJob(redis: Redis, s: Submission, opts: SubmitOptions
     queue: opts.queue,
     gasCap,
     quantum: opts.quantum,
-    status: r.status,
-    result: r.value ?? null,
-    gasUsed: r.gasUsed,
-    gasLimit: r.gasLimit,
-    memUsed: r.memUsed,
-    memLimit: r.memLimit,
+    ...rootFields(r),
     imageDigest: split.imageDigest,
     digest: session.digest(),
     image: split,

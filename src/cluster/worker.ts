@@ -12,7 +12,7 @@ import type { Redis } from "ioredis";
 import type { Policy } from "../caps/policy.js";
 import { RarError } from "../vm/errors.js";
 import { workerConnection } from "./connection.js";
-import { announceEffect, commitLeg, endJob, readJob, startLeg, type Running } from "./jobs.js";
+import { announceEffect, commitLeg, endJob, readJob, rootFields, startLeg, type Running } from "./jobs.js";
 import { startGpService } from "./gp.js";
 import { runLeg } from "./leg.js";
 import { checkQueueName, enqueueLeg, legQueue, type LegData } from "./queue.js";
@@ -127,12 +127,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
       {
         state: outcome.state,
         reason: outcome.reason,
-        status: r.status,
-        result: r.value ?? null,
-        gasUsed: r.gasUsed,
-        gasLimit: r.gasLimit,
-        memUsed: r.memUsed,
-        memLimit: r.memLimit,
+        ...rootFields(r),
         imageDigest: split.imageDigest,
         digest: outcome.digest,
         worker: name,
