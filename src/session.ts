@@ -18,6 +18,7 @@ import { encodeImage } from "./image/encode.js";
 import { ImageHistory } from "./image/history.js";
 import { CallCounters, HOST_EFFECTS, VIRTUAL_TIME, builtinRegistry, fdLines, mockHandler } from "./caps/builtins.js";
 import { KvStore } from "./caps/kv.js";
+import type { Mount } from "./caps/fs.js";
 import { applyGrants, negotiate, negotiateImage, policyFromJson, policyToJson, type Policy } from "./caps/policy.js";
 import { Recorder } from "./trace/recorder.js";
 import { Trace, callCounts, traceFromWire, traceToWire } from "./trace/trace.js";
@@ -187,6 +188,27 @@ function hostGrants(opts: SessionOptions): string[] {
   return opts.policy ? [...opts.policy.grants] : [...(opts.caps ?? ["io.print"])];
 }
 
+/** The guest mount points of a policy's mounts, sorted. */
+function mountPoints(mounts: readonly Mount[] | undefined): string[] {
+  return (mounts ?? []).map((m) => m.guest).sort();
+}
+
+/**
+ * The mount points an image's run was started with must each be mounted by
+ * the resuming host (a directory of its choosing: the image names none), and
+ * the host mounts nothing the run did not start with: where a path leads in
+ * the file tree is the run's state.
+ */
+function matchMounts(recorded: readonly Mount[] | undefined, host: readonly Mount[] | undefined, where: string): string[] {
+  const want = mountPoints(recorded);
+  const have = mountPoints(host);
+  for (const g of want)
+    if (!have.includes(g)) throw new RarError("policy.mount", `the image's file tree has a mount at ${g}: pass --mount ${g}=DIR`, where);
+  for (const g of have)
+    if (!want.includes(g)) throw new RarError("policy.mount", `the image's run was started without a mount at ${g}; mounts are fixed when a run starts`, where);
+  return want;
+}
+
 /** Hex digest of a policy as an image started under it records it (its grants and canonical text; audit checks it). */
 export function policyDigest(p: Policy): string {
   return hex(grantsDigest(p.grants, policyToJson(p)));
@@ -270,6 +292,7 @@ export class Session {
       grants,
       argsMemory(opts.args ?? []),
     );
+    machine.mounts = mountPoints(opts.policy?.mounts);
     const s = new Session(machine, root, ImageHistory.start(root, opts.policy ? policyToJson(opts.policy) : ""));
     s.attachHost(opts, opts.policy ?? null, opts.record === false ? null : new Trace());
     s.recordStart(opts.args ?? [], opts.linked ?? []);
@@ -324,7 +347,7 @@ export class Session {
     const stderr = opts.stderr ?? ((t: string) => void process.stderr.write(t));
     const onLog = opts.onLog;
     this.onLog = onLog;
-    const source = builtinRegistry({ io: { stdout, stderr, stdin, log: onLog }, seed: data?.seed ?? 0, counters, kv });
+    const source = builtinRegistry({ io: { stdout, stderr, stdin, log: onLog }, seed: data?.seed ?? 0, counters, kv, mounts: opts.policy?.mounts });
     const before = opts.beforeEffect;
     if (before)
       for (const name of source.names())
@@ -385,6 +408,7 @@ export class Session {
     const host = hostGrants(opts);
     negotiateImage(img.root.caps, host, (family: string) => offered.has(family), new Set(Object.keys(data?.mocks ?? {})), opts.where ?? "image");
     machine.hostGrants = host;
+    machine.mounts = matchMounts(recorded?.mounts, opts.policy?.mounts, opts.where ?? "image");
     const s = new Session(machine, img.root, ImageHistory.of(img.meta));
     s.attachHost(opts, data, trace);
     // An image without a history (a guest snapshot) starts one here; it cannot be replayed from before.

@@ -24,7 +24,7 @@
 
 import { readSync } from "node:fs";
 import { kvHandlers, KvStore } from "./kv.js";
-import { fsHandlers } from "./fs.js";
+import { fsHandlers, type Mount } from "./fs.js";
 import {
   CapRegistry,
   RESULT_MAX,
@@ -88,6 +88,8 @@ export interface BuiltinOptions {
   counters?: CallCounters;
   /** The kv store. Default: an empty in-memory one. */
   kv?: KvStore;
+  /** Host directories mounted into the file tree (fs.ts). Default: none. */
+  mounts?: readonly Mount[];
   /** Reads a host environment variable (undefined when unset). Default: process.env. */
   env?: (key: string) => string | undefined;
 }
@@ -379,7 +381,7 @@ export function builtinRegistry(opts: BuiltinOptions): CapRegistry {
   });
   const kv = kvHandlers(opts.kv ?? new KvStore());
   for (const name of Object.keys(kv).sort()) reg.register(name, kv[name]);
-  const fs = fsHandlers();
+  const fs = fsHandlers(opts.mounts ?? []);
   for (const name of Object.keys(fs).sort()) reg.register(name, fs[name]);
   return reg;
 }

@@ -17,3 +17,16 @@ export function scopeWithin(inner: string, outer: string): boolean {
   const i = posix.normalize(inner);
   return i === o || i.startsWith(o.endsWith("/") ? o : o + "/");
 }
+
+/**
+ * Scopes of the filesystem families that name a view of the process tree's
+ * own file tree, not a host directory: `fs.read:tree:/notes`.
+ */
+export const TREE_PREFIX = "tree:";
+
+/** The view a scope names in the file tree (`tree:/notes` -> "/notes"), or null for any other scope. */
+export function treeScope(grant: string): string | null {
+  const i = grant.indexOf(":");
+  if (i < 0 || !grant.startsWith(TREE_PREFIX, i + 1)) return null;
+  return grant.slice(i + 1 + TREE_PREFIX.length);
+}
