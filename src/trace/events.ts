@@ -126,6 +126,12 @@ export const EVENTS = {
   answer: [field("value", "word")],
   /** The host narrowed the root's grants on resume. */
   narrow: [field("grants", "grants")],
+  /**
+   * The host replaced the root's file tree while it was stopped (`rar fs
+   * import`): the tree's canonical encoding (image/files.ts), `length` bytes
+   * packed into words, little-endian, the last one padded with zeros.
+   */
+  fs_import: [field("length", "amount", "byte length"), field("files", "words", "imported files")],
 } as const satisfies Readonly<Record<string, readonly Field[]>>;
 
 export type EventKind = keyof typeof EVENTS;
@@ -145,6 +151,7 @@ export type ResumeEvent = EventOf<"resume">;
 export type InterruptEvent = EventOf<"interrupt">;
 export type AnswerEvent = EventOf<"answer">;
 export type NarrowEvent = EventOf<"narrow">;
+export type FsImportEvent = EventOf<"fs_import">;
 export type TraceEvent = { [K in EventKind]: EventOf<K> }[EventKind];
 
 /** Whether `kind` names an event kind (own keys only: "constructor" is not one). */
@@ -233,5 +240,7 @@ export function describeEvent(e: TraceEvent): string {
       return `host answer ${e.value}`;
     case "narrow":
       return `host narrow grants to [${e.grants.join(", ")}]`;
+    case "fs_import":
+      return `host import of files (${e.length} bytes)`;
   }
 }
