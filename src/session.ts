@@ -406,9 +406,9 @@ export class Session {
     const data: Policy | null = recorded ? { ...recorded, kv: undefined } : null;
     const offered = new Set([...Object.keys(BUILTIN_SIGNATURES), ...Object.keys(opts.handlers ?? {})]);
     const host = hostGrants(opts);
+    machine.mounts = matchMounts(recorded?.mounts, opts.policy?.mounts, opts.where ?? "image");
     negotiateImage(img.root.caps, host, (family: string) => offered.has(family), new Set(Object.keys(data?.mocks ?? {})), opts.where ?? "image");
     machine.hostGrants = host;
-    machine.mounts = matchMounts(recorded?.mounts, opts.policy?.mounts, opts.where ?? "image");
     const s = new Session(machine, img.root, ImageHistory.of(img.meta));
     s.attachHost(opts, data, trace);
     // An image without a history (a guest snapshot) starts one here; it cannot be replayed from before.

@@ -86,10 +86,15 @@ function textWords(s: string): number {
   return (s.length + 1) >> 1;
 }
 
+/** Words `n` bytes of a file cost: four bytes a word. */
+export function bytesWords(n: number): number {
+  return (n + 3) >> 2;
+}
+
 /** Words one entry costs in the owner's footprint. */
 export function nodeWords(name: string, n: Node): number {
   const own = NODE_WORDS + textWords(name);
-  if (n.kind === KIND.file) return own + ((n.data.length + 3) >> 2);
+  if (n.kind === KIND.file) return own + bytesWords(n.data.length);
   if (n.kind === KIND.link) return own + textWords(n.target);
   return own;
 }
@@ -227,7 +232,7 @@ export class FileTree {
     const old = n ? n.data : null;
     const size = whole ? data.length : Math.max(old ? old.length : 0, offset + data.length);
     const before = n ? nodeWords(p.name, n) : 0;
-    const after = NODE_WORDS + textWords(p.name) + ((size + 3) >> 2);
+    const after = NODE_WORDS + textWords(p.name) + bytesWords(size);
     if (this.grow(after - before, room) < 0) return E.ENOSPC;
     let bytes: Uint8Array;
     if (whole) bytes = data.slice();
@@ -246,7 +251,7 @@ export class FileTree {
     if (!n) return E.ENOENT;
     if (n.kind === KIND.dir) return E.EISDIR;
     if (n.kind !== KIND.file || size < 0) return E.EINVAL;
-    const delta = ((size + 3) >> 2) - ((n.data.length + 3) >> 2);
+    const delta = bytesWords(size) - bytesWords(n.data.length);
     if (this.grow(delta, room) < 0) return E.ENOSPC;
     const bytes = new Uint8Array(size);
     bytes.set(size >= n.data.length ? n.data : n.data.subarray(0, size));

@@ -385,7 +385,7 @@ export function negotiateImage(
       const scoped = capScope(r) !== "";
       throw new RarError(
         "policy.not_granted",
-        `the image asks for ${r}, which this host does not grant: pass --allow ${scoped ? `${family}:DIR (a directory containing ${capScope(r)})` : r} or grant it in a policy`,
+        `the image asks for ${r}, which this host does not grant: pass --allow ${!scoped ? r : capScope(r).startsWith(TREE_PREFIX) ? `${r} (or a wider view of the file tree)` : `${family}:DIR (a directory containing ${capScope(r)})`} or grant it in a policy`,
         where,
       );
     }

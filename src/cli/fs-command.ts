@@ -15,7 +15,7 @@
 import type { Command } from "commander";
 import { lstatSync, mkdirSync, opendirSync, readlinkSync, renameSync, rmSync, chmodSync, symlinkSync, writeFileSync, existsSync } from "node:fs";
 import { basename, dirname, join, relative, resolve } from "node:path";
-import { FILE_MODE, FileTree, KIND, KIND_LETTER, LINK_MODE, NAME_MAX, PATH_MAX, normalizePath, nodeWords, type Node } from "../caps/filetree.js";
+import { FILE_MODE, FileTree, bytesWords, KIND, KIND_LETTER, LINK_MODE, NAME_MAX, PATH_MAX, normalizePath, nodeWords, type Node } from "../caps/filetree.js";
 import { readRegularFile } from "../caps/hostfile.js";
 import { decodeImage, type DecodedImage } from "../image/decode.js";
 import { encodeImage } from "../image/encode.js";
@@ -173,7 +173,7 @@ function readHostTree(dir: string, maxWords: number): FileTree {
       let node: Node;
       if (st.isDirectory()) node = { kind: KIND.dir, mode: st.mode & 0o777, entries: new Map() };
       else if (st.isFile()) {
-        if (tree.words + nodeWords(name, { kind: KIND.file, mode: FILE_MODE, data: new Uint8Array(0) }) + Math.ceil(st.size / 4) > maxWords)
+        if (tree.words + nodeWords(name, { kind: KIND.file, mode: FILE_MODE, data: new Uint8Array(0) }) + bytesWords(st.size) > maxWords)
           throw new RarError("usage.cli", `the files need more than the root's memory limit allows (${maxWords} words free): pass --mem N`, h);
         node = { kind: KIND.file, mode: st.mode & 0o777, data: new Uint8Array(readRegularFile(h)) };
       } else if (st.isSymbolicLink()) {

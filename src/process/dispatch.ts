@@ -119,6 +119,7 @@ const capCall: SlowOp = (m, d, op) => {
     // The process tree's own files: state, not a host input (files.ts); a mount goes on to the host.
     const t = treeCall(m, d, name, args, maxWords);
     if ("result" in t) return deliver(m, d, name, args, t.result);
+    if ("refused" in t) return fault(cpu, "cap_failed", `${name}: ${t.refused}`);
     hostArgs = t.host;
   }
   try {

@@ -27,7 +27,7 @@ import type { Process } from "./process.js";
 import type { Scheduler } from "./slow.js";
 
 /** What a tree call gives back: a result for the caller, or the host call to make instead (a mount). */
-export type TreeOutcome = { readonly result: CapValue } | { readonly host: CapValue[] };
+export type TreeOutcome = { readonly result: CapValue } | { readonly host: CapValue[] } | { readonly refused: string };
 
 type TreePlace = Place & { at: "tree" };
 
@@ -98,6 +98,9 @@ function allowed(m: Scheduler, d: Process, family: string, paths: readonly strin
  * `maxWords`: what the caller can receive as an array result.
  */
 export function treeCall(m: Scheduler, d: Process, family: string, args: CapValue[], maxWords: number): TreeOutcome {
+  // No view of the tree at all: an absolute path is a misuse, refused as before the tree existed (a fault).
+  if (!d.caps.some((g) => capFamily(g) === family && treeScope(g) !== null))
+    return { refused: `absolute path '${text(args[0]).slice(0, 100)}' is not allowed: the caller holds no view of the file tree (${family}:tree:/PATH)` };
   const root = ownerOf(d);
   const tree = filesOf(root);
   const mounts = m.mounts;
