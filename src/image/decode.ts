@@ -323,10 +323,22 @@ interface TreeContext {
 }
 
 /** A checkpoint's tree records: built and verified (its root may stand mid-run). */
-function checkpointProcs(r: Reader, x: unknown, modules: readonly Module[], ctx: TreeContext, at: string): Process[] {
+function checkpointProcs(r: Reader, x: unknown, modules: readonly Module[], ctx: TreeContext, at: string, files?: unknown): Process[] {
   const procs = buildTree(r, x, modules, ctx.maxDepth, ctx.memMax, ctx.slack, at);
+  if (files !== undefined) {
+    const tree = readFiles(files, (message, where) => r.fail("image.shape", message, `${at} ${where}`));
+    if (tree.empty) r.fail("image.shape", "a files part that holds nothing (such checkpoints have none)", `${at} files`);
+    procs[0].files = tree;
+  }
   verifyTree(procs, `${r.where}: ${at}`, true);
   return procs;
+}
+
+/** A checkpoint's fields: five, or six when its root owned files. */
+function checkpointFields(r: Reader, x: unknown, at: string): unknown[] {
+  const c = r.array(x, at);
+  if (c.length !== 5 && c.length !== 6) r.fail("image.shape", `expected an array of 5 or 6, got ${describe(x)}`, at);
+  return c;
 }
 
 /** The debug part (version 2), every checkpoint's tree verified; `used` collects the modules they run. */
@@ -339,7 +351,7 @@ function readDebug(r: Reader, x: unknown, body: Uint8Array, byDigest: ReadonlyMa
   const checkpoints: Checkpoint[] = [];
   for (let i = 0; i < list.length; i++) {
     const at = `checkpoint ${i}`;
-    const c = r.array(list[i], at, 5);
+    const c = checkpointFields(r, list[i], at);
     const where = r.int(c[0], 0, Number.MAX_SAFE_INTEGER, `${at} at`);
     const ev = r.int(c[1], 0, events, `${at} events`);
     const step = c[2] === null ? null : r.int(c[2], 0, Number.MAX_SAFE_INTEGER, `${at} step`);
@@ -352,7 +364,7 @@ function readDebug(r: Reader, x: unknown, body: Uint8Array, byDigest: ReadonlyMa
       if (!m) r.fail("image.shape", `names a module the image does not hold`, `${at} modules`);
       return m;
     });
-    const procs = checkpointProcs(r, c[4], mods, ctx, at);
+    const procs = checkpointProcs(r, c[4], mods, ctx, at, c[5]);
     const root = procs[0];
     if (root.gasUsed > where) r.fail("image.shape", `the tree used ${root.gasUsed} gas, past its place at ${where}`, `${at} tree`);
     used.push(...procs);
@@ -382,9 +394,9 @@ function readDebug(r: Reader, x: unknown, body: Uint8Array, byDigest: ReadonlyMa
  */
 export function checkpointTree(c: Checkpoint, opts: DecodeOptions = {}): Process {
   const r = new Reader(opts.where ?? "checkpoint");
-  const wire = r.array(unpackChecked(c.bytes, IMAGE_LIMITS.nesting, r.where), "checkpoint", 5);
+  const wire = checkpointFields(r, unpackChecked(c.bytes, IMAGE_LIMITS.nesting, r.where), "checkpoint");
   const slack = new Slack(r, IMAGE_LIMITS.stackSlack + c.bytes.length);
-  return checkpointProcs(r, wire[4], c.modules, { maxDepth: opts.maxDepth ?? 4096, memMax: opts.memMax ?? 1 << 28, slack }, `checkpoint at ${c.at}`)[0];
+  return checkpointProcs(r, wire[4], c.modules, { maxDepth: opts.maxDepth ?? 4096, memMax: opts.memMax ?? 1 << 28, slack }, `checkpoint at ${c.at}`, wire[5])[0];
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
