@@ -56,8 +56,15 @@ export const PATH_MAX = 4096;
 export const NAME_MAX = 255;
 /** Most links followed while resolving one path. */
 export const LINKS_MAX = 40;
-/** Words each node costs besides its name and contents. */
-export const NODE_WORDS = 4;
+/**
+ * Words each entry costs besides its name and contents: what the host holds
+ * for one (its object, map entry and name; measured at about 200 bytes for
+ * an empty file), so a tree of many small entries keeps the host within the
+ * root's memory limit as a process does.
+ */
+export const NODE_WORDS = 64;
+/** The bytes of every empty file (never written in place). */
+const NO_BYTES = new Uint8Array(0);
 /** Permission bits a node may have. */
 export const MODE_MASK = 0o777;
 export const FILE_MODE = 0o644;
@@ -235,7 +242,7 @@ export class FileTree {
     const after = NODE_WORDS + textWords(p.name) + bytesWords(size);
     if (this.grow(after - before, room) < 0) return E.ENOSPC;
     let bytes: Uint8Array;
-    if (whole) bytes = data.slice();
+    if (whole) bytes = data.length === 0 ? NO_BYTES : data.slice();
     else {
       bytes = old && old.length === size ? old : new Uint8Array(size);
       if (old && bytes !== old) bytes.set(old);
@@ -253,8 +260,8 @@ export class FileTree {
     if (n.kind !== KIND.file || size < 0) return E.EINVAL;
     const delta = bytesWords(size) - bytesWords(n.data.length);
     if (this.grow(delta, room) < 0) return E.ENOSPC;
-    const bytes = new Uint8Array(size);
-    bytes.set(size >= n.data.length ? n.data : n.data.subarray(0, size));
+    const bytes = size === 0 ? NO_BYTES : new Uint8Array(size);
+    if (size > 0) bytes.set(size >= n.data.length ? n.data : n.data.subarray(0, size));
     n.data = bytes;
     return 0;
   }

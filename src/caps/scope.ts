@@ -6,8 +6,9 @@
 
 import { posix } from "node:path";
 
-/** `rel` resolved inside `scope` and normalized; absolute `rel` stays absolute. */
+/** `rel` resolved inside `scope` and normalized; absolute `rel` stays absolute. A view of the file tree stays one (`tree:/notes` + `a` = `tree:/notes/a`). */
 export function resolveScope(scope: string, rel: string): string {
+  if (scope.startsWith(TREE_PREFIX)) return TREE_PREFIX + posix.resolve(scope.slice(TREE_PREFIX.length), rel.startsWith(TREE_PREFIX) ? rel.slice(TREE_PREFIX.length) : rel);
   return posix.resolve(scope.startsWith("/") ? scope : "/" + scope, rel);
 }
 
