@@ -323,11 +323,11 @@ export class FileTree {
     return 0;
   }
 
-  /** [kind, size, mode] of a node (size: bytes of a file, entries of a directory, characters of a link's target). */
+  /** [kind, size, mode] of a node (size: bytes of a file, characters of a link's target, 0 for a directory). */
   info(p: Place & { at: "tree" }): [number, number, number] | number {
     const n = p.node;
     if (!n) return E.ENOENT;
-    const size = n.kind === KIND.file ? n.data.length : n.kind === KIND.dir ? n.entries.size : n.target.length;
+    const size = n.kind === KIND.file ? n.data.length : n.kind === KIND.dir ? 0 : n.target.length;
     return [n.kind, size, n.mode];
   }
 

@@ -407,6 +407,17 @@ function codeOf(e: unknown): number {
   return E.EINVAL;
 }
 
+/** Runs `op` on a resolved regular file opened (and checked) as openRegular does; returns 0. */
+function withFile(r: Resolved, shown: string, flags: number, verb: string, op: (fd: number) => void): number {
+  const { fd } = openRegular(r, shown, flags, verb);
+  try {
+    op(fd);
+  } finally {
+    closeSync(fd);
+  }
+  return 0;
+}
+
 /** Host kind code of a Stats. */
 function kindCode(st: Stats): number {
   return st.isFile() ? KIND.file : st.isDirectory() ? KIND.dir : st.isSymbolicLink() ? KIND.link : KIND.other;
@@ -444,13 +455,7 @@ function hostCall(family: string, args: CapValue[], maxWords: number, at: (follo
         const size = args[1] as number;
         if (size < 0) return fail(E.EINVAL);
         if (!r.exists) return fail(E.ENOENT);
-        const { fd } = openRegular(r, shown, constants.O_WRONLY, "truncate");
-        try {
-          ftruncateSync(fd, size);
-        } finally {
-          closeSync(fd);
-        }
-        return 0;
+        return withFile(r, shown, constants.O_WRONLY, "truncate", (fd) => ftruncateSync(fd, size));
       }
       case "fs.exists":
         return r.exists ? 1 : 0;
@@ -464,7 +469,7 @@ function hostCall(family: string, args: CapValue[], maxWords: number, at: (follo
         if (!r.exists) return fail(E.ENOENT);
         const st = (follow ? statSync : lstatSync)(r.real);
         const kind = kindCode(st);
-        const size = kind === KIND.file ? Math.min(st.size, 0x7fffffff) : kind === KIND.dir ? 0 : 0;
+        const size = kind === KIND.file ? Math.min(st.size, 0x7fffffff) : 0;
         return Int32Array.of(kind, size, st.mode & 0o777);
       }
       case "fs.list":
@@ -481,13 +486,7 @@ function hostCall(family: string, args: CapValue[], maxWords: number, at: (follo
         const mode = args[1] as number;
         if (mode < 0 || mode > 0o777) return fail(E.EINVAL);
         if (!r.exists) return fail(E.ENOENT);
-        const { fd } = openRegular(r, shown, constants.O_RDONLY, "chmod");
-        try {
-          fchmodSync(fd, mode);
-        } finally {
-          closeSync(fd);
-        }
-        return 0;
+        return withFile(r, shown, constants.O_RDONLY, "chmod", (fd) => fchmodSync(fd, mode));
       }
       case "fs.mkdir": {
         if (r.exists) return statSync(r.real).isDirectory() ? 0 : fail(E.EEXIST);
