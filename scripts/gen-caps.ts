@@ -32,7 +32,7 @@ export function capsMarkdown(caps: readonly CapContract[] = capsContract()): str
         String(c.version),
         code(signatureText(c)),
         c.call,
-        c.scope === null ? "-" : code(c.scope),
+        c.scope === null ? "-" : code(cell(c.scope)),
         c.real ? "yes" : "no",
         c.gas.formula,
         c.effect ? "host" : "-",
