@@ -90,8 +90,12 @@ interface Ctx {
   signature(family: string): CapSignature | undefined;
 }
 
-/** `fs.*:SCOPE` names every filesystem family with that scope; any other name is itself. */
+/**
+ * Shorthands a policy accepts: `fs.*:SCOPE` names every filesystem family with
+ * that scope, `env:KEY` is `env.get:KEY`; any other name is itself.
+ */
 export function expandGroup(raw: unknown): unknown[] {
+  if (typeof raw === "string" && raw.startsWith("env:")) return ["env.get" + raw.slice(3)];
   if (typeof raw !== "string" || !raw.startsWith("fs.*")) return [raw];
   const rest = raw.slice("fs.*".length);
   return [...FS].sort().map((f) => f + rest);
