@@ -19,6 +19,7 @@ import { ImageHistory } from "./image/history.js";
 import { CallCounters, HOST_EFFECTS, VIRTUAL_TIME, builtinRegistry, fdLines, mockHandler } from "./caps/builtins.js";
 import { KvStore } from "./caps/kv.js";
 import type { Mount } from "./caps/fs.js";
+import { KIND } from "./caps/filetree.js";
 import { applyGrants, negotiate, negotiateImage, policyFromJson, policyToJson, type Policy } from "./caps/policy.js";
 import { Recorder } from "./trace/recorder.js";
 import { Trace, callCounts, traceFromWire, traceToWire } from "./trace/trace.js";
@@ -187,6 +188,12 @@ function checkRunOptions(opts: RunOptions): void {
 function hostGrants(opts: SessionOptions): string[] {
   return opts.policy ? [...opts.policy.grants] : [...(opts.caps ?? ["io.print"])];
 }
+
+/** One entry of a root's file tree, as Session.files() gives it. */
+export type FileEntry =
+  | { readonly path: string; readonly kind: "file"; readonly mode: number; readonly bytes: Uint8Array }
+  | { readonly path: string; readonly kind: "dir"; readonly mode: number }
+  | { readonly path: string; readonly kind: "link"; readonly mode: number; readonly target: string };
 
 /** The guest mount points of a policy's mounts, sorted. */
 function mountPoints(mounts: readonly Mount[] | undefined): string[] {
@@ -423,6 +430,23 @@ export class Session {
       throw new RarError("usage.kv_lost");
     const resolve = resolverOf(this.machine);
     return encodeImage(this.root, this.history.meta(resolve), resolve);
+  }
+
+  /**
+   * The root's file tree as it stands (spec/capabilities.md §4b), parents
+   * first, names sorted: copies, so changing them changes nothing in the run.
+   */
+  files(): FileEntry[] {
+    const out: FileEntry[] = [];
+    for (const [path, n] of this.root.files?.walk() ?? [])
+      out.push(
+        n.kind === KIND.file
+          ? { path, kind: "file", mode: n.mode, bytes: n.data.slice() }
+          : n.kind === KIND.dir
+            ? { path, kind: "dir", mode: n.mode }
+            : { path, kind: "link", mode: n.mode, target: n.target },
+      );
+    return out;
   }
 
   /** Hex execution-state digest: the tree and trace without limits or host refuel/resume events (DESIGN §6). */

@@ -27,5 +27,12 @@ fn main() { fs.mkdir("/a/b"); fs.write("/a/b/f", "bytes"); fs.symlink("/a/l", "b
     expect(walk(back.files)).toEqual(walk(files));
     expect(walk(back.files)).toContainEqual(["/a/b/f", KIND.file, 256, Array.from(Buffer.from("bytes"))]);
     expect(walk(back.files)).toContainEqual(["/a/l", KIND.link, 0o777, "b/f"]);
+    // The API's view of the same tree: copies, parents first.
+    const listed = s.files();
+    expect(listed.map((e) => [e.path, e.kind])).toEqual([["/a", "dir"], ["/a/b", "dir"], ["/a/b/f", "file"], ["/a/l", "link"]]);
+    const f = listed[2];
+    if (f.kind !== "file") throw new Error("not a file");
+    f.bytes[0] = 0;
+    expect(s.files()[2]).toMatchObject({ bytes: Uint8Array.from(Buffer.from("bytes")), mode: 256 });
   });
 });
