@@ -158,6 +158,8 @@ function mkdirAll(m: Scheduler, d: Process, root: Process, tree: FileTree, asked
     if (!allowed(m, d, "fs.mkdir", [at.path])) return fail(E.EACCES);
     if (at.at === "mount") return { host: [textToCodePoints("/" + [...at.path.split("/").filter((s) => s !== ""), ...segs.slice(i)].join("/"))] };
     const r = grown(m, d, root, tree, (room) => tree.mkdir(at, room), fail);
+    // A parent on the way that is not a directory: ENOTDIR (as mkdir -p, and a mount, say); EEXIST is for the last.
+    if (i < segs.length && (r as { result: CapValue }).result === E.EEXIST) return fail(E.ENOTDIR);
     if ((r as { result: CapValue }).result !== 0) return r;
   }
   return { result: 0 };
