@@ -40,7 +40,7 @@ export const FS_ERRORS = {
   ENOTDIR: { code: -20, meaning: "a path segment is not a directory" },
   EISDIR: { code: -21, meaning: "is a directory" },
   EINVAL: { code: -22, meaning: "invalid argument (a bad path, offset, size or mode; not a link; a directory into itself)" },
-  EFBIG: { code: -27, meaning: "larger than one call may bring in" },
+  EFBIG: { code: -27, meaning: "larger than one call may bring in, or a file past 2^31 - 1 bytes" },
   ENOSPC: { code: -28, meaning: "the tree would outgrow the owner's memory limit" },
   EROFS: { code: -30, meaning: "the mounted directory is read-only" },
   ENAMETOOLONG: { code: -36, meaning: "a name longer than 255 or a path longer than 4096 characters" },
@@ -54,6 +54,8 @@ export const E = Object.fromEntries(Object.entries(FS_ERRORS).map(([k, v]) => [k
 export const PATH_MAX = 4096;
 /** Longest name of one entry, in characters. */
 export const NAME_MAX = 255;
+/** Largest file, in bytes: its size is an int result (fs.stat, fs.info). */
+export const FILE_MAX = 0x7fffffff;
 /** Most links followed while resolving one path. */
 export const LINKS_MAX = 40;
 /** Words each node costs besides its name and contents. */
@@ -86,10 +88,15 @@ function textWords(s: string): number {
   return (s.length + 1) >> 1;
 }
 
+/** Words a file's bytes cost: four bytes a word, rounded up (no 32-bit shift: sizes reach 2^31). */
+function byteWords(n: number): number {
+  return Math.floor((n + 3) / 4);
+}
+
 /** Words one entry costs in the owner's footprint. */
 export function nodeWords(name: string, n: Node): number {
   const own = NODE_WORDS + textWords(name);
-  if (n.kind === KIND.file) return own + ((n.data.length + 3) >> 2);
+  if (n.kind === KIND.file) return own + byteWords(n.data.length);
   if (n.kind === KIND.link) return own + textWords(n.target);
   return own;
 }
@@ -226,8 +233,9 @@ export class FileTree {
     if (n && n.kind !== KIND.file) return E.EINVAL; // a dangling link: its target's parent is missing
     const old = n ? n.data : null;
     const size = whole ? data.length : Math.max(old ? old.length : 0, offset + data.length);
+    if (size > FILE_MAX) return E.EFBIG;
     const before = n ? nodeWords(p.name, n) : 0;
-    const after = NODE_WORDS + textWords(p.name) + ((size + 3) >> 2);
+    const after = NODE_WORDS + textWords(p.name) + byteWords(size);
     if (this.grow(after - before, room) < 0) return E.ENOSPC;
     let bytes: Uint8Array;
     if (whole) bytes = data.slice();
@@ -246,7 +254,8 @@ export class FileTree {
     if (!n) return E.ENOENT;
     if (n.kind === KIND.dir) return E.EISDIR;
     if (n.kind !== KIND.file || size < 0) return E.EINVAL;
-    const delta = ((size + 3) >> 2) - ((n.data.length + 3) >> 2);
+    if (size > FILE_MAX) return E.EFBIG;
+    const delta = byteWords(size) - byteWords(n.data.length);
     if (this.grow(delta, room) < 0) return E.ENOSPC;
     const bytes = new Uint8Array(size);
     bytes.set(size >= n.data.length ? n.data : n.data.subarray(0, size));
