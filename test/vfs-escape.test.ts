@@ -353,6 +353,21 @@ fn main() {
     expect([...filesOf(s.root).walk()].length).toBe(1 + made);
   });
 
+  it("sizes near 2^31 neither wrap the charge nor the size: ENOSPC under the limit, EFBIG past 2^31 - 1 bytes", () => {
+    const src = `cap fs.write;\ncap fs.truncate;\ncap fs.write_at;\ncap fs.info;\nfn main() {\n  print(fs.write("/f", [1]));\n  print(fs.truncate("/f", 2147483647));\n  print(fs.write_at("/f", 2147483646, [1, 2]));\n  print(fs.info("/f"));\n  return 0;\n}\n`;
+    // Default memory: 2^31 - 1 bytes (2^29 words) do not fit; past 2^31 - 1 bytes is EFBIG whatever the limit (checked before anything is allocated).
+    for (const [mem, prog] of [[1 << 20, src], [1e9, src.replace("2147483647", "2")]] as const) {
+      const sink = { out: "" };
+      const s = startEnt(prog, { mem, policy: treePolicy() }, sink);
+      const r = s.run();
+      expect(r.status, r.fault).toBe("done");
+      const grown = mem === 1e9 ? "0" : `${E.ENOSPC}`;
+      expect(sink.out.trim().split("\n").slice(1)).toEqual([grown, `${E.EFBIG}`, mem === 1e9 ? "[1, 2, 420]" : "[1, 1, 420]"]);
+      expect(r.memUsed).toBeGreaterThan(0);
+      expect(r.memUsed).toBeLessThanOrEqual(mem);
+    }
+  });
+
   it("the root's memory grows by about bytes/4 words with a file and shrinks back on remove", () => {
     const src = `cap fs.write;\ncap fs.remove;\nfn main() {\n  let d = array(40000);\n  let p = "/f";\n  let a = mem_left();\n  fs.write(p, d);\n  let b = mem_left();\n  fs.remove(p);\n  let c = mem_left();\n  print(a - b, c - a);\n  return 0;\n}\n`;
     const sink = { out: "" };
