@@ -159,9 +159,11 @@ export class FileTree {
   /**
    * Resolves an absolute path. `follow`: whether a link in the last segment
    * is followed. `mounts`: guest mount points (normalized); reaching one ends
-   * resolution there. Returns the place or an error code.
+   * resolution there. Returns the place or an error code. `trail`, when
+   * given, receives the path each link followed leads to (what a caller's
+   * view must contain, also when resolution then fails).
    */
-  resolve(path: string, follow: boolean, mounts: readonly string[] = []): Place | number {
+  resolve(path: string, follow: boolean, mounts: readonly string[] = [], trail?: string[]): Place | number {
     const first = pathSegments(path);
     if (typeof first === "number") return first;
     let todo = lexical(first);
@@ -181,6 +183,7 @@ export class FileTree {
           const t = pathSegments(abs ? node.target : "/" + node.target);
           if (typeof t === "number") return t;
           restart = lexical([...(abs ? [] : todo.slice(0, i)), ...t, ...todo.slice(i + 1)]);
+          trail?.push("/" + restart.join("/"));
           break;
         }
         if (last) return { at: "tree", path: here, parent: dir, name: s, node };
