@@ -68,7 +68,11 @@ const NAMES = ["a", "b", "x", "y", "z", "s", "k", "toS", "in", "l1", "up", "upup
 /** Names an operation may create (never "k", the secret's name, so a listing showing "k" is a leak). */
 const MADE = ["a", "b", "x", "y", "z", "new", "toS", "up"];
 
-const path = fc.array(fc.constantFrom(...NAMES), { minLength: 1, maxLength: 4 }).map((s) => "/" + s.join("/"));
+/** Paths: random names, or a link that leads out (or in) followed by a few more names. */
+const path = fc.oneof(
+  fc.array(fc.constantFrom(...NAMES), { minLength: 1, maxLength: 4 }).map((s) => "/" + s.join("/")),
+  fc.tuple(fc.constantFrom("/a/up", "/a/b/upup", "/a/b/toS", "/b/toA", "/a/b/in", "/s"), fc.array(fc.constantFrom(...NAMES), { maxLength: 2 })).map(([p, s]) => [p, ...s].join("/")),
+);
 const made = fc.tuple(fc.array(fc.constantFrom(...NAMES), { maxLength: 3 }), fc.constantFrom(...MADE)).map(([s, n]) => "/" + [...s, n].join("/"));
 const small = fc.array(fc.integer({ min: 0, max: 199 }), { minLength: 1, maxLength: 6 });
 const target = fc.oneof(path, fc.array(fc.constantFrom("..", "a", "b", "s", "k", "x"), { minLength: 1, maxLength: 4 }).map((s) => s.join("/")));
@@ -117,6 +121,30 @@ describe("views of the file tree", () => {
         expect(tree.words).toBe([...tree.walk()].reduce((w, [p, n]) => w + 4 + ((p.slice(p.lastIndexOf("/") + 1).length + 1) >> 1) + (n.kind === KIND.file ? (n.data.length + 3) >> 2 : n.kind === KIND.link ? (n.target.length + 1) >> 1 : 0), 0));
       }),
       { numRuns: 60 },
+    );
+  });
+
+  it("what lies outside the view makes no difference to any result (the same ops on trees that differ only outside)", () => {
+    const file = (b: number[]): Node => ({ kind: KIND.file, mode: 0o644, data: Uint8Array.from(b) });
+    const outside = (): [string, Node][][] => [
+      [["/s/k", file(SECRET)]],
+      [["/s/k", { kind: KIND.dir, mode: 0o755, entries: new Map() }], ["/s/k/zz", file([5])]],
+      [],
+      [["/s/k", { kind: KIND.link, mode: 0o777, target: "/a/b/y" }]],
+    ];
+    const variant = (o: [string, Node][]): [string, Node][] => [...fixture().filter(([p]) => !p.startsWith("/s/")), ...o];
+    fc.assert(
+      fc.property(fc.constantFrom(...VIEWS), fc.array(op, { minLength: 1, maxLength: 10 }), (view, ops) => {
+        const outs = outside().map((o) => {
+          const sink = { out: "" };
+          const s = startEnt(entProgram(ops), { policy: treePolicy([`fs.*:tree:${view}`]) }, sink);
+          populate(s, variant(o));
+          expect(s.run().status).toBe("done");
+          return sink.out;
+        });
+        for (const o of outs.slice(1)) expect(o).toBe(outs[0]);
+      }),
+      { numRuns: 40 },
     );
   });
 
