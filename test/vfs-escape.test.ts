@@ -144,7 +144,7 @@ describe("views of the file tree", () => {
         });
         for (const o of outs.slice(1)) expect(o).toBe(outs[0]);
       }),
-      { numRuns: 40 },
+      { numRuns: Number(process.env.VFS_RUNS ?? 40) },
     );
   });
 
