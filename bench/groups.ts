@@ -15,6 +15,7 @@ import { imagesGroup } from "./images.js";
 import { peersGroup } from "./peers.js";
 import { startupGroup } from "./startup.js";
 import { depthGroup, spawnGroup } from "./tree.js";
+import { vfsGroup } from "./vfs.js";
 import { vmGroup } from "./vm.js";
 
 export const GROUPS: readonly BenchGroup[] = [
@@ -31,4 +32,5 @@ export const GROUPS: readonly BenchGroup[] = [
   gpGroup, // issue 6: gp_evals_per_s
   startupGroup, // startup_vs_node, startup_rasm_vs_node, startup_node_ms, startup_ms
   debugGroup, // issue 12: trace_record_overhead, debug_jump_ms, debug_index_ms, debug_run_steps, view_html_bytes
+  vfsGroup, // issue 14: vfs_write_read_mb_per_s, vfs_image_bytes_vs_files
 ];

@@ -40,7 +40,7 @@ export const FS_ERRORS = {
   ENOTDIR: { code: -20, meaning: "a path segment is not a directory" },
   EISDIR: { code: -21, meaning: "is a directory" },
   EINVAL: { code: -22, meaning: "invalid argument (a bad path, offset, size or mode; not a link; a directory into itself)" },
-  EFBIG: { code: -27, meaning: "larger than one call may bring in" },
+  EFBIG: { code: -27, meaning: "larger than one call may bring in, or a file past 2^31 - 1 bytes" },
   ENOSPC: { code: -28, meaning: "the tree would outgrow the owner's memory limit" },
   EROFS: { code: -30, meaning: "the mounted directory is read-only" },
   ENAMETOOLONG: { code: -36, meaning: "a name longer than 255 or a path longer than 4096 characters" },
@@ -54,6 +54,8 @@ export const E = Object.fromEntries(Object.entries(FS_ERRORS).map(([k, v]) => [k
 export const PATH_MAX = 4096;
 /** Longest name of one entry, in characters. */
 export const NAME_MAX = 255;
+/** Largest file, in bytes: its size is an int result (fs.stat, fs.info). */
+export const FILE_MAX = 0x7fffffff;
 /** Most links followed while resolving one path. */
 export const LINKS_MAX = 40;
 /**
@@ -93,9 +95,9 @@ function textWords(s: string): number {
   return (s.length + 1) >> 1;
 }
 
-/** Words `n` bytes of a file cost: four bytes a word. */
+/** Words a file's bytes cost: four bytes a word, rounded up (no 32-bit shift: sizes reach 2^31). */
 export function bytesWords(n: number): number {
-  return (n + 3) >> 2;
+  return Math.floor((n + 3) / 4);
 }
 
 /** Words one entry costs in the owner's footprint. */
@@ -164,9 +166,11 @@ export class FileTree {
   /**
    * Resolves an absolute path. `follow`: whether a link in the last segment
    * is followed. `mounts`: guest mount points (normalized); reaching one ends
-   * resolution there. Returns the place or an error code.
+   * resolution there. Returns the place or an error code. `trail`, when
+   * given, receives the path each link followed leads to (what a caller's
+   * view must contain, also when resolution then fails).
    */
-  resolve(path: string, follow: boolean, mounts: readonly string[] = []): Place | number {
+  resolve(path: string, follow: boolean, mounts: readonly string[] = [], trail?: string[]): Place | number {
     const first = pathSegments(path);
     if (typeof first === "number") return first;
     let todo = lexical(first);
@@ -186,6 +190,7 @@ export class FileTree {
           const t = pathSegments(abs ? node.target : "/" + node.target);
           if (typeof t === "number") return t;
           restart = lexical([...(abs ? [] : todo.slice(0, i)), ...t, ...todo.slice(i + 1)]);
+          trail?.push("/" + restart.join("/"));
           break;
         }
         if (last) return { at: "tree", path: here, parent: dir, name: s, node };
@@ -238,6 +243,7 @@ export class FileTree {
     if (n && n.kind !== KIND.file) return E.EINVAL; // a dangling link: its target's parent is missing
     const old = n ? n.data : null;
     const size = whole ? data.length : Math.max(old ? old.length : 0, offset + data.length);
+    if (size > FILE_MAX) return E.EFBIG;
     const before = n ? nodeWords(p.name, n) : 0;
     const after = NODE_WORDS + textWords(p.name) + bytesWords(size);
     if (this.grow(after - before, room) < 0) return E.ENOSPC;
@@ -258,6 +264,7 @@ export class FileTree {
     if (!n) return E.ENOENT;
     if (n.kind === KIND.dir) return E.EISDIR;
     if (n.kind !== KIND.file || size < 0) return E.EINVAL;
+    if (size > FILE_MAX) return E.EFBIG;
     const delta = bytesWords(size) - bytesWords(n.data.length);
     if (this.grow(delta, room) < 0) return E.ENOSPC;
     const bytes = size === 0 ? NO_BYTES : new Uint8Array(size);

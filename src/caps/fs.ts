@@ -401,6 +401,7 @@ function codeOf(e: unknown): number {
   if (c === "EXDEV") return E.EXDEV;
   const m = e instanceof Error ? e.message : "";
   if (m.includes("escapes") || m.includes("dangling symlink") || m.includes("symlink")) return E.EACCES;
+  if (m.includes("(ELOOP)")) return E.ELOOP; // realOf: a host link loop on the way
   if (m.includes("no such")) return E.ENOENT;
   if (m.includes("larger than") || m.includes("exceeds memory headroom")) return E.EFBIG;
   if (m.includes("directory")) return E.EISDIR;

@@ -6,9 +6,16 @@
 
 import { posix } from "node:path";
 
-/** `rel` resolved inside `scope` and normalized; absolute `rel` stays absolute. A view of the file tree stays one (`tree:/notes` + `a` = `tree:/notes/a`). */
+/**
+ * `rel` resolved inside `scope` and normalized; absolute `rel` stays absolute.
+ * In a view of the file tree (`tree:/notes`) `rel` is a guest path, relative
+ * to the view or absolute, with or without the `tree:` prefix; a `tree:` path
+ * never lies in a host directory.
+ */
 export function resolveScope(scope: string, rel: string): string {
-  if (scope.startsWith(TREE_PREFIX)) return TREE_PREFIX + posix.resolve(scope.slice(TREE_PREFIX.length), rel.startsWith(TREE_PREFIX) ? rel.slice(TREE_PREFIX.length) : rel);
+  const inTree = rel.startsWith(TREE_PREFIX);
+  if (scope.startsWith(TREE_PREFIX)) return TREE_PREFIX + posix.resolve(scope.slice(TREE_PREFIX.length), inTree ? rel.slice(TREE_PREFIX.length) : rel);
+  if (inTree) return rel;
   return posix.resolve(scope.startsWith("/") ? scope : "/" + scope, rel);
 }
 

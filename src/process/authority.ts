@@ -6,7 +6,7 @@
 import { isPathScoped, realScopeWithin } from "../caps/fs.js";
 import { inheritDown, type GrantSets } from "../caps/grants.js";
 import { GRANT_MAX, capFamily, capScope, intersectGrants } from "../caps/registry.js";
-import { resolveScope, scopeWithin } from "../caps/scope.js";
+import { TREE_PREFIX, resolveScope, scopeWithin } from "../caps/scope.js";
 import { GAS, Op, WIDTH, wordGas } from "../vm/opcodes.js";
 import type { Process } from "./process.js";
 import { Step, charge, fault, type SlowOp } from "./slow.js";
@@ -77,7 +77,7 @@ const narrow: SlowOp = (m, d) => {
   if (!scope) return fault(cpu, "cap_denied", `cannot narrow ${family} to '${text}': not within a held scope`);
   // Defense in depth for host directories: where the new scope exists (or its deepest existing
   // ancestor), its real path must stay inside the held one's. Calls check the whole chain again.
-  if (isPathScoped(family) && !realScopeWithin(scope.n, scope.h))
+  if (isPathScoped(family) && !scope.h.startsWith(TREE_PREFIX) && !realScopeWithin(scope.n, scope.h))
     return fault(cpu, "cap_denied", `cannot narrow ${family} to '${text}': its real path leaves the held scope`);
   const grant = `${family}:${scope.n}`;
   if (grant.length > GRANT_MAX) return fault(cpu, "cap_denied", `cannot narrow ${family}: the scope is longer than ${GRANT_MAX - family.length - 1}`);
