@@ -16,8 +16,8 @@
 //   the tree; rmdir of an empty TMP would succeed);
 // - a link's size and target text when the target is absolute are compared
 //   with TMP taken off (the host link holds TMP + target);
-// - a directory's size (info/lstat) is its number of entries in the tree; the
-//   real side counts readdir's entries to compare.
+// - a directory's size (info/lstat) is 0 in the tree and on a host directory;
+//   the real side reports 0 for a directory to compare.
 
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

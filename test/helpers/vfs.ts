@@ -181,7 +181,7 @@ export function realRes(root: string, op: Op): Res {
       case "lstat": {
         const st = (op.k === "info" ? statSync : lstatSync)(P(op.p));
         const kind = kindOf(st);
-        const size = kind === 1 ? st.size : kind === 2 ? readdirSync(P(op.p)).length : readlinkSync(P(op.p)).replace(root, "").length;
+        const size = kind === 1 ? st.size : kind === 2 ? 0 : readlinkSync(P(op.p)).replace(root, "").length;
         return [kind, size];
       }
       case "exists":
