@@ -98,6 +98,8 @@ export interface SessionOptions {
    * should it die before it stores its next image.
    */
   beforeEffect?: (cap: string, path: string) => Promise<void>;
+  /** Deadline of one net.fetch call in milliseconds (headers and body). Default 30,000. */
+  netTimeout?: number;
 }
 
 /** How long a run may go on (both optional; a run without them runs until the root stops). */
@@ -165,6 +167,7 @@ function checkOptions(opts: SessionOptions): void {
   if (opts.hostName !== undefined && !(typeof opts.hostName === "string" && opts.hostName.length <= HOST_NAME_MAX))
     throw new RarError("usage.bad_host_name", `hostName must be a string of at most ${HOST_NAME_MAX} characters`);
   if (opts.beforeEffect !== undefined && typeof opts.beforeEffect !== "function") throw new RarError("usage.bad_options", "beforeEffect must be a function");
+  checkCount("netTimeout", opts.netTimeout, 0, 2 ** 31 - 1);
 }
 
 /** Longest host name a resume event records (a capability name's bound). */
@@ -324,7 +327,7 @@ export class Session {
     const stderr = opts.stderr ?? ((t: string) => void process.stderr.write(t));
     const onLog = opts.onLog;
     this.onLog = onLog;
-    const source = builtinRegistry({ io: { stdout, stderr, stdin, log: onLog }, seed: data?.seed ?? 0, counters, kv });
+    const source = builtinRegistry({ io: { stdout, stderr, stdin, log: onLog }, seed: data?.seed ?? 0, counters, kv, netTimeout: opts.netTimeout });
     const before = opts.beforeEffect;
     if (before)
       for (const name of source.names())

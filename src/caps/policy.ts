@@ -28,6 +28,7 @@ import type { MockSpec } from "./builtins.js";
 import { inheritDown } from "./grants.js";
 import { canonicalCap, capCovers, capFamily, capScope, scopeCovers, textToCodePoints, type CapSignature, type CapValue, type ValueType } from "./registry.js";
 import { readRegularFile } from "./hostfile.js";
+import { originOf } from "./net.js";
 import { BUILTIN_SIGNATURES, familiesScoped } from "./signatures.js";
 
 /** A resolved policy: what the root holds. */
@@ -69,6 +70,7 @@ const FS = familiesScoped("dir");
 const CLOCKLIKE = familiesScoped("real");
 const UNSCOPED = familiesScoped("none");
 const KEYED = familiesScoped("key");
+const ORIGINS = familiesScoped("origin");
 /** Longest environment variable name env.get may be scoped to. */
 const ENV_KEY_MAX = 256;
 
@@ -111,6 +113,16 @@ function resolveName(raw: unknown, field: string, ctx: Ctx, forDeny: boolean): s
     if (scope.length > ENV_KEY_MAX || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(scope))
       throw new RarError("policy.bad_scope", `'${raw}': an environment variable name is letters, digits and '_' (at most ${ENV_KEY_MAX})`, at);
     return `${family}:${scope}`;
+  }
+  if (ORIGINS.has(family)) {
+    if (scope === "") {
+      if (forDeny) return family;
+      // Never the whole network: each origin is granted by name.
+      throw new RarError("policy.needs_scope", `'${family}' needs an origin: ${family}:http://HOST:PORT`, at);
+    }
+    const origin = originOf(scope);
+    if (origin instanceof Error) throw new RarError("policy.bad_scope", `'${raw.slice(0, 300)}': ${origin.message}`, at);
+    return `${family}:${origin}`;
   }
   if (CLOCKLIKE.has(family) && scope !== "" && scope !== "real")
     throw new RarError("policy.bad_scope", `'${raw}': the only scope of ${family} is ':real'`, at);
@@ -289,7 +301,7 @@ export function negotiate(module: ModuleDef, grants: readonly string[]): void {
     if (!held.has(family))
       throw new RarError(
         "policy.not_granted",
-        `capability ${family} is not granted (module ${module.name} needs it): pass --allow ${family}${FS.has(family) ? ":DIR" : ""} or grant it in a policy`,
+        `capability ${family} is not granted (module ${module.name} needs it): pass --allow ${family}${FS.has(family) ? ":DIR" : KEYED.has(family) ? ":KEY" : ORIGINS.has(family) ? ":ORIGIN" : ""} or grant it in a policy`,
       );
   }
 }

@@ -138,7 +138,7 @@ export const ERRORS = {
       bad_version: "only version 1 of a capability exists",
       carve: "a denial cannot cut a grant into pieces; grant a narrower scope",
       kv_file: "the kv store file is unreadable or malformed",
-      needs_scope: "the capability needs a directory: NAME:DIR",
+      needs_scope: "the capability needs a scope: a directory (fs.read:DIR), a variable (env.get:KEY) or an origin (net.fetch:ORIGIN)",
       no_dir: "the capability's directory does not exist",
       not_granted: "a capability the program or image needs is not granted",
       not_offered: "the image asks for a capability this host has no handler for",
