@@ -21,7 +21,8 @@ import { KvStore } from "./caps/kv.js";
 import { applyGrants, negotiate, negotiateImage, policyFromJson, policyToJson, type Policy } from "./caps/policy.js";
 import { Recorder } from "./trace/recorder.js";
 import { Trace, callCounts, traceFromWire, traceToWire } from "./trace/trace.js";
-import { codePointsToText } from "./caps/registry.js";
+import { capFamily, codePointsToText } from "./caps/registry.js";
+import { promptGate } from "./caps/prompt.js";
 import { BUILTIN_SIGNATURES } from "./caps/signatures.js";
 import type { LifecycleName, LogEvent } from "./caps/log.js";
 
@@ -100,6 +101,16 @@ export interface SessionOptions {
   beforeEffect?: (cap: string, path: string) => Promise<void>;
   /** Deadline of one net.fetch call in milliseconds (headers and body). Default 30,000. */
   netTimeout?: number;
+  /**
+   * Answers the policy's prompts (Policy.prompts, caps/prompt.ts): called at
+   * the first call exercising a prompted grant (`cap` as `net.fetch:ORIGIN`,
+   * `env.get:KEY`, `clock.now:real` or a family) by the process at `path`.
+   * true allows it for the rest of the session, false (or a throw, or a
+   * rejected promise) refuses it: the call faults cap_failed. A promise makes
+   * the call async (use runAsync). The answer is recorded in the trace.
+   * Default: every prompt is refused.
+   */
+  onPrompt?: (cap: string, path: string) => boolean | Promise<boolean>;
 }
 
 /** How long a run may go on (both optional; a run without them runs until the root stops). */
@@ -168,6 +179,7 @@ function checkOptions(opts: SessionOptions): void {
     throw new RarError("usage.bad_host_name", `hostName must be a string of at most ${HOST_NAME_MAX} characters`);
   if (opts.beforeEffect !== undefined && typeof opts.beforeEffect !== "function") throw new RarError("usage.bad_options", "beforeEffect must be a function");
   checkCount("netTimeout", opts.netTimeout, 0, 2 ** 31 - 1);
+  if (opts.onPrompt !== undefined && typeof opts.onPrompt !== "function") throw new RarError("usage.bad_options", "onPrompt must be a function");
 }
 
 /** Longest host name a resume event records (a capability name's bound). */
@@ -343,6 +355,27 @@ export class Session {
       this.history.trace = traceToWire(trace);
     } else {
       for (const name of source.names()) target.register(name, source.get(name) as CapHandler);
+    }
+    this.gatePrompts(opts);
+  }
+
+  /**
+   * Puts the host's prompts (its own policy's, never the recorded one: an
+   * answer is authority, which never travels) in front of the recorded
+   * handlers: a prompt's event then precedes the recorded call it decides.
+   */
+  private gatePrompts(opts: SessionOptions): void {
+    const prompts = opts.policy?.prompts ?? [];
+    if (prompts.length === 0) return;
+    const prompted = new Set(prompts);
+    const decided = new Map<string, boolean>();
+    const ask = opts.onPrompt ?? (() => false);
+    const rec = this.recorder;
+    const record = rec ? { verdict: rec.prompt.bind(rec), refused: rec.refused.bind(rec) } : null;
+    const target = this.machine.caps;
+    for (const family of [...new Set(prompts.map(capFamily))].sort()) {
+      const inner = target.get(family);
+      if (inner) target.register(family, promptGate(family, BUILTIN_SIGNATURES[family].scope, inner, prompted, decided, ask, record));
     }
   }
 

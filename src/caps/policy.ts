@@ -9,6 +9,7 @@
 //   {
 //     "allow": ["io.print", "clock.now", "fs.read:./data", "kv.get:app"],
 //     "deny":  ["io.read"],
+//     "prompt": ["net.fetch:http://127.0.0.1:8080", "env.get:HOME"],
 //     "mock":  { "random.u32": { "results": [4, 8, 15] },
 //                "io.read":    { "results": ["first line\n", ""] },
 //                "geo.lookup": { "args": ["array"], "result": "int", "results": [7] } },
@@ -17,7 +18,10 @@
 //   }
 //
 // Relative directories in a file are resolved against the file's directory;
-// in flags, against the working directory. Denials win over grants and mocks.
+// in flags, against the working directory. Denials win over grants, prompts
+// and mocks; a grant wins over a prompt for the same capability. A prompted
+// capability is granted to the root, and the host asks at its first use
+// (caps/prompt.ts).
 
 import { existsSync, realpathSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
@@ -29,7 +33,8 @@ import { inheritDown } from "./grants.js";
 import { canonicalCap, capCovers, capFamily, capScope, scopeCovers, textToCodePoints, type CapSignature, type CapValue, type ValueType } from "./registry.js";
 import { readRegularFile } from "./hostfile.js";
 import { originOf } from "./net.js";
-import { BUILTIN_SIGNATURES, familiesScoped } from "./signatures.js";
+import { PROMPTABLE } from "./prompt.js";
+import { BUILTIN_SIGNATURES, familiesScoped, type CapSpec } from "./signatures.js";
 
 /** A resolved policy: what the root holds. */
 export interface Policy {
@@ -37,6 +42,8 @@ export interface Policy {
   readonly grants: readonly string[];
   /** Denials as written (canonical), sorted. */
   readonly denials: readonly string[];
+  /** Grants the host asks about at their first use (also in `grants`), sorted; absent when none. */
+  readonly prompts?: readonly string[];
   /** Mocked capabilities by family; each is also granted (unscoped). */
   readonly mocks: Readonly<Record<string, MockSpec>>;
   /** Seed of the virtual random generator. */
@@ -53,6 +60,8 @@ export interface PolicySources {
   allow?: readonly string[];
   /** Denials from flags (`--deny`). */
   deny?: readonly string[];
+  /** Grants to ask about at first use, from flags (`--prompt`). */
+  prompt?: readonly string[];
   /** Grants the root holds unless denied (the CLI gives io.print). */
   defaults?: readonly string[];
   /** Base directory for relative scopes in flags. Default process.cwd(). */
@@ -175,6 +184,7 @@ function parseMock(family: string, raw: unknown, ctx: Ctx): MockSpec {
 interface Parsed {
   allow: string[];
   deny: string[];
+  prompt: string[];
   mocks: Record<string, MockSpec>;
   seed?: number;
   kv?: string;
@@ -192,8 +202,8 @@ export function parsePolicy(doc: unknown, where: string, base: string, custom: P
   if (typeof doc !== "object" || doc === null || Array.isArray(doc)) throw new RarError("policy.bad_policy", "a policy is a JSON object", where);
   const d = doc as Record<string, unknown>;
   for (const k of Object.keys(d))
-    if (!["allow", "deny", "mock", "seed", "kv", "$comment"].includes(k))
-      throw new RarError("policy.bad_field", `unknown field '${k}' (allow, deny, mock, seed, kv)`, `${where}: ${k}`);
+    if (!["allow", "deny", "prompt", "mock", "seed", "kv", "$comment"].includes(k))
+      throw new RarError("policy.bad_field", `unknown field '${k}' (allow, deny, prompt, mock, seed, kv)`, `${where}: ${k}`);
   const mockSigs: Record<string, CapSignature> = {};
   const mocks: Record<string, MockSpec> = {};
   if (d.mock !== undefined) {
@@ -210,6 +220,7 @@ export function parsePolicy(doc: unknown, where: string, base: string, custom: P
   const ctx: Ctx = { where, base, signature: (f) => signature(f) ?? mockSigs[f] };
   const allow = stringList(d.allow, "allow", where).map((c, i) => resolveName(c, `allow[${i}]`, ctx, false));
   const deny = stringList(d.deny, "deny", where).map((c, i) => resolveName(c, `deny[${i}]`, ctx, true));
+  const prompt = stringList(d.prompt, "prompt", where).map((c, i) => promptName(c, `prompt[${i}]`, ctx));
   let seed: number | undefined;
   if (d.seed !== undefined) {
     if (!isWord(d.seed)) throw new RarError("policy.bad_field", "seed must be a 32-bit integer", `${where}: seed`);
@@ -220,7 +231,20 @@ export function parsePolicy(doc: unknown, where: string, base: string, custom: P
     if (typeof d.kv !== "string" || d.kv === "") throw new RarError("policy.bad_field", "kv must be a file path", `${where}: kv`);
     kv = resolve(base, d.kv);
   }
-  return { allow, deny, mocks, seed, kv };
+  return { allow, deny, prompt, mocks, seed, kv };
+}
+
+/** A capability a policy prompts for: resolved as a grant, of a family whose grants a call names exactly (prompt.ts). */
+function promptName(raw: unknown, field: string, ctx: Ctx): string {
+  const name = resolveName(raw, field, ctx, false);
+  const spec = BUILTIN_SIGNATURES[capFamily(name)] as CapSpec | undefined;
+  if (spec === undefined || !PROMPTABLE.has(spec.scope))
+    throw new RarError(
+      "policy.bad_prompt",
+      `cannot prompt for '${name}': only built-in capabilities that are unscoped, :real, :KEY or :ORIGIN (a directory or prefix covers too much to ask once)`,
+      field === "" ? ctx.where : `${ctx.where}: ${field}`,
+    );
+  return name;
 }
 
 /** Reads and validates a policy file. */
@@ -270,16 +294,22 @@ export function loadPolicy(src: PolicySources = {}): Policy {
   const flag = (list: readonly string[] | undefined, opt: string, forDeny: boolean): string[] =>
     (list ?? []).map((raw) => resolveName(raw, "", { where: `${opt} ${raw}`, base, signature }, forDeny));
   const flags = { allow: [...flag(src.defaults, "default grant", false), ...flag(src.allow, "--allow", false)], deny: flag(src.deny, "--deny", true) };
+  const flagPrompts = (src.prompt ?? []).map((raw) => promptName(raw, "", { where: `--prompt ${raw}`, base, signature }));
   const denials = [...new Set([...(file?.deny ?? []), ...flags.deny])].sort();
   const mocks: Record<string, MockSpec> = {};
   for (const [family, spec] of Object.entries(file?.mocks ?? {}))
     if (!denials.some((d) => capFamily(d) === family && capScope(d) === "")) mocks[family] = spec;
   const allowed = [...(file?.allow ?? []), ...flags.allow].filter((g) => !(capFamily(g) in mocks));
   const grants = applyDenials([...new Set(allowed)], denials, src.file ?? "flags");
+  // A prompt is for what is neither granted, denied nor mocked.
+  const asked = [...new Set([...(file?.prompt ?? []), ...flagPrompts])].filter((p) => !(capFamily(p) in mocks) && !capCovers(grants, p));
+  const prompts = applyDenials(asked, denials, src.file ?? "flags").sort();
+  grants.push(...prompts);
   for (const family of Object.keys(mocks)) grants.push(family);
   return {
     grants: [...new Set(grants)].sort(),
     denials,
+    ...(prompts.length > 0 ? { prompts } : {}),
     mocks,
     seed: file?.seed ?? 0,
     kv: file?.kv,
@@ -361,6 +391,8 @@ export function policyToJson(p: Policy): string {
   }
   const doc: Record<string, unknown> = { denials: [...p.denials], grants: [...p.grants], mocks, seed: p.seed };
   if (p.kv !== undefined) doc.kv = p.kv;
+  // Only when there are some: the text (and digest) of a policy without prompts is as before they existed.
+  if (p.prompts !== undefined && p.prompts.length > 0) doc.prompts = [...p.prompts];
   return JSON.stringify(doc);
 }
 
@@ -387,9 +419,11 @@ export function policyFromJson(text: string, where: string): Policy {
     mocks[family] = parseMock(family, rawMocks[family], ctx);
   }
   if (d.kv !== undefined && typeof d.kv !== "string") throw new RarError("policy.bad_policy", "recorded kv path is invalid", where);
+  if (d.prompts !== undefined && !Array.isArray(d.prompts)) throw new RarError("policy.bad_policy", "recorded prompts are invalid", where);
   return {
     grants: strings(d.grants),
     denials: strings(d.denials),
+    ...(d.prompts !== undefined ? { prompts: strings(d.prompts as unknown[]) } : {}),
     mocks,
     seed: (d.seed as number) | 0,
     kv: d.kv as string | undefined,

@@ -19,7 +19,7 @@ import { checkOutput, checkWritable, writeFileAtomic } from "./atomic.js";
 import { runImagePath, type Finish } from "./image-commands.js";
 import { interruptible, timeoutOption } from "./interrupt.js";
 import { extensionOf, loadProgram } from "./load.js";
-import { addPolicyOptions, policyFromFlags, type PolicyFlags } from "./policy-flags.js";
+import { addPolicyOptions, policyFromFlags, promptAnswers, type PolicyFlags } from "./policy-flags.js";
 import { addLogOption, logSink } from "./log-file.js";
 import { readInput } from "./read.js";
 
@@ -46,13 +46,13 @@ export async function traceCommand(file: string, rawArgs: readonly string[], fla
   let session: Session;
   if (extensionOf(file) === ".rimg") {
     if (rawArgs.length > 0) throw new RarError("usage.args", undefined, file);
-    session = Session.fromImage(readInput(file), { where: file, policy, onLog: log.onLog });
+    session = Session.fromImage(readInput(file), { where: file, policy, onLog: log.onLog, ...promptAnswers(policy) });
     if (session.history.debug?.slice) refuseSlice({ meta: { debug: session.history.debug } }, "continuing a run", file);
     session.history.debug ??= newDebugPart();
   } else {
     const args = parseProgramArgs(rawArgs);
     const { module, linked, sources } = await loadProgram(file);
-    session = Session.start(module, { gas: flags.gas, mem: flags.mem, args, policy, linked, onLog: log.onLog });
+    session = Session.start(module, { gas: flags.gas, mem: flags.mem, args, policy, linked, onLog: log.onLog, ...promptAnswers(policy) });
     session.history.debug = newDebugPart(sources);
   }
   const st = session.root.statusName;

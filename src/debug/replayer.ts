@@ -12,7 +12,7 @@ import { checkpointTree } from "../image/decode.js";
 import type { Checkpoint } from "../image/format.js";
 import { argsMemory, type Process } from "../process/process.js";
 import { Machine, interruptRoot, raiseLimits } from "../process/scheduler.js";
-import { describeEvent, type InterruptEvent, type StartEvent, type TraceEvent } from "../trace/trace.js";
+import { describeEvent, promptBefore, type InterruptEvent, type StartEvent, type TraceEvent } from "../trace/trace.js";
 import type { Module } from "../vm/module.js";
 import { StatusCode } from "../vm/opcodes.js";
 
@@ -130,6 +130,8 @@ export class Replayer {
         sig,
         call: (args: CapValue[], ctx: CapContext): CapValue | Promise<CapValue> => {
           if (this.divergence) return stop();
+          // The host's recorded answer to a prompt: the call it decided comes next.
+          if (promptBefore(events[this.cursor], name, ctx.path)) this.cursor++;
           const e = events[this.cursor];
           if (!e || (e.kind !== "cap" && e.kind !== "cap_error") || e.cap !== name || e.path !== ctx.path || e.args.length !== args.length || e.args.some((a, k) => !sameValue(a, args[k]))) {
             this.diverge(`the replay calls ${name} from process ${ctx.path}; the trace has ${e ? describeEvent(e) : "no more events"}`);

@@ -126,6 +126,13 @@ export const EVENTS = {
   answer: [field("value", "word")],
   /** The host narrowed the root's grants on resume. */
   narrow: [field("grants", "grants")],
+  /**
+   * The host's answer to a prompt (caps/prompt.ts): whether the grant `cap`
+   * (`net.fetch:http://h:1`, `env.get:HOME`) may be used, asked at the first
+   * call of the process at `path` that exercises it; `allowed` is 1 or 0.
+   * The call it decided follows (a `cap`, or a `cap_error` when refused).
+   */
+  prompt: [field("path", "path", "process path"), field("cap", "text", "prompted grant"), field("allowed", "word", "verdict")],
 } as const satisfies Readonly<Record<string, readonly Field[]>>;
 
 export type EventKind = keyof typeof EVENTS;
@@ -145,6 +152,7 @@ export type ResumeEvent = EventOf<"resume">;
 export type InterruptEvent = EventOf<"interrupt">;
 export type AnswerEvent = EventOf<"answer">;
 export type NarrowEvent = EventOf<"narrow">;
+export type PromptEvent = EventOf<"prompt">;
 export type TraceEvent = { [K in EventKind]: EventOf<K> }[EventKind];
 
 /** Whether `kind` names an event kind (own keys only: "constructor" is not one). */
@@ -233,5 +241,16 @@ export function describeEvent(e: TraceEvent): string {
       return `host answer ${e.value}`;
     case "narrow":
       return `host narrow grants to [${e.grants.join(", ")}]`;
+    case "prompt":
+      return `${e.path} prompt ${e.cap}: ${e.allowed === 1 ? "allowed" : "refused"}`;
   }
+}
+
+/**
+ * Whether `e` is the prompt answered for the next call of `family` by the
+ * process at `path`: a replayer passes over it to reach that call, whose own
+ * event reproduces the answer (its result, or its refusal).
+ */
+export function promptBefore(e: TraceEvent | undefined, family: string, path: string): boolean {
+  return e !== undefined && e.kind === "prompt" && e.path === path && (e.cap === family || e.cap.startsWith(family + ":"));
 }

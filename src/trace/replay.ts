@@ -21,7 +21,7 @@ import { Machine } from "../process/scheduler.js";
 import type { Module } from "../vm/module.js";
 import { Op, StatusCode, WIDTH } from "../vm/opcodes.js";
 import { interruptRoot, raiseLimits } from "../process/scheduler.js";
-import { describeEvent, isCallEvent, type CapErrorEvent, type CapEvent, type InterruptEvent, type StartEvent, type TraceEvent } from "./events.js";
+import { describeEvent, isCallEvent, promptBefore, type CapErrorEvent, type CapEvent, type InterruptEvent, type StartEvent, type TraceEvent } from "./events.js";
 import { traceToWire, type Trace } from "./store.js";
 
 export interface Divergence {
@@ -124,6 +124,8 @@ export function replay(src: ReplaySource, opts: ReplayOptions = {}): ReplayResul
       sig,
       call(args: CapValue[], ctx: CapContext): CapValue | Promise<CapValue> {
         if (divergence) return stop();
+        // The host's recorded answer to a prompt: the call it decided comes next.
+        if (promptBefore(events[cursor], name, ctx.path)) cursor++;
         const i = cursor;
         const e = events[i];
         const here = (): string => {

@@ -133,6 +133,7 @@ export const ERRORS = {
       bad_json: "not valid JSON",
       bad_mock: "a mock is malformed",
       bad_name: "not a capability name (like io.print or fs.read:DIR)",
+      bad_prompt: "a policy prompts for a capability it cannot ask about once (a directory or prefix scope, or not a built-in)",
       bad_policy: "not a policy",
       bad_scope: "a capability has a scope it does not take",
       bad_version: "only version 1 of a capability exists",
