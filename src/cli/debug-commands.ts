@@ -135,7 +135,7 @@ export function addDebugCommands(program: Command, finish: Finish): void {
     .command("trace")
     .description("run like `rar run` and record checkpoints in the image, so that debug and view can visit every instruction")
     .argument("<file>", "program to run (.ent, .rasm, .rmod) or image to continue (.rimg)")
-    .argument("[args...]", "integers passed to main(args)")
+    .argument("[args...]", "passed to main(args): integers, or texts for main(args: [[int]]) when any is not an integer")
     .addOption(new Option("--gas <n>", "root gas limit").argParser(parseCount("--gas")).default(DEFAULT_GAS))
     .addOption(new Option("--mem <n>", "root memory limit in words").argParser(parseCount("--mem")).default(DEFAULT_MEM));
   addLogOption(addPolicyOptions(trace))

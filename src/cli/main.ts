@@ -137,7 +137,7 @@ async function build(argv: readonly string[], onCommand: (name: string) => void)
     .command("run")
     .description("run a program (.ent, .rasm, .rmod) with bounded gas and memory, or continue an image (.rimg) as it is")
     .argument("<file>", "program to run")
-    .argument("[args...]", "integers passed to main(args)")
+    .argument("[args...]", "passed to main(args): integers, or texts for main(args: [[int]]) when any is not an integer")
     .addOption(new Option("--gas <n>", "root gas limit").argParser(parseCount("--gas")).default(DEFAULT_GAS))
     .addOption(new Option("--mem <n>", "root memory limit in words").argParser(parseCount("--mem")).default(DEFAULT_MEM));
   addLogOption(addPolicyOptions(run))

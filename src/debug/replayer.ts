@@ -10,7 +10,7 @@ import { CapRegistry, type CapContext, type CapValue } from "../caps/registry.js
 import { imageCodec } from "../image/codec.js";
 import { checkpointTree } from "../image/decode.js";
 import type { Checkpoint } from "../image/format.js";
-import { argsMemory, type Process } from "../process/process.js";
+import { rootArgsMemory, type Process } from "../process/process.js";
 import { Machine, interruptRoot, raiseLimits } from "../process/scheduler.js";
 import { describeEvent, promptBefore, type InterruptEvent, type StartEvent, type TraceEvent } from "../trace/trace.js";
 import type { Module } from "../vm/module.js";
@@ -94,7 +94,7 @@ export class Replayer {
     if (!module) throw new Error(`the start event names module ${s.module.slice(0, 16)}…, which the image does not hold`);
     if (s.entry >= module.functions.length || module.nparams[s.entry] !== 0) throw new Error(`the start event's entry #${s.entry} is not a function without parameters`);
     const machine = Replayer.machine(rec);
-    const root = machine.createRoot(module, s.entry, [], { gas: 0, mem: 0 }, [...s.grants], argsMemory(Array.from(s.args)));
+    const root = machine.createRoot(module, s.entry, [], { gas: 0, mem: 0 }, [...s.grants], rootArgsMemory(Array.from(s.args), s.texts));
     return new Replayer(rec, machine, root, 1, false);
   }
 

@@ -14,7 +14,7 @@
 // [kind, ...fields]; an int is a msgpack integer, an array of words is a
 // binary of little-endian int32s.
 
-import type { CapSignature, CapValue, ValueType } from "../caps/registry.js";
+import { codePointsToText, type CapSignature, type CapValue, type ValueType } from "../caps/registry.js";
 import { HOST_EVENT_KINDS, type WireValue } from "../image/format.js";
 import { WireWriter, join } from "../image/wire.js";
 import { int32ToBytes } from "../vm/module.js";
@@ -51,6 +51,8 @@ export interface FieldValue {
   /** What crosses a capability call: an int or an array of words. */
   value: CapValue;
   values: readonly CapValue[];
+  /** Texts: arrays of code points. */
+  texts: readonly Int32Array[];
   /** Capabilities with their signatures, sorted by name and distinct. */
   hostCaps: readonly HostCap[];
 }
@@ -83,7 +85,8 @@ export const EVENTS = {
   /**
    * The host-given arguments and conditions of the run: the entry module and
    * the linked ones, the entry function, the program arguments (the root's
-   * memory is [n, a0, ...]), the root's grants, the host capabilities the
+   * memory is [n, a0, ...]; with `texts`, args is empty and the memory holds
+   * the texts: process.ts textArgsMemory), the root's grants, the host capabilities the
    * machine offered, the canonical policy text (caps/policy.ts policyToJson,
    * "" when the host gave none), and the machine limits that decide faults.
    */
@@ -97,6 +100,7 @@ export const EVENTS = {
     field("policy", "text"),
     field("maxDepth", "limit"),
     field("memMax", "limit"),
+    optional("texts", "texts", "text arguments"),
   ],
   /** A capability call the host answered. */
   cap: [
@@ -198,6 +202,7 @@ const ENCODE: { readonly [T in FieldType]: (v: FieldValue[T]) => WireValue } = {
   words: (v) => int32ToBytes(v),
   value: valueWire,
   values: (v) => v.map(valueWire),
+  texts: (v) => v.map((t) => int32ToBytes(t)),
   hostCaps: (v) => v.map((h) => [h.name, letters(h.sig.args), letters([h.sig.result])]),
 };
 
@@ -226,7 +231,7 @@ export function describeEvent(e: TraceEvent): string {
   const v = (x: CapValue): string => (typeof x === "number" ? String(x) : `[${x.length} words]`);
   switch (e.kind) {
     case "start":
-      return `start module ${e.module.slice(0, 12)} entry #${e.entry} args (${Array.from(e.args).join(", ")}) grants [${e.grants.join(", ")}]`;
+      return `start module ${e.module.slice(0, 12)} entry #${e.entry} args (${e.texts ? e.texts.map((t) => JSON.stringify(codePointsToText(t).slice(0, 40))).join(", ") : Array.from(e.args).join(", ")}) grants [${e.grants.join(", ")}]`;
     case "cap":
       return `${e.path} ${e.cap}(${e.args.map(v).join(", ")}) -> ${v(e.result)}`;
     case "cap_error":

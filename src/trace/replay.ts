@@ -15,7 +15,7 @@ import { applyGrants } from "../caps/policy.js";
 import { imageCodec } from "../image/codec.js";
 import { hex, stateDigest } from "../image/digest.js";
 import { emptyTrace, type TraceSlot } from "../image/format.js";
-import { argsMemory, type Process } from "../process/process.js";
+import { rootArgsMemory, type Process } from "../process/process.js";
 import { formatLocation, locate } from "../process/report.js";
 import { Machine } from "../process/scheduler.js";
 import type { Module } from "../vm/module.js";
@@ -238,7 +238,7 @@ function setUp(
     diverge(0, `the start event's entry #${start.entry} is not a function without parameters`, "before the start");
     return null;
   }
-  const root = machine.createRoot(module, start.entry, [], { gas: 0, mem: 0 }, [...start.grants], argsMemory(Array.from(start.args)));
+  const root = machine.createRoot(module, start.entry, [], { gas: 0, mem: 0 }, [...start.grants], rootArgsMemory(Array.from(start.args), start.texts));
   if (src.originDigest !== undefined) {
     const d = hex(stateDigest(root, emptyTrace(), (x) => machine.modules.get(x)));
     if (d !== src.originDigest) {

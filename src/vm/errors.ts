@@ -266,6 +266,8 @@ export const TRAP_CODES = {
   NEGATIVE_LENGTH: 2,
   /** A child's array result or yield was not a well-formed serialized value. */
   BAD_RESULT: 3,
+  /** main(args) takes [int] but the host gave text arguments. */
+  TEXT_ARGS: 4,
   /** A sandboxed call without `else` whose child stopped with status s: code 10 + s. */
   UNFINISHED_BASE: 10,
 } as const;
@@ -284,6 +286,8 @@ export function trapMessage(code: number): string | undefined {
       return "array length is negative";
     case TRAP_CODES.BAD_RESULT:
       return "malformed value from a child process";
+    case TRAP_CODES.TEXT_ARGS:
+      return "main(args) takes integers but was given text arguments (declare args: [[int]])";
   }
   const status = code - TRAP_CODES.UNFINISHED_BASE;
   return UNFINISHED_STATUSES.includes(status) ? `${FAULTS.child_failed}: ${STATUS_NAMES[status]}` : undefined;
