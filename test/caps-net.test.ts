@@ -121,6 +121,8 @@ describe("net.fetch", () => {
       [`http://localhost:${srv.port}/hello`, grant(srv.origin), /the origin http:\/\/localhost:\d+ is not granted/],
       [`${srv.origin}/hello`, ["io.print", "net.fetch"], /is not granted/],
       ["not a url", grant(srv.origin), /'not a url' is not a URL/],
+      [`http://127.0.0.1:${srv.port}@127.0.0.1:${other.port}/hello`, grant(srv.origin), /a URL with credentials is refused/],
+      [`${srv.origin}/${"x".repeat(9000)}`, grant(srv.origin), /a URL of 9\d+ characters is longer than 8192/],
     ];
     for (const [url, caps, why] of cases) {
       const r = await session(FETCH(url), { caps }).s.runAsync();
