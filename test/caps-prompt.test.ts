@@ -3,6 +3,7 @@
 // terminal (tested here with an injected one). Each answer is a trace event
 // before the call it decided, and a replay reproduces it without asking.
 
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { compileSource } from "../lang/ent/compile.js";
 import { loadPolicy, policyToJson, type PolicySources } from "../src/caps/policy.js";
@@ -132,6 +133,38 @@ describe("prompt: the embedding host's callback", () => {
     expect(asked).toBe(2);
     expect(r.fault).toMatch(/refused env.get:RAR_PROMPTED at the prompt/);
     expect(replayOf(t).divergence).toBeNull();
+  });
+});
+
+describe("prompt: any sequence of calls and answers (property)", () => {
+  const EACH = `cap env.get;
+fn get(k: [int]) { return len(env.get(k)); }
+fn main(args: [[int]]) {
+  for i in 0..len(args) {
+    let h = spawn get(args[i]) with { gas: 100000, mem: 10000, caps: [env.get] };
+    print(resume(h) == DONE);
+  }
+  return 0;
+}
+`;
+  const KEYS = ["RAR_PA", "RAR_PB", "RAR_PC"];
+  for (const k of KEYS) process.env[k] = k.toLowerCase();
+
+  it("each prompted grant is asked about once, at its first call; every call follows its answer; replay agrees without asking", () => {
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom(...KEYS), { minLength: 1, maxLength: 8 }), fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }), (calls, answers) => {
+        const answer = new Map(KEYS.map((k, i) => [`env.get:${k}`, answers[i]]));
+        const asked: string[] = [];
+        const { s, out } = started(EACH, { prompt: KEYS.map((k) => `env.get:${k}`) }, { args: calls, onPrompt: (cap) => (asked.push(cap), answer.get(cap) === true) });
+        expect(s.run().status).toBe("done");
+        expect(asked).toEqual([...new Set(calls)].map((k) => `env.get:${k}`));
+        expect(out()).toBe(calls.map((k) => (answer.get(`env.get:${k}`) ? "1\n" : "0\n")).join(""));
+        const prompts = (s.trace?.events() ?? []).filter((e) => e.kind === "prompt");
+        expect(prompts.length).toBe(asked.length);
+        expect(replayOf(s).divergence).toBeNull();
+      }),
+      { numRuns: 40 },
+    );
   });
 });
 
