@@ -20,6 +20,12 @@ export { policyDigest } from "./session.js";
 export { ARGS_WORDS_MAX } from "./session.js";
 /** Options of Session.start / Session.fromImage: budgets, entry, args, grants or policy, handlers, I/O. */
 export type { SessionOptions } from "./session.js";
+
+/** One entry of a root's file tree (Session.files()). */
+export type { FileEntry } from "./session.js";
+
+/** The filesystem's error results: negative codes by name (spec/capabilities.md §4b). */
+export { FS_ERRORS } from "./caps/filetree.js";
 /** How long one Session.run may go on: an AbortSignal and/or a wall-clock timeout. */
 export type { RunOptions } from "./session.js";
 /** What a run ended with: status, value or fault line, gas and memory used and limits. */

@@ -18,6 +18,8 @@ import { encodeImage } from "./image/encode.js";
 import { ImageHistory } from "./image/history.js";
 import { CallCounters, HOST_EFFECTS, VIRTUAL_TIME, builtinRegistry, fdLines, mockHandler } from "./caps/builtins.js";
 import { KvStore } from "./caps/kv.js";
+import type { Mount } from "./caps/fs.js";
+import { KIND } from "./caps/filetree.js";
 import { applyGrants, negotiate, negotiateImage, policyFromJson, policyToJson, type Policy } from "./caps/policy.js";
 import { Recorder } from "./trace/recorder.js";
 import { Trace, callCounts, traceFromWire, traceToWire } from "./trace/trace.js";
@@ -227,6 +229,33 @@ function hostGrants(opts: SessionOptions): string[] {
   return opts.policy ? [...opts.policy.grants] : [...(opts.caps ?? ["io.print"])];
 }
 
+/** One entry of a root's file tree, as Session.files() gives it. */
+export type FileEntry =
+  | { readonly path: string; readonly kind: "file"; readonly mode: number; readonly bytes: Uint8Array }
+  | { readonly path: string; readonly kind: "dir"; readonly mode: number }
+  | { readonly path: string; readonly kind: "link"; readonly mode: number; readonly target: string };
+
+/** The guest mount points of a policy's mounts, sorted. */
+function mountPoints(mounts: readonly Mount[] | undefined): string[] {
+  return (mounts ?? []).map((m) => m.guest).sort();
+}
+
+/**
+ * The mount points an image's run was started with must each be mounted by
+ * the resuming host (a directory of its choosing: the image names none), and
+ * the host mounts nothing the run did not start with: where a path leads in
+ * the file tree is the run's state.
+ */
+function matchMounts(recorded: readonly Mount[] | undefined, host: readonly Mount[] | undefined, where: string): string[] {
+  const want = mountPoints(recorded);
+  const have = mountPoints(host);
+  for (const g of want)
+    if (!have.includes(g)) throw new RarError("policy.mount", `the image's file tree has a mount at ${g}: pass --mount ${g}=DIR`, where);
+  for (const g of have)
+    if (!want.includes(g)) throw new RarError("policy.mount", `the image's run was started without a mount at ${g}; mounts are fixed when a run starts`, where);
+  return want;
+}
+
 /** Hex digest of a policy as an image started under it records it (its grants and canonical text; audit checks it). */
 export function policyDigest(p: Policy): string {
   return hex(grantsDigest(p.grants, policyToJson(p)));
@@ -311,6 +340,7 @@ export class Session {
       grants,
       rootArgsMemory(args.ints, args.texts),
     );
+    machine.mounts = mountPoints(opts.policy?.mounts);
     const s = new Session(machine, root, ImageHistory.start(root, opts.policy ? policyToJson(opts.policy) : ""));
     s.attachHost(opts, opts.policy ?? null, opts.record === false ? null : new Trace());
     s.recordStart(args, opts.linked ?? []);
@@ -366,7 +396,7 @@ export class Session {
     const stderr = opts.stderr ?? ((t: string) => void process.stderr.write(t));
     const onLog = opts.onLog;
     this.onLog = onLog;
-    const source = builtinRegistry({ io: { stdout, stderr, stdin, log: onLog }, seed: data?.seed ?? 0, counters, kv, netTimeout: opts.netTimeout });
+    const source = builtinRegistry({ io: { stdout, stderr, stdin, log: onLog }, seed: data?.seed ?? 0, counters, kv, mounts: opts.policy?.mounts, netTimeout: opts.netTimeout });
     const before = opts.beforeEffect;
     if (before)
       for (const name of source.names())
@@ -446,6 +476,7 @@ export class Session {
     const data: Policy | null = recorded ? { ...recorded, kv: undefined } : null;
     const offered = new Set([...Object.keys(BUILTIN_SIGNATURES), ...Object.keys(opts.handlers ?? {})]);
     const host = hostGrants(opts);
+    machine.mounts = matchMounts(recorded?.mounts, opts.policy?.mounts, opts.where ?? "image");
     negotiateImage(img.root.caps, host, (family: string) => offered.has(family), new Set(Object.keys(data?.mocks ?? {})), opts.where ?? "image");
     machine.hostGrants = host;
     const s = new Session(machine, img.root, ImageHistory.of(img.meta));
@@ -462,6 +493,23 @@ export class Session {
       throw new RarError("usage.kv_lost");
     const resolve = resolverOf(this.machine);
     return encodeImage(this.root, this.history.meta(resolve), resolve);
+  }
+
+  /**
+   * The root's file tree as it stands (spec/capabilities.md §4b), parents
+   * first, names sorted: copies, so changing them changes nothing in the run.
+   */
+  files(): FileEntry[] {
+    const out: FileEntry[] = [];
+    for (const [path, n] of this.root.files?.walk() ?? [])
+      out.push(
+        n.kind === KIND.file
+          ? { path, kind: "file", mode: n.mode, bytes: n.data.slice() }
+          : n.kind === KIND.dir
+            ? { path, kind: "dir", mode: n.mode }
+            : { path, kind: "link", mode: n.mode, target: n.target },
+      );
+    return out;
   }
 
   /** Hex execution-state digest: the tree and trace without limits or host refuel/resume events (DESIGN §6). */

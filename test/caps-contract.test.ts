@@ -118,8 +118,10 @@ describe("the contract says what the runtime does", () => {
         expect(c.scope).toBe(`${c.name}[:real]`);
         expect(allow(c.name, `${c.name}:real`)).toEqual([c.name, `${c.name}:real`]);
         expect(rarErrorOf(() => allow(`${c.name}:x`)).message).toMatch(/only scope/);
-      } else if (c.scope.endsWith(":DIR")) {
+      } else if (c.scope.endsWith(":DIR | :tree:/PATH")) {
         expect(allow(`${c.name}:.`)).toHaveLength(1);
+        expect(allow(`${c.name}:tree:/notes/../a`)).toEqual([`${c.name}:tree:/a`]);
+        expect(rarErrorOf(() => allow(`${c.name}:tree:notes`)).message).toMatch(/absolute guest path/);
         expect(rarErrorOf(() => allow(c.name)).message).toMatch(/needs a directory/);
       } else if (c.scope.endsWith(":KEY")) {
         expect(allow(`${c.name}:HOME`)).toEqual([`${c.name}:HOME`]);

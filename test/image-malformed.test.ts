@@ -75,7 +75,10 @@ describe("malformed images are rejected with a structured error", () => {
     const img = smallImage();
     let rejected = 0;
     for (const m of byteMutations(img, new Rng(SEED), true)) if (check(m) === "rejected") rejected++;
-    expect(rejected).toBeGreaterThan((img.length - 46) / 2);
+    // Not every byte can be refused: the start event lists the names of the host's capabilities, which any
+    // name may be (a mutated letter is another name). The rest is checked.
+    const lenient = hostCapsBytes(img);
+    expect(rejected).toBeGreaterThan((img.length - 46 - lenient) / 2);
   });
 
   it("every field of every process set to awkward values: rejected, or a state that runs safely", () => {
@@ -271,3 +274,11 @@ describe("the CLI on a bad image", () => {
     }
   });
 });
+
+/** Bytes of the capability names and signature letters the start event of an image lists for its host. */
+function hostCapsBytes(img: Uint8Array): number {
+  const start = decodeImage(img).meta.trace.events[0];
+  let n = 0;
+  for (const h of (start?.[6] ?? []) as WireValue[][]) for (const x of h) if (typeof x === "string") n += x.length;
+  return n;
+}

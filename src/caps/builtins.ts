@@ -25,7 +25,7 @@
 
 import { readSync } from "node:fs";
 import { kvHandlers, KvStore } from "./kv.js";
-import { fsHandlers } from "./fs.js";
+import { fsHandlers, type Mount } from "./fs.js";
 import { netHandlers } from "./net.js";
 import {
   CapRegistry,
@@ -90,6 +90,8 @@ export interface BuiltinOptions {
   counters?: CallCounters;
   /** The kv store. Default: an empty in-memory one. */
   kv?: KvStore;
+  /** Host directories mounted into the file tree (fs.ts). Default: none. */
+  mounts?: readonly Mount[];
   /** Reads a host environment variable (undefined when unset). Default: process.env. */
   env?: (key: string) => string | undefined;
   /** Deadline of one net.fetch call in milliseconds. Default NET_TIMEOUT_MS (net.ts). */
@@ -383,7 +385,7 @@ export function builtinRegistry(opts: BuiltinOptions): CapRegistry {
   });
   const kv = kvHandlers(opts.kv ?? new KvStore());
   for (const name of Object.keys(kv).sort()) reg.register(name, kv[name]);
-  const fs = fsHandlers();
+  const fs = fsHandlers(opts.mounts ?? []);
   for (const name of Object.keys(fs).sort()) reg.register(name, fs[name]);
   const net = netHandlers({ timeout: opts.netTimeout });
   for (const name of Object.keys(net).sort()) reg.register(name, net[name]);

@@ -39,7 +39,7 @@ export interface CapContract {
 const SCOPE_SYNTAX: Readonly<Record<CapSpec["scope"], string | null>> = {
   none: null,
   real: "[:real]",
-  dir: ":DIR",
+  dir: ":DIR | :tree:/PATH",
   prefix: "[:PREFIX]",
   key: ":KEY",
   origin: ":ORIGIN",

@@ -28,6 +28,7 @@
 import {
   closeSync,
   constants,
+  fchmodSync,
   fstatSync,
   ftruncateSync,
   lstatSync,
@@ -48,6 +49,8 @@ import { dirname, isAbsolute, join, relative, sep } from "node:path";
 import { RESULT_MAX, codePointCount, codePointsToText, textToCodePoints, type CapContext, type CapHandler, type CapValue } from "./registry.js";
 import { kindOf } from "./hostfile.js";
 import { BUILTIN_SIGNATURES, familiesScoped } from "./signatures.js";
+import { E, KIND, byName, pathWithin } from "./filetree.js";
+import { TREE_PREFIX } from "./scope.js";
 
 /** Largest file fs.read returns, in bytes (one byte per word). */
 export const FS_READ_MAX = RESULT_MAX;
@@ -60,6 +63,7 @@ export const STAT_DIRECTORY = -2;
 export const STAT_OTHER = -3;
 
 const PATH_SCOPED = familiesScoped("dir");
+const FS_FAMILIES = [...PATH_SCOPED].sort();
 
 /** Whether a capability family's scopes name host directories (and so are checked on real paths). */
 export function isPathScoped(family: string): boolean {
@@ -215,7 +219,7 @@ export function resolveScoped(
   chain: readonly (readonly string[])[] = [scopes],
 ): Resolved {
   const segs = guestSegments(text);
-  const dirs = scopes.filter((s) => s !== "");
+  const dirs = scopes.filter((s) => s !== "" && !s.startsWith(TREE_PREFIX));
   if (dirs.length === 0) throw new Error("the grant has no directory scope");
   const allowed = new ChainScopes(chain);
   let fallback: Resolved | null = null;
@@ -334,13 +338,13 @@ function readFile(r: Resolved, shown: string, maxWords: number): Int32Array {
   }
 }
 
-function writeFile(r: Resolved, shown: string, data: Uint8Array): void {
+function writeFile(r: Resolved, shown: string, data: Uint8Array, at: number | null = null): void {
   // Truncated only once the handle is known to be a regular file inside the scope.
   const { fd } = openRegular(r, shown, constants.O_WRONLY | constants.O_CREAT, "write");
   try {
-    ftruncateSync(fd, 0);
+    if (at === null) ftruncateSync(fd, 0);
     let off = 0;
-    while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+    while (off < data.length) off += writeSync(fd, data, off, data.length - off, (at ?? 0) + off);
   } finally {
     closeSync(fd);
   }
@@ -352,13 +356,14 @@ function writeFile(r: Resolved, shown: string, data: Uint8Array): void {
  * as they come: a listing longer than `maxWords` is refused before it is
  * built.
  */
-function listDir(real: string, shown: string, maxWords: number): Int32Array {
+function listDir(real: string, shown: string, maxWords: number, kinds = false): Int32Array {
   const names: string[] = [];
   let words = -1;
   const dir = opendirSync(real);
   try {
     for (let d = dir.readSync(); d !== null; d = dir.readSync()) {
-      const name = d.isDirectory() ? d.name + "/" : d.name;
+      const k = d.isFile() ? "f" : d.isDirectory() ? "d" : d.isSymbolicLink() ? "l" : "o";
+      const name = kinds ? `${k} ${d.name}` : d.isDirectory() ? d.name + "/" : d.name;
       words += codePointCount(name) + 1;
       if (words > maxWords) throw new Error(`listing of '${show(shown)}' exceeds memory headroom (${maxWords} words)`);
       names.push(name);
@@ -367,7 +372,7 @@ function listDir(real: string, shown: string, maxWords: number): Int32Array {
     dir.closeSync();
   }
   // Sorted by code unit so the listing never depends on the host's order.
-  names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  names.sort((a, b) => byName(kinds ? a.slice(2) : a, kinds ? b.slice(2) : b));
   return textToCodePoints(names.join("\n"));
 }
 
@@ -375,8 +380,193 @@ function handler(name: string, call: (args: CapValue[], ctx: CapContext) => CapV
   return { sig: BUILTIN_SIGNATURES[name], call };
 }
 
-/** The fs family's handlers by name. */
-export function fsHandlers(): Record<string, CapHandler> {
+/** A host directory the host placed in the file tree at a guest path. */
+export interface Mount {
+  /** The guest path (normalized, absolute). */
+  readonly guest: string;
+  /** The host directory (absolute, real). */
+  readonly host: string;
+  readonly readOnly: boolean;
+}
+
+/** The negative code (filetree.ts FS_ERRORS) of a failure on a host directory. */
+function codeOf(e: unknown): number {
+  const c = errno(e);
+  if (c === "ENOENT") return E.ENOENT;
+  if (c === "EEXIST") return E.EEXIST;
+  if (c === "ENOTDIR") return E.ENOTDIR;
+  if (c === "EISDIR") return E.EISDIR;
+  if (c === "ENOTEMPTY") return E.ENOTEMPTY;
+  if (c === "EACCES" || c === "EPERM") return E.EACCES;
+  if (c === "EXDEV") return E.EXDEV;
+  const m = e instanceof Error ? e.message : "";
+  if (m.includes("escapes") || m.includes("dangling symlink") || m.includes("symlink")) return E.EACCES;
+  if (m.includes("no such")) return E.ENOENT;
+  if (m.includes("larger than") || m.includes("exceeds memory headroom")) return E.EFBIG;
+  if (m.includes("directory")) return E.EISDIR;
+  return E.EINVAL;
+}
+
+/** Runs `op` on a resolved regular file opened (and checked) as openRegular does; returns 0. */
+function withFile(r: Resolved, shown: string, flags: number, verb: string, op: (fd: number) => void): number {
+  const { fd } = openRegular(r, shown, flags, verb);
+  try {
+    op(fd);
+  } finally {
+    closeSync(fd);
+  }
+  return 0;
+}
+
+/** Host kind code of a Stats. */
+function kindCode(st: Stats): number {
+  return st.isFile() ? KIND.file : st.isDirectory() ? KIND.dir : st.isSymbolicLink() ? KIND.link : KIND.other;
+}
+
+/**
+ * A filesystem call on a host directory whose failures are results, not
+ * faults: the calls of the families added with the file tree on any host
+ * directory, and every call into a mount. `at(follow)` resolves the path
+ * (throwing on an escape); `second` resolves rename's target.
+ */
+function hostCall(family: string, args: CapValue[], maxWords: number, at: (follow: boolean) => Resolved, readOnly: boolean, shown: string, second?: (follow: boolean) => Resolved): CapValue {
+  const arrayResult = BUILTIN_SIGNATURES[family].result === "array";
+  const fail = (code: number): CapValue => (family === "fs.stat" ? (code === E.ENOENT || code === E.ENOTDIR ? STAT_MISSING : code) : arrayResult ? Int32Array.of(code) : code);
+  if (readOnly && BUILTIN_SIGNATURES[family].effect) return fail(E.EROFS);
+  try {
+    const follow = !(family === "fs.lstat" || family === "fs.remove" || family === "fs.rename" || family === "fs.readlink");
+    const r = at(follow);
+    switch (family) {
+      case "fs.read":
+        if (!r.exists) return fail(E.ENOENT);
+        return readFile(r, shown, maxWords);
+      case "fs.write":
+      case "fs.write_at": {
+        if (r.real === r.root) return fail(E.EISDIR);
+        const whole = family === "fs.write";
+        const words = args[whole ? 1 : 2] as Int32Array;
+        if (words.some((w) => w < 0 || w > 255)) return fail(E.EINVAL);
+        const offset = whole ? 0 : (args[1] as number);
+        if (offset < 0) return fail(E.EINVAL);
+        writeFile(r, shown, Uint8Array.from(words), whole ? null : offset);
+        return words.length;
+      }
+      case "fs.truncate": {
+        const size = args[1] as number;
+        if (size < 0) return fail(E.EINVAL);
+        if (!r.exists) return fail(E.ENOENT);
+        return withFile(r, shown, constants.O_WRONLY, "truncate", (fd) => ftruncateSync(fd, size));
+      }
+      case "fs.exists":
+        return r.exists ? 1 : 0;
+      case "fs.stat": {
+        if (!r.exists) return STAT_MISSING;
+        const st = statSync(r.real);
+        return st.isDirectory() ? STAT_DIRECTORY : !st.isFile() ? STAT_OTHER : Math.min(st.size, 0x7fffffff);
+      }
+      case "fs.info":
+      case "fs.lstat": {
+        if (!r.exists) return fail(E.ENOENT);
+        const st = (follow ? statSync : lstatSync)(r.real);
+        const kind = kindCode(st);
+        const size = kind === KIND.file ? Math.min(st.size, 0x7fffffff) : 0;
+        return Int32Array.of(kind, size, st.mode & 0o777);
+      }
+      case "fs.list":
+      case "fs.readdir": {
+        if (!r.exists || !statSync(r.real).isDirectory()) return fail(r.exists ? E.ENOTDIR : E.ENOENT);
+        return listDir(r.real, shown, maxWords, family === "fs.readdir");
+      }
+      case "fs.readlink":
+        // A host link's target is a host path: the guest never sees one.
+        return fail(E.EPERM);
+      case "fs.symlink":
+        return fail(E.EPERM);
+      case "fs.chmod": {
+        const mode = args[1] as number;
+        if (mode < 0 || mode > 0o777) return fail(E.EINVAL);
+        if (!r.exists) return fail(E.ENOENT);
+        return withFile(r, shown, constants.O_RDONLY, "chmod", (fd) => fchmodSync(fd, mode));
+      }
+      case "fs.mkdir": {
+        if (r.exists) return statSync(r.real).isDirectory() ? 0 : fail(E.EEXIST);
+        mkdirSync(r.real, { recursive: true });
+        return 0;
+      }
+      case "fs.remove": {
+        if (r.real === r.root) return fail(E.EBUSY);
+        if (!r.exists) return fail(E.ENOENT);
+        if (lstatSync(r.real).isDirectory()) rmdirSync(r.real);
+        else unlinkSync(r.real);
+        return 0;
+      }
+      case "fs.rename": {
+        const b = (second as (follow: boolean) => Resolved)(false);
+        if (r.real === r.root || b.real === b.root) return fail(E.EBUSY);
+        if (!r.exists) return fail(E.ENOENT);
+        renameSync(r.real, b.real);
+        return 0;
+      }
+      default:
+        return fail(E.EINVAL);
+    }
+  } catch (e) {
+    return fail(codeOf(e));
+  }
+}
+
+/** The mount a normalized guest path lies in, and the path inside it ("" for the mount point). */
+function mountOf(mounts: readonly Mount[], path: string): { mount: Mount; rest: string } | null {
+  let best: Mount | null = null;
+  for (const m of mounts) if (pathWithin(path, m.guest) && (!best || m.guest.length > best.guest.length)) best = m;
+  return best ? { mount: best, rest: path.slice(best.guest.length).replace(/^\/+/, "") } : null;
+}
+
+/**
+ * A call into a mount (process/files.ts resolved the guest path to one): the
+ * rest of the path is resolved inside the mounted directory on real paths,
+ * and nothing outside it is reached (EACCES).
+ */
+function mountCall(family: string, args: CapValue[], ctx: CapContext, mounts: readonly Mount[]): CapValue {
+  const shown = pathArg(args[0]);
+  const arrayResult = BUILTIN_SIGNATURES[family].result === "array";
+  const fail = (code: number): CapValue => (arrayResult ? Int32Array.of(code) : code);
+  const a = mountOf(mounts, shown);
+  if (!a) return fail(E.EACCES);
+  const inMount = (m: Mount, rest: string) => (follow: boolean) => resolveScoped([m.host], rest === "" ? "." : rest, follow, [[m.host]]);
+  let second: ((follow: boolean) => Resolved) | undefined;
+  if (family === "fs.rename") {
+    const b = mountOf(mounts, pathArg(args[1]));
+    if (!b || b.mount !== a.mount) return fail(E.EXDEV);
+    second = inMount(b.mount, b.rest);
+  }
+  return hostCall(family, args, ctx.maxWords, inMount(a.mount, a.rest), a.mount.readOnly, shown, second);
+}
+
+/**
+ * The fs family's handlers by name. An absolute path is a path into the
+ * process tree's file tree that process/files.ts found to lie in a mount;
+ * a relative path reaches the caller's host directory scopes.
+ */
+export function fsHandlers(mounts: readonly Mount[] = []): Record<string, CapHandler> {
+  const direct = directHandlers();
+  const out: Record<string, CapHandler> = {};
+  for (const family of FS_FAMILIES) {
+    const legacy = direct[family];
+    out[family] = handler(family, (args, ctx) => {
+      const shown = pathArg(args[0]);
+      if (shown.startsWith("/")) return mountCall(family, args, ctx, mounts);
+      if (legacy) return legacy.call(args, ctx) as CapValue;
+      // The families added with the file tree, on host directories: failures as results, escapes as faults.
+      resolveFor(ctx, shown); // refuses an escape before anything else
+      return hostCall(family, args, ctx.maxWords, (follow) => resolveFor(ctx, shown, follow), false, shown);
+    });
+  }
+  return out;
+}
+
+/** The first seven families on host directory scopes, as before the file tree: every refusal a fault. */
+function directHandlers(): Record<string, CapHandler> {
   return {
     "fs.read": handler("fs.read", (args, ctx) => {
       const shown = pathArg(args[0]);

@@ -35,6 +35,9 @@ import { readRegularFile } from "./hostfile.js";
 import { originOf } from "./net.js";
 import { PROMPTABLE } from "./prompt.js";
 import { BUILTIN_SIGNATURES, familiesScoped, type CapSpec } from "./signatures.js";
+import { normalizePath, pathWithin } from "./filetree.js";
+import type { Mount } from "./fs.js";
+import { TREE_PREFIX } from "./scope.js";
 
 /** A resolved policy: what the root holds. */
 export interface Policy {
@@ -50,6 +53,13 @@ export interface Policy {
   readonly seed: number;
   /** Absolute path of the kv store's JSON file, if any. */
   readonly kv?: string;
+  /**
+   * Host directories placed in the process tree's file tree (`--mount`),
+   * sorted by guest path. Each also grants every fs family at `tree:GUEST`.
+   * Only the guest paths and modes are recorded (policyToJson); the host
+   * directory is this host's.
+   */
+  readonly mounts?: readonly Mount[];
 }
 
 /** Where a policy comes from. */
@@ -58,6 +68,8 @@ export interface PolicySources {
   file?: string;
   /** Grants from flags (`--allow`), resolved against `cwd`. */
   allow?: readonly string[];
+  /** Mounts from flags (`--mount GUEST=HOST[:ro]`), HOST resolved against `cwd`. */
+  mounts?: readonly string[];
   /** Denials from flags (`--deny`). */
   deny?: readonly string[];
   /** Grants to ask about at first use, from flags (`--prompt`). */
@@ -89,6 +101,17 @@ interface Ctx {
   signature(family: string): CapSignature | undefined;
 }
 
+/**
+ * Shorthands a policy accepts: `fs.*:SCOPE` names every filesystem family with
+ * that scope, `env:KEY` is `env.get:KEY`; any other name is itself.
+ */
+export function expandGroup(raw: unknown): unknown[] {
+  if (typeof raw === "string" && raw.startsWith("env:")) return ["env.get" + raw.slice(3)];
+  if (typeof raw !== "string" || !raw.startsWith("fs.*")) return [raw];
+  const rest = raw.slice("fs.*".length);
+  return [...FS].sort().map((f) => f + rest);
+}
+
 /** Canonical, validated, scope-resolved form of one capability name. */
 function resolveName(raw: unknown, field: string, ctx: Ctx, forDeny: boolean): string {
   const at = field === "" ? ctx.where : `${ctx.where}: ${field}`;
@@ -103,7 +126,12 @@ function resolveName(raw: unknown, field: string, ctx: Ctx, forDeny: boolean): s
   if (FS.has(family)) {
     if (scope === "") {
       if (forDeny) return family;
-      throw new RarError("policy.needs_scope", `'${family}' needs a directory: ${family}:DIR`, at);
+      throw new RarError("policy.needs_scope", `'${family}' needs a directory: ${family}:DIR (a host directory) or ${family}:${TREE_PREFIX}/PATH (the file tree)`, at);
+    }
+    if (scope.startsWith(TREE_PREFIX)) {
+      const view = normalizePath(scope.slice(TREE_PREFIX.length));
+      if (typeof view === "number") throw new RarError("policy.bad_scope", `'${raw}': a view of the file tree is an absolute guest path (${family}:${TREE_PREFIX}/notes)`, at);
+      return `${family}:${TREE_PREFIX}${view}`;
     }
     const dir = resolve(ctx.base, scope);
     if (!existsSync(dir)) {
@@ -188,6 +216,7 @@ interface Parsed {
   mocks: Record<string, MockSpec>;
   seed?: number;
   kv?: string;
+  mounts: Mount[];
 }
 
 function stringList(v: unknown, field: string, where: string): unknown[] {
@@ -202,8 +231,8 @@ export function parsePolicy(doc: unknown, where: string, base: string, custom: P
   if (typeof doc !== "object" || doc === null || Array.isArray(doc)) throw new RarError("policy.bad_policy", "a policy is a JSON object", where);
   const d = doc as Record<string, unknown>;
   for (const k of Object.keys(d))
-    if (!["allow", "deny", "prompt", "mock", "seed", "kv", "$comment"].includes(k))
-      throw new RarError("policy.bad_field", `unknown field '${k}' (allow, deny, prompt, mock, seed, kv)`, `${where}: ${k}`);
+    if (!["allow", "deny", "prompt", "mock", "seed", "kv", "mount", "$comment"].includes(k))
+      throw new RarError("policy.bad_field", `unknown field '${k}' (allow, deny, prompt, mock, seed, kv, mount)`, `${where}: ${k}`);
   const mockSigs: Record<string, CapSignature> = {};
   const mocks: Record<string, MockSpec> = {};
   if (d.mock !== undefined) {
@@ -218,9 +247,10 @@ export function parsePolicy(doc: unknown, where: string, base: string, custom: P
     }
   }
   const ctx: Ctx = { where, base, signature: (f) => signature(f) ?? mockSigs[f] };
-  const allow = stringList(d.allow, "allow", where).map((c, i) => resolveName(c, `allow[${i}]`, ctx, false));
-  const deny = stringList(d.deny, "deny", where).map((c, i) => resolveName(c, `deny[${i}]`, ctx, true));
-  const prompt = stringList(d.prompt, "prompt", where).map((c, i) => promptName(c, `prompt[${i}]`, ctx));
+  const allow = stringList(d.allow, "allow", where).flatMap((c, i) => expandGroup(c).map((x) => resolveName(x, `allow[${i}]`, ctx, false)));
+  const deny = stringList(d.deny, "deny", where).flatMap((c, i) => expandGroup(c).map((x) => resolveName(x, `deny[${i}]`, ctx, true)));
+  const mounts = stringList(d.mount, "mount", where).map((m, i) => parseMount(m, base, `${where}: mount[${i}]`));
+  const prompt = stringList(d.prompt, "prompt", where).flatMap((c, i) => expandGroup(c).map((x) => promptName(x, `prompt[${i}]`, ctx)));
   let seed: number | undefined;
   if (d.seed !== undefined) {
     if (!isWord(d.seed)) throw new RarError("policy.bad_field", "seed must be a 32-bit integer", `${where}: seed`);
@@ -231,7 +261,46 @@ export function parsePolicy(doc: unknown, where: string, base: string, custom: P
     if (typeof d.kv !== "string" || d.kv === "") throw new RarError("policy.bad_field", "kv must be a file path", `${where}: kv`);
     kv = resolve(base, d.kv);
   }
-  return { allow, deny, prompt, mocks, seed, kv };
+  return { allow, deny, prompt, mocks, seed, kv, mounts };
+}
+
+/** Longest guest path a mount may be placed at. */
+const MOUNT_PATH_MAX = 4096;
+
+/** One `GUEST=HOST[:ro]` (HOST resolved against `base`): the host directory must exist. */
+export function parseMount(raw: unknown, base: string, at: string): Mount {
+  if (typeof raw !== "string") throw new RarError("policy.bad_mount", "a mount is a string GUEST=HOST[:ro]", at);
+  const eq = raw.indexOf("=");
+  if (eq < 0) throw new RarError("policy.bad_mount", `'${raw}' is not GUEST=HOST[:ro]`, at);
+  const guestRaw = raw.slice(0, eq);
+  let host = raw.slice(eq + 1);
+  let readOnly = false;
+  if (host.endsWith(":ro")) {
+    readOnly = true;
+    host = host.slice(0, -3);
+  } else if (host.endsWith(":rw")) host = host.slice(0, -3);
+  const guest = guestRaw.length <= MOUNT_PATH_MAX && guestRaw.startsWith("/") ? normalizePath(guestRaw) : -1;
+  if (typeof guest === "number" || guest === "/")
+    throw new RarError("policy.bad_mount", `'${guestRaw}': a mount point is an absolute guest path below / (like /data)`, at);
+  if (host === "") throw new RarError("policy.bad_mount", `'${raw}': no host directory`, at);
+  const dir = resolve(base, host);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new RarError("policy.no_dir", `'${host}': no such directory`, at);
+  return { guest, host: realpathSync(dir), readOnly };
+}
+
+/** Mounts sorted by guest path; refuses the same point twice or one inside another. */
+function checkMounts(mounts: Mount[], where: string): Mount[] {
+  mounts.sort((a, b) => (a.guest < b.guest ? -1 : a.guest > b.guest ? 1 : 0));
+  for (let i = 0; i < mounts.length; i++)
+    for (let j = i + 1; j < mounts.length; j++)
+      if (pathWithin(mounts[j].guest, mounts[i].guest))
+        throw new RarError("policy.bad_mount", `mount points ${mounts[i].guest} and ${mounts[j].guest} overlap`, where);
+  return mounts;
+}
+
+/** The grants a mount gives: every fs family, on its guest path. */
+function mountGrants(m: Mount): string[] {
+  return [...FS].sort().map((f) => `${f}:${TREE_PREFIX}${m.guest}`);
 }
 
 /** A capability a policy prompts for: resolved as a grant, of a family whose grants a call names exactly (prompt.ts). */
@@ -292,14 +361,15 @@ export function loadPolicy(src: PolicySources = {}): Policy {
   const signature = (f: string): CapSignature | undefined => BUILTIN_SIGNATURES[f] ?? known[f];
   const base = src.cwd ?? process.cwd();
   const flag = (list: readonly string[] | undefined, opt: string, forDeny: boolean): string[] =>
-    (list ?? []).map((raw) => resolveName(raw, "", { where: `${opt} ${raw}`, base, signature }, forDeny));
+    (list ?? []).flatMap((raw) => expandGroup(raw).map((x) => resolveName(x, "", { where: `${opt} ${raw}`, base, signature }, forDeny)));
+  const mounts = checkMounts([...(file?.mounts ?? []), ...(src.mounts ?? []).map((m) => parseMount(m, base, `--mount ${m}`))], src.file ?? "--mount");
   const flags = { allow: [...flag(src.defaults, "default grant", false), ...flag(src.allow, "--allow", false)], deny: flag(src.deny, "--deny", true) };
-  const flagPrompts = (src.prompt ?? []).map((raw) => promptName(raw, "", { where: `--prompt ${raw}`, base, signature }));
+  const flagPrompts = (src.prompt ?? []).flatMap((raw) => expandGroup(raw).map((x) => promptName(x, "", { where: `--prompt ${raw}`, base, signature })));
   const denials = [...new Set([...(file?.deny ?? []), ...flags.deny])].sort();
   const mocks: Record<string, MockSpec> = {};
   for (const [family, spec] of Object.entries(file?.mocks ?? {}))
     if (!denials.some((d) => capFamily(d) === family && capScope(d) === "")) mocks[family] = spec;
-  const allowed = [...(file?.allow ?? []), ...flags.allow].filter((g) => !(capFamily(g) in mocks));
+  const allowed = [...(file?.allow ?? []), ...flags.allow, ...mounts.flatMap(mountGrants)].filter((g) => !(capFamily(g) in mocks));
   const grants = applyDenials([...new Set(allowed)], denials, src.file ?? "flags");
   // A prompt is for what is neither granted, denied nor mocked.
   const asked = [...new Set([...(file?.prompt ?? []), ...flagPrompts])].filter((p) => !(capFamily(p) in mocks) && !capCovers(grants, p));
@@ -313,6 +383,7 @@ export function loadPolicy(src: PolicySources = {}): Policy {
     mocks,
     seed: file?.seed ?? 0,
     kv: file?.kv,
+    ...(mounts.length > 0 ? { mounts } : {}),
   };
 }
 
@@ -360,7 +431,7 @@ export function negotiateImage(
       const scoped = capScope(r) !== "";
       throw new RarError(
         "policy.not_granted",
-        `the image asks for ${r}, which this host does not grant: pass --allow ${scoped ? `${family}:DIR (a directory containing ${capScope(r)})` : r} or grant it in a policy`,
+        `the image asks for ${r}, which this host does not grant: pass --allow ${!scoped ? r : capScope(r).startsWith(TREE_PREFIX) ? `${r} (or a wider view of the file tree)` : `${family}:DIR (a directory containing ${capScope(r)})`} or grant it in a policy`,
         where,
       );
     }
@@ -391,6 +462,8 @@ export function policyToJson(p: Policy): string {
   }
   const doc: Record<string, unknown> = { denials: [...p.denials], grants: [...p.grants], mocks, seed: p.seed };
   if (p.kv !== undefined) doc.kv = p.kv;
+  // Mount points and modes only: the host directory behind each is the host's.
+  if (p.mounts && p.mounts.length > 0) doc.mounts = p.mounts.map((m) => [m.guest, m.readOnly ? "ro" : "rw"]);
   // Only when there are some: the text (and digest) of a policy without prompts is as before they existed.
   if (p.prompts !== undefined && p.prompts.length > 0) doc.prompts = [...p.prompts];
   return JSON.stringify(doc);
@@ -420,7 +493,19 @@ export function policyFromJson(text: string, where: string): Policy {
   }
   if (d.kv !== undefined && typeof d.kv !== "string") throw new RarError("policy.bad_policy", "recorded kv path is invalid", where);
   if (d.prompts !== undefined && !Array.isArray(d.prompts)) throw new RarError("policy.bad_policy", "recorded prompts are invalid", where);
+  const mounts: Mount[] = [];
+  if (d.mounts !== undefined) {
+    if (!Array.isArray(d.mounts) || d.mounts.length > 4096) throw new RarError("policy.bad_policy", "recorded mounts are invalid", where);
+    for (const m of d.mounts) {
+      const ok = Array.isArray(m) && m.length === 2 && typeof m[0] === "string" && (m[1] === "ro" || m[1] === "rw");
+      const guest = ok && m[0].length <= MOUNT_PATH_MAX && m[0].startsWith("/") ? normalizePath(m[0]) : -1;
+      if (typeof guest === "number" || guest !== m[0] || guest === "/") throw new RarError("policy.bad_policy", "recorded mounts are invalid", where);
+      mounts.push({ guest, host: "", readOnly: m[1] === "ro" });
+    }
+    checkMounts(mounts, where);
+  }
   return {
+    ...(mounts.length > 0 ? { mounts } : {}),
     grants: strings(d.grants),
     denials: strings(d.denials),
     ...(d.prompts !== undefined ? { prompts: strings(d.prompts as unknown[]) } : {}),

@@ -22,7 +22,9 @@ export interface CapSignature {
  * - none: takes no scope;
  * - real: its one scope, `:real`, selects the host's real clock or generator
  *   instead of the virtual one (only `:real` covers it);
- * - dir: a host directory, required (`fs.read:DIR`); checked on real paths;
+ * - dir: required; a host directory (`fs.read:DIR`, checked on real paths;
+ *   relative guest paths reach it), or a view of the process tree's own file
+ *   tree (`fs.read:tree:/notes`; absolute guest paths reach it);
  * - prefix: optional; reaches only keys equal to it or below it (`kv.get:app`);
  * - key: required; one name matched exactly (`env.get:HOME` reaches HOME only);
  * - origin: required; one web origin (scheme://host[:port]) matched exactly on
@@ -62,6 +64,15 @@ export const BUILTIN_SIGNATURES: Readonly<Record<string, CapSpec>> = {
   "fs.mkdir": { version: 1, args: ["array"], names: ["path"], result: "int", returns: "0", call: "sync", scope: "dir", effect: true, doc: "create a directory and its missing parents" },
   "fs.remove": { version: 1, args: ["array"], names: ["path"], result: "int", returns: "0", call: "sync", scope: "dir", effect: true, doc: "remove a file, a symlink or an empty directory" },
   "fs.rename": { version: 1, args: ["array", "array"], names: ["from", "to"], result: "int", returns: "0", call: "sync", scope: "dir", effect: true, doc: "rename within the caller's scopes" },
+  "fs.info": { version: 1, args: ["array"], names: ["path"], result: "array", returns: "[kind, size, mode]", call: "sync", scope: "dir", effect: false, doc: "kind (1 file, 2 directory, 3 link, 4 other), size (a file's bytes, a link's characters, 0 for a directory) and permission bits, following links" },
+  "fs.lstat": { version: 1, args: ["array"], names: ["path"], result: "array", returns: "[kind, size, mode]", call: "sync", scope: "dir", effect: false, doc: "as fs.info, but a link is described itself (kind 3, size: its target's length)" },
+  "fs.readdir": { version: 1, args: ["array"], names: ["path"], result: "array", returns: "text", call: "sync", scope: "dir", effect: false, doc: "a directory's entries, sorted, one per line, each its kind letter (f d l o), a space and its name" },
+  "fs.exists": { version: 1, args: ["array"], names: ["path"], result: "int", returns: "0 or 1", call: "sync", scope: "dir", effect: false, doc: "1 when the path leads to something (following links), else 0" },
+  "fs.readlink": { version: 1, args: ["array"], names: ["path"], result: "array", returns: "text", call: "sync", scope: "dir", effect: false, doc: "a link's target as written (file tree only)" },
+  "fs.write_at": { version: 1, args: ["array", "int", "array"], names: ["path", "offset", "bytes"], result: "int", returns: "n", call: "sync", scope: "dir", effect: true, doc: "write bytes at an offset, creating the file and zero-filling a gap; returns their count" },
+  "fs.truncate": { version: 1, args: ["array", "int"], names: ["path", "size"], result: "int", returns: "0", call: "sync", scope: "dir", effect: true, doc: "cut a file to size bytes or extend it with zeros" },
+  "fs.chmod": { version: 1, args: ["array", "int"], names: ["path", "mode"], result: "int", returns: "0", call: "sync", scope: "dir", effect: true, doc: "set the permission bits (0 to 0o777), following links" },
+  "fs.symlink": { version: 1, args: ["array", "array"], names: ["path", "target"], result: "int", returns: "0", call: "sync", scope: "dir", effect: true, doc: "make a link at path to target (file tree only; the target must lie in the maker's view)" },
   "io.eprint": { version: 1, args: ["array"], names: ["text"], result: "int", returns: "0", call: "sync", scope: "none", effect: false, doc: "write the code points as one line to stderr, the program's own error stream" },
   "random.bytes": { version: 1, args: ["int"], names: ["n"], result: "array", returns: "bytes", call: "sync", scope: "real", effect: false, doc: "n random bytes 0..255, one per word, n from 0 to 65536 (virtual: from the seed, a stream apart from random.u32, unless :real)" },
   "clock.mono": { version: 1, args: [], names: [], result: "int", returns: "ms", call: "sync", scope: "real", effect: false, doc: "a monotonic millisecond clock (virtual: +1 per read, +ms per sleep, unless :real)" },

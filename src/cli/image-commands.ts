@@ -167,7 +167,8 @@ export function reportJson(r: ImageReport): string {
     out.push("]}");
     open--;
   }
-  out.push(`,"trace":{"events":${r.trace.events},"head":${JSON.stringify(r.trace.head)}}}`);
+  out.push(`,"trace":{"events":${r.trace.events},"head":${JSON.stringify(r.trace.head)}}`);
+  out.push(`,"files":{"entries":${r.files.entries},"bytes":${r.files.bytes},"words":${r.files.words}}}`);
   return out.join("");
 }
 
@@ -201,6 +202,7 @@ export function reportText(r: ImageReport, file: string): string {
     if (p.fault) lines.push(`${indent}  ${p.fault}`);
   }
   lines.push(`trace: ${r.trace.events} event(s), head ${r.trace.head}`);
+  if (r.files.entries > 0) lines.push(`files: ${r.files.entries} entries, ${r.files.bytes} bytes (${r.files.words} words; rar fs ${file} ls)`);
   return lines.join("\n") + "\n";
 }
 

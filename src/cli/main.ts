@@ -89,6 +89,7 @@ const EXTRA_COMMANDS: Readonly<Record<string, (program: Command) => Promise<void
   debug: async (p) => (await import("./debug-commands.js")).addDebugCommands(p, finish),
   cluster: async (p) => (await import("./cluster-commands.js")).addClusterCommands(p, finish),
   caps: async (p) => (await import("./caps-command.js")).addCapsCommand(p),
+  fs: async (p) => (await import("./fs-command.js")).addFsCommand(p),
 };
 const COMMAND_GROUP: Readonly<Record<string, string>> = {
   resume: "images",
@@ -107,6 +108,7 @@ const COMMAND_GROUP: Readonly<Record<string, string>> = {
   fetch: "cluster",
   cancel: "cluster",
   caps: "caps",
+  fs: "fs",
 };
 
 /**

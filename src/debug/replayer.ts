@@ -15,6 +15,7 @@ import { Machine, interruptRoot, raiseLimits } from "../process/scheduler.js";
 import { describeEvent, promptBefore, type InterruptEvent, type StartEvent, type TraceEvent } from "../trace/trace.js";
 import type { Module } from "../vm/module.js";
 import { StatusCode } from "../vm/opcodes.js";
+import { applyImport, mountPointsOf } from "../trace/replay.js";
 
 /** How a move of the replay ended. */
 export type Moved =
@@ -84,6 +85,7 @@ export class Replayer {
       const l = rec.module(d);
       if (l) m.intern(l);
     }
+    m.mounts = mountPointsOf(rec.start.policy);
     return m;
   }
 
@@ -164,6 +166,13 @@ export class Replayer {
           break;
         case "narrow":
           applyGrants(r, e.grants);
+          break;
+        case "fs_import":
+          try {
+            applyImport(r, e);
+          } catch (err) {
+            return this.diverge(`the trace's file import is malformed: ${(err as Error).message}`);
+          }
           break;
         case "interrupt":
           if (r.status !== StatusCode.OUT_OF_GAS || r.gasUsed !== e.gas)

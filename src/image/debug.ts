@@ -5,7 +5,10 @@
 // by decode.ts like every other part.
 //
 //   debug      = [ every, [checkpoint...], [[file, text]...], slice | nil ]
-//   checkpoint = [ at, events, step | nil, [module digest...], tree ]
+//   checkpoint = [ at, events, step | nil, [module digest...], tree (, files) ]
+//
+// A checkpoint whose root owns files carries them (files.ts), so the debugger
+// restores the file tree with the processes.
 //   slice      = [ from, to ]
 //
 // A checkpoint's tree is written like the image's tree (records.ts), its
@@ -18,6 +21,7 @@ import type { Module } from "../vm/module.js";
 import type { Checkpoint, DebugPart } from "./format.js";
 import { modulesOf, writeTree } from "./records.js";
 import { WireWriter, join } from "./wire.js";
+import { writeFiles } from "./files.js";
 
 /** Encodes the tree of `root` (stopped at an instruction boundary, possibly mid-run) as a checkpoint. */
 export function captureCheckpoint(
@@ -29,12 +33,14 @@ export function captureCheckpoint(
 ): Checkpoint {
   const modules = modulesOf([root], resolve);
   const index = new Map(modules.map((m, i) => [m.digest, i]));
-  const w = new WireWriter().array(5).int(at).int(events);
+  const files = root.files && !root.files.empty ? root.files : null;
+  const w = new WireWriter().array(files ? 6 : 5).int(at).int(events);
   if (step === null) w.nil();
   else w.int(step);
   w.array(modules.length);
   for (const m of modules) w.str(m.digest);
   writeTree(w, root, index, false);
+  if (files) writeFiles(w, files);
   return { at, gas: root.gasUsed, events, step, modules, bytes: join(w.parts(), w.length()), words: root.memUsed };
 }
 

@@ -22,6 +22,7 @@ import {
   IMAGE_MAGIC,
   IMAGE_VERSION,
   IMAGE_VERSION_DEBUG,
+  IMAGE_VERSION_FILES,
   RECORD_FIELDS,
   emptyTrace,
   type Checkpoint,
@@ -33,6 +34,7 @@ import {
 import { HEADER_BYTES } from "./encode.js";
 import { verifyTree } from "./verify.js";
 import { elementSpans, unpackChecked } from "./wire.js";
+import { readFiles } from "./files.js";
 
 export interface DecodeOptions {
   /** Deepest allowed process (the image's root is depth 0). Default 4096. */
@@ -300,8 +302,8 @@ function readHeader(r: Reader, bytes: Uint8Array): [Uint8Array, Uint8Array, numb
   for (let i = 0; i < magic.length; i++)
     if (bytes[i] !== magic[i]) r.fail(i < bytes.length ? "image.magic" : "image.truncated", "not a rar image (bad magic)");
   const outer = r.array(unpackChecked(bytes, 2, r.where), "header", 4);
-  if (outer[1] !== IMAGE_VERSION && outer[1] !== IMAGE_VERSION_DEBUG)
-    r.fail("image.version", `image format version ${describe(outer[1])}; this runtime reads versions ${IMAGE_VERSION} and ${IMAGE_VERSION_DEBUG}`);
+  if (outer[1] !== IMAGE_VERSION && outer[1] !== IMAGE_VERSION_DEBUG && outer[1] !== IMAGE_VERSION_FILES)
+    r.fail("image.version", `image format version ${describe(outer[1])}; this runtime reads versions ${IMAGE_VERSION} to ${IMAGE_VERSION_FILES}`);
   const digest = r.digest(outer[2], "digest");
   const body = r.bin(outer[3], "body");
   if (bytes.length !== HEADER_BYTES + body.length) r.fail("image.shape", "the header is not in canonical form");
@@ -321,10 +323,22 @@ interface TreeContext {
 }
 
 /** A checkpoint's tree records: built and verified (its root may stand mid-run). */
-function checkpointProcs(r: Reader, x: unknown, modules: readonly Module[], ctx: TreeContext, at: string): Process[] {
+function checkpointProcs(r: Reader, x: unknown, modules: readonly Module[], ctx: TreeContext, at: string, files?: unknown): Process[] {
   const procs = buildTree(r, x, modules, ctx.maxDepth, ctx.memMax, ctx.slack, at);
+  if (files !== undefined) {
+    const tree = readFiles(files, (message, where) => r.fail("image.shape", message, `${at} ${where}`));
+    if (tree.empty) r.fail("image.shape", "a files part that holds nothing (such checkpoints have none)", `${at} files`);
+    procs[0].files = tree;
+  }
   verifyTree(procs, `${r.where}: ${at}`, true);
   return procs;
+}
+
+/** A checkpoint's fields: five, or six when its root owned files. */
+function checkpointFields(r: Reader, x: unknown, at: string): unknown[] {
+  const c = r.array(x, at);
+  if (c.length !== 5 && c.length !== 6) r.fail("image.shape", `expected an array of 5 or 6, got ${describe(x)}`, at);
+  return c;
 }
 
 /** The debug part (version 2), every checkpoint's tree verified; `used` collects the modules they run. */
@@ -337,7 +351,7 @@ function readDebug(r: Reader, x: unknown, body: Uint8Array, byDigest: ReadonlyMa
   const checkpoints: Checkpoint[] = [];
   for (let i = 0; i < list.length; i++) {
     const at = `checkpoint ${i}`;
-    const c = r.array(list[i], at, 5);
+    const c = checkpointFields(r, list[i], at);
     const where = r.int(c[0], 0, Number.MAX_SAFE_INTEGER, `${at} at`);
     const ev = r.int(c[1], 0, events, `${at} events`);
     const step = c[2] === null ? null : r.int(c[2], 0, Number.MAX_SAFE_INTEGER, `${at} step`);
@@ -350,7 +364,7 @@ function readDebug(r: Reader, x: unknown, body: Uint8Array, byDigest: ReadonlyMa
       if (!m) r.fail("image.shape", `names a module the image does not hold`, `${at} modules`);
       return m;
     });
-    const procs = checkpointProcs(r, c[4], mods, ctx, at);
+    const procs = checkpointProcs(r, c[4], mods, ctx, at, c[5]);
     const root = procs[0];
     if (root.gasUsed > where) r.fail("image.shape", `the tree used ${root.gasUsed} gas, past its place at ${where}`, `${at} tree`);
     used.push(...procs);
@@ -380,9 +394,9 @@ function readDebug(r: Reader, x: unknown, body: Uint8Array, byDigest: ReadonlyMa
  */
 export function checkpointTree(c: Checkpoint, opts: DecodeOptions = {}): Process {
   const r = new Reader(opts.where ?? "checkpoint");
-  const wire = r.array(unpackChecked(c.bytes, IMAGE_LIMITS.nesting, r.where), "checkpoint", 5);
+  const wire = checkpointFields(r, unpackChecked(c.bytes, IMAGE_LIMITS.nesting, r.where), "checkpoint");
   const slack = new Slack(r, IMAGE_LIMITS.stackSlack + c.bytes.length);
-  return checkpointProcs(r, wire[4], c.modules, { maxDepth: opts.maxDepth ?? 4096, memMax: opts.memMax ?? 1 << 28, slack }, `checkpoint at ${c.at}`)[0];
+  return checkpointProcs(r, wire[4], c.modules, { maxDepth: opts.maxDepth ?? 4096, memMax: opts.memMax ?? 1 << 28, slack }, `checkpoint at ${c.at}`, wire[5])[0];
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -400,12 +414,18 @@ export function decodeImage(bytes: Uint8Array, opts: DecodeOptions = {}): Decode
   const actual = sha256(bodyBytes);
   if (!sameBytes(actual, digest))
     r.fail("image.digest", `content digest mismatch: the image says ${hex(digest).slice(0, 16)}…, its content hashes to ${hex(actual).slice(0, 16)}… (corrupted)`);
-  const body = r.array(unpackChecked(bodyBytes, IMAGE_LIMITS.nesting, r.where), "body", version === IMAGE_VERSION ? BODY_FIELDS : BODY_FIELDS + 1);
+  const body = r.array(unpackChecked(bodyBytes, IMAGE_LIMITS.nesting, r.where), "body", BODY_FIELDS + version - IMAGE_VERSION);
   const runtime = r.str(body[B.runtime], IMAGE_LIMITS.runtimeLength, "runtime");
   const policy = r.digest(body[B.policy], "policy");
   const modules = readModules(r, body[B.modules], bodyBytes, opts.known);
   const slack = new Slack(r, IMAGE_LIMITS.stackSlack + bytes.length);
   const procs = buildTree(r, body[B.tree], modules, maxDepth, memMax, slack, "tree");
+  // The root's files are part of its footprint: attached before the budgets are checked.
+  if (version === IMAGE_VERSION_FILES) {
+    const files = readFiles(body[B.files], (message, at) => r.fail("image.shape", message, at));
+    if (files.empty) r.fail("image.shape", "a files part that holds nothing (such images have none)", "files");
+    procs[0].files = files;
+  }
   verifyTree(procs, r.where);
 
   const originWire = r.array(body[B.origin], "origin", 2);
@@ -422,7 +442,7 @@ export function decodeImage(bytes: Uint8Array, opts: DecodeOptions = {}): Decode
   const trace = readTrace(r, body[B.trace]);
   const byDigest = new Map(modules.map((m) => [m.digest, m]));
   const checkpointed: Process[] = [];
-  const debug = version === IMAGE_VERSION ? null : readDebug(r, body[B.debug], bodyBytes, byDigest, trace.events.length, { maxDepth, memMax, slack }, checkpointed);
+  const debug = version === IMAGE_VERSION || (version === IMAGE_VERSION_FILES && body[B.debug] === null) ? null : readDebug(r, body[B.debug], bodyBytes, byDigest, trace.events.length, { maxDepth, memMax, slack }, checkpointed);
 
   // Every module is run by some process (of the tree, the origin or a checkpoint) or linked by one that is.
   const used = new Set<string>();

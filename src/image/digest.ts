@@ -19,6 +19,7 @@ import type { Module } from "../vm/module.js";
 import { STATE_VERSION, POLICY_TAG, STATE_TAG, type TraceSlot, HOST_EVENT_KINDS } from "./format.js";
 import { modulesOf, writeTree } from "./records.js";
 import { WireWriter } from "./wire.js";
+import { writeFiles } from "./files.js";
 
 export function sha256Chunks(chunks: readonly Uint8Array[]): Uint8Array {
   const h = createHash("sha256");
@@ -46,17 +47,20 @@ export function policyDigest(grants: readonly string[], policyText: string): Uin
 
 /**
  * The execution-state digest of a tree: its modules (by digest; linked ones
- * `resolve` knows included), every process without limits or `need`, and the
- * trace events that are not host actions.
+ * `resolve` knows included), every process without limits or `need`, the
+ * trace events that are not host actions, and the root's files.
  */
 export function stateDigest(root: Process, trace: TraceSlot, resolve: (digest: string) => Module | undefined): Uint8Array {
   const modules = modulesOf([root], resolve);
-  const w = new WireWriter().array(5).str(STATE_TAG).int(STATE_VERSION).array(modules.length);
+  // The root's files are state; a tree without any is encoded as before files existed.
+  const files = root.files && !root.files.empty ? root.files : null;
+  const w = new WireWriter().array(files ? 6 : 5).str(STATE_TAG).int(STATE_VERSION).array(modules.length);
   for (const m of modules) w.str(m.digest);
   const index = new Map(modules.map((m, i) => [m.digest, i]));
   writeTree(w, root, index, true);
   const events = trace.events.filter((e) => !HOST_EVENT_KINDS.has(e[0]));
   w.array(events.length);
   for (const e of events) w.value(e);
+  if (files) writeFiles(w, files);
   return sha256Chunks(w.parts());
 }

@@ -11,7 +11,8 @@ import type { Process } from "../process/process.js";
 import type { Module } from "../vm/module.js";
 import { sha256Chunks } from "./digest.js";
 import { writeDebug } from "./debug.js";
-import { BODY_FIELDS, IMAGE_MAGIC, IMAGE_VERSION, IMAGE_VERSION_DEBUG, type ImageMeta } from "./format.js";
+import { BODY_FIELDS, IMAGE_MAGIC, IMAGE_VERSION, IMAGE_VERSION_DEBUG, IMAGE_VERSION_FILES, type ImageMeta } from "./format.js";
+import { writeFiles } from "./files.js";
 import { modulesOf, writeTree } from "./records.js";
 import { WireWriter } from "./wire.js";
 
@@ -28,7 +29,8 @@ export function encodeImage(root: Process, meta: ImageMeta, resolve: (digest: st
   const debug = meta.debug ?? null;
   const modules = modulesOf(origin ? [root, origin] : [root], resolve, debug ? debug.checkpoints.flatMap((c) => c.modules) : []);
   const index = new Map(modules.map((m, i) => [m.digest, i]));
-  const w = new WireWriter().array(debug ? BODY_FIELDS + 1 : BODY_FIELDS).str(meta.runtime).bin(meta.policy);
+  const files = root.files && !root.files.empty ? root.files : null;
+  const w = new WireWriter().array(files ? BODY_FIELDS + 2 : debug ? BODY_FIELDS + 1 : BODY_FIELDS).str(meta.runtime).bin(meta.policy);
   w.array(2).bin(meta.origin.digest);
   if (origin) writeTree(w, origin, index, false);
   else w.nil();
@@ -38,8 +40,10 @@ export function encodeImage(root: Process, meta: ImageMeta, resolve: (digest: st
   w.array(2).bin(meta.trace.head).array(meta.trace.events.length);
   for (const e of meta.trace.events) w.value(e);
   if (debug) writeDebug(w, debug);
+  else if (files) w.nil();
+  if (files) writeFiles(w, files);
 
-  return seal(w.parts(), w.length(), debug ? IMAGE_VERSION_DEBUG : IMAGE_VERSION);
+  return seal(w.parts(), w.length(), files ? IMAGE_VERSION_FILES : debug ? IMAGE_VERSION_DEBUG : IMAGE_VERSION);
 }
 
 /** The image around body bytes (given as chunks): the fixed header with the body's digest, then the body. */

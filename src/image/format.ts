@@ -15,6 +15,12 @@ export const IMAGE_VERSION = 1;
  * version 1 writers make; decoders read both.
  */
 export const IMAGE_VERSION_DEBUG = 2;
+/**
+ * Version 3 adds one more body field after the debug part (nil when there is
+ * none): the file tree the root owns (files.ts). A writer uses it only for a
+ * tree that holds files, so other images keep their version and bytes.
+ */
+export const IMAGE_VERSION_FILES = 3;
 /** The version tag inside the execution-state digest's encoding (the state's layout, not the file's). */
 export const STATE_VERSION = 1;
 /** The runtime that wrote an image (informational; compatibility is IMAGE_VERSION's job). Matches package.json. */
@@ -55,7 +61,7 @@ export const F = {
 export const RECORD_FIELDS = 25;
 
 /** Positions in the body array. */
-export const B = { runtime: 0, policy: 1, origin: 2, modules: 3, tree: 4, trace: 5, debug: 6 } as const;
+export const B = { runtime: 0, policy: 1, origin: 2, modules: 3, tree: 4, trace: 5, debug: 6, files: 7 } as const;
 /** Body fields of a version 1 image; version 2 adds the debug part. */
 export const BODY_FIELDS = 6;
 

@@ -6,6 +6,7 @@
 import type { Process, StatusName } from "../process/process.js";
 import { describeFault, locate } from "../process/report.js";
 import { StatusCode } from "../vm/opcodes.js";
+import { KIND } from "../caps/filetree.js";
 import type { DecodedImage } from "./decode.js";
 import { hex, stateDigest } from "./digest.js";
 import { preorder } from "./records.js";
@@ -46,6 +47,8 @@ export interface ImageReport {
   initialDigest: string;
   processes: ProcessReport[];
   trace: { events: number; head: string };
+  /** The root's file tree: entries, bytes of its files, and words of footprint (all 0 without one). */
+  files: { entries: number; bytes: number; words: number };
 }
 
 function processReport(p: Process, depth: number): ProcessReport {
@@ -74,6 +77,16 @@ function processReport(p: Process, depth: number): ProcessReport {
   };
 }
 
+function filesReport(root: Process): ImageReport["files"] {
+  let entries = 0;
+  let bytes = 0;
+  for (const [, n] of root.files?.walk() ?? []) {
+    entries++;
+    if (n.kind === KIND.file) bytes += n.data.length;
+  }
+  return { entries, bytes, words: root.files?.words ?? 0 };
+}
+
 export function inspectImage(img: DecodedImage): ImageReport {
   const byDigest = new Map(img.modules.map((m) => [m.digest, m]));
   const depths = new Map<Process, number>();
@@ -91,5 +104,6 @@ export function inspectImage(img: DecodedImage): ImageReport {
     initialDigest: hex(img.meta.origin.digest),
     processes,
     trace: { events: img.meta.trace.events.length, head: hex(img.meta.trace.head) },
+    files: filesReport(img.root),
   };
 }

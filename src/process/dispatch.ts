@@ -7,6 +7,7 @@ import { RESULT_MAX, argWords, capFamily, capScope, normalizeResult, type CapCon
 import type { Module } from "../vm/module.js";
 import { GAS, Op, StatusCode, WIDTH, wordGas } from "../vm/opcodes.js";
 import { fillInbox } from "./inbox.js";
+import { isTreeCall, treeCall } from "./files.js";
 import { REQUEST_ARG_WORDS, type Process } from "./process.js";
 import { Step, charge, fault, type Scheduler, type SlowOp } from "./slow.js";
 
@@ -111,10 +112,18 @@ const capCall: SlowOp = (m, d, op) => {
     return Step.Stop;
   }
   let result: CapValue | Promise<CapValue>;
+  // What the caller can receive: its headroom plus the inbox a result replaces (as deliver() checks).
+  const maxWords = Math.min(cpu.memFree + (d.inbox?.length ?? 0), RESULT_MAX);
+  let hostArgs = args;
+  if (isTreeCall(name, args)) {
+    // The process tree's own files: state, not a host input (files.ts); a mount goes on to the host.
+    const t = treeCall(m, d, name, args, maxWords);
+    if ("result" in t) return deliver(m, d, name, args, t.result);
+    if ("refused" in t) return fault(cpu, "cap_failed", `${name}: ${t.refused}`);
+    hostArgs = t.host;
+  }
   try {
-    // What the caller can receive: its headroom plus the inbox a result replaces (as deliver() checks).
-    const maxWords = Math.min(cpu.memFree + (d.inbox?.length ?? 0), RESULT_MAX);
-    result = (handler as NonNullable<typeof handler>).call(args, new CallContext(d, name, scopes, maxWords, m.hostGrants));
+    result = (handler as NonNullable<typeof handler>).call(hostArgs, new CallContext(d, name, scopes, maxWords, m.hostGrants));
   } catch (e) {
     // A handler refusing a call (bad path, scope escape, ...) faults the caller, not the host.
     return fault(cpu, "cap_failed", `${name}: ${e instanceof Error ? e.message : String(e)}`);

@@ -6,6 +6,7 @@ import type { Cpu } from "../vm/interpreter.js";
 import type { Module } from "../vm/module.js";
 import { Frame, StatusCode } from "../vm/opcodes.js";
 import { Children } from "./child-table.js";
+import type { FileTree } from "../caps/filetree.js";
 
 export { Children };
 import { STATUS_NAMES, type StatusName } from "../vm/status.js";
@@ -191,6 +192,9 @@ export class Process {
   /** Footprint of the whole subtree, in words. */
   memUsed = 0;
 
+  /** The file tree this process owns: only a root has one, made when first needed (process/files.ts). */
+  files: FileTree | null = null;
+
   /** Capabilities held, sorted. */
   caps: string[];
   /** Capabilities whose calls stop this process for its parent to answer, sorted. */
@@ -287,6 +291,7 @@ export class Process {
     this.gasUsed = 0;
     this.memLimit = memLimit;
     this.memUsed = 0;
+    this.files = null;
     this.caps = caps;
     this.traps = traps;
     this.nextHandle = 1;
@@ -299,7 +304,7 @@ export class Process {
    * (fresh: not entered yet) the arguments waiting on its stack.
    */
   ownFootprint(): number {
-    let words = PROCESS_WORDS + this.memSize + (this.inbox?.length ?? 0) + requestWords(this.request);
+    let words = PROCESS_WORDS + this.memSize + (this.inbox?.length ?? 0) + requestWords(this.request) + (this.files?.words ?? 0);
     if (this.fp === 0) return words + this.sp;
     for (let i = 0; i < this.fp; i += Frame.Words) words += this.module.frameCost[this.frames[i + Frame.Fn]];
     return words;

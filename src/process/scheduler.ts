@@ -111,6 +111,13 @@ export class Machine implements Scheduler {
    * the root's grants are the host's (a run started here).
    */
   hostGrants: readonly string[] | null = null;
+  /**
+   * Guest paths where the host mounted a directory into the file tree
+   * (normalized, sorted): a filesystem call reaching one goes to the host's
+   * handler (process/files.ts). Only guest paths: which host directory each
+   * is stays with the host's handlers.
+   */
+  mounts: readonly string[] = [];
   /** The root gasUsed at which run() returns "sliced" (Infinity: run until the root stops). */
   private stopAt = Infinity;
   /** Step tracing: called before every instruction when set (costs nothing when not). */
@@ -350,6 +357,12 @@ export class Machine implements Scheduler {
     if (this.stepNeed === 0) (this.onStep as NonNullable<typeof this.onStep>)(d, cpu.pc);
     this.stepNeed = 0;
     this.stepArmed = cpu.gas;
+  }
+
+  /** Settles the running process d and loads its counters again (after its chain's usage changed outside them). */
+  reload(d: Process): void {
+    this.leave(d);
+    this.load(d);
   }
 
   /** Saves the registers into p and settles used gas and memory into the whole chain. */

@@ -67,6 +67,8 @@ export interface Scheduler {
   readonly images?: ImageCodec;
   /** The host's own grants above the root (Machine.hostGrants). */
   readonly hostGrants: readonly string[] | null;
+  /** Guest mount points of the file tree (Machine.mounts). */
+  readonly mounts: readonly string[];
   readonly onCapCall?: (event: CapCallEvent) => void;
   /** Verified modules: shared by digest, linked, made by SPAWNC. */
   readonly code: CodeCache;
@@ -79,6 +81,8 @@ export interface Scheduler {
   pending: PendingCall | null;
   /** Saves the registers into p and settles what the counters used into p's chain. */
   leave(p: Process): void;
+  /** Settles the running process and loads its counters again (after its chain's usage changed outside them). */
+  reload(d: Process): void;
   /** The running process's own gas (or memory) headroom, counting what the counters used since they were loaded. */
   ownLeft(d: Process, gas: boolean): number;
 }

@@ -131,6 +131,12 @@ export const EVENTS = {
   /** The host narrowed the root's grants on resume. */
   narrow: [field("grants", "grants")],
   /**
+   * The host replaced the root's file tree while it was stopped (`rar fs
+   * import`): the tree's canonical encoding (image/files.ts), `length` bytes
+   * packed into words, little-endian, the last one padded with zeros.
+   */
+  fs_import: [field("length", "amount", "byte length"), field("files", "words", "imported files")],
+  /**
    * The host's answer to a prompt (caps/prompt.ts): whether the grant `cap`
    * (`net.fetch:http://h:1`, `env.get:HOME`) may be used, asked at the first
    * call of the process at `path` that exercises it; `allowed` is 1 or 0.
@@ -157,6 +163,7 @@ export type InterruptEvent = EventOf<"interrupt">;
 export type AnswerEvent = EventOf<"answer">;
 export type NarrowEvent = EventOf<"narrow">;
 export type PromptEvent = EventOf<"prompt">;
+export type FsImportEvent = EventOf<"fs_import">;
 export type TraceEvent = { [K in EventKind]: EventOf<K> }[EventKind];
 
 /** Whether `kind` names an event kind (own keys only: "constructor" is not one). */
@@ -248,6 +255,8 @@ export function describeEvent(e: TraceEvent): string {
       return `host narrow grants to [${e.grants.join(", ")}]`;
     case "prompt":
       return `${e.path} prompt ${e.cap}: ${e.allowed === 1 ? "allowed" : "refused"}`;
+    case "fs_import":
+      return `host import of files (${e.length} bytes)`;
   }
 }
 

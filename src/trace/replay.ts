@@ -11,7 +11,7 @@
 // and the divergence names the event, what differed, and the state before it.
 
 import { CapRegistry, type CapContext, type CapValue } from "../caps/registry.js";
-import { applyGrants } from "../caps/policy.js";
+import { applyGrants, policyFromJson } from "../caps/policy.js";
 import { imageCodec } from "../image/codec.js";
 import { hex, stateDigest } from "../image/digest.js";
 import { emptyTrace, type TraceSlot } from "../image/format.js";
@@ -21,7 +21,11 @@ import { Machine } from "../process/scheduler.js";
 import type { Module } from "../vm/module.js";
 import { Op, StatusCode, WIDTH } from "../vm/opcodes.js";
 import { interruptRoot, raiseLimits } from "../process/scheduler.js";
-import { describeEvent, isCallEvent, promptBefore, type CapErrorEvent, type CapEvent, type InterruptEvent, type StartEvent, type TraceEvent } from "./events.js";
+import { describeEvent, isCallEvent, promptBefore, type CapErrorEvent, type CapEvent, type FsImportEvent, type InterruptEvent, type StartEvent, type TraceEvent } from "./events.js";
+import type { FileTree } from "../caps/filetree.js";
+import { filesFromBytes } from "../image/files.js";
+import { RarError } from "../vm/errors.js";
+import { int32ToBytes } from "../vm/module.js";
 import { traceToWire, type Trace } from "./store.js";
 
 export interface Divergence {
@@ -170,6 +174,15 @@ export function replay(src: ReplaySource, opts: ReplayOptions = {}): ReplayResul
         applyGrants(r, e.grants);
         cursor++;
         break;
+      case "fs_import":
+        try {
+          applyImport(r, e);
+        } catch (err) {
+          diverge(i, `the trace's file import is malformed: ${(err as Error).message}`, `root ${r.statusName}`);
+          break;
+        }
+        cursor++;
+        break;
       case "resume": {
         cursor++;
         if (r.status === StatusCode.DONE || r.status === StatusCode.FAULT) {
@@ -204,6 +217,26 @@ export function replay(src: ReplaySource, opts: ReplayOptions = {}): ReplayResul
   return result();
 }
 
+/** The guest mount points a start event's policy records (where file tree calls go to the host). */
+export function mountPointsOf(policyText: string): string[] {
+  if (policyText === "") return [];
+  return (policyFromJson(policyText, "start event").mounts ?? []).map((m) => m.guest);
+}
+
+/** The file tree an import event carries (untrusted: checked as an image's files part is). */
+export function importedFiles(e: FsImportEvent, where = "trace: fs_import"): FileTree {
+  const bytes = int32ToBytes(e.files);
+  if (e.length > bytes.length || bytes.length - e.length > 3) throw new RarError("trace.bad_event", `fs_import: ${e.length} bytes do not fit ${e.files.length} words`, where);
+  return filesFromBytes(bytes.subarray(0, e.length), where);
+}
+
+/** Replaces the root's files with an import's, charging the difference to the root's footprint. */
+export function applyImport(root: Process, e: FsImportEvent): void {
+  const next = importedFiles(e);
+  root.memUsed += next.words - (root.files?.words ?? 0);
+  root.files = next;
+}
+
 /** Index of the interrupt event recorded for the run that starts at `from` (before the next resume), or -1. */
 function interruptAhead(events: readonly TraceEvent[], from: number): number {
   for (let i = from; i < events.length; i++) {
@@ -236,6 +269,12 @@ function setUp(
   }
   if (start.entry >= module.functions.length || module.nparams[start.entry] !== 0) {
     diverge(0, `the start event's entry #${start.entry} is not a function without parameters`, "before the start");
+    return null;
+  }
+  try {
+    machine.mounts = mountPointsOf(start.policy);
+  } catch (e) {
+    diverge(0, `the start event's policy is malformed: ${(e as Error).message}`, "before the start");
     return null;
   }
   const root = machine.createRoot(module, start.entry, [], { gas: 0, mem: 0 }, [...start.grants], rootArgsMemory(Array.from(start.args), start.texts));

@@ -132,6 +132,8 @@ export const ERRORS = {
       bad_field: "a field of the policy is unknown or has the wrong type",
       bad_json: "not valid JSON",
       bad_mock: "a mock is malformed",
+      bad_mount: "a mount is not GUEST=HOST[:ro] with an absolute guest path, or two mount points overlap",
+      mount: "an image's file tree and this host's mounts differ: mounts are fixed when a run starts",
       bad_name: "not a capability name (like io.print or fs.read:DIR)",
       bad_prompt: "a policy prompts for a capability it cannot ask about once (a directory or prefix scope, or not a built-in)",
       bad_policy: "not a policy",
