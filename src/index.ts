@@ -16,6 +16,8 @@ export { DEFAULT_MEM } from "./session.js";
 export { LIMIT_MAX } from "./session.js";
 /** Hex digest of a policy as images record it (the grants together with the policy text). */
 export { policyDigest } from "./session.js";
+/** Most words SessionOptions.args may take in the root's memory (integers, or texts for main(args: [[int]])). */
+export { ARGS_WORDS_MAX } from "./session.js";
 /** Options of Session.start / Session.fromImage: budgets, entry, args, grants or policy, handlers, I/O. */
 export type { SessionOptions } from "./session.js";
 

@@ -3,7 +3,7 @@
 // calls. The CLI and the embedding API both use it.
 
 import { CapRegistry, type CapHandler, type CapValue } from "./caps/registry.js";
-import { argsMemory, type Process, type StatusName } from "./process/process.js";
+import { rootArgsMemory, textArgsWords, type Process, type StatusName } from "./process/process.js";
 import { describeFault } from "./process/report.js";
 import { LIMIT_MAX, Machine, interruptRoot, raiseLimits, type CapCallEvent, type RunStop } from "./process/scheduler.js";
 
@@ -23,7 +23,8 @@ import { KIND } from "./caps/filetree.js";
 import { applyGrants, negotiate, negotiateImage, policyFromJson, policyToJson, type Policy } from "./caps/policy.js";
 import { Recorder } from "./trace/recorder.js";
 import { Trace, callCounts, traceFromWire, traceToWire } from "./trace/trace.js";
-import { codePointsToText } from "./caps/registry.js";
+import { capFamily, codePointCount, codePointsToText, textToCodePoints } from "./caps/registry.js";
+import { promptGate } from "./caps/prompt.js";
 import { BUILTIN_SIGNATURES } from "./caps/signatures.js";
 import type { LifecycleName, LogEvent } from "./caps/log.js";
 
@@ -46,8 +47,13 @@ export interface SessionOptions {
   mem?: number;
   /** Entry function name. Default `main`, else the module's first function. */
   entry?: string;
-  /** Integers for main(args): placed in the root's memory at address 0 as [n, a0, ..., an-1]. */
-  args?: readonly number[];
+  /**
+   * Arguments for main(args), placed in the root's memory at address 0:
+   * integers as [n, a0, ..., an-1]; when any is a string, every one is a
+   * text (an integer as its decimal text) for a `main(args: [[int]])`
+   * (spec/language.md "Program arguments"). At most ARGS_WORDS_MAX words.
+   */
+  args?: readonly (number | string)[];
   /** Capabilities granted to the root. Default: io.print. */
   caps?: readonly string[];
   /** Where io.print writes. Default: process.stdout. */
@@ -100,6 +106,18 @@ export interface SessionOptions {
    * should it die before it stores its next image.
    */
   beforeEffect?: (cap: string, path: string) => Promise<void>;
+  /** Deadline of one net.fetch call in milliseconds (headers and body). Default 30,000. */
+  netTimeout?: number;
+  /**
+   * Answers the policy's prompts (Policy.prompts, caps/prompt.ts): called at
+   * the first call exercising a prompted grant (`cap` as `net.fetch:ORIGIN`,
+   * `env.get:KEY`, `clock.now:real` or a family) by the process at `path`.
+   * true allows it for the rest of the session, false (or a throw, or a
+   * rejected promise) refuses it: the call faults cap_failed. A promise makes
+   * the call async (use runAsync). The answer is recorded in the trace.
+   * Default: every prompt is refused.
+   */
+  onPrompt?: (cap: string, path: string) => boolean | Promise<boolean>;
 }
 
 /** How long a run may go on (both optional; a run without them runs until the root stops). */
@@ -140,15 +158,35 @@ export function checkCount(name: string, v: unknown, fallback: number, max = LIM
   return v;
 }
 
-/** Program arguments: each a signed 32-bit integer. */
-export function checkArgs(args: unknown): readonly number[] {
-  if (args === undefined) return [];
+/** Most words the program arguments may take in the root's memory (integers or texts). */
+export const ARGS_WORDS_MAX = 1 << 20;
+
+/** Program arguments as the root receives them: integers, or texts when any argument is a string. */
+export interface ProgramArgs {
+  readonly ints: readonly number[];
+  readonly texts?: readonly Int32Array[];
+}
+
+/** Program arguments: each a signed 32-bit integer or a string; at most ARGS_WORDS_MAX words in all. */
+export function checkArgs(args: unknown): ProgramArgs {
+  if (args === undefined) return { ints: [] };
   if (!Array.isArray(args)) throw new RarError("usage.bad_args");
+  if (args.length >= ARGS_WORDS_MAX) throw new RarError("usage.bad_args", `${args.length} program arguments: at most ${ARGS_WORDS_MAX - 1}`);
+  let text = false;
   args.forEach((a, i) => {
-    if (typeof a !== "number" || !Number.isInteger(a) || a < -0x80000000 || a > 0x7fffffff)
-      throw new RarError("usage.bad_args", `args[${i}] must be a signed 32-bit integer, not ${String(a)}`);
+    if (typeof a === "string") text = true;
+    else if (typeof a !== "number" || !Number.isInteger(a) || a < -0x80000000 || a > 0x7fffffff)
+      throw new RarError("usage.bad_args", `args[${i}] must be a signed 32-bit integer or a string, not ${typeof a === "number" ? String(a) : typeof a}`);
   });
-  return args as number[];
+  if (!text) return { ints: args as number[] };
+  // Counted before converting: a string's code points are at most its length.
+  let words = 1 + 2 * args.length;
+  for (const a of args) words += typeof a === "string" ? a.length : 11;
+  if (words > ARGS_WORDS_MAX) {
+    const exact = textArgsWords((args as (number | string)[]).map((a) => ({ length: codePointCount(String(a)) })));
+    if (exact > ARGS_WORDS_MAX) throw new RarError("usage.bad_args", `the program arguments take ${exact} words: at most ${ARGS_WORDS_MAX}`);
+  }
+  return { ints: [], texts: (args as (number | string)[]).map((a) => textToCodePoints(String(a))) };
 }
 
 function checkOptions(opts: SessionOptions): void {
@@ -167,6 +205,8 @@ function checkOptions(opts: SessionOptions): void {
   if (opts.hostName !== undefined && !(typeof opts.hostName === "string" && opts.hostName.length <= HOST_NAME_MAX))
     throw new RarError("usage.bad_host_name", `hostName must be a string of at most ${HOST_NAME_MAX} characters`);
   if (opts.beforeEffect !== undefined && typeof opts.beforeEffect !== "function") throw new RarError("usage.bad_options", "beforeEffect must be a function");
+  checkCount("netTimeout", opts.netTimeout, 0, 2 ** 31 - 1);
+  if (opts.onPrompt !== undefined && typeof opts.onPrompt !== "function") throw new RarError("usage.bad_options", "onPrompt must be a function");
 }
 
 /** Longest host name a resume event records (a capability name's bound). */
@@ -290,6 +330,7 @@ export class Session {
     if (module.nparams[entry] !== 0)
       throw new RarError("usage.entry", `entry function '${module.functions[entry].name}' must take no parameters`);
     const grants = hostGrants(opts);
+    const args = checkArgs(opts.args);
     if (opts.policy) negotiate(module, grants);
     const root = machine.createRoot(
       module,
@@ -297,17 +338,17 @@ export class Session {
       [],
       { gas: opts.gas ?? DEFAULT_GAS, mem: opts.mem ?? DEFAULT_MEM },
       grants,
-      argsMemory(opts.args ?? []),
+      rootArgsMemory(args.ints, args.texts),
     );
     machine.mounts = mountPoints(opts.policy?.mounts);
     const s = new Session(machine, root, ImageHistory.start(root, opts.policy ? policyToJson(opts.policy) : ""));
     s.attachHost(opts, opts.policy ?? null, opts.record === false ? null : new Trace());
-    s.recordStart(opts.args ?? [], opts.linked ?? []);
+    s.recordStart(args, opts.linked ?? []);
     return s;
   }
 
   /** The trace's start event (host-given arguments and conditions), then the initial limits as the host's first refuel. */
-  private recordStart(args: readonly number[], linked: readonly Module[]): void {
+  private recordStart(args: ProgramArgs, linked: readonly Module[]): void {
     const rec = this.recorder;
     if (!rec) return;
     const { machine, root } = this;
@@ -315,12 +356,13 @@ export class Session {
       module: root.module.digest,
       linked: [...new Set(linked.map((m) => m.digest))].sort(),
       entry: root.entryFn,
-      args: Int32Array.from(args),
+      args: Int32Array.from(args.ints),
       grants: root.caps,
       host: machine.caps.names().map((name) => ({ name, sig: machine.caps.get(name)?.sig ?? { args: [], result: "int" } })),
       policy: this.policy ? policyToJson(this.policy) : "",
       maxDepth: machine.maxDepth,
       memMax: machine.cpu.memMax,
+      ...(args.texts ? { texts: args.texts } : {}),
     });
     // Limits are the host's (from zero): left out of the execution-state digest.
     rec.refuel(root.gasLimit, root.memLimit);
@@ -354,7 +396,7 @@ export class Session {
     const stderr = opts.stderr ?? ((t: string) => void process.stderr.write(t));
     const onLog = opts.onLog;
     this.onLog = onLog;
-    const source = builtinRegistry({ io: { stdout, stderr, stdin, log: onLog }, seed: data?.seed ?? 0, counters, kv, mounts: opts.policy?.mounts });
+    const source = builtinRegistry({ io: { stdout, stderr, stdin, log: onLog }, seed: data?.seed ?? 0, counters, kv, mounts: opts.policy?.mounts, netTimeout: opts.netTimeout });
     const before = opts.beforeEffect;
     if (before)
       for (const name of source.names())
@@ -370,6 +412,27 @@ export class Session {
       this.history.trace = traceToWire(trace);
     } else {
       for (const name of source.names()) target.register(name, source.get(name) as CapHandler);
+    }
+    this.gatePrompts(opts);
+  }
+
+  /**
+   * Puts the host's prompts (its own policy's, never the recorded one: an
+   * answer is authority, which never travels) in front of the recorded
+   * handlers: a prompt's event then precedes the recorded call it decides.
+   */
+  private gatePrompts(opts: SessionOptions): void {
+    const prompts = opts.policy?.prompts ?? [];
+    if (prompts.length === 0) return;
+    const prompted = new Set(prompts);
+    const decided = new Map<string, boolean>();
+    const ask = opts.onPrompt ?? (() => false);
+    const rec = this.recorder;
+    const record = rec ? { verdict: rec.prompt.bind(rec), refused: rec.refused.bind(rec) } : null;
+    const target = this.machine.caps;
+    for (const family of [...new Set(prompts.map(capFamily))].sort()) {
+      const inner = target.get(family);
+      if (inner) target.register(family, promptGate(family, BUILTIN_SIGNATURES[family].scope, inner, prompted, decided, ask, record));
     }
   }
 
@@ -419,7 +482,7 @@ export class Session {
     const s = new Session(machine, img.root, ImageHistory.of(img.meta));
     s.attachHost(opts, data, trace);
     // An image without a history (a guest snapshot) starts one here; it cannot be replayed from before.
-    if (trace && trace.length === 0) s.recordStart([], []);
+    if (trace && trace.length === 0) s.recordStart({ ints: [] }, []);
     return s;
   }
 

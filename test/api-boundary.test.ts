@@ -27,10 +27,12 @@ describe("Session.start validates its numbers", () => {
   it.each(BAD_COUNTS)("mem %s is a usage error", (mem) => {
     expect(usageError(() => Session.start(LOOP, { mem })).phase).toBe("usage");
   });
-  it("args must be signed 32-bit integers", () => {
-    for (const a of [1.5, 2 ** 31, -(2 ** 31) - 1, NaN, 2 ** 40, "1" as unknown as number])
+  it("args must be signed 32-bit integers or strings", () => {
+    for (const a of [1.5, 2 ** 31, -(2 ** 31) - 1, NaN, 2 ** 40, null as unknown as number, [1] as unknown as number])
       expect(usageError(() => Session.start(LOOP, { args: [a] })).message).toMatch(/args\[0\]/);
     expect(Session.start(LOOP, { args: [-(2 ** 31), 2 ** 31 - 1] }).root.mem[1]).toBe(-(2 ** 31));
+    // A string makes every argument a text: [n, offsets..., texts...] (spec/language.md).
+    expect(Array.from(Session.start(LOOP, { args: ["1", 2] }).root.mem.subarray(0, 7))).toEqual([2, 3, 5, 1, 49, 1, 50]);
   });
   it("any safe integer budget is taken as given (property)", () => {
     fc.assert(

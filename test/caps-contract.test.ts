@@ -127,6 +127,10 @@ describe("the contract says what the runtime does", () => {
         expect(allow(`${c.name}:HOME`)).toEqual([`${c.name}:HOME`]);
         expect(rarErrorOf(() => allow(c.name)).message).toMatch(/needs a variable name/);
         expect(rarErrorOf(() => allow(`${c.name}:a/b`)).message).toMatch(/letters, digits/);
+      } else if (c.scope.endsWith(":ORIGIN")) {
+        expect(allow(`${c.name}:http://127.0.0.1:8080/`)).toEqual([`${c.name}:http://127.0.0.1:8080`]);
+        expect(rarErrorOf(() => allow(c.name)).message).toMatch(/needs an origin/);
+        expect(rarErrorOf(() => allow(`${c.name}:http://127.0.0.1:8080/path`)).message).toMatch(/no path/);
       } else {
         expect(c.scope).toBe(`${c.name}[:PREFIX]`);
         expect(allow(c.name, `${c.name}:app`)).toEqual([c.name, `${c.name}:app`]);

@@ -95,6 +95,46 @@ describe("host surface from the CLI", () => {
   });
 });
 
+describe("virtual and real clocks and generators from the CLI", () => {
+  const CLOCKS = `cap clock.now;\ncap clock.mono;\ncap clock.sleep;\ncap random.u32;\ncap random.bytes;\nfn main() {\n  let a = clock.now();\n  let b = clock.now();\n  let m0 = clock.mono();\n  clock.sleep(20);\n  let m1 = clock.mono();\n  print(a, b, m0, m1, m1 - m0 >= 20, random.u32(), random.bytes(3));\n  return 0;\n}\n`;
+  const NAMES = ["clock.now", "clock.mono", "clock.sleep", "random.u32", "random.bytes"];
+  const allow = (suffix: string): string[] => NAMES.flatMap((n) => ["--allow", n + suffix]);
+
+  it("virtual: the clocks count calls and sleeps without waiting, the generator follows the seed: the same output every run", () => {
+    const prog = join(dir, "clocks.ent");
+    writeFileSync(prog, CLOCKS);
+    const a = rar({}, "run", prog, ...allow(""));
+    expect(a.code).toBe(0);
+    expect(a.stdout).toMatch(/^0 1 0 21 1 -?\d+ \[\d+, \d+, \d+\]\n$/);
+    expect(rar({}, "run", prog, ...allow("")).stdout).toBe(a.stdout);
+  });
+
+  it(":real: the host's clocks (slept for real) and generator, recorded, so the replay prints the same without reading them", () => {
+    const prog = join(dir, "clocks-real.ent");
+    writeFileSync(prog, CLOCKS);
+    const img = join(dir, "clocks-real.rimg");
+    const r = rar({}, "run", prog, ...allow(":real"), "--out", img);
+    expect(r.code).toBe(0);
+    const [a, b, , , slept] = r.stdout.trim().split(" ");
+    expect(Number(b) - Number(a)).toBeGreaterThanOrEqual(0);
+    expect(slept).toBe("1");
+    const again = rar({}, "replay", img);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toBe(r.stdout);
+    // :real is its own grant: the image asks for it, and a virtual grant does not cover it.
+    const virtualOnly = rar({}, "resume", img, ...allow(""));
+    expect(virtualOnly.code).toBe(2);
+    expect(virtualOnly.stderr).toMatch(/the image asks for clock.(mono|now):real, which this host does not grant/);
+  });
+
+  it("a prompt for env.get:KEY without a terminal refuses the variable, and says so on stderr", () => {
+    const r = rar({ RAR_GREETING: "hi" }, "run", "examples/host-surface.ent", ...GRANTS.slice(0, 8), "--allow", "log.write", "--prompt", "env.get:RAR_GREETING");
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/rar: refused env.get:RAR_GREETING for process 0: stdin is not a terminal/);
+    expect(r.stdout).not.toMatch(/hi/);
+  });
+});
+
 describe("an output a flag names is never a file the command reads or writes", () => {
   it("--log, and view's and trace-slice's --out, refuse the program, the image and the policy, and leave them as they were", () => {
     const prog = join(dir, "keep.ent");

@@ -213,7 +213,7 @@ describe("values crossing the process boundary are checked", () => {
     expect(read.result.fault).toBe("fault index_bounds (array index out of bounds: index 3, length 3) in process 0 in main (main.ent:4:11)");
     const write = runEnt("fn main() {\n  let a = array(2);\n  a[-1] = 5;\n  return 0;\n}\n");
     expect(write.result.fault).toBe("fault index_bounds (array index out of bounds: index -1, length 2) in process 0 in main (main.ent:3:4)");
-    const code = compileSource("fn main(args) { args[0] = args[1]; return args[2]; }").modules[0].code;
+    const code = compileSource("fn f(a: [int]) { a[0] = a[1]; return a[2]; }\nfn main() { return f([1, 2, 3]); }").modules[0].code;
     expect(Array.from(code)).not.toContain(Op.TRAP);
   });
 

@@ -38,6 +38,7 @@ const ARB: { [T in FieldType]: fc.Arbitrary<FieldValue[T]> } = {
   words,
   value,
   values: fc.array(value, { maxLength: 4 }),
+  texts: fc.array(words, { maxLength: 4 }),
   hostCaps: fc
     .uniqueArray(fc.record({ name, sig: fc.record({ args: fc.array(valueType, { maxLength: 4 }), result: valueType }) }), {
       selector: (h) => h.name,

@@ -25,7 +25,7 @@ import type { Pos, Sources } from "./errors.js";
 import { builtinSignature } from "../../src/caps/signatures.js";
 import { MODULE_LIMITS } from "../../src/vm/module.js";
 import { MAX_CAP_ARGS } from "../../src/vm/verify.js";
-import { INT, MAX_TYPE_DEPTH, arr, deeperThan, fresh, prune, settle, show, unify, unifyWhy, type Type } from "./types.js";
+import { INT, MAX_TYPE_DEPTH, arr, arrayDepth, deeperThan, fresh, prune, settle, show, unify, unifyWhy, type Type } from "./types.js";
 
 /** An untrusted import: a separate module reachable only through SPAWNX. */
 export interface LibInfo {
@@ -138,6 +138,8 @@ export class Checker {
     for (const d of this.deferred) d();
     const main = this.units[0].fns.get("main");
     if (this.needsMain && !main) this.fail({ file: this.units[0].file, line: 1, col: 1 }, "no main function (fn main() { ... })");
+    if (main && main.params.length === 1 && ![1, 2].includes(arrayDepth(main.params[0].ty)))
+      this.fail(main.decl.params[0].pos, `main's parameter is the argument array: [int], or [[int]] for text arguments, not ${show(main.params[0].ty)}`);
     const caps = [...this.manifest].sort();
     if (caps.length > MAX_CAPS)
       this.fail({ file: this.units[0].file, line: 1, col: 1 }, `more than ${MAX_CAPS} capabilities in the manifest`);
@@ -177,7 +179,8 @@ export class Checker {
             const result = this.track(d.result ? this.typeOf(d.result) : fresh());
             const info: FnInfo = { name: unit.prefix + d.name, decl: d, params, result, index: this.fns.length, isMain };
             if (isMain) {
-              if (params.length === 1) this.expectType(params[0].ty, arr(INT), d.params[0].pos, "main's parameter is the argument array");
+              // [int], or [[int]] for text arguments: settled once the bodies are checked (check()).
+              if (params.length === 1) this.expectType(params[0].ty, arr(fresh()), d.params[0].pos, "main's parameter is the argument array");
               if (d.result) this.expectType(result, INT, d.result.pos, "main's result");
               else unify(result, INT);
             }

@@ -15,7 +15,7 @@ import { FnEmitter, Label, ModuleEmitter } from "../emit.js";
 import { PRINT_CAP } from "./builtins.js";
 import { GLOBAL_WORDS, RUNTIME_POS, Runtime, emitArrayWords, emitInboxArray, emitNewArray } from "./runtime.js";
 import { TRAP, UNFINISHED_STATUSES } from "./traps.js";
-import { isArray, type Type } from "./types.js";
+import { arrayDepth, isArray, type Type } from "./types.js";
 import type { ModuleDef } from "../../src/vm/module.js";
 import { Op, StatusCode } from "../../src/vm/opcodes.js";
 import { MAX_CAP_ARGS } from "../../src/vm/verify.js";
@@ -131,8 +131,11 @@ class Codegen {
   }
 
   /**
-   * The root's memory starts as the argument array [n, a0, ...]. main moves it
-   * to the heap (args) and zeroes the global words at the bottom.
+   * The root's memory starts as the argument block: [n, a0, ...] for integer
+   * arguments, [n, offsets..., texts...] for text ones (spec/language.md).
+   * main moves it to the heap (args) and zeroes the global words at the
+   * bottom; an [[int]] main then relocates the texts (or makes integers
+   * text: $text_args), an [int] main traps on text arguments.
    */
   private mainPrologue(fn: FnInfo): void {
     const f = this.f;
@@ -167,6 +170,26 @@ class Codegen {
     f.emit(Op.PUSH, 0);
     f.emit(Op.PUSH, GLOBAL_WORDS);
     f.emit(Op.MFILL);
+    if (args < 0) return;
+    if (arrayDepth(fn.params[0].ty) === 2) {
+      f.emit(Op.LGET, args);
+      f.emit(Op.LGET, m);
+      f.emit(Op.CALL, this.rt.textArgs());
+      f.emit(Op.POP);
+      return;
+    }
+    // An [int] main given text arguments (the block is longer than [n, a0, ...]) traps rather than reading offsets as numbers.
+    const ints = f.label();
+    f.emit(Op.LGET, m);
+    f.jump(Op.JZ, ints);
+    f.emit(Op.LGET, m);
+    f.emit(Op.LGET, args);
+    f.emit(Op.LOAD, 0);
+    f.emit(Op.ADDI, 1);
+    f.emit(Op.EQ);
+    f.jump(Op.JNZ, ints);
+    f.emit(Op.TRAP, TRAP.TEXT_ARGS);
+    f.bind(ints);
   }
 
   /** `f$entry()`: the SPAWNX entry of a library function; arguments wait in memory after the globals. */

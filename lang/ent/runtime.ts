@@ -586,6 +586,58 @@ export class Runtime {
     });
   }
 
+  /**
+   * $text_args(p, m) -> 0: makes main's [[int]] of the root's argument block
+   * p, m words long (spec/language.md "Program arguments"). Text arguments
+   * ([n, offsets..., strings...]) get their offsets turned into addresses;
+   * integer arguments ([n, a0, ...], m = n + 1) become their decimal texts.
+   */
+  textArgs(): number {
+    return this.fn("text_args", 2, (f) => {
+      const [p, m] = [0, 1];
+      const len = f.local();
+      const q = f.local();
+      const ints = f.label();
+      const end = f.label();
+      f.emit(Op.LGET, m);
+      f.emit(Op.LGET, p);
+      f.emit(Op.LOAD, 0);
+      f.emit(Op.ADDI, 1);
+      f.emit(Op.EQ);
+      f.jump(Op.JNZ, ints);
+      this.each(f, p, (i) => {
+        f.emit(Op.LGET, p);
+        f.emit(Op.LGET, i);
+        this.element(f, p, i);
+        f.emit(Op.LGET, p);
+        f.emit(Op.ADD);
+        f.emit(Op.ASTORE);
+      });
+      f.jump(Op.JMP, end);
+      f.bind(ints);
+      this.each(f, p, (i) => {
+        f.emit(Op.PUSH, 0);
+        this.element(f, p, i);
+        f.emit(Op.CALL, this.fmtInt());
+        f.emit(Op.LTEE, len);
+        emitNewArray(f);
+        f.emit(Op.LTEE, q);
+        f.emit(Op.ADDI, 1);
+        f.emit(Op.PUSH, 0);
+        f.emit(Op.LOAD, ARENA_BASE);
+        f.emit(Op.LGET, len);
+        f.emit(Op.MCOPY);
+        f.emit(Op.LGET, p);
+        f.emit(Op.LGET, i);
+        f.emit(Op.LGET, q);
+        f.emit(Op.ASTORE);
+      });
+      f.bind(end);
+      f.emit(Op.PUSH, 0);
+      f.emit(Op.RET);
+    });
+  }
+
   /** $request_args(h) -> [[int]]: the arguments of child h's trapped call. */
   requestArgs(): number {
     return this.fn("request_args", 1, (f) => {

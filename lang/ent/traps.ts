@@ -13,7 +13,7 @@ export const TRAP = TRAP_CODES;
 
 /** Every trap code Ent emits, with its message (derived from trapMessage). */
 export const TRAP_MESSAGES: ReadonlyMap<number, string> = new Map<number, string>(
-  [TRAP.NEGATIVE_LENGTH, TRAP.BAD_RESULT, ...UNFINISHED_STATUSES.map((s) => TRAP.UNFINISHED_BASE + s)].map((code) => {
+  [TRAP.NEGATIVE_LENGTH, TRAP.BAD_RESULT, TRAP.TEXT_ARGS, ...UNFINISHED_STATUSES.map((s) => TRAP.UNFINISHED_BASE + s)].map((code) => {
     const message = trapMessage(code);
     if (message === undefined) throw new Error(`internal: trap code ${code} has no message in src/vm/errors.ts`);
     return [code, message] as [number, string];

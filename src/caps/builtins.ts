@@ -11,6 +11,7 @@
 //   clock.sleep(ms) -> 0         advances the virtual clock by ms; with :real, waits ms (async)
 //   log.write(level, text) -> 0  a log record (0 debug .. 3 error) to the host (HostIO.log)
 //   env.get(key) -> text         a host environment variable granted by name (env.get:KEY); [] if unset
+//   net.fetch(url) -> response   [status, body bytes...] of a GET to a granted origin (see net.ts)
 //   kv.get(key) -> value / kv.put(key, value) -> 0        (see kv.ts)
 //   fs.read/write/stat/list/mkdir/remove/rename           (see fs.ts)
 //
@@ -25,6 +26,7 @@
 import { readSync } from "node:fs";
 import { kvHandlers, KvStore } from "./kv.js";
 import { fsHandlers, type Mount } from "./fs.js";
+import { netHandlers } from "./net.js";
 import {
   CapRegistry,
   RESULT_MAX,
@@ -92,6 +94,8 @@ export interface BuiltinOptions {
   mounts?: readonly Mount[];
   /** Reads a host environment variable (undefined when unset). Default: process.env. */
   env?: (key: string) => string | undefined;
+  /** Deadline of one net.fetch call in milliseconds. Default NET_TIMEOUT_MS (net.ts). */
+  netTimeout?: number;
 }
 
 /** Most bytes one random.bytes call returns. */
@@ -383,6 +387,8 @@ export function builtinRegistry(opts: BuiltinOptions): CapRegistry {
   for (const name of Object.keys(kv).sort()) reg.register(name, kv[name]);
   const fs = fsHandlers(opts.mounts ?? []);
   for (const name of Object.keys(fs).sort()) reg.register(name, fs[name]);
+  const net = netHandlers({ timeout: opts.netTimeout });
+  for (const name of Object.keys(net).sort()) reg.register(name, net[name]);
   return reg;
 }
 

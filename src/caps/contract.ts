@@ -42,6 +42,7 @@ const SCOPE_SYNTAX: Readonly<Record<CapSpec["scope"], string | null>> = {
   dir: ":DIR | :tree:/PATH",
   prefix: "[:PREFIX]",
   key: ":KEY",
+  origin: ":ORIGIN",
 };
 
 /** The gas of one call in terms of its arguments. */

@@ -9,6 +9,7 @@
 //   {
 //     "allow": ["io.print", "clock.now", "fs.read:./data", "kv.get:app"],
 //     "deny":  ["io.read"],
+//     "prompt": ["net.fetch:http://127.0.0.1:8080", "env.get:HOME"],
 //     "mock":  { "random.u32": { "results": [4, 8, 15] },
 //                "io.read":    { "results": ["first line\n", ""] },
 //                "geo.lookup": { "args": ["array"], "result": "int", "results": [7] } },
@@ -17,7 +18,10 @@
 //   }
 //
 // Relative directories in a file are resolved against the file's directory;
-// in flags, against the working directory. Denials win over grants and mocks.
+// in flags, against the working directory. Denials win over grants, prompts
+// and mocks; a grant wins over a prompt for the same capability. A prompted
+// capability is granted to the root, and the host asks at its first use
+// (caps/prompt.ts).
 
 import { existsSync, realpathSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
@@ -28,7 +32,9 @@ import type { MockSpec } from "./builtins.js";
 import { inheritDown } from "./grants.js";
 import { canonicalCap, capCovers, capFamily, capScope, scopeCovers, textToCodePoints, type CapSignature, type CapValue, type ValueType } from "./registry.js";
 import { readRegularFile } from "./hostfile.js";
-import { BUILTIN_SIGNATURES, familiesScoped } from "./signatures.js";
+import { originOf } from "./net.js";
+import { PROMPTABLE } from "./prompt.js";
+import { BUILTIN_SIGNATURES, familiesScoped, type CapSpec } from "./signatures.js";
 import { normalizePath, pathWithin } from "./filetree.js";
 import type { Mount } from "./fs.js";
 import { TREE_PREFIX } from "./scope.js";
@@ -39,6 +45,8 @@ export interface Policy {
   readonly grants: readonly string[];
   /** Denials as written (canonical), sorted. */
   readonly denials: readonly string[];
+  /** Grants the host asks about at their first use (also in `grants`), sorted; absent when none. */
+  readonly prompts?: readonly string[];
   /** Mocked capabilities by family; each is also granted (unscoped). */
   readonly mocks: Readonly<Record<string, MockSpec>>;
   /** Seed of the virtual random generator. */
@@ -64,6 +72,8 @@ export interface PolicySources {
   mounts?: readonly string[];
   /** Denials from flags (`--deny`). */
   deny?: readonly string[];
+  /** Grants to ask about at first use, from flags (`--prompt`). */
+  prompt?: readonly string[];
   /** Grants the root holds unless denied (the CLI gives io.print). */
   defaults?: readonly string[];
   /** Base directory for relative scopes in flags. Default process.cwd(). */
@@ -81,6 +91,7 @@ const FS = familiesScoped("dir");
 const CLOCKLIKE = familiesScoped("real");
 const UNSCOPED = familiesScoped("none");
 const KEYED = familiesScoped("key");
+const ORIGINS = familiesScoped("origin");
 /** Longest environment variable name env.get may be scoped to. */
 const ENV_KEY_MAX = 256;
 
@@ -140,6 +151,16 @@ function resolveName(raw: unknown, field: string, ctx: Ctx, forDeny: boolean): s
       throw new RarError("policy.bad_scope", `'${raw}': an environment variable name is letters, digits and '_' (at most ${ENV_KEY_MAX})`, at);
     return `${family}:${scope}`;
   }
+  if (ORIGINS.has(family)) {
+    if (scope === "") {
+      if (forDeny) return family;
+      // Never the whole network: each origin is granted by name.
+      throw new RarError("policy.needs_scope", `'${family}' needs an origin: ${family}:http://HOST:PORT`, at);
+    }
+    const origin = originOf(scope);
+    if (origin instanceof Error) throw new RarError("policy.bad_scope", `'${raw.slice(0, 300)}': ${origin.message}`, at);
+    return `${family}:${origin}`;
+  }
   if (CLOCKLIKE.has(family) && scope !== "" && scope !== "real")
     throw new RarError("policy.bad_scope", `'${raw}': the only scope of ${family} is ':real'`, at);
   if (UNSCOPED.has(family) && scope !== "") throw new RarError("policy.bad_scope", `'${raw}': ${family} takes no scope`, at);
@@ -191,6 +212,7 @@ function parseMock(family: string, raw: unknown, ctx: Ctx): MockSpec {
 interface Parsed {
   allow: string[];
   deny: string[];
+  prompt: string[];
   mocks: Record<string, MockSpec>;
   seed?: number;
   kv?: string;
@@ -209,8 +231,8 @@ export function parsePolicy(doc: unknown, where: string, base: string, custom: P
   if (typeof doc !== "object" || doc === null || Array.isArray(doc)) throw new RarError("policy.bad_policy", "a policy is a JSON object", where);
   const d = doc as Record<string, unknown>;
   for (const k of Object.keys(d))
-    if (!["allow", "deny", "mock", "seed", "kv", "mount", "$comment"].includes(k))
-      throw new RarError("policy.bad_field", `unknown field '${k}' (allow, deny, mock, seed, kv, mount)`, `${where}: ${k}`);
+    if (!["allow", "deny", "prompt", "mock", "seed", "kv", "mount", "$comment"].includes(k))
+      throw new RarError("policy.bad_field", `unknown field '${k}' (allow, deny, prompt, mock, seed, kv, mount)`, `${where}: ${k}`);
   const mockSigs: Record<string, CapSignature> = {};
   const mocks: Record<string, MockSpec> = {};
   if (d.mock !== undefined) {
@@ -228,6 +250,7 @@ export function parsePolicy(doc: unknown, where: string, base: string, custom: P
   const allow = stringList(d.allow, "allow", where).flatMap((c, i) => expandGroup(c).map((x) => resolveName(x, `allow[${i}]`, ctx, false)));
   const deny = stringList(d.deny, "deny", where).flatMap((c, i) => expandGroup(c).map((x) => resolveName(x, `deny[${i}]`, ctx, true)));
   const mounts = stringList(d.mount, "mount", where).map((m, i) => parseMount(m, base, `${where}: mount[${i}]`));
+  const prompt = stringList(d.prompt, "prompt", where).flatMap((c, i) => expandGroup(c).map((x) => promptName(x, `prompt[${i}]`, ctx)));
   let seed: number | undefined;
   if (d.seed !== undefined) {
     if (!isWord(d.seed)) throw new RarError("policy.bad_field", "seed must be a 32-bit integer", `${where}: seed`);
@@ -238,7 +261,7 @@ export function parsePolicy(doc: unknown, where: string, base: string, custom: P
     if (typeof d.kv !== "string" || d.kv === "") throw new RarError("policy.bad_field", "kv must be a file path", `${where}: kv`);
     kv = resolve(base, d.kv);
   }
-  return { allow, deny, mocks, seed, kv, mounts };
+  return { allow, deny, prompt, mocks, seed, kv, mounts };
 }
 
 /** Longest guest path a mount may be placed at. */
@@ -278,6 +301,19 @@ function checkMounts(mounts: Mount[], where: string): Mount[] {
 /** The grants a mount gives: every fs family, on its guest path. */
 function mountGrants(m: Mount): string[] {
   return [...FS].sort().map((f) => `${f}:${TREE_PREFIX}${m.guest}`);
+}
+
+/** A capability a policy prompts for: resolved as a grant, of a family whose grants a call names exactly (prompt.ts). */
+function promptName(raw: unknown, field: string, ctx: Ctx): string {
+  const name = resolveName(raw, field, ctx, false);
+  const spec = BUILTIN_SIGNATURES[capFamily(name)] as CapSpec | undefined;
+  if (spec === undefined || !PROMPTABLE.has(spec.scope))
+    throw new RarError(
+      "policy.bad_prompt",
+      `cannot prompt for '${name}': only built-in capabilities that are unscoped, :real, :KEY or :ORIGIN (a directory or prefix covers too much to ask once)`,
+      field === "" ? ctx.where : `${ctx.where}: ${field}`,
+    );
+  return name;
 }
 
 /** Reads and validates a policy file. */
@@ -328,16 +364,22 @@ export function loadPolicy(src: PolicySources = {}): Policy {
     (list ?? []).flatMap((raw) => expandGroup(raw).map((x) => resolveName(x, "", { where: `${opt} ${raw}`, base, signature }, forDeny)));
   const mounts = checkMounts([...(file?.mounts ?? []), ...(src.mounts ?? []).map((m) => parseMount(m, base, `--mount ${m}`))], src.file ?? "--mount");
   const flags = { allow: [...flag(src.defaults, "default grant", false), ...flag(src.allow, "--allow", false)], deny: flag(src.deny, "--deny", true) };
+  const flagPrompts = (src.prompt ?? []).flatMap((raw) => expandGroup(raw).map((x) => promptName(x, "", { where: `--prompt ${raw}`, base, signature })));
   const denials = [...new Set([...(file?.deny ?? []), ...flags.deny])].sort();
   const mocks: Record<string, MockSpec> = {};
   for (const [family, spec] of Object.entries(file?.mocks ?? {}))
     if (!denials.some((d) => capFamily(d) === family && capScope(d) === "")) mocks[family] = spec;
   const allowed = [...(file?.allow ?? []), ...flags.allow, ...mounts.flatMap(mountGrants)].filter((g) => !(capFamily(g) in mocks));
   const grants = applyDenials([...new Set(allowed)], denials, src.file ?? "flags");
+  // A prompt is for what is neither granted, denied nor mocked.
+  const asked = [...new Set([...(file?.prompt ?? []), ...flagPrompts])].filter((p) => !(capFamily(p) in mocks) && !capCovers(grants, p));
+  const prompts = applyDenials(asked, denials, src.file ?? "flags").sort();
+  grants.push(...prompts);
   for (const family of Object.keys(mocks)) grants.push(family);
   return {
     grants: [...new Set(grants)].sort(),
     denials,
+    ...(prompts.length > 0 ? { prompts } : {}),
     mocks,
     seed: file?.seed ?? 0,
     kv: file?.kv,
@@ -360,7 +402,7 @@ export function negotiate(module: ModuleDef, grants: readonly string[]): void {
     if (!held.has(family))
       throw new RarError(
         "policy.not_granted",
-        `capability ${family} is not granted (module ${module.name} needs it): pass --allow ${family}${FS.has(family) ? ":DIR" : ""} or grant it in a policy`,
+        `capability ${family} is not granted (module ${module.name} needs it): pass --allow ${family}${FS.has(family) ? ":DIR" : KEYED.has(family) ? ":KEY" : ORIGINS.has(family) ? ":ORIGIN" : ""} or grant it in a policy`,
       );
   }
 }
@@ -422,6 +464,8 @@ export function policyToJson(p: Policy): string {
   if (p.kv !== undefined) doc.kv = p.kv;
   // Mount points and modes only: the host directory behind each is the host's.
   if (p.mounts && p.mounts.length > 0) doc.mounts = p.mounts.map((m) => [m.guest, m.readOnly ? "ro" : "rw"]);
+  // Only when there are some: the text (and digest) of a policy without prompts is as before they existed.
+  if (p.prompts !== undefined && p.prompts.length > 0) doc.prompts = [...p.prompts];
   return JSON.stringify(doc);
 }
 
@@ -448,6 +492,7 @@ export function policyFromJson(text: string, where: string): Policy {
     mocks[family] = parseMock(family, rawMocks[family], ctx);
   }
   if (d.kv !== undefined && typeof d.kv !== "string") throw new RarError("policy.bad_policy", "recorded kv path is invalid", where);
+  if (d.prompts !== undefined && !Array.isArray(d.prompts)) throw new RarError("policy.bad_policy", "recorded prompts are invalid", where);
   const mounts: Mount[] = [];
   if (d.mounts !== undefined) {
     if (!Array.isArray(d.mounts) || d.mounts.length > 4096) throw new RarError("policy.bad_policy", "recorded mounts are invalid", where);
@@ -463,6 +508,7 @@ export function policyFromJson(text: string, where: string): Policy {
     ...(mounts.length > 0 ? { mounts } : {}),
     grants: strings(d.grants),
     denials: strings(d.denials),
+    ...(d.prompts !== undefined ? { prompts: strings(d.prompts as unknown[]) } : {}),
     mocks,
     seed: (d.seed as number) | 0,
     kv: d.kv as string | undefined,

@@ -94,8 +94,8 @@ export function scopeCovers(grantScope: string, scope: string): boolean {
  */
 export const REAL_SCOPED: ReadonlySet<string> = familiesScoped("real");
 
-/** Families whose scopes are names matched exactly, never paths (`env.get:HOME` covers only HOME). */
-const EXACT_SCOPED: ReadonlySet<string> = new Set([...REAL_SCOPED, ...familiesScoped("key")]);
+/** Families whose scopes are names matched exactly, never paths (`env.get:HOME` covers only HOME, `net.fetch:http://h:1` only that origin). */
+const EXACT_SCOPED: ReadonlySet<string> = new Set([...REAL_SCOPED, ...familiesScoped("key"), ...familiesScoped("origin")]);
 
 /** Whether a set of grants covers `cap`: some grant of the same family whose scope contains cap's scope. */
 export function capCovers(held: readonly string[], cap: string): boolean {

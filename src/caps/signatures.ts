@@ -26,9 +26,11 @@ export interface CapSignature {
  *   relative guest paths reach it), or a view of the process tree's own file
  *   tree (`fs.read:tree:/notes`; absolute guest paths reach it);
  * - prefix: optional; reaches only keys equal to it or below it (`kv.get:app`);
- * - key: required; one name matched exactly (`env.get:HOME` reaches HOME only).
+ * - key: required; one name matched exactly (`env.get:HOME` reaches HOME only);
+ * - origin: required; one web origin (scheme://host[:port]) matched exactly on
+ *   the origin of the URL a call passes (`net.fetch:http://127.0.0.1:8080`).
  */
-export type ScopeKind = "none" | "real" | "dir" | "prefix" | "key";
+export type ScopeKind = "none" | "real" | "dir" | "prefix" | "key" | "origin";
 
 /** Sync: the handler returns the result; async: it may return a promise, and the caller waits without blocking the host. */
 export type CallConvention = "sync" | "async";
@@ -77,6 +79,7 @@ export const BUILTIN_SIGNATURES: Readonly<Record<string, CapSpec>> = {
   "clock.sleep": { version: 1, args: ["int"], names: ["ms"], result: "int", returns: "0", call: "async", scope: "real", effect: false, doc: "advance the virtual monotonic clock by ms; with :real, wait ms without blocking the host (async: runAsync only)" },
   "env.get": { version: 1, args: ["array"], names: ["key"], result: "array", returns: "value", call: "sync", scope: "key", effect: false, doc: "the value of one host environment variable granted by name; [] when unset" },
   "log.write": { version: 1, args: ["int", "array"], names: ["level", "text"], result: "int", returns: "0", call: "sync", scope: "none", effect: false, doc: "a log record (level 0 debug .. 3 error) delivered to the host (SessionOptions.onLog, --log FILE)" },
+  "net.fetch": { version: 1, args: ["array"], names: ["url"], result: "array", returns: "response", call: "async", scope: "origin", effect: false, doc: "HTTP GET of a URL of a granted origin: [status, body bytes one per word]; same-origin redirects only, bounded by headroom and a deadline (async: runAsync only)" },
 };
 
 /** The built-in families, sorted (never host iteration order). */

@@ -1,5 +1,5 @@
-// Parsing of command-line values: integers with underscores, budgets. A bad
-// value is a UsageError naming the flag.
+// Parsing of command-line values: integers with underscores, budgets, program
+// arguments. A bad value is a UsageError naming the flag.
 
 import { UsageError } from "./exit.js";
 
@@ -14,8 +14,18 @@ export function parseCount(what: string, min = 0, max = Number.MAX_SAFE_INTEGER)
   };
 }
 
-/** Program arguments: signed 32-bit integers. */
-export function parseProgramArgs(args: readonly string[]): number[] {
-  const p = parseCount("program argument", -0x80000000, 0x7fffffff);
-  return args.map((a) => p(a));
+/** A program argument that is an integer: decimal, underscores between digits, a signed 32-bit value. */
+function intArg(text: string): number | null {
+  if (!/^-?\d+(_\d+)*$/.test(text)) return null;
+  const v = Number(text.replace(/_/g, ""));
+  return v >= -0x80000000 && v <= 0x7fffffff ? v | 0 : null;
+}
+
+/**
+ * Program arguments (spec/language.md "Program arguments"): integers when
+ * every one is an integer, else every one as its text (main(args: [[int]])).
+ */
+export function parseProgramArgs(args: readonly string[]): number[] | string[] {
+  const ints = args.map(intArg);
+  return ints.every((v) => v !== null) ? (ints as number[]) : [...args];
 }

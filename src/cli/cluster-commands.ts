@@ -162,7 +162,7 @@ export function addClusterCommands(program: Command, finish: Finish): void {
     .command("submit")
     .description("submit a program (.ent, .rasm, .rmod) or an image (.rimg) as a job; prints its id")
     .argument("<file>", "program or image")
-    .argument("[args...]", "integers passed to main(args)")
+    .argument("[args...]", "passed to main(args): integers, or texts for main(args: [[int]]) when any is not an integer")
     .addOption(new Option("--gas <n>", `the job's gas in all (an image: added to its limit) (default ${DEFAULT_GAS})`).argParser(parseCount("--gas")))
     .addOption(new Option("--mem <n>", `root memory limit in words (an image: words added) (default ${DEFAULT_MEM}, 0 for an image)`).argParser(parseCount("--mem")))
     .addOption(new Option("--quantum <n>", "gas per leg (default: each worker's --quantum)").argParser(parseCount("--quantum", 1)).default(0));

@@ -19,7 +19,7 @@ import { checkOutput, checkWritable, writeFileAtomic } from "./atomic.js";
 import { runImagePath, type Finish } from "./image-commands.js";
 import { interruptible, timeoutOption } from "./interrupt.js";
 import { extensionOf, loadProgram } from "./load.js";
-import { addPolicyOptions, policyFromFlags, type PolicyFlags } from "./policy-flags.js";
+import { addPolicyOptions, policyFromFlags, promptAnswers, type PolicyFlags } from "./policy-flags.js";
 import { addLogOption, logSink } from "./log-file.js";
 import { readInput } from "./read.js";
 
@@ -46,13 +46,13 @@ export async function traceCommand(file: string, rawArgs: readonly string[], fla
   let session: Session;
   if (extensionOf(file) === ".rimg") {
     if (rawArgs.length > 0) throw new RarError("usage.args", undefined, file);
-    session = Session.fromImage(readInput(file), { where: file, policy, onLog: log.onLog });
+    session = Session.fromImage(readInput(file), { where: file, policy, onLog: log.onLog, ...promptAnswers(policy) });
     if (session.history.debug?.slice) refuseSlice({ meta: { debug: session.history.debug } }, "continuing a run", file);
     session.history.debug ??= newDebugPart();
   } else {
     const args = parseProgramArgs(rawArgs);
     const { module, linked, sources } = await loadProgram(file);
-    session = Session.start(module, { gas: flags.gas, mem: flags.mem, args, policy, linked, onLog: log.onLog });
+    session = Session.start(module, { gas: flags.gas, mem: flags.mem, args, policy, linked, onLog: log.onLog, ...promptAnswers(policy) });
     session.history.debug = newDebugPart(sources);
   }
   const st = session.root.statusName;
@@ -135,7 +135,7 @@ export function addDebugCommands(program: Command, finish: Finish): void {
     .command("trace")
     .description("run like `rar run` and record checkpoints in the image, so that debug and view can visit every instruction")
     .argument("<file>", "program to run (.ent, .rasm, .rmod) or image to continue (.rimg)")
-    .argument("[args...]", "integers passed to main(args)")
+    .argument("[args...]", "passed to main(args): integers, or texts for main(args: [[int]]) when any is not an integer")
     .addOption(new Option("--gas <n>", "root gas limit").argParser(parseCount("--gas")).default(DEFAULT_GAS))
     .addOption(new Option("--mem <n>", "root memory limit in words").argParser(parseCount("--mem")).default(DEFAULT_MEM));
   addLogOption(addPolicyOptions(trace))

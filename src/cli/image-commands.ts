@@ -14,7 +14,7 @@ import { checkWritable, sameFile, writeFileAtomic } from "./atomic.js";
 import { EXIT, UsageError } from "./exit.js";
 import { readInput } from "./read.js";
 import { interruptible, timeoutOption } from "./interrupt.js";
-import { addPolicyOptions, policyFromFlags, type PolicyFlags } from "./policy-flags.js";
+import { addPolicyOptions, policyFromFlags, promptAnswers, type PolicyFlags } from "./policy-flags.js";
 import { addLogOption, logSink } from "./log-file.js";
 import type { ForensicFlags } from "./forensics-command.js";
 
@@ -68,7 +68,8 @@ export async function runImage(file: string, rawArgs: readonly string[], flags: 
   const out = flags.out;
   const path = out !== undefined ? runImagePath(file, out) : undefined;
   const log = await logSink(flags.log, [[file, "the image the command reads"], [path, "the image the command writes"], [flags.policy, "the policy the command reads"]]);
-  const session = Session.fromImage(readInput(file), { where: file, policy: policyFromFlags(flags), onLog: log.onLog });
+  const policy = policyFromFlags(flags);
+  const session = Session.fromImage(readInput(file), { where: file, policy, onLog: log.onLog, ...promptAnswers(policy) });
   const checkpoints = await recording(session, file);
   let r: RunResult;
   try {
@@ -100,7 +101,8 @@ export async function resumeImage(file: string, flags: ResumeFlags, finish: Fini
   checkWritable(flags.out ?? file);
   const target = flags.out ?? file;
   const log = await logSink(flags.log, [[file, "the image the command reads"], [target, "the image the command writes"], [flags.policy, "the policy the command reads"]]);
-  const session = Session.fromImage(readInput(file), { where: file, policy: policyFromFlags(flags), onLog: log.onLog });
+  const policy = policyFromFlags(flags);
+  const session = Session.fromImage(readInput(file), { where: file, policy, onLog: log.onLog, ...promptAnswers(policy) });
   if (finished(session)) {
     err(`rar: nothing to resume: the root is ${session.root.statusName}\n`);
     log.flush();

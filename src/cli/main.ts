@@ -8,7 +8,7 @@ import { parseCount, parseProgramArgs } from "./args.js";
 import { EXIT, reportError, usageLines } from "./exit.js";
 import { extensionOf, loadProgram } from "./load.js";
 import { interruptible, timeoutOption } from "./interrupt.js";
-import { addPolicyOptions, policyFromFlags } from "./policy-flags.js";
+import { addPolicyOptions, policyFromFlags, promptAnswers } from "./policy-flags.js";
 import { addLogOption, logSink } from "./log-file.js";
 import { packageVersion } from "./version.js";
 
@@ -35,6 +35,7 @@ interface RunFlags {
   mem: number;
   allow: string[];
   deny: string[];
+  prompt: string[];
   policy?: string;
   out?: string;
   timeout?: number;
@@ -62,7 +63,7 @@ async function runCommand(file: string, rawArgs: string[], flags: RunFlags): Pro
   const { module, linked } = await loadProgram(file);
   // Negotiation happens in Session.start: a capability the policy does not grant is exit 2, nothing run.
   const policy = policyFromFlags(flags);
-  const session = Session.start(module, { gas: flags.gas, mem: flags.mem, args, policy, linked, onLog: log.onLog });
+  const session = Session.start(module, { gas: flags.gas, mem: flags.mem, args, policy, linked, onLog: log.onLog, ...promptAnswers(policy) });
   let r: RunResult;
   try {
     r = await interruptible((signal) => session.runAsync({ signal, timeout: flags.timeout }));
@@ -138,7 +139,7 @@ async function build(argv: readonly string[], onCommand: (name: string) => void)
     .command("run")
     .description("run a program (.ent, .rasm, .rmod) with bounded gas and memory, or continue an image (.rimg) as it is")
     .argument("<file>", "program to run")
-    .argument("[args...]", "integers passed to main(args)")
+    .argument("[args...]", "passed to main(args): integers, or texts for main(args: [[int]]) when any is not an integer")
     .addOption(new Option("--gas <n>", "root gas limit").argParser(parseCount("--gas")).default(DEFAULT_GAS))
     .addOption(new Option("--mem <n>", "root memory limit in words").argParser(parseCount("--mem")).default(DEFAULT_MEM));
   addLogOption(addPolicyOptions(run))

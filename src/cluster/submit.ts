@@ -13,7 +13,7 @@ import { splitImage, storeModules } from "./store.js";
 
 /** A program to start, or an image to continue. */
 export type Submission =
-  | { readonly kind: "program"; readonly module: Module; readonly linked: readonly Module[]; readonly args: readonly number[]; readonly gas: number; readonly mem: number }
+  | { readonly kind: "program"; readonly module: Module; readonly linked: readonly Module[]; readonly args: readonly (number | string)[]; readonly gas: number; readonly mem: number }
   | { readonly kind: "image"; readonly bytes: Uint8Array; readonly gas: number; readonly mem: number };
 
 export interface SubmitOptions {

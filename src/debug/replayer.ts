@@ -10,9 +10,9 @@ import { CapRegistry, type CapContext, type CapValue } from "../caps/registry.js
 import { imageCodec } from "../image/codec.js";
 import { checkpointTree } from "../image/decode.js";
 import type { Checkpoint } from "../image/format.js";
-import { argsMemory, type Process } from "../process/process.js";
+import { rootArgsMemory, type Process } from "../process/process.js";
 import { Machine, interruptRoot, raiseLimits } from "../process/scheduler.js";
-import { describeEvent, type InterruptEvent, type StartEvent, type TraceEvent } from "../trace/trace.js";
+import { describeEvent, promptBefore, type InterruptEvent, type StartEvent, type TraceEvent } from "../trace/trace.js";
 import type { Module } from "../vm/module.js";
 import { StatusCode } from "../vm/opcodes.js";
 import { applyImport, mountPointsOf } from "../trace/replay.js";
@@ -96,7 +96,7 @@ export class Replayer {
     if (!module) throw new Error(`the start event names module ${s.module.slice(0, 16)}…, which the image does not hold`);
     if (s.entry >= module.functions.length || module.nparams[s.entry] !== 0) throw new Error(`the start event's entry #${s.entry} is not a function without parameters`);
     const machine = Replayer.machine(rec);
-    const root = machine.createRoot(module, s.entry, [], { gas: 0, mem: 0 }, [...s.grants], argsMemory(Array.from(s.args)));
+    const root = machine.createRoot(module, s.entry, [], { gas: 0, mem: 0 }, [...s.grants], rootArgsMemory(Array.from(s.args), s.texts));
     return new Replayer(rec, machine, root, 1, false);
   }
 
@@ -132,6 +132,8 @@ export class Replayer {
         sig,
         call: (args: CapValue[], ctx: CapContext): CapValue | Promise<CapValue> => {
           if (this.divergence) return stop();
+          // The host's recorded answer to a prompt: the call it decided comes next.
+          if (promptBefore(events[this.cursor], name, ctx.path)) this.cursor++;
           const e = events[this.cursor];
           if (!e || (e.kind !== "cap" && e.kind !== "cap_error") || e.cap !== name || e.path !== ctx.path || e.args.length !== args.length || e.args.some((a, k) => !sameValue(a, args[k]))) {
             this.diverge(`the replay calls ${name} from process ${ctx.path}; the trace has ${e ? describeEvent(e) : "no more events"}`);

@@ -39,6 +39,37 @@ export function argsMemory(args: readonly number[]): Int32Array {
   for (let i = 0; i < args.length; i++) mem[i + 1] = args[i];
   return mem;
 }
+
+/** Words the text arguments take in the root's memory (textArgsMemory). */
+export function textArgsWords(texts: readonly { readonly length: number }[]): number {
+  let n = 1 + texts.length;
+  for (const t of texts) n += 1 + t.length;
+  return n;
+}
+
+/**
+ * The root's initial memory for text arguments (spec/language.md "Program
+ * arguments"): [n, o0, ..., on-1] followed by each text as an array
+ * [len, c0, ...], o_i the offset of text i from address 0. Longer than
+ * n + 1 words whenever n > 0, which is how a main tells it from integers.
+ */
+export function textArgsMemory(texts: readonly Int32Array[]): Int32Array {
+  const mem = new Int32Array(textArgsWords(texts));
+  mem[0] = texts.length;
+  let at = 1 + texts.length;
+  texts.forEach((t, i) => {
+    mem[1 + i] = at;
+    mem[at] = t.length;
+    mem.set(t, at + 1);
+    at += 1 + t.length;
+  });
+  return mem;
+}
+
+/** The root's initial memory from a run's recorded arguments: the texts when there are some, else the integers. */
+export function rootArgsMemory(args: readonly number[], texts: readonly Int32Array[] | undefined): Int32Array {
+  return texts !== undefined ? textArgsMemory(texts) : argsMemory(args);
+}
 /**
  * Most words a reused process keeps in a buffer (stack, frames, memory)
  * beyond what it is charged for (recycling only). Three such buffers are

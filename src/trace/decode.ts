@@ -26,6 +26,8 @@ export const TRACE_LIMITS = {
   /** Arguments of a call, and of a host capability's signature: what CAP can pass. */
   args: MAX_CAP_ARGS,
   text: 1 << 20,
+  /** Text arguments of a run (their words are bounded by the session's ARGS_WORDS_MAX and the image's size). */
+  texts: 1 << 20,
   hostCaps: 4096,
 } as const;
 
@@ -115,6 +117,7 @@ const READ: { readonly [T in FieldType]: (r: EventReader, x: unknown, what: stri
   words: (r, x, what) => r.words(x, what),
   value: (r, x, what) => r.value(x, what),
   values: (r, x, what) => r.list(x, TRACE_LIMITS.args, what).map((a, k) => r.value(a, `argument ${k}`)),
+  texts: (r, x, what) => r.list(x, TRACE_LIMITS.texts, what).map((a, k) => r.words(a, `text ${k}`)),
   hostCaps: (r, x, what) => r.hostCaps(x, what),
 };
 

@@ -14,7 +14,7 @@
 // [kind, ...fields]; an int is a msgpack integer, an array of words is a
 // binary of little-endian int32s.
 
-import type { CapSignature, CapValue, ValueType } from "../caps/registry.js";
+import { codePointsToText, type CapSignature, type CapValue, type ValueType } from "../caps/registry.js";
 import { HOST_EVENT_KINDS, type WireValue } from "../image/format.js";
 import { WireWriter, join } from "../image/wire.js";
 import { int32ToBytes } from "../vm/module.js";
@@ -51,6 +51,8 @@ export interface FieldValue {
   /** What crosses a capability call: an int or an array of words. */
   value: CapValue;
   values: readonly CapValue[];
+  /** Texts: arrays of code points. */
+  texts: readonly Int32Array[];
   /** Capabilities with their signatures, sorted by name and distinct. */
   hostCaps: readonly HostCap[];
 }
@@ -83,7 +85,8 @@ export const EVENTS = {
   /**
    * The host-given arguments and conditions of the run: the entry module and
    * the linked ones, the entry function, the program arguments (the root's
-   * memory is [n, a0, ...]), the root's grants, the host capabilities the
+   * memory is [n, a0, ...]; with `texts`, args is empty and the memory holds
+   * the texts: process.ts textArgsMemory), the root's grants, the host capabilities the
    * machine offered, the canonical policy text (caps/policy.ts policyToJson,
    * "" when the host gave none), and the machine limits that decide faults.
    */
@@ -97,6 +100,7 @@ export const EVENTS = {
     field("policy", "text"),
     field("maxDepth", "limit"),
     field("memMax", "limit"),
+    optional("texts", "texts", "text arguments"),
   ],
   /** A capability call the host answered. */
   cap: [
@@ -132,6 +136,13 @@ export const EVENTS = {
    * packed into words, little-endian, the last one padded with zeros.
    */
   fs_import: [field("length", "amount", "byte length"), field("files", "words", "imported files")],
+  /**
+   * The host's answer to a prompt (caps/prompt.ts): whether the grant `cap`
+   * (`net.fetch:http://h:1`, `env.get:HOME`) may be used, asked at the first
+   * call of the process at `path` that exercises it; `allowed` is 1 or 0.
+   * The call it decided follows (a `cap`, or a `cap_error` when refused).
+   */
+  prompt: [field("path", "path", "process path"), field("cap", "text", "prompted grant"), field("allowed", "word", "verdict")],
 } as const satisfies Readonly<Record<string, readonly Field[]>>;
 
 export type EventKind = keyof typeof EVENTS;
@@ -151,6 +162,7 @@ export type ResumeEvent = EventOf<"resume">;
 export type InterruptEvent = EventOf<"interrupt">;
 export type AnswerEvent = EventOf<"answer">;
 export type NarrowEvent = EventOf<"narrow">;
+export type PromptEvent = EventOf<"prompt">;
 export type FsImportEvent = EventOf<"fs_import">;
 export type TraceEvent = { [K in EventKind]: EventOf<K> }[EventKind];
 
@@ -197,6 +209,7 @@ const ENCODE: { readonly [T in FieldType]: (v: FieldValue[T]) => WireValue } = {
   words: (v) => int32ToBytes(v),
   value: valueWire,
   values: (v) => v.map(valueWire),
+  texts: (v) => v.map((t) => int32ToBytes(t)),
   hostCaps: (v) => v.map((h) => [h.name, letters(h.sig.args), letters([h.sig.result])]),
 };
 
@@ -225,7 +238,7 @@ export function describeEvent(e: TraceEvent): string {
   const v = (x: CapValue): string => (typeof x === "number" ? String(x) : `[${x.length} words]`);
   switch (e.kind) {
     case "start":
-      return `start module ${e.module.slice(0, 12)} entry #${e.entry} args (${Array.from(e.args).join(", ")}) grants [${e.grants.join(", ")}]`;
+      return `start module ${e.module.slice(0, 12)} entry #${e.entry} args (${e.texts ? e.texts.map((t) => JSON.stringify(codePointsToText(t).slice(0, 40))).join(", ") : Array.from(e.args).join(", ")}) grants [${e.grants.join(", ")}]`;
     case "cap":
       return `${e.path} ${e.cap}(${e.args.map(v).join(", ")}) -> ${v(e.result)}`;
     case "cap_error":
@@ -240,7 +253,18 @@ export function describeEvent(e: TraceEvent): string {
       return `host answer ${e.value}`;
     case "narrow":
       return `host narrow grants to [${e.grants.join(", ")}]`;
+    case "prompt":
+      return `${e.path} prompt ${e.cap}: ${e.allowed === 1 ? "allowed" : "refused"}`;
     case "fs_import":
       return `host import of files (${e.length} bytes)`;
   }
+}
+
+/**
+ * Whether `e` is the prompt answered for the next call of `family` by the
+ * process at `path`: a replayer passes over it to reach that call, whose own
+ * event reproduces the answer (its result, or its refusal).
+ */
+export function promptBefore(e: TraceEvent | undefined, family: string, path: string): boolean {
+  return e !== undefined && e.kind === "prompt" && e.path === path && (e.cap === family || e.cap.startsWith(family + ":"));
 }

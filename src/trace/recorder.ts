@@ -158,4 +158,14 @@ export class Recorder {
   narrow(grants: readonly string[]): void {
     this.trace.push({ kind: "narrow", grants: [...grants] });
   }
+
+  /** The host's answer to a prompt for `cap` (caps/prompt.ts), before the call it decides. */
+  prompt(path: string, cap: string, allowed: boolean): void {
+    this.trace.push({ kind: "prompt", path, cap, allowed: allowed ? 1 : 0 });
+  }
+
+  /** A call refused before reaching its handler (a grant refused at a prompt). */
+  refused(path: string, cap: string, args: readonly CapValue[], error: string): void {
+    this.trace.push({ kind: "cap_error", path, cap, args: copyArgs(args), error });
+  }
 }

@@ -15,13 +15,13 @@ import { applyGrants, policyFromJson } from "../caps/policy.js";
 import { imageCodec } from "../image/codec.js";
 import { hex, stateDigest } from "../image/digest.js";
 import { emptyTrace, type TraceSlot } from "../image/format.js";
-import { argsMemory, type Process } from "../process/process.js";
+import { rootArgsMemory, type Process } from "../process/process.js";
 import { formatLocation, locate } from "../process/report.js";
 import { Machine } from "../process/scheduler.js";
 import type { Module } from "../vm/module.js";
 import { Op, StatusCode, WIDTH } from "../vm/opcodes.js";
 import { interruptRoot, raiseLimits } from "../process/scheduler.js";
-import { describeEvent, isCallEvent, type CapErrorEvent, type CapEvent, type FsImportEvent, type InterruptEvent, type StartEvent, type TraceEvent } from "./events.js";
+import { describeEvent, isCallEvent, promptBefore, type CapErrorEvent, type CapEvent, type FsImportEvent, type InterruptEvent, type StartEvent, type TraceEvent } from "./events.js";
 import type { FileTree } from "../caps/filetree.js";
 import { filesFromBytes } from "../image/files.js";
 import { RarError } from "../vm/errors.js";
@@ -128,6 +128,8 @@ export function replay(src: ReplaySource, opts: ReplayOptions = {}): ReplayResul
       sig,
       call(args: CapValue[], ctx: CapContext): CapValue | Promise<CapValue> {
         if (divergence) return stop();
+        // The host's recorded answer to a prompt: the call it decided comes next.
+        if (promptBefore(events[cursor], name, ctx.path)) cursor++;
         const i = cursor;
         const e = events[i];
         const here = (): string => {
@@ -275,7 +277,7 @@ function setUp(
     diverge(0, `the start event's policy is malformed: ${(e as Error).message}`, "before the start");
     return null;
   }
-  const root = machine.createRoot(module, start.entry, [], { gas: 0, mem: 0 }, [...start.grants], argsMemory(Array.from(start.args)));
+  const root = machine.createRoot(module, start.entry, [], { gas: 0, mem: 0 }, [...start.grants], rootArgsMemory(Array.from(start.args), start.texts));
   if (src.originDigest !== undefined) {
     const d = hex(stateDigest(root, emptyTrace(), (x) => machine.modules.get(x)));
     if (d !== src.originDigest) {

@@ -12,7 +12,7 @@
 // audit.ts (re-execute and check a recorded run).
 
 export { TraceError } from "./chain.js";
-export { describeEvent } from "./events.js";
+export { describeEvent, promptBefore } from "./events.js";
 export { traceFromWire } from "./decode.js";
-export type { AnswerEvent, CapErrorEvent, CapEvent, HostCap, InterruptEvent, NarrowEvent, RefuelEvent, ResumeEvent, StartEvent, TraceEvent } from "./events.js";
+export type { AnswerEvent, CapErrorEvent, CapEvent, HostCap, InterruptEvent, NarrowEvent, PromptEvent, RefuelEvent, ResumeEvent, StartEvent, TraceEvent } from "./events.js";
 export { Trace, callCounts, traceToWire } from "./store.js";

@@ -135,12 +135,13 @@ export const ERRORS = {
       bad_mount: "a mount is not GUEST=HOST[:ro] with an absolute guest path, or two mount points overlap",
       mount: "an image's file tree and this host's mounts differ: mounts are fixed when a run starts",
       bad_name: "not a capability name (like io.print or fs.read:DIR)",
+      bad_prompt: "a policy prompts for a capability it cannot ask about once (a directory or prefix scope, or not a built-in)",
       bad_policy: "not a policy",
       bad_scope: "a capability has a scope it does not take",
       bad_version: "only version 1 of a capability exists",
       carve: "a denial cannot cut a grant into pieces; grant a narrower scope",
       kv_file: "the kv store file is unreadable or malformed",
-      needs_scope: "the capability needs a directory: NAME:DIR",
+      needs_scope: "the capability needs a scope: a directory (fs.read:DIR), a variable (env.get:KEY) or an origin (net.fetch:ORIGIN)",
       no_dir: "the capability's directory does not exist",
       not_granted: "a capability the program or image needs is not granted",
       not_offered: "the image asks for a capability this host has no handler for",
@@ -267,6 +268,8 @@ export const TRAP_CODES = {
   NEGATIVE_LENGTH: 2,
   /** A child's array result or yield was not a well-formed serialized value. */
   BAD_RESULT: 3,
+  /** main(args) takes [int] but the host gave text arguments. */
+  TEXT_ARGS: 4,
   /** A sandboxed call without `else` whose child stopped with status s: code 10 + s. */
   UNFINISHED_BASE: 10,
 } as const;
@@ -285,6 +288,8 @@ export function trapMessage(code: number): string | undefined {
       return "array length is negative";
     case TRAP_CODES.BAD_RESULT:
       return "malformed value from a child process";
+    case TRAP_CODES.TEXT_ARGS:
+      return "main(args) takes integers but was given text arguments (declare args: [[int]])";
   }
   const status = code - TRAP_CODES.UNFINISHED_BASE;
   return UNFINISHED_STATUSES.includes(status) ? `${FAULTS.child_failed}: ${STATUS_NAMES[status]}` : undefined;
