@@ -76,11 +76,13 @@ describe("rar run", () => {
     expect(r.stderr).toMatch(/^rar: error: [^\n]*unsupported file type[^\n]*\nsee 'rar run --help'\n$/);
   });
 
-  it("a program argument that is not an integer makes every argument a text: an [int] main traps naming why, a [[int]] main gets them", () => {
+  it("a program argument that is not an integer: exit 2 for a main that takes integers (assembly, an Ent [int] main); a [[int]] main gets every argument as text", () => {
+    const r = rar("run", FIB, "twenty");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^rar: error: program argument: 'twenty' is not an integer\nsee 'rar run --help'\n$/);
+    expect(rar("run", FIB, "4294967296").code).toBe(2);
     const ints = write("ints.ent", "fn main(args) { return len(args); }\n");
-    const r = rar("run", ints, "1", "twenty");
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/main\(args\) takes integers but was given text arguments \(declare args: \[\[int\]\]\)/);
+    expect(rar("run", ints, "1", "twenty").code).toBe(2);
     expect(rar("run", ints, "1", "-2", "3_000").stderr).toMatch(/result=3 /);
     const texts = rar("run", join(ROOT, "examples", "args.ent"), "hello", "wörld", "4294967296", "-7");
     expect(texts.code).toBe(0);

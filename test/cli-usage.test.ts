@@ -13,6 +13,7 @@ import { RarError } from "../src/vm/errors.js";
 import { ROOT, ensureBuilt, rarIn, type Out } from "./helpers/cli.js";
 
 const HELLO = join(ROOT, "examples", "asm", "hello.rasm");
+const FIB = join(ROOT, "examples", "asm", "fib.rasm");
 const HELLO_ENT = join(ROOT, "examples", "hello.ent");
 const VERSION = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
 const IS_ROOT = process.getuid?.() === 0;
@@ -65,6 +66,7 @@ describe("usage errors are one line and a hint to the command's help", () => {
     [["run", HELLO, "--gas", "abc"], "run", /^rar: error: --gas: 'abc' is not an integer$/],
     [["run", HELLO, "--gas"], "run", /^rar: error: option '--gas <n>' argument missing$/],
     [["run", HELLO, "--gass", "5"], "run", /^rar: error: unknown option '--gass' \(did you mean --gas\?\)$/],
+    [["run", FIB, "twenty"], "run", /^rar: error: program argument: 'twenty' is not an integer$/],
     [["run", "prog.txt"], "run", /^rar: error: prog\.txt: unsupported file type '\.txt'/],
     [["frobnicate"], null, /^rar: error: unknown command 'frobnicate'$/],
     [["rn", HELLO], null, /^rar: error: unknown command 'rn' \(did you mean run\?\)$/],

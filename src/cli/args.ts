@@ -23,9 +23,20 @@ function intArg(text: string): number | null {
 
 /**
  * Program arguments (spec/language.md "Program arguments"): integers when
- * every one is an integer, else every one as its text (main(args: [[int]])).
+ * every one is an integer; else, for a program whose main takes text
+ * (`takesText`: an Ent main(args: [[int]])), every one as its text. A program
+ * whose main takes integers (or says nothing: assembly) given anything else
+ * is a usage error naming the argument, as before text arguments existed.
  */
-export function parseProgramArgs(args: readonly string[]): number[] | string[] {
+export function parseProgramArgs(args: readonly string[], takesText = false): number[] | string[] {
   const ints = args.map(intArg);
-  return ints.every((v) => v !== null) ? (ints as number[]) : [...args];
+  const bad = ints.findIndex((v) => v === null);
+  if (bad < 0) return ints as number[];
+  if (takesText) return [...args];
+  throw new UsageError(`program argument: '${args[bad].slice(0, 100)}' is not an integer`);
+}
+
+/** Whether a module's main takes text arguments: an Ent main(args: [[int]]) carries the runtime's $text_args. */
+export function takesTextArgs(module: { readonly functions: readonly { readonly name: string }[] }): boolean {
+  return module.functions.some((f) => f.name === "$text_args");
 }

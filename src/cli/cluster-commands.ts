@@ -12,7 +12,7 @@ import { submitJob, type Submission } from "../cluster/submit.js";
 import { DEFAULT_QUANTUM, startWorker } from "../cluster/worker.js";
 import { DEFAULT_GAS, DEFAULT_MEM, type RunResult } from "../session.js";
 import type { Redis } from "ioredis";
-import { parseCount, parseProgramArgs } from "./args.js";
+import { parseCount, parseProgramArgs, takesTextArgs } from "./args.js";
 import { checkWritable, writeFileAtomic } from "./atomic.js";
 import { EXIT, UsageError } from "./exit.js";
 import { interruptible } from "./interrupt.js";
@@ -101,8 +101,8 @@ async function submitCommand(file: string, rawArgs: string[], flags: SubmitFlags
     if (rawArgs.length > 0) throw new UsageError("an image carries its arguments; none may be given", file);
     submission = { kind: "image", bytes: readInput(file), gas: flags.gas ?? DEFAULT_GAS, mem: flags.mem ?? 0 };
   } else {
-    const args = parseProgramArgs(rawArgs);
     const { module, linked } = await loadProgram(file);
+    const args = parseProgramArgs(rawArgs, takesTextArgs(module));
     submission = { kind: "program", module, linked, args, gas: flags.gas ?? DEFAULT_GAS, mem: flags.mem ?? DEFAULT_MEM };
   }
   const id = await withRedis(flags.redis, (redis) => submitJob(redis, submission, { queue: flags.queue, policy, quantum: flags.quantum, name: file }));

@@ -14,7 +14,7 @@ import { RarError } from "../vm/errors.js";
 import { EXIT } from "./exit.js";
 import { newDebugPart, checkpointing } from "../debug/record.js";
 import { DEFAULT_GAS, DEFAULT_MEM, Session, type RunResult } from "../session.js";
-import { parseCount, parseProgramArgs } from "./args.js";
+import { parseCount, parseProgramArgs, takesTextArgs } from "./args.js";
 import { checkOutput, checkWritable, writeFileAtomic } from "./atomic.js";
 import { runImagePath, type Finish } from "./image-commands.js";
 import { interruptible, timeoutOption } from "./interrupt.js";
@@ -50,8 +50,8 @@ export async function traceCommand(file: string, rawArgs: readonly string[], fla
     if (session.history.debug?.slice) refuseSlice({ meta: { debug: session.history.debug } }, "continuing a run", file);
     session.history.debug ??= newDebugPart();
   } else {
-    const args = parseProgramArgs(rawArgs);
     const { module, linked, sources } = await loadProgram(file);
+    const args = parseProgramArgs(rawArgs, takesTextArgs(module));
     session = Session.start(module, { gas: flags.gas, mem: flags.mem, args, policy, linked, onLog: log.onLog, ...promptAnswers(policy) });
     session.history.debug = newDebugPart(sources);
   }

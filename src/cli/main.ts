@@ -4,7 +4,7 @@
 
 import { Command, CommanderError, Option } from "commander";
 import { DEFAULT_GAS, DEFAULT_MEM, Session, type RunResult } from "../session.js";
-import { parseCount, parseProgramArgs } from "./args.js";
+import { parseCount, parseProgramArgs, takesTextArgs } from "./args.js";
 import { EXIT, reportError, usageLines } from "./exit.js";
 import { extensionOf, loadProgram } from "./load.js";
 import { interruptible, timeoutOption } from "./interrupt.js";
@@ -56,11 +56,11 @@ async function runCommand(file: string, rawArgs: string[], flags: RunFlags): Pro
     const [{ checkWritable }, { runImagePath }] = await Promise.all([import("./atomic.js"), import("./image-commands.js")]);
     checkWritable(runImagePath(file, flags.out));
   }
-  const args = parseProgramArgs(rawArgs);
   // The log may replace none of the command's files: the program, the image it writes when it stops (default ./STEM.rimg), the policy.
   const image = flags.log === undefined ? undefined : (await import("./image-commands.js")).runImagePath(file, flags.out);
   const log = await logSink(flags.log, [[file, "the program the command runs"], [image, "the image the command writes"], [flags.policy, "the policy the command reads"]]);
   const { module, linked } = await loadProgram(file);
+  const args = parseProgramArgs(rawArgs, takesTextArgs(module));
   // Negotiation happens in Session.start: a capability the policy does not grant is exit 2, nothing run.
   const policy = policyFromFlags(flags);
   const session = Session.start(module, { gas: flags.gas, mem: flags.mem, args, policy, linked, onLog: log.onLog, ...promptAnswers(policy) });
