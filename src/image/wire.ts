@@ -14,8 +14,12 @@ import { packr } from "../vm/module.js";
 import { scan as scanBytes, scanValue as scanOne } from "../vm/scan.js";
 import type { WireValue } from "./format.js";
 
-/** First scratch buffer (small: most encodings are a few hundred bytes), then larger ones. */
-const SCRATCH_FIRST = 1 << 12;
+/**
+ * First scratch buffer (small: most encodings are a few hundred bytes; each
+ * buffer is memory outside the JS heap, which makes the GC run sooner), then
+ * four times larger ones, up to SCRATCH.
+ */
+const SCRATCH_FIRST = 1 << 8;
 const SCRATCH = 1 << 16;
 /** Binaries at least this long are emitted as views of the caller's memory. */
 const VIEW_MIN = 256;
@@ -33,7 +37,7 @@ export class WireWriter {
   private room(n: number): void {
     if (this.pos + n <= this.buf.length) return;
     this.flush();
-    const size = Math.max(SCRATCH, n);
+    const size = Math.max(Math.min(SCRATCH, this.buf.length * 4), n);
     this.buf = new Uint8Array(size);
     this.view = new DataView(this.buf.buffer);
     this.pos = 0;

@@ -347,8 +347,8 @@ class Block extends Translator {
    * operands written back, its gas and the rest of the block's refunded): the
    * interpreter then runs it and reports what stops it.
    */
-  protected guard(guards: readonly Guard[]): void {
-    const cond = guards.map((g) => `(${g.cond})`).join(" || ");
+  protected guard(guards: readonly Guard[], any: string | null): void {
+    const cond = any ?? guards.map((g) => `(${g.cond})`).join(" || ");
     const stop = `{ ${this.stopAt(this.at, true, this.writes().map((l) => `${l} `).join(""))}; }`;
     this.body.push(guards.some((g) => g.cond === "true") ? stop : `if (${cond}) ${stop}`);
   }
