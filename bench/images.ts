@@ -1,10 +1,15 @@
-// Images (issue 3): the host's snapshot and restore of a suspended process
-// holding 1M words of linear memory (encode the image; decode and verify it
-// into a new session), the size of a suspended tiny loop's image, and image
-// bytes per byte of guest memory.
+// Images (issues 3 and 16): the host's snapshot and restore (encode the
+// image; decode and verify it into a new session) of a suspended process
+// holding 1M words of linear memory, of one holding 1k words, and of a tree of
+// 1000 suspended processes, each against its floor: copying the same image
+// bytes into fresh memory and hashing them with SHA-256, measured in the same
+// rounds (fresh memory costs page faults that vary with the host and with what
+// ran before, so a floor measured elsewhere is no yardstick). Also the size of
+// a suspended tiny loop's image and image bytes per byte of guest memory.
 
+import { createHash } from "node:crypto";
 import { Session } from "../src/index.js";
-import { BENCH_MEM, type BenchContext, type BenchGroup, type GroupResult, compile, fmt, median, rounds } from "./harness.js";
+import { BENCH_MEM, type BenchContext, type BenchGroup, type GroupResult, compile, fmt, median, pairedRatio, rounds } from "./harness.js";
 
 /** Words of linear memory the big process holds. */
 const BIG_WORDS = 1 << 20;
@@ -56,7 +61,71 @@ top:    LINC 0 1
         RET
 `;
 
+/** Processes in the tree image: the root and TREE_CHILDREN children. */
+const TREE_CHILDREN = 999;
+
+/** TREE_CHILDREN children, each run until it yields (a suspended tree), then the root spins until its gas runs out. */
+const TREE_RASM = `
+.module bench_image_tree
+.func main 0 2
+loop:   PUSH 0
+        PUSH 0
+        PUSH 1000
+        PUSH 1000
+        PUSH 0
+        PUSH 0
+        SPAWN child
+        RESUME
+        POP
+        LINC 1 1
+        LGET 1
+        PUSH ${TREE_CHILDREN}
+        LT
+        JNZ loop
+spin:   LINC 0 1
+        JMP spin
+
+.func child 0
+        PUSH 1
+        YIELD
+        PUSH 0
+        RET
+`;
+
 const quiet = (): void => {};
+
+/** The floor of an image operation: its bytes copied into fresh memory and hashed. */
+function floor(image: Uint8Array): number {
+  return createHash("sha256").update(image.slice()).digest()[0];
+}
+
+interface VsFloor {
+  snapshotMs: number;
+  restoreMs: number;
+  floorMs: number;
+  snapshotVsFloor: number;
+  restoreVsFloor: number;
+}
+
+/** Snapshot and restore of a session, side by side with the floor of its image. */
+function vsFloor(s: Session, reps: number): VsFloor {
+  const image = s.snapshot();
+  const r = rounds(
+    {
+      snapshot: () => s.snapshot().length,
+      restore: () => Session.fromImage(image, { stdout: quiet }).root.memSize,
+      floor: () => floor(image),
+    },
+    { reps, warmup: 3 },
+  );
+  return {
+    snapshotMs: median(r.snapshot),
+    restoreMs: median(r.restore),
+    floorMs: median(r.floor),
+    snapshotVsFloor: pairedRatio(r.snapshot, r.floor),
+    restoreVsFloor: pairedRatio(r.restore, r.floor),
+  };
+}
 
 /** Runs a module under `gas` and returns its session, which must end suspended (out of gas). */
 function suspended(source: string, name: string, gas: number, args: readonly number[]): Session {
@@ -89,16 +158,20 @@ export function runImages(ctx: BenchContext): GroupResult {
 
   ctx.progress("images: snapshot / restore 1M words");
   // Short operations: more rounds than usual for a steady median.
-  const r = rounds(
-    {
-      snapshot: () => big.snapshot().length,
-      restore: () => Session.fromImage(image, { stdout: quiet }).root.memSize,
-    },
-    { reps: Math.max(5, ctx.reps * 3), warmup: 3 },
-  );
-  const snapshotMs = median(r.snapshot);
-  const restoreMs = median(r.restore);
+  const reps = Math.max(5, ctx.reps * 3);
+  const m1 = vsFloor(big, reps);
   const perByte = image.length / (BIG_WORDS * 4);
+
+  ctx.progress("images: snapshot / restore 1k words");
+  const small = suspended(BIG_RASM, "image_1k", 12 * 1024 + 10_000, [1024]);
+  const k1 = vsFloor(small, reps * 3);
+
+  ctx.progress(`images: snapshot / restore a tree of ${TREE_CHILDREN + 1} processes`);
+  const tree = suspended(TREE_RASM, "image_tree", 2_000_000, []);
+  if (tree.root.children.size !== TREE_CHILDREN) throw new Error(`bench images: the tree has ${tree.root.children.size + 1} processes`);
+  const treeImage = tree.snapshot();
+  if (Session.fromImage(treeImage, { stdout: quiet }).root.children.size !== TREE_CHILDREN) throw new Error("bench images: the restored tree differs");
+  const t1 = vsFloor(tree, reps);
 
   ctx.progress("images: tiny loop");
   const tiny = suspended(TINY_RASM, "image_tiny", 1000, []);
@@ -106,14 +179,26 @@ export function runImages(ctx: BenchContext): GroupResult {
 
   return {
     metrics: {
-      snapshot_ms_1m_words: snapshotMs,
-      restore_ms_1m_words: restoreMs,
+      snapshot_ms_1m_words: m1.snapshotMs,
+      restore_ms_1m_words: m1.restoreMs,
+      snapshot_1m_vs_floor: m1.snapshotVsFloor,
+      restore_1m_vs_floor: m1.restoreVsFloor,
+      small_snapshot_vs_floor: k1.snapshotVsFloor,
+      small_restore_vs_floor: k1.restoreVsFloor,
+      tree_snapshot_vs_floor: t1.snapshotVsFloor,
+      tree_restore_vs_floor: t1.restoreVsFloor,
       tiny_image_bytes: tinyBytes,
       image_bytes_per_memory_byte: perByte,
     },
     rows: [
-      { label: "snapshot_ms_1m_words", value: fmt(snapshotMs), note: `Session.snapshot() of a suspended root with ${fmt(BIG_WORDS)} words of memory (target <= 10)` },
-      { label: "restore_ms_1m_words", value: fmt(restoreMs), note: "Session.fromImage(): decode and verify the same image (target <= 10)" },
+      { label: "snapshot_ms_1m_words", value: fmt(m1.snapshotMs), note: `Session.snapshot() of a suspended root with ${fmt(BIG_WORDS)} words of memory (target <= 10)` },
+      { label: "restore_ms_1m_words", value: fmt(m1.restoreMs), note: "Session.fromImage(): decode and verify the same image (target <= 10)" },
+      row("snapshot_1m_vs_floor", m1.snapshotVsFloor, `${fmt(m1.snapshotMs)} ms; floor (copy + SHA-256 of the ${fmt(image.length)} bytes) ${fmt(m1.floorMs)} ms`),
+      row("restore_1m_vs_floor", m1.restoreVsFloor, `${fmt(m1.restoreMs)} ms`),
+      row("small_snapshot_vs_floor", k1.snapshotVsFloor, `1k words: ${fmt(k1.snapshotMs * 1e3)} µs; floor ${fmt(k1.floorMs * 1e3)} µs (target <= 5)`),
+      row("small_restore_vs_floor", k1.restoreVsFloor, `${fmt(k1.restoreMs * 1e3)} µs (target <= 5)`),
+      row("tree_snapshot_vs_floor", t1.snapshotVsFloor, `${TREE_CHILDREN + 1} processes, ${fmt(treeImage.length)} bytes: ${fmt(t1.snapshotMs)} ms; floor ${fmt(t1.floorMs * 1e3)} µs (target <= 5)`),
+      row("tree_restore_vs_floor", t1.restoreVsFloor, `${fmt(t1.restoreMs)} ms (target <= 5)`),
       { label: "tiny_image_bytes", value: fmt(tinyBytes), note: "a 10-instruction loop suspended out of gas, trace included (target <= 1024)" },
       {
         label: "image_bytes_per_memory_byte",
@@ -122,6 +207,10 @@ export function runImages(ctx: BenchContext): GroupResult {
       },
     ],
   };
+}
+
+function row(label: string, ratio: number, note: string): { label: string; value: string; note: string } {
+  return { label, value: `${fmt(ratio)}x`, note };
 }
 
 export const imagesGroup: BenchGroup = { name: "images", title: "Images (host snapshot and restore)", run: runImages };

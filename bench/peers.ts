@@ -1,8 +1,14 @@
-// Peer sandboxes, measured on the same workloads as the VM when they happen to
-// be installed: quickjs-emscripten (metered through its interrupt handler) and
-// js-interpreter. They are not dependencies of rar; a peer whose import()
-// fails is skipped and the table says so.
+// Peer sandboxes, measured on the same workloads as the VM in the same run:
+// quickjs-emscripten (metered through its interrupt handler) and
+// js-interpreter, both devDependencies. Two sets of workloads: the VM's
+// `.rasm` loops (bench/workloads.ts, against the VM as a session runs it) and
+// the six Ent programs (bench/ent-workloads.ts: the peer runs the plain-JS
+// twin's text, against rar's interpreter alone, tiering off, since the
+// interpreter is what cold code and GP candidates run on).
+// interp_vs_quickjs_max is the worst interpreter / quickjs ratio over the Ent programs.
 
+import { compileEnt, runEnt } from "./ent.js";
+import { ENT_WORKLOADS, peerSource } from "./ent-workloads.js";
 import { type BenchContext, type BenchGroup, type GroupResult, type Row, compile, fmt, median, pairedRatio, rounds, runGuest } from "./harness.js";
 import { FIB_RASM, LOOP_RASM, MEMORY_RASM, nativeCount, nativeFib, nativeMemory } from "./workloads.js";
 
@@ -60,7 +66,7 @@ const WORKLOADS: readonly PeerWorkload[] = [
   },
 ];
 
-// Minimal shapes of the peers' APIs (they are optional, so no type packages).
+// Minimal shapes of the peers' APIs (js-interpreter ships no types; these keep both loaded the same way).
 interface QjsHandle {
   dispose(): void;
 }
@@ -80,17 +86,16 @@ interface QjsModule {
 }
 type JsInterpreterCtor = new (code: string) => { run(): boolean; value: unknown };
 
-async function importOptional(name: string): Promise<Record<string, unknown> | string> {
+async function load(name: string): Promise<Record<string, unknown>> {
   try {
     return (await import(name)) as Record<string, unknown>;
   } catch (e) {
-    return e instanceof Error && "code" in e && e.code === "ERR_MODULE_NOT_FOUND" ? "not installed" : String(e);
+    throw new Error(`peer ${name} does not load (a devDependency: run npm ci): ${e instanceof Error ? e.message : String(e)}`);
   }
 }
 
-async function quickjs(): Promise<Peer | string> {
-  const mod = await importOptional("quickjs-emscripten");
-  if (typeof mod === "string") return mod;
+async function quickjs(): Promise<Peer> {
+  const mod = await load("quickjs-emscripten");
   const qjs = await (mod as unknown as QjsModule).getQuickJS();
   const rt = qjs.newRuntime();
   let polls = 0;
@@ -115,9 +120,8 @@ async function quickjs(): Promise<Peer | string> {
   };
 }
 
-async function jsInterpreter(): Promise<Peer | string> {
-  const mod = await importOptional("js-interpreter");
-  if (typeof mod === "string") return mod;
+async function jsInterpreter(): Promise<Peer> {
+  const mod = await load("js-interpreter");
   const Interpreter = (mod.default ?? mod) as JsInterpreterCtor;
   return {
     name: "jsinterp",
@@ -135,31 +139,47 @@ async function jsInterpreter(): Promise<Peer | string> {
 
 export async function runPeers(ctx: BenchContext): Promise<GroupResult> {
   const result: GroupResult = { metrics: {}, rows: [] };
-  const loaders: [string, () => Promise<Peer | string>][] = [
-    ["quickjs-emscripten", quickjs],
-    ["js-interpreter", jsInterpreter],
-  ];
-  for (const [pkg, load] of loaders) {
-    ctx.progress(`peers: ${pkg}`);
-    let peer: Peer | string;
-    try {
-      peer = await load();
-    } catch (e) {
-      peer = e instanceof Error ? e.message : String(e);
-    }
-    if (typeof peer === "string") {
-      result.rows.push({ label: pkg, value: "skipped", note: `${peer} (optional peer, not a dependency of rar)` });
-      continue;
-    }
+  for (const load of [quickjs, jsInterpreter]) {
+    const peer = await load();
+    ctx.progress(`peers: ${peer.name}`);
     try {
       result.rows.push(...measurePeer(ctx, peer, result.metrics));
-    } catch (e) {
-      result.rows.push({ label: pkg, value: "failed", note: e instanceof Error ? e.message : String(e) });
+      result.rows.push(...measureEnt(ctx, peer, result.metrics));
     } finally {
       peer.dispose();
     }
   }
+  const worst = Math.max(...ENT_WORKLOADS.map((w) => result.metrics[`ent_${w.key}_interp_vs_quickjs`]));
+  result.metrics.interp_vs_quickjs_max = worst;
+  result.rows.push({ label: "interp_vs_quickjs_max", value: `${fmt(worst)}x`, note: "rar's interpreter alone over quickjs + interrupt, worst Ent program (target <= 1)" });
   return result;
+}
+
+/** The Ent programs: the peer runs each twin's text, rar's interpreter (tiering off) the Ent program, on the same arguments. */
+function measureEnt(ctx: BenchContext, peer: Peer, metrics: Record<string, number>): Row[] {
+  const rows: Row[] = [];
+  for (const w of ENT_WORKLOADS) {
+    ctx.progress(`peers: ${peer.name} ${w.key}`);
+    const args = w.args(peer.scale * ctx.scale);
+    const src = peerSource(w, args, peer.es5);
+    const modules = compileEnt(w.source, w.key);
+    const expected = w.native(...args);
+    const got = peer.evaluate(src);
+    if (got !== expected) throw new Error(`${peer.name} ${w.key}: returned ${got}, expected ${expected}`);
+    const interp = (): number => runEnt(modules, args, { enabled: false });
+    if (interp() !== expected) throw new Error(`bench peers ${w.key}: the interpreter disagrees with plain JS`);
+    const r = rounds({ peer: () => peer.evaluate(src), interp, native: () => w.native(...args) }, { reps: Math.max(3, Math.min(ctx.reps, 5)), warmup: 1 });
+    const peerVsNative = pairedRatio(r.peer, r.native);
+    const interpVsPeer = pairedRatio(r.interp, r.peer);
+    metrics[`ent_${w.key}_${peer.name}_vs_native`] = peerVsNative;
+    metrics[`ent_${w.key}_interp_vs_${peer.name}`] = interpVsPeer;
+    rows.push({
+      label: `ent_${w.key}_interp_vs_${peer.name}`,
+      value: `${fmt(interpVsPeer)}x`,
+      note: `${w.label(args)}: rar interpreter ${fmt(median(r.interp))} ms, ${peer.name} ${fmt(median(r.peer))} ms (${fmt(peerVsNative)}x plain JS)`,
+    });
+  }
+  return rows;
 }
 
 function measurePeer(ctx: BenchContext, peer: Peer, metrics: Record<string, number>): Row[] {
@@ -193,4 +213,4 @@ function measurePeer(ctx: BenchContext, peer: Peer, metrics: Record<string, numb
   return rows;
 }
 
-export const peersGroup: BenchGroup = { name: "peers", title: "Peer sandboxes (optional, same workloads)", run: runPeers };
+export const peersGroup: BenchGroup = { name: "peers", title: "Peer sandboxes (same workloads, same run)", run: runPeers };

@@ -1,8 +1,9 @@
 // The process tree: the same loop at depth 1 and depth 100 (must be flat),
-// and tiny children spawned, run, read and killed from a guest loop.
+// and tiny children spawned, run and read from a guest loop, then killed or
+// kept alive (the two side by side).
 
 import { type BenchContext, type BenchGroup, type GroupResult, compare, compile, fmt, median, pairedRatio, rounds, runGuest } from "./harness.js";
-import { DEPTH_RASM, SPAWN_RASM, loopInstructions } from "./workloads.js";
+import { DEPTH_RASM, LIVE_SPAWN_RASM, SPAWN_RASM, loopInstructions } from "./workloads.js";
 
 const DEEP = 100;
 
@@ -41,17 +42,29 @@ export function runSpawn(ctx: BenchContext): GroupResult {
   if (v !== (expected | 0)) throw new Error(`bench spawn: returned ${v}, expected ${expected | 0}`);
   const t = compare({ spawn: () => runGuest(module, [n]) }, { reps: ctx.reps });
   const rate = n / (t.spawn / 1e3);
+  // Children that stay alive against children killed, the same number side by side.
+  const live = compile(LIVE_SPAWN_RASM, "live_spawn");
+  const m = Math.max(100, Math.round(20_000 * ctx.scale));
+  const want = ((m * (m + 1)) / 2) | 0;
+  if (runGuest(live, [m]).value !== want) throw new Error("bench spawn: the live children's results differ");
+  const r = rounds({ live: () => runGuest(live, [m]), killed: () => runGuest(module, [m]) }, { reps: ctx.reps });
+  const liveVsKilled = pairedRatio(r.live, r.killed);
   return {
-    metrics: { spawn_run_per_s: rate },
+    metrics: { spawn_run_per_s: rate, live_spawn_vs_killed: liveVsKilled },
     rows: [
       {
         label: "spawn_run_per_s",
         value: fmt(rate),
         note: `${fmt(n)} tiny children in ${fmt(t.spawn)} ms (${fmt(t.spawn * 1e3 / n)} µs each)`,
       },
+      {
+        label: "live_spawn_vs_killed",
+        value: `${fmt(liveVsKilled)}x`,
+        note: `${fmt(m)} children kept alive ${fmt((median(r.live) * 1e3) / m)} µs each, killed ${fmt((median(r.killed) * 1e3) / m)} µs each (target <= 2)`,
+      },
     ],
   };
 }
 
 export const depthGroup: BenchGroup = { name: "depth", title: "Tree depth (throughput must be flat)", run: runDepth };
-export const spawnGroup: BenchGroup = { name: "spawn", title: "Tiny children (spawn + resume + result + kill)", run: runSpawn };
+export const spawnGroup: BenchGroup = { name: "spawn", title: "Tiny children (spawn + resume + result, killed or kept alive)", run: runSpawn };

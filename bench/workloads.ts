@@ -180,7 +180,13 @@ work:   LGET 1
 ${COUNT_FN}`;
 
 /** spawn + resume + result + kill of a tiny child, n times, from a guest loop. */
-export const SPAWN_RASM = `
+export const SPAWN_RASM = spawnLoop(true);
+
+/** The same without the kill: every child stays alive (done, its result readable) until the root ends. */
+export const LIVE_SPAWN_RASM = spawnLoop(false);
+
+function spawnLoop(kill: boolean): string {
+  return `
 .module bench_spawn
 .func main 0 4           ; 0 n, 1 i, 2 handle, 3 sum
         PUSH 0
@@ -202,9 +208,7 @@ loop:   LGET 1           ; the child's argument
         LGET 3
         ADD
         LSET 3
-        LGET 2
-        KILL
-        LINC 1 1
+${kill ? "        LGET 2\n        KILL\n" : ""}        LINC 1 1
         LGET 1
         LGET 0
         LT
@@ -217,3 +221,4 @@ loop:   LGET 1           ; the child's argument
         ADDI 1
         RET
 `;
+}

@@ -225,7 +225,7 @@ describe("a GP run", () => {
 
 describe("blocks that loop on themselves", () => {
   // Jump targets right before the loop use up the chunk's budget for straight-line
-  // copies; the loop's second translation (locals in JS variables) must still be a loop.
+  // copies; the loop must still keep its locals (JS variables while it runs) right.
   const head = (nlocals: number, pre: string): string =>
     `.func main 0 ${nlocals}\n${pre}` +
     [0, 1, 2, 3].map((i) => `  PUSH 0\n  JNZ a${i}\n`).join("") +
@@ -246,6 +246,44 @@ describe("blocks that loop on themselves", () => {
       expect(run(true)).toEqual(run(false));
     }
     // Generated code is strict: nothing it does can create a global.
-    expect("l0" in globalThis || "l1" in globalThis).toBe(false);
+    expect("f0_0" in globalThis || "f0_1" in globalThis).toBe(false);
+  });
+
+  it("repeat themselves, not the branch before them, when a followed jump leads back to that branch", () => {
+    // The body (after JNZ e) ends with JMP to the test; the compiled block follows the jump, so its
+    // copy of the test falls through to the body's own start: the block repeats, and the test's
+    // gas is charged once per iteration, as the interpreter does. The loop before falls into the
+    // test, which falls into the body, so nothing but the body itself says where to go on.
+    const src = `.func main 0 2
+  PUSH 5
+  LSET 1
+  PUSH 8
+  MGROW
+  POP
+  PUSH 2
+  LSET 0
+s: LINC 0 -1
+  LGET 0
+  JNZ s
+w: LGET 1
+  PUSH 0
+  LE
+  JNZ e
+  LINC 1 -1
+  LGET 1
+  LOAD 0
+  LSET 0
+  JMP w
+e: LGET 0
+  LGET 1
+  ADD
+  RET
+`;
+    const run = (jit: boolean, gas: number): string => {
+      const s = Session.start(verify(assemble(src)), { gas, record: false, tiering: tiers(jit) });
+      const r = s.run();
+      return `${r.status} ${r.gasUsed} ${Buffer.from(s.snapshot()).toString("base64")}`;
+    };
+    for (let gas = 0; gas <= 140; gas++) expect(run(true, gas), `gas ${gas}`).toBe(run(false, gas));
   });
 });

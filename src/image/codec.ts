@@ -33,10 +33,38 @@ export function decodeFor(bytes: Uint8Array, machine: CodecHost, where = "image"
     maxDepth: machine.maxDepth,
     memMax: machine.cpu.memMax,
     where,
-    known: (d) => machine.code.modules.get(d),
+    known: (d) => machine.code.modules.get(d) ?? recentModule(d),
   });
-  if (adopt) for (const m of img.modules) machine.code.intern(m);
+  for (const m of img.modules) {
+    if (adopt) machine.code.intern(m);
+    remember(m);
+  }
   return img;
+}
+
+/**
+ * Modules verified by recent decodes in this host process, by digest: a
+ * module is immutable once verified and its digest is the SHA-256 of its
+ * bytes, so an image holding the same bytes again (a session restored into a
+ * fresh machine, a checkpoint) shares it instead of verifying it again, as a
+ * machine shares the modules it holds. Held weakly and at most RECENT_MODULES
+ * of them, so nothing is kept alive that no process or machine holds.
+ */
+const RECENT_MODULES = 64;
+const recent = new Map<string, WeakRef<Module>>();
+
+function recentModule(digest: string): Module | undefined {
+  const ref = recent.get(digest);
+  const m = ref?.deref();
+  if (ref !== undefined && m === undefined) recent.delete(digest);
+  return m;
+}
+
+function remember(m: Module): void {
+  if (recent.get(m.digest)?.deref() === m) return;
+  recent.delete(m.digest);
+  if (recent.size >= RECENT_MODULES) recent.delete(recent.keys().next().value as string);
+  recent.set(m.digest, new WeakRef(m));
 }
 
 export const imageCodec: ImageCodec = {

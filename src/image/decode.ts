@@ -65,44 +65,74 @@ export interface DecodedImage {
 const MAX_I32 = 0x7fffffff;
 const MIN_I32 = -0x80000000;
 
+/**
+ * Where a value is, for an error message: text, or a Place (made into text
+ * only if the value is wrong, so a good record costs no strings).
+ */
+type Where = string | Place;
+
+/**
+ * The field of a process record being read, as one mutable object per tree:
+ * its text ("tree process 0.3 pc") is made only when an error names it.
+ */
+class Place {
+  /** Path of the parent ("0.3"), or null for the root. */
+  parentPath: string | null = null;
+  handle = 0;
+  field = "";
+  constructor(readonly tree: string) {}
+  /** This place, at `field`. */
+  at(field: string): this {
+    this.field = field;
+    return this;
+  }
+  get path(): string {
+    return this.parentPath === null ? "0" : `${this.parentPath}.${this.handle}`;
+  }
+  toString(): string {
+    return `${this.tree} process ${this.path}${this.field === "" ? "" : ` ${this.field}`}`;
+  }
+}
+
 class Reader {
   constructor(readonly where: string) {}
 
-  fail(kind: ErrorKey<"image">, message: string, at = ""): never {
-    throw new RarError(kind, message, at ? `${this.where}: ${at}` : this.where);
+  fail(kind: ErrorKey<"image">, message: string, at: Where = ""): never {
+    const text = String(at);
+    throw new RarError(kind, message, text ? `${this.where}: ${text}` : this.where);
   }
 
-  int(x: unknown, lo: number, hi: number, at: string): number {
+  int(x: unknown, lo: number, hi: number, at: Where): number {
     if (typeof x !== "number" || !Number.isSafeInteger(x) || x < lo || x > hi)
       this.fail("image.shape", `expected an integer in ${lo}..${hi}, got ${describe(x)}`, at);
     return x;
   }
 
-  str(x: unknown, max: number, at: string): string {
+  str(x: unknown, max: number, at: Where): string {
     if (typeof x !== "string" || x.length > max) this.fail("image.shape", `expected a string of at most ${max} characters, got ${describe(x)}`, at);
     return x;
   }
 
-  bin(x: unknown, at: string, multiple = 1): Uint8Array {
+  bin(x: unknown, at: Where, multiple = 1): Uint8Array {
     if (!(x instanceof Uint8Array) || x.length % multiple !== 0)
       this.fail("image.shape", `expected binary data${multiple > 1 ? ` (a multiple of ${multiple} bytes)` : ""}, got ${describe(x)}`, at);
     return x;
   }
 
-  digest(x: unknown, at: string): Uint8Array {
+  digest(x: unknown, at: Where): Uint8Array {
     const b = this.bin(x, at);
     if (b.length !== DIGEST_BYTES) this.fail("image.shape", `expected a ${DIGEST_BYTES}-byte digest, got ${b.length} bytes`, at);
     return Uint8Array.from(b);
   }
 
-  array(x: unknown, at: string, len?: number): unknown[] {
+  array(x: unknown, at: Where, len?: number): unknown[] {
     if (!Array.isArray(x) || (len !== undefined && x.length !== len))
       this.fail("image.shape", `expected an array${len !== undefined ? ` of ${len}` : ""}, got ${describe(x)}`, at);
     return x as unknown[];
   }
 
   /** Strictly increasing names (sorted, no duplicates). */
-  names(x: unknown, at: string): string[] {
+  names(x: unknown, at: Where): string[] {
     const a = this.array(x, at);
     if (a.length > IMAGE_LIMITS.capsPerProcess) this.fail("image.shape", `more than ${IMAGE_LIMITS.capsPerProcess} names`, at);
     const out: string[] = [];
@@ -130,10 +160,21 @@ const MIN_FRAMES = 12;
 /** Shared by every process without memory: nothing can write to it, and MGROW replaces it. */
 const NO_MEMORY = new Int32Array(0);
 
-/** Words of binary data `b` (a multiple of 4 bytes) in a fresh array of `capacity` >= its length. */
+/** Arrays up to this many words are copied word by word (see wordsIn). */
+const SMALL_WORDS = 64;
+
+/**
+ * Words of binary data `b` (a multiple of 4 bytes, little endian) in a fresh
+ * array of `capacity` >= its length. A small array is copied word by word:
+ * V8 keeps a small typed array inside its object until its `.buffer` is
+ * taken, and taking it costs an allocation of its own (most stacks and
+ * frames of a tree are small).
+ */
 function wordsIn(b: Uint8Array, capacity: number): Int32Array {
   const a = new Int32Array(capacity);
-  new Uint8Array(a.buffer).set(b);
+  const n = b.length >> 2;
+  if (n > SMALL_WORDS) new Uint8Array(a.buffer, 0, b.length).set(b);
+  else for (let i = 0, o = 0; i < n; i++, o += 4) a[i] = b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24);
   return a;
 }
 
@@ -148,7 +189,7 @@ class Slack {
     private readonly r: Reader,
     private readonly budget: number,
   ) {}
-  take(words: number, at: string): void {
+  take(words: number, at: Where): void {
     this.used += words;
     if (this.used > this.budget)
       this.r.fail("image.too_large", `running this tree needs more than ${this.budget} stack and frame words beyond those stored`, at);
@@ -160,6 +201,7 @@ function buildTree(r: Reader, x: unknown, modules: readonly Module[], maxDepth: 
   const recs = r.array(x, at);
   if (recs.length === 0) r.fail("image.shape", "a tree has at least one process", at);
   const procs: Process[] = [];
+  const here = new Place(at);
   // Open parents: process, children still to come, last child handle.
   const open: { p: Process; path: string; left: number; last: number }[] = [];
   for (let i = 0; i < recs.length; i++) {
@@ -167,54 +209,56 @@ function buildTree(r: Reader, x: unknown, modules: readonly Module[], maxDepth: 
     const parentEntry = open.length > 0 ? open[open.length - 1] : null;
     if (i > 0 && parentEntry === null) r.fail("image.tree", `${recs.length - i} record(s) after the end of the tree`, `${at} record ${i}`);
     const parent = parentEntry?.p ?? null;
-    const pathHint = `${at} record ${i}`;
-    const rec = r.array(recs[i], pathHint, RECORD_FIELDS);
-    const handle = r.int(rec[F.handle], 0, IMAGE_LIMITS.handle, `${pathHint} handle`);
-    const path = parentEntry ? `${parentEntry.path}.${handle}` : "0";
-    const where = `${at} process ${path}`;
-    if (parent === null && handle !== 0) r.fail("image.handle", "the root of an image has handle 0", `${where} handle`);
+    const item = recs[i];
+    // Where the record is (its path) is known once its handle is; the strings are made only on failure.
+    const rec = Array.isArray(item) && item.length === RECORD_FIELDS ? item : r.array(item, `${at} record ${i}`, RECORD_FIELDS);
+    const h = rec[F.handle];
+    const handle = typeof h === "number" && Number.isInteger(h) && h >= 0 && h <= IMAGE_LIMITS.handle ? h : r.int(h, 0, IMAGE_LIMITS.handle, `${at} record ${i} handle`);
+    here.parentPath = parentEntry ? parentEntry.path : null;
+    here.handle = handle;
+    if (parent === null && handle !== 0) r.fail("image.handle", "the root of an image has handle 0", here.at("handle"));
     if (parentEntry) {
-      if (handle <= parentEntry.last) r.fail("image.handle", `children must come in increasing handle order (${handle} after ${parentEntry.last})`, `${where} handle`);
-      if (handle >= parentEntry.p.nextHandle) r.fail("image.handle", `handle ${handle} was never given out (next handle ${parentEntry.p.nextHandle})`, `${where} handle`);
+      if (handle <= parentEntry.last) r.fail("image.handle", `children must come in increasing handle order (${handle} after ${parentEntry.last})`, here.at("handle"));
+      if (handle >= parentEntry.p.nextHandle) r.fail("image.handle", `handle ${handle} was never given out (next handle ${parentEntry.p.nextHandle})`, here.at("handle"));
       parentEntry.left--;
       parentEntry.last = handle;
     }
-    const mod = modules[r.int(rec[F.module], 0, modules.length - 1, `${where} module`)];
-    const entry = r.int(rec[F.entry], 0, mod.functions.length - 1, `${where} entry`);
-    const status = r.int(rec[F.status], 0, 6, `${where} status`);
-    const value = r.int(rec[F.value], MIN_I32, MAX_I32, `${where} value`);
+    const mod = modules[r.int(rec[F.module], 0, modules.length - 1, here.at("module"))];
+    const entry = r.int(rec[F.entry], 0, mod.functions.length - 1, here.at("entry"));
+    const status = r.int(rec[F.status], 0, 6, here.at("status"));
+    const value = r.int(rec[F.value], MIN_I32, MAX_I32, here.at("value"));
     const fk = rec[F.faultKind];
-    const faultKind = fk === null ? null : r.str(fk, IMAGE_LIMITS.nameLength, `${where} faultKind`);
-    const faultDetail = r.str(rec[F.faultDetail], IMAGE_LIMITS.detailLength, `${where} faultDetail`);
-    const need = r.int(rec[F.need], 0, Number.MAX_SAFE_INTEGER, `${where} need`);
+    const faultKind = fk === null ? null : r.str(fk, IMAGE_LIMITS.nameLength, here.at("faultKind"));
+    const faultDetail = r.str(rec[F.faultDetail], IMAGE_LIMITS.detailLength, here.at("faultDetail"));
+    const need = r.int(rec[F.need], 0, Number.MAX_SAFE_INTEGER, here.at("need"));
     let request: Process["request"] = null;
     if (rec[F.request] !== null) {
-      const req = r.array(rec[F.request], `${where} request`, 2);
-      const cap = r.str(req[0], IMAGE_LIMITS.nameLength, `${where} request`);
-      const args = r.array(req[1], `${where} request`);
-      if (args.length > MAX_CAP_ARGS) r.fail("image.shape", `more than ${MAX_CAP_ARGS} arguments`, `${where} request`);
-      request = { cap, args: args.map((a) => words(r.bin(a, `${where} request`, 4))) };
+      const req = r.array(rec[F.request], here.at("request"), 2);
+      const cap = r.str(req[0], IMAGE_LIMITS.nameLength, here.at("request"));
+      const args = r.array(req[1], here.at("request"));
+      if (args.length > MAX_CAP_ARGS) r.fail("image.shape", `more than ${MAX_CAP_ARGS} arguments`, here.at("request"));
+      request = { cap, args: args.map((a) => words(r.bin(a, here.at("request"), 4))) };
     }
-    const answer = r.int(rec[F.answer], MIN_I32, MAX_I32, `${where} answer`);
-    const waiting = r.int(rec[F.waiting], 0, IMAGE_LIMITS.handle, `${where} waiting`);
-    const inboxBytes = r.bin(rec[F.inbox], `${where} inbox`, 4);
-    const pc = r.int(rec[F.pc], 0, mod.code.length - 1, `${where} pc`);
-    const bp = r.int(rec[F.bp], 0, MAX_I32, `${where} bp`);
-    const stackBytes = r.bin(rec[F.stack], `${where} stack`, 4);
-    const frameBytes = r.bin(rec[F.frames], `${where} frames`, 12);
-    const memBytes = r.bin(rec[F.mem], `${where} mem`, 4);
-    if (memBytes.length / 4 > memMax) r.fail("image.memory", `${memBytes.length / 4} words exceed the runtime's ${memMax}`, `${where} mem`);
-    const gasLimit = r.int(rec[F.gasLimit], 0, Number.MAX_SAFE_INTEGER, `${where} gasLimit`);
-    const gasUsed = r.int(rec[F.gasUsed], 0, Number.MAX_SAFE_INTEGER, `${where} gasUsed`);
-    const memLimit = r.int(rec[F.memLimit], 0, Number.MAX_SAFE_INTEGER, `${where} memLimit`);
-    const memUsed = r.int(rec[F.memUsed], 0, Number.MAX_SAFE_INTEGER, `${where} memUsed`);
-    const caps = r.names(rec[F.caps], `${where} caps`);
-    const traps = r.names(rec[F.traps], `${where} traps`);
-    const nextHandle = r.int(rec[F.nextHandle], 1, IMAGE_LIMITS.handle, `${where} nextHandle`);
-    const nchildren = r.int(rec[F.children], 0, recs.length - 1 - i, `${where} children`);
+    const answer = r.int(rec[F.answer], MIN_I32, MAX_I32, here.at("answer"));
+    const waiting = r.int(rec[F.waiting], 0, IMAGE_LIMITS.handle, here.at("waiting"));
+    const inboxBytes = r.bin(rec[F.inbox], here.at("inbox"), 4);
+    const pc = r.int(rec[F.pc], 0, mod.code.length - 1, here.at("pc"));
+    const bp = r.int(rec[F.bp], 0, MAX_I32, here.at("bp"));
+    const stackBytes = r.bin(rec[F.stack], here.at("stack"), 4);
+    const frameBytes = r.bin(rec[F.frames], here.at("frames"), 12);
+    const memBytes = r.bin(rec[F.mem], here.at("mem"), 4);
+    if (memBytes.length / 4 > memMax) r.fail("image.memory", `${memBytes.length / 4} words exceed the runtime's ${memMax}`, here.at("mem"));
+    const gasLimit = r.int(rec[F.gasLimit], 0, Number.MAX_SAFE_INTEGER, here.at("gasLimit"));
+    const gasUsed = r.int(rec[F.gasUsed], 0, Number.MAX_SAFE_INTEGER, here.at("gasUsed"));
+    const memLimit = r.int(rec[F.memLimit], 0, Number.MAX_SAFE_INTEGER, here.at("memLimit"));
+    const memUsed = r.int(rec[F.memUsed], 0, Number.MAX_SAFE_INTEGER, here.at("memUsed"));
+    const caps = r.names(rec[F.caps], here.at("caps"));
+    const traps = r.names(rec[F.traps], here.at("traps"));
+    const nextHandle = r.int(rec[F.nextHandle], 1, IMAGE_LIMITS.handle, here.at("nextHandle"));
+    const nchildren = r.int(rec[F.children], 0, recs.length - 1 - i, here.at("children"));
 
     const depth = parent ? parent.depth + 1 : 0;
-    if (depth > maxDepth) r.fail("image.depth", `depth ${depth} exceeds the limit of ${maxDepth}`, where);
+    if (depth > maxDepth) r.fail("image.depth", `depth ${depth} exceeds the limit of ${maxDepth}`, here.at(""));
     // Capacities: the top frame's function is checked here, before anything is allocated for it.
     const fp = frameBytes.length / 4;
     const sp = stackBytes.length / 4;
@@ -222,7 +266,7 @@ function buildTree(r: Reader, x: unknown, modules: readonly Module[], maxDepth: 
     if (fp > 0) {
       const fr = new DataView(frameBytes.buffer, frameBytes.byteOffset, frameBytes.byteLength);
       const top = fr.getInt32(frameBytes.length - 4, true);
-      if (top < 0 || top >= mod.functions.length) r.fail("image.frames", `the top frame's function #${top} does not exist`, `${where} frames`);
+      if (top < 0 || top >= mod.functions.length) r.fail("image.frames", `the top frame's function #${top} does not exist`, here.at("frames"));
       capacity = Math.max(capacity, bp + mod.nlocals[top] + mod.maxStack[top]);
       // A caller's frame may reach past its callee's (a RET does not grow the stack): every
       // frame's whole extent. Bases above bp or unknown functions cannot verify (verifyTree).
@@ -234,7 +278,7 @@ function buildTree(r: Reader, x: unknown, modules: readonly Module[], maxDepth: 
       }
     }
     const frameCapacity = Math.max(MIN_FRAMES, fp);
-    slack.take(capacity - sp + frameCapacity - fp, `${where} stack`);
+    slack.take(capacity - sp + frameCapacity - fp, here.at("stack"));
     // Constructed without arguments (a small stack); every register is set from the record.
     const p = new Process(mod, entry, [], memBytes.length > 0 ? words(memBytes) : NO_MEMORY, gasLimit, memLimit, caps, traps, parent, handle);
     p.status = status;
@@ -257,7 +301,7 @@ function buildTree(r: Reader, x: unknown, modules: readonly Module[], maxDepth: 
     p.nextHandle = nextHandle;
     if (parent) parent.children.set(handle, p);
     procs.push(p);
-    if (nchildren > 0) open.push({ p, path, left: nchildren, last: 0 });
+    if (nchildren > 0) open.push({ p, path: here.path, left: nchildren, last: 0 });
   }
   for (const o of open) if (o.left > 0) r.fail("image.tree", `process ${o.path} declares ${o.left} more child(ren) than the image holds`, at);
   return procs;

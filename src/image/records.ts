@@ -9,20 +9,14 @@ import type { Module } from "../vm/module.js";
 import { RECORD_FIELDS } from "./format.js";
 import type { WireWriter } from "./wire.js";
 
-const EMPTY = new Uint8Array(0);
-
-/** The first n words of a, as a byte view (no copy). The host is little endian, as the format is. */
-export function wordBytes(a: Int32Array, n: number): Uint8Array {
-  return new Uint8Array(a.buffer, a.byteOffset, n * 4);
-}
+const EMPTY = new Int32Array(0);
 
 /** Children in handle order (insertion order already is; sorting guards canonicity). */
-export function childrenOf(p: Process): Process[] {
-  const cs = [...p.children.values()];
+export function childrenOf(p: Process): readonly Process[] {
+  const cs = p.children.list();
   for (let i = 1; i < cs.length; i++) {
     if (cs[i].handle < cs[i - 1].handle) {
-      cs.sort((a, b) => a.handle - b.handle);
-      break;
+      return [...cs].sort((a, b) => a.handle - b.handle);
     }
   }
   return cs;
@@ -92,12 +86,12 @@ export function writeTree(w: WireWriter, root: Process, index: ReadonlyMap<strin
     if (req === null) w.nil();
     else {
       w.array(2).str(req.cap).array(req.args.length);
-      for (const a of req.args) w.bin(wordBytes(a, a.length));
+      for (const a of req.args) w.words(a, a.length);
     }
     w.int(p.answer).int(p.waiting);
-    w.bin(p.inbox ? wordBytes(p.inbox, p.inbox.length) : EMPTY);
+    w.words(p.inbox ?? EMPTY, p.inbox?.length ?? 0);
     w.int(p.pc).int(p.bp);
-    w.bin(wordBytes(p.stack, p.sp)).bin(wordBytes(p.frames, p.fp)).bin(wordBytes(p.mem, p.memSize));
+    w.words(p.stack, p.sp).words(p.frames, p.fp).words(p.mem, p.memSize);
     if (state) w.nil();
     else w.int(p.gasLimit);
     w.int(p.gasUsed);

@@ -161,7 +161,7 @@ export function verifyTree(procs: readonly Process[], where: string, running = f
   for (let i = procs.length - 1; i >= 0; i--) {
     const p = procs[i];
     let words = p.ownFootprint();
-    for (const c of p.children.values()) words += c.memUsed;
+    for (const c of p.children.list()) words += c.memUsed;
     if (p.memUsed !== words)
       fail(where, p, "memUsed", "image.budget", `footprint is ${words} words (own ${p.ownFootprint()}, ${PROCESS_WORDS} of them bookkeeping), the image says ${p.memUsed}`);
     if (p.gasUsed > p.gasLimit) fail(where, p, "gasUsed", "image.budget", `used ${p.gasUsed} gas of a limit of ${p.gasLimit}`);

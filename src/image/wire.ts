@@ -14,8 +14,12 @@ import { packr } from "../vm/module.js";
 import { scan as scanBytes, scanValue as scanOne } from "../vm/scan.js";
 import type { WireValue } from "./format.js";
 
-/** First scratch buffer (small: most encodings are a few hundred bytes), then larger ones. */
-const SCRATCH_FIRST = 1 << 12;
+/**
+ * First scratch buffer (small: most encodings are a few hundred bytes; each
+ * buffer is memory outside the JS heap, which makes the GC run sooner), then
+ * four times larger ones, up to SCRATCH.
+ */
+const SCRATCH_FIRST = 1 << 8;
 const SCRATCH = 1 << 16;
 /** Binaries at least this long are emitted as views of the caller's memory. */
 const VIEW_MIN = 256;
@@ -33,7 +37,7 @@ export class WireWriter {
   private room(n: number): void {
     if (this.pos + n <= this.buf.length) return;
     this.flush();
-    const size = Math.max(SCRATCH, n);
+    const size = Math.max(Math.min(SCRATCH, this.buf.length * 4), n);
     this.buf = new Uint8Array(size);
     this.view = new DataView(this.buf.buffer);
     this.pos = 0;
@@ -114,6 +118,19 @@ export class WireWriter {
   }
 
   str(s: string): this {
+    // Short ASCII strings (names, empty details: most of a tree's) are written as they are, without an encoder.
+    const k = s.length;
+    if (k < 32) {
+      this.room(1 + k);
+      const b = this.buf;
+      let i = 0;
+      while (i < k && s.charCodeAt(i) < 0x80) i++;
+      if (i === k) {
+        b[this.pos++] = 0xa0 | k;
+        for (let j = 0; j < k; j++) b[this.pos++] = s.charCodeAt(j);
+        return this;
+      }
+    }
     const bytes = utf8.encode(s);
     const n = bytes.length;
     this.room(5 + n);
@@ -152,6 +169,29 @@ export class WireWriter {
       this.pos += 4;
     }
     this.raw(bytes);
+    return this;
+  }
+
+  /**
+   * The first n words of a as binary, little endian (the host's order, and
+   * the format's). Short arrays are copied word by word: taking the bytes of
+   * a small typed array as a view would move it off the JS heap (V8 keeps
+   * small ones inside their object until `.buffer` is read). Long ones are
+   * referenced, as bin() does.
+   */
+  words(a: Int32Array, n: number): this {
+    if (n * 4 >= VIEW_MIN) return this.bin(new Uint8Array(a.buffer, a.byteOffset, n * 4));
+    this.room(2 + n * 4);
+    const b = this.buf;
+    b[this.pos++] = 0xc4;
+    b[this.pos++] = n * 4;
+    for (let i = 0; i < n; i++) {
+      const w = a[i];
+      b[this.pos++] = w & 0xff;
+      b[this.pos++] = (w >> 8) & 0xff;
+      b[this.pos++] = (w >> 16) & 0xff;
+      b[this.pos++] = (w >> 24) & 0xff;
+    }
     return this;
   }
 

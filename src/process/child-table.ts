@@ -3,6 +3,7 @@
 
 const NO_HANDLES = Object.freeze([]) as readonly number[] as number[];
 const NO_PROCS = Object.freeze([]) as readonly null[] as null[];
+const NO_LIST: readonly never[] = Object.freeze([]);
 
 /**
  * A process's children by handle. A parent numbers its children 1, 2, ...
@@ -108,6 +109,14 @@ export class Children<P extends object> {
     }
     hs.length = m;
     ps.length = m;
+  }
+
+  /** The living children in handle order: a new array, or a shared empty one (not to be changed). */
+  list(): readonly P[] {
+    if (this.live === 0) return NO_LIST as readonly P[];
+    const out: P[] = [];
+    for (const p of this.procs) if (p !== null) out.push(p);
+    return out;
   }
 
   *keys(): IterableIterator<number> {

@@ -95,8 +95,10 @@ export function enterFresh(cpu: Cpu, p: Process): boolean {
   cpu.memFree -= cost;
   const top = m.nlocals[f] + m.maxStack[f];
   if (cpu.stack.length < top) {
+    // The arguments word by word: a subarray of the small array holding them would move it off the V8 heap.
     const s = new Int32Array(top);
-    s.set(cpu.stack.subarray(0, cpu.sp));
+    const old = cpu.stack;
+    for (let i = 0; i < cpu.sp; i++) s[i] = old[i];
     cpu.stack = s;
   }
   // Room for a few frames before the interpreter first grows it.

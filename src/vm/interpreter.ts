@@ -86,7 +86,9 @@ export function growInt32(a: Int32Array, min: number, used: number): Int32Array 
   let size = Math.max(16, a.length * 2);
   while (size < min) size *= 2;
   const b = new Int32Array(size);
-  b.set(a.subarray(0, used));
+  // A few words are copied one by one: a subarray of a small typed array would move it off the V8 heap.
+  if (used <= 64) for (let i = 0; i < used; i++) b[i] = a[i];
+  else b.set(a.subarray(0, used));
   return b;
 }
 

@@ -10,7 +10,15 @@
 //   exhaustion happens at exactly the interpreter's boundary.
 // - Operand values live in JS constants inside a block and are written back
 //   at its end, where the operand height (and so sp) is the one the verifier
-//   derived; locals are read and written in the stack array in program order.
+//   derived.
+// - A function's locals live in JS variables (f<fn>_<k>) for as long as
+//   control stays in the function's compiled code, and are in the stack array
+//   wherever anything else can see them: they are loaded when control enters
+//   the function (entering the chunk, a CALL's callee, a return into the code
+//   after a CALL) and the ones the function writes are stored back before it
+//   leaves (a CALL; any stop, once, where the chunk returns). A jump to the
+//   code after a CALL, which loads them, stores them first. The interpreter, the scheduler and images
+//   therefore see the stack array exactly as when locals lived there.
 // - Anything unusual (a fault, a frame that does not fit, an instruction the
 //   scheduler or the interpreter runs) stops the compiled code *before* that
 //   instruction with the state the interpreter would have there, the rest of
@@ -23,6 +31,7 @@
 import { type Cpu, Exit, growInt32 } from "./interpreter.js";
 import type { Module } from "./module.js";
 import { BULK, COMPILED, Frame, GAS, OPS, Op, SCHEDULED, WIDTH, wordGas } from "./opcodes.js";
+import { SEMANTICS } from "./semantics.js";
 import { type Fact, type FrameConstant, type Guard, type Special, Translator } from "./translate.js";
 
 /** A compiled chunk: runs from cpu.pc; returns an Exit, or STOP to hand the pc back to the driver. */
@@ -42,7 +51,7 @@ export interface Compiled {
 
 /** Functions are grouped into chunks of about this many code words (V8 optimizes small functions best). */
 const CHUNK_WORDS = 4096;
-/** Instructions translated into one block at most once it has run past another block's start. */
+/** Instructions translated into one block at most past another block's start (copies of what follows). */
 const MAX_BLOCK = 64;
 /**
  * Instructions translated a second time (past another block's start), at most,
@@ -65,6 +74,8 @@ export function compileModule(m: Module): Compiled | null {
   if (n > MAX_MODULE_WORDS) return null;
   const leader = new Int32Array(n).fill(-1);
   const chunkOf = new Int32Array(n).fill(-1);
+  const fnAt = new Int32Array(n).fill(-1);
+  m.functions.forEach((f, i) => fnAt.fill(i, f.entry, f.end));
   // Group functions in order; block numbers are module-wide, so a chunk's
   // switch has cases for its own blocks only and knows every other block's number.
   const groups: number[][] = [];
@@ -83,7 +94,7 @@ export function compileModule(m: Module): Compiled | null {
   });
   const chunks = groups.map((group, k) => {
     for (const f of group) chunkOf.fill(k, m.functions[f].entry, m.functions[f].end);
-    return compileChunk(m, group, leader);
+    return compileChunk(m, group, leader, fnAt);
   });
   return chunks.length > 0 ? { leader, chunkOf, chunks } : null;
 }
@@ -109,10 +120,16 @@ function findBlocks(m: Module, f: number, leader: Int32Array, next: number): num
   return next;
 }
 
-function compileChunk(m: Module, fns: readonly number[], leader: Int32Array): Chunk {
+function compileChunk(m: Module, fns: readonly number[], leader: Int32Array, fnAt: Int32Array): Chunk {
   const body: string[] = [];
   const copies = { left: COPIES_PER_WORD * fns.reduce((n, f) => n + m.functions[f].end - m.functions[f].entry, 0) };
-  for (const f of fns) emitFunction(m, f, leader, copies, body);
+  const inChunk = new Set(fns);
+  for (const f of fns) emitFunction(m, f, leader, copies, inChunk, body);
+  const vars = fns.flatMap((f) => Array.from({ length: m.nlocals[f] }, (_, k) => `${localVar(f, k)} = 0`));
+  // Entering the chunk: the locals of the function the pc is in. Leaving it (unless the process is
+  // done): its written locals back into its frame, where the pc stopped in one of the chunk's functions.
+  const enter = fns.filter((f) => m.nlocals[f] > 0).map((f) => `case ${f}: ${loadLocals(m, f)} break;`);
+  const leave = fns.filter((f) => writtenLocals(m, f).length > 0).map((f) => `case ${f}: ${storeLocals(m, f)} break;`);
   // Strict: a name the translation failed to declare throws instead of becoming a global.
   const src = `"use strict";
 return function chunk(cpu) {
@@ -121,6 +138,10 @@ return function chunk(cpu) {
   let gas = cpu.gas, memFree = cpu.memFree;
   const memMax = cpu.memMax;
   let exit = ${STOP};
+  ${vars.length > 0 ? `let ${vars.join(", ")};` : ""}
+  switch (fnAt[pc]) {
+    ${enter.join("\n    ")}
+  }
   // The block to run; pc is kept only where control may leave the chunk (entry, call, return).
   let blk = leader[pc];
   loop: for (;;) {
@@ -130,38 +151,64 @@ ${body.join("\n")}
         break loop;
     }
   }
+  if (exit !== ${Exit.Done}) {
+    switch (fnAt[pc]) {
+      ${leave.join("\n      ")}
+    }
+  }
   cpu.pc = pc; cpu.sp = sp; cpu.bp = bp; cpu.fp = fp; cpu.memSize = memSize; cpu.gas = gas; cpu.memFree = memFree;
   return exit;
 };`;
-  return new Function("leader", "growInt32", "wordGas", src)(leader, growInt32, wordGas) as Chunk;
+  return new Function("leader", "fnAt", "growInt32", "wordGas", src)(leader, fnAt, growInt32, wordGas) as Chunk;
+}
+
+/** The JS variable holding local k of function f while its compiled code runs. */
+function localVar(f: number, k: number): string {
+  return `f${f}_${k}`;
+}
+
+/** Statements loading function f's locals from its frame in the stack array. */
+function loadLocals(m: Module, f: number): string {
+  return Array.from({ length: m.nlocals[f] }, (_, k) => `${localVar(f, k)} = stack[bp + ${k}];`).join(" ");
+}
+
+/** The locals function f writes (an instruction whose row assigns `local`), ascending. */
+function writtenLocals(m: Module, f: number): number[] {
+  const { entry, end } = m.functions[f];
+  const out = new Set<number>();
+  for (let pc = entry; pc < end; pc += WIDTH[m.code[pc]]) {
+    const op = m.code[pc];
+    if (m.heights[pc] < 0 || SEMANTICS[op]?.local === undefined) continue;
+    out.add(m.code[pc + 1 + OPS[op].operands.indexOf("local")]);
+  }
+  return [...out].sort((a, b) => a - b);
+}
+
+/** Statements storing the locals function f writes back into its frame. */
+function storeLocals(m: Module, f: number): string {
+  return writtenLocals(m, f).map((k) => `stack[bp + ${k}] = ${localVar(f, k)};`).join(" ");
+}
+
+/** Whether pc is where a CALL returns to: control arrives there from a RET, with the locals only in the stack array. */
+function isLanding(m: Module, pc: number): boolean {
+  const call = pc - WIDTH[Op.CALL];
+  return call >= 0 && m.heights[call] >= 0 && m.code[call] === Op.CALL;
 }
 
 /** Emits one case per block of function f, in pc order. */
-function emitFunction(m: Module, f: number, leader: Int32Array, copies: { left: number }, out: string[]): void {
+function emitFunction(m: Module, f: number, leader: Int32Array, copies: { left: number }, inChunk: ReadonlySet<number>, out: string[]): void {
   const { entry, end } = m.functions[f];
   const starts: number[] = [];
   for (let pc = entry; pc < end; pc += WIDTH[m.code[pc]]) if (leader[pc] >= 0) starts.push(pc);
+  const store = storeLocals(m, f);
   starts.forEach((pc, i) => {
-    const budget = copies.left;
-    let b = new Block(m, pc, m.nlocals[f], f, leader, copies, false);
-    let fall = b.emit(end);
-    // A block that loops on itself is translated again, from the same copy budget (so it
-    // takes the same path), with its locals in JS variables; kept only if it still loops.
-    if (b.loops) {
-      const left = copies.left;
-      copies.left = budget;
-      const p = new Block(m, pc, m.nlocals[f], f, leader, copies, true);
-      const pf = p.emit(end);
-      if (p.loops) {
-        b = p;
-        fall = pf;
-      } else copies.left = left;
-    }
+    const b = new Block(m, pc, f, leader, copies, inChunk, store);
+    const fall = b.emit(end);
     // Pushed one by one: a straight-line block can have tens of thousands of lines, too many to spread as arguments.
     out.push(`      case ${leader[pc]}: {`);
     for (const l of b.lines) out.push(`        ${l}`);
     // Control that continues at `fall` falls into the next case if that is where it starts.
-    if (fall >= 0 && starts[i + 1] !== fall) out.push(`        blk = ${leader[fall]}; continue loop;`);
+    if (fall >= 0 && starts[i + 1] !== fall) out.push(`        ${b.jumpTo(fall)}`);
     out.push(`      }`);
   });
 }
@@ -173,75 +220,85 @@ class Block extends Translator {
   private cost = 0;
   /** Whether the block's last jump goes back to its own start. */
   loops = false;
-  /** Locals held in JS variables `l<k>` (promoted blocks), and those written. */
-  private readonly locals = new Set<number>();
-  private readonly written = new Set<number>();
+  private readonly nl: number;
 
   constructor(
     private readonly m: Module,
     readonly start: number,
-    private readonly nl: number,
     private readonly f: number,
     private readonly leader: Int32Array,
     /** What may still be translated twice in this chunk (shared by its blocks). */
     private readonly copies: { left: number },
-    /** Keep locals in JS variables for the whole block (only for blocks that loop on themselves). */
-    private readonly promote: boolean,
+    /** The functions compiled into this chunk (their locals are declared in it). */
+    private readonly inChunk: ReadonlySet<number>,
+    /** Statements storing the function's written locals into the stack array. */
+    private readonly store: string,
   ) {
     super(m.heights[start]);
+    this.nl = m.nlocals[f];
   }
 
   /**
    * Translates from `start` through straight-line code (past other block
-   * starts, which then have their own copy) up to a jump, call, return or an
-   * instruction the compiled code does not run. Returns the pc where control
+   * starts and unconditional jumps, whose code then has a copy here) up to a
+   * branch, a jump to its own start, a call, a return or an instruction the
+   * compiled code does not run. Returns the pc where control
    * continues when the block falls through, or -1.
    */
   emit(end: number): number {
     const code = this.m.code;
     let pc = this.start;
+    // Control comes back here from a RET: the function's locals are in its frame only.
+    if (isLanding(this.m, pc) && this.nl > 0) this.lines.push(loadLocals(this.m, this.f));
     if (COMPILED[code[pc]] === 0) {
       // The scheduler's instructions are reached as the interpreter reaches them: Exit.Slow at
       // their pc, nothing charged. Anything else (TRAP) is the interpreter's to run.
       this.lines.push(`${this.stopAt(pc, false, SCHEDULED[code[pc]] === 1 ? `exit = ${Exit.Slow}; ` : "")};`);
       return -1;
     }
-    let passed = false;
-    for (let n = 1; ; n++) {
+    let copied = 0;
+    for (;;) {
       const op = code[pc];
+      // An unconditional jump elsewhere is followed: its target is translated here too (a copy),
+      // so entering a loop or leaving an if goes through one block, not two.
+      const t = code[pc + 1];
+      if (op === Op.JMP && t !== this.start && copied < MAX_BLOCK && this.copies.left > 0 && COMPILED[code[t]] === 1) {
+        this.cost += GAS[op];
+        copied++;
+        this.copies.left--;
+        pc = t;
+        continue;
+      }
       const after = pc + WIDTH[op];
       const goesOn = this.translate(op, pc);
       const ends = !goesOn || OPS[op].flow === "branch";
       this.cost += GAS[op];
       const atLeader = this.leader[after] >= 0;
       // Translating on past a block start makes a second copy of what follows.
-      if (atLeader) passed = true;
-      if (passed) this.copies.left--;
-      const stop = ends || BULK[op] === 1 || after >= end || COMPILED[code[after]] === 0 || (atLeader && (n >= MAX_BLOCK || this.copies.left <= 0));
+      if (atLeader || copied > 0) {
+        copied++;
+        this.copies.left--;
+      }
+      const stop = ends || BULK[op] === 1 || after >= end || COMPILED[code[after]] === 0 || (atLeader && (copied > MAX_BLOCK || this.copies.left <= 0));
       if (stop) {
         this.flush();
         const total = this.cost;
         const charge = [`if (gas < ${total}) { ${this.stopAt(this.start, false, "")}; }`, `gas -= ${total};`];
-        const ks = [...this.locals].sort((a, b) => a - b);
-        const back = [...this.written].sort((a, b) => a - b).map((k) => `stack[bp + ${k}] = l${k}; `).join("");
-        // A stop before an instruction returns the gas of it and everything after it in the block,
-        // and a promoted block writes its locals back first.
-        const fill = (l: string): string =>
-          l.replace(/@refund(\d+)@/g, (_, before: string) => String(total - Number(before))).replace(/@back@/g, back);
-        if (this.loops) {
+        // A stop before an instruction returns the gas of it and everything after it in the block.
+        const fill = (l: string): string => l.replace(/@refund(\d+)@/g, (_, before: string) => String(total - Number(before)));
+        // Control that falls through to the block's own start (a followed jump led back to the branch before it) repeats it too.
+        const again = goesOn && after === this.start;
+        if (this.loops || again) {
           // The block jumps to itself: a JS loop, so a guest loop runs without going through the switch.
-          if (ks.length > 0) this.lines.push(`let ${ks.map((k) => `l${k} = stack[bp + ${k}]`).join(", ")};`);
           this.lines.push("for (;;) {");
           for (const l of charge) this.lines.push(`  ${fill(l)}`);
           for (const l of this.body) this.lines.push(`  ${fill(l)}`);
-          const jump = OPS[op].flow === "jump";
-          this.lines.push(jump ? "}" : "  break;\n        }");
-          if (back !== "" && !jump) this.lines.push(back.trim());
+          this.lines.push(OPS[op].flow === "jump" || again ? "}" : "  break;\n        }");
         } else {
           for (const l of charge) this.lines.push(fill(l));
           for (const l of this.body) this.lines.push(fill(l));
         }
-        return goesOn ? after : -1;
+        return goesOn && !again ? after : -1;
       }
       pc = after;
     }
@@ -255,13 +312,9 @@ class Block extends Translator {
     return String(this.m.code[this.at + 1 + i]);
   }
 
-  /** Where local k lives: a JS variable in promoted blocks, else its stack slot. */
-  protected local(i: number, write: boolean): string {
-    const k = this.m.code[this.at + 1 + i];
-    if (!this.promote) return `stack[bp + ${k}]`;
-    this.locals.add(k);
-    if (write) this.written.add(k);
-    return `l${k}`;
+  /** Local k lives in a JS variable while the function's compiled code runs. */
+  protected local(i: number): string {
+    return localVar(this.f, this.m.code[this.at + 1 + i]);
   }
 
   protected special(name: Special): string {
@@ -294,8 +347,8 @@ class Block extends Translator {
    * operands written back, its gas and the rest of the block's refunded): the
    * interpreter then runs it and reports what stops it.
    */
-  protected guard(guards: readonly Guard[]): void {
-    const cond = guards.map((g) => `(${g.cond})`).join(" || ");
+  protected guard(guards: readonly Guard[], any: string | null): void {
+    const cond = any ?? guards.map((g) => `(${g.cond})`).join(" || ");
     const stop = `{ ${this.stopAt(this.at, true, this.writes().map((l) => `${l} `).join(""))}; }`;
     this.body.push(guards.some((g) => g.cond === "true") ? stop : `if (${cond}) ${stop}`);
   }
@@ -304,8 +357,12 @@ class Block extends Translator {
     const t = Number(target);
     // Jumps stay inside the function (the verifier checked): straight to the target's block.
     if (OPS[this.op].flow === "jump" || OPS[this.op].flow === "branch") return this.jumpTo(t);
-    // Calls and returns may leave the chunk: the pc goes with them.
-    if (Number.isInteger(t)) return `{ pc = ${t}; blk = ${this.leader[t]}; continue loop; }`;
+    // Calls and returns may leave the chunk: the pc goes with them. A callee compiled here starts with its locals loaded.
+    if (Number.isInteger(t)) {
+      const callee = this.m.code[this.at + 1];
+      const load = this.op === Op.CALL && this.inChunk.has(callee) ? ` ${loadLocals(this.m, callee)}` : "";
+      return `{ pc = ${t}; blk = ${this.leader[t]};${load} continue loop; }`;
+    }
     return `{ pc = ${target}; blk = leader[pc]; continue loop; }`;
   }
 
@@ -313,19 +370,24 @@ class Block extends Translator {
     return `{ pc = ${this.at}; cpu.value = ${v}; exit = ${Exit.Done}; break loop; }`;
   }
 
-  /** The compiled code keeps sp only where it stops (stopAt). */
-  protected sync(): void {}
-
-  private jumpTo(target: number): string {
-    if (target !== this.start) return `{ blk = ${this.leader[target]}; continue loop; }`;
-    this.loops = true;
-    return "continue;";
+  /** Before a CALL leaves the function, its locals go back into its frame (the callee's frame is set up above them). */
+  protected sync(): void {
+    if (this.op === Op.CALL && this.store !== "") this.body.push(this.store);
   }
 
-  /** Text that leaves the compiled code before `pc`, after `extra` (statements), refunding what `charged` says. */
+  /** A jump within the function; one to the code after a CALL (which loads the locals) stores them first. */
+  jumpTo(target: number): string {
+    if (target === this.start) {
+      this.loops = true;
+      return "continue;";
+    }
+    const store = isLanding(this.m, target) && this.store !== "" ? `${this.store} ` : "";
+    return `{ ${store}blk = ${this.leader[target]}; continue loop; }`;
+  }
+
+  /** Text that leaves the compiled code before `pc`, after `extra` (statements), refunding what `charged` says (the chunk then stores the locals). */
   private stopAt(pc: number, charged: boolean, extra: string): string {
     const h = this.m.heights[pc];
-    const back = this.promote ? "@back@" : "";
-    return `${extra}${back}pc = ${pc}; sp = bp + ${this.nl + h};${charged ? ` gas += @refund${this.cost}@;` : ""} break loop`;
+    return `${extra}pc = ${pc}; sp = bp + ${this.nl + h};${charged ? ` gas += @refund${this.cost}@;` : ""} break loop`;
   }
 }

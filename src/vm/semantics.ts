@@ -51,6 +51,13 @@ export interface Semantics {
   readonly args?: readonly string[];
   readonly let?: readonly (readonly [name: string, value: string])[];
   readonly checks?: readonly Check[];
+  /**
+   * One condition that holds exactly when some check does, cheaper than all
+   * of them: for a target that only needs to know whether the instruction
+   * stops (the compiled tier stops before it and lets the interpreter find
+   * which check it is). test/semantics-any.test.ts checks the equivalence.
+   */
+  readonly any?: string;
   readonly do?: string;
   /** The new value of `local`. */
   readonly local?: string;
@@ -200,9 +207,19 @@ memSize += n;`,
     do: "gas -= extra;\nmem.fill(v, d, d + n);",
   },
   // --- arrays: [len, e0, e1, ...]; the index is checked against len, the address against memory
-  ALOAD: { pop: ["a", "i"], checks: arrayChecks(), push: ["mem[a + 1 + i]"] },
-  ASTORE: { pop: ["a", "i", "v"], checks: arrayChecks(), do: "mem[a + 1 + i] = v;" },
+  ALOAD: { pop: ["a", "i"], checks: arrayChecks(), any: arrayAny(), push: ["mem[a + 1 + i]"] },
+  ASTORE: { pop: ["a", "i", "v"], checks: arrayChecks(), any: arrayAny(), do: "mem[a + 1 + i] = v;" },
 };
+
+/**
+ * Some array check holds exactly when this does: an address outside memory
+ * (as unsigned, a < 0 is too large); an index outside [0, len) (as unsigned,
+ * i < 0 is too large, and a negative len is below every index, so the second
+ * check adds nothing); or an element past the end of memory.
+ */
+function arrayAny(): string {
+  return "(a >>> 0) >= memSize || (i >>> 0) >= mem[a] || a + 1 + i >= memSize";
+}
 
 function arrayChecks(): Check[] {
   return [

@@ -96,8 +96,12 @@ export abstract class Translator {
   protected abstract special(name: Special): string;
   protected abstract fact(name: Fact, f: string): string;
   protected abstract constant(name: FrameConstant): string;
-  /** Emits the checks: each stops the instruction (with the state before it) when its condition holds. */
-  protected abstract guard(guards: readonly Guard[]): void;
+  /**
+   * Emits the checks: each stops the instruction (with the state before it)
+   * when its condition holds. `any`, when the row has one, holds exactly when
+   * some check does.
+   */
+  protected abstract guard(guards: readonly Guard[], any: string | null): void;
   /** A statement that continues at pc `target` (the operand stack is in the array). */
   protected abstract goto(target: string): string;
   /** A statement that stops the process as done(v), resting at this instruction. */
@@ -180,7 +184,10 @@ export abstract class Translator {
     const x = (t: Template): string => this.render(t, names);
     for (const [n, v] of r.lets) names.set(n, { expr: this.temp(x(v), n) });
     if (r.checks.length > 0)
-      this.guard(r.checks.map((c) => ({ cond: x(c.cond), check: c.check, detail: c.detail.map(x), need: c.need === null ? "" : x(c.need) })));
+      this.guard(
+        r.checks.map((c) => ({ cond: x(c.cond), check: c.check, detail: c.detail.map(x), need: c.need === null ? "" : x(c.need) })),
+        r.any === null ? null : x(r.any),
+      );
     this.drop(pops.length);
     if (r.do !== null) {
       if (r.control) {
@@ -260,6 +267,7 @@ interface Parsed {
   readonly used: ReadonlySet<string>;
   readonly lets: readonly (readonly [string, Template])[];
   readonly checks: readonly { readonly cond: Template; readonly check: Check; readonly detail: readonly Template[]; readonly need: Template | null }[];
+  readonly any: Template | null;
   readonly do: Template | null;
   /** Whether `do` transfers control (GOTO or DONE): the operand stack must be in the array first. */
   readonly control: boolean;
@@ -342,6 +350,7 @@ function parseRow(op: number, s: Semantics): Parsed {
       detail: (c.detail ?? []).slice(1).map(p),
       need: c.gas !== undefined ? p(c.gas) : c.mem !== undefined ? p(c.mem) : null,
     })),
+    any: s.any === undefined ? null : p(s.any),
     do: s.do === undefined ? null : p(s.do),
     control: /\b(GOTO|DONE)\(/.test(s.do ?? ""),
     local: s.local === undefined ? null : p(s.local),
