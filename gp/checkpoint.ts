@@ -111,6 +111,7 @@ function config(x: unknown, where: string): GpConfig {
     downsample: fraction(o.downsample, "config.downsample", where),
     maxSize: int(o.maxSize, "config.maxSize", where, 1, 1_000_000),
     initSize: int(o.initSize, "config.initSize", where, 1, 1_000_000),
+    simplify: o.simplify === undefined ? 0 : int(o.simplify, "config.simplify", where, 0, 1_000_000),
     gas: int(o.gas, "config.gas", where, 1, MAX_EVAL_GAS),
     mem: int(o.mem, "config.mem", where, 1, MAX_EVAL_MEM),
   };

@@ -54,6 +54,8 @@ export interface GpConfig {
   readonly downsample: number;
   readonly maxSize: number;
   readonly initSize: number;
+  /** Simplification steps applied to the training solver before its held-out test (faithful presets; 0 = none). */
+  readonly simplify: number;
   /** Limits of one evaluation. */
   readonly gas: number;
   readonly mem: number;
@@ -61,6 +63,7 @@ export interface GpConfig {
 
 export const DEFAULT_SEARCH = {
   alignmentDeviation: 10,
+  simplify: 0,
   selection: "lexicase" as Selection,
   tournamentSize: 7,
   elite: 1,
@@ -73,8 +76,13 @@ export const DEFAULT_SEARCH = {
   downsample: 1,
 };
 
+/** Simplification steps before the held-out test in the faithful presets (the reference's final-report-simplifications). */
+export const SIMPLIFY_STEPS = 5000;
+/** Simplification proposals evaluated together (the first that keeps zero training error is taken; later ones are discarded). */
+const SIMPLIFY_BATCH = 32;
+
 /** Search settings of the faithful preset: plain lexicase (uniform random final tie-break), no elitism, no down-sampling. */
-const FAITHFUL_SEARCH = { ...DEFAULT_SEARCH, elite: 0, pressure: "off" as Pressure, downsample: 1, crossoverRate: 0, umadRate: 0, replaceRate: 0 };
+const FAITHFUL_SEARCH = { ...DEFAULT_SEARCH, simplify: SIMPLIFY_STEPS, elite: 0, pressure: "off" as Pressure, downsample: 1, crossoverRate: 0, umadRate: 0, replaceRate: 0 };
 
 /** Search settings by preset (the pressure preset is faithful with lexicase's final tie-break by resource cost). */
 export const PRESET_SEARCH: Readonly<Record<Preset, typeof DEFAULT_SEARCH>> = {
@@ -109,6 +117,7 @@ export function canonicalConfig(c: GpConfig): GpConfig {
     downsample: c.downsample,
     maxSize: c.maxSize,
     initSize: c.initSize,
+    simplify: c.simplify,
     gas: c.gas,
     mem: c.mem,
   };
@@ -326,8 +335,8 @@ export class GpRun {
     const top = first >= 0 ? first : order[0];
     this.offerBest(pop[top], outcomes[top], s.generation);
     if (first >= 0) {
-      const g = pop[first];
-      const o = outcomes[first];
+      const g = this.simplify(pop[first], rng);
+      const o = g === pop[first] ? outcomes[first] : this.evaluate([g])[0];
       const [t] = this.heldOut([g]);
       s.best = { genome: g, generation: s.generation, train_error: 0, test_error: t.total, gas: o.gas, mem: o.mem, cost: fit[first].cost };
       if (t.total === 0) {
@@ -342,6 +351,40 @@ export class GpRun {
     s.rng = rng.state();
     this.seconds += (performance.now() - t0) / 1000;
     return stats;
+  }
+
+  /**
+   * Automatic simplification (as the reference does before its final
+   * report): `config.simplify` steps, each removing one or two random genes
+   * and keeping the result if it still has zero error on every training
+   * case. Proposals are evaluated SIMPLIFY_BATCH at a time from the same
+   * genome; the first that keeps zero error is taken and counts the steps up
+   * to it (the same walk as one proposal at a time; every proposal run is
+   * counted as evaluations).
+   */
+  private simplify(g: Genome, rng: Rng): Genome {
+    let cur = g;
+    let steps = this.config.simplify;
+    while (steps > 0 && geneCount(cur) > 1) {
+      const n = Math.min(SIMPLIFY_BATCH, steps);
+      const proposals: Genome[] = [];
+      for (let i = 0; i < n; i++) {
+        const size = geneCount(cur);
+        const drop = new Set<number>([rng.int(size)]);
+        if (rng.chance(0.5) && size > 2) drop.add(rng.int(size));
+        const out = new Int32Array(2 * (size - drop.size));
+        for (let j = 0, k = 0; j < size; j++) if (!drop.has(j)) ((out[k++] = cur[2 * j]), (out[k++] = cur[2 * j + 1]));
+        proposals.push(out);
+      }
+      const results = this.evaluate(proposals);
+      const ok = results.findIndex((o) => o.total === 0);
+      if (ok < 0) steps -= n;
+      else {
+        steps -= ok + 1;
+        cur = proposals[ok];
+      }
+    }
+    return cur;
   }
 
   /** The next generation by the reference's operators (PSB_VARIATION); a child over the size limit is replaced by its first parent. */

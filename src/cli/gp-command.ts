@@ -36,6 +36,7 @@ interface GpFlags {
   pressureWeight?: number;
   downsample?: number;
   maxSize?: number;
+  simplify?: number;
   gas?: number;
   mem?: number;
   out?: string;
@@ -93,6 +94,7 @@ function overrides(f: GpFlags): Partial<GpConfig> {
     pressureWeight: f.pressureWeight,
     downsample: f.downsample,
     maxSize: f.maxSize,
+    simplify: f.simplify,
     gas: f.gas,
     mem: f.mem,
   };
@@ -226,6 +228,11 @@ export function addGpCommand(program: Command): void {
       ),
     )
     .addOption(new Option("--max-size <n>", "largest genome in genes (default per problem)").argParser(count("--max-size", 1, 100_000)))
+    .addOption(
+      new Option("--simplify <n>", "simplification steps on the training solver before its held-out test (faithful presets; default 5000, 0 = none)").argParser(
+        count("--simplify", 0, 1_000_000),
+      ),
+    )
     .addOption(new Option("--gas <n>", "gas limit of one evaluation (default per problem)").argParser(count("--gas", 1, MAX_EVAL_GAS)))
     .addOption(new Option("--mem <n>", "memory limit of one evaluation, in words (default 4096)").argParser(count("--mem", 256, MAX_EVAL_MEM)))
     .option("--out <file>", "where to write the best program as a .rmod (default <problem>-s<seed>.rmod)")
