@@ -7,6 +7,8 @@
 // alone) it writes bench/psb-results.md from every results file present.
 //
 //   npm run gp:psb -- --seeds 100 --problems smallest,median --preset faithful --jobs 2
+//   npm run gp:psb -- --preset faithful,pressure     both presets, time shared between them
+//   npm run gp:psb -- --preset faithful,pressure:smallest+median   pressure on two problems only
 //   npm run gp:psb -- --table          only rewrite bench/psb-results.md
 //
 // The next seed always goes to the problem that has had the least wall time
@@ -29,7 +31,9 @@ const DEFAULT_PROBLEMS = ["smallest", "median", "count-odds", "last-index-of-zer
 interface Options {
   seeds: number;
   problems: string[];
-  preset: Preset;
+  presets: Preset[];
+  /** Problems of a preset when not all of --problems (PRESET:a+b). */
+  only: Map<Preset, string[]>;
   jobs: number;
   tableOnly: boolean;
 }
@@ -60,7 +64,7 @@ function fail(message: string): never {
 }
 
 function parse(argv: string[]): Options {
-  const o: Options = { seeds: 100, problems: DEFAULT_PROBLEMS, preset: "faithful", jobs: 1, tableOnly: false };
+  const o: Options = { seeds: 100, problems: DEFAULT_PROBLEMS, presets: ["faithful"], only: new Map(), jobs: 1, tableOnly: false };
   const count = (flag: string, v: string | undefined, max: number): number => {
     const n = Number(v);
     if (!/^\d+$/.test(v ?? "") || n < 1 || n > max) fail(`${flag} takes an integer in 1..${max}`);
@@ -72,9 +76,17 @@ function parse(argv: string[]): Options {
     else if (a === "--jobs") o.jobs = count(a, argv[++i], Math.max(1, cpus().length));
     else if (a === "--table") o.tableOnly = true;
     else if (a === "--preset") {
-      const p = argv[++i];
-      if (!PRESETS.includes(p as Preset)) fail(`--preset takes one of ${PRESETS.join(", ")}`);
-      o.preset = p as Preset;
+      o.presets = [];
+      for (const item of (argv[++i] ?? "").split(",")) {
+        const [name, list] = item.split(":");
+        if (!PRESETS.includes(name as Preset)) fail(`--preset takes one or more of ${PRESETS.join(", ")}, comma-separated (each optionally PRESET:problem+problem)`);
+        o.presets.push(name as Preset);
+        if (list !== undefined) {
+          const ps = list.split("+").filter((p) => p.length > 0);
+          for (const p of ps) if (!findSpec(p)) fail(`unknown problem '${p}'`);
+          o.only.set(name as Preset, ps);
+        }
+      }
     } else if (a === "--problems") {
       o.problems = (argv[++i] ?? "").split(",").filter((p) => p.length > 0);
       for (const p of o.problems) if (!findSpec(p)) fail(`unknown problem '${p}'`);
@@ -143,36 +155,44 @@ function runSeed(problem: string, preset: Preset, seed: number): Promise<SeedRes
 
 async function runAll(o: Options): Promise<void> {
   mkdirSync(RUNS, { recursive: true });
-  const previous = readResults(o.preset);
-  const done = new Set(previous.map((r) => `${r.problem}/${r.seed}`));
+  // Work is balanced over (preset, problem) pairs.
+  const problemsOf = (pr: Preset): string[] => o.only.get(pr) ?? o.problems;
+  const pairs: [Preset, string][] = o.presets.flatMap((pr) => problemsOf(pr).map((p): [Preset, string] => [pr, p]));
+  const key = (pr: string, p: string): string => `${pr}/${p}`;
   const todo = new Map<string, number[]>();
   const wall = new Map<string, number>();
-  for (const p of o.problems) {
-    const seeds: number[] = [];
-    for (let seed = 1; seed <= o.seeds; seed++) if (!done.has(`${p}/${seed}`)) seeds.push(seed);
-    todo.set(p, seeds);
-    wall.set(p, previous.filter((r) => r.problem === p).reduce((a, r) => a + r.wall_seconds, 0));
+  for (const pr of o.presets) {
+    const previous = readResults(pr);
+    const done = new Set(previous.map((r) => `${r.problem}/${r.seed}`));
+    for (const p of problemsOf(pr)) {
+      const seeds: number[] = [];
+      for (let seed = 1; seed <= o.seeds; seed++) if (!done.has(`${p}/${seed}`)) seeds.push(seed);
+      todo.set(key(pr, p), seeds);
+      wall.set(key(pr, p), previous.filter((r) => r.problem === p).reduce((a, r) => a + r.wall_seconds, 0));
+    }
+    process.stderr.write(`gp-psb: ${pr}: ${done.size} seeds already in ${resultsFile(pr)}\n`);
   }
   const left = (): number => [...todo.values()].reduce((a, s) => a + s.length, 0);
-  process.stderr.write(`gp-psb: ${o.preset}: ${left()} runs to go (${done.size} already in ${resultsFile(o.preset)}), ${o.jobs} at a time\n`);
-  /** The problem with the least wall time so far (running seeds count their start), and its lowest seed to go. */
-  const take = (): [string, number] | null => {
-    let best: string | null = null;
-    for (const p of o.problems) if ((todo.get(p) as number[]).length > 0 && (best === null || (wall.get(p) as number) < (wall.get(best) as number))) best = p;
+  process.stderr.write(`gp-psb: ${left()} runs to go, ${o.jobs} at a time\n`);
+  /** The pair with the least wall time so far (running seeds count their start), and its lowest seed to go. */
+  const take = (): [Preset, string, number] | null => {
+    let best: [Preset, string] | null = null;
+    for (const [pr, p] of pairs)
+      if ((todo.get(key(pr, p)) as number[]).length > 0 && (best === null || (wall.get(key(pr, p)) as number) < (wall.get(key(...best)) as number))) best = [pr, p];
     if (best === null) return null;
-    return [best, (todo.get(best) as number[]).shift() as number];
+    return [best[0], best[1], (todo.get(key(...best)) as number[]).shift() as number];
   };
   const worker = async (): Promise<void> => {
     for (let job = take(); job !== null; job = take()) {
-      const [p, seed] = job;
-      // A running seed holds its problem back by a nominal second until it reports.
-      wall.set(p, (wall.get(p) as number) + 1);
-      const r = await runSeed(p, o.preset, seed);
-      wall.set(p, (wall.get(p) as number) - 1 + r.wall_seconds);
+      const [pr, p, seed] = job;
+      // A running seed holds its pair back by a nominal second until it reports.
+      wall.set(key(pr, p), (wall.get(key(pr, p)) as number) + 1);
+      const r = await runSeed(p, pr, seed);
+      wall.set(key(pr, p), (wall.get(key(pr, p)) as number) - 1 + r.wall_seconds);
       // One line per seed, appended whole: the file is the resumable record.
-      appendFileSync(resultsFile(o.preset), `${JSON.stringify(r)}\n`);
+      appendFileSync(resultsFile(pr), `${JSON.stringify(r)}\n`);
       process.stderr.write(
-        `${p} seed ${seed}: ${r.solved ? `solved in generation ${r.solved_generation}` : `not solved (train error ${r.train_error}, test error ${r.test_error})`}, ` +
+        `${pr} ${p} seed ${seed}: ${r.solved ? `solved in generation ${r.solved_generation}` : `not solved (train error ${r.train_error}, test error ${r.test_error})`}, ` +
           `${r.evaluations.toLocaleString("en-US")} evaluations, ${r.evals_per_s.toLocaleString("en-US")}/s, ${r.wall_seconds.toFixed(1)} s\n`,
       );
     }
