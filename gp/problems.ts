@@ -286,6 +286,86 @@ export function fuelCost(xs: readonly number[]): number {
   return s;
 }
 
+export function sumOfSquares(n: number): number {
+  let s = 0;
+  for (let i = 1; i <= n; i++) s += i * i;
+  return s;
+}
+
+/** Terms of the Collatz sequence from n down to 1, both counted (1 has one term). */
+export function collatzTerms(n: number): number {
+  let len = 1;
+  for (let x = n; x > 1; len++) x = x % 2 === 0 ? x / 2 : 3 * x + 1;
+  return len;
+}
+
+/** The first index at which the running sum is negative, or null if none is. */
+export function basement(xs: readonly number[]): number | null {
+  let sum = 0;
+  for (let i = 0; i < xs.length; i++) {
+    sum += xs[i];
+    if (sum < 0) return i;
+  }
+  return null;
+}
+
+/**
+ * A basement input of length len (the reference's generator): the answer
+ * index is drawn uniformly first, then vectors are drawn, each element
+ * negative with probability (i + 1) / (len + 1) (magnitude 0..100), until
+ * one has that answer.
+ */
+function basementInput(rng: Rng, len: number): number[] {
+  const answer = rng.int(len);
+  for (;;) {
+    const v = Array.from({ length: len }, (_, i) => (rng.float() < (i + 1) / (len + 1) ? -rng.int(101) | 0 : rng.int(101)));
+    if (basement(v) === answer) return v;
+  }
+}
+
+// prettier-ignore
+const BASEMENT_EDGE2 = [[-1, 100], [-95, 100], [-30, 5], [-50, 50], [0, -1], [1, -2], [3, -97], [99, -100]];
+// prettier-ignore
+const BASEMENT_EDGE3 = [[1, -1, -1], [1, -2, -1], [0, -1, -1], [0, 0, -1], [2, -2, -1], [5, -6, -5], [5, -5, -5], [100, -100, -100], [-100, -100, -100], [-1, 100, 99]];
+// prettier-ignore
+const BASEMENT_EDGE20 = [
+  new Array<number>(20).fill(-10),
+  [-1, ...new Array<number>(19).fill(100)],
+  [5, -10, ...new Array<number>(18).fill(5)],
+  [...new Array<number>(19).fill(5), -99],
+  [1, 2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -4, -5, -6, -7, -8, -9, -10, 10],
+  [93, ...new Array<number>(19).fill(-5)],
+  [99, -10, -9, -12, -10, -5, -12, -3, -10, -9, -9, -10, -12, -11, -12, -9, -10, -12, -11, -10],
+  [1, 1, 1, 1, 2, 2, 2, 2, -1, -1, -1, -2, -3, -4, -5, -1, 1, 2, 3, 4],
+  [0, -1, 0, 0, 0, 0, 0, 0, 0, 0, -1, 0, 0, 0, 0, 0, 0, 0, 0, -1],
+  [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -1, 0, 0, 0, 0, 0, 0, 0, 0, -1],
+  [...new Array<number>(19).fill(0), -1],
+  [50, -30, 0, 0, 0, 0, 0, 0, 0, 0, -30, 0, 0, 0, 0, 0, 0, 0, 0, -30],
+  [50, 0, 0, 0, 0, 0, 0, 0, 0, 0, -30, 0, 0, 0, 0, 0, 0, 0, 0, -30],
+  [50, ...new Array<number>(18).fill(0), -60],
+  [20, -30, 0, 0, 0, 0, 0, 0, 0, 0, -30, 0, 0, 0, 0, 0, 0, 0, 0, -30],
+];
+
+/** Luhn's sum: every other digit from the first doubled (less 9 when over 9), all summed. */
+export function luhn(digits: readonly number[]): number {
+  let s = 0;
+  digits.forEach((d, i) => (s += i % 2 === 0 ? (2 * d >= 10 ? 2 * d - 9 : 2 * d) : d));
+  return s;
+}
+
+// prettier-ignore
+const LUHN_EDGE = [
+  [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 8, 7, 6, 5, 4, 3], new Array<number>(16).fill(9), new Array<number>(16).fill(0),
+  new Array<number>(16).fill(5), new Array<number>(16).fill(4), [1, 0, 2, 0, 4, 3, 2, 1, 0, 4, 1, 2, 3, 4, 2, 1],
+  [0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0], [2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+  [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0], [0, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0],
+  [0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], [0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+  [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0], [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0],
+  [0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], [8, 0, 0, 0, 0, 6, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0],
+  [0, 0, 2, 0, 0, 0, 4, 0, 0, 0, 0, 0, 1, 0, 0, 0], [0, 5, 0, 5, 0, 5, 0, 5, 0, 5, 0, 5, 0, 5, 0, 5],
+  [9, 9, 8, 7, 6, 6, 7, 8, 9, 9, 8, 7, 6, 5, 5, 6], [0, 0, 0, 0, 0, 7, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0],
+];
+
 const BASE: Omit<RunDefaults, "gas" | "maxSize" | "initSize"> = { pop: 1000, gens: 300, mem: 4096 };
 const SCALAR: readonly Family[] = ["stack", "arith", "cmp", "minmax", "const", "locals", "if"];
 const VECTOR: readonly Family[] = ["stack", "arith", "cmp", "const", "locals", "if", "each"];
@@ -388,6 +468,91 @@ const SPECS: readonly ProblemSpec[] = [
         [random, 78, 974],
       ]);
       return cases(data, (x) => x.lastIndexOf(0));
+    },
+  },
+  {
+    name: "sum-of-squares",
+    description: "PSB1 Sum of Squares: an integer n in [1, 100] -> 1^2 + 2^2 + ... + n^2 (20 train, the 100 of [1, 100] test)",
+    inputs: 1,
+    vector: false,
+    output: "int",
+    families: [...SCALAR, "loop"],
+    constants: [0, 1],
+    ercRange: [-100, 100],
+    penalty: 1_000_000_000,
+    defaults: { ...BASE, gas: 4000, maxSize: 100, initSize: 50 },
+    psb: { pop: 1000, gens: 300, maxPoints: 400, initGenes: 50, steps: 4000, alignment: 10 },
+    generate(rng) {
+      const data = fromDomains(rng, [
+        [[1, 2, 3, 4, 5].map((n) => [n]), 5, 0],
+        [[[100]], 1, 0],
+        [(g) => [6 + g.int(94)], 14, 0],
+        [Array.from({ length: 100 }, (_, i) => [i + 1]), 0, 100],
+      ]);
+      return cases(data, ([n]) => sumOfSquares(n));
+    },
+  },
+  {
+    name: "collatz-numbers",
+    description: "PSB1 Collatz Numbers: an integer in [1, 10000] -> the number of terms of its Collatz sequence (200 train, 2000 test)",
+    inputs: 1,
+    vector: false,
+    output: "int",
+    families: ["stack", "arith", "cmp", "const", "locals", "if", "while", "loop"],
+    constants: [0, 1],
+    ercRange: [-100, 100],
+    penalty: 1_000_000,
+    defaults: { ...BASE, gas: 20000, maxSize: 150, initSize: 75 },
+    psb: { pop: 1000, gens: 300, maxPoints: 600, initGenes: 75, steps: 15000, alignment: 10 },
+    generate(rng) {
+      const data = fromDomains(rng, [
+        [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 9999, 10000].map((n) => [n]), 12, 0],
+        [[6171, 6943, 7963, 9257].map((n) => [n]), 4, 0],
+        [(g) => [11 + g.int(9988)], 184, 2000],
+      ]);
+      return cases(data, ([n]) => collatzTerms(n));
+    },
+  },
+  {
+    name: "basement",
+    description: "PSB2 Basement: a vector of length [1, 20] of integers in [-100, 100] -> the first index at which the running sum is negative (200 train, 2000 test)",
+    inputs: 1,
+    vector: true,
+    output: "int",
+    families: VECTOR,
+    constants: [-1, 0, 1],
+    ercRange: [-1000, 1000],
+    penalty: 1_000_000,
+    defaults: { ...BASE, gas: 2000, maxSize: 250, initSize: 60 },
+    generate(rng) {
+      const data = fromDomains(rng, [
+        [[[-1], [-100]], 2, 0],
+        [BASEMENT_EDGE2, 8, 0],
+        [BASEMENT_EDGE3, 10, 0],
+        [BASEMENT_EDGE20, 15, 0],
+        [(g) => basementInput(g, 1 + g.int(20)), 165, 2000],
+      ]);
+      return cases(data, (x) => basement(x) as number);
+    },
+  },
+  {
+    name: "luhn",
+    description: "PSB2 Luhn: a vector of 16 digits -> the sum of the digits after doubling every other one from the first (less 9 when over 9) (200 train, 2000 test)",
+    inputs: 1,
+    vector: true,
+    output: "int",
+    families: VECTOR,
+    constants: [0, 2, 9, 10],
+    ercRange: [-10, 10],
+    penalty: 1_000_000,
+    defaults: { ...BASE, gas: 2000, maxSize: 250, initSize: 60 },
+    psb: { pop: 1000, gens: 300, maxPoints: 2000, initGenes: 250, steps: 2000, alignment: 10 },
+    generate(rng) {
+      const data = fromDomains(rng, [
+        [LUHN_EDGE, 20, 0],
+        [(g) => repeat(16, () => g.int(10)), 180, 2000],
+      ]);
+      return cases(data, luhn);
     },
   },
   {
