@@ -258,7 +258,11 @@ function writeTable(requested: number): void {
     }
     lines.push("");
   }
-  writeFileAtomic(TABLE, new TextEncoder().encode(`${lines.join("\n")}\n`));
+  // Hand-written notes (from a "## Notes" heading on) survive a rewrite of the tables.
+  const old = existsSync(TABLE) ? readFileSync(TABLE, "utf8") : "";
+  const at = old.indexOf("\n## Notes");
+  const notes = at >= 0 ? old.slice(at + 1) : "";
+  writeFileAtomic(TABLE, new TextEncoder().encode(`${lines.join("\n")}\n${notes}`));
   process.stderr.write(`gp-psb: wrote ${TABLE}\n`);
 }
 
