@@ -49,7 +49,7 @@ describe("rar gp", () => {
   it("prints a human summary and the disassembly without --json, and writes the SVG plot", () => {
     const r = rar("gp", "--problem", "even-parity", "--pop", "30", "--gens", "2", "--out", "p.rmod", "--plot", "p.svg");
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^rar gp: even-parity seed 1: /);
+    expect(r.stdout).toMatch(/^rar gp: even-parity seed 1 \(preset tuned\): /);
     expect(r.stdout).toMatch(/evaluations\/s/);
     expect(r.stdout).toMatch(/\.func main 0/);
     expect(readFileSync(join(dir, "p.svg"), "utf8")).toMatch(/^<svg/);
