@@ -29,7 +29,7 @@ export const GROUPS: readonly BenchGroup[] = [
   imagesGroup, // issues 3, 16: snapshot_ms_1m_words, restore_ms_1m_words, <what>_vs_floor (1m, small, tree), tiny_image_bytes, image_bytes_per_memory_byte
   capsGroup, // issue 4: cap_call_ns, trace_overhead_ratio
   entGroup, // issues 5, 16: ent_<fib|loop|sieve|fannkuch|nbody|sort>_vs_native
-  gpGroup, // issue 6: gp_evals_per_s
+  gpGroup, // issues 6, 15: gp_evals_per_s (faithful smallest), gp_tuned_evals_per_s, gp_run_evals_per_s
   startupGroup, // startup_vs_node, startup_rasm_vs_node, startup_node_ms, startup_ms
   debugGroup, // issue 12: trace_record_overhead, debug_jump_ms, debug_index_ms, debug_run_steps, view_html_bytes
   vfsGroup, // issue 14: vfs_write_read_mb_per_s, vfs_image_bytes_vs_files

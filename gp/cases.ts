@@ -18,7 +18,7 @@
 import { RarError } from "../src/index.js";
 import type { OutputKind } from "./compile.js";
 import type { Family } from "./genome.js";
-import { OUT_CAP, instantiate, type Case, type Problem, type ProblemSpec } from "./problems.js";
+import { OUT_CAP, instantiate, type Case, type Preset, type Problem, type ProblemSpec } from "./problems.js";
 
 export const CASE_LIMITS = { cases: 10_000, vector: 4096, words: 1 << 22, scalars: 64, string: 256, constants: 64, strings: 16 } as const;
 
@@ -60,7 +60,7 @@ function readCases(x: unknown, split: string, where: string, required: boolean):
 }
 
 /** The problem described by a parsed cases file. `stem` names it when the file does not. */
-export function problemFromCases(json: unknown, where: string, stem: string, seed: number): Problem {
+export function problemFromCases(json: unknown, where: string, stem: string, seed: number, preset: Preset = "tuned"): Problem {
   if (typeof json !== "object" || json === null || Array.isArray(json)) throw new RarError("usage.cases", "a cases file is one JSON object with \"train\" and \"test\"", where);
   const o = json as Record<string, unknown>;
   const known = new Set(["name", "description", "input", "output", "train", "test", "constants", "strings", "genes", "penalty"]);
@@ -123,5 +123,5 @@ export function problemFromCases(json: unknown, where: string, stem: string, see
     defaults: { pop: 500, gens: 100, gas: 2000, mem: 4096, maxSize: 200, initSize: 50 },
     generate: () => ({ train, test }),
   };
-  return instantiate(spec, seed);
+  return instantiate(spec, seed, undefined, preset);
 }

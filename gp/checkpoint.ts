@@ -11,6 +11,7 @@ import { digestBytes } from "../src/internals.js";
 import { MAX_EVAL_GAS, MAX_EVAL_MEM } from "./evaluate.js";
 import type { Genome } from "./genome.js";
 import type { RngState } from "./random.js";
+import { PRESETS, type Preset } from "./problems.js";
 import type { Best, GenerationStats, GpConfig, RunState, Selection } from "./run.js";
 import type { Pressure } from "./select.js";
 
@@ -21,6 +22,8 @@ export const CHECKPOINT_VERSION = 1;
 export interface ProblemRef {
   readonly name: string;
   readonly cases?: unknown;
+  /** The preset the built-in problem is built for (default tuned). */
+  readonly preset?: Preset;
 }
 
 export interface Checkpoint {
@@ -43,6 +46,7 @@ function bodyOf(c: Checkpoint): unknown {
       best: s.best ? { ...s.best, genome: Array.from(s.best.genome) } : null,
       solved: s.solved,
       solvedGeneration: s.solvedGeneration,
+      heldOutTests: s.heldOutTests,
     },
   };
 }
@@ -86,7 +90,11 @@ function config(x: unknown, where: string): GpConfig {
   if (sel !== "lexicase" && sel !== "tournament") throw new RarError("usage.checkpoint", "config.selection must be lexicase or tournament", where);
   const pr = o.pressure;
   if (pr !== "off" && pr !== "tiebreak" && pr !== "weighted") throw new RarError("usage.checkpoint", "config.pressure must be off, tiebreak or weighted", where);
+  // Checkpoints written before presets existed are tuned runs.
+  const preset = o.preset ?? "tuned";
+  if (!PRESETS.includes(preset as Preset)) throw new RarError("usage.checkpoint", `config.preset must be one of ${PRESETS.join(", ")}`, where);
   return {
+    preset: preset as Preset,
     seed: int(o.seed, "config.seed", where, 0, 0xffffffff),
     pop: int(o.pop, "config.pop", where, 1, 1_000_000),
     gens: int(o.gens, "config.gens", where, 1, 100_000_000),
@@ -99,9 +107,11 @@ function config(x: unknown, where: string): GpConfig {
     umadRate: num(o.umadRate, "config.umadRate", where),
     replaceRate: num(o.replaceRate, "config.replaceRate", where),
     crossoverRate: num(o.crossoverRate, "config.crossoverRate", where),
+    alignmentDeviation: o.alignmentDeviation === undefined ? 10 : num(o.alignmentDeviation, "config.alignmentDeviation", where),
     downsample: fraction(o.downsample, "config.downsample", where),
     maxSize: int(o.maxSize, "config.maxSize", where, 1, 1_000_000),
     initSize: int(o.initSize, "config.initSize", where, 1, 1_000_000),
+    simplify: o.simplify === undefined ? 0 : int(o.simplify, "config.simplify", where, 0, 1_000_000),
     gas: int(o.gas, "config.gas", where, 1, MAX_EVAL_GAS),
     mem: int(o.mem, "config.mem", where, 1, MAX_EVAL_MEM),
   };
@@ -164,6 +174,7 @@ export function decodeCheckpoint(text: string, where: string): Checkpoint {
       best: best(s.best, where),
       solved: s.solved,
       solvedGeneration: s.solvedGeneration === null ? null : int(s.solvedGeneration, "state.solvedGeneration", where),
+      heldOutTests: s.heldOutTests === undefined ? 0 : int(s.heldOutTests, "state.heldOutTests", where),
     },
   };
 }

@@ -13,7 +13,7 @@ import { verify, type Module, type ModuleDef } from "../src/index.js";
 import { Machine, MODULE_LIMITS, ModuleEmitter, Op, PROCESS_WORDS, StatusCode, describeFault } from "../src/internals.js";
 import type { Layout } from "./compile.js";
 import type { Case, Problem } from "./problems.js";
-import { boolError, codePoints, intError, stringError } from "./score.js";
+import { boolError, codePoints, exactError, intError, stringError } from "./score.js";
 
 /** Candidates per evaluator module at most: one link each. */
 export const BATCH = MODULE_LIMITS.links;
@@ -420,7 +420,9 @@ export function scoreCandidate(r: BatchResult, k: number, block: CaseBlock, prob
       const want = block.expected[i];
       if (kind === "string") {
         const n = Math.max(0, Math.min(w[o + R_OUT], problem.layout.outCap));
-        e = stringError(want as readonly number[], Array.from(w.subarray(o + R_OUT + 1, o + R_OUT + 1 + n)), penalty);
+        e = problem.exact
+          ? exactError(want as readonly number[], w, o + R_OUT + 1, n)
+          : stringError(want as readonly number[], Array.from(w.subarray(o + R_OUT + 1, o + R_OUT + 1 + n)), penalty);
       } else if (kind === "bool") e = boolError(want as number, w[o + R_VALUE]);
       else e = intError(want as number, w[o + R_VALUE], penalty);
     } else if (status === StatusCode.FAULT) stopped.fault++;

@@ -1,7 +1,7 @@
 // Variation operators on linear genomes. All randomness comes from the Rng
 // passed in; none of them mutates its inputs.
 
-import { type Genome, type GeneSampler } from "./genome.js";
+import { G, type Genome, type GeneSampler } from "./genome.js";
 import type { Rng } from "./random.js";
 
 /**
@@ -49,4 +49,80 @@ export function crossover(a: Genome, b: Genome, rng: Rng): Genome {
   out.set(b.subarray(2 * b1, 2 * b2), 2 * a1);
   out.set(a.subarray(2 * a2), 2 * (a1 + b2 - b1));
   return out;
+}
+
+// --- the reference PushGP operators (PSB1 §6, as in Clojush) --------------------
+
+/** The reference's operator mix and rates (PSB1 §6): one of four ways to make each child. */
+export const PSB_VARIATION = {
+  /** Probabilities: alternation, uniform mutation, uniform close mutation, alternation then uniform mutation. */
+  alternation: 0.2,
+  mutation: 0.2,
+  close: 0.1,
+  alternationMutation: 0.5,
+  alternationRate: 0.01,
+  mutationRate: 0.01,
+  /** A mutated constant is tweaked (Gaussian, deviation 1) rather than replaced, with this probability. */
+  constantTweak: 0.5,
+  closeRate: 0.1,
+  /** A close mutation adds a close with this probability, else removes one. */
+  closeIncrement: 0.2,
+} as const;
+
+/**
+ * Alternation (Helmuth & Spector, PSB1 §6): copy genes from one parent,
+ * starting at a random one of the two; at each step switch parents with
+ * probability `rate`, continuing at the same index moved by a Gaussian of
+ * deviation `deviation` (rounded, at least 0). Ends past the current
+ * parent's end, or after |a| + |b| steps.
+ */
+export function alternation(a: Genome, b: Genome, rate: number, deviation: number, rng: Rng): Genome {
+  const out: number[] = [];
+  let useA = rng.chance(0.5);
+  let i = 0;
+  for (let budget = (a.length >> 1) + (b.length >> 1); budget > 0; budget--) {
+    const p = useA ? a : b;
+    if (i >= p.length >> 1) break;
+    if (rng.chance(rate)) {
+      i = Math.max(0, i + Math.round(deviation * rng.gaussian()));
+      useA = !useA;
+    } else {
+      out.push(p[2 * i], p[2 * i + 1]);
+      i++;
+    }
+  }
+  return Int32Array.from(out);
+}
+
+/**
+ * Uniform mutation: each gene, with probability `rate`, is replaced by a
+ * random gene; a constant (PUSH c, ADDI c) is instead tweaked by a rounded
+ * Gaussian of deviation 1 with probability `tweak`.
+ */
+export function uniformMutation(g: Genome, rate: number, tweak: number, sampler: GeneSampler, rng: Rng): Genome {
+  const out = g.slice();
+  for (let i = 0; i < out.length; i += 2) {
+    if (!rng.chance(rate)) continue;
+    if ((out[i] === G.Push || out[i] === G.AddI) && rng.chance(tweak)) out[i + 1] = (out[i + 1] + Math.round(rng.gaussian())) | 0;
+    else sampler.draw(rng, out, i);
+  }
+  return out;
+}
+
+/**
+ * Uniform close mutation. A Plush gene carries a count of blocks it closes;
+ * here a close is an END gene after it. Each gene, with probability `rate`,
+ * gains an END after it (probability `increment`) or loses the END that
+ * follows it, if any.
+ */
+export function closeMutation(g: Genome, rate: number, increment: number, rng: Rng): Genome {
+  const n = g.length >> 1;
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    out.push(g[2 * i], g[2 * i + 1]);
+    if (!rng.chance(rate)) continue;
+    if (rng.chance(increment)) out.push(G.End, 0);
+    else if (i + 1 < n && g[2 * i + 2] === G.End) i++;
+  }
+  return Int32Array.from(out);
 }

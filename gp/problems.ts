@@ -38,14 +38,56 @@ export interface RunDefaults {
 export interface Problem {
   readonly name: string;
   readonly description: string;
+  /** Which preset built it: the gene pool, budgets and error function depend on it. */
+  readonly preset: Preset;
   readonly layout: Layout;
   readonly pool: GenePool;
   readonly train: readonly Case[];
   readonly test: readonly Case[];
   /** Error of a case with no usable result; also the cap of any case error. */
   readonly penalty: number;
+  /** String output scored 0 (equal) or 1 (different), as the reference scores printed output; else Levenshtein. */
+  readonly exact: boolean;
   readonly defaults: RunDefaults;
+  /** The reference setup's variation and budgets (problems with a PSB definition). */
+  readonly psb?: PsbSetup;
 }
+
+/**
+ * Presets: `tuned` is rar's own search (per-problem gene pools and budgets,
+ * UMAD + crossover, elitism, resource tie-break); `faithful` is the PSB
+ * reference setup (see PsbSetup); `pressure` is `faithful` with resource
+ * pressure as lexicase's final tie-break.
+ */
+export type Preset = "tuned" | "faithful" | "pressure";
+export const PRESETS: readonly Preset[] = ["tuned", "faithful", "pressure"];
+
+/**
+ * The reference PushGP setup of a problem (PSB1 §5–6, Table 3, and the
+ * problem files of its reference implementation, Clojush). Sizes are Push
+ * program points; a gene is one Plush gene, and the largest genome is
+ * maxPoints / 4 genes, as in the reference. Steps are Push interpreter steps;
+ * gas = GAS_PER_STEP x steps.
+ */
+export interface PsbSetup {
+  readonly pop: number;
+  readonly gens: number;
+  readonly maxPoints: number;
+  /** Initial genomes have 1..initGenes genes (max-genome-size-in-initial-program). */
+  readonly initGenes: number;
+  readonly steps: number;
+  /** Alternation's alignment deviation. */
+  readonly alignment: number;
+  /** The reference scores printed output (0 or 1 per case) rather than a returned integer. */
+  readonly printed?: boolean;
+  /** The reference's success count out of 100 with lexicase (PSB1 Table 5), when published. */
+  readonly reference?: number;
+  /** Instructions in the reference's set (PSB1 Table 2), when published. */
+  readonly referenceInstructions?: number;
+}
+
+/** Gas per Push step: a gene compiles to 1–7 VM instructions of about 1 gas each; see spec/gp.md. */
+export const GAS_PER_STEP = 4;
 
 /** How a problem is described before its data exists. */
 export interface ProblemSpec {
@@ -63,6 +105,7 @@ export interface ProblemSpec {
   readonly outCap?: number;
   readonly penalty: number;
   readonly defaults: RunDefaults;
+  readonly psb?: PsbSetup;
   generate(rng: Rng): { train: Case[]; test: Case[] };
 }
 
@@ -134,6 +177,49 @@ export function poolFor(
   return { templates: t, constants, ercRange };
 }
 
+/** Data types a problem's genes work on (the faithful presets' rule, the same for every problem). */
+export type DataType = "int" | "bool" | "exec" | "vector" | "print";
+
+/** Gene families by data type: every family a type allows. Stack and locals (inputs, scratch) are always in. */
+export const TYPE_FAMILIES: Readonly<Record<DataType, readonly Family[]>> = {
+  int: ["arith", "bits", "cmp", "minmax", "const"],
+  bool: ["logic", "parity"],
+  exec: ["if", "loop", "while", "recurse"],
+  vector: ["each", "memory"],
+  print: ["print"],
+};
+
+/** The data types of a layout: integers, booleans and control always (as in PSB1), vectors and printing when the problem has them. */
+export function typesOf(l: Pick<Layout, "vector" | "output">): DataType[] {
+  const t: DataType[] = ["int", "bool", "exec"];
+  if (l.vector) t.push("vector");
+  if (l.output === "string") t.push("print");
+  return t;
+}
+
+/**
+ * The gene pool of a problem's data types: every family the types allow,
+ * each distinct gene once and all equally likely (the reference draws
+ * uniformly from its instructions, inputs and constant generators).
+ */
+export function typedPool(
+  l: Pick<Layout, "inputs" | "scratch" | "vector" | "strings" | "output">,
+  constants: readonly number[],
+  ercRange: readonly [number, number],
+): GenePool {
+  const families: Family[] = ["stack", "locals", ...typesOf(l).flatMap((t) => TYPE_FAMILIES[t])];
+  const all = poolFor(families, l, constants, ercRange).templates;
+  const seen = new Set<string>();
+  const templates: GeneTemplate[] = [];
+  for (const t of all) {
+    const key = `${t.kind}:${t.arg}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    templates.push({ kind: t.kind, arg: t.arg, weight: 1 });
+  }
+  return { templates, constants, ercRange };
+}
+
 // --- data domains (the PSB reference generators' shape) -----------------------
 
 /** A set of inputs and how many of them go to train and to test. */
@@ -200,6 +286,86 @@ export function fuelCost(xs: readonly number[]): number {
   return s;
 }
 
+export function sumOfSquares(n: number): number {
+  let s = 0;
+  for (let i = 1; i <= n; i++) s += i * i;
+  return s;
+}
+
+/** Terms of the Collatz sequence from n down to 1, both counted (1 has one term). */
+export function collatzTerms(n: number): number {
+  let len = 1;
+  for (let x = n; x > 1; len++) x = x % 2 === 0 ? x / 2 : 3 * x + 1;
+  return len;
+}
+
+/** The first index at which the running sum is negative, or null if none is. */
+export function basement(xs: readonly number[]): number | null {
+  let sum = 0;
+  for (let i = 0; i < xs.length; i++) {
+    sum += xs[i];
+    if (sum < 0) return i;
+  }
+  return null;
+}
+
+/**
+ * A basement input of length len (the reference's generator): the answer
+ * index is drawn uniformly first, then vectors are drawn, each element
+ * negative with probability (i + 1) / (len + 1) (magnitude 0..100), until
+ * one has that answer.
+ */
+function basementInput(rng: Rng, len: number): number[] {
+  const answer = rng.int(len);
+  for (;;) {
+    const v = Array.from({ length: len }, (_, i) => (rng.float() < (i + 1) / (len + 1) ? -rng.int(101) | 0 : rng.int(101)));
+    if (basement(v) === answer) return v;
+  }
+}
+
+// prettier-ignore
+const BASEMENT_EDGE2 = [[-1, 100], [-95, 100], [-30, 5], [-50, 50], [0, -1], [1, -2], [3, -97], [99, -100]];
+// prettier-ignore
+const BASEMENT_EDGE3 = [[1, -1, -1], [1, -2, -1], [0, -1, -1], [0, 0, -1], [2, -2, -1], [5, -6, -5], [5, -5, -5], [100, -100, -100], [-100, -100, -100], [-1, 100, 99]];
+// prettier-ignore
+const BASEMENT_EDGE20 = [
+  new Array<number>(20).fill(-10),
+  [-1, ...new Array<number>(19).fill(100)],
+  [5, -10, ...new Array<number>(18).fill(5)],
+  [...new Array<number>(19).fill(5), -99],
+  [1, 2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -4, -5, -6, -7, -8, -9, -10, 10],
+  [93, ...new Array<number>(19).fill(-5)],
+  [99, -10, -9, -12, -10, -5, -12, -3, -10, -9, -9, -10, -12, -11, -12, -9, -10, -12, -11, -10],
+  [1, 1, 1, 1, 2, 2, 2, 2, -1, -1, -1, -2, -3, -4, -5, -1, 1, 2, 3, 4],
+  [0, -1, 0, 0, 0, 0, 0, 0, 0, 0, -1, 0, 0, 0, 0, 0, 0, 0, 0, -1],
+  [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -1, 0, 0, 0, 0, 0, 0, 0, 0, -1],
+  [...new Array<number>(19).fill(0), -1],
+  [50, -30, 0, 0, 0, 0, 0, 0, 0, 0, -30, 0, 0, 0, 0, 0, 0, 0, 0, -30],
+  [50, 0, 0, 0, 0, 0, 0, 0, 0, 0, -30, 0, 0, 0, 0, 0, 0, 0, 0, -30],
+  [50, ...new Array<number>(18).fill(0), -60],
+  [20, -30, 0, 0, 0, 0, 0, 0, 0, 0, -30, 0, 0, 0, 0, 0, 0, 0, 0, -30],
+];
+
+/** Luhn's sum: every other digit from the first doubled (less 9 when over 9), all summed. */
+export function luhn(digits: readonly number[]): number {
+  let s = 0;
+  digits.forEach((d, i) => (s += i % 2 === 0 ? (2 * d >= 10 ? 2 * d - 9 : 2 * d) : d));
+  return s;
+}
+
+// prettier-ignore
+const LUHN_EDGE = [
+  [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 8, 7, 6, 5, 4, 3], new Array<number>(16).fill(9), new Array<number>(16).fill(0),
+  new Array<number>(16).fill(5), new Array<number>(16).fill(4), [1, 0, 2, 0, 4, 3, 2, 1, 0, 4, 1, 2, 3, 4, 2, 1],
+  [0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0], [2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+  [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0], [0, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0],
+  [0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], [0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+  [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0], [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0],
+  [0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], [8, 0, 0, 0, 0, 6, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0],
+  [0, 0, 2, 0, 0, 0, 4, 0, 0, 0, 0, 0, 1, 0, 0, 0], [0, 5, 0, 5, 0, 5, 0, 5, 0, 5, 0, 5, 0, 5, 0, 5],
+  [9, 9, 8, 7, 6, 6, 7, 8, 9, 9, 8, 7, 6, 5, 5, 6], [0, 0, 0, 0, 0, 7, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0],
+];
+
 const BASE: Omit<RunDefaults, "gas" | "maxSize" | "initSize"> = { pop: 1000, gens: 300, mem: 4096 };
 const SCALAR: readonly Family[] = ["stack", "arith", "cmp", "minmax", "const", "locals", "if"];
 const VECTOR: readonly Family[] = ["stack", "arith", "cmp", "const", "locals", "if", "each"];
@@ -216,6 +382,7 @@ const SPECS: readonly ProblemSpec[] = [
     ercRange: [-100, 100],
     penalty: 1000,
     defaults: { ...BASE, pop: 500, gens: 100, gas: 400, maxSize: 100, initSize: 40 },
+    psb: { pop: 1000, gens: 200, maxPoints: 800, initGenes: 100, steps: 200, alignment: 5, printed: true, reference: 81 },
     generate(rng) {
       const r = (): number => rng.range(-100, 100);
       const data = fromDomains(rng, [
@@ -239,6 +406,7 @@ const SPECS: readonly ProblemSpec[] = [
     ercRange: [-100, 100],
     penalty: 1000,
     defaults: { ...BASE, pop: 500, gens: 100, gas: 400, maxSize: 100, initSize: 40 },
+    psb: { pop: 1000, gens: 200, maxPoints: 800, initGenes: 100, steps: 200, alignment: 5, printed: true, reference: 45 },
     generate(rng) {
       const r = (): number => rng.range(-100, 100);
       const data = fromDomains(rng, [
@@ -260,6 +428,7 @@ const SPECS: readonly ProblemSpec[] = [
     ercRange: [-1000, 1000],
     penalty: 1000,
     defaults: { ...BASE, gas: 2000, maxSize: 250, initSize: 60 },
+    psb: { pop: 1000, gens: 300, maxPoints: 2000, initGenes: 250, steps: 1500, alignment: 10, reference: 8 },
     generate(rng) {
       const vec = (len: number, prob: number): number[] =>
         repeat(len, () => (rng.float() < prob ? 2 * (rng.int(1000) - 500) + 1 : 2 * (rng.int(1001) - 500)));
@@ -286,6 +455,7 @@ const SPECS: readonly ProblemSpec[] = [
     ercRange: [-50, 50],
     penalty: 1000,
     defaults: { ...BASE, gas: 1000, maxSize: 150, initSize: 50 },
+    psb: { pop: 1000, gens: 300, maxPoints: 1200, initGenes: 150, steps: 600, alignment: 10, reference: 21 },
     generate(rng) {
       const random = (g: Rng): number[] =>
         g.shuffle([0, ...repeat(g.int(6), () => 0), ...repeat(g.int(45), () => g.range(-50, 50))]);
@@ -298,6 +468,91 @@ const SPECS: readonly ProblemSpec[] = [
         [random, 78, 974],
       ]);
       return cases(data, (x) => x.lastIndexOf(0));
+    },
+  },
+  {
+    name: "sum-of-squares",
+    description: "PSB1 Sum of Squares: an integer n in [1, 100] -> 1^2 + 2^2 + ... + n^2 (20 train, the 100 of [1, 100] test)",
+    inputs: 1,
+    vector: false,
+    output: "int",
+    families: [...SCALAR, "loop"],
+    constants: [0, 1],
+    ercRange: [-100, 100],
+    penalty: 1_000_000_000,
+    defaults: { ...BASE, gas: 4000, maxSize: 100, initSize: 50 },
+    psb: { pop: 1000, gens: 300, maxPoints: 400, initGenes: 50, steps: 4000, alignment: 10 },
+    generate(rng) {
+      const data = fromDomains(rng, [
+        [[1, 2, 3, 4, 5].map((n) => [n]), 5, 0],
+        [[[100]], 1, 0],
+        [(g) => [6 + g.int(94)], 14, 0],
+        [Array.from({ length: 100 }, (_, i) => [i + 1]), 0, 100],
+      ]);
+      return cases(data, ([n]) => sumOfSquares(n));
+    },
+  },
+  {
+    name: "collatz-numbers",
+    description: "PSB1 Collatz Numbers: an integer in [1, 10000] -> the number of terms of its Collatz sequence (200 train, 2000 test)",
+    inputs: 1,
+    vector: false,
+    output: "int",
+    families: ["stack", "arith", "cmp", "const", "locals", "if", "while", "loop"],
+    constants: [0, 1],
+    ercRange: [-100, 100],
+    penalty: 1_000_000,
+    defaults: { ...BASE, gas: 20000, maxSize: 150, initSize: 75 },
+    psb: { pop: 1000, gens: 300, maxPoints: 600, initGenes: 75, steps: 15000, alignment: 10 },
+    generate(rng) {
+      const data = fromDomains(rng, [
+        [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 9999, 10000].map((n) => [n]), 12, 0],
+        [[6171, 6943, 7963, 9257].map((n) => [n]), 4, 0],
+        [(g) => [11 + g.int(9988)], 184, 2000],
+      ]);
+      return cases(data, ([n]) => collatzTerms(n));
+    },
+  },
+  {
+    name: "basement",
+    description: "PSB2 Basement: a vector of length [1, 20] of integers in [-100, 100] -> the first index at which the running sum is negative (200 train, 2000 test)",
+    inputs: 1,
+    vector: true,
+    output: "int",
+    families: VECTOR,
+    constants: [-1, 0, 1],
+    ercRange: [-1000, 1000],
+    penalty: 1_000_000,
+    defaults: { ...BASE, gas: 2000, maxSize: 250, initSize: 60 },
+    generate(rng) {
+      const data = fromDomains(rng, [
+        [[[-1], [-100]], 2, 0],
+        [BASEMENT_EDGE2, 8, 0],
+        [BASEMENT_EDGE3, 10, 0],
+        [BASEMENT_EDGE20, 15, 0],
+        [(g) => basementInput(g, 1 + g.int(20)), 165, 2000],
+      ]);
+      return cases(data, (x) => basement(x) as number);
+    },
+  },
+  {
+    name: "luhn",
+    description: "PSB2 Luhn: a vector of 16 digits -> the sum of the digits after doubling every other one from the first (less 9 when over 9) (200 train, 2000 test)",
+    inputs: 1,
+    vector: true,
+    output: "int",
+    families: VECTOR,
+    constants: [0, 2, 9, 10],
+    ercRange: [-10, 10],
+    penalty: 1_000_000,
+    defaults: { ...BASE, gas: 2000, maxSize: 250, initSize: 60 },
+    psb: { pop: 1000, gens: 300, maxPoints: 2000, initGenes: 250, steps: 2000, alignment: 10 },
+    generate(rng) {
+      const data = fromDomains(rng, [
+        [LUHN_EDGE, 20, 0],
+        [(g) => repeat(16, () => g.int(10)), 180, 2000],
+      ]);
+      return cases(data, luhn);
     },
   },
   {
@@ -427,36 +682,49 @@ export function findSpec(name: string): ProblemSpec | undefined {
 /** Stream of the run's seed used for data, so that data does not depend on search settings. */
 export const DATA_STREAM = 1;
 
-/** Builds a problem from its spec, drawing the data with the seed's data stream (or using given cases). */
-export function instantiate(spec: ProblemSpec, seed: number, given?: { train: Case[]; test: Case[] }): Problem {
-  const data = given ?? spec.generate(new Rng(seed, DATA_STREAM));
+/** Builds a problem from its spec for a preset, drawing the data with the seed's data stream (or using given cases). */
+export function instantiate(spec: ProblemSpec, seed: number, given?: { train: Case[]; test: Case[] }, preset: Preset = "tuned"): Problem {
+  let data = given ?? spec.generate(new Rng(seed, DATA_STREAM));
+  const psb = preset === "tuned" ? undefined : spec.psb;
+  // The reference prints: the expected output is the integer's decimal text, scored 0 or 1.
+  const printed = psb?.printed === true;
+  if (printed) {
+    const text = (c: Case): Case => ({ input: c.input, output: String(c.output) });
+    data = { train: data.train.map(text), test: data.test.map(text) };
+  }
   let widest = 0;
   for (const c of [...data.train, ...data.test]) widest = Math.max(widest, c.input.length);
   const layout: Layout = {
     inputs: spec.vector ? 1 : spec.inputs,
     vector: spec.vector,
     scratch: spec.scratch ?? 2,
-    output: spec.output,
+    output: printed ? "string" : spec.output,
     stride: widest + 1,
     outCap: spec.outCap ?? OUT_CAP,
     strings: spec.strings ?? [],
   };
+  const defaults: RunDefaults = psb
+    ? { pop: psb.pop, gens: psb.gens, gas: GAS_PER_STEP * psb.steps, mem: spec.defaults.mem, maxSize: psb.maxPoints / 4, initSize: psb.initGenes }
+    : spec.defaults;
   return {
     name: spec.name,
     description: spec.description,
+    preset,
     layout,
-    pool: poolFor(spec.families, layout, spec.constants, spec.ercRange),
+    pool: preset === "tuned" ? poolFor(spec.families, layout, spec.constants, spec.ercRange) : typedPool(layout, spec.constants, spec.ercRange),
     train: data.train,
     test: data.test,
-    penalty: spec.penalty,
-    defaults: spec.defaults,
+    penalty: printed ? 1 : spec.penalty,
+    exact: printed,
+    defaults,
+    ...(spec.psb ? { psb: spec.psb } : {}),
   };
 }
 
-/** The built-in problem `name` with the data of `seed`; a usage error names the choices. */
-export function builtinProblem(name: string, seed: number): Problem {
+/** The built-in problem `name` with the data of `seed`, for a preset; a usage error names the choices. */
+export function builtinProblem(name: string, seed: number, preset: Preset = "tuned"): Problem {
   const spec = findSpec(name);
   if (!spec)
     throw new RarError("usage.problem", `unknown problem '${name}' (choose from ${PROBLEM_NAMES.join(", ")}, or give --cases FILE.json)`);
-  return instantiate(spec, seed);
+  return instantiate(spec, seed, undefined, preset);
 }

@@ -75,6 +75,12 @@ export class Rng {
     return lo + this.int(hi - lo + 1);
   }
 
+  /** A standard normal draw (Box-Muller, one of the pair; mean 0, deviation 1). */
+  gaussian(): number {
+    const u = 1 - this.float(); // (0, 1]: the logarithm stays finite
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * this.float());
+  }
+
   /** True with probability p. */
   chance(p: number): boolean {
     return this.float() < p;

@@ -27,6 +27,8 @@ export interface BestReport {
 
 export interface GpReport {
   readonly problem: string;
+  /** Which preset ran: tuned, faithful or pressure. */
+  readonly preset: string;
   readonly seed: number;
   /** Generations evaluated. */
   readonly generations: number;
@@ -36,6 +38,10 @@ export interface GpReport {
   /** Zero error on every training case and every held-out test case. */
   readonly solved: boolean;
   readonly solved_generation: number | null;
+  /** Programs tried on the held-out test cases (1 per run in the faithful presets). */
+  readonly held_out_tests: number;
+  /** Evaluations up to and including the generation that solved the run (null if unsolved). */
+  readonly evaluations_to_solve: number | null;
   readonly train_cases: number;
   readonly test_cases: number;
   readonly config: GpRun["config"];
@@ -61,6 +67,7 @@ export function buildReport(run: GpRun, rmod?: string): GpReport {
   const m = bestModule(run);
   return {
     problem: run.problem.name,
+    preset: run.config.preset,
     seed: run.config.seed,
     generations: s.generation,
     evaluations: s.evaluations,
@@ -68,6 +75,8 @@ export function buildReport(run: GpRun, rmod?: string): GpReport {
     seconds: Math.round(run.seconds * 1000) / 1000,
     solved: s.solved,
     solved_generation: s.solvedGeneration,
+    held_out_tests: s.heldOutTests,
+    evaluations_to_solve: s.solvedGeneration === null ? null : (s.history[s.solvedGeneration]?.evaluations ?? null),
     train_cases: run.problem.train.length,
     test_cases: run.problem.test.length,
     config: run.config,
@@ -105,7 +114,7 @@ export function reportText(r: GpReport): string {
   const outcome = r.solved
     ? `solved in generation ${r.solved_generation} (zero error on ${r.train_cases} train and ${r.test_cases} test cases)`
     : `not solved in ${r.generations} generations`;
-  lines.push(`rar gp: ${r.problem} seed ${r.seed}: ${outcome}`);
+  lines.push(`rar gp: ${r.problem} seed ${r.seed} (preset ${r.preset}): ${outcome}`);
   lines.push(`  ${n(r.evaluations)} evaluations in ${r.seconds.toFixed(1)} s (${n(r.evals_per_s)} evaluations/s)`);
   const b = r.best;
   if (b) {

@@ -10,8 +10,8 @@ import { RarError, verify, type Module } from "../src/index.js";
 import { buildCandidate, compileGenome } from "./compile.js";
 import { encodeCases, evaluateAll, selectCases, type Budget, type CaseBlock, type Outcome } from "./evaluate.js";
 import { GeneSampler, geneCount, type Genome } from "./genome.js";
-import { crossover, replace, umad } from "./operators.js";
-import type { Problem } from "./problems.js";
+import { alternation, closeMutation, crossover, PSB_VARIATION, replace, umad, uniformMutation } from "./operators.js";
+import type { Preset, Problem } from "./problems.js";
 import { warmUp } from "./warmup.js";
 import { Rng, type RngState } from "./random.js";
 import { Lexicase, ranking, tournament, type Fitness, type Pressure } from "./select.js";
@@ -23,8 +23,16 @@ export const TESTS_PER_GENERATION = 8;
 
 export type Selection = "lexicase" | "tournament";
 
-/** Every setting of a run. Defaults come from the problem, then DEFAULT_SEARCH. */
+/** Every setting of a run. Defaults come from the problem, then the preset's search settings. */
 export interface GpConfig {
+  /**
+   * tuned: UMAD + crossover + replacement, elitism, and every generation up
+   * to TESTS_PER_GENERATION training solvers tried on the test cases.
+   * faithful / pressure: the reference's operators (PSB_VARIATION), and one
+   * program per run tried on the test cases: the first to solve the training
+   * cases (or, if none does, the best at the end).
+   */
+  readonly preset: Preset;
   readonly seed: number;
   readonly pop: number;
   readonly gens: number;
@@ -40,16 +48,22 @@ export interface GpConfig {
   readonly umadRate: number;
   readonly replaceRate: number;
   readonly crossoverRate: number;
+  /** Alternation's alignment deviation (faithful presets). */
+  readonly alignmentDeviation: number;
   /** Fraction of the training cases each generation selects on (down-sampled lexicase); 1 = all. */
   readonly downsample: number;
   readonly maxSize: number;
   readonly initSize: number;
+  /** Simplification steps applied to the training solver before its held-out test (faithful presets; 0 = none). */
+  readonly simplify: number;
   /** Limits of one evaluation. */
   readonly gas: number;
   readonly mem: number;
 }
 
 export const DEFAULT_SEARCH = {
+  alignmentDeviation: 10,
+  simplify: 0,
   selection: "lexicase" as Selection,
   tournamentSize: 7,
   elite: 1,
@@ -62,14 +76,31 @@ export const DEFAULT_SEARCH = {
   downsample: 1,
 };
 
-/** The configuration for a problem with some settings overridden. */
+/** Simplification steps before the held-out test in the faithful presets (the reference's final-report-simplifications). */
+export const SIMPLIFY_STEPS = 5000;
+/** Simplification proposals evaluated together (the first that keeps zero training error is taken; later ones are discarded). */
+const SIMPLIFY_BATCH = 32;
+
+/** Search settings of the faithful preset: plain lexicase (uniform random final tie-break), no elitism, no down-sampling. */
+const FAITHFUL_SEARCH = { ...DEFAULT_SEARCH, simplify: SIMPLIFY_STEPS, elite: 0, pressure: "off" as Pressure, downsample: 1, crossoverRate: 0, umadRate: 0, replaceRate: 0 };
+
+/** Search settings by preset (the pressure preset is faithful with lexicase's final tie-break by resource cost). */
+export const PRESET_SEARCH: Readonly<Record<Preset, typeof DEFAULT_SEARCH>> = {
+  tuned: DEFAULT_SEARCH,
+  faithful: FAITHFUL_SEARCH,
+  pressure: { ...FAITHFUL_SEARCH, pressure: "tiebreak" },
+};
+
+/** The configuration for a problem (built for its preset) with some settings overridden. */
 export function configFor(problem: Problem, seed: number, over: Partial<GpConfig> = {}): GpConfig {
-  return canonicalConfig({ seed, ...DEFAULT_SEARCH, ...problem.defaults, ...over });
+  const psb = problem.preset !== "tuned" && problem.psb ? { alignmentDeviation: problem.psb.alignment } : {};
+  return canonicalConfig({ preset: problem.preset, seed, ...PRESET_SEARCH[problem.preset], ...psb, ...problem.defaults, ...over });
 }
 
 /** The same settings with their keys in one fixed order (reports and checkpoints print them). */
 export function canonicalConfig(c: GpConfig): GpConfig {
   return {
+    preset: c.preset,
     seed: c.seed,
     pop: c.pop,
     gens: c.gens,
@@ -82,9 +113,11 @@ export function canonicalConfig(c: GpConfig): GpConfig {
     umadRate: c.umadRate,
     replaceRate: c.replaceRate,
     crossoverRate: c.crossoverRate,
+    alignmentDeviation: c.alignmentDeviation,
     downsample: c.downsample,
     maxSize: c.maxSize,
     initSize: c.initSize,
+    simplify: c.simplify,
     gas: c.gas,
     mem: c.mem,
   };
@@ -137,6 +170,8 @@ export interface RunState {
   solved: boolean;
   /** Generation in which a program solved train and test, or null. */
   solvedGeneration: number | null;
+  /** Programs tried on the held-out test cases so far (exactly 1 per finished run in the faithful presets). */
+  heldOutTests: number;
 }
 
 /** Starts a run: the initial population from the seed's search stream. */
@@ -145,7 +180,7 @@ export function initialState(problem: Problem, config: GpConfig): RunState {
   const sampler = new GeneSampler(problem.pool);
   const population: Genome[] = [];
   for (let i = 0; i < config.pop; i++) population.push(sampler.genome(rng, rng.range(1, Math.min(config.initSize, config.maxSize))));
-  return { generation: 0, population, rng: rng.state(), history: [], evaluations: 0, best: null, solved: false, solvedGeneration: null };
+  return { generation: 0, population, rng: rng.state(), history: [], evaluations: 0, best: null, solved: false, solvedGeneration: null, heldOutTests: 0 };
 }
 
 export class GpRun {
@@ -175,8 +210,14 @@ export class GpRun {
     this.budget = { gas: config.gas, mem: config.mem };
   }
 
+  /** The faithful presets: one program per run is tried on the held-out cases, and the run ends with it. */
+  get faithful(): boolean {
+    return this.config.preset !== "tuned";
+  }
+
   get finished(): boolean {
-    return this.state.solved || this.state.generation >= this.config.gens;
+    const s = this.state;
+    return s.solved || s.generation >= this.config.gens || (this.faithful && s.heldOutTests > 0);
   }
 
   /** Compiles and verifies a genome; null if it does not verify (never run). */
@@ -215,6 +256,12 @@ export class GpRun {
     return r.outcomes;
   }
 
+  /** Evaluates genomes on the held-out test cases: the only way they are ever run on them (counted). */
+  private heldOut(genomes: readonly Genome[]): Outcome[] {
+    this.state.heldOutTests += genomes.length;
+    return this.evaluate(genomes, this.testBlock);
+  }
+
   /** The training cases this generation selects on: all, or a random subset when down-sampling. */
   private sampleBlock(rng: Rng): CaseBlock {
     const all = this.trainBlock;
@@ -249,6 +296,7 @@ export class GpRun {
     const outcomes = this.evaluate(pop, block);
     const fit = pop.map((g, i) => fitness(outcomes[i], geneCount(g), cfg));
     const order = ranking(fit, cfg.pressure);
+    if (this.faithful) return this.stepFaithful(pop, outcomes, fit, order, rng, t0);
     // Who is measured on the whole training set: the best, and distinct programs with zero error on the sample.
     const chosen = [order[0]];
     const seen = new Set<string>([pop[order[0]].join(",")]);
@@ -275,6 +323,92 @@ export class GpRun {
     return stats;
   }
 
+  /**
+   * The rest of a generation in the faithful presets: selection saw every
+   * training case; the first individual (in population order) with zero
+   * training error, if any, is the one program of the run tried on the
+   * held-out cases, and the run ends either way.
+   */
+  private stepFaithful(pop: Genome[], outcomes: Outcome[], fit: Fitness[], order: number[], rng: Rng, t0: number): GenerationStats {
+    const s = this.state;
+    const first = outcomes.findIndex((o) => o.total === 0);
+    const top = first >= 0 ? first : order[0];
+    this.offerBest(pop[top], outcomes[top], s.generation);
+    if (first >= 0) {
+      const g = this.simplify(pop[first], rng);
+      const o = g === pop[first] ? outcomes[first] : this.evaluate([g])[0];
+      const [t] = this.heldOut([g]);
+      s.best = { genome: g, generation: s.generation, train_error: 0, test_error: t.total, gas: o.gas, mem: o.mem, cost: fit[first].cost };
+      if (t.total === 0) {
+        s.solved = true;
+        s.solvedGeneration = s.generation;
+      }
+    }
+    const stats = this.stats(pop, outcomes, order, outcomes[order[0]], this.trainBlock.count);
+    s.history.push(stats);
+    s.generation++;
+    if (!this.finished) s.population = this.breedPsb(pop, fit, order, rng);
+    s.rng = rng.state();
+    this.seconds += (performance.now() - t0) / 1000;
+    return stats;
+  }
+
+  /**
+   * Automatic simplification (as the reference does before its final
+   * report): `config.simplify` steps, each removing one or two random genes
+   * and keeping the result if it still has zero error on every training
+   * case. Proposals are evaluated SIMPLIFY_BATCH at a time from the same
+   * genome; the first that keeps zero error is taken and counts the steps up
+   * to it (the same walk as one proposal at a time; every proposal run is
+   * counted as evaluations).
+   */
+  private simplify(g: Genome, rng: Rng): Genome {
+    let cur = g;
+    let steps = this.config.simplify;
+    while (steps > 0 && geneCount(cur) > 1) {
+      const n = Math.min(SIMPLIFY_BATCH, steps);
+      const proposals: Genome[] = [];
+      for (let i = 0; i < n; i++) {
+        const size = geneCount(cur);
+        const drop = new Set<number>([rng.int(size)]);
+        if (rng.chance(0.5) && size > 2) drop.add(rng.int(size));
+        const out = new Int32Array(2 * (size - drop.size));
+        for (let j = 0, k = 0; j < size; j++) if (!drop.has(j)) ((out[k++] = cur[2 * j]), (out[k++] = cur[2 * j + 1]));
+        proposals.push(out);
+      }
+      const results = this.evaluate(proposals);
+      const ok = results.findIndex((o) => o.total === 0);
+      if (ok < 0) steps -= n;
+      else {
+        steps -= ok + 1;
+        cur = proposals[ok];
+      }
+    }
+    return cur;
+  }
+
+  /** The next generation by the reference's operators (PSB_VARIATION); a child over the size limit is replaced by its first parent. */
+  private breedPsb(pop: Genome[], fit: Fitness[], order: number[], rng: Rng): Genome[] {
+    const cfg = this.config;
+    const v = PSB_VARIATION;
+    const lex = cfg.selection === "lexicase" ? new Lexicase(fit, this.trainBlock.count, cfg.pressure) : null;
+    const select = (): Genome => pop[lex ? lex.select(rng) : tournament(fit, cfg.tournamentSize, cfg.pressure, rng)];
+    const next: Genome[] = [];
+    for (let i = 0; i < Math.min(cfg.elite, pop.length); i++) next.push(pop[order[i]]);
+    while (next.length < cfg.pop) {
+      const p = select();
+      const r = rng.float();
+      let child: Genome;
+      if (r < v.alternation) child = alternation(p, select(), v.alternationRate, cfg.alignmentDeviation, rng);
+      else if (r < v.alternation + v.mutation) child = uniformMutation(p, v.mutationRate, v.constantTweak, this.sampler, rng);
+      else if (r < v.alternation + v.mutation + v.close) child = closeMutation(p, v.closeRate, v.closeIncrement, rng);
+      else
+        child = uniformMutation(alternation(p, select(), v.alternationRate, cfg.alignmentDeviation, rng), v.mutationRate, v.constantTweak, this.sampler, rng);
+      next.push(geneCount(child) > cfg.maxSize ? p : child);
+    }
+    return next;
+  }
+
   /** Evaluations per second of wall-clock time spent in step() by this object. */
   get evalsPerSecond(): number {
     return this.seconds > 0 ? Math.round((this.state.evaluations - this.startEvaluations) / this.seconds) : 0;
@@ -293,7 +427,7 @@ export class GpRun {
   finish(): void {
     const b = this.state.best;
     if (b && b.test_error === null) {
-      const [o] = this.evaluate([b.genome], this.testBlock);
+      const [o] = this.heldOut([b.genome]);
       this.state.best = { ...b, test_error: o.total };
     }
   }
@@ -315,10 +449,7 @@ export class GpRun {
   private testSolvers(genomes: Genome[], train: Outcome[]): void {
     const solvers = genomes.map((_, k) => k).filter((k) => train[k].total === 0);
     if (solvers.length === 0) return;
-    const tests = this.evaluate(
-      solvers.map((k) => genomes[k]),
-      this.testBlock,
-    );
+    const tests = this.heldOut(solvers.map((k) => genomes[k]));
     const s = this.state;
     for (let j = 0; j < solvers.length; j++) {
       if (tests[j].total !== 0) continue;

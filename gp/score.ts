@@ -45,3 +45,10 @@ export function stringError(expected: readonly number[], actual: readonly number
   const d = levenshtein(expected, actual);
   return d < penalty ? d : penalty;
 }
+
+/** Error of printed output scored as the reference scores it: 0 if the n characters at words[at..] are exactly `expected`, else 1. */
+export function exactError(expected: readonly number[], words: Int32Array, at: number, n: number): number {
+  if (n !== expected.length) return 1;
+  for (let i = 0; i < n; i++) if (words[at + i] !== expected[i]) return 1;
+  return 0;
+}

@@ -49,7 +49,7 @@ describe("rar gp", () => {
   it("prints a human summary and the disassembly without --json, and writes the SVG plot", () => {
     const r = rar("gp", "--problem", "even-parity", "--pop", "30", "--gens", "2", "--out", "p.rmod", "--plot", "p.svg");
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^rar gp: even-parity seed 1: /);
+    expect(r.stdout).toMatch(/^rar gp: even-parity seed 1 \(preset tuned\): /);
     expect(r.stdout).toMatch(/evaluations\/s/);
     expect(r.stdout).toMatch(/\.func main 0/);
     expect(readFileSync(join(dir, "p.svg"), "utf8")).toMatch(/^<svg/);
@@ -95,5 +95,31 @@ describe("rar gp", () => {
     expect(unknown.stderr).toMatch(/unknown problem 'nope'/);
     expect(rar("gp", "--problem", "smallest", "--pop", "many").code).toBe(2);
     expect(rar("gp", "--resume", "missing.json").stderr).toMatch(/missing\.json: no such file/);
+  });
+});
+
+describe("rar gp --preset", () => {
+  it("--psb runs the faithful preset: the report says so, one program tried on the held-out cases, the same seed twice gives the same report", () => {
+    const args = ["gp", "--problem", "median", "--psb", "--seed", "3", "--pop", "30", "--gens", "2", "--json", "--out", "m.rmod"];
+    const a = rar(...args);
+    expect(a.code).toBe(0);
+    const j = JSON.parse(a.stdout);
+    expect(j.preset).toBe("faithful");
+    expect(j.config.preset).toBe("faithful");
+    expect(j.held_out_tests).toBe(1);
+    expect(j.config.gas).toBe(800);
+    expect(withoutTiming(rar(...args).stdout)).toEqual(withoutTiming(a.stdout));
+    const text = rar("gp", "--problem", "median", "--preset", "pressure", "--seed", "3", "--pop", "20", "--gens", "1", "--out", "p.rmod");
+    expect(text.stdout).toMatch(/^rar gp: median seed 3 \(preset pressure\)/);
+  });
+
+  it("refuses a contradictory or unknown preset with one line and exit 2", () => {
+    const both = rar("gp", "--problem", "smallest", "--psb", "--preset", "tuned");
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/--psb is --preset faithful/);
+    const bad = rar("gp", "--problem", "smallest", "--preset", "psb2");
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--preset/);
+    expect(bad.stderr).not.toMatch(/\n\s+at /);
   });
 });

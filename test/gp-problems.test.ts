@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { problemFromCases } from "../gp/cases.js";
-import { builtinProblem, fizzBuzz, fuelCost, permutations, type Case } from "../gp/problems.js";
+import { basement, builtinProblem, collatzTerms, fizzBuzz, fuelCost, luhn, permutations, sumOfSquares, type Case } from "../gp/problems.js";
 import { levenshtein, codePoints } from "../gp/score.js";
 import { RarError } from "../src/vm/errors.js";
 
@@ -164,4 +164,65 @@ describe("custom problems from a cases file", () => {
       expect((e as RarError).message).toMatch(message);
       expect((e as RarError).message).toMatch(/^f\.json: /);
     });
+});
+
+describe("the added PSB1 and PSB2 integer / vector problems follow their definitions", () => {
+  it("sum-of-squares: n in [1, 100]; train 1..5, 100 and 14 draws in [6, 99]; test all of 1..100", () => {
+    for (const seed of [1, 2, 3]) {
+      const p = builtinProblem("sum-of-squares", seed);
+      expect([p.train.length, p.test.length]).toEqual([20, 100]);
+      expect(inputs(p.train.slice(0, 6))).toEqual([[1], [2], [3], [4], [5], [100]]);
+      expect(p.train.slice(6).every((c) => c.input[0] >= 6 && c.input[0] <= 99)).toBe(true);
+      expect(inputs(p.test).map((x) => x[0]).sort((a, b) => a - b)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+      for (const c of [...p.train, ...p.test]) expect(c.output).toBe((c.input[0] * (c.input[0] + 1) * (2 * c.input[0] + 1)) / 6);
+    }
+    expect(sumOfSquares(100)).toBe(338350);
+  });
+
+  it("collatz-numbers: n in [1, 10000]; 16 edge cases (1..10, 9999, 10000, the four longest), 184 draws in [11, 9998]; 2000 test", () => {
+    const p = builtinProblem("collatz-numbers", 4);
+    expect([p.train.length, p.test.length]).toEqual([200, 2000]);
+    expect(inputs(p.train.slice(0, 16)).map((x) => x[0])).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 9999, 10000, 6171, 6943, 7963, 9257]);
+    expect([...p.train.slice(16), ...p.test].every((c) => c.input[0] >= 11 && c.input[0] <= 9998)).toBe(true);
+    // The reference's own figures for the longest sequences in range.
+    expect([6171, 6943, 7963, 9257].map(collatzTerms)).toEqual([262, 257, 252, 260]);
+    expect([1, 2, 3, 6, 7].map(collatzTerms)).toEqual([1, 2, 8, 9, 17]);
+    for (const c of p.train) expect(c.output).toBe(collatzTerms(c.input[0]));
+  });
+
+  it("basement: vectors of length 1..20 in [-100, 100] that reach a negative running sum; 35 edge cases; 200 train, 2000 test", () => {
+    const p = builtinProblem("basement", 5);
+    expect([p.train.length, p.test.length]).toEqual([200, 2000]);
+    expect(inputs(p.train.slice(0, 2))).toEqual([[-1], [-100]]);
+    expect(p.train.slice(2, 10).every((c) => c.input.length === 2)).toBe(true);
+    expect(p.train.slice(10, 20).every((c) => c.input.length === 3)).toBe(true);
+    expect(p.train.slice(20, 35).every((c) => c.input.length === 20)).toBe(true);
+    for (const c of [...p.train, ...p.test]) {
+      expect(c.input.length).toBeGreaterThanOrEqual(1);
+      expect(c.input.length).toBeLessThanOrEqual(20);
+      // An independent statement of the answer: the prefix before it never goes negative, the prefix up to it does.
+      const k = c.output as number;
+      const prefix = (n: number): number => c.input.slice(0, n).reduce((a, b) => a + b, 0);
+      for (let i = 1; i <= k; i++) expect(prefix(i)).toBeGreaterThanOrEqual(0);
+      expect(prefix(k + 1)).toBeLessThan(0);
+      expect(basement(c.input)).toBe(k);
+    }
+    expect(allIn([...p.train, ...p.test], -100, 100)).toBe(true);
+    // The answer index is drawn uniformly: every index of a length-20 vector turns up among 2000 draws.
+    expect(new Set(p.test.filter((c) => c.input.length === 20).map((c) => c.output)).size).toBeGreaterThan(10);
+  });
+
+  it("luhn: 16 digits; 20 edge cases, 180 random; 2000 test; the output is the Luhn sum", () => {
+    const p = builtinProblem("luhn", 6);
+    expect([p.train.length, p.test.length]).toEqual([200, 2000]);
+    expect(p.train[1].input).toEqual(new Array(16).fill(9));
+    for (const c of [...p.train, ...p.test]) {
+      expect(c.input).toHaveLength(16);
+      expect(c.input.every((d) => Number.isInteger(d) && d >= 0 && d <= 9)).toBe(true);
+    }
+    // 4 5 6 7 ... doubled at even positions: an independent statement.
+    const ref = (ds: readonly number[]): number => ds.reduce((a, d, i) => a + (i % 2 === 0 ? [0, 2, 4, 6, 8, 1, 3, 5, 7, 9][d] : d), 0);
+    for (const c of [...p.train, ...p.test]) expect(c.output).toBe(ref(c.input));
+    expect(luhn(new Array(16).fill(9))).toBe(144);
+  });
 });

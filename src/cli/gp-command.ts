@@ -10,7 +10,7 @@ import { decodeCheckpoint, encodeCheckpoint, type ProblemRef } from "../../gp/ch
 import { problemFromCases } from "../../gp/cases.js";
 import { MAX_EVAL_GAS, MAX_EVAL_MEM } from "../../gp/evaluate.js";
 import { plotSvg } from "../../gp/plot.js";
-import { builtinProblem, PROBLEM_NAMES, type Problem } from "../../gp/problems.js";
+import { builtinProblem, PRESETS, PROBLEM_NAMES, type Preset, type Problem } from "../../gp/problems.js";
 import { Progress } from "../../gp/progress.js";
 import { bestBundle, buildReport, reportText } from "../../gp/report.js";
 import { GpRun, configFor, type GpConfig, type RunState } from "../../gp/run.js";
@@ -22,6 +22,8 @@ import { readInput } from "./read.js";
 
 interface GpFlags {
   problem?: string;
+  preset?: Preset;
+  psb?: boolean;
   cases?: string;
   seed?: number;
   pop?: number;
@@ -34,6 +36,7 @@ interface GpFlags {
   pressureWeight?: number;
   downsample?: number;
   maxSize?: number;
+  simplify?: number;
   gas?: number;
   mem?: number;
   out?: string;
@@ -67,7 +70,7 @@ function stemOf(file: string): string {
   return (file.replace(/^.*[\\/]/, "").replace(/\.json$/i, "").replace(/[^\w.-]/g, "_") || "cases").slice(0, 64);
 }
 
-function casesProblem(file: string, seed: number): { problem: Problem; ref: ProblemRef } {
+function casesProblem(file: string, seed: number, preset: Preset): { problem: Problem; ref: ProblemRef } {
   const text = readInput(file).toString("utf8");
   let json: unknown;
   try {
@@ -75,8 +78,8 @@ function casesProblem(file: string, seed: number): { problem: Problem; ref: Prob
   } catch (e) {
     throw new RarError("usage.cases", `not JSON (${(e as Error).message})`, file);
   }
-  const problem = problemFromCases(json, file, stemOf(file), seed);
-  return { problem, ref: { name: problem.name, cases: json } };
+  const problem = problemFromCases(json, file, stemOf(file), seed, preset);
+  return { problem, ref: { name: problem.name, cases: json, ...(preset !== "tuned" ? { preset } : {}) } };
 }
 
 /** Settings given on the command line, as config overrides. */
@@ -91,6 +94,7 @@ function overrides(f: GpFlags): Partial<GpConfig> {
     pressureWeight: f.pressureWeight,
     downsample: f.downsample,
     maxSize: f.maxSize,
+    simplify: f.simplify,
     gas: f.gas,
     mem: f.mem,
   };
@@ -117,19 +121,28 @@ function setup(f: GpFlags): Setup {
     if (f.seed !== undefined && f.seed !== ck.config.seed) usage(`--seed cannot change on --resume (the checkpoint has ${ck.config.seed})`);
     const problem =
       ck.problem.cases !== undefined
-        ? problemFromCases(ck.problem.cases, `${f.resume}: cases`, ck.problem.name, ck.config.seed)
-        : builtinProblem(ck.problem.name, ck.config.seed);
+        ? problemFromCases(ck.problem.cases, `${f.resume}: cases`, ck.problem.name, ck.config.seed, ck.config.preset)
+        : builtinProblem(ck.problem.name, ck.config.seed, ck.config.preset);
+    if (f.preset !== undefined && f.preset !== ck.config.preset) usage(`--preset cannot change on --resume (the checkpoint has ${ck.config.preset})`);
     return { problem, ref: ck.problem, config: { ...ck.config, gens: over.gens ?? ck.config.gens }, state: ck.state };
   }
   if ((f.problem === undefined) === (f.cases === undefined)) usage("give one of --problem NAME or --cases FILE.json");
   const seed = f.seed ?? 1;
-  const { problem, ref } = f.cases !== undefined ? casesProblem(f.cases, seed) : { problem: builtinProblem(f.problem as string, seed), ref: { name: f.problem as string } };
+  const preset = f.preset ?? "tuned";
+  const { problem, ref } =
+    f.cases !== undefined
+      ? casesProblem(f.cases, seed, preset)
+      : { problem: builtinProblem(f.problem as string, seed, preset), ref: { name: f.problem as string, ...(preset !== "tuned" ? { preset } : {}) } };
   const config = configFor(problem, seed, overrides(f));
   if (config.elite > config.pop) usage(`--elite ${config.elite} exceeds the population ${config.pop}`);
   return { problem, ref, config };
 }
 
 async function gpCommand(f: GpFlags): Promise<number> {
+  if (f.psb) {
+    if (f.preset !== undefined && f.preset !== "faithful") usage(`--psb is --preset faithful; it cannot be combined with --preset ${f.preset}`);
+    f.preset = "faithful";
+  }
   const { problem, ref, config, state } = setup(f);
   const stem = `${problem.name}-s${config.seed}`;
   const checkpointPath = f.checkpoint ?? f.resume;
@@ -187,6 +200,13 @@ export function addGpCommand(program: Command): void {
     )
     .option("--problem <name>", `a built-in problem: ${PROBLEM_NAMES.join(", ")}`)
     .option("--cases <file>", "a custom problem: a JSON file of train and test cases (see spec/gp.md)")
+    .addOption(
+      new Option(
+        "--preset <name>",
+        "tuned: rar's own search (default); faithful: the PSB reference setup (gene set by data type, reference budgets and operators, one program tested per run); pressure: faithful with resource tie-break",
+      ).choices([...PRESETS]),
+    )
+    .option("--psb", "the same as --preset faithful")
     .addOption(new Option("--seed <n>", "random seed: the same seed gives the same run (default 1)").argParser(count("--seed", 0, 0xffffffff)))
     .addOption(new Option("--pop <n>", "population size (default per problem)").argParser(count("--pop", 2, 1_000_000)))
     .addOption(new Option("--gens <n>", "generations at most (default per problem)").argParser(count("--gens", 1, 10_000_000)))
@@ -208,6 +228,11 @@ export function addGpCommand(program: Command): void {
       ),
     )
     .addOption(new Option("--max-size <n>", "largest genome in genes (default per problem)").argParser(count("--max-size", 1, 100_000)))
+    .addOption(
+      new Option("--simplify <n>", "simplification steps on the training solver before its held-out test (faithful presets; default 5000, 0 = none)").argParser(
+        count("--simplify", 0, 1_000_000),
+      ),
+    )
     .addOption(new Option("--gas <n>", "gas limit of one evaluation (default per problem)").argParser(count("--gas", 1, MAX_EVAL_GAS)))
     .addOption(new Option("--mem <n>", "memory limit of one evaluation, in words (default 4096)").argParser(count("--mem", 256, MAX_EVAL_MEM)))
     .option("--out <file>", "where to write the best program as a .rmod (default <problem>-s<seed>.rmod)")

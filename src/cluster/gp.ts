@@ -63,7 +63,7 @@ const fromWire = (o: WireOutcome): Outcome => ({ ...o, errors: Float64Array.from
 const hashOf = (bytes: Uint8Array): string => bytesToHex(sha256(bytes));
 
 function problemOf(ref: ProblemRef, seed: number): Problem {
-  return ref.cases !== undefined ? problemFromCases(ref.cases, "gp batch: cases", ref.name, seed) : builtinProblem(ref.name, seed);
+  return ref.cases !== undefined ? problemFromCases(ref.cases, "gp batch: cases", ref.name, seed, ref.preset) : builtinProblem(ref.name, seed, ref.preset);
 }
 
 /**
