@@ -18,6 +18,8 @@
 // failures (not found, exists, not a directory, ...) are returned as
 // negative codes (FS_ERRORS), never thrown.
 
+import { BUILTIN_SIGNATURES } from "./signatures.js";
+
 /** Node kinds, as fs.lstat and fs.readdir report them. */
 export const KIND = { file: 1, dir: 2, link: 3, other: 4 } as const;
 export type NodeKind = (typeof KIND)[keyof typeof KIND];
@@ -49,6 +51,24 @@ export const FS_ERRORS = {
 } as const;
 export type FsErrorName = keyof typeof FS_ERRORS;
 export const E = Object.fromEntries(Object.entries(FS_ERRORS).map(([k, v]) => [k, v.code])) as { readonly [K in FsErrorName]: number };
+
+/** Families that act on a link itself rather than on where it leads. */
+const ON_LINKS: ReadonlySet<string> = new Set(["fs.lstat", "fs.remove", "fs.rename", "fs.readlink", "fs.symlink"]);
+
+/** Whether `family` follows a link in its path's last segment. */
+export function followsLinks(family: string): boolean {
+  return !ON_LINKS.has(family);
+}
+
+/**
+ * The result a failed fs call gives (spec/capabilities.md §4b): the code for
+ * an int result, an array holding only the code for an array result, and
+ * fs.stat's own -1 for "nothing there".
+ */
+export function failure(family: string, code: number): number | Int32Array {
+  if (family === "fs.stat") return code === E.ENOENT || code === E.ENOTDIR ? -1 : code;
+  return BUILTIN_SIGNATURES[family]?.result === "array" ? Int32Array.of(code) : code;
+}
 
 /** Longest guest path, in characters. */
 export const PATH_MAX = 4096;

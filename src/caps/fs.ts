@@ -49,7 +49,7 @@ import { dirname, isAbsolute, join, relative, sep } from "node:path";
 import { RESULT_MAX, codePointCount, codePointsToText, textToCodePoints, type CapContext, type CapHandler, type CapValue } from "./registry.js";
 import { kindOf } from "./hostfile.js";
 import { BUILTIN_SIGNATURES, familiesScoped } from "./signatures.js";
-import { E, KIND, byName, pathWithin } from "./filetree.js";
+import { E, KIND, byName, failure, followsLinks, pathWithin } from "./filetree.js";
 import { TREE_PREFIX } from "./scope.js";
 
 /** Largest file fs.read returns, in bytes (one byte per word). */
@@ -431,11 +431,10 @@ function kindCode(st: Stats): number {
  * (throwing on an escape); `second` resolves rename's target.
  */
 function hostCall(family: string, args: CapValue[], maxWords: number, at: (follow: boolean) => Resolved, readOnly: boolean, shown: string, second?: (follow: boolean) => Resolved): CapValue {
-  const arrayResult = BUILTIN_SIGNATURES[family].result === "array";
-  const fail = (code: number): CapValue => (family === "fs.stat" ? (code === E.ENOENT || code === E.ENOTDIR ? STAT_MISSING : code) : arrayResult ? Int32Array.of(code) : code);
+  const fail = (code: number): CapValue => failure(family, code);
   if (readOnly && BUILTIN_SIGNATURES[family].effect) return fail(E.EROFS);
   try {
-    const follow = !(family === "fs.lstat" || family === "fs.remove" || family === "fs.rename" || family === "fs.readlink");
+    const follow = followsLinks(family);
     const r = at(follow);
     switch (family) {
       case "fs.read":
@@ -530,8 +529,7 @@ function mountOf(mounts: readonly Mount[], path: string): { mount: Mount; rest: 
  */
 function mountCall(family: string, args: CapValue[], ctx: CapContext, mounts: readonly Mount[]): CapValue {
   const shown = pathArg(args[0]);
-  const arrayResult = BUILTIN_SIGNATURES[family].result === "array";
-  const fail = (code: number): CapValue => (arrayResult ? Int32Array.of(code) : code);
+  const fail = (code: number): CapValue => failure(family, code);
   const a = mountOf(mounts, shown);
   if (!a) return fail(E.EACCES);
   const inMount = (m: Mount, rest: string) => (follow: boolean) => resolveScoped([m.host], rest === "" ? "." : rest, follow, [[m.host]]);

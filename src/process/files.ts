@@ -19,10 +19,10 @@
 // Ordinary failures are results (negative codes, or an array holding one),
 // never faults: a program can handle them.
 
-import { E, FileTree, KIND, KIND_LETTER, normalizePath, pathWithin, type Place } from "../caps/filetree.js";
+import { E, FileTree, KIND, KIND_LETTER, failure, followsLinks, normalizePath, pathWithin, type Place } from "../caps/filetree.js";
 import { capFamily, codePointsToText, textToCodePoints, type CapValue } from "../caps/registry.js";
 import { treeScope } from "../caps/scope.js";
-import { BUILTIN_SIGNATURES, familiesScoped } from "../caps/signatures.js";
+import { familiesScoped } from "../caps/signatures.js";
 import type { Process } from "./process.js";
 import type { Scheduler } from "./slow.js";
 
@@ -30,10 +30,6 @@ import type { Scheduler } from "./slow.js";
 export type TreeOutcome = { readonly result: CapValue } | { readonly host: CapValue[] } | { readonly refused: string };
 
 type TreePlace = Place & { at: "tree" };
-
-function arr(code: number): Int32Array {
-  return Int32Array.of(code);
-}
 
 /** Bytes as words, one per byte (a typed copy: an order of magnitude faster than Int32Array.from). */
 function widen(b: Uint8Array): Int32Array {
@@ -64,11 +60,6 @@ export function isTreeCall(family: string, args: readonly CapValue[]): boolean {
   if (!FS_FAMILIES.has(family)) return false;
   const p = args[0];
   return typeof p !== "number" && p.length > 0 && p[0] === 0x2f;
-}
-
-/** fs.stat's own codes (-1 missing, as on a host directory); other failures as they are. */
-function statCode(code: number): number {
-  return code === E.ENOENT || code === E.ENOTDIR ? -1 : code;
 }
 
 /** The root of d's tree, which owns the files. */
@@ -111,9 +102,8 @@ export function treeCall(m: Scheduler, d: Process, family: string, args: CapValu
   const root = ownerOf(d);
   const tree = filesOf(root);
   const mounts = m.mounts;
-  const isArray = BUILTIN_SIGNATURES[family].result === "array";
-  const fail = (code: number): TreeOutcome => ({ result: family === "fs.stat" ? statCode(code) : isArray ? arr(code) : code });
-  const follow = !(family === "fs.lstat" || family === "fs.remove" || family === "fs.rename" || family === "fs.readlink" || family === "fs.symlink");
+  const fail = (code: number): TreeOutcome => ({ result: failure(family, code) });
+  const follow = followsLinks(family);
 
   const written = text(args[0]);
   const asked = normalizePath(written);
