@@ -21,6 +21,17 @@ cap fs.write;
 cap fs.read;
 cap fs.mkdir;
 
+// Writes f's five digits into the path /d/NNNNN.
+fn name(p, f) {
+  let x = f;
+  let k = 7;
+  while k > 2 {
+    p[k] = 48 + x % 10;
+    x = x / 10;
+    k = k - 1;
+  }
+}
+
 fn main(args) {
   let chunk = args[0];
   let count = args[1];
@@ -35,13 +46,7 @@ fn main(args) {
   let f = 0;
   let total = 0;
   while f < count {
-    let x = f;
-    let k = 7;
-    while k > 2 {
-      p[k] = 48 + x % 10;
-      x = x / 10;
-      k = k - 1;
-    }
+    name(p, f);
     buf[0] = f % 256;
     total = total + fs.write(p, buf);
     f = f + 1;
@@ -50,13 +55,7 @@ fn main(args) {
     total = 0;
     f = 0;
     while f < count {
-      let x = f;
-      let k = 7;
-      while k > 2 {
-        p[k] = 48 + x % 10;
-        x = x / 10;
-        k = k - 1;
-      }
+      name(p, f);
       let b = fs.read(p);
       if b[0] != f % 256 {
         return -1;
