@@ -5,7 +5,7 @@
 
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { Children, Process, PROCESS_WORDS } from "../src/process/process.js";
+import { Children, Process, PROCESS_WORDS, REUSE_KEEP } from "../src/process/process.js";
 import { Machine } from "../src/process/scheduler.js";
 import type { Module } from "../src/vm/module.js";
 import { StatusCode } from "../src/vm/opcodes.js";
@@ -221,5 +221,52 @@ describe("a machine that recycles killed children", () => {
     expect(recycled.memUsed).toBe(plain.memUsed);
     expect(recycled.memUsed).toBe(PROCESS_WORDS + 12 + 64);
     expect(Array.from(recycled.mem.subarray(0, recycled.memSize))).toEqual(Array.from(plain.mem.subarray(0, plain.memSize)));
+  });
+
+  // The same parent with the children's gas and memory limits drawn at random: a recycled
+  // child keeps buffers up to its memory limit, so every limit must still run the same.
+  it("runs the same parent exactly alike for children of any gas and memory limit", () => {
+    expect(PARENT).toContain("PUSH 300\n  PUSH 600");
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 3000 }), fc.integer({ min: 1, max: 20_000 }), (gas, mem) => {
+        const m = load(PARENT.replace("PUSH 300\n  PUSH 600", `PUSH ${gas}\n  PUSH ${mem}`));
+        const run = (recycle: boolean): Machine & { root: Process } => {
+          const machine = new Machine({ recycle });
+          const root = machine.createRoot(m, 0, [], { gas: 10_000_000, mem: 1_000_000 }, [], Int32Array.from({ length: 12 }, (_, i) => i * 3));
+          machine.run(root);
+          return Object.assign(machine, { root });
+        };
+        const plain = run(false).root;
+        const machine = run(true);
+        const recycled = machine.root;
+        expect(recycled.status).toBe(plain.status);
+        expect(recycled.value).toBe(plain.value);
+        expect(recycled.gasUsed).toBe(plain.gasUsed);
+        expect(recycled.memUsed).toBe(plain.memUsed);
+        // What the bin keeps for later spawns is bounded, whatever the children grew to.
+        for (const p of machine.recycled ?? []) for (const b of [p.stack, p.frames, p.mem]) expect(b.length).toBeLessThanOrEqual(REUSE_KEEP);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it("gives a reused child no more buffer room than its memory limit", () => {
+    const m = load(PARENT);
+    const used = new Process(m, 0, [], new Int32Array(0), 1, 1, [], [], null, 1);
+    used.stack = new Int32Array(2000);
+    used.frames = new Int32Array(2000);
+    used.mem = new Int32Array(2000);
+    used.memSize = 2000;
+    const parent = new Process(m, 0, [], new Int32Array(8), 1000, 1000, [], [], null, 0);
+    used.reuse(m, 1, Int32Array.of(1), 0, 1, parent.mem, 0, 4, 100, 100, [], [], parent, 1);
+    // A limit of 100 words: kept room at most 100 (REUSE_SLACK is 64), so the 2000-word buffers are dropped.
+    expect(used.stack.length).toBeLessThanOrEqual(1 + 100);
+    expect(used.frames.length).toBeLessThanOrEqual(100);
+    expect(used.mem.length).toBeLessThanOrEqual(4 + 100);
+    const roomy = new Process(m, 0, [], new Int32Array(0), 1, 1, [], [], null, 1);
+    const big = new Int32Array(2000);
+    roomy.stack = big;
+    roomy.reuse(m, 1, Int32Array.of(1), 0, 1, parent.mem, 0, 4, 100, 5000, [], [], parent, 1);
+    expect(roomy.stack).toBe(big);
   });
 });

@@ -90,7 +90,10 @@ const kill: SlowOp = (m, d, op) => {
   // Releasing the subtree's footprint from d and every ancestor of d.
   cpu.memFree += c.memUsed;
   const bin = m.recycled;
-  if (bin !== null && c.children.size === 0 && bin.length < RECYCLED) bin.push(c);
+  if (bin !== null && c.children.size === 0 && bin.length < RECYCLED) {
+    c.shed();
+    bin.push(c);
+  }
   cpu.sp = sp - 1;
   cpu.pc += WIDTH[op];
   return Step.Continue;

@@ -71,12 +71,17 @@ export function rootArgsMemory(args: readonly number[], texts: readonly Int32Arr
   return texts !== undefined ? textArgsMemory(texts) : argsMemory(args);
 }
 /**
- * Most words a reused process keeps in a buffer (stack, frames, memory)
- * beyond what it is charged for (recycling only). Three such buffers are
- * within what PROCESS_WORDS pays for; keeping them spares a recycled child
- * the allocations a new one makes.
+ * How much of a killed process's buffers (stack, frames, memory) a recycled
+ * one keeps beyond what it needs at the start (recycling only): up to its
+ * memory limit, the most it could be charged for holding itself, and never
+ * more than REUSE_KEEP words a buffer (nor less than REUSE_SLACK). A child
+ * that recursed or grew its memory leaves buffers the next child would
+ * otherwise grow again, doubling from 16, on every evaluation of a GP
+ * generation. The bin holds at most RECYCLED processes, so what it keeps is
+ * bounded per machine.
  */
 const REUSE_SLACK = 64;
+export const REUSE_KEEP = 4096;
 
 /** Largest gas or memory limit: a safe integer (budgets are counted exactly). */
 export const LIMIT_MAX = Number.MAX_SAFE_INTEGER;
@@ -234,11 +239,30 @@ export class Process {
   }
 
   /**
+   * A killed process going into the recycling bin drops each buffer longer
+   * than REUSE_KEEP words, so what the bin holds for later spawns is bounded.
+   */
+  shed(): void {
+    if (this.stack.length > REUSE_KEEP) {
+      this.stack = NO_WORDS;
+      this.sp = 0;
+    }
+    if (this.frames.length > REUSE_KEEP) {
+      this.frames = NO_WORDS;
+      this.fp = 0;
+    }
+    if (this.mem.length > REUSE_KEEP) {
+      this.mem = NO_WORDS;
+      this.memSize = 0;
+    }
+  }
+
+  /**
    * Turns this process, dropped by its parent and childless, into a fresh one:
    * the same state as `new Process(...)` with `nargs` arguments from
    * `args[argAt..]` and a copy of `src[memAt, memAt + memLen)` as memory, but
-   * keeping its host buffers when they are small (a spawn then allocates
-   * nothing). Only the scheduler calls this, for a process no one else can
+   * keeping its host buffers when they fit (see REUSE_KEEP; a spawn then
+   * allocates nothing). Only the scheduler calls this, for a process no one else can
    * reach any more.
    */
   reuse(
@@ -274,16 +298,17 @@ export class Process {
     this.pc = 0;
     this.bp = 0;
     this.fp = 0;
-    // Buffers are kept only with little room beyond what the fresh process is charged for (its
-    // arguments, its memory), so recycling never lets the host hold more than it would anyway.
+    // Buffers are kept only with no more room beyond what the fresh process needs (its arguments,
+    // its memory) than its memory limit lets it be charged for (REUSE_KEEP at most).
+    const keep = Math.max(REUSE_SLACK, Math.min(memLimit, REUSE_KEEP));
     let stack = this.stack;
-    if (stack.length < nargs || stack.length > nargs + REUSE_SLACK) stack = this.stack = nargs === 0 ? NO_WORDS : new Int32Array(nargs);
+    if (stack.length < nargs || stack.length > nargs + keep) stack = this.stack = nargs === 0 ? NO_WORDS : new Int32Array(nargs);
     for (let i = 0; i < nargs; i++) stack[i] = args[argAt + i];
     this.sp = nargs;
-    if (this.frames.length > REUSE_SLACK) this.frames = NO_WORDS;
+    if (this.frames.length > keep) this.frames = NO_WORDS;
     // Memory past memSize must read as zeros when it is grown (MGROW relies on it).
     let mem = this.mem;
-    if (mem.length < memLen || mem.length > memLen + REUSE_SLACK) mem = this.mem = memLen === 0 ? NO_WORDS : new Int32Array(memLen);
+    if (mem.length < memLen || mem.length > memLen + keep) mem = this.mem = memLen === 0 ? NO_WORDS : new Int32Array(memLen);
     else if (this.memSize > memLen) mem.fill(0, memLen, this.memSize);
     for (let i = 0; i < memLen; i++) mem[i] = src[memAt + i];
     this.memSize = memLen;
