@@ -189,9 +189,11 @@ export class GpRun {
   private readonly trainBlock: CaseBlock;
   private readonly testBlock: CaseBlock;
   private readonly budget: Budget;
-  /** Verified modules by code: this generation's and the previous one's. */
+  /** Verified modules by code, and by genome: this generation's and the previous one's. */
   private current = new CodeTable<Module | null>();
   private previous = new CodeTable<Module | null>();
+  private currentGenomes = new CodeTable<Module | null>();
+  private previousGenomes = new CodeTable<Module | null>();
   /** Wall-clock seconds spent in step() by this object (not part of the deterministic state). */
   seconds = 0;
   /** Evaluations already counted when this object took the state over (a resumed run). */
@@ -226,25 +228,30 @@ export class GpRun {
   }
 
   /**
-   * Modules of genomes. Genomes that compile to the same code share one
-   * verified module, and modules of the previous generation are reused
-   * (verification is a pure function of the code, so this changes nothing
-   * but the time it takes).
+   * Modules of genomes. A genome seen in this generation or the previous
+   * one is not compiled again, genomes that compile to the same code share
+   * one verified module, and modules of the previous generation are reused
+   * (compiling and verifying are pure functions of the genome and the code,
+   * so this changes nothing but the time it takes).
    */
   private modules(genomes: readonly Genome[]): (Module | null)[] {
     return genomes.map((g) => {
-      const def = compileGenome(g, this.problem.layout, this.problem.name);
-      const code = def.code;
-      let m = this.current.get(code) ?? this.previous.get(code);
+      let m = this.currentGenomes.get(g) ?? this.previousGenomes.get(g);
       if (m === undefined) {
-        try {
-          m = verify(def);
-        } catch (e) {
-          if (!(e instanceof RarError)) throw e;
-          m = null;
+        const def = compileGenome(g, this.problem.layout, this.problem.name);
+        const code = def.code;
+        m = this.current.get(code) ?? this.previous.get(code);
+        if (m === undefined) {
+          try {
+            m = verify(def);
+          } catch (e) {
+            if (!(e instanceof RarError)) throw e;
+            m = null;
+          }
         }
+        this.current.set(code, m);
       }
-      this.current.set(code, m);
+      this.currentGenomes.set(g, m);
       return m;
     });
   }
@@ -287,6 +294,8 @@ export class GpRun {
     warmUp();
     this.previous = this.current;
     this.current = new CodeTable();
+    this.previousGenomes = this.currentGenomes;
+    this.currentGenomes = new CodeTable();
     const s = this.state;
     const cfg = this.config;
     const pop = s.population;

@@ -99,6 +99,16 @@ const kill: SlowOp = (m, d, op) => {
   return Step.Continue;
 };
 
+/**
+ * n words from `from` at `at` to `to` at `dst` (distinct arrays). A few words
+ * go one by one: a subarray of a small typed array would move it off the V8
+ * heap (a GP evaluator reads every child's output area this way).
+ */
+function copyWords(from: Int32Array, at: number, to: Int32Array, dst: number, n: number): void {
+  if (n <= 64) for (let i = 0; i < n; i++) to[dst + i] = from[at + i];
+  else to.set(from.subarray(at, at + n), dst);
+}
+
 /** CLOAD h src dst n, CSTORE h dst src n. */
 const copy: SlowOp = (m, d, op) => {
   const cpu = m.cpu;
@@ -113,8 +123,8 @@ const copy: SlowOp = (m, d, op) => {
   if (n < 0 || a < 0 || a + n > c.memSize || b < 0 || b + n > cpu.memSize)
     return fault(cpu, "mem_bounds", `copy of ${n} words between child ${c.path} at ${a} and self at ${b}`);
   if (!charge(cpu, GAS[op] + wordGas(n))) return Step.Gas;
-  if (op === Op.CLOAD) cpu.mem.set(c.mem.subarray(a, a + n), b);
-  else c.mem.set(cpu.mem.subarray(b, b + n), a);
+  if (op === Op.CLOAD) copyWords(c.mem, a, cpu.mem, b, n);
+  else copyWords(cpu.mem, b, c.mem, a, n);
   cpu.sp = sp - 4;
   cpu.pc += WIDTH[op];
   return Step.Continue;
