@@ -5,7 +5,7 @@
 
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { Children, Process, PROCESS_WORDS, REUSE_KEEP } from "../src/process/process.js";
+import { Children, Process, PROCESS_WORDS, RecycleBin, REUSE_KEEP } from "../src/process/process.js";
 import { Machine } from "../src/process/scheduler.js";
 import type { Module } from "../src/vm/module.js";
 import { StatusCode } from "../src/vm/opcodes.js";
@@ -80,7 +80,7 @@ describe("a reused process", () => {
     Object.assign(used, { status: StatusCode.FAULT, value: 3, faultKind: "trap", faultDetail: "x", need: 4, answer: 5, waiting: 6, pc: 7, sp: 2, bp: 1, fp: 3, gasUsed: 9, memUsed: 10, nextHandle: 4 });
     used.inbox = Int32Array.of(1);
     used.request = { cap: "c", args: [] };
-    used.reuse(m, 1, Int32Array.from([0, 0, 20, 22]), 2, 2, parent.mem, 3, 4, 77, 88, [], [], parent, 2);
+    used.reuse(m, 1, Int32Array.from([0, 0, 20, 22]), 2, 2, parent.mem, 3, 4, 77, 88, [], [], parent, 2, 64);
     const fresh = new Process(m, 1, [20, 22], parent.mem.slice(3, 7), 77, 88, [], [], parent, 2);
     const { stack, frames, mem, children, ...rest } = used as unknown as Record<string, unknown> & Process;
     const { stack: fs, frames: ff, mem: fm, children: fc2, ...freshRest } = fresh as unknown as Record<string, unknown> & Process;
@@ -244,29 +244,38 @@ describe("a machine that recycles killed children", () => {
         expect(recycled.gasUsed).toBe(plain.gasUsed);
         expect(recycled.memUsed).toBe(plain.memUsed);
         // What the bin keeps for later spawns is bounded, whatever the children grew to.
-        for (const p of machine.recycled ?? []) for (const b of [p.stack, p.frames, p.mem]) expect(b.length).toBeLessThanOrEqual(REUSE_KEEP);
+        for (const p of machine.recycled?.kept ?? []) for (const b of [p.stack, p.frames, p.mem]) expect(b.length).toBeLessThanOrEqual(REUSE_KEEP);
       }),
       { numRuns: 40 },
     );
   });
 
-  it("gives a reused child no more buffer room than its memory limit", () => {
+  it("lets one live reused child at a time keep roomy buffers, up to its memory limit", () => {
     const m = load(PARENT);
+    const parent = new Process(m, 0, [], new Int32Array(8), 1000, 1000, [], [], null, 0);
+    const bin = new RecycleBin();
+    const a = new Process(m, 0, [], new Int32Array(0), 1, 1, [], [], parent, 1);
+    const b = new Process(m, 0, [], new Int32Array(0), 1, 1, [], [], parent, 2);
+    expect(bin.room(a, 100)).toBe(100);
+    // a is live (its parent holds it): b gets the plain slack, whatever its limit.
+    expect(bin.room(b, 5000)).toBe(64);
+    a.parent = null; // killed
+    expect(bin.room(b, 5000)).toBe(REUSE_KEEP);
+    expect(bin.room(a, 10)).toBe(64);
+    // reuse drops buffers with more room than it is given, keeps those within it.
     const used = new Process(m, 0, [], new Int32Array(0), 1, 1, [], [], null, 1);
     used.stack = new Int32Array(2000);
     used.frames = new Int32Array(2000);
     used.mem = new Int32Array(2000);
     used.memSize = 2000;
-    const parent = new Process(m, 0, [], new Int32Array(8), 1000, 1000, [], [], null, 0);
-    used.reuse(m, 1, Int32Array.of(1), 0, 1, parent.mem, 0, 4, 100, 100, [], [], parent, 1);
-    // A limit of 100 words: kept room at most 100 (REUSE_SLACK is 64), so the 2000-word buffers are dropped.
+    used.reuse(m, 1, Int32Array.of(1), 0, 1, parent.mem, 0, 4, 100, 100, [], [], parent, 1, 100);
     expect(used.stack.length).toBeLessThanOrEqual(1 + 100);
     expect(used.frames.length).toBeLessThanOrEqual(100);
     expect(used.mem.length).toBeLessThanOrEqual(4 + 100);
     const roomy = new Process(m, 0, [], new Int32Array(0), 1, 1, [], [], null, 1);
     const big = new Int32Array(2000);
     roomy.stack = big;
-    roomy.reuse(m, 1, Int32Array.of(1), 0, 1, parent.mem, 0, 4, 100, 5000, [], [], parent, 1);
+    roomy.reuse(m, 1, Int32Array.of(1), 0, 1, parent.mem, 0, 4, 100, 5000, [], [], parent, 1, REUSE_KEEP);
     expect(roomy.stack).toBe(big);
   });
 });

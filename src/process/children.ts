@@ -5,11 +5,8 @@
 import { Op, GAS, SPAWN_EXTRA, StatusCode, WIDTH, byteGas, wordGas } from "../vm/opcodes.js";
 import { capSet } from "./authority.js";
 import { deepest, wake } from "./control.js";
-import { NO_WORDS, PROCESS_WORDS, Process, raiseLimits } from "./process.js";
+import { NO_WORDS, PROCESS_WORDS, Process, type RecycleBin, raiseLimits } from "./process.js";
 import { Step, charge, fault, type SlowOp } from "./slow.js";
-
-/** Killed processes kept for reuse when recycling. */
-const RECYCLED = 16;
 
 function saturate(x: number): number {
   return Math.max(-0x80000000, Math.min(0x7fffffff, x));
@@ -89,11 +86,7 @@ const kill: SlowOp = (m, d, op) => {
   c.parent = null;
   // Releasing the subtree's footprint from d and every ancestor of d.
   cpu.memFree += c.memUsed;
-  const bin = m.recycled;
-  if (bin !== null && c.children.size === 0 && bin.length < RECYCLED) {
-    c.shed();
-    bin.push(c);
-  }
+  m.recycled?.put(c);
   cpu.sp = sp - 1;
   cpu.pc += WIDTH[op];
   return Step.Continue;
@@ -233,7 +226,7 @@ const spawn: SlowOp = (m, d, op) => {
   cpu.memFree -= footprint;
   const argBase = sp - SPAWN_EXTRA - nargs;
   const h = d.nextHandle++;
-  let child = m.recycled?.pop();
+  let child = m.recycled?.take();
   if (child === undefined)
     child = new Process(
       module,
@@ -247,7 +240,7 @@ const spawn: SlowOp = (m, d, op) => {
       d,
       h,
     );
-  else child.reuse(module, entry, s, argBase, nargs, cpu.mem, ptr, len, gasLimit, memLimit, caps, traps, d, h);
+  else child.reuse(module, entry, s, argBase, nargs, cpu.mem, ptr, len, gasLimit, memLimit, caps, traps, d, h, (m.recycled as RecycleBin).room(child, memLimit));
   child.memUsed = footprint;
   d.children.set(h, child);
   s[argBase] = h;

@@ -71,17 +71,54 @@ export function rootArgsMemory(args: readonly number[], texts: readonly Int32Arr
   return texts !== undefined ? textArgsMemory(texts) : argsMemory(args);
 }
 /**
- * How much of a killed process's buffers (stack, frames, memory) a recycled
- * one keeps beyond what it needs at the start (recycling only): up to its
- * memory limit, the most it could be charged for holding itself, and never
- * more than REUSE_KEEP words a buffer (nor less than REUSE_SLACK). A child
- * that recursed or grew its memory leaves buffers the next child would
- * otherwise grow again, doubling from 16, on every evaluation of a GP
- * generation. The bin holds at most RECYCLED processes, so what it keeps is
- * bounded per machine.
+ * Spare room a recycled process keeps in a buffer (stack, frames, memory)
+ * beyond what it needs at the start. Three buffers of REUSE_SLACK words are
+ * within what PROCESS_WORDS pays for. One live process per machine at a time
+ * may keep more (RecycleBin.room): up to its memory limit and at most
+ * REUSE_KEEP words a buffer, so a GP evaluator's child that recursed or grew
+ * its memory leaves the next one buffers it would otherwise grow again,
+ * doubling from 16, on every evaluation of a generation.
  */
 const REUSE_SLACK = 64;
 export const REUSE_KEEP = 4096;
+
+/** Killed processes a recycling machine keeps for reuse. */
+const RECYCLED = 16;
+
+/**
+ * A recycling machine's killed childless processes, kept for later spawns,
+ * and the one live process that was allowed roomy buffers. What the host
+ * holds beyond what processes are charged for stays bounded per machine:
+ * RECYCLED + 1 processes of at most 3 x REUSE_KEEP words.
+ */
+export class RecycleBin {
+  private readonly spare: Process[] = [];
+  private roomy: Process | null = null;
+
+  /** Keeps a killed process (childless, while there is room), shedding buffers over REUSE_KEEP words. */
+  put(p: Process): void {
+    if (p.children.size !== 0 || this.spare.length >= RECYCLED) return;
+    p.shed();
+    this.spare.push(p);
+  }
+
+  take(): Process | undefined {
+    return this.spare.pop();
+  }
+
+  /** Processes kept for reuse (tests). */
+  get kept(): readonly Process[] {
+    return this.spare;
+  }
+
+  /** Spare words a process being reused under `memLimit` may keep per buffer. */
+  room(p: Process, memLimit: number): number {
+    // The roomy one is still in use while a parent holds it (KILL drops the link).
+    if (this.roomy !== null && this.roomy !== p && this.roomy.parent !== null) return REUSE_SLACK;
+    this.roomy = p;
+    return Math.max(REUSE_SLACK, Math.min(memLimit, REUSE_KEEP));
+  }
+}
 
 /** Largest gas or memory limit: a safe integer (budgets are counted exactly). */
 export const LIMIT_MAX = Number.MAX_SAFE_INTEGER;
@@ -280,6 +317,7 @@ export class Process {
     traps: string[],
     parent: Process,
     handle: number,
+    keep: number,
   ): void {
     this.parent = parent;
     this.handle = handle;
@@ -298,9 +336,8 @@ export class Process {
     this.pc = 0;
     this.bp = 0;
     this.fp = 0;
-    // Buffers are kept only with no more room beyond what the fresh process needs (its arguments,
-    // its memory) than its memory limit lets it be charged for (REUSE_KEEP at most).
-    const keep = Math.max(REUSE_SLACK, Math.min(memLimit, REUSE_KEEP));
+    // Buffers are kept only with at most `keep` words of room beyond what the fresh process needs
+    // (its arguments, its memory): RecycleBin.room.
     let stack = this.stack;
     if (stack.length < nargs || stack.length > nargs + keep) stack = this.stack = nargs === 0 ? NO_WORDS : new Int32Array(nargs);
     for (let i = 0; i < nargs; i++) stack[i] = args[argAt + i];

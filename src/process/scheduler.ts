@@ -34,7 +34,7 @@ import { completeResume, deepest, enterFresh, lacking, shallowestLacking, wake }
 import { CodeCache } from "./code.js";
 import { deliver } from "./dispatch.js";
 import { SLOW } from "./instructions.js";
-import { NO_WORDS, rootProcess, type Process } from "./process.js";
+import { NO_WORDS, RecycleBin, rootProcess, type Process } from "./process.js";
 import { Step, clipDetail, type CapCallEvent, type ImageCodec, type PendingCall, type Scheduler } from "./slow.js";
 
 // What the layers above use of the process tree's machinery comes from here.
@@ -94,7 +94,7 @@ export class Machine implements Scheduler {
   /** Grant and trap sets handed out, shared by equal sets. */
   readonly grantSets = new GrantSets();
   /** Killed childless processes to reuse (recycling only, else null). */
-  readonly recycled: Process[] | null;
+  readonly recycled: RecycleBin | null;
 
   next: Process | null = null;
   private gasStart = 0;
@@ -134,7 +134,7 @@ export class Machine implements Scheduler {
     this.onCapCall = options.onCapCall;
     this.images = options.images;
     this.onStep = options.onStep;
-    this.recycled = options.recycle === true ? [] : null;
+    this.recycled = options.recycle === true ? new RecycleBin() : null;
     this.tiering = { ...DEFAULT_TIERING, ...options.tiering };
   }
 

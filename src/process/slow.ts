@@ -15,7 +15,7 @@ import type { CapRegistry, CapValue } from "../caps/registry.js";
 import { FAULTS, type FaultKind } from "../vm/errors.js";
 import type { Cpu } from "../vm/interpreter.js";
 import type { CodeCache } from "./code.js";
-import type { Process } from "./process.js";
+import type { Process, RecycleBin } from "./process.js";
 
 /** Outcome of a slow instruction. */
 export const enum Step {
@@ -74,7 +74,7 @@ export interface Scheduler {
   readonly code: CodeCache;
   readonly grantSets: GrantSets;
   /** Killed childless processes to reuse for spawns; null unless recycling. */
-  readonly recycled: Process[] | null;
+  readonly recycled: RecycleBin | null;
   /** Where control goes on Step.Switch. */
   next: Process | null;
   /** Set with Step.Pending. */
