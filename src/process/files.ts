@@ -160,6 +160,12 @@ function mkdirAll(m: Scheduler, d: Process, root: Process, tree: FileTree, asked
     const trail: string[] = [];
     const at = tree.resolve("/" + segs.slice(0, i).join("/"), true, m.mounts, trail);
     if (!allowed(m, d, "fs.mkdir", [...trail, ...(typeof at === "number" ? [] : [at.path])])) return fail(E.EACCES);
+    if (typeof at === "number" || (at.at === "tree" && at.node === undefined)) {
+      // A link that leads nowhere (dangling, a loop) is not made into its target: as mkdir(2),
+      // EEXIST for the last, and for what lies under it why it leads nowhere.
+      const self = tree.resolve("/" + segs.slice(0, i).join("/"), false, m.mounts);
+      if (typeof self !== "number" && self.at === "tree" && self.node?.kind === KIND.link) return fail(i === segs.length ? E.EEXIST : typeof at === "number" ? at : E.ENOENT);
+    }
     if (typeof at === "number") return fail(at);
     if (at.at === "mount") return { host: [textToCodePoints("/" + [...at.path.split("/").filter((s) => s !== ""), ...segs.slice(i)].join("/"))] };
     const r = grown(m, d, root, tree, (room) => tree.mkdir(at, room), fail);
