@@ -6,9 +6,9 @@ import { UsageError } from "./exit.js";
 /** An integer flag value like `10_000_000`, within [min, max]. */
 export function parseCount(what: string, min = 0, max = Number.MAX_SAFE_INTEGER): (text: string) => number {
   return (text: string) => {
-    const clean = text.replace(/_/g, "");
-    if (!/^-?\d+$/.test(clean)) throw new UsageError(`${what}: '${text}' is not an integer`);
-    const v = Number(clean);
+    // Underscores only between digits (10_000_000), as in program arguments and Ent literals.
+    if (!/^-?\d+(_\d+)*$/.test(text)) throw new UsageError(`${what}: '${text}' is not an integer`);
+    const v = Number(text.replace(/_/g, ""));
     if (!Number.isSafeInteger(v) || v < min || v > max) throw new UsageError(`${what}: ${text} is out of range ${min}..${max}`);
     return v === 0 ? 0 : v; // "-0" is 0
   };
@@ -33,7 +33,9 @@ export function parseProgramArgs(args: readonly string[], takesText = false): nu
   const bad = ints.findIndex((v) => v === null);
   if (bad < 0) return ints as number[];
   if (takesText) return [...args];
-  throw new UsageError(`program argument: '${args[bad].slice(0, 100)}' is not an integer`);
+  const text = args[bad].slice(0, 100);
+  if (/^-?\d+(_\d+)*$/.test(args[bad])) throw new UsageError(`program argument: ${text} is out of range (a signed 32-bit integer, -2147483648..2147483647)`);
+  throw new UsageError(`program argument: '${text}' is not an integer`);
 }
 
 /** Whether a module's main takes text arguments: an Ent main(args: [[int]]) carries the runtime's $text_args. */

@@ -153,9 +153,6 @@ function exportTree(file: string, dir: string): number {
  */
 function readHostTree(dir: string, maxWords: number): FileTree {
   const tree = new FileTree();
-  const root = lstatSync(dir);
-  if (!root.isDirectory()) throw new RarError("io.read", "not a directory", dir);
-  tree.root.mode = root.mode & 0o777;
   const visit = (host: string, guest: string): void => {
     const names: string[] = [];
     const d = opendirSync(host);
@@ -187,6 +184,9 @@ function readHostTree(dir: string, maxWords: number): FileTree {
     }
   };
   try {
+    const root = lstatSync(dir);
+    if (!root.isDirectory()) throw new RarError("io.read", "cannot import: not a directory", dir);
+    tree.root.mode = root.mode & 0o777;
     visit(dir, "/");
   } catch (e) {
     if (e instanceof RarError) throw e;

@@ -212,6 +212,19 @@ export function inspectCommand(file: string, json: boolean): number {
   return EXIT.done;
 }
 
+/**
+ * `rar disasm IMAGE`: the code of every module the image holds, the root's
+ * first, each under a comment naming its digest (comments, so the text of a
+ * one-module image still assembles back to its code).
+ */
+export async function disasmImage(file: string): Promise<string> {
+  const img = decodeImage(readInput(file), { where: file });
+  const { disassemble } = await import("../../lang/disasm.js");
+  const rootModule = img.root.module;
+  const modules = [rootModule, ...img.modules.filter((m) => m.digest !== rootModule.digest)];
+  return modules.map((m, i) => `; module ${i + 1} of ${modules.length}${i === 0 ? " (the root's)" : ""}: ${m.digest}\n${disassemble(m)}`).join("\n");
+}
+
 /** Registers `resume` and `inspect` on the program. */
 export function addImageCommands(program: Command, finish: Finish): void {
   const resume = program

@@ -151,9 +151,10 @@ async function build(argv: readonly string[], onCommand: (name: string) => void)
 
   program
     .command("disasm")
-    .description("print the code of a .ent, .rasm or .rmod as assembly text (with source lines where known)")
-    .argument("<file>", "module to disassemble")
+    .description("print the code of a .ent, .rasm, .rmod or .rimg as assembly text (with source lines where known; an image: every module it holds, the root's first)")
+    .argument("<file>", "module or image to disassemble")
     .action(async (file: string) => {
+      if (extensionOf(file) === ".rimg") return void process.stdout.write(await (await import("./image-commands.js")).disasmImage(file));
       const { module, sources } = await loadProgram(file);
       const { disassemble } = await import("../../lang/disasm.js");
       process.stdout.write(disassemble(module, { sources }));
@@ -168,6 +169,12 @@ async function build(argv: readonly string[], onCommand: (name: string) => void)
 
 export async function main(argv: string[]): Promise<void> {
   let command: string | undefined;
+  // `rar` alone is a usage error like any other (CLI.md): one line and the hint, not the whole help.
+  if (argv.length <= 2) {
+    err(usageLines("no command given", undefined));
+    process.exitCode = EXIT.usage;
+    return;
+  }
   try {
     const program = await build(argv, (name) => (command = name));
     // `rar help NAME` for no such command: commander would print the whole help on stderr.
@@ -181,7 +188,7 @@ export async function main(argv: string[]): Promise<void> {
     } else if (e.exitCode === 0) {
       process.exitCode = EXIT.done; // --help, --version
     } else {
-      // `rar` alone printed the help on stderr; anything else is one line and a hint.
+      // A command group without a subcommand printed its help on stderr; anything else is one line and a hint.
       if (e.code !== "commander.help") err(usageLines(commanderMessage(e.message), command));
       process.exitCode = EXIT.usage;
     }

@@ -1,0 +1,95 @@
+// What a contract audit of the CLI against CLI.md found, pinned down: each
+// test is a place where the built `rar` and the document disagreed.
+
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { assemble } from "../lang/asm.js";
+import { ROOT, ensureBuilt, rarIn, type Out } from "./helpers/cli.js";
+
+const FIB = join(ROOT, "examples", "asm", "fib.rasm");
+const HELLO = join(ROOT, "examples", "hello.ent");
+let dir = "";
+
+function rar(...args: string[]): Out {
+  return rarIn(dir, ...args);
+}
+
+/** A usage error (CLI.md): `rar: error: ...` and a hint, exit 2, nothing on stdout. */
+function expectUsage(r: Out, hint: string, message: RegExp): void {
+  expect(r.stderr).toMatch(/^rar: error: [^\n]+\nsee '[^\n]+'\n$/);
+  const [line, seeLine] = r.stderr.split("\n");
+  expect(line).toMatch(message);
+  expect(seeLine).toBe(hint);
+  expect(r.stdout).toBe("");
+  expect(r.code).toBe(2);
+}
+
+beforeAll(() => {
+  ensureBuilt();
+  dir = mkdtempSync(join(tmpdir(), "rar-cli-audit-"));
+}, 120_000);
+
+describe("rar disasm FILE takes a .rimg (CLI.md: 'human-readable code of a .rmod, .rimg or .ent')", () => {
+  it("prints the root's module first, as text that assembles back to the module's code", () => {
+    const run = rar("run", FIB, "10", "--gas", "50", "--out", "fib.rimg");
+    expect(run.code).toBe(3);
+    const r = rar("disasm", "fib.rimg");
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^; module 1 of 1 \(the root's\): [0-9a-f]{64}\n\.module /);
+    const original = assemble(readFileSync(FIB, "utf8"), FIB);
+    const back = assemble(r.stdout, "out.rasm");
+    expect(Array.from(back.code)).toEqual(Array.from(original.code));
+    expect(back.functions).toEqual(original.functions);
+  });
+
+  it("a malformed image: one line naming the file, exit 2", () => {
+    writeFileSync(join(dir, "junk.rimg"), "not an image");
+    const r = rar("disasm", "junk.rimg");
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toMatch(/^rar: error: junk\.rimg: [^\n]+\n$/);
+  });
+});
+
+describe("rar fs IMAGE import DIR of a missing directory", () => {
+  it("is one line naming the directory, exit 2 (not an internal error), the image untouched", () => {
+    expect(rar("run", HELLO, "--out", "h.rimg").code).toBe(0);
+    const before = readFileSync(join(dir, "h.rimg"));
+    const r = rar("fs", "h.rimg", "import", "no-such-dir");
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toBe("rar: error: no-such-dir: cannot import: no such file or directory\n");
+    expect(r.code).toBe(2);
+    expect(readFileSync(join(dir, "h.rimg")).equals(before)).toBe(true);
+  });
+
+  it("of a file: one line, exit 2", () => {
+    writeFileSync(join(dir, "plain"), "x");
+    const r = rar("fs", "h.rimg", "import", "plain");
+    expect(r.stderr).toBe("rar: error: plain: cannot import: not a directory\n");
+    expect(r.code).toBe(2);
+  });
+});
+
+describe("usage errors are one line and a hint, not the whole help (CLI.md)", () => {
+  it("rar with no command", () => {
+    expectUsage(rar(), "see 'rar --help'", /^rar: error: no command given$/);
+  });
+
+  for (const bad of ["_1", "1_", "1__0", "_"])
+    it(`--gas '${bad}': underscores only between digits`, () => {
+      expectUsage(rar("run", HELLO, "--gas", bad), "see 'rar run --help'", /^rar: error: --gas: '.*' is not an integer$/);
+    });
+
+  it("--gas 1_000_000 is a count", () => {
+    const r = rar("run", HELLO, "--gas", "1_000_000");
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/ gas=\d+\/1000000 /);
+  });
+
+  it("a program argument past 32 bits is out of range, not 'not an integer'", () => {
+    expectUsage(rar("run", FIB, "2147483648"), "see 'rar run --help'", /^rar: error: program argument: 2147483648 is out of range \(a signed 32-bit integer/);
+  });
+});
