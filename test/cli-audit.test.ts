@@ -1,12 +1,13 @@
 // What a contract audit of the CLI against CLI.md found, pinned down: each
 // test is a place where the built `rar` and the document disagreed.
 
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { assemble } from "../lang/asm.js";
-import { ROOT, ensureBuilt, rarIn, type Out } from "./helpers/cli.js";
+import { CLI, ROOT, ensureBuilt, rarIn, type Out } from "./helpers/cli.js";
 
 const FIB = join(ROOT, "examples", "asm", "fib.rasm");
 const HELLO = join(ROOT, "examples", "hello.ent");
@@ -91,5 +92,70 @@ describe("usage errors are one line and a hint, not the whole help (CLI.md)", ()
 
   it("a program argument past 32 bits is out of range, not 'not an integer'", () => {
     expectUsage(rar("run", FIB, "2147483648"), "see 'rar run --help'", /^rar: error: program argument: 2147483648 is out of range \(a signed 32-bit integer/);
+  });
+});
+
+describe("SIGINT before the first instruction (CLI.md: during run, resume or trace it suspends and writes the image)", () => {
+  // Finishes in about 3M gas (over one slice, under the default refuel) when nothing stops it; an interrupt stops it at its first slice.
+  const COUNT = `fn main() {
+  let x = 0;
+  for i in 0..300_000 { x = (x * 31 + i) & 65535; }
+  print("x", x);
+  return x;
+}
+`;
+  /**
+   * Runs `rar ARGS` with SIGINT sent to itself as the command opens its input
+   * (`input`: the program or image), before anything runs: a process with no
+   * SIGINT listener at that moment dies of it.
+   */
+  function interruptedEarly(input: string, ...args: string[]): Out {
+    const preload = join(dir, "sigint-early.cjs");
+    writeFileSync(
+      preload,
+      `const fs = require("node:fs");
+const open = fs.openSync;
+let sent = false;
+fs.openSync = function (path, ...rest) {
+  if (!sent && String(path).endsWith(${JSON.stringify(input)})) {
+    sent = true;
+    process.kill(process.pid, "SIGINT");
+  }
+  return open.call(this, path, ...rest);
+};
+`,
+    );
+    const r = spawnSync(process.execPath, ["--require", preload, CLI, ...args], { encoding: "utf8", cwd: dir, timeout: 60_000 });
+    return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  for (const command of ["run", "trace"])
+    it(`rar ${command}: exit 3, the image written, and resumed it ends as an uninterrupted run`, () => {
+      writeFileSync(join(dir, "count.ent"), COUNT);
+      const whole = rar("run", "count.ent");
+      expect(whole.code).toBe(0);
+      const image = `early-${command}.rimg`;
+      const r = interruptedEarly("count.ent", command, "count.ent", "--out", image);
+      expect(r.stderr).toMatch(new RegExp(`^rar: suspended; image written to ${image}`));
+      expect(r.code).toBe(3);
+      expect(r.stdout).toBe("");
+      const resumed = rar("resume", image);
+      expect(resumed.code).toBe(0);
+      expect(resumed.stdout).toBe(whole.stdout);
+    });
+
+  it("rar resume: exit 3, the image replaced by one that still resumes", () => {
+    writeFileSync(join(dir, "count.ent"), COUNT);
+    expect(rar("run", "count.ent", "--gas", "1000", "--out", "r.rimg").code).toBe(3);
+    const r = interruptedEarly("r.rimg", "resume", "r.rimg");
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/^rar: suspended; image written to r\.rimg/);
+    expect(rar("resume", "r.rimg").code).toBe(0);
+  });
+
+  it("another command still stops at once (the launcher's notes are released)", () => {
+    const r = interruptedEarly("hello.ent", "disasm", HELLO);
+    expect(r.code).toBe(-1);
+    expect(existsSync(join(dir, "hello.rimg"))).toBe(false);
   });
 });

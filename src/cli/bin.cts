@@ -73,7 +73,33 @@ export function runBundle(script: Script): void {
   start.call(bundleModule.exports, bundleModule.exports, createRequire(BUNDLE), bundleModule, BUNDLE, __dirname);
 }
 
+/**
+ * Where the signals that come before the CLI has started wait for it, by a
+ * global symbol (this file imports nothing of rar's; src/cli/interrupt.ts
+ * takes them over under the same key).
+ */
+const EARLY_SIGNALS = Symbol.for("rar.earlySignals");
+
+/**
+ * SIGINT and SIGTERM while the bundle loads are noted, not obeyed: `run`,
+ * `resume` and `trace` then suspend at their first instruction boundary and
+ * write the image (CLI.md); any other command re-raises them at once.
+ */
+function noteEarlySignals(): void {
+  const got: NodeJS.Signals[] = [];
+  const note = (s: NodeJS.Signals): void => void got.push(s);
+  process.on("SIGINT", note);
+  process.on("SIGTERM", note);
+  const release = (): readonly NodeJS.Signals[] => {
+    process.off("SIGINT", note);
+    process.off("SIGTERM", note);
+    return got;
+  };
+  (globalThis as Record<symbol, unknown>)[EARLY_SIGNALS] = release;
+}
+
 function main(): void {
+  noteEarlySignals();
   let bundle: string;
   try {
     bundle = readFileSync(BUNDLE, "utf8");

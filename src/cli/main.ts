@@ -7,7 +7,7 @@ import { DEFAULT_GAS, DEFAULT_MEM, Session, type RunResult } from "../session.js
 import { parseCount, parseProgramArgs, takesTextArgs } from "./args.js";
 import { EXIT, reportError, usageLines } from "./exit.js";
 import { extensionOf, loadProgram } from "./load.js";
-import { interruptible, timeoutOption } from "./interrupt.js";
+import { interruptible, releaseInterrupts, takeInterrupts, timeoutOption } from "./interrupt.js";
 import { addPolicyOptions, policyFromFlags, promptAnswers } from "./policy-flags.js";
 import { addLogOption, logSink } from "./log-file.js";
 import { packageVersion } from "./version.js";
@@ -167,6 +167,9 @@ async function build(argv: readonly string[], onCommand: (name: string) => void)
   return program;
 }
 
+/** The commands during which SIGINT and SIGTERM suspend the run instead of killing rar. */
+const RUNS_A_PROGRAM: ReadonlySet<string | undefined> = new Set(["run", "resume", "trace"]);
+
 export async function main(argv: string[]): Promise<void> {
   let command: string | undefined;
   // `rar` alone is a usage error like any other (CLI.md): one line and the hint, not the whole help.
@@ -175,6 +178,9 @@ export async function main(argv: string[]): Promise<void> {
     process.exitCode = EXIT.usage;
     return;
   }
+  // CLI.md: a signal during run, resume or trace suspends and writes the image, even one that comes before the first instruction.
+  if (RUNS_A_PROGRAM.has(argv[2])) takeInterrupts();
+  else releaseInterrupts();
   try {
     const program = await build(argv, (name) => (command = name));
     // `rar help NAME` for no such command: commander would print the whole help on stderr.
