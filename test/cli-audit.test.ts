@@ -90,6 +90,11 @@ describe("usage errors are one line and a hint, not the whole help (CLI.md)", ()
     expect(r.stderr).toMatch(/ gas=\d+\/1000000 /);
   });
 
+  for (const command of ["run", "resume"])
+    it(`${command} --policy '': names the flag`, () => {
+      expectUsage(rar(command, command === "run" ? HELLO : "none.rimg", "--policy", ""), `see 'rar ${command} --help'`, /^rar: error: --policy: an empty file name was given/);
+    });
+
   it("a program argument past 32 bits is out of range, not 'not an integer'", () => {
     expectUsage(rar("run", FIB, "2147483648"), "see 'rar run --help'", /^rar: error: program argument: 2147483648 is out of range \(a signed 32-bit integer/);
   });

@@ -3,6 +3,7 @@
 
 import type { Command } from "commander";
 import { loadPolicy, type Policy } from "../caps/policy.js";
+import { UsageError } from "./exit.js";
 import { processTerminal, terminalAsker } from "./prompt-tty.js";
 
 /** The policy flags as commander parses them. */
@@ -28,6 +29,7 @@ export function addPolicyOptions(cmd: Command): Command {
 
 /** The host's policy for `rar run` and `rar resume`: io.print by default, then the file, then the flags; denials win. */
 export function policyFromFlags(flags: PolicyFlags): Policy {
+  if (flags.policy === "") throw new UsageError("--policy: an empty file name was given for the policy file");
   return loadPolicy({ file: flags.policy, allow: flags.allow, deny: flags.deny, prompt: flags.prompt, mounts: flags.mount, defaults: ["io.print"] });
 }
 
