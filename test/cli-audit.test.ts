@@ -2,7 +2,7 @@
 // test is a place where the built `rar` and the document disagreed.
 
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -162,5 +162,37 @@ fs.openSync = function (path, ...rest) {
     const r = interruptedEarly("hello.ent", "disasm", HELLO);
     expect(r.code).toBe(-1);
     expect(existsSync(join(dir, "hello.rimg"))).toBe(false);
+  });
+});
+
+describe("rar run checks where its image would go before anything runs (CLI.md: exit 2, nothing ran; 3, the image written)", () => {
+  // Prints, then needs far more than 5000 gas: run with --gas 5000 it would suspend after printing.
+  const SPEAKS = `fn main() {
+  print("started");
+  let x = 0;
+  for i in 0..1_000_000 { x = x + i; }
+  return x;
+}
+`;
+
+  it("./STEM.rimg in the way (a directory): exit 2 before the program runs, not a lost suspension", () => {
+    const sub = mkdtempSync(join(dir, "way-"));
+    writeFileSync(join(sub, "speaks.ent"), SPEAKS);
+    mkdirSync(join(sub, "speaks.rimg"));
+    const r = rarIn(sub, "run", "speaks.ent", "--gas", "5000");
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toBe("rar: error: ./speaks.rimg: cannot write: is a directory\n");
+    expect(r.code).toBe(2);
+  });
+
+  it("rar run IMAGE: the default ./STEM.out.rimg is checked too", () => {
+    const sub = mkdtempSync(join(dir, "way-"));
+    writeFileSync(join(sub, "speaks.ent"), SPEAKS);
+    expect(rarIn(sub, "run", "speaks.ent", "--gas", "10", "--out", "speaks.rimg").code).toBe(3);
+    mkdirSync(join(sub, "speaks.out.rimg"));
+    const r = rarIn(sub, "run", "speaks.rimg");
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toBe("rar: error: ./speaks.out.rimg: cannot write: is a directory\n");
+    expect(r.code).toBe(2);
   });
 });

@@ -35,6 +35,17 @@ export function sameFile(a: string, b: string): boolean {
   return realOrResolved(a) === realOrResolved(b);
 }
 
+/** Where `rar run FILE` writes its image: --out, else ./<stem>.rimg — never FILE itself (then ./<stem>.out.rimg). */
+export function runImagePath(input: string, out: string | undefined): string {
+  if (out !== undefined) {
+    if (sameFile(out, input)) throw new UsageError("rar run never overwrites its input; use rar resume to continue an image in place", out);
+    return out;
+  }
+  const stem = basename(input).replace(/\.[^.]*$/, "") || "out";
+  const plain = `./${stem}.rimg`;
+  return sameFile(plain, input) ? `./${stem}.out.rimg` : plain;
+}
+
 /** One of a command's own files, with what it is to the command ("the image the command writes"); undefined: a flag not given. */
 export type OwnFile = readonly [path: string | undefined, role: string];
 

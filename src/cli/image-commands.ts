@@ -2,7 +2,6 @@
 // `rar run IMAGE` (continue without refuel), `rar resume` (refuel and
 // continue, replacing the image atomically unless --out) and `rar inspect`.
 
-import { basename } from "node:path";
 import { Option, type Command } from "commander";
 import { decodeImage } from "../image/decode.js";
 import { inspectImage, type ImageReport, type ProcessReport } from "../image/inspect.js";
@@ -10,7 +9,7 @@ import { DEFAULT_GAS, Session, type RunOptions, type RunResult } from "../sessio
 import { RarError } from "../vm/errors.js";
 import { StatusCode } from "../vm/opcodes.js";
 import { parseCount } from "./args.js";
-import { checkWritable, sameFile, writeFileAtomic } from "./atomic.js";
+import { checkWritable, runImagePath, writeFileAtomic } from "./atomic.js";
 import { EXIT, UsageError } from "./exit.js";
 import { readInput } from "./read.js";
 import { interruptible, timeoutOption } from "./interrupt.js";
@@ -24,17 +23,6 @@ export type Finish = (r: RunResult) => number;
 const err = (s: string): void => void process.stderr.write(s);
 
 const suspended = (r: RunResult): boolean => r.status !== "done" && r.status !== "fault";
-
-/** Where `rar run FILE` writes its image: --out, else ./<stem>.rimg — never FILE itself (then ./<stem>.out.rimg). */
-export function runImagePath(input: string, out: string | undefined): string {
-  if (out !== undefined) {
-    if (sameFile(out, input)) throw new UsageError("rar run never overwrites its input; use rar resume to continue an image in place", out);
-    return out;
-  }
-  const stem = basename(input).replace(/\.[^.]*$/, "") || "out";
-  const plain = `./${stem}.rimg`;
-  return sameFile(plain, input) ? `./${stem}.out.rimg` : plain;
-}
 
 /** After `rar run`: writes the image if the run suspended, or whenever --out was given. */
 export function writeRunImage(session: Session, input: string, out: string | undefined, r: RunResult): void {
@@ -70,6 +58,8 @@ export async function runImage(file: string, rawArgs: readonly string[], flags: 
   const log = await logSink(flags.log, [[file, "the image the command reads"], [path, "the image the command writes"], [flags.policy, "the policy the command reads"]]);
   const policy = policyFromFlags(flags);
   const session = Session.fromImage(readInput(file), { where: file, policy, onLog: log.onLog, ...promptAnswers(policy) });
+  // The default image (./STEM.rimg, or ./STEM.out.rimg beside the input) is checked before anything runs, as --out is: a suspension must not lose its state.
+  if (out === undefined && !finished(session)) checkWritable(runImagePath(file, undefined));
   const checkpoints = await recording(session, file);
   let r: RunResult;
   try {

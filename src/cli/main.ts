@@ -52,14 +52,15 @@ function finish(r: RunResult): number {
 async function runCommand(file: string, rawArgs: string[], flags: RunFlags): Promise<number> {
   // The image code (encoding, decoding, inspection) loads only when an image is read or written (start-up time).
   if (extensionOf(file) === ".rimg") return await (await import("./image-commands.js")).runImage(file, rawArgs, flags, finish);
-  if (flags.out !== undefined) {
-    const [{ checkWritable }, { runImagePath }] = await Promise.all([import("./atomic.js"), import("./image-commands.js")]);
-    checkWritable(runImagePath(file, flags.out));
-  }
-  // The log may replace none of the command's files: the program, the image it writes when it stops (default ./STEM.rimg), the policy.
-  const image = flags.log === undefined ? undefined : (await import("./image-commands.js")).runImagePath(file, flags.out);
+  // The image a suspension writes (--out, or ./STEM.rimg) is checked before anything runs: a run that suspended and could not write it would lose its state (CLI.md).
+  // --out before the program is even compiled; the default once it is read, so a bad program is named first.
+  const { checkWritable, runImagePath } = await import("./atomic.js");
+  const image = runImagePath(file, flags.out);
+  if (flags.out !== undefined) checkWritable(image);
+  // The log may replace none of the command's files: the program, the image it writes when it stops, the policy.
   const log = await logSink(flags.log, [[file, "the program the command runs"], [image, "the image the command writes"], [flags.policy, "the policy the command reads"]]);
   const { module, linked } = await loadProgram(file);
+  if (flags.out === undefined) checkWritable(image);
   const args = parseProgramArgs(rawArgs, takesTextArgs(module));
   // Negotiation happens in Session.start: a capability the policy does not grant is exit 2, nothing run.
   const policy = policyFromFlags(flags);
