@@ -401,7 +401,7 @@ const LUHN_EDGE = [
 /** An integer in [-1000, 1000], as the PSB1 vector problems draw their elements. */
 const int1000 = (rng: Rng): number => rng.int(2001) - 1000;
 
-/** True when b is a reversed (mirror-image problem). */
+/** True when b is a reversed, element for element (mirror-image's answer). */
 export function mirrored(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[b.length - 1 - i]);
 }
