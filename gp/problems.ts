@@ -740,8 +740,9 @@ const SPECS: readonly ProblemSpec[] = [
     second: "vector",
     output: "bool",
     families: [...VECTOR, "logic", "loop"],
+    // The reference's only constant generator is a boolean one.
     constants: [0, 1],
-    ercRange: [-1000, 1000],
+    ercRange: [0, 1],
     penalty: 1,
     defaults: { ...BASE, gas: 2400, maxSize: 150, initSize: 60 },
     psb: { pop: 1000, gens: 300, maxPoints: 1200, initGenes: 150, steps: 600, alignment: 10 },
@@ -769,8 +770,9 @@ const SPECS: readonly ProblemSpec[] = [
     output: "vector",
     vectorError: "levenshtein",
     families: [...VECTOR, "minmax", "vecout"],
+    // The reference's constants are 0 and the empty vector (OUTNEW), with no random integers.
     constants: [0],
-    ercRange: [-1000, 1000],
+    ercRange: [0, 0],
     penalty: 5000,
     defaults: { ...BASE, gas: 2000, maxSize: 250, initSize: 60 },
     psb: { pop: 1000, gens: 300, maxPoints: 2000, initGenes: 250, steps: 1500, alignment: 10 },
