@@ -9,8 +9,9 @@
 // scalar inputs at mem[1..k] (mem[0] = k), or one vector as [len, e0, e1, ...].
 // A second input (two-input vector problems) sits at a fixed place in the
 // block, secondAt(). A string, vector or several-integer result is written to
-// an output area after the block: mem[stride] = length (or, for integers, which
-// outputs were set), the values at mem[stride + 1 ...].
+// an output area after the block: mem[stride] = length (for a vector, 1 + its
+// length, 0 for none; for integers, which outputs were set), the values at
+// mem[stride + 1 ...].
 
 import { RarError, verify, type Module, type ModuleDef } from "../src/index.js";
 import { ModuleEmitter, OPS, Op, type FnEmitter, type Label } from "../src/internals.js";
@@ -69,7 +70,7 @@ export function hasOutArea(l: Pick<Layout, "output">): boolean {
   return l.output === "string" || l.output === "vector" || l.output === "ints";
 }
 
-/** Function indices of the output helpers (string and vector output). */
+/** Function indices of the output helpers (string output; a vector output's append is F_EMIT too). */
 const F_EMIT = 1;
 const F_PRINT_INT = 2;
 const F_STRINGS = 3;
@@ -113,8 +114,6 @@ function compileMain(f: FnEmitter, genome: Genome, l: Layout): void {
   const second = l.vector && l.second ? secondAt(l.stride, l.second) : -1;
   if (second >= 0) f.code(Op.PUSH, 0, Op.LOAD, second, Op.LSET, 1);
   if (hasOutArea(l)) f.code(Op.PUSH, l.stride + 1 + l.outCap, Op.MSIZE, Op.SUB, Op.MGROW, Op.POP);
-  // A vector result starts as "no output" (length -1), as the reference's empty vector stack.
-  if (l.output === "vector") f.code(Op.PUSH, 0, Op.PUSH, -1, Op.STORE, l.stride);
 
   const blocks: Block[] = [];
   let depth = 0;
@@ -289,7 +288,7 @@ function compileMain(f: FnEmitter, genome: Genome, l: Layout): void {
         break;
       case G.OutNew:
         if (l.output !== "vector" || !room(2)) break;
-        f.code(Op.PUSH, 0, Op.PUSH, 0, Op.STORE, l.stride);
+        f.code(Op.PUSH, 0, Op.PUSH, 1, Op.STORE, l.stride);
         break;
       case G.Out: {
         // Output k := the popped value; bit k of mem[stride] marks it set.
@@ -360,19 +359,35 @@ function closeIf(f: FnEmitter, b: Block): void {
   }
 }
 
-/** emit(c): append character (or vector element) c to the output area unless it is full. */
+/**
+ * append(v): append v to the output vector unless it is full. mem[out] is 1 +
+ * the vector's length, 0 while no vector was written (memory starts zeroed,
+ * so "no output" needs no prologue and survives RECURSE); a first append
+ * starts it empty.
+ */
+function appendHelper(f: FnEmitter, l: Layout): void {
+  const out = l.stride;
+  const full = f.label();
+  const started = f.label();
+  f.code(Op.PUSH, 0, Op.LOAD, out); // c = 1 + length, or 0
+  f.code(Op.DUP, Op.EQZ);
+  f.jump(Op.JZ, started);
+  f.code(Op.POP, Op.PUSH, 1);
+  f.bind(started);
+  f.code(Op.DUP, Op.PUSH, l.outCap, Op.GT);
+  f.jump(Op.JNZ, full);
+  f.code(Op.DUP, Op.LGET, 0, Op.STORE, out); // mem[out + c] = v: element c - 1
+  f.code(Op.ADDI, 1, Op.PUSH, 0, Op.SWAP, Op.STORE, out); // mem[out] = c + 1
+  f.code(Op.PUSH, 0, Op.RET);
+  f.bind(full); // full: drop the element
+  f.code(Op.POP, Op.PUSH, 0, Op.RET);
+}
+
+/** emit(c): append character c to the output area unless it is full. */
 function emitHelper(f: FnEmitter, l: Layout): void {
   const out = l.stride;
   const full = f.label();
   f.code(Op.PUSH, 0, Op.LOAD, out); // n
-  if (l.output === "vector") {
-    // No output yet (-1): the vector starts empty.
-    const started = f.label();
-    f.code(Op.DUP, Op.PUSH, 0, Op.LT);
-    f.jump(Op.JZ, started);
-    f.code(Op.POP, Op.PUSH, 0);
-    f.bind(started);
-  }
   f.code(Op.DUP, Op.PUSH, l.outCap, Op.GE);
   f.jump(Op.JNZ, full);
   f.code(Op.DUP, Op.LGET, 0, Op.STORE, out + 1); // mem[out + 1 + n] = c
@@ -418,7 +433,7 @@ function stringHelper(f: FnEmitter, s: string): void {
 export function compileGenome(genome: Genome, l: Layout, name = "gp"): ModuleDef {
   const m = new ModuleEmitter();
   m.declare("main", 0, (f) => compileMain(f, genome, l));
-  if (l.output === "vector") m.declare("emit", 1, (f) => emitHelper(f, l));
+  if (l.output === "vector") m.declare("append", 1, (f) => appendHelper(f, l));
   if (l.output === "string") {
     m.declare("emit", 1, (f) => emitHelper(f, l));
     m.declare("print_int", 1, printIntHelper);

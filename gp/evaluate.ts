@@ -432,8 +432,8 @@ export function scoreCandidate(r: BatchResult, k: number, block: CaseBlock, prob
           ? exactError(want as readonly number[], w, o + R_OUT + 1, n)
           : stringError(want as readonly number[], Array.from(w.subarray(o + R_OUT + 1, o + R_OUT + 1 + n)), penalty);
       } else if (kind === "vector") {
-        // A negative length: the program never wrote a vector (no output: the penalty).
-        const n = Math.min(w[o + R_OUT], problem.layout.outCap);
+        // The count word is 1 + the length; 0 (or less): the program never wrote a vector (no output: the penalty).
+        const n = Math.min(w[o + R_OUT] - 1, problem.layout.outCap);
         if (n >= 0) e = vectorError(want as readonly number[], Array.from(w.subarray(o + R_OUT + 1, o + R_OUT + 1 + n)), problem.vectorError ?? "levenshtein", penalty);
       } else if (kind === "ints") {
         const want2 = want as readonly number[];
@@ -456,7 +456,7 @@ export function outputOf(r: BatchResult, k: number, i: number, l: Layout): strin
   if (status !== StatusCode.DONE) return ["ready", "done", "fault", "out_of_gas", "out_of_mem", "yielded", "cap_call"][status] ?? "?";
   if (!hasOutArea(l)) return String(r.words[o + R_VALUE]);
   if (l.output === "vector") {
-    const n = Math.min(r.words[o + R_OUT], l.outCap);
+    const n = Math.min(r.words[o + R_OUT] - 1, l.outCap);
     return n < 0 ? "no output" : JSON.stringify(Array.from(r.words.subarray(o + R_OUT + 1, o + R_OUT + 1 + n)));
   }
   if (l.output === "ints") {
