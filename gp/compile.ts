@@ -7,8 +7,11 @@
 //
 // Memory of a candidate is one case block (the program-argument convention):
 // scalar inputs at mem[1..k] (mem[0] = k), or one vector as [len, e0, e1, ...].
-// A string result is written to an output area after the block:
-// mem[stride] = length, characters at mem[stride + 1 ...].
+// A second input (two-input vector problems) sits at a fixed place in the
+// block, secondAt(). A string, vector or several-integer result is written to
+// an output area after the block: mem[stride] = length (for a vector, 1 + its
+// length, 0 for none; for integers, which outputs were set), the values at
+// mem[stride + 1 ...].
 
 import { RarError, verify, type Module, type ModuleDef } from "../src/index.js";
 import { ModuleEmitter, OPS, Op, type FnEmitter, type Label } from "../src/internals.js";
@@ -19,7 +22,12 @@ export const STACK_CAP = 16;
 /** Deepest nesting of IF/LOOP/EACH/WHILE blocks; deeper openers are inert. */
 export const MAX_DEPTH = 4;
 
-export type OutputKind = "int" | "bool" | "string";
+/**
+ * What a program produces: the integer or boolean it returns, or what it
+ * wrote to the output area: a string (characters), a vector of integers, or
+ * a fixed number of integers (`ints`, `outCap` of them).
+ */
+export type OutputKind = "int" | "bool" | "string" | "vector" | "ints";
 
 /** How a problem's cases look to a candidate program. */
 export interface Layout {
@@ -27,12 +35,17 @@ export interface Layout {
   readonly inputs: number;
   /** The input is one vector at mem[0] = len, mem[1..len]. */
   readonly vector: boolean;
+  /**
+   * A second input after the vector (then `inputs` is 2 and local 1 holds
+   * it): another vector (local 1 = its length) or one integer. See secondAt.
+   */
+  readonly second?: "vector" | "int";
   /** Scratch locals after the inputs. */
   readonly scratch: number;
   readonly output: OutputKind;
   /** Words of one case block. */
   readonly stride: number;
-  /** Characters the output area holds (string output). */
+  /** Values the output area holds: characters (string), elements (vector), or the number of outputs (ints). */
   readonly outCap: number;
   /** String constants PRINTS may append. */
   readonly strings: readonly string[];
@@ -43,7 +56,21 @@ export function localCount(l: Layout): number {
   return l.inputs + l.scratch + MAX_DEPTH;
 }
 
-/** Function indices of the output helpers (string output only). */
+/**
+ * Where a case block's second input sits: a vector's length word at
+ * stride / 2 (its elements after it; both vectors get the same room, so the
+ * stride is even), an integer in the block's last word.
+ */
+export function secondAt(stride: number, kind: "vector" | "int"): number {
+  return kind === "vector" ? stride >> 1 : stride - 1;
+}
+
+/** The program writes its result to the output area after the case block (string, vector and several-integer outputs). */
+export function hasOutArea(l: Pick<Layout, "output">): boolean {
+  return l.output === "string" || l.output === "vector" || l.output === "ints";
+}
+
+/** Function indices of the output helpers (string output; a vector output's append is F_EMIT too). */
 const F_EMIT = 1;
 const F_PRINT_INT = 2;
 const F_STRINGS = 3;
@@ -84,7 +111,9 @@ function compileMain(f: FnEmitter, genome: Genome, l: Layout): void {
   // Prologue: inputs into locals; the output area for string results.
   if (l.vector) f.code(Op.PUSH, 0, Op.LOAD, 0, Op.LSET, 0);
   else for (let i = 0; i < l.inputs; i++) f.code(Op.PUSH, 0, Op.LOAD, 1 + i, Op.LSET, i);
-  if (l.output === "string") f.code(Op.PUSH, l.stride + 1 + l.outCap, Op.MSIZE, Op.SUB, Op.MGROW, Op.POP);
+  const second = l.vector && l.second ? secondAt(l.stride, l.second) : -1;
+  if (second >= 0) f.code(Op.PUSH, 0, Op.LOAD, second, Op.LSET, 1);
+  if (hasOutArea(l)) f.code(Op.PUSH, l.stride + 1 + l.outCap, Op.MSIZE, Op.SUB, Op.MGROW, Op.POP);
 
   const blocks: Block[] = [];
   let depth = 0;
@@ -249,6 +278,25 @@ function compileMain(f: FnEmitter, genome: Genome, l: Layout): void {
       case G.Elem:
         if (l.vector && f.height >= 1) f.emit(Op.LOAD, 1);
         break;
+      case G.Elem2:
+        if (l.second === "vector" && second >= 0 && f.height >= 1) f.emit(Op.LOAD, second + 1);
+        break;
+      case G.OutV:
+        if (l.output !== "vector" || f.height < 1) break;
+        f.emit(Op.CALL, F_EMIT);
+        f.emit(Op.POP);
+        break;
+      case G.OutNew:
+        if (l.output !== "vector" || !room(2)) break;
+        f.code(Op.PUSH, 0, Op.PUSH, 1, Op.STORE, l.stride);
+        break;
+      case G.Out: {
+        // Output k := the popped value; bit k of mem[stride] marks it set.
+        if (l.output !== "ints" || arg < 0 || arg >= l.outCap || f.height < 1 || !room(2)) break;
+        f.code(Op.PUSH, 0, Op.SWAP, Op.STORE, l.stride + 1 + arg);
+        f.code(Op.PUSH, 0, Op.PUSH, 0, Op.LOAD, l.stride, Op.PUSH, 1 << arg, Op.OR, Op.STORE, l.stride);
+        break;
+      }
       case G.Load:
         if (f.height >= 1) f.emit(Op.LOAD, arg);
         break;
@@ -311,6 +359,30 @@ function closeIf(f: FnEmitter, b: Block): void {
   }
 }
 
+/**
+ * append(v): append v to the output vector unless it is full. mem[out] is 1 +
+ * the vector's length, 0 while no vector was written (memory starts zeroed,
+ * so "no output" needs no prologue and survives RECURSE); a first append
+ * starts it empty.
+ */
+function appendHelper(f: FnEmitter, l: Layout): void {
+  const out = l.stride;
+  const full = f.label();
+  const started = f.label();
+  f.code(Op.PUSH, 0, Op.LOAD, out); // c = 1 + length, or 0
+  f.code(Op.DUP, Op.EQZ);
+  f.jump(Op.JZ, started);
+  f.code(Op.POP, Op.PUSH, 1);
+  f.bind(started);
+  f.code(Op.DUP, Op.PUSH, l.outCap, Op.GT);
+  f.jump(Op.JNZ, full);
+  f.code(Op.DUP, Op.LGET, 0, Op.STORE, out); // mem[out + c] = v: element c - 1
+  f.code(Op.ADDI, 1, Op.PUSH, 0, Op.SWAP, Op.STORE, out); // mem[out] = c + 1
+  f.code(Op.PUSH, 0, Op.RET);
+  f.bind(full); // full: drop the element
+  f.code(Op.POP, Op.PUSH, 0, Op.RET);
+}
+
 /** emit(c): append character c to the output area unless it is full. */
 function emitHelper(f: FnEmitter, l: Layout): void {
   const out = l.stride;
@@ -357,10 +429,11 @@ function stringHelper(f: FnEmitter, s: string): void {
   f.code(Op.PUSH, 0, Op.RET);
 }
 
-/** The module definition of a genome: main first, then the output helpers for string problems. */
+/** The module definition of a genome: main first, then the output helpers for string (and vector) problems. */
 export function compileGenome(genome: Genome, l: Layout, name = "gp"): ModuleDef {
   const m = new ModuleEmitter();
   m.declare("main", 0, (f) => compileMain(f, genome, l));
+  if (l.output === "vector") m.declare("append", 1, (f) => appendHelper(f, l));
   if (l.output === "string") {
     m.declare("emit", 1, (f) => emitHelper(f, l));
     m.declare("print_int", 1, printIntHelper);

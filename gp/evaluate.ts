@@ -11,9 +11,9 @@
 
 import { verify, type Module, type ModuleDef } from "../src/index.js";
 import { Machine, MODULE_LIMITS, ModuleEmitter, Op, PROCESS_WORDS, StatusCode, describeFault } from "../src/internals.js";
-import type { Layout } from "./compile.js";
+import { hasOutArea, secondAt, type Layout } from "./compile.js";
 import type { Case, Problem } from "./problems.js";
-import { boolError, codePoints, exactError, intError, stringError } from "./score.js";
+import { boolError, codePoints, exactError, intError, outputsError, stringError, vectorError } from "./score.js";
 
 /** Candidates per evaluator module at most: one link each. */
 export const BATCH = MODULE_LIMITS.links;
@@ -44,15 +44,23 @@ export interface CaseBlock {
   readonly words: Int32Array;
   readonly count: number;
   readonly stride: number;
-  /** Expected outputs: ints, or code points for string problems. */
+  /** Expected outputs: ints, code points for string problems, elements (or the integers) for vector (ints) problems. */
   readonly expected: readonly (number | readonly number[])[];
 }
 
+/** Lays out cases as blocks of `stride` words: [len, inputs...], and a second input where secondAt puts it. */
 export function encodeCases(cases: readonly Case[], stride: number): CaseBlock {
   const words = new Int32Array(cases.length * stride);
   cases.forEach((c, i) => {
     words[i * stride] = c.input.length;
     for (let j = 0; j < c.input.length; j++) words[i * stride + 1 + j] = c.input[j];
+    const s = c.second;
+    if (typeof s === "number") words[i * stride + secondAt(stride, "int")] = s;
+    else if (s !== undefined) {
+      const at = i * stride + secondAt(stride, "vector");
+      words[at] = s.length;
+      for (let j = 0; j < s.length; j++) words[at + 1 + j] = s[j];
+    }
   });
   const expected = cases.map((c) => (typeof c.output === "string" ? codePoints(c.output) : c.output));
   return { words, count: cases.length, stride, expected };
@@ -67,7 +75,7 @@ const HEADER = 1;
  * Record words: status, result, gas (GASLEFT right after the child stopped;
  * runBatch turns it into the child's gas), memory (MEMLEFT while the child is
  * alive; runBatch turns it into the child's footprint), then the output area
- * of string problems.
+ * of string, vector and several-integer problems (hasOutArea).
  */
 const R_STATUS = 0;
 const R_VALUE = 1;
@@ -76,7 +84,7 @@ const R_MEM = 3;
 const R_OUT = 4;
 
 function recordWords(l: Layout): number {
-  return l.output === "string" ? R_OUT + 1 + l.outCap : R_OUT;
+  return hasOutArea(l) ? R_OUT + 1 + l.outCap : R_OUT;
 }
 
 /**
@@ -192,7 +200,7 @@ function evaluatorCode(k: number, block: CaseBlock, budget: Budget, l: Layout, l
     const pre = f.takeGas();
     // A finished child: its result (and output) first, then the readings.
     f.emit(Op.LGET, L_CHILD);
-    if (l.output === "string") {
+    if (hasOutArea(l)) {
       f.code(Op.LGET, L_CHILD, Op.PUSH, block.stride, Op.LGET, L_REC, Op.ADDI, R_OUT, Op.PUSH, 1 + l.outCap, Op.CLOAD);
       f.bulk(1 + l.outCap);
     }
@@ -243,8 +251,8 @@ function evalOverhead(block: CaseBlock, budget: Budget, l: Layout): number {
 export interface BatchResult {
   /**
    * Records, candidate-major: ((k * count) + case) * rec: status, result,
-   * gas the child used, its memory footprint when it stopped, then (string
-   * problems) the output area.
+   * gas the child used, its memory footprint when it stopped, then (string,
+   * vector and several-integer problems) the output area.
    */
   readonly words: Int32Array;
   readonly rec: number;
@@ -423,6 +431,13 @@ export function scoreCandidate(r: BatchResult, k: number, block: CaseBlock, prob
         e = problem.exact
           ? exactError(want as readonly number[], w, o + R_OUT + 1, n)
           : stringError(want as readonly number[], Array.from(w.subarray(o + R_OUT + 1, o + R_OUT + 1 + n)), penalty);
+      } else if (kind === "vector") {
+        // The count word is 1 + the length; 0 (or less): the program never wrote a vector (no output: the penalty).
+        const n = Math.min(w[o + R_OUT] - 1, problem.layout.outCap);
+        if (n >= 0) e = vectorError(want as readonly number[], Array.from(w.subarray(o + R_OUT + 1, o + R_OUT + 1 + n)), problem.vectorError ?? "levenshtein", penalty);
+      } else if (kind === "ints") {
+        const want2 = want as readonly number[];
+        e = outputsError(want2, w[o + R_OUT], w, o + R_OUT + 1, penalty / want2.length);
       } else if (kind === "bool") e = boolError(want as number, w[o + R_VALUE]);
       else e = intError(want as number, w[o + R_VALUE], penalty);
     } else if (status === StatusCode.FAULT) stopped.fault++;
@@ -439,7 +454,15 @@ export function outputOf(r: BatchResult, k: number, i: number, l: Layout): strin
   const o = (k * r.count + i) * r.rec;
   const status = r.words[o + R_STATUS];
   if (status !== StatusCode.DONE) return ["ready", "done", "fault", "out_of_gas", "out_of_mem", "yielded", "cap_call"][status] ?? "?";
-  if (l.output !== "string") return String(r.words[o + R_VALUE]);
+  if (!hasOutArea(l)) return String(r.words[o + R_VALUE]);
+  if (l.output === "vector") {
+    const n = Math.min(r.words[o + R_OUT] - 1, l.outCap);
+    return n < 0 ? "no output" : JSON.stringify(Array.from(r.words.subarray(o + R_OUT + 1, o + R_OUT + 1 + n)));
+  }
+  if (l.output === "ints") {
+    const set = r.words[o + R_OUT];
+    return Array.from({ length: l.outCap }, (_, k) => ((set >> k) & 1 ? String(r.words[o + R_OUT + 1 + k]) : "-")).join(" ");
+  }
   const n = Math.max(0, Math.min(r.words[o + R_OUT], l.outCap));
   // One code point at a time: spreading a long output into fromCodePoint overflows the call's arguments.
   let text = "";

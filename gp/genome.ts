@@ -35,10 +35,14 @@ export const enum G {
   PrintI = 21,
   PrintC = 22,
   PrintS = 23,
+  Elem2 = 24,
+  OutV = 25,
+  OutNew = 26,
+  Out = 27,
 }
 
 /** What a gene's argument means. */
-export type ArgKind = "none" | "opcode" | "const" | "local" | "offset" | "string";
+export type ArgKind = "none" | "opcode" | "const" | "local" | "offset" | "string" | "output";
 
 export interface GeneInfo {
   readonly name: string;
@@ -72,6 +76,10 @@ const GENES: readonly GeneInfo[] = [
   { name: "PRINTI",  arg: "none",   doc: "pop v; append its decimal digits to the output string" },
   { name: "PRINTC",  arg: "none",   doc: "pop v; append the character with code v" },
   { name: "PRINTS",  arg: "string", doc: "append the problem's string constant s" },
+  { name: "ELEM2",   arg: "none",   doc: "i -> second input vector's element i (LOAD at the second vector)" },
+  { name: "OUTV",    arg: "none",   doc: "pop v; append v to the output vector (starting it empty if there was none)" },
+  { name: "OUTNEW",  arg: "none",   doc: "make the output vector empty (a program that never writes one has no output)" },
+  { name: "OUT",     arg: "output", doc: "pop v; integer output k := v" },
 ];
 
 export const GENE_INFO: readonly GeneInfo[] = GENES;
@@ -93,7 +101,9 @@ export type Family =
   | "while"
   | "memory"
   | "recurse"
-  | "print";
+  | "print"
+  | "vecout"
+  | "outs";
 
 /** Zero-operand VM instructions a genome may hold, by family. Nothing touching processes, capabilities or the host. */
 export const SAFE_OPS: Readonly<Record<string, readonly Op[]>> = {

@@ -1,7 +1,8 @@
 // Built-in problems. Train/test generators follow the published benchmark
 // definitions: PSB1 (Helmuth & Spector 2015: smallest, median, count-odds,
-// last-index-of-zero) and PSB2 (Helmuth & Kelly 2021: fuel-cost, gcd,
-// fizz-buzz), with their input ranges, hand-written edge cases and
+// last-index-of-zero, sum-of-squares, collatz-numbers, mirror-image,
+// negative-to-zero, vectors-summed) and PSB2 (Helmuth & Kelly 2021: fuel-cost,
+// gcd, fizz-buzz, basement, luhn, find-pair), with their input ranges, hand-written edge cases and
 // train/test sizes as in the suite's reference implementation (Clojush data
 // domains). quartic and even-parity are Koza's classics adapted to integers.
 // Every draw comes from a generator seeded by the run's seed (stream 1), so a
@@ -12,11 +13,18 @@ import { Op } from "../src/internals.js";
 import type { Layout, OutputKind } from "./compile.js";
 import { G, SAFE_OPS, type Family, type GenePool, type GeneTemplate } from "./genome.js";
 import { Rng } from "./random.js";
+import type { VectorError } from "./score.js";
 
-/** One input/output example. `input` is the scalar inputs, or the elements of the vector input. */
+/**
+ * One input/output example. `input` is the scalar inputs, or the elements of
+ * the vector input; `second` the second input of a two-input vector problem
+ * (a vector, or one integer). `output` is an integer, a string, or the
+ * elements of a vector (vector output) or the integers (several outputs).
+ */
 export interface Case {
   readonly input: readonly number[];
-  readonly output: number | string;
+  readonly second?: number | readonly number[];
+  readonly output: number | string | readonly number[];
 }
 
 /** Defaults of a problem's run; the CLI may override each. */
@@ -48,6 +56,8 @@ export interface Problem {
   readonly penalty: number;
   /** String output scored 0 (equal) or 1 (different), as the reference scores printed output; else Levenshtein. */
   readonly exact: boolean;
+  /** How a vector output is scored (default levenshtein). */
+  readonly vectorError?: VectorError;
   readonly defaults: RunDefaults;
   /** The reference setup's variation and budgets (problems with a PSB definition). */
   readonly psb?: PsbSetup;
@@ -95,7 +105,13 @@ export interface ProblemSpec {
   readonly description: string;
   readonly inputs: number;
   readonly vector: boolean;
+  /** A second input after the vector: another vector, or one integer (Layout.second). */
+  readonly second?: "vector" | "int";
   readonly output: OutputKind;
+  /** Number of integer outputs (output "ints"). */
+  readonly outputs?: number;
+  /** How a vector output is scored. */
+  readonly vectorError?: VectorError;
   readonly families: readonly Family[];
   readonly constants: readonly number[];
   readonly ercRange: readonly [number, number];
@@ -109,7 +125,7 @@ export interface ProblemSpec {
   generate(rng: Rng): { train: Case[]; test: Case[] };
 }
 
-/** Output area size of string problems, in characters. */
+/** Output area size of string problems, in characters; vector problems get this many elements beyond their longest expected output. */
 export const OUT_CAP = 24;
 
 // --- gene pools ----------------------------------------------------------------
@@ -117,7 +133,7 @@ export const OUT_CAP = 24;
 /** The gene templates of a set of families, for a layout. Inputs get extra weight so programs read them. */
 export function poolFor(
   families: readonly Family[],
-  l: Pick<Layout, "inputs" | "scratch" | "vector" | "strings">,
+  l: Pick<Layout, "inputs" | "scratch" | "vector" | "strings" | "second" | "outCap">,
   constants: readonly number[],
   ercRange: readonly [number, number],
 ): GenePool {
@@ -157,6 +173,8 @@ export function poolFor(
   if (fams.has("each") && l.vector) {
     add(G.Each, 0);
     add(G.Elem, 0);
+    // Each vector input has its reading gene, as each input has its GET.
+    if (l.second === "vector") add(G.Elem2, 0);
   }
   if (fams.has("loop") || (fams.has("each") && l.vector)) add(G.Index, 0);
   if (fams.has("while")) add(G.While, 0, 0.5);
@@ -174,11 +192,16 @@ export function poolFor(
     add(G.PrintC, 0, 0.5);
     l.strings.forEach((_, i) => add(G.PrintS, i));
   }
+  if (fams.has("vecout")) {
+    add(G.OutV, 0);
+    add(G.OutNew, 0, 0.5);
+  }
+  if (fams.has("outs")) for (let k = 0; k < l.outCap; k++) add(G.Out, k);
   return { templates: t, constants, ercRange };
 }
 
 /** Data types a problem's genes work on (the faithful presets' rule, the same for every problem). */
-export type DataType = "int" | "bool" | "exec" | "vector" | "print";
+export type DataType = "int" | "bool" | "exec" | "vector" | "print" | "vector-out" | "int-outs";
 
 /** Gene families by data type: every family a type allows. Stack and locals (inputs, scratch) are always in. */
 export const TYPE_FAMILIES: Readonly<Record<DataType, readonly Family[]>> = {
@@ -187,13 +210,21 @@ export const TYPE_FAMILIES: Readonly<Record<DataType, readonly Family[]>> = {
   exec: ["if", "loop", "while", "recurse"],
   vector: ["each", "memory"],
   print: ["print"],
+  "vector-out": ["vecout"],
+  "int-outs": ["outs"],
 };
 
-/** The data types of a layout: integers, booleans and control always (as in PSB1), vectors and printing when the problem has them. */
+/**
+ * The data types of a layout: integers, booleans and control always (as in
+ * PSB1), vectors when an input is one, printing, a vector result or several
+ * integer results when the output is so.
+ */
 export function typesOf(l: Pick<Layout, "vector" | "output">): DataType[] {
   const t: DataType[] = ["int", "bool", "exec"];
   if (l.vector) t.push("vector");
   if (l.output === "string") t.push("print");
+  if (l.output === "vector") t.push("vector-out");
+  if (l.output === "ints") t.push("int-outs");
   return t;
 }
 
@@ -203,7 +234,7 @@ export function typesOf(l: Pick<Layout, "vector" | "output">): DataType[] {
  * uniformly from its instructions, inputs and constant generators).
  */
 export function typedPool(
-  l: Pick<Layout, "inputs" | "scratch" | "vector" | "strings" | "output">,
+  l: Pick<Layout, "inputs" | "scratch" | "vector" | "strings" | "output" | "second" | "outCap">,
   constants: readonly number[],
   ercRange: readonly [number, number],
 ): GenePool {
@@ -223,20 +254,20 @@ export function typedPool(
 // --- data domains (the PSB reference generators' shape) -----------------------
 
 /** A set of inputs and how many of them go to train and to test. */
-type Domain = [items: number[][] | ((rng: Rng) => number[]), train: number, test: number];
+type Domain<T extends unknown[] = number[]> = [items: T[] | ((rng: Rng) => T), train: number, test: number];
 
 /** Draws train and test inputs from domains: a list gives all of itself, or a random subset; a generator gives fresh draws. */
-function fromDomains(rng: Rng, domains: readonly Domain[]): { train: number[][]; test: number[][] } {
-  const train: number[][] = [];
-  const test: number[][] = [];
+function fromDomains<T extends unknown[] = number[]>(rng: Rng, domains: readonly Domain<T>[]): { train: T[]; test: T[] } {
+  const train: T[] = [];
+  const test: T[] = [];
   for (const [items, nTrain, nTest] of domains) {
     for (const [n, out] of [
       [nTrain, train],
       [nTest, test],
     ] as const) {
       if (typeof items === "function") for (let i = 0; i < n; i++) out.push(items(rng));
-      else if (n >= items.length) out.push(...items.map((x) => x.slice()));
-      else if (n > 0) out.push(...rng.shuffle(items.map((x) => x.slice())).slice(0, n));
+      else if (n >= items.length) out.push(...items.map((x) => x.slice() as T));
+      else if (n > 0) out.push(...rng.shuffle(items.map((x) => x.slice() as T)).slice(0, n));
     }
   }
   return { train, test };
@@ -264,7 +295,7 @@ export function permutations(items: readonly number[]): number[][] {
   }
 }
 
-function cases(inputs: { train: number[][]; test: number[][] }, f: (x: number[]) => number | string) {
+function cases(inputs: { train: number[][]; test: number[][] }, f: (x: number[]) => Case["output"]) {
   return {
     train: inputs.train.map((x) => ({ input: x, output: f(x) })),
     test: inputs.test.map((x) => ({ input: x, output: f(x) })),
@@ -365,6 +396,84 @@ const LUHN_EDGE = [
   [0, 0, 2, 0, 0, 0, 4, 0, 0, 0, 0, 0, 1, 0, 0, 0], [0, 5, 0, 5, 0, 5, 0, 5, 0, 5, 0, 5, 0, 5, 0, 5],
   [9, 9, 8, 7, 6, 6, 7, 8, 9, 9, 8, 7, 6, 5, 5, 6], [0, 0, 0, 0, 0, 7, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0],
 ];
+
+
+/** An integer in [-1000, 1000], as the PSB1 vector problems draw their elements. */
+const int1000 = (rng: Rng): number => rng.int(2001) - 1000;
+
+/** True when b is a reversed, element for element (mirror-image's answer). */
+export function mirrored(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[b.length - 1 - i]);
+}
+
+/** The reference's "change a few elements": 1..5 times, a random position gets a fresh value in [-1000, 1000]. */
+function changeAFew(rng: Rng, v: readonly number[]): number[] {
+  const out = v.slice();
+  for (let k = 1 + rng.int(5); k > 0; k--) out[rng.int(out.length)] = int1000(rng);
+  return out;
+}
+
+/** A negative-to-zero input: each element negative ([-1000, -1]) with probability prob, else in [0, 1000]. */
+function negativeToZeroInput(rng: Rng, len: number, prob: number): number[] {
+  return repeat(len, () => (rng.float() < prob ? -(1 + rng.int(1000)) : rng.int(1001)));
+}
+
+/**
+ * Every pair (x, y) of elements, x and y in vector order (the same element
+ * twice included), with x + y = target; find-pair's answer is the first.
+ */
+export function pairsSummingTo(xs: readonly number[], target: number): [number, number][] {
+  const out: [number, number][] = [];
+  for (const x of xs) for (const y of xs) if (x + y === target) out.push([x, y]);
+  return out;
+}
+
+/**
+ * A find-pair input as the reference draws it: len draws in [-10000, 10000]
+ * with duplicates removed; the target is the sum of two picks; drawn again
+ * unless the picks differ, the vector has two elements or more, and exactly
+ * one pair (in either order) sums to the target.
+ */
+function findPairInput(rng: Rng, len: number): [number[], number] {
+  for (;;) {
+    const xs = [...new Set(repeat(len, () => rng.int(20001) - 10000))];
+    const a = rng.pick(xs);
+    const b = rng.pick(xs);
+    if (a !== b && xs.length >= 2 && pairsSummingTo(xs, a + b).length <= 2) return [xs, a + b];
+  }
+}
+
+// prettier-ignore
+const FIND_PAIR_EDGE2: [number[], number][] = [
+  [[5, 7], 12], [[2500, 6352], 8852], [[-14, 5], -9], [[40, -19], 21], [[-4, 4], 0],
+  [[-5, -20], -25], [[-7831, -3001], -10832], [[10000, -10000], 0], [[8310, -8320], -10], [[0, 1234], 1234],
+];
+// prettier-ignore
+const FIND_PAIR_EDGE3: [number[], number][] = [
+  [[1, 3, 5], 4], [[1, 3, 5], 6], [[1, 3, 5], 8], [[-1, 0, 1], 0], [[-1, 0, 1], 1], [[-1, 0, 1], -1],
+  [[14, -35, 78], -21], [[14, -35, 78], 92], [[14, -35, 78], 43], [[9492, -3791, -7317], 5701],
+  [[9492, -3791, -7317], 2175], [[9492, -3791, -7317], -11108], [[237, 410, -777], 647], [[237, 410, -777], -540],
+  [[237, 410, -777], -367],
+];
+
+/** Mirror-image's length-1, length-2 and equal-palindrome edge cases (the reference's lists). */
+// prettier-ignore
+const MIRROR_EDGE: [number[], number[]][] = [
+  [[1], [1]], [[1], [0]], [[0], [1]], [[16], [-44]], [[-12], [-13]],
+  [[1, 2], [2, 1]], [[1, 1], [0, 1]], [[7, 0], [0, 7]], [[5, 8], [5, 8]], [[34, 12], [34, 12]], [[456, 456], [456, 456]], [[-431, -680], [40, 831]],
+];
+const PALINDROMES: number[][] = [
+  [1, 2, 1],
+  [1, 2, 3, 4, 5, 4, 3, 2, 1],
+  [45, 99, 0, 12, 44, 7, 7, 44, 12, 0, 99, 45],
+  [...Array.from({ length: 25 }, (_, i) => 24 - i), ...Array.from({ length: 25 }, (_, i) => i)],
+];
+
+/** Cases of two-input problems: [first, second] inputs and the answer of each. */
+function cases2<S extends number | number[]>(inputs: { train: [number[], S][]; test: [number[], S][] }, f: (a: number[], b: S) => Case["output"]) {
+  const one = ([a, b]: [number[], S]): Case => ({ input: a, second: b, output: f(a, b) });
+  return { train: inputs.train.map(one), test: inputs.test.map(one) };
+}
 
 const BASE: Omit<RunDefaults, "gas" | "maxSize" | "initSize"> = { pop: 1000, gens: 300, mem: 4096 };
 const SCALAR: readonly Family[] = ["stack", "arith", "cmp", "minmax", "const", "locals", "if"];
@@ -624,6 +733,116 @@ const SPECS: readonly ProblemSpec[] = [
     },
   },
   {
+    name: "mirror-image",
+    description: "PSB1 Mirror Image: two vectors of the same length [0, 50] of integers in [-1000, 1000] -> whether one is the other reversed (100 train, 1000 test)",
+    inputs: 2,
+    vector: true,
+    second: "vector",
+    output: "bool",
+    families: [...VECTOR, "logic", "loop"],
+    // The reference's only constant generator is a boolean one.
+    constants: [0, 1],
+    ercRange: [0, 1],
+    penalty: 1,
+    defaults: { ...BASE, gas: 2400, maxSize: 150, initSize: 60 },
+    psb: { pop: 1000, gens: 300, maxPoints: 1200, initGenes: 150, steps: 600, alignment: 10 },
+    generate(rng) {
+      const random = (g: Rng): number[] => repeat(1 + g.int(50), () => int1000(g));
+      const data = fromDomains<[number[], number[]]>(rng, [
+        [[[[], []]], 1, 0],
+        [MIRROR_EDGE.slice(0, 5), 5, 0],
+        [MIRROR_EDGE.slice(5), 7, 0],
+        [PALINDROMES.map((v) => [v, v.slice()]), 4, 0],
+        [permutations([33, 45, -941]).map((v) => [[33, 45, -941], v]), 6, 0],
+        [(g) => { const a = random(g); return [a, a.slice().reverse()]; }, 37, 500],
+        [(g) => { const a = random(g); return [a, a.slice()]; }, 10, 100],
+        [(g) => { const a = random(g); return [a, changeAFew(g, a.slice().reverse())]; }, 20, 200],
+        [(g) => { const a = random(g); return [a, repeat(a.length, () => int1000(g))]; }, 10, 200],
+      ]);
+      return cases2(data, (a, b) => (mirrored(a, b) ? 1 : 0));
+    },
+  },
+  {
+    name: "negative-to-zero",
+    description: "PSB1 Negative To Zero: a vector of length [0, 50] of integers in [-1000, 1000] -> the vector with every negative replaced by 0, scored by Levenshtein distance (200 train, 2000 test)",
+    inputs: 1,
+    vector: true,
+    output: "vector",
+    vectorError: "levenshtein",
+    families: [...VECTOR, "minmax", "vecout"],
+    // The reference's constants are 0 and the empty vector (OUTNEW), with no random integers.
+    constants: [0],
+    ercRange: [0, 0],
+    penalty: 5000,
+    defaults: { ...BASE, gas: 2000, maxSize: 250, initSize: 60 },
+    psb: { pop: 1000, gens: 300, maxPoints: 2000, initGenes: 250, steps: 1500, alignment: 10 },
+    generate(rng) {
+      // The reference's five random length-1 edge cases are drawn once, before the domains.
+      const single = [[-10], [-1], [0], [1], [10], ...repeat(5, () => 0).map(() => [int1000(rng)])];
+      const data = fromDomains(rng, [
+        [[[]], 1, 0],
+        [single, 10, 0],
+        [[[0, 0], [0, 1], [-1, 0], [-90, -6], [-16, 33], [412, 111]], 6, 0],
+        [(g) => negativeToZeroInput(g, 1 + g.int(50), 1), 9, 100],
+        [(g) => negativeToZeroInput(g, 1 + g.int(50), 0), 9, 100],
+        [(g) => negativeToZeroInput(g, 1 + g.int(50), g.float()), 165, 1800],
+      ]);
+      return cases(data, (x) => x.map((v) => (v < 0 ? 0 : v)));
+    },
+  },
+  {
+    name: "vectors-summed",
+    description: "PSB1 Vectors Summed: two vectors of the same length [0, 50] of integers in [-1000, 1000] -> their element-wise sum, scored element-wise plus 10000 per element of length difference (150 train, 1500 test)",
+    inputs: 2,
+    vector: true,
+    second: "vector",
+    output: "vector",
+    vectorError: "elementwise",
+    families: [...VECTOR, "vecout"],
+    constants: [],
+    ercRange: [-1000, 1000],
+    penalty: 1_000_000_000,
+    defaults: { ...BASE, gas: 2000, maxSize: 250, initSize: 60 },
+    psb: { pop: 1000, gens: 300, maxPoints: 2000, initGenes: 250, steps: 1500, alignment: 10 },
+    generate(rng) {
+      const pair = (g: Rng, len: number): [number[], number[]] => [repeat(len, () => int1000(g)), repeat(len, () => int1000(g))];
+      const single: [number[], number[]][] = [[[0], [0]], [[0], [10]], [[3], [5]], [[7], [-9]], [[-432], [-987]], ...repeat(5, () => 0).map(() => pair(rng, 1))];
+      const data = fromDomains<[number[], number[]]>(rng, [
+        [[[[], []]], 1, 0],
+        [single, 10, 0],
+        [[[[0, 0], [0, 0]], [[0, 1], [-4, 2]], [[-1, 0], [-3, 0]], [[-90, -6], [-323, 49]]], 4, 0],
+        [(g) => pair(g, 50), 10, 100],
+        [(g) => pair(g, 1 + g.int(50)), 125, 1400],
+      ]);
+      return cases2(data, (a, b) => a.map((x, i) => x + b[i]));
+    },
+  },
+  {
+    name: "find-pair",
+    description: "PSB2 Find Pair: a vector of length [2, 20] of distinct integers in [-10000, 10000] and a target -> the two elements that sum to it (200 train, 2000 test)",
+    inputs: 2,
+    vector: true,
+    second: "int",
+    output: "ints",
+    outputs: 2,
+    families: [...VECTOR, "loop", "outs"],
+    constants: [0, 1, 2, -1],
+    ercRange: [-1000, 1000],
+    penalty: 2_000_000,
+    defaults: { ...BASE, gas: 8000, maxSize: 250, initSize: 60 },
+    psb: { pop: 1000, gens: 300, maxPoints: 2000, initGenes: 250, steps: 2000, alignment: 10 },
+    generate(rng) {
+      const data = fromDomains<[number[], number]>(rng, [
+        [FIND_PAIR_EDGE2, 10, 0],
+        [FIND_PAIR_EDGE3, 15, 0],
+        [(g) => findPairInput(g, 4), 25, 0],
+        [(g) => findPairInput(g, 5), 25, 0],
+        [(g) => findPairInput(g, 2 + g.int(19)), 125, 2000],
+      ]);
+      return cases2(data, (xs, target) => pairsSummingTo(xs, target)[0]);
+    },
+  },
+  {
     name: "quartic",
     description: "Koza's quartic polynomial over integers: x -> x^4 + x^3 + x^2 + x (train x in [-10, 10], test 200 x in [-100, 100])",
     inputs: 1,
@@ -689,18 +908,27 @@ export function instantiate(spec: ProblemSpec, seed: number, given?: { train: Ca
   // The reference prints: the expected output is the integer's decimal text, scored 0 or 1.
   const printed = psb?.printed === true;
   if (printed) {
-    const text = (c: Case): Case => ({ input: c.input, output: String(c.output) });
+    const text = (c: Case): Case => ({ ...c, output: String(c.output) });
     data = { train: data.train.map(text), test: data.test.map(text) };
   }
+  const all = [...data.train, ...data.test];
   let widest = 0;
-  for (const c of [...data.train, ...data.test]) widest = Math.max(widest, c.input.length);
+  let longest = 0;
+  for (const c of all) {
+    widest = Math.max(widest, c.input.length, typeof c.second === "object" ? c.second.length : 0);
+    if (typeof c.output === "object") longest = Math.max(longest, c.output.length);
+  }
+  const second = spec.vector ? spec.second : undefined;
+  const output = printed ? "string" : spec.output;
   const layout: Layout = {
-    inputs: spec.vector ? 1 : spec.inputs,
+    inputs: spec.vector ? (second ? 2 : 1) : spec.inputs,
     vector: spec.vector,
+    ...(second ? { second } : {}),
     scratch: spec.scratch ?? 2,
-    output: printed ? "string" : spec.output,
-    stride: widest + 1,
-    outCap: spec.outCap ?? OUT_CAP,
+    output,
+    // Two vectors get the same room each (secondAt); one integer after a vector takes the last word.
+    stride: second === "vector" ? 2 * (widest + 1) : second === "int" ? widest + 2 : widest + 1,
+    outCap: output === "vector" ? longest + OUT_CAP : output === "ints" ? (spec.outputs ?? 1) : (spec.outCap ?? OUT_CAP),
     strings: spec.strings ?? [],
   };
   const defaults: RunDefaults = psb
@@ -716,6 +944,7 @@ export function instantiate(spec: ProblemSpec, seed: number, given?: { train: Ca
     test: data.test,
     penalty: printed ? 1 : spec.penalty,
     exact: printed,
+    ...(spec.vectorError ? { vectorError: spec.vectorError } : {}),
     defaults,
     ...(spec.psb ? { psb: spec.psb } : {}),
   };

@@ -52,3 +52,34 @@ export function exactError(expected: readonly number[], words: Int32Array, at: n
   for (let i = 0; i < n; i++) if (words[at + i] !== expected[i]) return 1;
   return 0;
 }
+
+/** How a vector result is scored (the reference's per-problem error functions). */
+export type VectorError = "levenshtein" | "elementwise";
+
+/** Cost of each element of a length difference in the element-wise vector error (the reference's). */
+export const LENGTH_PENALTY = 10_000;
+
+/**
+ * Error of a vector result, capped: `levenshtein` is the edit distance
+ * between the two vectors; `elementwise` sums |expected[i] - actual[i]| over
+ * the positions both have, plus LENGTH_PENALTY per element of length difference.
+ */
+export function vectorError(expected: readonly number[], actual: readonly number[], how: VectorError, penalty: number): number {
+  let d: number;
+  if (how === "levenshtein") d = levenshtein(expected, actual);
+  else {
+    d = LENGTH_PENALTY * Math.abs(expected.length - actual.length);
+    for (let i = 0, n = Math.min(expected.length, actual.length); i < n && d < penalty; i++) d += Math.abs(expected[i] - actual[i]);
+  }
+  return d < penalty ? d : penalty;
+}
+
+/**
+ * Error of several integer outputs: per output, |expected - actual| capped at
+ * `each` when the program set it (bit k of `set`), else `each`; summed.
+ */
+export function outputsError(expected: readonly number[], set: number, words: Int32Array, at: number, each: number): number {
+  let e = 0;
+  for (let k = 0; k < expected.length; k++) e += (set >> k) & 1 ? intError(expected[k], words[at + k], each) : each;
+  return e;
+}

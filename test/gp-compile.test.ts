@@ -45,6 +45,8 @@ describe("genome -> module", () => {
     ["vector", vector],
     ["string", scalar(1, "string")],
     ["bool", scalar(3, "bool")],
+    ["two vectors, vector output", { inputs: 2, vector: true, second: "vector", scratch: 2, output: "vector", stride: 102, outCap: 74, strings: [] }],
+    ["vector and integer, two integer outputs", { inputs: 2, vector: true, second: "int", scratch: 2, output: "ints", stride: 22, outCap: 2, strings: [] }],
   ];
 
   for (const [name, l] of layouts)
@@ -59,7 +61,7 @@ describe("genome -> module", () => {
     });
 
   it("every genome drawn from a problem's gene pool verifies", () => {
-    for (const name of ["smallest", "count-odds", "gcd", "fizz-buzz", "even-parity"]) {
+    for (const name of ["smallest", "count-odds", "gcd", "fizz-buzz", "even-parity", "mirror-image", "negative-to-zero", "vectors-summed", "find-pair"]) {
       const p = builtinProblem(name, 1);
       const sampler = new GeneSampler(p.pool);
       const rng = new Rng(7);

@@ -5,7 +5,7 @@
 
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { buildCandidate, compileGenome } from "../gp/compile.js";
+import { buildCandidate, compileGenome, hasOutArea } from "../gp/compile.js";
 import { encodeCases, runBatch, type Budget } from "../gp/evaluate.js";
 import { GeneSampler } from "../gp/genome.js";
 import { builtinProblem, type Problem } from "../gp/problems.js";
@@ -45,7 +45,7 @@ function check(problem: Problem, seed: number, budget: Budget, count: number, al
       expect(r.words[o + 3]).toBe(a.mem);
       if (a.status === StatusCode.DONE) {
         expect(r.words[o + 1]).toBe(a.value);
-        if (problem.layout.output === "string") {
+        if (hasOutArea(problem.layout)) {
           const out = a.memory.subarray(problem.layout.stride, problem.layout.stride + 1 + problem.layout.outCap);
           expect(Array.from(r.words.subarray(o + 4, o + 4 + out.length))).toEqual(Array.from(out));
         }
@@ -66,6 +66,13 @@ describe("the evaluator records what each program does alone", () => {
 
   it("a string problem: the output area too", () => {
     check(builtinProblem("fizz-buzz", 4), 3, { gas: 800, mem: 4096 }, 30);
+  });
+
+  it("two-input, vector and several-integer problems: the output area too", () => {
+    check(builtinProblem("vectors-summed", 4), 5, { gas: 800, mem: 4096 }, 30);
+    check(builtinProblem("negative-to-zero", 4, "faithful"), 6, { gas: 800, mem: 4096 }, 30);
+    check(builtinProblem("find-pair", 4), 7, { gas: 800, mem: 4096 }, 30);
+    check(builtinProblem("mirror-image", 4), 8, { gas: 800, mem: 4096 }, 30);
   });
 
   it("tight limits: out of gas and out of memory are recorded as alone", () => {
