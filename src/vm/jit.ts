@@ -49,8 +49,12 @@ export interface Compiled {
   readonly chunks: readonly Chunk[];
 }
 
-/** Functions are grouped into chunks of about this many code words (V8 optimizes small functions best). */
-const CHUNK_WORDS = 4096;
+/**
+ * Functions are grouped into chunks of about this many code words: V8 does
+ * not optimize a function whose bytecode passes 60 KB, about 1100 code words
+ * of a chunk's text (see MAX_CHUNK_SOURCE); a larger function has a chunk of its own.
+ */
+const CHUNK_WORDS = 1024;
 /** Instructions translated into one block at most past another block's start (copies of what follows). */
 const MAX_BLOCK = 64;
 /** Blocks nested at most in one another's code (copies inlined at jumps within a loop). */
@@ -134,9 +138,10 @@ function findBlocks(m: Module, f: number, leader: Int32Array, next: number): num
 
 function compileChunk(m: Module, fns: readonly number[], leader: Int32Array, fnAt: Int32Array): Chunk {
   const words = fns.reduce((n, f) => n + m.functions[f].end - m.functions[f].entry, 0);
-  const src = chunkSource(m, fns, leader, words * INLINE_PER_WORD);
-  // Loops as structured code only while the chunk stays small enough for V8 to optimize.
-  const text = src.length <= MAX_CHUNK_SOURCE ? src : chunkSource(m, fns, leader, 0);
+  // Loops as structured code only while the chunk stays small enough for V8 to optimize: fewer copies, or none, if need be.
+  let text = chunkSource(m, fns, leader, words * INLINE_PER_WORD);
+  if (text.length > MAX_CHUNK_SOURCE) text = chunkSource(m, fns, leader, (words * INLINE_PER_WORD) >> 2);
+  if (text.length > MAX_CHUNK_SOURCE) text = chunkSource(m, fns, leader, 0);
   return new Function("leader", "fnAt", "growInt32", "wordGas", text)(leader, fnAt, growInt32, wordGas) as Chunk;
 }
 
