@@ -1,9 +1,14 @@
 // The second tier: a hot module's verified code translated to JavaScript, one
 // `switch` case per basic block, so V8 compiles guest loops to machine code.
+// A case inside a loop holds, where it jumps to another block of its
+// innermost loop, a copy of that block's code (and so on, once per block):
+// entered there, the whole loop, inner loops included, is nested JS loops
+// (a jump back to an enclosing block's start is a labelled `continue`), and
+// only jumps out of it go through the switch.
 //
 // What each instruction does comes from its row in semantics.ts, translated
 // by translate.ts exactly as the interpreter's cases are. Exactness of the
-// blocks comes from three rules:
+// blocks, copies included (each is the block's own translation), comes from these rules:
 // - A block is charged its whole gas when it is entered, and only if all of
 //   it fits; otherwise the compiled code stops at the block's first
 //   instruction and the interpreter runs it one instruction at a time, so
@@ -62,7 +67,7 @@ const MAX_NEST = 8;
 /** Instructions copied into loops (Block.inlines), at most, per code word of a chunk. */
 const INLINE_PER_WORD = 1;
 /** A loop of more instructions than this is entered through the switch, not copied into an enclosing loop's code. */
-const MAX_INLINED_LOOP = 48;
+const MAX_INLINED_LOOP = 256;
 /**
  * Characters of a chunk's text beyond which it is generated again without
  * copies in loops: V8 does not optimize a function whose bytecode passes a
