@@ -294,7 +294,7 @@ interface Loop {
  * what to copy where: a copy of a block anywhere in its function's code runs
  * correctly.)
  */
-export function loopsOf(m: Module, f: number, leader: Int32Array): Map<number, Loop> {
+function loopsOf(m: Module, f: number, leader: Int32Array): Map<number, Loop> {
   const { entry, end } = m.functions[f];
   const code = m.code;
   const succs = new Map<number, number[]>();
