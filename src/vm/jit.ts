@@ -1,9 +1,14 @@
 // The second tier: a hot module's verified code translated to JavaScript, one
 // `switch` case per basic block, so V8 compiles guest loops to machine code.
+// A case inside a loop holds, where it jumps to another block of its
+// innermost loop, a copy of that block's code (and so on, once per block):
+// entered there, the whole loop, inner loops included, is nested JS loops
+// (a jump back to an enclosing block's start is a labelled `continue`), and
+// only jumps out of it go through the switch.
 //
 // What each instruction does comes from its row in semantics.ts, translated
 // by translate.ts exactly as the interpreter's cases are. Exactness of the
-// blocks comes from three rules:
+// blocks, copies included (each is the block's own translation), comes from these rules:
 // - A block is charged its whole gas when it is entered, and only if all of
 //   it fits; otherwise the compiled code stops at the block's first
 //   instruction and the interpreter runs it one instruction at a time, so
@@ -49,10 +54,26 @@ export interface Compiled {
   readonly chunks: readonly Chunk[];
 }
 
-/** Functions are grouped into chunks of about this many code words (V8 optimizes small functions best). */
-const CHUNK_WORDS = 4096;
+/**
+ * Functions are grouped into chunks of about this many code words: V8 does
+ * not optimize a function whose bytecode passes 60 KB, about 1100 code words
+ * of a chunk's text (see MAX_CHUNK_SOURCE); a larger function has a chunk of its own.
+ */
+const CHUNK_WORDS = 1024;
 /** Instructions translated into one block at most past another block's start (copies of what follows). */
 const MAX_BLOCK = 64;
+/** Blocks nested at most in one another's code (copies inlined at jumps within a loop). */
+const MAX_NEST = 8;
+/** Instructions copied into loops (Block.inlines), at most, per code word of a chunk. */
+const INLINE_PER_WORD = 1;
+/** A loop of more instructions than this is entered through the switch, not copied into an enclosing loop's code. */
+const MAX_INLINED_LOOP = 256;
+/**
+ * Characters of a chunk's text beyond which it is generated again without
+ * copies in loops: V8 does not optimize a function whose bytecode passes a
+ * limit (60 KB), and a chunk it does not optimize runs many times slower.
+ */
+const MAX_CHUNK_SOURCE = 64_000;
 /**
  * Instructions translated a second time (past another block's start), at most,
  * per code word of a chunk: bounds the generated text however densely a
@@ -121,17 +142,29 @@ function findBlocks(m: Module, f: number, leader: Int32Array, next: number): num
 }
 
 function compileChunk(m: Module, fns: readonly number[], leader: Int32Array, fnAt: Int32Array): Chunk {
+  const words = fns.reduce((n, f) => n + m.functions[f].end - m.functions[f].entry, 0);
+  // Loops as structured code only while the chunk stays small enough for V8 to optimize: fewer copies, or none, if need be.
+  let text = chunkSource(m, fns, leader, words * INLINE_PER_WORD);
+  if (text.length > MAX_CHUNK_SOURCE) text = chunkSource(m, fns, leader, (words * INLINE_PER_WORD) >> 2);
+  if (text.length > MAX_CHUNK_SOURCE) text = chunkSource(m, fns, leader, 0);
+  return new Function("leader", "fnAt", "growInt32", "wordGas", text)(leader, fnAt, growInt32, wordGas) as Chunk;
+}
+
+/** The text of a chunk's function, with at most `inline` instructions copied into loops (see Block.inlines). */
+function chunkSource(m: Module, fns: readonly number[], leader: Int32Array, inline: number): string {
   const body: string[] = [];
-  const copies = { left: COPIES_PER_WORD * fns.reduce((n, f) => n + m.functions[f].end - m.functions[f].entry, 0) };
+  const words = fns.reduce((n, f) => n + m.functions[f].end - m.functions[f].entry, 0);
+  const copies = { left: COPIES_PER_WORD * words, inline };
   const inChunk = new Set(fns);
-  for (const f of fns) emitFunction(m, f, leader, copies, inChunk, body);
+  const labels = { n: 0 };
+  for (const f of fns) emitFunction(m, f, leader, copies, inChunk, body, labels);
   const vars = fns.flatMap((f) => Array.from({ length: m.nlocals[f] }, (_, k) => `${localVar(f, k)} = 0`));
   // Entering the chunk: the locals of the function the pc is in. Leaving it (unless the process is
   // done): its written locals back into its frame, where the pc stopped in one of the chunk's functions.
   const enter = fns.filter((f) => m.nlocals[f] > 0).map((f) => `case ${f}: ${loadLocals(m, f)} break;`);
   const leave = fns.filter((f) => writtenLocals(m, f).length > 0).map((f) => `case ${f}: ${storeLocals(m, f)} break;`);
   // Strict: a name the translation failed to declare throws instead of becoming a global.
-  const src = `"use strict";
+  return `"use strict";
 return function chunk(cpu) {
   let pc = cpu.pc, sp = cpu.sp, bp = cpu.bp, fp = cpu.fp;
   let stack = cpu.stack, frames = cpu.frames, mem = cpu.mem, memSize = cpu.memSize;
@@ -159,7 +192,6 @@ ${body.join("\n")}
   cpu.pc = pc; cpu.sp = sp; cpu.bp = bp; cpu.fp = fp; cpu.memSize = memSize; cpu.gas = gas; cpu.memFree = memFree;
   return exit;
 };`;
-  return new Function("leader", "fnAt", "growInt32", "wordGas", src)(leader, fnAt, growInt32, wordGas) as Chunk;
 }
 
 /** The JS variable holding local k of function f while its compiled code runs. */
@@ -196,21 +228,153 @@ function isLanding(m: Module, pc: number): boolean {
 }
 
 /** Emits one case per block of function f, in pc order. */
-function emitFunction(m: Module, f: number, leader: Int32Array, copies: { left: number }, inChunk: ReadonlySet<number>, out: string[]): void {
+function emitFunction(m: Module, f: number, leader: Int32Array, copies: Copies, inChunk: ReadonlySet<number>, out: string[], labels: { n: number }): void {
   const { entry, end } = m.functions[f];
   const starts: number[] = [];
   for (let pc = entry; pc < end; pc += WIDTH[m.code[pc]]) if (leader[pc] >= 0) starts.push(pc);
-  const store = storeLocals(m, f);
-  starts.forEach((pc, i) => {
-    const b = new Block(m, pc, f, leader, copies, inChunk, store);
-    const fall = b.emit(end);
+  const loops = loopsOf(m, f, leader);
+  // Each block's innermost loop.
+  const inner = new Map<number, Loop>();
+  for (const l of [...loops.values()].sort((a, b) => b.size - a.size)) for (const b of l.blocks) inner.set(b, l);
+  const ctx: FunctionContext = { m, f, end, leader, copies, inChunk, store: storeLocals(m, f), loops, inner, labels };
+  // Blocks in loops first, the smallest (innermost) loops first, so the budget of copies goes to inner loops.
+  const size = (pc: number): number => inner.get(pc)?.size ?? Infinity;
+  const order = starts.map((pc, i) => i).sort((i, j) => size(starts[i]) - size(starts[j]) || i - j);
+  const blocks: Block[] = new Array(starts.length);
+  for (const i of order) {
+    blocks[i] = new Block(ctx, starts[i], []);
+    // Control that continues at the next block start falls into its case.
+    blocks[i].emit(starts[i + 1] ?? -1);
+  }
+  blocks.forEach((b) => {
     // Pushed one by one: a straight-line block can have tens of thousands of lines, too many to spread as arguments.
-    out.push(`      case ${leader[pc]}: {`);
+    out.push(`      case ${leader[b.start]}: {`);
     for (const l of b.lines) out.push(`        ${l}`);
-    // Control that continues at `fall` falls into the next case if that is where it starts.
-    if (fall >= 0 && starts[i + 1] !== fall) out.push(`        ${b.jumpTo(fall)}`);
     out.push(`      }`);
   });
+}
+
+/** What may still be translated twice in a chunk: past block starts (left) and into loops (inline). */
+interface Copies {
+  left: number;
+  inline: number;
+}
+
+/** What the blocks of one function share while it is compiled. */
+interface FunctionContext {
+  readonly m: Module;
+  readonly f: number;
+  /** The function's end (pc). */
+  readonly end: number;
+  readonly leader: Int32Array;
+  /** What may still be translated twice in this chunk (shared by its blocks). */
+  readonly copies: Copies;
+  /** The functions compiled into this chunk (their locals are declared in it). */
+  readonly inChunk: ReadonlySet<number>;
+  /** Statements storing the function's written locals into the stack array. */
+  readonly store: string;
+  /** Per loop header (a block start some later jump goes back to): its loop. */
+  readonly loops: ReadonlyMap<number, Loop>;
+  /** Per block start in some loop: the innermost one. */
+  readonly inner: ReadonlyMap<number, Loop>;
+  /** Labels given so far in the chunk. */
+  readonly labels: { n: number };
+}
+
+/** A loop: the block starts from which control can come back to its header (the header included), and their instructions. */
+interface Loop {
+  readonly blocks: ReadonlySet<number>;
+  readonly size: number;
+}
+
+/**
+ * The natural loops of function f, by header: a block start that dominates
+ * a block jumping or falling back to it, with the blocks from which control
+ * reaches such a block without passing through the header. (Only a guide to
+ * what to copy where: a copy of a block anywhere in its function's code runs
+ * correctly.)
+ */
+function loopsOf(m: Module, f: number, leader: Int32Array): Map<number, Loop> {
+  const { entry, end } = m.functions[f];
+  const code = m.code;
+  const succs = new Map<number, number[]>();
+  const preds = new Map<number, number[]>();
+  /** Instructions from each block start to the next. */
+  const sizes = new Map<number, number>();
+  let block = -1;
+  const edge = (from: number, to: number): void => {
+    if (to < entry || to >= end || leader[to] < 0) return;
+    succs.get(from)?.push(to);
+    preds.get(to)?.push(from);
+  };
+  for (let pc = entry; pc < end; pc += WIDTH[code[pc]]) {
+    if (m.heights[pc] < 0) continue;
+    if (leader[pc] >= 0) {
+      succs.set(pc, []);
+      preds.set(pc, preds.get(pc) ?? []);
+      if (block >= 0) edge(block, pc);
+      block = pc;
+    }
+    if (block < 0) continue;
+    sizes.set(block, (sizes.get(block) ?? 0) + 1);
+    const flow = OPS[code[pc]].flow;
+    if (flow === "jump" || flow === "branch") {
+      const t = code[pc + 1];
+      if (!preds.has(t)) preds.set(t, []);
+      edge(block, t);
+    }
+    // After a jump, a return or a trap nothing falls through; the next block is entered only by jumps.
+    if (flow === "jump" || flow === "end") block = -1;
+  }
+  // Immediate dominators (Cooper, Harvey and Kennedy), over the blocks reachable from the entry in reverse postorder.
+  const order: number[] = [];
+  const seen = new Set<number>([entry]);
+  const stack: [number, number][] = [[entry, 0]];
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1];
+    const next = (succs.get(top[0]) ?? [])[top[1]++];
+    if (next === undefined) order.push((stack.pop() as [number, number])[0]);
+    else if (!seen.has(next)) (seen.add(next), stack.push([next, 0]));
+  }
+  order.reverse();
+  const rank = new Map(order.map((b, i) => [b, i]));
+  const idom = new Map<number, number>([[entry, entry]]);
+  const meet = (a: number, b: number): number => {
+    while (a !== b) {
+      while ((rank.get(a) as number) > (rank.get(b) as number)) a = idom.get(a) as number;
+      while ((rank.get(b) as number) > (rank.get(a) as number)) b = idom.get(b) as number;
+    }
+    return a;
+  };
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const b of order.slice(1)) {
+      let d = -1;
+      for (const p of preds.get(b) ?? []) if (idom.has(p)) d = d < 0 ? p : meet(p, d);
+      if (d >= 0 && idom.get(b) !== d) (idom.set(b, d), (changed = true));
+    }
+  }
+  const dominates = (h: number, b: number): boolean => {
+    for (;;) {
+      if (b === h) return true;
+      const d = idom.get(b) as number;
+      if (d === b) return false;
+      b = d;
+    }
+  };
+  const loops = new Map<number, Loop>();
+  for (const b of order)
+    for (const h of succs.get(b) ?? []) {
+      if (!dominates(h, b)) continue;
+      const blocks = new Set<number>([h, ...(loops.get(h)?.blocks ?? [])]);
+      const work = blocks.has(b) ? [] : [b];
+      blocks.add(b);
+      while (work.length > 0) for (const p of preds.get(work.pop() as number) ?? []) if (!blocks.has(p) && rank.has(p)) (blocks.add(p), work.push(p));
+      let size = 0;
+      for (const x of blocks) size += sizes.get(x) ?? 0;
+      loops.set(h, { blocks, size });
+    }
+  return loops;
 }
 
 /** Translation of one basic block: the rows of its instructions (semantics.ts) over a compile-time operand stack. */
@@ -218,35 +382,42 @@ class Block extends Translator {
   readonly lines: string[] = [];
   /** Gas of the instructions translated so far (the block's charge once done). */
   private cost = 0;
-  /** Whether the block's last jump goes back to its own start. */
+  /** Whether some jump in the block's code goes back to its start: its code is then a labelled JS loop. */
   loops = false;
+  /** In the outermost block: the blocks whose code has a copy nested in its code (one each, so a loop's code grows with its size only). */
+  readonly inlined = new Set<number>();
+  /** The label of that loop. */
+  readonly label: string;
+  private readonly m: Module;
+  private readonly f: number;
+  private readonly leader: Int32Array;
   private readonly nl: number;
 
   constructor(
-    private readonly m: Module,
+    private readonly ctx: FunctionContext,
     readonly start: number,
-    private readonly f: number,
-    private readonly leader: Int32Array,
-    /** What may still be translated twice in this chunk (shared by its blocks). */
-    private readonly copies: { left: number },
-    /** The functions compiled into this chunk (their locals are declared in it). */
-    private readonly inChunk: ReadonlySet<number>,
-    /** Statements storing the function's written locals into the stack array. */
-    private readonly store: string,
+    /** The blocks whose code this block's code is nested in (a copy of it, inlined at a jump), outermost first. */
+    private readonly outer: readonly Block[],
   ) {
-    super(m.heights[start]);
-    this.nl = m.nlocals[f];
+    super(ctx.m.heights[start]);
+    this.m = ctx.m;
+    this.f = ctx.f;
+    this.leader = ctx.leader;
+    this.nl = ctx.m.nlocals[ctx.f];
+    this.label = `b${ctx.labels.n++}`;
   }
 
   /**
    * Translates from `start` through straight-line code (past other block
    * starts and unconditional jumps, whose code then has a copy here) up to a
    * branch, a jump to its own start, a call, a return or an instruction the
-   * compiled code does not run. Returns the pc where control
-   * continues when the block falls through, or -1.
+   * compiled code does not run. Every path through the lines ends in a
+   * transfer of control, except one that goes on at `next`, which falls out
+   * of them (a case falls into the next case).
    */
-  emit(end: number): number {
+  emit(next: number): void {
     const code = this.m.code;
+    const copy = this.outer.length > 0;
     let pc = this.start;
     // Control comes back here from a RET: the function's locals are in its frame only.
     if (isLanding(this.m, pc) && this.nl > 0) this.lines.push(loadLocals(this.m, this.f));
@@ -254,7 +425,7 @@ class Block extends Translator {
       // The scheduler's instructions are reached as the interpreter reaches them: Exit.Slow at
       // their pc, nothing charged. Anything else (TRAP) is the interpreter's to run.
       this.lines.push(`${this.stopAt(pc, false, SCHEDULED[code[pc]] === 1 ? `exit = ${Exit.Slow}; ` : "")};`);
-      return -1;
+      return;
     }
     let copied = 0;
     for (;;) {
@@ -262,10 +433,10 @@ class Block extends Translator {
       // An unconditional jump elsewhere is followed: its target is translated here too (a copy),
       // so entering a loop or leaving an if goes through one block, not two.
       const t = code[pc + 1];
-      if (op === Op.JMP && t !== this.start && copied < MAX_BLOCK && this.copies.left > 0 && COMPILED[code[t]] === 1) {
+      if (op === Op.JMP && t !== this.start && !this.encloses(t) && copied < MAX_BLOCK && this.ctx.copies.left > 0 && COMPILED[code[t]] === 1) {
         this.cost += GAS[op];
         copied++;
-        this.copies.left--;
+        this.ctx.copies.left--;
         pc = t;
         continue;
       }
@@ -274,36 +445,63 @@ class Block extends Translator {
       const ends = !goesOn || OPS[op].flow === "branch";
       this.cost += GAS[op];
       const atLeader = this.leader[after] >= 0;
-      // Translating on past a block start makes a second copy of what follows.
-      if (atLeader || copied > 0) {
+      // Translating on past a block start makes a second copy; anything in a copy inlined in a loop counts against the loops' budget.
+      if (copy) this.ctx.copies.inline--;
+      else if (atLeader || copied > 0) {
         copied++;
-        this.copies.left--;
+        this.ctx.copies.left--;
       }
-      const stop = ends || BULK[op] === 1 || after >= end || COMPILED[code[after]] === 0 || (atLeader && (copied > MAX_BLOCK || this.copies.left <= 0));
+      const stop = ends || BULK[op] === 1 || after >= this.ctx.end || COMPILED[code[after]] === 0 || (atLeader && (copied > MAX_BLOCK || this.ctx.copies.left <= 0));
       if (stop) {
         this.flush();
         const total = this.cost;
         const charge = [`if (gas < ${total}) { ${this.stopAt(this.start, false, "")}; }`, `gas -= ${total};`];
         // A stop before an instruction returns the gas of it and everything after it in the block.
         const fill = (l: string): string => l.replace(/@refund(\d+)@/g, (_, before: string) => String(total - Number(before)));
-        // Control that falls through to the block's own start (a followed jump led back to the branch before it) repeats it too.
-        const again = goesOn && after === this.start;
-        if (this.loops || again) {
-          // The block jumps to itself: a JS loop, so a guest loop runs without going through the switch.
-          this.lines.push("for (;;) {");
-          for (const l of charge) this.lines.push(`  ${fill(l)}`);
-          for (const l of this.body) this.lines.push(`  ${fill(l)}`);
-          this.lines.push(OPS[op].flow === "jump" || again ? "}" : "  break;\n        }");
-        } else {
-          for (const l of charge) this.lines.push(fill(l));
-          for (const l of this.body) this.lines.push(fill(l));
-        }
-        return goesOn && !again ? after : -1;
+        const body = [...charge, ...this.body].map(fill);
+        // Where control goes on after the last instruction: its own start repeats the block.
+        if (goesOn && (after !== next || after === this.start || copy)) body.push(this.jumpTo(after));
+        if (this.loops) {
+          // The block's code is a JS loop: jumps back to its start continue it, so a guest loop runs without going through the switch.
+          this.lines.push(`${this.label}: for (;;) {`);
+          for (const l of body) this.lines.push(`  ${l}`);
+          if (goesOn && after === next && !copy && after !== this.start) this.lines.push(`  break ${this.label};`);
+          this.lines.push("}");
+        } else for (const l of body) this.lines.push(l);
+        return;
       }
       pc = after;
     }
   }
 
+  /** Whether the code being emitted is nested in the code of a block starting at pc. */
+  private encloses(pc: number): boolean {
+    return this.outer.some((b) => b.start === pc);
+  }
+
+  /**
+   * Whether a jump to `target` gets a copy of the target's code in place:
+   * where the target is in the innermost loop of the outermost block (the
+   * case being emitted), so that the loop's blocks, entered there, are one
+   * piece of structured code (nested JS loops) instead of cases the switch
+   * goes between; once per case, an inner loop only if small, not where
+   * locals must be loaded, and within the chunk's budget of copies.
+   */
+  private inlines(target: number): boolean {
+    const root = this.outer.length > 0 ? this.outer[0] : this;
+    const loop = this.ctx.inner.get(root.start);
+    const nested = this.ctx.loops.get(target);
+    return (
+      loop !== undefined &&
+      loop.blocks.has(target) &&
+      !root.inlined.has(target) &&
+      (nested === undefined || nested === loop || nested.size <= MAX_INLINED_LOOP) &&
+      this.outer.length < MAX_NEST &&
+      this.ctx.copies.inline > 0 &&
+      COMPILED[this.m.code[target]] === 1 &&
+      !isLanding(this.m, target)
+    );
+  }
   protected slot(h: number): string {
     return `stack[bp + ${this.nl + h}]`;
   }
@@ -360,7 +558,7 @@ class Block extends Translator {
     // Calls and returns may leave the chunk: the pc goes with them. A callee compiled here starts with its locals loaded.
     if (Number.isInteger(t)) {
       const callee = this.m.code[this.at + 1];
-      const load = this.op === Op.CALL && this.inChunk.has(callee) ? ` ${loadLocals(this.m, callee)}` : "";
+      const load = this.op === Op.CALL && this.ctx.inChunk.has(callee) ? ` ${loadLocals(this.m, callee)}` : "";
       return `{ pc = ${t}; blk = ${this.leader[t]};${load} continue loop; }`;
     }
     return `{ pc = ${target}; blk = leader[pc]; continue loop; }`;
@@ -372,16 +570,28 @@ class Block extends Translator {
 
   /** Before a CALL leaves the function, its locals go back into its frame (the callee's frame is set up above them). */
   protected sync(): void {
-    if (this.op === Op.CALL && this.store !== "") this.body.push(this.store);
+    if (this.op === Op.CALL && this.ctx.store !== "") this.body.push(this.ctx.store);
   }
 
-  /** A jump within the function; one to the code after a CALL (which loads the locals) stores them first. */
+  /**
+   * A jump within the function: back to the start of this block or of one its
+   * code is nested in, a continue of its loop; to a block of the loop being
+   * emitted, that block's code in place; else through the switch. One to the
+   * code after a CALL (which loads the locals) stores them first.
+   */
   jumpTo(target: number): string {
-    if (target === this.start) {
-      this.loops = true;
-      return "continue;";
+    for (const b of [this, ...this.outer])
+      if (b.start === target) {
+        b.loops = true;
+        return `continue ${b.label};`;
+      }
+    if (this.inlines(target)) {
+      (this.outer.length > 0 ? this.outer[0] : this).inlined.add(target);
+      const b = new Block(this.ctx, target, [...this.outer, this]);
+      b.emit(-1);
+      return `{\n${b.lines.map((l) => `  ${l}`).join("\n")}\n}`;
     }
-    const store = isLanding(this.m, target) && this.store !== "" ? `${this.store} ` : "";
+    const store = isLanding(this.m, target) && this.ctx.store !== "" ? `${this.ctx.store} ` : "";
     return `{ ${store}blk = ${this.leader[target]}; continue loop; }`;
   }
 

@@ -212,13 +212,15 @@ memSize += n;`,
 };
 
 /**
- * Some array check holds exactly when this does: an address outside memory
- * (as unsigned, a < 0 is too large); an index outside [0, len) (as unsigned,
- * i < 0 is too large, and a negative len is below every index, so the second
- * check adds nothing); or an element past the end of memory.
+ * Some array check holds exactly when this does, in i32 comparisons only: a
+ * negative address or index (one sign bit); an element past the end of
+ * memory, which with both non-negative covers an address past it too (so
+ * mem[a] is read only inside memory); or an index not below the length,
+ * which a negative length is below every index (so the second check adds
+ * nothing).
  */
 function arrayAny(): string {
-  return "(a >>> 0) >= memSize || (i >>> 0) >= mem[a] || a + 1 + i >= memSize";
+  return "(a | i) < 0 || a + 1 + i >= memSize || i >= mem[a]";
 }
 
 function arrayChecks(): Check[] {
