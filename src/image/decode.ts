@@ -8,6 +8,7 @@
 // stack capacity running needs, within a budget proportional to the input
 // size; (6) the tree through image/verify.ts; (7) origin and trace shapes.
 
+import { NO_CAPS } from "../process/authority.js";
 import { Process } from "../process/process.js";
 import { RarError, type ErrorKey } from "../vm/errors.js";
 import { bytesToInt32, moduleFromWire, type Module } from "../vm/module.js";
@@ -193,7 +194,8 @@ class Reader {
 
   namesAt(c: WireReader, at: Where): string[] {
     const n = this.arrayAt(c, at);
-    if (n === 0) return [];
+    // No names (most processes): the one shared empty list, as a spawn without grants has.
+    if (n === 0) return NO_CAPS;
     if (n > IMAGE_LIMITS.capsPerProcess) this.fail("image.shape", `more than ${IMAGE_LIMITS.capsPerProcess} names`, at);
     const out: string[] = [];
     for (let i = 0; i < n; i++) {
@@ -634,10 +636,16 @@ function decodeBody(
   // Every module is run by some process (of the tree, the origin or a checkpoint) or linked by one that is.
   const used = new Set<string>();
   const todo: Module[] = [];
-  for (const p of [...procs, ...originProcs, ...checkpointed]) {
-    if (!used.has(p.module.digest)) {
-      used.add(p.module.digest);
-      todo.push(p.module);
+  for (const list of [procs, originProcs, checkpointed]) {
+    // Processes of a tree mostly run one module: looked up only where it changes.
+    let last: Module | null = null;
+    for (const p of list) {
+      if (p.module === last) continue;
+      last = p.module;
+      if (!used.has(last.digest)) {
+        used.add(last.digest);
+        todo.push(last);
+      }
     }
   }
   while (todo.length > 0) {
