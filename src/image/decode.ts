@@ -1,12 +1,15 @@
 // Decoding an image: untrusted bytes -> a verified, detached process tree.
 //
 // Order matters: (1) the fixed header (magic, version); (2) the content digest
-// over the body, before looking inside it; (3) a structural scan of the body
-// (lengths within the input, bounded nesting) before msgpackr sees it;
-// (4) the modules' code through the verifier; (5) shapes and ranges of every
-// field, allocating only typed arrays whose bytes are in the input plus the
-// stack capacity running needs, within a budget proportional to the input
-// size; (6) the tree through image/verify.ts; (7) origin and trace shapes.
+// over the body, before looking inside it; (3) the body's structure: process
+// records are read in place by a WireReader (lengths within the input, only
+// the format's types, no intermediate values), the other fields scanned
+// before msgpackr sees them, and a body that fails anywhere is scanned whole
+// first, so a structural error is reported as one; (4) the modules' code
+// through the verifier; (5) shapes and ranges of every field, allocating only
+// typed arrays whose bytes are in the input plus the stack capacity running
+// needs, within a budget proportional to the input size; (6) the tree through
+// image/verify.ts; (7) origin and trace shapes.
 
 import { NO_CAPS } from "../process/authority.js";
 import { Process } from "../process/process.js";

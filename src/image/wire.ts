@@ -7,7 +7,9 @@
 // Reading untrusted bytes: scan() (src/vm/scan.ts) walks the structure
 // iteratively (no recursion), checks every declared length against the bytes
 // that remain and the nesting depth, and admits only the types the format
-// uses. Only then do the bytes go to msgpackr.
+// uses. Only then do the bytes go to msgpackr. Process records are instead
+// read in place by a WireReader, which makes the same checks value by value
+// as it reads them (no scan, no intermediate values: image/decode.ts).
 
 import { RarError } from "../vm/errors.js";
 import { packr } from "../vm/module.js";
