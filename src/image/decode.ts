@@ -14,6 +14,7 @@
 import { NO_CAPS } from "../process/authority.js";
 import { Process } from "../process/process.js";
 import { RarError, type ErrorKey } from "../vm/errors.js";
+import { Frame } from "../vm/opcodes.js";
 import { bytesToInt32, moduleFromWire, type Module } from "../vm/module.js";
 import { MAX_CAP_ARGS, verify } from "../vm/verify.js";
 import { sha256, hex, stateDigest } from "./digest.js";
@@ -358,14 +359,15 @@ function buildTree(r: Reader, c: WireReader, modules: readonly Module[], maxDept
     const b = c.bytes;
     let capacity = Math.max(16, sp);
     if (fp > 0) {
-      const top = wordAt(b, framesAt, fp - 1);
+      const top = wordAt(b, framesAt, fp - Frame.Words + Frame.Fn);
       if (top < 0 || top >= mod.functions.length) r.fail("image.frames", `the top frame's function #${top} does not exist`, here.at("frames"));
       capacity = Math.max(capacity, bp + mod.nlocals[top] + mod.maxStack[top]);
       // A caller's frame may reach past its callee's (a RET does not grow the stack): every
       // frame's whole extent. Bases above bp or unknown functions cannot verify (verifyTree).
-      for (let k = 0; k + 3 < fp; k += 3) {
-        const fn = wordAt(b, framesAt, k + 2);
-        const base = wordAt(b, framesAt, k + 4);
+      for (let k = 0; k + Frame.Words < fp; k += Frame.Words) {
+        // Frame k's function, and its base: the saved base of the frame above it.
+        const fn = wordAt(b, framesAt, k + Frame.Fn);
+        const base = wordAt(b, framesAt, k + Frame.Words + Frame.Bp);
         if (fn >= 0 && fn < mod.functions.length && base >= 0 && base <= bp)
           capacity = Math.max(capacity, base + mod.nlocals[fn] + mod.maxStack[fn]);
       }

@@ -112,10 +112,13 @@ export function writeTree(w: WireWriter, procs: readonly Process[], index: Reado
     if (state) w.nil();
     else w.int(p.memLimit);
     w.int(p.memUsed);
-    w.array(p.caps.length);
-    for (const c of p.caps) w.str(c);
-    w.array(p.traps.length);
-    for (const t of p.traps) w.str(t);
+    // Indexed loops: grant lists are of several shapes (shared, frozen), where for-of is slow.
+    const caps = p.caps;
+    w.array(caps.length);
+    for (let i = 0; i < caps.length; i++) w.str(caps[i]);
+    const traps = p.traps;
+    w.array(traps.length);
+    for (let i = 0; i < traps.length; i++) w.str(traps[i]);
     w.int(p.nextHandle).int(p.children.size);
   }
 }

@@ -127,7 +127,7 @@ const memUsedOf = (p: Process): number => p.memUsed;
 
 /** The first grant of `child` that `parent` does not cover (same family, scope within one it holds), or null. */
 function uncovered(child: readonly string[], parent: readonly string[]): string | null {
-  for (const c of child) if (!capCovers(parent, c)) return c;
+  for (let i = 0; i < child.length; i++) if (!capCovers(parent, child[i])) return child[i];
   return null;
 }
 

@@ -62,11 +62,16 @@ export class WireWriter {
 
   /** A safe integer: the shortest int form; float64 outside the int32/uint32 range (what msgpackr reads back as a number). */
   int(n: number): this {
-    // The common case (small counts, statuses, handles): one byte, room permitting.
+    // The common case (small counts, statuses, handles): one byte, room permitting. The rest
+    // in its own method, so that this one is small enough to be inlined where it is called.
     if (n >= 0 && n < 0x80 && this.pos < this.buf.length) {
       this.buf[this.pos++] = n;
       return this;
     }
+    return this.intForm(n);
+  }
+
+  private intForm(n: number): this {
     this.room(9);
     const b = this.buf;
     const v = this.view;
