@@ -196,6 +196,7 @@ class Reader {
     return n;
   }
 
+  /** Strictly increasing names (sorted, no duplicates). */
   namesAt(c: WireReader, at: Where): string[] {
     const n = this.arrayAt(c, at);
     // No names (most processes): the one shared empty list, as a spawn without grants has.
@@ -204,19 +205,6 @@ class Reader {
     const out: string[] = [];
     for (let i = 0; i < n; i++) {
       const s = this.strAt(c, IMAGE_LIMITS.nameLength, at);
-      if (i > 0 && !(out[i - 1] < s)) this.fail("image.shape", "names must be sorted and distinct", at);
-      out.push(s);
-    }
-    return out;
-  }
-
-  /** Strictly increasing names (sorted, no duplicates). */
-  names(x: unknown, at: Where): string[] {
-    const a = this.array(x, at);
-    if (a.length > IMAGE_LIMITS.capsPerProcess) this.fail("image.shape", `more than ${IMAGE_LIMITS.capsPerProcess} names`, at);
-    const out: string[] = [];
-    for (let i = 0; i < a.length; i++) {
-      const s = this.str(a[i], IMAGE_LIMITS.nameLength, at);
       if (i > 0 && !(out[i - 1] < s)) this.fail("image.shape", "names must be sorted and distinct", at);
       out.push(s);
     }
