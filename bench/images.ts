@@ -4,12 +4,13 @@
 // 1000 suspended processes, each against its floor: copying the same image
 // bytes into fresh memory and hashing them with SHA-256, measured in the same
 // rounds (fresh memory costs page faults that vary with the host and with what
-// ran before, so a floor measured elsewhere is no yardstick). Also the size of
+// ran before, so a floor measured elsewhere is no yardstick), warmed up and
+// timed in batches (vsFloor). Also the size of
 // a suspended tiny loop's image and image bytes per byte of guest memory.
 
 import { createHash } from "node:crypto";
 import { Session } from "../src/index.js";
-import { BENCH_MEM, type BenchContext, type BenchGroup, type GroupResult, compile, fmt, median, pairedRatio, rounds } from "./harness.js";
+import { BENCH_MEM, type BenchContext, type BenchGroup, type GroupResult, compile, fmt, median, pairedRatio, rounds, sink } from "./harness.js";
 
 /** Words of linear memory the big process holds. */
 const BIG_WORDS = 1 << 20;
@@ -107,21 +108,46 @@ interface VsFloor {
   restoreVsFloor: number;
 }
 
-/** Snapshot and restore of a session, side by side with the floor of its image. */
+/** Untimed time spent on each image's operations first, so the JIT has compiled the image path (not what is measured). */
+const WARM_MS = 150;
+/** Each timed sample is a batch of calls lasting about this long, so a sample is not one timer tick or one scavenge. */
+const BATCH_MS = 1;
+
+/**
+ * Snapshot and restore of a session, side by side with the floor of its
+ * image: warmed up for WARM_MS (a few calls would time V8's tiering of the
+ * image path, not the path), then `reps` interleaved rounds, each timing a
+ * batch of calls of each (the same count for the three, so that a batch
+ * of the three takes about BATCH_MS).
+ */
 function vsFloor(s: Session, reps: number): VsFloor {
   const image = s.snapshot();
-  const r = rounds(
-    {
-      snapshot: () => s.snapshot().length,
-      restore: () => Session.fromImage(image, { stdout: quiet }).root.memSize,
-      floor: () => floor(image),
-    },
-    { reps, warmup: 3 },
-  );
+  const once = {
+    snapshot: () => s.snapshot().length,
+    restore: () => Session.fromImage(image, { stdout: quiet }).root.memSize,
+    floor: () => floor(image),
+  };
+  const start = performance.now();
+  let calls = 0;
+  while (calls < 10 || performance.now() - start < WARM_MS) {
+    sink(once.snapshot());
+    sink(once.restore());
+    sink(once.floor());
+    calls++;
+  }
+  const perCall = (performance.now() - start) / calls;
+  const batch = Math.max(1, Math.round(BATCH_MS / perCall));
+  const batched = (f: () => number) => () => {
+    let x = 0;
+    for (let i = 0; i < batch; i++) x ^= f();
+    return x;
+  };
+  const r = rounds({ snapshot: batched(once.snapshot), restore: batched(once.restore), floor: batched(once.floor) }, { reps, warmup: 1 });
+  const per = (t: number[]): number[] => t.map((x) => x / batch);
   return {
-    snapshotMs: median(r.snapshot),
-    restoreMs: median(r.restore),
-    floorMs: median(r.floor),
+    snapshotMs: median(per(r.snapshot)),
+    restoreMs: median(per(r.restore)),
+    floorMs: median(per(r.floor)),
     snapshotVsFloor: pairedRatio(r.snapshot, r.floor),
     restoreVsFloor: pairedRatio(r.restore, r.floor),
   };

@@ -287,6 +287,45 @@ function replayPuts(kv: KvStore, trace: Trace): void {
     }
 }
 
+/**
+ * The machine's capability registry, filled when first read: building the
+ * handlers (and, when a trace is kept, wrapping each for the recorder) is
+ * most of what setting up a restored session costs, and a run that makes no
+ * capability call never reads them. Everything they are built from (options,
+ * policy, counters continued from the trace, kv store) is fixed when the
+ * session is made, so filling later gives the same handlers.
+ */
+class LazyCaps extends CapRegistry {
+  private fill: (() => void) | null = null;
+
+  /** What fills the registry, run before its first read or write. */
+  defer(fill: () => void): void {
+    this.fill = fill;
+  }
+
+  private filled(): void {
+    const f = this.fill;
+    if (f === null) return;
+    this.fill = null;
+    f();
+  }
+
+  override register(name: string, handler: CapHandler): this {
+    this.filled();
+    return super.register(name, handler);
+  }
+
+  override get(name: string): CapHandler | undefined {
+    if (this.fill !== null) this.filled();
+    return super.get(name);
+  }
+
+  override names(): string[] {
+    this.filled();
+    return super.names();
+  }
+}
+
 export class Session {
   readonly machine: Machine;
   readonly root: Process;
@@ -311,8 +350,8 @@ export class Session {
 
   private static machine(opts: SessionOptions): Machine {
     const machine = new Machine({
-      // Filled by attachHost (built-ins, policy, host handlers, recorder).
-      caps: new CapRegistry(),
+      // Filled by attachHost (built-ins, policy, host handlers, recorder) when first read.
+      caps: new LazyCaps(),
       maxDepth: opts.maxDepth,
       onCapCall: opts.onCapCall,
       images: imageCodec,
@@ -396,24 +435,31 @@ export class Session {
     const stderr = opts.stderr ?? ((t: string) => void process.stderr.write(t));
     const onLog = opts.onLog;
     this.onLog = onLog;
-    const source = builtinRegistry({ io: { stdout, stderr, stdin, log: onLog }, seed: data?.seed ?? 0, counters, kv, mounts: opts.policy?.mounts, netTimeout: opts.netTimeout });
-    const before = opts.beforeEffect;
-    if (before)
-      for (const name of source.names())
-        if (HOST_EFFECTS.has(name) && (name !== "kv.put" || kv.file !== undefined)) source.register(name, announced(name, source.get(name) as CapHandler, before));
     this.hostName = opts.hostName;
-    for (const family of Object.keys(data?.mocks ?? {}).sort())
-      source.register(family, mockHandler(family, (data as Policy).mocks[family], counters));
-    for (const name of Object.keys(opts.handlers ?? {}).sort()) source.register(name, (opts.handlers as Record<string, CapHandler>)[name]);
     const target = this.machine.caps;
     if (trace) {
       this.recorder = new Recorder(trace);
-      this.recorder.install(source, target);
       this.history.trace = traceToWire(trace);
-    } else {
-      for (const name of source.names()) target.register(name, source.get(name) as CapHandler);
     }
-    this.gatePrompts(opts);
+    const recorder = this.recorder;
+    // The handlers are built when the registry is first read (LazyCaps), from what is fixed here:
+    // the options as they are now (a copy), not as the host may change them later.
+    const o: SessionOptions = { ...opts, handlers: opts.handlers === undefined ? undefined : { ...opts.handlers } };
+    const fill = (): void => {
+      const source = builtinRegistry({ io: { stdout, stderr, stdin, log: onLog }, seed: data?.seed ?? 0, counters, kv, mounts: o.policy?.mounts, netTimeout: o.netTimeout });
+      const before = o.beforeEffect;
+      if (before)
+        for (const name of source.names())
+          if (HOST_EFFECTS.has(name) && (name !== "kv.put" || kv.file !== undefined)) source.register(name, announced(name, source.get(name) as CapHandler, before));
+      for (const family of Object.keys(data?.mocks ?? {}).sort())
+        source.register(family, mockHandler(family, (data as Policy).mocks[family], counters));
+      for (const name of Object.keys(o.handlers ?? {}).sort()) source.register(name, (o.handlers as Record<string, CapHandler>)[name]);
+      if (recorder) recorder.install(source, target);
+      else for (const name of source.names()) target.register(name, source.get(name) as CapHandler);
+      this.gatePrompts(o);
+    };
+    if (target instanceof LazyCaps) target.defer(fill);
+    else fill();
   }
 
   /**

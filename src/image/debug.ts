@@ -19,7 +19,7 @@
 import type { Process } from "../process/process.js";
 import type { Module } from "../vm/module.js";
 import type { Checkpoint, DebugPart } from "./format.js";
-import { modulesOf, writeTree } from "./records.js";
+import { modulesOf, preorder, writeTree } from "./records.js";
 import { WireWriter, join } from "./wire.js";
 import { writeFiles } from "./files.js";
 
@@ -31,7 +31,8 @@ export function captureCheckpoint(
   step: number | null,
   resolve: (digest: string) => Module | undefined,
 ): Checkpoint {
-  const modules = modulesOf([root], resolve);
+  const procs = preorder(root);
+  const modules = modulesOf([procs], resolve);
   const index = new Map(modules.map((m, i) => [m.digest, i]));
   const files = root.files && !root.files.empty ? root.files : null;
   const w = new WireWriter().array(files ? 6 : 5).int(at).int(events);
@@ -39,7 +40,7 @@ export function captureCheckpoint(
   else w.int(step);
   w.array(modules.length);
   for (const m of modules) w.str(m.digest);
-  writeTree(w, root, index, false);
+  writeTree(w, procs, index, false);
   if (files) writeFiles(w, files);
   return { at, gas: root.gasUsed, events, step, modules, bytes: join(w.parts(), w.length()), words: root.memUsed };
 }

@@ -1,15 +1,20 @@
 // Decoding an image: untrusted bytes -> a verified, detached process tree.
 //
 // Order matters: (1) the fixed header (magic, version); (2) the content digest
-// over the body, before looking inside it; (3) a structural scan of the body
-// (lengths within the input, bounded nesting) before msgpackr sees it;
-// (4) the modules' code through the verifier; (5) shapes and ranges of every
-// field, allocating only typed arrays whose bytes are in the input plus the
-// stack capacity running needs, within a budget proportional to the input
-// size; (6) the tree through image/verify.ts; (7) origin and trace shapes.
+// over the body, before looking inside it; (3) the body's structure: process
+// records are read in place by a WireReader (lengths within the input, only
+// the format's types, no intermediate values), the other fields scanned
+// before msgpackr sees them, and a body that fails anywhere is scanned whole
+// first, so a structural error is reported as one; (4) the modules' code
+// through the verifier; (5) shapes and ranges of every field, allocating only
+// typed arrays whose bytes are in the input plus the stack capacity running
+// needs, within a budget proportional to the input size; (6) the tree through
+// image/verify.ts; (7) origin and trace shapes.
 
+import { NO_CAPS } from "../process/authority.js";
 import { Process } from "../process/process.js";
 import { RarError, type ErrorKey } from "../vm/errors.js";
+import { Frame } from "../vm/opcodes.js";
 import { bytesToInt32, moduleFromWire, type Module } from "../vm/module.js";
 import { MAX_CAP_ARGS, verify } from "../vm/verify.js";
 import { sha256, hex, stateDigest } from "./digest.js";
@@ -33,7 +38,7 @@ import {
 } from "./format.js";
 import { HEADER_BYTES } from "./encode.js";
 import { verifyTree } from "./verify.js";
-import { elementSpans, unpackChecked } from "./wire.js";
+import { WireReader, elementSpans, scan, unpackChecked, unpackSpan } from "./wire.js";
 import { readFiles } from "./files.js";
 
 export interface DecodeOptions {
@@ -131,13 +136,75 @@ class Reader {
     return x as unknown[];
   }
 
+  // The same checks of a value read in place (WireReader): the value is consumed when it passes.
+
+  intAt(c: WireReader, lo: number, hi: number, at: Where): number {
+    const from = c.pos;
+    const x = c.number();
+    if (!Number.isSafeInteger(x) || x < lo || x > hi) {
+      c.pos = from;
+      this.fail("image.shape", `expected an integer in ${lo}..${hi}, got ${c.describe()}`, at);
+    }
+    return x;
+  }
+
+  strAt(c: WireReader, max: number, at: Where): string {
+    const from = c.pos;
+    const s = c.str();
+    if (s === null || s.length > max) {
+      c.pos = from;
+      this.fail("image.shape", `expected a string of at most ${max} characters, got ${c.describe()}`, at);
+    }
+    return s;
+  }
+
+  binAt(c: WireReader, at: Where, multiple = 1): Uint8Array {
+    const from = c.pos;
+    const b = c.bin();
+    if (b === null || b.length % multiple !== 0) {
+      c.pos = from;
+      this.fail("image.shape", `expected binary data${multiple > 1 ? ` (a multiple of ${multiple} bytes)` : ""}, got ${c.describe()}`, at);
+    }
+    return b;
+  }
+
+  /** binAt without a view: where the binary data at `c` starts (it ends at c.pos). */
+  binSpanAt(c: WireReader, at: Where, multiple = 1): number {
+    const from = c.pos;
+    const start = c.binStart();
+    if (start < 0 || (c.pos - start) % multiple !== 0) {
+      c.pos = from;
+      this.fail("image.shape", `expected binary data${multiple > 1 ? ` (a multiple of ${multiple} bytes)` : ""}, got ${c.describe()}`, at);
+    }
+    return start;
+  }
+
+  digestAt(c: WireReader, at: Where): Uint8Array {
+    const b = this.binAt(c, at);
+    if (b.length !== DIGEST_BYTES) this.fail("image.shape", `expected a ${DIGEST_BYTES}-byte digest, got ${b.length} bytes`, at);
+    return Uint8Array.from(b);
+  }
+
+  /** The length of the array at `c` (its header consumed). */
+  arrayAt(c: WireReader, at: Where, len?: number): number {
+    const from = c.pos;
+    const n = c.array();
+    if (n < 0 || (len !== undefined && n !== len)) {
+      c.pos = from;
+      this.fail("image.shape", `expected an array${len !== undefined ? ` of ${len}` : ""}, got ${c.describe()}`, at);
+    }
+    return n;
+  }
+
   /** Strictly increasing names (sorted, no duplicates). */
-  names(x: unknown, at: Where): string[] {
-    const a = this.array(x, at);
-    if (a.length > IMAGE_LIMITS.capsPerProcess) this.fail("image.shape", `more than ${IMAGE_LIMITS.capsPerProcess} names`, at);
+  namesAt(c: WireReader, at: Where): string[] {
+    const n = this.arrayAt(c, at);
+    // No names (most processes): the one shared empty list, as a spawn without grants has.
+    if (n === 0) return NO_CAPS;
+    if (n > IMAGE_LIMITS.capsPerProcess) this.fail("image.shape", `more than ${IMAGE_LIMITS.capsPerProcess} names`, at);
     const out: string[] = [];
-    for (let i = 0; i < a.length; i++) {
-      const s = this.str(a[i], IMAGE_LIMITS.nameLength, at);
+    for (let i = 0; i < n; i++) {
+      const s = this.strAt(c, IMAGE_LIMITS.nameLength, at);
       if (i > 0 && !(out[i - 1] < s)) this.fail("image.shape", "names must be sorted and distinct", at);
       out.push(s);
     }
@@ -159,22 +226,22 @@ const words = (b: Uint8Array): Int32Array => bytesToInt32(b);
 const MIN_FRAMES = 12;
 /** Shared by every process without memory: nothing can write to it, and MGROW replaces it. */
 const NO_MEMORY = new Int32Array(0);
+/** The arguments a decoded process is constructed with (none: its stack is set from the record). */
+const NO_ARGS = new Int32Array(0);
 
 /** Arrays up to this many words are copied word by word (see wordsIn). */
 const SMALL_WORDS = 64;
 
 /**
- * Words of binary data `b` (a multiple of 4 bytes, little endian) in a fresh
- * array of `capacity` >= its length. A small array is copied word by word:
- * V8 keeps a small typed array inside its object until its `.buffer` is
- * taken, and taking it costs an allocation of its own (most stacks and
- * frames of a tree are small).
+ * The n words of binary data at b[at..] (little endian) in a fresh array of
+ * `capacity` >= n. A small array is copied word by word: V8 keeps a small
+ * typed array inside its object until its `.buffer` is taken, and taking it
+ * costs an allocation of its own (most stacks and frames of a tree are small).
  */
-function wordsIn(b: Uint8Array, capacity: number): Int32Array {
+function wordsIn(b: Uint8Array, at: number, n: number, capacity: number): Int32Array {
   const a = new Int32Array(capacity);
-  const n = b.length >> 2;
-  if (n > SMALL_WORDS) new Uint8Array(a.buffer, 0, b.length).set(b);
-  else for (let i = 0, o = 0; i < n; i++, o += 4) a[i] = b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24);
+  if (n > SMALL_WORDS) new Uint8Array(a.buffer, 0, 4 * n).set(b.subarray(at, at + 4 * n));
+  else for (let i = 0, o = at; i < n; i++, o += 4) a[i] = b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24);
   return a;
 }
 
@@ -196,24 +263,35 @@ class Slack {
   }
 }
 
-/** Builds the processes of a records array (preorder, children in handle order); returns them in preorder. */
-function buildTree(r: Reader, x: unknown, modules: readonly Module[], maxDepth: number, memMax: number, slack: Slack, at: string): Process[] {
-  const recs = r.array(x, at);
-  if (recs.length === 0) r.fail("image.shape", "a tree has at least one process", at);
+/**
+ * Builds the processes of the records array at `c`'s position (preorder,
+ * children in handle order), read in place; returns them in preorder, `c`
+ * past the array.
+ */
+function buildTree(r: Reader, c: WireReader, modules: readonly Module[], maxDepth: number, memMax: number, slack: Slack, at: string): Process[] {
+  const nrecs = r.arrayAt(c, at);
+  if (nrecs === 0) r.fail("image.shape", "a tree has at least one process", at);
   const procs: Process[] = [];
   const here = new Place(at);
   // Open parents: process, children still to come, last child handle.
   const open: { p: Process; path: string; left: number; last: number }[] = [];
-  for (let i = 0; i < recs.length; i++) {
+  for (let i = 0; i < nrecs; i++) {
     while (open.length > 0 && open[open.length - 1].left === 0) open.pop();
     const parentEntry = open.length > 0 ? open[open.length - 1] : null;
-    if (i > 0 && parentEntry === null) r.fail("image.tree", `${recs.length - i} record(s) after the end of the tree`, `${at} record ${i}`);
+    if (i > 0 && parentEntry === null) r.fail("image.tree", `${nrecs - i} record(s) after the end of the tree`, `${at} record ${i}`);
     const parent = parentEntry?.p ?? null;
-    const item = recs[i];
     // Where the record is (its path) is known once its handle is; the strings are made only on failure.
-    const rec = Array.isArray(item) && item.length === RECORD_FIELDS ? item : r.array(item, `${at} record ${i}`, RECORD_FIELDS);
-    const h = rec[F.handle];
-    const handle = typeof h === "number" && Number.isInteger(h) && h >= 0 && h <= IMAGE_LIMITS.handle ? h : r.int(h, 0, IMAGE_LIMITS.handle, `${at} record ${i} handle`);
+    const recAt = c.pos;
+    if (c.array() !== RECORD_FIELDS) {
+      c.pos = recAt;
+      r.arrayAt(c, `${at} record ${i}`, RECORD_FIELDS);
+    }
+    const hAt = c.pos;
+    let handle = c.number();
+    if (!(Number.isInteger(handle) && handle >= 0 && handle <= IMAGE_LIMITS.handle)) {
+      c.pos = hAt;
+      handle = r.intAt(c, 0, IMAGE_LIMITS.handle, `${at} record ${i} handle`);
+    }
     here.parentPath = parentEntry ? parentEntry.path : null;
     here.handle = handle;
     if (parent === null && handle !== 0) r.fail("image.handle", "the root of an image has handle 0", here.at("handle"));
@@ -223,56 +301,61 @@ function buildTree(r: Reader, x: unknown, modules: readonly Module[], maxDepth: 
       parentEntry.left--;
       parentEntry.last = handle;
     }
-    const mod = modules[r.int(rec[F.module], 0, modules.length - 1, here.at("module"))];
-    const entry = r.int(rec[F.entry], 0, mod.functions.length - 1, here.at("entry"));
-    const status = r.int(rec[F.status], 0, 6, here.at("status"));
-    const value = r.int(rec[F.value], MIN_I32, MAX_I32, here.at("value"));
-    const fk = rec[F.faultKind];
-    const faultKind = fk === null ? null : r.str(fk, IMAGE_LIMITS.nameLength, here.at("faultKind"));
-    const faultDetail = r.str(rec[F.faultDetail], IMAGE_LIMITS.detailLength, here.at("faultDetail"));
-    const need = r.int(rec[F.need], 0, Number.MAX_SAFE_INTEGER, here.at("need"));
+    const mod = modules[r.intAt(c, 0, modules.length - 1, here.at("module"))];
+    const entry = r.intAt(c, 0, mod.functions.length - 1, here.at("entry"));
+    const status = r.intAt(c, 0, 6, here.at("status"));
+    const value = r.intAt(c, MIN_I32, MAX_I32, here.at("value"));
+    const faultKind = c.nil() ? null : r.strAt(c, IMAGE_LIMITS.nameLength, here.at("faultKind"));
+    const faultDetail = r.strAt(c, IMAGE_LIMITS.detailLength, here.at("faultDetail"));
+    const need = r.intAt(c, 0, Number.MAX_SAFE_INTEGER, here.at("need"));
     let request: Process["request"] = null;
-    if (rec[F.request] !== null) {
-      const req = r.array(rec[F.request], here.at("request"), 2);
-      const cap = r.str(req[0], IMAGE_LIMITS.nameLength, here.at("request"));
-      const args = r.array(req[1], here.at("request"));
-      if (args.length > MAX_CAP_ARGS) r.fail("image.shape", `more than ${MAX_CAP_ARGS} arguments`, here.at("request"));
-      request = { cap, args: args.map((a) => words(r.bin(a, here.at("request"), 4))) };
+    if (!c.nil()) {
+      r.arrayAt(c, here.at("request"), 2);
+      const cap = r.strAt(c, IMAGE_LIMITS.nameLength, here.at("request"));
+      const nargs = r.arrayAt(c, here.at("request"));
+      if (nargs > MAX_CAP_ARGS) r.fail("image.shape", `more than ${MAX_CAP_ARGS} arguments`, here.at("request"));
+      const args: Int32Array[] = [];
+      for (let k = 0; k < nargs; k++) args.push(words(r.binAt(c, here.at("request"), 4)));
+      request = { cap, args };
     }
-    const answer = r.int(rec[F.answer], MIN_I32, MAX_I32, here.at("answer"));
-    const waiting = r.int(rec[F.waiting], 0, IMAGE_LIMITS.handle, here.at("waiting"));
-    const inboxBytes = r.bin(rec[F.inbox], here.at("inbox"), 4);
-    const pc = r.int(rec[F.pc], 0, mod.code.length - 1, here.at("pc"));
-    const bp = r.int(rec[F.bp], 0, MAX_I32, here.at("bp"));
-    const stackBytes = r.bin(rec[F.stack], here.at("stack"), 4);
-    const frameBytes = r.bin(rec[F.frames], here.at("frames"), 12);
-    const memBytes = r.bin(rec[F.mem], here.at("mem"), 4);
-    if (memBytes.length / 4 > memMax) r.fail("image.memory", `${memBytes.length / 4} words exceed the runtime's ${memMax}`, here.at("mem"));
-    const gasLimit = r.int(rec[F.gasLimit], 0, Number.MAX_SAFE_INTEGER, here.at("gasLimit"));
-    const gasUsed = r.int(rec[F.gasUsed], 0, Number.MAX_SAFE_INTEGER, here.at("gasUsed"));
-    const memLimit = r.int(rec[F.memLimit], 0, Number.MAX_SAFE_INTEGER, here.at("memLimit"));
-    const memUsed = r.int(rec[F.memUsed], 0, Number.MAX_SAFE_INTEGER, here.at("memUsed"));
-    const caps = r.names(rec[F.caps], here.at("caps"));
-    const traps = r.names(rec[F.traps], here.at("traps"));
-    const nextHandle = r.int(rec[F.nextHandle], 1, IMAGE_LIMITS.handle, here.at("nextHandle"));
-    const nchildren = r.int(rec[F.children], 0, recs.length - 1 - i, here.at("children"));
+    const answer = r.intAt(c, MIN_I32, MAX_I32, here.at("answer"));
+    const waiting = r.intAt(c, 0, IMAGE_LIMITS.handle, here.at("waiting"));
+    // Binary fields as spans of the input (views are made only for what is kept as it is: memory, inbox).
+    const inboxAt = r.binSpanAt(c, here.at("inbox"), 4);
+    const inboxEnd = c.pos;
+    const pc = r.intAt(c, 0, mod.code.length - 1, here.at("pc"));
+    const bp = r.intAt(c, 0, MAX_I32, here.at("bp"));
+    const stackAt = r.binSpanAt(c, here.at("stack"), 4);
+    const sp = (c.pos - stackAt) >> 2;
+    const framesAt = r.binSpanAt(c, here.at("frames"), 12);
+    const fp = (c.pos - framesAt) >> 2;
+    const memAt = r.binSpanAt(c, here.at("mem"), 4);
+    const memEnd = c.pos;
+    if ((memEnd - memAt) / 4 > memMax) r.fail("image.memory", `${(memEnd - memAt) / 4} words exceed the runtime's ${memMax}`, here.at("mem"));
+    const gasLimit = r.intAt(c, 0, Number.MAX_SAFE_INTEGER, here.at("gasLimit"));
+    const gasUsed = r.intAt(c, 0, Number.MAX_SAFE_INTEGER, here.at("gasUsed"));
+    const memLimit = r.intAt(c, 0, Number.MAX_SAFE_INTEGER, here.at("memLimit"));
+    const memUsed = r.intAt(c, 0, Number.MAX_SAFE_INTEGER, here.at("memUsed"));
+    const caps = r.namesAt(c, here.at("caps"));
+    const traps = r.namesAt(c, here.at("traps"));
+    const nextHandle = r.intAt(c, 1, IMAGE_LIMITS.handle, here.at("nextHandle"));
+    const nchildren = r.intAt(c, 0, nrecs - 1 - i, here.at("children"));
 
     const depth = parent ? parent.depth + 1 : 0;
     if (depth > maxDepth) r.fail("image.depth", `depth ${depth} exceeds the limit of ${maxDepth}`, here.at(""));
     // Capacities: the top frame's function is checked here, before anything is allocated for it.
-    const fp = frameBytes.length / 4;
-    const sp = stackBytes.length / 4;
+    const b = c.bytes;
     let capacity = Math.max(16, sp);
     if (fp > 0) {
-      const fr = new DataView(frameBytes.buffer, frameBytes.byteOffset, frameBytes.byteLength);
-      const top = fr.getInt32(frameBytes.length - 4, true);
+      const top = wordAt(b, framesAt, fp - Frame.Words + Frame.Fn);
       if (top < 0 || top >= mod.functions.length) r.fail("image.frames", `the top frame's function #${top} does not exist`, here.at("frames"));
       capacity = Math.max(capacity, bp + mod.nlocals[top] + mod.maxStack[top]);
       // A caller's frame may reach past its callee's (a RET does not grow the stack): every
       // frame's whole extent. Bases above bp or unknown functions cannot verify (verifyTree).
-      for (let k = 0; k + 3 < fp; k += 3) {
-        const fn = fr.getInt32(4 * (k + 2), true);
-        const base = fr.getInt32(4 * (k + 4), true);
+      for (let k = 0; k + Frame.Words < fp; k += Frame.Words) {
+        // Frame k's function, and its base: the saved base of the frame above it.
+        const fn = wordAt(b, framesAt, k + Frame.Fn);
+        const base = wordAt(b, framesAt, k + Frame.Words + Frame.Bp);
         if (fn >= 0 && fn < mod.functions.length && base >= 0 && base <= bp)
           capacity = Math.max(capacity, base + mod.nlocals[fn] + mod.maxStack[fn]);
       }
@@ -280,21 +363,21 @@ function buildTree(r: Reader, x: unknown, modules: readonly Module[], maxDepth: 
     const frameCapacity = Math.max(MIN_FRAMES, fp);
     slack.take(capacity - sp + frameCapacity - fp, here.at("stack"));
     // Constructed without arguments (a small stack); every register is set from the record.
-    const p = new Process(mod, entry, [], memBytes.length > 0 ? words(memBytes) : NO_MEMORY, gasLimit, memLimit, caps, traps, parent, handle);
+    const p = new Process(mod, entry, NO_ARGS, memEnd > memAt ? words(b.subarray(memAt, memEnd)) : NO_MEMORY, gasLimit, memLimit, caps, traps, parent, handle);
     p.status = status;
     p.value = value;
-    p.faultKind = faultKind as Process["faultKind"];
-    p.faultDetail = faultDetail;
+    if (faultKind !== null) p.faultKind = faultKind as Process["faultKind"];
+    if (faultDetail !== "") p.faultDetail = faultDetail;
     p.need = need;
     p.request = request;
     p.answer = answer;
     p.waiting = waiting;
-    p.inbox = inboxBytes.length > 0 ? words(inboxBytes) : null;
+    if (inboxEnd > inboxAt) p.inbox = words(b.subarray(inboxAt, inboxEnd));
     p.pc = pc;
     p.bp = bp;
-    p.stack = wordsIn(stackBytes, capacity);
+    p.stack = wordsIn(b, stackAt, sp, capacity);
     p.sp = sp;
-    p.frames = wordsIn(frameBytes, frameCapacity);
+    p.frames = wordsIn(b, framesAt, fp, frameCapacity);
     p.fp = fp;
     p.gasUsed = gasUsed;
     p.memUsed = memUsed;
@@ -307,15 +390,22 @@ function buildTree(r: Reader, x: unknown, modules: readonly Module[], maxDepth: 
   return procs;
 }
 
-function readModules(r: Reader, x: unknown, body: Uint8Array, known?: (digest: string) => Module | undefined): Module[] {
+/** Word k of the little-endian binary data at b[at..]. */
+function wordAt(b: Uint8Array, at: number, k: number): number {
+  const o = at + 4 * k;
+  return b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24);
+}
+
+/** The modules part: `x` its value, `bytes` its encoding. */
+function readModules(r: Reader, x: unknown, bytes: Uint8Array, known?: (digest: string) => Module | undefined): Module[] {
   const list = r.array(x, "modules");
   if (list.length === 0 || list.length > IMAGE_LIMITS.modules) r.fail("image.shape", `an image holds 1..${IMAGE_LIMITS.modules} modules`, "modules");
-  const spans = known ? elementSpans(body, [B.modules]) : [];
+  const spans = known ? elementSpans(bytes, []) : [];
   const mods: Module[] = [];
   for (let i = 0; i < list.length; i++) {
     const at = `module ${i}`;
     // A module's digest is the SHA-256 of its canonical bytes: equal bytes, the same verified module.
-    let m = known ? known(hex(sha256(body.subarray(spans[i][0], spans[i][1])))) : undefined;
+    let m = known ? known(hex(sha256(bytes.subarray(spans[i][0], spans[i][1])))) : undefined;
     try {
       m ??= verify(moduleFromWire(list[i], `${r.where}: ${at}`));
     } catch (e) {
@@ -367,7 +457,7 @@ interface TreeContext {
 }
 
 /** A checkpoint's tree records: built and verified (its root may stand mid-run). */
-function checkpointProcs(r: Reader, x: unknown, modules: readonly Module[], ctx: TreeContext, at: string, files?: unknown): Process[] {
+function checkpointProcs(r: Reader, x: WireReader, modules: readonly Module[], ctx: TreeContext, at: string, files?: unknown): Process[] {
   const procs = buildTree(r, x, modules, ctx.maxDepth, ctx.memMax, ctx.slack, at);
   if (files !== undefined) {
     const tree = readFiles(files, (message, where) => r.fail("image.shape", message, `${at} ${where}`));
@@ -376,6 +466,14 @@ function checkpointProcs(r: Reader, x: unknown, modules: readonly Module[], ctx:
   }
   verifyTree(procs, `${r.where}: ${at}`, true);
   return procs;
+}
+
+/** A reader at element `k` of the array at bytes[start, end) (scanned already). */
+function elementAt(bytes: Uint8Array, start: number, end: number, k: number, where: string): WireReader {
+  const c = new WireReader(bytes, start, end, where);
+  c.array();
+  for (let i = 0; i < k; i++) c.skip(IMAGE_LIMITS.nesting);
+  return c;
 }
 
 /** A checkpoint's fields: five, or six when its root owned files. */
@@ -408,7 +506,7 @@ function readDebug(r: Reader, x: unknown, body: Uint8Array, byDigest: ReadonlyMa
       if (!m) r.fail("image.shape", `names a module the image does not hold`, `${at} modules`);
       return m;
     });
-    const procs = checkpointProcs(r, c[4], mods, ctx, at, c[5]);
+    const procs = checkpointProcs(r, elementAt(body, spans[i][0], spans[i][1], 4, r.where), mods, ctx, at, c[5]);
     const root = procs[0];
     if (root.gasUsed > where) r.fail("image.shape", `the tree used ${root.gasUsed} gas, past its place at ${where}`, `${at} tree`);
     used.push(...procs);
@@ -440,7 +538,7 @@ export function checkpointTree(c: Checkpoint, opts: DecodeOptions = {}): Process
   const r = new Reader(opts.where ?? "checkpoint");
   const wire = checkpointFields(r, unpackChecked(c.bytes, IMAGE_LIMITS.nesting, r.where), "checkpoint");
   const slack = new Slack(r, IMAGE_LIMITS.stackSlack + c.bytes.length);
-  return checkpointProcs(r, wire[4], c.modules, { maxDepth: opts.maxDepth ?? 4096, memMax: opts.memMax ?? 1 << 28, slack }, `checkpoint at ${c.at}`, wire[5])[0];
+  return checkpointProcs(r, elementAt(c.bytes, 0, c.bytes.length, 4, r.where), c.modules, { maxDepth: opts.maxDepth ?? 4096, memMax: opts.memMax ?? 1 << 28, slack }, `checkpoint at ${c.at}`, wire[5])[0];
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -458,43 +556,89 @@ export function decodeImage(bytes: Uint8Array, opts: DecodeOptions = {}): Decode
   const actual = sha256(bodyBytes);
   if (!sameBytes(actual, digest))
     r.fail("image.digest", `content digest mismatch: the image says ${hex(digest).slice(0, 16)}…, its content hashes to ${hex(actual).slice(0, 16)}… (corrupted)`);
-  const body = r.array(unpackChecked(bodyBytes, IMAGE_LIMITS.nesting, r.where), "body", BODY_FIELDS + version - IMAGE_VERSION);
-  const runtime = r.str(body[B.runtime], IMAGE_LIMITS.runtimeLength, "runtime");
-  const policy = r.digest(body[B.policy], "policy");
-  const modules = readModules(r, body[B.modules], bodyBytes, opts.known);
-  const slack = new Slack(r, IMAGE_LIMITS.stackSlack + bytes.length);
-  const procs = buildTree(r, body[B.tree], modules, maxDepth, memMax, slack, "tree");
+  // The body is read in place, field by field: the process trees by buildTree, the other (small)
+  // fields scanned and unpacked. A body that fails anywhere is first scanned whole, so a structural
+  // error is reported as such wherever it is, as when the whole body was scanned before anything else.
+  try {
+    return decodeBody(r, bytes.length, bodyBytes, digest, version, maxDepth, memMax, opts.known);
+  } catch (e) {
+    if (e instanceof RarError) scan(bodyBytes, IMAGE_LIMITS.nesting, r.where);
+    throw e;
+  }
+}
+
+function decodeBody(
+  r: Reader,
+  size: number,
+  bodyBytes: Uint8Array,
+  digest: Uint8Array,
+  version: number,
+  maxDepth: number,
+  memMax: number,
+  known: DecodeOptions["known"],
+): DecodedImage {
+  const c = new WireReader(bodyBytes, 0, bodyBytes.length, r.where);
+  const fields = r.arrayAt(c, "body", BODY_FIELDS + version - IMAGE_VERSION);
+  // Nesting inside a body field: one level less than the body's.
+  const nesting = IMAGE_LIMITS.nesting - 1;
+  /** The span of the next field, skipped (checked as scan() checks it). */
+  const span = (): [number, number] => {
+    const from = c.pos;
+    c.skip(nesting);
+    return [from, c.pos];
+  };
+  const field = (at: [number, number]): unknown => unpackSpan(bodyBytes, at[0], at[1], r.where);
+  const runtime = r.strAt(c, IMAGE_LIMITS.runtimeLength, "runtime");
+  const policy = r.digestAt(c, "policy");
+  const originAt = span();
+  const modulesAt = span();
+  const modules = readModules(r, field(modulesAt), bodyBytes.subarray(modulesAt[0], modulesAt[1]), known);
+  const slack = new Slack(r, IMAGE_LIMITS.stackSlack + size);
+  const procs = buildTree(r, c, modules, maxDepth, memMax, slack, "tree");
+  const traceAt = span();
+  const debugAt = fields > B.debug ? span() : null;
+  const filesAt = fields > B.files ? span() : null;
+  if (c.pos !== bodyBytes.length) throw new RarError("image.trailing", `${bodyBytes.length - c.pos} bytes after the end of the value`, r.where);
   // The root's files are part of its footprint: attached before the budgets are checked.
-  if (version === IMAGE_VERSION_FILES) {
-    const files = readFiles(body[B.files], (message, at) => r.fail("image.shape", message, at));
+  if (filesAt !== null) {
+    const files = readFiles(field(filesAt), (message, at) => r.fail("image.shape", message, at));
     if (files.empty) r.fail("image.shape", "a files part that holds nothing (such images have none)", "files");
     procs[0].files = files;
   }
   verifyTree(procs, r.where);
 
-  const originWire = r.array(body[B.origin], "origin", 2);
-  const originDigest = r.digest(originWire[0], "origin digest");
+  const o = new WireReader(bodyBytes, originAt[0], originAt[1], r.where);
+  r.arrayAt(o, "origin", 2);
+  const originDigest = r.digestAt(o, "origin digest");
   let originRoot: Process | null = null;
   let originProcs: Process[] = [];
-  if (originWire[1] !== null) {
-    originProcs = buildTree(r, originWire[1], modules, maxDepth, memMax, slack, "origin");
+  if (!o.nil()) {
+    originProcs = buildTree(r, o, modules, maxDepth, memMax, slack, "origin");
     verifyTree(originProcs, `${r.where}: origin`);
     originRoot = originProcs[0];
     if (originProcs.length !== 1 || originRoot.fp !== 0 || originRoot.status !== 0)
       r.fail("image.origin", "the initial state is one process that has not started", "origin");
   }
-  const trace = readTrace(r, body[B.trace]);
+  const trace = readTrace(r, field(traceAt));
   const byDigest = new Map(modules.map((m) => [m.digest, m]));
   const checkpointed: Process[] = [];
-  const debug = version === IMAGE_VERSION || (version === IMAGE_VERSION_FILES && body[B.debug] === null) ? null : readDebug(r, body[B.debug], bodyBytes, byDigest, trace.events.length, { maxDepth, memMax, slack }, checkpointed);
+  const debugWire = debugAt === null ? null : field(debugAt);
+  // A version 3 image without a debug part has nil there; a version 2 image has one.
+  const debug = debugAt === null || (debugWire === null && version === IMAGE_VERSION_FILES) ? null : readDebug(r, debugWire, bodyBytes, byDigest, trace.events.length, { maxDepth, memMax, slack }, checkpointed);
 
   // Every module is run by some process (of the tree, the origin or a checkpoint) or linked by one that is.
   const used = new Set<string>();
   const todo: Module[] = [];
-  for (const p of [...procs, ...originProcs, ...checkpointed]) {
-    if (!used.has(p.module.digest)) {
-      used.add(p.module.digest);
-      todo.push(p.module);
+  for (const list of [procs, originProcs, checkpointed]) {
+    // Processes of a tree mostly run one module: looked up only where it changes.
+    let last: Module | null = null;
+    for (const p of list) {
+      if (p.module === last) continue;
+      last = p.module;
+      if (!used.has(last.digest)) {
+        used.add(last.digest);
+        todo.push(last);
+      }
     }
   }
   while (todo.length > 0) {

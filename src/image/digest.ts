@@ -17,7 +17,7 @@ import { bytesToHex } from "@noble/hashes/utils";
 import type { Process } from "../process/process.js";
 import type { Module } from "../vm/module.js";
 import { STATE_VERSION, POLICY_TAG, STATE_TAG, type TraceSlot, HOST_EVENT_KINDS } from "./format.js";
-import { modulesOf, writeTree } from "./records.js";
+import { modulesOf, preorder, writeTree } from "./records.js";
 import { WireWriter } from "./wire.js";
 import { writeFiles } from "./files.js";
 
@@ -51,13 +51,14 @@ export function policyDigest(grants: readonly string[], policyText: string): Uin
  * trace events that are not host actions, and the root's files.
  */
 export function stateDigest(root: Process, trace: TraceSlot, resolve: (digest: string) => Module | undefined): Uint8Array {
-  const modules = modulesOf([root], resolve);
+  const procs = preorder(root);
+  const modules = modulesOf([procs], resolve);
   // The root's files are state; a tree without any is encoded as before files existed.
   const files = root.files && !root.files.empty ? root.files : null;
   const w = new WireWriter().array(files ? 6 : 5).str(STATE_TAG).int(STATE_VERSION).array(modules.length);
   for (const m of modules) w.str(m.digest);
   const index = new Map(modules.map((m, i) => [m.digest, i]));
-  writeTree(w, root, index, true);
+  writeTree(w, procs, index, true);
   const events = trace.events.filter((e) => !HOST_EVENT_KINDS.has(e[0]));
   w.array(events.length);
   for (const e of events) w.value(e);

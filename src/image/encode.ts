@@ -13,7 +13,7 @@ import { sha256Chunks } from "./digest.js";
 import { writeDebug } from "./debug.js";
 import { BODY_FIELDS, IMAGE_MAGIC, IMAGE_VERSION, IMAGE_VERSION_DEBUG, IMAGE_VERSION_FILES, type ImageMeta } from "./format.js";
 import { writeFiles } from "./files.js";
-import { modulesOf, writeTree } from "./records.js";
+import { modulesOf, preorder, writeTree } from "./records.js";
 import { WireWriter } from "./wire.js";
 
 /** fixarray(4), fixstr "rimg", fixint version, bin8 of 32 digest bytes, bin32 length of the body. */
@@ -27,16 +27,18 @@ export const HEADER_BYTES = 1 + 1 + IMAGE_MAGIC.length + 1 + 2 + 32 + 5;
 export function encodeImage(root: Process, meta: ImageMeta, resolve: (digest: string) => Module | undefined): Uint8Array {
   const origin = meta.origin.root;
   const debug = meta.debug ?? null;
-  const modules = modulesOf(origin ? [root, origin] : [root], resolve, debug ? debug.checkpoints.flatMap((c) => c.modules) : []);
+  const procs = preorder(root);
+  const originProcs = origin ? preorder(origin) : null;
+  const modules = modulesOf(originProcs ? [procs, originProcs] : [procs], resolve, debug ? debug.checkpoints.flatMap((c) => c.modules) : []);
   const index = new Map(modules.map((m, i) => [m.digest, i]));
   const files = root.files && !root.files.empty ? root.files : null;
   const w = new WireWriter().array(files ? BODY_FIELDS + 2 : debug ? BODY_FIELDS + 1 : BODY_FIELDS).str(meta.runtime).bin(meta.policy);
   w.array(2).bin(meta.origin.digest);
-  if (origin) writeTree(w, origin, index, false);
+  if (originProcs) writeTree(w, originProcs, index, false);
   else w.nil();
   w.array(modules.length);
   for (const m of modules) w.raw(m.bytes);
-  writeTree(w, root, index, false);
+  writeTree(w, procs, index, false);
   w.array(2).bin(meta.trace.head).array(meta.trace.events.length);
   for (const e of meta.trace.events) w.value(e);
   if (debug) writeDebug(w, debug);

@@ -36,11 +36,11 @@ export function preorder(root: Process): Process[] {
 }
 
 /**
- * The modules an image of these trees needs: every module a process runs (and
- * the `extra` ones: its checkpoints') and, transitively, the linked modules
- * `resolve` knows, each once, sorted by digest.
+ * The modules an image of these trees (each given in preorder) needs: every
+ * module a process runs (and the `extra` ones: its checkpoints') and,
+ * transitively, the linked modules `resolve` knows, each once, sorted by digest.
  */
-export function modulesOf(roots: readonly Process[], resolve: (digest: string) => Module | undefined, extra: readonly Module[] = []): Module[] {
+export function modulesOf(trees: readonly (readonly Process[])[], resolve: (digest: string) => Module | undefined, extra: readonly Module[] = []): Module[] {
   const found = new Map<string, Module>();
   const todo: Module[] = [];
   const add = (m: Module): void => {
@@ -48,7 +48,15 @@ export function modulesOf(roots: readonly Process[], resolve: (digest: string) =
     found.set(m.digest, m);
     todo.push(m);
   };
-  for (const r of roots) for (const p of preorder(r)) add(p.module);
+  for (const procs of trees) {
+    // Processes of a tree mostly run one module: look up only where it changes.
+    let last: Module | null = null;
+    for (const p of procs) {
+      if (p.module === last) continue;
+      last = p.module;
+      add(last);
+    }
+  }
   for (const m of extra) add(m);
   while (todo.length > 0) {
     const m = todo.pop() as Module;
@@ -61,16 +69,22 @@ export function modulesOf(roots: readonly Process[], resolve: (digest: string) =
 }
 
 /**
- * Writes the tree of `root` as an array of records. `index` maps module
- * digests to positions in the image's module list. In state mode (for the
- * execution-state digest) the limits and `need` are written as nil.
+ * Writes a tree, given in preorder (procs[0] its root: preorder()), as an
+ * array of records. `index` maps module digests to positions in the image's
+ * module list. In state mode (for the execution-state digest) the limits and
+ * `need` are written as nil.
  */
-export function writeTree(w: WireWriter, root: Process, index: ReadonlyMap<string, number>, state: boolean): void {
-  const procs = preorder(root);
+export function writeTree(w: WireWriter, procs: readonly Process[], index: ReadonlyMap<string, number>, state: boolean): void {
+  const root = procs[0];
   w.array(procs.length);
+  let lastModule: Module | null = null;
+  let mi = -1;
   for (const p of procs) {
-    const mi = index.get(p.module.digest);
-    if (mi === undefined) throw new Error(`internal: module ${p.module.digest} missing from the image's module list`);
+    if (p.module !== lastModule) {
+      lastModule = p.module;
+      mi = index.get(p.module.digest) ?? -1;
+      if (mi < 0) throw new Error(`internal: module ${p.module.digest} missing from the image's module list`);
+    }
     w.array(RECORD_FIELDS)
       .int(p === root ? 0 : p.handle)
       .int(mi)
@@ -98,10 +112,13 @@ export function writeTree(w: WireWriter, root: Process, index: ReadonlyMap<strin
     if (state) w.nil();
     else w.int(p.memLimit);
     w.int(p.memUsed);
-    w.array(p.caps.length);
-    for (const c of p.caps) w.str(c);
-    w.array(p.traps.length);
-    for (const t of p.traps) w.str(t);
+    // Indexed loops: grant lists are of several shapes (shared, frozen), where for-of is slow.
+    const caps = p.caps;
+    w.array(caps.length);
+    for (let i = 0; i < caps.length; i++) w.str(caps[i]);
+    const traps = p.traps;
+    w.array(traps.length);
+    for (let i = 0; i < traps.length; i++) w.str(traps[i]);
     w.int(p.nextHandle).int(p.children.size);
   }
 }

@@ -123,9 +123,11 @@ function checkProcess(p: Process, where: string): void {
   }
 }
 
+const memUsedOf = (p: Process): number => p.memUsed;
+
 /** The first grant of `child` that `parent` does not cover (same family, scope within one it holds), or null. */
 function uncovered(child: readonly string[], parent: readonly string[]): string | null {
-  for (const c of child) if (!capCovers(parent, c)) return c;
+  for (let i = 0; i < child.length; i++) if (!capCovers(parent, child[i])) return child[i];
   return null;
 }
 
@@ -161,7 +163,7 @@ export function verifyTree(procs: readonly Process[], where: string, running = f
   for (let i = procs.length - 1; i >= 0; i--) {
     const p = procs[i];
     let words = p.ownFootprint();
-    for (const c of p.children.list()) words += c.memUsed;
+    if (p.children.size > 0) words += p.children.sum(memUsedOf);
     if (p.memUsed !== words)
       fail(where, p, "memUsed", "image.budget", `footprint is ${words} words (own ${p.ownFootprint()}, ${PROCESS_WORDS} of them bookkeeping), the image says ${p.memUsed}`);
     if (p.gasUsed > p.gasLimit) fail(where, p, "gasUsed", "image.budget", `used ${p.gasUsed} gas of a limit of ${p.gasLimit}`);

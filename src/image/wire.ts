@@ -7,7 +7,9 @@
 // Reading untrusted bytes: scan() (src/vm/scan.ts) walks the structure
 // iteratively (no recursion), checks every declared length against the bytes
 // that remain and the nesting depth, and admits only the types the format
-// uses. Only then do the bytes go to msgpackr.
+// uses. Only then do the bytes go to msgpackr. Process records are instead
+// read in place by a WireReader, which makes the same checks value by value
+// as it reads them (no scan, no intermediate values: image/decode.ts).
 
 import { RarError } from "../vm/errors.js";
 import { packr } from "../vm/module.js";
@@ -60,6 +62,16 @@ export class WireWriter {
 
   /** A safe integer: the shortest int form; float64 outside the int32/uint32 range (what msgpackr reads back as a number). */
   int(n: number): this {
+    // The common case (small counts, statuses, handles): one byte, room permitting. The rest
+    // in its own method, so that this one is small enough to be inlined where it is called.
+    if (n >= 0 && n < 0x80 && this.pos < this.buf.length) {
+      this.buf[this.pos++] = n;
+      return this;
+    }
+    return this.intForm(n);
+  }
+
+  private intForm(n: number): this {
     this.room(9);
     const b = this.buf;
     const v = this.view;
@@ -298,6 +310,220 @@ export function unpackChecked(bytes: Uint8Array, maxDepth: number, where: string
   scan(bytes, maxDepth, where);
   try {
     return packr.unpack(bytes);
+  } catch (e) {
+    throw new RarError("image.msgpack", `not valid msgpack (${(e as Error).message})`, where);
+  }
+}
+
+const utf8Decoder = new TextDecoder();
+
+/**
+ * Reads msgpack values in place from untrusted bytes, one at a time, for a
+ * decoder that walks a known layout (process records: image/decode.ts), so
+ * no intermediate value is built. It admits what scan() admits: every
+ * declared length is checked against the bytes that remain before anything
+ * is read or allocated, and only the types rar's formats use are read. A
+ * value of another type than the caller asks for is not consumed (the caller
+ * names it in its error: describe()). Errors are those scan() raises.
+ */
+export class WireReader {
+  pos: number;
+  private readonly dv: DataView;
+
+  constructor(
+    readonly bytes: Uint8Array,
+    start: number,
+    readonly end: number,
+    readonly where: string,
+  ) {
+    this.pos = start;
+    this.dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  private truncated(k: number, what: string, at: number): never {
+    throw new RarError("image.truncated", `truncated: ${what} at byte ${at} needs ${k} bytes, ${this.end - at} remain`, this.where);
+  }
+
+  /** The type byte of the next value (not consumed). */
+  peek(): number {
+    if (this.pos >= this.end) this.truncated(1, "a value", this.pos);
+    return this.bytes[this.pos];
+  }
+
+  /** Consumes a nil; false (nothing consumed) when the next value is something else. */
+  nil(): boolean {
+    if (this.peek() !== 0xc0) return false;
+    this.pos++;
+    return true;
+  }
+
+  /** The next value if it is a number (an integer or a float64), consumed; NaN (nothing consumed) otherwise. */
+  number(): number {
+    const t = this.peek();
+    if (t <= 0x7f) {
+      this.pos++;
+      return t;
+    }
+    if (t >= 0xe0) {
+      this.pos++;
+      return t - 0x100;
+    }
+    const p = this.pos + 1;
+    const dv = this.dv;
+    let k: number;
+    let v: number;
+    switch (t) {
+      case 0xcc:
+        k = 1;
+        if (p + k > this.end) this.truncated(k, "an int", p);
+        v = this.bytes[p];
+        break;
+      case 0xcd:
+        k = 2;
+        if (p + k > this.end) this.truncated(k, "an int", p);
+        v = dv.getUint16(p);
+        break;
+      case 0xce:
+        k = 4;
+        if (p + k > this.end) this.truncated(k, "an int", p);
+        v = dv.getUint32(p);
+        break;
+      case 0xd0:
+        k = 1;
+        if (p + k > this.end) this.truncated(k, "an int", p);
+        v = dv.getInt8(p);
+        break;
+      case 0xd1:
+        k = 2;
+        if (p + k > this.end) this.truncated(k, "an int", p);
+        v = dv.getInt16(p);
+        break;
+      case 0xd2:
+        k = 4;
+        if (p + k > this.end) this.truncated(k, "an int", p);
+        v = dv.getInt32(p);
+        break;
+      case 0xcb:
+        k = 8;
+        if (p + k > this.end) this.truncated(k, "a float", p);
+        v = dv.getFloat64(p);
+        break;
+      default:
+        return NaN;
+    }
+    this.pos = p + k;
+    return v;
+  }
+
+  /** Consumes the header of an array and returns its length; -1 (nothing consumed) when the next value is not an array. */
+  array(): number {
+    const t = this.peek();
+    let len: number;
+    let p = this.pos + 1;
+    if (t >= 0x90 && t <= 0x9f) len = t & 0x0f;
+    else if (t === 0xdc) {
+      if (p + 2 > this.end) this.truncated(2, "a length", p);
+      len = this.dv.getUint16(p);
+      p += 2;
+    } else if (t === 0xdd) {
+      if (p + 4 > this.end) this.truncated(4, "a length", p);
+      len = this.dv.getUint32(p);
+      p += 4;
+    } else return -1;
+    // Every element takes at least one byte.
+    if (len > this.end - p) throw new RarError("image.truncated", `truncated: an array at byte ${p} declares ${len} elements, ${this.end - p} bytes remain`, this.where);
+    this.pos = p;
+    return len;
+  }
+
+  /** [start, end) of the payload of the next string (0xa0..) or binary (0xc4..) value, header consumed; null when it is neither. */
+  private payload(str: boolean): number {
+    const t = this.peek();
+    let len: number;
+    let p = this.pos + 1;
+    if (str && t >= 0xa0 && t <= 0xbf) len = t & 0x1f;
+    else if (t === (str ? 0xd9 : 0xc4)) {
+      if (p + 1 > this.end) this.truncated(1, "a length", p);
+      len = this.bytes[p];
+      p += 1;
+    } else if (t === (str ? 0xda : 0xc5)) {
+      if (p + 2 > this.end) this.truncated(2, "a length", p);
+      len = this.dv.getUint16(p);
+      p += 2;
+    } else if (t === (str ? 0xdb : 0xc6)) {
+      if (p + 4 > this.end) this.truncated(4, "a length", p);
+      len = this.dv.getUint32(p);
+      p += 4;
+    } else return -1;
+    if (len > this.end - p) this.truncated(len, "a string or binary", p);
+    this.pos = p + len;
+    return p;
+  }
+
+  /** The next value if it is a string, consumed; null (nothing consumed) otherwise. */
+  str(): string | null {
+    const from = this.payload(true);
+    if (from < 0) return null;
+    const b = this.bytes;
+    const to = this.pos;
+    if (to - from <= 32) {
+      let s = "";
+      for (let i = from; i < to; i++) {
+        const c = b[i];
+        if (c >= 0x80) return utf8Decoder.decode(b.subarray(from, to));
+        s += String.fromCharCode(c);
+      }
+      return s;
+    }
+    return utf8Decoder.decode(b.subarray(from, to));
+  }
+
+  /** The next value if it is binary, as a view of the input (consumed); null (nothing consumed) otherwise. */
+  bin(): Uint8Array | null {
+    const from = this.payload(false);
+    return from < 0 ? null : this.bytes.subarray(from, this.pos);
+  }
+
+  /**
+   * Where the payload of the next value starts if it is binary (consumed:
+   * the payload ends at `pos`), without making a view of it; -1 (nothing
+   * consumed) otherwise.
+   */
+  binStart(): number {
+    return this.payload(false);
+  }
+
+  /** Skips one value of any admitted type, as scan() checks it (nesting within `maxDepth`). */
+  skip(maxDepth: number): void {
+    this.pos = scanOne(this.bytes.subarray(0, this.end), this.pos, maxDepth, this.where, "image");
+  }
+
+  /** The next value, described for an error message (not consumed). */
+  describe(): string {
+    const at = this.pos;
+    try {
+      if (this.nil()) return "nil";
+      const n = this.number();
+      if (!Number.isNaN(n)) return String(n);
+      const len = this.array();
+      if (len >= 0) return `an array of ${len}`;
+      const s = this.str();
+      if (s !== null) return `a string of ${s.length}`;
+      const b = this.bin();
+      if (b !== null) return `${b.length} bytes of binary`;
+      return `msgpack type 0x${this.peek().toString(16)}`;
+    } catch {
+      return "a truncated value";
+    } finally {
+      this.pos = at;
+    }
+  }
+}
+
+/** Unpacks bytes[start, end) that scan() (or WireReader.skip) has checked. */
+export function unpackSpan(bytes: Uint8Array, start: number, end: number, where: string): unknown {
+  try {
+    return packr.unpack(bytes.subarray(start, end));
   } catch (e) {
     throw new RarError("image.msgpack", `not valid msgpack (${(e as Error).message})`, where);
   }

@@ -12,7 +12,7 @@ import type { Process } from "./process.js";
 import { Step, charge, fault, type SlowOp } from "./slow.js";
 
 /** The grant or trap set of a child given none (shared: grant arrays are replaced, never mutated). */
-const NO_CAPS = Object.freeze([]) as readonly string[] as string[];
+export const NO_CAPS = Object.freeze([]) as readonly string[] as string[];
 
 /**
  * Capability names selected by a bitmask over d's manifest (SPAWN's grant

@@ -119,6 +119,13 @@ export class Children<P extends object> {
     return out;
   }
 
+  /** The sum of `f` over the living children (without making a list of them). */
+  sum(f: (p: P) => number): number {
+    let total = 0;
+    for (const p of this.procs) if (p !== null) total += f(p);
+    return total;
+  }
+
   *keys(): IterableIterator<number> {
     for (let i = 0; i < this.handles.length; i++) if (this.procs[i] !== null) yield this.handles[i];
   }

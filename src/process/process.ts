@@ -153,6 +153,14 @@ export function rootProcess(
 /** Status names, from the status table (src/vm/status.ts). */
 export { STATUS_NAMES, type StatusName };
 
+/** A fault detail in the interpreter's form (src/vm/errors.ts detailText), made into text when first read. */
+interface PendingDetail {
+  readonly format: Detail;
+  readonly a: number;
+  readonly b: number;
+  readonly c: number;
+}
+
 /** A capability call trapped for the parent to answer. */
 export interface CapRequest {
   readonly cap: string;
@@ -183,29 +191,23 @@ export class Process {
   faultKind: FaultKind | null = null;
   /** The fault's detail as text (made from the interpreter's format and numbers when first read). */
   get faultDetail(): string {
-    if (this.detailFormat !== Detail.Text) {
-      this.detailText = detailText(this.detailFormat, this.detailA, this.detailB, this.detailC);
-      this.detailFormat = Detail.Text;
-    }
-    return this.detailText;
+    const d = this.detail;
+    if (typeof d === "string") return d;
+    return (this.detail = detailText(d.format, d.a, d.b, d.c));
   }
   set faultDetail(text: string) {
-    this.detailFormat = Detail.Text;
-    this.detailText = text;
+    this.detail = text;
   }
-  private detailText = "";
-  private detailFormat: Detail = Detail.Text;
-  private detailA = 0;
-  private detailB = 0;
-  private detailC = 0;
+  /**
+   * The detail as text, or as the interpreter reported it (a format and its
+   * numbers) until it is first read: one field, an object only for a
+   * formatted fault, so a process that never faults carries no more.
+   */
+  private detail: string | PendingDetail = "";
 
   /** Takes the detail of the fault the cpu just reported, as it is (text or format). */
   takeDetail(cpu: Cpu): void {
-    this.detailFormat = cpu.detailFormat;
-    this.detailText = cpu.detail;
-    this.detailA = cpu.detailA;
-    this.detailB = cpu.detailB;
-    this.detailC = cpu.detailC;
+    this.detail = cpu.detailFormat === Detail.Text ? cpu.detail : { format: cpu.detailFormat, a: cpu.detailA, b: cpu.detailB, c: cpu.detailC };
   }
   /** Gas or words the refused instruction needs (out_of_gas / out_of_mem). */
   need = 0;

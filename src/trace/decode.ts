@@ -82,7 +82,10 @@ class EventReader {
 
   types(x: unknown, what: string): ValueType[] {
     const s = this.str(x, TRACE_LIMITS.args, what);
-    return [...s].map((c) => LETTER_TYPE.get(c) ?? this.fail(`${what} must be letters ${LETTERS}`));
+    const out: ValueType[] = [];
+    // Letter by letter (each letter is one UTF-16 unit; anything else is refused).
+    for (let i = 0; i < s.length; i++) out.push(LETTER_TYPE.get(s[i]) ?? this.fail(`${what} must be letters ${LETTERS}`));
+    return out;
   }
 
   hostCaps(x: unknown, what: string): FieldValue["hostCaps"] {

@@ -191,7 +191,9 @@ function valueWire(v: CapValue): WireValue {
 }
 
 function letters(types: readonly ValueType[]): string {
-  return types.map((t) => TYPE_LETTER[t]).join("");
+  let s = "";
+  for (const t of types) s += TYPE_LETTER[t];
+  return s;
 }
 
 /** How each field type is written. */

@@ -1,0 +1,225 @@
+// The in-place reader of process records (src/image/wire.ts WireReader) and
+// the decoder built on it: it reads what msgpackr reads, refuses what scan()
+// refuses with the same errors, and a body that is structurally bad anywhere
+// is reported as such whichever field the decoder was reading when it failed.
+
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { decodeImage } from "../src/image/decode.js";
+import { encodeImage } from "../src/image/encode.js";
+import { F, type WireValue } from "../src/image/format.js";
+import { WireReader, WireWriter, join, scan } from "../src/image/wire.js";
+import { Children } from "../src/process/child-table.js";
+import { Session } from "../src/session.js";
+import { RarError } from "../src/vm/errors.js";
+import { packr } from "../src/vm/module.js";
+import { load } from "./helpers/asm.js";
+import { bodyOf, sealValue, sealed, unpackBody, validImages } from "./image-fuzz.js";
+
+/** Wire values of the types the format uses (float64 only for integers outside 32 bits, as the writer makes them). */
+const wireValue: fc.Arbitrary<WireValue> = fc.letrec<{ v: WireValue }>((tie) => ({
+  v: fc.oneof(
+    { depthSize: "small" },
+    fc.constant(null),
+    fc.integer({ min: -0x80000000, max: 0xffffffff }),
+    fc.maxSafeInteger(),
+    fc.string({ maxLength: 40 }),
+    fc.string({ unit: "grapheme", maxLength: 8 }),
+    fc.uint8Array({ maxLength: 300 }),
+    fc.array(tie("v"), { maxLength: 20 }),
+  ),
+})).v;
+
+/** Reads one value with a WireReader, the way the decoder walks a layout. */
+function readAll(c: WireReader): WireValue {
+  if (c.nil()) return null;
+  const n = c.number();
+  if (!Number.isNaN(n)) return n;
+  const len = c.array();
+  if (len >= 0) {
+    const out: WireValue[] = [];
+    for (let i = 0; i < len; i++) out.push(readAll(c));
+    return out;
+  }
+  const s = c.str();
+  if (s !== null) return s;
+  const b = c.bin();
+  if (b !== null) return Uint8Array.from(b);
+  throw new Error("unreachable: a value of no admitted type");
+}
+
+function encoded(v: WireValue): Uint8Array {
+  const w = new WireWriter().value(v);
+  return join(w.parts(), w.length());
+}
+
+function errorOf(f: () => unknown): RarError {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof RarError) return e;
+    throw e;
+  }
+  throw new Error("no error");
+}
+
+describe("WireReader", () => {
+  it("reads every value of the format as msgpackr does, and ends where the value ends", () => {
+    fc.assert(
+      fc.property(wireValue, (v) => {
+        const bytes = encoded(v);
+        const c = new WireReader(bytes, 0, bytes.length, "test");
+        expect(readAll(c)).toEqual(packr.unpack(bytes));
+        expect(c.pos).toBe(bytes.length);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("refuses every truncation with the error kind scan() gives, never reading past the end", () => {
+    fc.assert(
+      fc.property(wireValue, fc.nat(), (v, cut) => {
+        const bytes = encoded(v);
+        const at = cut % bytes.length;
+        const prefix = bytes.slice(0, at);
+        const scanned = errorOf(() => scan(prefix, 64, "test"));
+        const read = errorOf(() => readAll(new WireReader(prefix, 0, prefix.length, "test")));
+        expect(read.key).toBe("image.truncated");
+        expect(scanned.key).toBe("image.truncated");
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("does not consume a value of another type than asked, and describes it", () => {
+    const bytes = encoded(["ab", 5, null, new Uint8Array(3), [1, 2]]);
+    const c = new WireReader(bytes, 0, bytes.length, "test");
+    expect(c.array()).toBe(5);
+    const at = c.pos;
+    expect(Number.isNaN(c.number())).toBe(true);
+    expect(c.bin()).toBeNull();
+    expect(c.array()).toBe(-1);
+    expect(c.nil()).toBe(false);
+    expect(c.pos).toBe(at);
+    expect(c.describe()).toBe("a string of 2");
+    expect(c.str()).toBe("ab");
+    expect(c.describe()).toBe("5");
+    c.number();
+    expect(c.describe()).toBe("nil");
+    c.nil();
+    expect(c.describe()).toBe("3 bytes of binary");
+    const start = c.binStart();
+    expect(c.pos - start).toBe(3);
+    expect(c.describe()).toBe("an array of 2");
+  });
+
+  it("refuses the types the format does not use, as scan() does", () => {
+    // A map, a boolean, a float32 and an ext in place of a number.
+    for (const t of [0x80, 0xc2, 0xca, 0xd4]) {
+      const bytes = Uint8Array.of(0x91, t, 0, 0, 0, 0);
+      const c = new WireReader(bytes, 0, bytes.length, "test");
+      c.array();
+      expect(Number.isNaN(c.number())).toBe(true);
+      expect(c.describe()).toBe(`msgpack type 0x${t.toString(16)}`);
+      expect(errorOf(() => c.skip(32)).key).toBe("image.msgpack");
+    }
+  });
+});
+
+describe("decoding with records read in place", () => {
+  const nestedBody = (): WireValue[] => unpackBody(validImages()[2]);
+
+  it("re-encodes every valid image to the same bytes", () => {
+    for (const img of validImages()) {
+      const d = decodeImage(img);
+      const again = encodeImage(d.root, d.meta, (x) => d.modules.find((m) => m.digest === x));
+      expect(Buffer.compare(again, img)).toBe(0);
+    }
+  });
+
+  it("names a record of the wrong shape by its place, as before", () => {
+    const body = nestedBody();
+    (body[4] as WireValue[])[1] = [1, 2, 3];
+    const e = errorOf(() => decodeImage(sealValue(body)));
+    expect(e.key).toBe("image.shape");
+    expect(e.message).toMatch(/expected an array of 25, got an array of 3/);
+    expect(e.where).toMatch(/tree record 1/);
+  });
+
+  it("names a field of the wrong type by process and field", () => {
+    const body = nestedBody();
+    ((body[4] as WireValue[])[1] as WireValue[])[F.pc] = "x";
+    const e = errorOf(() => decodeImage(sealValue(body)));
+    expect(e.key).toBe("image.shape");
+    expect(e.message).toMatch(/got a string of 1/);
+    expect(e.where).toMatch(/process 0\.1 pc/);
+  });
+
+  it("reports a structural fault after the tree as such, even when a tree record is also wrong", () => {
+    const body = nestedBody();
+    ((body[4] as WireValue[])[1] as WireValue[])[F.pc] = "x";
+    const bytes = bodyOf(sealValue(body)).slice();
+    // The last byte of the body is in the trace (a link): make the body one byte short of it.
+    const e = errorOf(() => decodeImage(sealed(bytes.subarray(0, bytes.length - 1))));
+    expect(e.key).toBe("image.truncated");
+    // And a type the format does not use in the trace: a float32 where the last link's header is.
+    const f = bytes.slice();
+    f[f.length - 34] = 0xca;
+    expect(errorOf(() => decodeImage(sealed(f))).key).toMatch(/^image\.(msgpack|truncated|trailing)$/);
+  });
+
+  it("restores a tree of many processes with every record as it was", () => {
+    const mod = load(`.func main 0 2
+loop:   PUSH 0
+        PUSH 0
+        PUSH 1000
+        PUSH 1000
+        PUSH 0
+        PUSH 0
+        SPAWN child
+        RESUME
+        POP
+        LINC 1 1
+        LGET 1
+        PUSH 300
+        LT
+        JNZ loop
+spin:   LINC 0 1
+        JMP spin
+.func child 0
+        PUSH 7
+        YIELD
+        PUSH 0
+        RET
+`);
+    const s = Session.start(mod, { gas: 200_000, stdout: () => {} });
+    expect(s.run().status).toBe("out_of_gas");
+    const img = s.snapshot();
+    const back = Session.fromImage(img, { stdout: () => {} });
+    expect(back.root.children.size).toBe(300);
+    for (const [h, c] of back.root.children) {
+      const o = s.root.children.get(h);
+      expect(o).toBeDefined();
+      expect([c.status, c.value, c.pc, c.sp, c.fp, c.memUsed, c.gasUsed]).toEqual([o?.status, o?.value, o?.pc, o?.sp, o?.fp, o?.memUsed, o?.gasUsed]);
+      expect(c.stack.subarray(0, c.sp)).toEqual(o?.stack.subarray(0, o.sp));
+    }
+    expect(Buffer.compare(back.snapshot(), img)).toBe(0);
+  });
+});
+
+describe("Children.sum", () => {
+  it("is the sum over the living children, holes left out", () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat(1000), fc.boolean()), { maxLength: 40 }), (spec) => {
+        const t = new Children<{ w: number }>();
+        let want = 0;
+        spec.forEach(([w, kill], i) => {
+          t.set(i + 1, { w });
+          if (!kill) want += w;
+        });
+        spec.forEach(([, kill], i) => void (kill && t.delete(i + 1)));
+        expect(t.sum((p) => p.w)).toBe(want);
+      }),
+    );
+  });
+});
