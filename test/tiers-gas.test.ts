@@ -53,3 +53,32 @@ describe("bench workloads agree between tiers", () => {
     });
   }
 });
+
+describe("a run refueled in slices (as an interruptible run is) agrees between tiers", () => {
+  // Each slice stops wherever the gas runs out; the compiled tier is then entered at blocks it may
+  // never have dispatched to, and steps the interpreter to one it has (execute.ts): nothing observable changes.
+  function sliced(source: string, key: string, args: number[], tiering: SessionOptions["tiering"], slices: readonly number[]) {
+    const [entry, ...linked] = verifyBundle(compileSource(source, `${key}.ent`).modules);
+    const s = Session.start(entry, { gas: slices[0], mem: 1 << 22, caps: [], linked, args, record: false, tiering });
+    let r = s.run();
+    const stops: number[] = [];
+    for (let i = 1; r.status === "out_of_gas"; i++) {
+      stops.push(r.gasUsed);
+      s.refuel(slices[i % slices.length]);
+      r = s.run();
+    }
+    return { status: r.status, value: r.value, gasUsed: r.gasUsed, stops, image: Buffer.from(s.snapshot()).toString("base64") };
+  }
+
+  for (const w of ENT_WORKLOADS) {
+    it(`${w.key}: the same stops, value, gas and image with slices of varied sizes`, () => {
+      const args = w.args(0.002);
+      const slices = [97, 1_000, 3, 1_234, 250];
+      const plain = sliced(w.source, w.key, args, TIERS.interpreter, slices);
+      expect(plain.status).toBe("done");
+      expect(plain.value).toBe(w.native(...args));
+      expect(plain.stops.length).toBeGreaterThan(5);
+      for (const t of [TIERS.compiled, TIERS["warmed mid-run"]]) expect(sliced(w.source, w.key, args, t, slices)).toEqual(plain);
+    });
+  }
+});

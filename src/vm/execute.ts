@@ -110,7 +110,19 @@ function compileOrNull(m: Module): Compiled | null {
   }
 }
 
+/** Instructions interpreted at most, on entering compiled code, to reach a block it has run before. */
+const STEP_TO_SEEN = 512;
+
 function runCompiled(cpu: Cpu, c: Compiled): Exit {
+  // Entered at a block its chunk has never dispatched to (a run resumed where gas stopped it, say):
+  // a few instructions interpreted first usually reach one it has, so V8 need not deoptimize the chunk.
+  if (c.seen[c.leader[cpu.pc] + 1] === 0 && c.chunkOf[cpu.pc] >= 0) {
+    for (let n = 0; n < STEP_TO_SEEN && c.seen[c.leader[cpu.pc] + 1] === 0; n++) {
+      const e = stepToBlock(cpu, c);
+      if (e !== STOP) return e;
+      if (c.chunkOf[cpu.pc] < 0) break;
+    }
+  }
   for (;;) {
     const k = c.chunkOf[cpu.pc];
     if (k < 0) return interpret(cpu); // a function too large to compile

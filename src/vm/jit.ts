@@ -52,6 +52,13 @@ export interface Compiled {
   /** Per pc: the chunk whose code covers it, or -1 (function left to the interpreter). */
   readonly chunkOf: Int32Array;
   readonly chunks: readonly Chunk[];
+  /**
+   * Per block, at index block + 1: 1 once the switch has dispatched to it.
+   * A case never dispatched to is code V8 has no type feedback for: entering
+   * there after the chunk was optimized deoptimizes it (execute.ts steps to a
+   * block seen before instead). Index 0 (no block) is always 1.
+   */
+  readonly seen: Uint8Array;
 }
 
 /**
@@ -113,11 +120,13 @@ export function compileModule(m: Module): Compiled | null {
     words += size;
     blocks = findBlocks(m, i, leader, blocks);
   });
+  const seen = new Uint8Array(blocks + 1);
+  seen[0] = 1;
   const chunks = groups.map((group, k) => {
     for (const f of group) chunkOf.fill(k, m.functions[f].entry, m.functions[f].end);
-    return compileChunk(m, group, leader, fnAt);
+    return compileChunk(m, group, leader, fnAt, seen);
   });
-  return chunks.length > 0 ? { leader, chunkOf, chunks } : null;
+  return chunks.length > 0 ? { leader, chunkOf, chunks, seen } : null;
 }
 
 /** Marks block starts of function f in `leader` (numbered from `next`); returns the next number. */
@@ -141,13 +150,13 @@ function findBlocks(m: Module, f: number, leader: Int32Array, next: number): num
   return next;
 }
 
-function compileChunk(m: Module, fns: readonly number[], leader: Int32Array, fnAt: Int32Array): Chunk {
+function compileChunk(m: Module, fns: readonly number[], leader: Int32Array, fnAt: Int32Array, seen: Uint8Array): Chunk {
   const words = fns.reduce((n, f) => n + m.functions[f].end - m.functions[f].entry, 0);
   // Loops as structured code only while the chunk stays small enough for V8 to optimize: fewer copies, or none, if need be.
   let text = chunkSource(m, fns, leader, words * INLINE_PER_WORD);
   if (text.length > MAX_CHUNK_SOURCE) text = chunkSource(m, fns, leader, (words * INLINE_PER_WORD) >> 2);
   if (text.length > MAX_CHUNK_SOURCE) text = chunkSource(m, fns, leader, 0);
-  return new Function("leader", "fnAt", "growInt32", "wordGas", text)(leader, fnAt, growInt32, wordGas) as Chunk;
+  return new Function("leader", "fnAt", "seen", "growInt32", "wordGas", text)(leader, fnAt, seen, growInt32, wordGas) as Chunk;
 }
 
 /** The text of a chunk's function, with at most `inline` instructions copied into loops (see Block.inlines). */
@@ -171,6 +180,8 @@ return function chunk(cpu) {
   let gas = cpu.gas, memFree = cpu.memFree;
   const memMax = cpu.memMax;
   let exit = ${STOP};
+  // Where a stop leaves the stack (its height above bp, -1: sp as it is) and the gas it gives back.
+  let stopHeight = -1, refund = 0;
   ${vars.length > 0 ? `let ${vars.join(", ")};` : ""}
   switch (fnAt[pc]) {
     ${enter.join("\n    ")}
@@ -178,12 +189,15 @@ return function chunk(cpu) {
   // The block to run; pc is kept only where control may leave the chunk (entry, call, return).
   let blk = leader[pc];
   loop: for (;;) {
+    seen[blk + 1] = 1;
     switch (blk) {
 ${body.join("\n")}
       default:
         break loop;
     }
   }
+  if (stopHeight >= 0) sp = bp + stopHeight;
+  gas += refund;
   if (exit !== ${Exit.Done}) {
     switch (fnAt[pc]) {
       ${leave.join("\n      ")}
@@ -598,6 +612,8 @@ class Block extends Translator {
   /** Text that leaves the compiled code before `pc`, after `extra` (statements), refunding what `charged` says (the chunk then stores the locals). */
   private stopAt(pc: number, charged: boolean, extra: string): string {
     const h = this.m.heights[pc];
-    return `${extra}pc = ${pc}; sp = bp + ${this.nl + h};${charged ? ` gas += @refund${this.cost}@;` : ""} break loop`;
+    // Only constants are assigned here, the arithmetic is done once after the loop: a stop first taken
+    // late would otherwise be code V8 has no type feedback for, and taking it would deoptimize the chunk.
+    return `${extra}pc = ${pc}; stopHeight = ${this.nl + h};${charged ? ` refund = @refund${this.cost}@;` : ""} break loop`;
   }
 }
