@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { assemble } from "../lang/asm.js";
-import { CLI, ROOT, ensureBuilt, rarIn, type Out } from "./helpers/cli.js";
+import { CLI, ROOT, ensureBuilt, expectUsage, rarIn, type Out } from "./helpers/cli.js";
 
 const FIB = join(ROOT, "examples", "asm", "fib.rasm");
 const HELLO = join(ROOT, "examples", "hello.ent");
@@ -15,16 +15,6 @@ let dir = "";
 
 function rar(...args: string[]): Out {
   return rarIn(dir, ...args);
-}
-
-/** A usage error (CLI.md): `rar: error: ...` and a hint, exit 2, nothing on stdout. */
-function expectUsage(r: Out, hint: string, message: RegExp): void {
-  expect(r.stderr).toMatch(/^rar: error: [^\n]+\nsee '[^\n]+'\n$/);
-  const [line, seeLine] = r.stderr.split("\n");
-  expect(line).toMatch(message);
-  expect(seeLine).toBe(hint);
-  expect(r.stdout).toBe("");
-  expect(r.code).toBe(2);
 }
 
 beforeAll(() => {
@@ -76,12 +66,12 @@ describe("rar fs IMAGE import DIR of a missing directory", () => {
 
 describe("usage errors are one line and a hint, not the whole help (CLI.md)", () => {
   it("rar with no command", () => {
-    expectUsage(rar(), "see 'rar --help'", /^rar: error: no command given$/);
+    expectUsage(rar(), null, /^rar: error: no command given$/);
   });
 
   for (const bad of ["_1", "1_", "1__0", "_"])
     it(`--gas '${bad}': underscores only between digits`, () => {
-      expectUsage(rar("run", HELLO, "--gas", bad), "see 'rar run --help'", /^rar: error: --gas: '.*' is not an integer$/);
+      expectUsage(rar("run", HELLO, "--gas", bad), "run", /^rar: error: --gas: '.*' is not an integer$/);
     });
 
   it("--gas 1_000_000 is a count", () => {
@@ -92,11 +82,11 @@ describe("usage errors are one line and a hint, not the whole help (CLI.md)", ()
 
   for (const command of ["run", "resume"])
     it(`${command} --policy '': names the flag`, () => {
-      expectUsage(rar(command, command === "run" ? HELLO : "none.rimg", "--policy", ""), `see 'rar ${command} --help'`, /^rar: error: --policy: an empty file name was given/);
+      expectUsage(rar(command, command === "run" ? HELLO : "none.rimg", "--policy", ""), command, /^rar: error: --policy: an empty file name was given/);
     });
 
   it("a program argument past 32 bits is out of range, not 'not an integer'", () => {
-    expectUsage(rar("run", FIB, "2147483648"), "see 'rar run --help'", /^rar: error: program argument: 2147483648 is out of range \(a signed 32-bit integer/);
+    expectUsage(rar("run", FIB, "2147483648"), "run", /^rar: error: program argument: 2147483648 is out of range \(a signed 32-bit integer/);
   });
 });
 
@@ -203,7 +193,7 @@ describe("rar run IMAGE --gas/--mem (an image keeps the limits it ran under)", (
     const before = readFileSync(join(dir, "lim.rimg"));
     for (const flag of ["--gas", "--mem"]) {
       const r = rar("run", "lim.rimg", flag, "5", "--out", "lim2.rimg");
-      expectUsage(r, "see 'rar run --help'", new RegExp(`^rar: error: lim\\.rimg: ${flag} sets a new program's limit; an image keeps its own \\(rar resume IMAGE ${flag} N adds to it\\)$`));
+      expectUsage(r, "run", new RegExp(`^rar: error: lim\\.rimg: ${flag} sets a new program's limit; an image keeps its own \\(rar resume IMAGE ${flag} N adds to it\\)$`));
       expect(existsSync(join(dir, "lim2.rimg"))).toBe(false);
     }
     expect(readFileSync(join(dir, "lim.rimg")).equals(before)).toBe(true);

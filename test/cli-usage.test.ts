@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { checkWritable, writeFileAtomic } from "../src/cli/atomic.js";
 import { RarError } from "../src/vm/errors.js";
-import { ROOT, ensureBuilt, rarIn, type Out } from "./helpers/cli.js";
+import { ROOT, ensureBuilt, expectUsage, rarIn, type Out } from "./helpers/cli.js";
 
 const HELLO = join(ROOT, "examples", "asm", "hello.rasm");
 const FIB = join(ROOT, "examples", "asm", "fib.rasm");
@@ -39,17 +39,6 @@ beforeAll(() => {
   writeFileSync(join(dir, "afile"), "not a directory");
   mkdirSync(join(dir, "outdir"));
 }, 120_000);
-
-/** A usage error: the message line, the hint naming the command's help, exit 2, nothing on stdout. */
-function expectUsage(r: Out, command: string | null, message: RegExp): void {
-  const hint = command === null ? "see 'rar --help'" : `see 'rar ${command} --help'`;
-  expect(r.stderr).toMatch(/^rar: error: [^\n]+\nsee '[^\n]+'\n$/);
-  const [line, seeLine] = r.stderr.split("\n");
-  expect(line).toMatch(message);
-  expect(seeLine).toBe(hint);
-  expect(r.stdout).toBe("");
-  expect(r.code).toBe(2);
-}
 
 /** Any other error: exactly one `rar: error:` line, exit 2, nothing on stdout. */
 function expectOneLineError(r: Out, message?: RegExp): void {

@@ -6,6 +6,7 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { expect } from "vitest";
 
 export const ROOT = join(__dirname, "..", "..");
 /** The installed `rar` command, as package.json's `bin` names it. */
@@ -44,4 +45,15 @@ export function ensureBuilt(): void {
   if ([CLI, ...BUILT].every((f) => existsSync(f) && statSync(f).mtimeMs >= newest)) return;
   execFileSync(process.execPath, [join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", ROOT], { stdio: "pipe" });
   execFileSync(process.execPath, [join(ROOT, "node_modules", "tsx", "dist", "cli.mjs"), join(ROOT, "scripts", "build-cli.ts")], { stdio: "pipe" });
+}
+
+/** A usage error (CLI.md): the message line, the hint naming the command's help (null: rar's), exit 2, nothing on stdout. */
+export function expectUsage(r: Out, command: string | null, message: RegExp): void {
+  const hint = command === null ? "see 'rar --help'" : `see 'rar ${command} --help'`;
+  expect(r.stderr).toMatch(/^rar: error: [^\n]+\nsee '[^\n]+'\n$/);
+  const [line, seeLine] = r.stderr.split("\n");
+  expect(line).toMatch(message);
+  expect(seeLine).toBe(hint);
+  expect(r.stdout).toBe("");
+  expect(r.code).toBe(2);
 }
