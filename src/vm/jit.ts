@@ -24,6 +24,11 @@
 //   leaves (a CALL; any stop, once, where the chunk returns). A jump to the
 //   code after a CALL, which loads them, stores them first. The interpreter, the scheduler and images
 //   therefore see the stack array exactly as when locals lived there.
+// - An array access through a local's array, inside a JS loop, first compares
+//   its index with a bound read before the loop (Block.hoist): an index below
+//   it passes every check, and the access runs its full check otherwise.
+// - A chunk may return YIELD at a block start (not where a call returns), with
+//   everything stored as at any stop, and is entered there again.
 // - Anything unusual (a fault, a frame that does not fit, an instruction the
 //   scheduler or the interpreter runs) stops the compiled code *before* that
 //   instruction with the state the interpreter would have there, the rest of
@@ -47,14 +52,14 @@ export const STOP = -1;
 
 /**
  * Returned by a chunk that stopped at the start of one of its blocks only to
- * be entered again there (see YIELD_DISPATCHES): nothing else happened.
+ * be entered again there (see YIELD_GAS): nothing else happened.
  */
 export const YIELD = -2;
 
 /**
- * Blocks a chunk goes to through its switch, at most, in one call: then it
- * returns YIELD at the next block start (not where a call returns, whose
- * locals are loaded by the block itself). A chunk is otherwise entered once
+ * Gas a chunk uses, about, in one call: once it has used more, it returns
+ * YIELD at the next block start its switch goes to (not where a call
+ * returns, whose locals are loaded by the block itself). A chunk is otherwise entered once
  * per run and may run it all in one call: V8 collects no type feedback for
  * the first calls of a function, optimizes long-running code in place (on
  * the stack) and, when it later optimizes the whole function without
@@ -62,7 +67,7 @@ export const YIELD = -2;
  * the in-place code, which runs up to 1.4 times slower. Entered again every
  * so often, the chunk has its way in measured and optimized.
  */
-const YIELD_DISPATCHES = 1024;
+const YIELD_GAS = 1 << 20;
 
 /** Compiled form of a module. */
 export interface Compiled {
@@ -207,9 +212,9 @@ return function chunk(cpu) {
   }
   // The block to run; pc is kept only where control may leave the chunk (entry, call, return).
   let blk = leader[pc];
-  let ticks = ${YIELD_DISPATCHES};
+  const yieldAt = gas - ${YIELD_GAS};
   loop: for (;;) {
-    if (--ticks < 0 && blk >= 0 && yieldSp[blk] >= 0) {
+    if (gas < yieldAt && blk >= 0 && yieldSp[blk] >= 0) {
       pc = blockPc[blk]; sp = bp + yieldSp[blk]; exit = ${YIELD};
       break loop;
     }
@@ -612,11 +617,14 @@ class Block extends Translator {
     const all = [...new Set([...this.hoisted, ...stores])].sort((a, b) => a - b);
     const v = (k: number): string => localVar(this.f, k);
     const r = (k: number): string => `R${this.label}_${k}`;
-    const out = all.map((k) => `const ${r(k)} = ${v(k)} >= 0 && ${v(k)} < memSize ? Math.max(0, Math.min(mem[${v(k)}], memSize - 1 - ${v(k)})) : 0;`);
-    const overlaps = stores.flatMap((s) => all.filter((t) => t !== s).map((t) => `(${v(s)} < ${v(t)} && ${v(t)} <= ${v(s)} + ${r(s)})`));
+    // (An address is in memory when it is below memSize as an unsigned number.)
+    const out = all.map((k) => `const ${r(k)} = (${v(k)} >>> 0) < memSize ? Math.max(0, Math.min(mem[${v(k)}], memSize - 1 - ${v(k)})) : 0;`);
+    // s < t <= s + R(s), as t - s - 1 below R(s) unsigned (a difference past 32 bits may wrap and
+    // find an overlap where there is none: then nothing is hoisted, which is only slower).
+    const apart = stores.flatMap((s) => all.filter((t) => t !== s).map((t) => `((${v(t)} - ${v(s)} - 1) >>> 0) >= ${r(s)}`));
     const ok = `ok${this.label}`;
-    if (overlaps.length > 0) out.push(`const ${ok} = !(${overlaps.join(" || ")});`);
-    for (const k of [...this.hoisted].sort((a, b) => a - b)) out.push(`const ${this.boundOf(k)} = ${overlaps.length > 0 ? `${ok} ? ${r(k)} : 0` : r(k)};`);
+    if (apart.length > 0) out.push(`const ${ok} = ${apart.join(" && ")};`);
+    for (const k of [...this.hoisted].sort((a, b) => a - b)) out.push(`const ${this.boundOf(k)} = ${apart.length > 0 ? `${ok} ? ${r(k)} : 0` : r(k)};`);
     return out.join(" ");
   }
 
