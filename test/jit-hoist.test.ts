@@ -1,12 +1,10 @@
-// Array bounds hoisted before loops, and chunks that yield, in the compiled
-// tier (src/vm/jit.ts). An access through a local's array inside a loop first
-// compares its index with a bound read before the loop; the compiled code must
-// still stop, charge and fault exactly where the interpreter does: with the
+// Array bounds hoisted before loops in the compiled tier (src/vm/jit.ts). An
+// access through a local's array inside a loop first compares its index with a
+// bound read before the loop; the compiled code must still stop, charge and fault exactly where the interpreter does: with the
 // index out of bounds, the address not an array, a length word overwritten
 // inside the loop (arrays that overlap), and in loops where nothing may be
 // hoisted (the local written in the loop, raw stores, computed addresses,
-// calls, memory growing). A chunk also returns every so many dispatches and is
-// entered again, at block starts only (never where a call returns).
+// calls, memory growing).
 
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -255,46 +253,3 @@ JNZ inner`;
   });
 });
 
-describe("chunks that yield", () => {
-  it("return to be entered again during one run, with the interpreter's results, gas and images at any budget", { timeout: 120_000 }, () => {
-    // A loop whose body calls a function goes through the chunk's switch at every iteration; with
-    // 300,000 iterations it runs about 6 million gas, so the chunk yields several times.
-    const src = `fn f(x) { return x * 3 + 1; }
-fn fib(n) { if n < 2 { return n; } return fib(n - 1) + fib(n - 2); }
-fn main(args) {
-  let s = 0;
-  for i in 0..args[0] { s = s + f(i) % 7; }
-  return s + fib(args[1]);
-}`;
-    const modules = verifyBundle(compileSource(src, "yield.ent").modules);
-    chunkText(modules);
-    const compiled = tierOf(modules[0]).compiled!;
-    let calls = 0;
-    const chunks = compiled.chunks as ((cpu: unknown) => number)[];
-    const inner = chunks.slice();
-    chunks.forEach((c, k) => {
-      chunks[k] = (cpu) => {
-        calls++;
-        return inner[k](cpu);
-      };
-    });
-    try {
-      const args = [300_000, 20];
-      const r = same(modules, 100_000_000, src, 4000, args);
-      expect(r.status).toBe("done");
-      expect(r.gasUsed).toBeGreaterThan(4 << 20);
-      expect(calls).toBeGreaterThan(4);
-      // Budgets that end the run between yields, and right around where a chunk entered at the start yields first.
-      for (let k = 0; k < 4; k++) {
-        const gas = Math.floor((r.gasUsed * (k + 0.5)) / 4);
-        same(modules, gas, src, 4000, args);
-      }
-      for (let gas = (1 << 20) - 24; gas <= (1 << 20) + 24; gas += 6) same(modules, gas, src, 4000, [60_000, 2]);
-      // Recursion (where calls return) at every budget.
-      const f = same(modules, 10_000_000, src, 4000, [0, 9]);
-      for (let gas = 0; gas <= f.gasUsed + 1; gas++) same(modules, gas, src, 4000, [0, 9]);
-    } finally {
-      chunks.forEach((_, k) => (chunks[k] = inner[k]));
-    }
-  });
-});
