@@ -12,7 +12,6 @@ import { assemble } from "../lang/asm.js";
 import { compileSource } from "../lang/ent/compile.js";
 import { Session } from "../src/session.js";
 import { tierOf } from "../src/vm/execute.js";
-import { compileModule } from "../src/vm/jit.js";
 import type { Module } from "../src/vm/module.js";
 import { verify, verifyBundle } from "../src/vm/verify.js";
 
@@ -254,51 +253,3 @@ JNZ inner`;
   });
 });
 
-
-describe("chunks that yield in their first calls", () => {
-  const src = `fn f(x) { return x * 3 + 1; }
-fn fib(n) { if n < 2 { return n; } return fib(n - 1) + fib(n - 2); }
-fn main(args) {
-  let s = 0;
-  for i in 0..args[0] { s = s + f(i) % 7; }
-  return s + fib(args[1]);
-}`;
-
-  /** The program's modules, new (so never run), its entry compiled with calls of its chunks counted. */
-  function counted(): { modules: Module[]; calls: () => number } {
-    const modules = verifyBundle(compileSource(src, "yield.ent").modules);
-    const compiled = compileModule(modules[0]);
-    expect(compiled).not.toBeNull();
-    let n = 0;
-    const chunks = compiled!.chunks as ((cpu: unknown) => number)[];
-    chunks.forEach((c, k) => {
-      chunks[k] = (cpu) => {
-        n++;
-        return c(cpu);
-      };
-    });
-    const t = tierOf(modules[0]);
-    t.compiled = compiled;
-    t.tried = true;
-    return { modules, calls: () => n };
-  }
-
-  it("return to be entered again during a run, with the interpreter's results, gas and images at any budget", { timeout: 120_000 }, () => {
-    // A loop whose body calls a function goes through the chunk's switch at every iteration, then recursion.
-    const args = [40_000, 18];
-    const whole = counted();
-    const r = same(whole.modules, 100_000_000, src, 4000, args);
-    expect(r.status).toBe("done");
-    expect(r.gasUsed).toBeGreaterThan(10 << 16);
-    // Entered at the start, then again after each yield (8), besides where the interpreter took over.
-    expect(whole.calls()).toBeGreaterThan(8);
-    for (let k = 0; k < 24; k++) {
-      const gas = 60_000 + Math.floor(((r.gasUsed - 60_000) * k) / 24) + k;
-      same(counted().modules, gas, src, 4000, args);
-    }
-    // Recursion only (yields inside it, never where a call returns).
-    const fib = [0, 21];
-    const f = same(counted().modules, 100_000_000, src, 4000, fib);
-    for (let k = 0; k < 12; k++) same(counted().modules, 50_000 + Math.floor((f.gasUsed * k) / 12) + 3 * k, src, 4000, fib);
-  });
-});

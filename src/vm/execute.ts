@@ -15,7 +15,7 @@
 // Compiled code is the same whichever machine compiled it, so machines share it.
 
 import { type Cpu, Exit, interpret } from "./interpreter.js";
-import { STOP, YIELD, compileModule, type Compiled } from "./jit.js";
+import { STOP, compileModule, type Compiled } from "./jit.js";
 import type { Module } from "./module.js";
 import { GAS } from "./opcodes.js";
 import type { TieringOptions } from "./tiering.js";
@@ -115,7 +115,6 @@ function runCompiled(cpu: Cpu, c: Compiled): Exit {
     const k = c.chunkOf[cpu.pc];
     if (k < 0) return interpret(cpu); // a function too large to compile
     const exit = c.chunks[k](cpu);
-    if (exit === YIELD) continue;
     if (exit !== STOP) return exit;
     // Stopped in another chunk's code (or a function left uncompiled): go there.
     // Otherwise the interpreter runs what the chunk would not.

@@ -27,8 +27,6 @@
 // - An array access through a local's array, inside a JS loop, first compares
 //   its index with a bound read before the loop (Block.hoist): an index below
 //   it passes every check, and the access runs its full check otherwise.
-// - A chunk may return YIELD at a block start (not where a call returns), with
-//   everything stored as at any stop, and is entered there again.
 // - Anything unusual (a fault, a frame that does not fit, an instruction the
 //   scheduler or the interpreter runs) stops the compiled code *before* that
 //   instruction with the state the interpreter would have there, the rest of
@@ -49,27 +47,6 @@ type Chunk = (cpu: Cpu) => number;
 
 /** Returned by a chunk when the instruction at cpu.pc is not its to run (see execute.ts). */
 export const STOP = -1;
-
-/**
- * Returned by a chunk that stopped at the start of one of its blocks only to
- * be entered again there (see YIELDS): nothing else happened.
- */
-export const YIELD = -2;
-
-/**
- * Times a chunk returns YIELD, in its first calls, once it has used
- * YIELD_GAS in a call, at the next block start its switch goes to (not where
- * a call returns, whose locals the block itself loads). A chunk is otherwise
- * entered once per run and may run it all in that call. V8 collects no type
- * feedback in a function's first call; it optimizes long-running code in
- * place (on-stack replacement), and when it then optimizes the whole function
- * with no feedback for its way in, that code is thrown away at the next call
- * and only the in-place code is kept, which runs up to 1.4 times slower
- * (fannkuch-redux: 55 ms against 40). Entered a few times early, the chunk
- * has its way in measured first.
- */
-const YIELDS = 8;
-const YIELD_GAS = 1 << 16;
 
 /** Compiled form of a module. */
 export interface Compiled {
@@ -139,18 +116,9 @@ export function compileModule(m: Module): Compiled | null {
     words += size;
     blocks = findBlocks(m, i, leader, blocks);
   });
-  // Per block: its pc, and its sp (above bp) where a chunk may return YIELD before it, else -1.
-  const blockPc = new Int32Array(blocks);
-  const yieldSp = new Int32Array(blocks);
-  for (let pc = 0; pc < n; pc++) {
-    const b = leader[pc];
-    if (b < 0) continue;
-    blockPc[b] = pc;
-    yieldSp[b] = isLanding(m, pc) ? -1 : m.nlocals[fnAt[pc]] + m.heights[pc];
-  }
   const chunks = groups.map((group, k) => {
     for (const f of group) chunkOf.fill(k, m.functions[f].entry, m.functions[f].end);
-    return compileChunk(m, group, leader, fnAt, blockPc, yieldSp);
+    return compileChunk(m, group, leader, fnAt);
   });
   return chunks.length > 0 ? { leader, chunkOf, chunks } : null;
 }
@@ -176,14 +144,13 @@ function findBlocks(m: Module, f: number, leader: Int32Array, next: number): num
   return next;
 }
 
-function compileChunk(m: Module, fns: readonly number[], leader: Int32Array, fnAt: Int32Array, blockPc: Int32Array, yieldSp: Int32Array): Chunk {
+function compileChunk(m: Module, fns: readonly number[], leader: Int32Array, fnAt: Int32Array): Chunk {
   const words = fns.reduce((n, f) => n + m.functions[f].end - m.functions[f].entry, 0);
   // Loops as structured code only while the chunk stays small enough for V8 to optimize: fewer copies, or none, if need be.
   let text = chunkSource(m, fns, leader, words * INLINE_PER_WORD);
   if (text.length > MAX_CHUNK_SOURCE) text = chunkSource(m, fns, leader, (words * INLINE_PER_WORD) >> 2);
   if (text.length > MAX_CHUNK_SOURCE) text = chunkSource(m, fns, leader, 0);
-  const make = new Function("leader", "fnAt", "blockPc", "yieldSp", "growInt32", "wordGas", text);
-  return make(leader, fnAt, blockPc, yieldSp, growInt32, wordGas) as Chunk;
+  return new Function("leader", "fnAt", "growInt32", "wordGas", text)(leader, fnAt, growInt32, wordGas) as Chunk;
 }
 
 /** The text of a chunk's function, with at most `inline` instructions copied into loops (see Block.inlines). */
@@ -202,7 +169,6 @@ function chunkSource(m: Module, fns: readonly number[], leader: Int32Array, inli
   const leave = fns.filter((f) => writtenLocals(m, f).length > 0).map((f) => `case ${f}: ${storeLocals(m, f)} break;`);
   // Strict: a name the translation failed to declare throws instead of becoming a global.
   return `"use strict";
-let yields = ${YIELDS};
 return function chunk(cpu) {
   let pc = cpu.pc, sp = cpu.sp, bp = cpu.bp, fp = cpu.fp;
   let stack = cpu.stack, frames = cpu.frames, mem = cpu.mem, memSize = cpu.memSize;
@@ -215,13 +181,7 @@ return function chunk(cpu) {
   }
   // The block to run; pc is kept only where control may leave the chunk (entry, call, return).
   let blk = leader[pc];
-  const yieldAt = yields > 0 ? gas - ${YIELD_GAS} : -1;
   loop: for (;;) {
-    if (gas < yieldAt && blk >= 0 && yieldSp[blk] >= 0) {
-      yields--;
-      pc = blockPc[blk]; sp = bp + yieldSp[blk]; exit = ${YIELD};
-      break loop;
-    }
     switch (blk) {
 ${body.join("\n")}
       default:
