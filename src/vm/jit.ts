@@ -24,6 +24,9 @@
 //   leaves (a CALL; any stop, once, where the chunk returns). A jump to the
 //   code after a CALL, which loads them, stores them first. The interpreter, the scheduler and images
 //   therefore see the stack array exactly as when locals lived there.
+// - An array access through a local's array, inside a JS loop, first compares
+//   its index with a bound read before the loop (Block.hoist): an index below
+//   it passes every check, and the access runs its full check otherwise.
 // - Anything unusual (a fault, a frame that does not fit, an instruction the
 //   scheduler or the interpreter runs) stops the compiled code *before* that
 //   instruction with the state the interpreter would have there, the rest of
@@ -37,7 +40,7 @@ import { type Cpu, Exit, growInt32 } from "./interpreter.js";
 import type { Module } from "./module.js";
 import { BULK, COMPILED, Frame, GAS, OPS, Op, SCHEDULED, WIDTH, wordGas } from "./opcodes.js";
 import { SEMANTICS } from "./semantics.js";
-import { type Fact, type FrameConstant, type Guard, type Special, Translator } from "./translate.js";
+import { type Fact, type FrameConstant, type Guard, type Special, Translator, type Value } from "./translate.js";
 
 /** A compiled chunk: runs from cpu.pc; returns an Exit, or STOP to hand the pc back to the driver. */
 type Chunk = (cpu: Cpu) => number;
@@ -166,7 +169,8 @@ function chunkSource(m: Module, fns: readonly number[], leader: Int32Array, inli
   const copies = { left: COPIES_PER_WORD * words, inline };
   const inChunk = new Set(fns);
   const labels = { n: 0 };
-  for (const f of fns) emitFunction(m, f, leader, copies, inChunk, body, labels);
+  const accessIds = { n: 0 };
+  for (const f of fns) emitFunction(m, f, leader, copies, inChunk, body, labels, accessIds);
   const vars = fns.flatMap((f) => Array.from({ length: m.nlocals[f] }, (_, k) => `${localVar(f, k)} = 0`));
   // Entering the chunk: the locals of the function the pc is in. Leaving it (unless the process is
   // done): its written locals back into its frame, where the pc stopped in one of the chunk's functions.
@@ -242,7 +246,16 @@ function isLanding(m: Module, pc: number): boolean {
 }
 
 /** Emits one case per block of function f, in pc order. */
-function emitFunction(m: Module, f: number, leader: Int32Array, copies: Copies, inChunk: ReadonlySet<number>, out: string[], labels: { n: number }): void {
+function emitFunction(
+  m: Module,
+  f: number,
+  leader: Int32Array,
+  copies: Copies,
+  inChunk: ReadonlySet<number>,
+  out: string[],
+  labels: { n: number },
+  accessIds: { n: number },
+): void {
   const { entry, end } = m.functions[f];
   const starts: number[] = [];
   for (let pc = entry; pc < end; pc += WIDTH[m.code[pc]]) if (leader[pc] >= 0) starts.push(pc);
@@ -250,7 +263,7 @@ function emitFunction(m: Module, f: number, leader: Int32Array, copies: Copies, 
   // Each block's innermost loop.
   const inner = new Map<number, Loop>();
   for (const l of [...loops.values()].sort((a, b) => b.size - a.size)) for (const b of l.blocks) inner.set(b, l);
-  const ctx: FunctionContext = { m, f, end, leader, copies, inChunk, store: storeLocals(m, f), loops, inner, labels };
+  const ctx: FunctionContext = { m, f, end, leader, copies, inChunk, store: storeLocals(m, f), loops, inner, labels, accessIds };
   // Blocks in loops first, the smallest (innermost) loops first, so the budget of copies goes to inner loops.
   const size = (pc: number): number => inner.get(pc)?.size ?? Infinity;
   const order = starts.map((pc, i) => i).sort((i, j) => size(starts[i]) - size(starts[j]) || i - j);
@@ -293,7 +306,23 @@ interface FunctionContext {
   readonly inner: ReadonlyMap<number, Loop>;
   /** Labels given so far in the chunk. */
   readonly labels: { n: number };
+  /** Array accesses numbered so far in the chunk (Access.id). */
+  readonly accessIds: { n: number };
 }
+
+/** An array access through the array a local holds (ALOAD or ASTORE), as emitted: its check has a placeholder `@h<id>@`. */
+interface Access {
+  readonly id: number;
+  /** The local. */
+  readonly k: number;
+  /** The index, as the code names it. */
+  readonly index: string;
+  /** The blocks whose code the access is in, outermost first (its own block last). */
+  readonly chain: readonly Block[];
+}
+
+/** By opcode: 1 where the instruction's row writes words of memory (not where it only grows it). */
+const WRITES_MEMORY = Uint8Array.from(SEMANTICS, (s) => (/\bmem\[[^\]]*\]\s*=(?!=)|\bmem\.(copyWithin|fill)\(/.test(s?.do ?? "") ? 1 : 0));
 
 /** A loop: the block starts from which control can come back to its header (the header included), and their instructions. */
 interface Loop {
@@ -402,6 +431,20 @@ class Block extends Translator {
   readonly inlined = new Set<number>();
   /** The label of that loop. */
   readonly label: string;
+  /** Locals that some instruction in this block's code (the copies nested in it included) writes. */
+  readonly written = new Set<number>();
+  /**
+   * The locals holding the arrays every ASTORE in this code stores through;
+   * null where something in it writes memory otherwise (STORE, MCOPY, MFILL,
+   * an ASTORE through a computed address).
+   */
+  stores: Set<number> | null = new Set();
+  /** The array accesses in this code through a local's array, whose check may use a bound hoisted before a loop. */
+  readonly accesses: Access[] = [];
+  /** The blocks whose code is nested in this one's, at any depth. */
+  readonly nested: Block[] = [];
+  /** The locals whose arrays' bounds are read before this block's loop (see hoist()). */
+  readonly hoisted = new Set<number>();
   private readonly m: Module;
   private readonly f: number;
   private readonly leader: Int32Array;
@@ -456,6 +499,8 @@ class Block extends Translator {
       }
       const after = pc + WIDTH[op];
       const goesOn = this.translate(op, pc);
+      if (SEMANTICS[op]?.local !== undefined) this.written.add(code[pc + 1 + OPS[op].operands.indexOf("local")]);
+      if (WRITES_MEMORY[op] === 1 && op !== Op.ASTORE) this.stores = null;
       const ends = !goesOn || OPS[op].flow === "branch";
       this.cost += GAS[op];
       const atLeader = this.leader[after] >= 0;
@@ -477,15 +522,88 @@ class Block extends Translator {
         if (goesOn && (after !== next || after === this.start || copy)) body.push(this.jumpTo(after));
         if (this.loops) {
           // The block's code is a JS loop: jumps back to its start continue it, so a guest loop runs without going through the switch.
+          // Before it, the bounds of the arrays hoisted there (resolved once the whole case is emitted).
+          this.lines.push(`@pre:${this.label}@`);
           this.lines.push(`${this.label}: for (;;) {`);
           for (const l of body) this.lines.push(`  ${l}`);
           if (goesOn && after === next && !copy && after !== this.start) this.lines.push(`  break ${this.label};`);
           this.lines.push("}");
         } else for (const l of body) this.lines.push(l);
+        if (!copy) this.hoist();
         return;
       }
       pc = after;
     }
+  }
+
+  /** The local of this function a value was read from (LGET), if it was. */
+  private localOf(v: Value | undefined): number | undefined {
+    const l = v?.src === undefined ? null : /^f(\d+)_(\d+)$/.exec(v.src);
+    return l !== null && Number(l[1]) === this.f ? Number(l[2]) : undefined;
+  }
+
+  /** Takes in what the code of a block nested in this one's does. */
+  private absorb(b: Block): void {
+    for (const k of b.written) this.written.add(k);
+    if (b.stores === null) this.stores = null;
+    else if (this.stores !== null) for (const k of b.stores) this.stores.add(k);
+    for (const a of b.accesses) this.accesses.push(a);
+    this.nested.push(b, ...b.nested);
+  }
+
+  /**
+   * Once a case is emitted (this is its outermost block): each access
+   * through a local's array, inside a JS loop whose code writes neither that
+   * local nor memory except through locals' arrays it does not write either,
+   * first compares its index with a bound read before the outermost such
+   * loop, once each time the loop is entered, and runs its full check only
+   * when that comparison fails (so its behaviour is the same).
+   *
+   * The bound of array a (the local's value) is mem[a] clamped to the words
+   * of memory after a, 0 where a is not an address; an index below it passes
+   * every check, and it stays such a bound while the loop runs: memory only
+   * grows, the local keeps its value, and no store in the loop reaches a
+   * length word: before the loop, the arrays it stores through are checked
+   * not to hold the length word of any array it hoists or stores through in
+   * their elements (with those words unchanged, by induction no store ever
+   * reaches one), else every bound is 0.
+   */
+  private hoist(): void {
+    const eligible = (l: Block): boolean => l.loops && l.stores !== null && ![...l.stores].some((k) => l.written.has(k));
+    const fast = new Map<number, string>();
+    for (const a of this.accesses) {
+      const l = a.chain.find((b) => eligible(b) && !b.written.has(a.k));
+      if (l === undefined) continue;
+      l.hoisted.add(a.k);
+      fast.set(a.id, `(${a.index} >>> 0) >= ${l.boundOf(a.k)} && `);
+    }
+    const pre = new Map<string, string>();
+    for (const l of [this, ...this.nested]) if (l.hoisted.size > 0) pre.set(l.label, l.preamble());
+    const fill = (line: string): string =>
+      line.replace(/@h(\d+)@/g, (_, id: string) => fast.get(Number(id)) ?? "").replace(/@pre:(\w+)@/g, (_, label: string) => pre.get(label) ?? "");
+    for (let i = 0; i < this.lines.length; i++) this.lines[i] = fill(this.lines[i]);
+  }
+
+  /** The name of the bound of local k's array hoisted before this block's loop. */
+  private boundOf(k: number): string {
+    return `B${this.label}_${k}`;
+  }
+
+  /** Statements before this block's loop reading the bounds of its hoisted arrays (see hoist()). */
+  private preamble(): string {
+    const stores = [...(this.stores as Set<number>)];
+    const all = [...new Set([...this.hoisted, ...stores])].sort((a, b) => a - b);
+    const v = (k: number): string => localVar(this.f, k);
+    const r = (k: number): string => `R${this.label}_${k}`;
+    // (An address is in memory when it is below memSize as an unsigned number.)
+    const out = all.map((k) => `const ${r(k)} = (${v(k)} >>> 0) < memSize ? Math.max(0, Math.min(mem[${v(k)}], memSize - 1 - ${v(k)})) : 0;`);
+    // s < t <= s + R(s), as t - s - 1 below R(s) unsigned (a difference past 32 bits may wrap and
+    // find an overlap where there is none: then nothing is hoisted, which is only slower).
+    const apart = stores.flatMap((s) => all.filter((t) => t !== s).map((t) => `((${v(t)} - ${v(s)} - 1) >>> 0) >= ${r(s)}`));
+    const ok = `ok${this.label}`;
+    if (apart.length > 0) out.push(`const ${ok} = ${apart.join(" && ")};`);
+    for (const k of [...this.hoisted].sort((a, b) => a - b)) out.push(`const ${this.boundOf(k)} = ${apart.length > 0 ? `${ok} ? ${r(k)} : 0` : r(k)};`);
+    return out.join(" ");
   }
 
   /** Whether the code being emitted is nested in the code of a block starting at pc. */
@@ -560,7 +678,20 @@ class Block extends Translator {
    * interpreter then runs it and reports what stops it.
    */
   protected guard(guards: readonly Guard[], any: string | null): void {
-    const cond = any ?? guards.map((g) => `(${g.cond})`).join(" || ");
+    let cond = any ?? guards.map((g) => `(${g.cond})`).join(" || ");
+    if (this.op === Op.ALOAD || this.op === Op.ASTORE) {
+      // Through a local's array, the check may first compare the index with a bound read before an enclosing loop (hoist()).
+      const k = this.localOf(this.bound("a"));
+      if (this.op === Op.ASTORE) {
+        if (k === undefined) this.stores = null;
+        else this.stores?.add(k);
+      }
+      if (k !== undefined) {
+        const id = this.ctx.accessIds.n++;
+        this.accesses.push({ id, k, index: (this.bound("i") as Value).expr, chain: [...this.outer, this] });
+        cond = `@h${id}@(${cond})`;
+      }
+    }
     const stop = `{ ${this.stopAt(this.at, true, this.writes().map((l) => `${l} `).join(""))}; }`;
     this.body.push(guards.some((g) => g.cond === "true") ? stop : `if (${cond}) ${stop}`);
   }
@@ -603,6 +734,7 @@ class Block extends Translator {
       (this.outer.length > 0 ? this.outer[0] : this).inlined.add(target);
       const b = new Block(this.ctx, target, [...this.outer, this]);
       b.emit(-1);
+      this.absorb(b);
       return `{\n${b.lines.map((l) => `  ${l}`).join("\n")}\n}`;
     }
     const store = isLanding(this.m, target) && this.ctx.store !== "" ? `${this.ctx.store} ` : "";

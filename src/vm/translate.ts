@@ -16,10 +16,15 @@
 import { type Check, SEMANTICS, type Semantics } from "./semantics.js";
 import { OPS, WIDTH } from "./opcodes.js";
 
-/** A value on the compile-time stack; `from` is the slot it was read from, while it still holds it. */
-interface Value {
+/**
+ * A value on the compile-time stack; `from` is the slot it was read from,
+ * while it still holds it; `src`, the name it was copied from when pushed
+ * (a local's, say), which the value keeps even if that name changes later.
+ */
+export interface Value {
   readonly expr: string;
   readonly from?: number;
+  readonly src?: string;
 }
 
 /** A check with its text written for the target. */
@@ -82,6 +87,8 @@ export abstract class Translator {
   /** The instruction being translated: its opcode and position (a pc, or an offset from the case's pc). */
   protected op = 0;
   protected at = 0;
+  /** The names of the instruction being translated (its operands, pops and lets), bound to values. */
+  private names: ReadonlyMap<string, Value> = new Map();
 
   constructor(real: number) {
     this.real = real;
@@ -173,6 +180,7 @@ export abstract class Translator {
     this.at = at;
     const r = PARSED[op] as Parsed;
     const names = new Map<string, Value>();
+    this.names = names;
     r.args.forEach((n, i) => names.set(n, { expr: r.used.has(n) ? this.temp(this.operand(i), n) : this.operand(i) }));
     // Read only the popped words the row uses (and those above them).
     const pops = r.pops;
@@ -197,8 +205,19 @@ export abstract class Translator {
       for (const line of x(r.do).split("\n")) this.body.push(line);
     }
     if (r.local !== null) this.body.push(`${this.local(r.localOperand, true)} = ${x(r.local)};`);
-    for (const p of r.push) this.virt.push(typeof p === "string" ? (names.get(p) as Value) : { expr: this.temp(x(p), "v") });
+    for (const p of r.push) {
+      if (typeof p === "string") this.virt.push(names.get(p) as Value);
+      else {
+        const e = x(p);
+        this.virt.push({ expr: this.temp(e, "v"), src: e });
+      }
+    }
     return r.goesOn;
+  }
+
+  /** What the row's name `n` is bound to in the instruction being translated (after its pops are read). */
+  protected bound(n: string): Value | undefined {
+    return this.names.get(n);
   }
 
   /** Width of the instruction being translated. */
