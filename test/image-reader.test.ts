@@ -207,6 +207,71 @@ spin:   LINC 0 1
   });
 });
 
+describe("records that repeat their previous sibling", () => {
+  const SIBLINGS = `.func main 0 2
+loop:   PUSH 0
+        PUSH 0
+        PUSH 1000
+        PUSH 1000
+        PUSH 0
+        PUSH 0
+        SPAWN child
+        RESUME
+        POP
+        LINC 1 1
+        LGET 1
+        PUSH 5
+        LT
+        JNZ loop
+spin:   LINC 0 1
+        JMP spin
+.func child 0
+        PUSH 7
+        YIELD
+        PUSH 0
+        RET
+`;
+  const suspended = (): Session => {
+    const s = Session.start(load(SIBLINGS), { gas: 20_000, stdout: () => {} });
+    expect(s.run().status).toBe("out_of_gas");
+    return s;
+  };
+
+  it("are processes of their own: no buffer is shared with the sibling they repeat", () => {
+    const d = decodeImage(suspended().snapshot());
+    const kids = d.root.children.list();
+    expect(kids.map((k) => k.handle)).toEqual([1, 2, 3, 4, 5]);
+    for (let i = 1; i < kids.length; i++) {
+      const [a, b] = [kids[i - 1], kids[i]];
+      expect([b.status, b.value, b.pc, b.sp, b.fp, b.bp, b.memUsed, b.gasUsed]).toEqual([a.status, a.value, a.pc, a.sp, a.fp, a.bp, a.memUsed, a.gasUsed]);
+      expect(b.stack).not.toBe(a.stack);
+      expect(b.frames).not.toBe(a.frames);
+      expect(b.stack.length).toBe(a.stack.length);
+      expect(b.path).toBe(`0.${i + 1}`);
+    }
+    const [stack0, frame0] = [kids[1].stack[0], kids[1].frames[0]];
+    kids[0].stack[0] = 99;
+    kids[0].frames[0] = 99;
+    expect([kids[1].stack[0], kids[1].frames[0]]).toEqual([stack0, frame0]);
+    expect(frame0).toBe(-1);
+  });
+
+  it("are checked as every record is: a repeated sibling that differs in one field is refused by its own place", () => {
+    const s = suspended();
+    const body = unpackBody(s.snapshot());
+    const tree = body[4] as WireValue[][];
+    // Record 3 is child 3; its gasUsed beyond its limit (the others repeat one another around it).
+    tree[3][F.gasUsed] = 5000;
+    const e = errorOf(() => decodeImage(sealValue(body)));
+    expect(e.key).toBe("image.budget");
+    expect(e.where).toMatch(/process 0\.3 gasUsed/);
+    // A handle out of order after a repeated record is refused as before.
+    const body2 = unpackBody(s.snapshot());
+    (body2[4] as WireValue[][])[4][F.handle] = 2;
+    expect(errorOf(() => decodeImage(sealValue(body2))).key).toBe("image.handle");
+  });
+});
+
 describe("Children.sum", () => {
   it("is the sum over the living children, holes left out", () => {
     fc.assert(

@@ -263,6 +263,50 @@ class Slack {
   }
 }
 
+/** The last childless child read of a parent: its record's bytes after the handle, and the slack it took. */
+interface Sibling {
+  p: Process;
+  from: number;
+  to: number;
+  slack: number;
+}
+
+/** Whether b[at, at + n) (within `end`) repeats b[from, from + n). */
+function sameSpan(b: Uint8Array, from: number, at: number, n: number, end: number): boolean {
+  if (at + n > end) return false;
+  for (let i = 0; i < n; i++) if (b[from + i] !== b[at + i]) return false;
+  return true;
+}
+
+/**
+ * A process with the values of `q` (decoded from the same record bytes, so
+ * checked alike), its own copies of every buffer, under `parent` at `handle`.
+ */
+function copyOf(q: Process, parent: Process, handle: number): Process {
+  const p = new Process(q.module, q.entryFn, NO_ARGS, q.mem.length === 0 ? NO_MEMORY : q.mem.slice(), q.gasLimit, q.memLimit, q.caps, q.traps, parent, handle);
+  p.status = q.status;
+  p.value = q.value;
+  if (q.faultKind !== null) p.faultKind = q.faultKind;
+  const detail = q.faultDetail;
+  if (detail !== "") p.faultDetail = detail;
+  p.need = q.need;
+  const req = q.request;
+  if (req !== null) p.request = { cap: req.cap, args: req.args.map((a) => a.slice()) };
+  p.answer = q.answer;
+  p.waiting = q.waiting;
+  if (q.inbox !== null) p.inbox = q.inbox.slice();
+  p.pc = q.pc;
+  p.bp = q.bp;
+  p.stack = q.stack.slice();
+  p.sp = q.sp;
+  p.frames = q.frames.slice();
+  p.fp = q.fp;
+  p.gasUsed = q.gasUsed;
+  p.memUsed = q.memUsed;
+  p.nextHandle = q.nextHandle;
+  return p;
+}
+
 /**
  * Builds the processes of the records array at `c`'s position (preorder,
  * children in handle order), read in place; returns them in preorder, `c`
@@ -274,7 +318,7 @@ function buildTree(r: Reader, c: WireReader, modules: readonly Module[], maxDept
   const procs: Process[] = [];
   const here = new Place(at);
   // Open parents: process, children still to come, last child handle.
-  const open: { p: Process; path: string; left: number; last: number }[] = [];
+  const open: { p: Process; path: string; left: number; last: number; sib: Sibling | null }[] = [];
   for (let i = 0; i < nrecs; i++) {
     while (open.length > 0 && open[open.length - 1].left === 0) open.pop();
     const parentEntry = open.length > 0 ? open[open.length - 1] : null;
@@ -300,7 +344,19 @@ function buildTree(r: Reader, c: WireReader, modules: readonly Module[], maxDept
       if (handle >= parentEntry.p.nextHandle) r.fail("image.handle", `handle ${handle} was never given out (next handle ${parentEntry.p.nextHandle})`, here.at("handle"));
       parentEntry.left--;
       parentEntry.last = handle;
+      // A record repeating its previous sibling's byte for byte after the handle holds the same values,
+      // which passed every check here: the process is a copy of that sibling (own buffers, this handle).
+      const sib = parentEntry.sib;
+      if (sib !== null && sameSpan(c.bytes, sib.from, c.pos, sib.to - sib.from, c.end)) {
+        slack.take(sib.slack, here.at("stack"));
+        const p = copyOf(sib.p, parentEntry.p, handle);
+        c.pos += sib.to - sib.from;
+        parentEntry.p.children.set(handle, p);
+        procs.push(p);
+        continue;
+      }
     }
+    const fieldsAt = c.pos;
     const mod = modules[r.intAt(c, 0, modules.length - 1, here.at("module"))];
     const entry = r.intAt(c, 0, mod.functions.length - 1, here.at("entry"));
     const status = r.intAt(c, 0, 6, here.at("status"));
@@ -361,7 +417,8 @@ function buildTree(r: Reader, c: WireReader, modules: readonly Module[], maxDept
       }
     }
     const frameCapacity = Math.max(MIN_FRAMES, fp);
-    slack.take(capacity - sp + frameCapacity - fp, here.at("stack"));
+    const extra = capacity - sp + frameCapacity - fp;
+    slack.take(extra, here.at("stack"));
     // Constructed without arguments (a small stack); every register is set from the record.
     const p = new Process(mod, entry, NO_ARGS, memEnd > memAt ? words(b.subarray(memAt, memEnd)) : NO_MEMORY, gasLimit, memLimit, caps, traps, parent, handle);
     p.status = status;
@@ -384,7 +441,8 @@ function buildTree(r: Reader, c: WireReader, modules: readonly Module[], maxDept
     p.nextHandle = nextHandle;
     if (parent) parent.children.set(handle, p);
     procs.push(p);
-    if (nchildren > 0) open.push({ p, path: here.path, left: nchildren, last: 0 });
+    if (parentEntry) parentEntry.sib = nchildren === 0 ? { p, from: fieldsAt, to: c.pos, slack: extra } : null;
+    if (nchildren > 0) open.push({ p, path: here.path, left: nchildren, last: 0, sib: null });
   }
   for (const o of open) if (o.left > 0) r.fail("image.tree", `process ${o.path} declares ${o.left} more child(ren) than the image holds`, at);
   return procs;
