@@ -454,20 +454,24 @@ function wordAt(b: Uint8Array, at: number, k: number): number {
   return b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24);
 }
 
-/** The modules part: `x` its value, `bytes` its encoding. */
-function readModules(r: Reader, x: unknown, bytes: Uint8Array, known?: (digest: string) => Module | undefined): Module[] {
-  const list = r.array(x, "modules");
-  if (list.length === 0 || list.length > IMAGE_LIMITS.modules) r.fail("image.shape", `an image holds 1..${IMAGE_LIMITS.modules} modules`, "modules");
-  const spans = known ? elementSpans(bytes, []) : [];
+/**
+ * The modules part, from its encoding (scanned already): each module's bytes
+ * are unpacked and verified only when `known` does not hold them.
+ */
+function readModules(r: Reader, bytes: Uint8Array, known?: (digest: string) => Module | undefined): Module[] {
+  const n = r.arrayAt(new WireReader(bytes, 0, bytes.length, r.where), "modules");
+  if (n === 0 || n > IMAGE_LIMITS.modules) r.fail("image.shape", `an image holds 1..${IMAGE_LIMITS.modules} modules`, "modules");
+  const spans = elementSpans(bytes, []);
   const mods: Module[] = [];
-  for (let i = 0; i < list.length; i++) {
+  for (let i = 0; i < n; i++) {
     const at = `module ${i}`;
+    const [from, to] = spans[i];
     // A module's digest is the SHA-256 of its canonical bytes: equal bytes, the same verified module.
-    let m = known ? known(hex(sha256(bytes.subarray(spans[i][0], spans[i][1])))) : undefined;
+    let m = known ? known(hex(sha256(bytes.subarray(from, to)))) : undefined;
     try {
-      m ??= verify(moduleFromWire(list[i], `${r.where}: ${at}`));
+      m ??= verify(moduleFromWire(unpackSpan(bytes, from, to, r.where), `${r.where}: ${at}`));
     } catch (e) {
-      if (e instanceof RarError) r.fail("image.code", e.message);
+      if (e instanceof RarError && e.key !== "image.msgpack") r.fail("image.code", e.message);
       throw e;
     }
     if (i > 0 && !(mods[i - 1].digest < m.digest)) r.fail("image.shape", "modules must be sorted by digest, each once", at);
@@ -650,7 +654,7 @@ function decodeBody(
   const policy = r.digestAt(c, "policy");
   const originAt = span();
   const modulesAt = span();
-  const modules = readModules(r, field(modulesAt), bodyBytes.subarray(modulesAt[0], modulesAt[1]), known);
+  const modules = readModules(r, bodyBytes.subarray(modulesAt[0], modulesAt[1]), known);
   const slack = new Slack(r, IMAGE_LIMITS.stackSlack + size);
   const procs = buildTree(r, c, modules, maxDepth, memMax, slack, "tree");
   const traceAt = span();
