@@ -237,23 +237,94 @@ spin:   LINC 0 1
     return s;
   };
 
-  it("are processes of their own: no buffer is shared with the sibling they repeat", () => {
+  it("share the stack and frames of the sibling they repeat until one of them is written", () => {
     const d = decodeImage(suspended().snapshot());
     const kids = d.root.children.list();
     expect(kids.map((k) => k.handle)).toEqual([1, 2, 3, 4, 5]);
     for (let i = 1; i < kids.length; i++) {
       const [a, b] = [kids[i - 1], kids[i]];
       expect([b.status, b.value, b.pc, b.sp, b.fp, b.bp, b.memUsed, b.gasUsed]).toEqual([a.status, a.value, a.pc, a.sp, a.fp, a.bp, a.memUsed, a.gasUsed]);
-      expect(b.stack).not.toBe(a.stack);
-      expect(b.frames).not.toBe(a.frames);
-      expect(b.stack.length).toBe(a.stack.length);
+      expect(b.borrowed && b.stack === a.stack && b.frames === a.frames).toBe(true);
       expect(b.path).toBe(`0.${i + 1}`);
     }
     const [stack0, frame0] = [kids[1].stack[0], kids[1].frames[0]];
+    kids[0].own();
+    expect(kids[0].stack).not.toBe(kids[1].stack);
     kids[0].stack[0] = 99;
     kids[0].frames[0] = 99;
     expect([kids[1].stack[0], kids[1].frames[0]]).toEqual([stack0, frame0]);
     expect(frame0).toBe(-1);
+  });
+
+  it("run as processes of their own once restored: what one writes, its siblings never see", () => {
+    const mod = load(`.func main 0 2
+spawn:  PUSH 0
+        PUSH 1
+        PUSH 1000
+        PUSH 1000
+        PUSH 0
+        PUSH 0
+        SPAWN child
+        RESUME
+        POP
+        LINC 0 1
+        LGET 0
+        PUSH 5
+        LT
+        JNZ spawn
+        PUSH 0
+        YIELD
+        PUSH 0
+        LSET 0
+run:    LINC 0 1
+        PUSH 0
+        LGET 0
+        PUSH 10
+        MUL
+        STORE 0
+        LGET 0
+        PUSH 0
+        PUSH 0
+        PUSH 1
+        CSTORE
+        LGET 0
+        RESUME
+        POP
+        LGET 0
+        RESULT
+        LGET 1
+        ADD
+        LSET 1
+        LGET 0
+        PUSH 5
+        LT
+        JNZ run
+        LGET 1
+        RET
+.func child 0 1
+        PUSH 1
+        YIELD
+        LGET 0
+        PUSH 0
+        LOAD 0
+        ADD
+        LSET 0
+        LGET 0
+        YIELD
+        LGET 0
+        RET
+`);
+    const s = Session.start(mod, { gas: 100_000, stdout: () => {} });
+    expect(s.run().status).toBe("yielded");
+    const img = s.snapshot();
+    const back = Session.fromImage(img, { stdout: () => {} });
+    expect(back.root.children.list().every((k) => k.borrowed)).toBe(true);
+    // Each child adds what the root stored in its memory (10 i) to a local that starts at 0.
+    const [a, b] = [s.run(), back.run()];
+    expect(b.status).toBe("done");
+    expect(b.value).toBe(150);
+    expect([b.value, b.gasUsed]).toEqual([a.value, a.gasUsed]);
+    expect(back.digest()).toBe(s.digest());
   });
 
   it("are checked as every record is: a repeated sibling that differs in one field is refused by its own place", () => {

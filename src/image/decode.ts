@@ -280,7 +280,8 @@ function sameSpan(b: Uint8Array, from: number, at: number, n: number, end: numbe
 
 /**
  * A process with the values of `q` (decoded from the same record bytes, so
- * checked alike), its own copies of every buffer, under `parent` at `handle`.
+ * checked alike) under `parent` at `handle`: its own memory, inbox and
+ * request, and q's stack and frames until either is written (borrowed).
  */
 function copyOf(q: Process, parent: Process, handle: number): Process {
   const p = new Process(q.module, q.entryFn, NO_ARGS, q.mem.length === 0 ? NO_MEMORY : q.mem.slice(), q.gasLimit, q.memLimit, q.caps, q.traps, parent, handle);
@@ -297,10 +298,12 @@ function copyOf(q: Process, parent: Process, handle: number): Process {
   if (q.inbox !== null) p.inbox = q.inbox.slice();
   p.pc = q.pc;
   p.bp = q.bp;
-  p.stack = q.stack.slice();
+  // The stack and frames are shared until one of the two is written (Process.borrowed).
+  p.stack = q.stack;
   p.sp = q.sp;
-  p.frames = q.frames.slice();
+  p.frames = q.frames;
   p.fp = q.fp;
+  p.borrowed = q.borrowed = true;
   p.gasUsed = q.gasUsed;
   p.memUsed = q.memUsed;
   p.nextHandle = q.nextHandle;

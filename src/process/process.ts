@@ -227,6 +227,13 @@ export class Process {
   stack: Int32Array;
   /** Call frames, 3 words each; none (NO_WORDS) until the process is first entered. */
   frames: Int32Array = NO_WORDS;
+  /**
+   * The stack and frames are shared with processes decoded from the same
+   * image record (image/decode.ts copyOf) and are copied before the first
+   * write (own): by the scheduler when it loads the process, by whatever
+   * writes to them while it is stopped (wake, completeResume, reuse).
+   */
+  borrowed = false;
   mem: Int32Array;
   memSize = 0;
 
@@ -275,6 +282,14 @@ export class Process {
     this.sp = args.length;
     this.mem = memory.length === 0 ? NO_WORDS : memory;
     this.memSize = memory.length;
+  }
+
+  /** Makes the stack and frames this process's own (copies of what it shares: see borrowed). */
+  own(): void {
+    if (!this.borrowed) return;
+    this.stack = this.stack.slice();
+    this.frames = this.frames.slice();
+    this.borrowed = false;
   }
 
   /**
@@ -338,6 +353,11 @@ export class Process {
     this.pc = 0;
     this.bp = 0;
     this.fp = 0;
+    if (this.borrowed) {
+      this.stack = NO_WORDS;
+      this.frames = NO_WORDS;
+      this.borrowed = false;
+    }
     // Buffers are kept only with at most `keep` words of room beyond what the fresh process needs
     // (its arguments, its memory): RecycleBin.room.
     let stack = this.stack;

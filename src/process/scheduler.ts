@@ -306,6 +306,7 @@ export class Machine implements Scheduler {
 
   private load(p: Process): void {
     const cpu = this.cpu;
+    if (p.borrowed) p.own();
     this.cur = p;
     cpu.module = p.module;
     cpu.pc = p.pc;
