@@ -354,7 +354,7 @@ function buildTree(r: Reader, c: WireReader, modules: readonly Module[], maxDept
         slack.take(sib.slack, here.at("stack"));
         const p = copyOf(sib.p, parentEntry.p, handle);
         c.pos += sib.to - sib.from;
-        parentEntry.p.children.set(handle, p);
+        parentEntry.p.adopt(handle, p);
         procs.push(p);
         continue;
       }
@@ -442,7 +442,7 @@ function buildTree(r: Reader, c: WireReader, modules: readonly Module[], maxDept
     p.gasUsed = gasUsed;
     p.memUsed = memUsed;
     p.nextHandle = nextHandle;
-    if (parent) parent.children.set(handle, p);
+    if (parent) parent.adopt(handle, p);
     procs.push(p);
     if (parentEntry) parentEntry.sib = nchildren === 0 ? { p, from: fieldsAt, to: c.pos, slack: extra } : null;
     if (nchildren > 0) open.push({ p, path: here.path, left: nchildren, last: 0, sib: null });

@@ -120,6 +120,17 @@ export class RecycleBin {
   }
 }
 
+/**
+ * The children table of every process that has none yet (most have none):
+ * shared, so it refuses to be written; Process.adopt gives a process its own.
+ */
+class NoChildren extends Children<Process> {
+  override set(h: number): never {
+    throw new Error(`internal: a child ${h} added to the shared empty children table (Process.adopt adds children)`);
+  }
+}
+const NO_CHILDREN: Children<Process> = new NoChildren();
+
 /** Largest gas or memory limit: a safe integer (budgets are counted exactly). */
 export const LIMIT_MAX = Number.MAX_SAFE_INTEGER;
 
@@ -250,7 +261,8 @@ export class Process {
   caps: string[];
   /** Capabilities whose calls stop this process for its parent to answer, sorted. */
   traps: string[];
-  children = new Children<Process>();
+  /** Children by handle: the shared empty table until the first is adopted. */
+  children: Children<Process> = NO_CHILDREN;
   nextHandle = 1;
   private cachedPath: string | null = null;
 
@@ -282,6 +294,12 @@ export class Process {
     this.sp = args.length;
     this.mem = memory.length === 0 ? NO_WORDS : memory;
     this.memSize = memory.length;
+  }
+
+  /** Makes `c` this process's child at handle h. */
+  adopt(h: number, c: Process): void {
+    if (this.children === NO_CHILDREN) this.children = new Children<Process>();
+    this.children.set(h, c);
   }
 
   /** Makes the stack and frames this process's own (copies of what it shares: see borrowed). */
