@@ -62,10 +62,24 @@ export function encodeImage(root: Process, meta: ImageMeta, resolve: (digest: st
   return image;
 }
 
+/** Images at least this long are not zero-filled first (zeroing costs as much as the copy that overwrites it). */
+const UNFILLED_MIN = 4096;
+
+/**
+ * n bytes every one of which the caller writes: a plain Uint8Array (not a
+ * Buffer, whose slice() is a view) over memory of its own, not zero-filled
+ * when it is long (Buffer.allocUnsafeSlow: never a slice of a shared pool).
+ */
+function uninitialized(n: number): Uint8Array {
+  if (n < UNFILLED_MIN) return new Uint8Array(n);
+  const b = Buffer.allocUnsafeSlow(n);
+  return new Uint8Array(b.buffer, b.byteOffset, n);
+}
+
 /** The image around body bytes (given as chunks): the fixed header with the body's digest, then the body. */
 export function seal(body: readonly Uint8Array[], bodyLength: number, version: number = IMAGE_VERSION): Uint8Array {
   const digest = sha256Chunks(body);
-  const out = new Uint8Array(HEADER_BYTES + bodyLength);
+  const out = uninitialized(HEADER_BYTES + bodyLength);
   let at = 0;
   out[at++] = 0x94;
   out[at++] = 0xa0 | IMAGE_MAGIC.length;
