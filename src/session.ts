@@ -209,6 +209,9 @@ function checkOptions(opts: SessionOptions): void {
   if (opts.onPrompt !== undefined && typeof opts.onPrompt !== "function") throw new RarError("usage.bad_options", "onPrompt must be a function");
 }
 
+/** The built-in capability families (what a host offers before its own handlers). */
+const BUILTIN_FAMILIES: ReadonlySet<string> = new Set(Object.keys(BUILTIN_SIGNATURES));
+
 /** Longest host name a resume event records (a capability name's bound). */
 const HOST_NAME_MAX = 256;
 
@@ -520,10 +523,11 @@ export class Session {
     const first = trace && trace.length > 0 ? trace.at(0) : null;
     const recorded = first?.kind === "start" && first.policy !== "" ? policyFromJson(first.policy, where) : null;
     const data: Policy | null = recorded ? { ...recorded, kv: undefined } : null;
-    const offered = new Set([...Object.keys(BUILTIN_SIGNATURES), ...Object.keys(opts.handlers ?? {})]);
+    const handlers = opts.handlers;
+    const offered = (family: string): boolean => BUILTIN_FAMILIES.has(family) || (handlers !== undefined && Object.hasOwn(handlers, family));
     const host = hostGrants(opts);
     machine.mounts = matchMounts(recorded?.mounts, opts.policy?.mounts, opts.where ?? "image");
-    negotiateImage(img.root.caps, host, (family: string) => offered.has(family), new Set(Object.keys(data?.mocks ?? {})), opts.where ?? "image");
+    negotiateImage(img.root.caps, host, offered, new Set(Object.keys(data?.mocks ?? {})), opts.where ?? "image");
     machine.hostGrants = host;
     const s = new Session(machine, img.root, ImageHistory.of(img.meta));
     s.attachHost(opts, data, trace);

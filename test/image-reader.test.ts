@@ -207,6 +207,142 @@ spin:   LINC 0 1
   });
 });
 
+describe("records that repeat their previous sibling", () => {
+  const SIBLINGS = `.func main 0 2
+loop:   PUSH 0
+        PUSH 0
+        PUSH 1000
+        PUSH 1000
+        PUSH 0
+        PUSH 0
+        SPAWN child
+        RESUME
+        POP
+        LINC 1 1
+        LGET 1
+        PUSH 5
+        LT
+        JNZ loop
+spin:   LINC 0 1
+        JMP spin
+.func child 0
+        PUSH 7
+        YIELD
+        PUSH 0
+        RET
+`;
+  const suspended = (): Session => {
+    const s = Session.start(load(SIBLINGS), { gas: 20_000, stdout: () => {} });
+    expect(s.run().status).toBe("out_of_gas");
+    return s;
+  };
+
+  it("share the stack and frames of the sibling they repeat until one of them is written", () => {
+    const d = decodeImage(suspended().snapshot());
+    const kids = d.root.children.list();
+    expect(kids.map((k) => k.handle)).toEqual([1, 2, 3, 4, 5]);
+    for (let i = 1; i < kids.length; i++) {
+      const [a, b] = [kids[i - 1], kids[i]];
+      expect([b.status, b.value, b.pc, b.sp, b.fp, b.bp, b.memUsed, b.gasUsed]).toEqual([a.status, a.value, a.pc, a.sp, a.fp, a.bp, a.memUsed, a.gasUsed]);
+      expect(b.borrowed && b.stack === a.stack && b.frames === a.frames).toBe(true);
+      expect(b.path).toBe(`0.${i + 1}`);
+    }
+    const [stack0, frame0] = [kids[1].stack[0], kids[1].frames[0]];
+    kids[0].own();
+    expect(kids[0].stack).not.toBe(kids[1].stack);
+    kids[0].stack[0] = 99;
+    kids[0].frames[0] = 99;
+    expect([kids[1].stack[0], kids[1].frames[0]]).toEqual([stack0, frame0]);
+    expect(frame0).toBe(-1);
+  });
+
+  it("run as processes of their own once restored: what one writes, its siblings never see", () => {
+    const mod = load(`.func main 0 2
+spawn:  PUSH 0
+        PUSH 1
+        PUSH 1000
+        PUSH 1000
+        PUSH 0
+        PUSH 0
+        SPAWN child
+        RESUME
+        POP
+        LINC 0 1
+        LGET 0
+        PUSH 5
+        LT
+        JNZ spawn
+        PUSH 0
+        YIELD
+        PUSH 0
+        LSET 0
+run:    LINC 0 1
+        PUSH 0
+        LGET 0
+        PUSH 10
+        MUL
+        STORE 0
+        LGET 0
+        PUSH 0
+        PUSH 0
+        PUSH 1
+        CSTORE
+        LGET 0
+        RESUME
+        POP
+        LGET 0
+        RESULT
+        LGET 1
+        ADD
+        LSET 1
+        LGET 0
+        PUSH 5
+        LT
+        JNZ run
+        LGET 1
+        RET
+.func child 0 1
+        PUSH 1
+        YIELD
+        LGET 0
+        PUSH 0
+        LOAD 0
+        ADD
+        LSET 0
+        LGET 0
+        YIELD
+        LGET 0
+        RET
+`);
+    const s = Session.start(mod, { gas: 100_000, stdout: () => {} });
+    expect(s.run().status).toBe("yielded");
+    const img = s.snapshot();
+    const back = Session.fromImage(img, { stdout: () => {} });
+    expect(back.root.children.list().every((k) => k.borrowed)).toBe(true);
+    // Each child adds what the root stored in its memory (10 i) to a local that starts at 0.
+    const [a, b] = [s.run(), back.run()];
+    expect(b.status).toBe("done");
+    expect(b.value).toBe(150);
+    expect([b.value, b.gasUsed]).toEqual([a.value, a.gasUsed]);
+    expect(back.digest()).toBe(s.digest());
+  });
+
+  it("are checked as every record is: a repeated sibling that differs in one field is refused by its own place", () => {
+    const s = suspended();
+    const body = unpackBody(s.snapshot());
+    const tree = body[4] as WireValue[][];
+    // Record 3 is child 3; its gasUsed beyond its limit (the others repeat one another around it).
+    tree[3][F.gasUsed] = 5000;
+    const e = errorOf(() => decodeImage(sealValue(body)));
+    expect(e.key).toBe("image.budget");
+    expect(e.where).toMatch(/process 0\.3 gasUsed/);
+    // A handle out of order after a repeated record is refused as before.
+    const body2 = unpackBody(s.snapshot());
+    (body2[4] as WireValue[][])[4][F.handle] = 2;
+    expect(errorOf(() => decodeImage(sealValue(body2))).key).toBe("image.handle");
+  });
+});
+
 describe("Children.sum", () => {
   it("is the sum over the living children, holes left out", () => {
     fc.assert(

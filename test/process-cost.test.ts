@@ -69,6 +69,47 @@ describe("a fresh child", () => {
   });
 });
 
+describe("a finished child kept for its result", () => {
+  const SRC = `.func main 0 1
+  PUSH 5
+  ${SPAWN_ARGS(0, 0, 100000, 100000)}
+  SPAWN kid
+  LTEE 0
+  RESUME
+  POP
+  LGET 0
+  RESULT
+  YIELD
+  PUSH 0
+  RET
+.func kid 1 3
+  LGET 0
+  PUSH 2
+  CALL twice
+  ADD
+  RET
+.func twice 1 1
+  LGET 0
+  LGET 0
+  ADD
+  RET`;
+
+  it("holds no stack or frames (it never runs again), and its image and result are unchanged", () => {
+    const s = start(SRC);
+    const r = s.run();
+    expect(r.status).toBe("yielded");
+    expect(r.value).toBe(9);
+    const kid = child(s.root, 1);
+    expect(kid.statusName).toBe("done");
+    expect(kid.stack.length).toBe(0);
+    expect(kid.frames.length).toBe(0);
+    expect(kid.ownFootprint()).toBe(kid.memUsed);
+    // The image holds sp = fp = 0 words either way: it decodes and encodes to the same bytes.
+    const bytes = s.session.snapshot();
+    expect(decodeImage(bytes).root.children.get(1)?.statusName).toBe("done");
+  });
+});
+
 describe("a trapped request", () => {
   const SRC = (childMem: number): string => `.cap t.ask
 .func main 0 1

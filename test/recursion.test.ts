@@ -162,7 +162,7 @@ function deepTree(mode: Mode, depth: number, handles: readonly number[]): Decode
   for (let i = 1; i <= depth; i++) {
     const p = chain[i];
     const parent = chain[i - 1];
-    parent.children.set(p.handle, p);
+    parent.adopt(p.handle, p);
     parent.nextHandle = p.handle + 1;
     if (parent.waiting !== 0) {
       parent.waiting = p.handle;

@@ -263,6 +263,53 @@ class Slack {
   }
 }
 
+/** The last childless child read of a parent: its record's bytes after the handle, and the slack it took. */
+interface Sibling {
+  p: Process;
+  from: number;
+  to: number;
+  slack: number;
+}
+
+/** Whether b[at, at + n) (within `end`) repeats b[from, from + n). */
+function sameSpan(b: Uint8Array, from: number, at: number, n: number, end: number): boolean {
+  if (at + n > end) return false;
+  for (let i = 0; i < n; i++) if (b[from + i] !== b[at + i]) return false;
+  return true;
+}
+
+/**
+ * A process with the values of `q` (decoded from the same record bytes, so
+ * checked alike) under `parent` at `handle`: its own memory, inbox and
+ * request, and q's stack and frames until either is written (borrowed).
+ */
+function copyOf(q: Process, parent: Process, handle: number): Process {
+  const p = new Process(q.module, q.entryFn, NO_ARGS, q.mem.length === 0 ? NO_MEMORY : q.mem.slice(), q.gasLimit, q.memLimit, q.caps, q.traps, parent, handle);
+  p.status = q.status;
+  p.value = q.value;
+  if (q.faultKind !== null) p.faultKind = q.faultKind;
+  const detail = q.faultDetail;
+  if (detail !== "") p.faultDetail = detail;
+  p.need = q.need;
+  const req = q.request;
+  if (req !== null) p.request = { cap: req.cap, args: req.args.map((a) => a.slice()) };
+  p.answer = q.answer;
+  p.waiting = q.waiting;
+  if (q.inbox !== null) p.inbox = q.inbox.slice();
+  p.pc = q.pc;
+  p.bp = q.bp;
+  // The stack and frames are shared until one of the two is written (Process.borrowed).
+  p.stack = q.stack;
+  p.sp = q.sp;
+  p.frames = q.frames;
+  p.fp = q.fp;
+  p.borrowed = q.borrowed = true;
+  p.gasUsed = q.gasUsed;
+  p.memUsed = q.memUsed;
+  p.nextHandle = q.nextHandle;
+  return p;
+}
+
 /**
  * Builds the processes of the records array at `c`'s position (preorder,
  * children in handle order), read in place; returns them in preorder, `c`
@@ -274,7 +321,7 @@ function buildTree(r: Reader, c: WireReader, modules: readonly Module[], maxDept
   const procs: Process[] = [];
   const here = new Place(at);
   // Open parents: process, children still to come, last child handle.
-  const open: { p: Process; path: string; left: number; last: number }[] = [];
+  const open: { p: Process; path: string; left: number; last: number; sib: Sibling | null }[] = [];
   for (let i = 0; i < nrecs; i++) {
     while (open.length > 0 && open[open.length - 1].left === 0) open.pop();
     const parentEntry = open.length > 0 ? open[open.length - 1] : null;
@@ -300,7 +347,19 @@ function buildTree(r: Reader, c: WireReader, modules: readonly Module[], maxDept
       if (handle >= parentEntry.p.nextHandle) r.fail("image.handle", `handle ${handle} was never given out (next handle ${parentEntry.p.nextHandle})`, here.at("handle"));
       parentEntry.left--;
       parentEntry.last = handle;
+      // A record repeating its previous sibling's byte for byte after the handle holds the same values,
+      // which passed every check here: the process is a copy of that sibling (own buffers, this handle).
+      const sib = parentEntry.sib;
+      if (sib !== null && sameSpan(c.bytes, sib.from, c.pos, sib.to - sib.from, c.end)) {
+        slack.take(sib.slack, here.at("stack"));
+        const p = copyOf(sib.p, parentEntry.p, handle);
+        c.pos += sib.to - sib.from;
+        parentEntry.p.adopt(handle, p);
+        procs.push(p);
+        continue;
+      }
     }
+    const fieldsAt = c.pos;
     const mod = modules[r.intAt(c, 0, modules.length - 1, here.at("module"))];
     const entry = r.intAt(c, 0, mod.functions.length - 1, here.at("entry"));
     const status = r.intAt(c, 0, 6, here.at("status"));
@@ -361,7 +420,8 @@ function buildTree(r: Reader, c: WireReader, modules: readonly Module[], maxDept
       }
     }
     const frameCapacity = Math.max(MIN_FRAMES, fp);
-    slack.take(capacity - sp + frameCapacity - fp, here.at("stack"));
+    const extra = capacity - sp + frameCapacity - fp;
+    slack.take(extra, here.at("stack"));
     // Constructed without arguments (a small stack); every register is set from the record.
     const p = new Process(mod, entry, NO_ARGS, memEnd > memAt ? words(b.subarray(memAt, memEnd)) : NO_MEMORY, gasLimit, memLimit, caps, traps, parent, handle);
     p.status = status;
@@ -382,9 +442,10 @@ function buildTree(r: Reader, c: WireReader, modules: readonly Module[], maxDept
     p.gasUsed = gasUsed;
     p.memUsed = memUsed;
     p.nextHandle = nextHandle;
-    if (parent) parent.children.set(handle, p);
+    if (parent) parent.adopt(handle, p);
     procs.push(p);
-    if (nchildren > 0) open.push({ p, path: here.path, left: nchildren, last: 0 });
+    if (parentEntry) parentEntry.sib = nchildren === 0 ? { p, from: fieldsAt, to: c.pos, slack: extra } : null;
+    if (nchildren > 0) open.push({ p, path: here.path, left: nchildren, last: 0, sib: null });
   }
   for (const o of open) if (o.left > 0) r.fail("image.tree", `process ${o.path} declares ${o.left} more child(ren) than the image holds`, at);
   return procs;
@@ -396,20 +457,24 @@ function wordAt(b: Uint8Array, at: number, k: number): number {
   return b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24);
 }
 
-/** The modules part: `x` its value, `bytes` its encoding. */
-function readModules(r: Reader, x: unknown, bytes: Uint8Array, known?: (digest: string) => Module | undefined): Module[] {
-  const list = r.array(x, "modules");
-  if (list.length === 0 || list.length > IMAGE_LIMITS.modules) r.fail("image.shape", `an image holds 1..${IMAGE_LIMITS.modules} modules`, "modules");
-  const spans = known ? elementSpans(bytes, []) : [];
+/**
+ * The modules part, from its encoding (scanned already): each module's bytes
+ * are unpacked and verified only when `known` does not hold them.
+ */
+function readModules(r: Reader, bytes: Uint8Array, known?: (digest: string) => Module | undefined): Module[] {
+  const n = r.arrayAt(new WireReader(bytes, 0, bytes.length, r.where), "modules");
+  if (n === 0 || n > IMAGE_LIMITS.modules) r.fail("image.shape", `an image holds 1..${IMAGE_LIMITS.modules} modules`, "modules");
+  const spans = elementSpans(bytes, []);
   const mods: Module[] = [];
-  for (let i = 0; i < list.length; i++) {
+  for (let i = 0; i < n; i++) {
     const at = `module ${i}`;
+    const [from, to] = spans[i];
     // A module's digest is the SHA-256 of its canonical bytes: equal bytes, the same verified module.
-    let m = known ? known(hex(sha256(bytes.subarray(spans[i][0], spans[i][1])))) : undefined;
+    let m = known ? known(hex(sha256(bytes.subarray(from, to)))) : undefined;
     try {
-      m ??= verify(moduleFromWire(list[i], `${r.where}: ${at}`));
+      m ??= verify(moduleFromWire(unpackSpan(bytes, from, to, r.where), `${r.where}: ${at}`));
     } catch (e) {
-      if (e instanceof RarError) r.fail("image.code", e.message);
+      if (e instanceof RarError && e.key !== "image.msgpack") r.fail("image.code", e.message);
       throw e;
     }
     if (i > 0 && !(mods[i - 1].digest < m.digest)) r.fail("image.shape", "modules must be sorted by digest, each once", at);
@@ -592,7 +657,7 @@ function decodeBody(
   const policy = r.digestAt(c, "policy");
   const originAt = span();
   const modulesAt = span();
-  const modules = readModules(r, field(modulesAt), bodyBytes.subarray(modulesAt[0], modulesAt[1]), known);
+  const modules = readModules(r, bodyBytes.subarray(modulesAt[0], modulesAt[1]), known);
   const slack = new Slack(r, IMAGE_LIMITS.stackSlack + size);
   const procs = buildTree(r, c, modules, maxDepth, memMax, slack, "tree");
   const traceAt = span();

@@ -24,7 +24,12 @@ import { writeFiles } from "./files.js";
 export function sha256Chunks(chunks: readonly Uint8Array[]): Uint8Array {
   const h = createHash("sha256");
   for (const c of chunks) h.update(c);
-  return new Uint8Array(h.digest());
+  // As binary (latin1) text, one char per byte, not a Buffer: a Buffer is memory outside the JS heap,
+  // an allocation that costs more than hashing a short input (a restore hashes every trace link).
+  const text = h.digest("binary");
+  const out = new Uint8Array(32);
+  for (let i = 0; i < 32; i++) out[i] = text.charCodeAt(i);
+  return out;
 }
 
 export function sha256(bytes: Uint8Array): Uint8Array {

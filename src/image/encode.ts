@@ -14,7 +14,14 @@ import { writeDebug } from "./debug.js";
 import { BODY_FIELDS, IMAGE_MAGIC, IMAGE_VERSION, IMAGE_VERSION_DEBUG, IMAGE_VERSION_FILES, type ImageMeta } from "./format.js";
 import { writeFiles } from "./files.js";
 import { modulesOf, preorder, writeTree } from "./records.js";
-import { WireWriter } from "./wire.js";
+import { SCRATCH, WireWriter } from "./wire.js";
+
+/**
+ * The encoder's scratch buffer, lent to one encoding at a time: an image is
+ * copied out of it (seal) before the next encoding starts, so a tree of small
+ * records is written without allocating buffers that grow to SCRATCH bytes.
+ */
+let spare: Uint8Array | null = null;
 
 /** fixarray(4), fixstr "rimg", fixint version, bin8 of 32 digest bytes, bin32 length of the body. */
 export const HEADER_BYTES = 1 + 1 + IMAGE_MAGIC.length + 1 + 2 + 32 + 5;
@@ -32,7 +39,10 @@ export function encodeImage(root: Process, meta: ImageMeta, resolve: (digest: st
   const modules = modulesOf(originProcs ? [procs, originProcs] : [procs], resolve, debug ? debug.checkpoints.flatMap((c) => c.modules) : []);
   const index = new Map(modules.map((m, i) => [m.digest, i]));
   const files = root.files && !root.files.empty ? root.files : null;
-  const w = new WireWriter().array(files ? BODY_FIELDS + 2 : debug ? BODY_FIELDS + 1 : BODY_FIELDS).str(meta.runtime).bin(meta.policy);
+  const lent = spare;
+  spare = null;
+  const w = new WireWriter(lent ?? new Uint8Array(SCRATCH));
+  w.array(files ? BODY_FIELDS + 2 : debug ? BODY_FIELDS + 1 : BODY_FIELDS).str(meta.runtime).bin(meta.policy);
   w.array(2).bin(meta.origin.digest);
   if (originProcs) writeTree(w, originProcs, index, false);
   else w.nil();
@@ -45,13 +55,31 @@ export function encodeImage(root: Process, meta: ImageMeta, resolve: (digest: st
   else if (files) w.nil();
   if (files) writeFiles(w, files);
 
-  return seal(w.parts(), w.length(), files ? IMAGE_VERSION_FILES : debug ? IMAGE_VERSION_DEBUG : IMAGE_VERSION);
+  const image = seal(w.parts(), w.length(), files ? IMAGE_VERSION_FILES : debug ? IMAGE_VERSION_DEBUG : IMAGE_VERSION);
+  // Copied out: the buffer may be lent again (an encoding that threw keeps it, and the next one allocates its own).
+  const last = w.scratch();
+  if (last.length === SCRATCH) spare = last;
+  return image;
+}
+
+/** Images at least this long are not zero-filled first (zeroing costs as much as the copy that overwrites it). */
+const UNFILLED_MIN = 4096;
+
+/**
+ * n bytes every one of which the caller writes: a plain Uint8Array (not a
+ * Buffer, whose slice() is a view) over memory of its own, not zero-filled
+ * when it is long (Buffer.allocUnsafeSlow: never a slice of a shared pool).
+ */
+function uninitialized(n: number): Uint8Array {
+  if (n < UNFILLED_MIN) return new Uint8Array(n);
+  const b = Buffer.allocUnsafeSlow(n);
+  return new Uint8Array(b.buffer, b.byteOffset, n);
 }
 
 /** The image around body bytes (given as chunks): the fixed header with the body's digest, then the body. */
 export function seal(body: readonly Uint8Array[], bodyLength: number, version: number = IMAGE_VERSION): Uint8Array {
   const digest = sha256Chunks(body);
-  const out = new Uint8Array(HEADER_BYTES + bodyLength);
+  const out = uninitialized(HEADER_BYTES + bodyLength);
   let at = 0;
   out[at++] = 0x94;
   out[at++] = 0xa0 | IMAGE_MAGIC.length;

@@ -29,6 +29,7 @@ export function preorder(root: Process): Process[] {
   while (todo.length > 0) {
     const p = todo.pop() as Process;
     out.push(p);
+    if (p.children.size === 0) continue;
     const cs = childrenOf(p);
     for (let i = cs.length - 1; i >= 0; i--) todo.push(cs[i]);
   }

@@ -22,7 +22,7 @@ import type { WireValue } from "./format.js";
  * four times larger ones, up to SCRATCH.
  */
 const SCRATCH_FIRST = 1 << 8;
-const SCRATCH = 1 << 16;
+export const SCRATCH = 1 << 16;
 /** Binaries at least this long are emitted as views of the caller's memory. */
 const VIEW_MIN = 256;
 
@@ -30,11 +30,26 @@ const utf8 = new TextEncoder();
 
 export class WireWriter {
   private readonly chunks: Uint8Array[] = [];
-  private buf = new Uint8Array(SCRATCH_FIRST);
-  private view = new DataView(this.buf.buffer);
+  private buf: Uint8Array;
+  private view: DataView;
   private pos = 0;
   private start = 0;
   private total = 0;
+
+  /**
+   * `scratch`: the first buffer to write into, lent by a caller that copies
+   * the output before it lends the buffer again (encodeImage); by default a
+   * fresh SCRATCH_FIRST bytes.
+   */
+  constructor(scratch?: Uint8Array) {
+    this.buf = scratch ?? new Uint8Array(SCRATCH_FIRST);
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
+  }
+
+  /** The buffer being written into (the largest so far): a lender may lend it again once the output is copied. */
+  scratch(): Uint8Array {
+    return this.buf;
+  }
 
   private room(n: number): void {
     if (this.pos + n <= this.buf.length) return;
@@ -55,7 +70,7 @@ export class WireWriter {
   }
 
   nil(): this {
-    this.room(1);
+    if (this.pos >= this.buf.length) this.room(1);
     this.buf[this.pos++] = 0xc0;
     return this;
   }
@@ -115,6 +130,11 @@ export class WireWriter {
   }
 
   array(n: number): this {
+    // A short array's header (every record, most grant lists): one byte, as int's common case.
+    if (n < 16 && this.pos < this.buf.length) {
+      this.buf[this.pos++] = 0x90 | n;
+      return this;
+    }
     this.room(5);
     if (n < 16) this.buf[this.pos++] = 0x90 | n;
     else if (n < 0x10000) {
@@ -132,6 +152,10 @@ export class WireWriter {
   str(s: string): this {
     // Short ASCII strings (names, empty details: most of a tree's) are written as they are, without an encoder.
     const k = s.length;
+    if (k === 0 && this.pos < this.buf.length) {
+      this.buf[this.pos++] = 0xa0;
+      return this;
+    }
     if (k < 32) {
       this.room(1 + k);
       const b = this.buf;

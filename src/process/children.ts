@@ -242,7 +242,7 @@ const spawn: SlowOp = (m, d, op) => {
     );
   else child.reuse(module, entry, s, argBase, nargs, cpu.mem, ptr, len, gasLimit, memLimit, caps, traps, d, h, (m.recycled as RecycleBin).room(child, memLimit));
   child.memUsed = footprint;
-  d.children.set(h, child);
+  d.adopt(h, child);
   s[argBase] = h;
   cpu.sp = argBase + 1;
   cpu.pc = pc + WIDTH[op];

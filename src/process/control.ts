@@ -60,6 +60,7 @@ export function wake(c: Process): void {
       // The request is answered: its charge is released from c and every ancestor (nothing is loaded now).
       const w = requestWords(c.request);
       for (let q: Process | null = c; q; q = q.parent) q.memUsed -= w;
+      c.own();
       c.stack[c.sp++] = c.answer;
       c.request = null;
       c.status = StatusCode.READY;
@@ -73,6 +74,7 @@ export function wake(c: Process): void {
 /** Completes the RESUME `stopped`'s parent waits in (its handle operand becomes the status); returns the parent. */
 export function completeResume(stopped: Process): Process {
   const parent = stopped.parent as Process;
+  parent.own();
   parent.stack[parent.sp - 1] = stopped.status;
   parent.pc += WIDTH[Op.RESUME];
   parent.waiting = 0;

@@ -108,7 +108,7 @@ const restore: SlowOp = (m, d, op) => {
   tree.parent = d;
   tree.handle = h;
   tree.invalidatePaths();
-  d.children.set(h, tree);
+  d.adopt(h, tree);
   s[sp - 2] = h;
   cpu.sp = sp - 1;
   cpu.pc += WIDTH[op];

@@ -120,6 +120,17 @@ export class RecycleBin {
   }
 }
 
+/**
+ * The children table of every process that has none yet (most have none):
+ * shared, so it refuses to be written; Process.adopt gives a process its own.
+ */
+class NoChildren extends Children<Process> {
+  override set(h: number): never {
+    throw new Error(`internal: a child ${h} added to the shared empty children table (Process.adopt adds children)`);
+  }
+}
+const NO_CHILDREN: Children<Process> = new NoChildren();
+
 /** Largest gas or memory limit: a safe integer (budgets are counted exactly). */
 export const LIMIT_MAX = Number.MAX_SAFE_INTEGER;
 
@@ -176,6 +187,23 @@ export function requestWords(r: CapRequest | null): number {
   return w;
 }
 
+/** Process fields most processes keep at their defaults (Process.rare). */
+class Rare {
+  faultKind: FaultKind | null = null;
+  /**
+   * The detail as text, or as the interpreter reported it (a format and its
+   * numbers) until it is first read: an object only for a formatted fault.
+   */
+  detail: string | PendingDetail = "";
+  need = 0;
+  request: CapRequest | null = null;
+  answer = 0;
+  inbox: Int32Array | null = null;
+  files: FileTree | null = null;
+  /** The cached path (Process.path). */
+  path: string | null = null;
+}
+
 export class Process {
   parent: Process | null;
   /** This process's handle in its parent (0 for a root). */
@@ -188,36 +216,82 @@ export class Process {
   status: number = StatusCode.READY;
   /** done(value) / yielded(value). */
   value = 0;
-  faultKind: FaultKind | null = null;
+  /**
+   * The fields most processes never set (Rare), in one object made when one
+   * of them is first set to something else than its default: a process that
+   * never faults, traps, stops for lack of a budget or owns files carries one
+   * field for all of them.
+   */
+  private rare: Rare | null = null;
+
+  private rareFields(): Rare {
+    return (this.rare ??= new Rare());
+  }
+
+  get faultKind(): FaultKind | null {
+    return this.rare === null ? null : this.rare.faultKind;
+  }
+  set faultKind(k: FaultKind | null) {
+    if (this.rare !== null || k !== null) this.rareFields().faultKind = k;
+  }
   /** The fault's detail as text (made from the interpreter's format and numbers when first read). */
   get faultDetail(): string {
-    const d = this.detail;
+    const r = this.rare;
+    if (r === null) return "";
+    const d = r.detail;
     if (typeof d === "string") return d;
-    return (this.detail = detailText(d.format, d.a, d.b, d.c));
+    return (r.detail = detailText(d.format, d.a, d.b, d.c));
   }
   set faultDetail(text: string) {
-    this.detail = text;
+    if (this.rare !== null || text !== "") this.rareFields().detail = text;
   }
-  /**
-   * The detail as text, or as the interpreter reported it (a format and its
-   * numbers) until it is first read: one field, an object only for a
-   * formatted fault, so a process that never faults carries no more.
-   */
-  private detail: string | PendingDetail = "";
 
   /** Takes the detail of the fault the cpu just reported, as it is (text or format). */
   takeDetail(cpu: Cpu): void {
-    this.detail = cpu.detailFormat === Detail.Text ? cpu.detail : { format: cpu.detailFormat, a: cpu.detailA, b: cpu.detailB, c: cpu.detailC };
+    this.rareFields().detail = cpu.detailFormat === Detail.Text ? cpu.detail : { format: cpu.detailFormat, a: cpu.detailA, b: cpu.detailB, c: cpu.detailC };
   }
   /** Gas or words the refused instruction needs (out_of_gas / out_of_mem). */
-  need = 0;
-  request: CapRequest | null = null;
+  get need(): number {
+    return this.rare === null ? 0 : this.rare.need;
+  }
+  set need(n: number) {
+    if (this.rare !== null || n !== 0) this.rareFields().need = n;
+  }
+  get request(): CapRequest | null {
+    return this.rare === null ? null : this.rare.request;
+  }
+  set request(r: CapRequest | null) {
+    if (this.rare !== null || r !== null) this.rareFields().request = r;
+  }
   /** The value a trapped capability call returns when resumed. */
-  answer = 0;
+  get answer(): number {
+    return this.rare === null ? 0 : this.rare.answer;
+  }
+  set answer(v: number) {
+    if (this.rare !== null || v !== 0) this.rareFields().answer = v;
+  }
+  /** Host-side words the process holds outside its memory (snapshot bytes, array results); charged. */
+  get inbox(): Int32Array | null {
+    return this.rare === null ? null : this.rare.inbox;
+  }
+  set inbox(words: Int32Array | null) {
+    if (this.rare !== null || words !== null) this.rareFields().inbox = words;
+  }
+  /** The file tree this process owns: only a root has one, made when first needed (process/files.ts). */
+  get files(): FileTree | null {
+    return this.rare === null ? null : this.rare.files;
+  }
+  set files(tree: FileTree | null) {
+    if (this.rare !== null || tree !== null) this.rareFields().files = tree;
+  }
+  private get cachedPath(): string | null {
+    return this.rare === null ? null : this.rare.path;
+  }
+  private set cachedPath(path: string | null) {
+    if (this.rare !== null || path !== null) this.rareFields().path = path;
+  }
   /** Handle of the child this process is resuming (waiting in RESUME), or 0. */
   waiting = 0;
-  /** Host-side words the process holds outside its memory (snapshot bytes, array results); charged. */
-  inbox: Int32Array | null = null;
 
   // registers (see vm/interpreter.ts Cpu)
   pc = 0;
@@ -227,6 +301,13 @@ export class Process {
   stack: Int32Array;
   /** Call frames, 3 words each; none (NO_WORDS) until the process is first entered. */
   frames: Int32Array = NO_WORDS;
+  /**
+   * The stack and frames are shared with processes decoded from the same
+   * image record (image/decode.ts copyOf) and are copied before the first
+   * write (own): by the scheduler when it loads the process, by whatever
+   * writes to them while it is stopped (wake, completeResume, reuse).
+   */
+  borrowed = false;
   mem: Int32Array;
   memSize = 0;
 
@@ -236,16 +317,13 @@ export class Process {
   /** Footprint of the whole subtree, in words. */
   memUsed = 0;
 
-  /** The file tree this process owns: only a root has one, made when first needed (process/files.ts). */
-  files: FileTree | null = null;
-
   /** Capabilities held, sorted. */
   caps: string[];
   /** Capabilities whose calls stop this process for its parent to answer, sorted. */
   traps: string[];
-  children = new Children<Process>();
+  /** Children by handle: the shared empty table until the first is adopted. */
+  children: Children<Process> = NO_CHILDREN;
   nextHandle = 1;
-  private cachedPath: string | null = null;
 
   constructor(
     module: Module,
@@ -275,6 +353,20 @@ export class Process {
     this.sp = args.length;
     this.mem = memory.length === 0 ? NO_WORDS : memory;
     this.memSize = memory.length;
+  }
+
+  /** Makes `c` this process's child at handle h. */
+  adopt(h: number, c: Process): void {
+    if (this.children === NO_CHILDREN) this.children = new Children<Process>();
+    this.children.set(h, c);
+  }
+
+  /** Makes the stack and frames this process's own (copies of what it shares: see borrowed). */
+  own(): void {
+    if (!this.borrowed) return;
+    this.stack = this.stack.slice();
+    this.frames = this.frames.slice();
+    this.borrowed = false;
   }
 
   /**
@@ -328,16 +420,17 @@ export class Process {
     this.entryFn = entryFn;
     this.status = StatusCode.READY;
     this.value = 0;
-    this.faultKind = null;
-    this.faultDetail = "";
-    this.need = 0;
-    this.request = null;
-    this.answer = 0;
+    // Fault, need, request, answer, inbox, files and path back at their defaults.
+    this.rare = null;
     this.waiting = 0;
-    this.inbox = null;
     this.pc = 0;
     this.bp = 0;
     this.fp = 0;
+    if (this.borrowed) {
+      this.stack = NO_WORDS;
+      this.frames = NO_WORDS;
+      this.borrowed = false;
+    }
     // Buffers are kept only with at most `keep` words of room beyond what the fresh process needs
     // (its arguments, its memory): RecycleBin.room.
     let stack = this.stack;
@@ -355,7 +448,6 @@ export class Process {
     this.gasUsed = 0;
     this.memLimit = memLimit;
     this.memUsed = 0;
-    this.files = null;
     this.caps = caps;
     this.traps = traps;
     this.nextHandle = 1;
@@ -368,7 +460,9 @@ export class Process {
    * (fresh: not entered yet) the arguments waiting on its stack.
    */
   ownFootprint(): number {
-    let words = PROCESS_WORDS + this.memSize + (this.inbox?.length ?? 0) + requestWords(this.request) + (this.files?.words ?? 0);
+    let words = PROCESS_WORDS + this.memSize;
+    const r = this.rare;
+    if (r !== null) words += (r.inbox?.length ?? 0) + requestWords(r.request) + (r.files?.words ?? 0);
     if (this.fp === 0) return words + this.sp;
     for (let i = 0; i < this.fp; i += Frame.Words) words += this.module.frameCost[this.frames[i + Frame.Fn]];
     return words;

@@ -198,6 +198,13 @@ export class Machine implements Scheduler {
           this.leave(d);
           d.status = StatusCode.DONE;
           d.value = cpu.value;
+          // A finished process never runs again and holds no frames or stack words (fp = sp = 0):
+          // a child kept alive for its result holds no buffers for it. A recycling machine keeps
+          // them for the next spawn that reuses the process (RecycleBin).
+          if (this.recycled === null) {
+            d.stack = NO_WORDS;
+            d.frames = NO_WORDS;
+          }
           step = Step.Stop;
           break;
         default:
@@ -299,6 +306,7 @@ export class Machine implements Scheduler {
 
   private load(p: Process): void {
     const cpu = this.cpu;
+    if (p.borrowed) p.own();
     this.cur = p;
     cpu.module = p.module;
     cpu.pc = p.pc;
