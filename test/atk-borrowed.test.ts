@@ -15,6 +15,8 @@ import { decodeImage } from "../src/image/decode.js";
 import { HEADER_BYTES, seal } from "../src/image/encode.js";
 import { wake } from "../src/process/control.js";
 import type { Process } from "../src/process/process.js";
+import { Machine } from "../src/process/scheduler.js";
+import { imageCodec } from "../src/image/codec.js";
 import { Session } from "../src/session.js";
 import { RarError } from "../src/vm/errors.js";
 import { F, type WireValue } from "../src/image/format.js";
@@ -338,5 +340,139 @@ describe("records that repeat their sibling must not be confused with it", () =>
       expect(got[2][field]).toEqual((unpackBody(img)[4] as WireValue[][])[2][field]);
       expect(got[4][field]).toEqual((unpackBody(img)[4] as WireValue[][])[4][field]);
     }
+  });
+});
+
+/** What mid does once resumed: resume a child and add what it yields, kill one, or spawn one (resumed once). */
+type Act = { kind: "resume" | "kill"; pick: number } | { kind: "spawn" };
+
+const SPAWN_COUNTER = `  PUSH 0
+  PUSH 0
+  PUSH 100000
+  PUSH 1000
+  PUSH 0
+  PUSH 0
+  SPAWN counter`;
+
+/**
+ * Root spawns mid; mid spawns n counters, resumes each once (all yield 1:
+ * identical records) and yields. With `restore`, the root snapshots mid
+ * (guest SNAPSHOT), restores it (guest RESTORE: mid's children decoded as
+ * borrowers inside the running machine) and drives the copy; else it drives
+ * mid itself. Mid then plays `acts` and returns the sum of what its resumed
+ * children yielded; the root returns mid's value.
+ */
+function guestProgram(n: number, acts: readonly Act[], restore: boolean): { text: string; want: number } {
+  const live: number[] = [];
+  const count = new Map<number, number>();
+  let next = 1;
+  const lines: string[] = [];
+  const spawnOne = (): void => {
+    lines.push(SPAWN_COUNTER, "  LTEE 1", "  RESUME", "  POP");
+    live.push(next);
+    count.set(next++, 1);
+  };
+  for (let i = 0; i < n; i++) spawnOne();
+  lines.push("  PUSH 0", "  YIELD");
+  let sum = 0;
+  for (const a of acts) {
+    if (a.kind === "spawn") {
+      spawnOne();
+      continue;
+    }
+    if (live.length === 0) continue;
+    const h = live[a.pick % live.length];
+    if (a.kind === "kill") {
+      lines.push(`  PUSH ${h}`, "  KILL");
+      live.splice(live.indexOf(h), 1);
+    } else {
+      const c = (count.get(h) ?? 0) + 1;
+      count.set(h, c);
+      sum = (sum + c) | 0;
+      lines.push(`  PUSH ${h}`, "  RESUME", "  POP", `  PUSH ${h}`, "  RESULT", "  LGET 0", "  ADD", "  LSET 0");
+    }
+  }
+  const drive = restore
+    ? `  LGET 0
+  SNAPSHOT
+  LTEE 1
+  MGROW
+  LTEE 2
+  INBOX
+  LGET 2
+  LGET 1
+  RESTORE
+  LSET 3
+  LGET 3
+  RESUME
+  POP
+  LGET 3
+  RESULT`
+    : `  LGET 0
+  RESUME
+  POP
+  LGET 0
+  RESULT`;
+  const text = `.func main 0 5
+  PUSH 0
+  PUSH 0
+  PUSH 10000000
+  PUSH 1000000
+  PUSH 0
+  PUSH 0
+  SPAWN mid
+  LSET 0
+  LGET 0
+  RESUME
+  POP
+${drive}
+  RET
+.func mid 0 2
+${lines.join("\n")}
+  LGET 0
+  RET
+.func counter 0 1
+loop:
+  LINC 0 1
+  LGET 0
+  YIELD
+  JMP loop
+`;
+  return { text, want: sum };
+}
+
+describe("identical children restored by a guest RESTORE, on machines that recycle and that do not", () => {
+  const act: fc.Arbitrary<Act> = fc.oneof(
+    fc.record({ kind: fc.constantFrom("resume" as const, "kill" as const), pick: fc.nat(20) }),
+    fc.constant({ kind: "spawn" as const }),
+    fc.record({ kind: fc.constant("resume" as const), pick: fc.nat(20) }),
+  );
+
+  it("the restored copy's children (borrowers) run, die and are reused as the original's do: the same value, the original untouched", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 2, max: 6 }), fc.array(act, { maxLength: 16 }), fc.boolean(), (n, acts, recycle) => {
+        const runOne = (restore: boolean): Process => {
+          const { text } = guestProgram(n, acts, restore);
+          const machine = new Machine({ recycle, images: imageCodec });
+          const root = machine.createRoot(load(text), 0, [], { gas: 100_000_000, mem: 10_000_000 }, [], new Int32Array(0));
+          machine.run(root);
+          return root;
+        };
+        const { want } = guestProgram(n, acts, true);
+        const straightRoot = runOne(false);
+        const restoredRoot = runOne(true);
+        expect([straightRoot.status, straightRoot.faultKind, straightRoot.faultDetail, restoredRoot.faultKind, restoredRoot.faultDetail]).toEqual([StatusCode.DONE, null, "", null, ""]);
+        expect(restoredRoot.status).toBe(StatusCode.DONE);
+        expect(straightRoot.value).toBe(want);
+        expect(restoredRoot.value).toBe(want);
+        // With nothing played, the copy's children are still the borrowers RESTORE made.
+        const copy = restoredRoot.children.get(2) as Process;
+        if (acts.length === 0) expect(copy.children.list().every((c) => c.borrowed)).toBe(true);
+        // The original mid (handle 1), left parked at its yield, still holds n identical counters at 1.
+        const mid = restoredRoot.children.get(1) as Process;
+        expect(mid.children.list().map((c) => [c.status, c.value])).toEqual(Array.from({ length: n }, () => [StatusCode.YIELDED, 1]));
+      }),
+      { numRuns: 80 },
+    );
   });
 });
