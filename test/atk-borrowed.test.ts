@@ -476,3 +476,36 @@ describe("identical children restored by a guest RESTORE, on machines that recyc
     );
   });
 });
+
+describe("the modules part, unpacked module by module (a module known by digest is not read again)", () => {
+  it("every single-byte change in the modules part is refused as image.* (or policy.not_granted), or the image restores and runs as its bytes say", () => {
+    const img = parked(3).snapshot();
+    const whole = img.slice(HEADER_BYTES);
+    const modBytes = packr.pack(unpackBody(img)[3]);
+    const from = Buffer.from(whole).indexOf(modBytes);
+    expect(from).toBeGreaterThan(0);
+    fc.assert(
+      fc.property(fc.integer({ min: from, max: from + modBytes.length - 1 }), fc.integer({ min: 1, max: 255 }), (at, x) => {
+        const body = whole.slice();
+        body[at] ^= x;
+        const bad = seal([body], body.length, img[6]);
+        let back: Session;
+        try {
+          back = Session.fromImage(bad, { stdout: () => {} });
+        } catch (e) {
+          if (!(e instanceof RarError)) throw e;
+          expect(e.key).toMatch(/^(image\.|policy\.not_granted$)/);
+          return;
+        }
+        // Accepted: a module that verifies (a changed constant, say); it runs (bounded by its gas) without a host error.
+        back.refuel(1_000_000);
+        try {
+          back.run();
+        } catch (e) {
+          if (!(e instanceof RarError)) throw e;
+        }
+      }),
+      { numRuns: 600 },
+    );
+  });
+});
