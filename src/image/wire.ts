@@ -339,7 +339,8 @@ export function unpackChecked(bytes: Uint8Array, maxDepth: number, where: string
   }
 }
 
-const utf8Decoder = new TextDecoder();
+// Strings are read strictly: invalid UTF-8 (or a byte-order mark dropped) would re-encode to other bytes.
+const utf8Decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /**
  * Reads msgpack values in place from untrusted bytes, one at a time, for a
@@ -350,6 +351,11 @@ const utf8Decoder = new TextDecoder();
  * value of another type than the caller asks for is not consumed (the caller
  * names it in its error: describe()). Errors are those scan() raises.
  */
+/** Per uint8/16/32 (0xcc..0xce): the least value that form is the shortest for. */
+const SHORTER_UINT = [0x80, 0x100, 0x10000];
+/** Per int8/16/32 (0xd0..0xd2): values below this need that form (the writer gives non-negative values uint forms). */
+const SHORTER_INT = [-32, -128, -32768];
+
 export class WireReader {
   pos: number;
   private readonly dv: DataView;
@@ -435,8 +441,15 @@ export class WireReader {
       default:
         return NaN;
     }
+    // One state, one byte string (spec/image-format.md §2): only the shortest form the writer gives a value is read.
+    if (!(t === 0xcb ? !Number.isInteger(v) || v >= 0x100000000 || v < -0x80000000 : v >= 0 ? t >= 0xcc && t <= 0xce && v >= SHORTER_UINT[t - 0xcc] : t >= 0xd0 && v < SHORTER_INT[t - 0xd0]))
+      this.noncanonical(`an int (${v}) at byte ${this.pos} not in its shortest form`);
     this.pos = p + k;
     return v;
+  }
+
+  private noncanonical(what: string): never {
+    throw new RarError("image.noncanonical", what, this.where);
   }
 
   /** Consumes the header of an array and returns its length; -1 (nothing consumed) when the next value is not an array. */
@@ -454,6 +467,7 @@ export class WireReader {
       len = this.dv.getUint32(p);
       p += 4;
     } else return -1;
+    if (t === 0xdc ? len < 16 : t === 0xdd && len < 0x10000) this.noncanonical(`an array header at byte ${this.pos} longer than its length (${len}) needs`);
     // Every element takes at least one byte.
     if (len > this.end - p) throw new RarError("image.truncated", `truncated: an array at byte ${p} declares ${len} elements, ${this.end - p} bytes remain`, this.where);
     this.pos = p;
@@ -479,6 +493,9 @@ export class WireReader {
       len = this.dv.getUint32(p);
       p += 4;
     } else return -1;
+    // The shortest header: str8 from 32 bytes (bin8 from 0), 16-bit lengths from 256, 32-bit from 65536.
+    const least = p - this.pos === 1 ? 0 : p - this.pos === 2 ? (str ? 32 : 0) : p - this.pos === 3 ? 0x100 : 0x10000;
+    if (len < least) this.noncanonical(`a ${str ? "string" : "binary"} header at byte ${this.pos} longer than its length (${len}) needs`);
     if (len > this.end - p) this.truncated(len, "a string or binary", p);
     this.pos = p + len;
     return p;
@@ -494,12 +511,20 @@ export class WireReader {
       let s = "";
       for (let i = from; i < to; i++) {
         const c = b[i];
-        if (c >= 0x80) return utf8Decoder.decode(b.subarray(from, to));
+        if (c >= 0x80) return this.utf8(from, to);
         s += String.fromCharCode(c);
       }
       return s;
     }
-    return utf8Decoder.decode(b.subarray(from, to));
+    return this.utf8(from, to);
+  }
+
+  private utf8(from: number, to: number): string {
+    try {
+      return utf8Decoder.decode(this.bytes.subarray(from, to));
+    } catch {
+      return this.noncanonical(`a string at byte ${from} that is not valid UTF-8`);
+    }
   }
 
   /** The next value if it is binary, as a view of the input (consumed); null (nothing consumed) otherwise. */

@@ -112,6 +112,7 @@ export const ERRORS = {
       magic: "not a rar image (bad magic)",
       memory: "memory exceeds the runtime's limit",
       msgpack: "not valid msgpack, or a msgpack type rar's formats do not use",
+      noncanonical: "a value is not in the one form the writer gives it (shortest int or length header, valid UTF-8)",
       nesting: "values nested too deep",
       origin: "the initial state is not one unstarted process matching its digest",
       pc: "the pc is not where the process's status puts it",
