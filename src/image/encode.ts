@@ -96,5 +96,7 @@ export function seal(body: readonly Uint8Array[], bodyLength: number, version: n
     out.set(c, at);
     at += c.length;
   }
+  // The memory was not zero-filled: a body shorter than announced would hand out whatever it held.
+  if (at !== out.length) throw new Error(`seal: the body is ${at - HEADER_BYTES} bytes, not the ${bodyLength} announced`);
   return out;
 }
