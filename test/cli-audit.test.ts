@@ -187,15 +187,16 @@ describe("rar run checks where its image would go before anything runs (CLI.md: 
   });
 });
 
-describe("rar run IMAGE --gas/--mem (an image keeps the limits it ran under)", () => {
+describe("rar run/trace IMAGE --gas/--mem (an image keeps the limits it ran under)", () => {
   it("is a usage error naming the flag and pointing at resume; the image is untouched and nothing runs", () => {
     expect(rar("run", FIB, "20", "--gas", "50", "--out", "lim.rimg").code).toBe(3);
     const before = readFileSync(join(dir, "lim.rimg"));
-    for (const flag of ["--gas", "--mem"]) {
-      const r = rar("run", "lim.rimg", flag, "5", "--out", "lim2.rimg");
-      expectUsage(r, "run", new RegExp(`^rar: error: lim\\.rimg: ${flag} sets a new program's limit; an image keeps its own \\(rar resume IMAGE ${flag} N adds to it\\)$`));
-      expect(existsSync(join(dir, "lim2.rimg"))).toBe(false);
-    }
+    for (const command of ["run", "trace"])
+      for (const flag of ["--gas", "--mem"]) {
+        const r = rar(command, "lim.rimg", flag, "5", "--out", "lim2.rimg");
+        expectUsage(r, command, new RegExp(`^rar: error: lim\\.rimg: ${flag} sets a new program's limit; an image keeps its own \\(rar resume IMAGE ${flag} N adds to it\\)$`));
+        expect(existsSync(join(dir, "lim2.rimg"))).toBe(false);
+      }
     expect(readFileSync(join(dir, "lim.rimg")).equals(before)).toBe(true);
     // Without them, run IMAGE continues the image as it is.
     expect(rar("run", "lim.rimg", "--out", "lim2.rimg").code).toBe(3);

@@ -18,7 +18,7 @@ import { parseCount, parseProgramArgs, takesTextArgs } from "./args.js";
 import { checkOutput, checkWritable, runImagePath, writeFileAtomic } from "./atomic.js";
 import type { Finish } from "./image-commands.js";
 import { interruptible, timeoutOption } from "./interrupt.js";
-import { extensionOf, loadProgram } from "./load.js";
+import { extensionOf, loadProgram, refuseImageLimits } from "./load.js";
 import { addPolicyOptions, policyFromFlags, promptAnswers, type PolicyFlags } from "./policy-flags.js";
 import { addLogOption, logSink } from "./log-file.js";
 import { readInput } from "./read.js";
@@ -142,6 +142,7 @@ export function addDebugCommands(program: Command, finish: Finish): void {
     .option("--out <image>", "where to write the image (default ./<stem>.rimg)")
     .addOption(timeoutOption())
     .action(async (file: string, args: string[], flags: TraceFlags) => {
+      refuseImageLimits(trace, file);
       process.exitCode = await traceCommand(file, args, flags, finish);
     });
 

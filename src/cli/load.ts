@@ -40,3 +40,13 @@ export async function loadProgram(file: string): Promise<LoadedProgram> {
       throw new UsageError(`unsupported file type '${ext || "(none)"}' (expected .ent, .rasm or .rmod)`, file);
   }
 }
+
+/**
+ * An image keeps the limits it ran under: --gas/--mem given to run or trace
+ * with an image would be silently ignored, so they are refused (resume adds to them).
+ */
+export function refuseImageLimits(command: { getOptionValueSource(name: string): string | undefined }, file: string): void {
+  if (extensionOf(file) !== ".rimg") return;
+  const given = ["gas", "mem"].find((name) => command.getOptionValueSource(name) === "cli");
+  if (given !== undefined) throw new UsageError(`--${given} sets a new program's limit; an image keeps its own (rar resume IMAGE --${given} N adds to it)`, file);
+}

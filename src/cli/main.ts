@@ -5,8 +5,8 @@
 import { Command, CommanderError, Option } from "commander";
 import { DEFAULT_GAS, DEFAULT_MEM, Session, type RunResult } from "../session.js";
 import { parseCount, parseProgramArgs, takesTextArgs } from "./args.js";
-import { EXIT, UsageError, reportError, usageLines } from "./exit.js";
-import { extensionOf, loadProgram } from "./load.js";
+import { EXIT, reportError, usageLines } from "./exit.js";
+import { extensionOf, loadProgram, refuseImageLimits } from "./load.js";
 import { interruptible, releaseInterrupts, takeInterrupts, timeoutOption } from "./interrupt.js";
 import { addPolicyOptions, policyFromFlags, promptAnswers } from "./policy-flags.js";
 import { addLogOption, logSink } from "./log-file.js";
@@ -147,11 +147,7 @@ async function build(argv: readonly string[], onCommand: (name: string) => void)
     .option("--out <image>", "where to write the image when the run suspends (default ./<stem>.rimg); also written when it finishes or faults")
     .addOption(timeoutOption())
     .action(async (file: string, args: string[], flags: RunFlags) => {
-      // An image keeps the limits it was run under: --gas/--mem given to run IMAGE would be silently ignored, so they are refused.
-      if (extensionOf(file) === ".rimg") {
-        const given = ["gas", "mem"].find((name) => run.getOptionValueSource(name) === "cli");
-        if (given !== undefined) throw new UsageError(`--${given} sets a new program's limit; an image keeps its own (rar resume IMAGE --${given} N adds to it)`, file);
-      }
+      refuseImageLimits(run, file);
       process.exitCode = await runCommand(file, args, flags);
     });
 
