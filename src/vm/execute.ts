@@ -96,7 +96,8 @@ export function execute(cpu: Cpu, opts: TieringOptions): Exit {
   t.tried = true;
   t.compiled = compileOrNull(m);
   if (t.compiled === null) return interpret(cpu);
-  return runCompiled(cpu, t.compiled);
+  // Just compiled: no block has run yet, so there is none to step to.
+  return runCompiled(cpu, t.compiled, false);
 }
 
 /** Compiles, or gives null where the host forbids generating code from strings. */
@@ -113,10 +114,10 @@ function compileOrNull(m: Module): Compiled | null {
 /** Instructions interpreted at most, on entering compiled code, to reach a block it has run before. */
 const STEP_TO_SEEN = 512;
 
-function runCompiled(cpu: Cpu, c: Compiled): Exit {
+function runCompiled(cpu: Cpu, c: Compiled, stepToSeen = true): Exit {
   // Entered at a block its chunk has never dispatched to (a run resumed where gas stopped it, say):
   // a few instructions interpreted first usually reach one it has, so V8 need not deoptimize the chunk.
-  if (c.seen[c.leader[cpu.pc] + 1] === 0 && c.chunkOf[cpu.pc] >= 0) {
+  if (stepToSeen && c.seen[c.leader[cpu.pc] + 1] === 0 && c.chunkOf[cpu.pc] >= 0) {
     for (let n = 0; n < STEP_TO_SEEN && c.seen[c.leader[cpu.pc] + 1] === 0; n++) {
       const e = stepToBlock(cpu, c);
       if (e !== STOP) return e;
