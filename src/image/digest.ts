@@ -12,7 +12,7 @@
 // @noble/hashes' sha256 (a test checks this), but hashes megabytes of memory
 // ~10x faster, which the snapshot budget (10 ms per million words) needs.
 
-import { createHash } from "node:crypto";
+import { createHash, hash } from "node:crypto";
 import { bytesToHex } from "@noble/hashes/utils";
 import type { Process } from "../process/process.js";
 import type { Module } from "../vm/module.js";
@@ -21,15 +21,39 @@ import { modulesOf, preorder, writeTree } from "./records.js";
 import { WireWriter } from "./wire.js";
 import { writeFiles } from "./files.js";
 
+/** Inputs up to this many bytes are hashed in one call over a copy in SCRATCH (trace links, module bytes). */
+const ONE_SHOT_MAX = 4096;
+const SCRATCH = new Uint8Array(ONE_SHOT_MAX);
+/** node:crypto's one-shot hash (node >= 20.12): no Hash object per call, half the cost of a short input's. */
+const oneShot: ((algorithm: string, data: Uint8Array, encoding: "binary") => string) | null = typeof hash === "function" ? hash : null;
+
+/** The 32 bytes of a digest given as binary (latin1) text, one char per byte. */
+function digestBytes(text: string): Uint8Array {
+  const out = new Uint8Array(32);
+  for (let i = 0; i < 32; i++) out[i] = text.charCodeAt(i);
+  return out;
+}
+
+/** SHA-256 of the chunks' concatenation, as fresh bytes. */
 export function sha256Chunks(chunks: readonly Uint8Array[]): Uint8Array {
+  if (oneShot !== null) {
+    if (chunks.length === 1) return digestBytes(oneShot("sha256", chunks[0], "binary"));
+    let n = 0;
+    for (const c of chunks) n += c.length;
+    if (n <= ONE_SHOT_MAX) {
+      let at = 0;
+      for (const c of chunks) {
+        SCRATCH.set(c, at);
+        at += c.length;
+      }
+      return digestBytes(oneShot("sha256", SCRATCH.subarray(0, n), "binary"));
+    }
+  }
   const h = createHash("sha256");
   for (const c of chunks) h.update(c);
   // As binary (latin1) text, one char per byte, not a Buffer: a Buffer is memory outside the JS heap,
   // an allocation that costs more than hashing a short input (a restore hashes every trace link).
-  const text = h.digest("binary");
-  const out = new Uint8Array(32);
-  for (let i = 0; i < 32; i++) out[i] = text.charCodeAt(i);
-  return out;
+  return digestBytes(h.digest("binary"));
 }
 
 export function sha256(bytes: Uint8Array): Uint8Array {
