@@ -483,16 +483,70 @@ function readModules(r: Reader, bytes: Uint8Array, known?: (digest: string) => M
   return mods;
 }
 
-function readTrace(r: Reader, x: unknown): TraceSlot {
-  const t = r.array(x, "trace", 2);
-  const head = r.digest(t[0], "trace head");
-  const events = r.array(t[1], "trace events").map((e, i) => {
-    const ev = r.array(e, `trace event ${i}`);
-    if (ev.length === 0) r.fail("image.shape", "an event starts with its kind", `trace event ${i}`);
-    r.str(ev[0], IMAGE_LIMITS.nameLength, `trace event ${i} kind`);
-    return ev as TraceEvent;
-  });
-  return { head, events };
+/**
+ * An image's trace slot as decodeImage read it: its head, and its events
+ * still as bytes, each one's place in the body kept (`at`: per event, where
+ * its array starts and where its link starts). trace/decode.ts reads and
+ * hashes the events in place from there; `events`, the unpacked values, are
+ * made when first read (and once read, they are what the slot holds: a
+ * caller may change them, so the bytes no longer stand for the slot).
+ */
+export class ReadSlot implements TraceSlot {
+  private list: TraceEvent[] | null = null;
+  constructor(
+    public head: Uint8Array,
+    readonly bytes: Uint8Array,
+    /** The trace field's span in `bytes` ([head, events]). */
+    private readonly from: number,
+    private readonly to: number,
+    /** Per event: where its array starts, then where its link (the last element) starts. */
+    readonly at: readonly number[],
+    private readonly where: string,
+  ) {}
+
+  /** Whether the events are still the bytes read (never unpacked, so never changed). */
+  get pristine(): boolean {
+    return this.list === null;
+  }
+
+  get events(): TraceEvent[] {
+    return (this.list ??= (unpackSpan(this.bytes, this.from, this.to, this.where) as [Uint8Array, TraceEvent[]])[1]);
+  }
+
+  set events(list: TraceEvent[]) {
+    this.list = list;
+  }
+}
+
+/** The trace field at bytes[from, to) (scanned already), read in place: its head, and each event's kind. */
+function readTrace(r: Reader, bytes: Uint8Array, from: number, to: number): ReadSlot {
+  const c = new WireReader(bytes, from, to, r.where);
+  r.arrayAt(c, "trace", 2);
+  const head = r.digestAt(c, "trace head");
+  const n = r.arrayAt(c, "trace events");
+  // Nesting inside an event's element: the body, the trace, its events and the event are above it.
+  const nesting = IMAGE_LIMITS.nesting - 4;
+  const at: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const start = c.pos;
+    // The messages (and their strings) are made only for an event that does not check.
+    let len = c.array();
+    if (len < 0) len = r.arrayAt(c, `trace event ${i}`);
+    if (len === 0) r.fail("image.shape", "an event starts with its kind", `trace event ${i}`);
+    const kindAt = c.pos;
+    const kind = c.str();
+    if (kind === null || kind.length > IMAGE_LIMITS.nameLength) {
+      c.pos = kindAt;
+      r.strAt(c, IMAGE_LIMITS.nameLength, `trace event ${i} kind`);
+    }
+    let last = c.pos;
+    for (let k = 1; k < len; k++) {
+      last = c.pos;
+      c.skip(nesting);
+    }
+    at.push(start, last);
+  }
+  return new ReadSlot(head, bytes, from, to, at, r.where);
 }
 
 /** Reads and checks the fixed header; returns [digest, body, version]. */
@@ -684,7 +738,7 @@ function decodeBody(
     if (originProcs.length !== 1 || originRoot.fp !== 0 || originRoot.status !== 0)
       r.fail("image.origin", "the initial state is one process that has not started", "origin");
   }
-  const trace = readTrace(r, field(traceAt));
+  const trace = readTrace(r, bodyBytes, traceAt[0], traceAt[1]);
   const byDigest = new Map(modules.map((m) => [m.digest, m]));
   const checkpointed: Process[] = [];
   const debugWire = debugAt === null ? null : field(debugAt);

@@ -179,7 +179,7 @@ export class Trace {
 
   /** The wire form of the events (sealed), oldest first. */
   wireEvents(): WireEvent[] {
-    return this.sealed().wireEvents();
+    return this.sealed().wireEvents(this.list);
   }
 
   /** A trace of events already checked against their recorded chain (decode.ts). */
