@@ -549,6 +549,12 @@ function readTrace(r: Reader, bytes: Uint8Array, from: number, to: number): Read
   return new ReadSlot(head, bytes, from, to, at, r.where);
 }
 
+/** A trace field's bytes ([head, events], as an image's body holds it) read as decodeImage reads them (tests, tools). */
+export function traceSlotOf(bytes: Uint8Array, where = "trace"): ReadSlot {
+  scan(bytes, IMAGE_LIMITS.nesting - 1, where);
+  return readTrace(new Reader(where), bytes, 0, bytes.length);
+}
+
 /** Reads and checks the fixed header; returns [digest, body, version]. */
 function readHeader(r: Reader, bytes: Uint8Array): [Uint8Array, Uint8Array, number] {
   const magic = [0x94, 0xa4, ...IMAGE_MAGIC.split("").map((c) => c.charCodeAt(0))];

@@ -367,37 +367,44 @@ function order(event: TraceEvent, i: number, where: string): void {
   if ((i === 0) !== (event.kind === "start")) throw new TraceError(i, "trace.order", `trace event ${i}: a trace starts with exactly one start event`, where);
 }
 
+/**
+ * Reads event i of a slot's bytes in place: its array at `start`, its link
+ * at `linkAt` (where decodeImage found its last element). Returns the event,
+ * its recorded link and enc(e) in chunks: a header one shorter than its
+ * array's, then the bytes of its kind and fields as they are in the slot.
+ */
+export function readEventAt(b: Uint8Array, start: number, linkAt: number, i: number, where: string): { event: TraceEvent; link: Uint8Array; enc: Uint8Array[] } {
+  const c = new Bytes(b, start, b.length, where);
+  try {
+    const length = c.array();
+    const kind = length > 0 ? c.str() : null;
+    const link = length >= 2 ? new Bytes(b, linkAt, b.length, where).bin() : null;
+    const event = readEvent(c, length, kind, link, i, where);
+    // Each field is read as one value, so the fields end where the link starts.
+    if (c.pos !== linkAt) throw new TraceError(i, "trace.bad_event", `trace event ${i}: its fields end at byte ${c.pos}, not where its link starts (${linkAt})`, where);
+    // [kind, ...fields]: length - 1 values, fewer than 16 (the arity check passed), so a fixarray.
+    return { event, link: Uint8Array.from(link as Uint8Array), enc: [FIXARRAY[length - 1], b.subarray(start + 1, linkAt)] };
+  } catch (e) {
+    // A form the writer does not give (image.noncanonical) is named as the event's.
+    if (e instanceof RarError && !(e instanceof TraceError) && e.key.startsWith("image."))
+      throw new TraceError(i, "trace.bad_event", `trace event ${i}: ${e.message}`, where);
+    throw e;
+  }
+}
+
 function readInPlace(slot: ReadSlot, where: string): Trace {
   const at = slot.at;
   const n = at.length / 2;
   if (n > TRACE_LIMITS.events) throw new TraceError(0, "trace.too_long", `more than ${TRACE_LIMITS.events} events`, where);
-  const b = slot.bytes;
   const events: TraceEvent[] = [];
   const recorded: Uint8Array[] = [];
   const enc: Uint8Array[][] = [];
   for (let i = 0; i < n; i++) {
-    const start = at[2 * i];
-    const linkAt = at[2 * i + 1];
-    const c = new Bytes(b, start, b.length, where);
-    try {
-      // decodeImage checked the event is an array starting with a string.
-      const length = c.array();
-      const kind = c.str();
-      const l = new Bytes(b, linkAt, b.length, where);
-      const link = length >= 2 ? l.bin() : null;
-      const event = readEvent(c, length, kind, link, i, where);
-      // readEvent read each field as one value, so the fields end where the link starts.
-      if (c.pos !== linkAt) throw new TraceError(i, "trace.bad_event", `trace event ${i}: its fields end at byte ${c.pos}, not where its link starts (${linkAt})`, where);
-      order(event, i, where);
-      events.push(event);
-      recorded.push(Uint8Array.from(link as Uint8Array));
-      // enc(e): [kind, ...fields] (length - 1 values, fewer than 16: fixarray), the slot's bytes as they are.
-      enc.push([FIXARRAY[length - 1], b.subarray(start + 1, linkAt)]);
-    } catch (e) {
-      if (e instanceof RarError && !(e instanceof TraceError) && e.key.startsWith("image."))
-        throw new TraceError(i, "trace.bad_event", `trace event ${i}: ${e.message}`, where);
-      throw e;
-    }
+    const e = readEventAt(slot.bytes, at[2 * i], at[2 * i + 1], i, where);
+    order(e.event, i, where);
+    events.push(e.event);
+    recorded.push(e.link);
+    enc.push(e.enc);
   }
   return Trace.checked(events, Chain.verified(events, recorded, enc, slot.head, where));
 }
