@@ -518,14 +518,12 @@ export class ReadSlot implements TraceSlot {
   }
 }
 
-/** The trace field at bytes[from, to) (scanned already), read in place: its head, and each event's kind. */
+/** The trace field at bytes[from, to) (checked as scan() checks, already), read in place: its head, and each event's kind. */
 function readTrace(r: Reader, bytes: Uint8Array, from: number, to: number): ReadSlot {
   const c = new WireReader(bytes, from, to, r.where);
   r.arrayAt(c, "trace", 2);
   const head = r.digestAt(c, "trace head");
   const n = r.arrayAt(c, "trace events");
-  // Nesting inside an event's element: the body, the trace, its events and the event are above it.
-  const nesting = IMAGE_LIMITS.nesting - 4;
   const at: number[] = [];
   for (let i = 0; i < n; i++) {
     const start = c.pos;
@@ -540,9 +538,10 @@ function readTrace(r: Reader, bytes: Uint8Array, from: number, to: number): Read
       r.strAt(c, IMAGE_LIMITS.nameLength, `trace event ${i} kind`);
     }
     let last = c.pos;
+    // The trace field was checked whole (scan()) before it is read.
     for (let k = 1; k < len; k++) {
       last = c.pos;
-      c.skip(nesting);
+      c.over();
     }
     at.push(start, last);
   }

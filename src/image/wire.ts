@@ -547,6 +547,38 @@ export class WireReader {
     this.pos = scanOne(this.bytes.subarray(0, this.end), this.pos, maxDepth, this.where, "image");
   }
 
+  /**
+   * Passes over one value of bytes already checked (by scan() or skip()),
+   * without checking anything again or allocating: a count of the values
+   * still to pass, each array adding its elements.
+   */
+  over(): void {
+    const b = this.bytes;
+    const dv = this.dv;
+    let p = this.pos;
+    for (let left = 1; left > 0; left--) {
+      const t = b[p++];
+      if (t <= 0x7f || t >= 0xe0 || t === 0xc0) continue;
+      if (t >= 0x90 && t <= 0x9f) left += t & 0x0f;
+      else if (t >= 0xa0 && t <= 0xbf) p += t & 0x1f;
+      else if (t === 0xcc || t === 0xd0) p += 1;
+      else if (t === 0xcd || t === 0xd1) p += 2;
+      else if (t === 0xce || t === 0xd2) p += 4;
+      else if (t === 0xcb) p += 8;
+      else if (t === 0xc4 || t === 0xd9) p += 1 + b[p];
+      else if (t === 0xc5 || t === 0xda) p += 2 + dv.getUint16(p);
+      else if (t === 0xc6 || t === 0xdb) p += 4 + dv.getUint32(p);
+      else if (t === 0xdc) {
+        left += dv.getUint16(p);
+        p += 2;
+      } else if (t === 0xdd) {
+        left += dv.getUint32(p);
+        p += 4;
+      } else throw new RarError("image.msgpack", `msgpack type 0x${t.toString(16)} at byte ${p - 1} was not checked`, this.where);
+    }
+    this.pos = p;
+  }
+
   /** The next value, described for an error message (not consumed). */
   describe(): string {
     const at = this.pos;

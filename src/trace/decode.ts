@@ -137,7 +137,8 @@ class Bytes extends WireReader implements Source {
   }
 
   pass(): void {
-    this.skip(Number.MAX_SAFE_INTEGER);
+    // The slot's bytes were checked as scan() checks (decodeImage).
+    this.over();
   }
 }
 
@@ -373,12 +374,30 @@ function order(event: TraceEvent, i: number, where: string): void {
  * its recorded link and enc(e) in chunks: a header one shorter than its
  * array's, then the bytes of its kind and fields as they are in the slot.
  */
-export function readEventAt(b: Uint8Array, start: number, linkAt: number, i: number, where: string): { event: TraceEvent; link: Uint8Array; enc: Uint8Array[] } {
-  const c = new Bytes(b, start, b.length, where);
+export function readEventAt(b: Uint8Array, start: number, linkAt: number, i: number, where: string): InPlace {
+  return eventAt(new Bytes(b, start, b.length, where), start, linkAt, i, where);
+}
+
+interface InPlace {
+  event: TraceEvent;
+  link: Uint8Array;
+  enc: Uint8Array[];
+}
+
+/** readEventAt with a reader of the slot's bytes (one for all its events). */
+function eventAt(c: Bytes, start: number, linkAt: number, i: number, where: string): InPlace {
+  const b = c.bytes;
+  c.pos = start;
   try {
     const length = c.array();
     const kind = length > 0 ? c.str() : null;
-    const link = length >= 2 ? new Bytes(b, linkAt, b.length, where).bin() : null;
+    let link: Uint8Array | null = null;
+    if (length >= 2) {
+      const first = c.pos;
+      c.pos = linkAt;
+      link = c.bin();
+      c.pos = first;
+    }
     const event = readEvent(c, length, kind, link, i, where);
     // Each field is read as one value, so the fields end where the link starts.
     if (c.pos !== linkAt) throw new TraceError(i, "trace.bad_event", `trace event ${i}: its fields end at byte ${c.pos}, not where its link starts (${linkAt})`, where);
@@ -399,8 +418,9 @@ function readInPlace(slot: ReadSlot, where: string): Trace {
   const events: TraceEvent[] = [];
   const recorded: Uint8Array[] = [];
   const enc: Uint8Array[][] = [];
+  const c = new Bytes(slot.bytes, 0, slot.bytes.length, where);
   for (let i = 0; i < n; i++) {
-    const e = readEventAt(slot.bytes, at[2 * i], at[2 * i + 1], i, where);
+    const e = eventAt(c, at[2 * i], at[2 * i + 1], i, where);
     order(e.event, i, where);
     events.push(e.event);
     recorded.push(e.link);

@@ -21,13 +21,18 @@ const AT_ARGS = 3;
 /** Words of the entry of a call with n arguments: AT_ARGS + n + 1 (the result). */
 const ENTRY_WORDS = AT_ARGS + 1;
 
+/** The first block of compact calls, in words (most traces are short). */
+const FIRST_BLOCK = 256;
+const NO_WORDS = new Int32Array(0);
+
 /** Largest block of compact calls, in words (64 KiB). */
 const COMPACT_BLOCK = 16_384;
 
 export class Trace {
   private readonly list: TraceEvent[] = [];
   // Compact calls fill fixed-size blocks (a full block is kept, never copied or regrown).
-  private compact = new Int32Array(256);
+  // Allocated at the first compact call (a trace read from an image may never record one).
+  private compact = NO_WORDS;
   private compactLen = 0;
   private compactCount = 0;
   /** Full blocks before `compact`, with the words used in each. */
@@ -66,7 +71,8 @@ export class Trace {
   beginIds(pathId: number, capId: number, args: readonly number[]): number {
     const n = args.length;
     let mark = this.compactLen;
-    if (mark + ENTRY_WORDS + n > this.compact.length) {
+    if (this.compact === NO_WORDS) this.compact = new Int32Array(Math.max(FIRST_BLOCK, ENTRY_WORDS + n));
+    else if (mark + ENTRY_WORDS + n > this.compact.length) {
       this.fullBlocks.push({ words: this.compact, len: mark });
       // Blocks start small (most traces are short) and grow to COMPACT_BLOCK.
       this.compact = new Int32Array(Math.max(Math.min(COMPACT_BLOCK, this.compact.length * 2), ENTRY_WORDS + n));
