@@ -77,9 +77,11 @@ export class Chain {
 
   /** Extends both chains by one event's bytes enc(e) (in chunks); returns the link the event carries. */
   private add(e: TraceEvent, enc: readonly Uint8Array[]): Uint8Array {
-    this.full = link(this.full, enc);
+    const prev = this.full;
+    this.full = link(prev, enc);
     if (isHostEvent(e)) return this.full;
-    return (this.exec = link(this.exec, enc));
+    // Until the first host action both chains are one (both start at zeros): the same digest, hashed once.
+    return (this.exec = this.exec === prev ? this.full : link(this.exec, enc));
   }
 
   /** Hashes events[length..]: those recorded since the last extend. */
