@@ -17,7 +17,7 @@ import { RarError, type ErrorKey } from "../vm/errors.js";
 import { Frame } from "../vm/opcodes.js";
 import { bytesToInt32, moduleFromWire, type Module } from "../vm/module.js";
 import { MAX_CAP_ARGS, verify } from "../vm/verify.js";
-import { sha256, hex, stateDigest } from "./digest.js";
+import { sha256, sha256Hex, hex, stateDigest } from "./digest.js";
 import {
   B,
   BODY_FIELDS,
@@ -127,7 +127,8 @@ class Reader {
   digest(x: unknown, at: Where): Uint8Array {
     const b = this.bin(x, at);
     if (b.length !== DIGEST_BYTES) this.fail("image.shape", `expected a ${DIGEST_BYTES}-byte digest, got ${b.length} bytes`, at);
-    return Uint8Array.from(b);
+    // A copy (slice: Uint8Array.from would iterate).
+    return b.slice();
   }
 
   array(x: unknown, at: Where, len?: number): unknown[] {
@@ -182,7 +183,8 @@ class Reader {
   digestAt(c: WireReader, at: Where): Uint8Array {
     const b = this.binAt(c, at);
     if (b.length !== DIGEST_BYTES) this.fail("image.shape", `expected a ${DIGEST_BYTES}-byte digest, got ${b.length} bytes`, at);
-    return Uint8Array.from(b);
+    // A copy (slice: Uint8Array.from would iterate).
+    return b.slice();
   }
 
   /** The length of the array at `c` (its header consumed). */
@@ -470,7 +472,7 @@ function readModules(r: Reader, bytes: Uint8Array, known?: (digest: string) => M
     const at = `module ${i}`;
     const [from, to] = spans[i];
     // A module's digest is the SHA-256 of its canonical bytes: equal bytes, the same verified module.
-    let m = known ? known(hex(sha256(bytes.subarray(from, to)))) : undefined;
+    let m = known ? known(sha256Hex(bytes.subarray(from, to))) : undefined;
     try {
       m ??= verify(moduleFromWire(unpackSpan(bytes, from, to, r.where), `${r.where}: ${at}`));
     } catch (e) {

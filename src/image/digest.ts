@@ -25,7 +25,7 @@ import { writeFiles } from "./files.js";
 const ONE_SHOT_MAX = 4096;
 const SCRATCH = new Uint8Array(ONE_SHOT_MAX);
 /** node:crypto's one-shot hash (node >= 20.12): no Hash object per call, half the cost of a short input's. */
-const oneShot: ((algorithm: string, data: Uint8Array, encoding: "binary") => string) | null = typeof hash === "function" ? hash : null;
+const oneShot: ((algorithm: string, data: Uint8Array, encoding: "binary" | "hex") => string) | null = typeof hash === "function" ? hash : null;
 
 /** The 32 bytes of a digest given as binary (latin1) text, one char per byte. */
 function digestBytes(text: string): Uint8Array {
@@ -54,6 +54,21 @@ export function sha256Chunks(chunks: readonly Uint8Array[]): Uint8Array {
   // As binary (latin1) text, one char per byte, not a Buffer: a Buffer is memory outside the JS heap,
   // an allocation that costs more than hashing a short input (a restore hashes every trace link).
   return digestBytes(h.digest("binary"));
+}
+
+/** SHA-256 of prev || a || b (b optional), as fresh bytes: a trace link (enc(e) in one or two chunks) without a list of chunks. */
+export function sha256Link(prev: Uint8Array, a: Uint8Array, b?: Uint8Array): Uint8Array {
+  const n = prev.length + a.length + (b === undefined ? 0 : b.length);
+  if (oneShot === null || n > ONE_SHOT_MAX) return sha256Chunks(b === undefined ? [prev, a] : [prev, a, b]);
+  SCRATCH.set(prev, 0);
+  SCRATCH.set(a, prev.length);
+  if (b !== undefined) SCRATCH.set(b, prev.length + a.length);
+  return digestBytes(oneShot("sha256", SCRATCH.subarray(0, n), "binary"));
+}
+
+/** SHA-256 in hex (module digests): no bytes in between. */
+export function sha256Hex(bytes: Uint8Array): string {
+  return oneShot !== null ? oneShot("sha256", bytes, "hex") : hex(sha256(bytes));
 }
 
 export function sha256(bytes: Uint8Array): Uint8Array {

@@ -544,7 +544,8 @@ export class WireReader {
 
   /** Skips one value of any admitted type, as scan() checks it (nesting within `maxDepth`). */
   skip(maxDepth: number): void {
-    this.pos = scanOne(this.bytes.subarray(0, this.end), this.pos, maxDepth, this.where, "image");
+    const b = this.bytes;
+    this.pos = scanOne(this.end === b.length ? b : b.subarray(0, this.end), this.pos, maxDepth, this.where, "image");
   }
 
   /**

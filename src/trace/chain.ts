@@ -12,7 +12,7 @@
 // untrusted slot, checking every recorded link and the head (verified).
 
 import { bytesToHex } from "@noble/hashes/utils";
-import { sha256Chunks } from "../image/digest.js";
+import { sha256Chunks, sha256Link } from "../image/digest.js";
 import { DIGEST_BYTES, type TraceEvent as WireEvent, type WireValue } from "../image/format.js";
 import { WireWriter, join } from "../image/wire.js";
 import { RarError, type ErrorKey } from "../vm/errors.js";
@@ -35,7 +35,7 @@ export class TraceError extends RarError {
 
 /** node:crypto's SHA-256 (the same bytes as @noble/hashes', several times faster: a restore checks every link) of prev || enc. */
 function link(prev: Uint8Array, enc: readonly Uint8Array[]): Uint8Array {
-  return sha256Chunks(enc.length === 1 ? [prev, enc[0]] : [prev, ...enc]);
+  return enc.length <= 2 ? sha256Link(prev, enc[0], enc[1]) : sha256Chunks([prev, ...enc]);
 }
 
 /** enc(e) of events[from..], encoded in one writer: views of one buffer. */

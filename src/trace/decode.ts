@@ -359,7 +359,7 @@ export function traceFromWire(slot: TraceSlot, where = "trace"): Trace {
     const event = readEvent(new Values(f ?? [], 1), f === null ? -1 : f.length, f && typeof f[0] === "string" ? f[0] : null, link, i, where);
     order(event, i, where);
     events.push(event);
-    recorded.push(Uint8Array.from(link as Uint8Array));
+    recorded.push((link as Uint8Array).slice());
   }
   return Trace.checked(events, Chain.verified(events, recorded, encodeEach(events), slot.head, where));
 }
@@ -380,6 +380,7 @@ export function readEventAt(b: Uint8Array, start: number, linkAt: number, i: num
 
 interface InPlace {
   event: TraceEvent;
+  /** The link recorded (a view of the slot's bytes: it is only compared). */
   link: Uint8Array;
   enc: Uint8Array[];
 }
@@ -402,7 +403,7 @@ function eventAt(c: Bytes, start: number, linkAt: number, i: number, where: stri
     // Each field is read as one value, so the fields end where the link starts.
     if (c.pos !== linkAt) throw new TraceError(i, "trace.bad_event", `trace event ${i}: its fields end at byte ${c.pos}, not where its link starts (${linkAt})`, where);
     // [kind, ...fields]: length - 1 values, fewer than 16 (the arity check passed), so a fixarray.
-    return { event, link: Uint8Array.from(link as Uint8Array), enc: [FIXARRAY[length - 1], b.subarray(start + 1, linkAt)] };
+    return { event, link: link as Uint8Array, enc: [FIXARRAY[length - 1], b.subarray(start + 1, linkAt)] };
   } catch (e) {
     // A form the writer does not give (image.noncanonical) is named as the event's.
     if (e instanceof RarError && !(e instanceof TraceError) && e.key.startsWith("image."))
