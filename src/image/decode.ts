@@ -464,13 +464,16 @@ function wordAt(b: Uint8Array, at: number, k: number): number {
  * are unpacked and verified only when `known` does not hold them.
  */
 function readModules(r: Reader, bytes: Uint8Array, known?: (digest: string) => Module | undefined): Module[] {
-  const n = r.arrayAt(new WireReader(bytes, 0, bytes.length, r.where), "modules");
+  const c = new WireReader(bytes, 0, bytes.length, r.where);
+  const n = r.arrayAt(c, "modules");
   if (n === 0 || n > IMAGE_LIMITS.modules) r.fail("image.shape", `an image holds 1..${IMAGE_LIMITS.modules} modules`, "modules");
-  const spans = elementSpans(bytes, []);
   const mods: Module[] = [];
   for (let i = 0; i < n; i++) {
     const at = `module ${i}`;
-    const [from, to] = spans[i];
+    const from = c.pos;
+    // The modules part was checked whole (scan()) before it is read.
+    c.over();
+    const to = c.pos;
     // A module's digest is the SHA-256 of its canonical bytes: equal bytes, the same verified module.
     let m = known ? known(sha256Hex(bytes.subarray(from, to))) : undefined;
     try {
@@ -761,7 +764,8 @@ function decodeBody(
   const trace = readTrace(r, bodyBytes, traceAt[0], traceAt[1]);
   const byDigest = new Map(modules.map((m) => [m.digest, m]));
   const checkpointed: Process[] = [];
-  const debugWire = debugAt === null ? null : field(debugAt);
+  // A nil debug part (most images) is one byte: read as it is.
+  const debugWire = debugAt === null || (debugAt[1] - debugAt[0] === 1 && bodyBytes[debugAt[0]] === 0xc0) ? null : field(debugAt);
   // A version 3 image without a debug part has nil there; a version 2 image has one.
   const debug = debugAt === null || (debugWire === null && version === IMAGE_VERSION_FILES) ? null : readDebug(r, debugWire, bodyBytes, byDigest, trace.events.length, { maxDepth, memMax, slack }, checkpointed);
 

@@ -207,12 +207,16 @@ export function callCounts(trace: Trace): Map<string, number> {
 
 /** The image's trace slot for a trace: a live view, always current. */
 export function traceToWire(trace: Trace): TraceSlot {
-  return {
-    get head(): Uint8Array {
-      return trace.head();
-    },
-    get events(): WireEvent[] {
-      return trace.wireEvents();
-    },
-  };
+  return new LiveSlot(trace);
+}
+
+/** traceToWire's view (a class: its getters are made once, not per view). */
+class LiveSlot implements TraceSlot {
+  constructor(private readonly trace: Trace) {}
+  get head(): Uint8Array {
+    return this.trace.head();
+  }
+  get events(): WireEvent[] {
+    return this.trace.wireEvents();
+  }
 }
