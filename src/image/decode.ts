@@ -38,7 +38,7 @@ import {
 } from "./format.js";
 import { HEADER_BYTES } from "./encode.js";
 import { verifyTree } from "./verify.js";
-import { WireReader, elementSpans, scan, unpackChecked, unpackSpan } from "./wire.js";
+import { WireReader, elementSpans, sameBytes, sameRange, scan, unpackChecked, unpackSpan } from "./wire.js";
 import { readFiles } from "./files.js";
 
 export interface DecodeOptions {
@@ -670,11 +670,6 @@ export function checkpointTree(c: Checkpoint, opts: DecodeOptions = {}): Process
   return checkpointProcs(r, elementAt(c.bytes, 0, c.bytes.length, 4, r.where), c.modules, { maxDepth: opts.maxDepth ?? 4096, memMax: opts.memMax ?? 1 << 28, slack }, `checkpoint at ${c.at}`, wire[5])[0];
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 
 /**
  * The origin and modules fields of the last image whose initial state matched
@@ -686,7 +681,14 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 let lastOrigin: { origin: Uint8Array; modules: Uint8Array } | null = null;
 
 function checkedOrigin(b: Uint8Array, originAt: readonly [number, number], modulesAt: readonly [number, number]): boolean {
-  return lastOrigin !== null && sameBytes(lastOrigin.origin, b.subarray(originAt[0], originAt[1])) && sameBytes(lastOrigin.modules, b.subarray(modulesAt[0], modulesAt[1]));
+  if (lastOrigin === null) return false;
+  const { origin, modules } = lastOrigin;
+  return (
+    origin.length === originAt[1] - originAt[0] &&
+    modules.length === modulesAt[1] - modulesAt[0] &&
+    sameRange(origin, 0, b, originAt[0], origin.length) &&
+    sameRange(modules, 0, b, modulesAt[0], modules.length)
+  );
 }
 
 /** Decodes and verifies untrusted image bytes. Throws RarError("image", ...) naming what and where. */

@@ -11,6 +11,7 @@
 // read in place by a WireReader, which makes the same checks value by value
 // as it reads them (no scan, no intermediate values: image/decode.ts).
 
+import { Buffer } from "node:buffer";
 import { RarError } from "../vm/errors.js";
 import { packr } from "../vm/module.js";
 import { scan as scanBytes, scanValue as scanOne } from "../vm/scan.js";
@@ -272,6 +273,23 @@ export class WireWriter {
     this.flush();
     return this.total;
   }
+}
+
+/** Below this many bytes a comparison is a loop here; from it, memcmp (a call costs about as much as 64 bytes compared in a loop). */
+const NATIVE_COMPARE_MIN = 64;
+const compareBytes = Buffer.prototype.compare as (this: Uint8Array, target: Uint8Array, targetStart: number, targetEnd: number, sourceStart: number, sourceEnd: number) => number;
+
+/** Whether a[aFrom, aFrom + n) and b[bFrom, bFrom + n) hold the same bytes (false when either range is not within its array). */
+export function sameRange(a: Uint8Array, aFrom: number, b: Uint8Array, bFrom: number, n: number): boolean {
+  if (aFrom < 0 || bFrom < 0 || aFrom + n > a.length || bFrom + n > b.length) return false;
+  if (n >= NATIVE_COMPARE_MIN) return compareBytes.call(a, b, bFrom, bFrom + n, aFrom, aFrom + n) === 0;
+  for (let i = 0; i < n; i++) if (a[aFrom + i] !== b[bFrom + i]) return false;
+  return true;
+}
+
+/** Whether a and b hold the same bytes. */
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && sameRange(a, 0, b, 0, a.length);
 }
 
 /** Concatenates chunks into one fresh buffer. */

@@ -14,7 +14,7 @@
 import { bytesToHex } from "@noble/hashes/utils";
 import { sha256Chunks, sha256Link } from "../image/digest.js";
 import { DIGEST_BYTES, type TraceEvent as WireEvent, type WireValue } from "../image/format.js";
-import { WireWriter, join } from "../image/wire.js";
+import { WireWriter, join, sameBytes, sameRange } from "../image/wire.js";
 import { RarError, type ErrorKey } from "../vm/errors.js";
 import { encodeEvent, eventFields, isHostEvent, type TraceEvent } from "./events.js";
 
@@ -76,17 +76,10 @@ function firstLink(enc: readonly Uint8Array[]): Uint8Array {
 function sameChunks(chunks: readonly Uint8Array[], bytes: Uint8Array): boolean {
   let at = 0;
   for (const c of chunks) {
-    if (at + c.length > bytes.length) return false;
-    for (let i = 0; i < c.length; i++) if (c[i] !== bytes[at + i]) return false;
+    if (!sameRange(c, 0, bytes, at, c.length)) return false;
     at += c.length;
   }
   return at === bytes.length;
-}
-
-function same(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 export class Chain {
@@ -152,7 +145,7 @@ export class Chain {
     for (let i = 0; i < n; i++) {
       const event = events[i];
       const expected = c.add(event, enc[i]);
-      if (!same(expected, recorded[i]))
+      if (!sameBytes(expected, recorded[i]))
         throw new TraceError(
           i,
           "trace.broken_link",
@@ -161,7 +154,7 @@ export class Chain {
         );
       c.links.push(expected);
     }
-    if (!same(c.full, head))
+    if (!sameBytes(c.full, head))
       throw new TraceError(
         n,
         "trace.broken_head",

@@ -10,7 +10,7 @@ import { DIGEST_BYTES, IMAGE_LIMITS, type TraceSlot } from "../image/format.js";
 import { MODULE_LIMITS, bytesToInt32 } from "../vm/module.js";
 import { MAX_CAP_ARGS } from "../vm/verify.js";
 import { ReadSlot } from "../image/decode.js";
-import { WireReader } from "../image/wire.js";
+import { WireReader, sameRange } from "../image/wire.js";
 import { RarError } from "../vm/errors.js";
 import { Chain, TraceError, encodeEvents } from "./chain.js";
 import { EVENTS, TYPE_LETTER, isEventKind, type Field, type FieldType, type FieldValue, type HostCap, type TraceEvent } from "./events.js";
@@ -242,7 +242,7 @@ function hostCapsAt(r: EventReader, what: string): FieldValue["hostCaps"] {
   const c = r.src;
   const from = c.pos;
   // A msgpack value ends where its encoding does: bytes that start with a whole table's are that table.
-  if (lastHost !== null && sameAt(c.bytes, from, c.end, lastHost.bytes)) {
+  if (lastHost !== null && from + lastHost.bytes.length <= c.end && sameRange(c.bytes, from, lastHost.bytes, 0, lastHost.bytes.length)) {
     c.pos = from + lastHost.bytes.length;
     return lastHost.table;
   }
@@ -251,14 +251,6 @@ function hostCapsAt(r: EventReader, what: string): FieldValue["hostCaps"] {
   Object.freeze(table);
   lastHost = { bytes: c.bytes.slice(from, c.pos), table };
   return table;
-}
-
-/** Whether b[at..end) starts with `prefix`. */
-function sameAt(b: Uint8Array, at: number, end: number, prefix: Uint8Array): boolean {
-  const n = prefix.length;
-  if (at + n > end) return false;
-  for (let i = 0; i < n; i++) if (b[at + i] !== prefix[i]) return false;
-  return true;
 }
 
 /** How each field type is read, within its bounds. */
