@@ -12,6 +12,7 @@
 // @noble/hashes' sha256 (a test checks this), but hashes megabytes of memory
 // ~10x faster, which the snapshot budget (10 ms per million words) needs.
 
+import { Buffer } from "node:buffer";
 import { createHash, hash } from "node:crypto";
 import { bytesToHex } from "@noble/hashes/utils";
 import type { Process } from "../process/process.js";
@@ -75,7 +76,10 @@ export function sha256(bytes: Uint8Array): Uint8Array {
   return sha256Chunks([bytes]);
 }
 
-export const hex = bytesToHex;
+/** Bytes as lowercase hex (as @noble/hashes' bytesToHex): made natively, one flat string (a restore names its image's digest). */
+export function hex(bytes: Uint8Array): string {
+  return bytes.length >= 16 ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("hex") : bytesToHex(bytes);
+}
 
 /**
  * Digest of the policy an image's run was started under: the root's grants

@@ -38,7 +38,8 @@ export class Trace {
   /** Full blocks before `compact`, with the words used in each. */
   private readonly fullBlocks: { words: Int32Array; len: number }[] = [];
   private readonly strings: string[] = [];
-  private readonly stringIds = new Map<string, number>();
+  // Made at the first string interned (a trace read from an image may never intern one).
+  private stringIds: Map<string, number> | null = null;
   private lastString: string | null = null;
   private lastStringId = -1;
   private prevString: string | null = null;
@@ -105,11 +106,12 @@ export class Trace {
     // Consecutive calls mostly come from the same process for the same capability.
     if (s === this.lastString) return this.lastStringId;
     if (s === this.prevString) return this.prevStringId;
-    let id = this.stringIds.get(s);
+    const ids = (this.stringIds ??= new Map());
+    let id = ids.get(s);
     if (id === undefined) {
       id = this.strings.length;
       this.strings.push(s);
-      this.stringIds.set(s, id);
+      ids.set(s, id);
     }
     this.prevString = this.lastString;
     this.prevStringId = this.lastStringId;
