@@ -7,10 +7,12 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import fc from "fast-check";
 import { sha256 as nobleSha256 } from "@noble/hashes/sha2";
 import { describe, expect, it } from "vitest";
 import { decodeImage } from "../src/image/decode.js";
-import { sha256 } from "../src/image/digest.js";
+import { hex, sha256, sha256Chunks, sha256Hex } from "../src/image/digest.js";
+import { bytesToHex } from "@noble/hashes/utils";
 import { F, type WireValue } from "../src/image/format.js";
 import { RarError } from "../src/vm/errors.js";
 import { moduleFromWire } from "../src/vm/module.js";
@@ -109,6 +111,34 @@ describe("malformed images are rejected with a structured error", () => {
     const body = bodyOf(img);
     expect(sha256(body)).toEqual(nobleSha256(body));
     expect(img.subarray(HEADER_DIGEST_AT, HEADER_DIGEST_AT + 32)).toEqual(nobleSha256(body));
+  });
+
+  it("hex and sha256Hex give what @noble/hashes gives, for views at any offset", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 80 }), fc.nat(8), (bytes, cut) => {
+        const view = bytes.subarray(Math.min(cut, bytes.length));
+        expect(hex(view)).toBe(bytesToHex(view));
+        expect(sha256Hex(view)).toBe(bytesToHex(nobleSha256(view)));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("sha256Chunks is SHA-256 of the chunks' concatenation, short (one-shot over a scratch copy) or long, as fresh bytes", () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 3000 }), { maxLength: 4 }), (chunks) => {
+        const whole = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+        let at = 0;
+        for (const c of chunks) (whole.set(c, at), (at += c.length));
+        const a = sha256Chunks(chunks);
+        expect(a).toEqual(nobleSha256(whole));
+        // A fresh array each time: the scratch copy is never handed out.
+        const b = sha256Chunks(chunks);
+        a.fill(0);
+        expect(b).toEqual(nobleSha256(whole));
+      }),
+      { numRuns: 200 },
+    );
   });
 });
 

@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { decodeImage } from "../src/image/decode.js";
 import { encodeImage } from "../src/image/encode.js";
 import { F, type WireValue } from "../src/image/format.js";
-import { WireReader, WireWriter, join, scan } from "../src/image/wire.js";
+import { WireReader, WireWriter, join, sameRange, scan } from "../src/image/wire.js";
 import { Children } from "../src/process/child-table.js";
 import { Session } from "../src/session.js";
 import { RarError } from "../src/vm/errors.js";
@@ -356,6 +356,23 @@ describe("Children.sum", () => {
         spec.forEach(([, kill], i) => void (kill && t.delete(i + 1)));
         expect(t.sum((p) => p.w)).toBe(want);
       }),
+    );
+  });
+});
+
+describe("sameRange", () => {
+  it("says whether two ranges hold the same bytes, short (a loop) or long (memcmp), and false for a range out of its array", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), fc.nat(300), fc.nat(300), fc.nat(300), fc.option(fc.nat(299)), (a, aFrom, bFrom, n, flip) => {
+        // b holds a's bytes at bFrom (one of them changed, perhaps), so equal ranges are common.
+        const b = new Uint8Array(bFrom + a.length);
+        b.set(a, bFrom);
+        if (flip !== null && flip < a.length) b[bFrom + flip] ^= 1;
+        let expected = aFrom + n <= a.length && bFrom + aFrom + n <= b.length;
+        for (let i = 0; expected && i < n; i++) expected = a[aFrom + i] === b[bFrom + aFrom + i];
+        expect(sameRange(a, aFrom, b, bFrom + aFrom, n)).toBe(expected);
+      }),
+      { numRuns: 500 },
     );
   });
 });

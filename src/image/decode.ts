@@ -17,7 +17,7 @@ import { RarError, type ErrorKey } from "../vm/errors.js";
 import { Frame } from "../vm/opcodes.js";
 import { bytesToInt32, moduleFromWire, type Module } from "../vm/module.js";
 import { MAX_CAP_ARGS, verify } from "../vm/verify.js";
-import { sha256, hex, stateDigest } from "./digest.js";
+import { sha256, sha256Hex, hex, stateDigest } from "./digest.js";
 import {
   B,
   BODY_FIELDS,
@@ -38,7 +38,7 @@ import {
 } from "./format.js";
 import { HEADER_BYTES } from "./encode.js";
 import { verifyTree } from "./verify.js";
-import { WireReader, elementSpans, scan, unpackChecked, unpackSpan } from "./wire.js";
+import { WireReader, elementSpans, sameBytes, sameRange, scan, unpackChecked, unpackSpan } from "./wire.js";
 import { readFiles } from "./files.js";
 
 export interface DecodeOptions {
@@ -127,7 +127,8 @@ class Reader {
   digest(x: unknown, at: Where): Uint8Array {
     const b = this.bin(x, at);
     if (b.length !== DIGEST_BYTES) this.fail("image.shape", `expected a ${DIGEST_BYTES}-byte digest, got ${b.length} bytes`, at);
-    return Uint8Array.from(b);
+    // A copy (slice: Uint8Array.from would iterate).
+    return b.slice();
   }
 
   array(x: unknown, at: Where, len?: number): unknown[] {
@@ -182,7 +183,8 @@ class Reader {
   digestAt(c: WireReader, at: Where): Uint8Array {
     const b = this.binAt(c, at);
     if (b.length !== DIGEST_BYTES) this.fail("image.shape", `expected a ${DIGEST_BYTES}-byte digest, got ${b.length} bytes`, at);
-    return Uint8Array.from(b);
+    // A copy (slice: Uint8Array.from would iterate).
+    return b.slice();
   }
 
   /** The length of the array at `c` (its header consumed). */
@@ -462,15 +464,18 @@ function wordAt(b: Uint8Array, at: number, k: number): number {
  * are unpacked and verified only when `known` does not hold them.
  */
 function readModules(r: Reader, bytes: Uint8Array, known?: (digest: string) => Module | undefined): Module[] {
-  const n = r.arrayAt(new WireReader(bytes, 0, bytes.length, r.where), "modules");
+  const c = new WireReader(bytes, 0, bytes.length, r.where);
+  const n = r.arrayAt(c, "modules");
   if (n === 0 || n > IMAGE_LIMITS.modules) r.fail("image.shape", `an image holds 1..${IMAGE_LIMITS.modules} modules`, "modules");
-  const spans = elementSpans(bytes, []);
   const mods: Module[] = [];
   for (let i = 0; i < n; i++) {
     const at = `module ${i}`;
-    const [from, to] = spans[i];
+    const from = c.pos;
+    // The modules part was checked whole (scan()) before it is read.
+    c.over();
+    const to = c.pos;
     // A module's digest is the SHA-256 of its canonical bytes: equal bytes, the same verified module.
-    let m = known ? known(hex(sha256(bytes.subarray(from, to)))) : undefined;
+    let m = known ? known(sha256Hex(bytes.subarray(from, to))) : undefined;
     try {
       m ??= verify(moduleFromWire(unpackSpan(bytes, from, to, r.where), `${r.where}: ${at}`));
     } catch (e) {
@@ -483,16 +488,75 @@ function readModules(r: Reader, bytes: Uint8Array, known?: (digest: string) => M
   return mods;
 }
 
-function readTrace(r: Reader, x: unknown): TraceSlot {
-  const t = r.array(x, "trace", 2);
-  const head = r.digest(t[0], "trace head");
-  const events = r.array(t[1], "trace events").map((e, i) => {
-    const ev = r.array(e, `trace event ${i}`);
-    if (ev.length === 0) r.fail("image.shape", "an event starts with its kind", `trace event ${i}`);
-    r.str(ev[0], IMAGE_LIMITS.nameLength, `trace event ${i} kind`);
-    return ev as TraceEvent;
-  });
-  return { head, events };
+/**
+ * An image's trace slot as decodeImage read it: its head, and its events
+ * still as bytes, each one's place in the body kept (`at`: per event, where
+ * its array starts and where its link starts). trace/decode.ts reads and
+ * hashes the events in place from there; `events`, the unpacked values, are
+ * made when first read (and once read, they are what the slot holds: a
+ * caller may change them, so the bytes no longer stand for the slot).
+ */
+export class ReadSlot implements TraceSlot {
+  private list: TraceEvent[] | null = null;
+  constructor(
+    public head: Uint8Array,
+    readonly bytes: Uint8Array,
+    /** The trace field's span in `bytes` ([head, events]). */
+    private readonly from: number,
+    private readonly to: number,
+    /** Per event: where its array starts, then where its link (the last element) starts. */
+    readonly at: readonly number[],
+    private readonly where: string,
+  ) {}
+
+  /** Whether the events are still the bytes read (never unpacked, so never changed). */
+  get pristine(): boolean {
+    return this.list === null;
+  }
+
+  get events(): TraceEvent[] {
+    return (this.list ??= (unpackSpan(this.bytes, this.from, this.to, this.where) as [Uint8Array, TraceEvent[]])[1]);
+  }
+
+  set events(list: TraceEvent[]) {
+    this.list = list;
+  }
+}
+
+/** The trace field at bytes[from, to) (checked as scan() checks, already), read in place: its head, and each event's kind. */
+function readTrace(r: Reader, bytes: Uint8Array, from: number, to: number): ReadSlot {
+  const c = new WireReader(bytes, from, to, r.where);
+  r.arrayAt(c, "trace", 2);
+  const head = r.digestAt(c, "trace head");
+  const n = r.arrayAt(c, "trace events");
+  const at: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const start = c.pos;
+    // The messages (and their strings) are made only for an event that does not check.
+    let len = c.array();
+    if (len < 0) len = r.arrayAt(c, `trace event ${i}`);
+    if (len === 0) r.fail("image.shape", "an event starts with its kind", `trace event ${i}`);
+    const kindAt = c.pos;
+    const kind = c.str();
+    if (kind === null || kind.length > IMAGE_LIMITS.nameLength) {
+      c.pos = kindAt;
+      r.strAt(c, IMAGE_LIMITS.nameLength, `trace event ${i} kind`);
+    }
+    let last = c.pos;
+    // The trace field was checked whole (scan()) before it is read.
+    for (let k = 1; k < len; k++) {
+      last = c.pos;
+      c.over();
+    }
+    at.push(start, last);
+  }
+  return new ReadSlot(head, bytes, from, to, at, r.where);
+}
+
+/** A trace field's bytes ([head, events], as an image's body holds it) read as decodeImage reads them (tests, tools). */
+export function traceSlotOf(bytes: Uint8Array, where = "trace"): ReadSlot {
+  scan(bytes, IMAGE_LIMITS.nesting - 1, where);
+  return readTrace(new Reader(where), bytes, 0, bytes.length);
 }
 
 /** Reads and checks the fixed header; returns [digest, body, version]. */
@@ -606,10 +670,25 @@ export function checkpointTree(c: Checkpoint, opts: DecodeOptions = {}): Process
   return checkpointProcs(r, elementAt(c.bytes, 0, c.bytes.length, 4, r.where), c.modules, { maxDepth: opts.maxDepth ?? 4096, memMax: opts.memMax ?? 1 << 28, slack }, `checkpoint at ${c.at}`, wire[5])[0];
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
+
+/**
+ * The origin and modules fields of the last image whose initial state matched
+ * its digest. Whether it does is a function of those bytes alone (the origin
+ * field holds the state and the digest, the modules field what its indices
+ * and links name), so an image with the same bytes there matches too (a
+ * session restored again and again): compared byte for byte, not by a digest.
+ */
+let lastOrigin: { origin: Uint8Array; modules: Uint8Array } | null = null;
+
+function checkedOrigin(b: Uint8Array, originAt: readonly [number, number], modulesAt: readonly [number, number]): boolean {
+  if (lastOrigin === null) return false;
+  const { origin, modules } = lastOrigin;
+  return (
+    origin.length === originAt[1] - originAt[0] &&
+    modules.length === modulesAt[1] - modulesAt[0] &&
+    sameRange(origin, 0, b, originAt[0], origin.length) &&
+    sameRange(modules, 0, b, modulesAt[0], modules.length)
+  );
 }
 
 /** Decodes and verifies untrusted image bytes. Throws RarError("image", ...) naming what and where. */
@@ -684,10 +763,11 @@ function decodeBody(
     if (originProcs.length !== 1 || originRoot.fp !== 0 || originRoot.status !== 0)
       r.fail("image.origin", "the initial state is one process that has not started", "origin");
   }
-  const trace = readTrace(r, field(traceAt));
+  const trace = readTrace(r, bodyBytes, traceAt[0], traceAt[1]);
   const byDigest = new Map(modules.map((m) => [m.digest, m]));
   const checkpointed: Process[] = [];
-  const debugWire = debugAt === null ? null : field(debugAt);
+  // A nil debug part (most images) is one byte: read as it is.
+  const debugWire = debugAt === null || (debugAt[1] - debugAt[0] === 1 && bodyBytes[debugAt[0]] === 0xc0) ? null : field(debugAt);
   // A version 3 image without a debug part has nil there; a version 2 image has one.
   const debug = debugAt === null || (debugWire === null && version === IMAGE_VERSION_FILES) ? null : readDebug(r, debugWire, bodyBytes, byDigest, trace.events.length, { maxDepth, memMax, slack }, checkpointed);
 
@@ -717,9 +797,10 @@ function decodeBody(
   }
   if (used.size !== modules.length) r.fail("image.shape", `${modules.length - used.size} module(s) that no process uses`, "modules");
 
-  if (originRoot) {
+  if (originRoot && !checkedOrigin(bodyBytes, originAt, modulesAt)) {
     const expected = stateDigest(originRoot, emptyTrace(), (d) => byDigest.get(d));
     if (!sameBytes(expected, originDigest)) r.fail("image.origin", "the initial state does not match its digest", "origin digest");
+    lastOrigin = { origin: bodyBytes.slice(originAt[0], originAt[1]), modules: bodyBytes.slice(modulesAt[0], modulesAt[1]) };
   }
   return {
     root: procs[0],

@@ -11,6 +11,7 @@
 // read in place by a WireReader, which makes the same checks value by value
 // as it reads them (no scan, no intermediate values: image/decode.ts).
 
+import { Buffer } from "node:buffer";
 import { RarError } from "../vm/errors.js";
 import { packr } from "../vm/module.js";
 import { scan as scanBytes, scanValue as scanOne } from "../vm/scan.js";
@@ -272,6 +273,23 @@ export class WireWriter {
     this.flush();
     return this.total;
   }
+}
+
+/** Below this many bytes a comparison is a loop here; from it, memcmp (a call costs about as much as 64 bytes compared in a loop). */
+const NATIVE_COMPARE_MIN = 64;
+const compareBytes = Buffer.prototype.compare as (this: Uint8Array, target: Uint8Array, targetStart: number, targetEnd: number, sourceStart: number, sourceEnd: number) => number;
+
+/** Whether a[aFrom, aFrom + n) and b[bFrom, bFrom + n) hold the same bytes (false when either range is not within its array). */
+export function sameRange(a: Uint8Array, aFrom: number, b: Uint8Array, bFrom: number, n: number): boolean {
+  if (aFrom < 0 || bFrom < 0 || aFrom + n > a.length || bFrom + n > b.length) return false;
+  if (n >= NATIVE_COMPARE_MIN) return compareBytes.call(a, b, bFrom, bFrom + n, aFrom, aFrom + n) === 0;
+  for (let i = 0; i < n; i++) if (a[aFrom + i] !== b[bFrom + i]) return false;
+  return true;
+}
+
+/** Whether a and b hold the same bytes. */
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && sameRange(a, 0, b, 0, a.length);
 }
 
 /** Concatenates chunks into one fresh buffer. */
@@ -544,7 +562,40 @@ export class WireReader {
 
   /** Skips one value of any admitted type, as scan() checks it (nesting within `maxDepth`). */
   skip(maxDepth: number): void {
-    this.pos = scanOne(this.bytes.subarray(0, this.end), this.pos, maxDepth, this.where, "image");
+    const b = this.bytes;
+    this.pos = scanOne(this.end === b.length ? b : b.subarray(0, this.end), this.pos, maxDepth, this.where, "image");
+  }
+
+  /**
+   * Passes over one value of bytes already checked (by scan() or skip()),
+   * without checking anything again or allocating: a count of the values
+   * still to pass, each array adding its elements.
+   */
+  over(): void {
+    const b = this.bytes;
+    const dv = this.dv;
+    let p = this.pos;
+    for (let left = 1; left > 0; left--) {
+      const t = b[p++];
+      if (t <= 0x7f || t >= 0xe0 || t === 0xc0) continue;
+      if (t >= 0x90 && t <= 0x9f) left += t & 0x0f;
+      else if (t >= 0xa0 && t <= 0xbf) p += t & 0x1f;
+      else if (t === 0xcc || t === 0xd0) p += 1;
+      else if (t === 0xcd || t === 0xd1) p += 2;
+      else if (t === 0xce || t === 0xd2) p += 4;
+      else if (t === 0xcb) p += 8;
+      else if (t === 0xc4 || t === 0xd9) p += 1 + b[p];
+      else if (t === 0xc5 || t === 0xda) p += 2 + dv.getUint16(p);
+      else if (t === 0xc6 || t === 0xdb) p += 4 + dv.getUint32(p);
+      else if (t === 0xdc) {
+        left += dv.getUint16(p);
+        p += 2;
+      } else if (t === 0xdd) {
+        left += dv.getUint32(p);
+        p += 4;
+      } else throw new RarError("image.msgpack", `msgpack type 0x${t.toString(16)} at byte ${p - 1} was not checked`, this.where);
+    }
+    this.pos = p;
   }
 
   /** The next value, described for an error message (not consumed). */

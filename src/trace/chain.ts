@@ -12,9 +12,9 @@
 // untrusted slot, checking every recorded link and the head (verified).
 
 import { bytesToHex } from "@noble/hashes/utils";
-import { sha256Chunks } from "../image/digest.js";
-import { DIGEST_BYTES, type TraceEvent as WireEvent, type TraceSlot, type WireValue } from "../image/format.js";
-import { WireWriter, join } from "../image/wire.js";
+import { sha256Chunks, sha256Link } from "../image/digest.js";
+import { DIGEST_BYTES, type TraceEvent as WireEvent, type WireValue } from "../image/format.js";
+import { WireWriter, join, sameBytes, sameRange } from "../image/wire.js";
 import { RarError, type ErrorKey } from "../vm/errors.js";
 import { encodeEvent, eventFields, isHostEvent, type TraceEvent } from "./events.js";
 
@@ -33,20 +33,17 @@ export class TraceError extends RarError {
   }
 }
 
-/** node:crypto's SHA-256 (the same bytes as @noble/hashes', several times faster: a restore checks every link). */
-function link(prev: Uint8Array, bytes: Uint8Array): Uint8Array {
-  return sha256Chunks([prev, bytes]);
+/** node:crypto's SHA-256 (the same bytes as @noble/hashes', several times faster: a restore checks every link) of prev || enc. */
+function link(prev: Uint8Array, enc: readonly Uint8Array[]): Uint8Array {
+  return enc.length <= 2 ? sha256Link(prev, enc[0], enc[1]) : sha256Chunks([prev, ...enc]);
 }
 
-/** Encodes events[from..] in one writer: each one's fields and its bytes (views of one buffer). */
-function encodeFrom(events: readonly TraceEvent[], from: number): { fields: WireValue[][]; bytes: Uint8Array[] } {
+/** enc(e) of events[from..], encoded in one writer: views of one buffer. */
+export function encodeEvents(events: readonly TraceEvent[], from: number): Uint8Array[] {
   const w = new WireWriter();
   const ends: number[] = [];
-  const fields: WireValue[][] = [];
   for (let i = from; i < events.length; i++) {
-    const f = eventFields(events[i]);
-    fields.push(f);
-    w.value(f);
+    w.value(eventFields(events[i]));
     ends.push(w.length());
   }
   const all = join(w.parts(), w.length());
@@ -56,13 +53,33 @@ function encodeFrom(events: readonly TraceEvent[], from: number): { fields: Wire
     bytes.push(all.subarray(at, end));
     at = end;
   }
-  return { fields, bytes };
+  return bytes;
 }
 
-function same(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
+/**
+ * The first link of the last chain begun, h_1 = sha256(zeros || enc(e_0)),
+ * with the bytes it hashed: every image of a run (and every run of the same
+ * program, arguments and host) starts with the same start event, the
+ * largest. Bytes equal to these have this digest: compared byte for byte.
+ */
+let lastFirst: { enc: Uint8Array; link: Uint8Array } | null = null;
+
+/** link(GENESIS, enc), remembered for the next chain (a fresh array either way). */
+function firstLink(enc: readonly Uint8Array[]): Uint8Array {
+  if (lastFirst !== null && sameChunks(enc, lastFirst.enc)) return lastFirst.link.slice();
+  const l = link(GENESIS, enc);
+  lastFirst = { enc: join(enc), link: l.slice() };
+  return l;
+}
+
+/** Whether the chunks' concatenation is `bytes`. */
+function sameChunks(chunks: readonly Uint8Array[], bytes: Uint8Array): boolean {
+  let at = 0;
+  for (const c of chunks) {
+    if (!sameRange(c, 0, bytes, at, c.length)) return false;
+    at += c.length;
+  }
+  return at === bytes.length;
 }
 
 export class Chain {
@@ -70,7 +87,7 @@ export class Chain {
   private exec: Uint8Array = GENESIS;
   /** Per event: its link (h or x). */
   private readonly links: Uint8Array[] = [];
-  /** Per event: its wire form [kind, ...fields, link]. */
+  /** Per event: its wire form [kind, ...fields, link], made when first asked for (wireEvents). */
   private readonly wire: WireEvent[] = [];
 
   /** Events hashed so far. */
@@ -78,23 +95,21 @@ export class Chain {
     return this.links.length;
   }
 
-  /** Extends both chains by one event's bytes; returns the link the event carries. */
-  private add(e: TraceEvent, bytes: Uint8Array): Uint8Array {
-    this.full = link(this.full, bytes);
+  /** Extends both chains by one event's bytes enc(e) (in chunks); returns the link the event carries. */
+  private add(e: TraceEvent, enc: readonly Uint8Array[]): Uint8Array {
+    const prev = this.full;
+    this.full = prev === GENESIS ? firstLink(enc) : link(prev, enc);
     if (isHostEvent(e)) return this.full;
-    return (this.exec = link(this.exec, bytes));
+    // Until the first host action both chains are one (both start at zeros): the same digest, hashed once.
+    return (this.exec = this.exec === prev ? this.full : link(this.exec, enc));
   }
 
   /** Hashes events[length..]: those recorded since the last extend. */
   extend(events: readonly TraceEvent[]): void {
     const from = this.links.length;
     if (from === events.length) return;
-    const { fields, bytes } = encodeFrom(events, from);
-    for (let k = 0; k < fields.length; k++) {
-      const l = this.add(events[from + k], bytes[k]);
-      this.links.push(l);
-      this.wire.push([...(fields[k] as [string, ...WireValue[]]), l]);
-    }
+    const bytes = encodeEvents(events, from);
+    for (let k = 0; k < bytes.length; k++) this.links.push(this.add(events[from + k], [bytes[k]]));
   }
 
   /** The trace chain's head h_n (32 zero bytes for an empty trace). */
@@ -112,24 +127,25 @@ export class Chain {
     return this.links[i];
   }
 
-  /** The wire form of the events hashed so far, oldest first. */
-  wireEvents(): WireEvent[] {
+  /** The wire form of the events hashed so far (`events`: those hashed), oldest first. */
+  wireEvents(events: readonly TraceEvent[]): WireEvent[] {
+    for (let i = this.wire.length; i < this.links.length; i++) this.wire.push([...(eventFields(events[i]) as [string, ...WireValue[]]), this.links[i]]);
     return this.wire;
   }
 
   /**
    * The chain of decoded events, checked against what an untrusted slot
-   * recorded: each event's link (`recorded[i]`) and the head. Throws a
-   * TraceError naming the first event that does not check (index n: the head).
+   * recorded: each event's link (`recorded[i]`) and the head. `enc[i]`: the
+   * event's canonical bytes, in chunks. Throws a TraceError naming the first
+   * event that does not check (index n: the head).
    */
-  static verified(events: readonly TraceEvent[], recorded: readonly Uint8Array[], slot: TraceSlot, where: string): Chain {
+  static verified(events: readonly TraceEvent[], recorded: readonly Uint8Array[], enc: readonly (readonly Uint8Array[])[], head: Uint8Array, where: string): Chain {
     const c = new Chain();
     const n = events.length;
-    const { bytes } = encodeFrom(events, 0);
     for (let i = 0; i < n; i++) {
       const event = events[i];
-      const expected = c.add(event, bytes[i]);
-      if (!same(expected, recorded[i]))
+      const expected = c.add(event, enc[i]);
+      if (!sameBytes(expected, recorded[i]))
         throw new TraceError(
           i,
           "trace.broken_link",
@@ -137,13 +153,12 @@ export class Chain {
           where,
         );
       c.links.push(expected);
-      c.wire.push(slot.events[i]);
     }
-    if (!same(c.full, slot.head))
+    if (!sameBytes(c.full, head))
       throw new TraceError(
         n,
         "trace.broken_head",
-        `the trace head ${bytesToHex(slot.head).slice(0, 16)}… does not match its ${n} events (${bytesToHex(c.full).slice(0, 16)}…): events are missing at the end`,
+        `the trace head ${bytesToHex(head).slice(0, 16)}… does not match its ${n} events (${bytesToHex(c.full).slice(0, 16)}…): events are missing at the end`,
         where,
       );
     return c;
@@ -153,6 +168,6 @@ export class Chain {
 /** The trace chain's digest after events[0..i-1] (h_i), in hex. */
 export function digestBefore(events: readonly TraceEvent[], i: number): string {
   let h: Uint8Array = GENESIS;
-  for (let k = 0; k < i && k < events.length; k++) h = link(h, encodeEvent(events[k]));
+  for (let k = 0; k < i && k < events.length; k++) h = link(h, [encodeEvent(events[k])]);
   return bytesToHex(h);
 }

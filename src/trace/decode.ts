@@ -9,8 +9,11 @@ import { GRANT_MAX, type CapValue, type ValueType } from "../caps/registry.js";
 import { DIGEST_BYTES, IMAGE_LIMITS, type TraceSlot } from "../image/format.js";
 import { MODULE_LIMITS, bytesToInt32 } from "../vm/module.js";
 import { MAX_CAP_ARGS } from "../vm/verify.js";
-import { Chain, TraceError } from "./chain.js";
-import { EVENTS, TYPE_LETTER, isEventKind, type Field, type FieldType, type FieldValue, type TraceEvent } from "./events.js";
+import { ReadSlot } from "../image/decode.js";
+import { WireReader, sameRange } from "../image/wire.js";
+import { RarError } from "../vm/errors.js";
+import { Chain, TraceError, encodeEvents } from "./chain.js";
+import { EVENTS, TYPE_LETTER, isEventKind, type Field, type FieldType, type FieldValue, type HostCap, type TraceEvent } from "./events.js";
 import { Trace } from "./store.js";
 
 /** Bounds a decoder enforces on untrusted events. */
@@ -38,8 +41,110 @@ const LETTERS = [...LETTER_TYPE].map(([l, t]) => `${l} (${t})`).join(" and ");
 const I32_MIN = -0x80000000;
 const I32_MAX = 0x7fffffff;
 
+/**
+ * Where an event's field readers take values from, one at a time, in order:
+ * the bytes of an image's trace slot read in place (a WireReader, which also
+ * refuses a form the writer would not give), or the values of a slot given
+ * as values. A value of another type than the one asked for is not consumed.
+ */
+interface Source {
+  /** Whether the next value is a number. */
+  isNumber(): boolean;
+  /** The next value if it is a number, consumed; NaN (nothing consumed) otherwise. */
+  number(): number;
+  /** The next value if it is a string, consumed; null (nothing consumed) otherwise. */
+  str(): string | null;
+  /** The next value if it is binary, consumed; null (nothing consumed) otherwise. */
+  bin(): Uint8Array | null;
+  /** The length of the next value if it is an array (its header consumed: its elements come next); -1 (nothing consumed) otherwise. */
+  array(): number;
+  /** Consumes the next value, whatever it is. */
+  pass(): void;
+}
+
+/** A slot given as values: the elements of one event, and of the arrays entered in it. */
+class Values implements Source {
+  private readonly lists: (readonly unknown[])[];
+  private readonly at: number[];
+
+  constructor(event: readonly unknown[], from: number) {
+    this.lists = [event];
+    this.at = [from];
+  }
+
+  private peek(): unknown {
+    const k = this.lists.length - 1;
+    return this.lists[k][this.at[k]];
+  }
+
+  /** Past the current value; lists whose elements are all read are left. */
+  private next(): void {
+    let k = this.lists.length - 1;
+    this.at[k]++;
+    while (k > 0 && this.at[k] >= this.lists[k].length) {
+      this.lists.pop();
+      this.at.pop();
+      k--;
+    }
+  }
+
+  isNumber(): boolean {
+    return typeof this.peek() === "number";
+  }
+
+  number(): number {
+    const x = this.peek();
+    if (typeof x !== "number") return NaN;
+    this.next();
+    return x;
+  }
+
+  str(): string | null {
+    const x = this.peek();
+    if (typeof x !== "string") return null;
+    this.next();
+    return x;
+  }
+
+  bin(): Uint8Array | null {
+    const x = this.peek();
+    if (!(x instanceof Uint8Array)) return null;
+    this.next();
+    return x;
+  }
+
+  array(): number {
+    const x = this.peek();
+    if (!Array.isArray(x)) return -1;
+    this.next();
+    if (x.length > 0) {
+      this.lists.push(x as unknown[]);
+      this.at.push(0);
+    }
+    return x.length;
+  }
+
+  pass(): void {
+    this.next();
+  }
+}
+
+/** The bytes of an image's trace slot, read in place. */
+class Bytes extends WireReader implements Source {
+  isNumber(): boolean {
+    const t = this.peek();
+    return t <= 0x7f || t >= 0xe0 || (t >= 0xcc && t <= 0xce) || (t >= 0xd0 && t <= 0xd2) || t === 0xcb;
+  }
+
+  pass(): void {
+    // The slot's bytes were checked as scan() checks (decodeImage).
+    this.over();
+  }
+}
+
 class EventReader {
   constructor(
+    readonly src: Source,
     readonly index: number,
     readonly where: string,
   ) {}
@@ -48,124 +153,276 @@ class EventReader {
     throw new TraceError(this.index, "trace.bad_event", `trace event ${this.index}: ${message}`, this.where);
   }
 
-  str(x: unknown, max: number, what: string): string {
-    if (typeof x !== "string" || x.length > max) this.fail(`${what} must be a string of at most ${max} characters`);
+  /** A string read already (null: the value there was not one), within its bound. */
+  checkStr(s: string | null, max: number, what: string): string {
+    if (s === null || s.length > max) this.fail(`${what} must be a string of at most ${max} characters`);
+    return s;
+  }
+
+  str(max: number, what: string): string {
+    return this.checkStr(this.src.str(), max, what);
+  }
+
+  int(lo: number, hi: number, what: string): number {
+    const x = this.src.number();
+    if (!Number.isSafeInteger(x) || x < lo || x > hi) this.fail(`${what} must be an integer in ${lo}..${hi}`);
     return x;
   }
 
-  int(x: unknown, lo: number, hi: number, what: string): number {
-    if (typeof x !== "number" || !Number.isSafeInteger(x) || x < lo || x > hi) this.fail(`${what} must be an integer in ${lo}..${hi}`);
-    return x;
-  }
-
-  words(x: unknown, what: string): Int32Array {
-    if (!(x instanceof Uint8Array) || x.length % 4 !== 0) this.fail(`${what} must be binary data of whole words`);
+  words(what: string): Int32Array {
+    const x = this.src.bin();
+    if (x === null || x.length % 4 !== 0) this.fail(`${what} must be binary data of whole words`);
     return bytesToInt32(x);
   }
 
-  value(x: unknown, what: string): CapValue {
-    if (typeof x === "number") return this.int(x, I32_MIN, I32_MAX, what);
-    return this.words(x, what);
+  value(what: string): CapValue {
+    if (this.src.isNumber()) return this.int(I32_MIN, I32_MAX, what);
+    return this.words(what);
   }
 
-  list(x: unknown, max: number, what: string): unknown[] {
-    if (!Array.isArray(x) || x.length > max) this.fail(`${what} must be a list of at most ${max}`);
-    return x as unknown[];
+  /** The length of a list (its elements come next). */
+  list(max: number, what: string): number {
+    const n = this.src.array();
+    if (n < 0 || n > max) this.fail(`${what} must be a list of at most ${max}`);
+    return n;
   }
 
   /** Sorted, distinct strings. */
-  names(x: unknown, max: number, length: number, what: string): string[] {
-    const out = this.list(x, max, what).map((s) => this.str(s, length, what));
+  names(max: number, length: number, what: string): string[] {
+    const n = this.list(max, what);
+    const out: string[] = [];
+    for (let k = 0; k < n; k++) out.push(this.str(length, what));
     for (let i = 1; i < out.length; i++) if (!(out[i - 1] < out[i])) this.fail(`${what} must be sorted and distinct`);
     return out;
   }
 
-  types(x: unknown, what: string): ValueType[] {
-    const s = this.str(x, TRACE_LIMITS.args, what);
+  /** The value types a string read already spells. */
+  types(x: string | null, what: string): ValueType[] {
+    const s = this.checkStr(x, TRACE_LIMITS.args, what);
     const out: ValueType[] = [];
     // Letter by letter (each letter is one UTF-16 unit; anything else is refused).
     for (let i = 0; i < s.length; i++) out.push(LETTER_TYPE.get(s[i]) ?? this.fail(`${what} must be letters ${LETTERS}`));
     return out;
   }
 
-  hostCaps(x: unknown, what: string): FieldValue["hostCaps"] {
-    const host = this.list(x, TRACE_LIMITS.hostCaps, what).map((h) => {
-      const t = this.list(h, 3, "a host capability");
-      if (t.length !== 3) this.fail("a host capability is [name, args, result]");
-      const result = this.types(t[2], "result type");
+  /** The next value if it is a string, else null; consumed either way. */
+  anyStr(): string | null {
+    const s = this.src.str();
+    if (s === null) this.src.pass();
+    return s;
+  }
+
+  hostCaps(what: string): FieldValue["hostCaps"] {
+    const n = this.list(TRACE_LIMITS.hostCaps, what);
+    const host: HostCap[] = [];
+    for (let k = 0; k < n; k++) {
+      const len = this.list(3, "a host capability");
+      if (len !== 3) this.fail("a host capability is [name, args, result]");
+      const name = this.anyStr();
+      const args = this.anyStr();
+      const result = this.types(this.anyStr(), "result type");
       if (result.length !== 1) this.fail("a result type is one letter");
-      return { name: this.str(t[0], TRACE_LIMITS.name, "capability name"), sig: { args: this.types(t[1], "argument types"), result: result[0] } };
-    });
+      host.push({ name: this.checkStr(name, TRACE_LIMITS.name, "capability name"), sig: { args: this.types(args, "argument types"), result: result[0] } });
+    }
     for (let k = 1; k < host.length; k++) if (!(host[k - 1].name < host[k].name)) this.fail(`${what} must be sorted and distinct`);
     return host;
   }
 }
 
+/**
+ * The last host table read in place, with its bytes: the same host gives
+ * the same table in every image it writes, so an image whose table's bytes
+ * are these bytes holds this table (frozen: every trace that reads it
+ * shares it). Compared byte for byte, never by a digest.
+ */
+let lastHost: { bytes: Uint8Array; table: FieldValue["hostCaps"] } | null = null;
+
+function hostCapsAt(r: EventReader, what: string): FieldValue["hostCaps"] {
+  if (!(r.src instanceof Bytes)) return r.hostCaps(what);
+  const c = r.src;
+  const from = c.pos;
+  // A msgpack value ends where its encoding does: bytes that start with a whole table's are that table.
+  if (lastHost !== null && from + lastHost.bytes.length <= c.end && sameRange(c.bytes, from, lastHost.bytes, 0, lastHost.bytes.length)) {
+    c.pos = from + lastHost.bytes.length;
+    return lastHost.table;
+  }
+  const table = r.hostCaps(what);
+  for (const h of table) Object.freeze(Object.freeze(Object.freeze(h.sig.args) && h.sig) && h);
+  Object.freeze(table);
+  lastHost = { bytes: c.bytes.slice(from, c.pos), table };
+  return table;
+}
+
 /** How each field type is read, within its bounds. */
-const READ: { readonly [T in FieldType]: (r: EventReader, x: unknown, what: string) => FieldValue[T] } = {
-  digest: (r, x, what) => r.str(x, 2 * DIGEST_BYTES, what),
-  digests: (r, x, what) => r.names(x, TRACE_LIMITS.linked, 2 * DIGEST_BYTES, what),
-  grants: (r, x, what) => r.names(x, TRACE_LIMITS.grants, TRACE_LIMITS.grant, what),
-  name: (r, x, what) => r.str(x, TRACE_LIMITS.name, what),
-  path: (r, x, what) => {
-    const path = r.str(x, TRACE_LIMITS.path, what);
+const READ: { readonly [T in FieldType]: (r: EventReader, what: string) => FieldValue[T] } = {
+  digest: (r, what) => r.str(2 * DIGEST_BYTES, what),
+  digests: (r, what) => r.names(TRACE_LIMITS.linked, 2 * DIGEST_BYTES, what),
+  grants: (r, what) => r.names(TRACE_LIMITS.grants, TRACE_LIMITS.grant, what),
+  name: (r, what) => r.str(TRACE_LIMITS.name, what),
+  path: (r, what) => {
+    const path = r.str(TRACE_LIMITS.path, what);
     if (!/^0(\.[0-9]+)*$/.test(path)) r.fail(`'${path.slice(0, 40)}' is not a process path`);
     return path;
   },
-  text: (r, x, what) => r.str(x, TRACE_LIMITS.text, what),
-  entry: (r, x, what) => r.int(x, 0, MODULE_LIMITS.functions - 1, what),
-  limit: (r, x, what) => r.int(x, 0, I32_MAX, what),
-  amount: (r, x, what) => r.int(x, 0, Number.MAX_SAFE_INTEGER, what),
-  word: (r, x, what) => r.int(x, I32_MIN, I32_MAX, what),
-  words: (r, x, what) => r.words(x, what),
-  value: (r, x, what) => r.value(x, what),
-  values: (r, x, what) => r.list(x, TRACE_LIMITS.args, what).map((a, k) => r.value(a, `argument ${k}`)),
-  texts: (r, x, what) => r.list(x, TRACE_LIMITS.texts, what).map((a, k) => r.words(a, `text ${k}`)),
-  hostCaps: (r, x, what) => r.hostCaps(x, what),
+  text: (r, what) => r.str(TRACE_LIMITS.text, what),
+  entry: (r, what) => r.int(0, MODULE_LIMITS.functions - 1, what),
+  limit: (r, what) => r.int(0, I32_MAX, what),
+  amount: (r, what) => r.int(0, Number.MAX_SAFE_INTEGER, what),
+  word: (r, what) => r.int(I32_MIN, I32_MAX, what),
+  words: (r, what) => r.words(what),
+  value: (r, what) => r.value(what),
+  values: (r, what) => {
+    const n = r.list(TRACE_LIMITS.args, what);
+    const out: CapValue[] = [];
+    for (let k = 0; k < n; k++) out.push(r.value(`argument ${k}`));
+    return out;
+  },
+  texts: (r, what) => {
+    const n = r.list(TRACE_LIMITS.texts, what);
+    const out: Int32Array[] = [];
+    for (let k = 0; k < n; k++) out.push(r.words(`text ${k}`));
+    return out;
+  },
+  hostCaps: hostCapsAt,
 };
 
-/** Reads one wire event [kind, ...fields, link] (untrusted). */
-function readEvent(x: unknown, i: number, where: string): { event: TraceEvent; link: Uint8Array } {
+/**
+ * Reads one event [kind, ...fields, link] (untrusted) of `length` values
+ * (-1: not an array), its kind and its link already taken from `src` (null:
+ * not a string, not binary); `src` stands at its first field.
+ */
+function readEvent(src: Source, length: number, kind: string | null, link: Uint8Array | null, i: number, where: string): TraceEvent {
   // Declared type: only then does r.fail (never) narrow what follows.
-  const r: EventReader = new EventReader(i, where);
-  if (!Array.isArray(x) || x.length === 0) r.fail("must be an array starting with its kind");
-  const f = x as unknown[];
-  const kind = r.str(f[0], 16, "kind");
-  if (!isEventKind(kind)) r.fail(`unknown kind '${kind}'`);
-  const fields: readonly Field[] = EVENTS[kind];
+  const r: EventReader = new EventReader(src, i, where);
+  if (length <= 0) r.fail("must be an array starting with its kind");
+  const k = r.checkStr(kind, 16, "kind");
+  if (!isEventKind(k)) r.fail(`unknown kind '${k}'`);
+  const fields: readonly Field[] = EVENTS[k];
   const arity = fields.length + 1;
-  const required = fields.filter((d) => !d.optional).length + 1;
-  if (f.length < required + 1 || f.length > arity + 1) {
+  const required = ARITY[k];
+  if (length < required + 1 || length > arity + 1) {
     const counts = required === arity ? `${arity}` : `${required} to ${arity}`;
-    r.fail(`a ${kind} event has ${counts} fields and a link, not ${f.length} values`);
+    r.fail(`a ${k} event has ${counts} fields and a link, not ${length} values`);
   }
-  const link = f[f.length - 1];
-  if (!(link instanceof Uint8Array) || link.length !== DIGEST_BYTES) r.fail(`its link must be a ${DIGEST_BYTES}-byte digest`);
-  const event: Record<string, unknown> = { kind };
-  for (let k = 0; k < f.length - 2; k++) {
-    const { name, type, what } = fields[k];
-    event[name] = (READ[type] as (r: EventReader, x: unknown, what: string) => unknown)(r, f[k + 1], what);
+  if (link === null || link.length !== DIGEST_BYTES) r.fail(`its link must be a ${DIGEST_BYTES}-byte digest`);
+  const event: Record<string, unknown> = { kind: k };
+  for (let f = 0; f < length - 2; f++) {
+    const { name, type, what } = fields[f];
+    event[name] = (READ[type] as (r: EventReader, what: string) => unknown)(r, what);
   }
   // Sound: the object has exactly the row's fields, each read by its type's reader.
-  return { event: event as unknown as TraceEvent, link: Uint8Array.from(link) };
+  return event as unknown as TraceEvent;
 }
+
+/** Per kind: the values of its row that are not optional, and its kind (the least an event has besides its link). */
+const ARITY = Object.fromEntries(Object.entries(EVENTS).map(([k, fields]) => [k, (fields as readonly Field[]).filter((d) => !d.optional).length + 1])) as Record<
+  keyof typeof EVENTS,
+  number
+>;
+
+/** The one-byte msgpack header of an array of n < 16 values. */
+const FIXARRAY: readonly Uint8Array[] = Array.from({ length: 16 }, (_, n) => Uint8Array.of(0x90 | n));
 
 /**
  * Reads an image's trace slot (untrusted): decodes every event, recomputes
  * both chains and compares every link and the head. Throws a TraceError
  * naming the first event that does not check (index n: the head).
+ *
+ * A slot decodeImage read (ReadSlot, its events untouched) is read in place:
+ * each event's canonical bytes enc(e) are then its array's bytes in the slot
+ * without its link (a header one shorter, then the bytes of its kind and
+ * fields), which the chain hashes as they are. That is sound because the
+ * reader admits only what the writer gives (WireReader refuses every other
+ * form: image.noncanonical, named here as the event's), so the bytes are
+ * exactly enc of the event decoded from them (test/trace-events.test.ts
+ * checks it on random and mutated events).
  */
 export function traceFromWire(slot: TraceSlot, where = "trace"): Trace {
+  if (slot instanceof ReadSlot && slot.pristine) return readInPlace(slot, where);
   const n = slot.events.length;
   if (n > TRACE_LIMITS.events) throw new TraceError(0, "trace.too_long", `more than ${TRACE_LIMITS.events} events`, where);
   const events: TraceEvent[] = [];
   const recorded: Uint8Array[] = [];
   for (let i = 0; i < n; i++) {
-    const { event, link } = readEvent(slot.events[i], i, where);
-    if ((i === 0) !== (event.kind === "start"))
-      throw new TraceError(i, "trace.order", `trace event ${i}: a trace starts with exactly one start event`, where);
+    const x: unknown = slot.events[i];
+    const f = Array.isArray(x) ? (x as unknown[]) : null;
+    const last = f === null ? undefined : f[f.length - 1];
+    const link = last instanceof Uint8Array ? last : null;
+    const event = readEvent(new Values(f ?? [], 1), f === null ? -1 : f.length, f && typeof f[0] === "string" ? f[0] : null, link, i, where);
+    order(event, i, where);
     events.push(event);
-    recorded.push(link);
+    recorded.push((link as Uint8Array).slice());
   }
-  return Trace.checked(events, Chain.verified(events, recorded, slot, where));
+  return Trace.checked(events, Chain.verified(events, recorded, encodeEach(events), slot.head, where));
+}
+
+function order(event: TraceEvent, i: number, where: string): void {
+  if ((i === 0) !== (event.kind === "start")) throw new TraceError(i, "trace.order", `trace event ${i}: a trace starts with exactly one start event`, where);
+}
+
+/**
+ * Reads event i of a slot's bytes in place: its array at `start`, its link
+ * at `linkAt` (where decodeImage found its last element). Returns the event,
+ * its recorded link and enc(e) in chunks: a header one shorter than its
+ * array's, then the bytes of its kind and fields as they are in the slot.
+ */
+export function readEventAt(b: Uint8Array, start: number, linkAt: number, i: number, where: string): InPlace {
+  return eventAt(new Bytes(b, start, b.length, where), start, linkAt, i, where);
+}
+
+interface InPlace {
+  event: TraceEvent;
+  /** The link recorded (a view of the slot's bytes: it is only compared). */
+  link: Uint8Array;
+  enc: Uint8Array[];
+}
+
+/** readEventAt with a reader of the slot's bytes (one for all its events). */
+function eventAt(c: Bytes, start: number, linkAt: number, i: number, where: string): InPlace {
+  const b = c.bytes;
+  c.pos = start;
+  try {
+    const length = c.array();
+    const kind = length > 0 ? c.str() : null;
+    let link: Uint8Array | null = null;
+    if (length >= 2) {
+      const first = c.pos;
+      c.pos = linkAt;
+      link = c.bin();
+      c.pos = first;
+    }
+    const event = readEvent(c, length, kind, link, i, where);
+    // Each field is read as one value, so the fields end where the link starts.
+    if (c.pos !== linkAt) throw new TraceError(i, "trace.bad_event", `trace event ${i}: its fields end at byte ${c.pos}, not where its link starts (${linkAt})`, where);
+    // [kind, ...fields]: length - 1 values, fewer than 16 (the arity check passed), so a fixarray.
+    return { event, link: link as Uint8Array, enc: [FIXARRAY[length - 1], b.subarray(start + 1, linkAt)] };
+  } catch (e) {
+    // A form the writer does not give (image.noncanonical) is named as the event's.
+    if (e instanceof RarError && !(e instanceof TraceError) && e.key.startsWith("image."))
+      throw new TraceError(i, "trace.bad_event", `trace event ${i}: ${e.message}`, where);
+    throw e;
+  }
+}
+
+function readInPlace(slot: ReadSlot, where: string): Trace {
+  const at = slot.at;
+  const n = at.length / 2;
+  if (n > TRACE_LIMITS.events) throw new TraceError(0, "trace.too_long", `more than ${TRACE_LIMITS.events} events`, where);
+  const events: TraceEvent[] = [];
+  const recorded: Uint8Array[] = [];
+  const enc: Uint8Array[][] = [];
+  const c = new Bytes(slot.bytes, 0, slot.bytes.length, where);
+  for (let i = 0; i < n; i++) {
+    const e = eventAt(c, at[2 * i], at[2 * i + 1], i, where);
+    order(e.event, i, where);
+    events.push(e.event);
+    recorded.push(e.link);
+    enc.push(e.enc);
+  }
+  return Trace.checked(events, Chain.verified(events, recorded, enc, slot.head, where));
+}
+
+/** enc(e) of each event, as one chunk each, encoded in one writer. */
+function encodeEach(events: readonly TraceEvent[]): Uint8Array[][] {
+  return encodeEvents(events, 0).map((bytes) => [bytes]);
 }

@@ -21,19 +21,25 @@ const AT_ARGS = 3;
 /** Words of the entry of a call with n arguments: AT_ARGS + n + 1 (the result). */
 const ENTRY_WORDS = AT_ARGS + 1;
 
+/** The first block of compact calls, in words (most traces are short). */
+const FIRST_BLOCK = 256;
+const NO_WORDS = new Int32Array(0);
+
 /** Largest block of compact calls, in words (64 KiB). */
 const COMPACT_BLOCK = 16_384;
 
 export class Trace {
   private readonly list: TraceEvent[] = [];
   // Compact calls fill fixed-size blocks (a full block is kept, never copied or regrown).
-  private compact = new Int32Array(256);
+  // Allocated at the first compact call (a trace read from an image may never record one).
+  private compact = NO_WORDS;
   private compactLen = 0;
   private compactCount = 0;
   /** Full blocks before `compact`, with the words used in each. */
   private readonly fullBlocks: { words: Int32Array; len: number }[] = [];
   private readonly strings: string[] = [];
-  private readonly stringIds = new Map<string, number>();
+  // Made at the first string interned (a trace read from an image may never intern one).
+  private stringIds: Map<string, number> | null = null;
   private lastString: string | null = null;
   private lastStringId = -1;
   private prevString: string | null = null;
@@ -66,7 +72,8 @@ export class Trace {
   beginIds(pathId: number, capId: number, args: readonly number[]): number {
     const n = args.length;
     let mark = this.compactLen;
-    if (mark + ENTRY_WORDS + n > this.compact.length) {
+    if (this.compact === NO_WORDS) this.compact = new Int32Array(Math.max(FIRST_BLOCK, ENTRY_WORDS + n));
+    else if (mark + ENTRY_WORDS + n > this.compact.length) {
       this.fullBlocks.push({ words: this.compact, len: mark });
       // Blocks start small (most traces are short) and grow to COMPACT_BLOCK.
       this.compact = new Int32Array(Math.max(Math.min(COMPACT_BLOCK, this.compact.length * 2), ENTRY_WORDS + n));
@@ -99,11 +106,12 @@ export class Trace {
     // Consecutive calls mostly come from the same process for the same capability.
     if (s === this.lastString) return this.lastStringId;
     if (s === this.prevString) return this.prevStringId;
-    let id = this.stringIds.get(s);
+    const ids = (this.stringIds ??= new Map());
+    let id = ids.get(s);
     if (id === undefined) {
       id = this.strings.length;
       this.strings.push(s);
-      this.stringIds.set(s, id);
+      ids.set(s, id);
     }
     this.prevString = this.lastString;
     this.prevStringId = this.lastStringId;
@@ -179,7 +187,7 @@ export class Trace {
 
   /** The wire form of the events (sealed), oldest first. */
   wireEvents(): WireEvent[] {
-    return this.sealed().wireEvents();
+    return this.sealed().wireEvents(this.list);
   }
 
   /** A trace of events already checked against their recorded chain (decode.ts). */
@@ -201,12 +209,16 @@ export function callCounts(trace: Trace): Map<string, number> {
 
 /** The image's trace slot for a trace: a live view, always current. */
 export function traceToWire(trace: Trace): TraceSlot {
-  return {
-    get head(): Uint8Array {
-      return trace.head();
-    },
-    get events(): WireEvent[] {
-      return trace.wireEvents();
-    },
-  };
+  return new LiveSlot(trace);
+}
+
+/** traceToWire's view (a class: its getters are made once, not per view). */
+class LiveSlot implements TraceSlot {
+  constructor(private readonly trace: Trace) {}
+  get head(): Uint8Array {
+    return this.trace.head();
+  }
+  get events(): WireEvent[] {
+    return this.trace.wireEvents();
+  }
 }
