@@ -523,8 +523,16 @@ export class ReadSlot implements TraceSlot {
   }
 }
 
-/** The trace field at bytes[from, to) (checked as scan() checks, already), read in place: its head, and each event's kind. */
-function readTrace(r: Reader, bytes: Uint8Array, from: number, to: number): ReadSlot {
+/**
+ * The trace field at input[from, to) (checked as scan() checks, already), read
+ * in place: its head, and each event's kind. The slot keeps a copy of those
+ * bytes, not a view: its events are unpacked when first asked for, and the
+ * caller may change its buffer after the restore.
+ */
+function readTrace(r: Reader, input: Uint8Array, from: number, to: number): ReadSlot {
+  const bytes = input.slice(from, to);
+  from = 0;
+  to = bytes.length;
   const c = new WireReader(bytes, from, to, r.where);
   r.arrayAt(c, "trace", 2);
   const head = r.digestAt(c, "trace head");
