@@ -155,7 +155,7 @@ const resume: SlowOp = (m, d, op) => {
   }
   m.leave(d);
   d.waiting = h;
-  wake(c);
+  wake(c, m.spare);
   m.next = deepest(c);
   return Step.Switch;
 };

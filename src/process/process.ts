@@ -4,7 +4,7 @@
 import { Detail, RarError, detailText, type FaultKind } from "../vm/errors.js";
 import type { Cpu } from "../vm/interpreter.js";
 import type { Module } from "../vm/module.js";
-import { Frame, StatusCode } from "../vm/opcodes.js";
+import { FRAME_WORDS, Frame, StatusCode } from "../vm/opcodes.js";
 import { Children } from "./child-table.js";
 import type { FileTree } from "../caps/filetree.js";
 
@@ -118,6 +118,83 @@ export class RecycleBin {
     this.roomy = p;
     return Math.max(REUSE_SLACK, Math.min(memLimit, REUSE_KEEP));
   }
+}
+
+/** Most buffers a machine keeps for reuse (SpareBuffers), and the longest it keeps, in words. */
+const SPARE_COUNT = 8;
+const SPARE_WORDS = 256;
+/** Frame words a process gets when it first needs its own frames: room for a few calls before the interpreter grows them. */
+export const FIRST_FRAMES = 4 * FRAME_WORDS;
+
+/**
+ * Stack and frame buffers a machine keeps between processes: those a stopped
+ * process gives up when it parks (Process.park) or a finished one leaves,
+ * taken by the next process that needs one (Process.own, entering a fresh
+ * process). A parent that resumes a child that yields, again and again,
+ * allocates nothing for it. Bounded per machine: SPARE_COUNT buffers of at
+ * most SPARE_WORDS words. Words past a process's sp and fp are never read
+ * before they are written, so what a buffer held before does not matter.
+ */
+export class SpareBuffers {
+  private readonly kept: Int32Array[] = [];
+
+  give(a: Int32Array): void {
+    if (a.length !== 0 && a.length <= SPARE_WORDS && this.kept.length < SPARE_COUNT) this.kept.push(a);
+  }
+
+  /** A buffer of at least `min` words and at most REUSE_SLACK more: a kept one, else a new one of `min`. */
+  take(min: number): Int32Array {
+    const k = this.kept;
+    for (let i = k.length - 1; i >= 0; i--) {
+      const a = k[i];
+      if (a.length >= min && a.length <= min + REUSE_SLACK) {
+        k[i] = k[k.length - 1];
+        k.pop();
+        return a;
+      }
+    }
+    return new Int32Array(min);
+  }
+
+  /** Buffers kept (tests). */
+  get size(): number {
+    return this.kept.length;
+  }
+}
+
+/** A buffer of `min` words or more (from `spare` when given) holding the first `n` words of `a`. */
+function copied(a: Int32Array, n: number, min: number, spare: SpareBuffers | null): Int32Array {
+  const b = spare === null ? new Int32Array(min) : spare.take(min);
+  // A few words one by one: a subarray of a small typed array would move it off the V8 heap.
+  if (n <= 64) for (let i = 0; i < n; i++) b[i] = a[i];
+  else b.set(a.subarray(0, n));
+  return b;
+}
+
+/** Entry functions whose bottom frame is kept shared (BOTTOM): a bound on what the host keeps for all machines. */
+const BOTTOM_SHARED = 1024;
+const BOTTOM: Int32Array[] = [];
+
+/**
+ * The bottom frame of a process entered at function f, [-1, 0, f], one
+ * array shared by every parked process of that entry (never written: a
+ * process copies it before running, Process.own).
+ */
+function bottomFrame(f: number): Int32Array {
+  let a = BOTTOM[f];
+  if (a === undefined) {
+    a = new Int32Array(FRAME_WORDS);
+    a[Frame.Ret] = -1;
+    a[Frame.Fn] = f;
+    BOTTOM[f] = a;
+  }
+  return a;
+}
+
+/** Process.shares: which of the stack and frames are shared (copied before the first write). */
+const enum Shared {
+  Stack = 1,
+  Frames = 2,
 }
 
 /**
@@ -301,13 +378,22 @@ export class Process {
   stack: Int32Array;
   /** Call frames, 3 words each; none (NO_WORDS) until the process is first entered. */
   frames: Int32Array = NO_WORDS;
+  /** Which of stack and frames are shared (Shared bits): see borrowed. */
+  private shares = 0;
   /**
-   * The stack and frames are shared with processes decoded from the same
-   * image record (image/decode.ts copyOf) and are copied before the first
+   * The stack or frames are shared, with processes decoded from the same
+   * image record (image/decode.ts copyOf) or, for a parked process (park),
+   * with every process in the same state, and are copied before the first
    * write (own): by the scheduler when it loads the process, by whatever
    * writes to them while it is stopped (wake, completeResume, reuse).
+   * Setting it says both are shared.
    */
-  borrowed = false;
+  get borrowed(): boolean {
+    return this.shares !== 0;
+  }
+  set borrowed(b: boolean) {
+    this.shares = b ? Shared.Stack | Shared.Frames : 0;
+  }
   mem: Int32Array;
   memSize = 0;
 
@@ -361,12 +447,43 @@ export class Process {
     this.children.set(h, c);
   }
 
-  /** Makes the stack and frames this process's own (copies of what it shares: see borrowed). */
-  own(): void {
-    if (!this.borrowed) return;
-    this.stack = this.stack.slice();
-    this.frames = this.frames.slice();
-    this.borrowed = false;
+  /**
+   * Makes the stack and frames this process's own (copies of what it shares:
+   * see borrowed), with room for its top frame's whole operand stack (the
+   * interpreter does not check bounds inside a frame) and for a few calls.
+   * Buffers come from `spare` when it is given.
+   */
+  own(spare: SpareBuffers | null = null): void {
+    const s = this.shares;
+    if (s === 0) return;
+    this.shares = 0;
+    if ((s & Shared.Stack) !== 0) {
+      let room = this.stack.length;
+      // A parked process (one frame, base 0) holds no room for its frame: shared stacks do (decode.ts).
+      if (this.fp === FRAME_WORDS) room = Math.max(room, this.module.nlocals[this.entryFn] + this.module.maxStack[this.entryFn]);
+      this.stack = copied(this.stack, this.sp, Math.max(room, this.sp), spare);
+    }
+    if ((s & Shared.Frames) !== 0) this.frames = copied(this.frames, this.fp, this.fp === 0 ? this.frames.length : Math.max(this.frames.length, FIRST_FRAMES), spare);
+  }
+
+  /**
+   * A process that stopped (yielded, trapped, out of a budget, faulted) and
+   * holds only its bottom frame gives its frames, and with nothing on its
+   * stack its stack, to `spare`, and keeps shared forms of them instead: the
+   * frame [-1, 0, entryFn] and the empty stack. A suspended child then holds
+   * no host buffer but its memory; own() gives it buffers again when it runs.
+   */
+  park(spare: SpareBuffers): void {
+    if (this.fp !== FRAME_WORDS || this.shares !== 0 || this.entryFn >= BOTTOM_SHARED) return;
+    spare.give(this.frames);
+    this.frames = bottomFrame(this.entryFn);
+    let s = Shared.Frames;
+    if (this.sp === 0) {
+      spare.give(this.stack);
+      this.stack = NO_WORDS;
+      s |= Shared.Stack;
+    }
+    this.shares = s;
   }
 
   /**

@@ -34,7 +34,7 @@ import { completeResume, deepest, enterFresh, lacking, shallowestLacking, wake }
 import { CodeCache } from "./code.js";
 import { deliver } from "./dispatch.js";
 import { SLOW } from "./instructions.js";
-import { NO_WORDS, RecycleBin, rootProcess, type Process } from "./process.js";
+import { NO_WORDS, RecycleBin, SpareBuffers, rootProcess, type Process } from "./process.js";
 import { Step, clipDetail, type CapCallEvent, type ImageCodec, type PendingCall, type Scheduler } from "./slow.js";
 
 // What the layers above use of the process tree's machinery comes from here.
@@ -95,6 +95,8 @@ export class Machine implements Scheduler {
   readonly grantSets = new GrantSets();
   /** Killed childless processes to reuse (recycling only, else null). */
   readonly recycled: RecycleBin | null;
+  /** Stack and frame buffers stopped and finished processes gave up, for the next that needs one. */
+  readonly spare = new SpareBuffers();
 
   next: Process | null = null;
   private gasStart = 0;
@@ -175,7 +177,7 @@ export class Machine implements Scheduler {
     const cpu = this.cpu;
     for (;;) {
       let exit: Exit;
-      if (cpu.fp === 0 && !enterFresh(cpu, d)) exit = Exit.Mem;
+      if (cpu.fp === 0 && !enterFresh(cpu, d, this.spare)) exit = Exit.Mem;
       else {
         if (this.onStep) {
           // Step mode shrinks the gas counter to one instruction: the interpreter alone does that exactly.
@@ -199,9 +201,11 @@ export class Machine implements Scheduler {
           d.status = StatusCode.DONE;
           d.value = cpu.value;
           // A finished process never runs again and holds no frames or stack words (fp = sp = 0):
-          // a child kept alive for its result holds no buffers for it. A recycling machine keeps
-          // them for the next spawn that reuses the process (RecycleBin).
+          // a child kept alive for its result holds no buffers for it (they go to the spare ones).
+          // A recycling machine keeps them for the next spawn that reuses the process (RecycleBin).
           if (this.recycled === null) {
+            this.spare.give(d.stack);
+            this.spare.give(d.frames);
             d.stack = NO_WORDS;
             d.frames = NO_WORDS;
           }
@@ -248,7 +252,9 @@ export class Machine implements Scheduler {
         this.cur = null;
         return "stopped";
       }
-      d = completeResume(stopped);
+      // A stopped child waits for its parent, maybe for long: it keeps no buffers it need not (park).
+      stopped.park(this.spare);
+      d = completeResume(stopped, this.spare);
       this.load(d);
     }
   }
@@ -265,7 +271,7 @@ export class Machine implements Scheduler {
 
   /** Resumes a stopped root (host side): out_of_gas, out_of_mem, yielded or cap_call. */
   resume(root: Process, stopAt = Infinity): RunStop {
-    wake(root);
+    wake(root, this.spare);
     return this.run(root, stopAt);
   }
 
@@ -298,7 +304,7 @@ export class Machine implements Scheduler {
   private resumeAfterStop(root: Process, p: Process, stopAt: number): RunStop {
     if (p === root) return "stopped";
     // Ancestors of the parent were waiting; the parent continues.
-    completeResume(p);
+    completeResume(p, this.spare);
     return this.run(root, stopAt);
   }
 
@@ -306,7 +312,7 @@ export class Machine implements Scheduler {
 
   private load(p: Process): void {
     const cpu = this.cpu;
-    if (p.borrowed) p.own();
+    if (p.borrowed) p.own(this.spare);
     this.cur = p;
     cpu.module = p.module;
     cpu.pc = p.pc;

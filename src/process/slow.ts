@@ -15,7 +15,7 @@ import type { CapRegistry, CapValue } from "../caps/registry.js";
 import { FAULTS, type FaultKind } from "../vm/errors.js";
 import type { Cpu } from "../vm/interpreter.js";
 import type { CodeCache } from "./code.js";
-import type { Process, RecycleBin } from "./process.js";
+import type { Process, RecycleBin, SpareBuffers } from "./process.js";
 
 /** Outcome of a slow instruction. */
 export const enum Step {
@@ -75,6 +75,8 @@ export interface Scheduler {
   readonly grantSets: GrantSets;
   /** Killed childless processes to reuse for spawns; null unless recycling. */
   readonly recycled: RecycleBin | null;
+  /** Stack and frame buffers given up by stopped and finished processes (Process.park, own). */
+  readonly spare: SpareBuffers;
   /** Where control goes on Step.Switch. */
   next: Process | null;
   /** Set with Step.Pending. */
