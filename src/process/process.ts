@@ -199,13 +199,16 @@ const enum Shared {
 
 /**
  * The children table of every process that has none yet (most have none):
- * shared, so it refuses to be written; Process.adopt gives a process its own.
+ * shared, so it refuses to be written; Process.adopt gives a process its own
+ * (so do a next handle or a waited child set on it: Process.family).
  */
 class NoChildren extends Children<Process> {
   override set(h: number): never {
     throw new Error(`internal: a child ${h} added to the shared empty children table (Process.adopt adds children)`);
   }
 }
+/** The traps of a process that traps nothing (most): shared, never written (grant arrays are replaced, not changed). */
+const NO_TRAPS = Object.freeze([]) as readonly string[] as string[];
 const NO_CHILDREN: Children<Process> = new NoChildren();
 
 /** Largest gas or memory limit: a safe integer (budgets are counted exactly). */
@@ -279,13 +282,35 @@ class Rare {
   files: FileTree | null = null;
   /** The cached path (Process.path). */
   path: string | null = null;
+  traps: string[] = NO_TRAPS;
 }
+
+/** Process.bits: which buffers are shared in the low bits (Shared), the depth above them. */
+const DEPTH_SHIFT = 2;
+const SHARED_MASK = (1 << DEPTH_SHIFT) - 1;
 
 export class Process {
   parent: Process | null;
   /** This process's handle in its parent (0 for a root). */
   handle: number;
-  depth: number;
+  /**
+   * The depth (root 0) and which of stack and frames are shared (Shared
+   * bits, see borrowed), in one small integer: the host holds a process
+   * object per process, each field 8 bytes, and both are seldom read.
+   */
+  private bits = 0;
+  get depth(): number {
+    return this.bits >>> DEPTH_SHIFT;
+  }
+  set depth(d: number) {
+    this.bits = (d << DEPTH_SHIFT) | (this.bits & SHARED_MASK);
+  }
+  private get shares(): number {
+    return this.bits & SHARED_MASK;
+  }
+  private set shares(s: number) {
+    this.bits = (this.bits & ~SHARED_MASK) | s;
+  }
   module: Module;
   /** Function the process starts in; it has no frames until it is first entered. */
   entryFn: number;
@@ -367,8 +392,27 @@ export class Process {
   private set cachedPath(path: string | null) {
     if (this.rare !== null || path !== null) this.rareFields().path = path;
   }
-  /** Handle of the child this process is resuming (waiting in RESUME), or 0. */
-  waiting = 0;
+  /** Handle of the child this process is resuming (waiting in RESUME), or 0: kept in its children table. */
+  get waiting(): number {
+    return this.children.waiting;
+  }
+  set waiting(h: number) {
+    if (h !== 0 || this.children !== NO_CHILDREN) this.family().waiting = h;
+  }
+  /** The handle of the next child this process spawns: kept in its children table. */
+  get nextHandle(): number {
+    return this.children.nextHandle;
+  }
+  set nextHandle(h: number) {
+    if (h !== 1 || this.children !== NO_CHILDREN) this.family().nextHandle = h;
+  }
+  /** Capabilities whose calls stop this process for its parent to answer, sorted (most trap none: rare). */
+  get traps(): string[] {
+    return this.rare === null ? NO_TRAPS : this.rare.traps;
+  }
+  set traps(names: string[]) {
+    if (this.rare !== null || names.length !== 0) this.rareFields().traps = names;
+  }
 
   // registers (see vm/interpreter.ts Cpu)
   pc = 0;
@@ -378,8 +422,6 @@ export class Process {
   stack: Int32Array;
   /** Call frames, 3 words each; none (NO_WORDS) until the process is first entered. */
   frames: Int32Array = NO_WORDS;
-  /** Which of stack and frames are shared (Shared bits): see borrowed. */
-  private shares = 0;
   /**
    * The stack or frames are shared, with processes decoded from the same
    * image record (image/decode.ts copyOf) or, for a parked process (park),
@@ -405,11 +447,8 @@ export class Process {
 
   /** Capabilities held, sorted. */
   caps: string[];
-  /** Capabilities whose calls stop this process for its parent to answer, sorted. */
-  traps: string[];
   /** Children by handle: the shared empty table until the first is adopted. */
   children: Children<Process> = NO_CHILDREN;
-  nextHandle = 1;
 
   constructor(
     module: Module,
@@ -443,8 +482,13 @@ export class Process {
 
   /** Makes `c` this process's child at handle h. */
   adopt(h: number, c: Process): void {
+    this.family().set(h, c);
+  }
+
+  /** This process's own children table (made when first needed). */
+  private family(): Children<Process> {
     if (this.children === NO_CHILDREN) this.children = new Children<Process>();
-    this.children.set(h, c);
+    return this.children;
   }
 
   /**
@@ -474,7 +518,8 @@ export class Process {
    * no host buffer but its memory; own() gives it buffers again when it runs.
    */
   park(spare: SpareBuffers): void {
-    if (this.fp !== FRAME_WORDS || this.shares !== 0 || this.entryFn >= BOTTOM_SHARED) return;
+    // Not one that runs again (resumed since it stopped, or reused): its buffers are in use.
+    if (this.status === StatusCode.READY || this.fp !== FRAME_WORDS || this.shares !== 0 || this.entryFn >= BOTTOM_SHARED) return;
     spare.give(this.frames);
     this.frames = bottomFrame(this.entryFn);
     let s = Shared.Frames;

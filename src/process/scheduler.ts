@@ -97,6 +97,8 @@ export class Machine implements Scheduler {
   readonly recycled: RecycleBin | null;
   /** Stack and frame buffers stopped and finished processes gave up, for the next that needs one. */
   readonly spare = new SpareBuffers();
+  /** The child that stopped last, not parked yet (see the run loop). */
+  private unparked: Process | null = null;
 
   next: Process | null = null;
   private gasStart = 0;
@@ -253,7 +255,10 @@ export class Machine implements Scheduler {
         return "stopped";
       }
       // A stopped child waits for its parent, maybe for long: it keeps no buffers it need not (park).
-      stopped.park(this.spare);
+      // Not the one that just stopped, which its parent most often resumes next (a generator): the one before.
+      const prev = this.unparked;
+      if (prev !== null && prev !== stopped) prev.park(this.spare);
+      this.unparked = stopped;
       d = completeResume(stopped, this.spare);
       this.load(d);
     }
