@@ -84,10 +84,9 @@ export function completeResume(stopped: Process, spare: SpareBuffers | null = nu
 /**
  * First entry of a fresh process, loaded into `cpu`: push the bottom frame
  * (charged like a call, less the arguments it holds already: they become its
- * first locals), in buffers from `spare` when it needs new ones. False, with
- * cpu.need set, when the memory counter lacks it.
+ * first locals). False, with cpu.need set, when the memory counter lacks it.
  */
-export function enterFresh(cpu: Cpu, p: Process, spare: SpareBuffers): boolean {
+export function enterFresh(cpu: Cpu, p: Process): boolean {
   const m = p.module;
   const f = p.entryFn;
   const cost = m.frameCost[f] - cpu.sp;
@@ -99,13 +98,13 @@ export function enterFresh(cpu: Cpu, p: Process, spare: SpareBuffers): boolean {
   const top = m.nlocals[f] + m.maxStack[f];
   if (cpu.stack.length < top) {
     // The arguments word by word: a subarray of the small array holding them would move it off the V8 heap.
-    const s = spare.take(top);
+    const s = new Int32Array(top);
     const old = cpu.stack;
     for (let i = 0; i < cpu.sp; i++) s[i] = old[i];
     cpu.stack = s;
   }
   // Room for a few frames before the interpreter first grows it.
-  if (cpu.frames.length < FRAME_WORDS) cpu.frames = spare.take(FIRST_FRAMES);
+  if (cpu.frames.length < FRAME_WORDS) cpu.frames = new Int32Array(FIRST_FRAMES);
   // Locals past the arguments start at zero (a loop: fill() is a slow call for a few words).
   const stack = cpu.stack;
   for (let i = cpu.sp, n = m.nlocals[f]; i < n; i++) stack[i] = 0;

@@ -128,37 +128,48 @@ export const FIRST_FRAMES = 4 * FRAME_WORDS;
 
 /**
  * Stack and frame buffers a machine keeps between processes: those a stopped
- * process gives up when it parks (Process.park) or a finished one leaves,
- * taken by the next process that needs one (Process.own, entering a fresh
- * process). A parent that resumes a child that yields, again and again,
- * allocates nothing for it. Bounded per machine: SPARE_COUNT buffers of at
+ * process gives up when it parks (Process.park), taken by the next parked
+ * one that runs again (Process.own): resuming parked children one after the
+ * other allocates nothing. Bounded per machine: SPARE_COUNT buffers of at
  * most SPARE_WORDS words. Words past a process's sp and fp are never read
  * before they are written, so what a buffer held before does not matter.
  */
 export class SpareBuffers {
-  private readonly kept: Int32Array[] = [];
+  // A fixed array and a count: pushing and popping would let V8 shrink and grow the array.
+  private readonly kept: Int32Array[] = new Array<Int32Array>(SPARE_COUNT).fill(NO_WORDS);
+  private n = 0;
 
   give(a: Int32Array): void {
-    if (a.length !== 0 && a.length <= SPARE_WORDS && this.kept.length < SPARE_COUNT) this.kept.push(a);
+    if (a.length !== 0 && a.length <= SPARE_WORDS && this.n < SPARE_COUNT) this.kept[this.n++] = a;
   }
 
-  /** A buffer of at least `min` words and at most REUSE_SLACK more: a kept one, else a new one of `min`. */
+  /**
+   * A buffer of at least `min` words and at most REUSE_SLACK more: the
+   * shortest kept one (a stack must not take the frames the next take is
+   * for), else a new one of `min`.
+   */
   take(min: number): Int32Array {
     const k = this.kept;
-    for (let i = k.length - 1; i >= 0; i--) {
-      const a = k[i];
-      if (a.length >= min && a.length <= min + REUSE_SLACK) {
-        k[i] = k[k.length - 1];
-        k.pop();
-        return a;
+    let best = -1;
+    let bestLength = min + REUSE_SLACK + 1;
+    for (let i = 0; i < this.n; i++) {
+      const length = k[i].length;
+      if (length >= min && length < bestLength) {
+        best = i;
+        bestLength = length;
       }
     }
-    return new Int32Array(min);
+    if (best < 0) return new Int32Array(min);
+    const a = k[best];
+    const last = --this.n;
+    k[best] = k[last];
+    k[last] = NO_WORDS;
+    return a;
   }
 
   /** Buffers kept (tests). */
   get size(): number {
-    return this.kept.length;
+    return this.n;
   }
 }
 
@@ -285,25 +296,34 @@ class Rare {
   traps: string[] = NO_TRAPS;
 }
 
-/** Process.bits: which buffers are shared in the low bits (Shared), the depth above them. */
-const DEPTH_SHIFT = 2;
-const SHARED_MASK = (1 << DEPTH_SHIFT) - 1;
+/** Process.bits: which buffers are shared in the low bits (Shared), then Process.unparked, the depth above them. */
+const SHARED_MASK = 3;
+const UNPARKED_BIT = 4;
+const DEPTH_SHIFT = 3;
 
 export class Process {
   parent: Process | null;
   /** This process's handle in its parent (0 for a root). */
   handle: number;
   /**
-   * The depth (root 0) and which of stack and frames are shared (Shared
-   * bits, see borrowed), in one small integer: the host holds a process
-   * object per process, each field 8 bytes, and both are seldom read.
+   * The depth (root 0), which of stack and frames are shared (Shared bits,
+   * see borrowed) and unparked, in one small integer (depths up to 2^28):
+   * the host holds a process object per process, each field 8 bytes, and
+   * these are seldom read.
    */
   private bits = 0;
   get depth(): number {
     return this.bits >>> DEPTH_SHIFT;
   }
   set depth(d: number) {
-    this.bits = (d << DEPTH_SHIFT) | (this.bits & SHARED_MASK);
+    this.bits = (d << DEPTH_SHIFT) | (this.bits & (SHARED_MASK | UNPARKED_BIT));
+  }
+  /** The machine keeps this stopped process among the few it has not parked yet (Machine.stopped). */
+  get unparked(): boolean {
+    return (this.bits & UNPARKED_BIT) !== 0;
+  }
+  set unparked(b: boolean) {
+    this.bits = b ? this.bits | UNPARKED_BIT : this.bits & ~UNPARKED_BIT;
   }
   private get shares(): number {
     return this.bits & SHARED_MASK;

@@ -79,6 +79,13 @@ export type RunStop = "stopped" | "pending" | "sliced";
  */
 const WINDOW = 2 ** 30;
 
+/**
+ * Children that stopped last and are not parked yet: a parent most often
+ * resumes next one of the few it just ran (a generator, a round of workers),
+ * and parking costs a copy of its frame on the way back in.
+ */
+const UNPARKED = 16;
+
 export class Machine implements Scheduler {
   readonly cpu = new Cpu();
   readonly maxDepth: number;
@@ -97,8 +104,9 @@ export class Machine implements Scheduler {
   readonly recycled: RecycleBin | null;
   /** Stack and frame buffers stopped and finished processes gave up, for the next that needs one. */
   readonly spare = new SpareBuffers();
-  /** The child that stopped last, not parked yet (see the run loop). */
-  private unparked: Process | null = null;
+  /** The children that stopped last, not parked yet (stopped()), and where the next one goes. */
+  private readonly unparked: (Process | null)[] = new Array<Process | null>(UNPARKED).fill(null);
+  private unparkedAt = 0;
 
   next: Process | null = null;
   private gasStart = 0;
@@ -179,7 +187,7 @@ export class Machine implements Scheduler {
     const cpu = this.cpu;
     for (;;) {
       let exit: Exit;
-      if (cpu.fp === 0 && !enterFresh(cpu, d, this.spare)) exit = Exit.Mem;
+      if (cpu.fp === 0 && !enterFresh(cpu, d)) exit = Exit.Mem;
       else {
         if (this.onStep) {
           // Step mode shrinks the gas counter to one instruction: the interpreter alone does that exactly.
@@ -203,11 +211,9 @@ export class Machine implements Scheduler {
           d.status = StatusCode.DONE;
           d.value = cpu.value;
           // A finished process never runs again and holds no frames or stack words (fp = sp = 0):
-          // a child kept alive for its result holds no buffers for it (they go to the spare ones).
-          // A recycling machine keeps them for the next spawn that reuses the process (RecycleBin).
+          // a child kept alive for its result holds no buffers for it. A recycling machine keeps
+          // them for the next spawn that reuses the process (RecycleBin).
           if (this.recycled === null) {
-            this.spare.give(d.stack);
-            this.spare.give(d.frames);
             d.stack = NO_WORDS;
             d.frames = NO_WORDS;
           }
@@ -254,11 +260,7 @@ export class Machine implements Scheduler {
         this.cur = null;
         return "stopped";
       }
-      // A stopped child waits for its parent, maybe for long: it keeps no buffers it need not (park).
-      // Not the one that just stopped, which its parent most often resumes next (a generator): the one before.
-      const prev = this.unparked;
-      if (prev !== null && prev !== stopped) prev.park(this.spare);
-      this.unparked = stopped;
+      if (stopped.status !== StatusCode.DONE) this.stopped(stopped);
       d = completeResume(stopped, this.spare);
       this.load(d);
     }
@@ -382,6 +384,25 @@ export class Machine implements Scheduler {
   reload(d: Process): void {
     this.leave(d);
     this.load(d);
+  }
+
+  /**
+   * A child stopped and control goes to its parent. A stopped child waits for
+   * its parent, maybe for long: it keeps no buffers it need not (Process.park),
+   * once UNPARKED others stopped after it.
+   */
+  private stopped(p: Process): void {
+    if (p.unparked) return;
+    const u = this.unparked;
+    const at = this.unparkedAt;
+    const old = u[at];
+    if (old !== null) {
+      old.unparked = false;
+      old.park(this.spare);
+    }
+    p.unparked = true;
+    u[at] = p;
+    this.unparkedAt = at === UNPARKED - 1 ? 0 : at + 1;
   }
 
   /** Saves the registers into p and settles used gas and memory into the whole chain. */
