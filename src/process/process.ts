@@ -296,27 +296,40 @@ class Rare {
   traps: string[] = NO_TRAPS;
 }
 
-/** Process.bits: which buffers are shared in the low bits (Shared), then Process.unparked, the depth above them. */
-const SHARED_MASK = 3;
-const UNPARKED_BIT = 4;
-const DEPTH_SHIFT = 3;
+/**
+ * Process.bits, from the lowest: the status (a code of src/vm/status.ts),
+ * which buffers are shared (Shared), Process.unparked, the depth.
+ */
+const STATUS_MASK = 7;
+const SHARED_SHIFT = 3;
+const SHARED_MASK = 3 << SHARED_SHIFT;
+const UNPARKED_BIT = 1 << 5;
+const DEPTH_SHIFT = 6;
+if (STATUS_NAMES.length > STATUS_MASK + 1) throw new Error(`internal: ${STATUS_NAMES.length} statuses do not fit in Process.bits`);
 
 export class Process {
   parent: Process | null;
   /** This process's handle in its parent (0 for a root). */
   handle: number;
   /**
-   * The depth (root 0), which of stack and frames are shared (Shared bits,
-   * see borrowed) and unparked, in one small integer (depths up to 2^28):
-   * the host holds a process object per process, each field 8 bytes, and
-   * these are seldom read.
+   * The status, which of stack and frames are shared (Shared bits, see
+   * borrowed), unparked and the depth (root 0; up to 2^25, past DEPTH_MAX)
+   * in one small integer: the host holds a process object per process, and
+   * each field of it is 8 bytes.
    */
-  private bits = 0;
+  private bits: number = StatusCode.READY;
+  /** A status code (src/vm/status.ts). */
+  get status(): number {
+    return this.bits & STATUS_MASK;
+  }
+  set status(code: number) {
+    this.bits = (this.bits & ~STATUS_MASK) | code;
+  }
   get depth(): number {
     return this.bits >>> DEPTH_SHIFT;
   }
   set depth(d: number) {
-    this.bits = (d << DEPTH_SHIFT) | (this.bits & (SHARED_MASK | UNPARKED_BIT));
+    this.bits = (d << DEPTH_SHIFT) | (this.bits & ((1 << DEPTH_SHIFT) - 1));
   }
   /** The machine keeps this stopped process among the few it has not parked yet (Machine.stopped). */
   get unparked(): boolean {
@@ -326,16 +339,15 @@ export class Process {
     this.bits = b ? this.bits | UNPARKED_BIT : this.bits & ~UNPARKED_BIT;
   }
   private get shares(): number {
-    return this.bits & SHARED_MASK;
+    return (this.bits & SHARED_MASK) >> SHARED_SHIFT;
   }
   private set shares(s: number) {
-    this.bits = (this.bits & ~SHARED_MASK) | s;
+    this.bits = (this.bits & ~SHARED_MASK) | (s << SHARED_SHIFT);
   }
   module: Module;
   /** Function the process starts in; it has no frames until it is first entered. */
   entryFn: number;
 
-  status: number = StatusCode.READY;
   /** done(value) / yielded(value). */
   value = 0;
   /**
