@@ -15,7 +15,8 @@ import { STATUS_NAMES, type StatusName } from "../vm/status.js";
  * Words charged for a process's own bookkeeping: what the host holds for a
  * process besides the words it is charged for (the Process object, the
  * headers of up to four typed arrays, spare room in them, its children table,
- * its slot in its parent's). About 1.4 KB in the heaviest shape
+ * its slot in its parent's). A parked child of 64 words of memory holds about
+ * what it is charged (spec/semantics.md). About 1.4 KB in the heaviest shape
  * `npm run bench -- --only hostmem` builds (host_amplification_spawn_heavy),
  * so that a spawn bomb holds less than 4 host bytes per guest byte of its
  * limit, the bound spec/semantics.md states.
