@@ -166,6 +166,60 @@ describe("parked children", () => {
   });
 });
 
+describe("a killed subtree", () => {
+  it("is let go by the machine: none of its stopped processes stays among the unparked ones", () => {
+    const s = Session.start(
+      load(`.func main 0 0
+  PUSH 0
+  PUSH 0
+  PUSH 100000
+  PUSH 100000
+  PUSH 0
+  PUSH 0
+  SPAWN c
+  RESUME
+  POP
+  PUSH 0
+  YIELD
+  PUSH 1
+  KILL
+  PUSH 0
+  YIELD
+  PUSH 0
+  RET
+.func c 0 0
+  PUSH 0
+  PUSH 0
+  PUSH 1000
+  PUSH 1000
+  PUSH 0
+  PUSH 0
+  SPAWN g
+  RESUME
+  POP
+  PUSH 0
+  YIELD
+  PUSH 0
+  RET
+.func g 0 0
+  PUSH 0
+  YIELD
+  PUSH 0
+  RET`),
+      OPTS,
+    );
+    expect(s.run().status).toBe("yielded");
+    const c = s.root.children.get(1) as Process;
+    const g = c.children.get(1) as Process;
+    expect([c.unparked, g.unparked]).toEqual([true, true]);
+    expect(s.run().status).toBe("yielded");
+    expect(s.root.children.size).toBe(0);
+    expect([c.unparked, g.unparked]).toEqual([false, false]);
+    // Let go parked: what they held went to the spare buffers.
+    expect([c.borrowed, g.borrowed]).toEqual([true, true]);
+  });
+});
+
 describe("the spare buffers", () => {
   it("keep at most 8 buffers of at most 256 words, and give one that fits or a new one", () => {
     fc.assert(

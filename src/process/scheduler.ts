@@ -405,6 +405,22 @@ export class Machine implements Scheduler {
     this.unparkedAt = at === UNPARKED - 1 ? 0 : at + 1;
   }
 
+  /**
+   * d killed a child: the stopped processes below d that are not parked yet
+   * are parked now and let go, so the machine keeps nothing of a killed
+   * subtree alive (its footprint was just released).
+   */
+  killed(d: Process): void {
+    const u = this.unparked;
+    for (let i = 0; i < UNPARKED; i++) {
+      const p = u[i];
+      if (p === null || p.depth <= d.depth) continue;
+      p.unparked = false;
+      p.park(this.spare);
+      u[i] = null;
+    }
+  }
+
   /** Saves the registers into p and settles used gas and memory into the whole chain. */
   leave(p: Process): void {
     const cpu = this.cpu;

@@ -81,6 +81,8 @@ export interface Scheduler {
   next: Process | null;
   /** Set with Step.Pending. */
   pending: PendingCall | null;
+  /** d killed a child: the machine lets go of what it held of d's subtree (Machine.killed). */
+  killed(d: Process): void;
   /** Saves the registers into p and settles what the counters used into p's chain. */
   leave(p: Process): void;
   /** Settles the running process and loads its counters again (after its chain's usage changed outside them). */
