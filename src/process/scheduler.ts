@@ -107,6 +107,8 @@ export class Machine implements Scheduler {
   /** The children that stopped last, not parked yet (stopped()), and where the next one goes. */
   private readonly unparked: (Process | null)[] = new Array<Process | null>(UNPARKED).fill(null);
   private unparkedAt = 0;
+  /** The root the unparked ones are under: a run of another tree lets go of them first. */
+  private unparkedRoot: Process | null = null;
 
   next: Process | null = null;
   private gasStart = 0;
@@ -182,6 +184,10 @@ export class Machine implements Scheduler {
     if (this.pending) throw new RarError("usage.async", "an async capability call is pending; settle it first");
     if (root.status !== StatusCode.READY) throw new RarError("usage.not_ready", `process is ${root.statusName}`);
     this.stopAt = stopAt;
+    if (root !== this.unparkedRoot) {
+      this.letGo(-1);
+      this.unparkedRoot = root;
+    }
     let d = deepest(root);
     this.load(d);
     const cpu = this.cpu;
@@ -411,10 +417,15 @@ export class Machine implements Scheduler {
    * subtree alive (its footprint was just released).
    */
   killed(d: Process): void {
+    this.letGo(d.depth);
+  }
+
+  /** Parks and lets go of the unparked processes deeper than `depth`. */
+  private letGo(depth: number): void {
     const u = this.unparked;
     for (let i = 0; i < UNPARKED; i++) {
       const p = u[i];
-      if (p === null || p.depth <= d.depth) continue;
+      if (p === null || p.depth <= depth) continue;
       p.unparked = false;
       p.park(this.spare);
       u[i] = null;
