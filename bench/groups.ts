@@ -23,7 +23,7 @@ export const GROUPS: readonly BenchGroup[] = [
   vmGroup, // loop_minstr_per_s, calls_minstr_per_s, memory_minstr_per_s, fib_vs_native, loop_vs_native, memory_vs_native
   depthGroup, // depth100_vs_depth1
   spawnGroup, // spawn_run_per_s, live_spawn_vs_killed
-  hostMemoryGroup, // host_bytes_per_guest_word, host_bytes_per_process, host_bytes_per_charged_word, host_amplification_<case>, host_amplification_max
+  hostMemoryGroup, // host_bytes_per_guest_word, host_bytes_per_process, host_bytes_per_charged_word, host_bytes_per_process_vs_charged, host_bytes_per_added_process, host_amplification_<case>, host_amplification_max
   calibrationGroup, // gas_calibration_spread, ns_per_gas_<group>
   peersGroup, // <workload>_<peer>_vs_native, <workload>_vm_vs_<peer>, ent_<workload>_<peer>_vs_native, ent_<workload>_interp_vs_<peer>, interp_vs_quickjs_max
   imagesGroup, // issues 3, 16: snapshot_ms_1m_words, restore_ms_1m_words, <what>_vs_floor (1m, small, tree), tiny_image_bytes, image_bytes_per_memory_byte

@@ -43,8 +43,8 @@ const BIG_RASM = `
         RET
 `;
 
-/** CHILDREN suspended children, each holding CHILD_WORDS words copied from the parent. */
-const MANY_RASM = `
+/** `n` suspended children, each holding CHILD_WORDS words copied from the parent. */
+const manyChildren = (n: number): string => `
 .module bench_manyproc
 .func main 0 2
         PUSH ${CHILD_WORDS}
@@ -61,7 +61,7 @@ loop:   PUSH 0
         POP
         LINC 1 1
         LGET 1
-        PUSH ${CHILDREN}
+        PUSH ${n}
         LT
         JNZ loop
         PUSH 0
@@ -319,14 +319,23 @@ export function runHostMemory(ctx: BenchContext): GroupResult {
   const big = growth(BIG_RASM, "bigmem", reps);
   const perWord = big.bytes / WORDS;
   ctx.progress(`host memory: ${CHILDREN} suspended children`);
-  const many = growth(MANY_RASM, "manyproc", reps);
+  const many = growth(manyChildren(CHILDREN), "manyproc", reps);
   const perProcess = many.bytes / CHILDREN;
   const perCharged = many.bytes / many.memUsed;
+  // What each child is charged, in bytes: the tree's footprint over its children (the root's own part is 0.1% of it).
+  const chargedBytes = (4 * many.memUsed) / CHILDREN;
+  // Per child added: the growth of a tree three times larger, less this one's, over the children
+  // added (the session's own constant, its compiled code and caches, cancels out).
+  ctx.progress(`host memory: ${3 * CHILDREN} suspended children`);
+  const more = growth(manyChildren(3 * CHILDREN), "manyproc3", reps);
+  const perAdded = (more.bytes - many.bytes) / (2 * CHILDREN);
   const gcNote = gcFn ? "" : " (no forced GC available: figures are noisy)";
   const metrics: Record<string, number> = {
     host_bytes_per_guest_word: perWord,
     host_bytes_per_process: perProcess,
     host_bytes_per_charged_word: perCharged,
+    host_bytes_per_process_vs_charged: perProcess / chargedBytes,
+    host_bytes_per_added_process: perAdded,
   };
   const rows: Row[] = [
     {
@@ -343,6 +352,16 @@ export function runHostMemory(ctx: BenchContext): GroupResult {
       label: "host_bytes_per_charged_word",
       value: fmt(perCharged),
       note: `same tree: host bytes / charged footprint (${fmt(many.memUsed)} words)`,
+    },
+    {
+      label: "host_bytes_per_process_vs_charged",
+      value: fmt(perProcess / chargedBytes),
+      note: `same tree: ${fmt(perProcess)} host bytes per child / ${fmt(chargedBytes)} bytes charged per child; target <= 1`,
+    },
+    {
+      label: "host_bytes_per_added_process",
+      value: fmt(perAdded),
+      note: `(growth for ${fmt(3 * CHILDREN)} children - for ${fmt(CHILDREN)}) / ${fmt(2 * CHILDREN)}: the session's constant left out; ${fmt(perAdded / chargedBytes)} x the ${fmt(chargedBytes)} bytes charged`,
     },
   ];
   // The guest limit of the worst cases: the CLI's default --mem, also for --quick (a smaller one

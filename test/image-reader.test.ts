@@ -347,10 +347,10 @@ describe("Children.sum", () => {
   it("is the sum over the living children, holes left out", () => {
     fc.assert(
       fc.property(fc.array(fc.tuple(fc.nat(1000), fc.boolean()), { maxLength: 40 }), (spec) => {
-        const t = new Children<{ w: number }>();
+        const t = new Children<{ handle: number; w: number }>();
         let want = 0;
         spec.forEach(([w, kill], i) => {
-          t.set(i + 1, { w });
+          t.set(i + 1, { handle: i + 1, w });
           if (!kill) want += w;
         });
         spec.forEach(([, kill], i) => void (kill && t.delete(i + 1)));

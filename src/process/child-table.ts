@@ -1,23 +1,29 @@
-// A process's children by handle (process.ts holds one per process). Generic
-// over the process type only so that this file need not import process.ts.
+// A process's children by handle (process.ts holds one per process), and the
+// two numbers only a parent sets: its next handle and the child it waits on.
+// Generic over the process type only so that this file need not import
+// process.ts.
 
-const NO_HANDLES = Object.freeze([]) as readonly number[] as number[];
-const NO_PROCS = Object.freeze([]) as readonly null[] as null[];
+const NO_SLOTS = Object.freeze([]) as readonly never[] as never[];
 const NO_LIST: readonly never[] = Object.freeze([]);
 
 /**
  * A process's children by handle. A parent numbers its children 1, 2, ...
  * (images and restores keep that order), so they are kept in handle order in
- * two arrays and found by binary search: no hashing, and spawning and killing
- * one child at a time (what an evaluator does) allocates nothing. A killed
- * child leaves a hole; holes are squeezed out when they outnumber the living.
- * Iteration is in handle order, as for a Map filled in that order.
+ * one array and found by binary search: no hashing, and spawning and killing
+ * one child at a time (what an evaluator does) allocates nothing. A slot holds
+ * a living child (its handle is its own) or, where a child was killed, that
+ * child's handle (a hole); holes are squeezed out when they outnumber the
+ * living. One array slot per child. Iteration is in handle order, as for a
+ * Map filled in that order.
  */
-export class Children<P extends object> {
-  // Shared empty arrays until the first child (most processes have none).
-  private handles: number[] = NO_HANDLES;
-  private procs: (P | null)[] = NO_PROCS;
+export class Children<P extends { readonly handle: number }> {
+  // The shared empty array until the first child (most processes have none).
+  private slots: (P | number)[] = NO_SLOTS;
   private live = 0;
+  /** The handle the owner gives its next child (Process.nextHandle). */
+  nextHandle = 1;
+  /** Handle of the child the owner is resuming, or 0 (Process.waiting). */
+  waiting = 0;
 
   get size(): number {
     return this.live;
@@ -25,14 +31,14 @@ export class Children<P extends object> {
 
   /** Index of handle h (a hole or not), or -1. */
   private find(h: number): number {
-    const hs = this.handles;
+    const ss = this.slots;
     let lo = 0;
-    let hi = hs.length - 1;
+    let hi = ss.length - 1;
     // The newest child is the usual one.
-    if (hi >= 0 && hs[hi] === h) return hi;
+    if (hi >= 0 && handleOf(ss[hi]) === h) return hi;
     while (lo <= hi) {
       const mid = (lo + hi) >> 1;
-      const x = hs[mid];
+      const x = handleOf(ss[mid]);
       if (x === h) return mid;
       if (x < h) lo = mid + 1;
       else hi = mid - 1;
@@ -42,109 +48,102 @@ export class Children<P extends object> {
 
   get(h: number): P | undefined {
     const i = this.find(h);
-    return i < 0 ? undefined : (this.procs[i] ?? undefined);
+    if (i < 0) return undefined;
+    const x = this.slots[i];
+    return typeof x === "number" ? undefined : x;
   }
 
   has(h: number): boolean {
     return this.get(h) !== undefined;
   }
 
+  /** Adds p at handle h (p.handle is h). */
   set(h: number, p: P): this {
-    if (this.handles === NO_HANDLES) {
-      // Literals of one: room for exactly the first child (a parent of one is common).
-      this.handles = [h];
-      this.procs = [p];
+    if (p.handle !== h) throw new Error(`internal: child ${p.handle} added at handle ${h}`);
+    if (this.slots === NO_SLOTS) {
+      // A literal of one: room for exactly the first child (a parent of one is common).
+      this.slots = [p];
       this.live = 1;
       return this;
     }
-    const hs = this.handles;
-    const n = hs.length;
-    if (n === 0 || hs[n - 1] < h) {
-      hs.push(h);
-      this.procs.push(p);
+    const ss = this.slots;
+    const n = ss.length;
+    if (n === 0 || handleOf(ss[n - 1]) < h) {
+      ss.push(p);
       this.live++;
       return this;
     }
     const i = this.find(h);
     if (i >= 0) {
-      if (this.procs[i] === null) this.live++;
-      this.procs[i] = p;
+      if (typeof ss[i] === "number") this.live++;
+      ss[i] = p;
       return this;
     }
     // Out of order (never, as handles are given): insert in place.
     let at = 0;
-    while (hs[at] < h) at++;
-    hs.splice(at, 0, h);
-    this.procs.splice(at, 0, p);
+    while (handleOf(ss[at]) < h) at++;
+    ss.splice(at, 0, p);
     this.live++;
     return this;
   }
 
   delete(h: number): boolean {
     const i = this.find(h);
-    if (i < 0 || this.procs[i] === null) return false;
-    const hs = this.handles;
-    const ps = this.procs;
-    ps[i] = null;
+    const ss = this.slots;
+    if (i < 0 || typeof ss[i] === "number") return false;
+    ss[i] = h;
     this.live--;
-    if (i === hs.length - 1) {
-      // The newest: drop it and the holes before it (pop keeps the arrays' room).
-      do {
-        hs.pop();
-        ps.pop();
-      } while (ps.length > 0 && ps[ps.length - 1] === null);
-    } else if (hs.length - this.live > this.live && hs.length > 8) this.squeeze();
+    if (i === ss.length - 1) {
+      // The newest: drop it and the holes before it (pop keeps the array's room).
+      do ss.pop();
+      while (ss.length > 0 && typeof ss[ss.length - 1] === "number");
+    } else if (ss.length - this.live > this.live && ss.length > 8) this.squeeze();
     return true;
   }
 
   private squeeze(): void {
-    const hs = this.handles;
-    const ps = this.procs;
+    const ss = this.slots;
     let m = 0;
-    for (let i = 0; i < hs.length; i++) {
-      if (ps[i] === null) continue;
-      hs[m] = hs[i];
-      ps[m] = ps[i];
-      m++;
+    for (let i = 0; i < ss.length; i++) {
+      if (typeof ss[i] === "number") continue;
+      ss[m++] = ss[i];
     }
-    hs.length = m;
-    ps.length = m;
+    ss.length = m;
   }
 
   /** The living children in handle order: a new array, or a shared empty one (not to be changed). */
   list(): readonly P[] {
     if (this.live === 0) return NO_LIST as readonly P[];
     const out: P[] = [];
-    for (const p of this.procs) if (p !== null) out.push(p);
+    for (const x of this.slots) if (typeof x !== "number") out.push(x);
     return out;
   }
 
   /** The sum of `f` over the living children (without making a list of them). */
   sum(f: (p: P) => number): number {
     let total = 0;
-    for (const p of this.procs) if (p !== null) total += f(p);
+    for (const x of this.slots) if (typeof x !== "number") total += f(x);
     return total;
   }
 
   *keys(): IterableIterator<number> {
-    for (let i = 0; i < this.handles.length; i++) if (this.procs[i] !== null) yield this.handles[i];
+    for (const x of this.slots) if (typeof x !== "number") yield x.handle;
   }
 
   *values(): IterableIterator<P> {
-    for (let i = 0; i < this.procs.length; i++) {
-      const p = this.procs[i];
-      if (p !== null) yield p;
-    }
+    for (const x of this.slots) if (typeof x !== "number") yield x;
   }
 
   *entries(): IterableIterator<[number, P]> {
-    for (let i = 0; i < this.procs.length; i++) {
-      const p = this.procs[i];
-      if (p !== null) yield [this.handles[i], p];
-    }
+    for (const x of this.slots) if (typeof x !== "number") yield [x.handle, x];
   }
 
   [Symbol.iterator](): IterableIterator<[number, P]> {
     return this.entries();
   }
+}
+
+/** The handle of a slot: a living child's, or the one a hole keeps. */
+function handleOf(x: { readonly handle: number } | number): number {
+  return typeof x === "number" ? x : x.handle;
 }

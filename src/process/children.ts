@@ -84,6 +84,7 @@ const kill: SlowOp = (m, d, op) => {
   if (!charge(cpu, GAS[op])) return Step.Gas;
   d.children.delete(c.handle);
   c.parent = null;
+  m.killed(d);
   // Releasing the subtree's footprint from d and every ancestor of d.
   cpu.memFree += c.memUsed;
   m.recycled?.put(c);
@@ -155,7 +156,7 @@ const resume: SlowOp = (m, d, op) => {
   }
   m.leave(d);
   d.waiting = h;
-  wake(c);
+  wake(c, m.spare);
   m.next = deepest(c);
   return Step.Switch;
 };

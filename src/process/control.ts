@@ -7,7 +7,7 @@
 import { RarError } from "../vm/errors.js";
 import type { Cpu } from "../vm/interpreter.js";
 import { FRAME_WORDS, Frame, Op, StatusCode, WIDTH } from "../vm/opcodes.js";
-import { requestWords, type Process } from "./process.js";
+import { FIRST_FRAMES, requestWords, type Process, type SpareBuffers } from "./process.js";
 
 /** The process control is in when `p` runs: follow the chain of waiting processes. */
 export function deepest(p: Process): Process {
@@ -46,8 +46,8 @@ export function interruptRoot(root: Process): void {
   root.need = 0;
 }
 
-/** Makes a stopped, resumable process ready again (its parent or the host is resuming it). */
-export function wake(c: Process): void {
+/** Makes a stopped, resumable process ready again (its parent or the host is resuming it); buffers it needs come from `spare`. */
+export function wake(c: Process, spare: SpareBuffers | null = null): void {
   switch (c.status) {
     case StatusCode.READY:
       return;
@@ -60,7 +60,7 @@ export function wake(c: Process): void {
       // The request is answered: its charge is released from c and every ancestor (nothing is loaded now).
       const w = requestWords(c.request);
       for (let q: Process | null = c; q; q = q.parent) q.memUsed -= w;
-      c.own();
+      c.own(spare);
       c.stack[c.sp++] = c.answer;
       c.request = null;
       c.status = StatusCode.READY;
@@ -72,9 +72,9 @@ export function wake(c: Process): void {
 }
 
 /** Completes the RESUME `stopped`'s parent waits in (its handle operand becomes the status); returns the parent. */
-export function completeResume(stopped: Process): Process {
+export function completeResume(stopped: Process, spare: SpareBuffers | null = null): Process {
   const parent = stopped.parent as Process;
-  parent.own();
+  parent.own(spare);
   parent.stack[parent.sp - 1] = stopped.status;
   parent.pc += WIDTH[Op.RESUME];
   parent.waiting = 0;
@@ -104,7 +104,7 @@ export function enterFresh(cpu: Cpu, p: Process): boolean {
     cpu.stack = s;
   }
   // Room for a few frames before the interpreter first grows it.
-  if (cpu.frames.length < FRAME_WORDS) cpu.frames = new Int32Array(4 * FRAME_WORDS);
+  if (cpu.frames.length < FRAME_WORDS) cpu.frames = new Int32Array(FIRST_FRAMES);
   // Locals past the arguments start at zero (a loop: fill() is a slow call for a few words).
   const stack = cpu.stack;
   for (let i = cpu.sp, n = m.nlocals[f]; i < n; i++) stack[i] = 0;

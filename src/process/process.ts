@@ -4,7 +4,7 @@
 import { Detail, RarError, detailText, type FaultKind } from "../vm/errors.js";
 import type { Cpu } from "../vm/interpreter.js";
 import type { Module } from "../vm/module.js";
-import { Frame, StatusCode } from "../vm/opcodes.js";
+import { FRAME_WORDS, Frame, StatusCode } from "../vm/opcodes.js";
 import { Children } from "./child-table.js";
 import type { FileTree } from "../caps/filetree.js";
 
@@ -15,7 +15,8 @@ import { STATUS_NAMES, type StatusName } from "../vm/status.js";
  * Words charged for a process's own bookkeeping: what the host holds for a
  * process besides the words it is charged for (the Process object, the
  * headers of up to four typed arrays, spare room in them, its children table,
- * its slot in its parent's). About 1.4 KB in the heaviest shape
+ * its slot in its parent's). A parked child of 64 words of memory holds about
+ * what it is charged (spec/semantics.md). About 1.4 KB in the heaviest shape
  * `npm run bench -- --only hostmem` builds (host_amplification_spawn_heavy),
  * so that a spawn bomb holds less than 4 host bytes per guest byte of its
  * limit, the bound spec/semantics.md states.
@@ -120,15 +121,106 @@ export class RecycleBin {
   }
 }
 
+/** Most buffers a machine keeps for reuse (SpareBuffers), and the longest it keeps, in words. */
+const SPARE_COUNT = 8;
+const SPARE_WORDS = 256;
+/** Frame words a process gets when it first needs its own frames: room for a few calls before the interpreter grows them. */
+export const FIRST_FRAMES = 4 * FRAME_WORDS;
+
+/**
+ * Stack and frame buffers a machine keeps between processes: those a stopped
+ * process gives up when it parks (Process.park), taken by the next parked
+ * one that runs again (Process.own): resuming parked children one after the
+ * other allocates nothing. Bounded per machine: SPARE_COUNT buffers of at
+ * most SPARE_WORDS words. Words past a process's sp and fp are never read
+ * before they are written, so what a buffer held before does not matter.
+ */
+export class SpareBuffers {
+  // A fixed array and a count: pushing and popping would let V8 shrink and grow the array.
+  private readonly kept: Int32Array[] = new Array<Int32Array>(SPARE_COUNT).fill(NO_WORDS);
+  private n = 0;
+
+  give(a: Int32Array): void {
+    if (a.length !== 0 && a.length <= SPARE_WORDS && this.n < SPARE_COUNT) this.kept[this.n++] = a;
+  }
+
+  /**
+   * A buffer of at least `min` words and at most REUSE_SLACK more: the
+   * shortest kept one (a stack must not take the frames the next take is
+   * for), else a new one of `min`.
+   */
+  take(min: number): Int32Array {
+    const k = this.kept;
+    let best = -1;
+    let bestLength = min + REUSE_SLACK + 1;
+    for (let i = 0; i < this.n; i++) {
+      const length = k[i].length;
+      if (length >= min && length < bestLength) {
+        best = i;
+        bestLength = length;
+      }
+    }
+    if (best < 0) return new Int32Array(min);
+    const a = k[best];
+    const last = --this.n;
+    k[best] = k[last];
+    k[last] = NO_WORDS;
+    return a;
+  }
+
+  /** Buffers kept (tests). */
+  get size(): number {
+    return this.n;
+  }
+}
+
+/** A buffer of `min` words or more (from `spare` when given) holding the first `n` words of `a`. */
+function copied(a: Int32Array, n: number, min: number, spare: SpareBuffers | null): Int32Array {
+  const b = spare === null ? new Int32Array(min) : spare.take(min);
+  // A few words one by one: a subarray of a small typed array would move it off the V8 heap.
+  if (n <= 64) for (let i = 0; i < n; i++) b[i] = a[i];
+  else b.set(a.subarray(0, n));
+  return b;
+}
+
+/** Entry functions whose bottom frame is kept shared (BOTTOM): a bound on what the host keeps for all machines. */
+const BOTTOM_SHARED = 1024;
+const BOTTOM: Int32Array[] = [];
+
+/**
+ * The bottom frame of a process entered at function f, [-1, 0, f], one
+ * array shared by every parked process of that entry (never written: a
+ * process copies it before running, Process.own).
+ */
+function bottomFrame(f: number): Int32Array {
+  let a = BOTTOM[f];
+  if (a === undefined) {
+    a = new Int32Array(FRAME_WORDS);
+    a[Frame.Ret] = -1;
+    a[Frame.Fn] = f;
+    BOTTOM[f] = a;
+  }
+  return a;
+}
+
+/** Process.shares: which of the stack and frames are shared (copied before the first write). */
+const enum Shared {
+  Stack = 1,
+  Frames = 2,
+}
+
 /**
  * The children table of every process that has none yet (most have none):
- * shared, so it refuses to be written; Process.adopt gives a process its own.
+ * shared, so it refuses to be written; Process.adopt gives a process its own
+ * (so do a next handle or a waited child set on it: Process.family).
  */
 class NoChildren extends Children<Process> {
   override set(h: number): never {
     throw new Error(`internal: a child ${h} added to the shared empty children table (Process.adopt adds children)`);
   }
 }
+/** The traps of a process that traps nothing (most): shared, never written (grant arrays are replaced, not changed). */
+const NO_TRAPS = Object.freeze([]) as readonly string[] as string[];
 const NO_CHILDREN: Children<Process> = new NoChildren();
 
 /** Largest gas or memory limit: a safe integer (budgets are counted exactly). */
@@ -202,18 +294,61 @@ class Rare {
   files: FileTree | null = null;
   /** The cached path (Process.path). */
   path: string | null = null;
+  traps: string[] = NO_TRAPS;
 }
+
+/**
+ * Process.bits, from the lowest: the status (a code of src/vm/status.ts),
+ * which buffers are shared (Shared), Process.unparked, the depth.
+ */
+const STATUS_MASK = 7;
+const SHARED_SHIFT = 3;
+const SHARED_MASK = 3 << SHARED_SHIFT;
+const UNPARKED_BIT = 1 << 5;
+const DEPTH_SHIFT = 6;
+if (STATUS_NAMES.length > STATUS_MASK + 1) throw new Error(`internal: ${STATUS_NAMES.length} statuses do not fit in Process.bits`);
 
 export class Process {
   parent: Process | null;
   /** This process's handle in its parent (0 for a root). */
   handle: number;
-  depth: number;
+  /**
+   * The status, which of stack and frames are shared (Shared bits, see
+   * borrowed), unparked and the depth (root 0; up to 2^25, past DEPTH_MAX)
+   * in one small integer: the host holds a process object per process, and
+   * each field of it is 8 bytes.
+   */
+  private bits: number = StatusCode.READY;
+  /** A status code (src/vm/status.ts). */
+  get status(): number {
+    return this.bits & STATUS_MASK;
+  }
+  set status(code: number) {
+    this.bits = (this.bits & ~STATUS_MASK) | code;
+  }
+  get depth(): number {
+    return this.bits >>> DEPTH_SHIFT;
+  }
+  set depth(d: number) {
+    this.bits = (d << DEPTH_SHIFT) | (this.bits & ((1 << DEPTH_SHIFT) - 1));
+  }
+  /** The machine keeps this stopped process among the few it has not parked yet (Machine.stopped). */
+  get unparked(): boolean {
+    return (this.bits & UNPARKED_BIT) !== 0;
+  }
+  set unparked(b: boolean) {
+    this.bits = b ? this.bits | UNPARKED_BIT : this.bits & ~UNPARKED_BIT;
+  }
+  private get shares(): number {
+    return (this.bits & SHARED_MASK) >> SHARED_SHIFT;
+  }
+  private set shares(s: number) {
+    this.bits = (this.bits & ~SHARED_MASK) | (s << SHARED_SHIFT);
+  }
   module: Module;
   /** Function the process starts in; it has no frames until it is first entered. */
   entryFn: number;
 
-  status: number = StatusCode.READY;
   /** done(value) / yielded(value). */
   value = 0;
   /**
@@ -290,8 +425,27 @@ export class Process {
   private set cachedPath(path: string | null) {
     if (this.rare !== null || path !== null) this.rareFields().path = path;
   }
-  /** Handle of the child this process is resuming (waiting in RESUME), or 0. */
-  waiting = 0;
+  /** Handle of the child this process is resuming (waiting in RESUME), or 0: kept in its children table. */
+  get waiting(): number {
+    return this.children.waiting;
+  }
+  set waiting(h: number) {
+    if (h !== 0 || this.children !== NO_CHILDREN) this.family().waiting = h;
+  }
+  /** The handle of the next child this process spawns: kept in its children table. */
+  get nextHandle(): number {
+    return this.children.nextHandle;
+  }
+  set nextHandle(h: number) {
+    if (h !== 1 || this.children !== NO_CHILDREN) this.family().nextHandle = h;
+  }
+  /** Capabilities whose calls stop this process for its parent to answer, sorted (most trap none: rare). */
+  get traps(): string[] {
+    return this.rare === null ? NO_TRAPS : this.rare.traps;
+  }
+  set traps(names: string[]) {
+    if (this.rare !== null || names.length !== 0) this.rareFields().traps = names;
+  }
 
   // registers (see vm/interpreter.ts Cpu)
   pc = 0;
@@ -302,12 +456,19 @@ export class Process {
   /** Call frames, 3 words each; none (NO_WORDS) until the process is first entered. */
   frames: Int32Array = NO_WORDS;
   /**
-   * The stack and frames are shared with processes decoded from the same
-   * image record (image/decode.ts copyOf) and are copied before the first
+   * The stack or frames are shared, with processes decoded from the same
+   * image record (image/decode.ts copyOf) or, for a parked process (park),
+   * with every process in the same state, and are copied before the first
    * write (own): by the scheduler when it loads the process, by whatever
    * writes to them while it is stopped (wake, completeResume, reuse).
+   * Setting it says both are shared.
    */
-  borrowed = false;
+  get borrowed(): boolean {
+    return this.shares !== 0;
+  }
+  set borrowed(b: boolean) {
+    this.shares = b ? Shared.Stack | Shared.Frames : 0;
+  }
   mem: Int32Array;
   memSize = 0;
 
@@ -319,11 +480,8 @@ export class Process {
 
   /** Capabilities held, sorted. */
   caps: string[];
-  /** Capabilities whose calls stop this process for its parent to answer, sorted. */
-  traps: string[];
   /** Children by handle: the shared empty table until the first is adopted. */
   children: Children<Process> = NO_CHILDREN;
-  nextHandle = 1;
 
   constructor(
     module: Module,
@@ -357,16 +515,53 @@ export class Process {
 
   /** Makes `c` this process's child at handle h. */
   adopt(h: number, c: Process): void {
-    if (this.children === NO_CHILDREN) this.children = new Children<Process>();
-    this.children.set(h, c);
+    this.family().set(h, c);
   }
 
-  /** Makes the stack and frames this process's own (copies of what it shares: see borrowed). */
-  own(): void {
-    if (!this.borrowed) return;
-    this.stack = this.stack.slice();
-    this.frames = this.frames.slice();
-    this.borrowed = false;
+  /** This process's own children table (made when first needed). */
+  private family(): Children<Process> {
+    if (this.children === NO_CHILDREN) this.children = new Children<Process>();
+    return this.children;
+  }
+
+  /**
+   * Makes the stack and frames this process's own (copies of what it shares:
+   * see borrowed), with room for its top frame's whole operand stack (the
+   * interpreter does not check bounds inside a frame) and for a few calls.
+   * Buffers come from `spare` when it is given.
+   */
+  own(spare: SpareBuffers | null = null): void {
+    const s = this.shares;
+    if (s === 0) return;
+    this.shares = 0;
+    if ((s & Shared.Stack) !== 0) {
+      let room = this.stack.length;
+      // A parked process (one frame, base 0) holds no room for its frame: shared stacks do (decode.ts).
+      if (this.fp === FRAME_WORDS) room = Math.max(room, this.module.nlocals[this.entryFn] + this.module.maxStack[this.entryFn]);
+      this.stack = copied(this.stack, this.sp, Math.max(room, this.sp), spare);
+    }
+    if ((s & Shared.Frames) !== 0) this.frames = copied(this.frames, this.fp, this.fp === 0 ? this.frames.length : Math.max(this.frames.length, FIRST_FRAMES), spare);
+  }
+
+  /**
+   * A process that stopped (yielded, trapped, out of a budget, faulted) and
+   * holds only its bottom frame gives its frames, and with nothing on its
+   * stack its stack, to `spare`, and keeps shared forms of them instead: the
+   * frame [-1, 0, entryFn] and the empty stack. A suspended child then holds
+   * no host buffer but its memory; own() gives it buffers again when it runs.
+   */
+  park(spare: SpareBuffers): void {
+    // Not one that runs again (resumed since it stopped, or reused): its buffers are in use.
+    if (this.status === StatusCode.READY || this.fp !== FRAME_WORDS || this.shares !== 0 || this.entryFn >= BOTTOM_SHARED) return;
+    spare.give(this.frames);
+    this.frames = bottomFrame(this.entryFn);
+    let s = Shared.Frames;
+    if (this.sp === 0) {
+      spare.give(this.stack);
+      this.stack = NO_WORDS;
+      s |= Shared.Stack;
+    }
+    this.shares = s;
   }
 
   /**

@@ -34,7 +34,7 @@ import { completeResume, deepest, enterFresh, lacking, shallowestLacking, wake }
 import { CodeCache } from "./code.js";
 import { deliver } from "./dispatch.js";
 import { SLOW } from "./instructions.js";
-import { NO_WORDS, RecycleBin, rootProcess, type Process } from "./process.js";
+import { NO_WORDS, RecycleBin, SpareBuffers, rootProcess, type Process } from "./process.js";
 import { Step, clipDetail, type CapCallEvent, type ImageCodec, type PendingCall, type Scheduler } from "./slow.js";
 
 // What the layers above use of the process tree's machinery comes from here.
@@ -79,6 +79,13 @@ export type RunStop = "stopped" | "pending" | "sliced";
  */
 const WINDOW = 2 ** 30;
 
+/**
+ * Children that stopped last and are not parked yet: a parent most often
+ * resumes next one of the few it just ran (a generator, a round of workers),
+ * and parking costs a copy of its frame on the way back in.
+ */
+const UNPARKED = 16;
+
 export class Machine implements Scheduler {
   readonly cpu = new Cpu();
   readonly maxDepth: number;
@@ -95,6 +102,13 @@ export class Machine implements Scheduler {
   readonly grantSets = new GrantSets();
   /** Killed childless processes to reuse (recycling only, else null). */
   readonly recycled: RecycleBin | null;
+  /** Stack and frame buffers stopped and finished processes gave up, for the next that needs one. */
+  readonly spare = new SpareBuffers();
+  /** The children that stopped last, not parked yet (stopped()), and where the next one goes. */
+  private readonly unparked: (Process | null)[] = new Array<Process | null>(UNPARKED).fill(null);
+  private unparkedAt = 0;
+  /** The root the unparked ones are under: a run of another tree lets go of them first. */
+  private unparkedRoot: Process | null = null;
 
   next: Process | null = null;
   private gasStart = 0;
@@ -170,6 +184,10 @@ export class Machine implements Scheduler {
     if (this.pending) throw new RarError("usage.async", "an async capability call is pending; settle it first");
     if (root.status !== StatusCode.READY) throw new RarError("usage.not_ready", `process is ${root.statusName}`);
     this.stopAt = stopAt;
+    if (root !== this.unparkedRoot) {
+      this.letGo(-1);
+      this.unparkedRoot = root;
+    }
     let d = deepest(root);
     this.load(d);
     const cpu = this.cpu;
@@ -248,7 +266,8 @@ export class Machine implements Scheduler {
         this.cur = null;
         return "stopped";
       }
-      d = completeResume(stopped);
+      if (stopped.status !== StatusCode.DONE) this.stopped(stopped);
+      d = completeResume(stopped, this.spare);
       this.load(d);
     }
   }
@@ -265,7 +284,7 @@ export class Machine implements Scheduler {
 
   /** Resumes a stopped root (host side): out_of_gas, out_of_mem, yielded or cap_call. */
   resume(root: Process, stopAt = Infinity): RunStop {
-    wake(root);
+    wake(root, this.spare);
     return this.run(root, stopAt);
   }
 
@@ -298,7 +317,7 @@ export class Machine implements Scheduler {
   private resumeAfterStop(root: Process, p: Process, stopAt: number): RunStop {
     if (p === root) return "stopped";
     // Ancestors of the parent were waiting; the parent continues.
-    completeResume(p);
+    completeResume(p, this.spare);
     return this.run(root, stopAt);
   }
 
@@ -306,7 +325,7 @@ export class Machine implements Scheduler {
 
   private load(p: Process): void {
     const cpu = this.cpu;
-    if (p.borrowed) p.own();
+    if (p.borrowed) p.own(this.spare);
     this.cur = p;
     cpu.module = p.module;
     cpu.pc = p.pc;
@@ -371,6 +390,46 @@ export class Machine implements Scheduler {
   reload(d: Process): void {
     this.leave(d);
     this.load(d);
+  }
+
+  /**
+   * A child stopped and control goes to its parent. A stopped child waits for
+   * its parent, maybe for long: it keeps no buffers it need not (Process.park),
+   * once UNPARKED others stopped after it.
+   */
+  private stopped(p: Process): void {
+    if (p.unparked) return;
+    const u = this.unparked;
+    const at = this.unparkedAt;
+    const old = u[at];
+    if (old !== null) {
+      old.unparked = false;
+      old.park(this.spare);
+    }
+    p.unparked = true;
+    u[at] = p;
+    this.unparkedAt = at === UNPARKED - 1 ? 0 : at + 1;
+  }
+
+  /**
+   * d killed a child: the stopped processes below d that are not parked yet
+   * are parked now and let go, so the machine keeps nothing of a killed
+   * subtree alive (its footprint was just released).
+   */
+  killed(d: Process): void {
+    this.letGo(d.depth);
+  }
+
+  /** Parks and lets go of the unparked processes deeper than `depth`. */
+  private letGo(depth: number): void {
+    const u = this.unparked;
+    for (let i = 0; i < UNPARKED; i++) {
+      const p = u[i];
+      if (p === null || p.depth <= depth) continue;
+      p.unparked = false;
+      p.park(this.spare);
+      u[i] = null;
+    }
   }
 
   /** Saves the registers into p and settles used gas and memory into the whole chain. */

@@ -15,7 +15,7 @@ import type { CapRegistry, CapValue } from "../caps/registry.js";
 import { FAULTS, type FaultKind } from "../vm/errors.js";
 import type { Cpu } from "../vm/interpreter.js";
 import type { CodeCache } from "./code.js";
-import type { Process, RecycleBin } from "./process.js";
+import type { Process, RecycleBin, SpareBuffers } from "./process.js";
 
 /** Outcome of a slow instruction. */
 export const enum Step {
@@ -75,10 +75,14 @@ export interface Scheduler {
   readonly grantSets: GrantSets;
   /** Killed childless processes to reuse for spawns; null unless recycling. */
   readonly recycled: RecycleBin | null;
+  /** Stack and frame buffers given up by stopped and finished processes (Process.park, own). */
+  readonly spare: SpareBuffers;
   /** Where control goes on Step.Switch. */
   next: Process | null;
   /** Set with Step.Pending. */
   pending: PendingCall | null;
+  /** d killed a child: the machine lets go of what it held of d's subtree (Machine.killed). */
+  killed(d: Process): void;
   /** Saves the registers into p and settles what the counters used into p's chain. */
   leave(p: Process): void;
   /** Settles the running process and loads its counters again (after its chain's usage changed outside them). */
