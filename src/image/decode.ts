@@ -515,7 +515,12 @@ export class ReadSlot implements TraceSlot {
   }
 
   get events(): TraceEvent[] {
-    return (this.list ??= (unpackSpan(this.bytes, this.from, this.to, this.where) as [Uint8Array, TraceEvent[]])[1]);
+    if (this.list === null) {
+      // Values carry no form: the bytes they come from must be the writer's, as the in-place reading requires.
+      new WireReader(this.bytes, this.from, this.to, this.where).canonical();
+      this.list = (unpackSpan(this.bytes, this.from, this.to, this.where) as [Uint8Array, TraceEvent[]])[1];
+    }
+    return this.list;
   }
 
   set events(list: TraceEvent[]) {
@@ -739,7 +744,11 @@ function decodeBody(
     c.skip(nesting);
     return [from, c.pos];
   };
-  const field = (at: [number, number]): unknown => unpackSpan(bodyBytes, at[0], at[1], r.where);
+  /** The value of a field read as values (the debug and files parts): in the writer's form only, then unpacked. */
+  const field = (at: [number, number]): unknown => {
+    new WireReader(bodyBytes, at[0], at[1], r.where).canonical();
+    return unpackSpan(bodyBytes, at[0], at[1], r.where);
+  };
   const runtime = r.strAt(c, IMAGE_LIMITS.runtimeLength, "runtime");
   const policy = r.digestAt(c, "policy");
   const originAt = span();

@@ -598,6 +598,23 @@ export class WireReader {
     this.pos = p;
   }
 
+  /**
+   * Checks that the next value (checked as scan() checks it, already) is in
+   * the one form the writer gives it: shortest ints and headers, strings of
+   * valid UTF-8 (image.noncanonical otherwise); consumes it. For values that
+   * are unpacked rather than read in place, so that one state still has one
+   * byte string (spec/image-format.md §2).
+   */
+  canonical(): void {
+    for (let left = 1; left > 0; left--) {
+      if (this.nil()) continue;
+      const len = this.array();
+      if (len >= 0) left += len;
+      else if (Number.isNaN(this.number()) && this.str() === null && this.binStart() < 0)
+        throw new RarError("image.msgpack", `msgpack type 0x${this.peek().toString(16)} at byte ${this.pos} was not checked`, this.where);
+    }
+  }
+
   /** The next value, described for an error message (not consumed). */
   describe(): string {
     const at = this.pos;
