@@ -271,11 +271,19 @@ interface Sibling {
   slack: number;
 }
 
-/** Whether b[at, at + n) (within `end`) repeats b[from, from + n). */
-function sameSpan(b: Uint8Array, from: number, at: number, n: number, end: number): boolean {
+/** Whether b[at, at + n) (within `end`) repeats b[from, from + n); `dv` views b. Four bytes at a time. */
+function sameSpan(b: Uint8Array, dv: DataView, from: number, at: number, n: number, end: number): boolean {
   if (at + n > end) return false;
-  for (let i = 0; i < n; i++) if (b[from + i] !== b[at + i]) return false;
+  let i = 0;
+  for (; i + 4 <= n; i += 4) if (dv.getInt32(from + i, true) !== dv.getInt32(at + i, true)) return false;
+  for (; i < n; i++) if (b[from + i] !== b[at + i]) return false;
   return true;
+}
+
+/** A decoded tree: its processes in preorder, and which of them repeat a sibling's record (verifyTree). */
+interface Built {
+  procs: Process[];
+  repeats: Uint8Array;
 }
 
 /**
@@ -315,10 +323,13 @@ function copyOf(q: Process, parent: Process, handle: number): Process {
  * children in handle order), read in place; returns them in preorder, `c`
  * past the array.
  */
-function buildTree(r: Reader, c: WireReader, modules: readonly Module[], maxDepth: number, memMax: number, slack: Slack, at: string): Process[] {
+function buildTree(r: Reader, c: WireReader, modules: readonly Module[], maxDepth: number, memMax: number, slack: Slack, at: string): Built {
   const nrecs = r.arrayAt(c, at);
   if (nrecs === 0) r.fail("image.shape", "a tree has at least one process", at);
+  // nrecs is at most the bytes that remain (every record takes one at least).
   const procs: Process[] = [];
+  const repeats = new Uint8Array(nrecs);
+  const dv = new DataView(c.bytes.buffer, c.bytes.byteOffset, c.bytes.byteLength);
   const here = new Place(at);
   // Open parents: process, children still to come, last child handle.
   const open: { p: Process; path: string; left: number; last: number; sib: Sibling | null }[] = [];
@@ -350,11 +361,12 @@ function buildTree(r: Reader, c: WireReader, modules: readonly Module[], maxDept
       // A record repeating its previous sibling's byte for byte after the handle holds the same values,
       // which passed every check here: the process is a copy of that sibling (own buffers, this handle).
       const sib = parentEntry.sib;
-      if (sib !== null && sameSpan(c.bytes, sib.from, c.pos, sib.to - sib.from, c.end)) {
+      if (sib !== null && sameSpan(c.bytes, dv, sib.from, c.pos, sib.to - sib.from, c.end)) {
         slack.take(sib.slack, here.at("stack"));
         const p = copyOf(sib.p, parentEntry.p, handle);
         c.pos += sib.to - sib.from;
         parentEntry.p.adopt(handle, p);
+        repeats[i] = 1;
         procs.push(p);
         continue;
       }
@@ -448,7 +460,7 @@ function buildTree(r: Reader, c: WireReader, modules: readonly Module[], maxDept
     if (nchildren > 0) open.push({ p, path: here.path, left: nchildren, last: 0, sib: null });
   }
   for (const o of open) if (o.left > 0) r.fail("image.tree", `process ${o.path} declares ${o.left} more child(ren) than the image holds`, at);
-  return procs;
+  return { procs, repeats };
 }
 
 /** Word k of the little-endian binary data at b[at..]. */
@@ -523,13 +535,13 @@ interface TreeContext {
 
 /** A checkpoint's tree records: built and verified (its root may stand mid-run). */
 function checkpointProcs(r: Reader, x: WireReader, modules: readonly Module[], ctx: TreeContext, at: string, files?: unknown): Process[] {
-  const procs = buildTree(r, x, modules, ctx.maxDepth, ctx.memMax, ctx.slack, at);
+  const { procs, repeats } = buildTree(r, x, modules, ctx.maxDepth, ctx.memMax, ctx.slack, at);
   if (files !== undefined) {
     const tree = readFiles(files, (message, where) => r.fail("image.shape", message, `${at} ${where}`));
     if (tree.empty) r.fail("image.shape", "a files part that holds nothing (such checkpoints have none)", `${at} files`);
     procs[0].files = tree;
   }
-  verifyTree(procs, `${r.where}: ${at}`, true);
+  verifyTree(procs, `${r.where}: ${at}`, true, repeats);
   return procs;
 }
 
@@ -659,7 +671,7 @@ function decodeBody(
   const modulesAt = span();
   const modules = readModules(r, bodyBytes.subarray(modulesAt[0], modulesAt[1]), known);
   const slack = new Slack(r, IMAGE_LIMITS.stackSlack + size);
-  const procs = buildTree(r, c, modules, maxDepth, memMax, slack, "tree");
+  const { procs, repeats } = buildTree(r, c, modules, maxDepth, memMax, slack, "tree");
   const traceAt = span();
   const debugAt = fields > B.debug ? span() : null;
   const filesAt = fields > B.files ? span() : null;
@@ -670,7 +682,7 @@ function decodeBody(
     if (files.empty) r.fail("image.shape", "a files part that holds nothing (such images have none)", "files");
     procs[0].files = files;
   }
-  verifyTree(procs, r.where);
+  verifyTree(procs, r.where, false, repeats);
 
   const o = new WireReader(bodyBytes, originAt[0], originAt[1], r.where);
   r.arrayAt(o, "origin", 2);
@@ -678,8 +690,9 @@ function decodeBody(
   let originRoot: Process | null = null;
   let originProcs: Process[] = [];
   if (!o.nil()) {
-    originProcs = buildTree(r, o, modules, maxDepth, memMax, slack, "origin");
-    verifyTree(originProcs, `${r.where}: origin`);
+    const origin = buildTree(r, o, modules, maxDepth, memMax, slack, "origin");
+    originProcs = origin.procs;
+    verifyTree(originProcs, `${r.where}: origin`, false, origin.repeats);
     originRoot = originProcs[0];
     if (originProcs.length !== 1 || originRoot.fp !== 0 || originRoot.status !== 0)
       r.fail("image.origin", "the initial state is one process that has not started", "origin");
