@@ -12,7 +12,7 @@
 // image/verify.ts; (7) origin and trace shapes.
 
 import { NO_CAPS } from "../process/authority.js";
-import { Process } from "../process/process.js";
+import { Children, Process } from "../process/process.js";
 import { RarError, type ErrorKey } from "../vm/errors.js";
 import { Frame } from "../vm/opcodes.js";
 import { bytesToInt32, moduleFromWire, type Module } from "../vm/module.js";
@@ -318,6 +318,29 @@ function copyOf(q: Process, parent: Process, handle: number): Process {
   return p;
 }
 
+/** The fewest bytes a process record takes: an array header of 3 bytes (RECORD_FIELDS > 15), a byte per field. */
+const MIN_RECORD_BYTES = 3 + RECORD_FIELDS;
+
+/** A parent whose children are being read: what is left of them, the last handle, and those read so far. */
+interface Open {
+  p: Process;
+  path: string;
+  left: number;
+  last: number;
+  sib: Sibling | null;
+  /** Sized to the children the parent's record declares; its children table once all are read. */
+  handles: number[];
+  kids: Process[];
+  n: number;
+}
+
+/** Makes p a child of o's process at `handle` (in increasing order): its table is made when the last one comes. */
+function adoptInto(o: Open, handle: number, p: Process): void {
+  o.handles[o.n] = handle;
+  o.kids[o.n++] = p;
+  if (o.n === o.kids.length) o.p.children = Children.of(o.handles, o.kids);
+}
+
 /**
  * Builds the processes of the records array at `c`'s position (preorder,
  * children in handle order), read in place; returns them in preorder, `c`
@@ -326,13 +349,14 @@ function copyOf(q: Process, parent: Process, handle: number): Process {
 function buildTree(r: Reader, c: WireReader, modules: readonly Module[], maxDepth: number, memMax: number, slack: Slack, at: string): Built {
   const nrecs = r.arrayAt(c, at);
   if (nrecs === 0) r.fail("image.shape", "a tree has at least one process", at);
-  // nrecs is at most the bytes that remain (every record takes one at least).
-  const procs: Process[] = [];
+  // nrecs is at most the bytes that remain (every value takes one at least): room for the
+  // records those bytes can hold, so the array is made once and no larger than the input allows.
+  const procs: Process[] = new Array<Process>(Math.min(nrecs, Math.floor((c.end - c.pos) / MIN_RECORD_BYTES)));
   const repeats = new Uint8Array(nrecs);
   const dv = new DataView(c.bytes.buffer, c.bytes.byteOffset, c.bytes.byteLength);
   const here = new Place(at);
   // Open parents: process, children still to come, last child handle.
-  const open: { p: Process; path: string; left: number; last: number; sib: Sibling | null }[] = [];
+  const open: Open[] = [];
   for (let i = 0; i < nrecs; i++) {
     while (open.length > 0 && open[open.length - 1].left === 0) open.pop();
     const parentEntry = open.length > 0 ? open[open.length - 1] : null;
@@ -365,9 +389,9 @@ function buildTree(r: Reader, c: WireReader, modules: readonly Module[], maxDept
         slack.take(sib.slack, here.at("stack"));
         const p = copyOf(sib.p, parentEntry.p, handle);
         c.pos += sib.to - sib.from;
-        parentEntry.p.adopt(handle, p);
+        adoptInto(parentEntry, handle, p);
         repeats[i] = 1;
-        procs.push(p);
+        procs[i] = p;
         continue;
       }
     }
@@ -454,10 +478,10 @@ function buildTree(r: Reader, c: WireReader, modules: readonly Module[], maxDept
     p.gasUsed = gasUsed;
     p.memUsed = memUsed;
     p.nextHandle = nextHandle;
-    if (parent) parent.adopt(handle, p);
-    procs.push(p);
+    if (parentEntry) adoptInto(parentEntry, handle, p);
+    procs[i] = p;
     if (parentEntry) parentEntry.sib = nchildren === 0 ? { p, from: fieldsAt, to: c.pos, slack: extra } : null;
-    if (nchildren > 0) open.push({ p, path: here.path, left: nchildren, last: 0, sib: null });
+    if (nchildren > 0) open.push({ p, path: here.path, left: nchildren, last: 0, sib: null, handles: new Array<number>(nchildren), kids: new Array<Process>(nchildren), n: 0 });
   }
   for (const o of open) if (o.left > 0) r.fail("image.tree", `process ${o.path} declares ${o.left} more child(ren) than the image holds`, at);
   return { procs, repeats };
