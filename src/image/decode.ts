@@ -342,6 +342,20 @@ function adoptInto(o: Open, handle: number, p: Process): void {
 }
 
 /**
+ * The handle of the record at `c` when it is one more child of `o` repeating
+ * `sib` (consumed up to the repeated bytes), or -1: the checks the loop of
+ * buildTree makes of a child's header and handle, in its order. A value that
+ * fails them raises what the loop would raise there, or gives -1, after which
+ * the loop reads the record again from its start.
+ */
+function repeatAt(c: WireReader, dv: DataView, o: Open, sib: Sibling): number {
+  if (c.array() !== RECORD_FIELDS) return -1;
+  const h = c.number();
+  if (!(Number.isInteger(h) && h > o.last && h < o.p.nextHandle && h <= IMAGE_LIMITS.handle)) return -1;
+  return sameSpan(c.bytes, dv, sib.from, c.pos, sib.to - sib.from, c.end) ? h : -1;
+}
+
+/**
  * Builds the processes of the records array at `c`'s position (preorder,
  * children in handle order), read in place; returns them in preorder, `c`
  * past the array.
@@ -386,12 +400,25 @@ function buildTree(r: Reader, c: WireReader, modules: readonly Module[], maxDept
       // which passed every check here: the process is a copy of that sibling (own buffers, this handle).
       const sib = parentEntry.sib;
       if (sib !== null && sameSpan(c.bytes, dv, sib.from, c.pos, sib.to - sib.from, c.end)) {
-        slack.take(sib.slack, here.at("stack"));
-        const p = copyOf(sib.p, parentEntry.p, handle);
-        c.pos += sib.to - sib.from;
-        adoptInto(parentEntry, handle, p);
-        repeats[i] = 1;
-        procs[i] = p;
+        // A run of them (a parent's many like children) is read here; the record after it by the loop.
+        for (;;) {
+          slack.take(sib.slack, here.at("stack"));
+          const p = copyOf(sib.p, parentEntry.p, handle);
+          c.pos += sib.to - sib.from;
+          adoptInto(parentEntry, handle, p);
+          repeats[i] = 1;
+          procs[i] = p;
+          if (parentEntry.left === 0 || i + 1 === nrecs) break;
+          const next = c.pos;
+          const h = repeatAt(c, dv, parentEntry, sib);
+          if (h < 0) {
+            c.pos = next;
+            break;
+          }
+          i++;
+          parentEntry.left--;
+          parentEntry.last = handle = here.handle = h;
+        }
         continue;
       }
     }
