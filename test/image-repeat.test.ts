@@ -19,7 +19,7 @@ import { packr } from "../src/vm/module.js";
 import { StatusCode } from "../src/vm/opcodes.js";
 import { load } from "./helpers/asm.js";
 import { sealValue, unpackBody } from "./image-fuzz.js";
-import type { WireValue } from "../src/image/format.js";
+import { F, type WireValue } from "../src/image/format.js";
 
 /** A child of the tree: the value it yields and the words of the root's memory it gets (0 or 1). */
 interface Kid {
@@ -247,6 +247,22 @@ describe("record repeats", () => {
     } catch (e) {
       expect(String((e as RarError).where)).toContain("process 0.3 status");
     }
+  });
+
+  it("records declaring more children than the image holds get no room for them (a chain of such is refused, not allocated)", () => {
+    // 60,000 records in a chain, each declaring all the records after it as its children: room made for
+    // what each declares would be billions of slots; the chain is refused at the depth limit.
+    const body = unpackBody(tree([{ v: 1, len: 0 }]).snapshot());
+    const kidRecord = (body[4] as WireValue[][])[1];
+    const n = 60_000;
+    body[4] = Array.from({ length: n }, (_, i) => {
+      const r = kidRecord.slice();
+      r[F.handle] = i === 0 ? 0 : 1;
+      r[F.nextHandle] = 2;
+      r[F.children] = n - 1 - i;
+      return r;
+    });
+    expect(() => decodeImage(sealValue(body))).toThrow(expect.objectContaining({ key: "image.depth" }));
   });
 
   it("every single-byte change in a tree of runs of like records is refused as image.*, or each record reads as its own bytes say", () => {

@@ -328,17 +328,23 @@ interface Open {
   left: number;
   last: number;
   sib: Sibling | null;
-  /** Sized to the children the parent's record declares; its children table once all are read. */
+  /** The children read so far and their handles: its children table once all `want` are read. */
   handles: number[];
   kids: Process[];
   n: number;
+  want: number;
 }
 
 /** Makes p a child of o's process at `handle` (in increasing order): its table is made when the last one comes. */
 function adoptInto(o: Open, handle: number, p: Process): void {
-  o.handles[o.n] = handle;
-  o.kids[o.n++] = p;
-  if (o.n === o.kids.length) o.p.children = Children.of(o.handles, o.kids);
+  if (o.n < o.kids.length) {
+    o.handles[o.n] = handle;
+    o.kids[o.n] = p;
+  } else {
+    o.handles.push(handle);
+    o.kids.push(p);
+  }
+  if (++o.n === o.want) o.p.children = Children.of(o.handles, o.kids);
 }
 
 /**
@@ -371,6 +377,7 @@ function buildTree(r: Reader, c: WireReader, modules: readonly Module[], maxDept
   const here = new Place(at);
   // Open parents: process, children still to come, last child handle.
   const open: Open[] = [];
+  let unclaimed = nrecs - 1;
   for (let i = 0; i < nrecs; i++) {
     while (open.length > 0 && open[open.length - 1].left === 0) open.pop();
     const parentEntry = open.length > 0 ? open[open.length - 1] : null;
@@ -508,7 +515,14 @@ function buildTree(r: Reader, c: WireReader, modules: readonly Module[], maxDept
     if (parentEntry) adoptInto(parentEntry, handle, p);
     procs[i] = p;
     if (parentEntry) parentEntry.sib = nchildren === 0 ? { p, from: fieldsAt, to: c.pos, slack: extra } : null;
-    if (nchildren > 0) open.push({ p, path: here.path, left: nchildren, last: 0, sib: null, handles: new Array<number>(nchildren), kids: new Array<Process>(nchildren), n: 0 });
+    if (nchildren > 0) {
+      // Children's arrays sized to the children declared, within the records not yet claimed: a tree has one
+      // child less than records, so only records declaring more children than the image holds (refused,
+      // below or on the way) get smaller arrays, which grow as children come; never more room than records.
+      const k = Math.min(nchildren, unclaimed);
+      unclaimed -= k;
+      open.push({ p, path: here.path, left: nchildren, last: 0, sib: null, handles: new Array<number>(k), kids: new Array<Process>(k), n: 0, want: nchildren });
+    }
   }
   for (const o of open) if (o.left > 0) r.fail("image.tree", `process ${o.path} declares ${o.left} more child(ren) than the image holds`, at);
   return { procs, repeats };
