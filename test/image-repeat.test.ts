@@ -79,9 +79,9 @@ function records(root: Process, repeat: boolean): Uint8Array {
 const kid = fc.record({ v: fc.integer({ min: 0, max: 2 }), len: fc.integer({ min: 0, max: 1 }) });
 
 /** Which processes of a decoded tree repeat their previous sibling's record (as buildTree marks them). */
-function repeatsOf(procs: readonly Process[]): Uint8Array {
+function repeatsOf(procs: readonly Process[]): number[] {
   // A copy shares its sibling's stack (Process.borrowed); nothing else does.
-  return Uint8Array.from(procs, (p, i) => (i > 0 && p.borrowed && procs[i - 1].parent === p.parent && procs[i - 1].stack === p.stack ? 1 : 0));
+  return procs.map((p, i) => (i > 0 && p.borrowed && procs[i - 1].parent === p.parent && procs[i - 1].stack === p.stack ? 1 : 0));
 }
 
 describe("record repeats", () => {
@@ -203,9 +203,10 @@ describe("record repeats", () => {
         const first = 1 + (pick % (procs.length - 1));
         let last = first;
         while (last + 1 < procs.length && marks[last + 1] === 1) last++;
-        const start = marks[first] === 1 ? procs.findLastIndex((_, i) => i < first && marks[i] === 0) : first;
+        let start = first;
+        while (marks[start] === 1) start--;
         for (let i = start; i <= last; i++) changes[c](procs[i], procs[0]);
-        const verdict = (repeats: Uint8Array | null): string => {
+        const verdict = (repeats: readonly number[] | null): string => {
           try {
             verifyTree(procs, "image", false, repeats);
             return "ok";

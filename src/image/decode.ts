@@ -12,7 +12,7 @@
 // image/verify.ts; (7) origin and trace shapes.
 
 import { NO_CAPS } from "../process/authority.js";
-import { Children, Process } from "../process/process.js";
+import { Process } from "../process/process.js";
 import { RarError, type ErrorKey } from "../vm/errors.js";
 import { Frame } from "../vm/opcodes.js";
 import { bytesToInt32, moduleFromWire, type Module } from "../vm/module.js";
@@ -280,10 +280,10 @@ function sameSpan(b: Uint8Array, dv: DataView, from: number, at: number, n: numb
   return true;
 }
 
-/** A decoded tree: its processes in preorder, and which of them repeat a sibling's record (verifyTree). */
+/** A decoded tree: its processes in preorder, and which of them repeat a sibling's record (verifyTree; a plain array: an off-heap typed array per decode costs the collector more). */
 interface Built {
   procs: Process[];
-  repeats: Uint8Array;
+  repeats: number[];
 }
 
 /**
@@ -318,9 +318,6 @@ function copyOf(q: Process, parent: Process, handle: number): Process {
   return p;
 }
 
-/** The fewest bytes a process record takes: an array header of 3 bytes (RECORD_FIELDS > 15), a byte per field. */
-const MIN_RECORD_BYTES = 3 + RECORD_FIELDS;
-
 /** A parent whose children are being read: what is left of them, the last handle, and those read so far. */
 interface Open {
   p: Process;
@@ -328,23 +325,6 @@ interface Open {
   left: number;
   last: number;
   sib: Sibling | null;
-  /** The children read so far and their handles: its children table once all `want` are read. */
-  handles: number[];
-  kids: Process[];
-  n: number;
-  want: number;
-}
-
-/** Makes p a child of o's process at `handle` (in increasing order): its table is made when the last one comes. */
-function adoptInto(o: Open, handle: number, p: Process): void {
-  if (o.n < o.kids.length) {
-    o.handles[o.n] = handle;
-    o.kids[o.n] = p;
-  } else {
-    o.handles.push(handle);
-    o.kids.push(p);
-  }
-  if (++o.n === o.want) o.p.children = Children.of(o.handles, o.kids);
 }
 
 /**
@@ -369,15 +349,12 @@ function repeatAt(c: WireReader, dv: DataView, o: Open, sib: Sibling): number {
 function buildTree(r: Reader, c: WireReader, modules: readonly Module[], maxDepth: number, memMax: number, slack: Slack, at: string): Built {
   const nrecs = r.arrayAt(c, at);
   if (nrecs === 0) r.fail("image.shape", "a tree has at least one process", at);
-  // nrecs is at most the bytes that remain (every value takes one at least): room for the
-  // records those bytes can hold, so the array is made once and no larger than the input allows.
-  const procs: Process[] = new Array<Process>(Math.min(nrecs, Math.floor((c.end - c.pos) / MIN_RECORD_BYTES)));
-  const repeats = new Uint8Array(nrecs);
+  const procs: Process[] = [];
+  const repeats: number[] = [];
   const dv = new DataView(c.bytes.buffer, c.bytes.byteOffset, c.bytes.byteLength);
   const here = new Place(at);
   // Open parents: process, children still to come, last child handle.
   const open: Open[] = [];
-  let unclaimed = nrecs - 1;
   for (let i = 0; i < nrecs; i++) {
     while (open.length > 0 && open[open.length - 1].left === 0) open.pop();
     const parentEntry = open.length > 0 ? open[open.length - 1] : null;
@@ -412,9 +389,9 @@ function buildTree(r: Reader, c: WireReader, modules: readonly Module[], maxDept
           slack.take(sib.slack, here.at("stack"));
           const p = copyOf(sib.p, parentEntry.p, handle);
           c.pos += sib.to - sib.from;
-          adoptInto(parentEntry, handle, p);
-          repeats[i] = 1;
-          procs[i] = p;
+          parentEntry.p.adopt(handle, p);
+          repeats.push(1);
+          procs.push(p);
           if (parentEntry.left === 0 || i + 1 === nrecs) break;
           const next = c.pos;
           const h = repeatAt(c, dv, parentEntry, sib);
@@ -512,17 +489,11 @@ function buildTree(r: Reader, c: WireReader, modules: readonly Module[], maxDept
     p.gasUsed = gasUsed;
     p.memUsed = memUsed;
     p.nextHandle = nextHandle;
-    if (parentEntry) adoptInto(parentEntry, handle, p);
-    procs[i] = p;
+    if (parent) parent.adopt(handle, p);
+    repeats.push(0);
+    procs.push(p);
     if (parentEntry) parentEntry.sib = nchildren === 0 ? { p, from: fieldsAt, to: c.pos, slack: extra } : null;
-    if (nchildren > 0) {
-      // Children's arrays sized to the children declared, within the records not yet claimed: a tree has one
-      // child less than records, so only records declaring more children than the image holds (refused,
-      // below or on the way) get smaller arrays, which grow as children come; never more room than records.
-      const k = Math.min(nchildren, unclaimed);
-      unclaimed -= k;
-      open.push({ p, path: here.path, left: nchildren, last: 0, sib: null, handles: new Array<number>(k), kids: new Array<Process>(k), n: 0, want: nchildren });
-    }
+    if (nchildren > 0) open.push({ p, path: here.path, left: nchildren, last: 0, sib: null });
   }
   for (const o of open) if (o.left > 0) r.fail("image.tree", `process ${o.path} declares ${o.left} more child(ren) than the image holds`, at);
   return { procs, repeats };

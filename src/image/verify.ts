@@ -147,7 +147,7 @@ function uncovered(child: readonly string[], parent: readonly string[]): string 
  * so its outcome is the sibling's, reached first: for such a process only the
  * check that reads its handle (whether its parent waits on it) is made again.
  */
-export function verifyTree(procs: readonly Process[], where: string, running = false, repeats: Uint8Array | null = null): void {
+export function verifyTree(procs: readonly Process[], where: string, running = false, repeats: readonly number[] | null = null): void {
   const n = procs.length;
   // Each process on its own first, so an error names the process that is wrong, not a relative.
   for (let i = 0; i < n; i++) if (repeats === null || repeats[i] === 0) checkProcess(procs[i], where);

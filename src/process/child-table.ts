@@ -19,20 +19,6 @@ export class Children<P extends object> {
   private procs: (P | null)[] = NO_PROCS;
   private live = 0;
 
-  /**
-   * A table of children given in increasing handle order, holding the two
-   * arrays as they are (image decoding sizes them to the children a record
-   * declares, so a restored parent's table is allocated once).
-   */
-  static of<P extends object>(handles: number[], procs: P[]): Children<P> {
-    const t = new Children<P>();
-    if (handles.length === 0) return t;
-    t.handles = handles;
-    t.procs = procs;
-    t.live = procs.length;
-    return t;
-  }
-
   get size(): number {
     return this.live;
   }
