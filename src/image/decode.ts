@@ -273,11 +273,19 @@ interface Sibling {
   slack: number;
 }
 
-/** Whether b[at, at + n) (within `end`) repeats b[from, from + n). */
-function sameSpan(b: Uint8Array, from: number, at: number, n: number, end: number): boolean {
+/** Whether b[at, at + n) (within `end`) repeats b[from, from + n); `dv` views b. Four bytes at a time. */
+function sameSpan(b: Uint8Array, dv: DataView, from: number, at: number, n: number, end: number): boolean {
   if (at + n > end) return false;
-  for (let i = 0; i < n; i++) if (b[from + i] !== b[at + i]) return false;
+  let i = 0;
+  for (; i + 4 <= n; i += 4) if (dv.getInt32(from + i, true) !== dv.getInt32(at + i, true)) return false;
+  for (; i < n; i++) if (b[from + i] !== b[at + i]) return false;
   return true;
+}
+
+/** A decoded tree: its processes in preorder, and which of them repeat a sibling's record (verifyTree; a plain array: an off-heap typed array per decode costs the collector more). */
+interface Built {
+  procs: Process[];
+  repeats: number[];
 }
 
 /**
@@ -312,18 +320,43 @@ function copyOf(q: Process, parent: Process, handle: number): Process {
   return p;
 }
 
+/** A parent whose children are being read: what is left of them, the last handle, and those read so far. */
+interface Open {
+  p: Process;
+  path: string;
+  left: number;
+  last: number;
+  sib: Sibling | null;
+}
+
+/**
+ * The handle of the record at `c` when it is one more child of `o` repeating
+ * `sib` (consumed up to the repeated bytes), or -1: the checks the loop of
+ * buildTree makes of a child's header and handle, in its order. A value that
+ * fails them raises what the loop would raise there, or gives -1, after which
+ * the loop reads the record again from its start.
+ */
+function repeatAt(c: WireReader, dv: DataView, o: Open, sib: Sibling): number {
+  if (c.array() !== RECORD_FIELDS) return -1;
+  const h = c.number();
+  if (!(Number.isInteger(h) && h > o.last && h < o.p.nextHandle && h <= IMAGE_LIMITS.handle)) return -1;
+  return sameSpan(c.bytes, dv, sib.from, c.pos, sib.to - sib.from, c.end) ? h : -1;
+}
+
 /**
  * Builds the processes of the records array at `c`'s position (preorder,
  * children in handle order), read in place; returns them in preorder, `c`
  * past the array.
  */
-function buildTree(r: Reader, c: WireReader, modules: readonly Module[], maxDepth: number, memMax: number, slack: Slack, at: string): Process[] {
+function buildTree(r: Reader, c: WireReader, modules: readonly Module[], maxDepth: number, memMax: number, slack: Slack, at: string): Built {
   const nrecs = r.arrayAt(c, at);
   if (nrecs === 0) r.fail("image.shape", "a tree has at least one process", at);
   const procs: Process[] = [];
+  const repeats: number[] = [];
+  const dv = new DataView(c.bytes.buffer, c.bytes.byteOffset, c.bytes.byteLength);
   const here = new Place(at);
   // Open parents: process, children still to come, last child handle.
-  const open: { p: Process; path: string; left: number; last: number; sib: Sibling | null }[] = [];
+  const open: Open[] = [];
   for (let i = 0; i < nrecs; i++) {
     while (open.length > 0 && open[open.length - 1].left === 0) open.pop();
     const parentEntry = open.length > 0 ? open[open.length - 1] : null;
@@ -352,12 +385,26 @@ function buildTree(r: Reader, c: WireReader, modules: readonly Module[], maxDept
       // A record repeating its previous sibling's byte for byte after the handle holds the same values,
       // which passed every check here: the process is a copy of that sibling (own buffers, this handle).
       const sib = parentEntry.sib;
-      if (sib !== null && sameSpan(c.bytes, sib.from, c.pos, sib.to - sib.from, c.end)) {
-        slack.take(sib.slack, here.at("stack"));
-        const p = copyOf(sib.p, parentEntry.p, handle);
-        c.pos += sib.to - sib.from;
-        parentEntry.p.adopt(handle, p);
-        procs.push(p);
+      if (sib !== null && sameSpan(c.bytes, dv, sib.from, c.pos, sib.to - sib.from, c.end)) {
+        // A run of them (a parent's many like children) is read here; the record after it by the loop.
+        for (;;) {
+          slack.take(sib.slack, here.at("stack"));
+          const p = copyOf(sib.p, parentEntry.p, handle);
+          c.pos += sib.to - sib.from;
+          parentEntry.p.adopt(handle, p);
+          repeats.push(1);
+          procs.push(p);
+          if (parentEntry.left === 0 || i + 1 === nrecs) break;
+          const next = c.pos;
+          const h = repeatAt(c, dv, parentEntry, sib);
+          if (h < 0) {
+            c.pos = next;
+            break;
+          }
+          i++;
+          parentEntry.left--;
+          parentEntry.last = handle = here.handle = h;
+        }
         continue;
       }
     }
@@ -445,12 +492,13 @@ function buildTree(r: Reader, c: WireReader, modules: readonly Module[], maxDept
     p.memUsed = memUsed;
     p.nextHandle = nextHandle;
     if (parent) parent.adopt(handle, p);
+    repeats.push(0);
     procs.push(p);
     if (parentEntry) parentEntry.sib = nchildren === 0 ? { p, from: fieldsAt, to: c.pos, slack: extra } : null;
     if (nchildren > 0) open.push({ p, path: here.path, left: nchildren, last: 0, sib: null });
   }
   for (const o of open) if (o.left > 0) r.fail("image.tree", `process ${o.path} declares ${o.left} more child(ren) than the image holds`, at);
-  return procs;
+  return { procs, repeats };
 }
 
 /** Word k of the little-endian binary data at b[at..]. */
@@ -600,13 +648,13 @@ interface TreeContext {
 
 /** A checkpoint's tree records: built and verified (its root may stand mid-run). */
 function checkpointProcs(r: Reader, x: WireReader, modules: readonly Module[], ctx: TreeContext, at: string, files?: unknown): Process[] {
-  const procs = buildTree(r, x, modules, ctx.maxDepth, ctx.memMax, ctx.slack, at);
+  const { procs, repeats } = buildTree(r, x, modules, ctx.maxDepth, ctx.memMax, ctx.slack, at);
   if (files !== undefined) {
     const tree = readFiles(files, (message, where) => r.fail("image.shape", message, `${at} ${where}`));
     if (tree.empty) r.fail("image.shape", "a files part that holds nothing (such checkpoints have none)", `${at} files`);
     procs[0].files = tree;
   }
-  verifyTree(procs, `${r.where}: ${at}`, true);
+  verifyTree(procs, `${r.where}: ${at}`, true, repeats);
   return procs;
 }
 
@@ -755,7 +803,7 @@ function decodeBody(
   const modulesAt = span();
   const modules = readModules(r, bodyBytes.subarray(modulesAt[0], modulesAt[1]), known);
   const slack = new Slack(r, IMAGE_LIMITS.stackSlack + size);
-  const procs = buildTree(r, c, modules, maxDepth, memMax, slack, "tree");
+  const { procs, repeats } = buildTree(r, c, modules, maxDepth, memMax, slack, "tree");
   const traceAt = span();
   const debugAt = fields > B.debug ? span() : null;
   const filesAt = fields > B.files ? span() : null;
@@ -766,7 +814,7 @@ function decodeBody(
     if (files.empty) r.fail("image.shape", "a files part that holds nothing (such images have none)", "files");
     procs[0].files = files;
   }
-  verifyTree(procs, r.where);
+  verifyTree(procs, r.where, false, repeats);
 
   const o = new WireReader(bodyBytes, originAt[0], originAt[1], r.where);
   r.arrayAt(o, "origin", 2);
@@ -774,8 +822,9 @@ function decodeBody(
   let originRoot: Process | null = null;
   let originProcs: Process[] = [];
   if (!o.nil()) {
-    originProcs = buildTree(r, o, modules, maxDepth, memMax, slack, "origin");
-    verifyTree(originProcs, `${r.where}: origin`);
+    const origin = buildTree(r, o, modules, maxDepth, memMax, slack, "origin");
+    originProcs = origin.procs;
+    verifyTree(originProcs, `${r.where}: origin`, false, origin.repeats);
     originRoot = originProcs[0];
     if (originProcs.length !== 1 || originRoot.fp !== 0 || originRoot.status !== 0)
       r.fail("image.origin", "the initial state is one process that has not started", "origin");

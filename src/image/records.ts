@@ -24,14 +24,27 @@ export function childrenOf(p: Process): readonly Process[] {
 
 /** The processes of a subtree in preorder. */
 export function preorder(root: Process): Process[] {
-  const out: Process[] = [];
-  const todo: Process[] = [root];
-  while (todo.length > 0) {
-    const p = todo.pop() as Process;
+  const out: Process[] = [root];
+  if (root.children.size === 0) return out;
+  // The open parents' children lists, and the next child of each: no list of all that is left to visit.
+  const lists: (readonly Process[])[] = [childrenOf(root)];
+  const next: number[] = [0];
+  while (lists.length > 0) {
+    const top = lists.length - 1;
+    const cs = lists[top];
+    const k = next[top];
+    if (k === cs.length) {
+      lists.pop();
+      next.pop();
+      continue;
+    }
+    next[top] = k + 1;
+    const p = cs[k];
     out.push(p);
-    if (p.children.size === 0) continue;
-    const cs = childrenOf(p);
-    for (let i = cs.length - 1; i >= 0; i--) todo.push(cs[i]);
+    if (p.children.size > 0) {
+      lists.push(childrenOf(p));
+      next.push(0);
+    }
   }
   return out;
 }
@@ -69,29 +82,100 @@ export function modulesOf(trees: readonly (readonly Process[])[], resolve: (dige
   return [...found.values()].sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
 }
 
+function sameWords(a: Int32Array, b: Int32Array, n: number): boolean {
+  if (a === b) return true;
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * Whether p's record and q's are the same bytes after the handle: every field
+ * writeTree writes after it (in its order) is equal (a trapped request is
+ * never: such records are rare). What makes writeTree's copies exact; a field
+ * added to the record is added here too (test/image-repeat.test.ts changes
+ * each field of a process in turn and fails otherwise).
+ */
+export function sameRecord(p: Process, q: Process): boolean {
+  return (
+    p.module === q.module &&
+    p.entryFn === q.entryFn &&
+    p.status === q.status &&
+    p.value === q.value &&
+    p.faultKind === q.faultKind &&
+    p.faultDetail === q.faultDetail &&
+    p.need === q.need &&
+    p.request === null &&
+    q.request === null &&
+    p.answer === q.answer &&
+    p.waiting === q.waiting &&
+    (p.inbox === null ? q.inbox === null : q.inbox !== null && p.inbox.length === q.inbox.length && sameWords(p.inbox, q.inbox, p.inbox.length)) &&
+    p.pc === q.pc &&
+    p.bp === q.bp &&
+    p.sp === q.sp &&
+    sameWords(p.stack, q.stack, p.sp) &&
+    p.fp === q.fp &&
+    sameWords(p.frames, q.frames, p.fp) &&
+    p.memSize === q.memSize &&
+    sameWords(p.mem, q.mem, p.memSize) &&
+    p.gasLimit === q.gasLimit &&
+    p.gasUsed === q.gasUsed &&
+    p.memLimit === q.memLimit &&
+    p.memUsed === q.memUsed &&
+    sameNames(p.caps, q.caps) &&
+    sameNames(p.traps, q.traps) &&
+    p.nextHandle === q.nextHandle &&
+    p.children.size === q.children.size
+  );
+}
+
 /**
  * Writes a tree, given in preorder (procs[0] its root: preorder()), as an
  * array of records. `index` maps module digests to positions in the image's
  * module list. In state mode (for the execution-state digest) the limits and
  * `need` are written as nil.
+ *
+ * A record that is its previous sibling's but for the handle (sameRecord: a
+ * parent's many like children) is the same bytes after the handle, so those
+ * are copied from the sibling's (WireWriter.repeat) rather than encoded again:
+ * the decoder's copies (image/decode.ts) mirror this. `repeat` false: every
+ * record encoded (tests compare the two).
  */
-export function writeTree(w: WireWriter, procs: readonly Process[], index: ReadonlyMap<string, number>, state: boolean): void {
+export function writeTree(w: WireWriter, procs: readonly Process[], index: ReadonlyMap<string, number>, state: boolean, repeat = true): void {
   const root = procs[0];
   w.array(procs.length);
   let lastModule: Module | null = null;
   let mi = -1;
-  for (const p of procs) {
+  // The last process written whose parent is the next one's, and its record's bytes after the handle.
+  let prev: Process | null = null;
+  let prevFrom = 0;
+  let prevTo = 0;
+  for (let k = 0; k < procs.length; k++) {
+    const p = procs[k];
+    w.array(RECORD_FIELDS).int(p === root ? 0 : p.handle);
+    if (repeat && prev !== null && prev.parent === p.parent && sameRecord(p, prev)) {
+      const from = w.offset();
+      if (w.repeat(prevFrom, prevTo)) {
+        // The next repeats copy from this one: the nearest bytes, in the buffer being written.
+        prevFrom = from;
+        prevTo = w.offset();
+        prev = p;
+        continue;
+      }
+    }
     if (p.module !== lastModule) {
       lastModule = p.module;
       mi = index.get(p.module.digest) ?? -1;
       if (mi < 0) throw new Error(`internal: module ${p.module.digest} missing from the image's module list`);
     }
-    w.array(RECORD_FIELDS)
-      .int(p === root ? 0 : p.handle)
-      .int(mi)
-      .int(p.entryFn)
-      .int(p.status)
-      .int(p.value);
+    prevFrom = w.offset();
+    w.int(mi).int(p.entryFn).int(p.status).int(p.value);
     if (p.faultKind === null) w.nil();
     else w.str(p.faultKind);
     w.str(p.faultDetail);
@@ -121,5 +205,7 @@ export function writeTree(w: WireWriter, procs: readonly Process[], index: Reado
     w.array(traps.length);
     for (let i = 0; i < traps.length; i++) w.str(traps[i]);
     w.int(p.nextHandle).int(p.children.size);
+    prevTo = w.offset();
+    prev = p;
   }
 }

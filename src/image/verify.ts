@@ -21,6 +21,7 @@
 import { capCovers } from "../caps/registry.js";
 import { PROCESS_WORDS, STATUS_NAMES, type Process } from "../process/process.js";
 import { RarError, isFaultKind, type ErrorKey } from "../vm/errors.js";
+import type { Module } from "../vm/module.js";
 import { Frame, Op, StatusCode, WIDTH } from "../vm/opcodes.js";
 
 const S = StatusCode;
@@ -38,46 +39,51 @@ function fnName(p: Process, f: number): string {
   return `${p.module.functions[f].name} (#${f})`;
 }
 
-/** Registers, frames and status fields of one process. */
+/** Whether pc stands right after a reachable `op` of function f (which starts before it). */
+function after(m: Module, f: { entry: number }, pc: number, op: number): boolean {
+  const at = pc - WIDTH[op];
+  return at >= f.entry && m.heights[at] >= 0 && m.code[at] === op;
+}
+
+/** Registers, frames and status fields of one process (no closures: it runs for every process of a tree). */
 function checkProcess(p: Process, where: string): void {
   const m = p.module;
   const code = m.code;
   const H = m.heights;
   const st = p.status;
-  const bad = (field: string, kind: ErrorKey<"image">, message: string): never => fail(where, p, field, kind, message);
 
   if (st === S.FAULT) {
-    if (p.faultKind === null || !isFaultKind(p.faultKind)) bad("faultKind", "image.status", `'${String(p.faultKind)}' is not a fault kind`);
+    if (p.faultKind === null || !isFaultKind(p.faultKind)) fail(where, p, "faultKind", "image.status", `'${String(p.faultKind)}' is not a fault kind`);
   } else if (p.faultKind !== null || p.faultDetail !== "") {
-    bad("faultKind", "image.status", `a fault kind or detail on a process that is ${STATUS_NAMES[st]}`);
+    fail(where, p, "faultKind", "image.status", `a fault kind or detail on a process that is ${STATUS_NAMES[st]}`);
   }
   if ((st === S.CAP_CALL) !== (p.request !== null))
-    bad("request", "image.status", st === S.CAP_CALL ? "cap_call without its request" : `a request on a process that is ${STATUS_NAMES[st]}`);
+    fail(where, p, "request", "image.status", st === S.CAP_CALL ? "cap_call without its request" : `a request on a process that is ${STATUS_NAMES[st]}`);
 
   if (p.fp === 0) {
     if (st === S.DONE) {
       const f = m.functions[p.entryFn];
       if (p.pc < f.entry || p.pc >= f.end || H[p.pc] < 0 || code[p.pc] !== Op.RET)
-        bad("pc", "image.pc", `a finished process stops at a RET of its entry function ${fnName(p, p.entryFn)}, not at pc ${p.pc}`);
-      if (p.sp !== 0 || p.bp !== 0) bad("stack", "image.stack", "a finished process has an empty stack");
+        fail(where, p, "pc", "image.pc", `a finished process stops at a RET of its entry function ${fnName(p, p.entryFn)}, not at pc ${p.pc}`);
+      if (p.sp !== 0 || p.bp !== 0) fail(where, p, "stack", "image.stack", "a finished process has an empty stack");
     } else if (st === S.READY || st === S.OUT_OF_MEM) {
-      if (p.pc !== 0 || p.bp !== 0) bad("pc", "image.pc", "a process that has not started has pc 0 and base 0");
+      if (p.pc !== 0 || p.bp !== 0) fail(where, p, "pc", "image.pc", "a process that has not started has pc 0 and base 0");
       const n = m.nparams[p.entryFn];
-      if (p.sp !== n) bad("stack", "image.stack", `a process that has not started holds its ${n} argument(s), not ${p.sp} words`);
-      if (p.children.size > 0 || p.nextHandle !== 1) bad("children", "image.tree", "a process that has not started has no children");
-      if (p.gasUsed !== 0) bad("gasUsed", "image.budget", "a process that has not started has used no gas");
-      if (p.inbox !== null) bad("inbox", "image.status", "a process that has not started has an empty inbox");
+      if (p.sp !== n) fail(where, p, "stack", "image.stack", `a process that has not started holds its ${n} argument(s), not ${p.sp} words`);
+      if (p.children.size > 0 || p.nextHandle !== 1) fail(where, p, "children", "image.tree", "a process that has not started has no children");
+      if (p.gasUsed !== 0) fail(where, p, "gasUsed", "image.budget", "a process that has not started has used no gas");
+      if (p.inbox !== null) fail(where, p, "inbox", "image.status", "a process that has not started has an empty inbox");
     } else {
-      bad("frames", "image.frames", `a process that is ${STATUS_NAMES[st]} has frames`);
+      fail(where, p, "frames", "image.frames", `a process that is ${STATUS_NAMES[st]} has frames`);
     }
-    if (p.waiting !== 0) bad("waiting", "image.status", "only a started process can wait on a child");
+    if (p.waiting !== 0) fail(where, p, "waiting", "image.status", "only a started process can wait on a child");
     return;
   }
 
-  if (st === S.DONE) bad("frames", "image.frames", "a finished process has no frames");
+  if (st === S.DONE) fail(where, p, "frames", "image.frames", "a finished process has no frames");
   const fr = p.frames;
   if (fr[Frame.Ret] !== -1 || fr[Frame.Bp] !== 0 || fr[Frame.Fn] !== p.entryFn)
-    bad("frames", "image.frames", `the bottom frame must be [-1, 0, ${p.entryFn}], not [${fr[Frame.Ret]}, ${fr[Frame.Bp]}, ${fr[Frame.Fn]}]`);
+    fail(where, p, "frames", "image.frames", `the bottom frame must be [-1, 0, ${p.entryFn}], not [${fr[Frame.Ret]}, ${fr[Frame.Bp]}, ${fr[Frame.Fn]}]`);
   let bp = 0;
   let fn = p.entryFn;
   for (let k = Frame.Words; k < p.fp; k += Frame.Words) {
@@ -86,40 +92,36 @@ function checkProcess(p: Process, where: string): void {
     const callee = fr[k + Frame.Fn];
     const call = ret - WIDTH[Op.CALL];
     const f = m.functions[fn];
-    if (callee < 0 || callee >= m.functions.length) bad("frames", "image.frames", `frame ${k / Frame.Words}: no function #${callee}`);
+    if (callee < 0 || callee >= m.functions.length) fail(where, p, "frames", "image.frames", `frame ${k / Frame.Words}: no function #${callee}`);
     if (call < f.entry || call >= f.end || H[call] < 0 || code[call] !== Op.CALL)
-      bad("frames", "image.frames", `frame ${k / Frame.Words}: return pc ${ret} does not follow a CALL in ${fnName(p, fn)}`);
-    if (code[call + 1] !== callee) bad("frames", "image.frames", `frame ${k / Frame.Words}: the CALL at pc ${call} calls #${code[call + 1]}, not #${callee}`);
-    if (saved !== bp) bad("frames", "image.frames", `frame ${k / Frame.Words}: saved base ${saved}, expected ${bp}`);
+      fail(where, p, "frames", "image.frames", `frame ${k / Frame.Words}: return pc ${ret} does not follow a CALL in ${fnName(p, fn)}`);
+    if (code[call + 1] !== callee) fail(where, p, "frames", "image.frames", `frame ${k / Frame.Words}: the CALL at pc ${call} calls #${code[call + 1]}, not #${callee}`);
+    if (saved !== bp) fail(where, p, "frames", "image.frames", `frame ${k / Frame.Words}: saved base ${saved}, expected ${bp}`);
     bp += m.nlocals[fn] + H[call] - m.nparams[callee];
     fn = callee;
   }
-  if (p.bp !== bp) bad("bp", "image.stack", `base ${p.bp}, expected ${bp} from the frames`);
+  if (p.bp !== bp) fail(where, p, "bp", "image.stack", `base ${p.bp}, expected ${bp} from the frames`);
   const f = m.functions[fn];
   const pc = p.pc;
-  if (pc < f.entry || pc >= f.end || H[pc] < 0) bad("pc", "image.pc", `pc ${pc} is not a reachable instruction of ${fnName(p, fn)}`);
-  const after = (op: number): boolean => {
-    const at = pc - WIDTH[op];
-    return at >= f.entry && H[at] >= 0 && code[at] === op;
-  };
+  if (pc < f.entry || pc >= f.end || H[pc] < 0) fail(where, p, "pc", "image.pc", `pc ${pc} is not a reachable instruction of ${fnName(p, fn)}`);
   let h = H[pc];
   const base = bp + m.nlocals[fn];
   if (st === S.YIELDED) {
-    if (!after(Op.YIELD)) bad("pc", "image.pc", `a yielded process stands right after a YIELD, not at pc ${pc}`);
+    if (!after(m, f, pc, Op.YIELD)) fail(where, p, "pc", "image.pc", `a yielded process stands right after a YIELD, not at pc ${pc}`);
   } else if (st === S.CAP_CALL) {
-    if (!after(Op.CAP)) bad("pc", "image.pc", `a process in cap_call stands right after a CAP, not at pc ${pc}`);
+    if (!after(m, f, pc, Op.CAP)) fail(where, p, "pc", "image.pc", `a process in cap_call stands right after a CAP, not at pc ${pc}`);
     h -= 1;
   } else if (st === S.FAULT) {
     // A capability call that failed after its arguments were taken faults after the CAP.
-    if (p.sp === base + h - 1 && after(Op.CAP)) h -= 1;
+    if (p.sp === base + h - 1 && after(m, f, pc, Op.CAP)) h -= 1;
   }
-  if (p.sp !== base + h) bad("stack", "image.stack", `${p.sp} words, expected ${base + h} at pc ${pc} in ${fnName(p, fn)}`);
+  if (p.sp !== base + h) fail(where, p, "stack", "image.stack", `${p.sp} words, expected ${base + h} at pc ${pc} in ${fnName(p, fn)}`);
   if (p.waiting !== 0) {
     if (st !== S.READY && st !== S.OUT_OF_GAS && st !== S.OUT_OF_MEM)
-      bad("waiting", "image.status", `a process that is ${STATUS_NAMES[st]} cannot wait on a child`);
+      fail(where, p, "waiting", "image.status", `a process that is ${STATUS_NAMES[st]} cannot wait on a child`);
     if (code[pc] !== Op.RESUME || p.stack[p.sp - 1] !== p.waiting)
-      bad("waiting", "image.status", `waiting on child ${p.waiting} requires standing at a RESUME of it`);
-    if (!p.children.has(p.waiting)) bad("waiting", "image.tree", `waits on child ${p.waiting}, which does not exist`);
+      fail(where, p, "waiting", "image.status", `waiting on child ${p.waiting} requires standing at a RESUME of it`);
+    if (!p.children.has(p.waiting)) fail(where, p, "waiting", "image.tree", `waits on child ${p.waiting}, which does not exist`);
   }
 }
 
@@ -136,12 +138,23 @@ function uncovered(child: readonly string[], parent: readonly string[]): string 
  * no parent). Module references, typed-array sizes and handles were checked
  * while decoding. `running`: a checkpoint's tree, whose root may stand
  * mid-run (ready, started: the run was stopped between two instructions).
+ *
+ * `repeats[i]` is 1 when process i was decoded from a record that repeats,
+ * byte for byte after the handle, that of its previous sibling, a childless
+ * process earlier in preorder (image/decode.ts copyOf): its fields are that
+ * sibling's but for the handle. Every check below but one reads only those
+ * fields, the parent's (the same) and its children (none, as the sibling's),
+ * so its outcome is the sibling's, reached first: for such a process only the
+ * check that reads its handle (whether its parent waits on it) is made again.
  */
-export function verifyTree(procs: readonly Process[], where: string, running = false): void {
+export function verifyTree(procs: readonly Process[], where: string, running = false, repeats: readonly number[] | null = null): void {
+  const n = procs.length;
   // Each process on its own first, so an error names the process that is wrong, not a relative.
-  for (const p of procs) checkProcess(p, where);
-  for (const p of procs) {
-    if (p.waiting !== 0) {
+  for (let i = 0; i < n; i++) if (repeats === null || repeats[i] === 0) checkProcess(procs[i], where);
+  for (let i = 0; i < n; i++) {
+    const p = procs[i];
+    const repeat = repeats !== null && repeats[i] !== 0;
+    if (p.waiting !== 0 && !repeat) {
       const c = p.children.get(p.waiting) as Process;
       if (c.status !== S.READY) fail(where, p, "waiting", "image.status", `waits on child ${p.waiting}, which is ${c.statusName}, not ready`);
     }
@@ -156,11 +169,13 @@ export function verifyTree(procs: readonly Process[], where: string, running = f
       fail(where, p, "status", "image.status", `its parent waits on it, so it is ready, not ${p.statusName}`);
     if (!waited && p.status === S.READY && p.fp !== 0)
       fail(where, p, "status", "image.status", "a started, ready process is one its parent waits on");
+    if (repeat) continue;
     const extra = uncovered(p.caps, parent.caps);
     if (extra !== null) fail(where, p, "caps", "image.caps", `holds ${extra}, which its parent does not`);
   }
   // Footprints bottom-up: reversed preorder visits children before parents.
-  for (let i = procs.length - 1; i >= 0; i--) {
+  for (let i = n - 1; i >= 0; i--) {
+    if (repeats !== null && repeats[i] !== 0) continue;
     const p = procs[i];
     let words = p.ownFootprint();
     if (p.children.size > 0) words += p.children.sum(memUsedOf);

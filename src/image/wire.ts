@@ -36,6 +36,8 @@ export class WireWriter {
   private pos = 0;
   private start = 0;
   private total = 0;
+  /** buf[tailAt, pos) is the end of the output as written so far (repeat() copies from there). */
+  private tailAt = 0;
 
   /**
    * `scratch`: the first buffer to write into, lent by a caller that copies
@@ -60,6 +62,7 @@ export class WireWriter {
     this.view = new DataView(this.buf.buffer);
     this.pos = 0;
     this.start = 0;
+    this.tailAt = 0;
   }
 
   private flush(): void {
@@ -232,11 +235,31 @@ export class WireWriter {
     return this;
   }
 
+  /** Bytes written so far: the offset of the next value in the output. */
+  offset(): number {
+    return this.total + this.pos - this.start;
+  }
+
+  /**
+   * Writes output bytes [from, to) (offsets) again, copied, when they are
+   * still in the buffer being written into and it has room for them; false,
+   * writing nothing, otherwise (the caller then writes the values again).
+   */
+  repeat(from: number, to: number): boolean {
+    const n = to - from;
+    const at = from - (this.offset() - this.pos);
+    if (at < this.tailAt || this.pos + n > this.buf.length) return false;
+    this.buf.copyWithin(this.pos, at, at + n);
+    this.pos += n;
+    return true;
+  }
+
   /** Bytes that are already msgpack (or the payload of a bin header just written). */
   raw(bytes: Uint8Array): this {
     if (bytes.length >= VIEW_MIN) {
       this.flush();
       this.chunks.push(bytes);
+      this.tailAt = this.pos;
       this.total += bytes.length;
     } else {
       this.room(bytes.length);
