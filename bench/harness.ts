@@ -8,6 +8,8 @@
 // the human table. Benchmarks never run under the test runner.
 
 import { performance } from "node:perf_hooks";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { Session, verify, type Module, type RunResult, type SessionOptions } from "../src/index.js";
 import { assemble } from "../src/internals.js";
 
@@ -61,6 +63,32 @@ export function timeOnce(fn: () => unknown): number {
 
 let blackhole = 0;
 /** Keeps results alive so the JIT cannot drop the work that produced them. */
+let gcFn: (() => void) | null | undefined;
+/**
+ * A full GC if the host lets us have one (the flag is set at run time, so
+ * `node main.js` needs no option): between measurements, so that one does not
+ * pay for the garbage of another. Whether one was available: collected().
+ */
+export function collect(): void {
+  if (gcFn === undefined) {
+    try {
+      setFlagsFromString("--expose-gc");
+      gcFn = runInNewContext("gc") as () => void;
+    } catch {
+      gcFn = null;
+    }
+  }
+  if (gcFn) {
+    gcFn();
+    gcFn();
+  }
+}
+
+/** Whether collect() could force a GC (false before its first call). */
+export function collected(): boolean {
+  return typeof gcFn === "function";
+}
+
 export function sink(v: unknown): void {
   if (typeof v === "number") blackhole = (blackhole + v) | 0;
   else if (v !== undefined && v !== null) blackhole = (blackhole + 1) | 0;

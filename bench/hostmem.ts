@@ -16,11 +16,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
 import { Session, type Module, type SessionOptions } from "../src/index.js";
 import { StatusCode } from "../src/internals.js";
-import { type BenchContext, type BenchGroup, type GroupResult, type Row, BENCH_GAS, compile, fmt, median } from "./harness.js";
+import { type BenchContext, type BenchGroup, type GroupResult, type Row, BENCH_GAS, collect, collected, compile, fmt, median } from "./harness.js";
 
 /** Total words of the big process's memory (its one argument word included). */
 const WORDS = 1_000_000;
@@ -75,23 +73,6 @@ loop:   PUSH 0
         PUSH 0
         RET
 `;
-
-let gcFn: (() => void) | null | undefined;
-/** A full GC if the host lets us have one (flag set at run time, so `node main.js` needs no option). */
-function collect(): void {
-  if (gcFn === undefined) {
-    try {
-      setFlagsFromString("--expose-gc");
-      gcFn = runInNewContext("gc") as () => void;
-    } catch {
-      gcFn = null;
-    }
-  }
-  if (gcFn) {
-    gcFn();
-    gcFn();
-  }
-}
 
 /** JS heap plus ArrayBuffer bytes (`external` lags behind collections; `arrayBuffers` does not). */
 function hostBytes(): number {
@@ -329,7 +310,7 @@ export function runHostMemory(ctx: BenchContext): GroupResult {
   ctx.progress(`host memory: ${3 * CHILDREN} suspended children`);
   const more = growth(manyChildren(3 * CHILDREN), "manyproc3", reps);
   const perAdded = (more.bytes - many.bytes) / (2 * CHILDREN);
-  const gcNote = gcFn ? "" : " (no forced GC available: figures are noisy)";
+  const gcNote = collected() ? "" : " (no forced GC available: figures are noisy)";
   const metrics: Record<string, number> = {
     host_bytes_per_guest_word: perWord,
     host_bytes_per_process: perProcess,
