@@ -621,7 +621,24 @@ export function traceSlotOf(bytes: Uint8Array, where = "trace"): ReadSlot {
 }
 
 /** Reads and checks the fixed header; returns [digest, body, version]. */
+const MAGIC_CODES: readonly number[] = IMAGE_MAGIC.split("").map((c) => c.charCodeAt(0));
+
 function readHeader(r: Reader, bytes: Uint8Array): [Uint8Array, Uint8Array, number] {
+  // The header has one form (encode.ts): read in place when the bytes are in it, else unpacked for the error.
+  const n = bytes.length - HEADER_BYTES;
+  const version = bytes[6];
+  if (
+    n >= 0 &&
+    bytes[0] === 0x94 &&
+    bytes[1] === 0xa0 + IMAGE_MAGIC.length &&
+    MAGIC_CODES.every((c, i) => bytes[2 + i] === c) &&
+    (version === IMAGE_VERSION || version === IMAGE_VERSION_DEBUG || version === IMAGE_VERSION_FILES) &&
+    bytes[7] === 0xc4 &&
+    bytes[8] === DIGEST_BYTES &&
+    bytes[9 + DIGEST_BYTES] === 0xc6 &&
+    new DataView(bytes.buffer, bytes.byteOffset + 10 + DIGEST_BYTES, 4).getUint32(0) === n
+  )
+    return [bytes.slice(9, 9 + DIGEST_BYTES), bytes.subarray(HEADER_BYTES), version];
   const magic = [0x94, 0xa4, ...IMAGE_MAGIC.split("").map((c) => c.charCodeAt(0))];
   for (let i = 0; i < magic.length; i++)
     if (bytes[i] !== magic[i]) r.fail(i < bytes.length ? "image.magic" : "image.truncated", "not a rar image (bad magic)");

@@ -32,6 +32,9 @@ export const enum Exit {
   Slow,
 }
 
+/** What a Cpu holds before its first process is loaded: empty, so never written (every session builds a Cpu). */
+const UNLOADED = new Int32Array(0);
+
 /** Registers of the running process. One Cpu is reused for every process. */
 export class Cpu {
   module: Module | null = null;
@@ -41,9 +44,9 @@ export class Cpu {
   bp = 0;
   /** Words used in `frames` (3 per frame: return pc, saved bp, function). */
   fp = 0;
-  stack: Int32Array = new Int32Array(0);
-  frames: Int32Array = new Int32Array(0);
-  mem: Int32Array = new Int32Array(0);
+  stack: Int32Array = UNLOADED;
+  frames: Int32Array = UNLOADED;
+  mem: Int32Array = UNLOADED;
   memSize = 0;
   /** Gas headroom over the chain; decremented per instruction. */
   gas = 0;
