@@ -273,6 +273,8 @@ function replacedIn(ev: Uint8Array, from: Uint8Array, to: Uint8Array): Uint8Arra
 
 // --- what a restored session shares with its input ---------------------------------
 
+// A restored slot keeps its own copy of the trace's bytes: changes to the caller's buffer after the checks
+// never reach the next image (a snapshot of a session restored with record: false, or meta.trace.events read late).
 describe("the input's bytes after a restore", () => {
   const events = [
     startEvent({ args: Int32Array.of(7, 8), texts: [Int32Array.of(104, 105)] }),

@@ -557,6 +557,11 @@ export class ReadSlot implements TraceSlot {
     private readonly where: string,
   ) {}
 
+  /** How many events the slot holds (counted without unpacking them, which would leave the in-place reading). */
+  get count(): number {
+    return this.list === null ? this.at.length / 2 : this.list.length;
+  }
+
   /** Whether the events are still the bytes read (never unpacked, so never changed). */
   get pristine(): boolean {
     return this.list === null;
@@ -852,7 +857,7 @@ function decodeBody(
   // A nil debug part (most images) is one byte: read as it is.
   const debugWire = debugAt === null || (debugAt[1] - debugAt[0] === 1 && bodyBytes[debugAt[0]] === 0xc0) ? null : field(debugAt);
   // A version 3 image without a debug part has nil there; a version 2 image has one.
-  const debug = debugAt === null || (debugWire === null && version === IMAGE_VERSION_FILES) ? null : readDebug(r, debugWire, bodyBytes, byDigest, trace.events.length, { maxDepth, memMax, slack }, checkpointed);
+  const debug = debugAt === null || (debugWire === null && version === IMAGE_VERSION_FILES) ? null : readDebug(r, debugWire, bodyBytes, byDigest, trace.count, { maxDepth, memMax, slack }, checkpointed);
 
   // Every module is run by some process (of the tree, the origin or a checkpoint) or linked by one that is.
   const used = new Set<string>();
