@@ -13,6 +13,7 @@
 import { sha256 as nobleSha256 } from "@noble/hashes/sha2";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { HEX64, cat, startEvent, u8 } from "./helpers/trace-events.js";
 import { newDebugPart } from "../src/debug/record.js";
 import { decodeImage } from "../src/image/decode.js";
 import { HEADER_BYTES, encodeImage, seal } from "../src/image/encode.js";
@@ -49,32 +50,11 @@ function imageWith(events: readonly TraceEvent[], debug = false): Uint8Array {
   return encodeImage(base.img.root, { ...base.img.meta, trace: traceToWire(t), debug: debug ? newDebugPart() : null }, base.resolve);
 }
 
-const HEX64 = "ab".repeat(32);
 
 /** A start event (policy "": fromImage parses no policy). */
-function startEvent(over: Partial<Record<string, unknown>> = {}): TraceEvent {
-  return {
-    kind: "start",
-    module: HEX64,
-    linked: [],
-    entry: 0,
-    args: Int32Array.of(),
-    grants: ["io.print"],
-    host: [
-      { name: "t.arr", sig: { args: ["array"], result: "array" } },
-      { name: "t.int", sig: { args: ["int", "int"], result: "int" } },
-    ],
-    policy: "",
-    maxDepth: 64,
-    memMax: 1 << 20,
-    ...over,
-  } as unknown as TraceEvent;
-}
 
 // --- msgpack by hand ---------------------------------------------------------
 
-const u8 = (...b: number[]): Uint8Array => Uint8Array.from(b);
-const cat = (...parts: Uint8Array[]): Uint8Array => join(parts);
 function be(n: number, bytes: number): number[] {
   const out: number[] = [];
   for (let i = bytes - 1; i >= 0; i--) out.push(Number((BigInt(n) >> BigInt(8 * i)) & 0xffn));

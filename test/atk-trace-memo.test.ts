@@ -11,6 +11,7 @@
 import { sha256 as nobleSha256 } from "@noble/hashes/sha2";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { HEX64, cat, host, startEvent, u8 } from "./helpers/trace-events.js";
 import type { CapHandler } from "../src/caps/registry.js";
 import { decodeImage } from "../src/image/decode.js";
 import { sha256Chunks, sha256Link } from "../src/image/digest.js";
@@ -41,28 +42,7 @@ function imageWith(events: readonly TraceEvent[]): Uint8Array {
   return encodeImage(base.img.root, { ...base.img.meta, trace: traceToWire(t) }, base.resolve);
 }
 
-const HEX64 = "ab".repeat(32);
-const host = (...caps: [string, string, string][]): HostCap[] =>
-  caps.map(([name, args, result]) => ({ name, sig: { args: [...args].map((l) => (l === "i" ? "int" : "array")), result: result === "i" ? "int" : "array" } }) as HostCap);
 
-function startEvent(over: Partial<Record<string, unknown>> = {}): TraceEvent {
-  return {
-    kind: "start",
-    module: HEX64,
-    linked: [],
-    entry: 0,
-    args: Int32Array.of(),
-    grants: ["io.print"],
-    host: host(["t.arr", "a", "a"], ["t.int", "ii", "i"]),
-    policy: "",
-    maxDepth: 64,
-    memMax: 1 << 20,
-    ...over,
-  } as unknown as TraceEvent;
-}
-
-const u8 = (...b: number[]): Uint8Array => Uint8Array.from(b);
-const cat = (...parts: Uint8Array[]): Uint8Array => join(parts);
 const hexOf = (b: Uint8Array): string => Buffer.from(b).toString("hex");
 const wire = (v: Parameters<WireWriter["value"]>[0]): Uint8Array => {
   const w = new WireWriter().value(v);
