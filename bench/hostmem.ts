@@ -12,13 +12,23 @@
 // argument-laden or entered children; deep recursion; an fs.read or io.read
 // result as large as the limit allows) and stops holding it;
 // host_amplification_max is the largest of them. The target is <= 4.
+//
+// Each measurement runs in a fresh node of its own, started with
+// --single-threaded: with V8's background threads, pages swept and optimized
+// code installed at any moment between two readings moved
+// host_bytes_per_process by up to a quarter from one repetition to the next,
+// and what ran before in the same node moved it by 4% (the same objects,
+// measured after a 1M-word session, read 24 bytes more each). Without them
+// the same session reads the same to a few bytes.
 
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Session, type Module, type SessionOptions } from "../src/index.js";
 import { StatusCode } from "../src/internals.js";
-import { type BenchContext, type BenchGroup, type GroupResult, type Row, BENCH_GAS, collect, collected, compile, fmt, median } from "./harness.js";
+import { type BenchContext, type BenchGroup, type GroupResult, type Row, BENCH_GAS, collect, compile, fmt, median } from "./harness.js";
 
 /** Total words of the big process's memory (its one argument word included). */
 const WORDS = 1_000_000;
@@ -80,21 +90,30 @@ function hostBytes(): number {
   return m.heapUsed + m.arrayBuffers;
 }
 
-/** Host-byte growth while one session that ran `source` is alive, and its charged footprint. */
-function oneGrowth(module: Module, name: string): { bytes: number; memUsed: number } {
-  collect();
-  const before = hostBytes();
-  const s = Session.start(module, { gas: BENCH_GAS, mem: 1 << 24, stdout: () => {} });
+/** Starts a session of `module`, runs it to its yield, and leaves it in `holder`; returns its charged footprint. */
+function runHeld(holder: { s: Session | null }, module: Module, name: string): number {
+  const s = (holder.s = Session.start(module, { gas: BENCH_GAS, mem: 1 << 24, stdout: () => {} }));
   const res = s.run();
   if (res.status !== "yielded") throw new Error(`bench ${name}: ended ${res.status}${res.fault ? `: ${res.fault}` : ""}`);
-  collect();
-  const bytes = hostBytes() - before;
-  // Keep the session reachable until after the measurement.
-  if (s.root.status !== StatusCode.YIELDED) throw new Error("unreachable");
-  return { bytes, memUsed: res.memUsed };
+  return res.memUsed;
 }
 
-/** Median growth over `reps` sessions, each dropped (and collected) before the next is measured. */
+/**
+ * Host bytes one session that ran `module` holds (what dropping it frees,
+ * after a full GC on each side: code V8 compiled meanwhile is the host's,
+ * not the session's), and its charged footprint.
+ */
+function oneGrowth(module: Module, name: string): { bytes: number; memUsed: number } {
+  const holder: { s: Session | null } = { s: null };
+  const memUsed = runHeld(holder, module, name);
+  collect();
+  const alive = hostBytes();
+  holder.s = null;
+  collect();
+  return { bytes: alive - hostBytes(), memUsed };
+}
+
+/** Median over `reps` sessions, one at a time. */
 function growth(source: string, name: string, reps: number): { bytes: number; memUsed: number } {
   const module = compile(source, name);
   const runs: { bytes: number; memUsed: number }[] = [];
@@ -294,23 +313,52 @@ function amplificationCases(dir: string): Case[] {
   ];
 }
 
+/** What one fresh node measures: a part of the group, `reps` times, median bytes. */
+function measurePart(part: string, reps: number): { bytes: number; memUsed: number } {
+  if (part === "big") return growth(BIG_RASM, "bigmem", reps);
+  if (part === "many") return growth(manyChildren(CHILDREN), "manyproc", reps);
+  if (part === "more") return growth(manyChildren(3 * CHILDREN), "manyproc3", reps);
+  const dir = mkdtempSync(join(tmpdir(), "rar-bench-hostmem-"));
+  try {
+    const c = amplificationCases(dir).find((x) => `amp:${x.metric}` === part);
+    if (c === undefined) throw new Error(`bench hostmem: no part '${part}'`);
+    const runs: Held[] = [];
+    for (let r = 0; r < reps; r++) runs.push(c.run(AMPLIFICATION_LIMIT));
+    return { bytes: median(runs.map((x) => x.bytes)), memUsed: runs[0].memUsed };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// The guest limit of the worst cases: the CLI's default --mem, also for --quick (a smaller one
+// would mostly measure what a run holds whatever its size: compiled code, caches).
+const AMPLIFICATION_LIMIT = 1 << 20;
+
+const SELF = fileURLToPath(import.meta.url);
+
+/** measurePart in a fresh node started with --single-threaded (see the top of this file). */
+function fresh(part: string, reps: number): { bytes: number; memUsed: number } {
+  const r = spawnSync(process.execPath, ["--single-threaded", "--expose-gc", SELF, part, String(reps)], { stdio: ["ignore", "pipe", "inherit"], encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`bench hostmem: measuring ${part} exited ${String(r.status ?? r.signal)}`);
+  return JSON.parse(r.stdout) as { bytes: number; memUsed: number };
+}
+
 export function runHostMemory(ctx: BenchContext): GroupResult {
   const reps = Math.max(3, Math.min(ctx.reps, 5));
   ctx.progress("host memory: one process with 1M words");
-  const big = growth(BIG_RASM, "bigmem", reps);
+  const big = fresh("big", reps);
   const perWord = big.bytes / WORDS;
   ctx.progress(`host memory: ${CHILDREN} suspended children`);
-  const many = growth(manyChildren(CHILDREN), "manyproc", reps);
+  const many = fresh("many", reps);
   const perProcess = many.bytes / CHILDREN;
   const perCharged = many.bytes / many.memUsed;
   // What each child is charged, in bytes: the tree's footprint over its children (the root's own part is 0.1% of it).
   const chargedBytes = (4 * many.memUsed) / CHILDREN;
-  // Per child added: the growth of a tree three times larger, less this one's, over the children
-  // added (the session's own constant, its compiled code and caches, cancels out).
+  // Per child added: the bytes of a tree three times larger, less this one's, over the children
+  // added (the session's own constant cancels out).
   ctx.progress(`host memory: ${3 * CHILDREN} suspended children`);
-  const more = growth(manyChildren(3 * CHILDREN), "manyproc3", reps);
+  const more = fresh("more", reps);
   const perAdded = (more.bytes - many.bytes) / (2 * CHILDREN);
-  const gcNote = collected() ? "" : " (no forced GC available: figures are noisy)";
   const metrics: Record<string, number> = {
     host_bytes_per_guest_word: perWord,
     host_bytes_per_process: perProcess,
@@ -322,7 +370,7 @@ export function runHostMemory(ctx: BenchContext): GroupResult {
     {
       label: "host_bytes_per_guest_word",
       value: fmt(perWord),
-      note: `one process with ${fmt(WORDS)} words: ${fmt(big.bytes / 1048576)} MiB host growth (4 = one Int32 per word)${gcNote}`,
+      note: `one process with ${fmt(WORDS)} words: ${fmt(big.bytes / 1048576)} MiB host growth (4 = one Int32 per word)`,
     },
     {
       label: "host_bytes_per_process",
@@ -342,31 +390,22 @@ export function runHostMemory(ctx: BenchContext): GroupResult {
     {
       label: "host_bytes_per_added_process",
       value: fmt(perAdded),
-      note: `(growth for ${fmt(3 * CHILDREN)} children - for ${fmt(CHILDREN)}) / ${fmt(2 * CHILDREN)}: the session's constant left out; ${fmt(perAdded / chargedBytes)} x the ${fmt(chargedBytes)} bytes charged`,
+      note: `(bytes for ${fmt(3 * CHILDREN)} children - for ${fmt(CHILDREN)}) / ${fmt(2 * CHILDREN)}: the session's constant left out; ${fmt(perAdded / chargedBytes)} x the ${fmt(chargedBytes)} bytes charged`,
     },
   ];
-  // The guest limit of the worst cases: the CLI's default --mem, also for --quick (a smaller one
-  // would mostly measure what a run holds whatever its size: compiled code, caches).
-  const limit = 1 << 20;
-  const dir = mkdtempSync(join(tmpdir(), "rar-bench-hostmem-"));
   let max = 0;
-  try {
-    for (const c of amplificationCases(dir)) {
-      ctx.progress(`host memory: ${c.what}`);
-      const runs: Held[] = [];
-      for (let r = 0; r < reps; r++) runs.push(c.run(limit));
-      const bytes = median(runs.map((x) => x.bytes));
-      const amp = bytes / (4 * limit);
-      max = Math.max(max, amp);
-      metrics[`host_amplification_${c.metric}`] = amp;
-      rows.push({
-        label: `host_amplification_${c.metric}`,
-        value: fmt(amp),
-        note: `${c.what}: ${fmt(bytes / 1048576)} MiB for a limit of ${fmt(limit)} words (${fmt(runs[0].memUsed)} used)`,
-      });
-    }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+  // The cases' names and descriptions (their modules are compiled again where each is measured).
+  for (const c of amplificationCases(tmpdir())) {
+    ctx.progress(`host memory: ${c.what}`);
+    const { bytes, memUsed } = fresh(`amp:${c.metric}`, reps);
+    const amp = bytes / (4 * AMPLIFICATION_LIMIT);
+    max = Math.max(max, amp);
+    metrics[`host_amplification_${c.metric}`] = amp;
+    rows.push({
+      label: `host_amplification_${c.metric}`,
+      value: fmt(amp),
+      note: `${c.what}: ${fmt(bytes / 1048576)} MiB for a limit of ${fmt(AMPLIFICATION_LIMIT)} words (${fmt(memUsed)} used)`,
+    });
   }
   metrics.host_amplification_max = max;
   rows.push({ label: "host_amplification_max", value: fmt(max), note: "host bytes / (4 * guest memory limit in words), worst case above; target <= 4" });
@@ -374,3 +413,6 @@ export function runHostMemory(ctx: BenchContext): GroupResult {
 }
 
 export const hostMemoryGroup: BenchGroup = { name: "hostmem", title: "Host memory per guest word", run: runHostMemory };
+
+// Started by fresh(): one part, its figures as JSON on stdout.
+if (process.argv[1] === SELF) process.stdout.write(JSON.stringify(measurePart(process.argv[2], Number(process.argv[3]))));

@@ -2,7 +2,7 @@
 // the root under budgets, refuels and resumes it, and drives async capability
 // calls. The CLI and the embedding API both use it.
 
-import { CapRegistry, type CapHandler, type CapValue } from "./caps/registry.js";
+import { CapRegistry, canonicalCap, type CapHandler, type CapSignature, type CapValue } from "./caps/registry.js";
 import { rootArgsMemory, textArgsWords, type Process, type StatusName } from "./process/process.js";
 import { describeFault } from "./process/report.js";
 import { LIMIT_MAX, Machine, interruptRoot, raiseLimits, type CapCallEvent, type RunStop } from "./process/scheduler.js";
@@ -207,6 +207,27 @@ function checkOptions(opts: SessionOptions): void {
   if (opts.beforeEffect !== undefined && typeof opts.beforeEffect !== "function") throw new RarError("usage.bad_options", "beforeEffect must be a function");
   checkCount("netTimeout", opts.netTimeout, 0, 2 ** 31 - 1);
   if (opts.onPrompt !== undefined && typeof opts.onPrompt !== "function") throw new RarError("usage.bad_options", "onPrompt must be a function");
+  checkHandlers(opts.handlers);
+}
+
+/** A value type of a capability signature. */
+const isValueType = (t: unknown): boolean => t === "int" || t === "array";
+
+/** Host handlers: an object of { sig: { args, result }, call } by capability name. */
+function checkHandlers(handlers: unknown): void {
+  if (handlers === undefined) return;
+  if (typeof handlers !== "object" || handlers === null) throw new RarError("usage.bad_options", "handlers must be an object of handlers by capability name");
+  for (const [name, h] of Object.entries(handlers)) {
+    const sig: unknown = (h as CapHandler | null)?.sig;
+    const ok =
+      typeof (h as CapHandler | null)?.call === "function" &&
+      typeof sig === "object" &&
+      sig !== null &&
+      Array.isArray((sig as CapSignature).args) &&
+      (sig as CapSignature).args.every(isValueType) &&
+      isValueType((sig as CapSignature).result);
+    if (!ok) throw new RarError("usage.bad_options", `handler '${name.slice(0, 100)}' must be { sig: { args: ("int" | "array")[], result: "int" | "array" }, call }`);
+  }
 }
 
 /** The built-in capability families (what a host offers before its own handlers). */
@@ -216,6 +237,11 @@ const BUILTIN_FAMILIES: ReadonlySet<string> = new Set(Object.keys(BUILTIN_SIGNAT
 const HOST_NAME_MAX = 256;
 
 /** `inner`, called only once `before` has settled (a host effect announced before it happens). */
+/** Whether two offers list the same names with the same signatures. */
+function sameOffer(a: readonly { name: string; sig: CapSignature }[], b: readonly { name: string; sig: CapSignature }[]): boolean {
+  return a.length === b.length && a.every((x, i) => x.name === b[i].name && x.sig.result === b[i].sig.result && x.sig.args.join() === b[i].sig.args.join());
+}
+
 function announced(name: string, inner: CapHandler, before: (cap: string, path: string) => Promise<void>): CapHandler {
   return { sig: inner.sig, call: (args, ctx) => before(name, ctx.path).then(() => inner.call(args, ctx)) };
 }
@@ -300,10 +326,13 @@ function replayPuts(kv: KvStore, trace: Trace): void {
  */
 class LazyCaps extends CapRegistry {
   private fill: (() => void) | null = null;
+  /** What the registry will offer once filled (the trace's start event reads it first). */
+  private table: (() => { name: string; sig: CapSignature }[]) | null = null;
 
-  /** What fills the registry, run before its first read or write. */
-  defer(fill: () => void): void {
+  /** What fills the registry, run before its first read or write, and what it will then offer. */
+  defer(fill: () => void, table: () => { name: string; sig: CapSignature }[]): void {
     this.fill = fill;
+    this.table = table;
   }
 
   private filled(): void {
@@ -326,6 +355,11 @@ class LazyCaps extends CapRegistry {
   override names(): string[] {
     this.filled();
     return super.names();
+  }
+
+  override offered(): { name: string; sig: CapSignature }[] {
+    if (this.fill !== null && this.table !== null) return this.table();
+    return super.offered();
   }
 }
 
@@ -400,7 +434,7 @@ export class Session {
       entry: root.entryFn,
       args: Int32Array.from(args.ints),
       grants: root.caps,
-      host: machine.caps.names().map((name) => ({ name, sig: machine.caps.get(name)?.sig ?? { args: [], result: "int" } })),
+      host: machine.caps.offered(),
       policy: this.policy ? policyToJson(this.policy) : "",
       maxDepth: machine.maxDepth,
       memMax: machine.cpu.memMax,
@@ -448,6 +482,15 @@ export class Session {
     // The handlers are built when the registry is first read (LazyCaps), from what is fixed here:
     // the options as they are now (a copy), not as the host may change them later.
     const o: SessionOptions = { ...opts, handlers: opts.handlers === undefined ? undefined : { ...opts.handlers } };
+    // What fill() registers, by name: the built-ins, the mocks over them, the host's handlers over both
+    // (every wrapper keeps its handler's signature). Known without building a handler, so a session
+    // that records but never calls a capability never builds them; fill() checks it made the same.
+    const table = (): { name: string; sig: CapSignature }[] => {
+      const sigs = new Map<string, CapSignature>(Object.entries(BUILTIN_SIGNATURES));
+      for (const [family, spec] of Object.entries(data?.mocks ?? {})) sigs.set(canonicalCap(family), spec.sig);
+      for (const [name, h] of Object.entries(o.handlers ?? {})) sigs.set(canonicalCap(name), h.sig);
+      return [...sigs.keys()].sort().map((name) => ({ name, sig: sigs.get(name) as CapSignature }));
+    };
     const fill = (): void => {
       const source = builtinRegistry({ io: { stdout, stderr, stdin, log: onLog }, seed: data?.seed ?? 0, counters, kv, mounts: o.policy?.mounts, netTimeout: o.netTimeout });
       const before = o.beforeEffect;
@@ -460,8 +503,9 @@ export class Session {
       if (recorder) recorder.install(source, target);
       else for (const name of source.names()) target.register(name, source.get(name) as CapHandler);
       this.gatePrompts(o);
+      if (recorder && !sameOffer(target.offered(), table())) throw new Error("internal: the capabilities recorded as offered are not the ones registered");
     };
-    if (target instanceof LazyCaps) target.defer(fill);
+    if (target instanceof LazyCaps) target.defer(fill, table);
     else fill();
   }
 

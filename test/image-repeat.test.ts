@@ -158,11 +158,15 @@ describe("record repeats", () => {
     setter("request", { cap: "clock.now", args: [] });
     setter("caps", ["io.print"]);
     setter("traps", ["clock.now"]);
-    changed("module", () => {
-      const old = b.module;
-      b.module = load(".func main 0 0\n  PUSH 0\n  RET\n");
-      return () => (b.module = old);
-    });
+    // Where it starts (module and entry function) is one shared object (Process.start).
+    const starts = (what: string, start: () => { module: unknown; fn: number }): void =>
+      changed(what, () => {
+        const old = rec.start;
+        rec.start = start();
+        return () => (rec.start = old);
+      });
+    starts("module", () => ({ module: load(".func main 0 0\n  PUSH 0\n  RET\n"), fn: b.entryFn }));
+    starts("entryFn", () => ({ module: b.module, fn: b.entryFn + 1 }));
   });
 
   it("a run of copies ends at the first record that is not one; every process is decoded as its bytes say", () => {

@@ -180,5 +180,10 @@ export class CapRegistry {
   names(): string[] {
     return [...this.handlers.keys()].sort();
   }
+
+  /** What the registry offers: each registered name with its handler's signature, sorted by name. */
+  offered(): { name: string; sig: CapSignature }[] {
+    return this.names().map((name) => ({ name, sig: (this.handlers.get(name) as CapHandler).sig }));
+  }
 }
 

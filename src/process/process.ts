@@ -183,6 +183,33 @@ function copied(a: Int32Array, n: number, min: number, spare: SpareBuffers | nul
   return b;
 }
 
+/**
+ * Where a process starts: a module and one of its functions. One object per
+ * (module, function), shared by every process started there, so a process
+ * holds one field for both.
+ */
+interface Start {
+  readonly module: Module;
+  readonly fn: number;
+}
+
+/** The Start objects of the module last asked for (spawns mostly start in one module). */
+let startsModule: Module | null = null;
+let starts: Start[] = [];
+/** The Start objects of other modules, by module (gone with the module). */
+const STARTS = new WeakMap<Module, Start[]>();
+
+/** The shared Start of function fn of `module`. */
+function startOf(module: Module, fn: number): Start {
+  if (module !== startsModule) {
+    let a = STARTS.get(module);
+    if (a === undefined) STARTS.set(module, (a = []));
+    startsModule = module;
+    starts = a;
+  }
+  return (starts[fn] ??= { module, fn });
+}
+
 /** Entry functions whose bottom frame is kept shared (BOTTOM): a bound on what the host keeps for all machines. */
 const BOTTOM_SHARED = 1024;
 const BOTTOM: Int32Array[] = [];
@@ -345,9 +372,15 @@ export class Process {
   private set shares(s: number) {
     this.bits = (this.bits & ~SHARED_MASK) | (s << SHARED_SHIFT);
   }
-  module: Module;
+  /** Its module and the function it starts in (shared: see Start). */
+  private start: Start;
+  get module(): Module {
+    return this.start.module;
+  }
   /** Function the process starts in; it has no frames until it is first entered. */
-  entryFn: number;
+  get entryFn(): number {
+    return this.start.fn;
+  }
 
   /** done(value) / yielded(value). */
   value = 0;
@@ -495,8 +528,7 @@ export class Process {
     parent: Process | null,
     handle: number,
   ) {
-    this.module = module;
-    this.entryFn = entryFn;
+    this.start = startOf(module, entryFn);
     this.parent = parent;
     this.handle = handle;
     this.depth = parent ? parent.depth + 1 : 0;
@@ -611,8 +643,7 @@ export class Process {
     this.parent = parent;
     this.handle = handle;
     this.depth = parent.depth + 1;
-    this.module = module;
-    this.entryFn = entryFn;
+    this.start = startOf(module, entryFn);
     this.status = StatusCode.READY;
     this.value = 0;
     // Fault, need, request, answer, inbox, files and path back at their defaults.

@@ -23,7 +23,7 @@ export const ERRORS = {
       bad_entry: "entry must be a function name",
       bad_image: "image bytes must be a Uint8Array",
       bad_number: "a count, budget or answer is not an integer in its range",
-      bad_options: "options must be an object",
+      bad_options: "options must be an object (of the documented fields: a host handler, for one, is `{ sig: { args, result }, call }`)",
       bad_signal: "signal must be an AbortSignal",
       cases: "the GP cases file is malformed",
       checkpoint: "the GP checkpoint is malformed",

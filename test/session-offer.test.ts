@@ -1,0 +1,82 @@
+// What a recording session says its host offers (the start event's `host`)
+// is known before any handler is built: the registry is filled at the first
+// capability call, or never. The offer must be exactly what filling then
+// registers, whatever the mocks, host handlers, prompts and effects hook.
+
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import type { CapHandler } from "../src/caps/registry.js";
+import { BUILTIN_SIGNATURES, type CapSignature } from "../src/caps/signatures.js";
+import type { Policy } from "../src/caps/policy.js";
+import type { StartEvent } from "../src/trace/events.js";
+import type { Trace } from "../src/trace/trace.js";
+import { RarError, Session } from "../src/index.js";
+import { load } from "./helpers/asm.js";
+
+const MAIN = load(".func main 0 0\n  PUSH 0\n  RET\n");
+const BUILTINS = Object.keys(BUILTIN_SIGNATURES).sort();
+const valueType = fc.constantFrom<"int" | "array">("int", "array");
+const signature = fc.record({ args: fc.array(valueType, { maxLength: 3 }), result: valueType });
+const handler = (sig: CapSignature): CapHandler => ({ sig, call: () => 0 });
+
+/** Host handlers: new families and built-in ones overridden, with any signature. */
+const handlers = fc.dictionary(fc.oneof(fc.constantFrom(...BUILTINS), fc.stringMatching(/^h\.[a-z]{1,6}$/)), signature, { maxKeys: 4 });
+/** Mocks of built-ins (their own signature) and of new families (one given). */
+const mocks = fc.dictionary(
+  fc.oneof(fc.constantFrom(...BUILTINS), fc.stringMatching(/^m\.[a-z]{1,6}$/)),
+  signature,
+  { maxKeys: 4 },
+);
+
+describe("the host's offer in the start event", () => {
+  it("is what the registry holds once filled, for any mocks, handlers, prompts and effects hook", () => {
+    fc.assert(
+      fc.property(handlers, mocks, fc.boolean(), fc.boolean(), (hs, ms, hook, prompt) => {
+        const mocked: Policy["mocks"] = {};
+        for (const [family, sig] of Object.entries(ms)) {
+          const s = BUILTIN_SIGNATURES[family] ?? sig;
+          mocked[family] = { sig: s, results: [s.result === "int" ? 1 : Int32Array.of(1)] };
+        }
+        const policy: Policy = { grants: [], denials: [], mocks: mocked, seed: 0, ...(prompt ? { prompts: ["env.get:HOME"] } : {}) };
+        const s = Session.start(MAIN, {
+          policy,
+          handlers: Object.fromEntries(Object.entries(hs).map(([k, sig]) => [k, handler(sig)])),
+          ...(hook ? { beforeEffect: async () => {} } : {}),
+        });
+        const offered = ((s.trace as Trace).at(0) as StartEvent).host;
+        // Reading the registry fills it (and fill checks its offer against the recorded one).
+        expect(s.machine.caps.get("io.print")).toBeDefined();
+        expect(s.machine.caps.offered()).toEqual(offered);
+        expect(offered.map((h) => h.name)).toEqual([...new Set([...BUILTINS, ...Object.keys(ms), ...Object.keys(hs)])].sort());
+        for (const [name, sig] of Object.entries(hs)) expect(offered.find((h) => h.name === name)?.sig).toEqual(sig);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it("a run that calls no capability never builds the handlers, and its trace is the same as one that did", () => {
+    const lazy = Session.start(MAIN, {});
+    lazy.run();
+    const eager = Session.start(MAIN, {});
+    eager.machine.caps.get("io.print");
+    eager.run();
+    expect(Buffer.compare(lazy.snapshot(), eager.snapshot())).toBe(0);
+  });
+
+  it("a host handler without a signature or a call is refused when the session starts", () => {
+    const bad: unknown[] = [null, {}, { call: () => 0 }, { sig: { args: ["int"], result: "int" } }, { sig: { args: ["x"], result: "int" }, call: () => 0 }, { sig: { args: [], result: 1 }, call: () => 0 }];
+    for (const h of bad) {
+      const err = (() => {
+        try {
+          Session.start(MAIN, { handlers: { "h.x": h as CapHandler } });
+        } catch (e) {
+          return e;
+        }
+        return null;
+      })();
+      expect(err).toBeInstanceOf(RarError);
+      expect((err as RarError).key).toBe("usage.bad_options");
+      expect((err as RarError).message).toContain("h.x");
+    }
+  });
+});
