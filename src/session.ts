@@ -237,6 +237,13 @@ const BUILTIN_FAMILIES: ReadonlySet<string> = new Set(Object.keys(BUILTIN_SIGNAT
 const HOST_NAME_MAX = 256;
 
 /** `inner`, called only once `before` has settled (a host effect announced before it happens). */
+/** The host's handlers with their signatures copied (checkHandlers checked their shape): each calls the host's own. */
+function fixedHandlers(handlers: Record<string, CapHandler>): Record<string, CapHandler> {
+  const out: Record<string, CapHandler> = {};
+  for (const [name, h] of Object.entries(handlers)) out[name] = { sig: { args: [...h.sig.args], result: h.sig.result }, call: (args, ctx) => h.call(args, ctx) };
+  return out;
+}
+
 /** Whether two offers list the same names with the same signatures. */
 function sameOffer(a: readonly { name: string; sig: CapSignature }[], b: readonly { name: string; sig: CapSignature }[]): boolean {
   return a.length === b.length && a.every((x, i) => x.name === b[i].name && x.sig.result === b[i].sig.result && x.sig.args.join() === b[i].sig.args.join());
@@ -480,15 +487,18 @@ export class Session {
     }
     const recorder = this.recorder;
     // The handlers are built when the registry is first read (LazyCaps), from what is fixed here:
-    // the options as they are now (a copy), not as the host may change them later.
-    const o: SessionOptions = { ...opts, handlers: opts.handlers === undefined ? undefined : { ...opts.handlers } };
+    // the options, the host's handlers' signatures and the mocks as they are now (copies), not as
+    // the host may change them later (what the start event says is offered stays what is).
+    const handlers = opts.handlers === undefined ? undefined : fixedHandlers(opts.handlers);
+    const o: SessionOptions = { ...opts, handlers };
+    const mocks: Policy["mocks"] = data === null ? {} : structuredClone(data.mocks);
     // What fill() registers, by name: the built-ins, the mocks over them, the host's handlers over both
     // (every wrapper keeps its handler's signature). Known without building a handler, so a session
     // that records but never calls a capability never builds them; fill() checks it made the same.
     const table = (): { name: string; sig: CapSignature }[] => {
       const sigs = new Map<string, CapSignature>(Object.entries(BUILTIN_SIGNATURES));
-      for (const [family, spec] of Object.entries(data?.mocks ?? {})) sigs.set(canonicalCap(family), spec.sig);
-      for (const [name, h] of Object.entries(o.handlers ?? {})) sigs.set(canonicalCap(name), h.sig);
+      for (const [family, spec] of Object.entries(mocks)) sigs.set(canonicalCap(family), spec.sig);
+      for (const [name, h] of Object.entries(handlers ?? {})) sigs.set(canonicalCap(name), h.sig);
       return [...sigs.keys()].sort().map((name) => ({ name, sig: sigs.get(name) as CapSignature }));
     };
     const fill = (): void => {
@@ -497,9 +507,8 @@ export class Session {
       if (before)
         for (const name of source.names())
           if (HOST_EFFECTS.has(name) && (name !== "kv.put" || kv.file !== undefined)) source.register(name, announced(name, source.get(name) as CapHandler, before));
-      for (const family of Object.keys(data?.mocks ?? {}).sort())
-        source.register(family, mockHandler(family, (data as Policy).mocks[family], counters));
-      for (const name of Object.keys(o.handlers ?? {}).sort()) source.register(name, (o.handlers as Record<string, CapHandler>)[name]);
+      for (const family of Object.keys(mocks).sort()) source.register(family, mockHandler(family, mocks[family], counters));
+      for (const name of Object.keys(handlers ?? {}).sort()) source.register(name, (handlers as Record<string, CapHandler>)[name]);
       if (recorder) recorder.install(source, target);
       else for (const name of source.names()) target.register(name, source.get(name) as CapHandler);
       this.gatePrompts(o);

@@ -63,6 +63,22 @@ describe("the host's offer in the start event", () => {
     expect(Buffer.compare(lazy.snapshot(), eager.snapshot())).toBe(0);
   });
 
+  it("what the host changes in its handlers or mocks after the start does not change what is offered", () => {
+    const sig: { args: ("int" | "array")[]; result: "int" | "array" } = { args: ["int"], result: "int" };
+    const h: CapHandler = { sig, call: (args) => (args[0] as number) + 1 };
+    const policy: Policy = { grants: [], denials: [], mocks: { "m.x": { sig: { args: [], result: "int" }, results: [5] } }, seed: 0 };
+    const s = Session.start(load(".cap h.x\n.func main 0 0\n  PUSH 41\n  CAP h.x 1\n  RET\n"), { caps: ["h.x"], handlers: { "h.x": h }, policy: { ...policy, grants: ["h.x"] } });
+    const offered = ((s.trace as Trace).at(0) as StartEvent).host;
+    sig.args.push("array");
+    sig.result = "array";
+    (policy.mocks["m.x"] as { sig: CapSignature }).sig = { args: ["int"], result: "array" };
+    const r = s.run();
+    expect(r.status).toBe("done");
+    expect(r.value).toBe(42);
+    expect(s.machine.caps.offered()).toEqual(offered);
+    expect(offered.find((x) => x.name === "h.x")?.sig).toEqual({ args: ["int"], result: "int" });
+  });
+
   it("a host handler without a signature or a call is refused when the session starts", () => {
     const bad: unknown[] = [null, {}, { call: () => 0 }, { sig: { args: ["int"], result: "int" } }, { sig: { args: ["x"], result: "int" }, call: () => 0 }, { sig: { args: [], result: 1 }, call: () => 0 }];
     for (const h of bad) {
