@@ -377,9 +377,15 @@ export class Process {
   get module(): Module {
     return this.start.module;
   }
+  set module(m: Module) {
+    this.start = startOf(m, this.start.fn);
+  }
   /** Function the process starts in; it has no frames until it is first entered. */
   get entryFn(): number {
     return this.start.fn;
+  }
+  set entryFn(fn: number) {
+    this.start = startOf(this.start.module, fn);
   }
 
   /** done(value) / yielded(value). */
