@@ -1,0 +1,178 @@
+// Attacks on what a recording session says its host offers (the start event's
+// `host`, computed before the handlers are built) and on the host handlers'
+// check: whatever the host passes (aliased names, getters, Proxies, holes,
+// too many or too long), the session either refuses it with a RarError or
+// offers exactly what it registers, and the image it makes restores and
+// audits valid.
+
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import type { CapHandler, CapSignature } from "../src/caps/registry.js";
+import type { Policy } from "../src/caps/policy.js";
+import type { StartEvent } from "../src/trace/events.js";
+import type { Trace } from "../src/trace/trace.js";
+import { RarError, Session, auditImage } from "../src/index.js";
+import { load } from "./helpers/asm.js";
+import { BUILTIN_SIGNATURES } from "../src/caps/signatures.js";
+
+const MAIN = load(".func main 0 0\n  PUSH 0\n  RET\n");
+/** Calls h.x with one int. */
+const CALL_HX = load(".cap h.x\n.func main 0 0\n  PUSH 41\n  CAP h.x 1\n  RET\n");
+const quiet = { stdout: () => {}, stderr: () => {} };
+const handler = (args: ("int" | "array")[], result: "int" | "array", call: CapHandler["call"] = () => 0): CapHandler => ({ sig: { args, result }, call });
+const offeredAt = (s: Session) => ((s.trace as Trace).at(0) as StartEvent).host;
+
+/** What Session.start threw (null if nothing). */
+function thrown(f: () => unknown): unknown {
+  try {
+    f();
+  } catch (e) {
+    return e;
+  }
+  return null;
+}
+
+/** The session's offer is what it registers (reading the registry fills it), and its image restores and audits valid. */
+function consistent(s: Session): void {
+  const offered = offeredAt(s);
+  expect(s.machine.caps.get("io.print")).toBeDefined();
+  expect(s.machine.caps.offered()).toEqual(offered);
+  s.run();
+  const bytes = s.snapshot();
+  expect(auditImage(bytes).valid).toBe(true);
+  expect(Session.fromImage(bytes, quiet).root.status).toBe(s.root.status);
+}
+
+describe("the host's offer against aliased names", () => {
+  it("a handler and its @1 alias with different signatures: the same one is offered and registered (was: internal error)", () => {
+    // "h.x@1" comes first in the object but last in sorted order: it is the one registered.
+    const s = Session.start(CALL_HX, {
+      ...quiet,
+      caps: ["h.x"],
+      handlers: { "h.x@1": handler(["int"], "int", (a) => (a[0] as number) + 1), "h.x": handler([], "array") },
+    });
+    expect(offeredAt(s).find((h) => h.name === "h.x")?.sig).toEqual({ args: ["int"], result: "int" });
+    expect(offeredAt(s).some((h) => h.name === "h.x@1")).toBe(false);
+    const r = s.run();
+    expect(r.status).toBe("done");
+    expect(r.value).toBe(42);
+    expect(s.machine.caps.offered()).toEqual(offeredAt(s));
+    expect(auditImage(s.snapshot()).valid).toBe(true);
+  });
+
+  it("a policy's mocks of a family and its @1 alias: the same one is offered and registered (was: internal error)", () => {
+    const policy: Policy = {
+      grants: [],
+      denials: [],
+      seed: 0,
+      mocks: { "m.x@1": { sig: { args: [], result: "int" }, results: [1] }, "m.x": { sig: { args: [], result: "array" }, results: [Int32Array.of(1)] } },
+    };
+    const s = Session.start(MAIN, { ...quiet, policy });
+    expect(offeredAt(s).find((h) => h.name === "m.x")?.sig).toEqual({ args: [], result: "int" });
+    consistent(s);
+  });
+
+  it("for any handler names, aliases, scopes and odd case, and any mocks over them: offered is registered, the image restores and audits", () => {
+    const names = fc.constantFrom("h.x", "h.x@1", "io.print", "io.print@1", "IO.Print", "fs.read:/x", "fs.read", "h.x@2", "__proto__", "1", "constructor", "toString", "h.\uD800");
+    const valueType = fc.constantFrom<"int" | "array">("int", "array");
+    const signature = fc.record({ args: fc.array(valueType, { maxLength: 3 }), result: valueType });
+    fc.assert(
+      fc.property(fc.array(fc.tuple(names, signature), { maxLength: 6 }), fc.array(fc.tuple(fc.constantFrom("m.y", "m.y@1", "clock.now", "h.x", "h.x@1"), signature), { maxLength: 3 }), (hs, ms) => {
+        const handlers: Record<string, CapHandler> = {};
+        // defineProperty: "__proto__" an own key, as JSON.parse makes it.
+        for (const [n, sig] of hs) Object.defineProperty(handlers, n, { value: handler(sig.args, sig.result), enumerable: true, configurable: true, writable: true });
+        const mocks: Record<string, { sig: CapSignature; results: (number | Int32Array)[] }> = {};
+        // A built-in's mock has the built-in's signature (a policy file refuses another; see the report).
+        for (const [n, given] of ms) {
+          const sig: CapSignature = BUILTIN_SIGNATURES[n] ?? given;
+          mocks[n] = { sig, results: [sig.result === "int" ? 7 : Int32Array.of(7)] };
+        }
+        const s = Session.start(MAIN, { ...quiet, handlers, policy: { grants: [], denials: [], seed: 0, mocks } });
+        consistent(s);
+      }),
+      { numRuns: 80 },
+    );
+  });
+});
+
+describe("host handlers are read once: what is checked is what is kept", () => {
+  it("a getter for sig that changes after the first read: no TypeError, the first read is what is offered", () => {
+    let reads = 0;
+    const h = {
+      get sig() {
+        return reads++ === 0 ? { args: ["int"], result: "int" } : undefined;
+      },
+      call: () => 0,
+    };
+    const s = Session.start(MAIN, { ...quiet, handlers: { "h.x": h as unknown as CapHandler } });
+    expect(offeredAt(s).find((x) => x.name === "h.x")?.sig).toEqual({ args: ["int"], result: "int" });
+    consistent(s);
+  });
+
+  it("a Proxy of handlers whose keys change between reads: refused or consistent, never a TypeError", () => {
+    let keysRead = 0;
+    const p = new Proxy(
+      {},
+      {
+        ownKeys: () => (keysRead++ === 0 ? [] : ["h.y"]),
+        getOwnPropertyDescriptor: () => ({ value: 5, enumerable: true, configurable: true }),
+        get: () => 5,
+      },
+    );
+    const err = thrown(() => consistent(Session.start(MAIN, { ...quiet, handlers: p as unknown as Record<string, CapHandler> })));
+    expect(err === null || err instanceof RarError).toBe(true);
+  });
+
+  it("sig.args as a Proxy whose items change between reads: what is offered is what was checked", () => {
+    let reads = 0;
+    const args = new Proxy(["int"], { get: (t, k) => (k === "0" ? (reads++ === 0 ? "int" : "bogus") : Reflect.get(t, k)) });
+    const s = Session.start(MAIN, { ...quiet, handlers: { "h.x": { sig: { args: args as ("int" | "array")[], result: "int" }, call: () => 0 } } });
+    expect(offeredAt(s).find((x) => x.name === "h.x")?.sig).toEqual({ args: ["int"], result: "int" });
+    consistent(s);
+  });
+
+  it("a signature with holes, a lying length, too many arguments, or a name too long for a trace is refused (was: accepted, or an image no session restores)", () => {
+    const holes = ["int"] as ("int" | "array")[];
+    holes[2] = "int";
+    const liar = new Proxy([] as ("int" | "array")[], { get: (t, k) => (k === "length" ? 1e9 : Reflect.get(t, k)) });
+    const bad: Record<string, CapHandler>[] = [
+      { "h.x": handler(holes, "int") },
+      { "h.x": handler(liar, "int") },
+      { "h.x": handler(new Array<"int">(17).fill("int"), "int") },
+      { ["h." + "a".repeat(300)]: handler([], "int") },
+      Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`h.a${i}`, handler([], "int")])),
+    ];
+    for (const handlers of bad) {
+      const err = thrown(() => Session.start(MAIN, { ...quiet, handlers }));
+      expect(err).toBeInstanceOf(RarError);
+      expect((err as RarError).key).toBe("usage.bad_options");
+    }
+    // At the bounds: accepted, and the image restores.
+    consistent(Session.start(MAIN, { ...quiet, handlers: { ["h." + "a".repeat(254)]: handler(new Array<"int">(16).fill("int"), "int") } }));
+  });
+
+  it("a policy with more mocked families than a trace holds is refused when recording (was: an image no session restores)", () => {
+    const mocks: Policy["mocks"] = Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`m.a${i}`, { sig: { args: [], result: "int" as const }, results: [1] }]));
+    const err = thrown(() => Session.start(MAIN, { ...quiet, policy: { grants: [], denials: [], seed: 0, mocks } }));
+    expect(err).toBeInstanceOf(RarError);
+    expect((err as RarError).key).toBe("usage.bad_options");
+    // Not recorded: nothing to hold.
+    expect(Session.start(MAIN, { ...quiet, record: false, policy: { grants: [], denials: [], seed: 0, mocks } }).run().status).toBe("done");
+  });
+
+  it("a policy whose mocks hold what structuredClone refuses (a Proxy, a function beside the spec) still starts (was: a DOMException)", () => {
+    const spec = { sig: { args: [], result: "int" as const }, results: [3], note: () => 0 };
+    const mocks = new Proxy({ "m.x": spec }, {}) as Policy["mocks"];
+    const s = Session.start(load(".cap m.x\n.func main 0 0\n  CAP m.x 0\n  RET\n"), { ...quiet, policy: { grants: ["m.x"], denials: [], seed: 0, mocks } });
+    expect(s.run().value).toBe(3);
+    expect(auditImage(s.snapshot()).valid).toBe(true);
+  });
+
+  it("a handler named __proto__ (an own key, as JSON.parse makes it) is registered and offered, as before", () => {
+    const handlers = JSON.parse('{"__proto__": {"sig": {"args": [], "result": "int"}}}') as Record<string, CapHandler & { call?: unknown }>;
+    (handlers["__proto__"] as { call: CapHandler["call"] }).call = () => 0;
+    const s = Session.start(MAIN, { ...quiet, handlers });
+    expect(offeredAt(s).some((x) => x.name === "__proto__")).toBe(true);
+    consistent(s);
+  });
+});
