@@ -274,9 +274,15 @@ const BUILTIN_FAMILIES: ReadonlySet<string> = new Set(Object.keys(BUILTIN_SIGNAT
 const HOST_NAME_MAX = 256;
 
 /** Whether two offers list the same names with the same signatures. */
-function sameOffer(a: readonly { name: string; sig: CapSignature }[], b: readonly { name: string; sig: CapSignature }[]): boolean {
-  return a.length === b.length && a.every((x, i) => x.name === b[i].name && x.sig.result === b[i].sig.result && x.sig.args.join() === b[i].sig.args.join());
+function sameOffer(a: readonly Offered[], b: readonly Offered[]): boolean {
+  return a.length === b.length && a.every((x, i) => x.name === b[i].name && (x.sig === b[i].sig || (x.sig.result === b[i].sig.result && x.sig.args.join() === b[i].sig.args.join())));
 }
+
+/** A capability a host offers, with its signature. */
+type Offered = { readonly name: string; readonly sig: CapSignature };
+
+/** What a host without mocks or handlers offers: the built-ins, sorted (one list for every such session). */
+const BUILTIN_OFFER: readonly Offered[] = Object.freeze(Object.keys(BUILTIN_SIGNATURES).sort().map((name) => Object.freeze({ name, sig: BUILTIN_SIGNATURES[name] })));
 
 /** `inner`, called only once `before` has settled (a host effect announced before it happens). */
 function announced(name: string, inner: CapHandler, before: (cap: string, path: string) => Promise<void>): CapHandler {
@@ -364,10 +370,10 @@ function replayPuts(kv: KvStore, trace: Trace): void {
 class LazyCaps extends CapRegistry {
   private fill: (() => void) | null = null;
   /** What the registry will offer once filled (the trace's start event reads it first). */
-  private table: (() => { name: string; sig: CapSignature }[]) | null = null;
+  private table: (() => readonly Offered[]) | null = null;
 
   /** What fills the registry, run before its first read or write, and what it will then offer. */
-  defer(fill: () => void, table: () => { name: string; sig: CapSignature }[]): void {
+  defer(fill: () => void, table: () => readonly Offered[]): void {
     this.fill = fill;
     this.table = table;
   }
@@ -395,7 +401,7 @@ class LazyCaps extends CapRegistry {
   }
 
   override offered(): { name: string; sig: CapSignature }[] {
-    if (this.fill !== null && this.table !== null) return this.table();
+    if (this.fill !== null && this.table !== null) return [...this.table()];
     return super.offered();
   }
 }
@@ -527,12 +533,15 @@ export class Session {
     // What fill() registers, by name: the built-ins, the mocks over them, the host's handlers over both
     // (every wrapper keeps its handler's signature). Known without building a handler, so a session
     // that records but never calls a capability never builds them; fill() checks it made the same.
-    const table = (): { name: string; sig: CapSignature }[] => {
+    let offer: readonly Offered[] | null = null;
+    const table = (): readonly Offered[] => {
+      if (offer !== null) return offer;
+      if (handlers === undefined && Object.keys(mocks).length === 0) return (offer = BUILTIN_OFFER);
       const sigs = new Map<string, CapSignature>(Object.entries(BUILTIN_SIGNATURES));
       // By canonical name already (copiedMocks, checkedHandlers), in the order fill() registers them.
       for (const family of Object.keys(mocks).sort()) sigs.set(family, mocks[family].sig);
       for (const name of Object.keys(handlers ?? {}).sort()) sigs.set(name, (handlers as Record<string, CapHandler>)[name].sig);
-      return [...sigs.keys()].sort().map((name) => ({ name, sig: sigs.get(name) as CapSignature }));
+      return (offer = [...sigs.keys()].sort().map((name) => ({ name, sig: sigs.get(name) as CapSignature })));
     };
     const fill = (): void => {
       const source = builtinRegistry({ io: { stdout, stderr, stdin, log: onLog }, seed: data?.seed ?? 0, counters, kv, mounts: o.policy?.mounts, netTimeout: o.netTimeout });

@@ -95,6 +95,22 @@ describe("the host's offer against aliased names", () => {
   });
 });
 
+describe("the offer before the registry is filled", () => {
+  it("what the registry's offered() returns, changed by the host, changes neither what is recorded nor what fill checks", () => {
+    for (const handlers of [undefined, { "h.x": handler(["int"], "int", (a) => (a[0] as number) + 1) }]) {
+      const s = Session.start(CALL_HX, { ...quiet, caps: ["h.x", "io.print"], ...(handlers ? { handlers } : {}) });
+      const recorded = JSON.stringify(offeredAt(s));
+      const o = s.machine.caps.offered();
+      o.length = 0;
+      const err = thrown(() => s.run());
+      if (handlers) expect(err).toBeNull();
+      expect(err === null || err instanceof RarError).toBe(true);
+      expect(JSON.stringify(offeredAt(s))).toBe(recorded);
+      expect(s.machine.caps.offered()).toEqual(offeredAt(s));
+    }
+  });
+});
+
 describe("host handlers are read once: what is checked is what is kept", () => {
   it("a getter for sig that changes after the first read: no TypeError, the first read is what is offered", () => {
     let reads = 0;
