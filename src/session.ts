@@ -574,9 +574,10 @@ export class Session {
     const rec = this.recorder;
     const record = rec ? { verdict: rec.prompt.bind(rec), refused: rec.refused.bind(rec) } : null;
     const target = this.machine.caps;
+    // A family of the host's own (a Policy object names any; a policy file only built-ins) is asked about unscoped.
     for (const family of [...new Set(prompts.map(capFamily))].sort()) {
       const inner = target.get(family);
-      if (inner) target.register(family, promptGate(family, BUILTIN_SIGNATURES[family].scope, inner, prompted, decided, ask, record));
+      if (inner) target.register(family, promptGate(family, BUILTIN_SIGNATURES[family]?.scope ?? "none", inner, prompted, decided, ask, record));
     }
   }
 

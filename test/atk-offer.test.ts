@@ -192,3 +192,23 @@ describe("host handlers are read once: what is checked is what is kept", () => {
     consistent(s);
   });
 });
+
+describe("prompts", () => {
+  it("a Policy object prompting for a host handler's family: the host is asked, no TypeError (was: reading 'scope' of undefined at the first call)", () => {
+    for (const answer of [true, false]) {
+      const asked: string[] = [];
+      const s = Session.start(CALL_HX, {
+        ...quiet,
+        handlers: { "h.x": handler(["int"], "int", (a) => (a[0] as number) + 1) },
+        policy: { grants: ["h.x"], denials: [], seed: 0, mocks: {}, prompts: ["h.x"] },
+        onPrompt: (cap: string) => (asked.push(cap), answer),
+      });
+      const r = s.run();
+      expect(asked).toEqual(["h.x"]);
+      expect(r.status).toBe(answer ? "done" : "fault");
+      if (answer) expect(r.value).toBe(42);
+      expect(s.machine.caps.offered()).toEqual(offeredAt(s));
+      expect(auditImage(s.snapshot()).valid).toBe(true);
+    }
+  });
+});
