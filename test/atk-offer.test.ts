@@ -11,7 +11,9 @@ import type { CapHandler, CapSignature } from "../src/caps/registry.js";
 import type { Policy } from "../src/caps/policy.js";
 import type { StartEvent } from "../src/trace/events.js";
 import type { Trace } from "../src/trace/trace.js";
-import { RarError, Session, auditImage } from "../src/index.js";
+import { readFileSync } from "node:fs";
+import { RarError, Session, auditImage, compileProgram } from "../src/index.js";
+import { verifyBundle } from "../src/vm/verify.js";
 import { load } from "./helpers/asm.js";
 import { BUILTIN_SIGNATURES } from "../src/caps/signatures.js";
 
@@ -210,5 +212,58 @@ describe("prompts", () => {
       expect(s.machine.caps.offered()).toEqual(offeredAt(s));
       expect(auditImage(s.snapshot()).valid).toBe(true);
     }
+  });
+});
+
+describe("a process's module and entry function (the shared Start)", () => {
+  const SRC = `import untrusted "vendor/sort.ent" as good;
+fn a(n) { let x = 0; while true { x = x + n; } return x; }
+fn b(n) { let y = 0; while true { y = y + n; } return y; }
+fn main() {
+  let t = 0;
+  for i in 0..40 {
+    let h = spawn a(i) with { gas: 100, mem: 256 };
+    resume(h);
+    kill(h);
+    let k = spawn good.sort([i, 1]) with { gas: 10000, mem: 1024 };
+    resume(k);
+    t = t + result(k)[0];
+    kill(k);
+  }
+  let x = spawn b(1) with { gas: 100, mem: 256 };
+  let y = spawn good.sort([3, 2, 1]) with { gas: 10, mem: 1024 };
+  let z = spawn a(2) with { gas: 100, mem: 256 };
+  resume(x);
+  resume(y);
+  resume(z);
+  while true { t = t + 1; }
+  return t;
+}`;
+  const program = () => {
+    const files: Record<string, string> = { "main.ent": SRC, "vendor/sort.ent": readFileSync(new URL("../examples/vendor/sort.ent", import.meta.url), "utf8") };
+    const prog = compileProgram("main.ent", (p: string) => files[p]);
+    return verifyBundle(prog.modules, "main.ent");
+  };
+  const where = (s: Session) => [...s.root.children.values()].map((c) => [c.module.digest, c.module.functions[c.entryFn].name, c.entryFn]);
+
+  it("spawns into two modules through recycled processes, twice with equal-digest module objects: each child reports its own module and function, before and after an image", () => {
+    const seen: unknown[] = [];
+    for (let k = 0; k < 2; k++) {
+      // Fresh module objects each time: equal digests, different objects.
+      const [m, ...linked] = program();
+      const s = Session.start(m, { ...quiet, linked, gas: 400_000 });
+      expect(s.run().status).toBe("out_of_gas");
+      const kids = where(s);
+      expect(kids.map((x) => x[1])).toEqual(["b", "sort$entry", "a"]);
+      expect(kids[0][0]).toBe(m.digest);
+      expect(kids[1][0]).toBe(linked[0].digest);
+      expect(kids[2][0]).toBe(m.digest);
+      const r = Session.fromImage(s.snapshot(), quiet);
+      expect(where(r)).toEqual(kids);
+      expect(r.root.module.digest).toBe(m.digest);
+      expect(r.root.module.functions[r.root.entryFn].name).toBe("main");
+      seen.push(kids);
+    }
+    expect(seen[0]).toEqual(seen[1]);
   });
 });
