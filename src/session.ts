@@ -67,7 +67,7 @@ export interface SessionOptions {
    * (started, suspended, resumed, finished: caps/log.ts). Default: none.
    */
   onLog?: (event: LogEvent) => void;
-  /** Extra host capabilities by name. */
+  /** Extra host capabilities by name (checked and copied at the start: spec/capabilities.md). */
   handlers?: Readonly<Record<string, CapHandler>>;
   /** Maximum process tree depth. Default 4096. */
   maxDepth?: number;
