@@ -16,11 +16,13 @@ import { decodeFor, imageCodec, resolverOf } from "./image/codec.js";
 import { hex, policyDigest as grantsDigest, stateDigest } from "./image/digest.js";
 import { encodeImage } from "./image/encode.js";
 import { ImageHistory } from "./image/history.js";
-import { CallCounters, HOST_EFFECTS, VIRTUAL_TIME, builtinRegistry, fdLines, mockHandler } from "./caps/builtins.js";
+import { CallCounters, HOST_EFFECTS, VIRTUAL_TIME, builtinRegistry, fdLines, mockHandler, type MockSpec } from "./caps/builtins.js";
 import { KvStore } from "./caps/kv.js";
 import type { Mount } from "./caps/fs.js";
 import { KIND } from "./caps/filetree.js";
 import { applyGrants, negotiate, negotiateImage, policyFromJson, policyToJson, type Policy } from "./caps/policy.js";
+import { TRACE_LIMITS } from "./trace/decode.js";
+import { MAX_CAP_ARGS } from "./vm/verify.js";
 import { Recorder } from "./trace/recorder.js";
 import { Trace, callCounts, traceFromWire, traceToWire } from "./trace/trace.js";
 import { capFamily, codePointCount, codePointsToText, textToCodePoints } from "./caps/registry.js";
@@ -65,7 +67,7 @@ export interface SessionOptions {
    * (started, suspended, resumed, finished: caps/log.ts). Default: none.
    */
   onLog?: (event: LogEvent) => void;
-  /** Extra host capabilities by name. */
+  /** Extra host capabilities by name (checked and copied at the start: spec/capabilities.md). */
   handlers?: Readonly<Record<string, CapHandler>>;
   /** Maximum process tree depth. Default 4096. */
   maxDepth?: number;
@@ -189,7 +191,8 @@ export function checkArgs(args: unknown): ProgramArgs {
   return { ints: [], texts: (args as (number | string)[]).map((a) => textToCodePoints(String(a))) };
 }
 
-function checkOptions(opts: SessionOptions): void {
+/** Checks the options; returns the host's handlers as the session keeps them (checkedHandlers). */
+function checkOptions(opts: SessionOptions): Record<string, CapHandler> | undefined {
   if (typeof opts !== "object" || opts === null) throw new RarError("usage.bad_options");
   checkCount("gas", opts.gas, 0);
   checkCount("mem", opts.mem, 0);
@@ -207,27 +210,61 @@ function checkOptions(opts: SessionOptions): void {
   if (opts.beforeEffect !== undefined && typeof opts.beforeEffect !== "function") throw new RarError("usage.bad_options", "beforeEffect must be a function");
   checkCount("netTimeout", opts.netTimeout, 0, 2 ** 31 - 1);
   if (opts.onPrompt !== undefined && typeof opts.onPrompt !== "function") throw new RarError("usage.bad_options", "onPrompt must be a function");
-  checkHandlers(opts.handlers);
+  return checkedHandlers(opts.handlers);
 }
 
 /** A value type of a capability signature. */
 const isValueType = (t: unknown): boolean => t === "int" || t === "array";
 
-/** Host handlers: an object of { sig: { args, result }, call } by capability name. */
-function checkHandlers(handlers: unknown): void {
-  if (handlers === undefined) return;
+/** Compares names by UTF-16 code units, as Array#sort does. */
+const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * The host's handlers, checked and copied by canonical name: each property
+ * (the object's keys, a handler's `sig`, its `args` and `result`) is read
+ * once, so what is checked is what the session keeps whatever a getter or
+ * a Proxy returns next; each copy calls the host's own `call`. A name and
+ * its `@1` alias are one capability: the later in sorted order wins, as when
+ * they are registered. A name longer than a module may name a capability,
+ * or a signature taking more arguments than CAP passes, could never be
+ * called and would make a trace no image can hold: refused.
+ */
+function checkedHandlers(handlers: unknown): Record<string, CapHandler> | undefined {
+  if (handlers === undefined) return undefined;
   if (typeof handlers !== "object" || handlers === null) throw new RarError("usage.bad_options", "handlers must be an object of handlers by capability name");
-  for (const [name, h] of Object.entries(handlers)) {
-    const sig: unknown = (h as CapHandler | null)?.sig;
-    const ok =
-      typeof (h as CapHandler | null)?.call === "function" &&
-      typeof sig === "object" &&
-      sig !== null &&
-      Array.isArray((sig as CapSignature).args) &&
-      (sig as CapSignature).args.every(isValueType) &&
-      isValueType((sig as CapSignature).result);
-    if (!ok) throw new RarError("usage.bad_options", `handler '${name.slice(0, 100)}' must be { sig: { args: ("int" | "array")[], result: "int" | "array" }, call }`);
+  const entries = Object.entries(handlers);
+  if (entries.length > TRACE_LIMITS.hostCaps - BUILTIN_FAMILIES.size)
+    throw new RarError("usage.bad_options", `${entries.length} host handlers: at most ${TRACE_LIMITS.hostCaps - BUILTIN_FAMILIES.size}`);
+  const out: Record<string, CapHandler> = Object.create(null) as Record<string, CapHandler>;
+  for (const [name, h] of entries.sort(([a], [b]) => byName(a, b))) {
+    const bad = (): RarError =>
+      new RarError("usage.bad_options", `handler '${name.slice(0, 100)}' must be { sig: { args: ("int" | "array")[] (at most ${MAX_CAP_ARGS}), result: "int" | "array" }, call }`);
+    if (name.length > TRACE_LIMITS.name) throw new RarError("usage.bad_options", `handler name '${name.slice(0, 100)}...' is longer than ${TRACE_LIMITS.name} characters`);
+    if (typeof h !== "object" || h === null) throw bad();
+    const handler = h as CapHandler;
+    const sig: unknown = handler.sig;
+    if (typeof handler.call !== "function" || typeof sig !== "object" || sig === null) throw bad();
+    const list: unknown = (sig as CapSignature).args;
+    const result: unknown = (sig as CapSignature).result;
+    if (!Array.isArray(list)) throw bad();
+    const n: unknown = list.length;
+    if (typeof n !== "number" || n > MAX_CAP_ARGS) throw bad();
+    const args: unknown[] = [];
+    for (let i = 0; i < n; i++) args.push((list as unknown[])[i]);
+    if (!args.every(isValueType) || !isValueType(result)) throw bad();
+    out[canonicalCap(name)] = { sig: { args, result } as CapSignature, call: (a, ctx) => handler.call(a, ctx) };
   }
+  return out;
+}
+
+/** The policy's mocks, copied (signature and results) by canonical name, the later in sorted order winning as when registered. */
+function copiedMocks(mocks: Policy["mocks"]): Policy["mocks"] {
+  const out: Record<string, MockSpec> = Object.create(null) as Record<string, MockSpec>;
+  for (const family of Object.keys(mocks).sort(byName)) {
+    const { sig, results } = mocks[family];
+    out[canonicalCap(family)] = { sig: { args: [...sig.args], result: sig.result }, results: results.map((r) => (typeof r === "number" ? r : r.slice())) };
+  }
+  return out;
 }
 
 /** The built-in capability families (what a host offers before its own handlers). */
@@ -236,19 +273,18 @@ const BUILTIN_FAMILIES: ReadonlySet<string> = new Set(Object.keys(BUILTIN_SIGNAT
 /** Longest host name a resume event records (a capability name's bound). */
 const HOST_NAME_MAX = 256;
 
-/** `inner`, called only once `before` has settled (a host effect announced before it happens). */
-/** The host's handlers with their signatures copied (checkHandlers checked their shape): each calls the host's own. */
-function fixedHandlers(handlers: Record<string, CapHandler>): Record<string, CapHandler> {
-  const out: Record<string, CapHandler> = {};
-  for (const [name, h] of Object.entries(handlers)) out[name] = { sig: { args: [...h.sig.args], result: h.sig.result }, call: (args, ctx) => h.call(args, ctx) };
-  return out;
-}
-
 /** Whether two offers list the same names with the same signatures. */
-function sameOffer(a: readonly { name: string; sig: CapSignature }[], b: readonly { name: string; sig: CapSignature }[]): boolean {
-  return a.length === b.length && a.every((x, i) => x.name === b[i].name && x.sig.result === b[i].sig.result && x.sig.args.join() === b[i].sig.args.join());
+function sameOffer(a: readonly Offered[], b: readonly Offered[]): boolean {
+  return a.length === b.length && a.every((x, i) => x.name === b[i].name && (x.sig === b[i].sig || (x.sig.result === b[i].sig.result && x.sig.args.join() === b[i].sig.args.join())));
 }
 
+/** A capability a host offers, with its signature. */
+type Offered = { readonly name: string; readonly sig: CapSignature };
+
+/** What a host without mocks or handlers offers: the built-ins, sorted (one list for every such session). */
+const BUILTIN_OFFER: readonly Offered[] = Object.freeze(Object.keys(BUILTIN_SIGNATURES).sort().map((name) => Object.freeze({ name, sig: BUILTIN_SIGNATURES[name] })));
+
+/** `inner`, called only once `before` has settled (a host effect announced before it happens). */
 function announced(name: string, inner: CapHandler, before: (cap: string, path: string) => Promise<void>): CapHandler {
   return { sig: inner.sig, call: (args, ctx) => before(name, ctx.path).then(() => inner.call(args, ctx)) };
 }
@@ -334,10 +370,10 @@ function replayPuts(kv: KvStore, trace: Trace): void {
 class LazyCaps extends CapRegistry {
   private fill: (() => void) | null = null;
   /** What the registry will offer once filled (the trace's start event reads it first). */
-  private table: (() => { name: string; sig: CapSignature }[]) | null = null;
+  private table: (() => readonly Offered[]) | null = null;
 
   /** What fills the registry, run before its first read or write, and what it will then offer. */
-  defer(fill: () => void, table: () => { name: string; sig: CapSignature }[]): void {
+  defer(fill: () => void, table: () => readonly Offered[]): void {
     this.fill = fill;
     this.table = table;
   }
@@ -365,7 +401,7 @@ class LazyCaps extends CapRegistry {
   }
 
   override offered(): { name: string; sig: CapSignature }[] {
-    if (this.fill !== null && this.table !== null) return this.table();
+    if (this.fill !== null && this.table !== null) return [...this.table()];
     return super.offered();
   }
 }
@@ -407,7 +443,7 @@ export class Session {
 
   /** Starts a new tree running the module's entry function. Nothing runs until run(). */
   static start(module: Module, opts: SessionOptions = {}): Session {
-    checkOptions(opts);
+    const handlers = checkOptions(opts);
     const machine = Session.machine(opts);
     const entry = entryIndex(module, opts.entry);
     if (module.nparams[entry] !== 0)
@@ -425,7 +461,7 @@ export class Session {
     );
     machine.mounts = mountPoints(opts.policy?.mounts);
     const s = new Session(machine, root, ImageHistory.start(root, opts.policy ? policyToJson(opts.policy) : ""));
-    s.attachHost(opts, opts.policy ?? null, opts.record === false ? null : new Trace());
+    s.attachHost(opts, handlers, opts.policy ?? null, opts.record === false ? null : new Trace());
     s.recordStart(args, opts.linked ?? []);
     return s;
   }
@@ -435,13 +471,16 @@ export class Session {
     const rec = this.recorder;
     if (!rec) return;
     const { machine, root } = this;
+    const host = machine.caps.offered();
+    // More than a trace holds (the policy's mocks of new families besides the host's handlers): an image could not be restored.
+    if (host.length > TRACE_LIMITS.hostCaps) throw new RarError("usage.bad_options", `the host offers ${host.length} capabilities: a recorded run holds at most ${TRACE_LIMITS.hostCaps}`);
     rec.start({
       module: root.module.digest,
       linked: [...new Set(linked.map((m) => m.digest))].sort(),
       entry: root.entryFn,
       args: Int32Array.from(args.ints),
       grants: root.caps,
-      host: machine.caps.offered(),
+      host,
       policy: this.policy ? policyToJson(this.policy) : "",
       maxDepth: machine.maxDepth,
       memMax: machine.cpu.memMax,
@@ -460,7 +499,7 @@ export class Session {
    * store (its contents are the recorded puts: state that travels with the
    * image, never a host file the image names).
    */
-  private attachHost(opts: SessionOptions, data: Policy | null, trace: Trace | null): void {
+  private attachHost(opts: SessionOptions, handlers: Record<string, CapHandler> | undefined, data: Policy | null, trace: Trace | null): void {
     this.policy = data;
     this.trace = trace;
     const counters = new CallCounters();
@@ -489,17 +528,20 @@ export class Session {
     // The handlers are built when the registry is first read (LazyCaps), from what is fixed here:
     // the options, the host's handlers' signatures and the mocks as they are now (copies), not as
     // the host may change them later (what the start event says is offered stays what is).
-    const handlers = opts.handlers === undefined ? undefined : fixedHandlers(opts.handlers);
     const o: SessionOptions = { ...opts, handlers };
-    const mocks: Policy["mocks"] = data === null ? {} : structuredClone(data.mocks);
+    const mocks: Policy["mocks"] = data === null ? {} : copiedMocks(data.mocks);
     // What fill() registers, by name: the built-ins, the mocks over them, the host's handlers over both
     // (every wrapper keeps its handler's signature). Known without building a handler, so a session
     // that records but never calls a capability never builds them; fill() checks it made the same.
-    const table = (): { name: string; sig: CapSignature }[] => {
+    let offer: readonly Offered[] | null = null;
+    const table = (): readonly Offered[] => {
+      if (offer !== null) return offer;
+      if (handlers === undefined && Object.keys(mocks).length === 0) return (offer = BUILTIN_OFFER);
       const sigs = new Map<string, CapSignature>(Object.entries(BUILTIN_SIGNATURES));
-      for (const [family, spec] of Object.entries(mocks)) sigs.set(canonicalCap(family), spec.sig);
-      for (const [name, h] of Object.entries(handlers ?? {})) sigs.set(canonicalCap(name), h.sig);
-      return [...sigs.keys()].sort().map((name) => ({ name, sig: sigs.get(name) as CapSignature }));
+      // By canonical name already (copiedMocks, checkedHandlers), in the order fill() registers them.
+      for (const family of Object.keys(mocks).sort()) sigs.set(family, mocks[family].sig);
+      for (const name of Object.keys(handlers ?? {}).sort()) sigs.set(name, (handlers as Record<string, CapHandler>)[name].sig);
+      return (offer = [...sigs.keys()].sort().map((name) => ({ name, sig: sigs.get(name) as CapSignature })));
     };
     const fill = (): void => {
       const source = builtinRegistry({ io: { stdout, stderr, stdin, log: onLog }, seed: data?.seed ?? 0, counters, kv, mounts: o.policy?.mounts, netTimeout: o.netTimeout });
@@ -532,9 +574,10 @@ export class Session {
     const rec = this.recorder;
     const record = rec ? { verdict: rec.prompt.bind(rec), refused: rec.refused.bind(rec) } : null;
     const target = this.machine.caps;
+    // A family of the host's own (a Policy object names any; a policy file only built-ins) is asked about unscoped.
     for (const family of [...new Set(prompts.map(capFamily))].sort()) {
       const inner = target.get(family);
-      if (inner) target.register(family, promptGate(family, BUILTIN_SIGNATURES[family].scope, inner, prompted, decided, ask, record));
+      if (inner) target.register(family, promptGate(family, BUILTIN_SIGNATURES[family]?.scope ?? "none", inner, prompted, decided, ask, record));
     }
   }
 
@@ -567,7 +610,7 @@ export class Session {
    * recorded kv file, which names a host resource).
    */
   static fromImage(bytes: Uint8Array, opts: SessionOptions & { where?: string } = {}): Session {
-    checkOptions(opts);
+    const handlers = checkOptions(opts);
     if (!(bytes instanceof Uint8Array)) throw new RarError("usage.bad_image");
     const machine = Session.machine(opts);
     const img = decodeFor(bytes, machine, opts.where);
@@ -576,14 +619,13 @@ export class Session {
     const first = trace && trace.length > 0 ? trace.at(0) : null;
     const recorded = first?.kind === "start" && first.policy !== "" ? policyFromJson(first.policy, where) : null;
     const data: Policy | null = recorded ? { ...recorded, kv: undefined } : null;
-    const handlers = opts.handlers;
     const offered = (family: string): boolean => BUILTIN_FAMILIES.has(family) || (handlers !== undefined && Object.hasOwn(handlers, family));
     const host = hostGrants(opts);
     machine.mounts = matchMounts(recorded?.mounts, opts.policy?.mounts, opts.where ?? "image");
     negotiateImage(img.root.caps, host, offered, new Set(Object.keys(data?.mocks ?? {})), opts.where ?? "image");
     machine.hostGrants = host;
     const s = new Session(machine, img.root, ImageHistory.of(img.meta));
-    s.attachHost(opts, data, trace);
+    s.attachHost(opts, handlers, data, trace);
     // An image without a history (a guest snapshot) starts one here; it cannot be replayed from before.
     if (trace && trace.length === 0) s.recordStart({ ints: [] }, []);
     return s;
