@@ -537,11 +537,21 @@ export class Session {
     const table = (): readonly Offered[] => {
       if (offer !== null) return offer;
       if (handlers === undefined && Object.keys(mocks).length === 0) return (offer = BUILTIN_OFFER);
-      const sigs = new Map<string, CapSignature>(Object.entries(BUILTIN_SIGNATURES));
-      // By canonical name already (copiedMocks, checkedHandlers), in the order fill() registers them.
-      for (const family of Object.keys(mocks).sort()) sigs.set(family, mocks[family].sig);
-      for (const name of Object.keys(handlers ?? {}).sort()) sigs.set(name, (handlers as Record<string, CapHandler>)[name].sig);
-      return (offer = [...sigs.keys()].sort().map((name) => ({ name, sig: sigs.get(name) as CapSignature })));
+      // By canonical name already (copiedMocks, checkedHandlers), in the order fill() registers them: the
+      // host's own over the built-ins (a few), merged into the built-ins' sorted list.
+      const own = new Map<string, CapSignature>();
+      for (const family of Object.keys(mocks)) own.set(family, mocks[family].sig);
+      for (const name of Object.keys(handlers ?? {})) own.set(name, (handlers as Record<string, CapHandler>)[name].sig);
+      const added = [...own.keys()].filter((name) => !BUILTIN_FAMILIES.has(name)).sort();
+      const out: Offered[] = [];
+      let k = 0;
+      for (const b of BUILTIN_OFFER) {
+        while (k < added.length && added[k] < b.name) out.push({ name: added[k], sig: own.get(added[k++]) as CapSignature });
+        const sig = own.get(b.name);
+        out.push(sig === undefined ? b : { name: b.name, sig });
+      }
+      while (k < added.length) out.push({ name: added[k], sig: own.get(added[k++]) as CapSignature });
+      return (offer = out);
     };
     const fill = (): void => {
       const source = builtinRegistry({ io: { stdout, stderr, stdin, log: onLog }, seed: data?.seed ?? 0, counters, kv, mounts: o.policy?.mounts, netTimeout: o.netTimeout });

@@ -272,8 +272,7 @@ function mutateProcess(rng: Rng, p: Process, all: Process[]): void {
       break;
     }
     default:
-      // Module and entry function are one Start object shared by the processes started there (process.ts): a fresh one for this process only.
-      (p as unknown as { start: { module: Process["module"]; fn: number } }).start = { module: p.module, fn: rng.below(f.length + 1) };
+      p.entryFn = rng.below(f.length + 1);
   }
 }
 

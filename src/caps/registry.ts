@@ -79,6 +79,8 @@ export function capScope(name: string): string {
 
 /** `io.print@1` and `io.print` name the same capability; scopes (`fs.read:/d`) are kept. */
 export function canonicalCap(name: string): string {
+  // Only a version suffix changes a name (a name without one is its own canonical form, or not a name).
+  if (!name.includes("@")) return name;
   const m = /^([a-z][a-z0-9_.]*)(?:@1)?(:.*)?$/.exec(name);
   return m ? m[1] + (m[2] ?? "") : name;
 }
@@ -165,9 +167,13 @@ export function textToCodePoints(s: string): Int32Array {
 
 export class CapRegistry {
   private readonly handlers = new Map<string, CapHandler>();
+  /** names(), kept until a name is added. */
+  private sorted: string[] | null = null;
 
   register(name: string, handler: CapHandler): this {
-    this.handlers.set(canonicalCap(name), handler);
+    const key = canonicalCap(name);
+    if (!this.handlers.has(key)) this.sorted = null;
+    this.handlers.set(key, handler);
     return this;
   }
 
@@ -178,7 +184,7 @@ export class CapRegistry {
 
   /** Registered names, sorted (never host iteration order). */
   names(): string[] {
-    return [...this.handlers.keys()].sort();
+    return [...(this.sorted ??= [...this.handlers.keys()].sort())];
   }
 
   /** What the registry offers: each registered name with its handler's signature, sorted by name. */
