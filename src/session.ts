@@ -460,7 +460,11 @@ export class Session {
       rootArgsMemory(args.ints, args.texts),
     );
     machine.mounts = mountPoints(opts.policy?.mounts);
-    const s = new Session(machine, root, ImageHistory.start(root, opts.policy ? policyToJson(opts.policy) : ""));
+    const policyJson = opts.policy ? policyToJson(opts.policy) : "";
+    // A policy given as an object is read back as its images' readers will read it (a mock of a built-in with
+    // another signature, say): refused now rather than in an image nothing can restore.
+    if (policyJson !== "") policyFromJson(policyJson, "policy");
+    const s = new Session(machine, root, ImageHistory.start(root, policyJson));
     s.attachHost(opts, handlers, opts.policy ?? null, opts.record === false ? null : new Trace());
     s.recordStart(args, opts.linked ?? []);
     return s;

@@ -79,6 +79,23 @@ describe("the host's offer in the start event", () => {
     expect(offered.find((x) => x.name === "h.x")?.sig).toEqual({ args: ["int"], result: "int" });
   });
 
+  it("a policy object whose mock of a built-in has another signature is refused at the start, not in an image nothing restores", () => {
+    const policy: Policy = { grants: [], denials: [], mocks: { "clock.now": { sig: { args: ["int"], result: "int" }, results: [1] } }, seed: 0 };
+    let err: unknown = null;
+    try {
+      Session.start(MAIN, { policy });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(RarError);
+    expect((err as RarError).key).toBe("policy.bad_mock");
+    // The same mock with the built-in's own signature starts, and its image restores.
+    const ok: Policy = { ...policy, mocks: { "clock.now": { sig: BUILTIN_SIGNATURES["clock.now"], results: [1] } } };
+    const s = Session.start(MAIN, { policy: ok });
+    s.run();
+    expect(Session.fromImage(s.snapshot(), { policy: ok }).root.status).toBe(s.root.status);
+  });
+
   it("a host handler without a signature or a call is refused when the session starts", () => {
     const bad: unknown[] = [null, {}, { call: () => 0 }, { sig: { args: ["int"], result: "int" } }, { sig: { args: ["x"], result: "int" }, call: () => 0 }, { sig: { args: [], result: 1 }, call: () => 0 }];
     for (const h of bad) {
