@@ -338,9 +338,15 @@ const SELF = fileURLToPath(import.meta.url);
 
 /** measurePart in a fresh node started with --single-threaded (see the top of this file). */
 function fresh(part: string, reps: number): { bytes: number; memUsed: number } {
-  const r = spawnSync(process.execPath, ["--single-threaded", "--expose-gc", SELF, part, String(reps)], { stdio: ["ignore", "pipe", "inherit"], encoding: "utf8" });
+  const r = spawnSync(process.execPath, ["--single-threaded", "--expose-gc", SELF, part, String(reps)], {
+    stdio: ["ignore", "pipe", "inherit"],
+    encoding: "utf8",
+    timeout: 600_000,
+  });
   if (r.status !== 0) throw new Error(`bench hostmem: measuring ${part} exited ${String(r.status ?? r.signal)}`);
-  return JSON.parse(r.stdout) as { bytes: number; memUsed: number };
+  const m = /^\{"bytes":[-0-9.e+]+,"memUsed":\d+\}$/.exec(r.stdout.trim());
+  if (m === null) throw new Error(`bench hostmem: measuring ${part} printed no figures`);
+  return JSON.parse(m[0]) as { bytes: number; memUsed: number };
 }
 
 export function runHostMemory(ctx: BenchContext): GroupResult {
