@@ -466,12 +466,12 @@ export class Session {
     if (policyJson !== "") policyFromJson(policyJson, "policy");
     const s = new Session(machine, root, ImageHistory.start(root, policyJson));
     s.attachHost(opts, handlers, opts.policy ?? null, opts.record === false ? null : new Trace());
-    s.recordStart(args, opts.linked ?? []);
+    s.recordStart(args, opts.linked ?? [], policyJson);
     return s;
   }
 
   /** The trace's start event (host-given arguments and conditions), then the initial limits as the host's first refuel. */
-  private recordStart(args: ProgramArgs, linked: readonly Module[]): void {
+  private recordStart(args: ProgramArgs, linked: readonly Module[], policyJson: string): void {
     const rec = this.recorder;
     if (!rec) return;
     const { machine, root } = this;
@@ -485,7 +485,7 @@ export class Session {
       args: Int32Array.from(args.ints),
       grants: root.caps,
       host,
-      policy: this.policy ? policyToJson(this.policy) : "",
+      policy: policyJson,
       maxDepth: machine.maxDepth,
       memMax: machine.cpu.memMax,
       ...(args.texts ? { texts: args.texts } : {}),
@@ -641,7 +641,7 @@ export class Session {
     const s = new Session(machine, img.root, ImageHistory.of(img.meta));
     s.attachHost(opts, handlers, data, trace);
     // An image without a history (a guest snapshot) starts one here; it cannot be replayed from before.
-    if (trace && trace.length === 0) s.recordStart({ ints: [] }, []);
+    if (trace && trace.length === 0) s.recordStart({ ints: [] }, [], data ? policyToJson(data) : "");
     return s;
   }
 

@@ -13,45 +13,17 @@
 import { sha256 as nobleSha256 } from "@noble/hashes/sha2";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { HEX64, cat, startEvent, u8 } from "./helpers/trace-events.js";
-import { newDebugPart } from "../src/debug/record.js";
-import { decodeImage } from "../src/image/decode.js";
-import { HEADER_BYTES, encodeImage, seal } from "../src/image/encode.js";
+import { HEX64, cat, startEvent, u8, imageWith } from "./helpers/trace-events.js";
+import { HEADER_BYTES, seal } from "../src/image/encode.js";
 import { B, HOST_EVENT_KINDS } from "../src/image/format.js";
 import { WireWriter, elementSpans, join, scanValue, unpackChecked } from "../src/image/wire.js";
 import { Session } from "../src/session.js";
 import { auditImage } from "../src/trace/audit.js";
 import { eventFields, type TraceEvent } from "../src/trace/events.js";
-import { Trace, traceToWire } from "../src/trace/store.js";
+import { Trace } from "../src/trace/store.js";
 import { RarError } from "../src/vm/errors.js";
 import type { CapHandler } from "../src/caps/registry.js";
 import { load } from "./helpers/asm.js";
-
-// --- a base image and images with any trace ---------------------------------
-
-/** A root that yields at once (no capabilities but io.print): the tree every image below carries. */
-const base = (() => {
-  const s = Session.start(load(".func main 0 1\n  PUSH 1\n  YIELD\n  PUSH 0\n  RET"), { gas: 10_000, stdout: () => {} });
-  expect(s.run().status).toBe("yielded");
-  const img = decodeImage(s.snapshot());
-  const modules = new Map(img.modules.map((m) => [m.digest, m]));
-  return { img, resolve: (d: string) => modules.get(d) };
-})();
-
-/**
- * The image of the base tree with `events` as its trace (encoded by the
- * runtime: canonical, links right); with `debug`, an empty debug part too
- * (version 2: decodeImage then unpacks the trace's events to count them, and
- * traceFromWire reads them as values, not in place).
- */
-function imageWith(events: readonly TraceEvent[], debug = false): Uint8Array {
-  const t = new Trace();
-  for (const e of events) t.push(e);
-  return encodeImage(base.img.root, { ...base.img.meta, trace: traceToWire(t), debug: debug ? newDebugPart() : null }, base.resolve);
-}
-
-
-/** A start event (policy "": fromImage parses no policy). */
 
 // --- msgpack by hand ---------------------------------------------------------
 

@@ -11,37 +11,20 @@
 import { sha256 as nobleSha256 } from "@noble/hashes/sha2";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { HEX64, cat, host, startEvent, u8 } from "./helpers/trace-events.js";
+import { HEX64, cat, host, startEvent, u8, imageWith } from "./helpers/trace-events.js";
 import type { CapHandler } from "../src/caps/registry.js";
 import { decodeImage } from "../src/image/decode.js";
 import { sha256Chunks, sha256Link } from "../src/image/digest.js";
-import { HEADER_BYTES, encodeImage, seal } from "../src/image/encode.js";
+import { HEADER_BYTES, seal } from "../src/image/encode.js";
 import { B, HOST_EVENT_KINDS } from "../src/image/format.js";
 import { WireWriter, elementSpans, join } from "../src/image/wire.js";
 import { Session } from "../src/session.js";
 import { TraceError } from "../src/trace/chain.js";
 import { traceFromWire } from "../src/trace/decode.js";
 import { eventFields, type HostCap, type StartEvent, type TraceEvent } from "../src/trace/events.js";
-import { Trace, traceToWire } from "../src/trace/store.js";
+import { Trace } from "../src/trace/store.js";
 import { RarError } from "../src/vm/errors.js";
 import { load } from "./helpers/asm.js";
-
-// --- images with any trace (as in atk-trace-canonical.test.ts) -------------------
-
-const base = (() => {
-  const s = Session.start(load(".func main 0 1\n  PUSH 1\n  YIELD\n  PUSH 0\n  RET"), { gas: 10_000, stdout: () => {} });
-  expect(s.run().status).toBe("yielded");
-  const img = decodeImage(s.snapshot());
-  const modules = new Map(img.modules.map((m) => [m.digest, m]));
-  return { img, resolve: (d: string) => modules.get(d) };
-})();
-
-function imageWith(events: readonly TraceEvent[]): Uint8Array {
-  const t = new Trace();
-  for (const e of events) t.push(e);
-  return encodeImage(base.img.root, { ...base.img.meta, trace: traceToWire(t) }, base.resolve);
-}
-
 
 const hexOf = (b: Uint8Array): string => Buffer.from(b).toString("hex");
 const wire = (v: Parameters<WireWriter["value"]>[0]): Uint8Array => {
