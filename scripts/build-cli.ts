@@ -15,6 +15,10 @@
 // three quarters (bench: startup_vs_node about 1.3, startup_unbundled_vs_node
 // about 2.2). esbuild does the bundling: it keeps `import()` lazy (a command's
 // module is evaluated only when that command runs) and writes a source map.
+// Whitespace and comments go (a smaller file to read, and all ASCII: one
+// non-ASCII character in a comment made V8 hold the whole source as two-byte
+// text), and commander's node:child_process is loaded only if it is used.
+// node:crypto is loaded lazily too (src/vm/sha256.ts).
 
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -68,6 +72,23 @@ function fixedVersion(version: string): Plugin {
   };
 }
 
+/**
+ * commander loads node:child_process (and with it net, dgram and the streams)
+ * at start for one use: running a subcommand that is its own executable,
+ * which rar never does. Its `childProcess.spawn` is looked up only then.
+ */
+const lazyChildProcess: Plugin = {
+  name: "lazy-child-process",
+  setup(b) {
+    b.onLoad({ filter: /[\\/]commander[\\/]lib[\\/]command\.js$/ }, (args) => {
+      const line = "const childProcess = require('node:child_process');";
+      const text = readFileSync(args.path, "utf8");
+      if (!text.includes(line)) throw new Error(`${args.path}: no "${line}" to make lazy (commander changed?)`);
+      return { contents: text.replace(line, "const childProcess = { get spawn() { return require('node:child_process').spawn; } };"), loader: "js" };
+    });
+  },
+};
+
 /** Writes a file whole or not at all (a test may start the CLI while it is being rebuilt). */
 function writeAtomically(file: string, data: string | Uint8Array): void {
   const tmp = `${file}.${process.pid}.tmp`;
@@ -89,9 +110,10 @@ async function bundle(): Promise<void> {
     supported: { "dynamic-import": false },
     sourcemap: "linked",
     sourcesContent: false,
+    minifyWhitespace: true,
     // Paths in the source map and comments as the checkout shows them (node_modules may be a link).
     preserveSymlinks: true,
-    plugins: [onlyListedPackages, fixedVersion(pkg.version)],
+    plugins: [onlyListedPackages, fixedVersion(pkg.version), lazyChildProcess],
     write: false,
     logLevel: "silent",
   });

@@ -14,7 +14,7 @@ import { describe, expect, it } from "vitest";
 import { HEX64, cat, host, startEvent, u8, imageWith } from "./helpers/trace-events.js";
 import type { CapHandler } from "../src/caps/registry.js";
 import { decodeImage } from "../src/image/decode.js";
-import { sha256Chunks, sha256Link } from "../src/image/digest.js";
+import { sha256Chunks, sha256Link } from "../src/vm/sha256.js";
 import { HEADER_BYTES, seal } from "../src/image/encode.js";
 import { B, HOST_EVENT_KINDS } from "../src/image/format.js";
 import { WireWriter, elementSpans, join } from "../src/image/wire.js";

@@ -11,7 +11,7 @@ import fc from "fast-check";
 import { sha256 as nobleSha256 } from "@noble/hashes/sha2";
 import { describe, expect, it } from "vitest";
 import { decodeImage } from "../src/image/decode.js";
-import { hex, sha256, sha256Chunks, sha256Hex } from "../src/image/digest.js";
+import { hex, sha256, sha256Chunks, sha256Hex } from "../src/vm/sha256.js";
 import { bytesToHex } from "@noble/hashes/utils";
 import { F, type WireValue } from "../src/image/format.js";
 import { RarError } from "../src/vm/errors.js";

@@ -17,7 +17,8 @@ import { RarError, type ErrorKey } from "../vm/errors.js";
 import { Frame } from "../vm/opcodes.js";
 import { bytesToInt32, moduleFromWire, type Module } from "../vm/module.js";
 import { MAX_CAP_ARGS, verify } from "../vm/verify.js";
-import { sha256, sha256Hex, hex, stateDigest } from "./digest.js";
+import { stateDigest } from "./digest.js";
+import { hex, sha256, sha256Hex } from "../vm/sha256.js";
 import {
   B,
   BODY_FIELDS,

@@ -9,7 +9,7 @@
 
 import type { Process } from "../process/process.js";
 import type { Module } from "../vm/module.js";
-import { sha256Chunks } from "./digest.js";
+import { sha256Chunks } from "../vm/sha256.js";
 import { writeDebug } from "./debug.js";
 import { BODY_FIELDS, IMAGE_MAGIC, IMAGE_VERSION, IMAGE_VERSION_DEBUG, IMAGE_VERSION_FILES, type ImageMeta } from "./format.js";
 import { writeFiles } from "./files.js";

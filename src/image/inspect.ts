@@ -8,7 +8,8 @@ import { describeFault, locate } from "../process/report.js";
 import { StatusCode } from "../vm/opcodes.js";
 import { KIND } from "../caps/filetree.js";
 import type { DecodedImage } from "./decode.js";
-import { hex, stateDigest } from "./digest.js";
+import { stateDigest } from "./digest.js";
+import { hex } from "../vm/sha256.js";
 import { preorder } from "./records.js";
 import { notStarted } from "./verify.js";
 

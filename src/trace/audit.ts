@@ -5,7 +5,8 @@
 // process, digests and outcome.
 
 import { decodeImage, type DecodedImage } from "../image/decode.js";
-import { hex, policyDigest, stateDigest } from "../image/digest.js";
+import { policyDigest, stateDigest } from "../image/digest.js";
+import { hex } from "../vm/sha256.js";
 import { preorder } from "../image/records.js";
 import type { Process } from "../process/process.js";
 import { describeFault } from "../process/report.js";

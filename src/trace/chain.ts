@@ -12,7 +12,7 @@
 // untrusted slot, checking every recorded link and the head (verified).
 
 import { bytesToHex } from "@noble/hashes/utils";
-import { sha256Chunks, sha256Link } from "../image/digest.js";
+import { sha256Chunks, sha256Link } from "../vm/sha256.js";
 import { DIGEST_BYTES, type TraceEvent as WireEvent, type WireValue } from "../image/format.js";
 import { WireWriter, join, sameBytes, sameRange } from "../image/wire.js";
 import { RarError, type ErrorKey } from "../vm/errors.js";

@@ -13,7 +13,8 @@
 import { CapRegistry, type CapContext, type CapValue } from "../caps/registry.js";
 import { applyGrants, policyFromJson } from "../caps/policy.js";
 import { imageCodec } from "../image/codec.js";
-import { hex, stateDigest } from "../image/digest.js";
+import { stateDigest } from "../image/digest.js";
+import { hex } from "../vm/sha256.js";
 import { emptyTrace, type TraceSlot } from "../image/format.js";
 import { rootArgsMemory, type Process } from "../process/process.js";
 import { formatLocation, locate } from "../process/report.js";

@@ -4,11 +4,11 @@
 // frame costs) and its content digest. The `.rmod` file is the canonical
 // msgpack encoding of a ModuleDef.
 
-import { createHash } from "node:crypto";
 // The pure-JS entry: msgpackr's default Node entry probes for a native addon, which costs start-up time.
 import { Packr } from "msgpackr/pack";
 import { RarError } from "./errors.js";
 import { scan } from "./scan.js";
+import { sha256Hex } from "./sha256.js";
 
 export interface FunctionDef {
   readonly name: string;
@@ -124,9 +124,9 @@ export function encodeModule(def: ModuleDef): Uint8Array {
   return packr.pack(moduleToWire(def));
 }
 
-/** SHA-256 of bytes, hex (node:crypto: same bytes as @noble/hashes, no start-up cost). */
+/** SHA-256 of bytes, hex (a module's digest). */
 export function digestBytes(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
+  return sha256Hex(bytes);
 }
 
 function isInt(x: unknown, lo: number, hi: number): x is number {
