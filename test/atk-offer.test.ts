@@ -215,6 +215,42 @@ describe("prompts", () => {
   });
 });
 
+describe("prompts of a Policy object are those a call is asked about", () => {
+  const CLOCK = load(".cap clock.now\n.func main 0 0\n  CAP clock.now 0\n  RET\n");
+  const start = (module: typeof MAIN, prompts: string[], grants: string[], asked: string[], handlers = {}): Session =>
+    Session.start(module, { ...quiet, handlers, policy: { grants, denials: [], seed: 0, mocks: {}, prompts }, onPrompt: (cap: string) => (asked.push(cap), false) });
+
+  it("a prompt no call would be asked about is refused at the start (was: the call ran without asking)", () => {
+    const cases: [typeof MAIN, string, Record<string, CapHandler>][] = [
+      [CLOCK, "clock.now:later", {}], // a scope clock.now does not take: the call's grant is clock.now
+      [MAIN, "io.print:x", {}], // io.print takes no scope
+      [MAIN, "net.fetch:http://127.0.0.1:8080/", {}], // an origin not in canonical form
+      [MAIN, "env.get:1BAD", {}], // not a variable name
+      [CALL_HX, "h.x:y", { "h.x": handler(["int"], "int") }], // a host capability is asked about unscoped
+    ];
+    for (const [module, prompt, handlers] of cases) {
+      const asked: string[] = [];
+      let err: unknown;
+      try {
+        start(module, [prompt], [prompt], asked, handlers).run();
+      } catch (e) {
+        err = e;
+      }
+      expect(err, prompt).toBeInstanceOf(RarError);
+      expect((err as RarError).key, prompt).toMatch(/^policy\.bad_(prompt|scope)$/);
+      expect((err as RarError).message).toContain(prompt);
+    }
+  });
+
+  it("prompts in the forms calls are asked about still start and ask", () => {
+    const asked: string[] = [];
+    const r = start(CLOCK, ["clock.now"], ["clock.now"], asked).run();
+    expect(asked).toEqual(["clock.now"]);
+    expect(r.status).toBe("fault");
+    for (const p of ["clock.now:real", "env.get:HOME", "net.fetch:http://127.0.0.1:8080"]) expect(() => start(MAIN, [p], [p], []).run()).not.toThrow();
+  });
+});
+
 describe("a process's module and entry function (the shared Start)", () => {
   const SRC = `import untrusted "vendor/sort.ent" as good;
 fn a(n) { let x = 0; while true { x = x + n; } return x; }

@@ -316,6 +316,24 @@ function promptName(raw: unknown, field: string, ctx: Ctx): string {
   return name;
 }
 
+/**
+ * A prompt of a recorded (or API-given) policy, as promptName would have
+ * written it: a prompt asks about the grant a call exercises (prompt.ts), so
+ * one in another form (a scope the family does not take, an origin not in
+ * canonical form) would never be asked and the call would run unasked. A host
+ * handler's family is asked about unscoped.
+ */
+function recordedPrompt(name: string, where: string): string {
+  const family = capFamily(name);
+  if (BUILTIN_SIGNATURES[family] === undefined) {
+    if (name !== family) throw new RarError("policy.bad_prompt", `cannot prompt for '${name}': a host capability is asked about unscoped ('${family}')`, where);
+    return name;
+  }
+  const canonical = promptName(name, "", { where, base: "/", signature: (f) => BUILTIN_SIGNATURES[f] });
+  if (canonical !== name) throw new RarError("policy.bad_prompt", `cannot prompt for '${name}': it is asked about as '${canonical}'`, where);
+  return name;
+}
+
 /** Reads and validates a policy file. */
 export function readPolicyFile(file: string, custom: PolicySources["custom"] = {}): Parsed {
   let text: string;
@@ -504,11 +522,12 @@ export function policyFromJson(text: string, where: string): Policy {
     }
     checkMounts(mounts, where);
   }
+  const prompts = d.prompts === undefined ? undefined : strings(d.prompts as unknown[]).map((p, i) => recordedPrompt(p, `${where}: prompts[${i}]`));
   return {
     ...(mounts.length > 0 ? { mounts } : {}),
     grants: strings(d.grants),
     denials: strings(d.denials),
-    ...(d.prompts !== undefined ? { prompts: strings(d.prompts as unknown[]) } : {}),
+    ...(prompts !== undefined ? { prompts } : {}),
     mocks,
     seed: (d.seed as number) | 0,
     kv: d.kv as string | undefined,
