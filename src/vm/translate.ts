@@ -178,7 +178,7 @@ export abstract class Translator {
   protected translate(op: number, at: number): boolean {
     this.op = op;
     this.at = at;
-    const r = PARSED[op] as Parsed;
+    const r = parsedRow(op);
     const names = new Map<string, Value>();
     this.names = names;
     r.args.forEach((n, i) => names.set(n, { expr: r.used.has(n) ? this.temp(this.operand(i), n) : this.operand(i) }));
@@ -381,7 +381,11 @@ function parseRow(op: number, s: Semantics): Parsed {
   };
 }
 
-/** Every row, parsed once, by opcode. */
-const PARSED: readonly (Parsed | undefined)[] = SEMANTICS.map((s, op) => (s === undefined ? undefined : parseRow(op, s)));
+/** Rows parsed so far, by opcode: each at its first translation (a start that compiles nothing parses none). */
+const PARSED: (Parsed | undefined)[] = [];
+
+function parsedRow(op: number): Parsed {
+  return (PARSED[op] ??= parseRow(op, SEMANTICS[op] as Semantics));
+}
 /** By opcode, the operand naming `local`. */
 const PARSED_LOCAL: Int32Array = Int32Array.from(OPS.map((o) => o.operands.indexOf("local")));
