@@ -5,6 +5,7 @@
 import type { Command } from "commander";
 import { capsContract, signatureText, type CapContract } from "../caps/contract.js";
 import { EXIT } from "./exit.js";
+import { writeOut } from "./output.js";
 
 const COLUMNS: readonly [string, (c: CapContract) => string][] = [
   ["capability", (c) => `${c.name}@${c.version}`],
@@ -38,7 +39,7 @@ export function addCapsCommand(program: Command): void {
     .option("--json", "one JSON object {capabilities: [{name, version, args, result, call, scope, real, gas, effect, doc}, ...]}")
     .action((flags: { json?: boolean }) => {
       const caps = capsContract();
-      process.stdout.write(flags.json ? capsJson(caps) : capsText(caps));
+      writeOut(flags.json ? capsJson(caps) : capsText(caps));
       process.exitCode = EXIT.done;
     });
 }

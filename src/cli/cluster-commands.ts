@@ -19,11 +19,11 @@ import { interruptible } from "./interrupt.js";
 import { extensionOf, loadProgram } from "./load.js";
 import { addPolicyOptions, policyFromFlags, type PolicyFlags } from "./policy-flags.js";
 import { readInput } from "./read.js";
+import { err, writeOut } from "./output.js";
 
 /** Prints a run's fault line and summary on stderr and gives its exit code (main.ts owns the format). */
 export type Finish = (r: RunResult) => number;
 
-const err = (s: string): void => void process.stderr.write(s);
 
 interface RedisFlags {
   redis: string;
@@ -106,13 +106,13 @@ async function submitCommand(file: string, rawArgs: string[], flags: SubmitFlags
     submission = { kind: "program", module, linked, args, gas: flags.gas ?? DEFAULT_GAS, mem: flags.mem ?? DEFAULT_MEM };
   }
   const id = await withRedis(flags.redis, (redis) => submitJob(redis, submission, { queue: flags.queue, policy, quantum: flags.quantum, name: file }));
-  process.stdout.write(`${id}\n`);
+  writeOut(`${id}\n`);
   return EXIT.done;
 }
 
 async function statusCommand(id: string, flags: { redis: string; json?: boolean }): Promise<number> {
   const s = await withRedis(flags.redis, (redis) => jobStatus(redis, checkJobId(id)));
-  process.stdout.write(flags.json ? `${JSON.stringify(s)}\n` : formatStatus(s));
+  writeOut(flags.json ? `${JSON.stringify(s)}\n` : formatStatus(s));
   return EXIT.done;
 }
 
@@ -121,7 +121,7 @@ async function fetchCommand(id: string, flags: { redis: string; out: string; wai
   checkWritable(flags.out);
   const { job, image, stdout } = await interruptible((signal) => withRedis(flags.redis, (redis) => fetchJob(redis, id, flags.wait === true, signal)));
   writeFileAtomic(flags.out, image);
-  process.stdout.write(stdout);
+  writeOut(stdout);
   err(`rar: job ${id} ${job.state}${job.reason ? `: ${job.reason}` : ""}; image written to ${flags.out}\n`);
   if (job.state === "refused") return EXIT.usage;
   const r: RunResult = {
@@ -140,7 +140,7 @@ async function fetchCommand(id: string, flags: { redis: string; out: string; wai
 
 async function cancelCommand(id: string, flags: { redis: string }): Promise<number> {
   const was = await withRedis(flags.redis, (redis) => cancelJob(redis, checkJobId(id)));
-  process.stdout.write(was === "queued" || was === "running" ? `job ${id}: cancelled (it was ${was})\n` : `job ${id}: already ${was}\n`);
+  writeOut(was === "queued" || was === "running" ? `job ${id}: cancelled (it was ${was})\n` : `job ${id}: already ${was}\n`);
   return EXIT.done;
 }
 

@@ -20,6 +20,7 @@ import {
 } from "../debug/forensics.js";
 import { EXIT } from "./exit.js";
 import { readInput } from "./read.js";
+import { writeOut } from "./output.js";
 
 export interface ForensicFlags {
   process?: string;
@@ -84,7 +85,7 @@ export function forensicCommand(file: string, flags: ForensicFlags): number {
     if (mem) out.mem = { addr: mem.addr, count: mem.count, shown: mem.words.length, words: mem.words };
     if (strings) out.strings = strings;
     if (found) out.find = found;
-    process.stdout.write(JSON.stringify(out) + "\n");
+    writeOut(JSON.stringify(out) + "\n");
     return EXIT.done;
   }
   const at = report.started ? ` at ${report.function}${report.source ? ` (${report.source})` : ""} pc ${report.pc}` : ` not started (enters ${report.function})`;
@@ -93,6 +94,6 @@ export function forensicCommand(file: string, flags: ForensicFlags): number {
   if (mem) lines.push(...memText(mem));
   if (strings) lines.push(...stringsText(strings));
   if (found) lines.push(...findText(found));
-  process.stdout.write(lines.join("\n") + "\n");
+  writeOut(lines.join("\n") + "\n");
   return EXIT.done;
 }

@@ -30,8 +30,7 @@ import { checkOutput, writeFileAtomic } from "./atomic.js";
 import { parseCount } from "./args.js";
 import { EXIT, UsageError, fsReason } from "./exit.js";
 import { readInput } from "./read.js";
-
-const out = (s: string | Uint8Array): void => void process.stdout.write(s);
+import { err, writeOut } from "./output.js";
 
 function load(file: string): DecodedImage {
   return decodeImage(readInput(file), { where: file });
@@ -78,20 +77,20 @@ function ls(file: string, raw: string | undefined): number {
   const place = tree.resolve(path, true, mounts);
   if (typeof place === "number") notFound(file, path, place);
   if (place.at === "mount") {
-    out(`m ---- ${"-".padStart(10)} ${place.mount} (mounted from the host when the run resumes)\n`);
+    writeOut(`m ---- ${"-".padStart(10)} ${place.mount} (mounted from the host when the run resumes)\n`);
     return EXIT.done;
   }
   const n = place.node;
   if (!n) notFound(file, path, -2);
   if (n.kind !== KIND.dir) {
-    out(line(path, n));
+    writeOut(line(path, n));
     return EXIT.done;
   }
   const entries = tree.list(place, mounts);
   if (typeof entries === "number") notFound(file, path, entries);
   for (const [name] of entries) {
     const child = n.entries.get(name);
-    out(child ? line(name, child) : `m ---- ${"-".padStart(10)} ${name} (mount point)\n`);
+    writeOut(child ? line(name, child) : `m ---- ${"-".padStart(10)} ${name} (mount point)\n`);
   }
   return EXIT.done;
 }
@@ -106,7 +105,7 @@ function cat(file: string, raw: string): number {
   if (!n) notFound(file, path, -2);
   if (n.kind === KIND.dir) throw new RarError("usage.cli", `${path} is a directory (rar fs IMAGE ls ${path})`, file);
   if (n.kind !== KIND.file) notFound(file, path, -2);
-  out(n.data);
+  writeOut(n.data);
   return EXIT.done;
 }
 
@@ -218,7 +217,7 @@ function importTree(file: string, dir: string, flags: { out?: string; mem: numbe
   root.files = tree.empty ? null : tree;
   const byDigest = new Map(img.modules.map((m) => [m.digest, m]));
   writeFileAtomic(target, encodeImage(root, { ...img.meta, trace: traceToWire(trace) }, (d) => byDigest.get(d)));
-  process.stderr.write(`rar: imported ${[...tree.walk()].length} entries (${tree.words} words) into ${target}\n`);
+  err(`rar: imported ${[...tree.walk()].length} entries (${tree.words} words) into ${target}\n`);
   return EXIT.done;
 }
 

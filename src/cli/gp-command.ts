@@ -19,6 +19,7 @@ import { parseCount } from "./args.js";
 import { checkWritable, writeFileAtomic } from "./atomic.js";
 import { EXIT, UsageError } from "./exit.js";
 import { readInput } from "./read.js";
+import { err, writeOut } from "./output.js";
 
 interface GpFlags {
   problem?: string;
@@ -48,7 +49,6 @@ interface GpFlags {
   queue?: string;
 }
 
-const err = (s: string): void => void process.stderr.write(s);
 
 function usage(message: string): never {
   throw new UsageError(message);
@@ -186,7 +186,7 @@ async function gpCommand(f: GpFlags): Promise<number> {
   if (f.plot !== undefined)
     writeFileAtomic(f.plot, new TextEncoder().encode(plotSvg(run.state.history, `rar gp: ${problem.name}, seed ${config.seed}`)));
   const report = buildReport(run, bundle ? out : undefined);
-  process.stdout.write(f.json ? `${JSON.stringify(report)}\n` : reportText(report));
+  writeOut(f.json ? `${JSON.stringify(report)}\n` : reportText(report));
   return EXIT.done;
 }
 

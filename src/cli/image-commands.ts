@@ -16,11 +16,11 @@ import { interruptible, timeoutOption } from "./interrupt.js";
 import { addPolicyOptions, policyFromFlags, promptAnswers, type PolicyFlags } from "./policy-flags.js";
 import { addLogOption, logSink } from "./log-file.js";
 import type { ForensicFlags } from "./forensics-command.js";
+import { err, writeOut } from "./output.js";
 
 /** Prints a run's fault line and summary on stderr and gives its exit code (main.ts owns the format). */
 export type Finish = (r: RunResult) => number;
 
-const err = (s: string): void => void process.stderr.write(s);
 
 const suspended = (r: RunResult): boolean => r.status !== "done" && r.status !== "fault";
 
@@ -57,7 +57,7 @@ export async function runImage(file: string, rawArgs: readonly string[], flags: 
   const path = out !== undefined ? runImagePath(file, out) : undefined;
   const log = await logSink(flags.log, [[file, "the image the command reads"], [path, "the image the command writes"], [flags.policy, "the policy the command reads"]]);
   const policy = policyFromFlags(flags);
-  const session = Session.fromImage(readInput(file), { where: file, policy, onLog: log.onLog, ...promptAnswers(policy) });
+  const session = Session.fromImage(readInput(file), { where: file, policy, stdout: writeOut, stderr: err, onLog: log.onLog, ...promptAnswers(policy) });
   // The default image (./STEM.rimg, or ./STEM.out.rimg beside the input) is checked before anything runs, as --out is: a suspension must not lose its state.
   if (out === undefined && !finished(session)) checkWritable(runImagePath(file, undefined));
   const checkpoints = await recording(session, file);
@@ -92,7 +92,7 @@ export async function resumeImage(file: string, flags: ResumeFlags, finish: Fini
   const target = flags.out ?? file;
   const log = await logSink(flags.log, [[file, "the image the command reads"], [target, "the image the command writes"], [flags.policy, "the policy the command reads"]]);
   const policy = policyFromFlags(flags);
-  const session = Session.fromImage(readInput(file), { where: file, policy, onLog: log.onLog, ...promptAnswers(policy) });
+  const session = Session.fromImage(readInput(file), { where: file, policy, stdout: writeOut, stderr: err, onLog: log.onLog, ...promptAnswers(policy) });
   if (finished(session)) {
     err(`rar: nothing to resume: the root is ${session.root.statusName}\n`);
     log.flush();
@@ -198,7 +198,7 @@ export function reportText(r: ImageReport, file: string): string {
 
 export function inspectCommand(file: string, json: boolean): number {
   const report = inspectImage(decodeImage(readInput(file), { where: file }));
-  process.stdout.write(json ? reportJson(report) + "\n" : reportText(report, file));
+  writeOut(json ? reportJson(report) + "\n" : reportText(report, file));
   return EXIT.done;
 }
 

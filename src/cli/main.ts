@@ -11,8 +11,8 @@ import { interruptible, releaseInterrupts, takeInterrupts, timeoutOption } from 
 import { addPolicyOptions, policyFromFlags, promptAnswers } from "./policy-flags.js";
 import { addLogOption, logSink } from "./log-file.js";
 import { packageVersion } from "./version.js";
+import { err, writeOut } from "./output.js";
 
-const err = (s: string): void => void process.stderr.write(s);
 
 function summary(r: RunResult): string {
   const result = r.value !== undefined ? ` result=${r.value}` : "";
@@ -64,7 +64,7 @@ async function runCommand(file: string, rawArgs: string[], flags: RunFlags): Pro
   const args = parseProgramArgs(rawArgs, takesTextArgs(module));
   // Negotiation happens in Session.start: a capability the policy does not grant is exit 2, nothing run.
   const policy = policyFromFlags(flags);
-  const session = Session.start(module, { gas: flags.gas, mem: flags.mem, args, policy, linked, onLog: log.onLog, ...promptAnswers(policy) });
+  const session = Session.start(module, { gas: flags.gas, mem: flags.mem, args, policy, linked, stdout: writeOut, stderr: err, onLog: log.onLog, ...promptAnswers(policy) });
   let r: RunResult;
   try {
     r = await interruptible((signal) => session.runAsync({ signal, timeout: flags.timeout }));
@@ -156,10 +156,10 @@ async function build(argv: readonly string[], onCommand: (name: string) => void)
     .description("print the code of a .ent, .rasm, .rmod or .rimg as assembly text (with source lines where known; an image: every module it holds, the root's first)")
     .argument("<file>", "module or image to disassemble")
     .action(async (file: string) => {
-      if (extensionOf(file) === ".rimg") return void process.stdout.write(await (await import("./image-commands.js")).disasmImage(file));
+      if (extensionOf(file) === ".rimg") return void writeOut(await (await import("./image-commands.js")).disasmImage(file));
       const { module, sources } = await loadProgram(file);
       const { disassemble } = await import("../../lang/disasm.js");
-      process.stdout.write(disassemble(module, { sources }));
+      writeOut(disassemble(module, { sources }));
     });
 
   const invoked = argv[2] ?? "";

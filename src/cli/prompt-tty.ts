@@ -5,6 +5,7 @@
 // cap_failed) and stderr says so, naming the flag that grants it instead.
 
 import { fdLines } from "../caps/builtins.js";
+import { err } from "./output.js";
 
 /** What the asker needs of a terminal. */
 export interface Terminal {
@@ -23,7 +24,7 @@ export function processTerminal(): Terminal {
   let lines: ((max?: number) => string | null) | null = null;
   return {
     isTTY: process.stdin.isTTY === true,
-    write: (t) => void process.stderr.write(t),
+    write: err,
     readLine: (max) => (lines ??= fdLines(0))(max),
   };
 }

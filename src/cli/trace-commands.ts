@@ -8,6 +8,7 @@ import { decodeImage } from "../image/decode.js";
 import { auditDecoded, formatAudit, type AuditReport } from "../trace/audit.js";
 import { EXIT } from "./exit.js";
 import { readInput } from "./read.js";
+import { err, writeOut } from "./output.js";
 
 function auditJson(r: AuditReport): string {
   return JSON.stringify({
@@ -30,7 +31,7 @@ export async function auditCommand(file: string, json: boolean): Promise<number>
   const img = decodeImage(readInput(file), { where: file });
   if (img.meta.debug?.slice) (await import("../debug/slice.js")).refuseSlice(img, "audit", file);
   const report = auditDecoded(img);
-  process.stdout.write(json ? auditJson(report) + "\n" : formatAudit(report));
+  writeOut(json ? auditJson(report) + "\n" : formatAudit(report));
   return report.valid ? EXIT.done : EXIT.fault;
 }
 
@@ -40,11 +41,10 @@ export async function replayCommand(file: string): Promise<number> {
   if (img.meta.debug?.slice) (await import("../debug/slice.js")).refuseSlice(img, "replay", file);
   const report = auditDecoded(img, {
     onCall(e) {
-      if (e.kind === "cap" && e.cap === "io.print") process.stdout.write(codePointsToText(e.args[0] as Int32Array) + "\n");
+      if (e.kind === "cap" && e.cap === "io.print") writeOut(codePointsToText(e.args[0] as Int32Array) + "\n");
     },
   });
-  const err = (s: string): void => void process.stderr.write(s);
-  if (report.valid) {
+    if (report.valid) {
     err(`rar replay: reproduced ${report.events} events (${report.calls.length} capability calls); final state ${report.digest} matches the image\n`);
     return EXIT.done;
   }
