@@ -25,6 +25,7 @@ import { applyGrants, negotiate, negotiateImage, policyFromJson, policyToJson, t
 import { TRACE_LIMITS } from "./trace/decode.js";
 import { MAX_CAP_ARGS } from "./vm/verify.js";
 import { Recorder } from "./trace/recorder.js";
+import { hostTable } from "./trace/events.js";
 import { Trace, callCounts, traceFromWire, traceToWire } from "./trace/trace.js";
 import { capFamily, codePointCount, codePointsToText, textToCodePoints } from "./caps/registry.js";
 import { promptGate } from "./caps/prompt.js";
@@ -485,7 +486,7 @@ export class Session {
       entry: root.entryFn,
       args: Int32Array.from(args.ints),
       grants: root.caps,
-      host,
+      host: hostTable(host),
       policy: policyJson,
       maxDepth: machine.maxDepth,
       memMax: machine.cpu.memMax,

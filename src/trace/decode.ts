@@ -13,7 +13,7 @@ import { ReadSlot } from "../image/decode.js";
 import { WireReader, sameRange } from "../image/wire.js";
 import { RarError } from "../vm/errors.js";
 import { Chain, TraceError, encodeEvents } from "./chain.js";
-import { EVENTS, TYPE_LETTER, isEventKind, type Field, type FieldType, type FieldValue, type HostCap, type TraceEvent } from "./events.js";
+import { EVENTS, HOST_BASES, LETTER_TYPE, isEventKind, withBase, type Field, type FieldType, type FieldValue, type HostCap, type TraceEvent } from "./events.js";
 import { Trace } from "./store.js";
 
 /** Bounds a decoder enforces on untrusted events. */
@@ -34,8 +34,6 @@ export const TRACE_LIMITS = {
   hostCaps: 4096,
 } as const;
 
-/** The value type each signature letter stands for (TYPE_LETTER read backwards). */
-const LETTER_TYPE: ReadonlyMap<string, ValueType> = new Map(Object.entries(TYPE_LETTER).map(([t, l]) => [l, t as ValueType]));
 const LETTERS = [...LETTER_TYPE].map(([l, t]) => `${l} (${t})`).join(" and ");
 
 const I32_MIN = -0x80000000;
@@ -213,9 +211,11 @@ class EventReader {
   }
 
   hostCaps(what: string): FieldValue["hostCaps"] {
-    const n = this.list(TRACE_LIMITS.hostCaps, what);
+    const n = this.list(TRACE_LIMITS.hostCaps + 1, what);
+    // [base, ...the rest] names a base table (events.ts HOST_BASES); a list of rows is the whole table.
+    const base = n > 0 && this.src.isNumber() ? this.int(1, HOST_BASES.length - 1, "a host table's base") : 0;
     const host: HostCap[] = [];
-    for (let k = 0; k < n; k++) {
+    for (let k = base === 0 ? 0 : 1; k < n; k++) {
       const len = this.list(3, "a host capability");
       if (len !== 3) this.fail("a host capability is [name, args, result]");
       const name = this.anyStr();
@@ -225,7 +225,15 @@ class EventReader {
       host.push({ name: this.checkStr(name, TRACE_LIMITS.name, "capability name"), sig: { args: this.types(args, "argument types"), result: result[0] } });
     }
     for (let k = 1; k < host.length; k++) if (!(host[k - 1].name < host[k].name)) this.fail(`${what} must be sorted and distinct`);
-    return host;
+    if (base === 0) {
+      if (n > TRACE_LIMITS.hostCaps) this.fail(`${what}: more than ${TRACE_LIMITS.hostCaps}`);
+      return host;
+    }
+    // As the writer gives it: only what the base table does not hold, and the whole within bounds.
+    const inBase = new Set(HOST_BASES[base].map((h) => h.name));
+    if (host.some((h) => inBase.has(h.name))) this.fail(`${what} lists a capability its base table ${base} holds`);
+    if (HOST_BASES[base].length + host.length > TRACE_LIMITS.hostCaps) this.fail(`${what}: more than ${TRACE_LIMITS.hostCaps}`);
+    return withBase(base, host);
   }
 }
 

@@ -24,6 +24,85 @@ export interface HostCap {
   readonly sig: CapSignature;
 }
 
+/**
+ * The capabilities a host offered, sorted by name and distinct. `base`, when
+ * set, is the number of a table of HOST_BASES that every entry of which is in
+ * this one with the same signature: the start event then names that table and
+ * lists only the rest (spec/trace-format.md). A table read from an image keeps
+ * the form it was written in, so its event encodes to the same bytes.
+ */
+export type HostTable = readonly HostCap[] & { readonly base?: number };
+
+/** The letter that stands for each value type in a recorded signature. */
+export const TYPE_LETTER: Readonly<Record<ValueType, string>> = { int: "i", array: "a" };
+/** The value type each signature letter stands for (TYPE_LETTER read backwards). */
+export const LETTER_TYPE: ReadonlyMap<string, ValueType> = new Map(Object.entries(TYPE_LETTER).map(([t, l]) => [l, t as ValueType]));
+
+/** Signature letters of one row: [name, argument types, result type]. */
+type Row = readonly [string, string, string];
+
+/**
+ * Tables of built-in capabilities a start event names by number instead of
+ * listing them. Images name them, so a table is never changed once released:
+ * when the built-ins change, a new table is added. 1: the 29 built-ins of
+ * rar 0.1.0.
+ */
+const BASE_ROWS: readonly (readonly Row[])[] = [
+  [],
+  [
+    ["clock.mono", "", "i"], ["clock.now", "", "i"], ["clock.sleep", "i", "i"], ["env.get", "a", "a"],
+    ["fs.chmod", "ai", "i"], ["fs.exists", "a", "i"], ["fs.info", "a", "a"], ["fs.list", "a", "a"],
+    ["fs.lstat", "a", "a"], ["fs.mkdir", "a", "i"], ["fs.read", "a", "a"], ["fs.readdir", "a", "a"],
+    ["fs.readlink", "a", "a"], ["fs.remove", "a", "i"], ["fs.rename", "aa", "i"], ["fs.stat", "a", "i"],
+    ["fs.symlink", "aa", "i"], ["fs.truncate", "ai", "i"], ["fs.write", "aa", "i"], ["fs.write_at", "aia", "i"],
+    ["io.eprint", "a", "i"], ["io.print", "a", "i"], ["io.read", "", "a"], ["kv.get", "a", "a"],
+    ["kv.put", "aa", "i"], ["log.write", "ia", "i"], ["net.fetch", "a", "a"], ["random.bytes", "i", "a"],
+    ["random.u32", "", "i"],
+  ],
+];
+
+const typesOf = (letters: string): ValueType[] => [...letters].map((l) => LETTER_TYPE.get(l) as ValueType);
+
+/** HOST_BASES[n]: table n, as host capabilities (sorted by name). */
+export const HOST_BASES: readonly (readonly HostCap[])[] = BASE_ROWS.map((rows) =>
+  Object.freeze(rows.map(([name, args, result]) => Object.freeze({ name, sig: Object.freeze({ args: typesOf(args), result: typesOf(result)[0] }) }))),
+);
+
+const sameSig = (a: CapSignature, b: CapSignature): boolean => a.result === b.result && a.args.length === b.args.length && a.args.every((t, k) => t === b.args[k]);
+
+/** Whether every entry of HOST_BASES[base] is in `caps` (sorted) with the same signature. */
+function covers(caps: readonly HostCap[], base: number): boolean {
+  let k = 0;
+  for (const b of HOST_BASES[base]) {
+    while (k < caps.length && caps[k].name < b.name) k++;
+    if (k === caps.length || caps[k].name !== b.name || !sameSig(caps[k].sig, b.sig)) return false;
+  }
+  return true;
+}
+
+/** `caps` written with base table `base`: the mark is not enumerable, so the table still equals its list. */
+function based(caps: HostCap[], base: number): HostTable {
+  return Object.defineProperty(caps, "base", { value: base, enumerable: false });
+}
+
+/** A recorded host's table: with the newest base table it covers, if any (what a new start event records). */
+export function hostTable(caps: readonly HostCap[]): HostTable {
+  for (let base = HOST_BASES.length - 1; base > 0; base--) if (covers(caps, base)) return based([...caps], base);
+  return caps;
+}
+
+/** The entries of `table` that its base table does not hold (all of them without a base). */
+export function hostExtras(table: HostTable): readonly HostCap[] {
+  if (table.base === undefined) return table;
+  const names = new Set(HOST_BASES[table.base].map((h) => h.name));
+  return table.filter((h) => !names.has(h.name));
+}
+
+/** A table from its base and the rest (sorted, none named in the base), merged by name. */
+export function withBase(base: number, extras: readonly HostCap[]): HostTable {
+  return based([...HOST_BASES[base], ...extras].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)), base);
+}
+
 /** What a field of each type holds (the decoder bounds each type: decode.ts). */
 export interface FieldValue {
   /** Hex digest of a module. */
@@ -53,8 +132,8 @@ export interface FieldValue {
   values: readonly CapValue[];
   /** Texts: arrays of code points. */
   texts: readonly Int32Array[];
-  /** Capabilities with their signatures, sorted by name and distinct. */
-  hostCaps: readonly HostCap[];
+  /** Capabilities with their signatures, sorted by name and distinct (a base table named, HostTable). */
+  hostCaps: HostTable;
 }
 
 export type FieldType = keyof FieldValue;
@@ -183,8 +262,6 @@ export function isCallEvent(e: TraceEvent): e is CapEvent | CapErrorEvent {
 
 // --- canonical encoding ---------------------------------------------------
 
-/** The letter that stands for each value type in a recorded signature. */
-export const TYPE_LETTER: Readonly<Record<ValueType, string>> = { int: "i", array: "a" };
 
 function valueWire(v: CapValue): WireValue {
   return typeof v === "number" ? v | 0 : int32ToBytes(v);
@@ -212,7 +289,10 @@ const ENCODE: { readonly [T in FieldType]: (v: FieldValue[T]) => WireValue } = {
   value: valueWire,
   values: (v) => v.map(valueWire),
   texts: (v) => v.map((t) => int32ToBytes(t)),
-  hostCaps: (v) => v.map((h) => [h.name, letters(h.sig.args), letters([h.sig.result])]),
+  hostCaps: (v) => {
+    const rows: WireValue[] = hostExtras(v).map((h) => [h.name, letters(h.sig.args), letters([h.sig.result])]);
+    return v.base === undefined ? rows : [v.base, ...rows];
+  },
 };
 
 /** The event's fields [kind, ...fields] as wire values (what enc(e) encodes). */
