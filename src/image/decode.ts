@@ -291,33 +291,10 @@ interface Built {
 /**
  * A process with the values of `q` (decoded from the same record bytes, so
  * checked alike) under `parent` at `handle`: its own memory, inbox and
- * request, and q's stack and frames until either is written (borrowed).
+ * request, and q's stack and frames until either is written (Process.twin).
  */
 function copyOf(q: Process, parent: Process, handle: number): Process {
-  const p = new Process(q.module, q.entryFn, NO_ARGS, q.mem.length === 0 ? NO_MEMORY : q.mem.slice(), q.gasLimit, q.memLimit, q.caps, q.traps, parent, handle);
-  p.status = q.status;
-  p.value = q.value;
-  if (q.faultKind !== null) p.faultKind = q.faultKind;
-  const detail = q.faultDetail;
-  if (detail !== "") p.faultDetail = detail;
-  p.need = q.need;
-  const req = q.request;
-  if (req !== null) p.request = { cap: req.cap, args: req.args.map((a) => a.slice()) };
-  p.answer = q.answer;
-  p.waiting = q.waiting;
-  if (q.inbox !== null) p.inbox = q.inbox.slice();
-  p.pc = q.pc;
-  p.bp = q.bp;
-  // The stack and frames are shared until one of the two is written (Process.borrowed).
-  p.stack = q.stack;
-  p.sp = q.sp;
-  p.frames = q.frames;
-  p.fp = q.fp;
-  p.borrowed = q.borrowed = true;
-  p.gasUsed = q.gasUsed;
-  p.memUsed = q.memUsed;
-  p.nextHandle = q.nextHandle;
-  return p;
+  return q.twin(parent, handle, q.mem.length === 0 ? NO_MEMORY : q.mem.slice());
 }
 
 /** A parent whose children are being read: what is left of them, the last handle, and those read so far. */
