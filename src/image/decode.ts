@@ -885,10 +885,7 @@ function decodeBody(
     root: procs[0],
     modules,
     meta: { runtime, policy, origin: { digest: originDigest, root: originRoot }, trace, debug },
-    // Made when first read (the CLI's inspect and audit): a restore never reads it.
-    get imageDigest() {
-      return hex(digest);
-    },
+    imageDigest: hex(digest),
     version,
   };
 }
