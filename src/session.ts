@@ -629,7 +629,8 @@ export class Session {
     const handlers = checkOptions(opts);
     if (!(bytes instanceof Uint8Array)) throw new RarError("usage.bad_image");
     const machine = Session.machine(opts);
-    const img = decodeFor(bytes, machine, opts.where);
+    // A recorded session reads the trace slot here and keeps only what it read (attachHost replaces the slot).
+    const img = decodeFor(bytes, machine, opts.where, true, opts.record !== false);
     const where = `${opts.where ?? "image"}: trace`;
     const trace = opts.record === false ? null : traceFromWire(img.meta.trace, where);
     const first = trace && trace.length > 0 ? trace.at(0) : null;

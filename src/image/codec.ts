@@ -26,13 +26,14 @@ export function resolverOf(machine: CodecHost): (digest: string) => Module | und
  * are shared (not verified again). The host adopts the image's other modules
  * into the machine (so `SPAWNX` finds linked ones); a guest's restore does
  * not, so restoring ever-new code cannot pin host memory (its processes keep
- * their own references), as for SPAWNC.
+ * their own references), as for SPAWNC. `traceView`: see DecodeOptions.
  */
-export function decodeFor(bytes: Uint8Array, machine: CodecHost, where = "image", adopt = true): DecodedImage {
+export function decodeFor(bytes: Uint8Array, machine: CodecHost, where = "image", adopt = true, traceView = false): DecodedImage {
   const img = decodeImage(bytes, {
     maxDepth: machine.maxDepth,
     memMax: machine.cpu.memMax,
     where,
+    traceView,
     known: (d) => machine.code.modules.get(d) ?? recentModule(d),
   });
   for (const m of img.modules) {

@@ -53,6 +53,12 @@ export interface DecodeOptions {
    * one of them is that module, and is not verified again.
    */
   known?: (digest: string) => Module | undefined;
+  /**
+   * The caller reads the trace slot (trace/decode.ts traceFromWire) before
+   * it returns, while the input is as it was, and keeps nothing else of the
+   * slot: the slot is then a view of the input, not a copy.
+   */
+  traceView?: boolean;
 }
 
 export interface DecodedImage {
@@ -291,33 +297,10 @@ interface Built {
 /**
  * A process with the values of `q` (decoded from the same record bytes, so
  * checked alike) under `parent` at `handle`: its own memory, inbox and
- * request, and q's stack and frames until either is written (borrowed).
+ * request, and q's stack and frames until either is written (Process.twin).
  */
 function copyOf(q: Process, parent: Process, handle: number): Process {
-  const p = new Process(q.module, q.entryFn, NO_ARGS, q.mem.length === 0 ? NO_MEMORY : q.mem.slice(), q.gasLimit, q.memLimit, q.caps, q.traps, parent, handle);
-  p.status = q.status;
-  p.value = q.value;
-  if (q.faultKind !== null) p.faultKind = q.faultKind;
-  const detail = q.faultDetail;
-  if (detail !== "") p.faultDetail = detail;
-  p.need = q.need;
-  const req = q.request;
-  if (req !== null) p.request = { cap: req.cap, args: req.args.map((a) => a.slice()) };
-  p.answer = q.answer;
-  p.waiting = q.waiting;
-  if (q.inbox !== null) p.inbox = q.inbox.slice();
-  p.pc = q.pc;
-  p.bp = q.bp;
-  // The stack and frames are shared until one of the two is written (Process.borrowed).
-  p.stack = q.stack;
-  p.sp = q.sp;
-  p.frames = q.frames;
-  p.fp = q.fp;
-  p.borrowed = q.borrowed = true;
-  p.gasUsed = q.gasUsed;
-  p.memUsed = q.memUsed;
-  p.nextHandle = q.nextHandle;
-  return p;
+  return q.twin(parent, handle, q.mem.length === 0 ? NO_MEMORY : q.mem.slice());
 }
 
 /** A parent whose children are being read: what is left of them, the last handle, and those read so far. */
@@ -585,10 +568,11 @@ export class ReadSlot implements TraceSlot {
  * The trace field at input[from, to) (checked as scan() checks, already), read
  * in place: its head, and each event's kind. The slot keeps a copy of those
  * bytes, not a view: its events are unpacked when first asked for, and the
- * caller may change its buffer after the restore.
+ * caller may change its buffer after the restore. A view (`view`) when the
+ * caller reads the slot at once and keeps nothing of it (DecodeOptions.traceView).
  */
-function readTrace(r: Reader, input: Uint8Array, from: number, to: number): ReadSlot {
-  const bytes = input.slice(from, to);
+function readTrace(r: Reader, input: Uint8Array, from: number, to: number, view = false): ReadSlot {
+  const bytes = view ? input.subarray(from, to) : input.slice(from, to);
   from = 0;
   to = bytes.length;
   const c = new WireReader(bytes, from, to, r.where);
@@ -761,16 +745,20 @@ export function checkpointTree(c: Checkpoint, opts: DecodeOptions = {}): Process
  * and links name), so an image with the same bytes there matches too (a
  * session restored again and again): compared byte for byte, not by a digest.
  */
-let lastOrigin: { origin: Uint8Array; modules: Uint8Array } | null = null;
+interface Fields {
+  origin: Uint8Array;
+  modules: Uint8Array;
+}
+let lastOrigin: Fields | null = null;
 
-function checkedOrigin(b: Uint8Array, originAt: readonly [number, number], modulesAt: readonly [number, number]): boolean {
+/** Whether the body's bytes at `at` are lastOrigin's origin field, then its modules field. */
+function sameOrigin(b: Uint8Array, at: number): boolean {
   if (lastOrigin === null) return false;
   const { origin, modules } = lastOrigin;
   return (
-    origin.length === originAt[1] - originAt[0] &&
-    modules.length === modulesAt[1] - modulesAt[0] &&
-    sameRange(origin, 0, b, originAt[0], origin.length) &&
-    sameRange(modules, 0, b, modulesAt[0], modules.length)
+    at + origin.length + modules.length <= b.length &&
+    sameRange(origin, 0, b, at, origin.length) &&
+    sameRange(modules, 0, b, at + origin.length, modules.length)
   );
 }
 
@@ -787,7 +775,7 @@ export function decodeImage(bytes: Uint8Array, opts: DecodeOptions = {}): Decode
   // fields scanned and unpacked. A body that fails anywhere is first scanned whole, so a structural
   // error is reported as such wherever it is, as when the whole body was scanned before anything else.
   try {
-    return decodeBody(r, bytes.length, bodyBytes, digest, version, maxDepth, memMax, opts.known);
+    return decodeBody(r, bytes.length, bodyBytes, digest, version, maxDepth, memMax, opts);
   } catch (e) {
     if (e instanceof RarError) scan(bodyBytes, IMAGE_LIMITS.nesting, r.where);
     throw e;
@@ -802,7 +790,7 @@ function decodeBody(
   version: number,
   maxDepth: number,
   memMax: number,
-  known: DecodeOptions["known"],
+  opts: DecodeOptions,
 ): DecodedImage {
   const c = new WireReader(bodyBytes, 0, bodyBytes.length, r.where);
   const fields = r.arrayAt(c, "body", BODY_FIELDS + version - IMAGE_VERSION);
@@ -821,9 +809,12 @@ function decodeBody(
   };
   const runtime = r.strAt(c, IMAGE_LIMITS.runtimeLength, "runtime");
   const policy = r.digestAt(c, "policy");
-  const originAt = span();
-  const modulesAt = span();
-  const modules = readModules(r, bodyBytes.subarray(modulesAt[0], modulesAt[1]), known);
+  // The origin and modules fields of the last image whose origin checked are values that scanned: bytes
+  // that start with them hold them (a msgpack value ends where its encoding does), not scanned again.
+  const again = sameOrigin(bodyBytes, c.pos);
+  const originAt: [number, number] = again ? [c.pos, (c.pos += (lastOrigin as Fields).origin.length)] : span();
+  const modulesAt: [number, number] = again ? [c.pos, (c.pos += (lastOrigin as Fields).modules.length)] : span();
+  const modules = readModules(r, bodyBytes.subarray(modulesAt[0], modulesAt[1]), opts.known);
   const slack = new Slack(r, IMAGE_LIMITS.stackSlack + size);
   const { procs, repeats } = buildTree(r, c, modules, maxDepth, memMax, slack, "tree");
   const traceAt = span();
@@ -851,7 +842,7 @@ function decodeBody(
     if (originProcs.length !== 1 || originRoot.fp !== 0 || originRoot.status !== 0)
       r.fail("image.origin", "the initial state is one process that has not started", "origin");
   }
-  const trace = readTrace(r, bodyBytes, traceAt[0], traceAt[1]);
+  const trace = readTrace(r, bodyBytes, traceAt[0], traceAt[1], opts.traceView);
   const byDigest = new Map(modules.map((m) => [m.digest, m]));
   const checkpointed: Process[] = [];
   // A nil debug part (most images) is one byte: read as it is.
@@ -885,7 +876,7 @@ function decodeBody(
   }
   if (used.size !== modules.length) r.fail("image.shape", `${modules.length - used.size} module(s) that no process uses`, "modules");
 
-  if (originRoot && !checkedOrigin(bodyBytes, originAt, modulesAt)) {
+  if (originRoot && !again) {
     const expected = stateDigest(originRoot, emptyTrace(), (d) => byDigest.get(d));
     if (!sameBytes(expected, originDigest)) r.fail("image.origin", "the initial state does not match its digest", "origin digest");
     lastOrigin = { origin: bodyBytes.slice(originAt[0], originAt[1]), modules: bodyBytes.slice(modulesAt[0], modulesAt[1]) };

@@ -551,6 +551,47 @@ export class Process {
     this.memSize = memory.length;
   }
 
+  /**
+   * A process like this childless one in every field, at `handle` under
+   * `parent` (this one's parent: the same depth), with `mem` for memory, its
+   * own inbox and request, and this one's stack and frames until either is
+   * written (borrowed, on both): a decoded record that repeats its sibling's
+   * (image/decode.ts). Fields copied as they are, without the setters' checks
+   * (each value passed them when this one was made).
+   */
+  twin(parent: Process, handle: number, mem: Int32Array): Process {
+    const p = new Process(this.start.module, this.start.fn, NO_WORDS, mem, this.gasLimit, this.memLimit, this.caps, NO_TRAPS, parent, handle);
+    this.shares = Shared.Stack | Shared.Frames;
+    p.bits = this.bits;
+    p.value = this.value;
+    const r = this.rare;
+    if (r !== null) {
+      const c = (p.rare = new Rare());
+      c.faultKind = r.faultKind;
+      c.detail = r.detail;
+      c.need = r.need;
+      const req = r.request;
+      if (req !== null) c.request = { cap: req.cap, args: req.args.map((a) => a.slice()) };
+      c.answer = r.answer;
+      if (r.inbox !== null) c.inbox = r.inbox.slice();
+      c.traps = r.traps;
+    }
+    p.pc = this.pc;
+    p.sp = this.sp;
+    p.bp = this.bp;
+    p.fp = this.fp;
+    p.stack = this.stack;
+    p.frames = this.frames;
+    p.gasUsed = this.gasUsed;
+    p.memUsed = this.memUsed;
+    // A childless process has a table only for its next handle or the child it waits on.
+    if (this.children !== NO_CHILDREN) {
+      p.nextHandle = this.nextHandle;
+      p.waiting = this.waiting;
+    }
+    return p;
+  }
+
   /** Makes `c` this process's child at handle h. */
   adopt(h: number, c: Process): void {
     this.family().set(h, c);
