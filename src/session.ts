@@ -297,6 +297,35 @@ function checkRunOptions(opts: RunOptions): void {
   if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) throw new RarError("usage.bad_signal");
 }
 
+/**
+ * The text of the host's policy ("" for none), read back as its images'
+ * readers will read it (policyFromJson): a mock of a built-in with another
+ * signature, or a prompt in a form no call is asked about, is refused now
+ * rather than in an image nothing can restore, or while the call it names
+ * runs unasked. A prompt for env.get or net.fetch names the key or origin the
+ * built-in's first argument (an array) gives (caps/prompt.ts): one for a
+ * family the host's own handler takes with another signature would never be
+ * asked about.
+ */
+function checkedPolicy(policy: Policy | undefined, handlers: Record<string, CapHandler> | undefined): string {
+  if (!policy) return "";
+  const text = policyToJson(policy);
+  policyFromJson(text, "policy");
+  for (const p of policy.prompts ?? []) {
+    const family = capFamily(p);
+    const own = handlers?.[family]?.sig;
+    const builtin = BUILTIN_SIGNATURES[family];
+    if (own === undefined || builtin === undefined || (builtin.scope !== "key" && builtin.scope !== "origin")) continue;
+    if (own.result !== builtin.result || own.args.join() !== builtin.args.join())
+      throw new RarError(
+        "policy.bad_prompt",
+        `cannot prompt for '${p}': the host's own ${family} takes (${own.args.join(", ")}), not the built-in's (${builtin.args.join(", ")}), so no call names a ${builtin.scope} to ask about`,
+        "policy",
+      );
+  }
+  return text;
+}
+
 /** The root's grants from the host's options: the policy's, else `caps`, else io.print (as `rar run`). */
 function hostGrants(opts: SessionOptions): string[] {
   return opts.policy ? [...opts.policy.grants] : [...(opts.caps ?? ["io.print"])];
@@ -461,10 +490,7 @@ export class Session {
       rootArgsMemory(args.ints, args.texts),
     );
     machine.mounts = mountPoints(opts.policy?.mounts);
-    const policyJson = opts.policy ? policyToJson(opts.policy) : "";
-    // A policy given as an object is read back as its images' readers will read it (a mock of a built-in with
-    // another signature, say): refused now rather than in an image nothing can restore.
-    if (policyJson !== "") policyFromJson(policyJson, "policy");
+    const policyJson = checkedPolicy(opts.policy, handlers);
     const s = new Session(machine, root, ImageHistory.start(root, policyJson));
     s.attachHost(opts, handlers, opts.policy ?? null, opts.record === false ? null : new Trace());
     s.recordStart(args, opts.linked ?? [], policyJson);
@@ -635,6 +661,8 @@ export class Session {
     const recorded = first?.kind === "start" && first.policy !== "" ? policyFromJson(first.policy, where) : null;
     const data: Policy | null = recorded ? { ...recorded, kv: undefined } : null;
     const offered = (family: string): boolean => BUILTIN_FAMILIES.has(family) || (handlers !== undefined && Object.hasOwn(handlers, family));
+    // The host's own policy, checked as start() checks it: its prompts are what this session asks about.
+    checkedPolicy(opts.policy, handlers);
     const host = hostGrants(opts);
     machine.mounts = matchMounts(recorded?.mounts, opts.policy?.mounts, opts.where ?? "image");
     negotiateImage(img.root.caps, host, offered, new Set(Object.keys(data?.mocks ?? {})), opts.where ?? "image");
