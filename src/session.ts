@@ -211,6 +211,8 @@ function checkOptions(opts: SessionOptions): Record<string, CapHandler> | undefi
   if (opts.beforeEffect !== undefined && typeof opts.beforeEffect !== "function") throw new RarError("usage.bad_options", "beforeEffect must be a function");
   checkCount("netTimeout", opts.netTimeout, 0, 2 ** 31 - 1);
   if (opts.onPrompt !== undefined && typeof opts.onPrompt !== "function") throw new RarError("usage.bad_options", "onPrompt must be a function");
+  if (opts.policy !== undefined && opts.policy !== null && !policyShaped(opts.policy))
+    throw new RarError("usage.bad_options", "policy must be a Policy { grants: string[], denials: string[], prompts?: string[], mocks: { FAMILY: { sig, results } }, seed, mounts? } (loadPolicy makes one)");
   return checkedHandlers(opts.handlers);
 }
 
@@ -307,11 +309,12 @@ function checkRunOptions(opts: RunOptions): void {
  * family the host's own handler takes with another signature would never be
  * asked about.
  */
-function checkedPolicy(policy: Policy | undefined, handlers: Record<string, CapHandler> | undefined): string {
-  if (!policy) return "";
+function checkedPolicy(policy: Policy | undefined, handlers: Record<string, CapHandler> | undefined): { text: string; prompts: readonly string[] } {
+  if (!policy) return { text: "", prompts: [] };
   const text = policyToJson(policy);
-  policyFromJson(text, "policy");
-  for (const p of policy.prompts ?? []) {
+  // The prompts as read back: what the start event records is what the session asks about, whatever the host changes later.
+  const prompts = policyFromJson(text, "policy").prompts ?? [];
+  for (const p of prompts) {
     const family = capFamily(p);
     const own = handlers?.[family]?.sig;
     const builtin = BUILTIN_SIGNATURES[family];
@@ -323,7 +326,22 @@ function checkedPolicy(policy: Policy | undefined, handlers: Record<string, CapH
         "policy",
       );
   }
-  return text;
+  return { text, prompts };
+}
+
+/** Whether `p` has a Policy's shape (policyFromJson checks the rest: names, signatures, seed), so that reading it throws nothing but a RarError. */
+function policyShaped(p: unknown): boolean {
+  if (typeof p !== "object" || p === null) return false;
+  const { grants, denials, prompts, mocks, mounts } = p as Record<string, unknown>;
+  const names = (x: unknown): boolean => Array.isArray(x) && x.every((n) => typeof n === "string");
+  if (!names(grants) || !names(denials) || (prompts !== undefined && !names(prompts)) || typeof mocks !== "object" || mocks === null) return false;
+  for (const m of Object.values(mocks)) {
+    const { sig, results } = (m ?? {}) as Partial<MockSpec>;
+    if (typeof sig !== "object" || sig === null || !Array.isArray(sig.args) || !Array.isArray(results)) return false;
+    if (!results.every((r: unknown) => typeof r === "number" || r instanceof Int32Array)) return false;
+  }
+  const mount = (m: unknown): boolean => typeof m === "object" && m !== null && typeof (m as Mount).guest === "string" && typeof (m as Mount).host === "string";
+  return mounts === undefined || (Array.isArray(mounts) && mounts.every(mount));
 }
 
 /** The root's grants from the host's options: the policy's, else `caps`, else io.print (as `rar run`). */
@@ -490,9 +508,9 @@ export class Session {
       rootArgsMemory(args.ints, args.texts),
     );
     machine.mounts = mountPoints(opts.policy?.mounts);
-    const policyJson = checkedPolicy(opts.policy, handlers);
+    const { text: policyJson, prompts } = checkedPolicy(opts.policy, handlers);
     const s = new Session(machine, root, ImageHistory.start(root, policyJson));
-    s.attachHost(opts, handlers, opts.policy ?? null, opts.record === false ? null : new Trace());
+    s.attachHost(opts, handlers, opts.policy ?? null, opts.record === false ? null : new Trace(), prompts);
     s.recordStart(args, opts.linked ?? [], policyJson);
     return s;
   }
@@ -530,7 +548,7 @@ export class Session {
    * store (its contents are the recorded puts: state that travels with the
    * image, never a host file the image names).
    */
-  private attachHost(opts: SessionOptions, handlers: Record<string, CapHandler> | undefined, data: Policy | null, trace: Trace | null): void {
+  private attachHost(opts: SessionOptions, handlers: Record<string, CapHandler> | undefined, data: Policy | null, trace: Trace | null, prompts: readonly string[]): void {
     this.policy = data;
     this.trace = trace;
     const counters = new CallCounters();
@@ -561,6 +579,9 @@ export class Session {
     // the host may change them later (what the start event says is offered stays what is).
     const o: SessionOptions = { ...opts, handlers };
     const mocks: Policy["mocks"] = data === null ? {} : copiedMocks(data.mocks);
+    // Read now, as the start event records them, not when the handlers are built.
+    const seed = data?.seed ?? 0;
+    const mounts = opts.policy?.mounts?.map((m) => ({ ...m }));
     // What fill() registers, by name: the built-ins, the mocks over them, the host's handlers over both
     // (every wrapper keeps its handler's signature). Known without building a handler, so a session
     // that records but never calls a capability never builds them; fill() checks it made the same.
@@ -585,7 +606,7 @@ export class Session {
       return (offer = out);
     };
     const fill = (): void => {
-      const source = builtinRegistry({ io: { stdout, stderr, stdin, log: onLog }, seed: data?.seed ?? 0, counters, kv, mounts: o.policy?.mounts, netTimeout: o.netTimeout });
+      const source = builtinRegistry({ io: { stdout, stderr, stdin, log: onLog }, seed, counters, kv, mounts, netTimeout: o.netTimeout });
       const before = o.beforeEffect;
       if (before)
         for (const name of source.names())
@@ -594,7 +615,7 @@ export class Session {
       for (const name of Object.keys(handlers ?? {}).sort()) source.register(name, (handlers as Record<string, CapHandler>)[name]);
       if (recorder) recorder.install(source, target);
       else for (const name of source.names()) target.register(name, source.get(name) as CapHandler);
-      this.gatePrompts(o);
+      this.gatePrompts(prompts, o.onPrompt);
       if (recorder && !sameOffer(target.offered(), table())) throw new Error("internal: the capabilities recorded as offered are not the ones registered");
     };
     if (target instanceof LazyCaps) target.defer(fill, table);
@@ -606,12 +627,11 @@ export class Session {
    * answer is authority, which never travels) in front of the recorded
    * handlers: a prompt's event then precedes the recorded call it decides.
    */
-  private gatePrompts(opts: SessionOptions): void {
-    const prompts = opts.policy?.prompts ?? [];
+  private gatePrompts(prompts: readonly string[], onPrompt: SessionOptions["onPrompt"]): void {
     if (prompts.length === 0) return;
     const prompted = new Set(prompts);
     const decided = new Map<string, boolean>();
-    const ask = opts.onPrompt ?? (() => false);
+    const ask = onPrompt ?? (() => false);
     const rec = this.recorder;
     const record = rec ? { verdict: rec.prompt.bind(rec), refused: rec.refused.bind(rec) } : null;
     const target = this.machine.caps;
@@ -662,13 +682,13 @@ export class Session {
     const data: Policy | null = recorded ? { ...recorded, kv: undefined } : null;
     const offered = (family: string): boolean => BUILTIN_FAMILIES.has(family) || (handlers !== undefined && Object.hasOwn(handlers, family));
     // The host's own policy, checked as start() checks it: its prompts are what this session asks about.
-    checkedPolicy(opts.policy, handlers);
+    const { prompts } = checkedPolicy(opts.policy, handlers);
     const host = hostGrants(opts);
     machine.mounts = matchMounts(recorded?.mounts, opts.policy?.mounts, opts.where ?? "image");
     negotiateImage(img.root.caps, host, offered, new Set(Object.keys(data?.mocks ?? {})), opts.where ?? "image");
     machine.hostGrants = host;
     const s = new Session(machine, img.root, ImageHistory.of(img.meta));
-    s.attachHost(opts, handlers, data, trace);
+    s.attachHost(opts, handlers, data, trace, prompts);
     // An image without a history (a guest snapshot) starts one here; it cannot be replayed from before.
     if (trace && trace.length === 0) s.recordStart({ ints: [] }, [], data ? policyToJson(data) : "");
     return s;

@@ -116,3 +116,43 @@ describe("a prompt for a built-in family the host's own handler replaces with an
     expect(asked).toEqual(["io.print"]);
   });
 });
+
+describe("a Policy object is read once, at the start", () => {
+  it("prompts the host changes after Session.start change nothing: what is asked is what the start event records (was: the handlers, built at the first call, read the changed list)", () => {
+    const policy = policyOf(["clock.now"], ["clock.now"]);
+    const asked: string[] = [];
+    const s = Session.start(CLOCK, { ...quiet, policy, onPrompt: (cap) => (asked.push(cap), false) });
+    (policy.prompts as string[]).length = 0; // the host reuses its array
+    expect(s.run().status).toBe("fault");
+    expect(asked).toEqual(["clock.now"]);
+    // And one added after the start is not asked about (the start event does not record it).
+    const later = policyOf(["clock.now"], []);
+    const asked2: string[] = [];
+    const t = Session.start(CLOCK, { ...quiet, policy: later, onPrompt: (cap) => (asked2.push(cap), false) });
+    (later.prompts as string[]).push("clock.now");
+    expect(t.run().status).toBe("done");
+    expect(asked2).toEqual([]);
+  });
+
+  it("a Policy object of the wrong shape is refused with a RarError naming it, never a TypeError", () => {
+    const bad: unknown[] = [
+      {},
+      5,
+      { grants: ["clock.now"], denials: [], seed: 0, mocks: {}, prompts: new Set(["clock.now"]) },
+      { grants: ["clock.now"], denials: [], seed: 0, mocks: null },
+      { grants: ["clock.now"], denials: [], seed: 0, mocks: { "clock.now": { results: [1] } } },
+      { grants: ["clock.now"], denials: [], seed: 0, mocks: { "clock.now": null } },
+      { grants: ["clock.now"], denials: "x", seed: 0, mocks: {} },
+      { grants: ["clock.now"], denials: [], seed: 0, mocks: {}, mounts: 7 },
+      { grants: ["clock.now"], denials: [], seed: 0, mocks: {}, mounts: [null] },
+    ];
+    const image = Session.start(CLOCK, { ...quiet, policy: policyOf(["clock.now"]) }).snapshot();
+    for (const policy of bad)
+      for (const go of [() => Session.start(CLOCK, { ...quiet, policy: policy as Policy }).run(), () => Session.fromImage(image, { ...quiet, policy: policy as Policy }).run()]) {
+        const err = thrown(go);
+        expect(err, JSON.stringify(policy)).toBeInstanceOf(RarError);
+        expect((err as RarError).key).toBe("usage.bad_options");
+        expect((err as RarError).message).toContain("policy");
+      }
+  });
+});
