@@ -3,8 +3,17 @@
 // (caps/policy.ts recordedPrompt), the CLI bundle (scripts/build-cli.ts) and
 // the evaluator's batches (gp/evaluate.ts plan).
 
-import { describe, expect, it } from "vitest";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import fc from "fast-check";
+import { describe, expect, it, vi } from "vitest";
+import { checkLazyChildProcess, lazyChildProcess } from "../scripts/build-cli.js";
 import type { Policy } from "../src/caps/policy.js";
+import { auditImage } from "../src/index.js";
+import { sha256 as sharedSha256, sha256IsNative } from "../src/vm/sha256.js";
+import { ROOT, ensureBuilt, rarIn } from "./helpers/cli.js";
 import type { CapHandler } from "../src/caps/registry.js";
 import { RarError, Session } from "../src/index.js";
 import { compileSource } from "../lang/ent/compile.js";
@@ -154,5 +163,156 @@ describe("a Policy object is read once, at the start", () => {
         expect((err as RarError).key).toBe("usage.bad_options");
         expect((err as RarError).message).toContain("policy");
       }
+  });
+});
+
+type Sha = typeof import("../src/vm/sha256.js");
+
+/** A fresh copy of src/vm/sha256.ts: noble hashes until its switch. */
+async function freshSha(): Promise<Sha> {
+  vi.resetModules();
+  return import("../src/vm/sha256.js");
+}
+
+const refHex = (parts: readonly Uint8Array[]): string => {
+  const h = createHash("sha256");
+  for (const p of parts) h.update(p);
+  return h.digest("hex");
+};
+const hexOf = (b: Uint8Array): string => Buffer.from(b).toString("hex");
+
+/** Views of a larger buffer at any offset, of lengths around the 64-byte block and the 4096-byte one-shot bound. */
+const view = fc
+  .record({ len: fc.oneof(fc.integer({ min: 0, max: 130 }), fc.integer({ min: 4030, max: 4160 })), off: fc.integer({ min: 0, max: 9 }), fill: fc.integer({ min: 0, max: 255 }) })
+  .map(({ len, off, fill }) => new Uint8Array(len + off + 7).map((_, i) => (i * 131 + fill) & 255).subarray(off, off + len));
+
+describe("SHA-256: the same bytes whichever implementation hashes (src/vm/sha256.ts)", () => {
+  it("views at odd offsets, empty ones, chunks that straddle 4096, inputs at the switch: every function gives node:crypto's bytes, before and after", async () => {
+    const sha = await freshSha();
+    const check = (parts: Uint8Array[]): void => {
+      const want = refHex(parts);
+      expect(hexOf(sha.sha256Chunks(parts))).toBe(want);
+      if (parts.length <= 3 && parts.length >= 2) expect(hexOf(sha.sha256Link(parts[0], parts[1], parts[2]))).toBe(want);
+      if (parts.length === 1) {
+        expect(hexOf(sha.sha256(parts[0]))).toBe(want);
+        expect(sha.sha256Hex(parts[0])).toBe(want);
+        expect(sha.hex(parts[0])).toBe(Buffer.from(parts[0]).toString("hex"));
+      }
+    };
+    // Exactly at the bounds while noble hashes: one input of 4096 bytes is noble's, 64 KB in all are.
+    check([new Uint8Array(0)]);
+    check([new Uint8Array(4096).fill(1)]);
+    check([new Uint8Array(4096).fill(2).subarray(1), new Uint8Array(1)]);
+    expect(sha.sha256IsNative()).toBe(false);
+    fc.assert(fc.property(fc.array(view, { minLength: 1, maxLength: 3 }), check), { numRuns: 60 });
+    expect(sha.sha256IsNative()).toBe(true);
+    fc.assert(fc.property(fc.array(view, { minLength: 1, maxLength: 3 }), check), { numRuns: 60 });
+  });
+
+  it("a trace chain whose first links noble hashed and the rest node:crypto is the chain node:crypto alone makes", async () => {
+    const events = fc.array(fc.oneof(fc.uint8Array({ maxLength: 90 }), fc.uint8Array({ minLength: 4000, maxLength: 4200 })), { minLength: 1, maxLength: 12 });
+    // Sampled, not fc.assert: each run needs its own fresh modules (an await).
+    const runs = fc.sample(events, 25);
+    for (const encs of runs) {
+      const mixed = await freshSha(); // noble until an event over 4 KB, or 64 KB in all
+      const native = await freshSha();
+      native.sha256(new Uint8Array(5000)); // node:crypto from the first link
+      expect(native.sha256IsNative()).toBe(true);
+      let a: Uint8Array = new Uint8Array(32);
+      let b: Uint8Array = new Uint8Array(32);
+      let r: Uint8Array = new Uint8Array(32);
+      for (const enc of encs) {
+        // A link is prev || enc(e), enc in one or two chunks (trace/chain.ts).
+        const cut = enc.length >> 1;
+        a = mixed.sha256Link(a, enc.subarray(0, cut), enc.subarray(cut));
+        b = native.sha256Link(b, enc);
+        r = Uint8Array.from(Buffer.from(refHex([r, enc]), "hex"));
+        expect(hexOf(a)).toBe(hexOf(r));
+        expect(hexOf(b)).toBe(hexOf(r));
+      }
+    }
+  });
+
+  it("images written after the switch restore, resume and audit in a fresh `rar` (noble hashing), and the other way round", () => {
+    ensureBuilt();
+    const dir = mkdtempSync(join(tmpdir(), "rar-atk-sha-"));
+    // Several capability calls (trace links), stopped out of gas so that resume has work to do.
+    const LOOP = load(".cap clock.now\n.func main 0 1\nL0:\n  CAP clock.now 0\n  POP\n  JMP L0\n");
+    sharedSha256(new Uint8Array(5000)); // this process: node:crypto from now on
+    expect(sha256IsNative()).toBe(true);
+    const s = Session.start(LOOP, { ...quiet, gas: 2000, policy: policyOf(["clock.now"]) });
+    expect(s.run().status).toBe("out_of_gas");
+    const bytes = s.snapshot();
+    expect(bytes.length).toBeLessThan(4096); // a fresh rar hashes it, and every link, with noble
+    const file = join(dir, "a.rimg");
+    writeFileSync(file, bytes);
+    const audit = rarIn(dir, "audit", file);
+    expect(audit.stderr).toBe("");
+    expect(audit.stdout).toMatch(/^audit: valid/);
+    const resumed = rarIn(dir, "resume", file, "--gas", "3000", "--allow", "clock.now", "--out", join(dir, "b.rimg"));
+    expect(resumed.code).toBe(3); // suspended again (CLI.md)
+    expect(resumed.stderr).toMatch(/^rar: suspended/);
+    expect(resumed.stderr.split("\n").filter((l) => /^\s+at /.test(l))).toEqual([]);
+    // Written by a fresh rar (noble): this process (node:crypto) restores and audits it, and resumes it as rar does.
+    const back = readFileSync(join(dir, "b.rimg"));
+    expect(auditImage(back).valid).toBe(true);
+    const again = rarIn(dir, "audit", join(dir, "b.rimg"));
+    expect(again.stdout).toMatch(/^audit: valid/);
+    const t = Session.fromImage(back, { ...quiet, policy: policyOf(["clock.now"]) });
+    expect(t.root.gasLimit).toBe(s.root.gasLimit + 3000);
+    expect(t.root.gasUsed).toBeGreaterThan(s.root.gasUsed);
+  });
+});
+
+describe("the CLI bundle's lazy node:child_process (scripts/build-cli.ts): the build fails loudly when commander changes", () => {
+  const commander = readFileSync(join(ROOT, "node_modules", "commander", "lib", "command.js"), "utf8");
+  const EAGER = "const childProcess = require('node:child_process');";
+
+  it("commander's own file is rewritten: no eager require left, spawn looked up when used", () => {
+    const out = lazyChildProcess(commander, "command.js");
+    expect(out).not.toContain(EAGER);
+    expect(out).toContain("get spawn()");
+  });
+
+  it("a commander whose require, or use of childProcess, is not the one the rewrite knows is refused (was: built, and failed when spawn was wanted, or loaded child_process at start)", () => {
+    const variants = [
+      commander.replace(EAGER, `const childProcess = require("node:child_process");`), // another spelling: nothing to rewrite
+      commander.replace(EAGER, `${EAGER}\n${EAGER}`), // twice
+      `${commander}\nchildProcess.fork("x");`, // a use the getter does not give
+      `${commander}\nconst cp = childProcess;`, // the object itself
+      `${commander}\nchildProcess.execFileSync("x");`,
+    ];
+    for (const v of variants) expect(() => lazyChildProcess(v, "command.js")).toThrow(/commander changed/);
+  });
+
+  it("the built bundle names child_process only in the getter; a bundle that requires it elsewhere, or where commander was not rewritten, is refused", () => {
+    ensureBuilt();
+    const bundle = readFileSync(join(ROOT, "dist", "src", "cli", "bundle.cjs"), "utf8");
+    expect(() => checkLazyChildProcess(bundle)).not.toThrow();
+    expect(() => checkLazyChildProcess(`${bundle}\nvar cp=require("node:child_process");`)).toThrow(/child_process/);
+    expect(() => checkLazyChildProcess(bundle.replace('{get spawn(){return require("node:child_process").spawn}}', 'require("node:child_process")'))).toThrow(/child_process/);
+  });
+
+  it("the built rar runs every command's --help and bad flags in one line, no stack trace", () => {
+    ensureBuilt();
+    const dir = mkdtempSync(join(tmpdir(), "rar-atk-cli-"));
+    const commands = ["run", "disasm", "resume", "inspect", "replay", "audit", "gp", "compile", "trace", "debug", "trace-slice", "view", "worker", "submit", "status", "fetch", "cancel", "caps", "fs"];
+    for (const c of commands) {
+      const help = rarIn(dir, c, "--help");
+      expect(help.code, c).toBe(0);
+      expect(help.stdout).toMatch(new RegExp(`^Usage: rar ${c} `));
+      const bad = rarIn(dir, c, "--no-such-flag");
+      expect(bad.code, c).toBe(2);
+      expect(bad.stdout).toBe("");
+      expect(bad.stderr, c).toMatch(/^rar: error: [^\n]+\nsee 'rar [a-z-]+ --help'\n$/);
+    }
+    for (const c of ["run", "disasm", "resume", "inspect", "replay", "audit", "compile", "trace", "debug", "view"]) {
+      const missing = rarIn(dir, c, join(dir, "missing.rimg"));
+      expect(missing.code, c).toBe(2);
+      expect(missing.stderr.trim().split("\n"), c).toHaveLength(1);
+    }
+    const unknown = rarIn(dir, "frobnicate");
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toBe("rar: error: unknown command 'frobnicate'\nsee 'rar --help'\n");
   });
 });
