@@ -14,6 +14,12 @@ import type { Policy } from "../src/caps/policy.js";
 import { auditImage } from "../src/index.js";
 import { sha256 as sharedSha256, sha256IsNative } from "../src/vm/sha256.js";
 import { ROOT, ensureBuilt, rarIn } from "./helpers/cli.js";
+import { problemFromCases } from "../gp/cases.js";
+import { buildCandidate } from "../gp/compile.js";
+import { encodeCases, evaluateAll, runAll, runBatch, scoreCandidate, type Budget } from "../gp/evaluate.js";
+import { GeneSampler } from "../gp/genome.js";
+import { Rng } from "../gp/random.js";
+import type { Module } from "../src/vm/module.js";
 import type { CapHandler } from "../src/caps/registry.js";
 import { RarError, Session } from "../src/index.js";
 import { compileSource } from "../lang/ent/compile.js";
@@ -314,5 +320,62 @@ describe("the CLI bundle's lazy node:child_process (scripts/build-cli.ts): the b
     const unknown = rarIn(dir, "frobnicate");
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toBe("rar: error: unknown command 'frobnicate'\nsee 'rar --help'\n");
+  });
+});
+
+describe("the evaluator's batches (gp/evaluate.ts plan): at most 40,000 record words, unless one candidate's need more", () => {
+  /** `count` candidates of a problem, from a seeded sampler. */
+  function candidates(problem: ReturnType<typeof problemFromCases>, count: number, seed: number): Module[] {
+    const rng = new Rng(seed, 9);
+    const sampler = new GeneSampler(problem.pool);
+    const out: Module[] = [];
+    while (out.length < count) {
+      const m = buildCandidate(sampler.genome(rng, rng.range(1, 40)), problem.layout, problem.name);
+      if (m && !out.some((x) => x.digest === m.digest)) out.push(m);
+    }
+    return out;
+  }
+
+  /** Outcomes of evaluateAll (in plan()'s groups) and of one runBatch of every candidate (one group, as before the bound). */
+  function bothWays(problem: ReturnType<typeof problemFromCases>, modules: Module[], budget: Budget): void {
+    const block = encodeCases(problem.train, problem.layout.stride);
+    const groups: number[] = [];
+    let most = 0;
+    runAll(modules, block, budget, problem.layout, (r, _first, count) => {
+      groups.push(count);
+      most = Math.max(most, r.words.length);
+    });
+    // Each group holds at most 40,000 record words, or one candidate's.
+    expect(most).toBeLessThanOrEqual(Math.max(40_000, block.count * (problem.layout.output === "string" ? problem.layout.outCap + 5 : 4)));
+    expect(groups.reduce((a, b) => a + b, 0)).toBe(modules.length);
+    const { outcomes } = evaluateAll(modules, block, problem, budget, 0.1);
+    const once = runBatch(modules, block, budget, problem.layout);
+    modules.forEach((_, k) => expect(outcomes[k]).toEqual(scoreCandidate(once, k, block, problem, 0.1)));
+  }
+
+  it("string outputs whose records alone exceed the bound (300 cases of 250 characters: 78,900 words a candidate): one candidate a group, the same outcomes as one batch", () => {
+    const r = new Rng(7, 1);
+    const text = (): string => Array.from({ length: 250 }, () => (r.range(0, 1) === 0 ? "a" : "b")).join("");
+    const cases = (n: number) => Array.from({ length: n }, () => ({ input: [r.range(-50, 50), r.range(-50, 50)], output: text() }));
+    const problem = problemFromCases({ name: "long", train: cases(300), test: cases(10) }, "long.json", "long", 3);
+    expect(problem.layout.outCap).toBeGreaterThanOrEqual(250);
+    const modules = candidates(problem, 5, 11);
+    const block = encodeCases(problem.train, problem.layout.stride);
+    const groups: number[] = [];
+    runAll(modules, block, { gas: 2000, mem: 4096 }, problem.layout, (_r, _f, count) => groups.push(count));
+    expect(groups).toEqual([1, 1, 1, 1, 1]);
+    bothWays(problem, modules, { gas: 2000, mem: 4096 });
+  });
+
+  it("int outputs: groups of the bound's size, the same outcomes as one batch of all", () => {
+    const r = new Rng(8, 1);
+    const cases = (n: number) => Array.from({ length: n }, () => ({ input: [r.range(-50, 50), r.range(-50, 50)], output: r.range(-100, 100) }));
+    const problem = problemFromCases({ name: "ints", train: cases(100), test: cases(10) }, "ints.json", "ints", 3);
+    const modules = candidates(problem, 120, 12);
+    const block = encodeCases(problem.train, problem.layout.stride);
+    const groups: number[] = [];
+    runAll(modules, block, { gas: 500, mem: 4096 }, problem.layout, (_r, _f, count) => groups.push(count));
+    expect(groups).toEqual([100, 20]); // 40,000 / (100 cases x 4 words)
+    bothWays(problem, modules, { gas: 500, mem: 4096 });
   });
 });
