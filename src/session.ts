@@ -21,7 +21,7 @@ import { CallCounters, HOST_EFFECTS, VIRTUAL_TIME, builtinRegistry, fdLines, moc
 import { KvStore } from "./caps/kv.js";
 import type { Mount } from "./caps/fs.js";
 import { KIND } from "./caps/filetree.js";
-import { applyGrants, negotiate, negotiateImage, policyFromJson, policyToJson, type Policy } from "./caps/policy.js";
+import { applyGrants, negotiate, negotiateImage, policyFromJson, policyToJson, recordedPrompts, type Policy } from "./caps/policy.js";
 import { TRACE_LIMITS } from "./trace/decode.js";
 import { MAX_CAP_ARGS } from "./vm/verify.js";
 import { Recorder } from "./trace/recorder.js";
@@ -304,17 +304,25 @@ function checkRunOptions(opts: RunOptions): void {
  * readers will read it (policyFromJson): a mock of a built-in with another
  * signature, or a prompt in a form no call is asked about, is refused now
  * rather than in an image nothing can restore, or while the call it names
- * runs unasked. A prompt for env.get or net.fetch names the key or origin the
- * built-in's first argument (an array) gives (caps/prompt.ts): one for a
- * family the host's own handler takes with another signature would never be
- * asked about.
+ * runs unasked. Its prompts as read back: what the start event records is
+ * what the session asks about, whatever the host changes later.
  */
 function checkedPolicy(policy: Policy | undefined, handlers: Record<string, CapHandler> | undefined): { text: string; prompts: readonly string[] } {
   if (!policy) return { text: "", prompts: [] };
   const text = policyToJson(policy);
-  // The prompts as read back: what the start event records is what the session asks about, whatever the host changes later.
-  const prompts = policyFromJson(text, "policy").prompts ?? [];
-  for (const p of prompts) {
+  return { text, prompts: checkedPrompts(policyFromJson(text, "policy").prompts ?? [], handlers) };
+}
+
+/**
+ * The host's prompts (copied: read once), each in the form a call is asked
+ * about (policy.ts recordedPrompts). A prompt for env.get or net.fetch names
+ * the key or origin the built-in's first argument (an array) gives
+ * (caps/prompt.ts): one for a family the host's own handler takes with
+ * another signature would never be asked about.
+ */
+function checkedPrompts(prompts: readonly string[], handlers: Record<string, CapHandler> | undefined): readonly string[] {
+  const out = recordedPrompts(prompts, "policy");
+  for (const p of out) {
     const family = capFamily(p);
     const own = handlers?.[family]?.sig;
     const builtin = BUILTIN_SIGNATURES[family];
@@ -326,7 +334,7 @@ function checkedPolicy(policy: Policy | undefined, handlers: Record<string, CapH
         "policy",
       );
   }
-  return { text, prompts };
+  return out;
 }
 
 /** Whether `p` has a Policy's shape (policyFromJson checks the rest: names, signatures, seed), so that reading it throws nothing but a RarError. */
@@ -681,8 +689,8 @@ export class Session {
     const recorded = first?.kind === "start" && first.policy !== "" ? policyFromJson(first.policy, where) : null;
     const data: Policy | null = recorded ? { ...recorded, kv: undefined } : null;
     const offered = (family: string): boolean => BUILTIN_FAMILIES.has(family) || (handlers !== undefined && Object.hasOwn(handlers, family));
-    // The host's own policy, checked as start() checks it: its prompts are what this session asks about.
-    const { prompts } = checkedPolicy(opts.policy, handlers);
+    // The host's own prompts, checked as start() checks them (the rest of its policy is not recorded here).
+    const prompts = opts.policy ? checkedPrompts([...(opts.policy.prompts ?? [])], handlers) : [];
     const host = hostGrants(opts);
     machine.mounts = matchMounts(recorded?.mounts, opts.policy?.mounts, opts.where ?? "image");
     negotiateImage(img.root.caps, host, offered, new Set(Object.keys(data?.mocks ?? {})), opts.where ?? "image");
