@@ -18,14 +18,16 @@
 // Whitespace and comments go (a smaller file to read, and all ASCII: one
 // non-ASCII character in a comment made V8 hold the whole source as two-byte
 // text), and commander's node:child_process is loaded only if it is used.
-// node:crypto is loaded lazily too (src/vm/sha256.ts).
+// node:crypto is loaded lazily too (src/vm/sha256.ts). The build fails when
+// either is loaded by the warm-up run, or commander's file is not the one the
+// rewrite knows (lazyChildProcess, checkLazyChildProcess).
 
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { build, type Plugin } from "esbuild";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -72,20 +74,44 @@ function fixedVersion(version: string): Plugin {
   };
 }
 
+/** commander's require of node:child_process, and what replaces it. */
+const EAGER_CHILD_PROCESS = "const childProcess = require('node:child_process');";
+const LAZY_CHILD_PROCESS = "const childProcess = { get spawn() { return require('node:child_process').spawn; } };";
+
 /**
- * commander loads node:child_process (and with it net, dgram and the streams)
- * at start for one use: running a subcommand that is its own executable,
- * which rar never does. Its `childProcess.spawn` is looked up only then.
+ * commander's lib/command.js with its node:child_process loaded only when
+ * used. commander loads it (and with it net, dgram and the streams) at start
+ * for one use: running a subcommand that is its own executable, which rar
+ * never does; only `childProcess.spawn` is looked up, then. Throws when the
+ * text is not the one this was written for (commander changed): the require
+ * is not there once, or childProcess is used for something besides spawn
+ * (the getter would give undefined).
  */
-const lazyChildProcess: Plugin = {
+export function lazyChildProcess(text: string, file: string): string {
+  if (text.split(EAGER_CHILD_PROCESS).length !== 2) throw new Error(`${file}: not one "${EAGER_CHILD_PROCESS}" to make lazy (commander changed?)`);
+  const uses = text.replace(EAGER_CHILD_PROCESS, "").match(/\bchildProcess\b(\s*\.\s*\w+)?/g) ?? [];
+  const other = uses.find((u) => u.replace(/\s/g, "") !== "childProcess.spawn");
+  if (other !== undefined) throw new Error(`${file}: childProcess is used as '${other}', not only for spawn (commander changed?)`);
+  return text.replace(EAGER_CHILD_PROCESS, LAZY_CHILD_PROCESS);
+}
+
+/**
+ * Throws unless the bundle names node:child_process only in the lazy getter:
+ * commander's lib/command.js was found and rewritten (a commander whose file
+ * moved would bundle its eager require unnoticed), and nothing else requires
+ * it at start.
+ */
+export function checkLazyChildProcess(bundle: string): void {
+  const lazy = "require(\"node:child_process\").spawn}}";
+  const mentions = bundle.split("child_process").length - 1;
+  if (mentions !== 1 || !bundle.includes(lazy))
+    throw new Error(`the bundle names child_process ${mentions} times: only commander's spawn getter should (${lazy}); commander changed, or a module the CLI loads at start requires it`);
+}
+
+const lazyChildProcessPlugin: Plugin = {
   name: "lazy-child-process",
   setup(b) {
-    b.onLoad({ filter: /[\\/]commander[\\/]lib[\\/]command\.js$/ }, (args) => {
-      const line = "const childProcess = require('node:child_process');";
-      const text = readFileSync(args.path, "utf8");
-      if (!text.includes(line)) throw new Error(`${args.path}: no "${line}" to make lazy (commander changed?)`);
-      return { contents: text.replace(line, "const childProcess = { get spawn() { return require('node:child_process').spawn; } };"), loader: "js" };
-    });
+    b.onLoad({ filter: /[\\/]commander[\\/]lib[\\/]command\.js$/ }, (args) => ({ contents: lazyChildProcess(readFileSync(args.path, "utf8"), args.path), loader: "js" }));
   },
 };
 
@@ -113,7 +139,7 @@ async function bundle(): Promise<void> {
     minifyWhitespace: true,
     // Paths in the source map and comments as the checkout shows them (node_modules may be a link).
     preserveSymlinks: true,
-    plugins: [onlyListedPackages, fixedVersion(pkg.version), lazyChildProcess],
+    plugins: [onlyListedPackages, fixedVersion(pkg.version), lazyChildProcessPlugin],
     write: false,
     logLevel: "silent",
   });
@@ -124,6 +150,7 @@ async function bundle(): Promise<void> {
     if (f.path === BUNDLE) code = f.text;
     else writeAtomically(f.path, f.contents);
   }
+  checkLazyChildProcess(code);
   const stamp = STAMP_PREFIX + createHash("sha256").update(code).digest("hex");
   // The cache of an older bundle goes first; its stamp would not match anyway.
   rmSync(CODE_CACHE, { force: true });
@@ -157,8 +184,28 @@ if (data === undefined) throw new Error("the launcher does not find the code cac
 if (bin.compileBundle(source, data).cachedDataRejected) throw new Error("V8 rejects the code cache");
 `;
 
-function node(args: string[], what: string): void {
-  const r = spawnSync(process.execPath, args, { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "ignore", "pipe"] });
+/**
+ * A fresh `node` runs the warm-up command from the bundle and checks that it
+ * loaded neither node:child_process nor node:crypto (loaded lazily, when
+ * used: a commander or code change that loads them at start fails the
+ * build). Given on stdin, not with -e, which loads node:crypto itself.
+ */
+const CHECK_LAZY = `
+const [launcher, ...args] = process.argv.slice(2);
+const bin = require(launcher);
+process.argv = [process.execPath, bin.BUNDLE, ...args];
+process.on("exit", (code) => {
+  const eager = (process.moduleLoadList ?? []).filter((m) => /^NativeModule (child_process|crypto)$/.test(m));
+  if (code === 0 && eager.length > 0) {
+    process.stderr.write("it loaded " + eager.join(" and ") + ", which only a command that uses them should load");
+    process.exitCode = 1;
+  }
+});
+bin.runBundle(bin.compileBundle(require("node:fs").readFileSync(bin.BUNDLE, "utf8")));
+`;
+
+function node(args: string[], what: string, input?: string): void {
+  const r = spawnSync(process.execPath, args, { cwd: ROOT, encoding: "utf8", input, stdio: [input === undefined ? "ignore" : "pipe", "ignore", "pipe"] });
   if (r.status !== 0) throw new Error(`${what} failed (exit ${String(r.status)}): ${r.stderr.trim()}`);
 }
 
@@ -167,16 +214,19 @@ function codeCache(): void {
   try {
     node(["-e", MAKE_CACHE, LAUNCHER, tmp, ...WARM_UP], `the warm-up run (rar ${WARM_UP.join(" ")})`);
     node(["-e", CHECK_CACHE, LAUNCHER, tmp], "checking the code cache");
+    node(["-", LAUNCHER, ...WARM_UP], `the warm-up run (rar ${WARM_UP.join(" ")}) with nothing loaded eagerly`, CHECK_LAZY);
     renameSync(tmp, CODE_CACHE);
   } finally {
     rmSync(tmp, { force: true });
   }
 }
 
-try {
-  await bundle();
-  codeCache();
-} catch (e) {
-  process.stderr.write(`build-cli: ${e instanceof Error ? e.message : String(e)}\n`);
-  process.exitCode = 1;
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  try {
+    await bundle();
+    codeCache();
+  } catch (e) {
+    process.stderr.write(`build-cli: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exitCode = 1;
+  }
 }

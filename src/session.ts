@@ -21,7 +21,7 @@ import { CallCounters, HOST_EFFECTS, VIRTUAL_TIME, builtinRegistry, fdLines, moc
 import { KvStore } from "./caps/kv.js";
 import type { Mount } from "./caps/fs.js";
 import { KIND } from "./caps/filetree.js";
-import { applyGrants, negotiate, negotiateImage, policyFromJson, policyToJson, type Policy } from "./caps/policy.js";
+import { applyGrants, negotiate, negotiateImage, policyFromJson, policyToJson, recordedPrompts, type Policy } from "./caps/policy.js";
 import { TRACE_LIMITS } from "./trace/decode.js";
 import { MAX_CAP_ARGS } from "./vm/verify.js";
 import { Recorder } from "./trace/recorder.js";
@@ -212,6 +212,8 @@ function checkOptions(opts: SessionOptions): Record<string, CapHandler> | undefi
   if (opts.beforeEffect !== undefined && typeof opts.beforeEffect !== "function") throw new RarError("usage.bad_options", "beforeEffect must be a function");
   checkCount("netTimeout", opts.netTimeout, 0, 2 ** 31 - 1);
   if (opts.onPrompt !== undefined && typeof opts.onPrompt !== "function") throw new RarError("usage.bad_options", "onPrompt must be a function");
+  if (opts.policy !== undefined && opts.policy !== null && !policyShaped(opts.policy))
+    throw new RarError("usage.bad_options", "policy must be a Policy { grants: string[], denials: string[], prompts?: string[], mocks: { FAMILY: { sig, results } }, seed, mounts? } (loadPolicy makes one)");
   return checkedHandlers(opts.handlers);
 }
 
@@ -296,6 +298,59 @@ function checkRunOptions(opts: RunOptions): void {
   if (opts.timeout !== undefined && !(typeof opts.timeout === "number" && opts.timeout >= 0 && opts.timeout <= 2 ** 31))
     throw new RarError("usage.bad_number", `timeout must be a number of milliseconds from 0 to ${2 ** 31}`);
   if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) throw new RarError("usage.bad_signal");
+}
+
+/**
+ * The text of the host's policy ("" for none), read back as its images'
+ * readers will read it (policyFromJson): a mock of a built-in with another
+ * signature, or a prompt in a form no call is asked about, is refused now
+ * rather than in an image nothing can restore, or while the call it names
+ * runs unasked. Its prompts as read back: what the start event records is
+ * what the session asks about, whatever the host changes later.
+ */
+function checkedPolicy(policy: Policy | undefined, handlers: Record<string, CapHandler> | undefined): { text: string; prompts: readonly string[] } {
+  if (!policy) return { text: "", prompts: [] };
+  const text = policyToJson(policy);
+  return { text, prompts: checkedPrompts(policyFromJson(text, "policy").prompts ?? [], handlers) };
+}
+
+/**
+ * The host's prompts (copied: read once), each in the form a call is asked
+ * about (policy.ts recordedPrompts). A prompt for env.get or net.fetch names
+ * the key or origin the built-in's first argument (an array) gives
+ * (caps/prompt.ts): one for a family the host's own handler takes with
+ * another signature would never be asked about.
+ */
+function checkedPrompts(prompts: readonly string[], handlers: Record<string, CapHandler> | undefined): readonly string[] {
+  const out = recordedPrompts(prompts, "policy");
+  for (const p of out) {
+    const family = capFamily(p);
+    const own = handlers?.[family]?.sig;
+    const builtin = BUILTIN_SIGNATURES[family];
+    if (own === undefined || builtin === undefined || (builtin.scope !== "key" && builtin.scope !== "origin")) continue;
+    if (own.result !== builtin.result || own.args.join() !== builtin.args.join())
+      throw new RarError(
+        "policy.bad_prompt",
+        `cannot prompt for '${p}': the host's own ${family} takes (${own.args.join(", ")}), not the built-in's (${builtin.args.join(", ")}), so no call names a ${builtin.scope} to ask about`,
+        "policy",
+      );
+  }
+  return out;
+}
+
+/** Whether `p` has a Policy's shape (policyFromJson checks the rest: names, signatures, seed), so that reading it throws nothing but a RarError. */
+function policyShaped(p: unknown): boolean {
+  if (typeof p !== "object" || p === null) return false;
+  const { grants, denials, prompts, mocks, mounts } = p as Record<string, unknown>;
+  const names = (x: unknown): boolean => Array.isArray(x) && x.every((n) => typeof n === "string");
+  if (!names(grants) || !names(denials) || (prompts !== undefined && !names(prompts)) || typeof mocks !== "object" || mocks === null) return false;
+  for (const m of Object.values(mocks)) {
+    const { sig, results } = (m ?? {}) as Partial<MockSpec>;
+    if (typeof sig !== "object" || sig === null || !Array.isArray(sig.args) || !Array.isArray(results)) return false;
+    if (!results.every((r: unknown) => typeof r === "number" || r instanceof Int32Array)) return false;
+  }
+  const mount = (m: unknown): boolean => typeof m === "object" && m !== null && typeof (m as Mount).guest === "string" && typeof (m as Mount).host === "string";
+  return mounts === undefined || (Array.isArray(mounts) && mounts.every(mount));
 }
 
 /** The root's grants from the host's options: the policy's, else `caps`, else io.print (as `rar run`). */
@@ -462,12 +517,9 @@ export class Session {
       rootArgsMemory(args.ints, args.texts),
     );
     machine.mounts = mountPoints(opts.policy?.mounts);
-    const policyJson = opts.policy ? policyToJson(opts.policy) : "";
-    // A policy given as an object is read back as its images' readers will read it (a mock of a built-in with
-    // another signature, say): refused now rather than in an image nothing can restore.
-    if (policyJson !== "") policyFromJson(policyJson, "policy");
+    const { text: policyJson, prompts } = checkedPolicy(opts.policy, handlers);
     const s = new Session(machine, root, ImageHistory.start(root, policyJson));
-    s.attachHost(opts, handlers, opts.policy ?? null, opts.record === false ? null : new Trace());
+    s.attachHost(opts, handlers, opts.policy ?? null, opts.record === false ? null : new Trace(), prompts);
     s.recordStart(args, opts.linked ?? [], policyJson);
     return s;
   }
@@ -505,7 +557,7 @@ export class Session {
    * store (its contents are the recorded puts: state that travels with the
    * image, never a host file the image names).
    */
-  private attachHost(opts: SessionOptions, handlers: Record<string, CapHandler> | undefined, data: Policy | null, trace: Trace | null): void {
+  private attachHost(opts: SessionOptions, handlers: Record<string, CapHandler> | undefined, data: Policy | null, trace: Trace | null, prompts: readonly string[]): void {
     this.policy = data;
     this.trace = trace;
     const counters = new CallCounters();
@@ -536,6 +588,9 @@ export class Session {
     // the host may change them later (what the start event says is offered stays what is).
     const o: SessionOptions = { ...opts, handlers };
     const mocks: Policy["mocks"] = data === null ? {} : copiedMocks(data.mocks);
+    // Read now, as the start event records them, not when the handlers are built.
+    const seed = data?.seed ?? 0;
+    const mounts = opts.policy?.mounts?.map((m) => ({ ...m }));
     // What fill() registers, by name: the built-ins, the mocks over them, the host's handlers over both
     // (every wrapper keeps its handler's signature). Known without building a handler, so a session
     // that records but never calls a capability never builds them; fill() checks it made the same.
@@ -560,7 +615,7 @@ export class Session {
       return (offer = out);
     };
     const fill = (): void => {
-      const source = builtinRegistry({ io: { stdout, stderr, stdin, log: onLog }, seed: data?.seed ?? 0, counters, kv, mounts: o.policy?.mounts, netTimeout: o.netTimeout });
+      const source = builtinRegistry({ io: { stdout, stderr, stdin, log: onLog }, seed, counters, kv, mounts, netTimeout: o.netTimeout });
       const before = o.beforeEffect;
       if (before)
         for (const name of source.names())
@@ -569,7 +624,7 @@ export class Session {
       for (const name of Object.keys(handlers ?? {}).sort()) source.register(name, (handlers as Record<string, CapHandler>)[name]);
       if (recorder) recorder.install(source, target);
       else for (const name of source.names()) target.register(name, source.get(name) as CapHandler);
-      this.gatePrompts(o);
+      this.gatePrompts(prompts, o.onPrompt);
       if (recorder && !sameOffer(target.offered(), table())) throw new Error("internal: the capabilities recorded as offered are not the ones registered");
     };
     if (target instanceof LazyCaps) target.defer(fill, table);
@@ -581,12 +636,11 @@ export class Session {
    * answer is authority, which never travels) in front of the recorded
    * handlers: a prompt's event then precedes the recorded call it decides.
    */
-  private gatePrompts(opts: SessionOptions): void {
-    const prompts = opts.policy?.prompts ?? [];
+  private gatePrompts(prompts: readonly string[], onPrompt: SessionOptions["onPrompt"]): void {
     if (prompts.length === 0) return;
     const prompted = new Set(prompts);
     const decided = new Map<string, boolean>();
-    const ask = opts.onPrompt ?? (() => false);
+    const ask = onPrompt ?? (() => false);
     const rec = this.recorder;
     const record = rec ? { verdict: rec.prompt.bind(rec), refused: rec.refused.bind(rec) } : null;
     const target = this.machine.caps;
@@ -637,12 +691,14 @@ export class Session {
     const recorded = first?.kind === "start" && first.policy !== "" ? policyFromJson(first.policy, where) : null;
     const data: Policy | null = recorded ? { ...recorded, kv: undefined } : null;
     const offered = (family: string): boolean => BUILTIN_FAMILIES.has(family) || (handlers !== undefined && Object.hasOwn(handlers, family));
+    // The host's own prompts, checked as start() checks them (the rest of its policy is not recorded here).
+    const prompts = opts.policy ? checkedPrompts([...(opts.policy.prompts ?? [])], handlers) : [];
     const host = hostGrants(opts);
     machine.mounts = matchMounts(recorded?.mounts, opts.policy?.mounts, opts.where ?? "image");
     negotiateImage(img.root.caps, host, offered, new Set(Object.keys(data?.mocks ?? {})), opts.where ?? "image");
     machine.hostGrants = host;
     const s = new Session(machine, img.root, ImageHistory.of(img.meta));
-    s.attachHost(opts, handlers, data, trace);
+    s.attachHost(opts, handlers, data, trace, prompts);
     // An image without a history (a guest snapshot) starts one here; it cannot be replayed from before.
     if (trace && trace.length === 0) s.recordStart({ ints: [] }, [], data ? policyToJson(data) : "");
     return s;

@@ -38,11 +38,19 @@ describe("the host's offer in the start event", () => {
           mocked[family] = { sig: s, results: [s.result === "int" ? 1 : Int32Array.of(1)] };
         }
         const policy: Policy = { grants: [], denials: [], mocks: mocked, seed: 0, ...(prompt ? { prompts: ["env.get:HOME"] } : {}) };
-        const s = Session.start(MAIN, {
-          policy,
-          handlers: Object.fromEntries(Object.entries(hs).map(([k, sig]) => [k, handler(sig)])),
-          ...(hook ? { beforeEffect: async () => {} } : {}),
-        });
+        const start = (): Session =>
+          Session.start(MAIN, {
+            policy,
+            handlers: Object.fromEntries(Object.entries(hs).map(([k, sig]) => [k, handler(sig)])),
+            ...(hook ? { beforeEffect: async () => {} } : {}),
+          });
+        // A prompt by key for the host's own env.get of another signature could never be asked: refused.
+        const own = hs["env.get"];
+        if (prompt && own !== undefined && (own.result !== "array" || own.args.join() !== "array")) {
+          expect(() => start()).toThrow(/cannot prompt for 'env.get:HOME'/);
+          return;
+        }
+        const s = start();
         const offered = ((s.trace as Trace).at(0) as StartEvent).host;
         // Reading the registry fills it (and fill checks its offer against the recorded one).
         expect(s.machine.caps.get("io.print")).toBeDefined();

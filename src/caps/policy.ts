@@ -334,6 +334,14 @@ function recordedPrompt(name: string, where: string): string {
   return name;
 }
 
+/** A recorded (or API-given) policy's prompts, each checked by recordedPrompt; `where` names the policy. */
+export function recordedPrompts(prompts: readonly string[], where: string): string[] {
+  return prompts.map((p, i) => {
+    if (!NAME.test(p)) throw new RarError("policy.bad_policy", "recorded capability names are invalid", where);
+    return recordedPrompt(p, `${where}: prompts[${i}]`);
+  });
+}
+
 /** Reads and validates a policy file. */
 export function readPolicyFile(file: string, custom: PolicySources["custom"] = {}): Parsed {
   let text: string;
@@ -522,7 +530,7 @@ export function policyFromJson(text: string, where: string): Policy {
     }
     checkMounts(mounts, where);
   }
-  const prompts = d.prompts === undefined ? undefined : strings(d.prompts as unknown[]).map((p, i) => recordedPrompt(p, `${where}: prompts[${i}]`));
+  const prompts = d.prompts === undefined ? undefined : recordedPrompts(strings(d.prompts as unknown[]), where);
   return {
     ...(mounts.length > 0 ? { mounts } : {}),
     grants: strings(d.grants),
