@@ -275,7 +275,8 @@ function emitFunction(
   }
   blocks.forEach((b) => {
     // Pushed one by one: a straight-line block can have tens of thousands of lines, too many to spread as arguments.
-    out.push(`      case ${leader[b.start]}: {`);
+    // A case some jump leaves for the next case has a label: `break` out of it falls into that case.
+    out.push(`      case ${leader[b.start]}: ${b.fallsThrough ? `${b.endLabel}: ` : ""}{`);
     for (const l of b.lines) out.push(`        ${l}`);
     out.push(`      }`);
   });
@@ -431,6 +432,10 @@ class Block extends Translator {
   readonly inlined = new Set<number>();
   /** The label of that loop. */
   readonly label: string;
+  /** In the outermost block: the start of the block whose case follows its case (-1: none, or not known). */
+  private next = -1;
+  /** In the outermost block: whether some jump in its code goes on at `next` by leaving its case (`break` to endLabel). */
+  fallsThrough = false;
   /** Locals that some instruction in this block's code (the copies nested in it included) writes. */
   readonly written = new Set<number>();
   /**
@@ -475,6 +480,7 @@ class Block extends Translator {
   emit(next: number): void {
     const code = this.m.code;
     const copy = this.outer.length > 0;
+    if (!copy) this.next = next;
     let pc = this.start;
     // Control comes back here from a RET: the function's locals are in its frame only.
     if (isLanding(this.m, pc) && this.nl > 0) this.lines.push(loadLocals(this.m, this.f));
@@ -514,7 +520,8 @@ class Block extends Translator {
       if (stop) {
         this.flush();
         const total = this.cost;
-        const charge = [`if (gas < ${total}) { ${this.stopAt(this.start, false, "")}; }`, `gas -= ${total};`];
+        // Charged first and given back if it did not fit: the same as comparing first, in one operation.
+        const charge = [`if ((gas -= ${total}) < 0) { ${this.stopAt(this.start, false, `refund = ${total}; `)}; }`];
         // A stop before an instruction returns the gas of it and everything after it in the block.
         const fill = (l: string): string => l.replace(/@refund(\d+)@/g, (_, before: string) => String(total - Number(before)));
         const body = [...charge, ...this.body].map(fill);
@@ -582,6 +589,11 @@ class Block extends Translator {
     const fill = (line: string): string =>
       line.replace(/@h(\d+)@/g, (_, id: string) => fast.get(Number(id)) ?? "").replace(/@pre:(\w+)@/g, (_, label: string) => pre.get(label) ?? "");
     for (let i = 0; i < this.lines.length; i++) this.lines[i] = fill(this.lines[i]);
+  }
+
+  /** The label of this block's case, which a jump to the next case breaks out of. */
+  get endLabel(): string {
+    return `${this.label}_end`;
   }
 
   /** The name of the bound of local k's array hoisted before this block's loop. */
@@ -721,8 +733,9 @@ class Block extends Translator {
   /**
    * A jump within the function: back to the start of this block or of one its
    * code is nested in, a continue of its loop; to a block of the loop being
-   * emitted, that block's code in place; else through the switch. One to the
-   * code after a CALL (which loads the locals) stores them first.
+   * emitted, that block's code in place; to the block whose case follows the
+   * case being emitted, out of it (falling into that case); else through the
+   * switch. One to the code after a CALL (which loads the locals) stores them first.
    */
   jumpTo(target: number): string {
     for (const b of [this, ...this.outer])
@@ -738,6 +751,12 @@ class Block extends Translator {
       return `{\n${b.lines.map((l) => `  ${l}`).join("\n")}\n}`;
     }
     const store = isLanding(this.m, target) && this.ctx.store !== "" ? `${this.ctx.store} ` : "";
+    // To the next case: out of this one and into it, rather than back through the switch.
+    const root = this.outer.length > 0 ? this.outer[0] : this;
+    if (target === root.next) {
+      root.fallsThrough = true;
+      return `{ ${store}break ${root.endLabel}; }`;
+    }
     return `{ ${store}blk = ${this.leader[target]}; continue loop; }`;
   }
 
