@@ -62,6 +62,8 @@ export interface Compiled {
    * block seen before instead). Index 0 (no block) is always 1.
    */
   readonly seen: Uint8Array;
+  /** Per chunk: gas its calls have used, counted up to a limit (execute.ts keeps its first calls short). */
+  readonly warmed: Float64Array;
 }
 
 /**
@@ -129,7 +131,7 @@ export function compileModule(m: Module): Compiled | null {
     for (const f of group) chunkOf.fill(k, m.functions[f].entry, m.functions[f].end);
     return compileChunk(m, group, leader, fnAt, seen);
   });
-  return chunks.length > 0 ? { leader, chunkOf, chunks, seen } : null;
+  return chunks.length > 0 ? { leader, chunkOf, chunks, seen, warmed: new Float64Array(chunks.length) } : null;
 }
 
 /** Marks block starts of function f in `leader` (numbered from `next`); returns the next number. */
@@ -520,8 +522,7 @@ class Block extends Translator {
       if (stop) {
         this.flush();
         const total = this.cost;
-        // Charged first and given back if it did not fit: the same as comparing first, in one operation.
-        const charge = [`if ((gas -= ${total}) < 0) { ${this.stopAt(this.start, false, `refund = ${total}; `)}; }`];
+        const charge = [`if (gas < ${total}) { ${this.stopAt(this.start, false, "")}; }`, `gas -= ${total};`];
         // A stop before an instruction returns the gas of it and everything after it in the block.
         const fill = (l: string): string => l.replace(/@refund(\d+)@/g, (_, before: string) => String(total - Number(before)));
         const body = [...charge, ...this.body].map(fill);
