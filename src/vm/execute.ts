@@ -147,7 +147,9 @@ function runCompiled(cpu: Cpu, c: Compiled, stepToSeen = true): Exit {
  * slower, as chance has it). Short calls first, then one that enters again,
  * give those lines their feedback before V8 compiles them.
  */
-const CHUNK_WARM_GAS = 200_000;
+export const CHUNK_WARM_GAS = 200_000;
+/** Warm-up counted for a short call at least, so there are at most 64 (a block too costly for what is left cannot hold it up). */
+const WARM_CALL_MIN = CHUNK_WARM_GAS / 64;
 
 /**
  * Calls chunk k with at most the gas it has left to warm up: where that runs
@@ -161,7 +163,7 @@ function warmCall(cpu: Cpu, c: Compiled, k: number): number {
   const exit = c.chunks[k](cpu);
   const used = window - cpu.gas;
   cpu.gas = g - used;
-  c.warmed[k] += used;
+  c.warmed[k] += Math.max(used, WARM_CALL_MIN);
   return exit;
 }
 

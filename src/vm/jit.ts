@@ -62,7 +62,7 @@ export interface Compiled {
    * block seen before instead). Index 0 (no block) is always 1.
    */
   readonly seen: Uint8Array;
-  /** Per chunk: gas its calls have used, counted up to a limit (execute.ts keeps its first calls short). */
+  /** Per chunk: how far its first calls, kept short, have warmed it up (execute.ts). */
   readonly warmed: Float64Array;
 }
 
