@@ -4,7 +4,8 @@
 // innermost loop, a copy of that block's code (and so on, once per block):
 // entered there, the whole loop, inner loops included, is nested JS loops
 // (a jump back to an enclosing block's start is a labelled `continue`), and
-// only jumps out of it go through the switch.
+// only jumps out of it go through the switch (or, to the block whose case
+// comes next, fall into that case).
 //
 // What each instruction does comes from its row in semantics.ts, translated
 // by translate.ts exactly as the interpreter's cases are. Exactness of the
