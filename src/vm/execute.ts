@@ -143,7 +143,7 @@ function runCompiled(cpu: Cpu, c: Compiled, stepToSeen = true): Exit {
  * 8 times its bytecode), and optimizes a long-running one while that call
  * still runs: the code then compiled for entering the chunk would have no
  * feedback for its first lines, deoptimize on the next call and leave every
- * later call to start unoptimized (a run of fannkuch or n-body 15-35 %
+ * later call to start unoptimized (a run of fannkuch or n-body 30-45 %
  * slower, as chance has it). Short calls first, then one that enters again,
  * give those lines their feedback before V8 compiles them.
  */
