@@ -9,7 +9,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { compileSource } from "../lang/ent/compile.js";
 import { Session } from "../src/session.js";
-import { tierOf } from "../src/vm/execute.js";
+import { CHUNK_WARM_GAS, tierOf } from "../src/vm/execute.js";
 import type { Module } from "../src/vm/module.js";
 import { verifyBundle } from "../src/vm/verify.js";
 
@@ -98,6 +98,28 @@ describe("loops as structured code", () => {
       expect(a.status).not.toBe("done");
       same(faulting, 10_000_000, args);
     }
+  });
+
+  it("a jump to the block whose case comes next leaves its case by a labelled break and falls into that case", () => {
+    const r = run(NESTED, true, 10_000_000, [9, 30]);
+    const text = tierOf(r.modules[0]).compiled!.chunks.map((c) => c.toString()).join("\n");
+    const label = /break (b\d+_end);/.exec(text);
+    expect(label, "a break to the end of a case").not.toBeNull();
+    expect(text).toContain(`: ${label![1]}: {`);
+    // Stops on either side of such a jump are covered by every budget across whole iterations (above).
+  });
+
+  it("a chunk's first calls, kept short until it has run CHUNK_WARM_GAS, stop like the interpreter at budgets around where they end", () => {
+    // NESTED runs compiled from its first instruction: the short calls end after about CHUNK_WARM_GAS of its gas.
+    // Each budget has a module of its own (a comment tells them apart): compiled code, and its warm-up, belong to the module.
+    const fresh = (gas: number): string => `${NESTED}// ${gas}\n`;
+    expect(run(fresh(0), false, 10_000_000, [9, 1_000_000]).status).toBe("out_of_gas");
+    fc.assert(
+      fc.property(fc.integer({ min: CHUNK_WARM_GAS - 3_000, max: CHUNK_WARM_GAS + 3_000 }), (gas) => same(fresh(gas), gas, [9, 1_000_000])),
+      { numRuns: 40 },
+    );
+    const long = run(fresh(-1), true, 1_000_000, [9, 1_000_000]);
+    expect(tierOf(long.modules[0]).compiled!.warmed[0]).toBeGreaterThanOrEqual(CHUNK_WARM_GAS);
   });
 
   it("random programs of nested loops agree between the tiers at random gas budgets", () => {

@@ -4,7 +4,8 @@
 // innermost loop, a copy of that block's code (and so on, once per block):
 // entered there, the whole loop, inner loops included, is nested JS loops
 // (a jump back to an enclosing block's start is a labelled `continue`), and
-// only jumps out of it go through the switch.
+// only jumps out of it go through the switch (or, to the block whose case
+// comes next, fall into that case).
 //
 // What each instruction does comes from its row in semantics.ts, translated
 // by translate.ts exactly as the interpreter's cases are. Exactness of the
@@ -62,6 +63,8 @@ export interface Compiled {
    * block seen before instead). Index 0 (no block) is always 1.
    */
   readonly seen: Uint8Array;
+  /** Per chunk: how far its first calls, kept short, have warmed it up (execute.ts). */
+  readonly warmed: Float64Array;
 }
 
 /**
@@ -129,7 +132,7 @@ export function compileModule(m: Module): Compiled | null {
     for (const f of group) chunkOf.fill(k, m.functions[f].entry, m.functions[f].end);
     return compileChunk(m, group, leader, fnAt, seen);
   });
-  return chunks.length > 0 ? { leader, chunkOf, chunks, seen } : null;
+  return chunks.length > 0 ? { leader, chunkOf, chunks, seen, warmed: new Float64Array(chunks.length) } : null;
 }
 
 /** Marks block starts of function f in `leader` (numbered from `next`); returns the next number. */
@@ -275,7 +278,8 @@ function emitFunction(
   }
   blocks.forEach((b) => {
     // Pushed one by one: a straight-line block can have tens of thousands of lines, too many to spread as arguments.
-    out.push(`      case ${leader[b.start]}: {`);
+    // A case some jump leaves for the next case has a label: `break` out of it falls into that case.
+    out.push(`      case ${leader[b.start]}: ${b.fallsThrough ? `${b.endLabel}: ` : ""}{`);
     for (const l of b.lines) out.push(`        ${l}`);
     out.push(`      }`);
   });
@@ -431,6 +435,10 @@ class Block extends Translator {
   readonly inlined = new Set<number>();
   /** The label of that loop. */
   readonly label: string;
+  /** In the outermost block: the start of the block whose case follows its case (-1: none, or not known). */
+  private next = -1;
+  /** In the outermost block: whether some jump in its code goes on at `next` by leaving its case (`break` to endLabel). */
+  fallsThrough = false;
   /** Locals that some instruction in this block's code (the copies nested in it included) writes. */
   readonly written = new Set<number>();
   /**
@@ -475,6 +483,7 @@ class Block extends Translator {
   emit(next: number): void {
     const code = this.m.code;
     const copy = this.outer.length > 0;
+    if (!copy) this.next = next;
     let pc = this.start;
     // Control comes back here from a RET: the function's locals are in its frame only.
     if (isLanding(this.m, pc) && this.nl > 0) this.lines.push(loadLocals(this.m, this.f));
@@ -582,6 +591,11 @@ class Block extends Translator {
     const fill = (line: string): string =>
       line.replace(/@h(\d+)@/g, (_, id: string) => fast.get(Number(id)) ?? "").replace(/@pre:(\w+)@/g, (_, label: string) => pre.get(label) ?? "");
     for (let i = 0; i < this.lines.length; i++) this.lines[i] = fill(this.lines[i]);
+  }
+
+  /** The label of this block's case, which a jump to the next case breaks out of. */
+  get endLabel(): string {
+    return `${this.label}_end`;
   }
 
   /** The name of the bound of local k's array hoisted before this block's loop. */
@@ -721,8 +735,9 @@ class Block extends Translator {
   /**
    * A jump within the function: back to the start of this block or of one its
    * code is nested in, a continue of its loop; to a block of the loop being
-   * emitted, that block's code in place; else through the switch. One to the
-   * code after a CALL (which loads the locals) stores them first.
+   * emitted, that block's code in place; to the block whose case follows the
+   * case being emitted, out of it (falling into that case); else through the
+   * switch. One to the code after a CALL (which loads the locals) stores them first.
    */
   jumpTo(target: number): string {
     for (const b of [this, ...this.outer])
@@ -738,6 +753,12 @@ class Block extends Translator {
       return `{\n${b.lines.map((l) => `  ${l}`).join("\n")}\n}`;
     }
     const store = isLanding(this.m, target) && this.ctx.store !== "" ? `${this.ctx.store} ` : "";
+    // To the next case: out of this one and into it, rather than back through the switch.
+    const root = this.outer.length > 0 ? this.outer[0] : this;
+    if (target === root.next) {
+      root.fallsThrough = true;
+      return `{ ${store}break ${root.endLabel}; }`;
+    }
     return `{ ${store}blk = ${this.leader[target]}; continue loop; }`;
   }
 
