@@ -21,7 +21,7 @@ import { CallCounters, HOST_EFFECTS, VIRTUAL_TIME, builtinRegistry, fdLines, moc
 import { KvStore } from "./caps/kv.js";
 import type { Mount } from "./caps/fs.js";
 import { KIND } from "./caps/filetree.js";
-import { applyGrants, negotiate, negotiateImage, policyFromJson, policyToJson, recordedPrompts, type Policy } from "./caps/policy.js";
+import { applyGrants, checkDenials, negotiate, negotiateImage, policyFromJson, policyToJson, recordedPrompts, type Policy } from "./caps/policy.js";
 import { TRACE_LIMITS } from "./trace/decode.js";
 import { MAX_CAP_ARGS } from "./vm/verify.js";
 import { Recorder } from "./trace/recorder.js";
@@ -311,7 +311,9 @@ function checkRunOptions(opts: RunOptions): void {
 function checkedPolicy(policy: Policy | undefined, handlers: Record<string, CapHandler> | undefined): { text: string; prompts: readonly string[] } {
   if (!policy) return { text: "", prompts: [] };
   const text = policyToJson(policy);
-  return { text, prompts: checkedPrompts(policyFromJson(text, "policy").prompts ?? [], handlers) };
+  const read = policyFromJson(text, "policy");
+  checkDenials(read, "policy");
+  return { text, prompts: checkedPrompts(read.prompts ?? [], handlers) };
 }
 
 /**
@@ -692,6 +694,7 @@ export class Session {
     const data: Policy | null = recorded ? { ...recorded, kv: undefined } : null;
     const offered = (family: string): boolean => BUILTIN_FAMILIES.has(family) || (handlers !== undefined && Object.hasOwn(handlers, family));
     // The host's own prompts, checked as start() checks them (the rest of its policy is not recorded here).
+    if (opts.policy) checkDenials(opts.policy, "policy");
     const prompts = opts.policy ? checkedPrompts([...(opts.policy.prompts ?? [])], handlers) : [];
     const host = hostGrants(opts);
     machine.mounts = matchMounts(recorded?.mounts, opts.policy?.mounts, opts.where ?? "image");

@@ -251,6 +251,27 @@ describe("prompts of a Policy object are those a call is asked about", () => {
   });
 });
 
+describe("a Policy object's grants and denials", () => {
+  it("a grant one of its own denials covers is refused at the start (was: granted, where a policy file's denial wins)", () => {
+    const cases: [string[], string[], string][] = [
+      [["io.print"], ["io.print"], "policy.denied"],
+      [["fs.read:/tmp/x", "io.print"], ["fs.read"], "policy.denied"],
+      [["fs.read:/tmp"], ["fs.read:/tmp/x"], "policy.carve"],
+    ];
+    for (const [grants, denials, key] of cases) {
+      let err: unknown;
+      try {
+        Session.start(MAIN, { ...quiet, policy: { grants, denials, seed: 0, mocks: {} } });
+      } catch (e) {
+        err = e;
+      }
+      expect(err, JSON.stringify([grants, denials])).toBeInstanceOf(RarError);
+      expect((err as RarError).key).toBe(key);
+    }
+    expect(() => Session.start(MAIN, { ...quiet, policy: { grants: ["io.print"], denials: ["fs.read"], seed: 0, mocks: {} } })).not.toThrow();
+  });
+});
+
 describe("a process's module and entry function (the shared Start)", () => {
   const SRC = `import untrusted "vendor/sort.ent" as good;
 fn a(n) { let x = 0; while true { x = x + n; } return x; }

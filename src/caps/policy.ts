@@ -379,6 +379,17 @@ function applyDenials(grants: string[], denials: readonly string[], where: strin
   return out;
 }
 
+/**
+ * A Policy made elsewhere than loadPolicy (an API host's object) whose grants
+ * one of its denials covers is refused: loadPolicy would have left the grant
+ * out (denials win), so what the object says it grants would not hold.
+ */
+export function checkDenials(p: Policy, where: string): void {
+  const kept = new Set(applyDenials([...p.grants], p.denials, where));
+  const denied = p.grants.find((g) => !kept.has(g));
+  if (denied !== undefined) throw new RarError("policy.denied", `'${denied}' is both granted and covered by a denial`, where);
+}
+
 /** Resolves flags and an optional file into the root's policy. */
 export function loadPolicy(src: PolicySources = {}): Policy {
   const custom = src.custom ?? {};

@@ -141,6 +141,7 @@ export const ERRORS = {
       bad_scope: "a capability has a scope it does not take",
       bad_version: "only version 1 of a capability exists",
       carve: "a denial cannot cut a grant into pieces; grant a narrower scope",
+      denied: "a Policy object grants what one of its own denials covers (denials win: the grant would never hold)",
       kv_file: "the kv store file is unreadable or malformed",
       needs_scope: "the capability needs a scope: a directory (fs.read:DIR), a variable (env.get:KEY) or an origin (net.fetch:ORIGIN)",
       no_dir: "the capability's directory does not exist",
