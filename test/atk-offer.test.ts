@@ -15,6 +15,7 @@ import { readFileSync } from "node:fs";
 import { RarError, Session, auditImage, compileProgram } from "../src/index.js";
 import { verifyBundle } from "../src/vm/verify.js";
 import { load } from "./helpers/asm.js";
+import { thrown } from "./helpers/errors.js";
 import { BUILTIN_SIGNATURES } from "../src/caps/signatures.js";
 
 const MAIN = load(".func main 0 0\n  PUSH 0\n  RET\n");
@@ -24,15 +25,6 @@ const quiet = { stdout: () => {}, stderr: () => {} };
 const handler = (args: ("int" | "array")[], result: "int" | "array", call: CapHandler["call"] = () => 0): CapHandler => ({ sig: { args, result }, call });
 const offeredAt = (s: Session) => ((s.trace as Trace).at(0) as StartEvent).host;
 
-/** What Session.start threw (null if nothing). */
-function thrown(f: () => unknown): unknown {
-  try {
-    f();
-  } catch (e) {
-    return e;
-  }
-  return null;
-}
 
 /** The session's offer is what it registers (reading the registry fills it), and its image restores and audits valid. */
 function consistent(s: Session): void {
@@ -230,12 +222,7 @@ describe("prompts of a Policy object are those a call is asked about", () => {
     ];
     for (const [module, prompt, handlers] of cases) {
       const asked: string[] = [];
-      let err: unknown;
-      try {
-        start(module, [prompt], [prompt], asked, handlers).run();
-      } catch (e) {
-        err = e;
-      }
+      const err = thrown(() => start(module, [prompt], [prompt], asked, handlers).run());
       expect(err, prompt).toBeInstanceOf(RarError);
       expect((err as RarError).key, prompt).toMatch(/^policy\.bad_(prompt|scope)$/);
       expect((err as RarError).message).toContain(prompt);
@@ -259,12 +246,7 @@ describe("a Policy object's grants and denials", () => {
       [["fs.read:/tmp"], ["fs.read:/tmp/x"], "policy.carve"],
     ];
     for (const [grants, denials, key] of cases) {
-      let err: unknown;
-      try {
-        Session.start(MAIN, { ...quiet, policy: { grants, denials, seed: 0, mocks: {} } });
-      } catch (e) {
-        err = e;
-      }
+      const err = thrown(() => Session.start(MAIN, { ...quiet, policy: { grants, denials, seed: 0, mocks: {} } }));
       expect(err, JSON.stringify([grants, denials])).toBeInstanceOf(RarError);
       expect((err as RarError).key).toBe(key);
     }

@@ -25,20 +25,12 @@ import { RarError, Session } from "../src/index.js";
 import { compileSource } from "../lang/ent/compile.js";
 import { verifyBundle } from "../src/vm/verify.js";
 import { load } from "./helpers/asm.js";
+import { thrown } from "./helpers/errors.js";
 
 const quiet = { stdout: () => {}, stderr: () => {} };
 const handler = (args: ("int" | "array")[], result: "int" | "array", call: CapHandler["call"] = () => 0): CapHandler => ({ sig: { args, result }, call });
 const policyOf = (grants: string[], prompts?: string[]): Policy => ({ grants, denials: [], seed: 0, mocks: {}, ...(prompts ? { prompts } : {}) });
 
-/** What f threw (null if nothing). */
-function thrown(f: () => unknown): unknown {
-  try {
-    f();
-  } catch (e) {
-    return e;
-  }
-  return null;
-}
 
 /** Calls clock.now. */
 const CLOCK = load(".cap clock.now\n.func main 0 0\n  CAP clock.now 0\n  RET\n");

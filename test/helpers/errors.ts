@@ -11,3 +11,13 @@ export function rarErrorOf(f: () => unknown): RarError {
   }
   throw new Error("expected a RarError");
 }
+
+/** What f threw, whatever it is (null if nothing). */
+export function thrown(f: () => unknown): unknown {
+  try {
+    f();
+  } catch (e) {
+    return e;
+  }
+  return null;
+}
