@@ -5,7 +5,8 @@
 // stream's output quietly, as for any Unix filter: the rest is dropped, and the
 // command goes on to its usual end and exit code (the guest is not told: what
 // it printed was accepted). A non-blocking stream that is full (EAGAIN) is
-// waited for.
+// waited for. (`rar debug` talks to a terminal through readline, and `rar
+// gp`'s progress line redraws itself: both keep Node's streams.)
 //
 // Not process.stdout: for a pipe that is a socket, whose EPIPE is an 'error'
 // event nobody handles (a stack trace), and making it loads Node's net and
