@@ -27,7 +27,7 @@ import { MAX_CAP_ARGS } from "./vm/verify.js";
 import { Recorder } from "./trace/recorder.js";
 import { hostTable } from "./trace/events.js";
 import { Trace, callCounts, traceFromWire, traceToWire } from "./trace/trace.js";
-import { capFamily, codePointCount, codePointsToText, textToCodePoints } from "./caps/registry.js";
+import { capFamily, codePointCount, codePointsToText, sameSig, textToCodePoints } from "./caps/registry.js";
 import { promptGate } from "./caps/prompt.js";
 import { BUILTIN_SIGNATURES } from "./caps/signatures.js";
 import type { LifecycleName, LogEvent } from "./caps/log.js";
@@ -279,7 +279,7 @@ const HOST_NAME_MAX = 256;
 
 /** Whether two offers list the same names with the same signatures. */
 function sameOffer(a: readonly Offered[], b: readonly Offered[]): boolean {
-  return a.length === b.length && a.every((x, i) => x.name === b[i].name && (x.sig === b[i].sig || (x.sig.result === b[i].sig.result && x.sig.args.join() === b[i].sig.args.join())));
+  return a.length === b.length && a.every((x, i) => x.name === b[i].name && sameSig(x.sig, b[i].sig));
 }
 
 /** A capability a host offers, with its signature. */
@@ -313,31 +313,30 @@ function checkedPolicy(policy: Policy | undefined, handlers: Record<string, CapH
   const text = policyToJson(policy);
   const read = policyFromJson(text, "policy");
   checkDenials(read, "policy");
-  return { text, prompts: checkedPrompts(read.prompts ?? [], handlers) };
+  return { text, prompts: checkedPrompts(read.prompts ?? [], handlers) }; // policyFromJson checked their forms
 }
 
 /**
- * The host's prompts (copied: read once), each in the form a call is asked
- * about (policy.ts recordedPrompts). A prompt for env.get or net.fetch names
+ * The host's prompts, already in the form a call is asked about (policy.ts
+ * recordedPrompts), checked against its handlers. A prompt for env.get or net.fetch names
  * the key or origin the built-in's first argument (an array) gives
  * (caps/prompt.ts): one for a family the host's own handler takes with
  * another signature would never be asked about.
  */
 function checkedPrompts(prompts: readonly string[], handlers: Record<string, CapHandler> | undefined): readonly string[] {
-  const out = recordedPrompts(prompts, "policy");
-  for (const p of out) {
+  for (const p of prompts) {
     const family = capFamily(p);
     const own = handlers?.[family]?.sig;
     const builtin = BUILTIN_SIGNATURES[family];
     if (own === undefined || builtin === undefined || (builtin.scope !== "key" && builtin.scope !== "origin")) continue;
-    if (own.result !== builtin.result || own.args.join() !== builtin.args.join())
+    if (!sameSig(own, builtin))
       throw new RarError(
         "policy.bad_prompt",
         `cannot prompt for '${p}': the host's own ${family} takes (${own.args.join(", ")}), not the built-in's (${builtin.args.join(", ")}), so no call names a ${builtin.scope} to ask about`,
         "policy",
       );
   }
-  return out;
+  return prompts;
 }
 
 /** Whether `p` has a Policy's shape (policyFromJson checks the rest: names, signatures, seed), so that reading it throws nothing but a RarError. */
@@ -695,7 +694,7 @@ export class Session {
     const offered = (family: string): boolean => BUILTIN_FAMILIES.has(family) || (handlers !== undefined && Object.hasOwn(handlers, family));
     // The host's own prompts, checked as start() checks them (the rest of its policy is not recorded here).
     if (opts.policy) checkDenials(opts.policy, "policy");
-    const prompts = opts.policy ? checkedPrompts([...(opts.policy.prompts ?? [])], handlers) : [];
+    const prompts = opts.policy ? checkedPrompts(recordedPrompts([...(opts.policy.prompts ?? [])], "policy"), handlers) : [];
     const host = hostGrants(opts);
     machine.mounts = matchMounts(recorded?.mounts, opts.policy?.mounts, opts.where ?? "image");
     negotiateImage(img.root.caps, host, offered, new Set(Object.keys(data?.mocks ?? {})), opts.where ?? "image");
@@ -703,7 +702,8 @@ export class Session {
     const s = new Session(machine, img.root, ImageHistory.of(img.meta));
     s.attachHost(opts, handlers, data, trace, prompts);
     // An image without a history (a guest snapshot) starts one here; it cannot be replayed from before.
-    if (trace && trace.length === 0) s.recordStart({ ints: [] }, [], data ? policyToJson(data) : "");
+    // (Without a history there is no recorded policy either: its text is "".)
+    if (trace && trace.length === 0) s.recordStart({ ints: [] }, [], "");
     return s;
   }
 

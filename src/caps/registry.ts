@@ -58,6 +58,11 @@ export function normalizeResult(cap: string, r: unknown): CapValue {
   throw new Error(`${cap} handler returned neither an int nor an array`);
 }
 
+/** Whether two signatures take and give the same types. */
+export function sameSig(a: CapSignature, b: CapSignature): boolean {
+  return a === b || (a.result === b.result && a.args.length === b.args.length && a.args.every((t, k) => t === b.args[k]));
+}
+
 /** Words an argument list occupies on the operand stack: an int is 1, an array is (ptr, len). */
 export function argWords(sig: CapSignature): number {
   let n = 0;

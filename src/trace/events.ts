@@ -14,7 +14,7 @@
 // [kind, ...fields]; an int is a msgpack integer, an array of words is a
 // binary of little-endian int32s.
 
-import { codePointsToText, type CapSignature, type CapValue, type ValueType } from "../caps/registry.js";
+import { codePointsToText, sameSig, type CapSignature, type CapValue, type ValueType } from "../caps/registry.js";
 import { HOST_EVENT_KINDS, type WireValue } from "../image/format.js";
 import { WireWriter, join } from "../image/wire.js";
 import { int32ToBytes } from "../vm/module.js";
@@ -67,8 +67,6 @@ const typesOf = (letters: string): ValueType[] => [...letters].map((l) => LETTER
 export const HOST_BASES: readonly (readonly HostCap[])[] = BASE_ROWS.map((rows) =>
   Object.freeze(rows.map(([name, args, result]) => Object.freeze({ name, sig: Object.freeze({ args: typesOf(args), result: typesOf(result)[0] }) }))),
 );
-
-const sameSig = (a: CapSignature, b: CapSignature): boolean => a.result === b.result && a.args.length === b.args.length && a.args.every((t, k) => t === b.args[k]);
 
 /** Whether every entry of HOST_BASES[base] is in `caps` (sorted) with the same signature. */
 function covers(caps: readonly HostCap[], base: number): boolean {
@@ -261,7 +259,6 @@ export function isCallEvent(e: TraceEvent): e is CapEvent | CapErrorEvent {
 }
 
 // --- canonical encoding ---------------------------------------------------
-
 
 function valueWire(v: CapValue): WireValue {
   return typeof v === "number" ? v | 0 : int32ToBytes(v);
