@@ -697,7 +697,10 @@ export class Session {
     const prompts = opts.policy ? checkedPrompts(recordedPrompts([...(opts.policy.prompts ?? [])], "policy"), handlers) : [];
     const host = hostGrants(opts);
     machine.mounts = matchMounts(recorded?.mounts, opts.policy?.mounts, opts.where ?? "image");
-    negotiateImage(img.root.caps, host, offered, new Set(Object.keys(data?.mocks ?? {})), opts.where ?? "image");
+    // A travelled mock answers for its family (data, no authority) unless the host's own handler takes the
+    // family over (fill() registers handlers over mocks): then a call runs the host's handler, which the host must grant.
+    const mocked = new Set(Object.keys(data?.mocks ?? {}).filter((family) => !(handlers !== undefined && Object.hasOwn(handlers, family))));
+    negotiateImage(img.root.caps, host, offered, mocked, opts.where ?? "image");
     machine.hostGrants = host;
     const s = new Session(machine, img.root, ImageHistory.of(img.meta));
     s.attachHost(opts, handlers, data, trace, prompts);
