@@ -839,7 +839,9 @@ export class Session {
     return {
       next: () => {
         place = checkpoints ? checkpoints.next(root.gasUsed) : Infinity;
-        stopAt = Math.min(timed ? root.gasUsed + SLICE_GAS : Infinity, place);
+        // At least room for the instruction the last slice refused (Machine.slicedNeed): one that costs
+        // more than a slice (MGROW of millions of words) runs, or stops on a real limit, instead of slicing for ever.
+        stopAt = Math.max(Math.min(timed ? root.gasUsed + SLICE_GAS : Infinity, place), root.gasUsed + this.machine.slicedNeed);
         return stopAt;
       },
       stop: () => timed && (signal?.aborted === true || performance.now() >= end),

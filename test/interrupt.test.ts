@@ -130,6 +130,39 @@ fn main() {
   });
 });
 
+describe("an instruction that costs more than a slice", () => {
+  // array(n) grows memory by n words, one instruction of 2 + n/16 gas: more than a slice of a run
+  // that can be interrupted (a signal or timeout; the CLI always gives a signal) runs at once.
+  const BIG = `fn main(args) { let a = array(args[0]); a[args[0] - 1] = 7; return a[args[0] - 1]; }\n`;
+  const m = verify(compileSource(BIG).modules[0]);
+  const N = 20_000_000;
+
+  it("runs when the limits allow it (sync with a timeout, async with a signal), as without slices", async () => {
+    const opts = { args: [N], gas: 100_000_000, mem: 30_000_000 };
+    const plain = Session.start(m, opts).run();
+    expect(plain).toMatchObject({ status: "done", value: 7 });
+    expect(Session.start(m, opts).run({ timeout: 600_000 })).toMatchObject({ status: "done", value: 7, gasUsed: plain.gasUsed });
+    const r = await Session.start(m, opts).runAsync({ signal: new AbortController().signal });
+    expect(r).toMatchObject({ status: "done", value: 7, gasUsed: plain.gasUsed });
+  });
+
+  it("stops out_of_mem on the default limits instead of slicing for ever", async () => {
+    const r = await Session.start(m, { args: [N] }).runAsync({ signal: new AbortController().signal });
+    expect(r.status).toBe("out_of_mem");
+    expect(Session.start(m, { args: [N] }).run({ timeout: 600_000 }).status).toBe("out_of_mem");
+  });
+
+  it("rar run and rar trace end (exit 3 on the default limits, 0 with room)", () => {
+    writeFileSync(join(dir, "big.ent"), BIG);
+    expect(rar("run", "big.ent", String(N), "--out", "big.rimg")).toMatchObject({ code: 3 });
+    expect(rar("trace", "big.ent", String(N), "--out", "bigt.rimg")).toMatchObject({ code: 3 });
+    const ok = rar("trace", "big.ent", String(N), "--gas", "100_000_000", "--mem", "30_000_000", "--out", "bigt2.rimg");
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toBe("");
+    expect(ok.stderr).toMatch(/done result=7/);
+  });
+});
+
 describe("interrupts from the command line", () => {
   it("--timeout suspends and writes the image (exit 3); resuming it ends as the uninterrupted run", () => {
     const want = rar("run", "spin.ent", "3000000", "--allow", "clock.now", "--gas", "1_000_000_000", "--out", "whole.rimg");

@@ -134,6 +134,13 @@ export class Machine implements Scheduler {
   mounts: readonly string[] = [];
   /** The root gasUsed at which run() returns "sliced" (Infinity: run until the root stops). */
   private stopAt = Infinity;
+  /**
+   * The gas of the instruction the last "sliced" refused (0 after any other
+   * return): the caller's next stopAt must leave room for it (at least the
+   * root's gasUsed plus this), or a slice shorter than one instruction (MGROW
+   * of millions of words) would slice again at the same place for ever.
+   */
+  slicedNeed = 0;
   /** Step tracing: called before every instruction when set (costs nothing when not). */
   onStep?: (p: Process, pc: number) => void;
   private stepNeed = 0;
@@ -184,6 +191,7 @@ export class Machine implements Scheduler {
     if (this.pending) throw new RarError("usage.async", "an async capability call is pending; settle it first");
     if (root.status !== StatusCode.READY) throw new RarError("usage.not_ready", `process is ${root.statusName}`);
     this.stopAt = stopAt;
+    this.slicedNeed = 0;
     if (root !== this.unparkedRoot) {
       this.letGo(-1);
       this.unparkedRoot = root;
@@ -247,6 +255,7 @@ export class Machine implements Scheduler {
       if (step === Step.Gas && this.stopAt !== Infinity && lacking(d, true, cpu.need) === null) {
         // Only the slice refused it (refill settled everything): stop here, nothing changed.
         this.cur = null;
+        this.slicedNeed = cpu.need;
         return "sliced";
       }
       // Something stopped: find which process, hand control to its parent.
