@@ -110,6 +110,21 @@ describe("lexical (LANGUAGE.md: Lexical)", () => {
     expect(out('fn main() { print(len("héllo") == 5, len("😀😀"), len("")); }')).toBe("1 2 0\n");
   });
 
+  it("takes Unicode letters in identifiers (LANGUAGE.md restricts them nowhere)", () => {
+    // Before: "unexpected character 'é'".
+    const src = "fn grüße(n) { return n + 1; }\nfn main() { let héllo = 1; let π = 3; let 变量 = 4; let x̃ = 5; let 𝑥 = 6; print(héllo, π, 变量, x̃, 𝑥, grüße(1)); }";
+    expect(out(src)).toBe("1 3 4 5 6 2\n");
+    expect(compileError("fn main() { let 😀 = 1; }").detail).toBe("unexpected character '😀'");
+    expect(compileError("fn main() { let x = 12é; }").detail).toBe("unexpected character 'é' in a number");
+  });
+
+  it("puts the caret under the column also after characters beyond U+FFFF", () => {
+    // Before: two columns too far right (the column counts UTF-16 units, spec/language.md).
+    const e = compileError('fn main() {\n  let s = "😀"; let y = s + 1;\n}\n');
+    expect([e.pos.line, e.pos.col]).toEqual([2, 25]);
+    expect(e.message.split("\n").slice(1)).toEqual(['    let s = "😀"; let y = s + 1;', `  ${" ".repeat(23)}^`]);
+  });
+
   it("rejects an unknown escape where it stands", () => {
     const e = compileError('fn main() {\n  print("a\\qb");\n}\n');
     expect([e.pos.line, e.pos.col]).toEqual([2, 11]);
