@@ -481,6 +481,26 @@ fn main() {
     expect(compileError('import untrusted "vendor/clk.ent" as clk;\nfn main() { return clk.t(1); }', files).detail).toMatch(/only run in a sandbox/);
   });
 
+  it("gives a trapped call's arguments as [[int]], an int argument as a one-element array", () => {
+    const files = { "vendor/w.ent": "cap fs.write_at;\nfn w() { return fs.write_at(\"/f\", 7, [1, 2]); }\n" };
+    const src = `import untrusted "vendor/w.ent" as v;
+fn main() {
+  let h = spawn v.w() with { gas: 10000, mem: 4096, trap: [fs.write_at] };
+  print(resume(h) == CAP_CALL);
+  puts(request(h));
+  print(request_args(h));
+  answer(h, 2);
+  print(resume(h) == DONE, result(h));
+}`;
+    expect(out(src, { files })).toBe("1\nfs.write_at\n[[47, 102], [7], [1, 2]]\n1 2\n");
+  });
+
+  it("charges a child's bookkeeping to its memory limit (spec/language.md section 9)", () => {
+    expect(out("fn f(x) { return x + 1; }\nfn main() { print(f<1000, 100>(1) else -1, f<1000, 4096>(1) else -1); }")).toBe("-1 2\n");
+    const r = run("fn f(x) { return x + 1; }\nfn main() { return f<1000, 100>(1); }");
+    expect(r.fault).toMatch(/did not finish: out_of_mem/);
+  });
+
   it("snapshots a child and restores it; a bad image faults the caller", () => {
     const src = "fn f(n) { return n * 2; }\nfn main() { let h = spawn f(21) with { gas: 1000, mem: 4096 }; let h2 = restore(snapshot(h)); print(resume(h2), result(h2)); }";
     expect(out(src)).toBe("1 42\n");
