@@ -281,6 +281,20 @@ describe("operators (LANGUAGE.md: Expressions)", () => {
     );
   });
 
+  it("wraps the forms with a constant operand too (x = x + c, e - c, c * e, ...)", () => {
+    const op = fc.constantFrom<Bin>("+", "-", "*", "<<", ">>", "&", "|", "^");
+    fc.assert(
+      fc.property(fc.array(fc.tuple(op, int32, int32), { minLength: 1, maxLength: 16 }), (cases) => {
+        const lines = cases.map(
+          ([o, a, c], k) => `  let x${k} = ${a}; x${k} = x${k} ${o} (${c}); let y${k} = ${a}; print(x${k}, y${k} ${o} (${c}), (${c}) ${o} y${k}, [y${k}][0] ${o} (${c}));`,
+        );
+        const want = cases.map(([o, a, c]) => `${model(o, a, c)} ${model(o, a, c)} ${model(o, c, a)} ${model(o, a, c)}\n`).join("");
+        expect(out(`fn main() {\n${lines.join("\n")}\n}\n`)).toBe(want);
+      }),
+      { numRuns: 30 },
+    );
+  });
+
   it("computes unary - ! ~ like the i32 model", () => {
     fc.assert(
       fc.property(fc.array(int32, { minLength: 1, maxLength: 20 }), (xs) => {
