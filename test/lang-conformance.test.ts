@@ -125,6 +125,13 @@ describe("lexical (LANGUAGE.md: Lexical)", () => {
     expect(e.message.split("\n").slice(1)).toEqual(['    let s = "😀"; let y = s + 1;', `  ${" ".repeat(23)}^`]);
   });
 
+  it("ignores a byte order mark at the start of a file", () => {
+    // Before: "unexpected character '\uFEFF'" at 1:1.
+    expect(out("\uFEFFfn main() { print(1); }")).toBe("1\n");
+    const e = compileError("\uFEFFfn main() { print(1 +); }");
+    expect([e.pos.line, e.pos.col]).toEqual([1, 22]);
+  });
+
   it("rejects an unknown escape where it stands", () => {
     const e = compileError('fn main() {\n  print("a\\qb");\n}\n');
     expect([e.pos.line, e.pos.col]).toEqual([2, 11]);
