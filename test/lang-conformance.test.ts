@@ -463,6 +463,17 @@ fn main() {
     expect(out("fn f() { return 1 / 0; }\nfn main() { print(f<1000, 4096>() else 9); }")).toBe("9\n");
   });
 
+  it("takes the whole expression after else (`f<gas, mem>(args) else expr`)", () => {
+    // Before: `else` took a unary operand, so `w<…>(3) else 3 * 2` was `(w<…>(3) else 3) * 2`: 60 instead of 30.
+    const src = `fn w(n) { return n * 10; }
+fn main() {
+  let ok = w<100000, 4096>(3) else 3 * 2;
+  let starved = w<1, 4096>(3) else 3 * 2;
+  print(ok, starved, w<1, 4096>(3) else -1, (w<100000, 4096>(3) else 0) + 1, [w<1, 4096>(1) else 1 + 1, 5]);
+}`;
+    expect(out(src)).toBe("30 6 -1 31 [2, 5]\n");
+  });
+
   it("gives a child no capabilities unless passed", () => {
     const src = `fn hi() { print("hi"); return 1; }
 fn main() {

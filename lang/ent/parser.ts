@@ -484,8 +484,9 @@ class Parser {
     const args = this.args("");
     let otherwise: Expr | undefined;
     if (this.accept("else")) {
+      // `else expr` (LANGUAGE.md): a whole expression, as far right as it goes, like the last branch of a conditional.
       this.enter(pos);
-      otherwise = this.unary();
+      otherwise = this.expr();
       this.leave();
     }
     return {
