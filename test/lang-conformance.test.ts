@@ -489,6 +489,25 @@ fn main() {
     expect(out(src)).toBe("[[1], [2, 3]] [[99], [2, 3]]\n");
   });
 
+  it("reads result(h) as what the spawned function returns, arrays included", () => {
+    // Before: result(h) was an int unless annotated, so print(result(h)) printed an address in the child.
+    const src = `fn nest(n) { return [[n], [n, n]]; }
+fn list() { return [1, 2, 3]; }
+fn main() {
+  let h = spawn list() with { gas: 10000, mem: 4096 };
+  resume(h);
+  print(result(h));
+  let k = spawn nest(4) with { gas: 10000, mem: 4096 };
+  resume(k);
+  let r = result(k);
+  print(r, len(r[1]));
+}`;
+    expect(out(src)).toBe("[1, 2, 3]\n[[4], [4, 4]] 2\n");
+    // What nothing decides is still an int: a handle from restore, or functions of two result types.
+    const mixed = "fn a() { return [1]; }\nfn b() { return 2; }\nfn main() { let h = spawn a() with { gas: 1000, mem: 4096 }; h = spawn b() with { gas: 1000, mem: 4096 }; resume(h); print(result(h)); }";
+    expect(out(mixed)).toBe("2\n");
+  });
+
   it("yields values to the parent and continues after resume", () => {
     const src = `fn y() { yield(5); yield(6); return 7; }
 fn main() {
