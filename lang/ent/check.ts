@@ -83,6 +83,17 @@ export class Checker {
   /** Every parameter and variable, for the final check of type depths. */
   private readonly locals: Local[] = [];
   private readonly deferred: (() => void)[] = [];
+  /**
+   * Where each handle variable's values come from: the result types of the
+   * functions spawned into it, or null once it is given anything else.
+   */
+  private readonly spawnedInto = new Map<Local, Type[] | null>();
+  /** The result type of each `spawn` expression. */
+  private readonly spawnResult = new Map<Expr, Type>();
+  /** `result(h)` calls on a variable h: the type each reads. */
+  private readonly results: { local: Local; ty: Type }[] = [];
+  /** The type of every value given to `yield`. */
+  private readonly yields: Type[] = [];
   private readonly constUnit = new Map<ConstDecl, Unit>();
   private readonly consts = new Constants<Unit>({
     unitOf: (d) => this.constUnit.get(d) as Unit,
@@ -131,6 +142,7 @@ export class Checker {
   check(): CheckedModule {
     this.declare();
     for (const f of this.fns) this.checkFn(f);
+    this.resultsFromSpawns();
     for (const t of this.types) settle(t);
     // Types also grow after they were checked, as variables in them are solved.
     for (const l of this.locals) this.shallow(l.ty, l.pos);
@@ -145,6 +157,32 @@ export class Checker {
       this.fail({ file: this.units[0].file, line: 1, col: 1 }, `more than ${MAX_CAPS} capabilities in the manifest`);
     const trapOnly = caps.filter((c) => !this.held.has(c));
     return { fns: this.fns, caps, trapOnly, links: this.links, main };
+  }
+
+  /**
+   * `result(h)` whose type nothing else decides reads what h's child returns
+   * when every value of the variable h comes from `spawn f(...)` of functions
+   * of one result type (so `print(result(h))` prints the array f returned).
+   * A yielded value is read the same way, so only when every `yield` of the
+   * module gives that type too. Otherwise it stays open and becomes int.
+   */
+  private resultsFromSpawns(): void {
+    for (const { local, ty } of this.results) {
+      const from = this.spawnedInto.get(local);
+      if (!from || from.length === 0 || !fits(ty, from[0])) continue;
+      const want = show(prune(from[0]));
+      if (from.some((t) => show(prune(t)) !== want) || this.yields.some((t) => show(prune(t)) !== want)) continue;
+      unify(ty, from[0]);
+    }
+  }
+
+  /** Notes what the variable `l` is given: a spawned child's handle, or anything else. */
+  private assigned(l: Local, value: Expr): void {
+    const t = value.kind === "spawn" ? this.spawnResult.get(value) : undefined;
+    const from = this.spawnedInto.get(l);
+    if (t === undefined) this.spawnedInto.set(l, null);
+    else if (from === undefined) this.spawnedInto.set(l, [t]);
+    else from?.push(t);
   }
 
   /** A manifest entry the module holds itself (not trap-only). */
@@ -258,7 +296,10 @@ export class Checker {
     this.fn = f;
     this.loops = 0;
     const params = new Map<string, Local>();
-    for (const p of f.params) params.set(p.name, p);
+    for (const p of f.params) {
+      params.set(p.name, p);
+      this.spawnedInto.set(p, null); // a parameter holds what the caller gave
+    }
     this.scopes = [params];
     this.block(f.decl.body);
   }
@@ -290,6 +331,7 @@ export class Checker {
         const l = this.local(s.name, t, s.pos);
         scope.set(s.name, l);
         s.local = l;
+        this.assigned(l, s.init);
         return;
       }
       case "assign": {
@@ -301,6 +343,7 @@ export class Checker {
         }
         s.local = l;
         this.expectType(this.expr(s.value), l.ty, s.value.pos, `assignment to '${s.name}'`);
+        this.assigned(l, s.value);
         return;
       }
       case "index_assign": {
@@ -328,6 +371,7 @@ export class Checker {
         this.expectType(this.expr(s.from), INT, s.from.pos, "range start");
         this.expectType(this.expr(s.to), INT, s.to.pos, "range end");
         s.local = this.local(s.name, INT, s.pos);
+        this.spawnedInto.set(s.local, null);
         s.bound = this.local(`${s.name}$end`, INT, s.pos);
         this.scopes.push(new Map([[s.name, s.local]]));
         this.loops++;
@@ -397,7 +441,7 @@ export class Checker {
       case "spawn": {
         const target = this.spawnTarget(e.callee, e.pos);
         e.target = target;
-        this.spawnArgs(target, e.args, e.pos, e.callee);
+        this.spawnResult.set(e, this.spawnArgs(target, e.args, e.pos, e.callee));
         this.expectType(this.expr(e.gas), INT, e.gas.pos, "gas limit");
         this.expectType(this.expr(e.mem), INT, e.mem.pos, "memory limit");
         for (const c of [...e.caps, ...e.traps]) {
@@ -565,9 +609,13 @@ export class Checker {
       case "kill":
         argInt(0, `handle given to ${name}`);
         return INT;
-      case "result":
+      case "result": {
         argInt(0, "handle given to result");
-        return fresh();
+        const t = this.track(fresh());
+        const h = a[0];
+        if (h.kind === "name" && h.ref?.kind === "local") this.results.push({ local: h.ref.local, ty: t });
+        return t;
+      }
       case "refuel":
         argInt(0, "handle given to refuel");
         argInt(1, "gas added by refuel");
@@ -580,7 +628,7 @@ export class Checker {
         this.expectType(this.expr(a[0]), arr(INT), a[0].pos, "restore takes an image (an array of bytes)");
         return INT;
       case "yield":
-        this.expr(a[0]);
+        this.yields.push(this.expr(a[0]));
         return INT;
       case "gas_left":
       case "mem_left":
@@ -606,6 +654,21 @@ export class Checker {
         this.fail(e.pos, `unknown function '${name}'`);
     }
   }
+}
+
+/**
+ * Whether unifying `a` with `b` would succeed and decide something of `a`
+ * only: the same array depth down to where `a` is still open and `b` is not.
+ * (A type has one leaf, so this needs no bindings.)
+ */
+function fits(a: Type, b: Type): boolean {
+  let x = prune(a);
+  let y = prune(b);
+  while (x.k === "arr" && y.k === "arr") {
+    x = prune(x.elem);
+    y = prune(y.elem);
+  }
+  return x.k === "var" && y.k !== "var";
 }
 
 function sameSig(a: CapSig, b: CapSig): boolean {

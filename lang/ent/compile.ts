@@ -104,7 +104,9 @@ class Compiler {
     const byPath = new Map<string, Unit>();
     const prefixes = new Set<string>();
     const open = (path: string, prefix: string, at: Pos | undefined): Unit => {
-      const text = this.read(path, at);
+      // A byte order mark some editors write at the start is not part of the program.
+      const raw = this.read(path, at);
+      const text = raw.charCodeAt(0) === 0xfeff ? raw.slice(1) : raw;
       this.sources.set(path, text);
       const ast = parse(text, path);
       let p = prefix;

@@ -46,7 +46,8 @@ export function excerpt(source: string | undefined, pos: Pos): string {
     col = col - from + (from > 0 ? 1 : 0);
   }
   shown = shown.replace(/\t/g, " ");
-  return `\n  ${shown}\n  ${" ".repeat(col)}^`;
+  // The caret is placed by code points (a character beyond U+FFFF is two UTF-16 units of the column).
+  return `\n  ${shown}\n  ${" ".repeat([...shown.slice(0, col)].length)}^`;
 }
 
 export class CompileError extends RarError {

@@ -1,5 +1,6 @@
 // The Ent lexer: source text -> tokens with positions. Integers are i32
-// (literals up to 0xFFFF_FFFF wrap), strings are arrays of code points.
+// (literals up to 0xFFFF_FFFF wrap), strings are arrays of code points,
+// identifiers are ASCII or Unicode (UAX #31, not normalized).
 // Characters are classified by code (no per-character regex or substring):
 // generated sources with a million-element literal lex in well under a second.
 
@@ -56,6 +57,19 @@ const isHexDigit = (c: number): boolean => isDigit(c) || (c >= 0x41 && c <= 0x46
 /** A-Z, a-z, _ */
 const isIdentStart = (c: number): boolean => (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x5f;
 const isIdentPart = (c: number): boolean => isIdentStart(c) || isDigit(c);
+// Beyond ASCII, identifiers are Unicode's (UAX #31): a letter starts one
+// (ID_Start), letters, digits and combining marks continue it (ID_Continue).
+// Only a character past 0x7F pays for the property test.
+const UNI_START = /^\p{ID_Start}$/u;
+const UNI_PART = /^\p{ID_Continue}$/u;
+/** The length in UTF-16 units of the identifier character at `i` (0 if there is none); `start`: whether it may begin one. */
+function identChar(source: string, i: number, start: boolean): number {
+  const c = source.charCodeAt(i);
+  if (c < 0x80) return (start ? isIdentStart(c) : isIdentPart(c)) ? 1 : 0;
+  const cp = source.codePointAt(i) as number;
+  const ch = String.fromCodePoint(cp);
+  return (start ? UNI_START : UNI_PART).test(ch) ? ch.length : 0;
+}
 const UNDERSCORE = 0x5f;
 
 /** The largest literal accepted; larger values do not fit 32 bits. */
@@ -143,14 +157,14 @@ export function lex(source: string, file: string): Token[] {
         digits = plain ? text : text.replace(/_/g, "");
         value = digits.length > 10 ? Infinity : Number(digits);
       }
-      if (i < n && isIdentStart(source.charCodeAt(i))) fail(i, `unexpected character '${source[i]}' in a number`);
+      if (i < n && identChar(source, i, true) > 0) fail(i, `unexpected character '${String.fromCodePoint(source.codePointAt(i) as number)}' in a number`);
       if (value > MAX_LITERAL) fail(start, "integer literal does not fit in 32 bits");
       push("int", source.slice(start, i), start, value | 0);
       continue;
     }
-    if (isIdentStart(code)) {
+    if (isIdentStart(code) || (code >= 0x80 && identChar(source, i, true) > 0)) {
       const start = i;
-      while (i < n && isIdentPart(source.charCodeAt(i))) i++;
+      for (let w = identChar(source, i, true); w > 0 && i < n; w = i < n ? identChar(source, i, false) : 0) i += w;
       const text = source.slice(start, i);
       push(KEYWORDS.has(text) ? "kw" : "ident", text, start);
       continue;

@@ -61,6 +61,8 @@ class Parser {
   constructor(
     private readonly toks: Token[],
     private readonly source: string,
+    /** Names that may start a sandboxed call (see sandboxCallees); undefined: any name. */
+    private readonly callees?: SandboxCallees,
   ) {
     this.workLimit = 64 * toks.length + 100_000;
   }
@@ -448,7 +450,7 @@ class Parser {
       const args = this.args("");
       return { kind: "call", callee: path, args, pos, depth: this.depthOf(pos, args) };
     }
-    if (this.is("<")) {
+    if (this.is("<") && (this.callees === undefined || this.callees.may(path))) {
       const sandbox = this.trySandbox(path, pos);
       if (sandbox) return sandbox;
     }
@@ -482,8 +484,9 @@ class Parser {
     const args = this.args("");
     let otherwise: Expr | undefined;
     if (this.accept("else")) {
+      // `else expr` (LANGUAGE.md): a whole expression, as far right as it goes, like the last branch of a conditional.
       this.enter(pos);
-      otherwise = this.unary();
+      otherwise = this.expr();
       this.leave();
     }
     return {
@@ -579,9 +582,48 @@ function codeText(codes: readonly number[]): string {
 /** A resource limit of the parser: never a reason to backtrack. */
 class LimitError extends CompileError {}
 
-/** Parses one Ent source file. Throws a CompileError on the first syntax error. */
+/** Which paths may be the callee of `f<gas, mem>(args)`. */
+interface SandboxCallees {
+  may(path: readonly string[]): boolean;
+}
+
+/**
+ * The names of a file that can be sandboxed: its functions (a name) and its
+ * imports (a path through one), gathered from the tokens before parsing, so
+ * declaration order does not matter. `fn` appears only in declarations and
+ * `as` only in imports, so a scan of token pairs finds them all.
+ */
+function sandboxCallees(toks: readonly Token[]): SandboxCallees {
+  const fns = new Set<string>();
+  const imports = new Set<string>();
+  for (let i = 0; i + 1 < toks.length; i++) {
+    const t = toks[i];
+    const next = toks[i + 1];
+    if (t.kind !== "kw" || next.kind !== "ident") continue;
+    if (t.text === "fn") fns.add(next.text);
+    else if (t.text === "as") imports.add(next.text);
+  }
+  return { may: (path) => (path.length === 1 ? fns.has(path[0]) : imports.has(path[0])) };
+}
+
+/**
+ * Parses one Ent source file. Throws a CompileError on the first syntax error.
+ *
+ * `a < b, c > (d)` reads as a sandboxed call `a<b, c>(d)` only when `a` can
+ * be one (a function of the file, or a path through one of its imports):
+ * otherwise, e.g. in `print(x < y, y > (z))` with x a variable, it is two
+ * comparisons. Should that reading not parse, the file is parsed again
+ * reading every such `<` as a sandboxed call when it can, so a sandboxed call
+ * of a name that is no function is reported as such ("unknown function").
+ */
 export function parse(source: string, file: string): FileAst {
-  return new Parser(lex(source, file), source).file(file);
+  const toks = lex(source, file);
+  try {
+    return new Parser(toks, source, sandboxCallees(toks)).file(file);
+  } catch (e) {
+    if (!(e instanceof CompileError) || e instanceof LimitError) throw e;
+    return new Parser(toks, source).file(file);
+  }
 }
 
 /** Parses a lone expression (tests and tools). */
