@@ -279,6 +279,12 @@ interface Sibling {
   slack: number;
 }
 
+/** A record's array header as the writer gives it (RECORD_FIELDS values: an array 16, 0xdc and two length bytes). */
+const RECORD_0 = 0xdc;
+const RECORD_1 = RECORD_FIELDS >> 8;
+const RECORD_2 = RECORD_FIELDS & 0xff;
+if (RECORD_FIELDS < 16 || RECORD_FIELDS > 0xffff) throw new Error("internal: a record's header is an array 16");
+
 /** Whether b[at, at + n) (within `end`) repeats b[from, from + n); `dv` views b. Four bytes at a time. */
 function sameSpan(b: Uint8Array, dv: DataView, from: number, at: number, n: number, end: number): boolean {
   if (at + n > end) return false;
@@ -288,11 +294,20 @@ function sameSpan(b: Uint8Array, dv: DataView, from: number, at: number, n: numb
   return true;
 }
 
-/** A decoded tree: its processes in preorder, and which of them repeat a sibling's record (verifyTree; a plain array: an off-heap typed array per decode costs the collector more). */
+/**
+ * A decoded tree: its processes in preorder, which of them repeat a
+ * sibling's record (verifyTree; a plain array: an off-heap typed array per
+ * decode costs the collector more), and the modules its processes run, each
+ * once (in the order first run).
+ */
 interface Built {
   procs: Process[];
   repeats: number[];
+  modules: Module[];
 }
+
+/** Records up to this many: the lists of a decoded tree are made at their length (larger ones grow: see buildTree). */
+const PRESIZED = 1 << 16;
 
 /**
  * A process with the values of `q` (decoded from the same record bytes, so
@@ -314,16 +329,28 @@ interface Open {
 
 /**
  * The handle of the record at `c` when it is one more child of `o` repeating
- * `sib` (consumed up to the repeated bytes), or -1: the checks the loop of
- * buildTree makes of a child's header and handle, in its order. A value that
- * fails them raises what the loop would raise there, or gives -1, after which
- * the loop reads the record again from its start.
+ * `sib` (consumed up to the repeated bytes), or -1 (nothing consumed), after
+ * which the loop of buildTree reads the record from its start. Read here only
+ * in the writer's forms (a record's array header, a handle in its shortest
+ * uint form), which the loop reads as the same values, and held to the loop's
+ * checks of a child's handle: anything else is left to the loop, which reads
+ * it as it reads any record (and raises there what it raises).
  */
 function repeatAt(c: WireReader, dv: DataView, o: Open, sib: Sibling): number {
-  if (c.array() !== RECORD_FIELDS) return -1;
-  const h = c.number();
-  if (!(Number.isInteger(h) && h > o.last && h < o.p.nextHandle && h <= IMAGE_LIMITS.handle)) return -1;
-  return sameSpan(c.bytes, dv, sib.from, c.pos, sib.to - sib.from, c.end) ? h : -1;
+  const b = c.bytes;
+  const end = c.end;
+  let at = c.pos;
+  if (at + 4 > end || b[at] !== RECORD_0 || b[at + 1] !== RECORD_1 || b[at + 2] !== RECORD_2) return -1;
+  at += 3;
+  let h = b[at];
+  if (h < 0x80) at += 1;
+  else if (h === 0xcc && at + 2 <= end && (h = b[at + 1]) >= 0x80) at += 2;
+  else if (h === 0xcd && at + 3 <= end && (h = (b[at + 1] << 8) | b[at + 2]) >= 0x100) at += 3;
+  else if (h === 0xce && at + 5 <= end && (h = dv.getUint32(at + 1)) >= 0x10000 && h <= IMAGE_LIMITS.handle) at += 5;
+  else return -1;
+  if (!(h > o.last && h < o.p.nextHandle) || !sameSpan(b, dv, sib.from, at, sib.to - sib.from, end)) return -1;
+  c.pos = at;
+  return h;
 }
 
 /**
@@ -334,8 +361,14 @@ function repeatAt(c: WireReader, dv: DataView, o: Open, sib: Sibling): number {
 function buildTree(r: Reader, c: WireReader, modules: readonly Module[], maxDepth: number, memMax: number, slack: Slack, at: string): Built {
   const nrecs = r.arrayAt(c, at);
   if (nrecs === 0) r.fail("image.shape", "a tree has at least one process", at);
-  const procs: Process[] = [];
-  const repeats: number[] = [];
+  // At their length (each record gives one entry of each), not grown as they are filled: a large tree's
+  // arrays would be copied a dozen times. Past PRESIZED records they grow (V8 makes so large a presized
+  // array a dictionary); either way entry n is written when there are n before it.
+  const procs: Process[] = nrecs <= PRESIZED ? new Array<Process>(nrecs) : [];
+  const repeats: number[] = nrecs <= PRESIZED ? new Array<number>(nrecs) : [];
+  let n = 0;
+  const used: Module[] = [];
+  let lastModule: Module | null = null;
   const dv = new DataView(c.bytes.buffer, c.bytes.byteOffset, c.bytes.byteLength);
   const here = new Place(at);
   // Open parents: process, children still to come, last child handle.
@@ -375,8 +408,8 @@ function buildTree(r: Reader, c: WireReader, modules: readonly Module[], maxDept
           const p = copyOf(sib.p, parentEntry.p, handle);
           c.pos += sib.to - sib.from;
           parentEntry.p.adopt(handle, p);
-          repeats.push(1);
-          procs.push(p);
+          repeats[n] = 1;
+          procs[n++] = p;
           if (parentEntry.left === 0 || i + 1 === nrecs) break;
           const next = c.pos;
           const h = repeatAt(c, dv, parentEntry, sib);
@@ -393,6 +426,11 @@ function buildTree(r: Reader, c: WireReader, modules: readonly Module[], maxDept
     }
     const fieldsAt = c.pos;
     const mod = modules[r.intAt(c, 0, modules.length - 1, here.at("module"))];
+    // The modules run (a copy runs its sibling's): most trees run one, looked up only where it changes.
+    if (mod !== lastModule) {
+      lastModule = mod;
+      if (!used.includes(mod)) used.push(mod);
+    }
     const entry = r.intAt(c, 0, mod.functions.length - 1, here.at("entry"));
     const status = r.intAt(c, 0, 6, here.at("status"));
     const value = r.intAt(c, MIN_I32, MAX_I32, here.at("value"));
@@ -475,13 +513,13 @@ function buildTree(r: Reader, c: WireReader, modules: readonly Module[], maxDept
     p.memUsed = memUsed;
     p.nextHandle = nextHandle;
     if (parent) parent.adopt(handle, p);
-    repeats.push(0);
-    procs.push(p);
+    repeats[n] = 0;
+    procs[n++] = p;
     if (parentEntry) parentEntry.sib = nchildren === 0 ? { p, from: fieldsAt, to: c.pos, slack: extra } : null;
     if (nchildren > 0) open.push({ p, path: here.path, left: nchildren, last: 0, sib: null });
   }
   for (const o of open) if (o.left > 0) r.fail("image.tree", `process ${o.path} declares ${o.left} more child(ren) than the image holds`, at);
-  return { procs, repeats };
+  return { procs, repeats, modules: used };
 }
 
 /** Word k of the little-endian binary data at b[at..]. */
@@ -653,15 +691,16 @@ interface TreeContext {
 }
 
 /** A checkpoint's tree records: built and verified (its root may stand mid-run). */
-function checkpointProcs(r: Reader, x: WireReader, modules: readonly Module[], ctx: TreeContext, at: string, files?: unknown): Process[] {
-  const { procs, repeats } = buildTree(r, x, modules, ctx.maxDepth, ctx.memMax, ctx.slack, at);
+function checkpointProcs(r: Reader, x: WireReader, modules: readonly Module[], ctx: TreeContext, at: string, files?: unknown): Built {
+  const built = buildTree(r, x, modules, ctx.maxDepth, ctx.memMax, ctx.slack, at);
+  const { procs, repeats } = built;
   if (files !== undefined) {
     const tree = readFiles(files, (message, where) => r.fail("image.shape", message, `${at} ${where}`));
     if (tree.empty) r.fail("image.shape", "a files part that holds nothing (such checkpoints have none)", `${at} files`);
     procs[0].files = tree;
   }
   verifyTree(procs, `${r.where}: ${at}`, true, repeats);
-  return procs;
+  return built;
 }
 
 /** A reader at element `k` of the array at bytes[start, end) (scanned already). */
@@ -680,7 +719,7 @@ function checkpointFields(r: Reader, x: unknown, at: string): unknown[] {
 }
 
 /** The debug part (version 2), every checkpoint's tree verified; `used` collects the modules they run. */
-function readDebug(r: Reader, x: unknown, body: Uint8Array, byDigest: ReadonlyMap<string, Module>, events: number, ctx: TreeContext, used: Process[]): DebugPart {
+function readDebug(r: Reader, x: unknown, body: Uint8Array, byDigest: ReadonlyMap<string, Module>, events: number, ctx: TreeContext, used: Module[]): DebugPart {
   const d = r.array(x, "debug", 4);
   const every = r.int(d[0], 1, EVERY_MAX, "debug every");
   if (!Number.isInteger(Math.log2(every))) r.fail("image.shape", `checkpoints are every power of two of gas, not ${every}`, "debug every");
@@ -702,10 +741,10 @@ function readDebug(r: Reader, x: unknown, body: Uint8Array, byDigest: ReadonlyMa
       if (!m) r.fail("image.shape", `names a module the image does not hold`, `${at} modules`);
       return m;
     });
-    const procs = checkpointProcs(r, elementAt(body, spans[i][0], spans[i][1], 4, r.where), mods, ctx, at, c[5]);
-    const root = procs[0];
+    const tree = checkpointProcs(r, elementAt(body, spans[i][0], spans[i][1], 4, r.where), mods, ctx, at, c[5]);
+    const root = tree.procs[0];
     if (root.gasUsed > where) r.fail("image.shape", `the tree used ${root.gasUsed} gas, past its place at ${where}`, `${at} tree`);
-    used.push(...procs);
+    used.push(...tree.modules);
     checkpoints.push({ at: where, gas: root.gasUsed, events: ev, step, modules: mods, bytes: body.slice(spans[i][0], spans[i][1]), words: root.memUsed });
   }
   const files = r.array(d[2], "debug sources");
@@ -734,7 +773,7 @@ export function checkpointTree(c: Checkpoint, opts: DecodeOptions = {}): Process
   const r = new Reader(opts.where ?? "checkpoint");
   const wire = checkpointFields(r, unpackChecked(c.bytes, IMAGE_LIMITS.nesting, r.where), "checkpoint");
   const slack = new Slack(r, IMAGE_LIMITS.stackSlack + c.bytes.length);
-  return checkpointProcs(r, elementAt(c.bytes, 0, c.bytes.length, 4, r.where), c.modules, { maxDepth: opts.maxDepth ?? 4096, memMax: opts.memMax ?? 1 << 28, slack }, `checkpoint at ${c.at}`, wire[5])[0];
+  return checkpointProcs(r, elementAt(c.bytes, 0, c.bytes.length, 4, r.where), c.modules, { maxDepth: opts.maxDepth ?? 4096, memMax: opts.memMax ?? 1 << 28, slack }, `checkpoint at ${c.at}`, wire[5]).procs[0];
 }
 
 
@@ -816,7 +855,7 @@ function decodeBody(
   const modulesAt: [number, number] = again ? [c.pos, (c.pos += (lastOrigin as Fields).modules.length)] : span();
   const modules = readModules(r, bodyBytes.subarray(modulesAt[0], modulesAt[1]), opts.known);
   const slack = new Slack(r, IMAGE_LIMITS.stackSlack + size);
-  const { procs, repeats } = buildTree(r, c, modules, maxDepth, memMax, slack, "tree");
+  const { procs, repeats, modules: run } = buildTree(r, c, modules, maxDepth, memMax, slack, "tree");
   const traceAt = span();
   const debugAt = fields > B.debug ? span() : null;
   const filesAt = fields > B.files ? span() : null;
@@ -833,10 +872,11 @@ function decodeBody(
   r.arrayAt(o, "origin", 2);
   const originDigest = r.digestAt(o, "origin digest");
   let originRoot: Process | null = null;
-  let originProcs: Process[] = [];
+  let originRuns: readonly Module[] = [];
   if (!o.nil()) {
     const origin = buildTree(r, o, modules, maxDepth, memMax, slack, "origin");
-    originProcs = origin.procs;
+    const originProcs = origin.procs;
+    originRuns = origin.modules;
     verifyTree(originProcs, `${r.where}: origin`, false, origin.repeats);
     originRoot = originProcs[0];
     if (originProcs.length !== 1 || originRoot.fp !== 0 || originRoot.status !== 0)
@@ -844,7 +884,7 @@ function decodeBody(
   }
   const trace = readTrace(r, bodyBytes, traceAt[0], traceAt[1], opts.traceView);
   const byDigest = new Map(modules.map((m) => [m.digest, m]));
-  const checkpointed: Process[] = [];
+  const checkpointed: Module[] = [];
   // A nil debug part (most images) is one byte: read as it is.
   const debugWire = debugAt === null || (debugAt[1] - debugAt[0] === 1 && bodyBytes[debugAt[0]] === 0xc0) ? null : field(debugAt);
   // A version 3 image without a debug part has nil there; a version 2 image has one.
@@ -853,18 +893,13 @@ function decodeBody(
   // Every module is run by some process (of the tree, the origin or a checkpoint) or linked by one that is.
   const used = new Set<string>();
   const todo: Module[] = [];
-  for (const list of [procs, originProcs, checkpointed]) {
-    // Processes of a tree mostly run one module: looked up only where it changes.
-    let last: Module | null = null;
-    for (const p of list) {
-      if (p.module === last) continue;
-      last = p.module;
-      if (!used.has(last.digest)) {
-        used.add(last.digest);
-        todo.push(last);
+  // What the trees run, as buildTree collected it (no walk over their processes).
+  for (const list of [run, originRuns, checkpointed])
+    for (const m of list)
+      if (!used.has(m.digest)) {
+        used.add(m.digest);
+        todo.push(m);
       }
-    }
-  }
   while (todo.length > 0) {
     for (const l of (todo.pop() as Module).links ?? []) {
       const m = byDigest.get(l);
