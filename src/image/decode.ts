@@ -318,13 +318,24 @@ function copyOf(q: Process, parent: Process, handle: number): Process {
   return q.twin(parent, handle, q.mem.length === 0 ? NO_MEMORY : q.mem.slice());
 }
 
-/** A parent whose children are being read: what is left of them, the last handle, and those read so far. */
+/**
+ * A parent whose children are being read: what is left of them, the last
+ * handle, the last childless one (sib), and those read so far (kids, made at
+ * the length the parent declares, given to it when the last is read: close).
+ */
 interface Open {
   p: Process;
   path: string;
   left: number;
   last: number;
   sib: Sibling | null;
+  kids: Process[];
+  k: number;
+}
+
+/** A parent whose children are all read: they become its children (in handle order, as read). */
+function close(o: Open): void {
+  o.p.adoptAll(o.kids);
 }
 
 /**
@@ -374,7 +385,7 @@ function buildTree(r: Reader, c: WireReader, modules: readonly Module[], maxDept
   // Open parents: process, children still to come, last child handle.
   const open: Open[] = [];
   for (let i = 0; i < nrecs; i++) {
-    while (open.length > 0 && open[open.length - 1].left === 0) open.pop();
+    while (open.length > 0 && open[open.length - 1].left === 0) close(open.pop() as Open);
     const parentEntry = open.length > 0 ? open[open.length - 1] : null;
     if (i > 0 && parentEntry === null) r.fail("image.tree", `${nrecs - i} record(s) after the end of the tree`, `${at} record ${i}`);
     const parent = parentEntry?.p ?? null;
@@ -407,7 +418,7 @@ function buildTree(r: Reader, c: WireReader, modules: readonly Module[], maxDept
           slack.take(sib.slack, here.at("stack"));
           const p = copyOf(sib.p, parentEntry.p, handle);
           c.pos += sib.to - sib.from;
-          parentEntry.p.adopt(handle, p);
+          parentEntry.kids[parentEntry.k++] = p;
           repeats[n] = 1;
           procs[n++] = p;
           if (parentEntry.left === 0 || i + 1 === nrecs) break;
@@ -512,13 +523,14 @@ function buildTree(r: Reader, c: WireReader, modules: readonly Module[], maxDept
     p.gasUsed = gasUsed;
     p.memUsed = memUsed;
     p.nextHandle = nextHandle;
-    if (parent) parent.adopt(handle, p);
+    if (parentEntry) parentEntry.kids[parentEntry.k++] = p;
     repeats[n] = 0;
     procs[n++] = p;
     if (parentEntry) parentEntry.sib = nchildren === 0 ? { p, from: fieldsAt, to: c.pos, slack: extra } : null;
-    if (nchildren > 0) open.push({ p, path: here.path, left: nchildren, last: 0, sib: null });
+    if (nchildren > 0) open.push({ p, path: here.path, left: nchildren, last: 0, sib: null, kids: nchildren <= PRESIZED ? new Array<Process>(nchildren) : [], k: 0 });
   }
   for (const o of open) if (o.left > 0) r.fail("image.tree", `process ${o.path} declares ${o.left} more child(ren) than the image holds`, at);
+  for (const o of open) close(o);
   return { procs, repeats, modules: used };
 }
 

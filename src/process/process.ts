@@ -599,6 +599,16 @@ export class Process {
     this.family().set(h, c);
   }
 
+  /**
+   * Makes the processes of `list` this childless process's children, `list`
+   * its table's own array from now on: each one's parent is this one, their
+   * handles increase, and every one is below nextHandle (image/decode.ts
+   * reads a parent's children into one array at the length it declares).
+   */
+  adoptAll(list: Process[]): void {
+    this.family().fill(list);
+  }
+
   /** This process's own children table (made when first needed). */
   private family(): Children<Process> {
     if (this.children === NO_CHILDREN) this.children = new Children<Process>();
