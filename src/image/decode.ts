@@ -542,9 +542,18 @@ function wordAt(b: Uint8Array, at: number, k: number): number {
 
 /**
  * The modules part, from its encoding (scanned already): each module's bytes
- * are unpacked and verified only when `known` does not hold them.
+ * are unpacked and verified only when `known` does not hold them, looked up
+ * there by their SHA-256 (`hashes`: those of a modules part with the same
+ * bytes read before, lastOrigin, else hashed here). The hashes looked up are
+ * left in `out`.
  */
-function readModules(r: Reader, bytes: Uint8Array, known?: (digest: string) => Module | undefined): Module[] {
+function readModules(
+  r: Reader,
+  bytes: Uint8Array,
+  known: ((digest: string) => Module | undefined) | undefined,
+  hashes: readonly string[] | undefined,
+  out: string[],
+): Module[] {
   const c = new WireReader(bytes, 0, bytes.length, r.where);
   const n = r.arrayAt(c, "modules");
   if (n === 0 || n > IMAGE_LIMITS.modules) r.fail("image.shape", `an image holds 1..${IMAGE_LIMITS.modules} modules`, "modules");
@@ -556,7 +565,12 @@ function readModules(r: Reader, bytes: Uint8Array, known?: (digest: string) => M
     c.over();
     const to = c.pos;
     // A module's digest is the SHA-256 of its canonical bytes: equal bytes, the same verified module.
-    let m = known ? known(sha256Hex(bytes.subarray(from, to))) : undefined;
+    let m: Module | undefined;
+    if (known) {
+      const h = hashes !== undefined ? hashes[i] : sha256Hex(bytes.subarray(from, to));
+      out.push(h);
+      m = known(h);
+    }
     try {
       m ??= verify(moduleFromWire(unpackSpan(bytes, from, to, r.where), `${r.where}: ${at}`));
     } catch (e) {
@@ -795,10 +809,14 @@ export function checkpointTree(c: Checkpoint, opts: DecodeOptions = {}): Process
  * field holds the state and the digest, the modules field what its indices
  * and links name), so an image with the same bytes there matches too (a
  * session restored again and again): compared byte for byte, not by a digest.
+ * So are the hashes of its modules' bytes (readModules): a function of the
+ * same bytes.
  */
 interface Fields {
   origin: Uint8Array;
   modules: Uint8Array;
+  /** The SHA-256 (hex) of each module's bytes in the modules field, in its order, if they were hashed (DecodeOptions.known). */
+  hashes: readonly string[] | undefined;
 }
 let lastOrigin: Fields | null = null;
 
@@ -865,7 +883,8 @@ function decodeBody(
   const again = sameOrigin(bodyBytes, c.pos);
   const originAt: [number, number] = again ? [c.pos, (c.pos += (lastOrigin as Fields).origin.length)] : span();
   const modulesAt: [number, number] = again ? [c.pos, (c.pos += (lastOrigin as Fields).modules.length)] : span();
-  const modules = readModules(r, bodyBytes.subarray(modulesAt[0], modulesAt[1]), opts.known);
+  const hashes: string[] = [];
+  const modules = readModules(r, bodyBytes.subarray(modulesAt[0], modulesAt[1]), opts.known, again ? (lastOrigin as Fields).hashes : undefined, hashes);
   const slack = new Slack(r, IMAGE_LIMITS.stackSlack + size);
   const { procs, repeats, modules: run } = buildTree(r, c, modules, maxDepth, memMax, slack, "tree");
   const traceAt = span();
@@ -926,7 +945,7 @@ function decodeBody(
   if (originRoot && !again) {
     const expected = stateDigest(originRoot, emptyTrace(), (d) => byDigest.get(d));
     if (!sameBytes(expected, originDigest)) r.fail("image.origin", "the initial state does not match its digest", "origin digest");
-    lastOrigin = { origin: bodyBytes.slice(originAt[0], originAt[1]), modules: bodyBytes.slice(modulesAt[0], modulesAt[1]) };
+    lastOrigin = { origin: bodyBytes.slice(originAt[0], originAt[1]), modules: bodyBytes.slice(modulesAt[0], modulesAt[1]), hashes: opts.known ? hashes : undefined };
   }
   return {
     root: procs[0],
