@@ -11,7 +11,7 @@ import { decodeImage } from "../src/image/decode.js";
 import { HEADER_BYTES, seal } from "../src/image/encode.js";
 import { preorder, sameRecord, writeTree } from "../src/image/records.js";
 import { verifyTree } from "../src/image/verify.js";
-import { WireWriter, join } from "../src/image/wire.js";
+import { WireWriter, elementSpans, join } from "../src/image/wire.js";
 import type { Process } from "../src/process/process.js";
 import { Session } from "../src/session.js";
 import { RarError } from "../src/vm/errors.js";
@@ -304,5 +304,53 @@ describe("record repeats", () => {
       }),
       { numRuns: 1500 },
     );
+  });
+
+  it("long runs (compared a chunk at a time, across handle widths): any single-byte change decodes exactly as reading each record on its own does, or fails the same way", () => {
+    // 300 kids: runs of like records past handles 127 and 255 (one, two and three-byte handles), broken twice.
+    const kids = Array.from({ length: 300 }, (_, k) => (k === 40 || k === 200 ? { v: 2, len: 1 } : { v: 1, len: 0 }));
+    const s = tree(kids);
+    const img = s.snapshot();
+    const whole = img.slice(HEADER_BYTES);
+    const treeBytes = packr.pack(unpackBody(img)[4]);
+    const from = Buffer.from(whole).indexOf(treeBytes);
+    expect(from).toBeGreaterThan(0);
+    const to = from + treeBytes.length;
+    /** What decoding gives: the tree's records as writeTree writes them, or the error's key and message. */
+    const verdict = (bytes: Uint8Array, readAhead: boolean): string => {
+      try {
+        return Buffer.from(records(decodeImage(bytes, { readAhead }).root, false)).toString("hex");
+      } catch (e) {
+        if (!(e instanceof RarError)) throw e;
+        return `${e.key}: ${e.message}`;
+      }
+    };
+    expect(verdict(img, true)).toBe(verdict(img, false));
+    expect(verdict(img, true)).toBe(Buffer.from(records(s.root, false)).toString("hex"));
+    fc.assert(
+      fc.property(fc.integer({ min: from, max: to - 1 }), fc.integer({ min: 1, max: 255 }), (at, x) => {
+        const body = whole.slice();
+        body[at] ^= x;
+        const bad = seal([body], body.length, img[6]);
+        expect(verdict(bad, true)).toBe(verdict(bad, false));
+      }),
+      { numRuns: 1500 },
+    );
+    // Handles one apart (a child between them killed) and the next one's bytes in each width: the same too.
+    for (const [k, delta] of [
+      [100, 1],
+      [127, 1],
+      [128, 1],
+      [255, 1],
+      [256, 1],
+    ] as [number, number][]) {
+      const body = whole.slice();
+      // Record k's handle byte (the last byte of the handle; its header is 3 bytes): changed by delta.
+      const recs = elementSpans(body, [4]);
+      const h = recs[k][0] + 3 + (k < 128 ? 0 : k < 256 ? 1 : 2);
+      body[h] = (body[h] + delta) & 0xff;
+      const bad = seal([body], body.length, img[6]);
+      expect(verdict(bad, true), `record ${k}`).toBe(verdict(bad, false));
+    }
   });
 });

@@ -59,6 +59,12 @@ export interface DecodeOptions {
    * slot: the slot is then a view of the input, not a copy.
    */
   traceView?: boolean;
+  /**
+   * Whether the records of a run of repeated ones (a parent's many like
+   * children) are compared a chunk at a time (runAhead), or each on its own
+   * (false: the same outcome, every time; tests compare the two). Default true.
+   */
+  readAhead?: boolean;
 }
 
 export interface DecodedImage {
@@ -364,12 +370,87 @@ function repeatAt(c: WireReader, dv: DataView, o: Open, sib: Sibling): number {
   return h;
 }
 
+/** Records runAhead compares at once: at least, at most, and the most bytes they may take. */
+const AHEAD_MIN = 16;
+const AHEAD_MAX = 256;
+const AHEAD_BYTES = 1 << 15;
+/** The bytes runAhead compares records with (AHEAD_BYTES, made when first needed), and what they hold: `records` records of `sib`'s run at handle width `width`. */
+let aheadBytes: Uint8Array | null = null;
+interface Ahead {
+  sib: Sibling | null;
+  width: number;
+  records: number;
+}
+
+/** Bytes of a handle in its shortest form: a fixint, a uint 8, 16 or 32 (0xcc, 0xcd, 0xce and the value). */
+function handleWidth(h: number): number {
+  return h < 0x80 ? 1 : h < 0x100 ? 2 : h < 0x10000 ? 3 : 5;
+}
+
+/** The largest handle of `width` bytes. */
+function widthEnd(width: number): number {
+  return width === 1 ? 0x7f : width === 2 ? 0xff : width === 3 ? 0xffff : IMAGE_LIMITS.handle;
+}
+
+/** Writes handle h (of `width` bytes) at b[at..]. */
+function putHandle(b: Uint8Array, at: number, h: number, width: number): void {
+  if (width === 1) b[at] = h;
+  else if (width === 2) {
+    b[at] = 0xcc;
+    b[at + 1] = h;
+  } else if (width === 3) {
+    b[at] = 0xcd;
+    b[at + 1] = h >> 8;
+    b[at + 2] = h & 0xff;
+  } else {
+    b[at] = 0xce;
+    b[at + 1] = h >>> 24;
+    b[at + 2] = (h >> 16) & 0xff;
+    b[at + 3] = (h >> 8) & 0xff;
+    b[at + 4] = h & 0xff;
+  }
+}
+
+/**
+ * How many of the records at `c` are, one after the other, children of `o`
+ * repeating `sib` with the handles after `h` (h + 1, h + 2, ...: what
+ * repeatAt would read, record by record, from the writer's bytes): compared
+ * with the bytes the writer gives such records (built once per run, the
+ * handles written per chunk), in one native comparison. 0 when fewer than
+ * AHEAD_MIN such records could follow (as many as are left to read, of one
+ * handle width, below the parent's next handle, within the input); -n when
+ * the n records compared are not all such (the caller then reads them one by
+ * one). `c` is not moved: each record is [array header, handle, sib's bytes].
+ */
+function runAhead(c: WireReader, o: Open, sib: Sibling, h: number, left: number, a: Ahead): number {
+  const first = h + 1;
+  const width = handleWidth(first);
+  const span = sib.to - sib.from;
+  const size = 3 + width + span;
+  const m = Math.min(left, o.left, AHEAD_MAX, widthEnd(width) - h, o.p.nextHandle - first, Math.floor((c.end - c.pos) / size), Math.floor(AHEAD_BYTES / size));
+  if (m < AHEAD_MIN) return 0;
+  const b = (aheadBytes ??= new Uint8Array(AHEAD_BYTES));
+  if (a.sib !== sib || a.width !== width || a.records < m) {
+    // One record (a header, a handle, the sibling's bytes), then doubled until there are m.
+    b[0] = RECORD_0;
+    b[1] = RECORD_1;
+    b[2] = RECORD_2;
+    b.set(c.bytes.subarray(sib.from, sib.to), 3 + width);
+    for (let k = 1; k < m; k *= 2) b.copyWithin(k * size, 0, Math.min(k, m - k) * size);
+    a.sib = sib;
+    a.width = width;
+    a.records = m;
+  }
+  for (let k = 0; k < m; k++) putHandle(b, k * size + 3, first + k, width);
+  return sameRange(b, 0, c.bytes, c.pos, m * size) ? m : -m;
+}
+
 /**
  * Builds the processes of the records array at `c`'s position (preorder,
  * children in handle order), read in place; returns them in preorder, `c`
  * past the array.
  */
-function buildTree(r: Reader, c: WireReader, modules: readonly Module[], maxDepth: number, memMax: number, slack: Slack, at: string): Built {
+function buildTree(r: Reader, c: WireReader, modules: readonly Module[], maxDepth: number, memMax: number, slack: Slack, at: string, readAhead = true): Built {
   const nrecs = r.arrayAt(c, at);
   if (nrecs === 0) r.fail("image.shape", "a tree has at least one process", at);
   // At their length (each record gives one entry of each), not grown as they are filled: a large tree's
@@ -378,10 +459,18 @@ function buildTree(r: Reader, c: WireReader, modules: readonly Module[], maxDept
   const procs: Process[] = nrecs <= PRESIZED ? new Array<Process>(nrecs) : [];
   const repeats: number[] = nrecs <= PRESIZED ? new Array<number>(nrecs) : [];
   let n = 0;
+  /** Slots left to make room for declared children with (see below). */
+  let room = nrecs;
   const used: Module[] = [];
   let lastModule: Module | null = null;
   const dv = new DataView(c.bytes.buffer, c.bytes.byteOffset, c.bytes.byteLength);
   const here = new Place(at);
+  // What runAhead's bytes hold (none yet: no run compared), records it compared and found alike, and
+  // records it compared and found not all alike, read one by one before it compares again.
+  const state: Ahead = { sib: null, width: 0, records: 0 };
+  let alike = 0;
+  let unlike = 0;
+  let headBytes = 0;
   // Open parents: process, children still to come, last child handle.
   const open: Open[] = [];
   for (let i = 0; i < nrecs; i++) {
@@ -414,6 +503,7 @@ function buildTree(r: Reader, c: WireReader, modules: readonly Module[], maxDept
       const sib = parentEntry.sib;
       if (sib !== null && sameSpan(c.bytes, dv, sib.from, c.pos, sib.to - sib.from, c.end)) {
         // A run of them (a parent's many like children) is read here; the record after it by the loop.
+        alike = unlike = 0;
         for (;;) {
           slack.take(sib.slack, here.at("stack"));
           const p = copyOf(sib.p, parentEntry.p, handle);
@@ -422,11 +512,29 @@ function buildTree(r: Reader, c: WireReader, modules: readonly Module[], maxDept
           repeats[n] = 1;
           procs[n++] = p;
           if (parentEntry.left === 0 || i + 1 === nrecs) break;
-          const next = c.pos;
-          const h = repeatAt(c, dv, parentEntry, sib);
-          if (h < 0) {
-            c.pos = next;
-            break;
+          let h: number;
+          if (alike === 0 && unlike === 0 && readAhead) {
+            const m = runAhead(c, parentEntry, sib, handle, nrecs - 1 - i, state);
+            if (m > 0) {
+              alike = m;
+              headBytes = 3 + handleWidth(handle + 1);
+            } else unlike = -m;
+          }
+          if (alike > 0) {
+            // Compared already: its header and handle (the next), then the sibling's bytes.
+            alike--;
+            h = handle + 1;
+            c.pos += headBytes;
+          } else {
+            if (unlike > 0) unlike--;
+            const next = c.pos;
+            h = repeatAt(c, dv, parentEntry, sib);
+            if (h < 0) {
+              c.pos = next;
+              // Not a copy: what runAhead compared ends here too.
+              unlike = 0;
+              break;
+            }
           }
           i++;
           parentEntry.left--;
@@ -527,7 +635,15 @@ function buildTree(r: Reader, c: WireReader, modules: readonly Module[], maxDept
     repeats[n] = 0;
     procs[n++] = p;
     if (parentEntry) parentEntry.sib = nchildren === 0 ? { p, from: fieldsAt, to: c.pos, slack: extra } : null;
-    if (nchildren > 0) open.push({ p, path: here.path, left: nchildren, last: 0, sib: null, kids: nchildren <= PRESIZED ? new Array<Process>(nchildren) : [], k: 0 });
+    if (nchildren > 0) {
+      // Room made for the children a record declares comes out of one budget of a slot per record: a
+      // tree's records are the children of one parent each, so its parents' declared counts fit in it;
+      // records declaring the same records their children (a chain of them, each declaring all the rest)
+      // get room for them once, then arrays that grow only as children are read.
+      const presized = nchildren <= room && nchildren <= PRESIZED;
+      if (presized) room -= nchildren;
+      open.push({ p, path: here.path, left: nchildren, last: 0, sib: null, kids: presized ? new Array<Process>(nchildren) : [], k: 0 });
+    }
   }
   for (const o of open) if (o.left > 0) r.fail("image.tree", `process ${o.path} declares ${o.left} more child(ren) than the image holds`, at);
   for (const o of open) close(o);
@@ -886,7 +1002,7 @@ function decodeBody(
   const hashes: string[] = [];
   const modules = readModules(r, bodyBytes.subarray(modulesAt[0], modulesAt[1]), opts.known, again ? (lastOrigin as Fields).hashes : undefined, hashes);
   const slack = new Slack(r, IMAGE_LIMITS.stackSlack + size);
-  const { procs, repeats, modules: run } = buildTree(r, c, modules, maxDepth, memMax, slack, "tree");
+  const { procs, repeats, modules: run } = buildTree(r, c, modules, maxDepth, memMax, slack, "tree", opts.readAhead !== false);
   const traceAt = span();
   const debugAt = fields > B.debug ? span() : null;
   const filesAt = fields > B.files ? span() : null;
