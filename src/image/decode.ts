@@ -302,13 +302,13 @@ function sameSpan(b: Uint8Array, dv: DataView, from: number, at: number, n: numb
 
 /**
  * A decoded tree: its processes in preorder, which of them repeat a
- * sibling's record (verifyTree; a plain array: an off-heap typed array per
- * decode costs the collector more), and the modules its processes run, each
- * once (in the order first run).
+ * sibling's record (verifyTree's `copies`: each run of them, as the index of
+ * its first and the index after its last), and the modules its processes
+ * run, each once (in the order first run).
  */
 interface Built {
   procs: Process[];
-  repeats: number[];
+  copies: number[];
   modules: Module[];
 }
 
@@ -457,7 +457,7 @@ function buildTree(r: Reader, c: WireReader, modules: readonly Module[], maxDept
   // arrays would be copied a dozen times. Past PRESIZED records they grow (V8 makes so large a presized
   // array a dictionary); either way entry n is written when there are n before it.
   const procs: Process[] = nrecs <= PRESIZED ? new Array<Process>(nrecs) : [];
-  const repeats: number[] = nrecs <= PRESIZED ? new Array<number>(nrecs) : [];
+  const copies: number[] = [];
   let n = 0;
   /** Slots left to make room for declared children with (see below). */
   let room = nrecs;
@@ -504,12 +504,12 @@ function buildTree(r: Reader, c: WireReader, modules: readonly Module[], maxDept
       if (sib !== null && sameSpan(c.bytes, dv, sib.from, c.pos, sib.to - sib.from, c.end)) {
         // A run of them (a parent's many like children) is read here; the record after it by the loop.
         alike = unlike = 0;
+        copies.push(n);
         for (;;) {
           slack.take(sib.slack, here.at("stack"));
           const p = copyOf(sib.p, parentEntry.p, handle);
           c.pos += sib.to - sib.from;
           parentEntry.kids[parentEntry.k++] = p;
-          repeats[n] = 1;
           procs[n++] = p;
           if (parentEntry.left === 0 || i + 1 === nrecs) break;
           let h: number;
@@ -540,6 +540,7 @@ function buildTree(r: Reader, c: WireReader, modules: readonly Module[], maxDept
           parentEntry.left--;
           parentEntry.last = handle = here.handle = h;
         }
+        copies.push(n);
         continue;
       }
     }
@@ -632,7 +633,6 @@ function buildTree(r: Reader, c: WireReader, modules: readonly Module[], maxDept
     p.memUsed = memUsed;
     p.nextHandle = nextHandle;
     if (parentEntry) parentEntry.kids[parentEntry.k++] = p;
-    repeats[n] = 0;
     procs[n++] = p;
     if (parentEntry) parentEntry.sib = nchildren === 0 ? { p, from: fieldsAt, to: c.pos, slack: extra } : null;
     if (nchildren > 0) {
@@ -647,7 +647,7 @@ function buildTree(r: Reader, c: WireReader, modules: readonly Module[], maxDept
   }
   for (const o of open) if (o.left > 0) r.fail("image.tree", `process ${o.path} declares ${o.left} more child(ren) than the image holds`, at);
   for (const o of open) close(o);
-  return { procs, repeats, modules: used };
+  return { procs, copies, modules: used };
 }
 
 /** Word k of the little-endian binary data at b[at..]. */
@@ -835,13 +835,13 @@ interface TreeContext {
 /** A checkpoint's tree records: built and verified (its root may stand mid-run). */
 function checkpointProcs(r: Reader, x: WireReader, modules: readonly Module[], ctx: TreeContext, at: string, files?: unknown): Built {
   const built = buildTree(r, x, modules, ctx.maxDepth, ctx.memMax, ctx.slack, at);
-  const { procs, repeats } = built;
+  const { procs, copies } = built;
   if (files !== undefined) {
     const tree = readFiles(files, (message, where) => r.fail("image.shape", message, `${at} ${where}`));
     if (tree.empty) r.fail("image.shape", "a files part that holds nothing (such checkpoints have none)", `${at} files`);
     procs[0].files = tree;
   }
-  verifyTree(procs, `${r.where}: ${at}`, true, repeats);
+  verifyTree(procs, `${r.where}: ${at}`, true, copies);
   return built;
 }
 
@@ -1002,7 +1002,7 @@ function decodeBody(
   const hashes: string[] = [];
   const modules = readModules(r, bodyBytes.subarray(modulesAt[0], modulesAt[1]), opts.known, again ? (lastOrigin as Fields).hashes : undefined, hashes);
   const slack = new Slack(r, IMAGE_LIMITS.stackSlack + size);
-  const { procs, repeats, modules: run } = buildTree(r, c, modules, maxDepth, memMax, slack, "tree", opts.readAhead !== false);
+  const { procs, copies, modules: run } = buildTree(r, c, modules, maxDepth, memMax, slack, "tree", opts.readAhead !== false);
   const traceAt = span();
   const debugAt = fields > B.debug ? span() : null;
   const filesAt = fields > B.files ? span() : null;
@@ -1013,7 +1013,7 @@ function decodeBody(
     if (files.empty) r.fail("image.shape", "a files part that holds nothing (such images have none)", "files");
     procs[0].files = files;
   }
-  verifyTree(procs, r.where, false, repeats);
+  verifyTree(procs, r.where, false, copies);
 
   const o = new WireReader(bodyBytes, originAt[0], originAt[1], r.where);
   r.arrayAt(o, "origin", 2);
@@ -1024,7 +1024,7 @@ function decodeBody(
     const origin = buildTree(r, o, modules, maxDepth, memMax, slack, "origin");
     const originProcs = origin.procs;
     originRuns = origin.modules;
-    verifyTree(originProcs, `${r.where}: origin`, false, origin.repeats);
+    verifyTree(originProcs, `${r.where}: origin`, false, origin.copies);
     originRoot = originProcs[0];
     if (originProcs.length !== 1 || originRoot.fp !== 0 || originRoot.status !== 0)
       r.fail("image.origin", "the initial state is one process that has not started", "origin");
