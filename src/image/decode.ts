@@ -287,6 +287,8 @@ interface Sibling {
 
 /** A record's array header as the writer gives it (RECORD_FIELDS values: an array 16, 0xdc and two length bytes). */
 const RECORD_0 = 0xdc;
+/** Bytes of that header. */
+const RECORD_HEAD = 3;
 const RECORD_1 = RECORD_FIELDS >> 8;
 const RECORD_2 = RECORD_FIELDS & 0xff;
 if (RECORD_FIELDS < 16 || RECORD_FIELDS > 0xffff) throw new Error("internal: a record's header is an array 16");
@@ -357,14 +359,17 @@ function repeatAt(c: WireReader, dv: DataView, o: Open, sib: Sibling): number {
   const b = c.bytes;
   const end = c.end;
   let at = c.pos;
-  if (at + 4 > end || b[at] !== RECORD_0 || b[at + 1] !== RECORD_1 || b[at + 2] !== RECORD_2) return -1;
-  at += 3;
-  let h = b[at];
-  if (h < 0x80) at += 1;
-  else if (h === 0xcc && at + 2 <= end && (h = b[at + 1]) >= 0x80) at += 2;
-  else if (h === 0xcd && at + 3 <= end && (h = (b[at + 1] << 8) | b[at + 2]) >= 0x100) at += 3;
-  else if (h === 0xce && at + 5 <= end && (h = dv.getUint32(at + 1)) >= 0x10000 && h <= IMAGE_LIMITS.handle) at += 5;
-  else return -1;
+  if (at + RECORD_HEAD >= end || b[at] !== RECORD_0 || b[at + 1] !== RECORD_1 || b[at + 2] !== RECORD_2) return -1;
+  at += RECORD_HEAD;
+  // The handle, then how many bytes that form takes: the shortest for the value, or the loop reads it.
+  const t = b[at];
+  let h = -1;
+  if (t < 0x80) h = t;
+  else if (t === 0xcc && at + 1 < end) h = b[at + 1];
+  else if (t === 0xcd && at + 2 < end) h = (b[at + 1] << 8) | b[at + 2];
+  else if (t === 0xce && at + 4 < end) h = dv.getUint32(at + 1);
+  if (h < 0 || h > IMAGE_LIMITS.handle || (t < 0x80 ? 1 : t === 0xcc ? 2 : t === 0xcd ? 3 : 5) !== handleWidth(h)) return -1;
+  at += handleWidth(h);
   if (!(h > o.last && h < o.p.nextHandle) || !sameSpan(b, dv, sib.from, at, sib.to - sib.from, end)) return -1;
   c.pos = at;
   return h;
@@ -426,7 +431,7 @@ function runAhead(c: WireReader, o: Open, sib: Sibling, h: number, left: number,
   const first = h + 1;
   const width = handleWidth(first);
   const span = sib.to - sib.from;
-  const size = 3 + width + span;
+  const size = RECORD_HEAD + width + span;
   const m = Math.min(left, o.left, AHEAD_MAX, widthEnd(width) - h, o.p.nextHandle - first, Math.floor((c.end - c.pos) / size), Math.floor(AHEAD_BYTES / size));
   if (m < AHEAD_MIN) return 0;
   const b = (aheadBytes ??= new Uint8Array(AHEAD_BYTES));
@@ -435,13 +440,13 @@ function runAhead(c: WireReader, o: Open, sib: Sibling, h: number, left: number,
     b[0] = RECORD_0;
     b[1] = RECORD_1;
     b[2] = RECORD_2;
-    b.set(c.bytes.subarray(sib.from, sib.to), 3 + width);
+    b.set(c.bytes.subarray(sib.from, sib.to), RECORD_HEAD + width);
     for (let k = 1; k < m; k *= 2) b.copyWithin(k * size, 0, Math.min(k, m - k) * size);
     a.sib = sib;
     a.width = width;
     a.records = m;
   }
-  for (let k = 0; k < m; k++) putHandle(b, k * size + 3, first + k, width);
+  for (let k = 0; k < m; k++) putHandle(b, k * size + RECORD_HEAD, first + k, width);
   return sameRange(b, 0, c.bytes, c.pos, m * size) ? m : -m;
 }
 
@@ -517,7 +522,7 @@ function buildTree(r: Reader, c: WireReader, modules: readonly Module[], maxDept
             const m = runAhead(c, parentEntry, sib, handle, nrecs - 1 - i, state);
             if (m > 0) {
               alike = m;
-              headBytes = 3 + handleWidth(handle + 1);
+              headBytes = RECORD_HEAD + handleWidth(handle + 1);
             } else unlike = -m;
           }
           if (alike > 0) {
