@@ -479,3 +479,105 @@ describe("the first link (lastFirst, and both chains one until a host action)", 
     restoresTo(a, "S again");
   });
 });
+
+// --- the remembered chain: both heads after each of the last verified chain's first events ------
+
+describe("the remembered chain (lastChain: heads of events whose bytes repeat)", () => {
+  const S = startEvent();
+  // A pool of events, host actions and execution events, some one value apart.
+  const POOL = [
+    { kind: "refuel", gas: 1, mem: 1 },
+    { kind: "refuel", gas: 1, mem: 2 },
+    { kind: "resume" },
+    { kind: "resume", by: "w" },
+    { kind: "interrupt", gas: 3 },
+    { kind: "cap", path: "0", cap: "t.int", args: [1, 2], result: 3 },
+    { kind: "cap", path: "0", cap: "t.int", args: [1, 2], result: 4 },
+    { kind: "answer", value: 4 },
+    { kind: "narrow", grants: [] },
+  ] as TraceEvent[];
+  const trace = fc.array(fc.nat(POOL.length - 1), { maxLength: 8 }).map((ks) => [S, ...ks.map((k) => POOL[k])]);
+
+  it("traces sharing first events, restored in any order: every link and both heads straight", () => {
+    fc.assert(
+      fc.property(trace, fc.array(fc.tuple(fc.nat(8), fc.nat(POOL.length - 1)), { maxLength: 4 }), fc.array(fc.nat(3), { minLength: 1, maxLength: 8 }), (t, edits, order) => {
+        // Variants of t: a prefix of it, t with one event replaced, t extended: each shares first events with t.
+        const variants: TraceEvent[][] = [t, t.slice(0, Math.max(1, t.length - 2)), [...t, POOL[0], POOL[5]]];
+        const edited = t.slice();
+        for (const [at, k] of edits) if (at > 0 && at < edited.length) edited[at] = POOL[k];
+        variants.push(edited);
+        const images = variants.map((v) => imageWith(v));
+        for (const k of order) restoresTo(images[k], `variant ${k}`);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it("a remembered trace with one link or its head changed: refused at that event (or the head) every time, the good one restored between", () => {
+    const good = imageWith([S, POOL[0], POOL[5], POOL[2], POOL[7], POOL[4]]);
+    const raw = rawEvents(good);
+    restoresTo(good, "good");
+    for (let k = 0; k < raw.length; k++) {
+      const wrong = raw.slice();
+      wrong[k] = wrong[k].slice();
+      wrong[k][wrong[k].length - 1] ^= 1;
+      for (let round = 0; round < 2; round++) {
+        const e = refusal(withRaw(good, wrong, true));
+        expect([e.key, (e as TraceError).index], `link ${k}`).toEqual(["trace.broken_link", k]);
+        restoresTo(good, `good after link ${k}`);
+      }
+    }
+    // The remembered events less the last, under the whole trace's head: missing events at the end.
+    const short = withRaw(good, raw.slice(0, raw.length - 1), true);
+    const body = bodyOf(short);
+    const [ts] = elementSpans(body, [])[B.trace];
+    body.set(bodyOf(good).subarray(elementSpans(bodyOf(good), [])[B.trace][0] + 3, elementSpans(bodyOf(good), [])[B.trace][0] + 35), ts + 3);
+    const resealed = seal([body], body.length, short[6]);
+    const e = refusal(resealed);
+    expect([e.key, (e as TraceError).index]).toEqual(["trace.broken_head", raw.length - 1]);
+    restoresTo(good, "good after the short one");
+  });
+
+  it("every single-byte change in a remembered event (links fixed up over the bytes): the verdict and links of a first restore", () => {
+    const good = imageWith([S, POOL[0], POOL[5], POOL[3], POOL[6]]);
+    const raw = rawEvents(good);
+    restoresTo(good, "good");
+    fc.assert(
+      fc.property(fc.nat(raw.length - 1), fc.nat(1 << 16), fc.integer({ min: 1, max: 255 }), (k, pos, x) => {
+        const ev = raw[k].slice();
+        // Not the link (its last 32 bytes, fixed up anyway).
+        const at = pos % Math.max(1, ev.length - 34);
+        ev[at] ^= x;
+        const events = raw.slice();
+        events[k] = ev;
+        let changed: Uint8Array;
+        try {
+          changed = withRaw(good, events);
+        } catch {
+          return; // not an array any more: withRaw cannot fix its link up
+        }
+        let verdict: string;
+        try {
+          restoresTo(changed, `event ${k} byte ${at}`);
+          verdict = "ok";
+        } catch (e) {
+          if (!(e instanceof RarError)) throw e;
+          verdict = e.key;
+        }
+        // Restored right after the good one, which it shares its first events with: the same verdict again
+        // after something else was remembered.
+        restoresTo(good, "good between");
+        let again: string;
+        try {
+          restoresTo(changed, `event ${k} byte ${at}, again`);
+          again = "ok";
+        } catch (e) {
+          if (!(e instanceof RarError)) throw e;
+          again = e.key;
+        }
+        expect(again).toBe(verdict);
+      }),
+      { numRuns: 200 },
+    );
+  });
+});

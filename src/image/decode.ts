@@ -59,6 +59,12 @@ export interface DecodeOptions {
    * slot: the slot is then a view of the input, not a copy.
    */
   traceView?: boolean;
+  /**
+   * Whether the records of a run of repeated ones (a parent's many like
+   * children) are compared a chunk at a time (runAhead), or each on its own
+   * (false: the same outcome, every time; tests compare the two). Default true.
+   */
+  readAhead?: boolean;
 }
 
 export interface DecodedImage {
@@ -279,6 +285,14 @@ interface Sibling {
   slack: number;
 }
 
+/** A record's array header as the writer gives it (RECORD_FIELDS values: an array 16, 0xdc and two length bytes). */
+const RECORD_0 = 0xdc;
+/** Bytes of that header. */
+const RECORD_HEAD = 3;
+const RECORD_1 = RECORD_FIELDS >> 8;
+const RECORD_2 = RECORD_FIELDS & 0xff;
+if (RECORD_FIELDS < 16 || RECORD_FIELDS > 0xffff) throw new Error("internal: a record's header is an array 16");
+
 /** Whether b[at, at + n) (within `end`) repeats b[from, from + n); `dv` views b. Four bytes at a time. */
 function sameSpan(b: Uint8Array, dv: DataView, from: number, at: number, n: number, end: number): boolean {
   if (at + n > end) return false;
@@ -288,11 +302,20 @@ function sameSpan(b: Uint8Array, dv: DataView, from: number, at: number, n: numb
   return true;
 }
 
-/** A decoded tree: its processes in preorder, and which of them repeat a sibling's record (verifyTree; a plain array: an off-heap typed array per decode costs the collector more). */
+/**
+ * A decoded tree: its processes in preorder, which of them repeat a
+ * sibling's record (verifyTree's `copies`: each run of them, as the index of
+ * its first and the index after its last), and the modules its processes
+ * run, each once (in the order first run).
+ */
 interface Built {
   procs: Process[];
-  repeats: number[];
+  copies: number[];
+  modules: Module[];
 }
+
+/** Records up to this many: the lists of a decoded tree are made at their length (larger ones grow: see buildTree). */
+const PRESIZED = 1 << 16;
 
 /**
  * A process with the values of `q` (decoded from the same record bytes, so
@@ -303,27 +326,128 @@ function copyOf(q: Process, parent: Process, handle: number): Process {
   return q.twin(parent, handle, q.mem.length === 0 ? NO_MEMORY : q.mem.slice());
 }
 
-/** A parent whose children are being read: what is left of them, the last handle, and those read so far. */
+/**
+ * A parent whose children are being read: what is left of them, the last
+ * handle, the last childless one (sib), and those read so far (kids, made at
+ * the length the parent declares, given to it when the last is read: close).
+ */
 interface Open {
   p: Process;
   path: string;
   left: number;
   last: number;
   sib: Sibling | null;
+  kids: Process[];
+  k: number;
+}
+
+/** A parent whose children are all read: they become its children (in handle order, as read). */
+function close(o: Open): void {
+  o.p.adoptAll(o.kids);
 }
 
 /**
  * The handle of the record at `c` when it is one more child of `o` repeating
- * `sib` (consumed up to the repeated bytes), or -1: the checks the loop of
- * buildTree makes of a child's header and handle, in its order. A value that
- * fails them raises what the loop would raise there, or gives -1, after which
- * the loop reads the record again from its start.
+ * `sib` (consumed up to the repeated bytes), or -1 (nothing consumed), after
+ * which the loop of buildTree reads the record from its start. Read here only
+ * in the writer's forms (a record's array header, a handle in its shortest
+ * uint form), which the loop reads as the same values, and held to the loop's
+ * checks of a child's handle: anything else is left to the loop, which reads
+ * it as it reads any record (and raises there what it raises).
  */
 function repeatAt(c: WireReader, dv: DataView, o: Open, sib: Sibling): number {
-  if (c.array() !== RECORD_FIELDS) return -1;
-  const h = c.number();
-  if (!(Number.isInteger(h) && h > o.last && h < o.p.nextHandle && h <= IMAGE_LIMITS.handle)) return -1;
-  return sameSpan(c.bytes, dv, sib.from, c.pos, sib.to - sib.from, c.end) ? h : -1;
+  const b = c.bytes;
+  const end = c.end;
+  let at = c.pos;
+  if (at + RECORD_HEAD >= end || b[at] !== RECORD_0 || b[at + 1] !== RECORD_1 || b[at + 2] !== RECORD_2) return -1;
+  at += RECORD_HEAD;
+  // The handle, then how many bytes that form takes: the shortest for the value, or the loop reads it.
+  const t = b[at];
+  let h = -1;
+  if (t < 0x80) h = t;
+  else if (t === 0xcc && at + 1 < end) h = b[at + 1];
+  else if (t === 0xcd && at + 2 < end) h = (b[at + 1] << 8) | b[at + 2];
+  else if (t === 0xce && at + 4 < end) h = dv.getUint32(at + 1);
+  if (h < 0 || h > IMAGE_LIMITS.handle || (t < 0x80 ? 1 : t === 0xcc ? 2 : t === 0xcd ? 3 : 5) !== handleWidth(h)) return -1;
+  at += handleWidth(h);
+  if (!(h > o.last && h < o.p.nextHandle) || !sameSpan(b, dv, sib.from, at, sib.to - sib.from, end)) return -1;
+  c.pos = at;
+  return h;
+}
+
+/** Records runAhead compares at once: at least, at most, and the most bytes they may take. */
+const AHEAD_MIN = 16;
+const AHEAD_MAX = 256;
+const AHEAD_BYTES = 1 << 15;
+/** The bytes runAhead compares records with (AHEAD_BYTES, made when first needed), and what they hold: `records` records of `sib`'s run at handle width `width`. */
+let aheadBytes: Uint8Array | null = null;
+interface Ahead {
+  sib: Sibling | null;
+  width: number;
+  records: number;
+}
+
+/** Bytes of a handle in its shortest form: a fixint, a uint 8, 16 or 32 (0xcc, 0xcd, 0xce and the value). */
+function handleWidth(h: number): number {
+  return h < 0x80 ? 1 : h < 0x100 ? 2 : h < 0x10000 ? 3 : 5;
+}
+
+/** The largest handle of `width` bytes. */
+function widthEnd(width: number): number {
+  return width === 1 ? 0x7f : width === 2 ? 0xff : width === 3 ? 0xffff : IMAGE_LIMITS.handle;
+}
+
+/** Writes handle h (of `width` bytes) at b[at..]. */
+function putHandle(b: Uint8Array, at: number, h: number, width: number): void {
+  if (width === 1) b[at] = h;
+  else if (width === 2) {
+    b[at] = 0xcc;
+    b[at + 1] = h;
+  } else if (width === 3) {
+    b[at] = 0xcd;
+    b[at + 1] = h >> 8;
+    b[at + 2] = h & 0xff;
+  } else {
+    b[at] = 0xce;
+    b[at + 1] = h >>> 24;
+    b[at + 2] = (h >> 16) & 0xff;
+    b[at + 3] = (h >> 8) & 0xff;
+    b[at + 4] = h & 0xff;
+  }
+}
+
+/**
+ * How many of the records at `c` are, one after the other, children of `o`
+ * repeating `sib` with the handles after `h` (h + 1, h + 2, ...: what
+ * repeatAt would read, record by record, from the writer's bytes): compared
+ * with the bytes the writer gives such records (built once per run, the
+ * handles written per chunk), in one native comparison. 0 when fewer than
+ * AHEAD_MIN such records could follow (as many as are left to read, of one
+ * handle width, below the parent's next handle, within the input); -n when
+ * the n records compared are not all such (the caller then reads them one by
+ * one). `c` is not moved: each record is [array header, handle, sib's bytes].
+ */
+function runAhead(c: WireReader, o: Open, sib: Sibling, h: number, left: number, a: Ahead): number {
+  const first = h + 1;
+  const width = handleWidth(first);
+  const span = sib.to - sib.from;
+  const size = RECORD_HEAD + width + span;
+  const m = Math.min(left, o.left, AHEAD_MAX, widthEnd(width) - h, o.p.nextHandle - first, Math.floor((c.end - c.pos) / size), Math.floor(AHEAD_BYTES / size));
+  if (m < AHEAD_MIN) return 0;
+  const b = (aheadBytes ??= new Uint8Array(AHEAD_BYTES));
+  if (a.sib !== sib || a.width !== width || a.records < m) {
+    // One record (a header, a handle, the sibling's bytes), then doubled until there are m.
+    b[0] = RECORD_0;
+    b[1] = RECORD_1;
+    b[2] = RECORD_2;
+    b.set(c.bytes.subarray(sib.from, sib.to), RECORD_HEAD + width);
+    for (let k = 1; k < m; k *= 2) b.copyWithin(k * size, 0, Math.min(k, m - k) * size);
+    a.sib = sib;
+    a.width = width;
+    a.records = m;
+  }
+  for (let k = 0; k < m; k++) putHandle(b, k * size + RECORD_HEAD, first + k, width);
+  return sameRange(b, 0, c.bytes, c.pos, m * size) ? m : -m;
 }
 
 /**
@@ -331,17 +455,31 @@ function repeatAt(c: WireReader, dv: DataView, o: Open, sib: Sibling): number {
  * children in handle order), read in place; returns them in preorder, `c`
  * past the array.
  */
-function buildTree(r: Reader, c: WireReader, modules: readonly Module[], maxDepth: number, memMax: number, slack: Slack, at: string): Built {
+function buildTree(r: Reader, c: WireReader, modules: readonly Module[], maxDepth: number, memMax: number, slack: Slack, at: string, readAhead = true): Built {
   const nrecs = r.arrayAt(c, at);
   if (nrecs === 0) r.fail("image.shape", "a tree has at least one process", at);
-  const procs: Process[] = [];
-  const repeats: number[] = [];
+  // At their length (each record gives one entry of each), not grown as they are filled: a large tree's
+  // arrays would be copied a dozen times. Past PRESIZED records they grow (V8 makes so large a presized
+  // array a dictionary); either way entry n is written when there are n before it.
+  const procs: Process[] = nrecs <= PRESIZED ? new Array<Process>(nrecs) : [];
+  const copies: number[] = [];
+  let n = 0;
+  /** Slots left to make room for declared children with (see below). */
+  let room = nrecs;
+  const used: Module[] = [];
+  let lastModule: Module | null = null;
   const dv = new DataView(c.bytes.buffer, c.bytes.byteOffset, c.bytes.byteLength);
   const here = new Place(at);
+  // What runAhead's bytes hold (none yet: no run compared), records it compared and found alike, and
+  // records it compared and found not all alike, read one by one before it compares again.
+  const state: Ahead = { sib: null, width: 0, records: 0 };
+  let alike = 0;
+  let unlike = 0;
+  let headBytes = 0;
   // Open parents: process, children still to come, last child handle.
   const open: Open[] = [];
   for (let i = 0; i < nrecs; i++) {
-    while (open.length > 0 && open[open.length - 1].left === 0) open.pop();
+    while (open.length > 0 && open[open.length - 1].left === 0) close(open.pop() as Open);
     const parentEntry = open.length > 0 ? open[open.length - 1] : null;
     if (i > 0 && parentEntry === null) r.fail("image.tree", `${nrecs - i} record(s) after the end of the tree`, `${at} record ${i}`);
     const parent = parentEntry?.p ?? null;
@@ -370,29 +508,54 @@ function buildTree(r: Reader, c: WireReader, modules: readonly Module[], maxDept
       const sib = parentEntry.sib;
       if (sib !== null && sameSpan(c.bytes, dv, sib.from, c.pos, sib.to - sib.from, c.end)) {
         // A run of them (a parent's many like children) is read here; the record after it by the loop.
+        alike = unlike = 0;
+        copies.push(n);
         for (;;) {
           slack.take(sib.slack, here.at("stack"));
           const p = copyOf(sib.p, parentEntry.p, handle);
           c.pos += sib.to - sib.from;
-          parentEntry.p.adopt(handle, p);
-          repeats.push(1);
-          procs.push(p);
+          parentEntry.kids[parentEntry.k++] = p;
+          procs[n++] = p;
           if (parentEntry.left === 0 || i + 1 === nrecs) break;
-          const next = c.pos;
-          const h = repeatAt(c, dv, parentEntry, sib);
-          if (h < 0) {
-            c.pos = next;
-            break;
+          let h: number;
+          if (alike === 0 && unlike === 0 && readAhead) {
+            const m = runAhead(c, parentEntry, sib, handle, nrecs - 1 - i, state);
+            if (m > 0) {
+              alike = m;
+              headBytes = RECORD_HEAD + handleWidth(handle + 1);
+            } else unlike = -m;
+          }
+          if (alike > 0) {
+            // Compared already: its header and handle (the next), then the sibling's bytes.
+            alike--;
+            h = handle + 1;
+            c.pos += headBytes;
+          } else {
+            if (unlike > 0) unlike--;
+            const next = c.pos;
+            h = repeatAt(c, dv, parentEntry, sib);
+            if (h < 0) {
+              c.pos = next;
+              // Not a copy: what runAhead compared ends here too.
+              unlike = 0;
+              break;
+            }
           }
           i++;
           parentEntry.left--;
           parentEntry.last = handle = here.handle = h;
         }
+        copies.push(n);
         continue;
       }
     }
     const fieldsAt = c.pos;
     const mod = modules[r.intAt(c, 0, modules.length - 1, here.at("module"))];
+    // The modules run (a copy runs its sibling's): most trees run one, looked up only where it changes.
+    if (mod !== lastModule) {
+      lastModule = mod;
+      if (!used.includes(mod)) used.push(mod);
+    }
     const entry = r.intAt(c, 0, mod.functions.length - 1, here.at("entry"));
     const status = r.intAt(c, 0, 6, here.at("status"));
     const value = r.intAt(c, MIN_I32, MAX_I32, here.at("value"));
@@ -474,14 +637,22 @@ function buildTree(r: Reader, c: WireReader, modules: readonly Module[], maxDept
     p.gasUsed = gasUsed;
     p.memUsed = memUsed;
     p.nextHandle = nextHandle;
-    if (parent) parent.adopt(handle, p);
-    repeats.push(0);
-    procs.push(p);
+    if (parentEntry) parentEntry.kids[parentEntry.k++] = p;
+    procs[n++] = p;
     if (parentEntry) parentEntry.sib = nchildren === 0 ? { p, from: fieldsAt, to: c.pos, slack: extra } : null;
-    if (nchildren > 0) open.push({ p, path: here.path, left: nchildren, last: 0, sib: null });
+    if (nchildren > 0) {
+      // Room made for the children a record declares comes out of one budget of a slot per record: a
+      // tree's records are the children of one parent each, so its parents' declared counts fit in it;
+      // records declaring the same records their children (a chain of them, each declaring all the rest)
+      // get room for them once, then arrays that grow only as children are read.
+      const presized = nchildren <= room && nchildren <= PRESIZED;
+      if (presized) room -= nchildren;
+      open.push({ p, path: here.path, left: nchildren, last: 0, sib: null, kids: presized ? new Array<Process>(nchildren) : [], k: 0 });
+    }
   }
   for (const o of open) if (o.left > 0) r.fail("image.tree", `process ${o.path} declares ${o.left} more child(ren) than the image holds`, at);
-  return { procs, repeats };
+  for (const o of open) close(o);
+  return { procs, copies, modules: used };
 }
 
 /** Word k of the little-endian binary data at b[at..]. */
@@ -492,9 +663,18 @@ function wordAt(b: Uint8Array, at: number, k: number): number {
 
 /**
  * The modules part, from its encoding (scanned already): each module's bytes
- * are unpacked and verified only when `known` does not hold them.
+ * are unpacked and verified only when `known` does not hold them, looked up
+ * there by their SHA-256 (`hashes`: those of a modules part with the same
+ * bytes read before, lastOrigin, else hashed here). The hashes looked up are
+ * left in `out`.
  */
-function readModules(r: Reader, bytes: Uint8Array, known?: (digest: string) => Module | undefined): Module[] {
+function readModules(
+  r: Reader,
+  bytes: Uint8Array,
+  known: ((digest: string) => Module | undefined) | undefined,
+  hashes: readonly string[] | undefined,
+  out: string[],
+): Module[] {
   const c = new WireReader(bytes, 0, bytes.length, r.where);
   const n = r.arrayAt(c, "modules");
   if (n === 0 || n > IMAGE_LIMITS.modules) r.fail("image.shape", `an image holds 1..${IMAGE_LIMITS.modules} modules`, "modules");
@@ -506,7 +686,12 @@ function readModules(r: Reader, bytes: Uint8Array, known?: (digest: string) => M
     c.over();
     const to = c.pos;
     // A module's digest is the SHA-256 of its canonical bytes: equal bytes, the same verified module.
-    let m = known ? known(sha256Hex(bytes.subarray(from, to))) : undefined;
+    let m: Module | undefined;
+    if (known) {
+      const h = hashes !== undefined ? hashes[i] : sha256Hex(bytes.subarray(from, to));
+      out.push(h);
+      m = known(h);
+    }
     try {
       m ??= verify(moduleFromWire(unpackSpan(bytes, from, to, r.where), `${r.where}: ${at}`));
     } catch (e) {
@@ -653,15 +838,16 @@ interface TreeContext {
 }
 
 /** A checkpoint's tree records: built and verified (its root may stand mid-run). */
-function checkpointProcs(r: Reader, x: WireReader, modules: readonly Module[], ctx: TreeContext, at: string, files?: unknown): Process[] {
-  const { procs, repeats } = buildTree(r, x, modules, ctx.maxDepth, ctx.memMax, ctx.slack, at);
+function checkpointProcs(r: Reader, x: WireReader, modules: readonly Module[], ctx: TreeContext, at: string, files?: unknown): Built {
+  const built = buildTree(r, x, modules, ctx.maxDepth, ctx.memMax, ctx.slack, at);
+  const { procs, copies } = built;
   if (files !== undefined) {
     const tree = readFiles(files, (message, where) => r.fail("image.shape", message, `${at} ${where}`));
     if (tree.empty) r.fail("image.shape", "a files part that holds nothing (such checkpoints have none)", `${at} files`);
     procs[0].files = tree;
   }
-  verifyTree(procs, `${r.where}: ${at}`, true, repeats);
-  return procs;
+  verifyTree(procs, `${r.where}: ${at}`, true, copies);
+  return built;
 }
 
 /** A reader at element `k` of the array at bytes[start, end) (scanned already). */
@@ -680,7 +866,7 @@ function checkpointFields(r: Reader, x: unknown, at: string): unknown[] {
 }
 
 /** The debug part (version 2), every checkpoint's tree verified; `used` collects the modules they run. */
-function readDebug(r: Reader, x: unknown, body: Uint8Array, byDigest: ReadonlyMap<string, Module>, events: number, ctx: TreeContext, used: Process[]): DebugPart {
+function readDebug(r: Reader, x: unknown, body: Uint8Array, byDigest: ReadonlyMap<string, Module>, events: number, ctx: TreeContext, used: Module[]): DebugPart {
   const d = r.array(x, "debug", 4);
   const every = r.int(d[0], 1, EVERY_MAX, "debug every");
   if (!Number.isInteger(Math.log2(every))) r.fail("image.shape", `checkpoints are every power of two of gas, not ${every}`, "debug every");
@@ -702,10 +888,10 @@ function readDebug(r: Reader, x: unknown, body: Uint8Array, byDigest: ReadonlyMa
       if (!m) r.fail("image.shape", `names a module the image does not hold`, `${at} modules`);
       return m;
     });
-    const procs = checkpointProcs(r, elementAt(body, spans[i][0], spans[i][1], 4, r.where), mods, ctx, at, c[5]);
-    const root = procs[0];
+    const tree = checkpointProcs(r, elementAt(body, spans[i][0], spans[i][1], 4, r.where), mods, ctx, at, c[5]);
+    const root = tree.procs[0];
     if (root.gasUsed > where) r.fail("image.shape", `the tree used ${root.gasUsed} gas, past its place at ${where}`, `${at} tree`);
-    used.push(...procs);
+    used.push(...tree.modules);
     checkpoints.push({ at: where, gas: root.gasUsed, events: ev, step, modules: mods, bytes: body.slice(spans[i][0], spans[i][1]), words: root.memUsed });
   }
   const files = r.array(d[2], "debug sources");
@@ -734,7 +920,7 @@ export function checkpointTree(c: Checkpoint, opts: DecodeOptions = {}): Process
   const r = new Reader(opts.where ?? "checkpoint");
   const wire = checkpointFields(r, unpackChecked(c.bytes, IMAGE_LIMITS.nesting, r.where), "checkpoint");
   const slack = new Slack(r, IMAGE_LIMITS.stackSlack + c.bytes.length);
-  return checkpointProcs(r, elementAt(c.bytes, 0, c.bytes.length, 4, r.where), c.modules, { maxDepth: opts.maxDepth ?? 4096, memMax: opts.memMax ?? 1 << 28, slack }, `checkpoint at ${c.at}`, wire[5])[0];
+  return checkpointProcs(r, elementAt(c.bytes, 0, c.bytes.length, 4, r.where), c.modules, { maxDepth: opts.maxDepth ?? 4096, memMax: opts.memMax ?? 1 << 28, slack }, `checkpoint at ${c.at}`, wire[5]).procs[0];
 }
 
 
@@ -744,10 +930,14 @@ export function checkpointTree(c: Checkpoint, opts: DecodeOptions = {}): Process
  * field holds the state and the digest, the modules field what its indices
  * and links name), so an image with the same bytes there matches too (a
  * session restored again and again): compared byte for byte, not by a digest.
+ * So are the hashes of its modules' bytes (readModules): a function of the
+ * same bytes.
  */
 interface Fields {
   origin: Uint8Array;
   modules: Uint8Array;
+  /** The SHA-256 (hex) of each module's bytes in the modules field, in its order, if they were hashed (DecodeOptions.known). */
+  hashes: readonly string[] | undefined;
 }
 let lastOrigin: Fields | null = null;
 
@@ -814,9 +1004,10 @@ function decodeBody(
   const again = sameOrigin(bodyBytes, c.pos);
   const originAt: [number, number] = again ? [c.pos, (c.pos += (lastOrigin as Fields).origin.length)] : span();
   const modulesAt: [number, number] = again ? [c.pos, (c.pos += (lastOrigin as Fields).modules.length)] : span();
-  const modules = readModules(r, bodyBytes.subarray(modulesAt[0], modulesAt[1]), opts.known);
+  const hashes: string[] = [];
+  const modules = readModules(r, bodyBytes.subarray(modulesAt[0], modulesAt[1]), opts.known, again ? (lastOrigin as Fields).hashes : undefined, hashes);
   const slack = new Slack(r, IMAGE_LIMITS.stackSlack + size);
-  const { procs, repeats } = buildTree(r, c, modules, maxDepth, memMax, slack, "tree");
+  const { procs, copies, modules: run } = buildTree(r, c, modules, maxDepth, memMax, slack, "tree", opts.readAhead !== false);
   const traceAt = span();
   const debugAt = fields > B.debug ? span() : null;
   const filesAt = fields > B.files ? span() : null;
@@ -827,24 +1018,25 @@ function decodeBody(
     if (files.empty) r.fail("image.shape", "a files part that holds nothing (such images have none)", "files");
     procs[0].files = files;
   }
-  verifyTree(procs, r.where, false, repeats);
+  verifyTree(procs, r.where, false, copies);
 
   const o = new WireReader(bodyBytes, originAt[0], originAt[1], r.where);
   r.arrayAt(o, "origin", 2);
   const originDigest = r.digestAt(o, "origin digest");
   let originRoot: Process | null = null;
-  let originProcs: Process[] = [];
+  let originRuns: readonly Module[] = [];
   if (!o.nil()) {
     const origin = buildTree(r, o, modules, maxDepth, memMax, slack, "origin");
-    originProcs = origin.procs;
-    verifyTree(originProcs, `${r.where}: origin`, false, origin.repeats);
+    const originProcs = origin.procs;
+    originRuns = origin.modules;
+    verifyTree(originProcs, `${r.where}: origin`, false, origin.copies);
     originRoot = originProcs[0];
     if (originProcs.length !== 1 || originRoot.fp !== 0 || originRoot.status !== 0)
       r.fail("image.origin", "the initial state is one process that has not started", "origin");
   }
   const trace = readTrace(r, bodyBytes, traceAt[0], traceAt[1], opts.traceView);
   const byDigest = new Map(modules.map((m) => [m.digest, m]));
-  const checkpointed: Process[] = [];
+  const checkpointed: Module[] = [];
   // A nil debug part (most images) is one byte: read as it is.
   const debugWire = debugAt === null || (debugAt[1] - debugAt[0] === 1 && bodyBytes[debugAt[0]] === 0xc0) ? null : field(debugAt);
   // A version 3 image without a debug part has nil there; a version 2 image has one.
@@ -853,18 +1045,13 @@ function decodeBody(
   // Every module is run by some process (of the tree, the origin or a checkpoint) or linked by one that is.
   const used = new Set<string>();
   const todo: Module[] = [];
-  for (const list of [procs, originProcs, checkpointed]) {
-    // Processes of a tree mostly run one module: looked up only where it changes.
-    let last: Module | null = null;
-    for (const p of list) {
-      if (p.module === last) continue;
-      last = p.module;
-      if (!used.has(last.digest)) {
-        used.add(last.digest);
-        todo.push(last);
+  // What the trees run, as buildTree collected it (no walk over their processes).
+  for (const list of [run, originRuns, checkpointed])
+    for (const m of list)
+      if (!used.has(m.digest)) {
+        used.add(m.digest);
+        todo.push(m);
       }
-    }
-  }
   while (todo.length > 0) {
     for (const l of (todo.pop() as Module).links ?? []) {
       const m = byDigest.get(l);
@@ -879,7 +1066,7 @@ function decodeBody(
   if (originRoot && !again) {
     const expected = stateDigest(originRoot, emptyTrace(), (d) => byDigest.get(d));
     if (!sameBytes(expected, originDigest)) r.fail("image.origin", "the initial state does not match its digest", "origin digest");
-    lastOrigin = { origin: bodyBytes.slice(originAt[0], originAt[1]), modules: bodyBytes.slice(modulesAt[0], modulesAt[1]) };
+    lastOrigin = { origin: bodyBytes.slice(originAt[0], originAt[1]), modules: bodyBytes.slice(modulesAt[0], modulesAt[1]), hashes: opts.known ? hashes : undefined };
   }
   return {
     root: procs[0],

@@ -127,6 +127,9 @@ function checkProcess(p: Process, where: string): void {
 
 const memUsedOf = (p: Process): number => p.memUsed;
 
+/** No runs of copies. */
+const NO_RUNS: readonly number[] = [];
+
 /** The first grant of `child` that `parent` does not cover (same family, scope within one it holds), or null. */
 function uncovered(child: readonly string[], parent: readonly string[]): string | null {
   for (let i = 0; i < child.length; i++) if (!capCovers(parent, child[i])) return child[i];
@@ -139,22 +142,45 @@ function uncovered(child: readonly string[], parent: readonly string[]): string 
  * while decoding. `running`: a checkpoint's tree, whose root may stand
  * mid-run (ready, started: the run was stopped between two instructions).
  *
- * `repeats[i]` is 1 when process i was decoded from a record that repeats,
- * byte for byte after the handle, that of its previous sibling, a childless
- * process earlier in preorder (image/decode.ts copyOf): its fields are that
- * sibling's but for the handle. Every check below but one reads only those
- * fields, the parent's (the same) and its children (none, as the sibling's),
- * so its outcome is the sibling's, reached first: for such a process only the
- * check that reads its handle (whether its parent waits on it) is made again.
+ * `copies` lists runs of processes decoded from records that repeat, byte
+ * for byte after the handle, that of their previous sibling, a childless
+ * process earlier in preorder (image/decode.ts copyOf): each run as the
+ * index of its first process and the index after its last, runs in
+ * increasing order. A copy's fields are that sibling's but for the handle.
+ * Every check below but one reads only those fields, the parent's (the
+ * same) and its children (none, as the sibling's), so its outcome is the
+ * sibling's, reached first: for a copy only the check that reads its handle
+ * (whether its parent waits on it) is made again.
  */
-export function verifyTree(procs: readonly Process[], where: string, running = false, repeats: readonly number[] | null = null): void {
+export function verifyTree(procs: readonly Process[], where: string, running = false, copies: readonly number[] | null = null): void {
   const n = procs.length;
+  const runs = copies ?? NO_RUNS;
   // Each process on its own first, so an error names the process that is wrong, not a relative.
-  for (let i = 0; i < n; i++) if (repeats === null || repeats[i] === 0) checkProcess(procs[i], where);
-  for (let i = 0; i < n; i++) {
+  for (let i = 0, r = 0; i < n; i++) {
+    if (r < runs.length && i === runs[r]) {
+      i = runs[r + 1] - 1;
+      r += 2;
+      continue;
+    }
+    checkProcess(procs[i], where);
+  }
+  for (let i = 0, r = 0; i < n; i++) {
+    if (r < runs.length && i === runs[r]) {
+      // A run of copies (siblings: a copy has no children), each checked as below, the parent's waiting read once.
+      const end = runs[r + 1];
+      r += 2;
+      const w = (procs[i].parent as Process).waiting;
+      for (; i < end; i++) {
+        const p = procs[i];
+        const waited = w === p.handle;
+        if (waited && p.status !== S.READY) fail(where, p, "status", "image.status", `its parent waits on it, so it is ready, not ${p.statusName}`);
+        if (!waited && p.status === S.READY && p.fp !== 0) fail(where, p, "status", "image.status", "a started, ready process is one its parent waits on");
+      }
+      i--;
+      continue;
+    }
     const p = procs[i];
-    const repeat = repeats !== null && repeats[i] !== 0;
-    if (p.waiting !== 0 && !repeat) {
+    if (p.waiting !== 0) {
       const c = p.children.get(p.waiting) as Process;
       if (c.status !== S.READY) fail(where, p, "waiting", "image.status", `waits on child ${p.waiting}, which is ${c.statusName}, not ready`);
     }
@@ -169,13 +195,16 @@ export function verifyTree(procs: readonly Process[], where: string, running = f
       fail(where, p, "status", "image.status", `its parent waits on it, so it is ready, not ${p.statusName}`);
     if (!waited && p.status === S.READY && p.fp !== 0)
       fail(where, p, "status", "image.status", "a started, ready process is one its parent waits on");
-    if (repeat) continue;
     const extra = uncovered(p.caps, parent.caps);
     if (extra !== null) fail(where, p, "caps", "image.caps", `holds ${extra}, which its parent does not`);
   }
   // Footprints bottom-up: reversed preorder visits children before parents.
-  for (let i = n - 1; i >= 0; i--) {
-    if (repeats !== null && repeats[i] !== 0) continue;
+  for (let i = n - 1, r = runs.length - 2; i >= 0; i--) {
+    if (r >= 0 && i === runs[r + 1] - 1) {
+      i = runs[r];
+      r -= 2;
+      continue;
+    }
     const p = procs[i];
     let words = p.ownFootprint();
     if (p.children.size > 0) words += p.children.sum(memUsedOf);

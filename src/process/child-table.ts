@@ -87,6 +87,17 @@ export class Children<P extends { readonly handle: number }> {
     return this;
   }
 
+  /**
+   * Takes `list` as its array of children (no copy): living ones in
+   * increasing handle order, given while the table holds none (a decoded
+   * parent's, all read: Process.adoptAll).
+   */
+  fill(list: P[]): void {
+    if (this.slots !== NO_SLOTS) throw new Error("internal: children filled into a table that holds some");
+    this.slots = list;
+    this.live = list.length;
+  }
+
   delete(h: number): boolean {
     const i = this.find(h);
     const ss = this.slots;

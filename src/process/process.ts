@@ -537,11 +537,13 @@ export class Process {
     this.start = startOf(module, entryFn);
     this.parent = parent;
     this.handle = handle;
-    this.depth = parent ? parent.depth + 1 : 0;
+    // Ready, nothing shared, at its parent's depth plus one (the setters' work, without reading back bits
+    // just set: a tree decoded from an image makes a process per record).
+    if (parent !== null) this.bits = (((parent.bits >>> DEPTH_SHIFT) + 1) << DEPTH_SHIFT) | StatusCode.READY;
     this.gasLimit = gasLimit;
     this.memLimit = memLimit;
     this.caps = caps;
-    this.traps = traps;
+    if (traps.length !== 0) this.traps = traps;
     // Only the arguments until the entry frame is charged (on first entry, which makes room for it):
     // the host holds no more for a fresh child than it is charged.
     this.stack = args.length === 0 ? NO_WORDS : new Int32Array(args.length);
@@ -595,6 +597,16 @@ export class Process {
   /** Makes `c` this process's child at handle h. */
   adopt(h: number, c: Process): void {
     this.family().set(h, c);
+  }
+
+  /**
+   * Makes the processes of `list` this childless process's children, `list`
+   * its table's own array from now on: each one's parent is this one, their
+   * handles increase, and every one is below nextHandle (image/decode.ts
+   * reads a parent's children into one array at the length it declares).
+   */
+  adoptAll(list: Process[]): void {
+    this.family().fill(list);
   }
 
   /** This process's own children table (made when first needed). */

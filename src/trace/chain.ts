@@ -72,6 +72,63 @@ function firstLink(enc: readonly Uint8Array[]): Uint8Array {
   return l;
 }
 
+/**
+ * The first events of the last chain verified from an untrusted slot
+ * (Chain.verified), up to REMEMBERED bytes of them: the bytes they hashed
+ * (enc(e) one after the other, event i's ending at ends[i]) and both heads
+ * after each (heads[2i], heads[2i + 1]: one array when they are equal). A
+ * chain whose first events are these bytes has these heads after them (a
+ * head is the SHA-256 of the one before and the event's bytes, from zeros):
+ * compared byte for byte, never by a digest. Restoring an image again, or a
+ * later image of the same run (its trace starts with the earlier one's),
+ * hashes only the events past those.
+ */
+let lastChain: { enc: Uint8Array; ends: number[]; heads: Uint8Array[] } | null = null;
+/** Most event bytes lastChain keeps. */
+const REMEMBERED = 1 << 16;
+
+/** How many of the first events (enc: each one's bytes, in chunks) are lastChain's, byte for byte. */
+function remembered(enc: readonly (readonly Uint8Array[])[]): number {
+  const m = lastChain;
+  if (m === null) return 0;
+  let at = 0;
+  let i = 0;
+  for (; i < enc.length && i < m.ends.length; i++) {
+    const end = m.ends[i];
+    for (const chunk of enc[i]) {
+      if (at + chunk.length > end || !sameRange(chunk, 0, m.enc, at, chunk.length)) return i;
+      at += chunk.length;
+    }
+    if (at !== end) return i;
+  }
+  return i;
+}
+
+/** Makes lastChain the first events of a chain just verified (`heads`: both heads after each event), up to REMEMBERED bytes of them. */
+function remember(enc: readonly (readonly Uint8Array[])[], heads: readonly Uint8Array[]): void {
+  const ends: number[] = [];
+  let total = 0;
+  for (const chunks of enc) {
+    let n = 0;
+    for (const chunk of chunks) n += chunk.length;
+    if (total + n > REMEMBERED) break;
+    ends.push((total += n));
+  }
+  const bytes = new Uint8Array(total);
+  const kept: Uint8Array[] = [];
+  let at = 0;
+  for (let i = 0; i < ends.length; i++) {
+    for (const chunk of enc[i]) {
+      bytes.set(chunk, at);
+      at += chunk.length;
+    }
+    // Copies: the chain's own arrays go to the trace, whose caller may write to them.
+    const full = heads[2 * i].slice();
+    kept.push(full, sameBytes(heads[2 * i + 1], full) ? full : heads[2 * i + 1].slice());
+  }
+  lastChain = { enc: bytes, ends, heads: kept };
+}
+
 /** Whether the chunks' concatenation is `bytes`. */
 function sameChunks(chunks: readonly Uint8Array[], bytes: Uint8Array): boolean {
   let at = 0;
@@ -142,9 +199,22 @@ export class Chain {
   static verified(events: readonly TraceEvent[], recorded: readonly Uint8Array[], enc: readonly (readonly Uint8Array[])[], head: Uint8Array, where: string): Chain {
     const c = new Chain();
     const n = events.length;
+    // The first `same` events are lastChain's: their heads are its heads (fresh copies, one array when equal,
+    // as add() leaves them until the first host action). Past them, each event is hashed, both heads kept.
+    const same = remembered(enc);
+    const heads: Uint8Array[] = [];
     for (let i = 0; i < n; i++) {
       const event = events[i];
-      const expected = c.add(event, enc[i]);
+      let expected: Uint8Array;
+      if (i < same) {
+        const kept = (lastChain as NonNullable<typeof lastChain>).heads;
+        const full = kept[2 * i];
+        const exec = kept[2 * i + 1];
+        c.full = full.slice();
+        c.exec = exec === full ? c.full : exec.slice();
+        expected = isHostEvent(event) ? c.full : c.exec;
+      } else expected = c.add(event, enc[i]);
+      if (same < n) heads.push(c.full, c.exec);
       if (!sameBytes(expected, recorded[i]))
         throw new TraceError(
           i,
@@ -161,6 +231,7 @@ export class Chain {
         `the trace head ${bytesToHex(head).slice(0, 16)}… does not match its ${n} events (${bytesToHex(c.full).slice(0, 16)}…): events are missing at the end`,
         where,
       );
+    if (same < n) remember(enc, heads);
     return c;
   }
 }
