@@ -14,7 +14,7 @@ import { DEFAULT_GAS, DEFAULT_MEM, type RunResult } from "../session.js";
 import type { Redis } from "ioredis";
 import { parseCount, parseProgramArgs, takesTextArgs } from "./args.js";
 import { checkWritable, writeFileAtomic } from "./atomic.js";
-import { EXIT, UsageError } from "./exit.js";
+import { EXIT, UsageError, escapeControls } from "./exit.js";
 import { interruptible } from "./interrupt.js";
 import { extensionOf, loadProgram } from "./load.js";
 import { addPolicyOptions, policyFromFlags, type PolicyFlags } from "./policy-flags.js";
@@ -112,7 +112,8 @@ async function submitCommand(file: string, rawArgs: string[], flags: SubmitFlags
 
 async function statusCommand(id: string, flags: { redis: string; json?: boolean }): Promise<number> {
   const s = await withRedis(flags.redis, (redis) => jobStatus(redis, checkJobId(id)));
-  writeOut(flags.json ? `${JSON.stringify(s)}\n` : formatStatus(s));
+  // A job's reason quotes its guest (a fault line) and its record is Redis's: control characters escaped.
+  writeOut(flags.json ? `${JSON.stringify(s)}\n` : escapeControls(formatStatus(s), true));
   return EXIT.done;
 }
 
@@ -122,7 +123,7 @@ async function fetchCommand(id: string, flags: { redis: string; out: string; wai
   const { job, image, stdout } = await interruptible((signal) => withRedis(flags.redis, (redis) => fetchJob(redis, id, flags.wait === true, signal)));
   writeFileAtomic(flags.out, image);
   writeOut(stdout);
-  err(`rar: job ${id} ${job.state}${job.reason ? `: ${job.reason}` : ""}; image written to ${flags.out}\n`);
+  err(`rar: job ${id} ${job.state}${job.reason ? `: ${escapeControls(job.reason, false)}` : ""}; image written to ${flags.out}\n`);
   if (job.state === "refused") return EXIT.usage;
   const r: RunResult = {
     status: job.status as RunResult["status"],
