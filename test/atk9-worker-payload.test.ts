@@ -83,6 +83,19 @@ describe("a leg whose BullMQ data is not {job, leg}", () => {
     expect(worker.child.exitCode).toBeNull();
   }, 90_000);
 
+  it("a job whose memory limit is more than the worker runs (--max-mem, default 2^26 words) is refused before it runs (was: run, with whatever memory the submitter asked for)", async () => {
+    const id = await submit(LONG, "300", "--mem", String(100_000_000));
+    let s = await status(id);
+    for (let i = 0; i < 400 && s.state !== "refused" && s.state !== "done"; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      s = await status(id);
+    }
+    expect(s.state).toBe("refused");
+    expect(s.legs).toEqual([]);
+    const full = JSON.parse((await rarAsync(dir, "status", id, "--redis", redis.url, "--json")).stdout) as { reason: string };
+    expect(full.reason).toMatch(/memory limit is 100000000 words, more than this worker runs \(--max-mem 67108864\)/);
+  }, 60_000);
+
   it("a leg on this queue of a job submitted to another queue runs nothing there: skipped with why 'queue' (was: run, and its next leg moved to this queue)", async () => {
     const id = await submit(LONG, "300", "--queue", "elsewhere");
     await queue.add("leg", { job: id, leg: 1 }, { jobId: `${id}-1`, attempts: 1 });

@@ -9,7 +9,7 @@ import { closeConnection, commandConnection } from "../cluster/connection.js";
 import { DEFAULT_QUEUE, checkQueueName } from "../cluster/queue.js";
 import { cancelJob, checkJobId, fetchJob, formatStatus, jobStatus } from "../cluster/status.js";
 import { submitJob, type Submission } from "../cluster/submit.js";
-import { DEFAULT_QUANTUM, startWorker } from "../cluster/worker.js";
+import { DEFAULT_MAX_MEM, DEFAULT_QUANTUM, startWorker } from "../cluster/worker.js";
 import { DEFAULT_GAS, DEFAULT_MEM, type RunResult } from "../session.js";
 import type { Redis } from "ioredis";
 import { parseCount, parseProgramArgs, takesTextArgs } from "./args.js";
@@ -51,6 +51,7 @@ interface WorkerFlags extends PolicyFlags, RedisFlags {
   lockDuration?: number;
   stalledInterval?: number;
   maxStalled?: number;
+  maxMem: number;
 }
 
 /**
@@ -78,6 +79,7 @@ async function workerCommand(flags: WorkerFlags): Promise<number> {
     lockDuration: flags.lockDuration,
     stalledInterval: flags.stalledInterval,
     maxStalled: flags.maxStalled,
+    maxMem: flags.maxMem,
     log,
     signal: stopping.signal,
   });
@@ -154,7 +156,8 @@ export function addClusterCommands(program: Command, finish: Finish): void {
     .option("--name <name>", "this worker's name in traces and job status (default HOST:PID)")
     .addOption(new Option("--lock-duration <ms>", "BullMQ lock on a leg: a worker silent this long is taken for dead").argParser(parseCount("--lock-duration", 100)))
     .addOption(new Option("--stalled-interval <ms>", "how often to take back legs of dead workers").argParser(parseCount("--stalled-interval", 100)))
-    .addOption(new Option("--max-stalled <n>", "times one leg may be taken back before its job fails (default 32)").argParser(parseCount("--max-stalled", 1)));
+    .addOption(new Option("--max-stalled <n>", "times one leg may be taken back before its job fails (default 32)").argParser(parseCount("--max-stalled", 1)))
+    .addOption(new Option("--max-mem <n>", "largest root memory limit (words) of a job this worker runs; a job asking more is refused").argParser(parseCount("--max-mem", 1)).default(DEFAULT_MAX_MEM));
   addPolicyOptions(addRedisOptions(worker)).action(async (flags: WorkerFlags) => {
     process.exitCode = await workerCommand(flags);
   });

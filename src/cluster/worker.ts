@@ -20,6 +20,8 @@ import { joinImage, splitImage, storeModules } from "./store.js";
 
 /** Default gas per leg. */
 export const DEFAULT_QUANTUM = 10_000_000;
+/** Default largest root memory limit a worker runs, in words (64 times rar run's default). */
+export const DEFAULT_MAX_MEM = 1 << 26;
 
 export interface WorkerOptions {
   readonly redis: string;
@@ -39,6 +41,8 @@ export interface WorkerOptions {
   readonly log?: (event: Record<string, unknown>) => void;
   /** Aborted to shut down: the leg in flight stops at an instruction boundary and is stored (then call close()). */
   readonly signal?: AbortSignal;
+  /** Largest root memory limit (words) of a job this worker runs; default DEFAULT_MAX_MEM. */
+  readonly maxMem?: number;
 }
 
 export interface RunningWorker {
@@ -122,6 +126,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
         worker: name,
         where,
         signal: shutdown.signal,
+        maxMem: opts.maxMem ?? DEFAULT_MAX_MEM,
         beforeEffect: async (cap, path) => {
           markers.push(await announceEffect(redis, job, { leg: k, worker: name, attempt, n: markers.length, cap, path }));
         },
