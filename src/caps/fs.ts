@@ -284,6 +284,8 @@ function bytesOf(words: Int32Array): Uint8Array {
 const NOFOLLOW = constants.O_NOFOLLOW ?? 0;
 const NONBLOCK = constants.O_NONBLOCK ?? 0;
 const DIRECTORY = constants.O_DIRECTORY ?? 0;
+/** Linux's O_PATH (Node names no constant): a directory handle that needs no read permission, only to name entries through. */
+const PATH_ONLY = process.platform === "linux" ? 0o10000000 : 0;
 
 /** The real path of an open handle where the host can tell it (Linux), else null. */
 function handlePath(fd: number): string | null {
@@ -314,7 +316,7 @@ interface DirHandle {
 function openDir(dir: string, r: Resolved, shown: string): DirHandle {
   let fd: number;
   try {
-    fd = openSync(dir, constants.O_RDONLY | DIRECTORY | NOFOLLOW);
+    fd = openSync(dir, constants.O_RDONLY | DIRECTORY | NOFOLLOW | PATH_ONLY);
   } catch (e) {
     const code = errno(e);
     throw Object.assign(new Error(code === "ELOOP" ? `path '${show(shown)}' escapes the scope` : `cannot open '${show(shown)}' (${code ?? "error"})`), { code });

@@ -103,8 +103,8 @@ export function checkWritable(path: string): void {
  * regular file), and writing into one instead could block or go anywhere.
  */
 function notSpecial(path: string, target: Stats | null): void {
-  if (target !== null && !target.isFile() && !target.isDirectory())
-    cannotWrite(path, `${kindOf(target)}, not a regular file: rar writes a file by replacing it, and replaces only regular files`);
+  // Said as a read of it says it (resume IMAGE reads and writes the one file).
+  if (target !== null && !target.isFile() && !target.isDirectory()) throw new RarError("io.write", `${kindOf(target)}, not a regular file`, path);
 }
 
 /** Writes `bytes` to `path` atomically; a failure is a RarError naming `path` (never the temporary file). */
