@@ -14,6 +14,9 @@
 //              locally and with --redis on 1 and 2 workers
 
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
@@ -174,7 +177,9 @@ async function throughput(url: string, redis: Redis, workers: number, jobs: numb
   return jobs / seconds;
 }
 
-const GP = ["gp", "--problem", "smallest", "--seed", "1", "--pop", "400", "--gens", "6", "--json", "--out", "/dev/null"];
+// The best program goes to a scratch file: rar replaces what it writes, so --out /dev/null would replace the device (refused now).
+const GP_OUT = join(mkdtempSync(join(tmpdir(), "rar-bench-gp-")), "best.rmod");
+const GP = ["gp", "--problem", "smallest", "--seed", "1", "--pop", "400", "--gens", "6", "--json", "--out", GP_OUT];
 
 function gpRate(extra: readonly string[]): number {
   const r = spawnSync(process.execPath, [CLI, ...GP, ...extra], { encoding: "utf8" });

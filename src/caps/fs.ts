@@ -17,7 +17,13 @@
 // O_NONBLOCK (a FIFO never blocks the host); the open handle is fstat'ed and
 // anything but a regular file is refused, and on Linux the handle's own path
 // (/proc/self/fd) is checked against the chain again, so what is read or
-// written is what was checked. A file's size is known before it is read: a
+// written is what was checked. A directory on the way may be swapped for a
+// link by someone else on the host between the check and the use: so every
+// call acts through a handle of the directory it acts in (DirHandle: opened
+// without following its last segment, checked where it really is, and named
+// as /proc/self/fd/N/NAME on Linux), never through the path again. What is
+// created, removed, renamed, listed or looked at is then in the directory
+// that was checked, whatever is renamed meanwhile. A file's size is known before it is read: a
 // result larger than the caller's headroom (CapContext.maxWords) is refused
 // before the host allocates it.
 //
@@ -40,12 +46,11 @@ import {
   realpathSync,
   renameSync,
   rmdirSync,
-  statSync,
   unlinkSync,
   writeSync,
   type Stats,
 } from "node:fs";
-import { dirname, isAbsolute, join, relative, sep } from "node:path";
+import { basename, dirname, isAbsolute, join, relative, sep } from "node:path";
 import { RESULT_MAX, codePointCount, codePointsToText, textToCodePoints, type CapContext, type CapHandler, type CapValue } from "./registry.js";
 import { kindOf } from "./hostfile.js";
 import { BUILTIN_SIGNATURES, familiesScoped } from "./signatures.js";
@@ -244,7 +249,7 @@ export function resolveScoped(
     }
     let exists = false;
     try {
-      (follow ? statSync : lstatSync)(real);
+      statIn({ real, root, exists: true, chain: allowed }, text, follow);
       exists = true;
     } catch {
       exists = false;
@@ -278,14 +283,106 @@ function bytesOf(words: Int32Array): Uint8Array {
 
 const NOFOLLOW = constants.O_NOFOLLOW ?? 0;
 const NONBLOCK = constants.O_NONBLOCK ?? 0;
+const DIRECTORY = constants.O_DIRECTORY ?? 0;
+/** Linux's O_PATH (Node names no constant): a directory handle that needs no read permission, only to name entries through. */
+const PATH_ONLY = process.platform === "linux" ? 0o10000000 : 0;
 
 /** The real path of an open handle where the host can tell it (Linux), else null. */
 function handlePath(fd: number): string | null {
   try {
-    return readlinkSync(`/proc/self/fd/${fd}`);
+    const p = readlinkSync(`/proc/self/fd/${fd}`);
+    return isAbsolute(p) ? p : null;
   } catch {
     return null;
   }
+}
+
+/** A directory held open, checked where it really is: entries are named through the handle. */
+interface DirHandle {
+  readonly fd: number;
+  /** A path to the entry `name` of this very directory ("" for the directory itself). */
+  at(name: string): string;
+  close(): void;
+}
+
+/**
+ * Opens directory `dir` without following its last segment and checks the
+ * handle's own path (Linux) against the resolution's root and chain. On
+ * Linux, `at` names entries as /proc/self/fd/N/NAME: the kernel goes
+ * straight to the opened directory, so a directory on the way renamed or
+ * swapped for a link after the check changes nothing. Elsewhere the path
+ * itself (as before the handle).
+ */
+function openDir(dir: string, r: Resolved, shown: string): DirHandle {
+  let fd: number;
+  try {
+    fd = openSync(dir, constants.O_RDONLY | DIRECTORY | NOFOLLOW | PATH_ONLY);
+  } catch (e) {
+    const code = errno(e);
+    throw Object.assign(new Error(code === "ELOOP" ? `path '${show(shown)}' escapes the scope` : `cannot open '${show(shown)}' (${code ?? "error"})`), { code });
+  }
+  const real = handlePath(fd);
+  if (real !== null && !(inside(r.root, real) && r.chain.contains(real))) {
+    closeSync(fd);
+    throw new Error(`path '${show(shown)}' escapes the scope`);
+  }
+  const base = real !== null ? `/proc/self/fd/${fd}` : dir;
+  return { fd, at: (name) => (name === "" ? base : join(base, name)), close: () => closeSync(fd) };
+}
+
+/** Runs `op` on the entry a resolution names, through a handle of its directory (the scope directory itself: of it). */
+function inDir<T>(r: Resolved, shown: string, op: (entry: string, dir: DirHandle) => T): T {
+  const self = r.real === r.root;
+  const d = openDir(self ? r.real : dirname(r.real), r, shown);
+  try {
+    return op(self ? d.at("") : d.at(basename(r.real)), d);
+  } finally {
+    d.close();
+  }
+}
+
+/**
+ * What a resolution names, looked at through its directory's handle. With
+ * `follow` the resolution's path is already real (resolveScoped), so a link
+ * there now was put there after the check: refused, never followed.
+ */
+function statIn(r: Resolved, shown: string, follow: boolean): Stats {
+  return inDir(r, shown, (entry, d) => {
+    const st = r.real === r.root ? fstatSync(d.fd) : lstatSync(entry);
+    if (follow && st.isSymbolicLink()) throw new Error(`path '${show(shown)}' escapes the scope`);
+    return st;
+  });
+}
+
+/** Creates the directories from the resolution's root down to its path, each in the checked handle of its parent. */
+function makeDirs(r: Resolved, shown: string): void {
+  let at = r.root;
+  for (const seg of relative(r.root, r.real).split(sep).filter((x) => x !== "")) {
+    const d = openDir(at, r, shown);
+    try {
+      mkdirSync(d.at(seg));
+    } catch (e) {
+      if (errno(e) !== "EEXIST") throw e;
+    } finally {
+      d.close();
+    }
+    at = join(at, seg);
+  }
+  // The last one must be a directory now (not a file or link that was there).
+  if (!statIn(r, shown, true).isDirectory()) throw Object.assign(new Error(`'${show(shown)}' exists and is not a directory`), { code: "EEXIST" });
+}
+
+/** Removes the entry a resolution names (a directory with rmdir), in its directory's handle. */
+function removeIn(r: Resolved, shown: string): void {
+  inDir(r, shown, (entry) => {
+    if (lstatSync(entry).isDirectory()) rmdirSync(entry);
+    else unlinkSync(entry);
+  });
+}
+
+/** Renames one resolution's entry to another's, each named in its own directory's handle. */
+function renameIn(a: Resolved, b: Resolved, shownA: string, shownB: string): void {
+  inDir(a, shownA, (from) => inDir(b, shownB, (to) => renameSync(from, to)));
 }
 
 /**
@@ -296,8 +393,10 @@ function handlePath(fd: number): string | null {
 function openRegular(r: Resolved, shown: string, flags: number, verb: string): { fd: number; st: Stats } {
   let fd: number;
   try {
-    fd = openSync(r.real, flags | NOFOLLOW | NONBLOCK, 0o644);
+    // Opened (and created) in the checked directory's handle, not through the path again.
+    fd = inDir(r, shown, (entry) => openSync(entry, flags | NOFOLLOW | NONBLOCK, 0o644));
   } catch (e) {
+    if (e instanceof Error && e.message.includes("escapes")) throw e;
     const code = errno(e);
     // ELOOP: the last segment is a link (O_NOFOLLOW); ENXIO: a FIFO without a reader, a socket.
     const why = code === "ELOOP" ? "a symlink" : code === "ENXIO" ? "not a regular file" : (code ?? "error");
@@ -356,7 +455,16 @@ function writeFile(r: Resolved, shown: string, data: Uint8Array, at: number | nu
  * as they come: a listing longer than `maxWords` is refused before it is
  * built.
  */
-function listDir(real: string, shown: string, maxWords: number, kinds = false): Int32Array {
+function listDir(r: Resolved, shown: string, maxWords: number, kinds = false): Int32Array {
+  const h = openDir(r.real, r, shown);
+  try {
+    return listOpen(h.at(""), shown, maxWords, kinds);
+  } finally {
+    h.close();
+  }
+}
+
+function listOpen(real: string, shown: string, maxWords: number, kinds: boolean): Int32Array {
   const names: string[] = [];
   let words = -1;
   const dir = opendirSync(real);
@@ -461,21 +569,21 @@ function hostCall(family: string, args: CapValue[], maxWords: number, at: (follo
         return r.exists ? 1 : 0;
       case "fs.stat": {
         if (!r.exists) return STAT_MISSING;
-        const st = statSync(r.real);
+        const st = statIn(r, shown, true);
         return st.isDirectory() ? STAT_DIRECTORY : !st.isFile() ? STAT_OTHER : Math.min(st.size, 0x7fffffff);
       }
       case "fs.info":
       case "fs.lstat": {
         if (!r.exists) return fail(E.ENOENT);
-        const st = (follow ? statSync : lstatSync)(r.real);
+        const st = statIn(r, shown, follow);
         const kind = kindCode(st);
         const size = kind === KIND.file ? Math.min(st.size, 0x7fffffff) : 0;
         return Int32Array.of(kind, size, st.mode & 0o777);
       }
       case "fs.list":
       case "fs.readdir": {
-        if (!r.exists || !statSync(r.real).isDirectory()) return fail(r.exists ? E.ENOTDIR : E.ENOENT);
-        return listDir(r.real, shown, maxWords, family === "fs.readdir");
+        if (!r.exists || !statIn(r, shown, true).isDirectory()) return fail(r.exists ? E.ENOTDIR : E.ENOENT);
+        return listDir(r, shown, maxWords, family === "fs.readdir");
       }
       case "fs.readlink":
         // A host link's target is a host path: the guest never sees one.
@@ -489,22 +597,21 @@ function hostCall(family: string, args: CapValue[], maxWords: number, at: (follo
         return withFile(r, shown, constants.O_RDONLY, "chmod", (fd) => fchmodSync(fd, mode));
       }
       case "fs.mkdir": {
-        if (r.exists) return statSync(r.real).isDirectory() ? 0 : fail(E.EEXIST);
-        mkdirSync(r.real, { recursive: true });
+        if (r.exists) return statIn(r, shown, true).isDirectory() ? 0 : fail(E.EEXIST);
+        makeDirs(r, shown);
         return 0;
       }
       case "fs.remove": {
         if (r.real === r.root) return fail(E.EBUSY);
         if (!r.exists) return fail(E.ENOENT);
-        if (lstatSync(r.real).isDirectory()) rmdirSync(r.real);
-        else unlinkSync(r.real);
+        removeIn(r, shown);
         return 0;
       }
       case "fs.rename": {
         const b = (second as (follow: boolean) => Resolved)(false);
         if (r.real === r.root || b.real === b.root) return fail(E.EBUSY);
         if (!r.exists) return fail(E.ENOENT);
-        renameSync(r.real, b.real);
+        renameIn(r, b, shown, pathArg(args[1]));
         return 0;
       }
       default:
@@ -584,7 +691,7 @@ function directHandlers(): Record<string, CapHandler> {
     "fs.stat": handler("fs.stat", (args, ctx) => {
       const r = resolveFor(ctx, pathArg(args[0]));
       if (!r.exists) return STAT_MISSING;
-      const st = statSync(r.real);
+      const st = statIn(r, pathArg(args[0]), true);
       if (st.isDirectory()) return STAT_DIRECTORY;
       if (!st.isFile()) return STAT_OTHER;
       return Math.min(st.size, 0x7fffffff);
@@ -592,19 +699,20 @@ function directHandlers(): Record<string, CapHandler> {
     "fs.list": handler("fs.list", (args, ctx) => {
       const shown = pathArg(args[0]);
       const r = resolveFor(ctx, shown);
-      if (!r.exists || !statSync(r.real).isDirectory()) throw new Error(`no such directory '${show(shown)}'`);
-      return listDir(r.real, shown, ctx.maxWords);
+      if (!r.exists || !statIn(r, shown, true).isDirectory()) throw new Error(`no such directory '${show(shown)}'`);
+      return listDir(r, shown, ctx.maxWords);
     }),
     "fs.mkdir": handler("fs.mkdir", (args, ctx) => {
       const shown = pathArg(args[0]);
       const r = resolveFor(ctx, shown);
       if (r.exists) {
-        if (!statSync(r.real).isDirectory()) throw new Error(`'${show(shown)}' exists and is not a directory`);
+        if (!statIn(r, shown, true).isDirectory()) throw new Error(`'${show(shown)}' exists and is not a directory`);
         return 0;
       }
       try {
-        mkdirSync(r.real, { recursive: true });
+        makeDirs(r, shown);
       } catch (e) {
+        if ((e as Error).message.includes("escapes")) throw e;
         throw new Error(`cannot create '${show(shown)}' (${errno(e) ?? "error"})`);
       }
       return 0;
@@ -615,9 +723,9 @@ function directHandlers(): Record<string, CapHandler> {
       if (r.real === r.root) throw new Error("cannot remove the scope directory itself");
       if (!r.exists) throw new Error(`no such file '${show(shown)}'`);
       try {
-        if (lstatSync(r.real).isDirectory()) rmdirSync(r.real);
-        else unlinkSync(r.real);
+        removeIn(r, shown);
       } catch (e) {
+        if ((e as Error).message.includes("escapes")) throw e;
         throw new Error(`cannot remove '${show(shown)}' (${errno(e) ?? "error"})`);
       }
       return 0;
@@ -630,8 +738,9 @@ function directHandlers(): Record<string, CapHandler> {
       if (a.real === a.root || b.real === b.root) throw new Error("cannot rename the scope directory itself");
       if (!a.exists) throw new Error(`no such file '${show(from)}'`);
       try {
-        renameSync(a.real, b.real);
+        renameIn(a, b, from, to);
       } catch (e) {
+        if ((e as Error).message.includes("escapes")) throw e;
         throw new Error(`cannot rename '${show(from)}' to '${show(to)}' (${errno(e) ?? "error"})`);
       }
       return 0;

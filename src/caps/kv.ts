@@ -7,7 +7,7 @@
 // equal to the scope or starting with `scope/`.
 
 import { renameSync, writeFileSync } from "node:fs";
-import { readRegularFile } from "./hostfile.js";
+import { TEXT_FILE_MAX, readRegularFile } from "./hostfile.js";
 import { RarError } from "../vm/errors.js";
 import { codePointsToText, scopeCovers, type CapHandler, type CapValue } from "./registry.js";
 import { BUILTIN_SIGNATURES } from "./signatures.js";
@@ -24,7 +24,7 @@ export class KvStore {
     if (file === undefined) return;
     let text: string;
     try {
-      text = readRegularFile(file).toString("utf8");
+      text = readRegularFile(file, { max: TEXT_FILE_MAX }).toString("utf8");
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === "ENOENT") return;
       throw new RarError("policy.kv_file", `cannot read the kv store (${(e as Error).message})`, file);

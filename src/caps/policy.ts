@@ -31,7 +31,7 @@ import type { Process } from "../process/process.js";
 import type { MockSpec } from "./builtins.js";
 import { inheritDown } from "./grants.js";
 import { canonicalCap, capCovers, capFamily, capScope, scopeCovers, textToCodePoints, type CapSignature, type CapValue, type ValueType } from "./registry.js";
-import { readRegularFile } from "./hostfile.js";
+import { TEXT_FILE_MAX, readRegularFile } from "./hostfile.js";
 import { originOf } from "./net.js";
 import { PROMPTABLE } from "./prompt.js";
 import { BUILTIN_SIGNATURES, familiesScoped, type CapSpec } from "./signatures.js";
@@ -346,10 +346,10 @@ export function recordedPrompts(prompts: readonly string[], where: string): stri
 export function readPolicyFile(file: string, custom: PolicySources["custom"] = {}): Parsed {
   let text: string;
   try {
-    text = readRegularFile(file).toString("utf8");
+    text = readRegularFile(file, { max: TEXT_FILE_MAX }).toString("utf8");
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    const why = code === "ENOENT" ? "no such policy file" : code === "EISDIR" || code === "ENOTREG" ? (e as Error).message : `cannot read (${code ?? (e as Error).message})`;
+    const why = code === "ENOENT" ? "no such policy file" : code === "EISDIR" || code === "ENOTREG" || code === "EFBIG" ? (e as Error).message : `cannot read (${code ?? (e as Error).message})`;
     throw new RarError("policy.read", why, file);
   }
   let doc: unknown;

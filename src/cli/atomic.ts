@@ -5,6 +5,7 @@
 import { accessSync, closeSync, constants, fsyncSync, openSync, realpathSync, renameSync, statSync, unlinkSync, writeSync, type Stats } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { RarError } from "../vm/errors.js";
+import { kindOf } from "../caps/hostfile.js";
 import { UsageError, fsReason } from "./exit.js";
 
 let counter = 0;
@@ -80,6 +81,7 @@ export function checkWritable(path: string): void {
     cannotWrite(path, fsReason(e));
   }
   if (target?.isDirectory()) cannotWrite(path, "is a directory");
+  notSpecial(path, target);
   try {
     accessSync(dir, constants.W_OK);
   } catch {
@@ -94,8 +96,26 @@ export function checkWritable(path: string): void {
   }
 }
 
+/**
+ * Refuses a target that exists and is neither a regular file nor a
+ * directory (checked apart): the rename would replace a device, FIFO or
+ * socket (`--out /dev/null` run as root replaced /dev/null itself with a
+ * regular file), and writing into one instead could block or go anywhere.
+ */
+function notSpecial(path: string, target: Stats | null): void {
+  // Said as a read of it says it (resume IMAGE reads and writes the one file).
+  if (target !== null && !target.isFile() && !target.isDirectory()) throw new RarError("io.write", `${kindOf(target)}, not a regular file`, path);
+}
+
 /** Writes `bytes` to `path` atomically; a failure is a RarError naming `path` (never the temporary file). */
 export function writeFileAtomic(path: string, bytes: Uint8Array): void {
+  let target: Stats | null = null;
+  try {
+    target = statOrNull(path);
+  } catch {
+    // Unreadable: the write below fails and says why.
+  }
+  notSpecial(path, target);
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${counter++}.tmp`);
   let fd = -1;

@@ -9,12 +9,12 @@ import { closeConnection, commandConnection } from "../cluster/connection.js";
 import { DEFAULT_QUEUE, checkQueueName } from "../cluster/queue.js";
 import { cancelJob, checkJobId, fetchJob, formatStatus, jobStatus } from "../cluster/status.js";
 import { submitJob, type Submission } from "../cluster/submit.js";
-import { DEFAULT_QUANTUM, startWorker } from "../cluster/worker.js";
+import { DEFAULT_MAX_MEM, DEFAULT_QUANTUM, startWorker } from "../cluster/worker.js";
 import { DEFAULT_GAS, DEFAULT_MEM, type RunResult } from "../session.js";
 import type { Redis } from "ioredis";
 import { parseCount, parseProgramArgs, takesTextArgs } from "./args.js";
 import { checkWritable, writeFileAtomic } from "./atomic.js";
-import { EXIT, UsageError } from "./exit.js";
+import { EXIT, UsageError, escapeControls } from "./exit.js";
 import { interruptible } from "./interrupt.js";
 import { extensionOf, loadProgram } from "./load.js";
 import { addPolicyOptions, policyFromFlags, type PolicyFlags } from "./policy-flags.js";
@@ -51,6 +51,7 @@ interface WorkerFlags extends PolicyFlags, RedisFlags {
   lockDuration?: number;
   stalledInterval?: number;
   maxStalled?: number;
+  maxMem: number;
 }
 
 /**
@@ -78,6 +79,7 @@ async function workerCommand(flags: WorkerFlags): Promise<number> {
     lockDuration: flags.lockDuration,
     stalledInterval: flags.stalledInterval,
     maxStalled: flags.maxStalled,
+    maxMem: flags.maxMem,
     log,
     signal: stopping.signal,
   });
@@ -112,7 +114,8 @@ async function submitCommand(file: string, rawArgs: string[], flags: SubmitFlags
 
 async function statusCommand(id: string, flags: { redis: string; json?: boolean }): Promise<number> {
   const s = await withRedis(flags.redis, (redis) => jobStatus(redis, checkJobId(id)));
-  writeOut(flags.json ? `${JSON.stringify(s)}\n` : formatStatus(s));
+  // A job's reason quotes its guest (a fault line) and its record is Redis's: control characters escaped.
+  writeOut(flags.json ? `${JSON.stringify(s)}\n` : escapeControls(formatStatus(s), true));
   return EXIT.done;
 }
 
@@ -122,7 +125,7 @@ async function fetchCommand(id: string, flags: { redis: string; out: string; wai
   const { job, image, stdout } = await interruptible((signal) => withRedis(flags.redis, (redis) => fetchJob(redis, id, flags.wait === true, signal)));
   writeFileAtomic(flags.out, image);
   writeOut(stdout);
-  err(`rar: job ${id} ${job.state}${job.reason ? `: ${job.reason}` : ""}; image written to ${flags.out}\n`);
+  err(`rar: job ${id} ${job.state}${job.reason ? `: ${escapeControls(job.reason, false)}` : ""}; image written to ${flags.out}\n`);
   if (job.state === "refused") return EXIT.usage;
   const r: RunResult = {
     status: job.status as RunResult["status"],
@@ -153,7 +156,8 @@ export function addClusterCommands(program: Command, finish: Finish): void {
     .option("--name <name>", "this worker's name in traces and job status (default HOST:PID)")
     .addOption(new Option("--lock-duration <ms>", "BullMQ lock on a leg: a worker silent this long is taken for dead").argParser(parseCount("--lock-duration", 100)))
     .addOption(new Option("--stalled-interval <ms>", "how often to take back legs of dead workers").argParser(parseCount("--stalled-interval", 100)))
-    .addOption(new Option("--max-stalled <n>", "times one leg may be taken back before its job fails (default 32)").argParser(parseCount("--max-stalled", 1)));
+    .addOption(new Option("--max-stalled <n>", "times one leg may be taken back before its job fails (default 32)").argParser(parseCount("--max-stalled", 1)))
+    .addOption(new Option("--max-mem <n>", "largest root memory limit (words) of a job this worker runs; a job asking more is refused").argParser(parseCount("--max-mem", 1)).default(DEFAULT_MAX_MEM));
   addPolicyOptions(addRedisOptions(worker)).action(async (flags: WorkerFlags) => {
     process.exitCode = await workerCommand(flags);
   });

@@ -11,7 +11,7 @@ import { refuseSlice, sliceImage } from "../debug/slice.js";
 import { VIEW_STEPS, viewData, viewHtml } from "../debug/view.js";
 import { decodeImage } from "../image/decode.js";
 import { RarError } from "../vm/errors.js";
-import { EXIT } from "./exit.js";
+import { EXIT, escapeControls } from "./exit.js";
 import { newDebugPart, checkpointing } from "../debug/record.js";
 import { DEFAULT_GAS, DEFAULT_MEM, Session, type RunResult } from "../session.js";
 import { parseCount, parseProgramArgs, takesTextArgs } from "./args.js";
@@ -78,7 +78,7 @@ function runLine(dbg: Debugger, line: string): boolean {
     return true;
   } catch (e) {
     if (!(e instanceof RarError)) throw e;
-    err(`rar: error: ${e.message}\n`);
+    err(`rar: error: ${escapeControls(e.message, false)}\n`);
     return false;
   }
 }

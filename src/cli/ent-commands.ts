@@ -8,15 +8,11 @@ import { encodeBundle, type Module } from "../vm/module.js";
 import { verifyBundle } from "../vm/verify.js";
 import { sameFile, writeFileAtomic } from "./atomic.js";
 import { UsageError } from "./exit.js";
-import { readInput, verifiedIn } from "./read.js";
-
-function readSource(path: string): string {
-  return readInput(path).toString("utf8");
-}
+import { readSourceText, verifiedIn } from "./read.js";
 
 /** Compiles an Ent program from disk: the entry module first, then its untrusted imports. */
 export function compileEntFile(file: string): CompiledProgram {
-  return compileProgram(file, readSource);
+  return compileProgram(file, readSourceText);
 }
 
 /** Compiles and verifies a `.ent` program for running or disassembly. */

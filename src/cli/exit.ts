@@ -93,15 +93,25 @@ const TAIL = 80;
  * left out.
  */
 function printable(s: string, keepNewlines: boolean): string {
-  const escaped = s.replace(/[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g, (c) => {
+  return escapeControls(s, keepNewlines)
+    .split("\n")
+    .map((line) => (line.length <= LINE_MAX ? line : `${line.slice(0, HEAD)} … (${line.length - HEAD - TAIL} characters left out) … ${line.slice(-TAIL)}`))
+    .join("\n");
+}
+
+/**
+ * Control characters (but tabs, and line breaks when `keepNewlines`) and
+ * bidirectional overrides as visible escapes: for rar's own text that quotes
+ * untrusted input (an image's fault details, a job's reason), so it cannot
+ * move the cursor, recolour or retitle the terminal, or hide text. (The
+ * program's own output is written as it is: it is the program's.)
+ */
+export function escapeControls(s: string, keepNewlines: boolean): string {
+  return s.replace(/[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g, (c) => {
     if (c === "\n" && keepNewlines) return c;
     const code = c.charCodeAt(0);
     return code < 0x100 ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16)}`;
   });
-  return escaped
-    .split("\n")
-    .map((line) => (line.length <= LINE_MAX ? line : `${line.slice(0, HEAD)} … (${line.length - HEAD - TAIL} characters left out) … ${line.slice(-TAIL)}`))
-    .join("\n");
 }
 
 /** A usage error's two lines: the message and the hint to the help of `command`. */

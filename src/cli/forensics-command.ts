@@ -18,7 +18,7 @@ import {
   type MemView,
   type StringsView,
 } from "../debug/forensics.js";
-import { EXIT } from "./exit.js";
+import { EXIT, escapeControls } from "./exit.js";
 import { readInput } from "./read.js";
 import { writeOut } from "./output.js";
 
@@ -94,6 +94,7 @@ export function forensicCommand(file: string, flags: ForensicFlags): number {
   if (mem) lines.push(...memText(mem));
   if (strings) lines.push(...stringsText(strings));
   if (found) lines.push(...findText(found));
-  writeOut(lines.join("\n") + "\n");
+  // Strings found in memory and fault details are the guest's: control characters escaped.
+  writeOut(escapeControls(lines.join("\n"), true) + "\n");
   return EXIT.done;
 }

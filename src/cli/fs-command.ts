@@ -13,7 +13,7 @@
 //   the resumed run does. The image is replaced atomically (or --out).
 
 import type { Command } from "commander";
-import { lstatSync, mkdirSync, opendirSync, readlinkSync, renameSync, rmSync, chmodSync, symlinkSync, writeFileSync, existsSync } from "node:fs";
+import { closeSync, constants, fstatSync, lstatSync, mkdirSync, opendirSync, openSync, readlinkSync, renameSync, rmSync, chmodSync, symlinkSync, writeFileSync, existsSync, type Stats } from "node:fs";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { FILE_MODE, FileTree, bytesWords, KIND, KIND_LETTER, LINK_MODE, NAME_MAX, PATH_MAX, normalizePath, nodeWords, type Node } from "../caps/filetree.js";
 import { readRegularFile } from "../caps/hostfile.js";
@@ -149,49 +149,86 @@ function exportTree(file: string, dir: string): number {
  * The tree of a host directory: regular files, directories and relative
  * links (anything else is refused, naming it). Reading stops once the bytes
  * exceed `maxWords` words of footprint, before more is read.
+ *
+ * The directory may change while it is read (someone else swaps an entry for
+ * a link to elsewhere): each directory is opened without following a link
+ * and must be the one lstat saw, its entries are reached through its handle
+ * (/proc/self/fd/N/NAME on Linux), and each file is opened without following
+ * a link and must be the file lstat saw, at most the bytes that still fit.
+ * So what is imported is what lies under DIR, never a file a link leads to.
  */
 function readHostTree(dir: string, maxWords: number): FileTree {
   const tree = new FileTree();
-  const visit = (host: string, guest: string): void => {
-    const names: string[] = [];
-    const d = opendirSync(host);
+  const tooBig = (h: string): RarError =>
+    new RarError("usage.cli", `the files need more than the root's memory limit allows (${maxWords} words free): pass --mem N`, h);
+  const visit = (reach: string, host: string, guest: string, same: Stats): void => {
+    const fd = openSync(reach, constants.O_RDONLY | (constants.O_DIRECTORY ?? 0) | (constants.O_NOFOLLOW ?? 0));
     try {
-      for (let e = d.readSync(); e !== null; e = d.readSync()) names.push(e.name);
+      const st = fstatSync(fd);
+      if (st.dev !== same.dev || st.ino !== same.ino) throw new RarError("io.read", "cannot import: the directory changed while it was read", host);
+      const base = handleDir(fd) ?? reach;
+      const names: string[] = [];
+      const d = opendirSync(base);
+      try {
+        for (let e = d.readSync(); e !== null; e = d.readSync()) names.push(e.name);
+      } finally {
+        d.closeSync();
+      }
+      names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      for (const name of names) {
+        const h = join(host, name);
+        const at = join(base, name);
+        const g = guest === "/" ? `/${name}` : `${guest}/${name}`;
+        if (name.length > NAME_MAX || g.length > PATH_MAX) throw new RarError("io.read", "name or path too long for the file tree", h);
+        const est = lstatSync(at);
+        let node: Node;
+        if (est.isDirectory()) node = { kind: KIND.dir, mode: est.mode & 0o777, entries: new Map() };
+        else if (est.isFile()) {
+          const free = maxWords - tree.words - nodeWords(name, { kind: KIND.file, mode: FILE_MODE, data: new Uint8Array(0) });
+          if (bytesWords(est.size) > free) throw tooBig(h);
+          let data: Buffer;
+          try {
+            data = readRegularFile(at, { noFollow: true, same: est, max: Math.max(0, free) * 4 });
+          } catch (e) {
+            const code = (e as NodeJS.ErrnoException).code;
+            if (code === "EFBIG") throw tooBig(h);
+            if (code === "ELOOP" || code === "ECHANGED") throw new RarError("io.read", "cannot import: the file changed while it was read", h);
+            throw e;
+          }
+          node = { kind: KIND.file, mode: est.mode & 0o777, data: new Uint8Array(data) };
+        } else if (est.isSymbolicLink()) {
+          const target = readlinkSync(at);
+          if (target.startsWith("/")) throw new RarError("io.read", `an absolute link (to ${target.slice(0, 100)}): the file tree holds no host paths`, h);
+          node = { kind: KIND.link, mode: LINK_MODE, target };
+        } else throw new RarError("io.read", "neither a regular file, a directory nor a link", h);
+        tree.add(g, node);
+        if (tree.words > maxWords) throw tooBig(h);
+        if (node.kind === KIND.dir) visit(at, h, g, est);
+      }
     } finally {
-      d.closeSync();
-    }
-    names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    for (const name of names) {
-      const h = join(host, name);
-      const g = guest === "/" ? `/${name}` : `${guest}/${name}`;
-      if (name.length > NAME_MAX || g.length > PATH_MAX) throw new RarError("io.read", "name or path too long for the file tree", h);
-      const st = lstatSync(h);
-      let node: Node;
-      if (st.isDirectory()) node = { kind: KIND.dir, mode: st.mode & 0o777, entries: new Map() };
-      else if (st.isFile()) {
-        if (tree.words + nodeWords(name, { kind: KIND.file, mode: FILE_MODE, data: new Uint8Array(0) }) + bytesWords(st.size) > maxWords)
-          throw new RarError("usage.cli", `the files need more than the root's memory limit allows (${maxWords} words free): pass --mem N`, h);
-        node = { kind: KIND.file, mode: st.mode & 0o777, data: new Uint8Array(readRegularFile(h)) };
-      } else if (st.isSymbolicLink()) {
-        const target = readlinkSync(h);
-        if (target.startsWith("/")) throw new RarError("io.read", `an absolute link (to ${target.slice(0, 100)}): the file tree holds no host paths`, h);
-        node = { kind: KIND.link, mode: LINK_MODE, target };
-      } else throw new RarError("io.read", "neither a regular file, a directory nor a link", h);
-      tree.add(g, node);
-      if (tree.words > maxWords) throw new RarError("usage.cli", `the files need more than the root's memory limit allows (${maxWords} words free): pass --mem N`, h);
-      if (node.kind === KIND.dir) visit(h, g);
+      closeSync(fd);
     }
   };
   try {
     const root = lstatSync(dir);
     if (!root.isDirectory()) throw new RarError("io.read", "cannot import: not a directory", dir);
     tree.root.mode = root.mode & 0o777;
-    visit(dir, "/");
+    visit(dir, dir, "/", root);
   } catch (e) {
     if (e instanceof RarError) throw e;
     throw new RarError("io.read", `cannot import: ${fsReason(e)}`, dir);
   }
   return tree;
+}
+
+/** A path that reaches an open directory itself whatever is renamed meanwhile (Linux), else null. */
+function handleDir(fd: number): string | null {
+  const p = `/proc/self/fd/${fd}`;
+  try {
+    return readlinkSync(p).startsWith("/") ? p : null;
+  } catch {
+    return null;
+  }
 }
 
 function importTree(file: string, dir: string, flags: { out?: string; mem: number }): number {

@@ -10,7 +10,7 @@ import { RarError } from "../vm/errors.js";
 import { StatusCode } from "../vm/opcodes.js";
 import { parseCount } from "./args.js";
 import { checkWritable, runImagePath, writeFileAtomic } from "./atomic.js";
-import { EXIT, UsageError } from "./exit.js";
+import { EXIT, UsageError, escapeControls } from "./exit.js";
 import { readInput } from "./read.js";
 import { interruptible, timeoutOption } from "./interrupt.js";
 import { addPolicyOptions, policyFromFlags, promptAnswers, type PolicyFlags } from "./policy-flags.js";
@@ -198,7 +198,8 @@ export function reportText(r: ImageReport, file: string): string {
 
 export function inspectCommand(file: string, json: boolean): number {
   const report = inspectImage(decodeImage(readInput(file), { where: file }));
-  writeOut(json ? reportJson(report) + "\n" : reportText(report, file));
+  // The text quotes the image (fault details, grants): control characters escaped (JSON escapes its own).
+  writeOut(json ? reportJson(report) + "\n" : escapeControls(reportText(report, file), true));
   return EXIT.done;
 }
 

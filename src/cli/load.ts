@@ -4,7 +4,7 @@
 import { decodeBundle, type Module } from "../vm/module.js";
 import { verify, verifyBundle } from "../vm/verify.js";
 import { UsageError } from "./exit.js";
-import { readInput, verifiedIn } from "./read.js";
+import { readInput, readSourceText, verifiedIn } from "./read.js";
 
 export interface LoadedProgram {
   module: Module;
@@ -24,7 +24,7 @@ export async function loadProgram(file: string): Promise<LoadedProgram> {
   const ext = extensionOf(file);
   switch (ext) {
     case ".rasm": {
-      const text = readInput(file).toString("utf8");
+      const text = readSourceText(file);
       const { assemble } = await import("../../lang/asm.js");
       const module = assemble(text, file);
       return { module: verifiedIn(file, () => verify(module)), linked: [], sources: new Map([[file, text]]) };

@@ -5,7 +5,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { DEFAULT_GAS, DEFAULT_MEM, Session, type RunResult } from "../session.js";
 import { parseCount, parseProgramArgs, takesTextArgs } from "./args.js";
-import { EXIT, reportError, usageLines } from "./exit.js";
+import { EXIT, escapeControls, reportError, usageLines } from "./exit.js";
 import { extensionOf, loadProgram, refuseImageLimits } from "./load.js";
 import { interruptible, releaseInterrupts, takeInterrupts, timeoutOption } from "./interrupt.js";
 import { addPolicyOptions, policyFromFlags, promptAnswers } from "./policy-flags.js";
@@ -44,7 +44,8 @@ interface RunFlags {
 
 /** Prints a run's fault line and one-line summary on stderr; returns the exit code. */
 function finish(r: RunResult): number {
-  if (r.fault) err(`rar: ${r.fault}\n`);
+  // The fault line quotes what the guest gave (a path, a message): never raw control characters.
+  if (r.fault) err(`rar: ${escapeControls(r.fault, false)}\n`);
   err(summary(r));
   return exitFor(r);
 }

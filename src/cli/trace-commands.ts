@@ -6,7 +6,7 @@ import type { Command } from "commander";
 import { codePointsToText } from "../caps/registry.js";
 import { decodeImage } from "../image/decode.js";
 import { auditDecoded, formatAudit, type AuditReport } from "../trace/audit.js";
-import { EXIT } from "./exit.js";
+import { EXIT, escapeControls } from "./exit.js";
 import { readInput } from "./read.js";
 import { err, writeOut } from "./output.js";
 
@@ -31,7 +31,7 @@ export async function auditCommand(file: string, json: boolean): Promise<number>
   const img = decodeImage(readInput(file), { where: file });
   if (img.meta.debug?.slice) (await import("../debug/slice.js")).refuseSlice(img, "audit", file);
   const report = auditDecoded(img);
-  writeOut(json ? auditJson(report) + "\n" : formatAudit(report));
+  writeOut(json ? auditJson(report) + "\n" : escapeControls(formatAudit(report), true));
   return report.valid ? EXIT.done : EXIT.fault;
 }
 
@@ -50,7 +50,7 @@ export async function replayCommand(file: string): Promise<number> {
   }
   const p = report.problem;
   if (p) {
-    err(`rar replay: ${p.kind.replace("_", " ")} at event ${p.index}: ${p.message}\n`);
+    err(`rar replay: ${p.kind.replace("_", " ")} at event ${p.index}: ${escapeControls(p.message, false)}\n`);
     if (p.state) err(`  state before it: ${p.state}\n`);
     if (p.before) err(`  chain digest before it: ${p.before}\n`);
   }

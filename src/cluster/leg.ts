@@ -26,6 +26,8 @@ export interface LegOptions {
   readonly beforeEffect?: (cap: string, path: string) => Promise<void>;
   /** Aborted when the worker shuts down: the leg stops at an instruction boundary and is stored. */
   readonly signal?: AbortSignal;
+  /** Largest root memory limit (words) this worker runs: a job asking more is refused before it runs. */
+  readonly maxMem?: number;
 }
 
 /** What a leg gave. */
@@ -102,6 +104,9 @@ export async function runLeg(image: Uint8Array, opts: LegOptions): Promise<LegOu
   }
   try {
     const root = session.root;
+    // The job's limits are the submitter's; the host memory they cost is this worker's (budgets nest: the root's bounds the tree).
+    if (opts.maxMem !== undefined && root.memLimit > opts.maxMem)
+      return { kind: "refused", reason: `the job's memory limit is ${root.memLimit} words, more than this worker runs (--max-mem ${opts.maxMem})` };
     let r: RunResult;
     if (runnable(root.status)) {
       // At least what the refused instruction needs: a quantum smaller than one bulk instruction must still progress.

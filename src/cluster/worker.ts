@@ -12,7 +12,7 @@ import type { Redis } from "ioredis";
 import type { Policy } from "../caps/policy.js";
 import { RarError } from "../vm/errors.js";
 import { workerConnection } from "./connection.js";
-import { announceEffect, commitLeg, endJob, readJob, rootFields, startLeg, type Running } from "./jobs.js";
+import { JOB_ID, announceEffect, jobKey, commitLeg, endJob, readJob, rootFields, startLeg, type Running } from "./jobs.js";
 import { startGpService } from "./gp.js";
 import { runLeg } from "./leg.js";
 import { checkQueueName, enqueueLeg, legQueue, type LegData } from "./queue.js";
@@ -20,6 +20,8 @@ import { joinImage, splitImage, storeModules } from "./store.js";
 
 /** Default gas per leg. */
 export const DEFAULT_QUANTUM = 10_000_000;
+/** Default largest root memory limit a worker runs, in words (64 times rar run's default). */
+export const DEFAULT_MAX_MEM = 1 << 26;
 
 export interface WorkerOptions {
   readonly redis: string;
@@ -39,6 +41,8 @@ export interface WorkerOptions {
   readonly log?: (event: Record<string, unknown>) => void;
   /** Aborted to shut down: the leg in flight stops at an instruction boundary and is stored (then call close()). */
   readonly signal?: AbortSignal;
+  /** Largest root memory limit (words) of a job this worker runs; default DEFAULT_MAX_MEM. */
+  readonly maxMem?: number;
 }
 
 export interface RunningWorker {
@@ -48,6 +52,20 @@ export interface RunningWorker {
 }
 
 const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+/**
+ * A BullMQ job's data as a leg, or null: the queue is untrusted input like an
+ * image, and only `{job: "jN", leg: K}` (K a whole number from 1) names a leg.
+ * (Lua's tonumber reads "0x1", " 1" or String([1]) as 1: a leg given so would
+ * claim leg 1, and `K + 1` would name no leg.)
+ */
+export function legOf(data: unknown): LegData | null {
+  if (typeof data !== "object" || data === null) return null;
+  const { job, leg } = data as Record<string, unknown>;
+  if (typeof job !== "string" || !JOB_ID.test(job)) return null;
+  if (typeof leg !== "number" || !Number.isSafeInteger(leg) || leg < 1) return null;
+  return { job, leg };
+}
 
 export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   const name = opts.name ?? `${hostname()}:${process.pid}`;
@@ -67,6 +85,12 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   let runs = 0;
 
   async function leg(job: string, k: number): Promise<void> {
+    // A leg of a job submitted to another queue is not this worker's to run (queues separate authority: §3).
+    const queued = await redis.hget(jobKey(job), "queue");
+    if (queued !== null && queued !== opts.queue) {
+      log({ event: "leg_skipped", job, leg: k, why: "queue" });
+      return;
+    }
     const attempt = `${name}#${++runs}`;
     const run: Running = { leg: k, worker: name, attempt };
     const claimed = await startLeg(redis, job, run);
@@ -102,6 +126,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
         worker: name,
         where,
         signal: shutdown.signal,
+        maxMem: opts.maxMem ?? DEFAULT_MAX_MEM,
         beforeEffect: async (cap, path) => {
           markers.push(await announceEffect(redis, job, { leg: k, worker: name, attempt, n: markers.length, cap, path }));
         },
@@ -147,7 +172,13 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     worker = new Worker<LegData>(
       opts.queue,
       async (j: Job<LegData>) => {
-        const { job, leg: k } = j.data;
+        const data = legOf(j.data);
+        if (data === null) {
+          // Not a leg: nothing to run or store; the data itself is not echoed (it may be huge).
+          log({ event: "leg_malformed", id: String(j.id).slice(0, 100) });
+          return;
+        }
+        const { job, leg: k } = data;
         try {
           await leg(job, k);
         } catch (e) {
@@ -170,9 +201,10 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     worker.on("error", onError);
     // A leg BullMQ gave up on (taken back from dead workers too often, or a processor error): the job fails with the reason.
     worker.on("failed", (j: Job<LegData> | undefined, e: Error) => {
-      if (!j) return;
-      void endJob(redis, j.data.job, null, "failed", `leg ${j.data.leg}: ${e.message}`)
-        .then((r) => log({ event: "job_failed", job: j.data.job, leg: j.data.leg, reason: e.message, was: r }))
+      const data = legOf(j?.data);
+      if (!j || !data) return;
+      void endJob(redis, data.job, null, "failed", `leg ${data.leg}: ${e.message}`)
+        .then((r) => log({ event: "job_failed", job: data.job, leg: data.leg, reason: e.message, was: r }))
         .catch(() => {});
     });
     worker.on("stalled", (id: string) => log({ event: "leg_stalled", id }));
