@@ -5,20 +5,11 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { compileSource } from "../lang/ent/compile.js";
-import { CompileError } from "../lang/ent/errors.js";
 import { Session } from "../src/session.js";
 import { RarError } from "../src/vm/errors.js";
 import { verifyBundle } from "../src/vm/verify.js";
+import { compileError } from "./helpers/errors.js";
 
-function compileError(src: string, files: Record<string, string> = {}): CompileError {
-  try {
-    compileSource(src, "main.ent", files);
-  } catch (e) {
-    if (e instanceof CompileError) return e;
-    throw e;
-  }
-  throw new Error("compiled without an error");
-}
 
 // [what, source, line, col, message, file?, extra files?]
 type Case = [string, string, number, number, string, string?, Record<string, string>?];

@@ -11,9 +11,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compileSource } from "../lang/ent/compile.js";
-import { CompileError } from "../lang/ent/errors.js";
 import { Session } from "../src/session.js";
 import { verifyBundle } from "../src/vm/verify.js";
+import { compileError } from "./helpers/errors.js";
 import { ensureBuilt, rarIn } from "./helpers/cli.js";
 
 interface Ran {
@@ -62,16 +62,6 @@ function out(src: string, opts: RunOpts = {}): string {
   return r.out;
 }
 
-/** The compile error `src` is rejected with. */
-function compileError(src: string, files: Record<string, string> = {}): CompileError {
-  try {
-    compileSource(src, "main.ent", files);
-  } catch (e) {
-    if (e instanceof CompileError) return e;
-    throw e;
-  }
-  throw new Error("compiled without an error");
-}
 
 const INT_MIN = -2147483648;
 const INT_MAX = 2147483647;
