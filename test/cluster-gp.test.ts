@@ -56,6 +56,16 @@ describe("rar gp --redis", () => {
     expect(report(three.stdout)).toEqual(expected);
   }, 120_000);
 
+  it("a worker runs no GP batch whose memory limit is over its --max-mem: the run fails in one line naming it (exit 2)", async () => {
+    const capped = startWorkerProcess(redis.url, "small", ["--queue", "capped", "--max-mem", "1000"]);
+    workers.push(capped);
+    await capped.waitFor((e) => e.event === "worker_ready", "start");
+    const r = await rarAsync(dir, ...GP, "--mem", "5000", "--redis", redis.url, "--queue", "capped");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^rar: error: .*a worker failed a batch: gp batch: a memory limit of 5000 words per evaluation, more than this worker runs \(--max-mem 1000\)/);
+    expect(r.stderr.split("\n").filter(Boolean)).toHaveLength(1);
+  }, 120_000);
+
   it("says in one line when Redis cannot be reached (exit 2)", async () => {
     const r = await rarAsync(dir, ...GP, "--redis", "redis://127.0.0.1:1");
     expect(r.code).toBe(2);

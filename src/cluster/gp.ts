@@ -17,7 +17,7 @@ import { Queue, QueueEvents, Worker, type Job } from "bullmq";
 import type { Redis } from "ioredis";
 import { problemFromCases } from "../../gp/cases.js";
 import type { ProblemRef } from "../../gp/checkpoint.js";
-import { encodeCases, evaluateAll, failedOutcome, type CaseBlock, type Outcome } from "../../gp/evaluate.js";
+import { MAX_EVAL_GAS, MAX_EVAL_MEM, encodeCases, evaluateAll, failedOutcome, type CaseBlock, type Outcome } from "../../gp/evaluate.js";
 import type { Genome } from "../../gp/genome.js";
 import { builtinProblem, type Problem } from "../../gp/problems.js";
 import { GpRun, type GpConfig, type RunState } from "../../gp/run.js";
@@ -67,17 +67,35 @@ function problemOf(ref: ProblemRef, seed: number): Problem {
 }
 
 /**
+ * A batch job's data as the queue holds it (anything a client of that Redis
+ * wrote): the limits within the harness's and this worker's (`--max-mem`:
+ * every candidate may grow its memory to the batch's limit), else the job
+ * fails naming why. The problem is checked where it is built.
+ */
+function checkedBatch(data: unknown, maxMem: number): BatchData {
+  const d = data as Partial<BatchData> | null;
+  const count = (x: unknown, max: number): boolean => Number.isSafeInteger(x) && (x as number) >= 1 && (x as number) <= max;
+  if (d === null || typeof d !== "object" || !Array.isArray(d.modules) || !d.modules.every((m) => typeof m === "string") || typeof d.problem !== "object" || d.problem === null)
+    throw new RarError("usage.gp_batch", "gp batch: not a batch of this rar's (problem, seed, gas, mem, memWeight, modules)");
+  if (!Number.isSafeInteger(d.seed) || !count(d.gas, MAX_EVAL_GAS) || !Number.isFinite(d.memWeight) || d.modules.length > GP_BATCH)
+    throw new RarError("usage.gp_batch", "gp batch: its seed, gas limit, memory weight or number of modules is out of range");
+  if (!count(d.mem, Math.min(MAX_EVAL_MEM, maxMem)))
+    throw new RarError("usage.gp_batch", `gp batch: a memory limit of ${String(d.mem)} words per evaluation, more than this worker runs (--max-mem ${maxMem})`);
+  return d as BatchData;
+}
+
+/**
  * The worker side: evaluates batches from QUEUE-gp. Candidates run as the
  * harness runs them locally (sandboxed children with no capability), so
  * this serves no authority of the worker's.
  */
-export function startGpService(redis: Redis, queue: string, name: string, onError: (e: Error) => void): Worker<BatchData, WireOutcome[]> {
+export function startGpService(redis: Redis, queue: string, name: string, onError: (e: Error) => void, maxMem: number): Worker<BatchData, WireOutcome[]> {
   const problems = new Map<string, { problem: Problem; train: CaseBlock }>();
   const modules = new Map<string, Module>();
   const worker = new Worker<BatchData, WireOutcome[]>(
     gpQueueName(queue),
     async (job: Job<BatchData>) => {
-      const d = job.data;
+      const d = checkedBatch(job.data, maxMem);
       const key = JSON.stringify([d.problem, d.seed]);
       let p = problems.get(key);
       if (!p) {
@@ -103,6 +121,12 @@ export function startGpService(redis: Redis, queue: string, name: string, onErro
   );
   worker.on("error", onError);
   return worker;
+}
+
+/** Why a worker failed a batch (its text as Redis holds it: any client may have written it, so cut short), as this run's error. */
+function batchFailed(e: unknown): never {
+  const why = e instanceof Error ? e.message : String(e);
+  throw new RarError("usage.gp_batch", `a worker failed a batch: ${why.length > 300 ? `${why.slice(0, 300)}…` : why}`);
 }
 
 /** A GpRun whose population is evaluated on the cluster (see the top of this file). */
@@ -154,7 +178,7 @@ export class DistributedGpRun extends GpRun {
       added.push(await this.queue.add("batch", data, { removeOnComplete: { age: 3600 }, removeOnFail: { age: 3600 }, attempts: 3 }));
     }
     const byDigest = new Map<string, Outcome>();
-    const results = await Promise.all(added.map((job) => job.waitUntilFinished(this.events) as Promise<WireOutcome[]>));
+    const results = await Promise.all(added.map((job) => (job.waitUntilFinished(this.events) as Promise<WireOutcome[]>).catch(batchFailed)));
     // Read: the batches may go (best effort; Redis drops them after an hour anyway).
     await Promise.all(added.map((job) => job.remove().catch(() => undefined)));
     results.forEach((batch, b) => batch.forEach((o, k) => byDigest.set(digests[b * GP_BATCH + k], fromWire(o))));

@@ -210,7 +210,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     worker.on("stalled", (id: string) => log({ event: "leg_stalled", id }));
     await worker.waitUntilReady();
     // GP batches (rar gp --redis) on the queue beside the legs'.
-    gp = startGpService(redis, opts.queue, name, onError);
+    gp = startGpService(redis, opts.queue, name, onError, opts.maxMem ?? DEFAULT_MAX_MEM);
     await gp.waitUntilReady();
     log({ event: "worker_ready", worker: name, queue: opts.queue, quantum: opts.quantum });
   } catch (e) {

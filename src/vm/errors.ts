@@ -43,6 +43,7 @@ export const ERRORS = {
       bad_word: "a word is not a 32-bit integer",
       debug_arg: "a debugger command's argument is malformed",
       debug_command: "no such debugger command",
+      gp_batch: "a GP batch job is malformed or asks for more than this worker runs",
       job_id: "a job id is malformed",
       no_history: "the image holds no run to step through",
       no_job: "no such job",
