@@ -96,6 +96,16 @@ function runsOf(marks: readonly number[]): number[] {
   return runs;
 }
 
+/** A session's image, its body, and where the body's tree field lies in it ([from, to)). */
+function treeSpan(s: Session): { img: Uint8Array; whole: Uint8Array; from: number; to: number } {
+  const img = s.snapshot();
+  const whole = img.slice(HEADER_BYTES);
+  const treeBytes = packr.pack(unpackBody(img)[4]);
+  const from = Buffer.from(whole).indexOf(treeBytes);
+  expect(from).toBeGreaterThan(0);
+  return { img, whole, from, to: from + treeBytes.length };
+}
+
 describe("record repeats", () => {
   it("copied records are the bytes encoding gives them, and a restored tree re-encodes to the image it was read from", () => {
     fc.assert(
@@ -292,12 +302,7 @@ describe("record repeats", () => {
       { v: 2, len: 1 },
       { v: 1, len: 0 },
     ]);
-    const img = s.snapshot();
-    const whole = img.slice(HEADER_BYTES);
-    const treeBytes = packr.pack(unpackBody(img)[4]);
-    const from = Buffer.from(whole).indexOf(treeBytes);
-    expect(from).toBeGreaterThan(0);
-    const to = from + treeBytes.length;
+    const { img, whole, from, to } = treeSpan(s);
     fc.assert(
       fc.property(fc.integer({ min: from, max: to - 1 }), fc.integer({ min: 1, max: 255 }), (at, x) => {
         const body = whole.slice();
@@ -322,12 +327,7 @@ describe("record repeats", () => {
     // 300 kids: runs of like records past handles 127 and 255 (one, two and three-byte handles), broken twice.
     const kids = Array.from({ length: 300 }, (_, k) => (k === 40 || k === 200 ? { v: 2, len: 1 } : { v: 1, len: 0 }));
     const s = tree(kids);
-    const img = s.snapshot();
-    const whole = img.slice(HEADER_BYTES);
-    const treeBytes = packr.pack(unpackBody(img)[4]);
-    const from = Buffer.from(whole).indexOf(treeBytes);
-    expect(from).toBeGreaterThan(0);
-    const to = from + treeBytes.length;
+    const { img, whole, from, to } = treeSpan(s);
     /** What decoding gives: the tree's records as writeTree writes them, or the error's key and message. */
     const verdict = (bytes: Uint8Array, readAhead: boolean): string => {
       try {
