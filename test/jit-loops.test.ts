@@ -7,6 +7,7 @@
 
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { ENT_WORKLOADS } from "../bench/ent-workloads.js";
 import { compileSource } from "../lang/ent/compile.js";
 import { Session } from "../src/session.js";
 import { CHUNK_WARM_GAS, tierOf } from "../src/vm/execute.js";
@@ -98,6 +99,19 @@ describe("loops as structured code", () => {
       expect(a.status).not.toBe("done");
       same(faulting, 10_000_000, args);
     }
+  });
+
+  it("fannkuch's loops are one piece of structured code: the permutation loop holds the flips loop, which holds the swaps", () => {
+    // Copies go first to the cases control reaches through the switch, and a chain of more than 8 blocks
+    // (fannkuch's loop body) is nested whole: before, the permutation loop went through the switch.
+    const w = ENT_WORKLOADS.find((x) => x.key === "fannkuch")!;
+    const src = w.source;
+    const r = run(src, true, 100_000_000, [7]);
+    expect(r.value).toBe(w.native(7));
+    const text = tierOf(r.modules[0]).compiled!.chunks.map((c) => c.toString()).join("\n");
+    const three = /(b\d+): for \(;;\) \{[^]*?b\d+: for \(;;\) \{[^]*?b\d+: for \(;;\) \{[^]*?continue \1;/.exec(text);
+    expect(three, "three nested labelled loops, the outermost continued").not.toBeNull();
+    for (const gas of [0, 1000, 5000, 20_000, 123_457]) same(src, gas, [7]);
   });
 
   it("a jump to the block whose case comes next leaves its case by a labelled break and falls into that case", () => {

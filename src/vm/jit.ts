@@ -57,10 +57,12 @@ export interface Compiled {
   readonly chunkOf: Int32Array;
   readonly chunks: readonly Chunk[];
   /**
-   * Per block, at index block + 1: 1 once the switch has dispatched to it.
-   * A case never dispatched to is code V8 has no type feedback for: entering
-   * there after the chunk was optimized deoptimizes it (execute.ts steps to a
-   * block seen before instead). Index 0 (no block) is always 1.
+   * Per block, at index block + 1: 1 once a call of its chunk has started
+   * there. Entering a chunk at a block it was never entered at can meet code
+   * V8 has no type feedback for, and deoptimize the chunk once it is
+   * optimized (execute.ts steps to a block seen before instead). Marked per
+   * call, not per dispatch: a store on every trip through the switch cost
+   * array loops 4-6 %. Index 0 (no block) is always 1.
    */
   readonly seen: Uint8Array;
   /** Per chunk: how far its first calls, kept short, have warmed it up (execute.ts). */
@@ -76,17 +78,19 @@ const CHUNK_WORDS = 1024;
 /** Instructions translated into one block at most past another block's start (copies of what follows). */
 const MAX_BLOCK = 64;
 /** Blocks nested at most in one another's code (copies inlined at jumps within a loop). */
-const MAX_NEST = 8;
+const MAX_NEST = 16;
 /** Instructions copied into loops (Block.inlines), at most, per code word of a chunk. */
 const INLINE_PER_WORD = 1;
 /** A loop of more instructions than this is entered through the switch, not copied into an enclosing loop's code. */
 const MAX_INLINED_LOOP = 256;
 /**
- * Characters of a chunk's text beyond which it is generated again without
- * copies in loops: V8 does not optimize a function whose bytecode passes a
- * limit (60 KB), and a chunk it does not optimize runs many times slower.
+ * Characters of a chunk's text beyond which it is generated again with
+ * fewer copies in loops, or none: V8 does not optimize a function whose
+ * bytecode passes a limit (60 KB), and a chunk it does not optimize runs many
+ * times slower. The bench's chunks have 0.54-0.66 bytes of bytecode per
+ * character (--print-bytecode), so this is about 43-53 KB.
  */
-const MAX_CHUNK_SOURCE = 64_000;
+const MAX_CHUNK_SOURCE = 80_000;
 /**
  * Instructions translated a second time (past another block's start), at most,
  * per code word of a chunk: bounds the generated text however densely a
@@ -160,8 +164,7 @@ function compileChunk(m: Module, fns: readonly number[], leader: Int32Array, fnA
   const words = fns.reduce((n, f) => n + m.functions[f].end - m.functions[f].entry, 0);
   // Loops as structured code only while the chunk stays small enough for V8 to optimize: fewer copies, or none, if need be.
   let text = chunkSource(m, fns, leader, words * INLINE_PER_WORD);
-  if (text.length > MAX_CHUNK_SOURCE) text = chunkSource(m, fns, leader, (words * INLINE_PER_WORD) >> 2);
-  if (text.length > MAX_CHUNK_SOURCE) text = chunkSource(m, fns, leader, 0);
+  for (const share of [0.75, 0.5, 0.25, 0]) if (text.length > MAX_CHUNK_SOURCE) text = chunkSource(m, fns, leader, Math.floor(words * INLINE_PER_WORD * share));
   return new Function("leader", "fnAt", "seen", "growInt32", "wordGas", text)(leader, fnAt, seen, growInt32, wordGas) as Chunk;
 }
 
@@ -195,8 +198,8 @@ return function chunk(cpu) {
   }
   // The block to run; pc is kept only where control may leave the chunk (entry, call, return).
   let blk = leader[pc];
+  seen[blk + 1] = 1;
   loop: for (;;) {
-    seen[blk + 1] = 1;
     switch (blk) {
 ${body.join("\n")}
       default:
@@ -267,15 +270,25 @@ function emitFunction(
   const inner = new Map<number, Loop>();
   for (const l of [...loops.values()].sort((a, b) => b.size - a.size)) for (const b of l.blocks) inner.set(b, l);
   const ctx: FunctionContext = { m, f, end, leader, copies, inChunk, store: storeLocals(m, f), loops, inner, labels, accessIds };
-  // Blocks in loops first, the smallest (innermost) loops first, so the budget of copies goes to inner loops.
-  const size = (pc: number): number => inner.get(pc)?.size ?? Infinity;
-  const order = starts.map((pc, i) => i).sort((i, j) => size(starts[i]) - size(starts[j]) || i - j);
+  // The budget of copies goes first to the cases control reaches through the switch: from the
+  // function's entry and the places calls return to, the cases their code goes on to, breadth first.
+  // A loop is then one piece of structured code in the case control enters it by (its header's, as
+  // a rule), not copied into the case of each of its blocks. Cases no jump goes to follow in pc order.
+  const index = new Map(starts.map((pc, i) => [pc, i]));
   const blocks: Block[] = new Array(starts.length);
-  for (const i of order) {
+  const queue = starts.filter((pc) => pc === entry || isLanding(m, pc));
+  const emit = (i: number): void => {
+    if (blocks[i] !== undefined) return;
     blocks[i] = new Block(ctx, starts[i], []);
     // Control that continues at the next block start falls into its case.
     blocks[i].emit(starts[i + 1] ?? -1);
+    for (const t of blocks[i].targets) queue.push(t);
+  };
+  for (let q = 0; q < queue.length; q++) {
+    const i = index.get(queue[q]);
+    if (i !== undefined) emit(i);
   }
+  starts.forEach((_, i) => emit(i));
   blocks.forEach((b) => {
     // Pushed one by one: a straight-line block can have tens of thousands of lines, too many to spread as arguments.
     // A case some jump leaves for the next case has a label: `break` out of it falls into that case.
@@ -439,6 +452,8 @@ class Block extends Translator {
   private next = -1;
   /** In the outermost block: whether some jump in its code goes on at `next` by leaving its case (`break` to endLabel). */
   fallsThrough = false;
+  /** In the outermost block: the block starts its code goes on to through the switch or into the next case. */
+  readonly targets: number[] = [];
   /** Locals that some instruction in this block's code (the copies nested in it included) writes. */
   readonly written = new Set<number>();
   /**
@@ -529,6 +544,7 @@ class Block extends Translator {
         const body = [...charge, ...this.body].map(fill);
         // Where control goes on after the last instruction: its own start repeats the block.
         if (goesOn && (after !== next || after === this.start || copy)) body.push(this.jumpTo(after));
+        else if (goesOn) this.targets.push(after);
         if (this.loops) {
           // The block's code is a JS loop: jumps back to its start continue it, so a guest loop runs without going through the switch.
           // Before it, the bounds of the arrays hoisted there (resolved once the whole case is emitted).
@@ -755,6 +771,7 @@ class Block extends Translator {
     const store = isLanding(this.m, target) && this.ctx.store !== "" ? `${this.ctx.store} ` : "";
     // To the next case: out of this one and into it, rather than back through the switch.
     const root = this.outer.length > 0 ? this.outer[0] : this;
+    root.targets.push(target);
     if (target === root.next) {
       root.fallsThrough = true;
       return `{ ${store}break ${root.endLabel}; }`;
