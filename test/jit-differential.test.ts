@@ -146,7 +146,8 @@ describe("compiled tier vs interpreter on random programs", () => {
             expect(Buffer.compare(b.image, a.image), `${src}\ngas ${gas} mem ${mem}`).toBe(0);
           }
       }),
-      { numRuns: 400 },
+      // 1780838458: a block ending in MGROW whose next block's check was once left to it (gas went below 0).
+      { numRuns: 400, examples: [[1780838458]] },
     );
   });
 });

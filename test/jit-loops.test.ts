@@ -114,6 +114,27 @@ describe("loops as structured code", () => {
     for (const gas of [0, 1000, 5000, 20_000, 123_457]) same(src, gas, [7]);
   });
 
+  it("a loop's check covers the copies nested in it, except after a bulk instruction, and stops like the interpreter at every budget", () => {
+    const src = `
+fn main(args) {
+  let s = 0;
+  let i = 0;
+  while i < args[0] {
+    if i % 3 == 0 { s = s + 2; } else { s = s - 1; }
+    let a = array(i % 4 + 1);
+    if i % 2 == 0 { s = s + a[0] + 1; } else { s = s * 3; }
+    i = i + 1;
+  }
+  return s;
+}`;
+    const r = run(src, true, 10_000_000, [12]);
+    const text = tierOf(r.modules[0]).compiled!.chunks.map((c) => c.toString()).join("\n");
+    // A copy whose gas its loop's check covered: its charge with no check of its own before it.
+    expect(text).toMatch(/\{\s*gas -= \d+;/);
+    expect(run(src, false, 10_000_000, [12]).value).toBe(r.value);
+    for (let gas = 0; gas <= r.gasUsed + 2; gas++) same(src, gas, [12]);
+  });
+
   it("a jump to the block whose case comes next leaves its case by a labelled break and falls into that case", () => {
     const r = run(NESTED, true, 10_000_000, [9, 30]);
     const text = tierOf(r.modules[0]).compiled!.chunks.map((c) => c.toString()).join("\n");

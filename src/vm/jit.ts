@@ -442,6 +442,14 @@ class Block extends Translator {
   readonly lines: string[] = [];
   /** Gas of the instructions translated so far (the block's charge once done). */
   private cost = 0;
+  /** The block's charge, once emitted. */
+  private total = 0;
+  /** The statement stopping before the block when the gas left is less than its check asks for. */
+  private check = "";
+  /** The blocks whose code is nested directly in this one's. */
+  private readonly children: Block[] = [];
+  /** Whether the block's code ends in a bulk instruction, whose extra gas is known only when it runs. */
+  private bulk = false;
   /** Whether some jump in the block's code goes back to its start: its code is then a labelled JS loop. */
   loops = false;
   /** In the outermost block: the blocks whose code has a copy nested in its code (one each, so a loop's code grows with its size only). */
@@ -526,6 +534,7 @@ class Block extends Translator {
       if (SEMANTICS[op]?.local !== undefined) this.written.add(code[pc + 1 + OPS[op].operands.indexOf("local")]);
       if (WRITES_MEMORY[op] === 1 && op !== Op.ASTORE) this.stores = null;
       const ends = !goesOn || OPS[op].flow === "branch";
+      if (BULK[op] === 1) this.bulk = true;
       this.cost += GAS[op];
       const atLeader = this.leader[after] >= 0;
       // Translating on past a block start makes a second copy; anything in a copy inlined in a loop counts against the loops' budget.
@@ -538,7 +547,10 @@ class Block extends Translator {
       if (stop) {
         this.flush();
         const total = this.cost;
-        const charge = [`if (gas < ${total}) { ${this.stopAt(this.start, false, "")}; }`, `gas -= ${total};`];
+        this.total = total;
+        this.check = this.stopAt(this.start, false, "");
+        // The check is resolved once the case is emitted (see need()).
+        const charge = [`@gas:${this.label}@`, `gas -= ${total};`];
         // A stop before an instruction returns the gas of it and everything after it in the block.
         const fill = (l: string): string => l.replace(/@refund(\d+)@/g, (_, before: string) => String(total - Number(before)));
         const body = [...charge, ...this.body].map(fill);
@@ -574,6 +586,7 @@ class Block extends Translator {
     else if (this.stores !== null) for (const k of b.stores) this.stores.add(k);
     for (const a of b.accesses) this.accesses.push(a);
     this.nested.push(b, ...b.nested);
+    this.children.push(b);
   }
 
   /**
@@ -604,9 +617,39 @@ class Block extends Translator {
     }
     const pre = new Map<string, string>();
     for (const l of [this, ...this.nested]) if (l.hoisted.size > 0) pre.set(l.label, l.preamble());
+    const checks = new Map<string, string>();
+    const resolve = (b: Block, covered: boolean): void => {
+      checks.set(b.label, covered ? "" : `if (gas < ${b.need()}) { ${b.check}; }`);
+      for (const c of b.children) resolve(c, b.covers(c));
+    };
+    resolve(this, false);
     const fill = (line: string): string =>
-      line.replace(/@h(\d+)@/g, (_, id: string) => fast.get(Number(id)) ?? "").replace(/@pre:(\w+)@/g, (_, label: string) => pre.get(label) ?? "");
+      line
+        .replace(/@h(\d+)@/g, (_, id: string) => fast.get(Number(id)) ?? "")
+        .replace(/@pre:(\w+)@/g, (_, label: string) => pre.get(label) ?? "")
+        .replace(/@gas:(\w+)@/g, (_, label: string) => checks.get(label) ?? "");
     for (let i = 0; i < this.lines.length; i++) this.lines[i] = fill(this.lines[i]);
+  }
+
+  /**
+   * The gas this block's check asks for: its charge and, on the costliest
+   * path, what the copies nested in its code ask for, those that run at most
+   * once each time it does (not loops: every turn of one checks again), and
+   * not after a bulk instruction, which takes gas the check did not count. Those
+   * copies then check nothing: when this check passes, each finds at least
+   * its charge left. When it fails the code stops before this block, earlier
+   * than it must, and the interpreter runs on from there (stops are not
+   * seen: only where the gas runs out, which the interpreter finds exactly).
+   */
+  private need(): number {
+    let most = 0;
+    for (const c of this.children) if (this.covers(c)) most = Math.max(most, c.need());
+    return this.total + most;
+  }
+
+  /** Whether this block's check covers a copy nested directly in its code (see need()): not a loop, nor after a bulk instruction's extra gas. */
+  private covers(c: Block): boolean {
+    return !c.loops && !this.bulk;
   }
 
   /** The label of this block's case, which a jump to the next case breaks out of. */
