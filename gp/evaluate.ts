@@ -241,11 +241,44 @@ function evaluatorCode(k: number, block: CaseBlock, budget: Budget, l: Layout, l
   return { def, overheads: overheads as Overheads };
 }
 
+/** evalOverhead by everything evaluatorCode reads (a few shapes a run: one per block size). */
+const overheadMemo = new Map<string, number>();
+
 /** Gas per evaluation the evaluator spends besides the child's own (an upper bound, from the gas table). */
 function evalOverhead(block: CaseBlock, budget: Budget, l: Layout): number {
-  const o = evaluatorCode(1, block, budget, l).overheads;
-  return Math.max(o.start, o.again) + Math.max(o.headDone, o.headStopped) + Math.max(o.tailDone, o.tailStopped) + 16;
+  const key = `${block.count} ${block.stride} ${budget.gas} ${budget.mem} ${l.output} ${l.outCap}`;
+  let n = overheadMemo.get(key);
+  if (n === undefined) {
+    const o = evaluatorCode(1, block, budget, l).overheads;
+    n = Math.max(o.start, o.again) + Math.max(o.headDone, o.headStopped) + Math.max(o.tailDone, o.tailStopped) + 16;
+    if (overheadMemo.size >= 64) overheadMemo.clear();
+    overheadMemo.set(key, n);
+  }
+  return n;
 }
+
+/**
+ * Word arrays kept from batch to batch, by length: the evaluator's memory
+ * and a group's records are some 40,000 words each, and a fresh array that
+ * size costs more than a thousand evaluations' settling (the allocator
+ * zeroes new pages and the collector counts them as outside memory).
+ */
+class Scratch {
+  private readonly byLength = new Map<number, Int32Array>();
+
+  /** An array of exactly n words, with whatever the last user left in it. */
+  get(n: number): Int32Array {
+    let a = this.byLength.get(n);
+    if (a === undefined) {
+      if (this.byLength.size >= 4) this.byLength.clear();
+      a = new Int32Array(n);
+      this.byLength.set(n, a);
+    }
+    return a;
+  }
+}
+const evaluatorMemory = new Scratch();
+const groupRecords = new Scratch();
 
 /** Result records of one batch. */
 export interface BatchResult {
@@ -285,7 +318,8 @@ export function runBatch(
   for (const m of modules) machine.intern(m);
   const region = 1 + block.count * rec;
   const memWords = HEADER + block.words.length + modules.length * region;
-  const memory = new Int32Array(memWords);
+  // Zeroed as a fresh array would be: a stopped child's record keeps the words it was not given.
+  const memory = evaluatorMemory.get(memWords).fill(0);
   memory.set(block.words, HEADER);
   const memHeadroom = budget.mem + 16 * budget.gas + 4096;
   const root = machine.createRoot(
@@ -364,10 +398,14 @@ function plan(modules: number, block: CaseBlock, budget: Budget, l: Layout): { p
   return { per: Math.max(1, Math.min(BATCH, modules, byGas, byMemory)), chunk };
 }
 
-/** Runs modules (at most one group of plan()) on a block, in case chunks that fit the evaluator; records as one BatchResult. */
+/**
+ * Runs modules (at most one group of plan()) on a block, in case chunks that
+ * fit the evaluator; records as one BatchResult, in an array the next group
+ * reuses (every record of it is written: the chunks cover every case).
+ */
 function runGroup(modules: readonly Module[], block: CaseBlock, budget: Budget, l: Layout, chunk: number): BatchResult {
   const rec = recordWords(l);
-  const words = new Int32Array(modules.length * block.count * rec);
+  const words = groupRecords.get(modules.length * block.count * rec);
   for (let c0 = 0; c0 < block.count; c0 += chunk) {
     const c1 = Math.min(block.count, c0 + chunk);
     const part = c0 === 0 && c1 === block.count ? block : sliceBlock(block, c0, c1);
@@ -376,7 +414,11 @@ function runGroup(modules: readonly Module[], block: CaseBlock, budget: Budget, 
   return { words, rec, count: block.count };
 }
 
-/** Runs any number of modules on a block; `each` sees the records of every group of candidates, in order. */
+/**
+ * Runs any number of modules on a block; `each` sees the records of every
+ * group of candidates, in order (valid during that call only: the next group
+ * reuses the array).
+ */
 export function runAll(
   modules: readonly Module[],
   block: CaseBlock,
