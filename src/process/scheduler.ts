@@ -30,11 +30,12 @@ import { DEFAULT_TIERING, type TieringOptions } from "../vm/tiering.js";
 import { Cpu, Exit, interpret } from "../vm/interpreter.js";
 import type { Module } from "../vm/module.js";
 import { GAS, SCHEDULED, StatusCode } from "../vm/opcodes.js";
+import { dropChild, makeChild } from "./children.js";
 import { completeResume, deepest, enterFresh, lacking, shallowestLacking, wake } from "./control.js";
 import { CodeCache } from "./code.js";
 import { deliver } from "./dispatch.js";
 import { SLOW } from "./instructions.js";
-import { NO_WORDS, PROCESS_WORDS, Process, RecycleBin, SpareBuffers, clampLimit, rootProcess } from "./process.js";
+import { NO_WORDS, PROCESS_WORDS, RecycleBin, SpareBuffers, clampLimit, rootProcess, type Process } from "./process.js";
 import { Step, clipDetail, type CapCallEvent, type ImageCodec, type PendingCall, type Scheduler } from "./slow.js";
 
 // What the layers above use of the process tree's machinery comes from here.
@@ -196,16 +197,8 @@ export class Machine implements Scheduler {
     const footprint = PROCESS_WORDS + len;
     for (let q: Process | null = parent; q; q = q.parent)
       if (q.memLimit - q.memUsed < footprint) throw new RarError("usage.bad_number", `a child of ${footprint} words does not fit ${q.path}'s memory`);
-    const gas = clampLimit(limits.gas);
-    const mem = clampLimit(limits.mem);
-    const h = parent.nextHandle++;
-    let child = this.recycled?.take();
-    if (child === undefined) child = new Process(module, entry, NO_WORDS, len === 0 ? NO_WORDS : words.slice(at, at + len), gas, mem, NO_CAPS, NO_CAPS, parent, h);
-    else child.reuse(module, entry, NO_WORDS, 0, 0, words, at, len, gas, mem, NO_CAPS, NO_CAPS, parent, h, (this.recycled as RecycleBin).room(child, mem));
-    child.memUsed = footprint;
     for (let q: Process | null = parent; q; q = q.parent) q.memUsed += footprint;
-    parent.adopt(h, child);
-    return child;
+    return makeChild(this, parent, module, entry, NO_WORDS, 0, 0, words, at, len, clampLimit(limits.gas), clampLimit(limits.mem), NO_CAPS, NO_CAPS, footprint);
   }
 
   /** The host kills a child of a process not running now, as KILL does: its subtree's footprint is released, the process recycled. */
@@ -213,11 +206,8 @@ export class Machine implements Scheduler {
     const parent = child.parent;
     if (parent === null || parent.children.get(child.handle) !== child) throw new RarError("usage.no_process", `process ${child.path} is no child`);
     if (parent === this.cur || parent.waiting === child.handle) throw new RarError("usage.not_ready", `process ${parent.path} is running`);
-    parent.children.delete(child.handle);
-    child.parent = null;
-    this.letGo(parent.depth);
     for (let q: Process | null = parent; q; q = q.parent) q.memUsed -= child.memUsed;
-    this.recycled?.put(child);
+    dropChild(this, parent, child);
   }
 
   /**
