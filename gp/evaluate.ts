@@ -1,37 +1,24 @@
 // Running candidates inside rar's own process tree. For a batch of verified
-// candidate modules we generate an evaluator module that links them all
-// (untrusted imports) and, for every candidate and every case, spawns a child
-// with SPAWNX under its own gas and memory limits, RESUMEs it, records its
-// status, result, gas and memory footprint (and its output area for string
-// problems) in the evaluator's memory, and KILLs it. The evaluator is the root
-// of a fresh Machine; the host only lays out the cases beforehand and reads the
-// result records afterwards. A candidate that loops, allocates or recurses
+// candidate modules and a block of cases, every candidate runs on every case
+// as a child process of an evaluator process, under its own gas and memory
+// limits and with no capabilities: the harness spawns it (Machine.spawnChild,
+// what SPAWNX does), runs it until it stops (Machine.run of the child), reads
+// its status, result, gas, memory footprint and output area from the VM's own
+// meters, and kills it (Machine.killChild, what KILL does; the next spawn
+// reuses its host buffers). A candidate that loops, allocates or recurses
 // without bound stops out_of_gas / out_of_mem / fault in its own child, is
 // recorded, and costs exactly its budget: nothing else happens.
 
-import { verify, type Module, type ModuleDef } from "../src/index.js";
-import { Machine, MODULE_LIMITS, ModuleEmitter, Op, PROCESS_WORDS, StatusCode, describeFault } from "../src/internals.js";
+import { verify, type Module } from "../src/index.js";
+import { Machine, ModuleEmitter, Op, type Process, StatusCode } from "../src/internals.js";
 import { hasOutArea, secondAt, type Layout } from "./compile.js";
 import type { Case, Problem } from "./problems.js";
 import { boolError, codePoints, exactError, intError, outputsError, stringError, vectorError } from "./score.js";
 
-/** Candidates per evaluator module at most: one link each. */
-export const BATCH = MODULE_LIMITS.links;
-
-/** Largest gas limit of one evaluation (so 16 x gas words of MGROW stay measurable, see runBatch). */
+/** Largest gas limit of one evaluation. */
 export const MAX_EVAL_GAS = 2 ** 26;
 /** Largest memory limit of one evaluation, in words. */
 export const MAX_EVAL_MEM = 2 ** 29;
-
-// The evaluator measures gas and memory with GASLEFT / MEMLEFT, which saturate
-// at 2^31 - 1, so its headroom must stay below that. It must also stay above
-// anything one child instruction can ask for, so that a request that does not
-// fit stops the child that made it, never the evaluator (DESIGN §2: the
-// shallowest process lacking the budget stops): MGROW of n words needs
-// n / 16 gas (at most 2^27) and, once its gas fits the child, n <= 16 x the
-// child's gas words of memory.
-const GAS_FLOOR = 2 ** 28;
-const GAS_WINDOW = 2 ** 31 - 1 - GAS_FLOOR - 2 ** 20;
 
 /** Limits of one evaluation (one program on one case). */
 export interface Budget {
@@ -66,16 +53,11 @@ export function encodeCases(cases: readonly Case[], stride: number): CaseBlock {
   return { words, count: cases.length, stride, expected };
 }
 
-// Evaluator memory: a header (its memory headroom with no child alive), the
-// case blocks, then per candidate a start word (GASLEFT before its first case)
-// followed by one record per case.
-const G_MEMBASE = 0;
-const HEADER = 1;
 /**
- * Record words: status, result, gas (GASLEFT right after the child stopped;
- * runBatch turns it into the child's gas), memory (MEMLEFT while the child is
- * alive; runBatch turns it into the child's footprint), then the output area
- * of string, vector and several-integer problems (hasOutArea).
+ * Record words: status, result (of a finished child, else 0), the gas the
+ * child used, its memory footprint when it stopped, then the output area of
+ * string, vector and several-integer problems (hasOutArea; a finished
+ * child's, else zeros).
  */
 const R_STATUS = 0;
 const R_VALUE = 1;
@@ -88,163 +70,20 @@ function recordWords(l: Layout): number {
 }
 
 /**
- * The evaluator's own gas between two consecutive GASLEFT reads, besides the
- * child's work, from the gas table. Before case i of a candidate it is
- * `start` (i = 0) or `again` plus what was spent after reading case i - 1
- * (`tailDone` if that child finished, else `tailStopped`), plus what is spent
- * before reading case i (`headDone` if this child finished, else
- * `headStopped`).
+ * The evaluator process: the parent of every child, a root that never runs
+ * (its code only returns). Its limits hold any child's: a request that does
+ * not fit stops the child that made it, never the evaluator (DESIGN §2: the
+ * shallowest process lacking the budget stops).
  */
-interface Overheads {
-  start: number;
-  again: number;
-  headDone: number;
-  headStopped: number;
-  tailDone: number;
-  tailStopped: number;
-}
+let holder: Module | null = null;
 
-// Function indices of the evaluator.
-const F_BEGIN = 1;
-const F_FINISH = 2;
-// Locals of main: the handle of the newest child, and where its record goes.
-const L_HANDLE = 0;
-const L_RECORD = 1;
-// Locals of finish.
-const L_CASE = 0;
-const L_STATUS = 1;
-const L_CHILD = 2;
-const L_REC = 3;
-const L_VALUE = 4;
-const L_GAS = 5;
-const L_MEM = 6;
-
-/**
- * The evaluator module (linking `links`, one per candidate). Per candidate k,
- * main holds only the loop that spawns and resumes a child per case (SPAWNX
- * k): `begin` stores the start word and returns the first case block;
- * `finish(block, status, h, record)` records the child, kills it and returns
- * the next case block (or 0). The per-candidate part is small because the
- * evaluator is verified for every batch, at a cost in proportion to its size.
- * The shared part runs once per evaluation, and what costs the host most
- * there is every trip between the hot loop and the scheduler, so the
- * scheduler's instructions come in runs: SPAWNX RESUME, [CLOAD] RESULT
- * GASLEFT MEMLEFT (or GASLEFT MEMLEFT), KILL. The overheads are the gas the
- * emitter counts between the GASLEFT reads.
- */
-function evaluatorCode(k: number, block: CaseBlock, budget: Budget, l: Layout, links: readonly string[] = []): { def: ModuleDef; overheads: Overheads } {
-  const rec = recordWords(l);
-  const casesAt = HEADER;
-  const lastCase = casesAt + (block.count - 1) * block.stride;
-  const resBase = HEADER + block.words.length;
-  const m = new ModuleEmitter();
-  let initGas = 0;
-  let spawnGas = 0;
-  let loopGas = 0;
-  let beginTail = 0;
-  let overheads: Overheads | undefined;
-  m.declare("main", 0, (f) => {
-    f.reserve(2);
-    f.code(Op.PUSH, G_MEMBASE, Op.MEMLEFT, Op.STORE, 0);
-    for (let cand = 0; cand < k; cand++) {
-      const region = resBase + cand * (1 + block.count * rec);
-      f.emit(Op.PUSH, region);
-      f.emit(Op.CALL, F_BEGIN);
-      if (block.count === 0) {
-        f.emit(Op.POP);
-        continue;
-      }
-      f.takeGas();
-      f.emit(Op.PUSH, region + 1 - rec);
-      f.emit(Op.LSET, L_RECORD);
-      initGas = f.takeGas();
-      const head = f.here();
-      // Handles are given in order (1, 2, ...): this child's is one more than the last one's.
-      f.emit(Op.LINC, L_HANDLE, 1);
-      f.emit(Op.LINC, L_RECORD, rec);
-      f.emit(Op.DUP);
-      f.emit(Op.PUSH, block.stride);
-      f.emit(Op.PUSH, budget.gas);
-      f.emit(Op.PUSH, budget.mem);
-      f.emit(Op.PUSH, 0);
-      f.emit(Op.PUSH, 0);
-      f.emit(Op.SPAWNX, cand, 0);
-      f.bulk(block.stride);
-      f.emit(Op.RESUME);
-      f.emit(Op.LGET, L_HANDLE);
-      f.emit(Op.LGET, L_RECORD);
-      f.emit(Op.CALL, F_FINISH);
-      spawnGas = f.takeGas();
-      f.emit(Op.DUP);
-      f.jump(Op.JNZ, head);
-      loopGas = f.takeGas();
-      f.emit(Op.POP);
-    }
-    f.emit(Op.PUSH, 0);
-    f.emit(Op.RET);
-  });
-  // begin(region): the start word; the first case block.
-  m.declare("begin", 1, (f) => {
-    f.code(Op.LGET, 0, Op.GASLEFT);
-    f.takeGas();
-    f.code(Op.STORE, 0, Op.PUSH, casesAt, Op.RET);
-    beginTail = f.takeGas();
-  });
-  // finish(block, status, h, record): a finished child falls through, a stopped one comes back from the end.
-  m.declare("finish", 4, (f) => {
-    f.reserve(7);
-    const stopped = f.label();
-    const last = f.label();
-    f.code(Op.LGET, L_STATUS, Op.PUSH, StatusCode.DONE, Op.EQ);
-    f.jump(Op.JZ, stopped);
-    const pre = f.takeGas();
-    // A finished child: its result (and output) first, then the readings.
-    f.emit(Op.LGET, L_CHILD);
-    if (hasOutArea(l)) {
-      f.code(Op.LGET, L_CHILD, Op.PUSH, block.stride, Op.LGET, L_REC, Op.ADDI, R_OUT, Op.PUSH, 1 + l.outCap, Op.CLOAD);
-      f.bulk(1 + l.outCap);
-    }
-    f.code(Op.RESULT, Op.GASLEFT);
-    const headDone = f.takeGas();
-    f.code(Op.MEMLEFT, Op.LSET, L_MEM, Op.LSET, L_GAS, Op.LSET, L_VALUE);
-    f.code(Op.LGET, L_REC, Op.LGET, L_VALUE, Op.STORE, R_VALUE);
-    const tailDone = f.takeGas();
-    const common = f.here();
-    f.code(Op.LGET, L_REC, Op.LGET, L_STATUS, Op.STORE, R_STATUS);
-    f.code(Op.LGET, L_REC, Op.LGET, L_GAS, Op.STORE, R_GAS);
-    f.code(Op.LGET, L_REC, Op.LGET, L_MEM, Op.STORE, R_MEM);
-    f.code(Op.LGET, L_CHILD, Op.KILL);
-    // The next case block, or 0 after the last.
-    f.code(Op.LGET, L_CASE, Op.PUSH, lastCase, Op.LT);
-    f.jump(Op.JZ, last);
-    f.code(Op.LGET, L_CASE, Op.ADDI, block.stride, Op.RET);
-    const tail = f.takeGas();
-    f.bind(last);
-    f.code(Op.PUSH, 0, Op.RET);
-    f.takeGas();
-    f.bind(stopped);
-    f.emit(Op.GASLEFT);
-    const headStopped = f.takeGas();
-    f.code(Op.MEMLEFT, Op.LSET, L_MEM, Op.LSET, L_GAS);
-    f.jump(Op.JMP, common);
-    const tailStopped = f.takeGas();
-    overheads = {
-      start: beginTail + initGas + spawnGas + pre,
-      again: tail + loopGas + spawnGas + pre,
-      headDone,
-      headStopped,
-      tailDone,
-      tailStopped,
-    };
-  });
-  const def = m.build("gp-evaluator", [], links);
-  return { def, overheads: overheads as Overheads };
-}
-
-/** Gas per evaluation the evaluator spends besides the child's own (an upper bound, from the gas table). */
-function evalOverhead(block: CaseBlock, budget: Budget, l: Layout): number {
-  const o = evaluatorCode(1, block, budget, l).overheads;
-  return Math.max(o.start, o.again) + Math.max(o.headDone, o.headStopped) + Math.max(o.tailDone, o.tailStopped) + 16;
+function evaluatorModule(): Module {
+  if (holder === null) {
+    const m = new ModuleEmitter();
+    m.declare("main", 0, (f) => f.code(Op.PUSH, 0, Op.RET));
+    holder = verify(m.build("gp-evaluator"));
+  }
+  return holder;
 }
 
 /** Result records of one batch. */
@@ -261,9 +100,7 @@ export interface BatchResult {
 
 /**
  * Runs every module on every case, each evaluation in its own child process
- * under `budget`. At most BATCH modules, and modules x cases x (gas +
- * overhead) must fit the evaluator's measuring window (evaluateAll splits the
- * work so); each must be a verified module whose function 0 takes no
+ * under `budget`; each must be a verified module whose function 0 takes no
  * parameters.
  */
 export function runBatch(
@@ -271,66 +108,45 @@ export function runBatch(
   block: CaseBlock,
   budget: Budget,
   l: Layout,
-  /** Where to put the records: into a larger result, as candidates from `candidate` on, cases from `firstCase` on of `count`. */
-  out?: { words: Int32Array; count: number; candidate: number; firstCase: number },
+  /** Where to put the records (every word of them is written): into a larger result, from candidate `candidate` on. */
+  out?: { words: Int32Array; count: number; candidate: number },
 ): BatchResult {
-  const evals = modules.length * block.count;
-  const need = evals * (budget.gas + evalOverhead(block, budget, l));
-  if (modules.length > BATCH || need > GAS_WINDOW || budget.gas > MAX_EVAL_GAS || budget.mem > MAX_EVAL_MEM)
-    throw new Error(`internal: batch of ${modules.length} x ${block.count} evaluations does not fit the evaluator`);
+  if (budget.gas > MAX_EVAL_GAS || budget.mem > MAX_EVAL_MEM || out?.count !== undefined && out.count !== block.count)
+    throw new Error(`internal: batch of ${modules.length} x ${block.count} evaluations under gas ${budget.gas}, memory ${budget.mem}`);
   const rec = recordWords(l);
-  const gen = evaluatorCode(modules.length, block, budget, l, modules.map((m) => m.digest));
-  const evaluator = verify(gen.def);
-  const machine = new Machine({ recycle: true });
-  for (const m of modules) machine.intern(m);
-  const region = 1 + block.count * rec;
-  const memWords = HEADER + block.words.length + modules.length * region;
-  const memory = new Int32Array(memWords);
-  memory.set(block.words, HEADER);
-  const memHeadroom = budget.mem + 16 * budget.gas + 4096;
-  const root = machine.createRoot(
-    evaluator,
-    0,
-    [],
-    {
-      gas: need + 2 ** 16 + GAS_FLOOR,
-      mem: PROCESS_WORDS + memWords + evaluator.frameCost[0] + Math.max(evaluator.frameCost[F_BEGIN], evaluator.frameCost[F_FINISH]) + memHeadroom,
-    },
-    [],
-    memory,
-  );
-  machine.run(root);
-  if (root.status !== StatusCode.DONE)
-    throw new Error(`internal: the evaluator stopped ${root.statusName}${root.faultKind ? `: ${describeFault(root)}` : ""}`);
-  const mem = root.mem;
-  // MEMLEFT was read inside finish, whose frame is charged then too.
-  const memBase = mem[G_MEMBASE] - evaluator.frameCost[F_FINISH];
   const words = out?.words ?? new Int32Array(modules.length * block.count * rec);
-  const total = out?.count ?? block.count;
-  const first = ((out?.candidate ?? 0) * total + (out?.firstCase ?? 0)) * rec;
-  for (let k = 0; k < modules.length; k++)
-    settle(mem, HEADER + block.words.length + k * region, block.count, rec, memBase, gen.overheads, words, first + k * total * rec);
-  return { words, rec, count: total };
+  const machine = new Machine({ recycle: true });
+  // Room for any child (a child's footprint never exceeds its own limit), and gas for as long as any batch runs.
+  const evaluator = machine.createRoot(evaluatorModule(), 0, [], { gas: Number.MAX_SAFE_INTEGER, mem: Number.MAX_SAFE_INTEGER });
+  const limits = { gas: budget.gas, mem: budget.mem };
+  let o = (out?.candidate ?? 0) * block.count * rec;
+  for (const m of modules)
+    for (let at = 0, end = block.count * block.stride; at < end; at += block.stride, o += rec) {
+      const child = machine.spawnChild(evaluator, m, 0, block.words, at, block.stride, limits);
+      machine.run(child);
+      record(child, words, o, l, block.stride);
+      machine.killChild(child);
+    }
+  return { words, rec, count: block.count };
 }
 
-/**
- * Copies one candidate's records (its start word at `at`, then `count`
- * records) to `words` from `dst` on, turning GASLEFT reads into the gas each
- * child used and MEMLEFT reads into its footprint. (A function of its own: a
- * loop the JIT compiles once, not inside every runBatch.)
- */
-function settle(mem: Int32Array, at: number, count: number, rec: number, memBase: number, o: Overheads, words: Int32Array, dst: number): void {
-  let before = mem[at];
-  let overhead = o.start;
-  for (let src = at + 1, end = at + 1 + count * rec; src < end; src += rec, dst += rec) {
-    for (let j = 0; j < rec; j++) words[dst + j] = mem[src + j];
-    const done = mem[src + R_STATUS] === StatusCode.DONE;
-    const after = mem[src + R_GAS];
-    words[dst + R_GAS] = before - after - overhead - (done ? o.headDone : o.headStopped);
-    words[dst + R_MEM] = memBase - mem[src + R_MEM];
-    before = after;
-    overhead = o.again + (done ? o.tailDone : o.tailStopped);
+/** A stopped child's record at words[o]: its status, result, gas, footprint and (finished, hasOutArea) output area. */
+function record(child: Process, words: Int32Array, o: number, l: Layout, stride: number): void {
+  const status = child.status;
+  const done = status === StatusCode.DONE;
+  words[o + R_STATUS] = status;
+  words[o + R_VALUE] = done ? child.value : 0;
+  words[o + R_GAS] = child.gasUsed;
+  words[o + R_MEM] = child.memUsed;
+  if (!hasOutArea(l)) return;
+  const n = 1 + l.outCap;
+  if (!done) {
+    for (let j = 0; j < n; j++) words[o + R_OUT + j] = 0;
+    return;
   }
+  if (child.memSize < stride + n) throw new Error(`internal: a finished child's memory (${child.memSize} words) holds no output area`);
+  const mem = child.mem;
+  for (let j = 0; j < n; j++) words[o + R_OUT + j] = mem[stride + j];
 }
 
 /** Some cases of a block (by index), as a block of their own. */
@@ -340,43 +156,38 @@ export function selectCases(b: CaseBlock, idx: readonly number[]): CaseBlock {
   return { words, count: idx.length, stride: b.stride, expected: idx.map((c) => b.expected[c]) };
 }
 
-/** Cases [from, to) of a block, as a block of their own. */
-function sliceBlock(b: CaseBlock, from: number, to: number): CaseBlock {
-  return { words: b.words.subarray(from * b.stride, to * b.stride), count: to - from, stride: b.stride, expected: b.expected.slice(from, to) };
-}
-
 /**
  * Result records held at once, in words (unless one candidate's need more):
  * this bounds the host memory of a generation's evaluation, and keeps the
- * evaluator's memory and the records copied out of it in the CPU's cache
- * while they are written, read and scored. At the faithful settings of
- * smallest (100 cases, 30-word records) that is 13 candidates per evaluator,
- * where 256 (one per link) ran 10-16 % slower by CPU time.
+ * records in the CPU's cache while they are written, read and scored. At the
+ * faithful settings of smallest (100 cases, 30-word records) that is 13
+ * candidates a group.
  */
 const RECORDS_PER_BATCH = 40_000;
 
-/** How work is split: candidates per group and cases per chunk, so each evaluator fits its measuring window. */
-function plan(modules: number, block: CaseBlock, budget: Budget, l: Layout): { per: number; chunk: number } {
-  const perEval = budget.gas + evalOverhead(block, budget, l);
-  const chunk = Math.max(1, Math.min(block.count, Math.floor(GAS_WINDOW / perEval)));
-  const byGas = Math.floor(GAS_WINDOW / (chunk * perEval));
-  const byMemory = Math.floor(RECORDS_PER_BATCH / Math.max(1, block.count * recordWords(l)));
-  return { per: Math.max(1, Math.min(BATCH, modules, byGas, byMemory)), chunk };
-}
+/**
+ * The records array of a group, kept from group to group by length: a fresh
+ * array of some 40,000 words costs more than settling a thousand evaluations
+ * (the allocator zeroes new pages and the collector counts them as outside
+ * memory). Every record of it is written again (runBatch).
+ */
+const groupRecords = new Map<number, Int32Array>();
 
-/** Runs modules (at most one group of plan()) on a block, in case chunks that fit the evaluator; records as one BatchResult. */
-function runGroup(modules: readonly Module[], block: CaseBlock, budget: Budget, l: Layout, chunk: number): BatchResult {
-  const rec = recordWords(l);
-  const words = new Int32Array(modules.length * block.count * rec);
-  for (let c0 = 0; c0 < block.count; c0 += chunk) {
-    const c1 = Math.min(block.count, c0 + chunk);
-    const part = c0 === 0 && c1 === block.count ? block : sliceBlock(block, c0, c1);
-    runBatch(modules, part, budget, l, { words, count: block.count, candidate: 0, firstCase: c0 });
+function recordsOf(n: number): Int32Array {
+  let a = groupRecords.get(n);
+  if (a === undefined) {
+    if (groupRecords.size >= 4) groupRecords.clear();
+    a = new Int32Array(n);
+    groupRecords.set(n, a);
   }
-  return { words, rec, count: block.count };
+  return a;
 }
 
-/** Runs any number of modules on a block; `each` sees the records of every group of candidates, in order. */
+/**
+ * Runs any number of modules on a block; `each` sees the records of every
+ * group of candidates, in order (valid during that call only: the next group
+ * reuses the array).
+ */
 export function runAll(
   modules: readonly Module[],
   block: CaseBlock,
@@ -384,10 +195,12 @@ export function runAll(
   l: Layout,
   each: (r: BatchResult, first: number, count: number) => void,
 ): void {
-  const { per, chunk } = plan(modules.length, block, budget, l);
+  const rec = recordWords(l);
+  const per = Math.max(1, Math.min(modules.length, Math.floor(RECORDS_PER_BATCH / Math.max(1, block.count * rec))));
   for (let k0 = 0; k0 < modules.length; k0 += per) {
     const group = modules.slice(k0, k0 + per);
-    each(runGroup(group, block, budget, l, chunk), k0, group.length);
+    const words = recordsOf(group.length * block.count * rec);
+    each(runBatch(group, block, budget, l, { words, count: block.count, candidate: 0 }), k0, group.length);
   }
 }
 

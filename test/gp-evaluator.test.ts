@@ -1,7 +1,7 @@
-// The evaluator measures each child from the outside (GASLEFT and MEMLEFT
-// differences, less its own instructions from the gas table). Whatever a
-// candidate does, what it records must be exactly what the same program does
-// when it runs alone as a root under the same limits.
+// The evaluator runs each candidate on each case as a child process it
+// spawns, runs and kills (Machine.spawnChild) and reads the VM's meters of
+// that child. Whatever a candidate does, what it records must be exactly what
+// the same program does when it runs alone as a root under the same limits.
 
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";

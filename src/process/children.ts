@@ -2,11 +2,12 @@
 // copies to and from, and kills its children by handle; a process yields to
 // its parent and reads its own headroom.
 
+import type { Module } from "../vm/module.js";
 import { Op, GAS, SPAWN_EXTRA, StatusCode, WIDTH, byteGas, wordGas } from "../vm/opcodes.js";
 import { capSet } from "./authority.js";
 import { deepest, wake } from "./control.js";
 import { NO_WORDS, PROCESS_WORDS, Process, type RecycleBin, raiseLimits } from "./process.js";
-import { Step, charge, fault, type SlowOp } from "./slow.js";
+import { Step, charge, fault, type Scheduler, type SlowOp } from "./slow.js";
 
 function saturate(x: number): number {
   return Math.max(-0x80000000, Math.min(0x7fffffff, x));
@@ -82,12 +83,9 @@ const kill: SlowOp = (m, d, op) => {
   const c = d.children.get(cpu.stack[sp - 1]);
   if (!c) return fault(cpu, "bad_handle", `handle ${cpu.stack[sp - 1]}`);
   if (!charge(cpu, GAS[op])) return Step.Gas;
-  d.children.delete(c.handle);
-  c.parent = null;
-  m.killed(d);
   // Releasing the subtree's footprint from d and every ancestor of d.
   cpu.memFree += c.memUsed;
-  m.recycled?.put(c);
+  dropChild(m, d, c);
   cpu.sp = sp - 1;
   cpu.pc += WIDTH[op];
   return Step.Continue;
@@ -226,14 +224,44 @@ const spawn: SlowOp = (m, d, op) => {
   cpu.gas -= gas;
   cpu.memFree -= footprint;
   const argBase = sp - SPAWN_EXTRA - nargs;
+  s[argBase] = makeChild(m, d, module, entry, s, argBase, nargs, cpu.mem, ptr, len, gasLimit, memLimit, caps, traps, footprint).handle;
+  cpu.sp = argBase + 1;
+  cpu.pc = pc + WIDTH[op];
+  return Step.Continue;
+};
+
+/**
+ * A new child of d, with the next handle (SPAWN, SPAWNC, SPAWNX and the
+ * host's Machine.spawnChild): running function `entry` of `module` with
+ * `nargs` arguments from args[argAt..] and a copy of mem[memAt, memAt +
+ * memLen) as memory, charged `footprint` words (d's chain is charged by the
+ * caller). A recycled process when the machine keeps one.
+ */
+export function makeChild(
+  m: Scheduler,
+  d: Process,
+  module: Module,
+  entry: number,
+  args: Int32Array,
+  argAt: number,
+  nargs: number,
+  mem: Int32Array,
+  memAt: number,
+  memLen: number,
+  gasLimit: number,
+  memLimit: number,
+  caps: string[],
+  traps: string[],
+  footprint: number,
+): Process {
   const h = d.nextHandle++;
   let child = m.recycled?.take();
   if (child === undefined)
     child = new Process(
       module,
       entry,
-      nargs === 0 ? NO_WORDS : s.subarray(argBase, argBase + nargs),
-      len === 0 ? NO_WORDS : cpu.mem.slice(ptr, ptr + len),
+      nargs === 0 ? NO_WORDS : args.subarray(argAt, argAt + nargs),
+      memLen === 0 ? NO_WORDS : mem.slice(memAt, memAt + memLen),
       gasLimit,
       memLimit,
       caps,
@@ -241,14 +269,23 @@ const spawn: SlowOp = (m, d, op) => {
       d,
       h,
     );
-  else child.reuse(module, entry, s, argBase, nargs, cpu.mem, ptr, len, gasLimit, memLimit, caps, traps, d, h, (m.recycled as RecycleBin).room(child, memLimit));
+  else child.reuse(module, entry, args, argAt, nargs, mem, memAt, memLen, gasLimit, memLimit, caps, traps, d, h, (m.recycled as RecycleBin).room(child, memLimit));
   child.memUsed = footprint;
   d.adopt(h, child);
-  s[argBase] = h;
-  cpu.sp = argBase + 1;
-  cpu.pc = pc + WIDTH[op];
-  return Step.Continue;
-};
+  return child;
+}
+
+/**
+ * Child c of d is killed (KILL and the host's Machine.killChild): no longer
+ * d's, what the machine held of d's subtree let go, and c recycled when the
+ * machine keeps killed processes. Its footprint is released by the caller.
+ */
+export function dropChild(m: Scheduler, d: Process, c: Process): void {
+  d.children.delete(c.handle);
+  c.parent = null;
+  m.killed(d);
+  m.recycled?.put(c);
+}
 
 /** The slow instructions of this room, by opcode. */
 export const CHILD_OPS: Readonly<Record<number, SlowOp>> = {

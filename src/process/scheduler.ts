@@ -30,11 +30,12 @@ import { DEFAULT_TIERING, type TieringOptions } from "../vm/tiering.js";
 import { Cpu, Exit, interpret } from "../vm/interpreter.js";
 import type { Module } from "../vm/module.js";
 import { GAS, SCHEDULED, StatusCode } from "../vm/opcodes.js";
+import { dropChild, makeChild } from "./children.js";
 import { completeResume, deepest, enterFresh, lacking, shallowestLacking, wake } from "./control.js";
 import { CodeCache } from "./code.js";
 import { deliver } from "./dispatch.js";
 import { SLOW } from "./instructions.js";
-import { NO_WORDS, RecycleBin, SpareBuffers, rootProcess, type Process } from "./process.js";
+import { NO_WORDS, PROCESS_WORDS, RecycleBin, SpareBuffers, clampLimit, rootProcess, type Process } from "./process.js";
 import { Step, clipDetail, type CapCallEvent, type ImageCodec, type PendingCall, type Scheduler } from "./slow.js";
 
 // What the layers above use of the process tree's machinery comes from here.
@@ -85,6 +86,9 @@ const WINDOW = 2 ** 30;
  * and parking costs a copy of its frame on the way back in.
  */
 const UNPARKED = 16;
+
+/** The capabilities and traps of a child the host spawns: none (shared, never written). */
+const NO_CAPS = Object.freeze([]) as readonly string[] as string[];
 
 export class Machine implements Scheduler {
   readonly cpu = new Cpu();
@@ -174,6 +178,36 @@ export class Machine implements Scheduler {
     memory: Int32Array = NO_WORDS,
   ): Process {
     return rootProcess(this.intern(module), entry, args, limits, caps, memory);
+  }
+
+  /**
+   * The host spawns a child of `parent` (a process not running now): as
+   * SPAWNX spawns one, running function `entry` (no parameters) of `module`
+   * with a copy of words[at, at + len) as memory, under its own gas and
+   * memory limits, with no capabilities; its footprint is charged to it and
+   * its ancestors; the host pays no gas. Run it with run(child), which stops
+   * when the child stops, then killChild() it. A harness that runs many
+   * short children one after the other (the GP evaluator) does this without
+   * a parent program's SPAWNX, RESUME and KILL between them.
+   */
+  spawnChild(parent: Process, module: Module, entry: number, words: Int32Array, at: number, len: number, limits: { gas: number; mem: number }): Process {
+    if (parent === this.cur || parent.waiting !== 0) throw new RarError("usage.not_ready", `process ${parent.path} is running`);
+    if (entry < 0 || entry >= module.functions.length || module.nparams[entry] !== 0) throw new RarError("usage.arity", `function #${entry} of ${module.name} takes no parameters only`);
+    if (len < 0 || at < 0 || at + len > words.length) throw new RarError("usage.bad_address", `memory block at ${at}, ${len} words`);
+    const footprint = PROCESS_WORDS + len;
+    for (let q: Process | null = parent; q; q = q.parent)
+      if (q.memLimit - q.memUsed < footprint) throw new RarError("usage.bad_number", `a child of ${footprint} words does not fit ${q.path}'s memory`);
+    for (let q: Process | null = parent; q; q = q.parent) q.memUsed += footprint;
+    return makeChild(this, parent, module, entry, NO_WORDS, 0, 0, words, at, len, clampLimit(limits.gas), clampLimit(limits.mem), NO_CAPS, NO_CAPS, footprint);
+  }
+
+  /** The host kills a child of a process not running now, as KILL does: its subtree's footprint is released, the process recycled. */
+  killChild(child: Process): void {
+    const parent = child.parent;
+    if (parent === null || parent.children.get(child.handle) !== child) throw new RarError("usage.no_process", `process ${child.path} is no child`);
+    if (parent === this.cur || parent.waiting === child.handle) throw new RarError("usage.not_ready", `process ${parent.path} is running`);
+    for (let q: Process | null = parent; q; q = q.parent) q.memUsed -= child.memUsed;
+    dropChild(this, parent, child);
   }
 
   /**
