@@ -587,7 +587,8 @@ export class Session {
     // The handlers are built when the registry is first read (LazyCaps), from what is fixed here:
     // the options, the host's handlers' signatures and the mocks as they are now (copies), not as
     // the host may change them later (what the start event says is offered stays what is).
-    const o: SessionOptions = { ...opts, handlers };
+    // The options fill() reads, read now.
+    const { netTimeout, beforeEffect: before, onPrompt } = opts;
     const mocks: Policy["mocks"] = data === null ? {} : copiedMocks(data.mocks);
     // Read now, as the start event records them, not when the handlers are built.
     const seed = data?.seed ?? 0;
@@ -616,8 +617,7 @@ export class Session {
       return (offer = out);
     };
     const fill = (): void => {
-      const source = builtinRegistry({ io: { stdout, stderr, stdin, log: onLog }, seed, counters, kv, mounts, netTimeout: o.netTimeout });
-      const before = o.beforeEffect;
+      const source = builtinRegistry({ io: { stdout, stderr, stdin, log: onLog }, seed, counters, kv, mounts, netTimeout });
       if (before)
         for (const name of source.names())
           if (HOST_EFFECTS.has(name) && (name !== "kv.put" || kv.file !== undefined)) source.register(name, announced(name, source.get(name) as CapHandler, before));
@@ -625,7 +625,7 @@ export class Session {
       for (const name of Object.keys(handlers ?? {}).sort()) source.register(name, (handlers as Record<string, CapHandler>)[name]);
       if (recorder) recorder.install(source, target);
       else for (const name of source.names()) target.register(name, source.get(name) as CapHandler);
-      this.gatePrompts(prompts, o.onPrompt);
+      this.gatePrompts(prompts, onPrompt);
       if (recorder && !sameOffer(target.offered(), table())) throw new Error("internal: the capabilities recorded as offered are not the ones registered");
     };
     if (target instanceof LazyCaps) target.defer(fill, table);

@@ -38,7 +38,7 @@ import {
 } from "./format.js";
 import { HEADER_BYTES } from "./encode.js";
 import { verifyTree } from "./verify.js";
-import { WireReader, elementSpans, sameBytes, sameRange, scan, unpackChecked, unpackSpan } from "./wire.js";
+import { WireReader, elementSpans, sameBytes, sameRange, scan, u32, unpackChecked, unpackSpan } from "./wire.js";
 import { readFiles } from "./files.js";
 
 export interface DecodeOptions {
@@ -74,7 +74,7 @@ export interface DecodedImage {
   modules: Module[];
   meta: ImageMeta;
   /** Hex SHA-256 of the body: what the image's digest field says, checked. */
-  imageDigest: string;
+  readonly imageDigest: string;
   /** The format version of the file (1, or 2 with a debug part). */
   version: number;
 }
@@ -468,7 +468,8 @@ function buildTree(r: Reader, c: WireReader, modules: readonly Module[], maxDept
   let room = nrecs;
   const used: Module[] = [];
   let lastModule: Module | null = null;
-  const dv = new DataView(c.bytes.buffer, c.bytes.byteOffset, c.bytes.byteLength);
+  // Made when a record first follows a childless sibling (most trees of one process never compare one).
+  let dv: DataView | null = null;
   const here = new Place(at);
   // What runAhead's bytes hold (none yet: no run compared), records it compared and found alike, and
   // records it compared and found not all alike, read one by one before it compares again.
@@ -506,7 +507,7 @@ function buildTree(r: Reader, c: WireReader, modules: readonly Module[], maxDept
       // A record repeating its previous sibling's byte for byte after the handle holds the same values,
       // which passed every check here: the process is a copy of that sibling (own buffers, this handle).
       const sib = parentEntry.sib;
-      if (sib !== null && sameSpan(c.bytes, dv, sib.from, c.pos, sib.to - sib.from, c.end)) {
+      if (sib !== null && sameSpan(c.bytes, (dv ??= new DataView(c.bytes.buffer, c.bytes.byteOffset, c.bytes.byteLength)), sib.from, c.pos, sib.to - sib.from, c.end)) {
         // A run of them (a parent's many like children) is read here; the record after it by the loop.
         alike = unlike = 0;
         copies.push(n);
@@ -810,7 +811,7 @@ function readHeader(r: Reader, bytes: Uint8Array): [Uint8Array, Uint8Array, numb
     bytes[7] === 0xc4 &&
     bytes[8] === DIGEST_BYTES &&
     bytes[9 + DIGEST_BYTES] === 0xc6 &&
-    new DataView(bytes.buffer, bytes.byteOffset + 10 + DIGEST_BYTES, 4).getUint32(0) === n
+    u32(bytes, 10 + DIGEST_BYTES) === n
   )
     return [bytes.slice(9, 9 + DIGEST_BYTES), bytes.subarray(HEADER_BYTES), version];
   const magic = [0x94, 0xa4, ...IMAGE_MAGIC.split("").map((c) => c.charCodeAt(0))];
@@ -1072,7 +1073,10 @@ function decodeBody(
     root: procs[0],
     modules,
     meta: { runtime, policy, origin: { digest: originDigest, root: originRoot }, trace, debug },
-    imageDigest: hex(digest),
+    // In hex when asked for (inspect, audit): a restore never reads it.
+    get imageDigest(): string {
+      return hex(digest);
+    },
     version,
   };
 }
