@@ -412,6 +412,84 @@ function eventAt(c: Bytes, start: number, linkAt: number, i: number, where: stri
   }
 }
 
+/**
+ * The first events of the last slot read in place (readInPlace), up to
+ * REMEMBERED_BYTES of them: each one's bytes without its link (its array
+ * header, kind and fields: `bytes`, event i's ending at ends[i]) and the
+ * event read from them (a copy of its own: the trace's events go to the
+ * caller). Reading an event is a function of those bytes alone (its fields
+ * end where its link starts, all within them), so an event whose bytes are
+ * these bytes, at the same index, reads as this event: compared byte for
+ * byte, never by a digest. Restoring an image again, or a later image of
+ * the same run, reads only the events that differ (the start event, the
+ * largest, is the same in every image of a run). Its link is read and the
+ * chain checked as for any event.
+ */
+let lastEvents: { bytes: Uint8Array; ends: number[]; events: TraceEvent[]; whole: boolean } | null = null;
+const REMEMBERED_BYTES = 1 << 14;
+
+/** Event i of lastEvents if its bytes are b[start, linkAt), else null. */
+function rememberedEvent(b: Uint8Array, start: number, linkAt: number, i: number): TraceEvent | null {
+  const m = lastEvents;
+  if (m === null || i >= m.events.length) return null;
+  const from = i === 0 ? 0 : m.ends[i - 1];
+  const n = linkAt - start;
+  return m.ends[i] - from === n && sameRange(m.bytes, from, b, start, n) ? m.events[i] : null;
+}
+
+/** Makes lastEvents the first events of a slot just read (`spans`: per event, where its array starts and where its link starts). */
+function rememberEvents(b: Uint8Array, spans: readonly number[], events: readonly TraceEvent[]): void {
+  const ends: number[] = [];
+  let total = 0;
+  for (let i = 0; i < events.length; i++) {
+    const n = spans[2 * i + 1] - spans[2 * i];
+    if (total + n > REMEMBERED_BYTES) break;
+    ends.push((total += n));
+  }
+  const bytes = new Uint8Array(total);
+  const kept: TraceEvent[] = [];
+  for (let i = 0; i < ends.length; i++) {
+    bytes.set(b.subarray(spans[2 * i], spans[2 * i + 1]), i === 0 ? 0 : ends[i - 1]);
+    kept.push(eventCopy(events[i]));
+  }
+  lastEvents = { bytes, ends, events: kept, whole: ends.length === events.length };
+}
+
+/**
+ * A copy of an event read from a slot that shares nothing a caller could
+ * change: its words and lists copied (strings and numbers are values; a
+ * host table read from a slot is frozen, shared as it is: hostCapsAt).
+ */
+function eventCopy(e: TraceEvent): TraceEvent {
+  const out: Record<string, unknown> = { ...e };
+  for (const { name, type } of EVENTS[e.kind] as readonly Field[]) {
+    const v = out[name];
+    if (v === undefined) continue;
+    if (type === "words") out[name] = (v as Int32Array).slice();
+    else if (type === "digests" || type === "grants") out[name] = (v as string[]).slice();
+    else if (type === "values") out[name] = (v as CapValue[]).map((x) => (typeof x === "number" ? x : x.slice()));
+    else if (type === "texts") out[name] = (v as Int32Array[]).map((x) => x.slice());
+  }
+  return out as unknown as TraceEvent;
+}
+
+/** A remembered event at [start, linkAt) of the slot: its link read (a digest, or the error readEvent gives) and enc(e) as eventAt gives them. */
+function rememberedAt(c: Bytes, known: TraceEvent, start: number, linkAt: number, i: number, where: string): InPlace {
+  const b = c.bytes;
+  c.pos = linkAt;
+  let link: Uint8Array | null;
+  try {
+    link = c.bin();
+  } catch (e) {
+    if (e instanceof RarError && !(e instanceof TraceError) && e.key.startsWith("image."))
+      throw new TraceError(i, "trace.bad_event", `trace event ${i}: ${e.message}`, where);
+    throw e;
+  }
+  if (link === null || link.length !== DIGEST_BYTES) throw new TraceError(i, "trace.bad_event", `trace event ${i}: its link must be a ${DIGEST_BYTES}-byte digest`, where);
+  // The array's header is the remembered one's: a fixarray of the same length.
+  return { event: eventCopy(known), link, enc: [FIXARRAY[(b[start] & 0x0f) - 1], b.subarray(start + 1, linkAt)] };
+}
+
 function readInPlace(slot: ReadSlot, where: string): Trace {
   const at = slot.at;
   const n = at.length / 2;
@@ -419,15 +497,26 @@ function readInPlace(slot: ReadSlot, where: string): Trace {
   const events: TraceEvent[] = [];
   const recorded: Uint8Array[] = [];
   const enc: Uint8Array[][] = [];
-  const c = new Bytes(slot.bytes, 0, slot.bytes.length, where);
+  const b = slot.bytes;
+  const c = new Bytes(b, 0, b.length, where);
+  /** The first event read from its bytes (not remembered), or -1. */
+  let fresh = -1;
   for (let i = 0; i < n; i++) {
-    const e = eventAt(c, at[2 * i], at[2 * i + 1], i, where);
+    const start = at[2 * i];
+    const linkAt = at[2 * i + 1];
+    const known = rememberedEvent(b, start, linkAt, i);
+    const e = known !== null ? rememberedAt(c, known, start, linkAt, i, where) : eventAt(c, start, linkAt, i, where);
+    if (known === null && fresh < 0) fresh = i;
     order(e.event, i, where);
     events.push(e.event);
     recorded.push(e.link);
     enc.push(e.enc);
   }
-  return Trace.checked(events, Chain.verified(events, recorded, enc, slot.head, where));
+  const trace = Trace.checked(events, Chain.verified(events, recorded, enc, slot.head, where));
+  // Only a slot that checked is remembered: when one of the remembered events differs, or when they were
+  // all of their slot's and this one has more (a later image of the run); else it changes nothing.
+  if (fresh >= 0 && (lastEvents === null || fresh < lastEvents.events.length || lastEvents.whole)) rememberEvents(b, at, events);
+  return trace;
 }
 
 /** enc(e) of each event, as one chunk each, encoded in one writer. */
