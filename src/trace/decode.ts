@@ -455,20 +455,32 @@ function rememberEvents(b: Uint8Array, spans: readonly number[], events: readonl
   lastEvents = { bytes, ends, events: kept, whole: ends.length === events.length };
 }
 
-/**
- * A copy of an event read from a slot that shares nothing a caller could
- * change: its words and lists copied (strings and numbers are values; a
- * host table read from a slot is frozen, shared as it is: hostCapsAt).
- */
+/** How each field type's value is copied so that the copy shares nothing a caller could change (null: a value as it is). */
+const COPY: { readonly [T in FieldType]: ((v: FieldValue[T]) => FieldValue[T]) | null } = {
+  digest: null,
+  digests: (v) => v.slice(),
+  grants: (v) => v.slice(),
+  name: null,
+  path: null,
+  text: null,
+  entry: null,
+  limit: null,
+  amount: null,
+  word: null,
+  words: (v) => v.slice(),
+  value: (v) => (typeof v === "number" ? v : v.slice()),
+  values: (v) => v.map((x) => (typeof x === "number" ? x : x.slice())),
+  texts: (v) => v.map((x) => x.slice()),
+  // Frozen, shared as it is (hostCapsAt).
+  hostCaps: null,
+};
+
+/** A copy of an event read from a slot (COPY: strings and numbers are values, words and lists are copied). */
 function eventCopy(e: TraceEvent): TraceEvent {
   const out: Record<string, unknown> = { ...e };
   for (const { name, type } of EVENTS[e.kind] as readonly Field[]) {
-    const v = out[name];
-    if (v === undefined) continue;
-    if (type === "words") out[name] = (v as Int32Array).slice();
-    else if (type === "digests" || type === "grants") out[name] = (v as string[]).slice();
-    else if (type === "values") out[name] = (v as CapValue[]).map((x) => (typeof x === "number" ? x : x.slice()));
-    else if (type === "texts") out[name] = (v as Int32Array[]).map((x) => x.slice());
+    const copy = COPY[type] as ((v: unknown) => unknown) | null;
+    if (copy !== null && out[name] !== undefined) out[name] = copy(out[name]);
   }
   return out as unknown as TraceEvent;
 }
