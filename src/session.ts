@@ -271,6 +271,9 @@ function copiedMocks(mocks: Policy["mocks"]): Policy["mocks"] {
   return out;
 }
 
+/** What an image without recorded mocks has mocked. */
+const NOTHING_MOCKED: ReadonlySet<string> = new Set();
+
 /** The built-in capability families (what a host offers before its own handlers). */
 const BUILTIN_FAMILIES: ReadonlySet<string> = new Set(Object.keys(BUILTIN_SIGNATURES));
 
@@ -699,7 +702,8 @@ export class Session {
     machine.mounts = matchMounts(recorded?.mounts, opts.policy?.mounts, opts.where ?? "image");
     // A travelled mock answers for its family (data, no authority) unless the host's own handler takes the
     // family over (fill() registers handlers over mocks): then a call runs the host's handler, which the host must grant.
-    const mocked = new Set(Object.keys(data?.mocks ?? {}).filter((family) => !(handlers !== undefined && Object.hasOwn(handlers, family))));
+    const mocks = data === null ? [] : Object.keys(data.mocks);
+    const mocked = mocks.length === 0 ? NOTHING_MOCKED : new Set(mocks.filter((family) => !(handlers !== undefined && Object.hasOwn(handlers, family))));
     negotiateImage(img.root.caps, host, offered, mocked, opts.where ?? "image");
     machine.hostGrants = host;
     const s = new Session(machine, img.root, ImageHistory.of(img.meta));

@@ -193,10 +193,10 @@ class Reader {
   }
 
   digestAt(c: WireReader, at: Where): Uint8Array {
-    const b = this.binAt(c, at);
-    if (b.length !== DIGEST_BYTES) this.fail("image.shape", `expected a ${DIGEST_BYTES}-byte digest, got ${b.length} bytes`, at);
+    const from = this.binSpanAt(c, at);
+    if (c.pos - from !== DIGEST_BYTES) this.fail("image.shape", `expected a ${DIGEST_BYTES}-byte digest, got ${c.pos - from} bytes`, at);
     // A copy (slice: Uint8Array.from would iterate).
-    return b.slice();
+    return c.bytes.slice(from, c.pos);
   }
 
   /** The length of the array at `c` (its header consumed). */

@@ -385,11 +385,23 @@ interface InPlace {
   enc: Uint8Array[];
 }
 
-/** readEventAt with a reader of the slot's bytes (one for all its events). */
-function eventAt(c: Bytes, start: number, linkAt: number, i: number, where: string): InPlace {
+/**
+ * readEventAt with a reader of the slot's bytes (one for all its events).
+ * `known`: the event its bytes read as (lastEvents), or null: then only its
+ * link is read. (One function for both: a path first taken deep in the
+ * host's stack compiles nothing there.)
+ */
+function eventAt(c: Bytes, start: number, linkAt: number, i: number, where: string, known: TraceEvent | null = null): InPlace {
   const b = c.bytes;
   c.pos = start;
   try {
+    if (known !== null) {
+      c.pos = linkAt;
+      const link = c.bin();
+      if (link === null || link.length !== DIGEST_BYTES) throw new TraceError(i, "trace.bad_event", `trace event ${i}: its link must be a ${DIGEST_BYTES}-byte digest`, where);
+      // The array's header is the remembered one's: a fixarray of the same length.
+      return { event: eventCopy(known), link, enc: [FIXARRAY[(b[start] & 0x0f) - 1], b.subarray(start + 1, linkAt)] };
+    }
     const length = c.array();
     const kind = length > 0 ? c.str() : null;
     let link: Uint8Array | null = null;
@@ -485,23 +497,6 @@ function eventCopy(e: TraceEvent): TraceEvent {
   return out as unknown as TraceEvent;
 }
 
-/** A remembered event at [start, linkAt) of the slot: its link read (a digest, or the error readEvent gives) and enc(e) as eventAt gives them. */
-function rememberedAt(c: Bytes, known: TraceEvent, start: number, linkAt: number, i: number, where: string): InPlace {
-  const b = c.bytes;
-  c.pos = linkAt;
-  let link: Uint8Array | null;
-  try {
-    link = c.bin();
-  } catch (e) {
-    if (e instanceof RarError && !(e instanceof TraceError) && e.key.startsWith("image."))
-      throw new TraceError(i, "trace.bad_event", `trace event ${i}: ${e.message}`, where);
-    throw e;
-  }
-  if (link === null || link.length !== DIGEST_BYTES) throw new TraceError(i, "trace.bad_event", `trace event ${i}: its link must be a ${DIGEST_BYTES}-byte digest`, where);
-  // The array's header is the remembered one's: a fixarray of the same length.
-  return { event: eventCopy(known), link, enc: [FIXARRAY[(b[start] & 0x0f) - 1], b.subarray(start + 1, linkAt)] };
-}
-
 function readInPlace(slot: ReadSlot, where: string): Trace {
   const at = slot.at;
   const n = at.length / 2;
@@ -517,7 +512,7 @@ function readInPlace(slot: ReadSlot, where: string): Trace {
     const start = at[2 * i];
     const linkAt = at[2 * i + 1];
     const known = rememberedEvent(b, start, linkAt, i);
-    const e = known !== null ? rememberedAt(c, known, start, linkAt, i, where) : eventAt(c, start, linkAt, i, where);
+    const e = eventAt(c, start, linkAt, i, where, known);
     if (known === null && fresh < 0) fresh = i;
     order(e.event, i, where);
     events.push(e.event);
