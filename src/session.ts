@@ -566,8 +566,9 @@ export class Session {
     this.trace = trace;
     const counters = new CallCounters();
     if (trace) for (const [family, n] of callCounts(trace)) counters.set(family, n);
-    // A mocked clock.sleep advances nothing.
-    if (trace) counters.set(VIRTUAL_TIME, virtualTime(trace, data?.mocks["clock.sleep"] === undefined));
+    // A mocked clock.sleep advances nothing. (Counters start at 0.)
+    const time = trace ? virtualTime(trace, data?.mocks["clock.sleep"] === undefined) : 0;
+    if (time !== 0) counters.set(VIRTUAL_TIME, time);
     const stdout = opts.stdout ?? ((t: string) => void process.stdout.write(t));
     let stdin = opts.stdin;
     if (!stdin) {

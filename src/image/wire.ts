@@ -407,6 +407,12 @@ export function u32(b: Uint8Array, p: number): number {
   return ((b[p] << 24) | (b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3]) >>> 0;
 }
 
+/** Strings of up to SHORT_MAX bytes are ASCII read byte by byte, the last few kept (SHORT_SLOTS, by length and end bytes). */
+const SHORT_MAX = 32;
+const SHORT_SLOTS = 64;
+/** Strings are values: one read before is the string these bytes read as when its code units are these bytes (ASCII only is kept). */
+const shortStrings: string[] = new Array<string>(SHORT_SLOTS).fill("\uffff");
+
 export class WireReader {
   pos: number;
   /** For float64s only, made when first needed (a reader is made per field read: most never need one). */
@@ -562,13 +568,23 @@ export class WireReader {
     if (from < 0) return null;
     const b = this.bytes;
     const to = this.pos;
-    if (to - from <= 32) {
+    const n = to - from;
+    if (n <= SHORT_MAX) {
+      // The same names recur in every image and record (capabilities, kinds, the runtime): made once.
+      const slot = (n * 31 + (n > 0 ? b[from] * 7 + b[to - 1] : 0)) & (SHORT_SLOTS - 1);
+      const known = shortStrings[slot];
+      if (known.length === n) {
+        let k = 0;
+        while (k < n && known.charCodeAt(k) === b[from + k]) k++;
+        if (k === n) return known;
+      }
       let s = "";
       for (let i = from; i < to; i++) {
         const c = b[i];
         if (c >= 0x80) return this.utf8(from, to);
         s += String.fromCharCode(c);
       }
+      shortStrings[slot] = s;
       return s;
     }
     return this.utf8(from, to);
