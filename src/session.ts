@@ -271,6 +271,9 @@ function copiedMocks(mocks: Policy["mocks"]): Policy["mocks"] {
   return out;
 }
 
+/** What an image without recorded mocks has mocked. */
+const NOTHING_MOCKED: ReadonlySet<string> = new Set();
+
 /** The built-in capability families (what a host offers before its own handlers). */
 const BUILTIN_FAMILIES: ReadonlySet<string> = new Set(Object.keys(BUILTIN_SIGNATURES));
 
@@ -563,8 +566,9 @@ export class Session {
     this.trace = trace;
     const counters = new CallCounters();
     if (trace) for (const [family, n] of callCounts(trace)) counters.set(family, n);
-    // A mocked clock.sleep advances nothing.
-    if (trace) counters.set(VIRTUAL_TIME, virtualTime(trace, data?.mocks["clock.sleep"] === undefined));
+    // A mocked clock.sleep advances nothing. (Counters start at 0.)
+    const time = trace ? virtualTime(trace, data?.mocks["clock.sleep"] === undefined) : 0;
+    if (time !== 0) counters.set(VIRTUAL_TIME, time);
     const stdout = opts.stdout ?? ((t: string) => void process.stdout.write(t));
     let stdin = opts.stdin;
     if (!stdin) {
@@ -587,7 +591,8 @@ export class Session {
     // The handlers are built when the registry is first read (LazyCaps), from what is fixed here:
     // the options, the host's handlers' signatures and the mocks as they are now (copies), not as
     // the host may change them later (what the start event says is offered stays what is).
-    const o: SessionOptions = { ...opts, handlers };
+    // The options fill() reads, read now.
+    const { netTimeout, beforeEffect: before, onPrompt } = opts;
     const mocks: Policy["mocks"] = data === null ? {} : copiedMocks(data.mocks);
     // Read now, as the start event records them, not when the handlers are built.
     const seed = data?.seed ?? 0;
@@ -616,8 +621,7 @@ export class Session {
       return (offer = out);
     };
     const fill = (): void => {
-      const source = builtinRegistry({ io: { stdout, stderr, stdin, log: onLog }, seed, counters, kv, mounts, netTimeout: o.netTimeout });
-      const before = o.beforeEffect;
+      const source = builtinRegistry({ io: { stdout, stderr, stdin, log: onLog }, seed, counters, kv, mounts, netTimeout });
       if (before)
         for (const name of source.names())
           if (HOST_EFFECTS.has(name) && (name !== "kv.put" || kv.file !== undefined)) source.register(name, announced(name, source.get(name) as CapHandler, before));
@@ -625,7 +629,7 @@ export class Session {
       for (const name of Object.keys(handlers ?? {}).sort()) source.register(name, (handlers as Record<string, CapHandler>)[name]);
       if (recorder) recorder.install(source, target);
       else for (const name of source.names()) target.register(name, source.get(name) as CapHandler);
-      this.gatePrompts(prompts, o.onPrompt);
+      this.gatePrompts(prompts, onPrompt);
       if (recorder && !sameOffer(target.offered(), table())) throw new Error("internal: the capabilities recorded as offered are not the ones registered");
     };
     if (target instanceof LazyCaps) target.defer(fill, table);
@@ -699,7 +703,8 @@ export class Session {
     machine.mounts = matchMounts(recorded?.mounts, opts.policy?.mounts, opts.where ?? "image");
     // A travelled mock answers for its family (data, no authority) unless the host's own handler takes the
     // family over (fill() registers handlers over mocks): then a call runs the host's handler, which the host must grant.
-    const mocked = new Set(Object.keys(data?.mocks ?? {}).filter((family) => !(handlers !== undefined && Object.hasOwn(handlers, family))));
+    const mocks = data === null ? [] : Object.keys(data.mocks);
+    const mocked = mocks.length === 0 ? NOTHING_MOCKED : new Set(mocks.filter((family) => !(handlers !== undefined && Object.hasOwn(handlers, family))));
     negotiateImage(img.root.caps, host, offered, mocked, opts.where ?? "image");
     machine.hostGrants = host;
     const s = new Session(machine, img.root, ImageHistory.of(img.meta));

@@ -581,3 +581,82 @@ describe("the remembered chain (lastChain: heads of events whose bytes repeat)",
     );
   });
 });
+
+// --- the remembered events (src/trace/decode.ts lastEvents) ----------------------------
+
+describe("the remembered events (lastEvents: an event whose bytes repeat, at its index, is read once)", () => {
+  const S = startEvent({ args: Int32Array.of(7, 8), texts: [Int32Array.of(104, 105)] });
+  const CALL = { kind: "cap", path: "0", cap: "t.arr", args: [Int32Array.of(1, 2, 3), 4], result: Int32Array.of(5, 6) } as TraceEvent;
+  const events: TraceEvent[] = [S, { kind: "refuel", gas: 1000, mem: 10 } as TraceEvent, CALL, { kind: "narrow", grants: ["io.print"] } as TraceEvent, { kind: "resume" } as TraceEvent];
+  const img = imageWith(events);
+
+  /** What restoring `bytes` gives: its events, and the error key and index when refused. */
+  function verdict(bytes: Uint8Array): string {
+    try {
+      const t = Session.fromImage(bytes).trace as Trace;
+      return `ok ${t.length}`;
+    } catch (e) {
+      if (!(e instanceof RarError)) throw e;
+      return `${e.key} ${e instanceof TraceError ? e.index : ""} ${e.message}`;
+    }
+  }
+
+  it("the events of a restore are the events written, whether read from their bytes or remembered", () => {
+    const other = imageWith([startEvent(), { kind: "refuel", gas: 1, mem: 1 } as TraceEvent]);
+    for (const first of [other, img]) {
+      restoresTo(first, "first");
+      for (let round = 0; round < 3; round++) expect((restoresTo(img, `round ${round}`).trace as Trace).events()).toEqual(events);
+    }
+  });
+
+  it("changing a restored session's events (words, lists, values) changes neither another session's nor the next restore's", () => {
+    restoresTo(img, "remembered");
+    const a = restoresTo(img, "a");
+    const b = restoresTo(img, "b");
+    const ea = (a.trace as Trace).events() as unknown as Record<string, unknown>[];
+    (ea[0].args as Int32Array)[0] = 99;
+    (ea[0].texts as Int32Array[])[0][0] = 99;
+    (ea[0].grants as string[]).push("evil");
+    (ea[0].linked as string[]).push(HEX64);
+    ((ea[2].args as (number | Int32Array)[])[0] as Int32Array)[1] = 99;
+    (ea[2].args as unknown[]).push(1);
+    (ea[2].result as Int32Array)[0] = 99;
+    (ea[3].grants as string[]).pop();
+    ea[1].gas = 1;
+    expect((b.trace as Trace).events()).toEqual(events);
+    expect((restoresTo(img, "c").trace as Trace).events()).toEqual(events);
+    expect(hexOf(b.snapshot())).toBe(hexOf(img));
+  });
+
+  it("remembered events with a link that is not a digest, or a start at another index: the verdict of a first read", () => {
+    const raw = rawEvents(img);
+    const cases: Uint8Array[] = [];
+    for (let k = 0; k < raw.length; k++) {
+      // The link one byte short (bin 8 of 31), or a string instead of binary.
+      const ev = raw[k];
+      const ls = ev.length - 34;
+      cases.push(withRaw(img, raw.map((e, i) => (i === k ? cat(ev.subarray(0, ls), u8(0xc4, 31), ev.subarray(ls + 2, ev.length - 1)) : e)), true));
+      cases.push(withRaw(img, raw.map((e, i) => (i === k ? cat(ev.subarray(0, ls), u8(0xd9, 32), ev.subarray(ls + 2)) : e)), true));
+    }
+    // The start event again where the refuel was (links fixed up): a trace has one start, first.
+    cases.push(withRaw(img, [raw[0], raw[0], ...raw.slice(2)]));
+    // The events one place later (a refuel first): what is remembered at an index is not taken at another.
+    cases.push(withRaw(img, [raw[1], ...raw]));
+    const other = imageWith([startEvent(), { kind: "resume" } as TraceEvent]);
+    for (const bad of cases) {
+      restoresTo(other, "other");
+      const fresh = verdict(bad);
+      expect(fresh.startsWith("ok"), fresh).toBe(false);
+      restoresTo(img, "good");
+      expect(verdict(bad)).toBe(fresh);
+      expect(verdict(bad)).toBe(fresh);
+    }
+  });
+
+  it("a later image of the run (more events after the remembered ones) and an earlier one, alternately: each its own events", () => {
+    const later = [...events, { kind: "answer", value: 3 } as TraceEvent, { kind: "interrupt", gas: 9 } as TraceEvent];
+    const images = [img, imageWith(later), imageWith(events.slice(0, 2))];
+    const want = [events, later, events.slice(0, 2)];
+    for (const k of [0, 1, 1, 0, 2, 1, 2, 0, 0]) expect((restoresTo(images[k], `image ${k}`).trace as Trace).events()).toEqual(want[k]);
+  });
+});

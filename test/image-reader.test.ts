@@ -376,3 +376,31 @@ describe("sameRange", () => {
     );
   });
 });
+
+describe("short strings read again (wire.ts shortStrings: kept by length and end bytes)", () => {
+  const read = (s: string): string | null => {
+    const w = new WireWriter().value(s);
+    const b = join(w.parts(), w.length());
+    return new WireReader(b, 0, b.length, "t").str();
+  };
+  // Few letters, so that strings sharing a length and end bytes (one slot) come often; and non-ASCII ones.
+  const short = fc.oneof(
+    fc.string({ unit: fc.constantFrom("a", "b", "c", "."), maxLength: 34 }),
+    fc.string({ unit: fc.constantFrom("a", "é", "\u{1F600}", "z"), maxLength: 12 }),
+    fc.string({ maxLength: 33 }),
+  );
+
+  it("strings read in any order, each twice, read as themselves", () => {
+    fc.assert(
+      fc.property(fc.array(short, { minLength: 1, maxLength: 60 }), (list) => {
+        for (const s of [...list, ...list.reverse()]) expect(read(s)).toBe(s);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("strings of one slot (same length, first and last byte) alternately", () => {
+    const same = ["abca", "acba", "aaaa", "abba", "a\u00e9a".normalize("NFD").slice(0, 4)];
+    for (let round = 0; round < 3; round++) for (const s of same) expect(read(s)).toBe(s);
+  });
+});

@@ -59,7 +59,11 @@ export interface HostIO {
 
 /** Per-family call counts driving the virtual clock, the virtual generator and mocks. */
 export class CallCounters {
-  private readonly counts = new Map<string, number>();
+  /** Made at the first count set (a session that makes no call and continues none makes none). */
+  private map: Map<string, number> | null = null;
+  private get counts(): Map<string, number> {
+    return (this.map ??= new Map<string, number>());
+  }
 
   /** The count for `family`, then increments it. */
   next(family: string): number {
@@ -73,7 +77,7 @@ export class CallCounters {
   }
 
   get(family: string): number {
-    return this.counts.get(family) ?? 0;
+    return this.map?.get(family) ?? 0;
   }
 }
 

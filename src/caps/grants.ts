@@ -40,16 +40,18 @@ const GRANT_SETS = 256;
  * made before stay valid: they are never mutated).
  */
 export class GrantSets {
-  private readonly sets = new Map<string, string[]>();
+  /** Made at the first set shared (a restore that narrows nothing makes none). */
+  private sets: Map<string, string[]> | null = null;
 
   /** The shared array of this sorted set of names. */
   shared(names: string[]): string[] {
     // JSON: unambiguous whatever the names contain (a NARROW'd scope may hold any code point).
     const key = JSON.stringify(names);
-    const known = this.sets.get(key);
+    const sets = (this.sets ??= new Map<string, string[]>());
+    const known = sets.get(key);
     if (known) return known;
-    if (this.sets.size >= GRANT_SETS) this.sets.clear();
-    this.sets.set(key, names);
+    if (sets.size >= GRANT_SETS) sets.clear();
+    sets.set(key, names);
     return names;
   }
 }

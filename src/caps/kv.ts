@@ -17,7 +17,11 @@ export const KV_KEY_MAX = 1024;
 export const KV_VALUE_MAX = 1 << 20;
 
 export class KvStore {
-  private readonly map = new Map<string, Int32Array>();
+  /** Made at the first put (a session that never uses the store makes none). */
+  private values: Map<string, Int32Array> | null = null;
+  private get map(): Map<string, Int32Array> {
+    return (this.values ??= new Map<string, Int32Array>());
+  }
 
   /** A store, loaded from `file` when given and it exists. */
   constructor(readonly file?: string) {
@@ -59,7 +63,7 @@ export class KvStore {
 
   /** Keys, sorted. */
   keys(): string[] {
-    return [...this.map.keys()].sort();
+    return this.values === null ? [] : [...this.values.keys()].sort();
   }
 
   private save(file: string): void {

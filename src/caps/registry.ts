@@ -171,7 +171,11 @@ export function textToCodePoints(s: string): Int32Array {
 }
 
 export class CapRegistry {
-  private readonly handlers = new Map<string, CapHandler>();
+  /** Made at the first registration (a restored session's registry is filled only when first read). */
+  private map: Map<string, CapHandler> | null = null;
+  private get handlers(): Map<string, CapHandler> {
+    return (this.map ??= new Map<string, CapHandler>());
+  }
   /** names(), kept until a name is added. */
   private sorted: string[] | null = null;
 

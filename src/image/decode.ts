@@ -15,7 +15,7 @@ import { NO_CAPS } from "../process/authority.js";
 import { Process } from "../process/process.js";
 import { RarError, type ErrorKey } from "../vm/errors.js";
 import { Frame } from "../vm/opcodes.js";
-import { bytesToInt32, moduleFromWire, type Module } from "../vm/module.js";
+import { moduleFromWire, type Module } from "../vm/module.js";
 import { MAX_CAP_ARGS, verify } from "../vm/verify.js";
 import { stateDigest } from "./digest.js";
 import { hex, sha256, sha256Hex } from "../vm/sha256.js";
@@ -38,7 +38,7 @@ import {
 } from "./format.js";
 import { HEADER_BYTES } from "./encode.js";
 import { verifyTree } from "./verify.js";
-import { WireReader, elementSpans, sameBytes, sameRange, scan, unpackChecked, unpackSpan } from "./wire.js";
+import { WireReader, elementSpans, sameBytes, sameRange, scan, u32, unpackChecked, unpackSpan } from "./wire.js";
 import { readFiles } from "./files.js";
 
 export interface DecodeOptions {
@@ -193,10 +193,10 @@ class Reader {
   }
 
   digestAt(c: WireReader, at: Where): Uint8Array {
-    const b = this.binAt(c, at);
-    if (b.length !== DIGEST_BYTES) this.fail("image.shape", `expected a ${DIGEST_BYTES}-byte digest, got ${b.length} bytes`, at);
+    const from = this.binSpanAt(c, at);
+    if (c.pos - from !== DIGEST_BYTES) this.fail("image.shape", `expected a ${DIGEST_BYTES}-byte digest, got ${c.pos - from} bytes`, at);
     // A copy (slice: Uint8Array.from would iterate).
-    return b.slice();
+    return c.bytes.slice(from, c.pos);
   }
 
   /** The length of the array at `c` (its header consumed). */
@@ -234,7 +234,8 @@ function describe(x: unknown): string {
   return typeof x === "number" ? String(x) : typeof x;
 }
 
-const words = (b: Uint8Array): Int32Array => bytesToInt32(b);
+/** The words of binary data b[from, to) (a whole number of them) in a fresh array of their length (wordsIn). */
+const words = (b: Uint8Array, from: number, to: number): Int32Array => wordsIn(b, from, (to - from) >> 2, (to - from) >> 2);
 
 /** Frame words a process starts with (Process's own default), so entering it needs no growth. */
 const MIN_FRAMES = 12;
@@ -468,7 +469,8 @@ function buildTree(r: Reader, c: WireReader, modules: readonly Module[], maxDept
   let room = nrecs;
   const used: Module[] = [];
   let lastModule: Module | null = null;
-  const dv = new DataView(c.bytes.buffer, c.bytes.byteOffset, c.bytes.byteLength);
+  // Made when a record first follows a childless sibling (most trees of one process never compare one).
+  let dv: DataView | null = null;
   const here = new Place(at);
   // What runAhead's bytes hold (none yet: no run compared), records it compared and found alike, and
   // records it compared and found not all alike, read one by one before it compares again.
@@ -506,7 +508,7 @@ function buildTree(r: Reader, c: WireReader, modules: readonly Module[], maxDept
       // A record repeating its previous sibling's byte for byte after the handle holds the same values,
       // which passed every check here: the process is a copy of that sibling (own buffers, this handle).
       const sib = parentEntry.sib;
-      if (sib !== null && sameSpan(c.bytes, dv, sib.from, c.pos, sib.to - sib.from, c.end)) {
+      if (sib !== null && sameSpan(c.bytes, (dv ??= new DataView(c.bytes.buffer, c.bytes.byteOffset, c.bytes.byteLength)), sib.from, c.pos, sib.to - sib.from, c.end)) {
         // A run of them (a parent's many like children) is read here; the record after it by the loop.
         alike = unlike = 0;
         copies.push(n);
@@ -569,7 +571,10 @@ function buildTree(r: Reader, c: WireReader, modules: readonly Module[], maxDept
       const nargs = r.arrayAt(c, here.at("request"));
       if (nargs > MAX_CAP_ARGS) r.fail("image.shape", `more than ${MAX_CAP_ARGS} arguments`, here.at("request"));
       const args: Int32Array[] = [];
-      for (let k = 0; k < nargs; k++) args.push(words(r.binAt(c, here.at("request"), 4)));
+      for (let k = 0; k < nargs; k++) {
+        const from = r.binSpanAt(c, here.at("request"), 4);
+        args.push(words(c.bytes, from, c.pos));
+      }
       request = { cap, args };
     }
     const answer = r.intAt(c, MIN_I32, MAX_I32, here.at("answer"));
@@ -618,7 +623,7 @@ function buildTree(r: Reader, c: WireReader, modules: readonly Module[], maxDept
     const extra = capacity - sp + frameCapacity - fp;
     slack.take(extra, here.at("stack"));
     // Constructed without arguments (a small stack); every register is set from the record.
-    const p = new Process(mod, entry, NO_ARGS, memEnd > memAt ? words(b.subarray(memAt, memEnd)) : NO_MEMORY, gasLimit, memLimit, caps, traps, parent, handle);
+    const p = new Process(mod, entry, NO_ARGS, memEnd > memAt ? words(b, memAt, memEnd) : NO_MEMORY, gasLimit, memLimit, caps, traps, parent, handle);
     p.status = status;
     p.value = value;
     if (faultKind !== null) p.faultKind = faultKind as Process["faultKind"];
@@ -627,7 +632,7 @@ function buildTree(r: Reader, c: WireReader, modules: readonly Module[], maxDept
     p.request = request;
     p.answer = answer;
     p.waiting = waiting;
-    if (inboxEnd > inboxAt) p.inbox = words(b.subarray(inboxAt, inboxEnd));
+    if (inboxEnd > inboxAt) p.inbox = words(b, inboxAt, inboxEnd);
     p.pc = pc;
     p.bp = bp;
     p.stack = wordsIn(b, stackAt, sp, capacity);
@@ -810,7 +815,7 @@ function readHeader(r: Reader, bytes: Uint8Array): [Uint8Array, Uint8Array, numb
     bytes[7] === 0xc4 &&
     bytes[8] === DIGEST_BYTES &&
     bytes[9 + DIGEST_BYTES] === 0xc6 &&
-    new DataView(bytes.buffer, bytes.byteOffset + 10 + DIGEST_BYTES, 4).getUint32(0) === n
+    u32(bytes, 10 + DIGEST_BYTES) === n
   )
     return [bytes.slice(9, 9 + DIGEST_BYTES), bytes.subarray(HEADER_BYTES), version];
   const magic = [0x94, 0xa4, ...IMAGE_MAGIC.split("").map((c) => c.charCodeAt(0))];
@@ -1035,36 +1040,21 @@ function decodeBody(
       r.fail("image.origin", "the initial state is one process that has not started", "origin");
   }
   const trace = readTrace(r, bodyBytes, traceAt[0], traceAt[1], opts.traceView);
-  const byDigest = new Map(modules.map((m) => [m.digest, m]));
+  // Made when first read (links, the debug part, the origin's digest): most restores read none.
+  let byDigestMap: Map<string, Module> | null = null;
+  const byDigest = (): Map<string, Module> => (byDigestMap ??= new Map(modules.map((m) => [m.digest, m])));
   const checkpointed: Module[] = [];
   // A nil debug part (most images) is one byte: read as it is.
   const debugWire = debugAt === null || (debugAt[1] - debugAt[0] === 1 && bodyBytes[debugAt[0]] === 0xc0) ? null : field(debugAt);
   // A version 3 image without a debug part has nil there; a version 2 image has one.
-  const debug = debugAt === null || (debugWire === null && version === IMAGE_VERSION_FILES) ? null : readDebug(r, debugWire, bodyBytes, byDigest, trace.count, { maxDepth, memMax, slack }, checkpointed);
+  const debug = debugAt === null || (debugWire === null && version === IMAGE_VERSION_FILES) ? null : readDebug(r, debugWire, bodyBytes, byDigest(), trace.count, { maxDepth, memMax, slack }, checkpointed);
 
-  // Every module is run by some process (of the tree, the origin or a checkpoint) or linked by one that is.
-  const used = new Set<string>();
-  const todo: Module[] = [];
-  // What the trees run, as buildTree collected it (no walk over their processes).
-  for (const list of [run, originRuns, checkpointed])
-    for (const m of list)
-      if (!used.has(m.digest)) {
-        used.add(m.digest);
-        todo.push(m);
-      }
-  while (todo.length > 0) {
-    for (const l of (todo.pop() as Module).links ?? []) {
-      const m = byDigest.get(l);
-      if (m && !used.has(l)) {
-        used.add(l);
-        todo.push(m);
-      }
-    }
-  }
-  if (used.size !== modules.length) r.fail("image.shape", `${modules.length - used.size} module(s) that no process uses`, "modules");
+  // Every module is run by some process (of the tree, the origin or a checkpoint) or linked by one that is
+  // (an image of one module: the tree's root runs it).
+  if (modules.length > 1) requireUsed(r, modules, [run, originRuns, checkpointed], byDigest);
 
   if (originRoot && !again) {
-    const expected = stateDigest(originRoot, emptyTrace(), (d) => byDigest.get(d));
+    const expected = stateDigest(originRoot, emptyTrace(), (d) => byDigest().get(d));
     if (!sameBytes(expected, originDigest)) r.fail("image.origin", "the initial state does not match its digest", "origin digest");
     lastOrigin = { origin: bodyBytes.slice(originAt[0], originAt[1]), modules: bodyBytes.slice(modulesAt[0], modulesAt[1]), hashes: opts.known ? hashes : undefined };
   }
@@ -1072,7 +1062,40 @@ function decodeBody(
     root: procs[0],
     modules,
     meta: { runtime, policy, origin: { digest: originDigest, root: originRoot }, trace, debug },
-    imageDigest: hex(digest),
+    imageDigest: digestHex(digest),
     version,
   };
+}
+
+/** Fails unless every module is run by some process (`runs`: what the trees run) or linked by a module that is. */
+function requireUsed(r: Reader, modules: readonly Module[], runs: readonly (readonly Module[])[], byDigest: () => Map<string, Module>): void {
+  const used = new Set<string>();
+  const todo: Module[] = [];
+  // What the trees run, as buildTree collected it (no walk over their processes).
+  for (const list of runs)
+    for (const m of list)
+      if (!used.has(m.digest)) {
+        used.add(m.digest);
+        todo.push(m);
+      }
+  while (todo.length > 0) {
+    for (const l of (todo.pop() as Module).links ?? []) {
+      const m = byDigest().get(l);
+      if (m && !used.has(l)) {
+        used.add(l);
+        todo.push(m);
+      }
+    }
+  }
+  if (used.size !== modules.length) r.fail("image.shape", `${modules.length - used.size} module(s) that no process uses`, "modules");
+}
+
+/** Two hex digits per byte value. */
+const HEX_PAIRS: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
+/** A digest in hex, as sha256.ts hex() gives it (without a Buffer: a restore makes one per image). */
+function digestHex(b: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < b.length; i++) s += HEX_PAIRS[b[i]];
+  return s;
 }

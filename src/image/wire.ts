@@ -397,9 +397,26 @@ const SHORTER_UINT = [0x80, 0x100, 0x10000];
 /** Per int8/16/32 (0xd0..0xd2): values below this need that form (the writer gives non-negative values uint forms). */
 const SHORTER_INT = [-32, -128, -32768];
 
+/** The big-endian uint16 at b[p..]. */
+export function u16(b: Uint8Array, p: number): number {
+  return (b[p] << 8) | b[p + 1];
+}
+
+/** The big-endian uint32 at b[p..]. */
+export function u32(b: Uint8Array, p: number): number {
+  return ((b[p] << 24) | (b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3]) >>> 0;
+}
+
+/** Strings of up to SHORT_MAX bytes are ASCII read byte by byte, the last few kept (SHORT_SLOTS, by length and end bytes). */
+const SHORT_MAX = 32;
+const SHORT_SLOTS = 64;
+/** Strings are values: one read before is the string these bytes read as when its code units are these bytes (ASCII only is kept). */
+const shortStrings: string[] = new Array<string>(SHORT_SLOTS).fill("\uffff");
+
 export class WireReader {
   pos: number;
-  private readonly dv: DataView;
+  /** For float64s only, made when first needed (a reader is made per field read: most never need one). */
+  private view: DataView | null = null;
 
   constructor(
     readonly bytes: Uint8Array,
@@ -408,7 +425,11 @@ export class WireReader {
     readonly where: string,
   ) {
     this.pos = start;
-    this.dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  private get dv(): DataView {
+    const b = this.bytes;
+    return (this.view ??= new DataView(b.buffer, b.byteOffset, b.byteLength));
   }
 
   private truncated(k: number, what: string, at: number): never {
@@ -440,7 +461,6 @@ export class WireReader {
       return t - 0x100;
     }
     const p = this.pos + 1;
-    const dv = this.dv;
     let k: number;
     let v: number;
     switch (t) {
@@ -452,32 +472,32 @@ export class WireReader {
       case 0xcd:
         k = 2;
         if (p + k > this.end) this.truncated(k, "an int", p);
-        v = dv.getUint16(p);
+        v = u16(this.bytes, p);
         break;
       case 0xce:
         k = 4;
         if (p + k > this.end) this.truncated(k, "an int", p);
-        v = dv.getUint32(p);
+        v = u32(this.bytes, p);
         break;
       case 0xd0:
         k = 1;
         if (p + k > this.end) this.truncated(k, "an int", p);
-        v = dv.getInt8(p);
+        v = (this.bytes[p] << 24) >> 24;
         break;
       case 0xd1:
         k = 2;
         if (p + k > this.end) this.truncated(k, "an int", p);
-        v = dv.getInt16(p);
+        v = (u16(this.bytes, p) << 16) >> 16;
         break;
       case 0xd2:
         k = 4;
         if (p + k > this.end) this.truncated(k, "an int", p);
-        v = dv.getInt32(p);
+        v = u32(this.bytes, p) | 0;
         break;
       case 0xcb:
         k = 8;
         if (p + k > this.end) this.truncated(k, "a float", p);
-        v = dv.getFloat64(p);
+        v = this.dv.getFloat64(p);
         break;
       default:
         return NaN;
@@ -501,11 +521,11 @@ export class WireReader {
     if (t >= 0x90 && t <= 0x9f) len = t & 0x0f;
     else if (t === 0xdc) {
       if (p + 2 > this.end) this.truncated(2, "a length", p);
-      len = this.dv.getUint16(p);
+      len = u16(this.bytes, p);
       p += 2;
     } else if (t === 0xdd) {
       if (p + 4 > this.end) this.truncated(4, "a length", p);
-      len = this.dv.getUint32(p);
+      len = u32(this.bytes, p);
       p += 4;
     } else return -1;
     if (t === 0xdc ? len < 16 : t === 0xdd && len < 0x10000) this.noncanonical(`an array header at byte ${this.pos} longer than its length (${len}) needs`);
@@ -527,11 +547,11 @@ export class WireReader {
       p += 1;
     } else if (t === (str ? 0xda : 0xc5)) {
       if (p + 2 > this.end) this.truncated(2, "a length", p);
-      len = this.dv.getUint16(p);
+      len = u16(this.bytes, p);
       p += 2;
     } else if (t === (str ? 0xdb : 0xc6)) {
       if (p + 4 > this.end) this.truncated(4, "a length", p);
-      len = this.dv.getUint32(p);
+      len = u32(this.bytes, p);
       p += 4;
     } else return -1;
     // The shortest header: str8 from 32 bytes (bin8 from 0), 16-bit lengths from 256, 32-bit from 65536.
@@ -548,13 +568,23 @@ export class WireReader {
     if (from < 0) return null;
     const b = this.bytes;
     const to = this.pos;
-    if (to - from <= 32) {
+    const n = to - from;
+    if (n <= SHORT_MAX) {
+      // The same names recur in every image and record (capabilities, kinds, the runtime): made once.
+      const slot = (n * 31 + (n > 0 ? b[from] * 7 + b[to - 1] : 0)) & (SHORT_SLOTS - 1);
+      const known = shortStrings[slot];
+      if (known.length === n) {
+        let k = 0;
+        while (k < n && known.charCodeAt(k) === b[from + k]) k++;
+        if (k === n) return known;
+      }
       let s = "";
       for (let i = from; i < to; i++) {
         const c = b[i];
         if (c >= 0x80) return this.utf8(from, to);
         s += String.fromCharCode(c);
       }
+      shortStrings[slot] = s;
       return s;
     }
     return this.utf8(from, to);
@@ -596,7 +626,6 @@ export class WireReader {
    */
   over(): void {
     const b = this.bytes;
-    const dv = this.dv;
     let p = this.pos;
     for (let left = 1; left > 0; left--) {
       const t = b[p++];
@@ -608,13 +637,13 @@ export class WireReader {
       else if (t === 0xce || t === 0xd2) p += 4;
       else if (t === 0xcb) p += 8;
       else if (t === 0xc4 || t === 0xd9) p += 1 + b[p];
-      else if (t === 0xc5 || t === 0xda) p += 2 + dv.getUint16(p);
-      else if (t === 0xc6 || t === 0xdb) p += 4 + dv.getUint32(p);
+      else if (t === 0xc5 || t === 0xda) p += 2 + u16(b, p);
+      else if (t === 0xc6 || t === 0xdb) p += 4 + u32(b, p);
       else if (t === 0xdc) {
-        left += dv.getUint16(p);
+        left += u16(b, p);
         p += 2;
       } else if (t === 0xdd) {
-        left += dv.getUint32(p);
+        left += u32(b, p);
         p += 4;
       } else throw new RarError("image.msgpack", `msgpack type 0x${t.toString(16)} at byte ${p - 1} was not checked`, this.where);
     }

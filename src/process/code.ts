@@ -12,8 +12,8 @@ const CODE_CACHE = 64;
 export class CodeCache {
   /** Verified modules by digest, shared by every process that runs them (host-loaded and linked). */
   readonly modules = new Map<string, Module>();
-  /** Recently verified SPAWNC code, by digest (bounded, insertion order). */
-  private readonly spawned = new Map<string, Module>();
+  /** Recently verified SPAWNC code, by digest (bounded, insertion order): made at the first SPAWNC. */
+  private spawned: Map<string, Module> | null = null;
   /** The module whose links `linkedModules` resolves (see linked()). */
   private linksOf: Module | null = null;
   private linkedModules: Module[] = [];
@@ -56,10 +56,11 @@ export class CodeCache {
       const m = verify(decodeModule(bytes, "spawned code"));
       // Known modules are shared; guest-made code goes to a small bounded cache, never the shared map,
       // so spawning ever-new code cannot pin host memory (processes keep their own reference).
-      const known = this.modules.get(m.digest) ?? this.spawned.get(m.digest);
+      const spawned = (this.spawned ??= new Map<string, Module>());
+      const known = this.modules.get(m.digest) ?? spawned.get(m.digest);
       if (known) return known;
-      if (this.spawned.size >= CODE_CACHE) this.spawned.delete(this.spawned.keys().next().value as string);
-      this.spawned.set(m.digest, m);
+      if (spawned.size >= CODE_CACHE) spawned.delete(spawned.keys().next().value as string);
+      spawned.set(m.digest, m);
       return m;
     } catch (e) {
       if (e instanceof RarError) return e.message;

@@ -109,7 +109,7 @@ export class Machine implements Scheduler {
   /** Stack and frame buffers stopped and finished processes gave up, for the next that needs one. */
   readonly spare = new SpareBuffers();
   /** The children that stopped last, not parked yet (stopped()), and where the next one goes. */
-  private readonly unparked: (Process | null)[] = new Array<Process | null>(UNPARKED).fill(null);
+  private unparked: (Process | null)[] | null = null;
   private unparkedAt = 0;
   /** The root the unparked ones are under: a run of another tree lets go of them first. */
   private unparkedRoot: Process | null = null;
@@ -160,7 +160,8 @@ export class Machine implements Scheduler {
     this.images = options.images;
     this.onStep = options.onStep;
     this.recycled = options.recycle === true ? new RecycleBin() : null;
-    this.tiering = { ...DEFAULT_TIERING, ...options.tiering };
+    // The defaults themselves (frozen) when the host gives none.
+    this.tiering = options.tiering === undefined ? DEFAULT_TIERING : { ...DEFAULT_TIERING, ...options.tiering };
   }
 
   /** Registers a verified module so processes share it. */
@@ -442,7 +443,8 @@ export class Machine implements Scheduler {
    */
   private stopped(p: Process): void {
     if (p.unparked) return;
-    const u = this.unparked;
+    // Made when a child first stops (a tree restored and never run makes none).
+    const u = (this.unparked ??= new Array<Process | null>(UNPARKED).fill(null));
     const at = this.unparkedAt;
     const old = u[at];
     if (old !== null) {
@@ -466,6 +468,7 @@ export class Machine implements Scheduler {
   /** Parks and lets go of the unparked processes deeper than `depth`. */
   private letGo(depth: number): void {
     const u = this.unparked;
+    if (u === null) return;
     for (let i = 0; i < UNPARKED; i++) {
       const p = u[i];
       if (p === null || p.depth <= depth) continue;

@@ -385,11 +385,23 @@ interface InPlace {
   enc: Uint8Array[];
 }
 
-/** readEventAt with a reader of the slot's bytes (one for all its events). */
-function eventAt(c: Bytes, start: number, linkAt: number, i: number, where: string): InPlace {
+/**
+ * readEventAt with a reader of the slot's bytes (one for all its events).
+ * `known`: the event its bytes read as (lastEvents), or null: then only its
+ * link is read. (One function for both: a path first taken deep in the
+ * host's stack compiles nothing there.)
+ */
+function eventAt(c: Bytes, start: number, linkAt: number, i: number, where: string, known: TraceEvent | null = null): InPlace {
   const b = c.bytes;
   c.pos = start;
   try {
+    if (known !== null) {
+      c.pos = linkAt;
+      const link = c.bin();
+      if (link === null || link.length !== DIGEST_BYTES) throw new TraceError(i, "trace.bad_event", `trace event ${i}: its link must be a ${DIGEST_BYTES}-byte digest`, where);
+      // The array's header is the remembered one's: a fixarray of the same length.
+      return { event: eventCopy(known), link, enc: [FIXARRAY[(b[start] & 0x0f) - 1], b.subarray(start + 1, linkAt)] };
+    }
     const length = c.array();
     const kind = length > 0 ? c.str() : null;
     let link: Uint8Array | null = null;
@@ -412,6 +424,79 @@ function eventAt(c: Bytes, start: number, linkAt: number, i: number, where: stri
   }
 }
 
+/**
+ * The first events of the last slot read in place (readInPlace), up to
+ * REMEMBERED_BYTES of them: each one's bytes without its link (its array
+ * header, kind and fields: `bytes`, event i's ending at ends[i]) and the
+ * event read from them (a copy of its own: the trace's events go to the
+ * caller). Reading an event is a function of those bytes alone (its fields
+ * end where its link starts, all within them), so an event whose bytes are
+ * these bytes, at the same index, reads as this event: compared byte for
+ * byte, never by a digest. Restoring an image again, or a later image of
+ * the same run, reads only the events that differ (the start event, the
+ * largest, is the same in every image of a run). Its link is read and the
+ * chain checked as for any event.
+ */
+let lastEvents: { bytes: Uint8Array; ends: number[]; events: TraceEvent[]; whole: boolean } | null = null;
+const REMEMBERED_BYTES = 1 << 14;
+
+/** Event i of lastEvents if its bytes are b[start, linkAt), else null. */
+function rememberedEvent(b: Uint8Array, start: number, linkAt: number, i: number): TraceEvent | null {
+  const m = lastEvents;
+  if (m === null || i >= m.events.length) return null;
+  const from = i === 0 ? 0 : m.ends[i - 1];
+  const n = linkAt - start;
+  return m.ends[i] - from === n && sameRange(m.bytes, from, b, start, n) ? m.events[i] : null;
+}
+
+/** Makes lastEvents the first events of a slot just read (`spans`: per event, where its array starts and where its link starts). */
+function rememberEvents(b: Uint8Array, spans: readonly number[], events: readonly TraceEvent[]): void {
+  const ends: number[] = [];
+  let total = 0;
+  for (let i = 0; i < events.length; i++) {
+    const n = spans[2 * i + 1] - spans[2 * i];
+    if (total + n > REMEMBERED_BYTES) break;
+    ends.push((total += n));
+  }
+  const bytes = new Uint8Array(total);
+  const kept: TraceEvent[] = [];
+  for (let i = 0; i < ends.length; i++) {
+    bytes.set(b.subarray(spans[2 * i], spans[2 * i + 1]), i === 0 ? 0 : ends[i - 1]);
+    kept.push(eventCopy(events[i]));
+  }
+  lastEvents = { bytes, ends, events: kept, whole: ends.length === events.length };
+}
+
+/** How each field type's value is copied so that the copy shares nothing a caller could change (null: a value as it is). */
+const COPY: { readonly [T in FieldType]: ((v: FieldValue[T]) => FieldValue[T]) | null } = {
+  digest: null,
+  digests: (v) => v.slice(),
+  grants: (v) => v.slice(),
+  name: null,
+  path: null,
+  text: null,
+  entry: null,
+  limit: null,
+  amount: null,
+  word: null,
+  words: (v) => v.slice(),
+  value: (v) => (typeof v === "number" ? v : v.slice()),
+  values: (v) => v.map((x) => (typeof x === "number" ? x : x.slice())),
+  texts: (v) => v.map((x) => x.slice()),
+  // Frozen, shared as it is (hostCapsAt).
+  hostCaps: null,
+};
+
+/** A copy of an event read from a slot (COPY: strings and numbers are values, words and lists are copied). */
+function eventCopy(e: TraceEvent): TraceEvent {
+  const out: Record<string, unknown> = { ...e };
+  for (const { name, type } of EVENTS[e.kind] as readonly Field[]) {
+    const copy = COPY[type] as ((v: unknown) => unknown) | null;
+    if (copy !== null && out[name] !== undefined) out[name] = copy(out[name]);
+  }
+  return out as unknown as TraceEvent;
+}
+
 function readInPlace(slot: ReadSlot, where: string): Trace {
   const at = slot.at;
   const n = at.length / 2;
@@ -419,15 +504,26 @@ function readInPlace(slot: ReadSlot, where: string): Trace {
   const events: TraceEvent[] = [];
   const recorded: Uint8Array[] = [];
   const enc: Uint8Array[][] = [];
-  const c = new Bytes(slot.bytes, 0, slot.bytes.length, where);
+  const b = slot.bytes;
+  const c = new Bytes(b, 0, b.length, where);
+  /** The first event read from its bytes (not remembered), or -1. */
+  let fresh = -1;
   for (let i = 0; i < n; i++) {
-    const e = eventAt(c, at[2 * i], at[2 * i + 1], i, where);
+    const start = at[2 * i];
+    const linkAt = at[2 * i + 1];
+    const known = rememberedEvent(b, start, linkAt, i);
+    const e = eventAt(c, start, linkAt, i, where, known);
+    if (known === null && fresh < 0) fresh = i;
     order(e.event, i, where);
     events.push(e.event);
     recorded.push(e.link);
     enc.push(e.enc);
   }
-  return Trace.checked(events, Chain.verified(events, recorded, enc, slot.head, where));
+  const trace = Trace.checked(events, Chain.verified(events, recorded, enc, slot.head, where));
+  // Only a slot that checked is remembered: when one of the remembered events differs, or when they were
+  // all of their slot's and this one has more (a later image of the run); else it changes nothing.
+  if (fresh >= 0 && (lastEvents === null || fresh < lastEvents.events.length || lastEvents.whole)) rememberEvents(b, at, events);
+  return trace;
 }
 
 /** enc(e) of each event, as one chunk each, encoded in one writer. */

@@ -201,11 +201,14 @@ export class Trace {
 }
 
 /** How many calls of each capability family the trace holds (answered or refused). */
-export function callCounts(trace: Trace): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const e of trace.events()) if (isCallEvent(e)) counts.set(e.cap, (counts.get(e.cap) ?? 0) + 1);
-  return counts;
+export function callCounts(trace: Trace): ReadonlyMap<string, number> {
+  let counts: Map<string, number> | null = null;
+  for (const e of trace.events()) if (isCallEvent(e)) (counts ??= new Map<string, number>()).set(e.cap, (counts.get(e.cap) ?? 0) + 1);
+  return counts ?? NO_CALLS;
 }
+
+/** The counts of a trace without calls (shared: read only). */
+const NO_CALLS: ReadonlyMap<string, number> = new Map<string, number>();
 
 /** The image's trace slot for a trace: a live view, always current. */
 export function traceToWire(trace: Trace): TraceSlot {
