@@ -22,8 +22,8 @@ import { extensionOf, loadProgram, refuseImageLimits } from "./load.js";
 import { addPolicyOptions, policyFromFlags, promptAnswers, type PolicyFlags } from "./policy-flags.js";
 import { addLogOption, logSink } from "./log-file.js";
 import { readInput } from "./read.js";
+import { err, writeOut } from "./output.js";
 
-const err = (s: string): void => void process.stderr.write(s);
 
 interface TraceFlags extends PolicyFlags {
   gas: number;
@@ -71,10 +71,14 @@ export async function traceCommand(file: string, rawArgs: readonly string[], fla
   return finish(r);
 }
 
-/** Runs one debugger command line; an error is reported and the session goes on. */
+/**
+ * Runs one debugger command line; an error is reported and the session goes
+ * on. What it prints goes through output.ts, like any report: a reader that
+ * went away (`| head -1`) ends it quietly, a slow one is waited for.
+ */
 function runLine(dbg: Debugger, line: string): boolean {
   try {
-    process.stdout.write(dbg.run(line));
+    writeOut(dbg.run(line));
     return true;
   } catch (e) {
     if (!(e instanceof RarError)) throw e;
@@ -98,7 +102,7 @@ export async function debugCommand(file: string, flags: { commands?: string }): 
     }
     return ok ? EXIT.done : EXIT.usage;
   }
-  process.stdout.write(dbg.where());
+  writeOut(dbg.where());
   const rl = createInterface({ input: process.stdin, output: process.stdout, prompt: "(rar) " });
   rl.prompt();
   for await (const line of rl) {
