@@ -15,6 +15,7 @@ import { describeEvent } from "../trace/events.js";
 import { functionAt, sourceAt } from "../vm/module.js";
 import { Frame, OPS } from "../vm/opcodes.js";
 import { Timeline } from "./timeline.js";
+import { RarError } from "../vm/errors.js";
 
 /** Steps a view shows one by one unless told otherwise. */
 export const VIEW_STEPS = 2000;
@@ -54,6 +55,8 @@ function treeOf(root: Process, t: Tables): number[][] {
 
 /** The view's data: a window of steps and an overview of the whole run. */
 export function viewData(img: DecodedImage, file: string, opts: ViewOptions = {}): object {
+  if (opts.from !== undefined && opts.to !== undefined && opts.to < opts.from)
+    throw new RarError("usage.slice_range", `--to ${opts.to} is before --from ${opts.from}`);
   const tl = new Timeline(img);
   const end = tl.end();
   const to = Math.min(end, Math.max(tl.first, opts.to ?? end));
