@@ -120,7 +120,8 @@ export function viewData(img: DecodedImage, file: string, opts: ViewOptions = {}
     const { replayer } = tl.at(k);
     overview.push([k, treeOf(replayer.root, t)]);
   }
-  const sources: Record<string, string[]> = {};
+  // No prototype: a file the image names `__proto__` is a key like any other.
+  const sources: Record<string, string[]> = Object.create(null) as Record<string, string[]>;
   for (const f of t.files) {
     const text = tl.sources.get(f);
     if (text !== undefined) sources[f] = text.split("\n");
@@ -176,7 +177,7 @@ function show(k){
   const file=s[2]>=0?D.files[s[2]]:"?";
   $("step").textContent=step;
   $("where").textContent="step "+step+"  process "+D.procs[s[0]]+"  "+D.fns[s[4]]+"  "+file+":"+s[3]+"  pc "+s[1]+"  ("+s[11]+")  root gas "+s[5];
-  const lines=D.sources[file];
+  const lines=Object.hasOwn(D.sources,file)?D.sources[file]:null;
   if(lines){$("source").innerHTML=lines.map((l,n)=>'<span id="L'+(n+1)+'"'+(n+1===s[3]?' class="cur"':'')+'><span class="ln">'+(n+1)+'</span>'+esc(l)+'</span>').join("\\n");
     const c=$("L"+s[3]);if(c)c.scrollIntoView({block:"nearest"});}
   else $("source").textContent="(no source recorded for "+file+")";
