@@ -31,3 +31,14 @@ describe("rar view --from/--to", () => {
     expect(existsSync(join(dir, "good.html"))).toBe(true);
   });
 });
+
+describe("rar trace-slice --to past the end", () => {
+  it("says the range the slice holds (cut at the end of the run), not the one asked", () => {
+    const r = rarIn(dir, "trace-slice", "p.rimg", "--from", "1", "--to", "99999999999999", "--out", "s.rimg");
+    expect(r.code).toBe(0);
+    const held = rarIn(dir, "audit", "s.rimg");
+    const range = /steps (\d+)\.\.(\d+)/.exec(held.stderr);
+    expect(range).not.toBeNull();
+    expect(r.stderr).toContain(`slice of steps ${range?.[1]}..${range?.[2]} written`);
+  });
+});

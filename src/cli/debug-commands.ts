@@ -117,9 +117,9 @@ export async function debugCommand(file: string, flags: { commands?: string }): 
 /** `rar trace-slice IMAGE --from S --to T --out OUT`. */
 export function sliceCommand(file: string, flags: { from: number; to: number; out: string }): number {
   checkOutput(flags.out, [[file, "the image the command reads"]], "--out");
-  const bytes = sliceImage(decodeImage(readInput(file), { where: file }), flags.from, flags.to);
-  writeFileAtomic(flags.out, bytes);
-  err(`rar: slice of steps ${flags.from}..${flags.to} written to ${flags.out} (${bytes.length} bytes)\n`);
+  const slice = sliceImage(decodeImage(readInput(file), { where: file }), flags.from, flags.to);
+  writeFileAtomic(flags.out, slice.bytes);
+  err(`rar: slice of steps ${slice.from}..${slice.to} written to ${flags.out} (${slice.bytes.length} bytes)\n`);
   return EXIT.done;
 }
 
