@@ -4,12 +4,13 @@
 // then rename) after every put, keys sorted so the file is canonical.
 //
 // A scoped grant (`kv.get:app`) only reaches keys inside its scope: the key
-// equal to the scope or starting with `scope/`.
+// equal to the scope or starting with `scope/`, read literally, at every
+// level of the caller's chain. A key with a `.` or `..` segment is refused.
 
 import { renameSync, writeFileSync } from "node:fs";
 import { TEXT_FILE_MAX, readRegularFile } from "./hostfile.js";
 import { RarError } from "../vm/errors.js";
-import { codePointsToText, scopeCovers, type CapHandler, type CapValue } from "./registry.js";
+import { codePointsToText, type CapContext, type CapHandler, type CapValue } from "./registry.js";
 import { BUILTIN_SIGNATURES } from "./signatures.js";
 
 /** Longest key, in code points; largest value, in words. */
@@ -75,12 +76,28 @@ export class KvStore {
   }
 }
 
-function keyOf(v: CapValue, scopes: readonly string[]): string {
+/**
+ * Whether `key` lies in the kv scope `scope`, read literally: the key itself
+ * or below it (`app` holds `app` and `app/x`, never `application`); the empty
+ * scope (an unscoped grant) holds every key.
+ */
+function keyWithin(key: string, scope: string): boolean {
+  return scope === "" || key === scope || key.startsWith(scope.endsWith("/") ? scope : scope + "/");
+}
+
+/**
+ * The text key a call passes, checked against every level of the caller's
+ * chain (DESIGN §4). A key is a name, never a path to resolve: one with a
+ * `.` or `..` segment is refused, so that no reading of it places it
+ * elsewhere (`other/../app/x` is in `other/` as the store's file shows it).
+ */
+function keyOf(v: CapValue, ctx: CapContext): string {
   const a = v as Int32Array;
   if (a.length > KV_KEY_MAX) throw new Error(`key longer than ${KV_KEY_MAX} characters`);
   const key = codePointsToText(a);
   if (key.includes("\uFFFD")) throw new Error("key is not valid text");
-  if (!scopes.some((s) => scopeCovers(s, key))) throw new Error(`key '${key}' is outside the granted scope`);
+  if (key.split("/").some((s) => s === "." || s === "..")) throw new Error(`key '${key}' has a . or .. segment: a key is a name, not a path`);
+  if (!ctx.chain.every((level) => level.some((s) => keyWithin(key, s)))) throw new Error(`key '${key}' is outside the granted scope`);
   return key;
 }
 
@@ -89,12 +106,12 @@ export function kvHandlers(store: KvStore): Record<string, CapHandler> {
   return {
     "kv.get": {
       sig: BUILTIN_SIGNATURES["kv.get"],
-      call: (args, ctx) => store.get(keyOf(args[0], ctx.scopes), ctx.maxWords) ?? new Int32Array(0),
+      call: (args, ctx) => store.get(keyOf(args[0], ctx), ctx.maxWords) ?? new Int32Array(0),
     },
     "kv.put": {
       sig: BUILTIN_SIGNATURES["kv.put"],
       call: (args, ctx) => {
-        const key = keyOf(args[0], ctx.scopes);
+        const key = keyOf(args[0], ctx);
         const value = args[1] as Int32Array;
         if (value.length > KV_VALUE_MAX) throw new Error(`value longer than ${KV_VALUE_MAX} words`);
         store.put(key, value);

@@ -22,8 +22,8 @@ import { extensionOf, loadProgram, refuseImageLimits } from "./load.js";
 import { addPolicyOptions, policyFromFlags, promptAnswers, type PolicyFlags } from "./policy-flags.js";
 import { addLogOption, logSink } from "./log-file.js";
 import { readInput } from "./read.js";
+import { err, writeOut } from "./output.js";
 
-const err = (s: string): void => void process.stderr.write(s);
 
 interface TraceFlags extends PolicyFlags {
   gas: number;
@@ -71,10 +71,14 @@ export async function traceCommand(file: string, rawArgs: readonly string[], fla
   return finish(r);
 }
 
-/** Runs one debugger command line; an error is reported and the session goes on. */
+/**
+ * Runs one debugger command line; an error is reported and the session goes
+ * on. What it prints goes through output.ts, like any report: a reader that
+ * went away (`| head -1`) ends it quietly, a slow one is waited for.
+ */
 function runLine(dbg: Debugger, line: string): boolean {
   try {
-    process.stdout.write(dbg.run(line));
+    writeOut(dbg.run(line));
     return true;
   } catch (e) {
     if (!(e instanceof RarError)) throw e;
@@ -98,7 +102,7 @@ export async function debugCommand(file: string, flags: { commands?: string }): 
     }
     return ok ? EXIT.done : EXIT.usage;
   }
-  process.stdout.write(dbg.where());
+  writeOut(dbg.where());
   const rl = createInterface({ input: process.stdin, output: process.stdout, prompt: "(rar) " });
   rl.prompt();
   for await (const line of rl) {
@@ -113,9 +117,9 @@ export async function debugCommand(file: string, flags: { commands?: string }): 
 /** `rar trace-slice IMAGE --from S --to T --out OUT`. */
 export function sliceCommand(file: string, flags: { from: number; to: number; out: string }): number {
   checkOutput(flags.out, [[file, "the image the command reads"]], "--out");
-  const bytes = sliceImage(decodeImage(readInput(file), { where: file }), flags.from, flags.to);
-  writeFileAtomic(flags.out, bytes);
-  err(`rar: slice of steps ${flags.from}..${flags.to} written to ${flags.out} (${bytes.length} bytes)\n`);
+  const slice = sliceImage(decodeImage(readInput(file), { where: file }), flags.from, flags.to);
+  writeFileAtomic(flags.out, slice.bytes);
+  err(`rar: slice of steps ${slice.from}..${slice.to} written to ${flags.out} (${slice.bytes.length} bytes)\n`);
   return EXIT.done;
 }
 

@@ -5,7 +5,7 @@
 // stream's output quietly, as for any Unix filter: the rest is dropped, and the
 // command goes on to its usual end and exit code (the guest is not told: what
 // it printed was accepted). A non-blocking stream that is full (EAGAIN) is
-// waited for. (`rar debug` talks to a terminal through readline, and `rar
+// waited for. (`rar debug`'s prompt on a terminal goes through readline, and `rar
 // gp`'s progress line redraws itself: both keep Node's streams.)
 //
 // Not process.stdout: for a pipe that is a socket, whose EPIPE is an 'error'

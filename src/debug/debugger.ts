@@ -48,6 +48,13 @@ function lineKey(m: Module, pc: number): string {
   return s ? `${s.file}:${s.line}` : `pc${pc}`;
 }
 
+/** The most arguments each command takes (break takes its whole rest; an unknown command is refused by name). */
+const ARGS_MAX: Readonly<Record<string, number>> = {
+  step: 1, s: 1, back: 1, b: 1, jump: 1, j: 1, mem: 2,
+  next: 0, n: 0, finish: 0, continue: 0, c: 0, "reverse-continue": 0, rc: 0,
+  where: 0, w: 0, stack: 0, bt: 0, locals: 0, caps: 0, children: 0, why: 0, quit: 0, q: 0, help: 0,
+};
+
 export class Debugger {
   readonly timeline: Timeline;
   private view: Replayer;
@@ -93,6 +100,10 @@ export class Debugger {
   run(line: string): string {
     const [cmd, ...args] = line.trim().split(/\s+/);
     if (cmd === undefined || cmd === "") return "";
+    // A surplus argument is refused, never dropped: `next 5` must not step one line.
+    const most = Object.hasOwn(ARGS_MAX, cmd) ? ARGS_MAX[cmd] : Infinity;
+    if (args.length > most)
+      throw new RarError("usage.debug_arg", `${cmd}: takes ${most === 0 ? "no argument" : `at most ${most} argument${most === 1 ? "" : "s"}`}, not '${args.join(" ").slice(0, 40)}'`);
     const n = (i: number, fallback: number): number => {
       const a = args[i];
       if (a === undefined) return fallback;

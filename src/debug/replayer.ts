@@ -6,16 +6,16 @@
 // counts the instructions it runs with the machine's step hook.
 
 import { applyGrants } from "../caps/policy.js";
-import { CapRegistry, type CapContext, type CapValue } from "../caps/registry.js";
-import { imageCodec } from "../image/codec.js";
+import type { CapContext, CapValue } from "../caps/registry.js";
 import { checkpointTree } from "../image/decode.js";
 import type { Checkpoint } from "../image/format.js";
 import { rootArgsMemory, type Process } from "../process/process.js";
-import { Machine, interruptRoot, raiseLimits } from "../process/scheduler.js";
+import { interruptRoot, raiseLimits, type Machine } from "../process/scheduler.js";
 import { describeEvent, promptBefore, type InterruptEvent, type StartEvent, type TraceEvent } from "../trace/trace.js";
 import type { Module } from "../vm/module.js";
 import { StatusCode } from "../vm/opcodes.js";
-import { applyImport, mountPointsOf } from "../trace/replay.js";
+import { applyImport, pastEnd, replayMachine, runWithin } from "../trace/replay.js";
+import { RarError } from "../vm/errors.js";
 
 /** How a move of the replay ended. */
 export type Moved =
@@ -33,6 +33,14 @@ export interface Recording {
   readonly events: readonly TraceEvent[];
   readonly start: StartEvent;
   module(digest: string): Module | undefined;
+  /**
+   * The root's gasUsed in the image's tree: a replay never goes past it
+   * (replay.ts ReplaySource.endGas). Past it is the end of a slice, whose
+   * tree is its last step, and a divergence for a whole run.
+   */
+  readonly endGas: number;
+  /** Whether the image is a trace slice. */
+  readonly slice: boolean;
 }
 
 function sameValue(a: CapValue, b: CapValue): boolean {
@@ -80,13 +88,12 @@ export class Replayer {
   }
 
   private static machine(rec: Recording): Machine {
-    const m = new Machine({ caps: new CapRegistry(), images: imageCodec, maxDepth: rec.start.maxDepth, memMax: rec.start.memMax });
-    for (const d of rec.start.linked) {
-      const l = rec.module(d);
-      if (l) m.intern(l);
+    try {
+      return replayMachine(rec.start, rec.module);
+    } catch (e) {
+      if (!(e instanceof RarError)) throw e;
+      throw new RarError("trace.divergence", `the replay diverges from the trace at event 0: ${e.message}`);
     }
-    m.mounts = mountPointsOf(rec.start.policy);
-    return m;
   }
 
   /** The initial state the start event describes, before any host event after it. */
@@ -206,9 +213,16 @@ export class Replayer {
     this.cut ??= this.interruptGas();
     const cut = this.cut;
     const stopAt = Math.min(gas, cut);
-    const res = r.status === StatusCode.READY ? this.machine.run(r, stopAt) : this.machine.resume(r, stopAt);
+    const res = runWithin(this.machine, r, stopAt, this.rec.endGas);
     if (this.divergence) return "diverged";
     if (res === "pending") return this.diverge("a replayed call did not complete");
+    if (res === "past") {
+      if (!this.rec.slice) return this.diverge(pastEnd(this.rec.endGas));
+      // A slice's tree is its last step: nothing after it is recorded.
+      this.running = false;
+      this.cursor = this.rec.events.length;
+      return "end";
+    }
     if (res === "sliced") {
       if (stopAt < cut) return "reached";
       // The host's recorded interrupt stops the root here (out_of_gas where it stands).

@@ -16,8 +16,8 @@ import { RarError } from "../vm/errors.js";
 import { StatusCode } from "../vm/opcodes.js";
 import { Timeline } from "./timeline.js";
 
-/** The image bytes of the slice S..T of a recorded run (T is cut at the end of the run). */
-export function sliceImage(img: DecodedImage, from: number, to: number): Uint8Array {
+/** The image bytes of the slice S..T of a recorded run (T is cut at the end of the run), and the range it holds. */
+export function sliceImage(img: DecodedImage, from: number, to: number): { bytes: Uint8Array; from: number; to: number } {
   if (to < from) throw new RarError("usage.slice_range", `--to ${to} is before --from ${from}`);
   const t = new Timeline(img);
   if (from < t.first) throw new RarError("usage.slice_range", `the image starts at step ${t.first}; --from ${from} is before it`);
@@ -40,7 +40,7 @@ export function sliceImage(img: DecodedImage, from: number, to: number): Uint8Ar
   // The tree at T as an image's root must be stopped: mid-run, it is marked as a host interrupt marks it.
   if (root.status === StatusCode.READY && root.fp !== 0) interruptRoot(root);
   const debug = img.meta.debug;
-  return encodeImage(
+  const bytes = encodeImage(
     root,
     {
       runtime: img.meta.runtime,
@@ -51,6 +51,7 @@ export function sliceImage(img: DecodedImage, from: number, to: number): Uint8Ar
     },
     resolve,
   );
+  return { bytes, from, to: last };
 }
 
 /** Refuses a slice where a command needs the whole run (replay, audit, resume, run). */

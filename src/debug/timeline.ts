@@ -85,10 +85,10 @@ export class Timeline {
     const byDigest = new Map(img.modules.map((m) => [m.digest, m]));
     this.resolve = (d) => byDigest.get(d);
     this.modules = img.modules;
-    this.rec = { events, start: start as StartEvent, module: this.resolve };
     const debug = img.meta.debug ?? null;
-    this.sources = new Map(debug?.sources ?? []);
     const slice = debug?.slice ?? null;
+    this.rec = { events, start: start as StartEvent, module: this.resolve, endGas: img.root.gasUsed, slice: slice !== null };
+    this.sources = new Map(debug?.sources ?? []);
     if (slice) {
       const c = debug?.checkpoints[0];
       if (!c || c.step === null || c.step > slice.from) throw new RarError("image.slice", "a trace slice starts at a checkpoint whose step is known", "debug");

@@ -15,6 +15,7 @@ import { describeEvent } from "../trace/events.js";
 import { functionAt, sourceAt } from "../vm/module.js";
 import { Frame, OPS } from "../vm/opcodes.js";
 import { Timeline } from "./timeline.js";
+import { RarError } from "../vm/errors.js";
 
 /** Steps a view shows one by one unless told otherwise. */
 export const VIEW_STEPS = 2000;
@@ -54,6 +55,8 @@ function treeOf(root: Process, t: Tables): number[][] {
 
 /** The view's data: a window of steps and an overview of the whole run. */
 export function viewData(img: DecodedImage, file: string, opts: ViewOptions = {}): object {
+  if (opts.from !== undefined && opts.to !== undefined && opts.to < opts.from)
+    throw new RarError("usage.slice_range", `--to ${opts.to} is before --from ${opts.from}`);
   const tl = new Timeline(img);
   const end = tl.end();
   const to = Math.min(end, Math.max(tl.first, opts.to ?? end));
@@ -117,7 +120,8 @@ export function viewData(img: DecodedImage, file: string, opts: ViewOptions = {}
     const { replayer } = tl.at(k);
     overview.push([k, treeOf(replayer.root, t)]);
   }
-  const sources: Record<string, string[]> = {};
+  // No prototype: a file the image names `__proto__` is a key like any other.
+  const sources: Record<string, string[]> = Object.create(null) as Record<string, string[]>;
   for (const f of t.files) {
     const text = tl.sources.get(f);
     if (text !== undefined) sources[f] = text.split("\n");
@@ -173,7 +177,7 @@ function show(k){
   const file=s[2]>=0?D.files[s[2]]:"?";
   $("step").textContent=step;
   $("where").textContent="step "+step+"  process "+D.procs[s[0]]+"  "+D.fns[s[4]]+"  "+file+":"+s[3]+"  pc "+s[1]+"  ("+s[11]+")  root gas "+s[5];
-  const lines=D.sources[file];
+  const lines=Object.hasOwn(D.sources,file)?D.sources[file]:null;
   if(lines){$("source").innerHTML=lines.map((l,n)=>'<span id="L'+(n+1)+'"'+(n+1===s[3]?' class="cur"':'')+'><span class="ln">'+(n+1)+'</span>'+esc(l)+'</span>').join("\\n");
     const c=$("L"+s[3]);if(c)c.scrollIntoView({block:"nearest"});}
   else $("source").textContent="(no source recorded for "+file+")";

@@ -172,7 +172,7 @@ export function auditDecoded(img: DecodedImage, opts: ReplayOptions = {}): Audit
         },
       };
   }
-  const r = replay({ trace, module: resolve, originDigest }, opts);
+  const r = replay({ trace, module: resolve, originDigest, endGas: img.root.gasUsed }, opts);
   if (r.divergence) {
     const d = r.divergence;
     return {

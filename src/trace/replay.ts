@@ -18,7 +18,8 @@ import { hex } from "../vm/sha256.js";
 import { emptyTrace, type TraceSlot } from "../image/format.js";
 import { rootArgsMemory, type Process } from "../process/process.js";
 import { formatLocation, locate } from "../process/report.js";
-import { Machine } from "../process/scheduler.js";
+import { deepest } from "../process/control.js";
+import { Machine, type RunStop } from "../process/scheduler.js";
 import type { Module } from "../vm/module.js";
 import { Op, StatusCode, WIDTH } from "../vm/opcodes.js";
 import { interruptRoot, raiseLimits } from "../process/scheduler.js";
@@ -46,6 +47,13 @@ export interface ReplaySource {
   module(digest: string): Module | undefined;
   /** Hex execution-state digest of the recorded initial state, to check the start event against. */
   readonly originDigest?: string;
+  /**
+   * The root's gasUsed in the recorded final state (the image's tree). The
+   * run used no more, so a replay that would go past it has diverged: a
+   * trace whose refuels allow more (2^50 gas for a run that used 1000)
+   * cannot make the replay run on. Absent: no bound but the trace's.
+   */
+  readonly endGas?: number;
 }
 
 export interface ReplayOptions {
@@ -192,10 +200,15 @@ export function replay(src: ReplaySource, opts: ReplayOptions = {}): ReplayResul
         }
         // A host interrupt before the next resume stopped this run at a recorded gas: stop there too.
         const cut = interruptAhead(events, cursor);
-        const stopAt = cut < 0 ? Infinity : (events[cut] as InterruptEvent).gas;
-        const stopped = r.status === StatusCode.READY ? m.run(r, stopAt) : m.resume(r, stopAt);
+        const interruptGas = cut < 0 ? Infinity : (events[cut] as InterruptEvent).gas;
+        const endGas = src.endGas ?? Infinity;
+        const stopped = runWithin(m, r, interruptGas, endGas);
         if (stopped === "pending" && !divergence)
           diverge(cursor, "a replayed call did not complete", `process ${m.pending?.proc.path ?? "?"}`);
+        if (stopped === "past" && !divergence) {
+          const p = deepest(r);
+          diverge(cursor, pastEnd(endGas), `process ${p.path} in ${formatLocation(locate(p, p.pc))} at ${r.gasUsed} gas`);
+        }
         if (stopped === "sliced") interruptRoot(r);
         break;
       }
@@ -216,6 +229,59 @@ export function replay(src: ReplaySource, opts: ReplayOptions = {}): ReplayResul
     }
   }
   return result();
+}
+
+/**
+ * Runs (or resumes) the replayed root until it stops or reaches `stopAt`
+ * (Machine.run), but never on past `endGas`, the gas the recorded run used in
+ * all: "past" when the replay would go beyond it. The instruction refused at
+ * endGas may still run if it costs nothing there (one that faults: the
+ * recorded run ended with it), so it is given room for the gas it asks (a
+ * bulk one asks twice: its base gas, then all of it); if it takes any, the
+ * replay is past the end. A call runs at most endGas plus one instruction's
+ * gas, whatever the trace's refuels allow.
+ */
+export function runWithin(m: Machine, r: Process, stopAt: number, endGas: number): RunStop | "past" {
+  const go = (at: number): RunStop => (r.status === StatusCode.READY ? m.run(r, at) : m.resume(r, at));
+  if (stopAt <= endGas) return go(stopAt);
+  let at = endGas;
+  let res = go(at);
+  for (let tries = 0; res === "sliced" && at < stopAt && r.gasUsed <= endGas && tries < 4; tries++) {
+    at = Math.min(stopAt, endGas + Math.max(1, m.slicedNeed));
+    res = go(at);
+  }
+  if (r.gasUsed > endGas || (res === "sliced" && at < stopAt)) return "past";
+  return res;
+}
+
+/** Why a replay stopped at the image's final gas: the trace let it go on past what the recorded run used. */
+export function pastEnd(endGas: number): string {
+  return `the replay would run past the ${endGas} gas the image's run used in all (the trace's refuels allow more than the run took)`;
+}
+
+/**
+ * The machine a start event describes (its limits, its linked modules, its
+ * mount points), with no capability handler: the replayer registers its own.
+ * The recorded memory ceiling decides mem_limit faults, so it is kept, but
+ * never above this runtime's own (the Machine's default): a trace cannot
+ * make a replay allocate more than any run here could.
+ */
+export function replayMachine(start: StartEvent, module: (digest: string) => Module | undefined): Machine {
+  const machine = new Machine({ caps: new CapRegistry(), images: imageCodec, maxDepth: start.maxDepth });
+  if (start.memMax > machine.cpu.memMax)
+    throw new RarError("trace.bad_event", `the start event's memory ceiling of ${start.memMax} words is above this runtime's ${machine.cpu.memMax}`);
+  machine.cpu.memMax = start.memMax;
+  for (const d of start.linked) {
+    const l = module(d);
+    if (!l) throw new RarError("trace.bad_event", `the start event links module ${d.slice(0, 16)}…, which the image does not hold`);
+    machine.intern(l);
+  }
+  try {
+    machine.mounts = mountPointsOf(start.policy);
+  } catch (e) {
+    throw new RarError("trace.bad_event", `the start event's policy is malformed: ${(e as Error).message}`);
+  }
+  return machine;
 }
 
 /** The guest mount points a start event's policy records (where file tree calls go to the host). */
@@ -259,23 +325,16 @@ function setUp(
     diverge(0, `the start event names module ${start.module.slice(0, 16)}…, which the image does not hold`, "before the start");
     return null;
   }
-  const machine = new Machine({ caps: new CapRegistry(), images: imageCodec, maxDepth: start.maxDepth, memMax: start.memMax });
-  for (const d of start.linked) {
-    const l = src.module(d);
-    if (!l) {
-      diverge(0, `the start event links module ${d.slice(0, 16)}…, which the image does not hold`, "before the start");
-      return null;
-    }
-    machine.intern(l);
-  }
   if (start.entry >= module.functions.length || module.nparams[start.entry] !== 0) {
     diverge(0, `the start event's entry #${start.entry} is not a function without parameters`, "before the start");
     return null;
   }
+  let machine: Machine;
   try {
-    machine.mounts = mountPointsOf(start.policy);
+    machine = replayMachine(start, src.module);
   } catch (e) {
-    diverge(0, `the start event's policy is malformed: ${(e as Error).message}`, "before the start");
+    if (!(e instanceof RarError)) throw e;
+    diverge(0, e.message, "before the start");
     return null;
   }
   const root = machine.createRoot(module, start.entry, [], { gas: 0, mem: 0 }, [...start.grants], rootArgsMemory(Array.from(start.args), start.texts));
