@@ -791,6 +791,16 @@ export class Session {
   async runAsync(opts: RunOptions = {}): Promise<RunResult> {
     checkRunOptions(opts);
     const until = this.deadline(opts);
+    this.machine.signal = opts.signal;
+    try {
+      return await this.runSlices(until);
+    } finally {
+      this.machine.signal = undefined;
+    }
+  }
+
+  /** runAsync's loop: slices, and the async capability calls it awaits. */
+  private async runSlices(until: Until): Promise<RunResult> {
     let r: RunStop;
     const live = this.began();
     if (this.machine.pending) r = "pending";
@@ -812,6 +822,12 @@ export class Session {
         value = await pend.promise;
       } catch (e) {
         value = e instanceof Error ? e : new Error(String(e));
+      }
+      if (until.stop()) {
+        // Stopped while the call was out (Ctrl-C during a real sleep): its answer is delivered, nothing more runs.
+        r = this.machine.settlePending(this.root, value, this.root.gasUsed);
+        if (r === "sliced") r = this.interrupt();
+        continue;
       }
       r = this.machine.settlePending(this.root, value, until.next());
     }

@@ -200,4 +200,57 @@ describe("interrupts from the command line", () => {
     expect(again.stdout).toBe("");
     expect(again.stderr).toMatch(/out_of_gas gas=\d+\/100000000000 /);
   });
+
+  it.each(["SIGINT", "SIGTERM"] as const)("%s during an hour's real clock.sleep suspends at once (exit 3); resumed, the run ends as it would have", async (SIGNAL) => {
+    writeFileSync(join(dir, "nap.ent"), NAP);
+    const child = spawn(process.execPath, [CLI, "run", "nap.ent", "--allow", "clock.sleep:real", "--out", "nap.rimg"], { cwd: dir });
+    let stderr = "";
+    child.stderr.on("data", (d) => void (stderr += String(d)));
+    await new Promise<void>((ready) => child.stdout.once("data", () => ready()));
+    child.kill(SIGNAL);
+    const code = await new Promise<number | null>((done) => child.on("close", (c) => done(c)));
+    expect(code).toBe(3);
+    expect(stderr).toMatch(/suspended; image written to nap\.rimg/);
+    expect(rar("audit", "nap.rimg").code).toBe(0);
+    // The sleep's answer (0) was delivered, nothing after it ran: resumed, the rest of the program runs.
+    const again = rar("resume", "nap.rimg", "--allow", "clock.sleep:real", "--allow", "io.print");
+    expect(again.code).toBe(0);
+    expect(again.stdout).toBe("woke\n");
+    expect(again.stderr).toMatch(/done result=7/);
+  }, 30_000);
+});
+
+/** Prints, sleeps an hour of real time, prints. */
+const NAP = `cap clock.sleep;
+fn main() {
+  print("sleeping");
+  clock.sleep(3600000);
+  print("woke");
+  return 7;
+}
+`;
+
+describe("a real clock.sleep and the run's signal (CapContext.signal)", () => {
+  it("runAsync's signal, aborted while the sleep is out, ends it early: the run stops there, out_of_gas, and goes on when resumed", async () => {
+    const [m] = compileSource(NAP, "nap.ent").modules.map((d) => verify(d));
+    const out: string[] = [];
+    const s = Session.start(m, { caps: ["clock.sleep:real", "io.print"], stdout: (t) => void out.push(t) });
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 50);
+    const r = await s.runAsync({ signal: controller.signal });
+    expect(r.status).toBe("out_of_gas");
+    expect(out.join("")).toBe("sleeping\n");
+    const done = await s.runAsync();
+    expect(done.status).toBe("done");
+    expect(done.value).toBe(7);
+    expect(out.join("")).toBe("sleeping\nwoke\n");
+  });
+
+  it("a signal aborted before the call: the sleep returns at once", async () => {
+    const [m] = compileSource(NAP, "nap.ent").modules.map((d) => verify(d));
+    const controller = new AbortController();
+    controller.abort();
+    const r = await Session.start(m, { caps: ["clock.sleep:real", "io.print"], stdout: () => {} }).runAsync({ signal: controller.signal });
+    expect(["out_of_gas", "done"]).toContain(r.status);
+  });
 });

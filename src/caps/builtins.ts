@@ -362,8 +362,21 @@ export function builtinRegistry(opts: BuiltinOptions): CapRegistry {
       if (ms < 0 || ms > SLEEP_MAX) throw new Error(`cannot sleep ${ms} ms: from 0 to ${SLEEP_MAX}`);
       counters.set(VIRTUAL_TIME, counters.get(VIRTUAL_TIME) + ms);
       if (!isReal(ctx)) return 0;
-      // The real wait never blocks the event loop: an async call (Session.runAsync).
-      return new Promise<CapValue>((done) => setTimeout(() => done(0), ms));
+      // The real wait never blocks the event loop: an async call (Session.runAsync). It ends early
+      // (still 0) when the run's signal is aborted, and the run then stops at its next slice.
+      const signal = ctx.signal;
+      if (signal?.aborted === true) return Promise.resolve(0);
+      return new Promise<CapValue>((done) => {
+        const stop = (): void => {
+          clearTimeout(timer);
+          done(0);
+        };
+        const timer = setTimeout(() => {
+          signal?.removeEventListener("abort", stop);
+          done(0);
+        }, ms);
+        signal?.addEventListener("abort", stop, { once: true });
+      });
     },
   });
   reg.register("log.write", {

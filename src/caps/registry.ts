@@ -39,6 +39,12 @@ export interface CapContext {
    * runtime refuses it again on delivery.
    */
   readonly maxWords: number;
+  /**
+   * The signal of the run the call is made in (Session.runAsync's), if it has
+   * one: a handler that waits (a real clock.sleep) stops waiting when it is
+   * aborted, so Ctrl-C suspends a run that sleeps instead of waiting it out.
+   */
+  readonly signal?: AbortSignal;
 }
 
 export interface CapHandler {

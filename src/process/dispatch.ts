@@ -45,6 +45,7 @@ class CallContext implements CapContext {
     readonly maxWords: number,
     /** The host's own grants (Machine.hostGrants): a level above the root. */
     private readonly host: readonly string[] | null,
+    readonly signal: AbortSignal | undefined,
   ) {}
 
   get path(): string {
@@ -123,7 +124,7 @@ const capCall: SlowOp = (m, d, op) => {
     hostArgs = t.host;
   }
   try {
-    result = (handler as NonNullable<typeof handler>).call(hostArgs, new CallContext(d, name, scopes, maxWords, m.hostGrants));
+    result = (handler as NonNullable<typeof handler>).call(hostArgs, new CallContext(d, name, scopes, maxWords, m.hostGrants, m.signal));
   } catch (e) {
     // A handler refusing a call (bad path, scope escape, ...) faults the caller, not the host.
     return fault(cpu, "cap_failed", `${name}: ${e instanceof Error ? e.message : String(e)}`);

@@ -129,6 +129,8 @@ export class Machine implements Scheduler {
    * the root's grants are the host's (a run started here).
    */
   hostGrants: readonly string[] | null = null;
+  /** The signal of the run going on (Session.runAsync), handed to capability handlers (CapContext.signal). */
+  signal: AbortSignal | undefined = undefined;
   /**
    * Guest paths where the host mounted a directory into the file tree
    * (normalized, sorted): a filesystem call reaching one goes to the host's

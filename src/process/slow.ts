@@ -69,6 +69,8 @@ export interface Scheduler {
   readonly hostGrants: readonly string[] | null;
   /** Guest mount points of the file tree (Machine.mounts). */
   readonly mounts: readonly string[];
+  /** The signal of the run going on (Machine.signal), for capability handlers. */
+  readonly signal: AbortSignal | undefined;
   readonly onCapCall?: (event: CapCallEvent) => void;
   /** Verified modules: shared by digest, linked, made by SPAWNC. */
   readonly code: CodeCache;
