@@ -4,12 +4,11 @@
 // quietly with the usual exit code, never Node's unhandled EPIPE stack trace,
 // and a slow reader makes it wait instead of buffering without bound.
 
-import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { CLI, ensureBuilt, rarIn } from "./helpers/cli.js";
+import { ensureBuilt, rarIn, readerLeaves } from "./helpers/cli.js";
 
 const dir = mkdtempSync(join(tmpdir(), "rar-atk10-debug-"));
 /** Many lines: more than a pipe holds (64 KiB). */
@@ -22,32 +21,17 @@ beforeAll(() => {
   expect(r.code).toBe(0);
 });
 
-/** Runs rar with stdout read until the first chunk, then closed. */
-function readerLeaves(args: string[], stdin?: string): Promise<{ code: number | null; stderr: string; first: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: dir, stdio: [stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
-    if (stdin !== undefined) child.stdin?.end(stdin);
-    let stderr = "";
-    let first = "";
-    child.stderr.setEncoding("utf8").on("data", (t: string) => (stderr += t));
-    child.stdout.once("data", (b: Buffer) => {
-      first = b.toString("utf8");
-      child.stdout.destroy();
-    });
-    child.on("close", (code) => resolve({ code, stderr, first }));
-  });
-}
 
 describe("rar debug's scripted output when its reader goes away", () => {
   it("--commands: the output ends quietly, exit 0", async () => {
-    const r = await readerLeaves(["debug", "p.rimg", "--commands", SCRIPT]);
+    const r = await readerLeaves(dir, ["debug", "p.rimg", "--commands", SCRIPT]);
     expect(r.first).toMatch(/^step 0 {2}process 0/);
     expect(r.stderr).not.toMatch(/EPIPE|Error|\n\s+at /);
     expect(r.code).toBe(0);
   });
 
   it("the script on stdin: the same", async () => {
-    const r = await readerLeaves(["debug", "p.rimg"], SCRIPT.replace(/;/g, "\n"));
+    const r = await readerLeaves(dir, ["debug", "p.rimg"], SCRIPT.replace(/;/g, "\n"));
     expect(r.stderr).not.toMatch(/EPIPE|Error|\n\s+at /);
     expect(r.code).toBe(0);
   });

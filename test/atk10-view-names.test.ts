@@ -8,15 +8,14 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { chromium } from "playwright-core";
 import { describe, expect, it } from "vitest";
 import { newDebugPart } from "../src/debug/record.js";
 import { viewData, viewHtml } from "../src/debug/view.js";
 import { decodeImage } from "../src/image/decode.js";
 import { Session } from "../src/session.js";
 import { load } from "./helpers/asm.js";
+import { launchChromium } from "./helpers/browser.js";
 
-const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const SRC = ".func main 0 1\n  PUSH 3\n  PUSH 4\n  ADD\n  RET\n";
 
 function viewOf(file: string): { data: { sources: Record<string, string[]> }; html: string } {
@@ -37,13 +36,7 @@ describe("source files named like Object's own properties", () => {
 
   it("the page shows them in headless chromium without an error", async () => {
     const dir = mkdtempSync(join(tmpdir(), "rar-atk10-names-"));
-    const context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "rar-chromium-")), {
-      executablePath: CHROMIUM,
-      headless: true,
-      chromiumSandbox: false,
-      offline: true,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    });
+    const context = await launchChromium();
     try {
       for (const file of ["__proto__", "constructor"]) {
         writeFileSync(join(dir, `${file}.html`), viewOf(file).html);

@@ -5,15 +5,14 @@
 // stepped through every step; no dialog opens, no element the page did not
 // make appears, and the hostile text shows as text.
 
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { chromium } from "playwright-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ensureBuilt, rarIn } from "./helpers/cli.js";
+import { launchChromium } from "./helpers/browser.js";
 
-const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const dir = mkdtempSync(join(tmpdir(), "rar-atk10-xss-"));
 const FN = "x<img/src=1/onerror=alert(1)>";
 const FILE = 'a"><img src=2 onerror=alert(2)>.rasm';
@@ -37,15 +36,7 @@ beforeAll(() => {
 
 describe("rar view of hostile names", () => {
   it("renders them as text at every step: no dialog, no injected element", async () => {
-    expect(existsSync(CHROMIUM), `${CHROMIUM} (apt-get install chromium)`).toBe(true);
-    const profile = mkdtempSync(join(tmpdir(), "rar-chromium-"));
-    const context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      chromiumSandbox: false,
-      offline: true,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    });
+    const context = await launchChromium();
     try {
       const page = context.pages()[0] ?? (await context.newPage());
       const dialogs: string[] = [];

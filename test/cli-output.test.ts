@@ -2,12 +2,12 @@
 // | head -2` or a closed stream ends that output quietly; the command goes on
 // to its usual end, summary and exit code, never a stack trace.
 
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { CLI, ensureBuilt } from "./helpers/cli.js";
+import { CLI, ensureBuilt, readerLeaves } from "./helpers/cli.js";
 
 const dir = mkdtempSync(join(tmpdir(), "rar-output-"));
 const PROG = join(dir, "many.ent");
@@ -18,24 +18,10 @@ writeFileSync(BIG, `fn main() {\n${Array.from({ length: 3000 }, (_, i) => `  pri
 
 beforeAll(ensureBuilt);
 
-/** Runs rar with stdout read until the first chunk, then closed; resolves with what stderr said and the exit code. */
-function readerLeaves(args: string[]): Promise<{ code: number | null; stderr: string; first: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
-    let stderr = "";
-    let first = "";
-    child.stderr.setEncoding("utf8").on("data", (t: string) => (stderr += t));
-    child.stdout.once("data", (b: Buffer) => {
-      first = b.toString("utf8");
-      child.stdout.destroy();
-    });
-    child.on("close", (code) => resolve({ code, stderr, first }));
-  });
-}
 
 describe("a reader that goes away", () => {
   it("rar run: the output ends quietly; the program still runs to its end, summary and exit code as usual", async () => {
-    const r = await readerLeaves(["run", PROG]);
+    const r = await readerLeaves(dir, ["run", PROG]);
     expect(r.first).toMatch(/^line of output\n/);
     expect(r.stderr).not.toMatch(/EPIPE|Error|\n\s+at /);
     expect(r.stderr).toMatch(/rar: done result=7/);
@@ -44,7 +30,7 @@ describe("a reader that goes away", () => {
 
   it("commands that print a report (disasm, caps) end quietly too", async () => {
     for (const args of [["disasm", BIG], ["caps"]]) {
-      const r = await readerLeaves(args);
+      const r = await readerLeaves(dir, args);
       expect(r.stderr, args.join(" ")).not.toMatch(/EPIPE|Error|\n\s+at /);
       expect(r.code, args.join(" ")).toBe(0);
     }

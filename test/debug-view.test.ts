@@ -3,17 +3,16 @@
 // network), steps through it and finds the line and values the debugger
 // shows for the same steps; a screenshot is kept in test-artifacts/.
 
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { chromium } from "playwright-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { Debugger } from "../src/debug/debugger.js";
 import { decodeImage } from "../src/image/decode.js";
 import { ensureBuilt, rarIn, ROOT } from "./helpers/cli.js";
+import { launchChromium } from "./helpers/browser.js";
 
-const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const ARTIFACTS = join(ROOT, "test-artifacts");
 const dir = mkdtempSync(join(tmpdir(), "rar-view-"));
 const rar = (...args: string[]) => rarIn(dir, ...args);
@@ -49,16 +48,8 @@ describe("rar view", () => {
   });
 
   it("steps in headless chromium and shows the debugger's line, locals and tree", async () => {
-    expect(existsSync(CHROMIUM), `${CHROMIUM} (apt-get install chromium; .ci/run installs it)`).toBe(true);
     const dbg = new Debugger(decodeImage(new Uint8Array(readFileSync(join(dir, "p.rimg")))));
-    const profile = mkdtempSync(join(tmpdir(), "rar-chromium-"));
-    const context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      chromiumSandbox: false,
-      offline: true,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    });
+    const context = await launchChromium();
     try {
       const page = context.pages()[0] ?? (await context.newPage());
       const requests: string[] = [];

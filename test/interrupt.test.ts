@@ -184,13 +184,7 @@ describe("interrupts from the command line", () => {
   });
 
   it.each(["SIGINT", "SIGTERM"] as const)("%s during rar run writes the image and exits 3; the image audits and resumes", async (SIGNAL) => {
-    const child = spawn(process.execPath, [CLI, "run", "spin.ent", "2000000000", "--allow", "clock.now", "--gas", "100_000_000_000", "--out", "sig.rimg"], { cwd: dir });
-    let stderr = "";
-    child.stderr.on("data", (d) => void (stderr += String(d)));
-    // Interrupt once the guest has started (its first line is out).
-    await new Promise<void>((ready) => child.stdout.once("data", () => ready()));
-    child.kill(SIGNAL);
-    const code = await new Promise<number | null>((done) => child.on("close", (c) => done(c)));
+    const { code, stderr } = await interrupted(SIGNAL, "run", "spin.ent", "2000000000", "--allow", "clock.now", "--gas", "100_000_000_000", "--out", "sig.rimg");
     expect(code).toBe(3);
     expect(stderr).toMatch(/suspended; image written to sig\.rimg/);
     expect(rar("audit", "sig.rimg").code).toBe(0);
@@ -203,12 +197,7 @@ describe("interrupts from the command line", () => {
 
   it.each(["SIGINT", "SIGTERM"] as const)("%s during an hour's real clock.sleep suspends at once (exit 3); resumed, the run ends as it would have", async (SIGNAL) => {
     writeFileSync(join(dir, "nap.ent"), NAP);
-    const child = spawn(process.execPath, [CLI, "run", "nap.ent", "--allow", "clock.sleep:real", "--out", "nap.rimg"], { cwd: dir });
-    let stderr = "";
-    child.stderr.on("data", (d) => void (stderr += String(d)));
-    await new Promise<void>((ready) => child.stdout.once("data", () => ready()));
-    child.kill(SIGNAL);
-    const code = await new Promise<number | null>((done) => child.on("close", (c) => done(c)));
+    const { code, stderr } = await interrupted(SIGNAL, "run", "nap.ent", "--allow", "clock.sleep:real", "--out", "nap.rimg");
     expect(code).toBe(3);
     expect(stderr).toMatch(/suspended; image written to nap\.rimg/);
     expect(rar("audit", "nap.rimg").code).toBe(0);
@@ -219,6 +208,17 @@ describe("interrupts from the command line", () => {
     expect(again.stderr).toMatch(/done result=7/);
   }, 30_000);
 });
+
+/** Runs `rar ARGS` in the test directory and sends it `signal` once the guest has started (its first line is out). */
+async function interrupted(signal: "SIGINT" | "SIGTERM", ...args: string[]): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [CLI, ...args], { cwd: dir });
+  let stderr = "";
+  child.stderr.on("data", (d) => void (stderr += String(d)));
+  await new Promise<void>((ready) => child.stdout.once("data", () => ready()));
+  child.kill(signal);
+  const code = await new Promise<number | null>((done) => child.on("close", (c) => done(c)));
+  return { code, stderr };
+}
 
 /** Prints, sleeps an hour of real time, prints. */
 const NAP = `cap clock.sleep;

@@ -3,7 +3,7 @@
 // get: package.json's `bin`, the launcher of the bundled CLI with its code
 // cache (scripts/build-cli.ts).
 
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { expect } from "vitest";
@@ -56,4 +56,20 @@ export function expectUsage(r: Out, command: string | null, message: RegExp): vo
   expect(seeLine).toBe(hint);
   expect(r.stdout).toBe("");
   expect(r.code).toBe(2);
+}
+
+/** Runs `rar ARGS...` in `cwd` with stdout read until its first chunk, then closed (a reader that goes away); `stdin` given if any. */
+export function readerLeaves(cwd: string, args: string[], stdin?: string): Promise<{ code: number | null; stderr: string; first: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd, stdio: [stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
+    if (stdin !== undefined) child.stdin?.end(stdin);
+    let stderr = "";
+    let first = "";
+    child.stderr.setEncoding("utf8").on("data", (t: string) => (stderr += t));
+    child.stdout.once("data", (b: Buffer) => {
+      first = b.toString("utf8");
+      child.stdout.destroy();
+    });
+    child.on("close", (code) => resolve({ code, stderr, first }));
+  });
 }
