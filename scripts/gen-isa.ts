@@ -11,7 +11,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { PROCESS_WORDS } from "../src/process/process.js";
 import { MODULE_LIMITS } from "../src/vm/module.js";
-import { BYTES_PER_GAS, FRAME_WORDS, OPS, SPAWN_EXTRA, WIDTH, WORDS_PER_GAS, type OperandKind, type OpInfo } from "../src/vm/opcodes.js";
+import { BYTES_PER_GAS, FREE_LEVELS, FRAME_WORDS, GAS_PER_LEVEL, OPS, SPAWN_EXTRA, WIDTH, WORDS_PER_GAS, type OperandKind, type OpInfo } from "../src/vm/opcodes.js";
 import { STATUSES } from "../src/vm/status.js";
 import { MAX_CAP_ARGS, MAX_STACK } from "../src/vm/verify.js";
 
@@ -46,8 +46,10 @@ function dynamicGas(o: OpInfo): string {
   const parts: [string, number][] = [];
   if (d.words) parts.push([d.words[0], WORDS_PER_GAS]);
   if (d.bytes) parts.push([d.bytes[0], BYTES_PER_GAS]);
-  const counts = [d.words, d.bytes].flatMap((q) => (q ? [`${q[0]} = ${q[1]}`] : []));
-  return `${parts.map(([x, per]) => ceil(x, per)).join(" + ")}, ${counts.join(", ")}`;
+  const terms = parts.map(([x, per]) => ceil(x, per));
+  if (d.levels) terms.push(`${GAS_PER_LEVEL}·max(0, ${d.levels[0]} − ${FREE_LEVELS})`);
+  const counts = [d.words, d.bytes, d.levels].flatMap((q) => (q ? [`${q[0]} = ${q[1]}`] : []));
+  return `${terms.join(" + ")}, ${counts.join(", ")}`;
 }
 
 interface Group {

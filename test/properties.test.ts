@@ -517,7 +517,7 @@ describe("(d) a chain of 1,000 nested processes runs without growing the host st
 
   it("suspends 1,000 levels deep and is refueled by the host near the end of the JS stack", () => {
     // The leaf spins forever: the root runs out; every level below stays frozen.
-    const s = start(m, { args: [1000, 1], gas: 200_000 });
+    const s = start(m, { args: [1000, 1], gas: 2_000_000 }); // the resumes down the chain pay levelGas (RESUME)
     const step = (): string => {
       s.session.refuel(1000);
       return s.session.run().status;

@@ -191,7 +191,7 @@ describe("a process tree 4,096 deep built by a guest program", () => {
   /** CHAIN 4,096 deep (the default maximum) whose leaf calls io.print; the paths the host saw. */
   const run = (depth: number) => (): { status: string; paths: Set<string>; leaf: Process } => {
     const paths = new Set<string>();
-    const s = start(chainModule, { args: [depth, 0], gas: 3_000_000, mem: 100_000_000, onCapCall: (e) => void paths.add(e.path) });
+    const s = start(chainModule, { args: [depth, 0], gas: 40_000_000, mem: 100_000_000, onCapCall: (e) => void paths.add(e.path) });
     const status = s.run().status;
     return { status, paths, leaf: chainOf(s.root)[depth] };
   };
@@ -207,7 +207,7 @@ describe("a process tree 4,096 deep built by a guest program", () => {
 
   it("a fault 4,096 deep is described with its path, and its image inspects", () => {
     const go = (depth: number) => (): { line: string; text: string } => {
-      const s = start(chainModule, { args: [depth, 1], gas: 3_000_000, mem: 100_000_000 });
+      const s = start(chainModule, { args: [depth, 1], gas: 40_000_000, mem: 100_000_000 });
       expect(s.run().status).toBe("out_of_gas");
       const leaf = chainOf(s.root)[depth];
       const report = inspectImage(decodeImage(s.session.snapshot()));

@@ -3,7 +3,7 @@
 // its parent and reads its own headroom.
 
 import type { Module } from "../vm/module.js";
-import { Op, GAS, SPAWN_EXTRA, StatusCode, WIDTH, byteGas, wordGas } from "../vm/opcodes.js";
+import { Op, GAS, SPAWN_EXTRA, StatusCode, WIDTH, byteGas, levelGas, wordGas } from "../vm/opcodes.js";
 import { capSet } from "./authority.js";
 import { deepest, wake } from "./control.js";
 import { NO_WORDS, PROCESS_WORDS, Process, type RecycleBin, raiseLimits } from "./process.js";
@@ -137,16 +137,19 @@ const yieldOp: SlowOp = (m, d, op) => {
 /**
  * RESUME h: control goes down to the child's deepest process. The parent's
  * pc stays at RESUME until the child stops; the scheduler then replaces the
- * handle with the status and moves the parent on.
+ * handle with the status and moves the parent on. The switch there and back
+ * walks the chain above that process, paid by levelGas of its depth.
  */
 const resume: SlowOp = (m, d, op) => {
   const cpu = m.cpu;
   const h = cpu.stack[cpu.sp - 1];
   const c = d.children.get(h);
   if (!c) return fault(cpu, "bad_handle", `handle ${h}`);
-  if (!charge(cpu, GAS[op])) return Step.Gas;
   const st = c.status;
-  if (st === StatusCode.DONE || st === StatusCode.FAULT) {
+  const final = st === StatusCode.DONE || st === StatusCode.FAULT;
+  const next = final ? null : deepest(c);
+  if (!charge(cpu, GAS[op] + (next === null ? 0 : levelGas(next.depth)))) return Step.Gas;
+  if (next === null) {
     // Nothing to run: RESUME reports the final status at once.
     cpu.stack[cpu.sp - 1] = st;
     cpu.pc += WIDTH[op];
@@ -155,7 +158,7 @@ const resume: SlowOp = (m, d, op) => {
   m.leave(d);
   d.waiting = h;
   wake(c, m.spare);
-  m.next = deepest(c);
+  m.next = next;
   return Step.Switch;
 };
 

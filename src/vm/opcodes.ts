@@ -57,12 +57,15 @@ export type Quantity = readonly [symbol: string, counts: string];
  * Dynamic gas, charged on top of the base gas when the instruction runs:
  * - words: `wordGas(n)` for the n words it moves, grows, fills or copies;
  * - bytes: `byteGas(n)` for the n bytes of code or image it verifies;
+ * - levels: `levelGas(d)` for a switch to a process at depth d (RESUME: the
+ *   scheduler settles and loads the counters of every process on the chain);
  * both for SPAWNC (its memory words and its code bytes). An instruction with
  * dynamic gas is "bulk": the compiled tier ends a block after it.
  */
 export interface DynamicGas {
   readonly words?: Quantity;
   readonly bytes?: Quantity;
+  readonly levels?: Quantity;
 }
 
 /**
@@ -76,6 +79,16 @@ export type Runs = "compiled" | "loop" | "scheduler";
 
 /** Words moved per extra unit of gas ("words" dynamic gas). */
 export const WORDS_PER_GAS = 16;
+/** Tree levels a switch walks for free ("levels" dynamic gas): a RESUME in a shallow tree costs its base gas only. */
+export const FREE_LEVELS = 64;
+/** Gas per tree level beyond FREE_LEVELS ("levels" dynamic gas): a resume's two switches walk the chain about four times, some 25 ns a level. */
+export const GAS_PER_LEVEL = 2;
+
+/** Gas for a switch to a process at depth d ("levels" dynamic gas). */
+export function levelGas(d: number): number {
+  return d <= FREE_LEVELS ? 0 : (d - FREE_LEVELS) * GAS_PER_LEVEL;
+}
+
 /** Code or image bytes verified per extra unit of gas ("bytes" dynamic gas). */
 export const BYTES_PER_GAS = 4;
 
@@ -224,7 +237,7 @@ const TABLE: readonly OpInfo[] = [
   { name: "SPAWN",   operands: ["func"],         pop: -1, popFrom: { operand: 0, as: "nparams", plus: 6 }, push: 1, gas: 120, dynamic: { words: ["len", "words of the child's memory"] }, runs: "scheduler", flow: "next", faults: ["bad_arg", "mem_bounds", "depth_limit", "cap_denied"], doc: "args.. ptr len gas mem grant trap: child running f(args) with mem[ptr..ptr+len) as its memory; push handle" },
   { name: "SPAWNC",  operands: [],               pop: 8, push: 1, gas: 100, dynamic: { words: ["len", "words of the child's memory"], bytes: ["clen", "code bytes"] }, runs: "scheduler", flow: "next", faults: ["bad_arg", "mem_bounds", "depth_limit", "cap_denied", "bad_code"], doc: "ptr len gas mem grant trap cptr clen: child from module bytes mem[cptr..+clen) (one byte per word, verified), entry function 0 (no parameters); push handle" },
   { name: "SPAWNX",  operands: ["link", "i32"], pop: 6, push: 1, gas: 120, dynamic: { words: ["len", "words of the child's memory"] }, runs: "scheduler", flow: "next", faults: ["bad_arg", "mem_bounds", "depth_limit", "cap_denied", "bad_code"], doc: "ptr len gas mem grant trap: child running function imm (no parameters) of linked module l, memory from mem[ptr..ptr+len); push handle" },
-  { name: "RESUME",  operands: [],               pop: 1, push: 1, gas: 15, runs: "scheduler", flow: "next", faults: ["bad_handle"], doc: "h: run child h until it stops; push its status" },
+  { name: "RESUME",  operands: [],               pop: 1, push: 1, gas: 15, dynamic: { levels: ["d", "depth of the process control goes to (the child's deepest running process)"] }, runs: "scheduler", flow: "next", faults: ["bad_handle"], doc: "h: run child h until it stops; push its status" },
   { name: "REFUEL",  operands: [],               pop: 3, push: 0, gas: 10, runs: "scheduler", flow: "next", faults: ["bad_handle", "bad_arg"], doc: "h g m: raise child h's gas limit by g and memory limit by m (both >= 0)" },
   { name: "STATUS",  operands: [],               pop: 1, push: 1, gas: 8, runs: "scheduler", flow: "next", faults: ["bad_handle"], doc: "h: push child h's status" },
   { name: "RESULT",  operands: [],               pop: 1, push: 1, gas: 8, runs: "scheduler", flow: "next", faults: ["bad_handle", "no_result"], doc: "h: push the value child h returned or yielded" },
