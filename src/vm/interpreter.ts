@@ -1002,6 +1002,181 @@ export function interpret(cpu: Cpu): Exit {
         pc += 7;
         continue;
       }
+      case 125: {
+        // PUSH_LOAD_LSET: PUSH; LOAD; LSET
+        const k0 = code[pc + 1];
+        const k1 = code[pc + 3];
+        const at2 = k0 + k1;
+        if (at2 < 0 || at2 >= memSize) {
+          stack[sp] = k0;
+          sp = sp + 1;
+          pc = pc + 2;
+          gas += c - GAS[Op.PUSH];
+          cpu.fault = "mem_bounds";
+          cpu.describe(Detail.Load, at2, memSize, 0);
+          exit = Exit.Fault;
+          break loop;
+        }
+        const v3 = mem[at2];
+        stack[bp + code[pc + 5]] = v3;
+        pc += 6;
+        continue;
+      }
+      case 126: {
+        // PUSH_LOAD: PUSH; LOAD
+        const k0 = code[pc + 1];
+        const k1 = code[pc + 3];
+        const at2 = k0 + k1;
+        if (at2 < 0 || at2 >= memSize) {
+          stack[sp] = k0;
+          sp = sp + 1;
+          pc = pc + 2;
+          gas += c - GAS[Op.PUSH];
+          cpu.fault = "mem_bounds";
+          cpu.describe(Detail.Load, at2, memSize, 0);
+          exit = Exit.Fault;
+          break loop;
+        }
+        const v3 = mem[at2];
+        stack[sp] = v3;
+        sp += 1;
+        pc += 4;
+        continue;
+      }
+      case 127: {
+        // PUSH_MSIZE_SUB_MGROW_POP: PUSH; MSIZE; SUB; MGROW; POP
+        const k0 = code[pc + 1];
+        const v1 = memSize;
+        const v2 = (k0 - v1) | 0;
+        const extra3 = wordGas(v2);
+        const old4 = memSize;
+        if (v2 < 0) {
+          stack[sp] = v2;
+          sp = sp + 1;
+          pc = pc + 4;
+          gas += c - (GAS[Op.PUSH] + GAS[Op.MSIZE] + GAS[Op.SUB]);
+          cpu.fault = "bad_arg";
+          cpu.describe(Detail.Grow, v2, 0, 0);
+          exit = Exit.Fault;
+          break loop;
+        }
+        if (extra3 > gas) {
+          stack[sp] = v2;
+          sp = sp + 1;
+          pc = pc + 4;
+          gas += c - (GAS[Op.PUSH] + GAS[Op.MSIZE] + GAS[Op.SUB]);
+          cpu.need = GAS[Op.MGROW] + extra3;
+          exit = Exit.Gas;
+          break loop;
+        }
+        if (v2 > memFree) {
+          stack[sp] = v2;
+          sp = sp + 1;
+          pc = pc + 4;
+          gas += c - (GAS[Op.PUSH] + GAS[Op.MSIZE] + GAS[Op.SUB]);
+          cpu.need = v2;
+          exit = Exit.Mem;
+          break loop;
+        }
+        if (memSize + v2 > memMax) {
+          stack[sp] = v2;
+          sp = sp + 1;
+          pc = pc + 4;
+          gas += c - (GAS[Op.PUSH] + GAS[Op.MSIZE] + GAS[Op.SUB]);
+          cpu.fault = "mem_limit";
+          cpu.describe(Detail.MemLimit, memSize + v2, memMax, 0);
+          exit = Exit.Fault;
+          break loop;
+        }
+        gas -= extra3;
+        memFree -= v2;
+        if (memSize + v2 > mem.length) mem = cpu.mem = growInt32(mem, memSize + v2, memSize);
+        memSize += v2;
+        pc += 6;
+        continue;
+      }
+      case 128: {
+        // DUP_PUSH_GE_JNZ: DUP; PUSH; GE; JNZ
+        const a0 = stack[sp - 1];
+        const k1 = code[pc + 2];
+        const v2 = a0 >= k1 ? 1 : 0;
+        const t3 = code[pc + 5];
+        if (v2 !== 0) { pc = t3; continue; }
+        pc += 6;
+        continue;
+      }
+      case 129: {
+        // DUP_PUSH_GT_JNZ: DUP; PUSH; GT; JNZ
+        const a0 = stack[sp - 1];
+        const k1 = code[pc + 2];
+        const v2 = a0 > k1 ? 1 : 0;
+        const t3 = code[pc + 5];
+        if (v2 !== 0) { pc = t3; continue; }
+        pc += 6;
+        continue;
+      }
+      case 130: {
+        // DUP_LGET_STORE: DUP; LGET; STORE
+        const a0 = stack[sp - 1];
+        const v1 = stack[bp + code[pc + 2]];
+        const k2 = code[pc + 4];
+        const at3 = a0 + k2;
+        if (at3 < 0 || at3 >= memSize) {
+          stack[sp] = a0;
+          stack[sp + 1] = v1;
+          sp = sp + 2;
+          pc = pc + 3;
+          gas += c - (GAS[Op.DUP] + GAS[Op.LGET]);
+          cpu.fault = "mem_bounds";
+          cpu.describe(Detail.Store, at3, memSize, 0);
+          exit = Exit.Fault;
+          break loop;
+        }
+        mem[at3] = v1;
+        pc += 5;
+        continue;
+      }
+      case 131: {
+        // ADDI_PUSH_SWAP_STORE_PUSH_RET: ADDI; PUSH; SWAP; STORE; PUSH; RET
+        const k0 = code[pc + 1];
+        const a1 = stack[sp - 1];
+        const v2 = (a1 + k0) | 0;
+        const k3 = code[pc + 3];
+        const k4 = code[pc + 6];
+        const at5 = k3 + k4;
+        if (at5 < 0 || at5 >= memSize) {
+          stack[sp - 1] = k3;
+          stack[sp] = v2;
+          sp = sp + 1;
+          pc = pc + 5;
+          gas += c - (GAS[Op.ADDI] + GAS[Op.PUSH] + GAS[Op.SWAP]);
+          cpu.fault = "mem_bounds";
+          cpu.describe(Detail.Store, at5, memSize, 0);
+          exit = Exit.Fault;
+          break loop;
+        }
+        mem[at5] = v2;
+        const k6 = code[pc + 8];
+        sp -= 1;
+        fp -= Frame.Words;
+        memFree += callInfo[(frames[fp + Frame.Fn]) * CallInfo.Words + CallInfo.Cost];
+        sp = bp;
+        bp = frames[fp + Frame.Bp];
+        if (fp === 0) { pc = pc + 9; cpu.value = k6; exit = Exit.Done; break loop; }
+        stack[sp++] = k6;
+        { pc = frames[fp + Frame.Ret]; continue; }
+      }
+      case 132: {
+        // PUSH_RET: PUSH; RET
+        const k0 = code[pc + 1];
+        fp -= Frame.Words;
+        memFree += callInfo[(frames[fp + Frame.Fn]) * CallInfo.Words + CallInfo.Cost];
+        sp = bp;
+        bp = frames[fp + Frame.Bp];
+        if (fp === 0) { pc = pc + 2; cpu.value = k0; exit = Exit.Done; break loop; }
+        stack[sp++] = k0;
+        { pc = frames[fp + Frame.Ret]; continue; }
+      }
       // --- end of generated cases
       default:
         // Process, capability and headroom instructions: the scheduler runs them.
