@@ -9,10 +9,11 @@
 // on a machine of their own: nothing here changes what any candidate computes
 // or is charged, and the time they take counts as the run's.
 
-import { verify, type ModuleDef } from "../src/index.js";
+import { verify, type Module, type ModuleDef } from "../src/index.js";
 import { Machine, ModuleEmitter, Op, type FnEmitter } from "../src/internals.js";
-import type { Layout } from "./compile.js";
+import { compileGenome, type Layout } from "./compile.js";
 import { encodeCases, runBatch } from "./evaluate.js";
+import { G } from "./genome.js";
 
 /** Values on both sides of V8's small-integer range, and negative ones. */
 const VALUES = [3, -7, 0x40000005, -0x7ffffff0];
@@ -70,8 +71,8 @@ function exerciseMain(f: FnEmitter): void {
     hop(f, Op.JZ, Op.LGET, T);
     hop(f, Op.JNZ, Op.LGET, T);
     hop(f, Op.JMP);
-    // Memory: load, store, arrays, copy, fill.
-    f.code(Op.PUSH, 10, Op.LGET, X, Op.STORE, 1, Op.PUSH, 11, Op.LOAD, 0, Op.POP);
+    // Memory: load (fused with its PUSH, and plain), store, arrays, copy, fill.
+    f.code(Op.PUSH, 10, Op.LGET, X, Op.STORE, 1, Op.PUSH, 11, Op.LOAD, 0, Op.POP, Op.PUSH, 11, Op.NOP, Op.LOAD, 0, Op.POP);
     f.code(Op.PUSH, 20, Op.PUSH, 4, Op.STORE, 0, Op.PUSH, 20, Op.LGET, T, Op.LGET, X, Op.ASTORE);
     f.code(Op.PUSH, 20, Op.LGET, T, Op.ALOAD, Op.POP);
     f.code(Op.PUSH, 30, Op.PUSH, 10, Op.PUSH, 8, Op.MCOPY, Op.PUSH, 40, Op.LGET, X, Op.PUSH, 8, Op.MFILL);
@@ -155,6 +156,24 @@ function stops(): ModuleDef[] {
   return defs;
 }
 
+/**
+ * Candidates of the shapes the GP compiler emits (compile.ts), whose fused
+ * forms no hand-written program above uses: the prologue that reads inputs
+ * into locals and grows memory to the output area, printing (digits, and
+ * characters until the output area is full), a vector output's appends, and
+ * recursion that runs the prologue again until the budget ends.
+ */
+function candidates(): { layout: Layout; module: Module }[] {
+  const text: Layout = { inputs: 2, vector: false, scratch: 1, output: "string", stride: 3, outCap: 6, strings: ["ab"] };
+  const vector: Layout = { ...text, output: "vector" };
+  const printing = [G.Get, 0, G.PrintI, 0, G.Get, 1, G.PrintC, 0, G.PrintS, 0, G.Push, -12, G.PrintI, 0, G.Get, 0, G.Get, 1, G.Op, Op.LT, G.If, 0, G.Recurse, 0, G.End, 0];
+  const appending = [G.OutNew, 0, G.Get, 0, G.OutV, 0, G.Get, 1, G.OutV, 0, G.Recurse, 0];
+  return [
+    { layout: text, module: verify(compileGenome(Int32Array.from(printing), text, "warmup-print")) },
+    { layout: vector, module: verify(compileGenome(Int32Array.from(appending), vector, "warmup-append")) },
+  ];
+}
+
 let warmed = false;
 
 /** Runs the warm-up programs once per host process (later calls do nothing). */
@@ -171,4 +190,6 @@ export function warmUp(): void {
   // The same programs once more as the children of an evaluator, as candidates run.
   const layout: Layout = { inputs: 1, vector: false, scratch: 0, output: "int", stride: 2, outCap: 0, strings: [] };
   runBatch(children, encodeCases([{ input: [1], output: 0 }], layout.stride), { gas: 20_000, mem: 4096 }, layout);
+  for (const { layout, module } of candidates())
+    runBatch([module], encodeCases([{ input: [1, 2], output: "" }, { input: [5, -3], output: "" }], layout.stride), { gas: 2_000, mem: 4096 }, layout);
 }
