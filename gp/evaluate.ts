@@ -290,10 +290,26 @@ export function outputOf(r: BatchResult, k: number, i: number, l: Layout): strin
   return JSON.stringify(text);
 }
 
+/** FNV-1a over the words, kept to a small integer (a Map key without boxing). */
+export function hashWords(a: Int32Array): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < a.length; i++) h = Math.imul(h ^ a[i], 0x01000193);
+  return h & 0x3fffffff;
+}
+
+export function sameWords(a: Int32Array, b: Int32Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /**
  * Evaluates modules (null = did not verify: never run) on a case block.
  * Identical modules (same digest) run once. Returns outcomes in input order
- * and the number of evaluations actually run.
+ * and the number of evaluations actually run. A module listed again as the
+ * same object is found by identity, and two objects are compared by digest
+ * only when their code is the same: GpRun gives one object per code, so a
+ * run never encodes and hashes its candidates to find the identical ones.
  */
 export function evaluateAll(
   modules: readonly (Module | null)[],
@@ -303,15 +319,22 @@ export function evaluateAll(
   memWeight: number,
 ): { outcomes: Outcome[]; evaluations: number } {
   const unique: Module[] = [];
-  const slot = new Map<string, number>();
+  const slot = new Map<Module, number>();
+  const byCode = new Map<number, number[]>();
   const index = modules.map((m) => {
     if (!m) return -1;
-    let s = slot.get(m.digest);
+    let s = slot.get(m);
+    if (s !== undefined) return s;
+    const h = hashWords(m.code);
+    const same = byCode.get(h);
+    s = same?.find((u) => sameWords(unique[u].code, m.code) && unique[u].digest === m.digest);
     if (s === undefined) {
       s = unique.length;
-      slot.set(m.digest, s);
       unique.push(m);
+      if (same) same.push(s);
+      else byCode.set(h, [s]);
     }
+    slot.set(m, s);
     return s;
   });
   const scored: Outcome[] = [];

@@ -8,7 +8,7 @@
 
 import { RarError, verify, type Module } from "../src/index.js";
 import { buildCandidate, compileGenome } from "./compile.js";
-import { encodeCases, evaluateAll, selectCases, type Budget, type CaseBlock, type Outcome } from "./evaluate.js";
+import { encodeCases, evaluateAll, hashWords, sameWords, selectCases, type Budget, type CaseBlock, type Outcome } from "./evaluate.js";
 import { GeneSampler, geneCount, type Genome } from "./genome.js";
 import { alternation, closeMutation, crossover, PSB_VARIATION, replace, umad, uniformMutation } from "./operators.js";
 import type { Preset, Problem } from "./problems.js";
@@ -230,14 +230,20 @@ export class GpRun {
   /**
    * Modules of genomes. A genome seen in this generation or the previous
    * one is not compiled again, genomes that compile to the same code share
-   * one verified module, and modules of the previous generation are reused
-   * (compiling and verifying are pure functions of the genome and the code,
-   * so this changes nothing but the time it takes).
+   * one verified module object, and modules of the previous generation are
+   * reused (compiling and verifying are pure functions of the genome and the
+   * code, so this changes nothing but the time it takes). Within a
+   * generation, one code is one object: evaluateAll runs each object once.
    */
   private modules(genomes: readonly Genome[]): (Module | null)[] {
     return genomes.map((g) => {
       let m = this.currentGenomes.get(g) ?? this.previousGenomes.get(g);
-      if (m === undefined) {
+      if (m !== undefined && m !== null) {
+        // Known by its genome: the object this generation already has for its code, else this one.
+        const shared = this.current.get(m.code);
+        if (shared !== undefined && shared !== null) m = shared;
+        else this.current.set(m.code, m);
+      } else if (m === undefined) {
         const def = compileGenome(g, this.problem.layout, this.problem.name);
         const code = def.code;
         m = this.current.get(code) ?? this.previous.get(code);
@@ -552,19 +558,6 @@ class CodeTable<T> {
       }
     list.push({ code, value });
   }
-}
-
-/** FNV-1a over the words, kept to a small integer (a Map key without boxing). */
-function hashWords(a: Int32Array): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < a.length; i++) h = Math.imul(h ^ a[i], 0x01000193);
-  return h & 0x3fffffff;
-}
-
-function sameWords(a: Int32Array, b: Int32Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /** Selection view of an outcome: weighted errors when pressure is "weighted". */

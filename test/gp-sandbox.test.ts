@@ -128,4 +128,14 @@ describe("hostile candidates cost their budget and nothing more", () => {
     expect(evaluations).toBe(2 * train.count);
     expect(outcomes[1]).toBe(outcomes[0]);
   });
+
+  it("the same code in modules that differ otherwise (their digests differ) runs for each", () => {
+    const a = candidate(SOLUTION);
+    const b = buildCandidate(parseGenome(SOLUTION), problem.layout, "another-name") as Module;
+    expect(b.code).toEqual(a.code);
+    const { outcomes, evaluations } = evaluateAll([a, b, a], train, problem, budget, 0);
+    expect(evaluations).toBe(2 * train.count);
+    expect(outcomes[2]).toBe(outcomes[0]);
+    expect(outcomes[1]).not.toBe(outcomes[0]);
+  });
 });

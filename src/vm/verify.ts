@@ -4,7 +4,7 @@
 // no host recursion, whatever the code looks like.
 
 import { RarError } from "./errors.js";
-import { CallInfo, MODULE_LIMITS, digestBytes, encodeModule, type Module, type ModuleDef } from "./module.js";
+import { CallInfo, MODULE_LIMITS, digestBytes, encodeModule, type FunctionDef, type Module, type ModuleDef, type SourceMap } from "./module.js";
 import { FRAME_WORDS, OPS, WIDTH, popCount } from "./opcodes.js";
 import { quicken } from "./quicken.js";
 
@@ -62,7 +62,6 @@ export function verify(def: ModuleDef): Module {
     frameCost[f] = fns[f].nlocals + maxStack[f] + FRAME_WORDS;
   }
   if (def.sourceMap) verifySourceMap(def);
-  const bytes = encodeModule(def);
   const fast = quicken(code, fns);
   const callInfo = new Int32Array(n * CallInfo.Words);
   for (let f = 0; f < n; f++) {
@@ -72,27 +71,56 @@ export function verify(def: ModuleDef): Module {
     callInfo[at + CallInfo.NLocals] = nlocals[f];
     callInfo[at + CallInfo.Cost] = frameCost[f];
   }
-  // Every field, always, in this order: all modules share one object layout, so
-  // the interpreter's and scheduler's reads of a module stay monomorphic.
-  return {
-    name: def.name,
-    caps: def.caps,
-    functions: def.functions,
-    code: def.code,
-    sourceMap: def.sourceMap,
-    links: def.links,
-    trapOnly: def.trapOnly,
-    digest: digestBytes(bytes),
-    maxStack,
-    frameCost,
-    nparams,
-    nlocals,
-    entries,
-    bytes,
-    fast,
-    callInfo,
-    heights: height,
-  };
+  return new VerifiedModule(def, maxStack, frameCost, nparams, nlocals, entries, fast, callInfo, height);
+}
+
+/**
+ * A verified module. Every one is of this class, so all modules share one
+ * object layout and the interpreter's and scheduler's reads of a module stay
+ * monomorphic. The canonical bytes and their digest are made when first
+ * asked for (an image, a trace, a SPAWNC comparison): a GP run verifies
+ * thousands of candidates that never need them. They are the bytes of the
+ * definition verified: nothing changes a definition once it is verified (its
+ * code is what verification proved safe).
+ */
+class VerifiedModule implements Module {
+  readonly name: string;
+  readonly caps: readonly string[];
+  readonly functions: readonly FunctionDef[];
+  readonly code: Int32Array;
+  readonly sourceMap: SourceMap | undefined;
+  readonly links: readonly string[] | undefined;
+  readonly trapOnly: readonly string[] | undefined;
+  private encoded: Uint8Array | null = null;
+  private hash: string | null = null;
+
+  constructor(
+    def: ModuleDef,
+    readonly maxStack: Int32Array,
+    readonly frameCost: Int32Array,
+    readonly nparams: Int32Array,
+    readonly nlocals: Int32Array,
+    readonly entries: Int32Array,
+    readonly fast: Int32Array,
+    readonly callInfo: Int32Array,
+    readonly heights: Int32Array,
+  ) {
+    this.name = def.name;
+    this.caps = def.caps;
+    this.functions = def.functions;
+    this.code = def.code;
+    this.sourceMap = def.sourceMap;
+    this.links = def.links;
+    this.trapOnly = def.trapOnly;
+  }
+
+  get bytes(): Uint8Array {
+    return (this.encoded ??= encodeModule(this));
+  }
+
+  get digest(): string {
+    return (this.hash ??= digestBytes(this.bytes));
+  }
 }
 
 function verifyFunction(def: ModuleDef, f: number, height: Int32Array, isStart: Uint8Array): number {
