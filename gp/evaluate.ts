@@ -224,10 +224,16 @@ export function failedOutcome(count: number, penalty: number): Outcome {
   return { errors, total: penalty * count, gas: 0, mem: 0, cost: new Float64Array(count), stopped: { fault: count, out_of_gas: 0, out_of_mem: 0 } };
 }
 
-/** Scores candidate k of a batch against the expected outputs. */
-export function scoreCandidate(r: BatchResult, k: number, block: CaseBlock, problem: Problem, memWeight: number): Outcome {
-  const errors = new Float64Array(r.count);
-  const cost = new Float64Array(r.count);
+/** Scores candidate k of a batch against the expected outputs, into `errors` and `cost` (r.count entries each, every one written). */
+export function scoreCandidate(
+  r: BatchResult,
+  k: number,
+  block: CaseBlock,
+  problem: Problem,
+  memWeight: number,
+  errors = new Float64Array(r.count),
+  cost = new Float64Array(r.count),
+): Outcome {
   const stopped = { fault: 0, out_of_gas: 0, out_of_mem: 0 };
   const kind = problem.layout.output;
   const penalty = problem.penalty;
@@ -338,8 +344,16 @@ export function evaluateAll(
     return s;
   });
   const scored: Outcome[] = [];
-  runAll(unique, block, budget, problem.layout, (r, _first, count) => {
-    for (let k = 0; k < count; k++) scored.push(scoreCandidate(r, k, block, problem, memWeight));
+  // Every outcome's errors and costs are views of two arrays: a typed array of a few hundred bytes
+  // costs microseconds to make and collect, as much as some of the evaluations it records.
+  const n = block.count;
+  const errors = new Float64Array(unique.length * n);
+  const cost = new Float64Array(unique.length * n);
+  runAll(unique, block, budget, problem.layout, (r, first, count) => {
+    for (let k = 0; k < count; k++) {
+      const at = (first + k) * n;
+      scored.push(scoreCandidate(r, k, block, problem, memWeight, errors.subarray(at, at + n), cost.subarray(at, at + n)));
+    }
   });
   const failed = failedOutcome(block.count, problem.penalty);
   return {

@@ -70,6 +70,9 @@ function exerciseMain(f: FnEmitter): void {
     }
     hop(f, Op.JZ, Op.LGET, T);
     hop(f, Op.JNZ, Op.LGET, T);
+    // The same branches plain (LGET JZ and LGET JNZ are fused).
+    hop(f, Op.JZ, Op.LGET, T, Op.NOP);
+    hop(f, Op.JNZ, Op.LGET, T, Op.NOP);
     hop(f, Op.JMP);
     // Memory: load (fused with its PUSH, and plain), store, arrays, copy, fill.
     f.code(Op.PUSH, 10, Op.LGET, X, Op.STORE, 1, Op.PUSH, 11, Op.LOAD, 0, Op.POP, Op.PUSH, 11, Op.NOP, Op.LOAD, 0, Op.POP);
@@ -166,7 +169,7 @@ function stops(): ModuleDef[] {
 function candidates(): { layout: Layout; module: Module }[] {
   const text: Layout = { inputs: 2, vector: false, scratch: 1, output: "string", stride: 3, outCap: 6, strings: ["ab"] };
   const vector: Layout = { ...text, output: "vector" };
-  const printing = [G.Get, 0, G.PrintI, 0, G.Get, 1, G.PrintC, 0, G.PrintS, 0, G.Push, -12, G.PrintI, 0, G.Get, 0, G.Get, 1, G.Op, Op.LT, G.If, 0, G.Recurse, 0, G.End, 0];
+  const printing = [G.Get, 0, G.PrintI, 0, G.Get, 1, G.PrintC, 0, G.PrintS, 0, G.Push, -12, G.PrintI, 0, G.Push, 0x40000005, G.PrintI, 0, G.Push, -0x7ffffff0, G.PrintI, 0, G.Push, -0x80000000, G.PrintI, 0, G.Get, 0, G.Get, 1, G.Op, Op.LT, G.If, 0, G.Recurse, 0, G.End, 0];
   const appending = [G.OutNew, 0, G.Get, 0, G.OutV, 0, G.Get, 1, G.OutV, 0, G.Recurse, 0];
   return [
     { layout: text, module: verify(compileGenome(Int32Array.from(printing), text, "warmup-print")) },
@@ -191,5 +194,5 @@ export function warmUp(): void {
   const layout: Layout = { inputs: 1, vector: false, scratch: 0, output: "int", stride: 2, outCap: 0, strings: [] };
   runBatch(children, encodeCases([{ input: [1], output: 0 }], layout.stride), { gas: 20_000, mem: 4096 }, layout);
   for (const { layout, module } of candidates())
-    runBatch([module], encodeCases([{ input: [1, 2], output: "" }, { input: [5, -3], output: "" }], layout.stride), { gas: 2_000, mem: 4096 }, layout);
+    runBatch([module], encodeCases([{ input: [1, 2], output: "" }, { input: [5, -3], output: "" }], layout.stride), { gas: 20_000, mem: 1 << 16 }, layout);
 }

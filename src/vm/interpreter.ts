@@ -1177,6 +1177,175 @@ export function interpret(cpu: Cpu): Exit {
         stack[sp++] = k0;
         { pc = frames[fp + Frame.Ret]; continue; }
       }
+      case 133: {
+        // LGET_JZ: LGET; JZ
+        const v0 = stack[bp + code[pc + 1]];
+        const t1 = code[pc + 3];
+        if (v0 === 0) { pc = t1; continue; }
+        pc += 4;
+        continue;
+      }
+      case 134: {
+        // LGET_JNZ: LGET; JNZ
+        const v0 = stack[bp + code[pc + 1]];
+        const t1 = code[pc + 3];
+        if (v0 !== 0) { pc = t1; continue; }
+        pc += 4;
+        continue;
+      }
+      case 135: {
+        // PUSH_LSET: PUSH; LSET
+        const k0 = code[pc + 1];
+        stack[bp + code[pc + 3]] = k0;
+        pc += 4;
+        continue;
+      }
+      case 136: {
+        // LGET_LGET_DIV_PUSH_GE_JZ: LGET; LGET; DIV; PUSH; GE; JZ
+        const v0 = stack[bp + code[pc + 1]];
+        const v1 = stack[bp + code[pc + 3]];
+        if (v1 === 0) {
+          stack[sp] = v0;
+          stack[sp + 1] = v1;
+          sp = sp + 2;
+          pc = pc + 4;
+          gas += c - (GAS[Op.LGET] + GAS[Op.LGET]);
+          cpu.fault = "div_by_zero";
+          cpu.describe(Detail.DivZero, v0, 0, 0);
+          exit = Exit.Fault;
+          break loop;
+        }
+        if (v0 === -2147483648 && v1 === -1) {
+          stack[sp] = v0;
+          stack[sp + 1] = v1;
+          sp = sp + 2;
+          pc = pc + 4;
+          gas += c - (GAS[Op.LGET] + GAS[Op.LGET]);
+          cpu.fault = "overflow";
+          cpu.say("-2147483648 / -1");
+          exit = Exit.Fault;
+          break loop;
+        }
+        const v2 = (v0 / v1) | 0;
+        const k3 = code[pc + 6];
+        const v4 = v2 >= k3 ? 1 : 0;
+        const t5 = code[pc + 9];
+        if (v4 === 0) { pc = t5; continue; }
+        pc += 10;
+        continue;
+      }
+      case 137: {
+        // LGET_PUSH_MUL_LSET_JMP: LGET; PUSH; MUL; LSET; JMP
+        const v0 = stack[bp + code[pc + 1]];
+        const k1 = code[pc + 3];
+        const v2 = Math.imul(v0, k1);
+        stack[bp + code[pc + 6]] = v2;
+        const t3 = code[pc + 8];
+        { pc = t3; continue; }
+      }
+      case 138: {
+        // LGET_LGET_DIV_PUSH_REM_ADDI_CALL: LGET; LGET; DIV; PUSH; REM; ADDI; CALL
+        const v0 = stack[bp + code[pc + 1]];
+        const v1 = stack[bp + code[pc + 3]];
+        if (v1 === 0) {
+          stack[sp] = v0;
+          stack[sp + 1] = v1;
+          sp = sp + 2;
+          pc = pc + 4;
+          gas += c - (GAS[Op.LGET] + GAS[Op.LGET]);
+          cpu.fault = "div_by_zero";
+          cpu.describe(Detail.DivZero, v0, 0, 0);
+          exit = Exit.Fault;
+          break loop;
+        }
+        if (v0 === -2147483648 && v1 === -1) {
+          stack[sp] = v0;
+          stack[sp + 1] = v1;
+          sp = sp + 2;
+          pc = pc + 4;
+          gas += c - (GAS[Op.LGET] + GAS[Op.LGET]);
+          cpu.fault = "overflow";
+          cpu.say("-2147483648 / -1");
+          exit = Exit.Fault;
+          break loop;
+        }
+        const v2 = (v0 / v1) | 0;
+        const k3 = code[pc + 6];
+        if (k3 === 0) {
+          stack[sp] = v2;
+          stack[sp + 1] = k3;
+          sp = sp + 2;
+          pc = pc + 7;
+          gas += c - (GAS[Op.LGET] + GAS[Op.LGET] + GAS[Op.DIV] + GAS[Op.PUSH]);
+          cpu.fault = "div_by_zero";
+          cpu.describe(Detail.RemZero, v2, 0, 0);
+          exit = Exit.Fault;
+          break loop;
+        }
+        const v4 = k3 === -1 ? 0 : (v2 % k3) | 0;
+        const k5 = code[pc + 9];
+        const v6 = (v4 + k5) | 0;
+        const f7 = code[pc + 11];
+        const cost8 = callInfo[f7 * CallInfo.Words + CallInfo.Cost];
+        const base9 = (sp + 1) - callInfo[f7 * CallInfo.Words + CallInfo.NParams];
+        const top10 = base9 + callInfo[f7 * CallInfo.Words + CallInfo.NLocals];
+        const fresh11 = callInfo[f7 * CallInfo.Words + CallInfo.NLocals] - callInfo[f7 * CallInfo.Words + CallInfo.NParams];
+        if (cost8 > memFree) {
+          stack[sp] = v6;
+          sp = sp + 1;
+          pc = pc + 10;
+          gas += c - (GAS[Op.LGET] + GAS[Op.LGET] + GAS[Op.DIV] + GAS[Op.PUSH] + GAS[Op.REM] + GAS[Op.ADDI]);
+          cpu.need = cost8;
+          exit = Exit.Mem;
+          break loop;
+        }
+        stack[sp] = v6;
+        sp += 1;
+        memFree -= cost8;
+        // frameCost >= nlocals + maxStack: room for the callee's whole frame.
+        if (base9 + cost8 > stack.length) stack = cpu.stack = growInt32(stack, base9 + cost8, sp);
+        if (fp + Frame.Words > frames.length) frames = cpu.frames = growInt32(frames, fp + Frame.Words, fp);
+        for (let i = 0; i < fresh11; i++) stack[sp + i] = 0;
+        frames[fp + Frame.Ret] = (pc + 12);
+        frames[fp + Frame.Bp] = bp;
+        frames[fp + Frame.Fn] = f7;
+        fp += Frame.Words;
+        bp = base9;
+        sp = top10;
+        { pc = callInfo[f7 * CallInfo.Words + CallInfo.Entry]; continue; }
+      }
+      case 139: {
+        // POP_LGET_PUSH_DIV_LSET_JMP: POP; LGET; PUSH; DIV; LSET; JMP
+        const v0 = stack[bp + code[pc + 2]];
+        const k1 = code[pc + 4];
+        if (k1 === 0) {
+          stack[sp - 1] = v0;
+          stack[sp] = k1;
+          sp = sp + 1;
+          pc = pc + 5;
+          gas += c - (GAS[Op.POP] + GAS[Op.LGET] + GAS[Op.PUSH]);
+          cpu.fault = "div_by_zero";
+          cpu.describe(Detail.DivZero, v0, 0, 0);
+          exit = Exit.Fault;
+          break loop;
+        }
+        if (v0 === -2147483648 && k1 === -1) {
+          stack[sp - 1] = v0;
+          stack[sp] = k1;
+          sp = sp + 1;
+          pc = pc + 5;
+          gas += c - (GAS[Op.POP] + GAS[Op.LGET] + GAS[Op.PUSH]);
+          cpu.fault = "overflow";
+          cpu.say("-2147483648 / -1");
+          exit = Exit.Fault;
+          break loop;
+        }
+        const v2 = (v0 / k1) | 0;
+        stack[bp + code[pc + 7]] = v2;
+        const t3 = code[pc + 9];
+        sp -= 1;
+        { pc = t3; continue; }
+      }
       // --- end of generated cases
       default:
         // Process, capability and headroom instructions: the scheduler runs them.

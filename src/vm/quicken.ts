@@ -47,6 +47,15 @@ export const FUSED: readonly (readonly Op[])[] = [
   [Op.DUP, Op.LGET, Op.STORE],
   [Op.ADDI, Op.PUSH, Op.SWAP, Op.STORE, Op.PUSH, Op.RET],
   [Op.PUSH, Op.RET],
+  // Branches on a local, and a constant into a local.
+  [Op.LGET, Op.JZ],
+  [Op.LGET, Op.JNZ],
+  [Op.PUSH, Op.LSET],
+  // Decimal digits (the GP output helper print_int, gp/compile.ts): a power of ten found, then each digit emitted.
+  [Op.LGET, Op.LGET, Op.DIV, Op.PUSH, Op.GE, Op.JZ],
+  [Op.LGET, Op.PUSH, Op.MUL, Op.LSET, Op.JMP],
+  [Op.LGET, Op.LGET, Op.DIV, Op.PUSH, Op.REM, Op.ADDI, Op.CALL],
+  [Op.POP, Op.LGET, Op.PUSH, Op.DIV, Op.LSET, Op.JMP],
 ];
 
 /** One past the last fused opcode. */

@@ -55,8 +55,7 @@ export function verify(def: ModuleDef): Module {
   }
   if (expectedEntry !== code.length) throw new RarError("verify.layout", "code after the last function", "module");
   // Heights of every function first (CALL needs only nparams, known already).
-  const height = new Int32Array(code.length).fill(-1);
-  const isStart = new Uint8Array(code.length);
+  const { height, isStart, kept } = scratchFor(code.length);
   for (let f = 0; f < n; f++) {
     maxStack[f] = verifyFunction(def, f, height, isStart);
     frameCost[f] = fns[f].nlocals + maxStack[f] + FRAME_WORDS;
@@ -71,15 +70,48 @@ export function verify(def: ModuleDef): Module {
     callInfo[at + CallInfo.NLocals] = nlocals[f];
     callInfo[at + CallInfo.Cost] = frameCost[f];
   }
-  return new VerifiedModule(def, maxStack, frameCost, nparams, nlocals, entries, fast, callInfo, height);
+  return new VerifiedModule(def, maxStack, frameCost, nparams, nlocals, entries, fast, callInfo, kept ? null : height);
+}
+
+/** Code words up to which verify works in scratch arrays it keeps (a module's heights are then found again when asked for). */
+const SCRATCH_WORDS = 1 << 14;
+let scratchHeight = new Int32Array(0);
+let scratchStart = new Uint8Array(0);
+
+/**
+ * The arrays verification fills, reset for `words` code words: for a small
+ * module the scratch arrays kept between calls (verify never runs twice at
+ * once, and a typed array of a few hundred bytes costs microseconds to make
+ * and collect, more than verifying a GP candidate), else new ones.
+ */
+function scratchFor(words: number): { height: Int32Array; isStart: Uint8Array; kept: boolean } {
+  if (words > SCRATCH_WORDS) return { height: new Int32Array(words).fill(-1), isStart: new Uint8Array(words), kept: false };
+  if (scratchHeight.length < words) {
+    const size = Math.min(SCRATCH_WORDS, Math.max(1024, words * 2));
+    scratchHeight = new Int32Array(size);
+    scratchStart = new Uint8Array(size);
+  }
+  scratchHeight.fill(-1, 0, words);
+  scratchStart.fill(0, 0, words);
+  return { height: scratchHeight, isStart: scratchStart, kept: true };
+}
+
+/** The operand-stack heights of a verified module's code (what verification found; it cannot fail again). */
+function heightsOf(def: ModuleDef): Int32Array {
+  const height = new Int32Array(def.code.length).fill(-1);
+  const isStart = new Uint8Array(def.code.length);
+  for (let f = 0; f < def.functions.length; f++) verifyFunction(def, f, height, isStart);
+  return height;
 }
 
 /**
  * A verified module. Every one is of this class, so all modules share one
  * object layout and the interpreter's and scheduler's reads of a module stay
  * monomorphic. The canonical bytes and their digest are made when first
- * asked for (an image, a trace, a SPAWNC comparison): a GP run verifies
- * thousands of candidates that never need them. They are the bytes of the
+ * asked for (an image, a trace, a SPAWNC comparison), and so are the stack
+ * heights of a small module (the compiled tier, image checks, the
+ * debugger): a GP run verifies thousands of candidates that need none of
+ * them. They are the bytes of the
  * definition verified: nothing changes a definition once it is verified (its
  * code is what verification proved safe).
  */
@@ -93,6 +125,7 @@ class VerifiedModule implements Module {
   readonly trapOnly: readonly string[] | undefined;
   private encoded: Uint8Array | null = null;
   private hash: string | null = null;
+  private stackHeights: Int32Array | null;
 
   constructor(
     def: ModuleDef,
@@ -103,8 +136,9 @@ class VerifiedModule implements Module {
     readonly entries: Int32Array,
     readonly fast: Int32Array,
     readonly callInfo: Int32Array,
-    readonly heights: Int32Array,
+    heights: Int32Array | null,
   ) {
+    this.stackHeights = heights;
     this.name = def.name;
     this.caps = def.caps;
     this.functions = def.functions;
@@ -120,6 +154,10 @@ class VerifiedModule implements Module {
 
   get digest(): string {
     return (this.hash ??= digestBytes(this.bytes));
+  }
+
+  get heights(): Int32Array {
+    return (this.stackHeights ??= heightsOf(this));
   }
 }
 
