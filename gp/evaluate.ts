@@ -2,10 +2,12 @@
 // candidate modules and a block of cases, every candidate runs on every case
 // as a child process of an evaluator process, under its own gas and memory
 // limits and with no capabilities: the harness spawns it (Machine.spawnChild,
-// what SPAWNX does), runs it until it stops (Machine.run of the child), reads
-// its status, result, gas, memory footprint and output area from the VM's own
-// meters, and kills it (Machine.killChild, what KILL does; the next spawn
-// reuses its host buffers). A candidate that loops, allocates or recurses
+// what SPAWNX does; for each case after the first it starts the same child
+// over, Machine.respawnChild, what a kill and a spawn give), runs it until it
+// stops (Machine.run of the child), reads its status, result, gas, memory
+// footprint and output area from the VM's own meters, and after the last
+// case kills it (Machine.killChild, what KILL does; the next spawn reuses its
+// host buffers). A candidate that loops, allocates or recurses
 // without bound stops out_of_gas / out_of_mem / fault in its own child, is
 // recorded, and costs exactly its budget: nothing else happens.
 
@@ -120,13 +122,17 @@ export function runBatch(
   const evaluator = machine.createRoot(evaluatorModule(), 0, [], { gas: Number.MAX_SAFE_INTEGER, mem: Number.MAX_SAFE_INTEGER });
   const limits = { gas: budget.gas, mem: budget.mem };
   let o = (out?.candidate ?? 0) * block.count * rec;
-  for (const m of modules)
+  for (const m of modules) {
+    // One child per module, started over for each case after the first (what a kill and a spawn give).
+    let child: Process | null = null;
     for (let at = 0, end = block.count * block.stride; at < end; at += block.stride, o += rec) {
-      const child = machine.spawnChild(evaluator, m, 0, block.words, at, block.stride, limits);
+      if (child === null) child = machine.spawnChild(evaluator, m, 0, block.words, at, block.stride, limits);
+      else machine.respawnChild(child, block.words, at, block.stride);
       machine.run(child);
       record(child, words, o, l, block.stride);
-      machine.killChild(child);
     }
+    if (child !== null) machine.killChild(child);
+  }
   return { words, rec, count: block.count };
 }
 

@@ -1,8 +1,9 @@
-// Machine.spawnChild / killChild: the host spawns, runs and kills children of
-// a process that is not running (the GP evaluator runs every evaluation this
-// way). A child so run must stop, and be charged, exactly as the same program
-// run alone under the same limits, and leave its parent as it found it once
-// killed, recycled or not.
+// Machine.spawnChild / respawnChild / killChild: the host spawns, runs,
+// starts over and kills children of a process that is not running (the GP
+// evaluator runs every evaluation this way). A child so run must stop, and be
+// charged, exactly as the same program run alone under the same limits, and
+// leave its parent as it found it once killed, recycled or not; a child
+// started over runs as a fresh spawn of it would.
 
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -75,6 +76,17 @@ function alone(name: Name, words: Int32Array, limits: { gas: number; mem: number
   return { status: root.status, value: root.value, gas: root.gasUsed, mem: root.memUsed, memory: Array.from(root.mem.subarray(0, root.memSize)) };
 }
 
+const refused = (f: () => unknown, kind: string): void => {
+  let e: unknown;
+  try {
+    f();
+  } catch (x) {
+    e = x;
+  }
+  expect(e).toBeInstanceOf(RarError);
+  expect((e as RarError).key).toBe(kind);
+};
+
 describe("a child the host spawns", () => {
   it("stops and is charged exactly as the same program alone, and its parent is left as it was", () => {
     const names = Object.keys(PROGRAMS) as Name[];
@@ -124,17 +136,6 @@ describe("a child the host spawns", () => {
     expect(Array.from(child.mem.subarray(0, child.memSize))).toEqual([1, 2, 3]);
   });
 
-  const refused = (f: () => unknown, kind: string): void => {
-    let e: unknown;
-    try {
-      f();
-    } catch (x) {
-      e = x;
-    }
-    expect(e).toBeInstanceOf(RarError);
-    expect((e as RarError).key).toBe(kind);
-  };
-
   it("is refused with a one-line usage error: an entry with parameters, a block outside the words, no room in the parent", () => {
     const machine = new Machine();
     const parent = machine.createRoot(PROGRAMS.sum, 0, [], { gas: 1000, mem: PROCESS_WORDS + 200 });
@@ -152,5 +153,65 @@ describe("a child the host spawns", () => {
     const child = machine.spawnChild(parent, takes, 0, new Int32Array(4), 0, 4, { gas: 10, mem: 200 });
     machine.killChild(child);
     refused(() => machine.killChild(child), "usage.no_process");
+  });
+});
+
+describe("a child the host starts over", () => {
+  it("runs each block as a fresh spawn would: same stop, charges and memory, its parent charged for the current run only", () => {
+    const names = Object.keys(PROGRAMS) as Name[];
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...names),
+        fc.array(fc.array(fc.integer({ min: -1000, max: 1000 }), { maxLength: 12 }), { minLength: 1, maxLength: 8 }),
+        fc.integer({ min: 0, max: 3000 }),
+        fc.integer({ min: 90, max: 2000 }),
+        fc.boolean(),
+        (name, blocks, gas, mem, recycle) => {
+          const machine = new Machine({ recycle });
+          const parent = machine.createRoot(PROGRAMS.sum, 0, [], { gas: 10_000_000, mem: 1_000_000 });
+          const base = parent.memUsed;
+          let used = parent.gasUsed;
+          let child = null as ReturnType<Machine["spawnChild"]> | null;
+          for (const b of blocks) {
+            const words = Int32Array.from([7, ...b, 7]);
+            if (child === null) child = machine.spawnChild(parent, PROGRAMS[name], 0, words, 1, b.length, { gas, mem });
+            else machine.respawnChild(child, words, 1, b.length);
+            expect(child.handle).toBe(1);
+            expect(machine.run(child)).toBe("stopped");
+            const a = alone(name, words.subarray(1, 1 + b.length), { gas, mem });
+            expect({ status: child.status, value: child.value, gas: child.gasUsed, mem: child.memUsed, memory: Array.from(child.mem.subarray(0, child.memSize)) }).toEqual(a);
+            used += child.gasUsed;
+            expect(parent.gasUsed).toBe(used);
+            expect(parent.memUsed).toBe(base + child.memUsed);
+            expect(parent.children.size).toBe(1);
+          }
+          machine.killChild(child as NonNullable<typeof child>);
+          expect(parent.memUsed).toBe(base);
+          machine.run(parent);
+          expect(parent.status).toBe(StatusCode.DONE);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it("is refused with a one-line usage error: not stopped, not a child, a block outside the words, no room in the parent", () => {
+    const machine = new Machine();
+    const parent = machine.createRoot(PROGRAMS.sum, 0, [], { gas: 10_000, mem: PROCESS_WORDS * 2 + 100 });
+    const child = machine.spawnChild(parent, PROGRAMS.fault, 0, new Int32Array(4), 0, 4, { gas: 100, mem: 500 });
+    refused(() => machine.respawnChild(child, new Int32Array(4), 0, 4), "usage.not_ready");
+    machine.run(child);
+    const before = parent.memUsed;
+    refused(() => machine.respawnChild(child, new Int32Array(4), 2, 3), "usage.bad_address");
+    refused(() => machine.respawnChild(child, new Int32Array(400), 0, 400), "usage.bad_number");
+    refused(() => machine.respawnChild(parent, new Int32Array(4), 0, 4), "usage.no_process");
+    // A refusal changed nothing: the child is still the stopped one, charged as before.
+    expect(child.status).toBe(StatusCode.FAULT);
+    expect(parent.memUsed).toBe(before);
+    machine.respawnChild(child, Int32Array.from([1, 2]), 0, 2);
+    expect(child.status).toBe(StatusCode.READY);
+    expect(child.memUsed).toBe(PROCESS_WORDS + 2);
+    machine.killChild(child);
+    refused(() => machine.respawnChild(child, new Int32Array(4), 0, 4), "usage.no_process");
   });
 });

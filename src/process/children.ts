@@ -6,7 +6,7 @@ import type { Module } from "../vm/module.js";
 import { Op, GAS, SPAWN_EXTRA, StatusCode, WIDTH, byteGas, levelGas, wordGas } from "../vm/opcodes.js";
 import { capSet } from "./authority.js";
 import { deepest, wake } from "./control.js";
-import { NO_WORDS, PROCESS_WORDS, Process, type RecycleBin, raiseLimits } from "./process.js";
+import { NO_WORDS, PROCESS_WORDS, Process, REUSE_SLACK, type RecycleBin, raiseLimits } from "./process.js";
 import { Step, charge, fault, type Scheduler, type SlowOp } from "./slow.js";
 
 function saturate(x: number): number {
@@ -276,6 +276,20 @@ export function makeChild(
   child.memUsed = footprint;
   d.adopt(h, child);
   return child;
+}
+
+/**
+ * Child c of d, stopped and childless, starts over (the host's
+ * Machine.respawnChild): what dropChild and makeChild would make of it with
+ * the same module, entry, limits and capabilities and a copy of mem[memAt,
+ * memAt + memLen) as memory, without leaving d's table (it keeps its
+ * handle). Charged `footprint` words (d's chain is charged by the caller).
+ */
+export function restartChild(m: Scheduler, d: Process, c: Process, mem: Int32Array, memAt: number, memLen: number, footprint: number): void {
+  m.killed(d);
+  const keep = m.recycled === null ? REUSE_SLACK : m.recycled.room(c, c.memLimit);
+  c.reuse(c.module, c.entryFn, NO_WORDS, 0, 0, mem, memAt, memLen, c.gasLimit, c.memLimit, c.caps, c.traps, d, c.handle, keep);
+  c.memUsed = footprint;
 }
 
 /**

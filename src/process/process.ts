@@ -80,7 +80,7 @@ export function rootArgsMemory(args: readonly number[], texts: readonly Int32Arr
  * its memory leaves the next one buffers it would otherwise grow again,
  * doubling from 16, on every evaluation of a generation.
  */
-const REUSE_SLACK = 64;
+export const REUSE_SLACK = 64;
 export const REUSE_KEEP = 4096;
 
 /** Killed processes a recycling machine keeps for reuse. */

@@ -30,7 +30,7 @@ import { DEFAULT_TIERING, type TieringOptions } from "../vm/tiering.js";
 import { Cpu, Exit, interpret } from "../vm/interpreter.js";
 import type { Module } from "../vm/module.js";
 import { GAS, SCHEDULED, StatusCode } from "../vm/opcodes.js";
-import { dropChild, makeChild } from "./children.js";
+import { dropChild, makeChild, restartChild } from "./children.js";
 import { completeResume, deepest, enterFresh, lacking, shallowestLacking, wake } from "./control.js";
 import { CodeCache } from "./code.js";
 import { deliver } from "./dispatch.js";
@@ -202,6 +202,27 @@ export class Machine implements Scheduler {
       if (q.memLimit - q.memUsed < footprint) throw new RarError("usage.bad_number", `a child of ${footprint} words does not fit ${q.path}'s memory`);
     for (let q: Process | null = parent; q; q = q.parent) q.memUsed += footprint;
     return makeChild(this, parent, module, entry, NO_WORDS, 0, 0, words, at, len, clampLimit(limits.gas), clampLimit(limits.mem), NO_CAPS, NO_CAPS, footprint);
+  }
+
+  /**
+   * The host starts a stopped, childless child of a process not running now
+   * over, with a copy of words[at, at + len) as its memory: what killChild
+   * then spawnChild give (the same module, entry, limits and capabilities,
+   * nothing of its last run left), except that it keeps its handle. A
+   * harness that runs one module on many inputs (the GP evaluator) does this
+   * between inputs.
+   */
+  respawnChild(child: Process, words: Int32Array, at: number, len: number): void {
+    const parent = child.parent;
+    if (parent === null || parent.children.get(child.handle) !== child) throw new RarError("usage.no_process", `process ${child.path} is no child`);
+    if (parent === this.cur || parent.waiting !== 0) throw new RarError("usage.not_ready", `process ${parent.path} is running`);
+    if (child.status === StatusCode.READY || child.children.size !== 0) throw new RarError("usage.not_ready", `process ${child.path} has not stopped, or has children`);
+    if (len < 0 || at < 0 || at + len > words.length) throw new RarError("usage.bad_address", `memory block at ${at}, ${len} words`);
+    const footprint = PROCESS_WORDS + len;
+    for (let q: Process | null = parent; q; q = q.parent)
+      if (q.memLimit - q.memUsed + child.memUsed < footprint) throw new RarError("usage.bad_number", `a child of ${footprint} words does not fit ${q.path}'s memory`);
+    for (let q: Process | null = parent; q; q = q.parent) q.memUsed += footprint - child.memUsed;
+    restartChild(this, parent, child, words, at, len, footprint);
   }
 
   /** The host kills a child of a process not running now, as KILL does: its subtree's footprint is released, the process recycled. */
