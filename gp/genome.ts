@@ -5,7 +5,7 @@
 // a module that verifies by construction. The gene table below is the single
 // source of truth for gene names, operands and families.
 
-import { OPS, Op } from "../src/internals.js";
+import { OPS, Op, newWords } from "../src/internals.js";
 import type { Rng } from "./random.js";
 
 /** Gene kinds. A genome stores (kind, arg) pairs. */
@@ -191,7 +191,7 @@ export class GeneSampler {
 
   /** A random genome of exactly n genes. */
   genome(rng: Rng, n: number): Genome {
-    const g = new Int32Array(2 * n);
+    const g = newWords(2 * n);
     for (let i = 0; i < n; i++) this.draw(rng, g, 2 * i);
     return g;
   }

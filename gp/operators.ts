@@ -1,6 +1,7 @@
 // Variation operators on linear genomes. All randomness comes from the Rng
 // passed in; none of them mutates its inputs.
 
+import { copyWords, newWords } from "../src/internals.js";
 import { G, type Genome, type GeneSampler } from "./genome.js";
 import type { Rng } from "./random.js";
 
@@ -24,12 +25,12 @@ export function umad(g: Genome, rate: number, sampler: GeneSampler, rng: Rng): G
   const del = rate / (1 + rate);
   const out: number[] = [];
   for (let i = 0; i < grown.length; i += 2) if (!rng.chance(del)) out.push(grown[i], grown[i + 1]);
-  return Int32Array.from(out);
+  return copyWords(out);
 }
 
 /** Uniform replacement: every gene is replaced by a random one with probability `rate`. */
 export function replace(g: Genome, rate: number, sampler: GeneSampler, rng: Rng): Genome {
-  const out = g.slice();
+  const out = copyWords(g);
   for (let i = 0; i < out.length; i += 2) if (rng.chance(rate)) sampler.draw(rng, out, i);
   return out;
 }
@@ -44,7 +45,7 @@ export function crossover(a: Genome, b: Genome, rng: Rng): Genome {
   let b1 = rng.int(nb + 1);
   let b2 = rng.int(nb + 1);
   if (b1 > b2) [b1, b2] = [b2, b1];
-  const out = new Int32Array(2 * (a1 + (b2 - b1) + (na - a2)));
+  const out = newWords(2 * (a1 + (b2 - b1) + (na - a2)));
   out.set(a.subarray(0, 2 * a1), 0);
   out.set(b.subarray(2 * b1, 2 * b2), 2 * a1);
   out.set(a.subarray(2 * a2), 2 * (a1 + b2 - b1));
@@ -91,7 +92,7 @@ export function alternation(a: Genome, b: Genome, rate: number, deviation: numbe
       i++;
     }
   }
-  return Int32Array.from(out);
+  return copyWords(out);
 }
 
 /**
@@ -100,7 +101,7 @@ export function alternation(a: Genome, b: Genome, rate: number, deviation: numbe
  * Gaussian of deviation 1 with probability `tweak`.
  */
 export function uniformMutation(g: Genome, rate: number, tweak: number, sampler: GeneSampler, rng: Rng): Genome {
-  const out = g.slice();
+  const out = copyWords(g);
   for (let i = 0; i < out.length; i += 2) {
     if (!rng.chance(rate)) continue;
     if ((out[i] === G.Push || out[i] === G.AddI) && rng.chance(tweak)) out[i + 1] = (out[i + 1] + Math.round(rng.gaussian())) | 0;
@@ -124,5 +125,5 @@ export function closeMutation(g: Genome, rate: number, increment: number, rng: R
     if (rng.chance(increment)) out.push(G.End, 0);
     else if (i + 1 < n && g[2 * i + 2] === G.End) i++;
   }
-  return Int32Array.from(out);
+  return copyWords(out);
 }

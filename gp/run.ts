@@ -7,6 +7,7 @@
 // the next generation.
 
 import { RarError, verify, type Module } from "../src/index.js";
+import { newWords } from "../src/internals.js";
 import { buildCandidate, compileGenome } from "./compile.js";
 import { encodeCases, evaluateAll, hashWords, sameWords, selectCases, type Budget, type CaseBlock, type Outcome } from "./evaluate.js";
 import { GeneSampler, geneCount, type Genome } from "./genome.js";
@@ -387,7 +388,7 @@ export class GpRun {
         const size = geneCount(cur);
         const drop = new Set<number>([rng.int(size)]);
         if (rng.chance(0.5) && size > 2) drop.add(rng.int(size));
-        const out = new Int32Array(2 * (size - drop.size));
+        const out = newWords(2 * (size - drop.size));
         for (let j = 0, k = 0; j < size; j++) if (!drop.has(j)) ((out[k++] = cur[2 * j]), (out[k++] = cur[2 * j + 1]));
         proposals.push(out);
       }

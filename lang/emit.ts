@@ -29,6 +29,7 @@
 import { RarError } from "../src/vm/errors.js";
 import { MODULE_LIMITS, type FunctionDef, type ModuleDef } from "../src/vm/module.js";
 import { OPS, Op, SPAWN_EXTRA, wordGas } from "../src/vm/opcodes.js";
+import { copyWords } from "../src/vm/slab.js";
 import { MAX_STACK } from "../src/vm/verify.js";
 
 // Per opcode, derived from the table once, so emitting an instruction reads
@@ -324,7 +325,7 @@ export class ModuleEmitter {
       name,
       caps: [...caps],
       functions: this.functions,
-      code: Int32Array.from(this.code),
+      code: copyWords(this.code),
       ...(this.files.length > 0 ? { sourceMap: { files: this.files, entries: Int32Array.from(this.map) } } : {}),
       ...(links.length > 0 ? { links: [...links] } : {}),
       ...(trapOnly.length > 0 ? { trapOnly: [...trapOnly] } : {}),

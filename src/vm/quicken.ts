@@ -13,6 +13,7 @@
 
 import type { FunctionDef } from "./module.js";
 import { GAS, OPS, Op, WIDTH } from "./opcodes.js";
+import { copyWords } from "./slab.js";
 
 /** Fused opcodes are numbered from here, in FUSED order, after the public instruction set. */
 export const FUSED_BASE = 100;
@@ -74,21 +75,36 @@ export const DISPATCH_GAS: Int32Array = (() => {
   return g;
 })();
 
-/** Fused opcodes by first instruction, longest first: the first match at a pc wins. */
-const BY_FIRST: readonly (readonly number[])[] = OPS.map((_, op) =>
-  FUSED.map((_, i) => FUSED_BASE + i)
-    .filter((f) => FUSED[f - FUSED_BASE][0] === op)
-    .sort((a, b) => FUSED[b - FUSED_BASE].length - FUSED[a - FUSED_BASE].length),
-);
+/**
+ * Fused opcodes by their first two instructions (key: first x OPS.length +
+ * second), longest first: the first match at a pc wins. Every sequence has
+ * two instructions or more, so most pcs are settled by one lookup.
+ */
+const BY_PAIR: readonly (readonly number[])[] = (() => {
+  // Dense, every entry an array (most the one empty one): a sparse array would be a slow dictionary.
+  const none: number[] = [];
+  const t: number[][] = new Array<number[]>(OPS.length * OPS.length).fill(none);
+  FUSED.forEach((ops, i) => {
+    const key = ops[0] * OPS.length + ops[1];
+    if (t[key] === none) t[key] = [];
+    t[key].push(FUSED_BASE + i);
+  });
+  for (const list of t) list.sort((a, b) => FUSED[b - FUSED_BASE].length - FUSED[a - FUSED_BASE].length);
+  return t;
+})();
 
 /** The quickened copy of verified code. */
 export function quicken(code: Int32Array, functions: readonly FunctionDef[]): Int32Array {
-  const fast = code.slice();
+  const fast = copyWords(code);
   for (const f of functions) {
-    for (let pc = f.entry; pc < f.end; pc += WIDTH[code[pc]]) {
-      for (const fused of BY_FIRST[code[pc]]) {
-        if (matches(code, pc, f.end, FUSED[fused - FUSED_BASE])) {
-          fast[pc] = fused;
+    const end = f.end;
+    for (let pc = f.entry; pc < end; pc += WIDTH[code[pc]]) {
+      const second = pc + WIDTH[code[pc]];
+      if (second >= end) continue;
+      const list = BY_PAIR[code[pc] * OPS.length + code[second]];
+      for (let k = 0; k < list.length; k++) {
+        if (matches(code, pc, end, FUSED[list[k] - FUSED_BASE])) {
+          fast[pc] = list[k];
           break;
         }
       }
@@ -99,15 +115,17 @@ export function quicken(code: Int32Array, functions: readonly FunctionDef[]): In
 
 function matches(code: Int32Array, pc: number, end: number, ops: readonly number[]): boolean {
   let at = pc;
-  for (const op of ops) {
-    if (at >= end || code[at] !== op) return false;
-    at += WIDTH[op];
+  for (let k = 0; k < ops.length; k++) {
+    if (at >= end || code[at] !== ops[k]) return false;
+    at += WIDTH[ops[k]];
   }
   return true;
 }
 
 // The public table must stay below the fused range, and only a sequence's last instruction may leave it.
 if (OPS.length > FUSED_BASE) throw new Error("opcode table overlaps fused opcodes");
-for (const ops of FUSED)
+for (const ops of FUSED) {
+  if (ops.length < 2) throw new Error(`quicken: ${ops.map((op) => OPS[op].name).join(" ")} is no sequence`);
   if (ops.slice(0, -1).some((op) => OPS[op].flow !== "next" || op === Op.CALL))
     throw new Error(`quicken: only the last instruction of ${ops.map((op) => OPS[op].name).join(" ")} may jump, call or return`);
+}
