@@ -78,7 +78,8 @@ export const PSB_VARIATION = {
  * parent's end, or after |a| + |b| steps.
  */
 export function alternation(a: Genome, b: Genome, rate: number, deviation: number, rng: Rng): Genome {
-  const out: number[] = [];
+  const out = scratchOf(a.length + b.length);
+  let n = 0;
   let useA = rng.chance(0.5);
   let i = 0;
   for (let budget = (a.length >> 1) + (b.length >> 1); budget > 0; budget--) {
@@ -88,11 +89,21 @@ export function alternation(a: Genome, b: Genome, rate: number, deviation: numbe
       i = Math.max(0, i + Math.round(deviation * rng.gaussian()));
       useA = !useA;
     } else {
-      out.push(p[2 * i], p[2 * i + 1]);
+      out[n++] = p[2 * i];
+      out[n++] = p[2 * i + 1];
       i++;
     }
   }
-  return copyWords(out);
+  return copyWords(out.subarray(0, n));
+}
+
+/** Where alternation and close mutation build a child before it is copied out (they never run at once). */
+let scratch = new Int32Array(0);
+
+/** The scratch array, with room for n words. */
+function scratchOf(n: number): Int32Array {
+  if (scratch.length < n) scratch = new Int32Array(Math.max(n, 2 * scratch.length, 1024));
+  return scratch;
 }
 
 /**
@@ -118,12 +129,17 @@ export function uniformMutation(g: Genome, rate: number, tweak: number, sampler:
  */
 export function closeMutation(g: Genome, rate: number, increment: number, rng: Rng): Genome {
   const n = g.length >> 1;
-  const out: number[] = [];
+  // Each gene may gain an END after it: twice the words at most.
+  const out = scratchOf(2 * g.length);
+  let k = 0;
   for (let i = 0; i < n; i++) {
-    out.push(g[2 * i], g[2 * i + 1]);
+    out[k++] = g[2 * i];
+    out[k++] = g[2 * i + 1];
     if (!rng.chance(rate)) continue;
-    if (rng.chance(increment)) out.push(G.End, 0);
-    else if (i + 1 < n && g[2 * i + 2] === G.End) i++;
+    if (rng.chance(increment)) {
+      out[k++] = G.End;
+      out[k++] = 0;
+    } else if (i + 1 < n && g[2 * i + 2] === G.End) i++;
   }
-  return copyWords(out);
+  return copyWords(out.subarray(0, k));
 }

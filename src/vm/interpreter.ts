@@ -1003,6 +1003,41 @@ export function interpret(cpu: Cpu): Exit {
         continue;
       }
       case 125: {
+        // PUSH_LOAD_LSET_PUSH_LOAD_LSET: PUSH; LOAD; LSET; PUSH; LOAD; LSET
+        const k0 = code[pc + 1];
+        const k1 = code[pc + 3];
+        const at2 = k0 + k1;
+        if (at2 < 0 || at2 >= memSize) {
+          stack[sp] = k0;
+          sp = sp + 1;
+          pc = pc + 2;
+          gas += c - GAS[Op.PUSH];
+          cpu.fault = "mem_bounds";
+          cpu.describe(Detail.Load, at2, memSize, 0);
+          exit = Exit.Fault;
+          break loop;
+        }
+        const v3 = mem[at2];
+        stack[bp + code[pc + 5]] = v3;
+        const k4 = code[pc + 7];
+        const k5 = code[pc + 9];
+        const at6 = k4 + k5;
+        if (at6 < 0 || at6 >= memSize) {
+          stack[sp] = k4;
+          sp = sp + 1;
+          pc = pc + 8;
+          gas += c - (GAS[Op.PUSH] + GAS[Op.LOAD] + GAS[Op.LSET] + GAS[Op.PUSH]);
+          cpu.fault = "mem_bounds";
+          cpu.describe(Detail.Load, at6, memSize, 0);
+          exit = Exit.Fault;
+          break loop;
+        }
+        const v7 = mem[at6];
+        stack[bp + code[pc + 11]] = v7;
+        pc += 12;
+        continue;
+      }
+      case 126: {
         // PUSH_LOAD_LSET: PUSH; LOAD; LSET
         const k0 = code[pc + 1];
         const k1 = code[pc + 3];
@@ -1022,7 +1057,7 @@ export function interpret(cpu: Cpu): Exit {
         pc += 6;
         continue;
       }
-      case 126: {
+      case 127: {
         // PUSH_LOAD: PUSH; LOAD
         const k0 = code[pc + 1];
         const k1 = code[pc + 3];
@@ -1043,7 +1078,7 @@ export function interpret(cpu: Cpu): Exit {
         pc += 4;
         continue;
       }
-      case 127: {
+      case 128: {
         // PUSH_MSIZE_SUB_MGROW_POP: PUSH; MSIZE; SUB; MGROW; POP
         const k0 = code[pc + 1];
         const v1 = memSize;
@@ -1095,7 +1130,32 @@ export function interpret(cpu: Cpu): Exit {
         pc += 6;
         continue;
       }
-      case 128: {
+      case 129: {
+        // PUSH_LOAD_DUP_PUSH_GE_JNZ: PUSH; LOAD; DUP; PUSH; GE; JNZ
+        const k0 = code[pc + 1];
+        const k1 = code[pc + 3];
+        const at2 = k0 + k1;
+        if (at2 < 0 || at2 >= memSize) {
+          stack[sp] = k0;
+          sp = sp + 1;
+          pc = pc + 2;
+          gas += c - GAS[Op.PUSH];
+          cpu.fault = "mem_bounds";
+          cpu.describe(Detail.Load, at2, memSize, 0);
+          exit = Exit.Fault;
+          break loop;
+        }
+        const v3 = mem[at2];
+        const k4 = code[pc + 6];
+        const v5 = v3 >= k4 ? 1 : 0;
+        const t6 = code[pc + 9];
+        stack[sp] = v3;
+        sp += 1;
+        if (v5 !== 0) { pc = t6; continue; }
+        pc += 10;
+        continue;
+      }
+      case 130: {
         // DUP_PUSH_GE_JNZ: DUP; PUSH; GE; JNZ
         const a0 = stack[sp - 1];
         const k1 = code[pc + 2];
@@ -1105,7 +1165,7 @@ export function interpret(cpu: Cpu): Exit {
         pc += 6;
         continue;
       }
-      case 129: {
+      case 131: {
         // DUP_PUSH_GT_JNZ: DUP; PUSH; GT; JNZ
         const a0 = stack[sp - 1];
         const k1 = code[pc + 2];
@@ -1115,7 +1175,52 @@ export function interpret(cpu: Cpu): Exit {
         pc += 6;
         continue;
       }
-      case 130: {
+      case 132: {
+        // DUP_LGET_STORE_ADDI_PUSH_SWAP_STORE_PUSH_RET: DUP; LGET; STORE; ADDI; PUSH; SWAP; STORE; PUSH; RET
+        const a0 = stack[sp - 1];
+        const v1 = stack[bp + code[pc + 2]];
+        const k2 = code[pc + 4];
+        const at3 = a0 + k2;
+        if (at3 < 0 || at3 >= memSize) {
+          stack[sp] = a0;
+          stack[sp + 1] = v1;
+          sp = sp + 2;
+          pc = pc + 3;
+          gas += c - (GAS[Op.DUP] + GAS[Op.LGET]);
+          cpu.fault = "mem_bounds";
+          cpu.describe(Detail.Store, at3, memSize, 0);
+          exit = Exit.Fault;
+          break loop;
+        }
+        mem[at3] = v1;
+        const k4 = code[pc + 6];
+        const v5 = (a0 + k4) | 0;
+        const k6 = code[pc + 8];
+        const k7 = code[pc + 11];
+        const at8 = k6 + k7;
+        if (at8 < 0 || at8 >= memSize) {
+          stack[sp - 1] = k6;
+          stack[sp] = v5;
+          sp = sp + 1;
+          pc = pc + 10;
+          gas += c - (GAS[Op.DUP] + GAS[Op.LGET] + GAS[Op.STORE] + GAS[Op.ADDI] + GAS[Op.PUSH] + GAS[Op.SWAP]);
+          cpu.fault = "mem_bounds";
+          cpu.describe(Detail.Store, at8, memSize, 0);
+          exit = Exit.Fault;
+          break loop;
+        }
+        mem[at8] = v5;
+        const k9 = code[pc + 13];
+        sp -= 1;
+        fp -= Frame.Words;
+        memFree += callInfo[(frames[fp + Frame.Fn]) * CallInfo.Words + CallInfo.Cost];
+        sp = bp;
+        bp = frames[fp + Frame.Bp];
+        if (fp === 0) { pc = pc + 14; cpu.value = k9; exit = Exit.Done; break loop; }
+        stack[sp++] = k9;
+        { pc = frames[fp + Frame.Ret]; continue; }
+      }
+      case 133: {
         // DUP_LGET_STORE: DUP; LGET; STORE
         const a0 = stack[sp - 1];
         const v1 = stack[bp + code[pc + 2]];
@@ -1136,7 +1241,7 @@ export function interpret(cpu: Cpu): Exit {
         pc += 5;
         continue;
       }
-      case 131: {
+      case 134: {
         // ADDI_PUSH_SWAP_STORE_PUSH_RET: ADDI; PUSH; SWAP; STORE; PUSH; RET
         const k0 = code[pc + 1];
         const a1 = stack[sp - 1];
@@ -1166,7 +1271,7 @@ export function interpret(cpu: Cpu): Exit {
         stack[sp++] = k6;
         { pc = frames[fp + Frame.Ret]; continue; }
       }
-      case 132: {
+      case 135: {
         // PUSH_RET: PUSH; RET
         const k0 = code[pc + 1];
         fp -= Frame.Words;
@@ -1177,7 +1282,7 @@ export function interpret(cpu: Cpu): Exit {
         stack[sp++] = k0;
         { pc = frames[fp + Frame.Ret]; continue; }
       }
-      case 133: {
+      case 136: {
         // LGET_JZ: LGET; JZ
         const v0 = stack[bp + code[pc + 1]];
         const t1 = code[pc + 3];
@@ -1185,7 +1290,7 @@ export function interpret(cpu: Cpu): Exit {
         pc += 4;
         continue;
       }
-      case 134: {
+      case 137: {
         // LGET_JNZ: LGET; JNZ
         const v0 = stack[bp + code[pc + 1]];
         const t1 = code[pc + 3];
@@ -1193,14 +1298,14 @@ export function interpret(cpu: Cpu): Exit {
         pc += 4;
         continue;
       }
-      case 135: {
+      case 138: {
         // PUSH_LSET: PUSH; LSET
         const k0 = code[pc + 1];
         stack[bp + code[pc + 3]] = k0;
         pc += 4;
         continue;
       }
-      case 136: {
+      case 139: {
         // LGET_LGET_DIV_PUSH_GE_JZ: LGET; LGET; DIV; PUSH; GE; JZ
         const v0 = stack[bp + code[pc + 1]];
         const v1 = stack[bp + code[pc + 3]];
@@ -1234,7 +1339,7 @@ export function interpret(cpu: Cpu): Exit {
         pc += 10;
         continue;
       }
-      case 137: {
+      case 140: {
         // LGET_PUSH_MUL_LSET_JMP: LGET; PUSH; MUL; LSET; JMP
         const v0 = stack[bp + code[pc + 1]];
         const k1 = code[pc + 3];
@@ -1243,7 +1348,7 @@ export function interpret(cpu: Cpu): Exit {
         const t3 = code[pc + 8];
         { pc = t3; continue; }
       }
-      case 138: {
+      case 141: {
         // LGET_LGET_DIV_PUSH_REM_ADDI_CALL: LGET; LGET; DIV; PUSH; REM; ADDI; CALL
         const v0 = stack[bp + code[pc + 1]];
         const v1 = stack[bp + code[pc + 3]];
@@ -1314,7 +1419,7 @@ export function interpret(cpu: Cpu): Exit {
         sp = top10;
         { pc = callInfo[f7 * CallInfo.Words + CallInfo.Entry]; continue; }
       }
-      case 139: {
+      case 142: {
         // POP_LGET_PUSH_DIV_LSET_JMP: POP; LGET; PUSH; DIV; LSET; JMP
         const v0 = stack[bp + code[pc + 2]];
         const k1 = code[pc + 4];

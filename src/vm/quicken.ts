@@ -37,14 +37,18 @@ export const FUSED: readonly (readonly Op[])[] = [
   // A loop or if test in one dispatch.
   ...CMPS.map((cmp) => [Op.LGET, Op.PUSH, cmp, Op.JZ]),
   ...CMPS.map((cmp) => [Op.LGET, Op.LGET, cmp, Op.JZ]),
-  // A word of memory into a local (an argument block read into locals), and a word read.
+  // Words of memory into locals (an argument block read into locals, two at a time), and a word read.
+  [Op.PUSH, Op.LOAD, Op.LSET, Op.PUSH, Op.LOAD, Op.LSET],
   [Op.PUSH, Op.LOAD, Op.LSET],
   [Op.PUSH, Op.LOAD],
   // Memory grown to a fixed size: PUSH n; MSIZE; SUB; MGROW; POP.
   [Op.PUSH, Op.MSIZE, Op.SUB, Op.MGROW, Op.POP],
-  // Bounded appends: a length checked against a cap, a value stored, the length bumped.
+  // Bounded appends (the GP output helpers emit and append, gp/compile.ts): a length read and
+  // checked against a cap, a value stored, the length bumped.
+  [Op.PUSH, Op.LOAD, Op.DUP, Op.PUSH, Op.GE, Op.JNZ],
   [Op.DUP, Op.PUSH, Op.GE, Op.JNZ],
   [Op.DUP, Op.PUSH, Op.GT, Op.JNZ],
+  [Op.DUP, Op.LGET, Op.STORE, Op.ADDI, Op.PUSH, Op.SWAP, Op.STORE, Op.PUSH, Op.RET],
   [Op.DUP, Op.LGET, Op.STORE],
   [Op.ADDI, Op.PUSH, Op.SWAP, Op.STORE, Op.PUSH, Op.RET],
   [Op.PUSH, Op.RET],

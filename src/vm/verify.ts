@@ -204,6 +204,7 @@ function verifyFunction(def: ModuleDef, f: number, height: Int32Array, isStart: 
   let max = 0;
   const work: number[] = [entry];
   height[entry] = 0;
+  const nparamsOf = (f: number): number => def.functions[f].nparams;
   const join = (target: number, h: number, from: number): void => {
     if (!isStart[target]) throw new RarError("verify.bad_jump", `target ${target} is not an instruction start`, at(fn, from));
     if (height[target] === -1) {
@@ -218,7 +219,7 @@ function verifyFunction(def: ModuleDef, f: number, height: Int32Array, isStart: 
     const op = code[pc];
     const info = OPS[op];
     const h = height[pc];
-    const pop = popCount(code, pc, (f) => def.functions[f].nparams);
+    const pop = popCount(code, pc, nparamsOf);
     if (h < pop) throw new RarError("verify.stack_underflow", `${info.name} needs ${pop} operands, stack has ${h}`, at(fn, pc));
     const after = h - pop + info.push;
     // DUP/OVER/SWAP read below what they "pop"; covered since pop counts them.
