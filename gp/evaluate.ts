@@ -12,7 +12,7 @@
 // recorded, and costs exactly its budget: nothing else happens.
 
 import { verify, type Module } from "../src/index.js";
-import { Machine, ModuleEmitter, Op, type Process, StatusCode } from "../src/internals.js";
+import { Machine, ModuleEmitter, Op, type Process, StatusCode, newFloats } from "../src/internals.js";
 import { hasOutArea, secondAt, type Layout } from "./compile.js";
 import type { Case, Problem } from "./problems.js";
 import { boolError, codePoints, exactError, intError, outputsError, stringError, vectorError } from "./score.js";
@@ -237,8 +237,8 @@ export function scoreCandidate(
   block: CaseBlock,
   problem: Problem,
   memWeight: number,
-  errors = new Float64Array(r.count),
-  cost = new Float64Array(r.count),
+  errors = newFloats(r.count),
+  cost = newFloats(r.count),
 ): Outcome {
   const stopped = { fault: 0, out_of_gas: 0, out_of_mem: 0 };
   const kind = problem.layout.output;
@@ -350,16 +350,11 @@ export function evaluateAll(
     return s;
   });
   const scored: Outcome[] = [];
-  // Every outcome's errors and costs are views of two arrays: a typed array of a few hundred bytes
+  // Errors and costs are carved from slabs (newFloats): a typed array with a buffer of its own
   // costs microseconds to make and collect, as much as some of the evaluations it records.
   const n = block.count;
-  const errors = new Float64Array(unique.length * n);
-  const cost = new Float64Array(unique.length * n);
-  runAll(unique, block, budget, problem.layout, (r, first, count) => {
-    for (let k = 0; k < count; k++) {
-      const at = (first + k) * n;
-      scored.push(scoreCandidate(r, k, block, problem, memWeight, errors.subarray(at, at + n), cost.subarray(at, at + n)));
-    }
+  runAll(unique, block, budget, problem.layout, (r, _first, count) => {
+    for (let k = 0; k < count; k++) scored.push(scoreCandidate(r, k, block, problem, memWeight, newFloats(n), newFloats(n)));
   });
   const failed = failedOutcome(block.count, problem.penalty);
   return {

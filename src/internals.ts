@@ -22,8 +22,8 @@ export type { FunctionDef, SourceMap } from "./vm/module.js";
 export { FAULTS } from "./vm/errors.js";
 /** The instruction set table (one row per opcode), the opcode numbers and the guest status codes. */
 export { OPS, Op, StatusCode } from "./vm/opcodes.js";
-// Word arrays carved from shared buffers (GP genomes and code).
-export { copyWords, newWords } from "./vm/slab.js";
+// Word arrays and arrays of doubles carved from shared buffers (GP genomes, code, errors).
+export { copyWords, newFloats, newWords } from "./vm/slab.js";
 /** The registry of capability handlers a machine answers calls from. */
 export { CapRegistry } from "./caps/registry.js";
 /** One process of the tree: code, memory, stack, budgets, status. */

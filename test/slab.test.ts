@@ -4,7 +4,7 @@
 
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { copyWords, newWords } from "../src/vm/slab.js";
+import { copyWords, newFloats, newWords } from "../src/vm/slab.js";
 
 describe("carved word arrays", () => {
   it("are zeroed, of the length asked, and disjoint from every other", () => {
@@ -34,6 +34,23 @@ describe("carved word arrays", () => {
           expect(b[0]).toBe(words[0]);
           expect(source[0]).toBe(words[0]);
         }
+      }),
+      { numRuns: 50 },
+    );
+  });
+});
+
+describe("carved arrays of doubles", () => {
+  it("are zeroed, of the length asked, and disjoint from every other", () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 3000 }), { minLength: 1, maxLength: 100 }), (sizes) => {
+        const arrays = sizes.map((n) => newFloats(n));
+        arrays.forEach((a, k) => {
+          expect(a.length).toBe(sizes[k]);
+          expect(a.every((x) => x === 0)).toBe(true);
+          a.fill(k + 0.5);
+        });
+        arrays.forEach((a, k) => expect(a.every((x) => x === k + 0.5)).toBe(true));
       }),
       { numRuns: 50 },
     );

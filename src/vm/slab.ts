@@ -1,9 +1,10 @@
-// Word arrays of a few dozen to a few thousand words, carved from shared
-// buffers. A typed array longer than V8 keeps inside its own object (64
+// Word arrays (and arrays of doubles) of a few dozen to a few thousand
+// entries, carved from shared buffers. A typed array longer than V8 keeps inside its own object (64
 // bytes) gets a backing store of its own, which costs microseconds to make
 // and to collect: as much as verifying a GP candidate, or running it on a
-// case. Code arrays (the emitter's, the quickened copy) and genomes are made
-// by the thousand a second, so they are views of a slab instead; a slab is
+// case (and V8 counts each one's bytes toward its next collection). Code
+// arrays (the emitter's, the quickened copy), genomes and GP error vectors
+// are made by the thousand a second, so they are views of a slab instead; a slab is
 // freed once no view of it is left. A view never shares words with another:
 // what a carved array holds is its own, and starts as zeros.
 
@@ -32,4 +33,19 @@ export function copyWords(a: Int32Array | readonly number[]): Int32Array {
   const b = newWords(a.length);
   b.set(a);
   return b;
+}
+
+let floatSlab = new ArrayBuffer(0);
+let floatsUsed = SLAB_WORDS;
+
+/** A new zeroed Float64Array of n entries, carved as newWords carves words. */
+export function newFloats(n: number): Float64Array {
+  if (n > CARVE_MAX || n <= 8) return new Float64Array(n);
+  if (floatsUsed + n > SLAB_WORDS) {
+    floatSlab = new ArrayBuffer(SLAB_WORDS * 8);
+    floatsUsed = 0;
+  }
+  const a = new Float64Array(floatSlab, floatsUsed * 8, n);
+  floatsUsed += n;
+  return a;
 }
