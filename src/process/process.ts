@@ -726,7 +726,9 @@ export class Process {
     // Memory past memSize must read as zeros when it is grown (MGROW relies on it).
     let mem = this.mem;
     if (mem.length < memLen || mem.length > memLen + keep) mem = this.mem = memLen === 0 ? NO_WORDS : new Int32Array(memLen);
-    else if (this.memSize > memLen) mem.fill(0, memLen, this.memSize);
+    else if (this.memSize - memLen > 64) mem.fill(0, memLen, this.memSize);
+    // A few words one by one: fill() is a slow call for a few words (a GP case's output area).
+    else for (let i = memLen; i < this.memSize; i++) mem[i] = 0;
     for (let i = 0; i < memLen; i++) mem[i] = src[memAt + i];
     this.memSize = memLen;
     this.gasLimit = gasLimit;
