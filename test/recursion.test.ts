@@ -4,8 +4,8 @@
 // Deep *nesting* in source (parentheses, blocks) may hit a documented limit,
 // which is a one-line compile error, never a RangeError or an internal error.
 //
-// Most checks run near the end of the JS stack (helpers/stack.ts): with ~200
-// frames left, any recursion proportional to the input's size overflows.
+// Most checks run near the end of the JS stack (helpers/stack.ts): with
+// HEADROOM frames left, any recursion proportional to the input's size overflows.
 // Nesting checks run on a normal stack (the compiler recurses up to its
 // limits there) with inputs far deeper than that stack could recurse.
 
@@ -32,11 +32,13 @@ import { nearStackEnd } from "./helpers/stack.js";
 
 /**
  * JS frames of this helper left to the code under test (~100 bytes each): a
- * fixed call path fits, a recursion a few thousand deep does not. The fixed
- * path includes msgpackr encoding a whole module (verify's digest), whose
- * frames are large while V8 has not optimized them yet, so 200 was too tight.
+ * fixed call path fits, a recursion as deep as these inputs are long (50,000
+ * and more) does not. The fixed path includes msgpackr encoding a whole
+ * module of a few megabytes (verify's digest), whose frames are large while V8
+ * has not optimized them yet: 200 was too tight, and 400 overflowed there
+ * whenever the 50,000-term condition ran first in its process.
  */
-const HEADROOM = 400;
+const HEADROOM = 1000;
 
 /** A small deterministic generator (mulberry32), so big inputs need no big fast-check values. */
 function rng(seed: number): () => number {

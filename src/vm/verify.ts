@@ -70,7 +70,9 @@ export function verify(def: ModuleDef): Module {
     callInfo[at + CallInfo.NLocals] = nlocals[f];
     callInfo[at + CallInfo.Cost] = frameCost[f];
   }
-  return new VerifiedModule(def, maxStack, frameCost, nparams, nlocals, entries, fast, callInfo, kept ? null : height);
+  // A large module is encoded now, where its caller verifies it (at whatever stack depth that is),
+  // and keeps its heights: only small ones, made by the thousand, put either off.
+  return new VerifiedModule(def, maxStack, frameCost, nparams, nlocals, entries, fast, callInfo, kept ? null : height, kept ? null : encodeModule(def));
 }
 
 /** Code words up to which verify works in scratch arrays it keeps (a module's heights are then found again when asked for). */
@@ -107,11 +109,10 @@ function heightsOf(def: ModuleDef): Int32Array {
 /**
  * A verified module. Every one is of this class, so all modules share one
  * object layout and the interpreter's and scheduler's reads of a module stay
- * monomorphic. The canonical bytes and their digest are made when first
- * asked for (an image, a trace, a SPAWNC comparison), and so are the stack
- * heights of a small module (the compiled tier, image checks, the
- * debugger): a GP run verifies thousands of candidates that need none of
- * them. They are the bytes of the
+ * monomorphic. A small module's canonical bytes and their digest are made
+ * when first asked for (an image, a trace, a SPAWNC comparison), and so are
+ * its stack heights (the compiled tier, image checks, the debugger): a GP
+ * run verifies thousands of candidates that need none of them. They are the bytes of the
  * definition verified: nothing changes a definition once it is verified (its
  * code is what verification proved safe).
  */
@@ -123,7 +124,7 @@ class VerifiedModule implements Module {
   readonly sourceMap: SourceMap | undefined;
   readonly links: readonly string[] | undefined;
   readonly trapOnly: readonly string[] | undefined;
-  private encoded: Uint8Array | null = null;
+  private encoded: Uint8Array | null;
   private hash: string | null = null;
   private stackHeights: Int32Array | null;
 
@@ -137,8 +138,10 @@ class VerifiedModule implements Module {
     readonly fast: Int32Array,
     readonly callInfo: Int32Array,
     heights: Int32Array | null,
+    encoded: Uint8Array | null,
   ) {
     this.stackHeights = heights;
+    this.encoded = encoded;
     this.name = def.name;
     this.caps = def.caps;
     this.functions = def.functions;
