@@ -429,16 +429,42 @@ function stringHelper(f: FnEmitter, s: string): void {
   f.code(Op.PUSH, 0, Op.RET);
 }
 
-/** The module definition of a genome: main first, then the output helpers for string (and vector) problems. */
-export function compileGenome(genome: Genome, l: Layout, name = "gp"): ModuleDef {
-  const m = new ModuleEmitter();
-  m.declare("main", 0, (f) => compileMain(f, genome, l));
+/** Declares the output helpers for string (and vector) problems, after main (emitted afresh: compileGenome pastes them). */
+export function declareHelpers(m: ModuleEmitter, l: Layout): void {
   if (l.output === "vector") m.declare("append", 1, (f) => appendHelper(f, l));
   if (l.output === "string") {
     m.declare("emit", 1, (f) => emitHelper(f, l));
     m.declare("print_int", 1, printIntHelper);
     l.strings.forEach((s, i) => m.declare(`str${i}`, 0, (f) => stringHelper(f, s)));
   }
+}
+
+/** A layout's output helpers as emitted once: each one's code, where it started, and its locals. */
+interface Helpers {
+  readonly functions: readonly { readonly name: string; readonly nparams: number; readonly nlocals: number; readonly from: number; readonly words: Int32Array }[];
+}
+
+const HELPERS = new WeakMap<Layout, Helpers>();
+
+/** The output helpers of a layout, emitted once (behind a main that only returns) and pasted into every genome's module. */
+function helpersOf(l: Layout): Helpers {
+  let h = HELPERS.get(l);
+  if (h === undefined) {
+    const m = new ModuleEmitter();
+    m.declare("main", 0, (f) => f.code(Op.PUSH, 0, Op.RET));
+    declareHelpers(m, l);
+    const def = m.build("helpers");
+    h = { functions: def.functions.slice(1).map((f) => ({ name: f.name, nparams: f.nparams, nlocals: f.nlocals, from: f.entry, words: def.code.slice(f.entry, f.end) })) };
+    HELPERS.set(l, h);
+  }
+  return h;
+}
+
+/** The module definition of a genome: main first, then the output helpers for string (and vector) problems. */
+export function compileGenome(genome: Genome, l: Layout, name = "gp"): ModuleDef {
+  const m = new ModuleEmitter();
+  m.declare("main", 0, (f) => compileMain(f, genome, l));
+  for (const h of helpersOf(l).functions) m.declare(h.name, h.nparams, (f) => f.paste(h.words, h.from, h.nlocals));
   return m.build(name);
 }
 

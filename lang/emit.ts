@@ -197,6 +197,28 @@ export class FnEmitter {
     return l;
   }
 
+  /**
+   * Appends a whole function body emitted before (by emit(), jump() and the
+   * rest) that started at pc `from`: the same words, each jump target moved by
+   * as far as the body moved, and `nlocals` local slots reserved. A code
+   * generator that emits one body into many modules (the GP output helpers)
+   * emits it once and pastes it. The body's last instruction must not fall
+   * through (its end is the function's end); the words are taken as they are
+   * (the stack heights they reach are not followed: see maxHeight).
+   */
+  paste(words: Int32Array, from: number, nlocals: number): void {
+    this.reserve(nlocals);
+    const delta = this.mod.here - from;
+    for (let i = 0; i < words.length; ) {
+      const op = words[i];
+      const n = OPERANDS[op];
+      this.mod.instruction(this.pos, op, n, FLOW[op] === TAKES_LABEL ? words[i + 1] + delta : words[i + 1], words[i + 2]);
+      this.gas += GAS[op];
+      i += 1 + n;
+    }
+    this.reachable = false;
+  }
+
   /** Adds the bulk gas of `words` words to the gas count (what the instruction just emitted charges beyond its base gas). */
   bulk(words: number): void {
     this.gas += wordGas(words);

@@ -1,10 +1,11 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { buildCandidate, compileGenome, MAX_DEPTH, STACK_CAP, type Layout } from "../gp/compile.js";
+import { buildCandidate, compileGenome, declareHelpers, MAX_DEPTH, STACK_CAP, type Layout } from "../gp/compile.js";
 import { encodeCases, outputOf, runBatch } from "../gp/evaluate.js";
 import { G, GENE_INFO, GeneSampler, genomeText, parseGenome, SAFE_OPS } from "../gp/genome.js";
-import { builtinProblem } from "../gp/problems.js";
+import { builtinProblem, PROBLEM_NAMES } from "../gp/problems.js";
 import { Rng } from "../gp/random.js";
+import { ModuleEmitter } from "../lang/emit.js";
 import { OPS } from "../src/vm/opcodes.js";
 import { verify } from "../src/vm/verify.js";
 
@@ -147,5 +148,27 @@ describe("gene semantics", () => {
   it("compiles each gene kind named in the gene table", () => {
     for (let k = 1; k < GENE_INFO.length; k++) expect(genomeText(Int32Array.of(k, 1))).toMatch(GENE_INFO[k].name);
     expect(genomeText(Int32Array.of(G.Op, SAFE_OPS.arith[0]))).toBe("ADD");
+  });
+});
+
+describe("output helpers emitted once and pasted", () => {
+  it("give every problem's genomes the same module, word for word, as emitting the helpers afresh", () => {
+    const names = PROBLEM_NAMES.filter((n) => n !== "even-parity-N");
+    fc.assert(
+      fc.property(fc.constantFrom(...names), fc.integer({ min: 1, max: 1000 }), fc.integer({ min: 0, max: 120 }), (name, seed, size) => {
+        const p = builtinProblem(name, seed, "faithful");
+        const g = new GeneSampler(p.pool).genome(new Rng(seed), size);
+        const pasted = compileGenome(g, p.layout, p.name);
+        // The reference: the same main, then the helpers emitted where they land.
+        const m = new ModuleEmitter();
+        const main = pasted.functions[0];
+        m.declare("main", 0, (f) => f.paste(pasted.code.slice(main.entry, main.end), main.entry, main.nlocals));
+        declareHelpers(m, p.layout);
+        const reference = m.build(p.name);
+        expect(Array.from(pasted.code)).toEqual(Array.from(reference.code));
+        expect(pasted.functions).toEqual(reference.functions);
+      }),
+      { numRuns: 80 },
+    );
   });
 });
