@@ -12,6 +12,20 @@ import { quicken } from "./quicken.js";
 export const MAX_STACK = 4096;
 export const MAX_CAP_ARGS = 16;
 
+// Per opcode, derived from the table once, so the verifier's loops read numbers rather than the
+// table's rows: each operand's kind (two at most) and how control leaves the instruction.
+const KINDS = ["i32", "local", "label", "func", "cap", "count", "link"] as const;
+const [I32, LOCAL, LABEL, FUNC, CAP, COUNT, LINK] = [0, 1, 2, 3, 4, 5, 6];
+const OPERAND_KIND = Uint8Array.from(OPS.flatMap((o) => [0, 1].map((k) => (k < o.operands.length ? KINDS.indexOf(o.operands[k] as (typeof KINDS)[number]) : I32))));
+const OPERANDS = Uint8Array.from(OPS, (o) => o.operands.length);
+const PUSHES = Int32Array.from(OPS, (o) => o.push);
+const NEXT = 0;
+const JUMP = 1;
+const BRANCH = 2;
+const FLOW = Uint8Array.from(OPS, (o) => (o.flow === "next" ? NEXT : o.flow === "jump" ? JUMP : o.flow === "branch" ? BRANCH : 3));
+if (OPS.some((o) => o.operands.length > 2 || o.operands.some((k) => !(KINDS as readonly string[]).includes(k))))
+  throw new Error("verify: an operand kind or count the verifier does not know");
+
 /** Where an instruction is, for messages (built only when something fails). */
 function at(fn: { name: string }, pc: number): string {
   return `function ${fn.name} at pc ${pc}`;
@@ -172,32 +186,29 @@ function verifyFunction(def: ModuleDef, f: number, height: Int32Array, isStart: 
   for (let pc = entry; pc < end; ) {
     const op = code[pc];
     if (op < 0 || op >= OPS.length) throw new RarError("verify.bad_opcode", `unknown opcode ${op}`, at(fn, pc));
-    const info = OPS[op];
     const w = WIDTH[op];
-    if (pc + w > end) throw new RarError("verify.truncated", `${info.name} runs past the end of the function`, at(fn, pc));
+    if (pc + w > end) throw new RarError("verify.truncated", `${OPS[op].name} runs past the end of the function`, at(fn, pc));
     isStart[pc] = 1;
-    for (let k = 0; k < info.operands.length; k++) {
+    for (let k = 0; k < OPERANDS[op]; k++) {
       const v = code[pc + 1 + k];
-      switch (info.operands[k]) {
-        case "local":
+      switch (OPERAND_KIND[2 * op + k]) {
+        case LOCAL:
           if (v < 0 || v >= fn.nlocals) throw new RarError("verify.bad_local", `local ${v} out of range (nlocals ${fn.nlocals})`, at(fn, pc));
           break;
-        case "func":
+        case FUNC:
           if (v < 0 || v >= def.functions.length) throw new RarError("verify.bad_func", `function index ${v} out of range`, at(fn, pc));
           break;
-        case "cap":
+        case CAP:
           if (v < 0 || v >= def.caps.length) throw new RarError("verify.bad_cap", `capability index ${v} not in the manifest`, at(fn, pc));
           break;
-        case "count":
+        case COUNT:
           if (v < 0 || v > MAX_CAP_ARGS) throw new RarError("verify.bad_count", `count ${v} out of range 0..${MAX_CAP_ARGS}`, at(fn, pc));
           break;
-        case "link":
+        case LINK:
           if (v < 0 || v >= (def.links?.length ?? 0)) throw new RarError("verify.bad_link", `link ${v} not in the module's links`, at(fn, pc));
           break;
-        case "label":
+        case LABEL:
           if (v < entry || v >= end) throw new RarError("verify.bad_jump", `jump target ${v} outside the function`, at(fn, pc));
-          break;
-        case "i32":
           break;
       }
     }
@@ -220,29 +231,26 @@ function verifyFunction(def: ModuleDef, f: number, height: Int32Array, isStart: 
   while (work.length > 0) {
     const pc = work.pop() as number;
     const op = code[pc];
-    const info = OPS[op];
     const h = height[pc];
     const pop = popCount(code, pc, nparamsOf);
-    if (h < pop) throw new RarError("verify.stack_underflow", `${info.name} needs ${pop} operands, stack has ${h}`, at(fn, pc));
-    const after = h - pop + info.push;
+    if (h < pop) throw new RarError("verify.stack_underflow", `${OPS[op].name} needs ${pop} operands, stack has ${h}`, at(fn, pc));
+    const after = h - pop + PUSHES[op];
     // DUP/OVER/SWAP read below what they "pop"; covered since pop counts them.
     if (after > MAX_STACK) throw new RarError("verify.stack_overflow", `stack height exceeds ${MAX_STACK}`, at(fn, pc));
     if (after > max) max = after;
     const next = pc + WIDTH[op];
-    switch (info.flow) {
-      case "next":
+    switch (FLOW[op]) {
+      case NEXT:
         if (next >= fn.end) throw new RarError("verify.falls_off", undefined, at(fn, pc));
         join(next, after, pc);
         break;
-      case "jump":
+      case JUMP:
         join(code[pc + 1], after, pc);
         break;
-      case "branch":
+      case BRANCH:
         join(code[pc + 1], after, pc);
         if (next >= fn.end) throw new RarError("verify.falls_off", undefined, at(fn, pc));
         join(next, after, pc);
-        break;
-      case "end":
         break;
     }
   }
