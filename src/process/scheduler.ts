@@ -196,11 +196,7 @@ export class Machine implements Scheduler {
   spawnChild(parent: Process, module: Module, entry: number, words: Int32Array, at: number, len: number, limits: { gas: number; mem: number }): Process {
     if (parent === this.cur || parent.waiting !== 0) throw new RarError("usage.not_ready", `process ${parent.path} is running`);
     if (entry < 0 || entry >= module.functions.length || module.nparams[entry] !== 0) throw new RarError("usage.arity", `function #${entry} of ${module.name} takes no parameters only`);
-    if (len < 0 || at < 0 || at + len > words.length) throw new RarError("usage.bad_address", `memory block at ${at}, ${len} words`);
-    const footprint = PROCESS_WORDS + len;
-    for (let q: Process | null = parent; q; q = q.parent)
-      if (q.memLimit - q.memUsed < footprint) throw new RarError("usage.bad_number", `a child of ${footprint} words does not fit ${q.path}'s memory`);
-    for (let q: Process | null = parent; q; q = q.parent) q.memUsed += footprint;
+    const footprint = this.chargeBlock(parent, words, at, len, 0);
     return makeChild(this, parent, module, entry, NO_WORDS, 0, 0, words, at, len, clampLimit(limits.gas), clampLimit(limits.mem), NO_CAPS, NO_CAPS, footprint);
   }
 
@@ -213,25 +209,41 @@ export class Machine implements Scheduler {
    * between inputs.
    */
   respawnChild(child: Process, words: Int32Array, at: number, len: number): void {
-    const parent = child.parent;
-    if (parent === null || parent.children.get(child.handle) !== child) throw new RarError("usage.no_process", `process ${child.path} is no child`);
+    const parent = this.parentOf(child);
     if (parent === this.cur || parent.waiting !== 0) throw new RarError("usage.not_ready", `process ${parent.path} is running`);
     if (child.status === StatusCode.READY || child.children.size !== 0) throw new RarError("usage.not_ready", `process ${child.path} has not stopped, or has children`);
-    if (len < 0 || at < 0 || at + len > words.length) throw new RarError("usage.bad_address", `memory block at ${at}, ${len} words`);
-    const footprint = PROCESS_WORDS + len;
-    for (let q: Process | null = parent; q; q = q.parent)
-      if (q.memLimit - q.memUsed + child.memUsed < footprint) throw new RarError("usage.bad_number", `a child of ${footprint} words does not fit ${q.path}'s memory`);
-    for (let q: Process | null = parent; q; q = q.parent) q.memUsed += footprint - child.memUsed;
+    const footprint = this.chargeBlock(parent, words, at, len, child.memUsed);
     restartChild(this, parent, child, words, at, len, footprint);
   }
 
   /** The host kills a child of a process not running now, as KILL does: its subtree's footprint is released, the process recycled. */
   killChild(child: Process): void {
-    const parent = child.parent;
-    if (parent === null || parent.children.get(child.handle) !== child) throw new RarError("usage.no_process", `process ${child.path} is no child`);
+    const parent = this.parentOf(child);
     if (parent === this.cur || parent.waiting === child.handle) throw new RarError("usage.not_ready", `process ${parent.path} is running`);
     for (let q: Process | null = parent; q; q = q.parent) q.memUsed -= child.memUsed;
     dropChild(this, parent, child);
+  }
+
+  /** The parent of a child the host names (respawnChild, killChild), refused if it is no one's child. */
+  private parentOf(child: Process): Process {
+    const parent = child.parent;
+    if (parent === null || parent.children.get(child.handle) !== child) throw new RarError("usage.no_process", `process ${child.path} is no child`);
+    return parent;
+  }
+
+  /**
+   * Charges parent's chain for a child holding words[at, at + len) as its
+   * memory, in place of `freed` words it held before (a child started over):
+   * refused, with nothing charged, when the block is outside the words or does
+   * not fit some ancestor. Returns the child's footprint.
+   */
+  private chargeBlock(parent: Process, words: Int32Array, at: number, len: number, freed: number): number {
+    if (len < 0 || at < 0 || at + len > words.length) throw new RarError("usage.bad_address", `memory block at ${at}, ${len} words`);
+    const footprint = PROCESS_WORDS + len;
+    for (let q: Process | null = parent; q; q = q.parent)
+      if (q.memLimit - q.memUsed + freed < footprint) throw new RarError("usage.bad_number", `a child of ${footprint} words does not fit ${q.path}'s memory`);
+    for (let q: Process | null = parent; q; q = q.parent) q.memUsed += footprint - freed;
+    return footprint;
   }
 
   /**
