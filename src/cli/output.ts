@@ -1,7 +1,8 @@
 // What the CLI writes to stdout and stderr, the program's output included
 // (io.print, io.eprint): written synchronously, whole and in order, so nothing
 // is pending when the command exits. A reader that has gone away (`rar run
-// prog | head -2`: EPIPE) or a stream that was closed (`>&-`: EBADF) ends that
+// prog | head -2`: EPIPE; ECONNRESET when the stream is a socket, as a parent
+// process's pipe to Node is) or a stream that was closed (`>&-`: EBADF) ends that
 // stream's output quietly, as for any Unix filter: the rest is dropped, and the
 // command goes on to its usual end and exit code (the guest is not told: what
 // it printed was accepted). A non-blocking stream that is full (EAGAIN) is
@@ -33,7 +34,7 @@ function write(fd: number, data: string | Uint8Array): void {
         Atomics.wait(nap, 0, 0, 5);
         continue;
       }
-      if (code === "EPIPE" || code === "EBADF") {
+      if (code === "EPIPE" || code === "ECONNRESET" || code === "EBADF") {
         closed.add(fd);
         return;
       }
